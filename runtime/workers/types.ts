@@ -1,0 +1,106 @@
+// The contract between the HTTP front (runtime/server.ts, runtime/dispatcher.ts) and the
+// things that host a user's predictor: Python worker processes (workers/python.ts) and
+// TypeScript worker threads (workers/typescript.ts). The wire format of the Python side is
+// described in runtime/PROTOCOL.md.
+
+/** How the body of a PredictResult is to be labelled by the front. */
+export const BodyKind = {
+  /** application/json */
+  Json: 0,
+  /** text/plain; charset=utf-8 */
+  Text: 1,
+  /** application/octet-stream */
+  Bytes: 2,
+  /** the result's own headers say it all (a Starlette / web Response) */
+  Custom: 3,
+} as const;
+export type BodyKind = (typeof BodyKind)[keyof typeof BodyKind];
+
+/** What a worker answers for one request. */
+export interface PredictResult {
+  status: number;
+  kind: BodyKind;
+  /** Only for kind Custom (may be empty): header pairs as the predictor set them. */
+  headers?: [string, string][];
+  body: Buffer;
+}
+
+/** One HTTP request on its way to a predictor. */
+export interface PredictJob {
+  /** Unique per `cortex serve` process; the frame id on the wire. */
+  id: number;
+  /** The client's X-Request-ID, when it sent one; logs use it instead of `id`. */
+  clientRequestId?: string;
+  /** Raw request body; the front never parses it. */
+  body: Buffer;
+  /** The Content-Type header, as sent (undefined when absent). */
+  contentType: string | undefined;
+  /** Raw query string without the leading '?', '' when none. */
+  query: string;
+  /** Node's req.rawHeaders (name, value, name, value...); workers convert only when needed. */
+  rawHeaders: string[];
+  /** Called exactly once with the answer; a worker that dies answers its jobs with 503. */
+  done(result: PredictResult): void;
+}
+
+/** What the front tells a worker when creating it (the Python side gets it as JSON). */
+export interface WorkerOptions {
+  api: string;
+  /** Folder of cortex.yaml (absolute). */
+  projectDir: string;
+  /** Absolute path of the predictor file. */
+  predictorPath: string;
+  /** predictor.config, passed to the constructor. */
+  config: Record<string, unknown>;
+  /** Extra import roots (absolute); predictor.python_path. */
+  pythonPath: string[];
+  /** predictor.env, added to the worker's environment. */
+  env: Record<string, string>;
+  /** Concurrent predict calls inside this worker (threads_per_process). */
+  threads: number;
+  /** True when server_side_batching is set: jobs arrive through sendBatch only. */
+  batching: boolean;
+  /** 0-based worker number, for logs. */
+  index: number;
+  logLevel: 'debug' | 'info' | 'warning' | 'error';
+  /** Python interpreter to use (a cached virtualenv's, or python3). Python workers only. */
+  python?: string;
+}
+
+/** A predictor's __init__ / constructor / init() failed. */
+export class InitError extends Error {
+  /** Full traceback or stack, for the logs. */
+  readonly detail: string;
+  constructor(message: string, detail: string) {
+    super(message);
+    this.name = 'InitError';
+    this.detail = detail;
+  }
+}
+
+export interface WorkerExit {
+  code: number | null;
+  signal: string | null;
+  /** Set when the worker died before READY (init failure). */
+  initError?: InitError;
+}
+
+export interface PredictorWorker {
+  readonly index: number;
+  /** Jobs sent and not yet answered. */
+  readonly inFlight: number;
+  /** OS pid (Python) or thread id (TypeScript), once started. */
+  readonly pid: number | undefined;
+  /** Resolves when the predictor finished initialising; rejects with InitError. */
+  start(): Promise<void>;
+  send(job: PredictJob): void;
+  /** server_side_batching: the predictor gets the payloads as one list. */
+  sendBatch(jobs: PredictJob[]): void;
+  /** Stop taking work, let in-flight jobs finish (at most graceMs), then end. */
+  shutdown(graceMs: number): Promise<void>;
+  /**
+   * Called once when the worker ends for any reason after start() was called. Before the
+   * callback runs, every job still in flight has been answered (503, "worker exited").
+   */
+  onExit(listener: (exit: WorkerExit) => void): void;
+}
