@@ -1,0 +1,89 @@
+// `cortex serve`: run one API's runtime in the foreground. This is exactly what a replica's
+// container runs; the local environment runs it too.
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { loadProject } from '../config/load.ts';
+import { ConfigError } from '../config/errors.ts';
+import { parseMemBytes } from '../../operator/api/v1alpha1/index.ts';
+import { startReplica } from '../../runtime/replica.ts';
+import { CliError } from '../errors.ts';
+
+interface ServeFlags {
+  api?: string;
+  port: string;
+  host: string;
+  maxBodySize: string;
+  gracePeriod: string;
+  requestTimeout: string;
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('run one API in the foreground (what every replica runs)')
+    .argument('[config]', 'cortex.yaml, or the folder that holds it', '.')
+    .option('--api <name>', 'which API of cortex.yaml to serve (required when it lists several)')
+    .addOption(new Option('-p, --port <port>', 'port to listen on').default('8888').env('CORTEX_PORT'))
+    .addOption(new Option('--host <host>', 'address to listen on').default('0.0.0.0').env('CORTEX_HOST'))
+    .addOption(new Option('--max-body-size <size>', 'largest request body accepted (larger: 413)').default('10Mi').env('CORTEX_MAX_BODY_SIZE'))
+    .addOption(new Option('--grace-period <seconds>', 'time in-flight requests get after SIGTERM').default('30').env('CORTEX_GRACE_PERIOD'))
+    .addOption(new Option('--request-timeout <seconds>', 'a client must send its whole request within this (else 408)').default('30'))
+    .action(async (config: string, flags: ServeFlags) => {
+      const { name, spec, dir } = resolveApi(config, flags.api);
+      const replica = await startReplica({
+        name,
+        spec,
+        projectDir: dir,
+        port: wholeNumber('--port', flags.port),
+        host: flags.host,
+        maxBodyBytes: bytes('--max-body-size', flags.maxBodySize),
+        gracePeriodMs: wholeNumber('--grace-period', flags.gracePeriod) * 1000,
+        requestTimeoutMs: wholeNumber('--request-timeout', flags.requestTimeout) * 1000,
+        terminationLogPath: process.env.CORTEX_TERMINATION_LOG ?? '/dev/termination-log',
+      });
+      const host = flags.host === '0.0.0.0' || flags.host === '::' ? 'localhost' : flags.host;
+      process.stderr.write(
+        `${name} is ready; try:\n  curl http://${host}:${replica.port}/ -X POST -H 'Content-Type: application/json' -d @sample.json\n`,
+      );
+      const stop = () => {
+        replica.stop().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+}
+
+function resolveApi(config: string, wanted: string | undefined) {
+  let project;
+  try {
+    project = loadProject(path.resolve(config));
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.message, 2);
+    throw error;
+  }
+  for (const warning of project.warnings) process.stderr.write(`warning: ${warning.message}\n`);
+  const names = project.apis.map((a) => a.name);
+  const api = wanted === undefined ? (project.apis.length === 1 ? project.apis[0] : undefined) : project.apis.find((a) => a.name === wanted);
+  if (api === undefined) {
+    throw new CliError(
+      wanted === undefined
+        ? `${project.file} lists ${names.length} APIs (${names.join(', ')}); choose one with --api NAME`
+        : `${project.file} has no API named "${wanted}"; it lists: ${names.join(', ')}`,
+      2,
+    );
+  }
+  return { name: api.name, spec: api.spec, dir: project.dir };
+}
+
+function wholeNumber(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new CliError(`${flag} must be a whole number, got "${value}"`, 2);
+  return n;
+}
+
+function bytes(flag: string, value: string): number {
+  try {
+    return parseMemBytes(value);
+  } catch {
+    throw new CliError(`${flag} must be a size like 10Mi, 500k or 1048576, got "${value}"`, 2);
+  }
+}

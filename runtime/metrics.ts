@@ -1,0 +1,109 @@
+// Prometheus metrics of one replica. Every series carries the API name. Children for the
+// per-request series are resolved once and cached: label hashing per request is measurable
+// on the hot path. Gauges are read from the dispatcher at scrape time instead of being
+// updated on every request.
+import client from 'prom-client';
+
+export interface GaugeSources {
+  inFlight(): number;
+  queueLength(): number;
+  workersReady(): number;
+}
+
+const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class RuntimeMetrics {
+  readonly registry = new client.Registry();
+  private readonly requests: client.Counter<'api' | 'status_code'>;
+  private readonly latency: client.Histogram<'api'>;
+  private readonly latencyChild: client.Histogram.Internal<'api'>;
+  private readonly batchSize: client.Histogram<'api'>;
+  private readonly rejected: client.Counter<'api' | 'reason'>;
+  private readonly restarts: client.Counter<'api'>;
+  private readonly byStatus = new Map<number, client.Counter.Internal<'api' | 'status_code'>>();
+  private readonly api: string;
+
+  constructor(api: string, sources: GaugeSources) {
+    this.api = api;
+    const registers = [this.registry];
+    this.requests = new client.Counter({
+      name: 'cortex_requests_total',
+      help: 'Prediction requests answered, by HTTP status code.',
+      labelNames: ['api', 'status_code'],
+      registers,
+    });
+    this.latency = new client.Histogram({
+      name: 'cortex_request_duration_seconds',
+      help: 'Time from the request being read to the response being written.',
+      labelNames: ['api'],
+      buckets: latencyBuckets,
+      registers,
+    });
+    this.latencyChild = this.latency.labels({ api });
+    this.batchSize = new client.Histogram({
+      name: 'cortex_batch_size',
+      help: 'Number of requests in each server-side batch sent to a worker.',
+      labelNames: ['api'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers,
+    });
+    this.rejected = new client.Counter({
+      name: 'cortex_rejected_requests_total',
+      help: 'Requests refused before reaching a predictor (over_capacity: 503, too_large: 413, draining: 503).',
+      labelNames: ['api', 'reason'],
+      registers,
+    });
+    this.restarts = new client.Counter({
+      name: 'cortex_worker_restarts_total',
+      help: 'Predictor workers restarted after they exited unexpectedly.',
+      labelNames: ['api'],
+      registers,
+    });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new client.Gauge({
+        name,
+        help,
+        labelNames: ['api'],
+        registers,
+        collect() {
+          this.set({ api }, read());
+        },
+      });
+    gauge('cortex_in_flight_requests', 'Requests admitted and not yet answered (queued or being predicted); the autoscaling signal.', sources.inFlight);
+    gauge('cortex_queue_length', 'Requests waiting for a free worker.', sources.queueLength);
+    gauge('cortex_workers_ready', 'Predictor workers that finished initialising and are serving.', sources.workersReady);
+    // Zero-valued series exist from the start, so rate() works before the first event.
+    this.rejected.labels({ api, reason: 'over_capacity' });
+    this.restarts.labels({ api });
+  }
+
+  observeRequest(status: number, seconds: number): void {
+    let child = this.byStatus.get(status);
+    if (child === undefined) {
+      child = this.requests.labels({ api: this.api, status_code: String(status) });
+      this.byStatus.set(status, child);
+    }
+    child.inc();
+    this.latencyChild.observe(seconds);
+  }
+
+  observeBatch(size: number): void {
+    this.batchSize.observe({ api: this.api }, size);
+  }
+
+  reject(reason: 'over_capacity' | 'too_large' | 'draining'): void {
+    this.rejected.inc({ api: this.api, reason });
+  }
+
+  workerRestarted(): void {
+    this.restarts.inc({ api: this.api });
+  }
+
+  contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

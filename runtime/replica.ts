@@ -1,0 +1,153 @@
+// One replica of one API, as `cortex serve` and the container image run it: installs Python
+// dependencies, starts the HTTP front (so /healthz answers while predictors initialise),
+// starts the workers, and drains on SIGTERM.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
+import { parseDurationMs } from '../operator/api/v1alpha1/index.ts';
+import { DependencyError, preparePython } from './deps.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { Logger } from './log.ts';
+import { RuntimeMetrics } from './metrics.ts';
+import { WorkerPool } from './pool.ts';
+import { RuntimeServer } from './server.ts';
+import { PythonWorker } from './workers/python.ts';
+import { TypeScriptWorker } from './workers/typescript.ts';
+import { InitError, type PredictorWorker, type WorkerOptions } from './workers/types.ts';
+
+export interface ReplicaOptions {
+  name: string;
+  spec: RealtimeApiSpec;
+  /** Folder of cortex.yaml; relative paths in the spec start here. */
+  projectDir: string;
+  port: number;
+  host: string;
+  maxBodyBytes: number;
+  /** How long in-flight requests get to finish after SIGTERM. */
+  gracePeriodMs: number;
+  requestTimeoutMs: number;
+  /** Kubernetes reads the last words of a failed container from here. */
+  terminationLogPath: string;
+}
+
+export interface Replica {
+  server: RuntimeServer;
+  port: number;
+  /** Drain and stop; resolves when everything has ended. */
+  stop(): Promise<void>;
+}
+
+export async function startReplica(options: ReplicaOptions): Promise<Replica> {
+  const { spec, name, projectDir } = options;
+  const predictor = spec.predictor;
+  const logger = new Logger(name, predictor.logLevel);
+  const fatal = (message: string, detail?: string): never => {
+    logger.error(message, detail !== undefined ? { detail } : undefined);
+    logger.flush();
+    writeTerminationMessage(options.terminationLogPath, message);
+    process.exit(1);
+  };
+
+  let python: string | undefined;
+  if (predictor.type === 'python') {
+    try {
+      python = await preparePython(path.resolve(projectDir, predictor.dependencies.pip), logger);
+    } catch (error) {
+      if (error instanceof DependencyError) fatal(error.message);
+      throw error;
+    }
+  }
+
+  const batching = predictor.serverSideBatching;
+  const dispatcher = new Dispatcher({
+    threadsPerWorker: predictor.threadsPerProcess,
+    maxConcurrency: spec.autoscaling.maxReplicaConcurrency,
+    batching: batching && {
+      maxBatchSize: batching.maxBatchSize,
+      intervalMs: parseDurationMs(batching.batchInterval),
+    },
+    onBatch: (size) => metrics.observeBatch(size),
+  });
+  let pool: WorkerPool | undefined;
+  const metrics = new RuntimeMetrics(name, {
+    inFlight: () => dispatcher.inFlight,
+    queueLength: () => dispatcher.queueLength,
+    workersReady: () => pool?.readyCount ?? 0,
+  });
+
+  const workerOptions = (index: number): WorkerOptions => ({
+    api: name,
+    projectDir,
+    predictorPath: path.resolve(projectDir, predictor.path),
+    config: predictor.config,
+    pythonPath: predictor.pythonPath !== undefined ? [path.resolve(projectDir, predictor.pythonPath)] : [],
+    env: predictor.env,
+    threads: predictor.threadsPerProcess,
+    batching: batching !== undefined,
+    index,
+    logLevel: predictor.logLevel,
+    python,
+  });
+  pool = new WorkerPool({
+    size: predictor.processesPerReplica,
+    create: (index): PredictorWorker =>
+      predictor.type === 'python' ? new PythonWorker(workerOptions(index)) : new TypeScriptWorker(workerOptions(index)),
+    dispatcher,
+    logger,
+    onRestart: () => metrics.workerRestarted(),
+    onFatal: (error) => fatal(`predictor failed to initialise: ${error.message}`, error.detail),
+  });
+
+  const server = new RuntimeServer({
+    api: name,
+    predictorType: predictor.type,
+    dispatcher,
+    metrics,
+    logger,
+    isReady: () => pool.allReady,
+    workerSummary: () => ({ size: predictor.processesPerReplica, ready: pool.readyCount }),
+    maxBodyBytes: options.maxBodyBytes,
+    requestTimeoutMs: options.requestTimeoutMs,
+    headersTimeoutMs: Math.min(10_000, options.requestTimeoutMs),
+  });
+  const address = await server.listen(options.port, options.host);
+  logger.info(`serving ${name} on http://${options.host}:${address.port} (${predictor.type} predictor, ` +
+    `${predictor.processesPerReplica} worker(s) × ${predictor.threadsPerProcess} thread(s))`);
+
+  try {
+    await pool.start();
+  } catch (error) {
+    if (error instanceof InitError) fatal(`predictor failed to initialise: ${error.message}`, error.detail);
+    throw error;
+  }
+  logger.info(`${name} is ready`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      logger.info(`draining (grace period ${options.gracePeriodMs} ms)`);
+      const finished = await server.drain(options.gracePeriodMs);
+      if (!finished) logger.warning('grace period ended with requests still in flight');
+      await pool.shutdown(Math.max(1000, options.gracePeriodMs / 10));
+      dispatcher.failPending(shuttingDown);
+      logger.info('stopped');
+      logger.flush();
+    })();
+    return stopping;
+  };
+  return { server, port: address.port, stop };
+}
+
+const shuttingDown = {
+  status: 503,
+  kind: 0 as const,
+  body: Buffer.from('{"error":"this replica shut down before the request was served; retry"}'),
+};
+
+function writeTerminationMessage(file: string, message: string): void {
+  try {
+    writeFileSync(file, message.split('\n').filter(Boolean).at(-1) ?? message);
+  } catch {
+    // Not running in Kubernetes (or not writable): the log line is the record.
+  }
+}

@@ -1,0 +1,260 @@
+// The HTTP front of one replica: routes, request limits, response writing, draining.
+// The body is collected here (so a slow client never holds a worker) but never parsed:
+// decoding happens next to the predictor (PROTOCOL.md).
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { AddressInfo } from 'node:net';
+import type { Dispatcher } from './dispatcher.ts';
+import type { Logger } from './log.ts';
+import type { RuntimeMetrics } from './metrics.ts';
+import { BodyKind, type PredictJob, type PredictResult } from './workers/types.ts';
+
+export interface ServerOptions {
+  api: string;
+  predictorType: string;
+  dispatcher: Dispatcher;
+  metrics: RuntimeMetrics;
+  logger: Logger;
+  /** Whether every worker has finished init. */
+  isReady(): boolean;
+  workerSummary(): { size: number; ready: number };
+  /** Largest accepted request body; larger → 413. */
+  maxBodyBytes: number;
+  /** Whole request (headers and body) must arrive within this; otherwise 408. */
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+}
+
+const contentTypes: Record<number, string> = {
+  [BodyKind.Json]: 'application/json',
+  [BodyKind.Text]: 'text/plain; charset=utf-8',
+  [BodyKind.Bytes]: 'application/octet-stream',
+};
+
+export class RuntimeServer {
+  readonly http: http.Server;
+  private readonly options: ServerOptions;
+  private draining = false;
+  private active = 0;
+  private nextId = 0;
+  private idle: (() => void) | undefined;
+
+  constructor(options: ServerOptions) {
+    this.options = options;
+    this.http = http.createServer(
+      {
+        requestTimeout: options.requestTimeoutMs,
+        headersTimeout: Math.min(options.headersTimeoutMs, options.requestTimeoutMs),
+        connectionsCheckingInterval: Math.min(1000, options.requestTimeoutMs),
+        keepAliveTimeout: 5000,
+      },
+      (req, res) => this.handle(req, res),
+    );
+    // A malformed request must never take the process down: answer 400 and close.
+    this.http.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return;
+      const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    });
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve(this.http.address() as AddressInfo);
+      });
+    });
+  }
+
+  /**
+   * Readiness fails, the listener closes (new connections are refused), idle keep-alive
+   * connections close, and requests in flight get up to graceMs to finish.
+   */
+  async drain(graceMs: number): Promise<boolean> {
+    this.draining = true;
+    this.http.close();
+    this.http.closeIdleConnections();
+    const finished = await new Promise<boolean>((resolve) => {
+      if (this.active === 0) return resolve(true);
+      const timer = setTimeout(() => resolve(false), graceMs);
+      this.idle = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+    this.http.closeAllConnections();
+    return finished;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (req.method === 'POST') {
+      if (path === '/' || path === '/predict') return this.predict(req, res, q < 0 ? '' : url.slice(q + 1));
+      return this.json(res, 404, { error: `no route POST ${path}; predictions go to POST / or POST /predict` });
+    }
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      switch (path) {
+        case '/healthz':
+          return this.json(res, 200, { status: 'alive' });
+        case '/readyz':
+          return this.readyz(res);
+        case '/metrics':
+          return this.metrics(res);
+        case '/':
+        case '/predict':
+          return this.summary(res);
+      }
+      return this.json(res, 404, { error: `no route ${req.method} ${path}` });
+    }
+    res.setHeader('Allow', 'GET, HEAD, POST');
+    this.json(res, 405, { error: `method ${req.method} not allowed` });
+  }
+
+  private predict(req: http.IncomingMessage, res: http.ServerResponse, query: string): void {
+    const started = performance.now();
+    const { metrics, maxBodyBytes } = this.options;
+    if (this.draining) {
+      metrics.reject('draining');
+      res.setHeader('Connection', 'close');
+      return this.json(res, 503, { error: 'this replica is shutting down; retry' });
+    }
+    const raw = req.rawHeaders;
+    let contentType: string | undefined;
+    let clientRequestId: string | undefined;
+    let declaredLength = -1;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i];
+      if (name.length === 12 && name.toLowerCase() === 'content-type') contentType = raw[i + 1];
+      else if (name.length === 14 && name.toLowerCase() === 'content-length') declaredLength = Number(raw[i + 1]);
+      else if (name.length === 12 && name.toLowerCase() === 'x-request-id') clientRequestId = raw[i + 1];
+    }
+    if (declaredLength > maxBodyBytes) return this.tooLarge(req, res);
+
+    this.active++;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let rejected = false;
+    req.on('data', (chunk: Buffer) => {
+      if (rejected) return;
+      size += chunk.length;
+      if (size > maxBodyBytes) {
+        rejected = true;
+        this.finished();
+        this.tooLarge(req, res);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', () => {
+      // The client went away mid-body; there is nobody to answer.
+      if (!rejected) {
+        rejected = true;
+        this.finished();
+      }
+    });
+    req.on('end', () => {
+      if (rejected) return;
+      const job: PredictJob = {
+        id: ++this.nextId,
+        clientRequestId,
+        body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size),
+        contentType,
+        query,
+        rawHeaders: raw,
+        done: (result) => this.respond(res, job, result, started),
+      };
+      if (!this.options.dispatcher.submit(job)) {
+        metrics.reject('over_capacity');
+        res.setHeader('Retry-After', '1');
+        this.respond(res, job, overCapacity, started);
+      }
+    });
+  }
+
+  private respond(res: http.ServerResponse, job: PredictJob, result: PredictResult, started: number): void {
+    const { body, status } = result;
+    if (result.kind === BodyKind.Custom) {
+      for (const [name, value] of result.headers ?? []) {
+        if (name.toLowerCase() !== 'content-length') res.appendHeader(name, value);
+      }
+      res.setHeader('Content-Length', body.length);
+    } else {
+      res.setHeader('Content-Type', contentTypes[result.kind]);
+      res.setHeader('Content-Length', body.length);
+    }
+    if (job.clientRequestId !== undefined) res.setHeader('X-Request-ID', job.clientRequestId);
+    if (this.draining) res.setHeader('Connection', 'close');
+    res.writeHead(status);
+    res.end(body);
+    const seconds = (performance.now() - started) / 1000;
+    this.options.metrics.observeRequest(status, seconds);
+    const { logger } = this.options;
+    if (logger.enabled('info')) {
+      logger.info(`POST / ${status}`, {
+        request_id: job.clientRequestId ?? String(job.id),
+        status,
+        latency_ms: Math.round(seconds * 1e6) / 1000,
+      });
+    }
+    this.finished();
+  }
+
+  private finished(): void {
+    this.active--;
+    if (this.active === 0 && this.idle !== undefined) this.idle();
+  }
+
+  private tooLarge(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.options.metrics.reject('too_large');
+    this.options.metrics.observeRequest(413, 0);
+    res.setHeader('Connection', 'close');
+    this.json(res, 413, {
+      error: `request body is larger than the limit of ${this.options.maxBodyBytes} bytes (cortex serve --max-body-size)`,
+    });
+    req.resume();
+  }
+
+  private readyz(res: http.ServerResponse): void {
+    const { size, ready } = this.options.workerSummary();
+    if (!this.draining && this.options.isReady()) return this.json(res, 200, { status: 'ready', workers: size });
+    const reason = this.draining ? 'shutting down' : `${ready} of ${size} workers ready`;
+    this.json(res, 503, { status: 'not ready', reason });
+  }
+
+  private summary(res: http.ServerResponse): void {
+    const { size, ready } = this.options.workerSummary();
+    this.json(res, 200, {
+      api: this.options.api,
+      predictor_type: this.options.predictorType,
+      ready: !this.draining && this.options.isReady(),
+      workers: { ready, total: size },
+      usage: 'POST a request body to this URL for a prediction',
+    });
+  }
+
+  private metrics(res: http.ServerResponse): void {
+    this.options.metrics.render().then(
+      (text) => {
+        res.writeHead(200, { 'Content-Type': this.options.metrics.contentType() });
+        res.end(text);
+      },
+      (error: unknown) => this.json(res, 500, { error: `metrics: ${String(error)}` }),
+    );
+  }
+
+  private json(res: http.ServerResponse, status: number, value: unknown): void {
+    const body = JSON.stringify(value);
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+}
+
+const overCapacity: PredictResult = {
+  status: 503,
+  kind: BodyKind.Json,
+  body: Buffer.from(JSON.stringify({ error: 'too many requests in flight on this replica (max_replica_concurrency); retry' })),
+};
