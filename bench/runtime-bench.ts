@@ -1,0 +1,222 @@
+// npm run bench [-- --duration 10 --connections 64 --warmup 2 --json --only a,b --load wrk|autocannon]
+//
+// Serves the same trivial predictor with this runtime and with the usual alternatives, one
+// after another, loads each with the same POST for the same time, and compares requests/s,
+// latency and requests per CPU-second of each server's whole process tree.
+// See docs/performance.md.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { clockTicksPerSecond, cpuSecondsBetween, machineBusyCores, sampleTree } from './cpu.ts';
+import { pickLoadGenerator, type LoadResult } from './load.ts';
+import { BENCH_DIR, BODY, CONTENDERS, ensureVenv, startServer } from './servers.ts';
+
+const USAGE = `usage: npm run bench -- [options]
+  --duration S      measured seconds per server (default 10)
+  --connections N   concurrent keep-alive connections (default 64)
+  --warmup S        unmeasured seconds of load before measuring (default 2)
+  --only IDS        comma-separated subset of: ${CONTENDERS.map((c) => c.id).join(', ')}
+  --load NAME       force the load generator: wrk or autocannon
+  --json            write bench/results/<timestamp>.json and print it on stdout (the table goes to stderr)`;
+
+const { values: opts } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '64' },
+    warmup: { type: 'string', default: '2' },
+    only: { type: 'string' },
+    load: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opts.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const durationS = Number(opts.duration);
+const connections = Number(opts.connections);
+const warmupS = Number(opts.warmup);
+if (!(durationS > 0) || !(connections > 0) || !(warmupS >= 0)) {
+  console.error(USAGE);
+  process.exit(2);
+}
+const selected = opts.only ? CONTENDERS.filter((c) => opts.only!.split(',').includes(c.id)) : CONTENDERS;
+// With --json, stdout carries only the JSON document.
+const say = (msg = '') => (opts.json ? console.error(msg) : console.log(msg));
+
+interface Measurement extends LoadResult {
+  cpuSeconds: number;
+  requestsPerCpuS: number;
+  /** Cores the server's process tree kept busy on average. */
+  cpuCores: number;
+  /** Cores something else kept busy just before the server started (should be ~0). */
+  busyBeforeCores: number;
+}
+interface Outcome {
+  id: string;
+  label: string;
+  status: 'ok' | 'unavailable' | 'failed';
+  reason?: string;
+  url?: string;
+  result?: Measurement;
+}
+
+function versionOf(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+// ---- setup ---------------------------------------------------------------------------------
+
+const hz = clockTicksPerSecond();
+const load = await pickLoadGenerator(opts.load, say);
+if (selected.some((c) => c.id.startsWith('fastapi'))) ensureVenv(say);
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  node: process.version,
+  python: versionOf('python3', ['--version']),
+  fastapi: versionOf(join(BENCH_DIR, '.venv', 'bin', 'python'), ['-c', 'import fastapi, uvicorn; print(f"fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}")']),
+};
+say(`load generator: ${load.name} ${load.version}; ${connections} connections, ${warmupS}s warm-up, ${durationS}s measured per server`);
+say(`machine: ${machine.cores} cores (${machine.cpu}), node ${machine.node}, ${machine.python}, ${machine.fastapi}`);
+say();
+
+// ---- one server after another ---------------------------------------------------------------
+
+let current: { stop(): Promise<void> } | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+}
+
+const outcomes: Outcome[] = [];
+for (const c of selected) {
+  const why = c.unavailable();
+  if (why) {
+    say(`${c.label}: unavailable (${why})`);
+    outcomes.push({ id: c.id, label: c.label, status: 'unavailable', reason: why });
+    continue;
+  }
+  // Numbers from a machine that is busy with something else are not comparable.
+  const busyBeforeCores = await machineBusyCores(1000, hz);
+  if (busyBeforeCores > 0.25) say(`WARNING: the machine is not idle (${busyBeforeCores.toFixed(2)} cores busy before this run); numbers will be low`);
+  say(`${c.label}: starting ...`);
+  let server;
+  try {
+    server = await startServer(c);
+  } catch (err) {
+    const reason = (err as Error).message;
+    say(`${c.label}: unavailable (${reason.split('\n')[0]})`);
+    if (reason.includes('\n')) say(reason.split('\n').slice(1).map((l) => `    ${l}`).join('\n'));
+    outcomes.push({ id: c.id, label: c.label, status: 'unavailable', reason });
+    continue;
+  }
+  current = server;
+  try {
+    const spec = { url: server.url, body: BODY, connections };
+    if (warmupS > 0) await load.run({ ...spec, durationS: warmupS });
+    const before = sampleTree(server.pid);
+    const r = await load.run({ ...spec, durationS });
+    const after = sampleTree(server.pid);
+    const cpuSeconds = cpuSecondsBetween(before, after, hz);
+    const result: Measurement = {
+      ...r,
+      cpuSeconds,
+      requestsPerCpuS: cpuSeconds > 0 ? r.requests / cpuSeconds : NaN,
+      cpuCores: cpuSeconds / r.durationS,
+      busyBeforeCores,
+    };
+    say(`${c.label}: ${fmt(result.requestsPerS)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, ${fmt(result.requestsPerCpuS)} req/CPU-s` +
+      (r.non2xx + r.errors > 0 ? `  (WARNING: ${r.non2xx} non-2xx, ${r.errors} socket errors)` : ''));
+    outcomes.push({ id: c.id, label: c.label, status: 'ok', url: server.url, result });
+  } catch (err) {
+    say(`${c.label}: failed (${(err as Error).message})`);
+    outcomes.push({ id: c.id, label: c.label, status: 'failed', reason: (err as Error).message });
+  } finally {
+    await server.stop();
+    current = undefined;
+  }
+}
+
+// ---- table, ratios, targets -----------------------------------------------------------------
+
+function fmt(n: number): string {
+  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-';
+}
+
+const rows = [['server', 'req/s', 'p50 ms', 'p99 ms', 'CPU cores', 'req/CPU-s', 'errors']];
+for (const o of outcomes) {
+  const r = o.result;
+  rows.push(r
+    ? [o.label, fmt(r.requestsPerS), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2), r.cpuCores.toFixed(2), fmt(r.requestsPerCpuS), String(r.non2xx + r.errors)]
+    : [o.label, o.status, '', '', '', '', '']);
+}
+const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+say();
+for (const [i, row] of rows.entries()) {
+  say(row.map((cell, j) => (j === 0 ? cell.padEnd(widths[j]) : cell.padStart(widths[j]))).join('  '));
+  if (i === 0) say(widths.map((w) => '-'.repeat(w)).join('  '));
+}
+
+const byId = (id: string) => outcomes.find((o) => o.id === id && o.status === 'ok')?.result;
+interface Comparison {
+  name: string;
+  perCpuRatio?: number;
+  p99Ratio?: number;
+  target?: string;
+  verdict: 'PASS' | 'MISS' | 'N/A';
+}
+function compare(name: string, a: string, b: string, target?: { minPerCpu: number; p99NoWorse: boolean }): Comparison {
+  const ra = byId(a);
+  const rb = byId(b);
+  const targetText = target && `≥ ${target.minPerCpu}× per CPU-second${target.p99NoWorse ? ', p99 no worse' : ''}`;
+  if (!ra || !rb) return { name, target: targetText, verdict: 'N/A' };
+  const perCpuRatio = ra.requestsPerCpuS / rb.requestsPerCpuS;
+  const p99Ratio = ra.p99Ms / rb.p99Ms;
+  let verdict: Comparison['verdict'] = 'N/A';
+  if (target) verdict = perCpuRatio >= target.minPerCpu && (!target.p99NoWorse || p99Ratio <= 1) ? 'PASS' : 'MISS';
+  return { name, perCpuRatio, p99Ratio, target: targetText, verdict };
+}
+const comparisons = [
+  compare('runtime (Python) vs FastAPI async', 'runtime-python', 'fastapi-async', { minPerCpu: 2, p99NoWorse: true }),
+  compare('runtime (Python) vs FastAPI sync', 'runtime-python', 'fastapi-sync'),
+  compare('runtime (TypeScript) vs bare node:http', 'runtime-ts', 'bare-node', { minPerCpu: 0.7, p99NoWorse: false }),
+  compare('FastAPI async vs bare node:http', 'fastapi-async', 'bare-node'),
+];
+say();
+for (const cmp of comparisons) {
+  const ratios = cmp.perCpuRatio === undefined
+    ? 'n/a (a contender did not run)'
+    : `${cmp.perCpuRatio.toFixed(2)}× req/CPU-s, p99 ${cmp.p99Ratio!.toFixed(2)}×`;
+  const verdict = cmp.target ? `  target ${cmp.target}: ${cmp.verdict}` : '';
+  say(`${cmp.name.padEnd(40)} ${ratios}${verdict}`);
+}
+
+if (opts.json) {
+  const doc = {
+    date: new Date().toISOString(),
+    machine,
+    loadGenerator: { name: load.name, version: load.version },
+    settings: { durationS, warmupS, connections, body: BODY },
+    servers: outcomes,
+    comparisons,
+  };
+  const dir = join(BENCH_DIR, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${doc.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
+  say(`\nwrote ${file}`);
+  console.log(JSON.stringify(doc, null, 2));
+}
+
+// A baseline that could not run means the numbers above are incomplete.
+const baselinesRan = selected.filter((c) => !c.id.startsWith('runtime')).every((c) => byId(c.id));
+process.exit(baselinesRan ? 0 : 1);
