@@ -1,0 +1,69 @@
+// What Cortex accepted that this project does not: removed or unsupported settings, each with
+// the word the user gets about it. Paths are snake_case, relative to one API.
+
+export const SUPPORTED_KINDS = ['RealtimeAPI'] as const;
+
+/** Kinds Cortex had that are not implemented (yet). */
+export const UNSUPPORTED_KINDS: Record<string, string> = {
+  BatchAPI: 'run the job from a RealtimeAPI client, or wait for BatchAPI support',
+  TaskAPI: 'run the task as a Kubernetes Job, or wait for TaskAPI support',
+  TrafficSplitter: 'split traffic in your ingress or gateway for now, or wait for TrafficSplitter support',
+  AsyncAPI: 'use a RealtimeAPI, or wait for AsyncAPI support',
+};
+
+/** Kinds renamed by Cortex before the versions this project reads. */
+export const RENAMED_KINDS: Record<string, string> = { SyncAPI: 'RealtimeAPI' };
+
+/** Predictor types Cortex had that are not supported. */
+export const UNSUPPORTED_PREDICTOR_TYPES = ['tensorflow', 'onnx'];
+
+export interface CompatRule {
+  level: 'warning' | 'error' | 'ignore';
+  message: string;
+  fix?: string;
+}
+
+/** Decides what a Cortex-only field means here, given its value and the API's predictor type. */
+type Rule = (value: unknown, predictorType: unknown) => CompatRule;
+
+const forModelServers = (field: string): Rule => (_value, type) =>
+  UNSUPPORTED_PREDICTOR_TYPES.includes(String(type))
+    ? { level: 'ignore', message: '' } // the predictor type is reported already
+    : {
+        level: 'error',
+        message: `not supported yet: ${field} (Cortex's model cache and live model reloading)`,
+        fix: `load the model in the predictor's constructor (its location can go in predictor.config) and remove ${field}`,
+      };
+
+/** Cortex 0.20–0.25 fields that no longer mean anything here. */
+export const CORTEX_ONLY_FIELDS: Record<string, Rule> = {
+  monitoring: () => ({
+    level: 'warning',
+    message: "ignored: monitoring was removed in Cortex 0.25; use the runtime's /metrics",
+    fix: 'remove the monitoring section',
+  }),
+  'networking.api_gateway': () => ({
+    level: 'warning',
+    message: 'ignored: networking.api_gateway (an AWS API Gateway in front of the API) has no equivalent here',
+    fix: 'remove it; put your own ingress or gateway in front of the API if you need one',
+  }),
+  'networking.local_port': () => ({
+    level: 'warning',
+    message: 'ignored: networking.local_port; the local environment serves every API on one port, under its endpoint',
+    fix: 'remove it',
+  }),
+  'compute.inf': (value) =>
+    value === 0 || value === null
+      ? { level: 'ignore', message: '' }
+      : { level: 'error', message: 'not supported: compute.inf (AWS Inferentia chips)', fix: 'remove compute.inf and request cpu or gpu instead' },
+  'predictor.shm_size': () => ({
+    level: 'warning',
+    message: 'ignored: predictor.shm_size is not supported yet',
+    fix: 'remove it',
+  }),
+  'predictor.models': forModelServers('predictor.models'),
+  'predictor.model_path': forModelServers('predictor.model_path'),
+  'predictor.multi_model_reloading': forModelServers('predictor.multi_model_reloading'),
+  'predictor.signature_key': forModelServers('predictor.signature_key'),
+  'predictor.tensorflow_serving_image': forModelServers('predictor.tensorflow_serving_image'),
+};

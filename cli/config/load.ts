@@ -1,0 +1,254 @@
+// Loading a project's cortex.yaml (Cortex's format: a YAML list of APIs, snake_case fields)
+// into RealtimeAPI specs, with every problem reported at once, located by line and column.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  KIND, PREDICTOR_TYPES, RealtimeApiSpecSchema, applyDefaults, isPlainObject, validateApiName, validateSpec, valueAt,
+  type RealtimeApiSpec, type RealtimeApiSpecInput,
+} from '../../operator/api/v1alpha1/index.ts';
+import { ConfigError, byPosition, type ConfigIssue, type ConfigWarning } from './errors.ts';
+import { CORTEX_ONLY_FIELDS, RENAMED_KINDS, SUPPORTED_KINDS, UNSUPPORTED_KINDS, UNSUPPORTED_PREDICTOR_TYPES } from './compat.ts';
+import { FIELD_TABLE, fromSnakeCase, toSnakePath } from './snake-case.ts';
+import { suggest } from './suggest.ts';
+import { YamlSource } from './yaml-source.ts';
+import { checkProjectFiles } from './project-files.ts';
+
+export interface LoadedApi {
+  name: string;
+  kind: 'RealtimeAPI';
+  /** The defaulted, validated spec, as a RealtimeAPI resource carries it. */
+  spec: RealtimeApiSpec;
+  /** Line of the API in the file (1-based). */
+  line: number;
+}
+
+export interface LoadedProject {
+  /** Absolute path of the config file. */
+  file: string;
+  /** Absolute path of the project folder (the folder of the config file). */
+  dir: string;
+  apis: LoadedApi[];
+  warnings: ConfigWarning[];
+}
+
+/** Names looked for when loadProject is given a folder, in this order. */
+export const CONFIG_FILE_NAMES = ['cortex.yaml', 'cortex.yml'];
+
+/** The config file meant by `fileOrDir`: the file itself, or cortex.yaml / cortex.yml in a folder. */
+export function findConfigFile(fileOrDir: string): string {
+  const target = path.resolve(fileOrDir);
+  const fail = (message: string, fix: string): never => {
+    throw new ConfigError([{ file: target, line: 0, column: 0, api: undefined, field: '', message, fix }]);
+  };
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(target);
+  } catch {
+    return fail('no such file or folder', 'pass the path of a cortex.yaml, or of the folder that holds it');
+  }
+  if (!stat.isDirectory()) return target;
+  for (const name of CONFIG_FILE_NAMES) {
+    const candidate = path.join(target, name);
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  return fail(`no ${CONFIG_FILE_NAMES.join(' or ')} in this folder`, 'create cortex.yaml here (a list of APIs), or pass the path of your config file');
+}
+
+/** One API of the file, with what the checks across APIs need even when it has problems. */
+interface ApiEntry {
+  name: string | undefined;
+  spec: RealtimeApiSpec;
+  line: number;
+  base: (string | number)[];
+}
+
+class Loader {
+  readonly file: string;
+  readonly dir: string;
+  readonly src: YamlSource;
+  readonly issues: ConfigIssue[] = [];
+  readonly warnings: ConfigWarning[] = [];
+
+  constructor(file: string, src: YamlSource) {
+    this.file = file;
+    this.dir = path.dirname(file);
+    this.src = src;
+  }
+
+  /** Records a problem at `field` (snake_case, within the API at `base`). */
+  issue(api: string | undefined, base: (string | number)[], field: string[], message: string, fix: string, part: 'key' | 'value' = 'value'): void {
+    const at = this.src.locate([...base, ...field], part);
+    this.issues.push({ file: this.file, ...at, api, field: field.join('.'), message, fix });
+  }
+
+  warn(api: string | undefined, base: (string | number)[], field: string[], message: string, fix?: string): void {
+    const at = this.src.locate([...base, ...field], 'key');
+    this.warnings.push({ file: this.file, ...at, api, field: field.join('.'), message, ...(fix ? { fix } : {}) });
+  }
+
+  load(): LoadedProject {
+    const root = this.src.value;
+    const items: { value: unknown; base: (string | number)[] }[] = Array.isArray(root)
+      ? root.map((value, i) => ({ value, base: [i] }))
+      : isPlainObject(root) ? [{ value: root, base: [] }] : [];
+    if (root === undefined || root === null || (Array.isArray(root) && root.length === 0)) {
+      this.issue(undefined, [], [], 'no APIs defined', 'list your APIs, e.g. "- name: iris-classifier" with kind: RealtimeAPI and a predictor (type, path)');
+    } else if (items.length === 0) {
+      this.issue(undefined, [], [], 'must be a list of APIs', 'write each API as a list item: "- name: ...", with kind and predictor under it');
+    }
+    const entries: ApiEntry[] = [];
+    for (const item of items) {
+      const entry = this.loadApi(item.value, item.base);
+      if (entry) entries.push(entry);
+    }
+    this.checkAcrossApis(entries);
+    if (this.issues.length > 0) throw new ConfigError(this.issues, this.warnings.sort(byPosition));
+    return {
+      file: this.file,
+      dir: this.dir,
+      apis: entries.map((e) => ({ name: e.name!, kind: KIND, spec: e.spec, line: e.line })),
+      warnings: this.warnings.sort(byPosition),
+    };
+  }
+
+  private loadApi(raw: unknown, base: (string | number)[]): ApiEntry | undefined {
+    const line = this.src.locate(base, 'key').line;
+    if (!isPlainObject(raw)) {
+      this.issue(undefined, base, [], 'an API must be a mapping (name, kind, predictor, ...)', 'write the API as "- name: ..." followed by its fields, indented');
+      return undefined;
+    }
+    const name = typeof raw.name === 'string' && raw.name !== '' ? raw.name : undefined;
+    if (raw.name === undefined || raw.name === null) {
+      this.issue(undefined, base, ['name'], 'is required', 'add a name, e.g. name: iris-classifier', 'key');
+    } else {
+      const bad = validateApiName(raw.name);
+      if (bad) this.issue(name, base, ['name'], bad.message, bad.fix);
+    }
+    if (!this.checkKind(name, base, raw.kind)) return undefined;
+
+    const { name: _name, kind: _kind, ...fields } = raw;
+    const predictorType = isPlainObject(raw.predictor) ? raw.predictor.type : undefined;
+    const handled = new Set<string>();
+    const input = fromSnakeCase(fields, RealtimeApiSpecSchema, [], (field, known) => this.unknownField(name, base, raw, field, known, predictorType));
+
+    const modelServer = typeof predictorType === 'string' && UNSUPPORTED_PREDICTOR_TYPES.includes(predictorType);
+    if (modelServer) {
+      this.issue(name, base, ['predictor', 'type'], `predictor type "${predictorType}" is not supported; supported types: ${PREDICTOR_TYPES.join(', ')}`,
+        `load the model yourself in a python predictor (e.g. with ${predictorType === 'onnx' ? 'onnxruntime' : 'tensorflow'} in PythonPredictor.__init__) and set type: python`);
+      handled.add('predictor.type');
+    }
+
+    const spec = applyDefaults(name ?? 'api', input as RealtimeApiSpecInput);
+    for (const problem of validateSpec(spec, { rename: toSnakePath })) {
+      const field = toSnakePath(problem.path);
+      if (handled.has(field.join('.'))) continue;
+      let fix = problem.fix ?? 'correct the value';
+      const value = valueAt(spec, problem.path);
+      if (problem.allowed && typeof value === 'string') {
+        const close = suggest(value, problem.allowed);
+        if (close) fix = `write ${close}`;
+      }
+      handled.add(field.join('.'));
+      this.issue(name, base, field, problem.message, fix);
+    }
+    if (!handled.has('predictor.path') && !modelServer) {
+      checkProjectFiles(this.dir, spec, raw, (field, message, fix) => this.issue(name, base, field, message, fix));
+    }
+    return { name, spec, line, base };
+  }
+
+  /** Returns false when the rest of the API is not worth reading (a kind of another shape). */
+  private checkKind(name: string | undefined, base: (string | number)[], kind: unknown): boolean {
+    const supported = SUPPORTED_KINDS.join(', ');
+    if (kind === undefined || kind === null) {
+      this.issue(name, base, ['kind'], 'is required', `add kind: ${KIND}`, 'key');
+    } else if (typeof kind === 'string' && Object.hasOwn(UNSUPPORTED_KINDS, kind)) {
+      this.issue(name, base, ['kind'], `${kind} is not supported yet; supported kinds: ${supported}`, UNSUPPORTED_KINDS[kind]);
+      return false;
+    } else if (typeof kind === 'string' && Object.hasOwn(RENAMED_KINDS, kind)) {
+      this.issue(name, base, ['kind'], `${kind} was renamed ${RENAMED_KINDS[kind]} in Cortex 0.17`, `write kind: ${RENAMED_KINDS[kind]}`);
+    } else if (kind !== KIND) {
+      const close = suggest(String(kind), [...SUPPORTED_KINDS, ...Object.keys(UNSUPPORTED_KINDS)]);
+      this.issue(name, base, ['kind'], `unknown kind ${JSON.stringify(kind)}${close ? `; did you mean ${close}?` : ''}; supported kinds: ${supported}`, `write kind: ${KIND}`);
+    }
+    return true;
+  }
+
+  private unknownField(name: string | undefined, base: (string | number)[], raw: Record<string, unknown>, field: string[], known: string[], predictorType: unknown): void {
+    const rule = Object.hasOwn(CORTEX_ONLY_FIELDS, field.join('.')) ? CORTEX_ONLY_FIELDS[field.join('.')] : undefined;
+    if (rule) {
+      const verdict = rule(valueAt(raw, field), predictorType);
+      if (verdict.level === 'warning') this.warn(name, base, field, verdict.message, verdict.fix);
+      if (verdict.level === 'error') this.issue(name, base, field, verdict.message, verdict.fix ?? 'remove it', 'key');
+      return;
+    }
+    const leaf = field[field.length - 1];
+    const here = field.length === 1 ? ['name', 'kind', ...known] : known;
+    const close = suggest(leaf, here);
+    const elsewhere = close ? undefined : [...FIELD_TABLE.keys()].find((f) => f.split('.').pop() === leaf);
+    const parent = field.length > 1 ? ` under ${field.slice(0, -1).join('.')}` : '';
+    if (close) {
+      this.issue(name, base, field, `unknown field "${leaf}"${parent}; did you mean "${close}"?`, `rename it to ${close}`, 'key');
+    } else if (elsewhere) {
+      this.issue(name, base, field, `unknown field "${leaf}"${parent}; did you mean ${elsewhere}?`, `move it to ${elsewhere}`, 'key');
+    } else {
+      this.issue(name, base, field, `unknown field "${leaf}"${parent}`, `remove it; fields allowed here: ${here.join(', ')}`, 'key');
+    }
+  }
+
+  private checkAcrossApis(entries: ApiEntry[]): void {
+    const nameLine = (e: ApiEntry) => this.src.locate([...e.base, 'name']).line;
+    const byName = groupBy(entries.filter((e) => e.name !== undefined), (e) => e.name!);
+    for (const [apiName, group] of byName) {
+      if (group.length < 2) continue;
+      for (const e of group) {
+        const others = group.filter((o) => o !== e).map(nameLine);
+        this.issue(apiName, e.base, ['name'], `duplicate API name "${apiName}" (also at line${others.length > 1 ? 's' : ''} ${others.join(', ')})`, 'give each API a different name');
+      }
+    }
+    const unique = entries.filter((e) => e.name !== undefined && byName.get(e.name)!.length === 1 && isPlainObject(e.spec?.networking) && typeof e.spec.networking.endpoint === 'string');
+    for (const [endpoint, group] of groupBy(unique, (e) => e.spec.networking.endpoint)) {
+      for (const e of group.slice(1)) {
+        const first = group[0];
+        this.issue(e.name, e.base, ['networking', 'endpoint'], `endpoint ${endpoint} is already used by api "${first.name}" (line ${first.line})`, 'set networking.endpoint to a path no other API uses');
+      }
+    }
+  }
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+/**
+ * Loads a project: `fileOrDir` is a config file, or a folder holding cortex.yaml (or
+ * cortex.yml). Returns the APIs as defaulted RealtimeAPI specs, with warnings for settings
+ * that are ignored; throws ConfigError listing every problem found, each with file, line,
+ * column, API, field (as written, snake_case), message and fix.
+ */
+export function loadProject(fileOrDir: string): LoadedProject {
+  const file = findConfigFile(fileOrDir);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ file, line: 0, column: 0, api: undefined, field: '', message: `cannot read the file: ${(err as Error).message}`, fix: 'check its permissions' }]);
+  }
+  const src = new YamlSource(text);
+  if (src.errors.length > 0) {
+    throw new ConfigError(src.errors.map((e) => ({
+      file, line: e.line, column: e.column, api: undefined, field: '', message: `invalid YAML: ${e.message}`, fix: 'correct the YAML syntax here (indentation, colons, quotes)',
+    })));
+  }
+  const loader = new Loader(file, src);
+  for (const w of src.warnings) loader.warnings.push({ file, line: w.line, column: w.column, api: undefined, field: '', message: w.message });
+  return loader.load();
+}

@@ -1,0 +1,70 @@
+// The files a cortex.yaml names, checked on disk relative to the project folder.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { isPlainObject, valueAt, type RealtimeApiSpec } from '../../operator/api/v1alpha1/index.ts';
+
+/** File extensions of a predictor, by predictor.type. */
+export const PREDICTOR_EXTENSIONS: Record<string, string[]> = {
+  python: ['.py'],
+  typescript: ['.ts', '.mts', '.js', '.mjs'],
+};
+
+type Report = (field: string[], message: string, fix: string) => void;
+
+function statOf(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+
+/**
+ * The files an API names must exist inside the project folder `dir`: predictor.path (a file
+ * of its language), predictor.python_path (a folder), and dependency files the user wrote
+ * (the default ones are optional). `written` is the API as written in cortex.yaml.
+ */
+export function checkProjectFiles(dir: string, spec: RealtimeApiSpec, written: Record<string, unknown>, report: Report): void {
+  const predictor = spec.predictor;
+  if (!isPlainObject(predictor)) return;
+  const inside = (p: string) => {
+    const rel = path.relative(dir, path.resolve(dir, p));
+    return !path.isAbsolute(p) && rel !== '' && !rel.startsWith('..');
+  };
+  if (typeof predictor.path === 'string') {
+    const abs = path.resolve(dir, predictor.path);
+    const field = ['predictor', 'path'];
+    const stat = statOf(abs);
+    if (!inside(predictor.path)) {
+      report(field, `${predictor.path} is outside the project folder ${dir}`, 'move the predictor into the folder of cortex.yaml (that folder is what gets deployed) and give its path relative to it');
+    } else if (!stat) {
+      report(field, `file not found: ${abs}`, `create it, or correct predictor.path (it is relative to the folder of cortex.yaml, ${dir})`);
+    } else if (stat.isDirectory()) {
+      report(field, `${abs} is a folder, not a file`, 'point predictor.path at the file that defines the predictor class');
+    } else {
+      const extensions = Object.hasOwn(PREDICTOR_EXTENSIONS, predictor.type) ? PREDICTOR_EXTENSIONS[predictor.type] : [];
+      if (extensions.length > 0 && !extensions.includes(path.extname(abs))) {
+        report(field, `a ${predictor.type} predictor must be a ${extensions.join(' or ')} file (got ${predictor.path})`,
+          `point predictor.path at the ${extensions[0]} file, or set predictor.type to match the file`);
+      }
+    }
+  }
+  if (typeof predictor.pythonPath === 'string') {
+    const abs = path.resolve(dir, predictor.pythonPath);
+    if (!statOf(abs)?.isDirectory()) {
+      report(['predictor', 'python_path'], `folder not found: ${abs}`, `create it, or correct predictor.python_path (it is relative to the folder of cortex.yaml, ${dir})`);
+    }
+  }
+  const deps = valueAt(written, ['predictor', 'dependencies']);
+  if (isPlainObject(deps) && isPlainObject(predictor.dependencies)) {
+    for (const key of ['pip', 'conda', 'shell'] as const) {
+      const file = predictor.dependencies[key];
+      if (typeof deps[key] !== 'string' || typeof file !== 'string') continue; // defaults are optional files
+      if (!statOf(path.resolve(dir, file))?.isFile()) {
+        report(['predictor', 'dependencies', key], `file not found: ${path.resolve(dir, file)}`, `create it, or remove predictor.dependencies.${key} (it is relative to the folder of cortex.yaml)`);
+      }
+    }
+  }
+}

@@ -1,0 +1,10 @@
+// RealtimeAPI v1alpha1: the single source of the spec's type, defaults, validation and CRD schema.
+
+export { GROUP, VERSION, API_VERSION, KIND, PLURAL, SINGULAR, SHORT_NAMES } from './groupversion.ts';
+export * from './realtimeapi-types.ts';
+export { applyDefaults, canonicalEndpoint } from './defaults.ts';
+export { validateSpec, validateApiName, type SpecIssue, type ValidateOptions } from './validate.ts';
+export { parseDurationMs, DURATION_PATTERN } from './duration.ts';
+export { parseQuantity, parseCpuMillis, parseMemBytes, parseIntOrPercent, quantitySuffix, QUANTITY_PATTERN, INT_OR_PERCENT_PATTERN, type IntOrPercent } from './quantity.ts';
+export { fieldsOf, isDataMap, childSchema, schemaAt, isPlainObject, valueAt } from './schema-walk.ts';
+export { ComputedDefault, hasDefault, isOptional } from './schema-helpers.ts';

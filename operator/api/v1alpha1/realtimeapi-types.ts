@@ -1,0 +1,124 @@
+// The RealtimeAPI spec: the single source of its TypeScript type, its defaults, its validation
+// (ajv) and its CRD openAPIV3Schema. Descriptions are what `kubectl explain` shows.
+// Fields with a default are optional on the wire (see Struct) and always set after applyDefaults.
+
+import { Type, type Static } from '@sinclair/typebox';
+import { Computed, Duration, FreeForm, IntOrPercent, Quantity, StringEnum, StringMap, Struct } from './schema-helpers.ts';
+
+/** Predictor languages this project runs. Cortex's tensorflow and onnx types are not supported. */
+export const PREDICTOR_TYPES = ['python', 'typescript'] as const;
+export type PredictorType = (typeof PREDICTOR_TYPES)[number];
+
+/** Log levels of the runtime and the predictor's logger. */
+/** The endpoint's pattern in the schema; check-formats explains what fails it. */
+export const ENDPOINT_PATTERN = '^/';
+
+export const LOG_LEVELS = ['debug', 'info', 'warning', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const ServerSideBatchingSchema = Struct(
+  {
+    maxBatchSize: Type.Integer({
+      minimum: 1,
+      description: 'Largest number of requests gathered into one predict call, which then receives a list of payloads and must return a list of the same length.',
+    }),
+    batchInterval: Duration({
+      description: 'Longest time to wait for a batch to fill before calling predict with what has arrived (a duration such as 100ms or 0.5s).',
+    }),
+  },
+  { description: 'Server-side batching: concurrent requests are grouped into one predict call. Absent: every request is predicted on its own.' },
+);
+
+export const DependenciesSchema = Struct(
+  {
+    pip: Type.String({ minLength: 1, default: 'requirements.txt', description: 'pip requirements file, relative to the project folder. Default: requirements.txt (installed when present).' }),
+    conda: Type.String({ minLength: 1, default: 'conda-packages.txt', description: 'conda package list, relative to the project folder. Default: conda-packages.txt (installed when present).' }),
+    shell: Type.String({ minLength: 1, default: 'dependencies.sh', description: 'Shell script run before the predictor starts, relative to the project folder. Default: dependencies.sh (run when present).' }),
+  },
+  { default: {}, description: 'Files that install the predictor\'s dependencies when a replica starts.' },
+);
+
+export const PredictorSchema = Struct(
+  {
+    type: StringEnum(PREDICTOR_TYPES, { description: 'Language of the predictor: python (a PythonPredictor class) or typescript (an exported predictor class).' }),
+    path: Type.String({ minLength: 1, description: 'File holding the predictor class, relative to the project folder (the folder of cortex.yaml).' }),
+    config: FreeForm({ default: {}, description: 'Free-form configuration passed to the predictor\'s constructor. Default: {}.' }),
+    env: StringMap({ default: {}, description: 'Environment variables set for the predictor. Default: none.' }),
+    pythonPath: Type.Optional(Type.String({ minLength: 1, description: 'Folder added to PYTHONPATH, relative to the project folder. Default: the project folder.' })),
+    image: Type.Optional(Type.String({ minLength: 1, description: 'Container image that replaces the runtime image. Default: the image of this Cortex version.' })),
+    logLevel: StringEnum(LOG_LEVELS, { default: 'info', description: 'Log level: debug, info, warning or error. Default: info.' }),
+    processesPerReplica: Type.Integer({ minimum: 1, default: 1, description: 'Predictor processes (or worker threads, for typescript) per replica. Default: 1.' }),
+    threadsPerProcess: Type.Integer({ minimum: 1, default: 1, description: 'Concurrent predict calls per process. Default: 1.' }),
+    serverSideBatching: Type.Optional(ServerSideBatchingSchema),
+    dependencies: DependenciesSchema,
+  },
+  { description: 'The code that serves predictions and how it runs.' },
+);
+
+export const ComputeSchema = Struct(
+  {
+    cpu: Quantity({ default: '200m', description: 'CPU requested per replica, a Kubernetes quantity such as 200m, 0.5 or 2. Default: 200m.' }),
+    gpu: Type.Integer({ minimum: 0, default: 0, description: 'GPUs requested per replica (nvidia.com/gpu), a whole number. Default: 0.' }),
+    mem: Type.Optional(Quantity({ description: 'Memory requested per replica, a Kubernetes quantity such as 200M, 512Mi or 2Gi. Default: none.' })),
+    nodeGroups: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Node groups the replicas may run on. Default: any node that fits.' })),
+  },
+  { default: {}, description: 'Resources requested by each replica.' },
+);
+
+export const AutoscalingSchema = Struct(
+  {
+    minReplicas: Type.Integer({ minimum: 0, default: 1, description: 'Fewest replicas. Default: 1.' }),
+    maxReplicas: Type.Integer({ minimum: 1, default: 100, description: 'Most replicas. Default: 100.' }),
+    initReplicas: Computed(Type.Integer({ minimum: 0, description: 'Replicas when the API is first created, between minReplicas and maxReplicas. Default: minReplicas.' })),
+    targetReplicaConcurrency: Computed(Type.Number({ minimum: 0, description: 'In-flight requests per replica the autoscaler aims for (greater than 0). Default: processesPerReplica × threadsPerProcess.' })),
+    maxReplicaConcurrency: Type.Integer({ minimum: 1, default: 1024, description: 'In-flight requests a replica accepts before answering 503. Default: 1024.' }),
+    window: Duration({ default: '60s', description: 'Period over which in-flight requests are averaged, a multiple of 10s. Default: 60s.' }),
+    downscaleStabilizationPeriod: Duration({ default: '5m', description: 'Replicas never go below the highest recommendation of this period. Default: 5m.' }),
+    upscaleStabilizationPeriod: Duration({ default: '1m', description: 'Replicas never go above the lowest recommendation of this period. Default: 1m.' }),
+    maxDownscaleFactor: Type.Number({ minimum: 0, maximum: 1, default: 0.75, description: 'Largest step down, as a factor of the current replicas, strictly between 0 and 1. Default: 0.75.' }),
+    maxUpscaleFactor: Type.Number({ minimum: 1, default: 1.5, description: 'Largest step up, as a factor of the current replicas, greater than 1. Default: 1.5.' }),
+    downscaleTolerance: Type.Number({ minimum: 0, default: 0.05, description: 'No downscale while the recommendation is within this fraction below the current replicas. Default: 0.05.' }),
+    upscaleTolerance: Type.Number({ minimum: 0, default: 0.05, description: 'No upscale while the recommendation is within this fraction above the current replicas. Default: 0.05.' }),
+  },
+  { default: {}, description: 'How the number of replicas follows the in-flight requests.' },
+);
+
+export const UpdateStrategySchema = Struct(
+  {
+    maxSurge: IntOrPercent({ default: '25%', description: 'Replicas created above the desired count during a rolling update: a number or a percentage. 0 disables surging. Default: 25%.' }),
+    maxUnavailable: IntOrPercent({ default: '25%', description: 'Replicas that may be unavailable during a rolling update: a number or a percentage (not 0 when maxSurge is 0). Default: 25%.' }),
+  },
+  { default: {}, description: 'Rolling update of the replicas when the API changes.' },
+);
+
+export const NetworkingSchema = Struct(
+  {
+    endpoint: Computed(Type.String({ minLength: 1, pattern: ENDPOINT_PATTERN, description: 'URL path of the API. Default: /<name>.' })),
+  },
+  { default: {}, description: 'How the API is reached.' },
+);
+
+export const RealtimeApiSpecSchema = Struct(
+  {
+    predictor: PredictorSchema,
+    compute: ComputeSchema,
+    autoscaling: AutoscalingSchema,
+    updateStrategy: UpdateStrategySchema,
+    networking: NetworkingSchema,
+  },
+  { description: 'A realtime prediction API: a predictor class served over HTTP, autoscaled on in-flight requests.' },
+);
+
+/** A fully defaulted RealtimeAPI spec (what applyDefaults returns and the operator reads). */
+export type RealtimeApiSpec = Static<typeof RealtimeApiSpecSchema>;
+export type PredictorSpec = RealtimeApiSpec['predictor'];
+export type ServerSideBatchingSpec = Static<typeof ServerSideBatchingSchema>;
+export type ComputeSpec = RealtimeApiSpec['compute'];
+export type AutoscalingSpec = RealtimeApiSpec['autoscaling'];
+export type UpdateStrategySpec = RealtimeApiSpec['updateStrategy'];
+export type NetworkingSpec = RealtimeApiSpec['networking'];
+
+type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/** A spec as written by a user: anything with a default may be left out. */
+export type RealtimeApiSpecInput = DeepPartial<RealtimeApiSpec>;
