@@ -1,0 +1,443 @@
+"""Cortex Python worker host: serves one PythonPredictor over the frame protocol of
+runtime/PROTOCOL.md (frames in on fd 3, out on fd 4, JSON log lines on fd 1).
+
+Standard library only. Spawned by runtime/workers/python.ts as `python3 -u cortex_host.py`
+with its configuration in the environment variable CORTEX_WORKER_CONFIG.
+
+Batching (BATCH frames, and every REQUEST when config.batching is set): predict gets the
+list of payloads and may declare only `payload`; post_predict gets the lists too.
+Logs: printed lines are always written (info for stdout, error for stderr); `logging`
+records are filtered by log_level.
+"""
+
+import importlib.util
+import inspect
+import io
+import json
+import logging
+import os
+import select
+import signal
+import sys
+import threading
+import time
+import traceback
+from struct import Struct
+
+from cortex_payload import (PayloadError, decode_payload, encode_result, error_body,
+                            headers_dict, query_dict)
+
+IN_FD, OUT_FD, LOG_FD = 3, 4, 1
+READ_SIZE = 1 << 16
+FLUSH_AFTER = 0.0005  # seconds after the first unflushed response
+ALLOWED = ("payload", "query_params", "headers")
+
+U32 = Struct("<I")
+REQ = Struct("<BIH")  # type, id, metaLen
+BATCH_HEAD = Struct("<BH")  # type, count
+BATCH_ITEM = Struct("<IHI")  # id, metaLen, bodyLen
+RESP = Struct("<IBIHBH")  # length, type, id, status, kind, hdrLen
+JSON_CT = "application/json"
+_loads = json.loads
+
+_ctx = threading.local()  # .rid: the current request's id (int or str) on this thread
+_log_lock = threading.Lock()
+_log = {"api": None, "worker": None}
+_log_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # like runtime/log.ts
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:  # an inherited non-blocking fd
+            select.select([], [fd], [])
+            continue
+        view = view[n:]
+
+
+def log(level, message, rid=False):
+    """Writes one JSON log line to fd 1. rid=False: the current request's id."""
+    if rid is False:
+        rid = getattr(_ctx, "rid", None)
+    t = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
+    line = _log_dumps({"time": stamp, "level": level, "api": _log["api"],
+                       "request_id": None if rid is None else str(rid), "worker": _log["worker"],
+                       "message": message})
+    data = (line + "\n").encode("utf-8", "replace")
+    with _log_lock:
+        try:
+            write_all(LOG_FD, data)
+        except OSError:
+            pass  # nobody is reading the logs any more
+
+
+class LogStream(io.TextIOBase):
+    """sys.stdout / sys.stderr: every printed line becomes one JSON log line."""
+
+    encoding = "utf-8"
+
+    def __init__(self, level, fd):
+        self.level, self.fd, self._tls = level, fd, threading.local()
+
+    def writable(self):
+        return True
+
+    def fileno(self):  # for code that insists on a real file: raw writes skip the JSON
+        return self.fd
+
+    def write(self, s):
+        buf = getattr(self._tls, "buf", "") + s
+        if "\n" in buf:
+            *lines, buf = buf.split("\n")
+            for line in lines:
+                log(self.level, line)
+        self._tls.buf = buf
+        return len(s)
+
+    def flush(self):
+        buf = getattr(self._tls, "buf", "")
+        if buf:
+            self._tls.buf = ""
+            log(self.level, buf)
+
+
+class LogHandler(logging.Handler):
+    def emit(self, record):
+        try:
+            level = record.levelname.lower()
+            log(level if level in ("debug", "info", "warning") else "error", self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def setup_logging(cfg):
+    _log["api"], _log["worker"] = cfg.get("api"), cfg.get("worker", 0)
+    sys.stdout, sys.stderr = LogStream("info", 1), LogStream("error", 2)
+    root = logging.getLogger()
+    root.handlers[:] = [LogHandler()]
+    root.setLevel(str(cfg.get("log_level") or "info").upper())
+
+
+class PredictorError(Exception):
+    """A problem with the predictor's file or class; its message is shown as is."""
+
+
+class BatchError(Exception):
+    """predict's answer to a batch does not fit the batch."""
+
+
+def declared(fn, allowed, what):
+    params = inspect.signature(fn).parameters.values()
+    names = [p.name for p in params if p.name in allowed]
+    for p in params:
+        if (p.name not in allowed and p.default is p.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)):
+            raise PredictorError(f"PythonPredictor.{what} has an unsupported parameter '{p.name}'"
+                                 f" (allowed: {', '.join(allowed)})")
+    return names
+
+
+def load_predictor(cfg):
+    path = cfg["predictor_path"]
+    roots = [os.path.dirname(path), cfg.get("project_dir"), *(cfg.get("python_path") or [])]
+    for root in reversed([r for r in roots if r]):
+        if root in sys.path:
+            sys.path.remove(root)
+        sys.path.insert(0, root)
+    if not os.path.isfile(path):
+        raise PredictorError(f"predictor file not found: {path}")
+    name = os.path.splitext(os.path.basename(path))[0]
+    if not name.isidentifier() or name in sys.modules:
+        name = "cortex_predictor"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    cls = getattr(module, "PythonPredictor", None)
+    if cls is None:
+        raise PredictorError(f"{path} does not define a class named PythonPredictor")
+    if not callable(getattr(cls, "predict", None)):
+        raise PredictorError(f"PythonPredictor in {path} has no predict method")
+    predictor = cls(cfg.get("config") or {})
+    params = declared(predictor.predict, ALLOWED, "predict")
+    post = getattr(predictor, "post_predict", None)
+    post_params = declared(post, ("response",) + ALLOWED, "post_predict") if callable(post) else None
+    if cfg.get("batching") and set(params) - {"payload"}:
+        raise PredictorError("with server_side_batching, PythonPredictor.predict may only declare"
+                             f" payload (it declares {', '.join(params)})")
+    return predictor, params, post_params
+
+
+class Host:
+    def __init__(self, predictor, params, post_params, cfg):
+        self.predict = predictor.predict
+        self.params = params
+        self.post = predictor.post_predict if post_params is not None else None
+        self.post_params = post_params or []
+        wanted = set(params) | set(self.post_params)
+        self.want_payload = "payload" in wanted
+        self.want_query = "query_params" in wanted
+        self.want_headers = "headers" in wanted
+        self.batching = bool(cfg.get("batching"))
+        self.threads = max(1, int(cfg.get("threads") or 1))
+        self.lock = threading.Lock()  # threaded mode: pending, flushing, seq, flushed
+        self.flushed_cond = threading.Condition(self.lock)
+        self.pending, self.flushing, self.seq, self.flushed = [], False, 0, 0
+
+    # --- one request: appends its response frame to `out`; returns post_predict's job or None
+    def call(self, id_, meta, body, out):
+        rid = id_
+        ct, m = JSON_CT, None
+        if meta:
+            m = json.loads(meta)
+            ct = m.get("ct", JSON_CT)
+            rid = m.get("rid", id_)
+        _ctx.rid = rid
+        kw = {}
+        if self.want_payload:
+            try:
+                kw["payload"] = _loads(body) if ct is JSON_CT else decode_payload(ct, body)
+            except PayloadError as e:
+                respond(out, id_, 400, 0, b"", error_body(str(e)))
+                return None
+            except (ValueError, RecursionError) as e:  # the inlined JSON case of decode_payload
+                respond(out, id_, 400, 0, b"", error_body(f"invalid JSON: {e}"))
+                return None
+        if self.want_query:
+            kw["query_params"] = query_dict(m.get("q")) if m else {}
+        if self.want_headers:
+            kw["headers"] = headers_dict(m.get("h")) if m else {}
+        args = kw if len(kw) == len(self.params) else {k: kw[k] for k in self.params}
+        try:
+            result = self.predict(**args)
+        except Exception as e:
+            log("error", traceback.format_exc().rstrip())
+            respond(out, id_, 500, 0, b"", error_body(f"{type(e).__name__}: {e}"))
+            return None
+        respond_result(out, id_, result)
+        return (rid, result, kw) if self.post else None
+
+    def call_batch(self, items, out):
+        ids, rids, payloads = [], [], []
+        for id_, meta, body in items:
+            m = json.loads(meta) if meta else None
+            ct = m.get("ct", JSON_CT) if m else JSON_CT
+            if self.want_payload:
+                try:
+                    payloads.append(decode_payload(ct, body))
+                except PayloadError as e:
+                    respond(out, id_, 400, 0, b"", error_body(str(e)))
+                    continue
+            ids.append(id_)
+            rids.append(str(m.get("rid", id_) if m else id_))
+        if not ids:
+            return None
+        n = len(ids)
+        _ctx.rid = rid = ",".join(rids)
+        try:
+            results = self.predict(payload=payloads) if "payload" in self.params else self.predict()
+            if not isinstance(results, (list, tuple)):
+                raise BatchError(f"predict returned {type(results).__name__} for a batch of {n}"
+                                 f" (expected a list of {n} results)")
+            if len(results) != n:
+                raise BatchError(f"predict returned {len(results)} results for a batch of {n}")
+        except Exception as e:
+            msg = str(e) if isinstance(e, BatchError) else f"{type(e).__name__}: {e}"
+            log("error", msg if isinstance(e, BatchError) else traceback.format_exc().rstrip())
+            body = error_body(msg)
+            for id_ in ids:
+                respond(out, id_, 500, 0, b"", body)
+            return None
+        for id_, result in zip(ids, results):
+            respond_result(out, id_, result)
+        return (rid, results, {"payload": payloads}) if self.post else None
+
+    def run_post(self, job):
+        rid, result, kw = job
+        _ctx.rid = rid
+        try:
+            self.post(**{p: result if p == "response" else kw.get(p) for p in self.post_params})
+        except Exception:
+            log("error", "post_predict: " + traceback.format_exc().rstrip())
+        _ctx.rid = None
+
+    # --- threaded mode: the thread that finds nobody flushing writes everyone's frames
+    def threaded(self, fn, *args):
+        out = []
+        try:
+            job = fn(*args, out)
+        except BaseException:
+            fatal()
+        _ctx.rid = None
+        with self.lock:
+            self.pending += out
+            self.seq += 1
+            mine = self.seq
+            leader = not self.flushing
+            self.flushing = True
+        if leader:
+            self.drain()
+        if job is not None:
+            with self.flushed_cond:
+                while self.flushed < mine:
+                    self.flushed_cond.wait()
+            self.run_post(job)
+
+    def drain(self):
+        while True:
+            with self.lock:
+                if not self.pending:
+                    self.flushing = False
+                    return
+                data, upto = b"".join(self.pending), self.seq
+                self.pending.clear()
+            write_all(OUT_FD, data)
+            with self.lock:
+                self.flushed = upto
+                self.flushed_cond.notify_all()
+
+    # --- the read loop
+    def serve(self):
+        pool = None
+        if self.threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            pool = ThreadPoolExecutor(self.threads, thread_name_prefix="predict")
+            submit, threaded = pool.submit, self.threaded
+        out, posts = [], []
+        call, call_batch, batching = self.call, self.call_batch, self.batching
+        read, unpack_len, unpack_req, clock = os.read, U32.unpack_from, REQ.unpack_from, time.perf_counter
+        # pending: chunks of a frame not yet complete; need: its length with the u32 prefix
+        pending, plen, need, first, running = [], 0, 0, 0.0, True
+        while running:
+            data = read(IN_FD, READ_SIZE)
+            if not data:
+                break
+            if pending:
+                pending.append(data)
+                plen += len(data)
+                if plen < need:
+                    continue
+                data, pending, plen = b"".join(pending), [], 0
+            pos, end, last = 0, len(data), clock()
+            while end - pos >= 5:
+                stop = pos + 4 + unpack_len(data, pos)[0]
+                if stop > end:
+                    break
+                typ = data[pos + 4]
+                if typ == 1:  # REQUEST: u32 id, u16 metaLen, meta, body
+                    _, id_, mlen = unpack_req(data, pos + 4)
+                    b0 = pos + 11 + mlen
+                    fn, args = call, (id_, data[pos + 11:b0], data[b0:stop])
+                    if batching:
+                        fn, args = call_batch, ([args],)
+                elif typ == 2:
+                    fn, args = call_batch, (parse_batch(data, pos + 4),)
+                elif typ == 9:
+                    running = False
+                    break
+                else:
+                    raise RuntimeError(f"unknown frame type {typ}")
+                pos = stop
+                job = submit(threaded, fn, *args) if pool else fn(*args, out)
+                if pool is None:  # flush once the unflushed answers took > 0.5 ms to compute
+                    if job is not None:
+                        posts.append(job)
+                    now = clock()
+                    if not first:
+                        first = last  # when the request behind the oldest unflushed answer began
+                    if now - first > FLUSH_AFTER:
+                        first = self.flush_inline(out, posts)
+                    last = now
+            if pool is None and out:
+                first = self.flush_inline(out, posts)
+            if pos < end:
+                rest = data[pos:]
+                need = 4 + unpack_len(rest)[0] if len(rest) >= 4 else 5
+                pending, plen = [rest], len(rest)
+        if pool is not None:
+            pool.shutdown(wait=True)
+        elif out:
+            self.flush_inline(out, posts)
+
+    def flush_inline(self, out, posts):
+        _ctx.rid = None
+        write_all(OUT_FD, b"".join(out))
+        out.clear()
+        if posts:
+            for job in posts:
+                self.run_post(job)
+            posts.clear()
+        return 0.0
+
+
+def parse_batch(data, at):
+    _, count = BATCH_HEAD.unpack_from(data, at)
+    p, items = at + 3, []
+    for _ in range(count):
+        id_, mlen, blen = BATCH_ITEM.unpack_from(data, p)
+        p += 10
+        items.append((id_, data[p:p + mlen], data[p + mlen:p + mlen + blen]))
+        p += mlen + blen
+    return items
+
+
+def respond(out, id_, status, kind, hdr, body):
+    out.append(RESP.pack(10 + len(hdr) + len(body), 1, id_, status, kind, len(hdr)))
+    if hdr:
+        out.append(hdr)
+    out.append(body)
+
+
+def respond_result(out, id_, result):
+    try:
+        status, kind, hdr, body = encode_result(result)
+    except (TypeError, ValueError, RecursionError, OverflowError, UnicodeError) as e:
+        msg = f"predict returned a {type(result).__name__} that cannot be sent as a response: {e}"
+        log("error", msg)
+        respond(out, id_, 500, 0, b"", error_body(msg))
+        return
+    respond(out, id_, status, kind, hdr, body)
+
+
+def fatal():
+    """A bug or a lost front: log it and end the worker (the front answers its jobs 503)."""
+    log("error", "worker failed: " + traceback.format_exc().rstrip(), None)
+    os._exit(70)
+
+
+def send_frame(typ, obj):
+    payload = json.dumps(obj).encode()
+    write_all(OUT_FD, U32.pack(1 + len(payload)) + bytes((typ,)) + payload)
+
+
+def main():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front decides when workers stop
+    cfg = json.loads(os.environ["CORTEX_WORKER_CONFIG"])
+    setup_logging(cfg)
+    try:
+        if cfg.get("project_dir") and os.path.isdir(cfg["project_dir"]):
+            os.chdir(cfg["project_dir"])
+        predictor, params, post_params = load_predictor(cfg)
+    except BaseException as e:
+        tb = traceback.format_exc().rstrip()
+        message = str(e) if isinstance(e, PredictorError) else traceback.format_exception_only(e)[-1].strip()
+        log("error", tb, None)
+        send_frame(3, {"message": message, "traceback": tb})
+        return 1
+    host = Host(predictor, params, post_params, cfg)
+    send_frame(2, {"params": params + [p for p in ALLOWED if p in (post_params or ()) and p not in params],
+                   "post_predict": post_params is not None, "pid": os.getpid()})
+    try:
+        host.serve()
+    except BaseException:
+        fatal()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
