@@ -73,7 +73,8 @@ export class Dispatcher {
   }
 
   addWorker(worker: PredictorWorker): void {
-    this.states.push({ worker, units: 0, serviceMs: 1, lastDone: 0, alive: true });
+    // Unknown predictors start as slow ones: no pipelining until completions show otherwise.
+    this.states.push({ worker, units: 0, serviceMs: 10, lastDone: 0, alive: true });
     this.pump();
   }
 

@@ -20,7 +20,7 @@ export class RuntimeMetrics {
   private readonly batchSize: client.Histogram<'api'>;
   private readonly rejected: client.Counter<'api' | 'reason'>;
   private readonly restarts: client.Counter<'api'>;
-  private readonly byStatus = new Map<number, client.Counter.Internal<'api' | 'status_code'>>();
+  private readonly byStatus = new Map<number, client.Counter.Internal>();
   private readonly api: string;
 
   constructor(api: string, sources: GaugeSources) {

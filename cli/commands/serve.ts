@@ -1,5 +1,6 @@
 // `cortex serve`: run one API's runtime in the foreground. This is exactly what a replica's
 // container runs; the local environment runs it too.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { loadProject } from '../config/load.ts';
@@ -41,8 +42,10 @@ export function serveCommand(): Command {
         terminationLogPath: process.env.CORTEX_TERMINATION_LOG ?? '/dev/termination-log',
       });
       const host = flags.host === '0.0.0.0' || flags.host === '::' ? 'localhost' : flags.host;
+      const sample = path.join(dir, 'sample.json');
+      const data = existsSync(sample) ? `@${path.relative(process.cwd(), sample)}` : `'{}'`;
       process.stderr.write(
-        `${name} is ready; try:\n  curl http://${host}:${replica.port}/ -X POST -H 'Content-Type: application/json' -d @sample.json\n`,
+        `${name} is ready; try:\n  curl http://${host}:${replica.port}/ -X POST -H 'Content-Type: application/json' -d ${data}\n`,
       );
       const stop = () => {
         replica.stop().then(() => process.exit(0), () => process.exit(1));
