@@ -1,0 +1,6 @@
+// Forgot `default`.
+export class Predictor {
+  predict(payload: unknown): unknown {
+    return payload;
+  }
+}

@@ -1,0 +1,423 @@
+// TypeScript / JavaScript predictors (`predictor.type: typescript`), hosted in a worker thread
+// so that a CPU-heavy predict never stalls the front's event loop.
+//
+// Jobs sent during one event-loop tick travel as ONE postMessage of ONE transferred
+// ArrayBuffer (bodies and the few strings a job needs, binary-encoded); the thread answers
+// the same way. Nothing is structured-cloned per job. Layout: typescript-thread.ts.
+
+import { Worker } from 'node:worker_threads';
+import type { Readable } from 'node:stream';
+import {
+  BodyKind,
+  InitError,
+  type PredictJob,
+  type PredictResult,
+  type PredictorWorker,
+  type WorkerExit,
+  type WorkerOptions,
+} from './types.ts';
+import {
+  F_CT,
+  F_HEADERS,
+  F_NO_CT,
+  F_QUERY,
+  F_RID,
+  JOB_FIXED,
+  RESULT_FIXED,
+  type ThreadConfig,
+} from './typescript-thread.ts';
+
+const THREAD_ENTRY = new URL('./typescript-thread.ts', import.meta.url);
+const EMPTY = Buffer.alloc(0);
+const EXITED_BODY = Buffer.from(JSON.stringify({ error: 'worker exited' }));
+const SHUTDOWN_BODY = Buffer.from(JSON.stringify({ error: 'worker is shutting down' }));
+
+export interface TypeScriptWorkerExtras {
+  /**
+   * Pipe the thread's stdout (the predictor's JSON log lines) to `worker.stdout` instead of
+   * letting it flow into this process's stdout. The reader must consume it.
+   */
+  pipeStdout?: boolean;
+  /** Where this class's own log lines go (a crashed thread's error). Default: process.stdout. */
+  log?: (line: string) => void;
+}
+
+type ControlMessage =
+  | { type: 'ready'; headers: boolean }
+  | { type: 'init-error'; message: string; stack: string };
+
+export class TypeScriptWorker implements PredictorWorker {
+  readonly index: number;
+  readonly #options: WorkerOptions;
+  readonly #extras: TypeScriptWorkerExtras;
+  #worker: Worker | undefined;
+  #pid: number | undefined;
+  /** Sent and not yet answered, by id (includes the jobs still in #outbox). */
+  readonly #jobs = new Map<number, PredictJob>();
+  /** Jobs (or, with batching, batches) waiting for this tick's postMessage. */
+  #outbox: (PredictJob | PredictJob[])[] = [];
+  #flushScheduled = false;
+  /** Whether the predictor may read the request headers (the thread says so when ready). */
+  #sendHeaders = true;
+  #ready = false;
+  #closing = false;
+  #exited = false;
+  #startPromise: Promise<void> | undefined;
+  #resolveStart: (() => void) | undefined;
+  #rejectStart: ((err: InitError) => void) | undefined;
+  #initError: InitError | undefined;
+  #crash: unknown;
+  readonly #exitListeners: ((exit: WorkerExit) => void)[] = [];
+  readonly #exitPromise: Promise<void>;
+  #resolveExit!: () => void;
+  /** Set while shutdown() waits for the in-flight jobs. */
+  #drained: (() => void) | undefined;
+
+  constructor(options: WorkerOptions, extras: TypeScriptWorkerExtras = {}) {
+    this.index = options.index;
+    this.#options = options;
+    this.#extras = extras;
+    this.#exitPromise = new Promise((resolve) => {
+      this.#resolveExit = resolve;
+    });
+  }
+
+  get inFlight(): number {
+    return this.#jobs.size;
+  }
+
+  /** The worker thread's threadId, once started. */
+  get pid(): number | undefined {
+    return this.#pid;
+  }
+
+  /** The thread's stdout, when constructed with `pipeStdout: true`. */
+  get stdout(): Readable | null {
+    return this.#extras.pipeStdout === true && this.#worker !== undefined ? this.#worker.stdout : null;
+  }
+
+  start(): Promise<void> {
+    if (this.#startPromise !== undefined) return this.#startPromise;
+    this.#startPromise = new Promise<void>((resolve, reject) => {
+      this.#resolveStart = resolve;
+      this.#rejectStart = reject;
+    });
+    const o = this.#options;
+    const data: ThreadConfig = {
+      role: 'cortex-ts-predictor',
+      api: o.api,
+      predictorPath: o.predictorPath,
+      config: o.config,
+      threads: o.threads,
+      batching: o.batching,
+      index: o.index,
+      logLevel: o.logLevel,
+    };
+    let worker: Worker;
+    try {
+      worker = new Worker(THREAD_ENTRY, {
+        workerData: data,
+        env: { ...process.env, ...o.env },
+        stdout: this.#extras.pipeStdout === true,
+        name: `cortex ${o.api} predictor ${o.index}`,
+      });
+    } catch (err) {
+      this.#exited = true;
+      this.#rejectStart!(new InitError(
+        `could not start the predictor thread: ${err instanceof Error ? err.message : String(err)}`,
+        err instanceof Error ? (err.stack ?? err.message) : String(err),
+      ));
+      this.#resolveExit();
+      return this.#startPromise;
+    }
+    this.#worker = worker;
+    this.#pid = worker.threadId;
+    worker.on('message', (msg: unknown) => {
+      if (msg instanceof ArrayBuffer) this.#onResults(msg);
+      else this.#onControl(msg as ControlMessage);
+    });
+    worker.on('error', (err: unknown) => {
+      this.#crash = err;
+      this.#log(`the predictor thread crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    });
+    worker.on('messageerror', (err: unknown) => {
+      this.#log(`a message from the predictor thread could not be read: ${String(err)}`);
+    });
+    worker.on('exit', (code: number) => this.#onExit(code));
+    return this.#startPromise;
+  }
+
+  send(job: PredictJob): void {
+    if (this.#closing || this.#exited) {
+      refuse(job, this.#exited ? EXITED_BODY : SHUTDOWN_BODY);
+      return;
+    }
+    this.#jobs.set(job.id, job);
+    this.#outbox.push(job);
+    if (!this.#flushScheduled && this.#ready) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  sendBatch(jobs: PredictJob[]): void {
+    if (jobs.length === 0) return;
+    if (this.#closing || this.#exited) {
+      for (const job of jobs) refuse(job, this.#exited ? EXITED_BODY : SHUTDOWN_BODY);
+      return;
+    }
+    for (const job of jobs) this.#jobs.set(job.id, job);
+    if (this.#options.batching) this.#outbox.push(jobs);
+    else for (const job of jobs) this.#outbox.push(job);
+    if (!this.#flushScheduled && this.#ready) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  async shutdown(graceMs: number): Promise<void> {
+    const worker = this.#worker;
+    if (worker === undefined) {
+      // Never started: answer whatever was sent.
+      this.#closing = true;
+      const jobs = [...this.#jobs.values()];
+      this.#jobs.clear();
+      this.#outbox = [];
+      for (const job of jobs) refuse(job, SHUTDOWN_BODY);
+      return;
+    }
+    if (this.#exited) return;
+    if (this.#closing) return this.#exitPromise;
+    this.#closing = true;
+    const deadline = Date.now() + Math.max(0, graceMs);
+    let timer: NodeJS.Timeout | undefined;
+    const untilDeadline = () =>
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      });
+    if (this.#ready) {
+      this.#flush();
+      if (this.#jobs.size > 0) {
+        const drained = new Promise<void>((resolve) => {
+          this.#drained = resolve;
+        });
+        await Promise.race([drained, untilDeadline(), this.#exitPromise]);
+        clearTimeout(timer);
+        this.#drained = undefined;
+      }
+      if (!this.#exited) {
+        // The thread finishes its postPredict calls, then exits by itself.
+        worker.postMessage({ type: 'shutdown' });
+        await Promise.race([this.#exitPromise, untilDeadline()]);
+        clearTimeout(timer);
+      }
+    }
+    if (!this.#exited) {
+      await worker.terminate();
+      await this.#exitPromise;
+    }
+  }
+
+  onExit(listener: (exit: WorkerExit) => void): void {
+    this.#exitListeners.push(listener);
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** Posts every job queued this tick as one message: one transferred buffer. */
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const units = this.#outbox;
+    const worker = this.#worker;
+    if (units.length === 0 || worker === undefined || this.#exited) return;
+    this.#outbox = [];
+    const batching = this.#options.batching;
+    const withHeaders = this.#sendHeaders;
+    // Pass 1: an upper bound of the size (strings: at most 3 bytes per UTF-16 unit).
+    let size = 4;
+    for (let u = 0; u < units.length; u++) {
+      if (batching) {
+        const jobs = units[u] as PredictJob[];
+        size += 4;
+        for (let i = 0; i < jobs.length; i++) size += jobSize(jobs[i], withHeaders);
+      } else size += jobSize(units[u] as PredictJob, withHeaders);
+    }
+    const ab = Buffer.allocUnsafeSlow(size).buffer as ArrayBuffer;
+    const buf = Buffer.from(ab);
+    const dv = new DataView(ab);
+    // Pass 2: write.
+    let off = 4;
+    for (let u = 0; u < units.length; u++) {
+      if (batching) {
+        const jobs = units[u] as PredictJob[];
+        dv.setUint32(off, jobs.length, true);
+        off += 4;
+        for (let i = 0; i < jobs.length; i++) off = writeJob(buf, dv, off, jobs[i], withHeaders);
+      } else off = writeJob(buf, dv, off, units[u] as PredictJob, withHeaders);
+    }
+    dv.setUint32(0, off, true);
+    worker.postMessage(ab, [ab]);
+  };
+
+  #onResults(ab: ArrayBuffer): void {
+    const dv = new DataView(ab);
+    const used = dv.getUint32(0, true);
+    const jobs = this.#jobs;
+    let thrown: unknown;
+    let off = 4;
+    while (off < used) {
+      const id = dv.getFloat64(off, true);
+      const status = dv.getUint16(off + 8, true);
+      const kind = dv.getUint8(off + 10) as BodyKind;
+      const hLen = dv.getUint32(off + 11, true);
+      const bLen = dv.getUint32(off + 15, true);
+      off += RESULT_FIXED;
+      const job = jobs.get(id);
+      if (job === undefined) {
+        off += hLen + bLen;
+        continue;
+      }
+      jobs.delete(id);
+      let result: PredictResult;
+      if (hLen === 0) {
+        result = { status, kind, body: bLen === 0 ? EMPTY : Buffer.from(ab, off, bLen) };
+      } else {
+        const headers = JSON.parse(Buffer.from(ab, off, hLen).toString('utf8')) as [string, string][];
+        result = { status, kind, headers, body: bLen === 0 ? EMPTY : Buffer.from(ab, off + hLen, bLen) };
+      }
+      off += hLen + bLen;
+      try {
+        job.done(result);
+      } catch (err) {
+        thrown ??= err;
+      }
+    }
+    if (this.#drained !== undefined && jobs.size === 0) this.#drained();
+    if (thrown !== undefined) {
+      queueMicrotask(() => {
+        throw thrown;
+      });
+    }
+  }
+
+  #onControl(msg: ControlMessage): void {
+    if (msg.type === 'ready') {
+      this.#ready = true;
+      this.#sendHeaders = msg.headers;
+      this.#resolveStart?.();
+      if (this.#outbox.length > 0 && !this.#flushScheduled && !this.#exited) {
+        this.#flushScheduled = true;
+        setImmediate(this.#flush);
+      }
+    } else if (msg.type === 'init-error') {
+      this.#initError = new InitError(msg.message, msg.stack);
+      this.#rejectStart?.(this.#initError);
+    }
+  }
+
+  #onExit(code: number): void {
+    this.#exited = true;
+    this.#outbox = [];
+    const jobs = [...this.#jobs.values()];
+    this.#jobs.clear();
+    for (const job of jobs) {
+      try {
+        refuse(job, EXITED_BODY);
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+    this.#drained?.();
+    const exit: WorkerExit = { code, signal: null };
+    if (!this.#ready) {
+      const crash = this.#crash;
+      this.#initError ??= new InitError(
+        crash instanceof Error
+          ? crash.message
+          : `the predictor thread exited with code ${code} before the predictor was ready`,
+        crash instanceof Error ? (crash.stack ?? crash.message) : `exit code ${code}`,
+      );
+      this.#rejectStart?.(this.#initError);
+      exit.initError = this.#initError;
+    }
+    this.#resolveExit();
+    for (const listener of this.#exitListeners) {
+      try {
+        listener(exit);
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  #log(message: string): void {
+    const line = JSON.stringify({
+      time: new Date().toISOString(),
+      level: 'error',
+      api: this.#options.api,
+      worker: this.#options.index,
+      request_id: null,
+      message,
+    });
+    if (this.#extras.log !== undefined) this.#extras.log(line);
+    else process.stdout.write(line + '\n');
+  }
+}
+
+function refuse(job: PredictJob, body: Buffer): void {
+  job.done({ status: 503, kind: BodyKind.Json, body });
+}
+
+function jobSize(j: PredictJob, withHeaders: boolean): number {
+  let n = JOB_FIXED + j.body.length;
+  const ct = j.contentType;
+  if (ct !== undefined && ct !== 'application/json') n += 4 + ct.length * 3;
+  if (j.query !== '') n += 4 + j.query.length * 3;
+  if (j.clientRequestId !== undefined) n += 4 + j.clientRequestId.length * 3;
+  if (withHeaders) {
+    const raw = j.rawHeaders;
+    n += 4 + raw.length;
+    for (let i = 0; i < raw.length; i++) n += raw[i].length * 3;
+  }
+  return n;
+}
+
+function writeJob(buf: Buffer, dv: DataView, off: number, j: PredictJob, withHeaders: boolean): number {
+  const rec = off;
+  off += JOB_FIXED;
+  let flags = 0;
+  const ct = j.contentType;
+  if (ct === undefined) flags |= F_NO_CT;
+  else if (ct !== 'application/json') {
+    flags |= F_CT;
+    off = writeString(buf, dv, off, ct);
+  }
+  if (j.query !== '') {
+    flags |= F_QUERY;
+    off = writeString(buf, dv, off, j.query);
+  }
+  if (j.clientRequestId !== undefined) {
+    flags |= F_RID;
+    off = writeString(buf, dv, off, j.clientRequestId);
+  }
+  if (withHeaders && j.rawHeaders.length > 0) {
+    flags |= F_HEADERS;
+    off = writeString(buf, dv, off, j.rawHeaders.join('\0'));
+  }
+  const len = j.body.length;
+  if (len > 0) buf.set(j.body, off);
+  dv.setFloat64(rec, j.id, true);
+  dv.setUint32(rec + 8, len, true);
+  dv.setUint8(rec + 12, flags);
+  return off + len;
+}
+
+function writeString(buf: Buffer, dv: DataView, off: number, s: string): number {
+  const n = buf.write(s, off + 4, 'utf8');
+  dv.setUint32(off, n, true);
+  return off + 4 + n;
+}
