@@ -1,0 +1,134 @@
+// A deploy copies the project folder into $CORTEX_HOME/snapshots/ and runs the replicas from
+// that copy: later edits never leak into the running version, and a content hash tells an
+// unchanged project ("up to date") from a changed one ("updating").
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { alwaysSkipped, isIgnored, parseIgnore, type IgnoreRule } from './ignore.ts';
+
+export const IGNORE_FILE = '.cortexignore';
+
+/** Above these a deploy asks first (Cortex's limits), since the whole folder is copied. */
+export const PACK_LIMITS = { files: 1000, bytes: 10 * 1024 * 1024 };
+
+export interface ProjectFile {
+  /** Relative to the project folder, with `/`. */
+  rel: string;
+  abs: string;
+  size: number;
+}
+
+export interface Snapshot {
+  /** The snapshot folder. */
+  dir: string;
+  /** sha256 of the relative paths and contents of every file. */
+  hash: string;
+  files: number;
+  bytes: number;
+}
+
+/**
+ * The files a deploy takes from `projectDir`: everything but hidden files and folders, Python
+ * bytecode, node_modules and what .cortexignore lists. `include` names files taken whatever
+ * the rules say (the config file); `skipDirs` are absolute folders never entered.
+ */
+export function listProjectFiles(projectDir: string, options: { include?: string[]; skipDirs?: string[] } = {}): ProjectFile[] {
+  const root = path.resolve(projectDir);
+  let rules: IgnoreRule[] = [];
+  try {
+    rules = parseIgnore(readFileSync(path.join(root, IGNORE_FILE), 'utf8'));
+  } catch {
+    // no .cortexignore
+  }
+  const skipDirs = new Set((options.skipDirs ?? []).map((d) => path.resolve(d)));
+  const seen = new Set<string>();
+  const files = new Map<string, ProjectFile>();
+  const walk = (dir: string, relDir: string) => {
+    const real = safeRealpath(dir);
+    if (seen.has(real)) return; // a symlink loop
+    seen.add(real);
+    for (const name of readdirSync(dir).sort()) {
+      if (alwaysSkipped(name)) continue;
+      const abs = path.join(dir, name);
+      const rel = relDir === '' ? name : `${relDir}/${name}`;
+      let stat;
+      try {
+        stat = statSync(abs); // follows symlinks: their target is deployed
+      } catch {
+        continue; // a dangling symlink
+      }
+      if (stat.isDirectory()) {
+        if (skipDirs.has(abs) || isIgnored(rules, rel, true)) continue;
+        walk(abs, rel);
+      } else if (stat.isFile() && !isIgnored(rules, rel, false)) {
+        files.set(rel, { rel, abs, size: stat.size });
+      }
+    }
+  };
+  walk(root, '');
+  for (const file of options.include ?? []) {
+    const abs = path.resolve(file);
+    const rel = path.relative(root, abs).split(path.sep).join('/');
+    if (!rel.startsWith('..') && existsSync(abs)) files.set(rel, { rel, abs, size: statSync(abs).size });
+  }
+  return [...files.values()].sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+}
+
+function safeRealpath(p: string): string {
+  try {
+    return realpathSync.native(p);
+  } catch {
+    return p;
+  }
+}
+
+
+
+
+function hashFile(file: string, hash: ReturnType<typeof createHash>): void {
+  const fd = openSync(file, 'r');
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  try {
+    for (;;) {
+      const n = readSync(fd, buffer, 0, buffer.length, null);
+      if (n === 0) break;
+      hash.update(buffer.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Copies `files` into a new folder under `snapshotsDir` and hashes the copy (so the hash is
+ * exactly what runs, even if the project changes meanwhile). Copies are reflinks where the
+ * file system supports them.
+ */
+export function createSnapshot(files: ProjectFile[], snapshotsDir: string): Snapshot {
+  mkdirSync(snapshotsDir, { recursive: true });
+  const building = path.join(snapshotsDir, `.building-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const total = createHash('sha256');
+  let bytes = 0;
+  try {
+    for (const file of files) {
+      const target = path.join(building, ...file.rel.split('/'));
+      mkdirSync(path.dirname(target), { recursive: true });
+      copyFileSync(file.abs, target, constants.COPYFILE_FICLONE);
+      const one = createHash('sha256');
+      hashFile(target, one);
+      total.update(file.rel).update('\0').update(one.digest()).update('\0');
+      bytes += statSync(target).size;
+    }
+    const hash = total.digest('hex');
+    const dir = path.join(snapshotsDir, `${hash.slice(0, 12)}-${randomBytes(3).toString('hex')}`);
+    renameSync(building, dir);
+    return { dir, hash, files: files.length, bytes };
+  } catch (error) {
+    rmSync(building, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+export function removeSnapshot(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
