@@ -1,0 +1,384 @@
+// One API in the local environment: its serving version's replicas, a rollout's new ones,
+// old ones draining; restarts with backoff; its status, derived in one place (status()).
+//
+// Rollout: start every replica of the new version, wait until all are ready, switch the
+// gateway to them, then stop the old ones (SIGTERM: they finish what they hold). A new version
+// whose replica exits before it is ready (failed install, failed __init__, bad code) is
+// stopped; the old one never stopped serving.
+import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../../runtime/log.ts';
+import type { Layout } from './paths.ts';
+import type { ApiStatus, DeployRequest, ReplicaStatus, RolloutAction, RolloutEvent } from './protocol.ts';
+import { ReplicaProcess, type ExitInfo } from './replica.ts';
+import type { ApiRecord, VersionRecord } from './state.ts';
+
+export interface RunnerContext {
+  layout: Layout;
+  log: Logger;
+  /** Replicas became ready or went away: the gateway routes anew. */
+  changed(): void;
+  /** The record changed: write state.json. */
+  persist(): void;
+  /** A replica is gone for good. */
+  forget(replicaId: string): void;
+  /** A version stopped being used (its snapshot may go). */
+  dropped(): void;
+  /** Environment of every replica (the supervisor's, less what must not leak). */
+  baseEnv: Record<string, string>;
+  readyTimeoutMs: number;
+  gracePeriodS: number;
+}
+
+interface Run {
+  version: VersionRecord;
+  replicas: ReplicaProcess[];
+  /** Restart replicas that exit (true once the version has served). */
+  supervised: boolean;
+  cancelled: boolean;
+  /** A rollout waiting on this run: told about readiness and exits. */
+  waiter?: (replica: ReplicaProcess, info?: ExitInfo) => void;
+}
+
+export interface RolloutOutcome {
+  action: RolloutAction;
+  reason?: string;
+  replica?: string;
+  logTail?: string[];
+}
+
+const BACKOFF_START_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+const BACKOFF_RESET_AFTER_MS = 60_000;
+
+export function requestedReplicas(version: VersionRecord): number {
+  return Math.max(1, version.spec.autoscaling.initReplicas ?? version.spec.autoscaling.minReplicas);
+}
+
+export class ApiRunner {
+  readonly record: ApiRecord;
+  private readonly ctx: RunnerContext;
+  private current: Run | undefined;
+  private next: { run: Run; refresh: boolean; promise: Promise<RolloutOutcome> } | undefined;
+  private readonly draining = new Map<ReplicaProcess, VersionRecord>();
+  private readonly failures = new Map<ReplicaProcess, number>();
+  private readonly restartTimers = new Map<ReplicaProcess, NodeJS.Timeout>();
+  private deleted = false;
+
+  constructor(record: ApiRecord, ctx: RunnerContext) {
+    this.record = record;
+    this.ctx = ctx;
+  }
+
+  get name(): string {
+    return this.record.name;
+  }
+
+  get endpoint(): string {
+    const version = this.next?.run.version ?? this.current?.version ?? this.record.version;
+    return version?.spec.networking.endpoint ?? `/${this.name}`;
+  }
+
+  /** Whether replicas run (or should): false for an API whose only version failed. */
+  get active(): boolean {
+    return this.current !== undefined || this.next !== undefined || this.draining.size > 0;
+  }
+
+  /** Every snapshot folder in use. */
+  snapshots(): string[] {
+    const out = [this.current?.version.snapshot, this.next?.run.version.snapshot, this.record.version?.snapshot];
+    for (const version of this.draining.values()) out.push(version.snapshot);
+    return out.filter((s): s is string => s !== undefined);
+  }
+
+  /** Ready replicas of the serving version: where the gateway sends requests. */
+  routable(): ReplicaProcess[] {
+    return this.current?.replicas.filter((r) => r.state === 'ready') ?? [];
+  }
+
+  isDraining(id: string): boolean {
+    for (const r of this.draining.keys()) if (r.id === id) return true;
+    return false;
+  }
+
+  /** After a supervisor start: run the recorded version again. */
+  restore(): void {
+    const version = this.record.version;
+    if (version === undefined) return;
+    if (!existsSync(version.configFile)) {
+      this.record.failure = { hash: version.hash, reason: `its files are gone (${version.snapshot}); deploy it again`, at: new Date().toISOString() };
+      this.record.version = undefined;
+      this.ctx.persist();
+      return;
+    }
+    const run = this.newRun(version, true);
+    this.current = run;
+    for (const r of run.replicas) r.start();
+  }
+
+  rollout(version: VersionRecord, emit: (event: RolloutEvent) => void, refresh = false): Promise<RolloutOutcome> {
+    if (this.deleted) return Promise.resolve({ action: 'failed', reason: `${this.name} is being deleted` });
+    if (!refresh && this.next?.run.version.hash === version.hash) return this.next.promise;
+    if (!refresh && this.next === undefined && this.current?.version.hash === version.hash) {
+      return Promise.resolve({ action: 'up-to-date' });
+    }
+    if (this.next) this.cancel(this.next.run);
+    const run = this.newRun(version, false);
+    const promise = this.runRollout(run, emit, refresh);
+    this.next = { run, refresh, promise };
+    return promise;
+  }
+
+  private async runRollout(run: Run, emit: (event: RolloutEvent) => void, refresh: boolean): Promise<RolloutOutcome> {
+    const total = run.replicas.length;
+    emit({ type: 'starting', api: this.name, replicas: run.replicas.map((r) => r.id) });
+    const outcome = await new Promise<{ ok: true } | { ok: false; replica?: ReplicaProcess; reason: string }>((resolve) => {
+      const timer = setTimeout(() => {
+        const slow = run.replicas.find((r) => r.state !== 'ready');
+        const last = slow?.lastLogLines(1)[0];
+        resolve({ ok: false, replica: slow, reason: `not ready after ${Math.round(this.ctx.readyTimeoutMs / 1000)} s${last ? `; it last logged: ${last}` : ''}` });
+      }, this.ctx.readyTimeoutMs);
+      run.waiter = (replica, exit) => {
+        if (run.cancelled) {
+          clearTimeout(timer);
+          return resolve({ ok: false, reason: 'superseded' });
+        }
+        if (exit !== undefined) {
+          if (exit.expected) return;
+          clearTimeout(timer);
+          return resolve({ ok: false, replica, reason: exit.reason });
+        }
+        const ready = run.replicas.filter((r) => r.state === 'ready').length;
+        emit({ type: 'replica-ready', api: this.name, replica: replica.id, ready, of: total });
+        if (ready === total) {
+          clearTimeout(timer);
+          resolve({ ok: true });
+        }
+      };
+      for (const r of run.replicas) r.start();
+    });
+    run.waiter = undefined;
+    if (run.cancelled) return { action: 'superseded', reason: 'a newer deploy of this API replaced this one' };
+    if (!outcome.ok) {
+      const logTail = outcome.replica?.lastLogLines(20) ?? [];
+      if (this.next?.run === run) this.next = undefined;
+      await this.stopRun(run, true);
+      if (!this.deleted) {
+        this.record.failure = { hash: run.version.hash, reason: outcome.reason, at: new Date().toISOString() };
+        this.ctx.persist();
+      }
+      this.ctx.changed();
+      this.ctx.dropped();
+      this.ctx.log.warning(`${this.name}: version ${short(run.version.hash)} failed: ${outcome.reason}`);
+      return { action: 'failed', reason: outcome.reason, replica: outcome.replica?.id, logTail };
+    }
+    // Switch: the new replicas take every new request from now on; the old ones drain.
+    const old = this.current;
+    this.current = run;
+    run.supervised = true;
+    if (this.next?.run === run) this.next = undefined;
+    this.record.version = run.version;
+    this.record.liveSince = new Date().toISOString();
+    delete this.record.failure;
+    this.ctx.persist();
+    this.ctx.changed();
+    this.ctx.log.info(`${this.name}: version ${short(run.version.hash)} is live`);
+    if (old) this.drain(old);
+    return { action: old === undefined ? 'created' : refresh ? 'refreshed' : 'updated' };
+  }
+
+  /** Stops a run's replicas in the background, letting them finish their requests. */
+  private drain(run: Run): void {
+    for (const r of run.replicas) {
+      this.cancelRestart(r);
+      this.draining.set(r, run.version);
+      r.stop().finally(() => {
+        this.draining.delete(r);
+        this.ctx.forget(r.id);
+        this.removeFiles(r);
+        this.ctx.changed();
+        if (this.draining.size === 0) this.ctx.dropped();
+      });
+    }
+  }
+
+  private cancel(run: Run): void {
+    run.cancelled = true;
+    run.waiter?.(run.replicas[0]);
+    void this.stopRun(run, true).then(() => this.ctx.dropped());
+  }
+
+  private async stopRun(run: Run, force: boolean): Promise<void> {
+    await Promise.all(run.replicas.map(async (r) => {
+      this.cancelRestart(r);
+      await (force ? r.kill() : r.stop());
+      this.ctx.forget(r.id);
+      this.removeFiles(r);
+    }));
+  }
+
+  /** Stops everything (gracefully) and forgets the API. */
+  async delete(): Promise<void> {
+    this.deleted = true;
+    if (this.next) {
+      this.next.run.cancelled = true;
+      this.next.run.waiter?.(this.next.run.replicas[0]);
+    }
+    const runs = [this.current, this.next?.run].filter((r): r is Run => r !== undefined);
+    this.current = undefined;
+    this.next = undefined;
+    this.ctx.changed();
+    await Promise.all([...runs.map((run) => this.stopRun(run, run.cancelled)), ...[...this.draining.keys()].map((r) => r.stop())]);
+    rmSync(path.join(this.ctx.layout.logs, this.name), { recursive: true, force: true });
+  }
+
+  /** Ends every process at once (the supervisor is going away; state stays). */
+  async shutdown(): Promise<void> {
+    this.deleted = true;
+    const replicas = [...(this.current?.replicas ?? []), ...(this.next?.run.replicas ?? []), ...this.draining.keys()];
+    for (const r of replicas) this.cancelRestart(r);
+    await Promise.all(replicas.map((r) => r.stop()));
+  }
+
+  private newRun(version: VersionRecord, supervised: boolean): Run {
+    const run: Run = { version, replicas: [], supervised, cancelled: false };
+    const count = requestedReplicas(version);
+    for (let i = 0; i < count; i++) {
+      const id = `${this.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+      const replica = new ReplicaProcess({
+        api: this.name,
+        id,
+        configFile: version.configFile,
+        env: { ...this.ctx.baseEnv, ...version.env },
+        logFile: path.join(this.ctx.layout.logs, this.name, `${id}.log`),
+        terminationFile: path.join(this.ctx.layout.run, `${id}.termination`),
+        gracePeriodS: this.ctx.gracePeriodS,
+      });
+      replica.onReady = () => {
+        this.ctx.changed();
+        run.waiter?.(replica);
+      };
+      replica.onExit = (info) => this.exited(run, replica, info);
+      run.replicas.push(replica);
+    }
+    return run;
+  }
+
+  private exited(run: Run, replica: ReplicaProcess, info: ExitInfo): void {
+    this.ctx.changed();
+    if (info.expected || run.cancelled || this.deleted) return;
+    this.ctx.log.warning(`${this.name}: replica ${replica.id} ${info.reason}`, { replica: replica.id, code: info.code, signal: info.signal });
+    if (run.waiter) return run.waiter(replica, info);
+    if (!run.supervised || this.current !== run) return;
+    // A serving replica crashed: start it again, waiting longer after each failure in a row.
+    const servedLong = replica.readyAt !== undefined && Date.now() - replica.readyAt.getTime() > BACKOFF_RESET_AFTER_MS;
+    const failures = servedLong ? 0 : this.failures.get(replica) ?? 0;
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** failures);
+    this.failures.set(replica, failures + 1);
+    replica.state = 'restarting';
+    this.restartTimers.set(replica, setTimeout(() => {
+      this.restartTimers.delete(replica);
+      if (this.deleted || this.current !== run) return;
+      replica.restarts++;
+      replica.start();
+      this.ctx.changed();
+    }, delay));
+  }
+
+  private cancelRestart(replica: ReplicaProcess): void {
+    const timer = this.restartTimers.get(replica);
+    if (timer) clearTimeout(timer);
+    this.restartTimers.delete(replica);
+    this.failures.delete(replica);
+  }
+
+  private removeFiles(replica: ReplicaProcess): void {
+    rmSync(replica.options.logFile, { force: true });
+    rmSync(replica.options.terminationFile, { force: true });
+  }
+
+  status(): ApiStatus {
+    const current = this.current;
+    const next = this.next?.run;
+    const replicas: ReplicaStatus[] = [
+      ...(current?.replicas ?? []).map((r) => replicaStatus(r, 'current', current!.version)),
+      ...(next?.replicas ?? []).map((r) => replicaStatus(r, 'next', next!.version)),
+      ...[...this.draining].map(([r, version]) => replicaStatus(r, 'draining', version)),
+    ];
+    const ready = current?.replicas.filter((r) => r.state === 'ready').length ?? 0;
+    const newest = next ?? current;
+    const requested = newest ? requestedReplicas(newest.version) : this.record.version ? requestedReplicas(this.record.version) : 1;
+    const down = current?.replicas.find((r) => r.state !== 'ready' && r.error !== undefined);
+    let status: ApiStatus['status'];
+    let reason: string | undefined;
+    if (down) {
+      status = 'error';
+      reason = down.error;
+    } else if (next) {
+      status = 'updating';
+      const nextReady = next.replicas.filter((r) => r.state === 'ready').length;
+      reason = `${current ? 'updating to' : 'creating'} version ${short(next.version.hash)}: ${nextReady}/${next.replicas.length} replicas ready`;
+    } else if (!current) {
+      status = 'error';
+      reason = this.record.failure?.reason ?? 'not running';
+    } else if (ready < current.replicas.length) {
+      status = 'updating';
+      reason = `${ready}/${current.replicas.length} replicas ready`;
+    } else {
+      status = 'live';
+    }
+    const failure = this.record.failure;
+    return {
+      name: this.name,
+      endpoint: this.endpoint,
+      status,
+      ...(reason !== undefined ? { reason } : {}),
+      requested,
+      ready,
+      upToDate: newest?.replicas.filter((r) => r.state === 'ready').length ?? 0,
+      restarts: current?.replicas.reduce((n, r) => n + r.restarts, 0) ?? 0,
+      createdAt: this.record.createdAt,
+      ...(this.record.liveSince && current ? { lastUpdate: this.record.liveSince } : {}),
+      ...(current ? { version: short(current.version.hash) } : {}),
+      ...(next ? { updatingTo: short(next.version.hash) } : {}),
+      ...(failure && (current || next) ? { lastDeployError: { version: short(failure.hash), reason: failure.reason, at: failure.at } } : {}),
+      ...(newest ? { source: newest.version.source } : this.record.version ? { source: this.record.version.source } : {}),
+      replicas,
+    };
+  }
+}
+
+export function short(hash: string): string {
+  return hash.slice(0, 8);
+}
+
+function replicaStatus(r: ReplicaProcess, role: ReplicaStatus['role'], version: VersionRecord): ReplicaStatus {
+  return {
+    id: r.id,
+    version: short(version.hash),
+    role,
+    state: r.state,
+    ...(r.pid !== undefined && r.state !== 'exited' && r.state !== 'restarting' ? { pid: r.pid } : {}),
+    ...(r.port !== undefined ? { port: r.port } : {}),
+    restarts: r.restarts,
+    ...(r.error !== undefined ? { error: r.error } : {}),
+    ...(r.lastExit !== undefined ? { lastExit: r.lastExit } : {}),
+    ...(r.startedAt ? { startedAt: r.startedAt.toISOString() } : {}),
+    ...(r.readyAt ? { readyAt: r.readyAt.toISOString() } : {}),
+    logFile: r.options.logFile,
+  };
+}
+
+/** The DeployRequest as the record a run keeps. */
+export function versionOf(request: DeployRequest): VersionRecord {
+  return {
+    hash: request.hash,
+    snapshot: request.snapshot,
+    configFile: request.configFile,
+    spec: request.spec,
+    env: request.env,
+    source: request.source,
+    deployedAt: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,273 @@
+// The local environment's front door: one port, every API at its endpoint, like Cortex's load
+// balancer. A request for /iris-classifier/... goes to one of that API's ready replicas (the
+// one with the fewest requests in flight), with the endpoint stripped: the replica sees POST /.
+//
+// - While an API has no ready replica (starting, restarting) a request is held up to holdMs
+//   rather than failed.
+// - The body is read first, so a request that never reached a predictor can be sent again:
+//   connection refused or reset on a reused keep-alive connection, or the 503 of a replica
+//   that started draining. That is what makes a rolling update lose no request.
+// It knows nothing about processes: a RouteTable says where things are.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Backend {
+  /** Unique per replica. */
+  id: string;
+  port: number;
+}
+
+export interface RouteTable {
+  /** The API serving `pathname`, by longest endpoint prefix on a path-segment boundary. */
+  match(pathname: string): { api: string; endpoint: string } | undefined;
+  /** The replicas that take new requests now. */
+  backends(api: string): Backend[];
+  /** Whether the supervisor is draining a replica (its 503s are retried elsewhere). */
+  isLeaving(id: string): boolean;
+  /** Why `api` has no ready replica, for the 503 a held request finally gets. */
+  unavailableReason(api: string): string;
+  /** Every API with its endpoint (for the 404 of an unknown path). */
+  endpoints(): { api: string; endpoint: string }[];
+}
+
+export interface GatewayOptions {
+  /** How long a request waits for a ready replica. */
+  holdMs: number;
+  /** Largest request body (413 above). */
+  maxBodyBytes: number;
+  /** Attempts per request when a replica refuses it because it is going away. */
+  maxAttempts?: number;
+}
+
+const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'content-length']);
+
+/** Matches `endpoint` against `pathname`: '/iris' serves '/iris', '/iris/', '/iris/predict', not '/irises'. */
+export function stripEndpoint(endpoint: string, pathname: string): string | undefined {
+  if (endpoint === '/') return pathname;
+  if (pathname === endpoint) return '/';
+  if (pathname.startsWith(endpoint + '/')) return pathname.slice(endpoint.length);
+  return undefined;
+}
+
+export class Gateway {
+  private readonly routes: RouteTable;
+  private readonly options: Required<GatewayOptions>;
+  private readonly server: http.Server;
+  private readonly active = new Map<string, number>();
+  private readonly agents = new Map<string, http.Agent>();
+  private waiters: (() => void)[] = [];
+  private listening: AddressInfo | undefined;
+
+  constructor(routes: RouteTable, options: GatewayOptions) {
+    this.routes = routes;
+    this.options = { maxAttempts: 10, ...options };
+    this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) json(res, 502, { error: `gateway: ${(error as Error).message}` });
+        else res.destroy();
+      });
+    });
+  }
+
+  get address(): AddressInfo | undefined {
+    return this.listening;
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        this.listening = this.server.address() as AddressInfo;
+        resolve(this.listening);
+      });
+    });
+  }
+
+  /** Stops listening (the port is free when this resolves); open connections are closed. */
+  close(): Promise<void> {
+    this.listening = undefined;
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+      for (const wake of this.waiters) wake();
+    });
+  }
+
+  /** Replicas came or went: held requests try again. */
+  changed(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** A replica is gone for good: drop its idle connections. */
+  forget(id: string): void {
+    this.agents.get(id)?.destroy();
+    this.agents.delete(id);
+    this.active.delete(id);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pathname = q < 0 ? url : url.slice(0, q);
+    const route = this.routes.match(pathname);
+    if (route === undefined) {
+      const apis = this.routes.endpoints();
+      if (pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+        return json(res, 200, { apis: apis.map((a) => ({ name: a.api, endpoint: a.endpoint })) });
+      }
+      req.resume();
+      return json(res, 404, {
+        error: apis.length === 0
+          ? `no API at ${pathname}: nothing is deployed (cortex deploy)`
+          : `no API at ${pathname}; endpoints: ${apis.map((a) => a.endpoint).join(', ')}`,
+      });
+    }
+    const body = await readBody(req, this.options.maxBodyBytes);
+    if (body === undefined) {
+      res.setHeader('Connection', 'close');
+      return json(res, 413, { error: `request body is larger than the limit of ${this.options.maxBodyBytes} bytes` });
+    }
+    const forwardPath = stripEndpoint(route.endpoint, pathname)! + (q < 0 ? '' : url.slice(q));
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (!hopByHop.has(name) && value !== undefined) headers[name] = value;
+    }
+    headers['content-length'] = body.length;
+    headers.host = req.headers.host ?? 'localhost';
+    const forwardedFor = req.socket.remoteAddress;
+    if (forwardedFor) headers['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${req.headers['x-forwarded-for']}, ${forwardedFor}` : forwardedFor;
+
+    const deadline = Date.now() + this.options.holdMs;
+    let clientGone = false;
+    res.on('close', () => {
+      if (!res.writableFinished) clientGone = true;
+    });
+    for (let attempt = 1; ; attempt++) {
+      const backend = await this.pick(route.api, deadline, () => clientGone);
+      if (clientGone) return;
+      if (backend === undefined) {
+        res.setHeader('Retry-After', '1');
+        return json(res, 503, { error: `${route.api} has no ready replica: ${this.routes.unavailableReason(route.api)}` });
+      }
+      const outcome = await this.forward(backend, req.method ?? 'GET', forwardPath, headers, body, res);
+      if (outcome === 'done') return;
+      if (attempt >= this.options.maxAttempts) {
+        return json(res, 502, { error: `${route.api}: replica ${backend.id} failed before answering (${outcome}); retry` });
+      }
+    }
+  }
+
+  /** The least busy ready replica, waiting up to `deadline` for one. */
+  private async pick(api: string, deadline: number, gone: () => boolean): Promise<Backend | undefined> {
+    for (;;) {
+      let best: Backend | undefined;
+      let bestLoad = Infinity;
+      for (const backend of this.routes.backends(api)) {
+        const load = this.active.get(backend.id) ?? 0;
+        if (load < bestLoad) {
+          best = backend;
+          bestLoad = load;
+        }
+      }
+      if (best !== undefined) return best;
+      const wait = deadline - Date.now();
+      if (wait <= 0 || gone() || this.listening === undefined) return undefined;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(wait, 250));
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.waiters.push(done);
+      });
+    }
+  }
+
+  /** 'done' when an answer (or a failure that must not be retried) went to the client; else why to retry. */
+  private forward(backend: Backend, method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer, res: http.ServerResponse): Promise<'done' | string> {
+    let agent = this.agents.get(backend.id);
+    if (agent === undefined) {
+      agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, scheduling: 'lifo' });
+      this.agents.set(backend.id, agent);
+    }
+    this.active.set(backend.id, (this.active.get(backend.id) ?? 0) + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (this.active.get(backend.id) ?? 1) - 1;
+      if (this.agents.has(backend.id)) this.active.set(backend.id, Math.max(0, n));
+    };
+    return new Promise((resolve) => {
+      const upstream = http.request({ host: '127.0.0.1', port: backend.port, method, path, headers, agent }, (answer) => {
+        const status = answer.statusCode ?? 502;
+        if (status === 503 && this.routes.isLeaving(backend.id)) {
+          // A draining replica refused it before any predictor saw it: send it elsewhere.
+          answer.resume();
+          release();
+          return resolve('the replica is shutting down');
+        }
+        const out: http.OutgoingHttpHeaders = {};
+        for (const [name, value] of Object.entries(answer.headers)) {
+          if (value !== undefined && (!hopByHop.has(name) || name === 'content-length')) out[name] = value;
+        }
+        res.writeHead(status, out);
+        answer.pipe(res);
+        answer.on('end', release);
+        answer.on('error', () => {
+          release();
+          res.destroy();
+        });
+        answer.on('close', () => {
+          release();
+          resolve('done');
+        });
+      });
+      res.on('close', () => {
+        if (!res.writableFinished) upstream.destroy();
+      });
+      upstream.on('error', (error: NodeJS.ErrnoException) => {
+        release();
+        if (res.headersSent) {
+          res.destroy();
+          return resolve('done');
+        }
+        const neverReached = error.code === 'ECONNREFUSED' || ((error.code === 'ECONNRESET' || error.code === 'EPIPE') && upstream.reusedSocket);
+        if (neverReached) return resolve(`${error.code ?? error.message}`);
+        json(res, 502, { error: `replica ${backend.id} failed while answering: ${error.code ?? error.message}` });
+        resolve('done');
+      });
+      upstream.end(body);
+    });
+  }
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? -1);
+    if (declared > limit) {
+      req.resume();
+      return resolve(undefined);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function json(res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}

@@ -1,0 +1,400 @@
+// The local environment's supervisor: a small background process (one per $CORTEX_HOME) that
+// owns the shared port (the gateway), runs every API's replicas, restarts crashed ones, does
+// rolling updates and keeps state.json. The CLI talks to it over a unix socket
+// (HTTP + JSON; deploys stream progress as JSON lines). It starts on the CLI's first need and
+// exits once no API runs. On start it restores the APIs recorded in state.json.
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { execa } from 'execa';
+import { Logger } from '../../runtime/log.ts';
+import { ApiRunner, versionOf, type RunnerContext } from './api-runner.ts';
+import { localEnvironment, type LocalEnvironment } from './environments.ts';
+import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
+import { layout, type Layout } from './paths.ts';
+import type { DeployRequest, RolloutEvent, SupervisorStatus } from './protocol.ts';
+import { readState, writeState, type StateFile } from './state.ts';
+
+const HOLD_MS = 10_000;
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const IDLE_EXIT_MS = 3_000;
+const READY_TIMEOUT_MS = Number(process.env.CORTEX_READY_TIMEOUT_S ?? 600) * 1000;
+const GRACE_PERIOD_S = 30;
+
+/** Environment variables of the supervisor that replicas must not inherit. */
+const PRIVATE_ENV = ['CORTEX_PORT', 'CORTEX_HOST', 'CORTEX_TERMINATION_LOG', 'NODE_TEST_CONTEXT', 'NODE_CHANNEL_FD'];
+
+export async function runSupervisor(): Promise<void> {
+  const l = layout();
+  for (const dir of [l.home, l.logs, l.run, l.snapshots]) mkdirSync(dir, { recursive: true });
+  const log = new Logger('supervisor');
+  if (!acquireLock(l)) {
+    log.info('another supervisor already runs for this CORTEX_HOME; exiting');
+    log.flush();
+    return;
+  }
+  await killLeftovers(l, log);
+  const supervisor = new Supervisor(l, log, readState(l), localEnvironment(l));
+  await supervisor.start();
+}
+
+/** One supervisor per home: supervisor.pid, created exclusively; a dead owner's file is taken over. */
+function acquireLock(l: Layout): boolean {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(l.pidFile, 'wx');
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(l.pidFile, 'utf8').trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) return false;
+      rmSync(l.pidFile, { force: true });
+    }
+  }
+  return false;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Replicas of a supervisor that was killed outright (SIGKILL, OOM) are still running: end them. */
+async function killLeftovers(l: Layout, log: Logger): Promise<void> {
+  const { stdout } = await execa('ps', ['-eo', 'pid=,args='], { reject: false });
+  for (const line of (stdout ?? '').split('\n')) {
+    const match = /^\s*(\d+)\s+(.*)$/.exec(line);
+    if (!match || !match[2].includes(' serve ') || !match[2].includes(l.snapshots + path.sep)) continue;
+    const pid = Number(match[1]);
+    log.warning(`ending replica ${pid} left over from a previous supervisor`);
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+}
+
+class Supervisor {
+  private readonly l: Layout;
+  private readonly log: Logger;
+  private readonly state: StateFile;
+  private env: LocalEnvironment;
+  private readonly runners = new Map<string, ApiRunner>();
+  private readonly gateway: Gateway;
+  private gatewayError: string | undefined;
+  private bindTimer: NodeJS.Timeout | undefined;
+  private readonly control: http.Server;
+  private readonly knownSnapshots = new Set<string>();
+  private operations = 0;
+  private idleSince = Date.now();
+  private stopping = false;
+
+  constructor(l: Layout, log: Logger, state: StateFile, env: LocalEnvironment) {
+    this.l = l;
+    this.log = log;
+    this.state = state;
+    this.env = env;
+    this.gateway = new Gateway(this.routeTable(), { holdMs: HOLD_MS, maxBodyBytes: MAX_BODY_BYTES });
+    this.control = http.createServer((req, res) => {
+      this.operations++;
+      this.handle(req, res)
+        .catch((error: unknown) => {
+          this.log.error(`control ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+          if (!res.headersSent) sendJson(res, 500, { error: (error as Error).message });
+          else res.end();
+        })
+        .finally(() => {
+          this.operations--;
+          this.idleSince = Date.now();
+        });
+    });
+  }
+
+  private context(): RunnerContext {
+    const baseEnv: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !PRIVATE_ENV.includes(k)) baseEnv[k] = v;
+    return {
+      layout: this.l,
+      log: this.log,
+      changed: () => this.gateway.changed(),
+      persist: () => this.persist(),
+      forget: (id) => this.gateway.forget(id),
+      dropped: () => this.collectSnapshots(),
+      baseEnv,
+      readyTimeoutMs: READY_TIMEOUT_MS,
+      gracePeriodS: GRACE_PERIOD_S,
+    };
+  }
+
+  async start(): Promise<void> {
+    rmSync(this.l.socket, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      this.control.once('error', reject);
+      this.control.listen(this.l.socket, () => resolve());
+    });
+    const ctx = this.context();
+    for (const record of Object.values(this.state.apis)) {
+      const runner = new ApiRunner(record, ctx);
+      this.runners.set(record.name, runner);
+      if (record.version) this.knownSnapshots.add(record.version.snapshot);
+    }
+    this.removeStrays();
+    // Bound at once: whoever started the supervisor is about to deploy, or it restores APIs.
+    await this.bindGateway();
+    for (const runner of this.runners.values()) runner.restore();
+    this.log.info(`supervisor ${process.pid} started`, { home: this.l.home, port: this.env.port, apis: [...this.runners.keys()] });
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void this.shutdown(0));
+    process.on('SIGHUP', () => {});
+    setInterval(() => this.exitWhenIdle(), 1000).unref();
+  }
+
+  private anyActive(): boolean {
+    for (const runner of this.runners.values()) if (runner.active) return true;
+    return false;
+  }
+
+  private exitWhenIdle(): void {
+    if (this.stopping || this.operations > 0 || this.anyActive() || Date.now() - this.idleSince < IDLE_EXIT_MS) return;
+    this.log.info('no API is running; exiting');
+    void this.shutdown(0);
+  }
+
+  private async bindGateway(): Promise<void> {
+    if (this.gateway.address || this.stopping) return;
+    if (this.bindTimer) clearTimeout(this.bindTimer);
+    this.bindTimer = undefined;
+    try {
+      await this.gateway.listen(this.env.port, this.env.host);
+      this.gatewayError = undefined;
+      this.log.info(`serving APIs on http://${this.env.host}:${this.env.port}`);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.gatewayError = code === 'EADDRINUSE'
+        ? `port ${this.env.port} is in use by another program; choose a free one with: cortex env configure local --port <port>`
+        : `cannot listen on ${this.env.host}:${this.env.port}: ${(error as Error).message}`;
+      this.log.error(this.gatewayError);
+      // Try again: the port may be freed.
+      this.bindTimer = setTimeout(() => void this.bindGateway(), 2000);
+    }
+  }
+
+  private async closeGatewayIfUnused(): Promise<void> {
+    if (this.anyActive()) return;
+    if (this.bindTimer) clearTimeout(this.bindTimer);
+    this.bindTimer = undefined;
+    if (this.gateway.address) await this.gateway.close();
+  }
+
+  private routeTable(): RouteTable {
+    return {
+      match: (pathname) => {
+        let best: { api: string; endpoint: string } | undefined;
+        for (const runner of this.runners.values()) {
+          if (!runner.active) continue;
+          const endpoint = runner.endpoint;
+          if (stripEndpoint(endpoint, pathname) !== undefined && (best === undefined || endpoint.length > best.endpoint.length)) {
+            best = { api: runner.name, endpoint };
+          }
+        }
+        return best;
+      },
+      backends: (api) => (this.runners.get(api)?.routable() ?? []).map((r) => ({ id: r.id, port: r.port! })),
+      isLeaving: (id) => [...this.runners.values()].some((r) => r.isDraining(id)),
+      unavailableReason: (api) => {
+        const status = this.runners.get(api)?.status();
+        return status?.reason ?? status?.status ?? 'deleted';
+      },
+      endpoints: () => [...this.runners.values()].filter((r) => r.active).map((r) => ({ api: r.name, endpoint: r.endpoint })),
+    };
+  }
+
+  status(): SupervisorStatus {
+    const address = this.gateway.address;
+    return {
+      pid: process.pid,
+      home: this.l.home,
+      gateway: { host: this.env.host, port: address?.port ?? this.env.port, listening: address !== undefined, ...(this.gatewayError ? { error: this.gatewayError } : {}) },
+      apis: [...this.runners.values()].map((r) => r.status()).sort((a, b) => a.name.localeCompare(b.name)),
+    };
+  }
+
+  private persist(): void {
+    this.state.apis = Object.fromEntries([...this.runners.values()].map((r) => [r.name, r.record]));
+    writeState(this.l, this.state);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const route = `${req.method} ${(req.url ?? '/').split('?')[0]}`;
+    const body = req.method === 'POST' ? await readJson(req) : {};
+    switch (route) {
+      case 'GET /status':
+        return sendJson(res, 200, this.status());
+      case 'POST /deploy':
+        return this.deploy(body as DeployRequest, res);
+      case 'POST /refresh':
+        return this.refresh(String((body as { name?: unknown }).name), res);
+      case 'POST /delete':
+        return this.delete(String((body as { name?: unknown }).name), res);
+      case 'POST /reload':
+        return this.reload(res);
+      case 'POST /shutdown':
+        sendJson(res, 200, { stopping: true });
+        return void this.shutdown(0);
+    }
+    sendJson(res, 404, { error: `no control route ${route}` });
+  }
+
+  private async deploy(request: DeployRequest, res: http.ServerResponse): Promise<void> {
+    const emit = streamTo(res);
+    const name = request.name;
+    this.knownSnapshots.add(request.snapshot);
+    const endpoint = request.spec.networking.endpoint;
+    const clash = [...this.runners.values()].find((r) => r.name !== name && r.active && r.endpoint === endpoint);
+    if (clash) {
+      emit({ type: 'result', api: name, action: 'failed', reason: `endpoint ${endpoint} is already used by API ${clash.name}; set networking.endpoint to another path, or delete ${clash.name}` });
+      return void res.end();
+    }
+    await this.bindGateway();
+    if (!this.gateway.address) {
+      emit({ type: 'result', api: name, action: 'failed', reason: this.gatewayError ?? 'the gateway is not listening' });
+      this.collectSnapshots();
+      return void res.end();
+    }
+    let runner = this.runners.get(name);
+    if (runner === undefined) {
+      runner = new ApiRunner({ name, createdAt: new Date().toISOString() }, this.context());
+      this.runners.set(name, runner);
+    }
+    const outcome = await runner.rollout(versionOf(request), emit);
+    if (outcome.action === 'up-to-date') this.collectSnapshots();
+    emit({ type: 'result', api: name, ...outcome });
+    res.end();
+    await this.closeGatewayIfUnused();
+  }
+
+  private async refresh(name: string, res: http.ServerResponse): Promise<void> {
+    const runner = this.runners.get(name);
+    if (runner?.record.version === undefined) return sendJson(res, 404, { error: `no API named ${name} is running` });
+    const emit = streamTo(res);
+    const outcome = await runner.rollout({ ...runner.record.version, deployedAt: new Date().toISOString() }, emit, true);
+    emit({ type: 'result', api: name, ...outcome });
+    res.end();
+  }
+
+  private async delete(name: string, res: http.ServerResponse): Promise<void> {
+    const runner = this.runners.get(name);
+    if (runner === undefined) return sendJson(res, 404, { error: `no API named ${name}` });
+    await runner.delete();
+    this.runners.delete(name);
+    this.persist();
+    this.collectSnapshots();
+    await this.closeGatewayIfUnused();
+    this.log.info(`deleted ${name}`);
+    sendJson(res, 200, { deleted: name, portFreed: this.gateway.address === undefined });
+  }
+
+  private async reload(res: http.ServerResponse): Promise<void> {
+    const env = localEnvironment(this.l);
+    const moved = env.port !== this.env.port || env.host !== this.env.host;
+    this.env = env;
+    if (moved && (this.gateway.address || this.bindTimer)) {
+      if (this.gateway.address) await this.gateway.close();
+      await this.bindGateway();
+    }
+    sendJson(res, 200, this.status().gateway);
+  }
+
+  /** Removes snapshots no version uses any more. */
+  private collectSnapshots(): void {
+    const used = new Set<string>();
+    for (const runner of this.runners.values()) for (const s of runner.snapshots()) used.add(s);
+    for (const dir of this.knownSnapshots) {
+      if (used.has(dir)) continue;
+      rmSync(dir, { recursive: true, force: true });
+      this.knownSnapshots.delete(dir);
+    }
+  }
+
+  /** At start: snapshots and files nothing refers to (a deploy interrupted long ago). */
+  private removeStrays(): void {
+    const used = new Set<string>();
+    for (const runner of this.runners.values()) for (const s of runner.snapshots()) used.add(s);
+    const hourAgo = Date.now() - 3600_000;
+    for (const name of safeList(this.l.snapshots)) {
+      const dir = path.join(this.l.snapshots, name);
+      if (!used.has(dir) && statSync(dir).mtimeMs < hourAgo) rmSync(dir, { recursive: true, force: true });
+    }
+    for (const name of safeList(this.l.logs)) {
+      if (!this.runners.has(name)) rmSync(path.join(this.l.logs, name), { recursive: true, force: true });
+      else for (const file of safeList(path.join(this.l.logs, name))) rmSync(path.join(this.l.logs, name, file), { force: true });
+    }
+    for (const name of safeList(this.l.run)) rmSync(path.join(this.l.run, name), { force: true });
+  }
+
+  private async shutdown(code: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info('stopping every replica');
+    await Promise.all([...this.runners.values()].map((r) => r.shutdown()));
+    if (this.gateway.address) await this.gateway.close();
+    this.control.close();
+    rmSync(this.l.socket, { force: true });
+    try {
+      if (readFileSync(this.l.pidFile, 'utf8').trim() === String(process.pid)) unlinkSync(this.l.pidFile);
+    } catch {
+      // already gone
+    }
+    this.log.info('supervisor stopped');
+    this.log.flush();
+    process.exit(code);
+  }
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return existsSync(dir) ? readdirSync(dir) : [];
+  } catch {
+    return [];
+  }
+}
+
+function readJson(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (text += c));
+    req.on('end', () => {
+      try {
+        resolve(text === '' ? {} : JSON.parse(text));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Progress events as JSON lines; a client that went away does not stop the work. */
+function streamTo(res: http.ServerResponse): (event: RolloutEvent) => void {
+  res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+  return (event) => {
+    if (!res.writableEnded && !res.destroyed) res.write(JSON.stringify(event) + '\n');
+  };
+}
