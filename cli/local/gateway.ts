@@ -55,6 +55,8 @@ export class Gateway {
   private readonly server: http.Server;
   private readonly active = new Map<string, number>();
   private readonly agents = new Map<string, http.Agent>();
+  /** Replicas that just refused or reset a connection: skipped until then (ms), or until they change. */
+  private readonly suspect = new Map<string, number>();
   private waiters: (() => void)[] = [];
   private listening: AddressInfo | undefined;
 
@@ -97,6 +99,7 @@ export class Gateway {
 
   /** Replicas came or went: held requests try again. */
   changed(): void {
+    this.suspect.clear();
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();
@@ -146,6 +149,7 @@ export class Gateway {
     res.on('close', () => {
       if (!res.writableFinished) clientGone = true;
     });
+    let resetRetried = false;
     for (let attempt = 1; ; attempt++) {
       const backend = await this.pick(route.api, deadline, () => clientGone);
       if (clientGone) return;
@@ -153,8 +157,9 @@ export class Gateway {
         res.setHeader('Retry-After', '1');
         return json(res, 503, { error: `${route.api} has no ready replica: ${this.routes.unavailableReason(route.api)}` });
       }
-      const outcome = await this.forward(backend, req.method ?? 'GET', forwardPath, headers, body, res);
+      const outcome = await this.forward(backend, req.method ?? 'GET', forwardPath, headers, body, res, !resetRetried);
       if (outcome === 'done') return;
+      if (outcome === 'ECONNRESET' || outcome === 'EPIPE') resetRetried = true;
       if (attempt >= this.options.maxAttempts) {
         return json(res, 502, { error: `${route.api}: replica ${backend.id} failed before answering (${outcome}); retry` });
       }
@@ -166,7 +171,10 @@ export class Gateway {
     for (;;) {
       let best: Backend | undefined;
       let bestLoad = Infinity;
+      const now = Date.now();
       for (const backend of this.routes.backends(api)) {
+        const until = this.suspect.get(backend.id);
+        if (until !== undefined && until > now) continue;
         const load = this.active.get(backend.id) ?? 0;
         if (load < bestLoad) {
           best = backend;
@@ -188,10 +196,12 @@ export class Gateway {
   }
 
   /** 'done' when an answer (or a failure that must not be retried) went to the client; else why to retry. */
-  private forward(backend: Backend, method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer, res: http.ServerResponse): Promise<'done' | string> {
+  private forward(backend: Backend, method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer, res: http.ServerResponse, retryReset: boolean): Promise<'done' | string> {
     let agent = this.agents.get(backend.id);
     if (agent === undefined) {
-      agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, scheduling: 'lifo' });
+      // Idle connections are dropped after 3 s, before the runtime's keep-alive timeout (5 s)
+      // would close them under a request.
+      agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, scheduling: 'lifo', timeout: 3000 });
       this.agents.set(backend.id, agent);
     }
     this.active.set(backend.id, (this.active.get(backend.id) ?? 0) + 1);
@@ -236,8 +246,18 @@ export class Gateway {
           res.destroy();
           return resolve('done');
         }
-        const neverReached = error.code === 'ECONNREFUSED' || ((error.code === 'ECONNRESET' || error.code === 'EPIPE') && upstream.reusedSocket);
-        if (neverReached) return resolve(`${error.code ?? error.message}`);
+        // Sent again when no predictor can have seen it: the connection was refused, or it was
+        // reset before any answer (a kept-alive connection closed by a draining replica, or a
+        // replica that had just crashed). A replica that crashes *while* answering resets the
+        // connection the same way, so a reset is retried once only (unless the replica is
+        // draining): a request that kills replicas cannot take them all down.
+        const reset = error.code === 'ECONNRESET' || error.code === 'EPIPE';
+        const neverReached = error.code === 'ECONNREFUSED' || (reset && (retryReset || (upstream.reusedSocket && this.routes.isLeaving(backend.id))));
+        if (neverReached) {
+          // Most likely gone: try the others (or wait for the supervisor to notice) first.
+          this.suspect.set(backend.id, Date.now() + 1000);
+          return resolve(`${error.code ?? error.message}`);
+        }
         json(res, 502, { error: `replica ${backend.id} failed while answering: ${error.code ?? error.message}` });
         resolve('done');
       });

@@ -56,12 +56,18 @@ function acquireLock(l: Layout): boolean {
   return false;
 }
 
+/** Whether `pid` runs. A killed process whose parent has not reaped it (a zombie) does not. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true; // no /proc (macOS): kill(0) is all there is
   }
 }
 
@@ -215,7 +221,8 @@ class Supervisor {
         const status = this.runners.get(api)?.status();
         return status?.reason ?? status?.status ?? 'deleted';
       },
-      endpoints: () => [...this.runners.values()].filter((r) => r.active).map((r) => ({ api: r.name, endpoint: r.endpoint })),
+      endpoints: () => [...this.runners.values()].filter((r) => r.active).map((r) => ({ api: r.name, endpoint: r.endpoint }))
+        .sort((a, b) => a.endpoint.localeCompare(b.endpoint)),
     };
   }
 
