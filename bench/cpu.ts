@@ -72,15 +72,24 @@ export function cpuSecondsBetween(before: Map<string, number>, after: Map<string
   return ticks / hz;
 }
 
-/** Cores the whole machine kept busy over the next `ms` milliseconds (from /proc/stat). */
+/** Busy (non-idle) ticks of the whole machine since boot, summed over all cores, from /proc/stat. */
+export function machineBusyTicks(): number {
+  // "cpu  user nice system idle iowait irq softirq steal ...": everything but idle and iowait.
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  return f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
+}
+
+/** Ticks of this process plus its exited (reaped) children: the harness and its load generator runs. */
+export function selfAndReapedChildrenTicks(): number {
+  const text = readFileSync('/proc/self/stat', 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]); // utime stime cutime cstime
+}
+
+/** Cores the whole machine kept busy over the next `ms` milliseconds. */
 export async function machineBusyCores(ms: number, hz: number): Promise<number> {
-  const read = () => {
-    // "cpu  user nice system idle iowait irq softirq steal ...", in ticks.
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
-    return { busy: f[0] + f[1] + f[2] + f[5] + f[6] + f[7], at: performance.now() };
-  };
-  const a = read();
+  const a = machineBusyTicks();
+  const started = performance.now();
   await new Promise((ok) => setTimeout(ok, ms));
-  const b = read();
-  return (b.busy - a.busy) / hz / ((b.at - a.at) / 1000);
+  return (machineBusyTicks() - a) / hz / ((performance.now() - started) / 1000);
 }

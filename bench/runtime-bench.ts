@@ -1,4 +1,4 @@
-// npm run bench [-- --duration 10 --connections 64 --warmup 2 --json --only a,b --load wrk|autocannon]
+// npm run bench [-- --duration 10 --connections 64 --warmup 2 --idle-wait 20 --retries 2 --json --only a,b --load wrk|autocannon]
 //
 // Serves the same trivial predictor with this runtime and with the usual alternatives, one
 // after another, loads each with the same POST for the same time, and compares requests/s,
@@ -9,7 +9,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { clockTicksPerSecond, cpuSecondsBetween, machineBusyCores, sampleTree } from './cpu.ts';
+import {
+  clockTicksPerSecond, cpuSecondsBetween, machineBusyCores, machineBusyTicks, sampleTree, selfAndReapedChildrenTicks,
+} from './cpu.ts';
 import { pickLoadGenerator, type LoadResult } from './load.ts';
 import { BENCH_DIR, BODY, CONTENDERS, ensureVenv, startServer } from './servers.ts';
 
@@ -17,6 +19,8 @@ const USAGE = `usage: npm run bench -- [options]
   --duration S      measured seconds per server (default 10)
   --connections N   concurrent keep-alive connections (default 64)
   --warmup S        unmeasured seconds of load before measuring (default 2)
+  --idle-wait S     before each server, wait up to S seconds for the machine to be idle (default 20)
+  --retries N       measure a server again (up to N times) when other work disturbed it (default 2)
   --only IDS        comma-separated subset of: ${CONTENDERS.map((c) => c.id).join(', ')}
   --load NAME       force the load generator: wrk or autocannon
   --json            write bench/results/<timestamp>.json and print it on stdout (the table goes to stderr)`;
@@ -26,6 +30,8 @@ const { values: opts } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '64' },
     warmup: { type: 'string', default: '2' },
+    'idle-wait': { type: 'string', default: '20' },
+    retries: { type: 'string', default: '2' },
     only: { type: 'string' },
     load: { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -39,11 +45,21 @@ if (opts.help) {
 const durationS = Number(opts.duration);
 const connections = Number(opts.connections);
 const warmupS = Number(opts.warmup);
-if (!(durationS > 0) || !(connections > 0) || !(warmupS >= 0)) {
+const idleWaitS = Number(opts['idle-wait']);
+const retries = Number(opts.retries);
+/** Cores of other work below which the machine counts as quiet. */
+const QUIET = 0.1;
+if (!(durationS > 0) || !(connections > 0) || !(warmupS >= 0) || !(idleWaitS >= 0) || !(retries >= 0)) {
   console.error(USAGE);
   process.exit(2);
 }
-const selected = opts.only ? CONTENDERS.filter((c) => opts.only!.split(',').includes(c.id)) : CONTENDERS;
+const wanted = opts.only?.split(',').map((id) => id.trim()) ?? CONTENDERS.map((c) => c.id);
+const unknown = wanted.filter((id) => !CONTENDERS.some((c) => c.id === id));
+if (unknown.length > 0) {
+  console.error(`unknown server id: ${unknown.join(', ')}\n${USAGE}`);
+  process.exit(2);
+}
+const selected = CONTENDERS.filter((c) => wanted.includes(c.id));
 // With --json, stdout carries only the JSON document.
 const say = (msg = '') => (opts.json ? console.error(msg) : console.log(msg));
 
@@ -54,6 +70,11 @@ interface Measurement extends LoadResult {
   cpuCores: number;
   /** Cores something else kept busy just before the server started (should be ~0). */
   busyBeforeCores: number;
+  /**
+   * Cores kept busy during the measurement by anything but the server and the load generator
+   * (machine busy time minus both): other work on the machine. Should be ~0.
+   */
+  otherCores: number;
 }
 interface Outcome {
   id: string;
@@ -97,6 +118,33 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** Waits up to idleWaitS for the machine to be idle; returns the busy cores last seen. */
+async function waitForIdle(): Promise<number> {
+  let busy = await machineBusyCores(1000, hz);
+  for (let waited = 1; busy > QUIET && waited < idleWaitS; waited++) busy = await machineBusyCores(1000, hz);
+  return busy;
+}
+
+/** One measured interval against a running server. */
+async function measure(pid: number, url: string, busyBeforeCores: number): Promise<Measurement> {
+  const before = sampleTree(pid);
+  const [machine0, self0] = [machineBusyTicks(), selfAndReapedChildrenTicks()];
+  const r = await load.run({ url, body: BODY, connections, durationS });
+  const [machine1, self1] = [machineBusyTicks(), selfAndReapedChildrenTicks()];
+  const after = sampleTree(pid);
+  const cpuSeconds = cpuSecondsBetween(before, after, hz);
+  // Machine busy time minus the server's and the harness's own (incl. the load generator's).
+  const otherCores = Math.max(0, (machine1 - machine0 - (self1 - self0)) / hz - cpuSeconds) / r.durationS;
+  return {
+    ...r,
+    cpuSeconds,
+    requestsPerCpuS: cpuSeconds > 0 ? r.requests / cpuSeconds : NaN,
+    cpuCores: cpuSeconds / r.durationS,
+    busyBeforeCores,
+    otherCores,
+  };
+}
+
 const outcomes: Outcome[] = [];
 for (const c of selected) {
   const why = c.unavailable();
@@ -106,8 +154,8 @@ for (const c of selected) {
     continue;
   }
   // Numbers from a machine that is busy with something else are not comparable.
-  const busyBeforeCores = await machineBusyCores(1000, hz);
-  if (busyBeforeCores > 0.25) say(`WARNING: the machine is not idle (${busyBeforeCores.toFixed(2)} cores busy before this run); numbers will be low`);
+  const busyBefore = await waitForIdle();
+  if (busyBefore > QUIET) say(`WARNING: the machine is not idle (${busyBefore.toFixed(2)} cores busy before this run); numbers will be low`);
   say(`${c.label}: starting ...`);
   let server;
   try {
@@ -121,21 +169,18 @@ for (const c of selected) {
   }
   current = server;
   try {
-    const spec = { url: server.url, body: BODY, connections };
-    if (warmupS > 0) await load.run({ ...spec, durationS: warmupS });
-    const before = sampleTree(server.pid);
-    const r = await load.run({ ...spec, durationS });
-    const after = sampleTree(server.pid);
-    const cpuSeconds = cpuSecondsBetween(before, after, hz);
-    const result: Measurement = {
-      ...r,
-      cpuSeconds,
-      requestsPerCpuS: cpuSeconds > 0 ? r.requests / cpuSeconds : NaN,
-      cpuCores: cpuSeconds / r.durationS,
-      busyBeforeCores,
-    };
-    say(`${c.label}: ${fmt(result.requestsPerS)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, ${fmt(result.requestsPerCpuS)} req/CPU-s` +
-      (r.non2xx + r.errors > 0 ? `  (WARNING: ${r.non2xx} non-2xx, ${r.errors} socket errors)` : ''));
+    if (warmupS > 0) await load.run({ url: server.url, body: BODY, connections, durationS: warmupS });
+    // When other work disturbed the interval, measure again (up to --retries) and keep the cleanest.
+    let result = await measure(server.pid, server.url, busyBefore);
+    for (let retry = 1; retry <= retries && result.otherCores > QUIET; retry++) {
+      say(`${c.label}: other work kept ${result.otherCores.toFixed(2)} cores busy meanwhile; measuring again (${retry}/${retries})`);
+      const again = await measure(server.pid, server.url, await waitForIdle());
+      if (again.otherCores < result.otherCores) result = again;
+    }
+    const r = result;
+    say(`${c.label}: ${fmt(r.requestsPerS)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${fmt(r.requestsPerCpuS)} req/CPU-s` +
+      (r.non2xx + r.errors > 0 ? `  (WARNING: ${r.non2xx} non-2xx, ${r.errors} socket errors)` : '') +
+      (r.otherCores > QUIET ? `  (WARNING: other work kept ${r.otherCores.toFixed(2)} cores busy meanwhile)` : ''));
     outcomes.push({ id: c.id, label: c.label, status: 'ok', url: server.url, result });
   } catch (err) {
     say(`${c.label}: failed (${(err as Error).message})`);
@@ -152,12 +197,12 @@ function fmt(n: number): string {
   return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-';
 }
 
-const rows = [['server', 'req/s', 'p50 ms', 'p99 ms', 'CPU cores', 'req/CPU-s', 'errors']];
+const rows = [['server', 'req/s', 'p50 ms', 'p99 ms', 'CPU cores', 'req/CPU-s', 'errors', 'other load']];
 for (const o of outcomes) {
   const r = o.result;
   rows.push(r
-    ? [o.label, fmt(r.requestsPerS), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2), r.cpuCores.toFixed(2), fmt(r.requestsPerCpuS), String(r.non2xx + r.errors)]
-    : [o.label, o.status, '', '', '', '', '']);
+    ? [o.label, fmt(r.requestsPerS), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2), r.cpuCores.toFixed(2), fmt(r.requestsPerCpuS), String(r.non2xx + r.errors), r.otherCores.toFixed(2)]
+    : [o.label, o.status, '', '', '', '', '', '']);
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
 say();
