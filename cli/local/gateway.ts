@@ -146,8 +146,11 @@ export class Gateway {
 
     const deadline = Date.now() + this.options.holdMs;
     let clientGone = false;
+    let upstream: http.ClientRequest | undefined;
     res.on('close', () => {
-      if (!res.writableFinished) clientGone = true;
+      if (res.writableFinished) return;
+      clientGone = true;
+      upstream?.destroy();
     });
     let resetRetried = false;
     for (let attempt = 1; ; attempt++) {
@@ -157,7 +160,7 @@ export class Gateway {
         res.setHeader('Retry-After', '1');
         return json(res, 503, { error: `${route.api} has no ready replica: ${this.routes.unavailableReason(route.api)}` });
       }
-      const outcome = await this.forward(backend, req.method ?? 'GET', forwardPath, headers, body, res, !resetRetried);
+      const outcome = await this.forward(backend, req.method ?? 'GET', forwardPath, headers, body, res, !resetRetried, (u) => (upstream = u));
       if (outcome === 'done') return;
       if (outcome === 'ECONNRESET' || outcome === 'EPIPE') resetRetried = true;
       if (attempt >= this.options.maxAttempts) {
@@ -196,7 +199,10 @@ export class Gateway {
   }
 
   /** 'done' when an answer (or a failure that must not be retried) went to the client; else why to retry. */
-  private forward(backend: Backend, method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer, res: http.ServerResponse, retryReset: boolean): Promise<'done' | string> {
+  private forward(
+    backend: Backend, method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer, res: http.ServerResponse,
+    retryReset: boolean, bind: (upstream: http.ClientRequest) => void,
+  ): Promise<'done' | string> {
     let agent = this.agents.get(backend.id);
     if (agent === undefined) {
       // Idle connections are dropped after 3 s, before the runtime's keep-alive timeout (5 s)
@@ -219,6 +225,7 @@ export class Gateway {
           // A draining replica refused it before any predictor saw it: send it elsewhere.
           answer.resume();
           release();
+          this.suspect.set(backend.id, Date.now() + 1000);
           return resolve('the replica is shutting down');
         }
         const out: http.OutgoingHttpHeaders = {};
@@ -237,9 +244,7 @@ export class Gateway {
           resolve('done');
         });
       });
-      res.on('close', () => {
-        if (!res.writableFinished) upstream.destroy();
-      });
+      bind(upstream);
       upstream.on('error', (error: NodeJS.ErrnoException) => {
         release();
         if (res.headersSent) {

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { CliError } from '../errors.ts';
+import { baseUrl, readEnvConfig, resolveEnvironment, writeEnvConfig } from './environments.ts';
+import { layout } from './paths.ts';
+
+test('without cli.yaml there is one environment, local on port 8888; configured values round-trip', () => {
+  const home = mkdtempSync(path.join(tmpdir(), 'cortex-env-test-'));
+  try {
+    const l = layout(home);
+    const config = readEnvConfig(l);
+    assert.deepEqual(config, { defaultEnvironment: 'local', environments: [{ name: 'local', provider: 'local', port: 8888, host: '127.0.0.1' }] });
+    assert.equal(baseUrl(config.environments[0]), 'http://localhost:8888');
+    config.environments[0].port = 9000;
+    writeEnvConfig(l, config);
+    assert.equal(resolveEnvironment(l, undefined).port, 9000);
+    assert.throws(() => resolveEnvironment(l, 'aws'), (e: unknown) => e instanceof CliError && e.exitCode === 3 && /no environment named "aws"/.test(e.message));
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('a broken cli.yaml is named with what is wrong', () => {
+  const home = mkdtempSync(path.join(tmpdir(), 'cortex-env-test-'));
+  try {
+    const l = layout(home);
+    writeFileSync(l.config, 'environments:\n  - name: local\n    port: eighty\n');
+    assert.throws(() => readEnvConfig(l), (e: unknown) => e instanceof CliError && e.exitCode === 2 && e.message.includes('cli.yaml: environment local: port must be a whole number'));
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('a deep CORTEX_HOME gets its control socket in the temp folder (unix socket paths are short)', () => {
+  const deep = path.join(tmpdir(), 'x'.repeat(120));
+  assert.ok(layout(deep).socket.length < 100);
+  assert.equal(layout('/tmp/h').socket, '/tmp/h/supervisor.sock');
+});

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { createSnapshot, listProjectFiles } from './snapshot.ts';
+
+function project(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cortex-snapshot-test-'));
+  const files: Record<string, string> = {
+    'cortex.yaml': '- name: a\n',
+    'predictor.py': 'class PythonPredictor: pass\n',
+    'lib/util.py': 'X = 1\n',
+    'lib/__pycache__/util.cpython-311.pyc': 'bytecode',
+    '.git/HEAD': 'ref',
+    'node_modules/x/index.js': '',
+    'data/big.csv': '1,2,3\n',
+    '.cortexignore': 'data/\n',
+  };
+  for (const [rel, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    writeFileSync(path.join(dir, rel), text);
+  }
+  return dir;
+}
+
+test('a project folder is listed without what a deploy leaves out', () => {
+  const dir = project();
+  try {
+    assert.deepEqual(listProjectFiles(dir).map((f) => f.rel), ['cortex.yaml', 'lib/util.py', 'predictor.py']);
+    // a folder never entered (the cortex home inside a project, say)
+    assert.deepEqual(listProjectFiles(dir, { skipDirs: [path.join(dir, 'lib')] }).map((f) => f.rel), ['cortex.yaml', 'predictor.py']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a symlink loop does not hang the walk', () => {
+  const dir = project();
+  try {
+    symlinkSync(dir, path.join(dir, 'lib', 'loop'));
+    const rels = listProjectFiles(dir).map((f) => f.rel);
+    assert.ok(rels.includes('predictor.py'));
+    assert.ok(rels.length < 10);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('snapshots are copies with a content hash: equal contents, equal hash; any change, another hash', () => {
+  const dir = project();
+  const store = mkdtempSync(path.join(tmpdir(), 'cortex-snapshots-'));
+  try {
+    const a = createSnapshot(listProjectFiles(dir), store);
+    const b = createSnapshot(listProjectFiles(dir), store);
+    assert.equal(a.hash, b.hash);
+    assert.notEqual(a.dir, b.dir);
+    assert.equal(a.files, 3);
+    assert.equal(readFileSync(path.join(a.dir, 'lib', 'util.py'), 'utf8'), 'X = 1\n');
+    writeFileSync(path.join(dir, 'lib', 'util.py'), 'X = 2\n');
+    const c = createSnapshot(listProjectFiles(dir), store);
+    assert.notEqual(c.hash, a.hash);
+    assert.equal(readFileSync(path.join(a.dir, 'lib', 'util.py'), 'utf8'), 'X = 1\n', 'the earlier copy is untouched');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(store, { recursive: true, force: true });
+  }
+});
