@@ -120,6 +120,17 @@ describe('local environment: an API from deploy to delete', { concurrency: false
     assert.ok(lines.some((l) => /Traceback|KeyError/.test(l.message)), 'the failed prediction is logged');
   });
 
+  test('a missing project or environment is refused with its exit code', async () => {
+    const none = await local.cortex(['deploy', path.join(project, 'no-such-folder')]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /no-such-folder: no such file or folder/);
+    const env = await local.cortex(['get', '-e', 'aws']);
+    assert.equal(env.code, 3);
+    assert.match(env.stderr, /no environment named "aws"; environments: local/);
+    const flag = await local.cortex(['get', '--bogus']);
+    assert.equal(flag.code, 2);
+  });
+
   test('deploying it unchanged says "up to date" and keeps the replica', async () => {
     const before = await running();
     const r = await local.cortex(['deploy', project]);
@@ -173,7 +184,8 @@ describe('local environment: an API from deploy to delete', { concurrency: false
     { what: 'a predictor that does not compile', file: 'syntax_error.py', target: 'predictor.py', message: /predictor failed to initialise: SyntaxError/ },
     { what: 'a failing __init__', file: 'init_error.py', target: 'predictor.py', message: /predictor failed to initialise: ValueError: model file not found: \/models\/missing\.pkl/ },
     { what: 'a predictor process that exits before it is ready', file: 'exits_early.py', target: 'predictor.py', message: /worker exited before it was ready \(code 7\)/ },
-    { what: 'a requirement pip cannot install', file: 'requirements.txt', target: 'requirements.txt', message: /pip install -r .*requirements\.txt failed[\s\S]*this-package-does-not-exist-cortex-test[\s\S]*nothing was deployed/ },
+    // pip's own output is shown as the step runs, then its last lines in the error.
+    { what: 'a requirement pip cannot install', file: 'requirements.txt', target: 'requirements.txt', message: /installing requirements\.txt \.\.\.\n(  \| .*\n)*  \| ERROR: No matching distribution found for this-package-does-not-exist-cortex-test[\s\S]*pip install -r .*requirements\.txt failed[\s\S]*nothing was deployed/ },
   ];
   for (const bad of badVersions) {
     test(`a deploy with ${bad.what} fails with the reason and leaves the running version serving`, { timeout: 120_000 }, async () => {

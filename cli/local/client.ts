@@ -16,10 +16,13 @@ export interface ControlResponse<T> {
 
 const START_TIMEOUT_MS = 20_000;
 
+/** No supervisor answers (none runs, or the one there is stopping). */
 function isConnectionError(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE';
+  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ESTOPPING';
 }
+
+const stoppingError = () => Object.assign(new Error('the supervisor is stopping'), { code: 'ESTOPPING' });
 
 export class SupervisorClient {
   readonly layout: Layout;
@@ -35,7 +38,9 @@ export class SupervisorClient {
         res.on('data', (c: string) => (text += c));
         res.on('end', () => {
           try {
-            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as T });
+            const body = JSON.parse(text) as T;
+            if (res.statusCode === 503 && (body as { stopping?: boolean }).stopping) return reject(stoppingError());
+            resolve({ status: res.statusCode ?? 0, body });
           } catch (error) {
             reject(error);
           }
@@ -63,6 +68,7 @@ export class SupervisorClient {
           let text = '';
           res.on('data', (c: string) => (text += c));
           res.on('end', () => {
+            if (res.statusCode === 503 && text.includes('"stopping":true')) return reject(stoppingError());
             const message = (() => {
               try {
                 return (JSON.parse(text) as { error?: string }).error ?? text;
@@ -118,41 +124,39 @@ export async function ensureSupervisor(l: Layout, onStart?: () => void): Promise
   if (found) return found;
   onStart?.();
   mkdirSync(l.home, { recursive: true });
+  const until = Date.now() + START_TIMEOUT_MS;
+  let child: { exited?: number | null } | undefined;
+  for (;;) {
+    // (Again) when the last one found another supervisor in place: that one may be stopping.
+    if (child === undefined || child.exited === 0) child = spawnSupervisor(l);
+    const client = await findSupervisor(l);
+    if (client) return client;
+    if ((child.exited !== undefined && child.exited !== 0) || Date.now() > until) {
+      const tail = readTail(l.supervisorLog, 5);
+      throw new CliError(
+        `could not start the local environment's supervisor${child.exited != null ? ` (it exited with code ${child.exited})` : ''}; ` +
+          `its log ${l.supervisorLog} ends with:\n${tail}`,
+        ExitCode.Unavailable,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function spawnSupervisor(l: Layout): { exited?: number | null } {
+  const state: { exited?: number | null } = {};
   const fd = openSync(l.supervisorLog, 'a');
-  let exited: number | null | undefined;
   try {
     const env = { ...process.env };
     delete env.NODE_TEST_CONTEXT;
     const child = spawn(process.execPath, [cortexBin, '__supervisor'], { detached: true, stdio: ['ignore', fd, fd], cwd: l.home, env });
-    child.once('exit', (code) => (exited = code));
+    child.once('exit', (code) => (state.exited = code));
+    child.once('error', () => (state.exited = -1));
     child.unref();
   } finally {
     closeSync(fd);
   }
-  const until = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    const client = await findSupervisor(l);
-    if (client) return client;
-    if ((exited !== undefined && exited !== 0) || Date.now() > until) {
-      const tail = readTail(l.supervisorLog, 5);
-      throw new CliError(
-        `could not start the local environment's supervisor${exited !== undefined ? ` (it exited with code ${exited})` : ''}; its log ${l.supervisorLog} ends with:\n${tail}`,
-        ExitCode.Unavailable,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Runs `action` against the supervisor, starting it again once if it went away meanwhile. */
-export async function withSupervisor<T>(l: Layout, action: (client: SupervisorClient) => Promise<T>, onStart?: () => void): Promise<T> {
-  const client = await ensureSupervisor(l, onStart);
-  try {
-    return await action(client);
-  } catch (error) {
-    if (!isConnectionError(error)) throw error;
-    return action(await ensureSupervisor(l, onStart));
-  }
+  return state;
 }
 
 function readTail(file: string, lines: number): string {

@@ -242,6 +242,7 @@ class Supervisor {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (this.stopping) return sendJson(res, 503, { error: 'the supervisor is stopping', stopping: true });
     const route = `${req.method} ${(req.url ?? '/').split('?')[0]}`;
     const body = req.method === 'POST' ? await readJson(req) : {};
     switch (route) {
