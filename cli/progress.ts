@@ -120,7 +120,15 @@ export class Progress {
     }
   }
 
-  /** Stops the spinner (before printing anything else, or exiting). */
+  /** Stops drawing the running step (before a question); redraw() or its end resumes. */
+  pause(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.clearLine();
+    this.closePlainLine();
+  }
+
+  /** Ends the running step as done (before printing anything else, or exiting). */
   stop(): void {
     if (this.current && !this.current.ended) this.current.done();
   }

@@ -35,7 +35,7 @@ export function deployCommand(): Command {
           if (fmt === 'pretty') out(plan === 'up to date' ? `${api} is up to date` : `${plan} ${c.bold(api)}`);
         },
         confirm: (question) => {
-          progress.stop();
+          progress.pause();
           return confirm(question, false);
         },
       }).finally(() => progress.stop());
