@@ -9,6 +9,7 @@
 //   for trivial predictors while slow ones are fed strictly on demand and a queued request
 //   is never stuck behind a busy worker for long.
 import { performance } from 'node:perf_hooks';
+import { Deque } from './deque.ts';
 import type { PredictJob, PredictorWorker, PredictResult } from './workers/types.ts';
 
 export interface BatchingOptions {
@@ -43,8 +44,7 @@ const maxPipelineDepth = 64;
 export class Dispatcher {
   private readonly options: DispatcherOptions;
   private readonly states: WorkerState[] = [];
-  private readonly queue: Unit[] = [];
-  private queueHead = 0;
+  private readonly queue = new Deque<Unit>();
   private admitted = 0;
   private forming: PredictJob[] = [];
   private formingTimer: NodeJS.Timeout | undefined;
@@ -61,10 +61,7 @@ export class Dispatcher {
   /** Jobs waiting for a worker (including a batch still forming). */
   get queueLength(): number {
     let n = this.forming.length;
-    for (let i = this.queueHead; i < this.queue.length; i++) {
-      const unit = this.queue[i];
-      n += Array.isArray(unit) ? unit.length : 1;
-    }
+    for (const unit of this.queue) n += Array.isArray(unit) ? unit.length : 1;
     return n;
   }
 
@@ -108,13 +105,11 @@ export class Dispatcher {
     clearTimeout(this.formingTimer);
     const pending = [...this.forming];
     this.forming = [];
-    for (let i = this.queueHead; i < this.queue.length; i++) {
-      const unit = this.queue[i];
+    for (const unit of this.queue) {
       if (Array.isArray(unit)) pending.push(...unit);
       else pending.push(unit);
     }
-    this.queue.length = 0;
-    this.queueHead = 0;
+    this.queue.clear();
     for (const job of pending) {
       this.admitted--;
       job.done(result);
@@ -131,7 +126,7 @@ export class Dispatcher {
   }
 
   private enqueue(unit: Unit): void {
-    if (this.queueHead === this.queue.length) {
+    if (this.queue.length === 0) {
       const state = this.pick();
       if (state !== undefined) {
         this.send(state, unit);
@@ -142,16 +137,10 @@ export class Dispatcher {
   }
 
   private pump(): void {
-    while (this.queueHead < this.queue.length) {
+    while (this.queue.length > 0) {
       const state = this.pick();
       if (state === undefined) break;
-      const unit = this.queue[this.queueHead];
-      this.queue[this.queueHead++] = undefined as unknown as Unit;
-      this.send(state, unit);
-    }
-    if (this.queueHead === this.queue.length && this.queueHead > 0) {
-      this.queue.length = 0;
-      this.queueHead = 0;
+      this.send(state, this.queue.shift()!);
     }
   }
 

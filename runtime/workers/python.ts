@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { JobTable } from './job-table.ts';
 import {
   BodyKind,
   InitError,
@@ -61,7 +62,7 @@ export class PythonWorker implements PredictorWorker {
   #stdio: 'inherit' | 'pipe';
   #child: ChildProcess | undefined;
   #in: Writable | undefined;
-  #jobs = new Map<number, PredictJob>();
+  #jobs = new JobTable();
   #queue: Buffer[] = [];
   #queued = 0;
   #scheduled = false;
@@ -250,9 +251,8 @@ export class PythonWorker implements PredictorWorker {
   #onFrame = (type: number, buf: Buffer, start: number, end: number): void => {
     if (type === FromWorker.Response) {
       const id = buf.readUInt32LE(start);
-      const job = this.#jobs.get(id);
+      const job = this.#jobs.take(id);
       if (job === undefined) return;
-      this.#jobs.delete(id);
       const kind = buf[start + 6] as BodyKind;
       const bodyStart = start + 9 + buf.readUInt16LE(start + 7);
       const result: PredictResult = { status: buf.readUInt16LE(start + 4), kind, body: buf.subarray(bodyStart, end) };
@@ -289,8 +289,7 @@ export class PythonWorker implements PredictorWorker {
     this.#exit = exit;
     if (this.#jobs.size > 0) {
       const gone = errorResult(503, `worker exited (${signal ? `signal ${signal}` : `code ${code}`})`);
-      const jobs = [...this.#jobs.values()];
-      this.#jobs.clear();
+      const jobs = this.#jobs.takeAll();
       for (const job of jobs) job.done({ ...gone });
     }
     for (const listener of this.#listeners.splice(0)) listener(exit);

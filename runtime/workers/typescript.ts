@@ -7,6 +7,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
+import { JobTable } from './job-table.ts';
 import {
   BodyKind,
   InitError,
@@ -53,7 +54,7 @@ export class TypeScriptWorker implements PredictorWorker {
   #worker: Worker | undefined;
   #pid: number | undefined;
   /** Sent and not yet answered, by id (includes the jobs still in #outbox). */
-  readonly #jobs = new Map<number, PredictJob>();
+  readonly #jobs = new JobTable();
   /** Jobs (or, with batching, batches) waiting for this tick's postMessage. */
   #outbox: (PredictJob | PredictJob[])[] = [];
   #flushScheduled = false;
@@ -180,8 +181,7 @@ export class TypeScriptWorker implements PredictorWorker {
     if (worker === undefined) {
       // Never started: answer whatever was sent.
       this.#closing = true;
-      const jobs = [...this.#jobs.values()];
-      this.#jobs.clear();
+      const jobs = this.#jobs.takeAll();
       this.#outbox = [];
       for (const job of jobs) refuse(job, SHUTDOWN_BODY);
       return;
@@ -272,12 +272,11 @@ export class TypeScriptWorker implements PredictorWorker {
       const hLen = dv.getUint32(off + 11, true);
       const bLen = dv.getUint32(off + 15, true);
       off += RESULT_FIXED;
-      const job = jobs.get(id);
+      const job = jobs.take(id);
       if (job === undefined) {
         off += hLen + bLen;
         continue;
       }
-      jobs.delete(id);
       let result: PredictResult;
       if (hLen === 0) {
         result = { status, kind, body: bLen === 0 ? EMPTY : Buffer.from(ab, off, bLen) };
@@ -318,8 +317,7 @@ export class TypeScriptWorker implements PredictorWorker {
   #onExit(code: number): void {
     this.#exited = true;
     this.#outbox = [];
-    const jobs = [...this.#jobs.values()];
-    this.#jobs.clear();
+    const jobs = this.#jobs.takeAll();
     for (const job of jobs) {
       try {
         refuse(job, EXITED_BODY);
