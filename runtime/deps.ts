@@ -52,6 +52,9 @@ export async function preparePython(requirementsFile: string, logger: Logger): P
   mkdirSync(venvs, { recursive: true });
   const building = `${venv}.building-${process.pid}`;
   rmSync(building, { recursive: true, force: true });
+  // A replica stopped mid-install must not leave a half-built environment in the cache.
+  const removeBuilding = () => rmSync(building, { recursive: true, force: true });
+  process.once('exit', removeBuilding);
   const started = Date.now();
   logger.info(`installing ${path.basename(requirementsFile)} into a cached virtualenv`, { venv });
   try {
@@ -76,10 +79,12 @@ export async function preparePython(requirementsFile: string, logger: Logger): P
       );
     }
   } catch (error) {
-    rmSync(building, { recursive: true, force: true });
+    process.off('exit', removeBuilding);
+    removeBuilding();
     if (error instanceof DependencyError) throw error;
     throw new DependencyError(`could not create a virtualenv with ${python}: ${(error as Error).message}`);
   }
+  process.off('exit', removeBuilding);
   writeFileSync(path.join(building, '.cortex-complete'), `${new Date().toISOString()}\n`);
   try {
     renameSync(building, venv);

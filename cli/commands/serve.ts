@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { loadProject } from '../config/load.ts';
 import { ConfigError } from '../config/errors.ts';
 import { parseMemBytes } from '../../operator/api/v1alpha1/index.ts';
-import { startReplica } from '../../runtime/replica.ts';
+import { startReplica, type Replica } from '../../runtime/replica.ts';
 import { CliError } from '../errors.ts';
 
 interface ServeFlags {
@@ -30,7 +30,16 @@ export function serveCommand(): Command {
     .addOption(new Option('--request-timeout <seconds>', 'a client must send its whole request within this (else 408)').default('30'))
     .action(async (config: string, flags: ServeFlags) => {
       const { name, spec, dir } = resolveApi(config, flags.api);
-      const replica = await startReplica({
+      // Signals are handled from the start: before the replica is up (say, during a pip
+      // install) there is nothing to drain, so SIGTERM ends at once, cleaning up on 'exit'.
+      let replica: Replica | undefined;
+      const stop = () => {
+        if (replica === undefined) process.exit(143);
+        replica.stop().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      replica = await startReplica({
         name,
         spec,
         projectDir: dir,
@@ -41,17 +50,16 @@ export function serveCommand(): Command {
         requestTimeoutMs: wholeNumber('--request-timeout', flags.requestTimeout) * 1000,
         terminationLogPath: process.env.CORTEX_TERMINATION_LOG ?? '/dev/termination-log',
       });
-      const host = flags.host === '0.0.0.0' || flags.host === '::' ? 'localhost' : flags.host;
-      const sample = path.join(dir, 'sample.json');
-      const data = existsSync(sample) ? `@${path.relative(process.cwd(), sample)}` : `'{}'`;
-      process.stderr.write(
-        `${name} is ready; try:\n  curl http://${host}:${replica.port}/ -X POST -H 'Content-Type: application/json' -d ${data}\n`,
-      );
-      const stop = () => {
-        replica.stop().then(() => process.exit(0), () => process.exit(1));
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      // The hint is for a person at a terminal; replicas under a supervisor or in a pod log
+      // "<api> is ready" as JSON instead.
+      if (process.stderr.isTTY) {
+        const host = flags.host === '0.0.0.0' || flags.host === '::' ? 'localhost' : flags.host;
+        const sample = path.join(dir, 'sample.json');
+        const data = existsSync(sample) ? `@${path.relative(process.cwd(), sample)}` : `'{}'`;
+        process.stderr.write(
+          `${name} is ready; try:\n  curl http://${host}:${replica.port}/ -X POST -H 'Content-Type: application/json' -d ${data}\n`,
+        );
+      }
     });
 }
 

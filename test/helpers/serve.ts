@@ -1,6 +1,6 @@
 // Runs `cortex serve` as a user (or a container) would: a real child process on a free port.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,8 +40,17 @@ export interface ServeOptions {
 }
 
 /** A private cache dir per test run would reinstall venvs every time; share one per machine. */
+let termDir: string | undefined;
+let spawned = 0;
+
+/** The environment of a served process: its own termination-log file in one folder per test process. */
 export function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, CORTEX_TERMINATION_LOG: path.join(mkdtempSync(path.join(tmpdir(), 'cortex-term-')), 'termination-log'), ...extra };
+  if (termDir === undefined) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cortex-term-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    termDir = dir;
+  }
+  return { ...process.env, CORTEX_TERMINATION_LOG: path.join(termDir, `termination-log-${++spawned}`), ...extra };
 }
 
 /** Expects serve() to fail and returns how. */
@@ -91,8 +100,8 @@ export function serve(target: string, options: ServeOptions = {}): Promise<Serve
     }, options.timeoutMs ?? 120_000);
     const check = () => {
       const listening = /"serving .* on http:\/\/[^:]+:(\d+)/.exec(out);
-      const ready = /curl http:\/\/[^:]+:(\d+)\//.exec(err);
-      const match = options.waitForReady === false ? listening : ready;
+      const ready = listening !== null && /"message":"[^"]+ is ready"/.test(out);
+      const match = options.waitForReady === false || ready ? listening : null;
       if (match) {
         clearTimeout(deadline);
         proc.stdout!.off('data', check);
