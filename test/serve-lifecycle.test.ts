@@ -1,6 +1,7 @@
 // `cortex serve` as a process: readiness, init failure, crashes, limits, draining, metrics.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -31,6 +32,23 @@ describe('cortex serve lifecycle', { concurrency: false }, () => {
     assert.match(error.out, /Traceback/);
     assert.match(error.out, /ValueError: model file not found/);
     assert.equal(readFileSync(error.terminationLog, 'utf8'), 'predictor failed to initialise: ValueError: model file not found: /models/missing.pkl');
+  });
+
+  test('a failed pip install stops the replica with pip\'s reason and leaves no half-built environment', { timeout: 180_000 }, async () => {
+    const cache = mkdtempSync(path.join(tmpdir(), 'cortex-cache-'));
+    try {
+      const error = await serveFailure(path.join(repoRoot, 'test', 'fixtures', 'bad-requirements'), {
+        env: { CORTEX_CACHE_DIR: cache },
+        timeoutMs: 170_000,
+      });
+      assert.equal(error.code, 1);
+      assert.match(error.out, /pip install -r .*requirements\.txt failed/);
+      assert.match(error.out, /cortex-no-such-package-zz9/);
+      assert.match(readFileSync(error.terminationLog, 'utf8'), /fix the requirement named above/);
+      assert.deepEqual(readdirSync(path.join(cache, 'venvs')), [], 'nothing left in the venv cache');
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 
   test('over max_replica_concurrency a request gets 503 with Retry-After at once, and it is counted', async () => {
