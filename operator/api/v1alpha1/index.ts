@@ -8,3 +8,5 @@ export { parseDurationMs, DURATION_PATTERN } from './duration.ts';
 export { parseQuantity, parseCpuMillis, parseMemBytes, parseIntOrPercent, quantitySuffix, QUANTITY_PATTERN, INT_OR_PERCENT_PATTERN, type IntOrPercent } from './quantity.ts';
 export { fieldsOf, isDataMap, childSchema, schemaAt, isPlainObject, valueAt } from './schema-walk.ts';
 export { ComputedDefault, hasDefault, isOptional } from './schema-helpers.ts';
+export * from './realtimeapi-status.ts';
+export type { RealtimeApi } from './realtimeapi.ts';

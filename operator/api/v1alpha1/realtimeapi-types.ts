@@ -26,7 +26,12 @@ export const ServerSideBatchingSchema = Struct(
       description: 'Longest time to wait for a batch to fill before calling predict with what has arrived (a duration such as 100ms or 0.5s).',
     }),
   },
-  { description: 'Server-side batching: concurrent requests are grouped into one predict call. Absent: every request is predicted on its own.' },
+  {
+    description: 'Server-side batching: concurrent requests are grouped into one predict call. Absent: every request is predicted on its own.',
+    'x-kubernetes-validations': [
+      { rule: "duration(self.batchInterval) > duration('0s')", message: 'batchInterval must be greater than 0', fieldPath: '.batchInterval', reason: 'FieldValueInvalid' },
+    ],
+  },
 );
 
 export const DependenciesSchema = Struct(
@@ -36,6 +41,26 @@ export const DependenciesSchema = Struct(
     shell: Type.String({ minLength: 1, default: 'dependencies.sh', description: 'Shell script run before the predictor starts, relative to the project folder. Default: dependencies.sh (run when present).' }),
   },
   { default: {}, description: 'Files that install the predictor\'s dependencies when a replica starts.' },
+);
+
+/** Key of the binaryData entry that holds a bundle chunk in each of predictor.bundle.configMaps. */
+export const BUNDLE_KEY = 'bundle.tgz';
+/** Most ConfigMaps a bundle may span (each holds at most ~1 MiB). */
+export const BUNDLE_MAX_CONFIGMAPS = 64;
+
+export const BundleSchema = Struct(
+  {
+    configMaps: Type.Array(
+      Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', description: 'Name of a ConfigMap in the API\'s namespace.' }),
+      {
+        minItems: 1,
+        maxItems: BUNDLE_MAX_CONFIGMAPS,
+        description: `ConfigMaps in the API's namespace holding the project folder as a gzipped tar, in order: each one's binaryData key "${BUNDLE_KEY}" is the next chunk. Written by cortex deploy.`,
+      },
+    ),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 (lowercase hex) of the whole tar.gz: checked before it is unpacked, and a new value rolls the replicas out even when the ConfigMap names stay the same.' }),
+  },
+  { description: 'Where the project folder (cortex.yaml, the predictor, its files) comes from when it is not baked into predictor.image: a bundle cortex deploy uploads as ConfigMaps, unpacked into /mnt/project when a replica starts.' },
 );
 
 export const PredictorSchema = Struct(
@@ -51,8 +76,17 @@ export const PredictorSchema = Struct(
     threadsPerProcess: Type.Integer({ minimum: 1, default: 1, description: 'Concurrent predict calls per process. Default: 1.' }),
     serverSideBatching: Type.Optional(ServerSideBatchingSchema),
     dependencies: DependenciesSchema,
+    bundle: Type.Optional(BundleSchema),
   },
-  { description: 'The code that serves predictions and how it runs.' },
+  {
+    description: 'The code that serves predictions and how it runs.',
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.bundle) || has(self.image)',
+        message: 'the predictor\'s code must come from predictor.bundle (cortex deploy uploads it) or be baked into predictor.image at /mnt/project',
+      },
+    ],
+  },
 );
 
 export const ComputeSchema = Struct(
@@ -60,7 +94,7 @@ export const ComputeSchema = Struct(
     cpu: Quantity({ default: '200m', description: 'CPU requested per replica, a Kubernetes quantity such as 200m, 0.5 or 2. Default: 200m.' }),
     gpu: Type.Integer({ minimum: 0, default: 0, description: 'GPUs requested per replica (nvidia.com/gpu), a whole number. Default: 0.' }),
     mem: Type.Optional(Quantity({ description: 'Memory requested per replica, a Kubernetes quantity such as 200M, 512Mi or 2Gi. Default: none.' })),
-    nodeGroups: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Node groups the replicas may run on. Default: any node that fits.' })),
+    nodeGroups: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 32, description: 'Node groups the replicas may run on. Default: any node that fits.' })),
   },
   { default: {}, description: 'Resources requested by each replica.' },
 );
@@ -80,7 +114,35 @@ export const AutoscalingSchema = Struct(
     downscaleTolerance: Type.Number({ minimum: 0, default: 0.05, description: 'No downscale while the recommendation is within this fraction below the current replicas. Default: 0.05.' }),
     upscaleTolerance: Type.Number({ minimum: 0, default: 0.05, description: 'No upscale while the recommendation is within this fraction above the current replicas. Default: 0.05.' }),
   },
-  { default: {}, description: 'How the number of replicas follows the in-flight requests.' },
+  {
+    default: {},
+    description: 'How the number of replicas follows the in-flight requests.',
+    // Cross-field checks the API server runs at apply time (validateSpec runs the same ones in
+    // the CLI). Every field they read has a default, so it is present when they run.
+    'x-kubernetes-validations': [
+      { rule: 'self.minReplicas <= self.maxReplicas', message: 'minReplicas must be less than or equal to maxReplicas', fieldPath: '.minReplicas', reason: 'FieldValueInvalid' },
+      {
+        rule: '!has(self.initReplicas) || (self.initReplicas >= self.minReplicas && self.initReplicas <= self.maxReplicas)',
+        message: 'initReplicas must be between minReplicas and maxReplicas',
+        fieldPath: '.initReplicas',
+        reason: 'FieldValueInvalid',
+      },
+      { rule: '!has(self.targetReplicaConcurrency) || self.targetReplicaConcurrency > 0.0', message: 'targetReplicaConcurrency must be greater than 0', fieldPath: '.targetReplicaConcurrency', reason: 'FieldValueInvalid' },
+      { rule: 'self.maxDownscaleFactor > 0.0 && self.maxDownscaleFactor < 1.0', message: 'maxDownscaleFactor must be greater than 0 and less than 1', fieldPath: '.maxDownscaleFactor', reason: 'FieldValueInvalid' },
+      { rule: 'self.maxUpscaleFactor > 1.0', message: 'maxUpscaleFactor must be greater than 1', fieldPath: '.maxUpscaleFactor', reason: 'FieldValueInvalid' },
+      {
+        rule: "duration(self.window) >= duration('10s') && duration(self.window).getSeconds() % 10 == 0 && duration(self.window) == duration(string(duration(self.window).getSeconds()) + 's')",
+        message: 'window must be a multiple of 10s',
+        fieldPath: '.window',
+        reason: 'FieldValueInvalid',
+      },
+      {
+        rule: "duration(self.downscaleStabilizationPeriod) <= duration('1h') && duration(self.upscaleStabilizationPeriod) <= duration('1h')",
+        message: 'stabilization periods must be at most 1h (the HorizontalPodAutoscaler\'s limit)',
+        reason: 'FieldValueInvalid',
+      },
+    ],
+  },
 );
 
 export const UpdateStrategySchema = Struct(
@@ -88,7 +150,19 @@ export const UpdateStrategySchema = Struct(
     maxSurge: IntOrPercent({ default: '25%', description: 'Replicas created above the desired count during a rolling update: a number or a percentage. 0 disables surging. Default: 25%.' }),
     maxUnavailable: IntOrPercent({ default: '25%', description: 'Replicas that may be unavailable during a rolling update: a number or a percentage (not 0 when maxSurge is 0). Default: 25%.' }),
   },
-  { default: {}, description: 'Rolling update of the replicas when the API changes.' },
+  {
+    default: {},
+    description: 'Rolling update of the replicas when the API changes.',
+    'x-kubernetes-validations': [
+      {
+        // int-or-string values are dynamic in CEL: string() reads 0 and '0%' alike.
+        rule: "!(string(self.maxSurge) in ['0', '0%'] && string(self.maxUnavailable) in ['0', '0%'])",
+        message: 'maxSurge and maxUnavailable must not both be 0 (a rolling update could never progress)',
+        fieldPath: '.maxUnavailable',
+        reason: 'FieldValueInvalid',
+      },
+    ],
+  },
 );
 
 export const NetworkingSchema = Struct(
@@ -113,6 +187,7 @@ export const RealtimeApiSpecSchema = Struct(
 export type RealtimeApiSpec = Static<typeof RealtimeApiSpecSchema>;
 export type PredictorSpec = RealtimeApiSpec['predictor'];
 export type ServerSideBatchingSpec = Static<typeof ServerSideBatchingSchema>;
+export type BundleSpec = Static<typeof BundleSchema>;
 export type ComputeSpec = RealtimeApiSpec['compute'];
 export type AutoscalingSpec = RealtimeApiSpec['autoscaling'];
 export type UpdateStrategySpec = RealtimeApiSpec['updateStrategy'];

@@ -65,12 +65,13 @@ export function IntOrPercent(options: SchemaOptions & { description: string }): 
     'x-kubernetes-int-or-string': true,
     anyOf: [{ type: 'integer' }, { type: 'string' }],
     pattern: INT_OR_PERCENT_PATTERN,
+    maxLength: 16, // bounded, since CEL rules read it
   });
 }
 
 /** A Go duration string like '100ms', '60s', '1h30m'. */
 export function Duration(options: SchemaOptions & { description: string }) {
-  return Type.String({ ...options, pattern: DURATION_PATTERN });
+  return Type.String({ ...options, pattern: DURATION_PATTERN, maxLength: 64 }); // bounded, since CEL rules parse it
 }
 
 /** A free-form object kept as is (x-kubernetes-preserve-unknown-fields). */
