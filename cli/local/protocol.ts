@@ -1,6 +1,7 @@
 // What the supervisor and the CLI say to each other over the control socket. Data only: the
 // CLI prints it, `-o json` shows it as is (snake_case there, see cli/commands/get.ts).
 import type { RealtimeApiSpec } from '../../operator/api/v1alpha1/index.ts';
+import type { VersionRecord } from './state.ts';
 
 export type ApiState = 'live' | 'updating' | 'error';
 
@@ -55,15 +56,9 @@ export interface SupervisorStatus {
   apis: ApiStatus[];
 }
 
-/** A version the CLI asks the supervisor to run. */
-export interface DeployRequest {
+/** A version the CLI asks the supervisor to run (the supervisor stamps deployedAt). */
+export interface DeployRequest extends Omit<VersionRecord, 'deployedAt'> {
   name: string;
-  hash: string;
-  snapshot: string;
-  configFile: string;
-  spec: RealtimeApiSpec;
-  env: Record<string, string>;
-  source: string;
 }
 
 export type RolloutAction = 'created' | 'updated' | 'refreshed' | 'up-to-date' | 'failed' | 'superseded';
