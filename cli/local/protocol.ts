@@ -1,6 +1,5 @@
 // What the supervisor and the CLI say to each other over the control socket. Data only: the
 // CLI prints it, `-o json` shows it as is (snake_case there, see cli/commands/get.ts).
-import type { RealtimeApiSpec } from '../../operator/api/v1alpha1/index.ts';
 import type { VersionRecord } from './state.ts';
 
 export type ApiState = 'live' | 'updating' | 'error';
