@@ -70,7 +70,7 @@ export const PredictorSchema = Struct(
     config: FreeForm({ default: {}, description: 'Free-form configuration passed to the predictor\'s constructor. Default: {}.' }),
     env: StringMap({ default: {}, description: 'Environment variables set for the predictor. Default: none.' }),
     pythonPath: Type.Optional(Type.String({ minLength: 1, description: 'Folder added to PYTHONPATH, relative to the project folder. Default: the project folder.' })),
-    image: Type.Optional(Type.String({ minLength: 1, description: 'Container image that replaces the runtime image. Default: the image of this Cortex version.' })),
+    image: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Container image that replaces the runtime image. Default: the image of this Cortex version.' })),
     logLevel: StringEnum(LOG_LEVELS, { default: 'info', description: 'Log level: debug, info, warning or error. Default: info.' }),
     processesPerReplica: Type.Integer({ minimum: 1, default: 1, description: 'Predictor processes (or worker threads, for typescript) per replica. Default: 1.' }),
     threadsPerProcess: Type.Integer({ minimum: 1, default: 1, description: 'Concurrent predict calls per process. Default: 1.' }),
