@@ -1,0 +1,250 @@
+// A small JSON client for the Kubernetes API on top of @kubernetes/client-node's KubeConfig
+// (authentication: kubeconfig, in-cluster token, exec plugins, impersonation).
+//
+// Why not the typed APIs: their objects are deserialised into model classes (Dates, renamed
+// fields), their patch calls default to strategic merge (415 on custom resources) and status
+// subresources need per-call header options. Here every object stays plain JSON, server-side
+// apply always sends application/apply-patch+yaml, and one undici dispatcher is reused for
+// every request and watch (client-node 2.0 builds a new Agent per request otherwise).
+
+import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, type KubeConfig } from '@kubernetes/client-node';
+
+/** A Kubernetes object as plain JSON. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    generation?: number;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: OwnerReference[];
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    managedFields?: unknown[];
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+/** A resource the operator reads or writes. */
+export interface ResourceType {
+  /** '' for the core group. */
+  group: string;
+  version: string;
+  kind: string;
+  plural: string;
+}
+
+export function apiVersionOf(r: ResourceType): string {
+  return r.group === '' ? r.version : `${r.group}/${r.version}`;
+}
+
+/** The REST path of a collection (namespace undefined: all namespaces) or of one object. */
+export function resourcePath(r: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+  let p = r.group === '' ? `/api/${r.version}` : `/apis/${r.group}/${r.version}`;
+  if (namespace !== undefined) p += `/namespaces/${encodeURIComponent(namespace)}`;
+  p += `/${r.plural}`;
+  if (name !== undefined) p += `/${encodeURIComponent(name)}`;
+  if (subresource !== undefined) p += `/${subresource}`;
+  return p;
+}
+
+/** An error answer of the API server: `code` is the HTTP status, `reason` the Status reason. */
+export class KubeError extends Error {
+  readonly code: number;
+  readonly reason: string;
+  readonly status: Record<string, unknown> | undefined;
+
+  constructor(method: string, path: string, code: number, body: string) {
+    let status: Record<string, unknown> | undefined;
+    try {
+      status = JSON.parse(body) as Record<string, unknown>;
+    } catch {
+      status = undefined;
+    }
+    const message = typeof status?.message === 'string' ? status.message : body.slice(0, 500) || `HTTP ${code}`;
+    super(`${method} ${path}: ${message}`);
+    this.name = 'KubeError';
+    this.code = code;
+    this.reason = typeof status?.reason === 'string' ? status.reason : '';
+    this.status = status;
+  }
+
+  /** The server's own message, without the method and path. */
+  get serverMessage(): string {
+    return typeof this.status?.message === 'string' ? this.status.message : this.message;
+  }
+}
+
+export function isNotFound(error: unknown): boolean {
+  return error instanceof KubeError && error.code === 404;
+}
+
+export function isConflict(error: unknown): boolean {
+  return error instanceof KubeError && error.code === 409;
+}
+
+export interface ListOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+  resourceVersion?: string;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  metadata: { resourceVersion: string; continue?: string };
+}
+
+/** One watch event: ADDED, MODIFIED, DELETED, BOOKMARK or ERROR (then `object` is a Status). */
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export interface WatchOptions {
+  resourceVersion: string;
+  timeoutSeconds: number;
+  allowWatchBookmarks: boolean;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+/** A running watch: `done` settles when the stream ends (resolves) or fails (rejects). */
+export interface WatchHandle {
+  abort(): void;
+  done: Promise<void>;
+}
+
+export interface ApplyOptions {
+  fieldManager: string;
+  force?: boolean;
+  /** 'status' to apply to the /status subresource. */
+  subresource?: string;
+}
+
+export class KubeClient {
+  readonly kc: KubeConfig;
+  private readonly http = new IsomorphicFetchHttpLibrary();
+  private dispatcher: unknown;
+
+  constructor(kc: KubeConfig) {
+    this.kc = kc;
+  }
+
+  private server(): string {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster');
+    return cluster.server.replace(/\/+$/, '');
+  }
+
+  /** A request with authentication applied and the shared dispatcher. */
+  private async context(method: HttpMethod, path: string, query: Record<string, string | number | boolean | undefined>): Promise<RequestContext> {
+    const url = new URL(this.server() + path);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    const ctx = new RequestContext(url.toString(), method);
+    ctx.setHeaderParam('Accept', 'application/json');
+    await this.kc.applySecurityAuthentication(ctx); // headers (tokens refresh) and a dispatcher...
+    this.dispatcher ??= ctx.getDispatcher(); // ...of which the first is kept and reused
+    if (this.dispatcher !== undefined) ctx.setDispatcher(this.dispatcher as Parameters<RequestContext['setDispatcher']>[0]);
+    return ctx;
+  }
+
+  /** Sends a request and parses the JSON answer; throws KubeError for 4xx/5xx. */
+  async request<T>(method: HttpMethod, path: string, options: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; contentType?: string } = {}): Promise<T> {
+    const ctx = await this.context(method, path, options.query ?? {});
+    if (options.body !== undefined) {
+      ctx.setHeaderParam('Content-Type', options.contentType ?? 'application/json');
+      ctx.setBody(JSON.stringify(options.body));
+    }
+    const response = await this.http.send(ctx).toPromise();
+    const text = await response.body.text();
+    if (response.httpStatusCode >= 400) throw new KubeError(method, path, response.httpStatusCode, text);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  get<T extends KubeObject>(r: ResourceType, namespace: string | undefined, name: string): Promise<T> {
+    return this.request<T>(HttpMethod.GET, resourcePath(r, namespace, name));
+  }
+
+  list<T extends KubeObject>(r: ResourceType, namespace: string | undefined, options: ListOptions = {}): Promise<ListResult<T>> {
+    return this.request<ListResult<T>>(HttpMethod.GET, resourcePath(r, namespace), { query: { ...options } });
+  }
+
+  create<T extends KubeObject>(r: ResourceType, obj: T, fieldManager: string): Promise<T> {
+    return this.request<T>(HttpMethod.POST, resourcePath(r, obj.metadata?.namespace), { query: { fieldManager, fieldValidation: 'Strict' }, body: obj });
+  }
+
+  /**
+   * Server-side apply of `obj` (its apiVersion, kind, metadata.name/namespace name the target).
+   * managedFields and resourceVersion are stripped: the first is rejected in apply bodies, the
+   * second would turn the apply into a compare-and-swap.
+   */
+  apply<T extends KubeObject>(r: ResourceType, obj: T, options: ApplyOptions): Promise<T> {
+    const body = structuredClone(obj);
+    if (body.metadata) {
+      delete body.metadata.managedFields;
+      delete body.metadata.resourceVersion;
+    }
+    const name = body.metadata?.name;
+    if (!name) throw new Error('apply: the object has no metadata.name');
+    return this.request<T>(HttpMethod.PATCH, resourcePath(r, body.metadata?.namespace, name, options.subresource), {
+      query: { fieldManager: options.fieldManager, force: options.force ? true : undefined, fieldValidation: 'Strict' },
+      body,
+      contentType: 'application/apply-patch+yaml', // JSON is YAML
+    });
+  }
+
+  delete(r: ResourceType, namespace: string | undefined, name: string, propagationPolicy = 'Background'): Promise<unknown> {
+    return this.request(HttpMethod.DELETE, resourcePath(r, namespace, name), { body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy } });
+  }
+
+  /**
+   * Starts a watch of a collection. `onEvent` runs for each event line; the returned handle's
+   * `done` resolves when the server ends the stream (timeoutSeconds) and rejects on errors
+   * (a KubeError for an HTTP error answer, e.g. 410 when the resourceVersion is too old).
+   */
+  async watch<T>(r: ResourceType, namespace: string | undefined, options: WatchOptions, onEvent: (event: WatchEvent<T>) => void): Promise<WatchHandle> {
+    const path = resourcePath(r, namespace);
+    const ctx = await this.context(HttpMethod.GET, path, { watch: true, ...options });
+    const abort = new AbortController();
+    ctx.setSignal(abort.signal);
+    const response = await this.http.send(ctx).toPromise();
+    if (response.httpStatusCode >= 400) throw new KubeError('WATCH', path, response.httpStatusCode, await response.body.text());
+    const stream = response.body.stream() as ReadableStream<Uint8Array> | undefined;
+    const done = (async () => {
+      if (!stream) return;
+      const decoder = new TextDecoder();
+      let buffered = '';
+      try {
+        for await (const chunk of stream) {
+          buffered += decoder.decode(chunk, { stream: true });
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, nl).trim();
+            buffered = buffered.slice(nl + 1);
+            if (line !== '') onEvent(JSON.parse(line) as WatchEvent<T>);
+          }
+        }
+      } catch (error) {
+        if (abort.signal.aborted) return; // ended by abort(): a normal end
+        throw error;
+      }
+    })();
+    return { abort: () => abort.abort(), done };
+  }
+}
