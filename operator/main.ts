@@ -1,0 +1,177 @@
+// `cortex-operator`: runs the RealtimeAPI controller in a cluster (in-cluster config) or out of
+// it (KUBECONFIG / ~/.kube/config), until SIGTERM or SIGINT.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { KubeConfig } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { parseDurationMs } from './api/v1alpha1/index.ts';
+import { KubeClient } from './kube/client.ts';
+import { jsonLogger, type LogLevel, type Logger } from './log.ts';
+import { configMapPools, filePools, type NodePoolSource } from './node-pools-source.ts';
+import { RealtimeApiController } from './realtimeapi-controller.ts';
+import { rbacManifests } from './rbac.ts';
+import { errorMessage } from './controller/informer.ts';
+import { HttpMethod } from '@kubernetes/client-node';
+
+/** The runtime image when neither predictor.image nor --runtime-image says otherwise. */
+export const DEFAULT_RUNTIME_IMAGE = 'cortex-ts/runtime:0.1.0';
+const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+interface Flags {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  runtimeImage: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  nodePoolsConfigmap?: string;
+  nodePoolsNamespace?: string;
+  nodePoolsFile: string;
+  workers: string;
+  resync: string;
+  healthPort: string;
+  clusterDomain: string;
+  logLevel: LogLevel;
+  printRbac?: boolean;
+  serviceAccount: string;
+}
+
+function inCluster(): boolean {
+  return process.env.KUBERNETES_SERVICE_HOST !== undefined && existsSync(SA_NAMESPACE_FILE);
+}
+
+function operatorNamespace(flag: string | undefined): string {
+  if (flag) return flag;
+  if (inCluster()) return readFileSync(SA_NAMESPACE_FILE, 'utf8').trim();
+  return 'cortex-system';
+}
+
+function loadKubeConfig(flags: Flags): KubeConfig {
+  const kc = new KubeConfig();
+  if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
+  else kc.loadFromDefault(); // $KUBECONFIG, ~/.kube/config, or the in-cluster ServiceAccount
+  if (flags.context) kc.setCurrentContext(flags.context);
+  return kc;
+}
+
+/** Kubernetes minor version of the API server (e.g. 37), or undefined when unknown. */
+async function serverMinor(client: KubeClient): Promise<number | undefined> {
+  const v = await client.request<{ major?: string; minor?: string }>(HttpMethod.GET, '/version');
+  const minor = Number.parseInt(v.minor ?? '', 10);
+  return Number(v.major) === 1 && Number.isFinite(minor) ? minor : undefined;
+}
+
+function healthServer(port: number, ready: () => boolean, log: Logger): Server {
+  const server = createServer((req, res) => {
+    if (req.url === '/healthz') return void res.writeHead(200).end('ok\n');
+    if (req.url === '/readyz') return void res.writeHead(ready() ? 200 : 503).end(ready() ? 'ok\n' : 'caches not synced\n');
+    res.writeHead(404).end();
+  });
+  server.listen(port, () => log.info('health endpoints', { port }));
+  server.unref();
+  return server;
+}
+
+function wholeNumber(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number, got "${value}"`);
+  return n;
+}
+
+async function run(flags: Flags): Promise<void> {
+  const ns = operatorNamespace(flags.nodePoolsNamespace);
+  if (flags.printRbac) {
+    process.stdout.write(rbacManifests({ namespace: ns, serviceAccount: flags.serviceAccount }).map((o) => stringify(o)).join('---\n'));
+    return;
+  }
+  const log = jsonLogger(flags.logLevel);
+  const kc = loadKubeConfig(flags);
+  const client = new KubeClient(kc);
+
+  let minor: number | undefined;
+  try {
+    minor = await serverMinor(client);
+    log.info('connected', { server: kc.getCurrentCluster()?.server, kubernetes: minor !== undefined ? `1.${minor}` : 'unknown' });
+  } catch (error) {
+    log.warn('cannot read the API server version; retrying in the background through the watches', { error: errorMessage(error) });
+  }
+
+  let nodePools: NodePoolSource;
+  if (flags.nodePoolsConfigmap !== undefined || inCluster()) {
+    const name = flags.nodePoolsConfigmap ?? 'cortex-node-pools';
+    nodePools = configMapPools(client, ns, name, log);
+    log.info('node pools', { configMap: `${ns}/${name}` });
+  } else {
+    nodePools = filePools(flags.nodePoolsFile, log);
+    log.info('node pools', { file: flags.nodePoolsFile, exists: existsSync(flags.nodePoolsFile) });
+  }
+
+  const controller = new RealtimeApiController({
+    client,
+    log,
+    nodePools,
+    namespace: flags.namespace,
+    workers: Math.max(1, wholeNumber('--workers', flags.workers)),
+    resyncMs: parseDurationMs(flags.resync),
+    config: {
+      runtimeImage: flags.runtimeImage,
+      imagePullPolicy: flags.imagePullPolicy,
+      hpaTolerance: minor !== undefined && minor >= 33,
+      clusterDomain: flags.clusterDomain,
+    },
+  });
+
+  const port = wholeNumber('--health-port', flags.healthPort);
+  const health = port > 0 ? healthServer(port, () => controller.synced, log) : undefined;
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    health?.close();
+    controller.stop().then(() => process.exit(0), () => process.exit(1));
+    setTimeout(() => process.exit(1), 10_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  log.info('starting', { namespace: flags.namespace ?? '(all)', runtimeImage: flags.runtimeImage });
+  await controller.start();
+  log.info('running');
+}
+
+export function operatorCommand(): Command {
+  return new Command('cortex-operator')
+    .description('the RealtimeAPI operator: turns RealtimeAPI resources into Deployments, Services and HorizontalPodAutoscalers')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster ServiceAccount)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('-n, --namespace <namespace>', 'watch only this namespace (default: all)')
+    .addOption(new Option('--runtime-image <image>', 'image of the replicas when predictor.image is not set').default(DEFAULT_RUNTIME_IMAGE).env('CORTEX_RUNTIME_IMAGE'))
+    .addOption(new Option('--image-pull-policy <policy>', 'imagePullPolicy of the replicas').choices(['Always', 'IfNotPresent', 'Never']))
+    .option('--node-pools-configmap <name>', 'read the node pools from this ConfigMap (key node-pools.yaml); default in a cluster: cortex-node-pools')
+    .option('--node-pools-namespace <namespace>', "namespace of that ConfigMap (default: the operator's own, or cortex-system out of the cluster)")
+    .addOption(new Option('--node-pools-file <file>', 'out of the cluster: read the node pools from this file').default(path.join(homedir(), '.cortex', 'operator', 'node-pools.yaml')).env('CORTEX_NODE_POOLS_FILE'))
+    .option('--workers <n>', 'APIs reconciled in parallel', '4')
+    .option('--resync <duration>', 'reconcile every API this often even without changes', '10m')
+    .option('--health-port <port>', 'port of /healthz and /readyz (0: none)', '8081')
+    .option('--cluster-domain <domain>', 'DNS suffix of Services, for status.endpoint', 'cluster.local')
+    .addOption(new Option('--log-level <level>', 'debug, info, warn or error').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .option('--print-rbac', 'print the RBAC objects the operator needs (YAML) and exit')
+    .option('--service-account <name>', 'with --print-rbac: the ServiceAccount to bind', 'cortex-operator')
+    .action(async (flags: Flags) => {
+      try {
+        await run(flags);
+      } catch (error) {
+        process.stderr.write(`cortex-operator: ${errorMessage(error)}\n`);
+        process.exit(1);
+      }
+    });
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await operatorCommand().parseAsync(argv);
+}

@@ -1,0 +1,197 @@
+// The RealtimeAPI controller: informers on RealtimeAPIs, their children and pods feed one keyed
+// work queue (handlers only enqueue "namespace/name"); workers reconcile a key at a time:
+// default and validate the spec, pick a node pool, apply the Service, Deployment and HPA,
+// derive the status from what was observed and write it when it changed.
+
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { GROUP, KIND, PLURAL, VERSION, applyDefaults, validateSpec, type RealtimeApi, type RealtimeApiStatus } from './api/v1alpha1/index.ts';
+import { Informer, errorMessage, listerWatcher, objectKey, type InformerOptions } from './controller/informer.ts';
+import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
+import { isNotFound, type KubeClient, type KubeObject, type ResourceType } from './kube/client.ts';
+import type { Logger } from './log.ts';
+import type { NodePoolSource } from './node-pools-source.ts';
+import { selectPool } from './node-pools.ts';
+import { NotOwnedError, applyChild } from './reconcilers/apply.ts';
+import { deploymentReconciler } from './reconcilers/deployment.ts';
+import { hpaReconciler } from './reconcilers/hpa.ts';
+import { endpointOf, serviceReconciler } from './reconcilers/service.ts';
+import { API_LABEL, type ApiInstance, type ChildReconciler, type OperatorConfig, type PolicyRule } from './reconcilers/types.ts';
+import { deriveStatus, statusChanged, type Observed } from './status.ts';
+
+export const REALTIMEAPIS: ResourceType = { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL };
+/** Field manager of status writes (the children's is cortex-operator). */
+export const STATUS_FIELD_MANAGER = 'cortex-operator-status';
+
+export const realtimeApiRbac: PolicyRule[] = [
+  { apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'patch', 'update'] },
+  // ownerReferences with blockOwnerDeletion need this where OwnerReferencesPermissionEnforcement is on
+  { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ['update'] },
+];
+
+/** The child reconcilers, in the order they are applied. */
+export const CHILDREN: ChildReconciler<unknown>[] = [serviceReconciler, deploymentReconciler, hpaReconciler];
+
+export interface ControllerOptions {
+  client: KubeClient;
+  config: OperatorConfig;
+  nodePools: NodePoolSource;
+  log: Logger;
+  /** Watch one namespace; default: all. */
+  namespace?: string;
+  workers?: number;
+  /** Periodic resync of every API. Default 10 min. */
+  resyncMs?: number;
+  /** Passed to every informer (tests shorten timeouts). */
+  informer?: Pick<InformerOptions<KubeObject>, 'idleTimeoutMs' | 'watchTimeoutSeconds' | 'backoff'>;
+  /** Backoff of failed reconciles. */
+  queueBackoff?: { baseMs?: number; maxMs?: number; jitter?: number };
+}
+
+type ApiObject = RealtimeApi & KubeObject;
+
+/** A RealtimeAPI's issues as one line: "autoscaling.minReplicas: must be ≤ maxReplicas (2); …". */
+function describeIssues(issues: { path: string[]; message: string; fix?: string }[]): string {
+  return issues.map((i) => `${i.path.join('.')}: ${i.message}${i.fix ? ` (${i.fix})` : ''}`).join('; ');
+}
+
+export class RealtimeApiController {
+  readonly queue: WorkQueue;
+  readonly apis: Informer<ApiObject>;
+  readonly children = new Map<string, Informer<KubeObject>>();
+  readonly pods: Informer<V1Pod & KubeObject>;
+  private readonly options: ControllerOptions;
+  private readonly log: Logger;
+  private workers: Promise<void> | undefined;
+
+  constructor(options: ControllerOptions) {
+    this.options = options;
+    this.log = options.log;
+    this.queue = new WorkQueue({ backoff: options.queueBackoff });
+    const { client, namespace } = options;
+    const common = { log: options.log, ...options.informer };
+    this.apis = new Informer<ApiObject>({ name: PLURAL, source: listerWatcher(client, REALTIMEAPIS, namespace), resyncMs: options.resyncMs ?? 600_000, ...common });
+    this.apis.on('add', (o) => this.enqueue(o)).on('update', (o) => this.enqueue(o)).on('delete', (o) => this.enqueue(o));
+    // children and pods are labelled cortex.dev/api: only those are cached
+    for (const child of CHILDREN) {
+      const inf = new Informer<KubeObject>({ name: child.resource.plural, source: listerWatcher(client, child.resource, namespace, { labelSelector: API_LABEL }), resyncMs: 0, ...common });
+      inf.on('add', (o) => this.enqueueOwner(o)).on('update', (o) => this.enqueueOwner(o)).on('delete', (o) => this.enqueueOwner(o));
+      this.children.set(child.resource.kind, inf);
+    }
+    this.pods = new Informer<V1Pod & KubeObject>({ name: 'pods', source: listerWatcher(client, { group: '', version: 'v1', kind: 'Pod', plural: 'pods' }, namespace, { labelSelector: API_LABEL }), resyncMs: 0, ...common });
+    this.pods.on('add', (o) => this.enqueueLabelled(o)).on('update', (o) => this.enqueueLabelled(o)).on('delete', (o) => this.enqueueLabelled(o));
+  }
+
+  private enqueue(obj: KubeObject): void {
+    this.queue.add(objectKey(obj));
+  }
+
+  private enqueueOwner(obj: KubeObject): void {
+    const owner = (obj.metadata?.ownerReferences ?? []).find((r) => r.controller && r.kind === KIND && r.apiVersion.startsWith(`${GROUP}/`));
+    if (owner && obj.metadata?.namespace) this.queue.add(`${obj.metadata.namespace}/${owner.name}`);
+  }
+
+  private enqueueLabelled(obj: KubeObject): void {
+    const name = obj.metadata?.labels?.[API_LABEL];
+    if (name && obj.metadata?.namespace) this.queue.add(`${obj.metadata.namespace}/${name}`);
+  }
+
+  /** Every known API again (node pools changed, periodic resync). */
+  enqueueAll(): void {
+    for (const api of this.apis.list()) this.enqueue(api);
+  }
+
+  private informers(): Informer<KubeObject>[] {
+    return [this.apis as unknown as Informer<KubeObject>, ...this.children.values(), this.pods as unknown as Informer<KubeObject>];
+  }
+
+  /** Starts the informers, waits for their first lists, then the workers. */
+  async start(): Promise<void> {
+    await this.options.nodePools.start(() => this.enqueueAll());
+    for (const inf of this.informers()) inf.start();
+    await Promise.all(this.informers().map((inf) => inf.waitForSync()));
+    this.log.info('caches synced', { apis: this.apis.list().length });
+    this.workers = runWorkers(this.queue, {
+      workers: this.options.workers ?? 4,
+      reconcile: (key) => this.reconcile(key),
+      onError: (key, error, retryInMs) => this.log.warn('reconcile failed', { api: key, error: errorMessage(error), retryInMs }),
+    });
+  }
+
+  get synced(): boolean {
+    return this.informers().every((i) => i.synced);
+  }
+
+  async stop(): Promise<void> {
+    this.queue.shutDown();
+    await Promise.all(this.informers().map((i) => i.stop()));
+    await this.options.nodePools.stop();
+    await this.workers;
+  }
+
+  /** Makes one API's children and status match its spec. */
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const api = this.apis.get(key);
+    if (!api || api.metadata.deletionTimestamp) return; // deleted: garbage collection removes the children
+    const { name, namespace, uid } = api.metadata;
+    const generation = api.metadata.generation ?? 0;
+    const { client, config } = this.options;
+    const observed: Observed = { name, namespace, generation, pods: [], previous: api.status, now: new Date() };
+    let failure: unknown;
+    let result: ReconcileResult | void = undefined;
+
+    const spec = applyDefaults(name, api.spec);
+    const issues = validateSpec(spec);
+    if (issues.length === 0 && !spec.predictor.bundle && !spec.predictor.image) {
+      issues.push({ path: ['predictor'], message: 'has neither a bundle nor an image', fix: 'deploy with cortex deploy (it uploads the bundle) or set predictor.image to an image with the project in /mnt/project' });
+    }
+    const cachedDeployment = this.children.get(deploymentReconciler.resource.kind)!.get(key) as V1Deployment | undefined;
+    if (issues.length > 0) {
+      observed.invalidSpec = describeIssues(issues);
+      observed.deployment = cachedDeployment;
+    } else {
+      const instance: ApiInstance = { name, namespace, uid, generation, spec };
+      const choice = selectPool(spec.compute, this.options.nodePools.current());
+      const childConfig = { ...config, placement: choice.placement ?? { pools: [], tolerations: [] } };
+      const cached = (r: ChildReconciler<unknown>) => this.children.get(r.resource.kind)!.get(key);
+      try {
+        await applyChild(client, serviceReconciler, instance, childConfig, cached(serviceReconciler));
+        observed.endpoint = endpointOf(instance, config);
+        if (choice.unavailable !== undefined) {
+          // nothing to run the new spec on: leave the replicas as they are, say why
+          observed.computeUnavailable = choice.unavailable;
+          observed.deployment = cachedDeployment;
+        } else {
+          observed.deployment = (await applyChild(client, deploymentReconciler, instance, childConfig, cachedDeployment as KubeObject | undefined)) as V1Deployment;
+          await applyChild(client, hpaReconciler, instance, childConfig, cached(hpaReconciler));
+        }
+      } catch (error) {
+        observed.applyError = errorMessage(error);
+        observed.deployment ??= cachedDeployment;
+        if (error instanceof NotOwnedError) result = { requeueAfterMs: 60_000 };
+        else failure = error;
+      }
+    }
+    observed.pods = this.pods.list().filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[API_LABEL] === name);
+
+    const status = deriveStatus(observed);
+    if (statusChanged(api.status, status)) await this.writeStatus(api, status);
+    if (failure) throw failure;
+    return result;
+  }
+
+  /** Server-side apply of the status subresource with its own field manager. */
+  private async writeStatus(api: ApiObject, status: RealtimeApiStatus): Promise<void> {
+    try {
+      await this.options.client.apply(
+        REALTIMEAPIS,
+        { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name: api.metadata.name, namespace: api.metadata.namespace }, status },
+        { fieldManager: STATUS_FIELD_MANAGER, force: true, subresource: 'status' },
+      );
+      this.log.info('status', { api: `${api.metadata.namespace}/${api.metadata.name}`, status: status.status, ready: status.ready, message: status.message });
+    } catch (error) {
+      if (isNotFound(error)) return; // deleted meanwhile
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,84 @@
+// The apply step every child reconciler shares: server-side apply of the desired object with
+// field manager cortex-operator (force: the operator is the authority on these fields), after
+// checking the object is this API's (never take over someone else's Deployment), and, for
+// fields set only at creation (onCreate), a create request under a separate field manager.
+
+import { KubeError, isNotFound, type KubeClient, type KubeObject } from '../kube/client.ts';
+import { isOwnedBy, type ApiInstance, type ChildConfig, type ChildReconciler } from './types.ts';
+
+/** Field manager of every applied child (and the name in managedFields). */
+export const FIELD_MANAGER = 'cortex-operator';
+/** Field manager of the create request: it keeps the create-only fields (replicas), which cortex-operator never applies. */
+export const CREATE_FIELD_MANAGER = 'cortex-operator-init';
+
+/** A child exists but belongs to something else: the API cannot take its name. */
+export class NotOwnedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotOwnedError';
+  }
+}
+
+function describe(obj: KubeObject, kind: string): string {
+  return `${kind} ${obj.metadata?.namespace}/${obj.metadata?.name}`;
+}
+
+function checkOwner(existing: KubeObject, api: ApiInstance, kind: string): void {
+  if (isOwnedBy(existing, api.uid)) return;
+  const previous = (existing.metadata?.ownerReferences ?? []).find((r) => r.controller && r.kind === 'RealtimeAPI' && r.name === api.name);
+  if (previous) throw new Error(`${describe(existing, kind)} of a deleted RealtimeAPI ${api.name} is still being removed; retrying`);
+  throw new NotOwnedError(`${describe(existing, kind)} already exists and is not controlled by this RealtimeAPI: delete it or give the API another name`);
+}
+
+export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] = isObject(cur) && isObject(v) ? deepMerge(cur, v) : v;
+  }
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Makes the child match `reconciler.desired(api, config)` and returns the object as the server
+ * answered (with its new generation). `existing` is the cached object, undefined when the
+ * cache has none.
+ */
+export async function applyChild<T>(client: KubeClient, reconciler: ChildReconciler<T>, api: ApiInstance, config: ChildConfig, existing: KubeObject | undefined): Promise<KubeObject> {
+  const desired = reconciler.desired(api, config) as unknown as KubeObject;
+  const { kind } = reconciler.resource;
+  if (existing) {
+    checkOwner(existing, api, kind);
+  } else {
+    // not in the cache, which only holds objects labelled cortex.dev/api: an unlabelled object
+    // of the same name must not be taken over by the forced apply below
+    let found: KubeObject | undefined;
+    try {
+      found = await client.get(reconciler.resource, api.namespace, api.name);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    if (found) {
+      checkOwner(found, api, kind);
+    } else if (reconciler.onCreate) {
+      try {
+        await client.create(reconciler.resource, deepMerge(desired, reconciler.onCreate(api, config)) as KubeObject, CREATE_FIELD_MANAGER);
+      } catch (error) {
+        if (!(error instanceof KubeError && error.code === 409)) throw error;
+        checkOwner(await client.get(reconciler.resource, api.namespace, api.name), api, kind);
+      }
+    }
+  }
+  try {
+    return await client.apply(reconciler.resource, desired, { fieldManager: FIELD_MANAGER, force: true });
+  } catch (error) {
+    if (error instanceof KubeError && error.code === 422) {
+      throw new Error(`the ${kind} for this API is invalid: ${error.serverMessage}`, { cause: error });
+    }
+    throw error;
+  }
+}

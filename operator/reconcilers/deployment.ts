@@ -1,0 +1,194 @@
+// The API's Deployment: the replicas that run `cortex serve` on the project.
+
+import type { V1Container, V1Deployment, V1EnvVar, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { BUNDLE_KEY } from '../api/v1alpha1/index.ts';
+import type { ResourceType } from '../kube/client.ts';
+import { API_LABEL, childMetadata, hashOf, labelsFor, type ApiInstance, type ChildConfig, type ChildReconciler, type PolicyRule } from './types.ts';
+
+export const DEPLOYMENTS: ResourceType = { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments' };
+
+/** Port `cortex serve` listens on in every replica. */
+export const RUNTIME_PORT = 8888;
+/** Where the project (cortex.yaml and the predictor) is in the container. */
+export const PROJECT_DIR = '/mnt/project';
+/** Where the bundle's ConfigMaps are mounted before being unpacked into PROJECT_DIR. */
+export const BUNDLE_DIR = '/mnt/bundle';
+/** The runtime's drain time after SIGTERM (cortex serve --grace-period). */
+export const DRAIN_SECONDS = 30;
+/**
+ * Seconds a terminating replica keeps serving before it receives SIGTERM: endpoints controllers
+ * and kube-proxy (or the gateway) take a moment to stop sending it requests.
+ */
+export const PRESTOP_SLEEP_SECONDS = 5;
+/** preStop sleep + the runtime's drain + a margin for the workers to exit. */
+export const TERMINATION_GRACE_SECONDS = PRESTOP_SLEEP_SECONDS + DRAIN_SECONDS + 5;
+/** Pod template annotations. */
+export const SPEC_HASH_ANNOTATION = 'cortex.dev/spec-sha256';
+export const BUNDLE_HASH_ANNOTATION = 'cortex.dev/bundle-sha256';
+
+const CONTAINER = 'api';
+
+export const deploymentRbac: PolicyRule[] = [
+  // create: the first version (with replicas) is created, never applied; patch: server-side apply
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
+];
+
+/** The name of the file a bundle chunk gets in BUNDLE_DIR; zero-padded so that a glob sorts them in order. */
+export function bundlePart(index: number): string {
+  return `part-${String(index).padStart(3, '0')}`;
+}
+
+/** The init container's script: join the chunks, check the hash, unpack. */
+export const UNPACK_SCRIPT = [
+  'set -eu',
+  `cat ${BUNDLE_DIR}/part-* > ${PROJECT_DIR}/.bundle.tgz`,
+  `echo "$CORTEX_BUNDLE_SHA256  ${PROJECT_DIR}/.bundle.tgz" | sha256sum -c - >/dev/null || { echo "the bundle does not match predictor.bundle.sha256 $CORTEX_BUNDLE_SHA256: redeploy the API" > /dev/termination-log; exit 1; }`,
+  `tar -xzf ${PROJECT_DIR}/.bundle.tgz -C ${PROJECT_DIR}`,
+  `rm ${PROJECT_DIR}/.bundle.tgz`,
+].join('\n');
+
+function quantity(v: string | number): string {
+  return String(v);
+}
+
+/** Requests and limits of the API container from spec.compute and the pool's GPU resource. */
+export function resourcesFor(api: ApiInstance, config: ChildConfig): NonNullable<V1Container['resources']> {
+  const { cpu, mem, gpu } = api.spec.compute;
+  const requests: Record<string, string> = { cpu: quantity(cpu) };
+  const limits: Record<string, string> = {};
+  if (mem !== undefined) {
+    // memory limit = request: a replica over it is OOMKilled (→ "error (out of memory)") rather
+    // than starving its neighbours. CPU has no limit: throttling only makes latency worse.
+    requests.memory = quantity(mem);
+    limits.memory = quantity(mem);
+  }
+  if (gpu > 0) {
+    // extended resources are requested through limits (the request defaults to the limit)
+    limits[config.placement.gpuResource ?? 'nvidia.com/gpu'] = String(gpu);
+  }
+  return Object.keys(limits).length > 0 ? { requests, limits } : { requests };
+}
+
+/** What the runtime reads from the project: a change of it rolls the replicas out. */
+function runtimeSpecHash(api: ApiInstance): string {
+  const { predictor, networking, autoscaling } = api.spec;
+  return hashOf({ predictor, networking, maxReplicaConcurrency: autoscaling.maxReplicaConcurrency });
+}
+
+export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Deployment {
+  const { predictor, updateStrategy } = api.spec;
+  const image = predictor.image ?? config.runtimeImage;
+  const bundle = predictor.bundle;
+  const labels = labelsFor(api);
+
+  const env: V1EnvVar[] = Object.entries(predictor.env)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => ({ name, value: String(value) }));
+
+  const volumes: V1Volume[] = [];
+  const mounts: V1VolumeMount[] = [];
+  const initContainers: V1Container[] = [];
+  if (bundle) {
+    volumes.push(
+      {
+        name: 'bundle',
+        projected: {
+          sources: bundle.configMaps.map((name, i) => ({ configMap: { name, items: [{ key: BUNDLE_KEY, path: bundlePart(i) }] } })),
+        },
+      },
+      { name: 'project', emptyDir: {} },
+    );
+    mounts.push({ name: 'project', mountPath: PROJECT_DIR });
+    initContainers.push({
+      name: 'unpack-bundle',
+      image,
+      imagePullPolicy: config.imagePullPolicy,
+      command: ['sh', '-c', UNPACK_SCRIPT],
+      env: [{ name: 'CORTEX_BUNDLE_SHA256', value: bundle.sha256 }],
+      volumeMounts: [
+        { name: 'bundle', mountPath: BUNDLE_DIR, readOnly: true },
+        { name: 'project', mountPath: PROJECT_DIR },
+      ],
+      terminationMessagePolicy: 'FallbackToLogsOnError',
+    });
+  }
+
+  const container: V1Container = {
+    name: CONTAINER,
+    image,
+    imagePullPolicy: config.imagePullPolicy,
+    command: ['cortex', 'serve', PROJECT_DIR, '--api', api.name, '--port', String(RUNTIME_PORT), '--grace-period', String(DRAIN_SECONDS)],
+    ports: [{ name: 'http', containerPort: RUNTIME_PORT, protocol: 'TCP' }],
+    env: env.length > 0 ? env : undefined,
+    resources: resourcesFor(api, config),
+    // /healthz answers as soon as the server listens; dependencies install before that, so the
+    // startup probe gives them up to 30 minutes before liveness takes over
+    startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 360 },
+    livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+    // /readyz: 200 only once every worker finished __init__, 503 while draining
+    readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
+    // keep serving while endpoints catch up, then SIGTERM starts the runtime's drain
+    lifecycle: { preStop: { sleep: { seconds: PRESTOP_SLEEP_SECONDS } } },
+    // a failed __init__ writes its last traceback line to /dev/termination-log; else the log's tail
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    volumeMounts: mounts.length > 0 ? mounts : undefined,
+  };
+
+  const { placement } = config;
+  const podSpec: V1PodSpec = {
+    containers: [container],
+    initContainers: initContainers.length > 0 ? initContainers : undefined,
+    volumes: volumes.length > 0 ? volumes : undefined,
+    terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
+    enableServiceLinks: false,
+    nodeSelector: placement.nodeSelector,
+    affinity: placement.affinity,
+    tolerations: placement.tolerations.length > 0 ? placement.tolerations : undefined,
+    // spread replicas over nodes when possible, so one node going away leaves the API up
+    topologySpreadConstraints: [
+      { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { [API_LABEL]: api.name } } },
+    ],
+  };
+
+  const annotations: Record<string, string> = {
+    'prometheus.io/scrape': 'true',
+    'prometheus.io/port': String(RUNTIME_PORT),
+    'prometheus.io/path': '/metrics',
+    // the runtime reads its settings from the project's cortex.yaml; a spec change (or a new
+    // bundle under the same ConfigMap names) must still roll the replicas out
+    [SPEC_HASH_ANNOTATION]: runtimeSpecHash(api),
+  };
+  if (bundle) annotations[BUNDLE_HASH_ANNOTATION] = bundle.sha256;
+
+  // `replicas` is deliberately absent. The HPA owns it once the Deployment exists: it writes
+  // spec.replicas through the scale subresource. Had this apply (field manager
+  // cortex-operator) ever set replicas, every later apply would either reset the HPA's choice
+  // (forced conflict) or, once the field was left out, delete it (→ 1 replica) while this
+  // manager still owned it. So initReplicas is set only by the create request (onCreate,
+  // field manager cortex-operator-init, an Update operation): this manager never owns
+  // replicas, leaving out the field never touches it, and the HPA takes it over.
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: childMetadata(api),
+    spec: {
+      selector: { matchLabels: { [API_LABEL]: api.name } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: updateStrategy.maxSurge, maxUnavailable: updateStrategy.maxUnavailable } },
+      revisionHistoryLimit: 5,
+      progressDeadlineSeconds: 600,
+      template: { metadata: { labels, annotations }, spec: podSpec },
+    },
+  };
+}
+
+export const deploymentReconciler: ChildReconciler<V1Deployment> = {
+  resource: DEPLOYMENTS,
+  desired: (api, config) => pruneUndefined(desiredDeployment(api, config)),
+  onCreate: (api) => ({ spec: { replicas: api.spec.autoscaling.initReplicas } }),
+  rbac: deploymentRbac,
+};
+
+/** Drops undefined values (JSON would too), so desired objects compare and print cleanly. */
+export function pruneUndefined<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}

@@ -1,0 +1,124 @@
+// The API's HorizontalPodAutoscaler (autoscaling/v2): Cortex's autoscaling fields expressed as
+// an HPA on the replicas' in-flight requests.
+//
+// Cortex's algorithm (every 10 s): rec = ceil(avg in-flight / targetReplicaConcurrency), kept
+// within [min(cur−1, ceil(cur·maxDownscaleFactor)), max(cur+1, ceil(cur·maxUpscaleFactor))]
+// and [minReplicas, maxReplicas], stabilised over the up/down periods. The HPA equivalent:
+// - a Pods metric cortex_in_flight_requests with target averageValue = targetReplicaConcurrency
+//   (the HPA computes ceil(sum / target), i.e. the same recommendation);
+// - behavior.scaleUp: Percent (maxUpscaleFactor−1)·100 or 1 Pod per period, whichever is more
+//   (selectPolicy Max) = max(cur+1, ceil(cur·maxUpscaleFactor));
+// - behavior.scaleDown: Percent (1−maxDownscaleFactor)·100 or 1 Pod per period, whichever is
+//   more = min(cur−1, floor(cur·maxDownscaleFactor)) — the HPA rounds a Percent step down
+//   where Cortex rounded up, so a step down may be one replica larger than Cortex's;
+// - stabilizationWindowSeconds from the stabilization periods (the HPA's own semantics are
+//   Cortex's: highest recommendation of the window when scaling down, lowest when scaling up);
+// - tolerance from the up/down tolerances (Kubernetes ≥ 1.33; before that, the cluster-wide 10%).
+// `window` (averaging of the metric) belongs to whatever serves the metric, not to the HPA.
+
+import type { V2HorizontalPodAutoscaler, V2HPAScalingRules } from '@kubernetes/client-node';
+import { parseDurationMs } from '../api/v1alpha1/index.ts';
+import type { ResourceType } from '../kube/client.ts';
+import { DEPLOYMENTS } from './deployment.ts';
+import { childMetadata, type ApiInstance, type ChildConfig, type ChildReconciler, type PolicyRule } from './types.ts';
+
+export const HPAS: ResourceType = { group: 'autoscaling', version: 'v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers' };
+
+/** The metric every replica exports (runtime/metrics.ts) and the HPA scales on. */
+export const IN_FLIGHT_METRIC = 'cortex_in_flight_requests';
+/** Period of the step limits: the HPA controller's default sync period. */
+export const POLICY_PERIOD_SECONDS = 15;
+/** The HPA's largest stabilization window. */
+export const MAX_STABILIZATION_SECONDS = 3600;
+
+export const hpaRbac: PolicyRule[] = [
+  { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
+];
+
+/** A number as a Kubernetes quantity: 2 → "2", 0.5 → "500m". */
+export function quantityOf(n: number): string {
+  if (Number.isInteger(n)) return String(n);
+  return `${Math.max(1, Math.round(n * 1000))}m`;
+}
+
+function seconds(duration: string): number {
+  return Math.min(MAX_STABILIZATION_SECONDS, Math.max(0, Math.round(parseDurationMs(duration) / 1000)));
+}
+
+function percent(fraction: number): number {
+  return Math.min(100, Math.max(1, Math.round(fraction * 100)));
+}
+
+/** behavior.scaleUp / scaleDown from Cortex's autoscaling fields. */
+export function behaviorOf(api: ApiInstance, config: Pick<ChildConfig, 'hpaTolerance'>): { scaleUp: V2HPAScalingRules; scaleDown: V2HPAScalingRules } {
+  const a = api.spec.autoscaling;
+  const up: V2HPAScalingRules = {
+    stabilizationWindowSeconds: seconds(a.upscaleStabilizationPeriod),
+    selectPolicy: 'Max',
+    policies: [
+      { type: 'Percent', value: percent(a.maxUpscaleFactor - 1), periodSeconds: POLICY_PERIOD_SECONDS },
+      { type: 'Pods', value: 1, periodSeconds: POLICY_PERIOD_SECONDS },
+    ],
+  };
+  const down: V2HPAScalingRules = {
+    stabilizationWindowSeconds: seconds(a.downscaleStabilizationPeriod),
+    selectPolicy: 'Max',
+    policies: [
+      { type: 'Percent', value: percent(1 - a.maxDownscaleFactor), periodSeconds: POLICY_PERIOD_SECONDS },
+      { type: 'Pods', value: 1, periodSeconds: POLICY_PERIOD_SECONDS },
+    ],
+  };
+  if (config.hpaTolerance) {
+    up.tolerance = String(a.upscaleTolerance);
+    down.tolerance = String(a.downscaleTolerance);
+  }
+  return { scaleUp: up, scaleDown: down };
+}
+
+export function desiredHpa(api: ApiInstance, config: ChildConfig): V2HorizontalPodAutoscaler {
+  const a = api.spec.autoscaling;
+  // minReplicas 0 needs the alpha HPAScaleToZero gate (and an activator to wake the API):
+  // until then the HPA keeps at least one replica.
+  const min = Math.max(1, a.minReplicas);
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: childMetadata(api),
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: DEPLOYMENTS.kind, name: api.name },
+      minReplicas: min,
+      maxReplicas: Math.max(min, a.maxReplicas),
+      metrics: [
+        {
+          type: 'Pods',
+          pods: { metric: { name: IN_FLIGHT_METRIC }, target: { type: 'AverageValue', averageValue: quantityOf(a.targetReplicaConcurrency) } },
+        },
+      ],
+      behavior: behaviorOf(api, config),
+    },
+  };
+}
+
+export const hpaReconciler: ChildReconciler<V2HorizontalPodAutoscaler> = {
+  resource: HPAS,
+  desired: desiredHpa,
+  rbac: hpaRbac,
+};
+
+/**
+ * What the HPA's step limits allow from `current` replicas in one period (the HPA controller's
+ * arithmetic, for tests and docs): [lowest, highest].
+ */
+export function stepLimits(current: number, behavior: { scaleUp: V2HPAScalingRules; scaleDown: V2HPAScalingRules }): [number, number] {
+  let highest = current;
+  for (const p of behavior.scaleUp.policies ?? []) {
+    const proposed = p.type === 'Pods' ? current + p.value : Math.ceil(current * (1 + p.value / 100));
+    highest = Math.max(highest, proposed);
+  }
+  let lowest = current;
+  for (const p of behavior.scaleDown.policies ?? []) {
+    const proposed = p.type === 'Pods' ? current - p.value : Math.trunc(current * (1 - p.value / 100));
+    lowest = Math.min(lowest, proposed);
+  }
+  return [Math.max(0, lowest), highest];
+}

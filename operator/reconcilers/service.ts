@@ -1,0 +1,35 @@
+// The API's Service: port 80 in front of the replicas' cortex serve (8888).
+
+import type { V1Service } from '@kubernetes/client-node';
+import type { ResourceType } from '../kube/client.ts';
+import { RUNTIME_PORT } from './deployment.ts';
+import { API_LABEL, childMetadata, type ApiInstance, type ChildConfig, type ChildReconciler, type PolicyRule } from './types.ts';
+
+export const SERVICES: ResourceType = { group: '', version: 'v1', kind: 'Service', plural: 'services' };
+export const SERVICE_PORT = 80;
+
+export const serviceRbac: PolicyRule[] = [{ apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'patch'] }];
+
+/** The in-cluster URL of the API. */
+export function endpointOf(api: Pick<ApiInstance, 'name' | 'namespace'>, config: Pick<ChildConfig, 'clusterDomain'>): string {
+  return `http://${api.name}.${api.namespace}.svc.${config.clusterDomain}/`;
+}
+
+export function desiredService(api: ApiInstance, _config: ChildConfig): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: childMetadata(api),
+    spec: {
+      type: 'ClusterIP',
+      selector: { [API_LABEL]: api.name },
+      ports: [{ name: 'http', protocol: 'TCP', port: SERVICE_PORT, targetPort: RUNTIME_PORT }],
+    },
+  };
+}
+
+export const serviceReconciler: ChildReconciler<V1Service> = {
+  resource: SERVICES,
+  desired: desiredService,
+  rbac: serviceRbac,
+};
