@@ -45,8 +45,9 @@ function seconds(duration: string): number {
   return Math.min(MAX_STABILIZATION_SECONDS, Math.max(0, Math.round(parseDurationMs(duration) / 1000)));
 }
 
-function percent(fraction: number): number {
-  return Math.min(100, Math.max(1, Math.round(fraction * 100)));
+/** A fraction as a Percent policy value: at least 1; at most 100 when scaling down (up may exceed it). */
+function percent(fraction: number, max = Number.MAX_SAFE_INTEGER): number {
+  return Math.min(max, Math.max(1, Math.round(fraction * 100)));
 }
 
 /** behavior.scaleUp / scaleDown from Cortex's autoscaling fields. */
@@ -64,7 +65,7 @@ export function behaviorOf(api: ApiInstance, config: Pick<ChildConfig, 'hpaToler
     stabilizationWindowSeconds: seconds(a.downscaleStabilizationPeriod),
     selectPolicy: 'Max',
     policies: [
-      { type: 'Percent', value: percent(1 - a.maxDownscaleFactor), periodSeconds: POLICY_PERIOD_SECONDS },
+      { type: 'Percent', value: percent(1 - a.maxDownscaleFactor, 100), periodSeconds: POLICY_PERIOD_SECONDS },
       { type: 'Pods', value: 1, periodSeconds: POLICY_PERIOD_SECONDS },
     ],
   };
