@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { withLock } from './lock.ts';
-import { binDir, cacheRoot, HELM_VERSION, KUBERNETES_VERSION, KWOK_VERSION, MIN_KUBECTL_MINOR, moduleDir } from './paths.ts';
+import { binDir, cacheRoot, HELM_KUBE_MINOR, HELM_VERSION, KUBERNETES_VERSION, KWOK_VERSION, MIN_KUBECTL_MINOR, moduleDir } from './paths.ts';
 
 export interface Binaries {
   kubeApiserver: string;
@@ -29,6 +29,7 @@ export type Log = (msg: string) => void;
 export const defaultLog: Log = (msg) => process.stderr.write(`[cluster] ${msg}\n`);
 
 const KUBE_COMMANDS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
+const MIN_GO = [1, 26];
 
 function seconds(ms: number): string {
   const s = Math.round(ms / 1000);
@@ -59,14 +60,15 @@ async function go(args: string[], cwd: string, env: Record<string, string> = {})
   return r.stdout;
 }
 
-/** The k8s.io/* modules k8s.io/kubernetes's go.mod points at ./staging/src. */
-async function stagingModules(version: string): Promise<string[]> {
+/** The k8s.io/* modules k8s.io/kubernetes's go.mod points at ./staging/src, and its `go` line. */
+async function kubernetesGoMod(version: string): Promise<{ staging: string[]; goLine: string }> {
   const out = await go(['mod', 'download', '-json', `k8s.io/kubernetes@${version}`], tmpdir());
   const info = JSON.parse(out) as { GoMod?: string; Error?: string };
   if (!info.GoMod) throw new Error(`go mod download k8s.io/kubernetes@${version}: ${info.Error ?? 'no go.mod'}`);
   const mods = [...readFileSync(info.GoMod, 'utf8').matchAll(/^\s*(k8s\.io\/[\w.-]+)\s+=>\s+\.\/staging\//gm)].map((m) => m[1]);
   if (mods.length < 20) throw new Error(`expected the staging replaces in ${info.GoMod}, found ${mods.length}`);
-  return mods;
+  const goLine = /^go\s+(\S+)/m.exec(readFileSync(info.GoMod, 'utf8'))?.[1] ?? '1.26.0';
+  return { staging: mods, goLine };
 }
 
 export function ldflags(version: string): string {
@@ -78,16 +80,25 @@ export function ldflags(version: string): string {
   return flags.join(' ');
 }
 
+/** As helm's Makefile: its version, and the Kubernetes version `helm template`/`helm lint` assume. */
+function helmLdflags(): string {
+  const flags = ['-s', '-w', `-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}`, '-X helm.sh/helm/v3/internal/version.gitTreeState=clean'];
+  for (const pkg of ['helm.sh/helm/v3/pkg/chartutil', 'helm.sh/helm/v3/pkg/lint/rules']) {
+    flags.push(`-X ${pkg}.k8sVersionMajor=1`, `-X ${pkg}.k8sVersionMinor=${HELM_KUBE_MINOR}`);
+  }
+  return flags.join(' ');
+}
+
 /** Writes go.mod/tools.go and resolves go.sum, unless the same module was prepared before. */
 async function prepareModule(log: Log, version: string): Promise<string> {
   const dir = moduleDir(version);
   mkdirSync(dir, { recursive: true });
-  const staging = await step(log, `reading the staging modules of k8s.io/kubernetes@${version}`, () => stagingModules(version));
+  const { staging, goLine } = await step(log, `reading the staging modules of k8s.io/kubernetes@${version}`, () => kubernetesGoMod(version));
   const stagingVersion = version.replace(/^v1\./, 'v0.');
   const gomod = [
     'module cortex-test-cluster-build',
     '',
-    `go 1.26.0`,
+    `go ${goLine}`,
     '',
     `require k8s.io/kubernetes ${version}`,
     '',
@@ -140,6 +151,14 @@ async function goInstall(log: Log, pkg: string, dest: string, flags: string[] = 
   }
 }
 
+/** Kubernetes v1.37 needs Go 1.26 (its go.mod's `go` line); the toolchain is never downloaded (GOTOOLCHAIN=local). */
+async function checkGo(): Promise<void> {
+  const r = await execa('go', ['env', 'GOVERSION'], { reject: false });
+  if (r.failed || r.exitCode !== 0) throw new Error(`Go is needed to build the test cluster (go ${MIN_GO.join('.')} or newer on PATH): ${r.stderr || r.message}`);
+  const [major, minor] = r.stdout.replace(/^go/, '').split('.').map((n) => parseInt(n, 10));
+  if (major < MIN_GO[0] || (major === MIN_GO[0] && minor < MIN_GO[1])) throw new Error(`${r.stdout} is too old to build Kubernetes ${KUBERNETES_VERSION}: go ${MIN_GO.join('.')} or newer is needed`);
+}
+
 function onPath(cmd: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     const p = path.join(dir, cmd);
@@ -179,8 +198,9 @@ export async function ensureBinaries(log: Log = defaultLog, version = KUBERNETES
   return withLock(path.join(cacheRoot(), version, '.lock'), `building binaries for Kubernetes ${version}`, log, async () => {
     if (missing().length === 0) return b;
     mkdirSync(bin, { recursive: true });
+    await checkGo();
     const start = Date.now();
-    log(`building test-cluster binaries for Kubernetes ${version} into ${bin} (cold: ~30 min on 2 cores)`);
+    log(`building test-cluster binaries for Kubernetes ${version} into ${bin} (cold: ~11 min on 2 cores, then cached)`);
     const kube: Record<string, string> = {};
     for (const c of KUBE_COMMANDS) if (!existsSync(path.join(bin, c))) kube[c] = path.join(bin, c);
     if (!existsSync(b.kubectl)) kube.kubectl = b.kubectl;
@@ -199,7 +219,7 @@ export async function ensureBinaries(log: Log = defaultLog, version = KUBERNETES
       }
     }
     if (!existsSync(b.kwok)) await goInstall(log, `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`, b.kwok, ['-ldflags', `-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}`]);
-    if (!existsSync(b.helm)) await goInstall(log, `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`, b.helm, ['-ldflags', `-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/internal/version.gitTreeState=clean`]);
+    if (!existsSync(b.helm)) await goInstall(log, `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`, b.helm, ['-ldflags', helmLdflags()]);
     const left = missing();
     if (left.length > 0) throw new Error(`still missing after the build: ${left.join(', ')}`);
     log(`binaries ready in ${seconds(Date.now() - start)}`);

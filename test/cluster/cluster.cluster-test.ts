@@ -2,14 +2,14 @@
 // kwok's fake nodes. Not part of `npm test` (a cold machine builds Kubernetes first, ~30 min):
 // run with `npm run test:cluster`.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ensureBinaries } from './build.ts';
 import { applyCrds, REPO_CRDS_DIR, startCluster, type Cluster } from './cluster.ts';
 import { FAKE_NODES, GPU_RESOURCE, GPU_TAINT, POOL_LABEL, type NodePool } from './nodes.ts';
@@ -155,6 +155,31 @@ describe('test cluster', { concurrency: false }, () => {
     assert.equal(still.spec.nodeName, undefined, 'an untolerated GPU pod is never bound');
     assert.equal(still.status.phase, 'Pending');
     await k(['delete', 'pod', 'gpu-tolerated', 'gpu-untolerated', '-n', ns, '--wait=true', '--timeout=60s'], { timeoutMs: 90_000 });
+  });
+
+  test('applyCrds applies a folder of CRDs and waits until they are Established', async () => {
+    const crds = path.join(dir, 'crds');
+    mkdirSync(crds);
+    writeFileSync(path.join(crds, 'widgets.yaml'), stringify({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'widgets.example.cortex.dev' },
+      spec: {
+        group: 'example.cortex.dev',
+        scope: 'Namespaced',
+        names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
+        versions: [{
+          name: 'v1', served: true, storage: true,
+          schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer', minimum: 1 } } } } } },
+        }],
+      },
+    }));
+    writeFileSync(path.join(crds, 'README.txt'), 'not YAML: ignored');
+    assert.deepEqual(await applyCrds(cluster.kubectl, crds), ['customresourcedefinition.apiextensions.k8s.io/widgets.example.cortex.dev']);
+    const widget = { apiVersion: 'example.cortex.dev/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { size: 3 } };
+    await cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: JSON.stringify(widget) });
+    assert.equal((await cluster.kubectl.json<any>(['get', 'widget', 'w', '-n', ns])).spec.size, 3);
+    await assert.rejects(cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: JSON.stringify({ ...widget, spec: { size: 0 } }) }), /should be greater than or equal to 1/);
   });
 
   test('every CRD in crds/ is accepted by the API server and Established', { skip: !existsSync(REPO_CRDS_DIR) && 'no crds/' }, async () => {

@@ -21,6 +21,7 @@ export const SERVICE_CIDR = '10.96.0.0/12';
 /** Fake pod IPs handed out by kwok. Nothing may ever connect to them. */
 export const POD_CIDR = '10.244.0.0/16';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** Start order; stopped in reverse. */
 const ORDER = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'];
 
@@ -300,8 +301,22 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       throw err;
     }
   });
+  // On exit, and on the signals that end a test run (Ctrl-C), which skip 'exit' handlers: kill
+  // the cluster, then let the signal end the process as it would have.
   const onExit = () => killAllSync(stateDir);
-  if (opts.stopOnExit ?? !reused) process.once('exit', onExit);
+  const onSignal = (signal: NodeJS.Signals) => {
+    onExit();
+    removeHandlers();
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  const removeHandlers = () => {
+    process.removeListener('exit', onExit);
+    for (const s of SIGNALS) process.removeListener(s, onSignal);
+  };
+  if (opts.stopOnExit ?? !reused) {
+    process.once('exit', onExit);
+    for (const s of SIGNALS) process.once(s, onSignal);
+  }
   return {
     ...state,
     stateDir,
@@ -309,7 +324,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     reused,
     kubectl: kubectlFor(binaries.kubectl, state.kubeconfig),
     stop: async () => {
-      process.removeListener('exit', onExit);
+      removeHandlers();
       await stopCluster(stateDir, log);
     },
   };

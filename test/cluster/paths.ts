@@ -7,6 +7,9 @@ export const KUBERNETES_VERSION = 'v1.37.2';
 /** kwok: v0.7.0 has built-in stages that make pods on fake nodes Running/Ready. */
 export const KWOK_VERSION = 'v0.7.0';
 export const HELM_VERSION = 'v3.17.4';
+/** The Kubernetes minor helm's own release stamps (its client-go v0.32): the default
+ * .Capabilities.KubeVersion of `helm template` and `helm lint`, v1.20 if not stamped. */
+export const HELM_KUBE_MINOR = '32';
 /** The oldest kubectl on PATH that is reused instead of building one. */
 export const MIN_KUBECTL_MINOR = 32;
 
