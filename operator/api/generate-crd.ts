@@ -21,7 +21,6 @@ const NAME_RULE = {
   rule: "size(self.metadata.name) <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
   message: 'metadata.name must be at most 63 lowercase letters, digits and "-", starting with a letter and ending with a letter or digit (the API\'s Service is named after it)',
   reason: 'FieldValueInvalid',
-  fieldPath: '.metadata.name',
 };
 
 /** The CustomResourceDefinition object. */

@@ -118,26 +118,28 @@ export const AutoscalingSchema = Struct(
     default: {},
     description: 'How the number of replicas follows the in-flight requests.',
     // Cross-field checks the API server runs at apply time (validateSpec runs the same ones in
-    // the CLI). Every field they read has a default, so it is present when they run.
+    // the CLI). Every field they read has a default, so it is present in stored objects; the
+    // has() guards are for the `default: {}` itself, which the API server validates before
+    // nested defaults fill it.
     'x-kubernetes-validations': [
-      { rule: 'self.minReplicas <= self.maxReplicas', message: 'minReplicas must be less than or equal to maxReplicas', fieldPath: '.minReplicas', reason: 'FieldValueInvalid' },
+      { rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas', message: 'minReplicas must be less than or equal to maxReplicas', fieldPath: '.minReplicas', reason: 'FieldValueInvalid' },
       {
-        rule: '!has(self.initReplicas) || (self.initReplicas >= self.minReplicas && self.initReplicas <= self.maxReplicas)',
+        rule: '!has(self.initReplicas) || !has(self.minReplicas) || !has(self.maxReplicas) || (self.initReplicas >= self.minReplicas && self.initReplicas <= self.maxReplicas)',
         message: 'initReplicas must be between minReplicas and maxReplicas',
         fieldPath: '.initReplicas',
         reason: 'FieldValueInvalid',
       },
       { rule: '!has(self.targetReplicaConcurrency) || self.targetReplicaConcurrency > 0.0', message: 'targetReplicaConcurrency must be greater than 0', fieldPath: '.targetReplicaConcurrency', reason: 'FieldValueInvalid' },
-      { rule: 'self.maxDownscaleFactor > 0.0 && self.maxDownscaleFactor < 1.0', message: 'maxDownscaleFactor must be greater than 0 and less than 1', fieldPath: '.maxDownscaleFactor', reason: 'FieldValueInvalid' },
-      { rule: 'self.maxUpscaleFactor > 1.0', message: 'maxUpscaleFactor must be greater than 1', fieldPath: '.maxUpscaleFactor', reason: 'FieldValueInvalid' },
+      { rule: '!has(self.maxDownscaleFactor) || (self.maxDownscaleFactor > 0.0 && self.maxDownscaleFactor < 1.0)', message: 'maxDownscaleFactor must be greater than 0 and less than 1', fieldPath: '.maxDownscaleFactor', reason: 'FieldValueInvalid' },
+      { rule: '!has(self.maxUpscaleFactor) || self.maxUpscaleFactor > 1.0', message: 'maxUpscaleFactor must be greater than 1', fieldPath: '.maxUpscaleFactor', reason: 'FieldValueInvalid' },
       {
-        rule: "duration(self.window) >= duration('10s') && duration(self.window).getSeconds() % 10 == 0 && duration(self.window) == duration(string(duration(self.window).getSeconds()) + 's')",
+        rule: "!has(self.window) || (duration(self.window) >= duration('10s') && duration(self.window).getMilliseconds() % 10000 == 0)",
         message: 'window must be a multiple of 10s',
         fieldPath: '.window',
         reason: 'FieldValueInvalid',
       },
       {
-        rule: "duration(self.downscaleStabilizationPeriod) <= duration('1h') && duration(self.upscaleStabilizationPeriod) <= duration('1h')",
+        rule: "(!has(self.downscaleStabilizationPeriod) || duration(self.downscaleStabilizationPeriod) <= duration('1h')) && (!has(self.upscaleStabilizationPeriod) || duration(self.upscaleStabilizationPeriod) <= duration('1h'))",
         message: 'stabilization periods must be at most 1h (the HorizontalPodAutoscaler\'s limit)',
         reason: 'FieldValueInvalid',
       },
@@ -156,7 +158,7 @@ export const UpdateStrategySchema = Struct(
     'x-kubernetes-validations': [
       {
         // int-or-string values are dynamic in CEL: string() reads 0 and '0%' alike.
-        rule: "!(string(self.maxSurge) in ['0', '0%'] && string(self.maxUnavailable) in ['0', '0%'])",
+        rule: "!has(self.maxSurge) || !has(self.maxUnavailable) || !(string(self.maxSurge) in ['0', '0%'] && string(self.maxUnavailable) in ['0', '0%'])",
         message: 'maxSurge and maxUnavailable must not both be 0 (a rolling update could never progress)',
         fieldPath: '.maxUnavailable',
         reason: 'FieldValueInvalid',
