@@ -188,7 +188,7 @@ export class RealtimeApiController {
         { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name: api.metadata.name, namespace: api.metadata.namespace }, status },
         { fieldManager: STATUS_FIELD_MANAGER, force: true, subresource: 'status' },
       );
-      this.log.info('status', { api: `${api.metadata.namespace}/${api.metadata.name}`, status: status.status, ready: status.ready, message: status.message });
+      this.log.info('status', { api: `${api.metadata.namespace}/${api.metadata.name}`, status: status.status, ready: status.ready, detail: status.message });
     } catch (error) {
       if (isNotFound(error)) return; // deleted meanwhile
       throw error;
