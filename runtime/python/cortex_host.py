@@ -8,117 +8,33 @@ Batching (BATCH frames, and every REQUEST when config.batching is set): predict 
 list of payloads and may declare only `payload`; post_predict gets the lists too.
 Logs: printed lines are always written (info for stdout, error for stderr); `logging`
 records are filtered by log_level.
+
+This file: predictor loading and the frame loop (reading frames, calling predict inline or in
+a thread pool, writing the answers in batches). Its siblings, imported from this directory
+(the script's own, first on sys.path): cortex_frames.py (frame layouts and writes),
+cortex_logging.py (JSON log lines), cortex_payload.py (payload decoding, result encoding).
 """
 
 import importlib.util
 import inspect
-import io
 import json
-import logging
 import os
-import select
 import signal
 import sys
 import threading
 import time
 import traceback
-from struct import Struct
 
+from cortex_frames import IN_FD, OUT_FD, REQ, U32, parse_batch, respond, send_frame, write_all
+from cortex_logging import log, request_ctx, setup_logging
 from cortex_payload import (PayloadError, decode_payload, encode_result, error_body,
                             headers_dict, query_dict)
 
-IN_FD, OUT_FD, LOG_FD = 3, 4, 1
 READ_SIZE = 1 << 16
 FLUSH_AFTER = 0.0005  # seconds after the first unflushed response
 ALLOWED = ("payload", "query_params", "headers")
-
-U32 = Struct("<I")
-REQ = Struct("<BIH")  # type, id, metaLen
-BATCH_HEAD = Struct("<BH")  # type, count
-BATCH_ITEM = Struct("<IHI")  # id, metaLen, bodyLen
-RESP = Struct("<IBIHBH")  # length, type, id, status, kind, hdrLen
 JSON_CT = "application/json"
 _loads = json.loads
-
-_ctx = threading.local()  # .rid: the current request's id (int or str) on this thread
-_log_lock = threading.Lock()
-_log = {"api": None, "worker": None}
-_log_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # like runtime/log.ts
-
-
-def write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        try:
-            n = os.write(fd, view)
-        except BlockingIOError:  # an inherited non-blocking fd
-            select.select([], [fd], [])
-            continue
-        view = view[n:]
-
-
-def log(level, message, rid=False):
-    """Writes one JSON log line to fd 1. rid=False: the current request's id."""
-    if rid is False:
-        rid = getattr(_ctx, "rid", None)
-    t = time.time()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
-    line = _log_dumps({"time": stamp, "level": level, "api": _log["api"],
-                       "request_id": None if rid is None else str(rid), "worker": _log["worker"],
-                       "message": message})
-    data = (line + "\n").encode("utf-8", "replace")
-    with _log_lock:
-        try:
-            write_all(LOG_FD, data)
-        except OSError:
-            pass  # nobody is reading the logs any more
-
-
-class LogStream(io.TextIOBase):
-    """sys.stdout / sys.stderr: every printed line becomes one JSON log line."""
-
-    encoding = "utf-8"
-
-    def __init__(self, level, fd):
-        self.level, self.fd, self._tls = level, fd, threading.local()
-
-    def writable(self):
-        return True
-
-    def fileno(self):  # for code that insists on a real file: raw writes skip the JSON
-        return self.fd
-
-    def write(self, s):
-        buf = getattr(self._tls, "buf", "") + s
-        if "\n" in buf:
-            *lines, buf = buf.split("\n")
-            for line in lines:
-                log(self.level, line)
-        self._tls.buf = buf
-        return len(s)
-
-    def flush(self):
-        buf = getattr(self._tls, "buf", "")
-        if buf:
-            self._tls.buf = ""
-            log(self.level, buf)
-
-
-class LogHandler(logging.Handler):
-    def emit(self, record):
-        try:
-            level = record.levelname.lower()
-            log(level if level in ("debug", "info", "warning") else "error", self.format(record))
-        except Exception:
-            self.handleError(record)
-
-
-def setup_logging(cfg):
-    _log["api"], _log["worker"] = cfg.get("api"), cfg.get("worker", 0)
-    sys.stdout, sys.stderr = LogStream("info", 1), LogStream("error", 2)
-    root = logging.getLogger()
-    root.handlers[:] = [LogHandler()]
-    root.setLevel(str(cfg.get("log_level") or "info").upper())
 
 
 class PredictorError(Exception):
@@ -195,7 +111,7 @@ class Host:
             m = json.loads(meta)
             ct = m.get("ct", JSON_CT)
             rid = m.get("rid", id_)
-        _ctx.rid = rid
+        request_ctx.rid = rid
         kw = {}
         if self.want_payload:
             try:
@@ -236,7 +152,7 @@ class Host:
         if not ids:
             return None
         n = len(ids)
-        _ctx.rid = rid = ",".join(rids)
+        request_ctx.rid = rid = ",".join(rids)
         try:
             results = self.predict(payload=payloads) if "payload" in self.params else self.predict()
             if not isinstance(results, (list, tuple)):
@@ -257,12 +173,12 @@ class Host:
 
     def run_post(self, job):
         rid, result, kw = job
-        _ctx.rid = rid
+        request_ctx.rid = rid
         try:
             self.post(**{p: result if p == "response" else kw.get(p) for p in self.post_params})
         except Exception:
             log("error", "post_predict: " + traceback.format_exc().rstrip())
-        _ctx.rid = None
+        request_ctx.rid = None
 
     # --- threaded mode: the thread that finds nobody flushing writes everyone's frames
     def threaded(self, fn, *args):
@@ -271,7 +187,7 @@ class Host:
             job = fn(*args, out)
         except BaseException:
             fatal()
-        _ctx.rid = None
+        request_ctx.rid = None
         with self.lock:
             self.pending += out
             self.seq += 1
@@ -363,7 +279,7 @@ class Host:
             self.flush_inline(out, posts)
 
     def flush_inline(self, out, posts):
-        _ctx.rid = None
+        request_ctx.rid = None
         write_all(OUT_FD, b"".join(out))
         out.clear()
         if posts:
@@ -371,24 +287,6 @@ class Host:
                 self.run_post(job)
             posts.clear()
         return 0.0
-
-
-def parse_batch(data, at):
-    _, count = BATCH_HEAD.unpack_from(data, at)
-    p, items = at + 3, []
-    for _ in range(count):
-        id_, mlen, blen = BATCH_ITEM.unpack_from(data, p)
-        p += 10
-        items.append((id_, data[p:p + mlen], data[p + mlen:p + mlen + blen]))
-        p += mlen + blen
-    return items
-
-
-def respond(out, id_, status, kind, hdr, body):
-    out.append(RESP.pack(10 + len(hdr) + len(body), 1, id_, status, kind, len(hdr)))
-    if hdr:
-        out.append(hdr)
-    out.append(body)
 
 
 def respond_result(out, id_, result):
@@ -406,11 +304,6 @@ def fatal():
     """A bug or a lost front: log it and end the worker (the front answers its jobs 503)."""
     log("error", "worker failed: " + traceback.format_exc().rstrip(), None)
     os._exit(70)
-
-
-def send_frame(typ, obj):
-    payload = json.dumps(obj).encode()
-    write_all(OUT_FD, U32.pack(1 + len(payload)) + bytes((typ,)) + payload)
 
 
 def main():

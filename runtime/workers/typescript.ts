@@ -3,7 +3,8 @@
 //
 // Jobs sent during one event-loop tick travel as ONE postMessage of ONE transferred
 // ArrayBuffer (bodies and the few strings a job needs, binary-encoded); the thread answers
-// the same way. Nothing is structured-cloned per job. Layout: typescript-thread.ts.
+// the same way. Nothing is structured-cloned per job. Layouts: typescript-job-codec.ts and
+// typescript-result-codec.ts.
 
 import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
@@ -12,24 +13,15 @@ import {
   BodyKind,
   InitError,
   type PredictJob,
-  type PredictResult,
   type PredictorWorker,
   type WorkerExit,
   type WorkerOptions,
 } from './types.ts';
-import {
-  F_CT,
-  F_HEADERS,
-  F_NO_CT,
-  F_QUERY,
-  F_RID,
-  JOB_FIXED,
-  RESULT_FIXED,
-  type ThreadConfig,
-} from './typescript-thread.ts';
+import { encodeJobs } from './typescript-job-codec.ts';
+import { deliverResults } from './typescript-result-codec.ts';
+import type { ThreadConfig } from './typescript-thread.ts';
 
 const THREAD_ENTRY = new URL('./typescript-thread.ts', import.meta.url);
-const EMPTY = Buffer.alloc(0);
 const EXITED_BODY = Buffer.from(JSON.stringify({ error: 'worker exited' }));
 const SHUTDOWN_BODY = Buffer.from(JSON.stringify({ error: 'worker is shutting down' }));
 
@@ -231,67 +223,13 @@ export class TypeScriptWorker implements PredictorWorker {
     const worker = this.#worker;
     if (units.length === 0 || worker === undefined || this.#exited) return;
     this.#outbox = [];
-    const batching = this.#options.batching;
-    const withHeaders = this.#sendHeaders;
-    // Pass 1: an upper bound of the size (strings: at most 3 bytes per UTF-16 unit).
-    let size = 4;
-    for (let u = 0; u < units.length; u++) {
-      if (batching) {
-        const jobs = units[u] as PredictJob[];
-        size += 4;
-        for (let i = 0; i < jobs.length; i++) size += jobSize(jobs[i], withHeaders);
-      } else size += jobSize(units[u] as PredictJob, withHeaders);
-    }
-    const ab = Buffer.allocUnsafeSlow(size).buffer as ArrayBuffer;
-    const buf = Buffer.from(ab);
-    const dv = new DataView(ab);
-    // Pass 2: write.
-    let off = 4;
-    for (let u = 0; u < units.length; u++) {
-      if (batching) {
-        const jobs = units[u] as PredictJob[];
-        dv.setUint32(off, jobs.length, true);
-        off += 4;
-        for (let i = 0; i < jobs.length; i++) off = writeJob(buf, dv, off, jobs[i], withHeaders);
-      } else off = writeJob(buf, dv, off, units[u] as PredictJob, withHeaders);
-    }
-    dv.setUint32(0, off, true);
+    const ab = encodeJobs(units, this.#options.batching, this.#sendHeaders);
     worker.postMessage(ab, [ab]);
   };
 
   #onResults(ab: ArrayBuffer): void {
-    const dv = new DataView(ab);
-    const used = dv.getUint32(0, true);
-    const jobs = this.#jobs;
-    let thrown: unknown;
-    let off = 4;
-    while (off < used) {
-      const id = dv.getFloat64(off, true);
-      const status = dv.getUint16(off + 8, true);
-      const kind = dv.getUint8(off + 10) as BodyKind;
-      const hLen = dv.getUint32(off + 11, true);
-      const bLen = dv.getUint32(off + 15, true);
-      off += RESULT_FIXED;
-      const job = jobs.take(id);
-      if (job === undefined) {
-        off += hLen + bLen;
-        continue;
-      }
-      let result: PredictResult;
-      if (hLen === 0) {
-        result = { status, kind, body: bLen === 0 ? EMPTY : Buffer.from(ab, off, bLen) };
-      } else {
-        const headers = JSON.parse(Buffer.from(ab, off, hLen).toString('utf8')) as [string, string][];
-        result = { status, kind, headers, body: bLen === 0 ? EMPTY : Buffer.from(ab, off + hLen, bLen) };
-      }
-      off += hLen + bLen;
-      try {
-        job.done(result);
-      } catch (err) {
-        thrown ??= err;
-      }
-    }
-    if (this.#drained !== undefined && jobs.size === 0) this.#drained();
+    const thrown = deliverResults(ab, this.#jobs);
+    if (this.#drained !== undefined && this.#jobs.size === 0) this.#drained();
     if (thrown !== undefined) {
       queueMicrotask(() => {
         throw thrown;
@@ -368,54 +306,4 @@ export class TypeScriptWorker implements PredictorWorker {
 
 function refuse(job: PredictJob, body: Buffer): void {
   job.done({ status: 503, kind: BodyKind.Json, body });
-}
-
-function jobSize(j: PredictJob, withHeaders: boolean): number {
-  let n = JOB_FIXED + j.body.length;
-  const ct = j.contentType;
-  if (ct !== undefined && ct !== 'application/json') n += 4 + ct.length * 3;
-  if (j.query !== '') n += 4 + j.query.length * 3;
-  if (j.clientRequestId !== undefined) n += 4 + j.clientRequestId.length * 3;
-  if (withHeaders) {
-    const raw = j.rawHeaders;
-    n += 4 + raw.length;
-    for (let i = 0; i < raw.length; i++) n += raw[i].length * 3;
-  }
-  return n;
-}
-
-function writeJob(buf: Buffer, dv: DataView, off: number, j: PredictJob, withHeaders: boolean): number {
-  const rec = off;
-  off += JOB_FIXED;
-  let flags = 0;
-  const ct = j.contentType;
-  if (ct === undefined) flags |= F_NO_CT;
-  else if (ct !== 'application/json') {
-    flags |= F_CT;
-    off = writeString(buf, dv, off, ct);
-  }
-  if (j.query !== '') {
-    flags |= F_QUERY;
-    off = writeString(buf, dv, off, j.query);
-  }
-  if (j.clientRequestId !== undefined) {
-    flags |= F_RID;
-    off = writeString(buf, dv, off, j.clientRequestId);
-  }
-  if (withHeaders && j.rawHeaders.length > 0) {
-    flags |= F_HEADERS;
-    off = writeString(buf, dv, off, j.rawHeaders.join('\0'));
-  }
-  const len = j.body.length;
-  if (len > 0) buf.set(j.body, off);
-  dv.setFloat64(rec, j.id, true);
-  dv.setUint32(rec + 8, len, true);
-  dv.setUint8(rec + 12, flags);
-  return off + len;
-}
-
-function writeString(buf: Buffer, dv: DataView, off: number, s: string): number {
-  const n = buf.write(s, off + 4, 'utf8');
-  dv.setUint32(off, n, true);
-  return off + 4 + n;
 }

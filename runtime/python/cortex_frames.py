@@ -1,0 +1,55 @@
+"""The binary frames between the front and a Python worker host (runtime/PROTOCOL.md,
+"Frames"): the struct layouts the host's read loop unpacks, BATCH parsing, RESPONSE frames
+appended to an output list (the host joins and writes them in batches), the READY /
+INIT_ERROR frames, and the write that gets every byte onto a pipe (used for log lines too).
+Standard library only; imported by cortex_host.py and cortex_logging.py from this directory.
+"""
+
+import json
+import os
+import select
+from struct import Struct
+
+IN_FD, OUT_FD = 3, 4
+
+U32 = Struct("<I")
+REQ = Struct("<BIH")  # type, id, metaLen
+BATCH_HEAD = Struct("<BH")  # type, count
+BATCH_ITEM = Struct("<IHI")  # id, metaLen, bodyLen
+RESP = Struct("<IBIHBH")  # length, type, id, status, kind, hdrLen
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:  # an inherited non-blocking fd
+            select.select([], [fd], [])
+            continue
+        view = view[n:]
+
+
+def parse_batch(data, at):
+    """The items of the BATCH frame whose type byte is at `at`: [(id, meta, body), ...]."""
+    _, count = BATCH_HEAD.unpack_from(data, at)
+    p, items = at + 3, []
+    for _ in range(count):
+        id_, mlen, blen = BATCH_ITEM.unpack_from(data, p)
+        p += 10
+        items.append((id_, data[p:p + mlen], data[p + mlen:p + mlen + blen]))
+        p += mlen + blen
+    return items
+
+
+def respond(out, id_, status, kind, hdr, body):
+    out.append(RESP.pack(10 + len(hdr) + len(body), 1, id_, status, kind, len(hdr)))
+    if hdr:
+        out.append(hdr)
+    out.append(body)
+
+
+def send_frame(typ, obj):
+    """A JSON frame (READY, INIT_ERROR), written at once."""
+    payload = json.dumps(obj).encode()
+    write_all(OUT_FD, U32.pack(1 + len(payload)) + bytes((typ,)) + payload)
