@@ -16,6 +16,9 @@ import { RealtimeApiController } from './realtimeapi-controller.ts';
 import { rbacManifests } from './rbac.ts';
 import { errorMessage } from './controller/informer.ts';
 import { HttpMethod } from '@kubernetes/client-node';
+import { LeaderElector, defaultIdentity } from './controller/leader.ts';
+import { eventRecorder } from './events.ts';
+import { createMetrics, type OperatorMetrics } from './metrics.ts';
 
 /** The runtime image when neither predictor.image nor --runtime-image says otherwise. */
 export const DEFAULT_RUNTIME_IMAGE = 'cortex-ts/runtime:0.1.0';
@@ -37,6 +40,12 @@ interface Flags {
   logLevel: LogLevel;
   printRbac?: boolean;
   serviceAccount: string;
+  leaderElect: boolean;
+  leaderElectionName: string;
+  leaderElectionNamespace?: string;
+  leaseDuration: string;
+  renewDeadline: string;
+  retryPeriod: string;
 }
 
 function inCluster(): boolean {
@@ -64,8 +73,15 @@ async function serverMinor(client: KubeClient): Promise<number | undefined> {
   return Number(v.major) === 1 && Number.isFinite(minor) ? minor : undefined;
 }
 
-function healthServer(port: number, ready: () => boolean, log: Logger): Server {
+function healthServer(port: number, ready: () => boolean, metrics: OperatorMetrics, log: Logger): Server {
   const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
+        (error: unknown) => res.writeHead(500).end(`${errorMessage(error)}\n`),
+      );
+      return;
+    }
     if (req.url === '/healthz') return void res.writeHead(200).end('ok\n');
     if (req.url === '/readyz') return void res.writeHead(ready() ? 200 : 503).end(ready() ? 'ok\n' : 'caches not synced\n');
     res.writeHead(404).end();
@@ -90,6 +106,8 @@ async function run(flags: Flags): Promise<void> {
   const log = jsonLogger(flags.logLevel);
   const kc = loadKubeConfig(flags);
   const client = new KubeClient(kc);
+  const metrics = createMetrics({ defaultMetrics: true });
+  const identity = defaultIdentity();
 
   let minor: number | undefined;
   try {
@@ -115,6 +133,8 @@ async function run(flags: Flags): Promise<void> {
     nodePools,
     namespace: flags.namespace,
     workers: Math.max(1, wholeNumber('--workers', flags.workers)),
+    metrics,
+    events: eventRecorder(client, { log, instance: identity, metrics }),
     resyncMs: parseDurationMs(flags.resync),
     config: {
       runtimeImage: flags.runtimeImage,
@@ -125,21 +145,47 @@ async function run(flags: Flags): Promise<void> {
   });
 
   const port = wholeNumber('--health-port', flags.healthPort);
-  const health = port > 0 ? healthServer(port, () => controller.synced, log) : undefined;
+  const elector = flags.leaderElect
+    ? new LeaderElector({
+        client,
+        log,
+        identity,
+        namespace: flags.leaderElectionNamespace ?? operatorNamespace(undefined),
+        name: flags.leaderElectionName,
+        leaseDurationMs: parseDurationMs(flags.leaseDuration),
+        renewDeadlineMs: parseDurationMs(flags.renewDeadline),
+        retryPeriodMs: parseDurationMs(flags.retryPeriod),
+      })
+    : undefined;
+  let started = false;
+  // a standby is ready (it can take over); the leader once its caches are synced
+  const health = port > 0 ? healthServer(port, () => !started || controller.synced, metrics, log) : undefined;
 
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     log.info('stopping', { signal });
     health?.close();
-    controller.stop().then(() => process.exit(0), () => process.exit(1));
-    setTimeout(() => process.exit(1), 10_000).unref();
+    metrics.leader.set(0);
+    controller
+      .stop()
+      .then(() => (code === 0 ? elector?.release() : undefined))
+      .then(() => process.exit(code), () => process.exit(1));
+    setTimeout(() => process.exit(code || 1), 10_000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  log.info('starting', { namespace: flags.namespace ?? '(all)', runtimeImage: flags.runtimeImage });
+  if (elector) {
+    // only the leader runs informers and workers; losing the lease stops reconciling and exits
+    // (as controller-runtime does): a restart campaigns again from a clean state
+    const leading = await elector.run((why) => stop(`lost the leader lease: ${why}`, 1));
+    if (!leading) return;
+  }
+  metrics.leader.set(1);
+  started = true;
+  log.info('starting', { namespace: flags.namespace ?? '(all)', runtimeImage: flags.runtimeImage, identity });
   await controller.start();
   log.info('running');
 }
@@ -162,6 +208,13 @@ export function operatorCommand(): Command {
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .option('--print-rbac', 'print the RBAC objects the operator needs (YAML) and exit')
     .option('--service-account <name>', 'with --print-rbac: the ServiceAccount to bind', 'cortex-operator')
+    .option('--leader-elect', 'run only while holding the leader Lease (default)', true)
+    .option('--no-leader-elect', 'reconcile without leader election (run one replica only)')
+    .option('--leader-election-name <name>', 'name of the Lease', 'cortex-operator')
+    .option('--leader-election-namespace <namespace>', "namespace of the Lease (default: the operator's own, or cortex-system out of the cluster)")
+    .option('--lease-duration <duration>', 'how long standbys wait after the last renewal before taking over', '15s')
+    .option('--renew-deadline <duration>', 'the leader stops when it could not renew for this long (< lease duration)', '10s')
+    .option('--retry-period <duration>', 'between tries to acquire or renew the Lease', '2s')
     .action(async (flags: Flags) => {
       try {
         await run(flags);

@@ -20,7 +20,12 @@ test('merged rules: one per resource, the union of verbs, nothing wider than dec
   assert.deepEqual(find('cortex.dev', 'realtimeapis/status')?.verbs, ['get', 'patch', 'update']);
   assert.deepEqual(find('', 'pods')?.verbs, ['get', 'list', 'watch']);
   assert.equal(find('', 'configmaps'), undefined, 'ConfigMaps only in the operator namespace');
-  assert.deepEqual(namespace, [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] }]);
+  assert.deepEqual(find('', 'events')?.verbs, ['create', 'patch'], 'Events on the APIs');
+  assert.equal(find('coordination.k8s.io', 'leases'), undefined, 'the leader Lease only in the operator namespace');
+  assert.deepEqual(namespace, [
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'update'] },
+  ]);
   for (const r of [...cluster, ...namespace]) {
     assert.ok(!r.verbs.includes('*') && !r.resources.includes('*') && !r.apiGroups.includes('*'), 'no wildcards');
   }

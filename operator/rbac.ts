@@ -9,9 +9,11 @@ import { CHILDREN, realtimeApiRbac } from './realtimeapi-controller.ts';
 import { statusRbac } from './status.ts';
 import type { PolicyRule } from './reconcilers/types.ts';
 import type { KubeObject } from './kube/client.ts';
+import { eventsRbac } from './events.ts';
+import { leaderElectionRbac } from './controller/leader.ts';
 
 /** The rules as declared next to their code. */
-export const DECLARED_RULES: PolicyRule[] = [...realtimeApiRbac, ...CHILDREN.flatMap((c) => c.rbac), ...statusRbac, ...nodePoolsRbac];
+export const DECLARED_RULES: PolicyRule[] = [...realtimeApiRbac, ...CHILDREN.flatMap((c) => c.rbac), ...statusRbac, ...nodePoolsRbac, ...eventsRbac, ...leaderElectionRbac];
 
 type Rule = Omit<PolicyRule, 'scope'>;
 

@@ -11,7 +11,9 @@ import { isNotFound, type KubeClient, type KubeObject, type ResourceType } from 
 import type { Logger } from './log.ts';
 import type { NodePoolSource } from './node-pools-source.ts';
 import { selectPool } from './node-pools.ts';
-import { NotOwnedError, applyChild } from './reconcilers/apply.ts';
+import { NotOwnedError, applyChild, type ApplyHooks } from './reconcilers/apply.ts';
+import type { EventRecorder } from './events.ts';
+import type { OperatorMetrics } from './metrics.ts';
 import { deploymentReconciler } from './reconcilers/deployment.ts';
 import { hpaReconciler } from './reconcilers/hpa.ts';
 import { endpointOf, serviceReconciler } from './reconcilers/service.ts';
@@ -46,6 +48,10 @@ export interface ControllerOptions {
   informer?: Pick<InformerOptions<KubeObject>, 'idleTimeoutMs' | 'watchTimeoutSeconds' | 'backoff'>;
   /** Backoff of failed reconciles. */
   queueBackoff?: { baseMs?: number; maxMs?: number; jitter?: number };
+  /** The operator's metrics (reconciles, queue depth, watch restarts, writes). */
+  metrics?: OperatorMetrics;
+  /** Kubernetes Events on the APIs; none when absent. */
+  events?: EventRecorder;
 }
 
 type ApiObject = RealtimeApi & KubeObject;
@@ -69,16 +75,19 @@ export class RealtimeApiController {
     this.log = options.log;
     this.queue = new WorkQueue({ backoff: options.queueBackoff });
     const { client, namespace } = options;
+    const metrics = options.metrics;
+    const restarts = (resource: string) => (reason: string) => metrics?.watchRestarts.inc({ resource, reason });
+    if (metrics) metrics.queueDepthSource = () => this.queue.length;
     const common = { log: options.log, ...options.informer };
-    this.apis = new Informer<ApiObject>({ name: PLURAL, source: listerWatcher(client, REALTIMEAPIS, namespace), resyncMs: options.resyncMs ?? 600_000, ...common });
+    this.apis = new Informer<ApiObject>({ name: PLURAL, onWatchRestart: restarts(PLURAL), source: listerWatcher(client, REALTIMEAPIS, namespace), resyncMs: options.resyncMs ?? 600_000, ...common });
     this.apis.on('add', (o) => this.enqueue(o)).on('update', (o) => this.enqueue(o)).on('delete', (o) => this.enqueue(o));
     // children and pods are labelled cortex.dev/api: only those are cached
     for (const child of CHILDREN) {
-      const inf = new Informer<KubeObject>({ name: child.resource.plural, source: listerWatcher(client, child.resource, namespace, { labelSelector: API_LABEL }), resyncMs: 0, ...common });
+      const inf = new Informer<KubeObject>({ name: child.resource.plural, source: listerWatcher(client, child.resource, namespace, { labelSelector: API_LABEL }), resyncMs: 0, onWatchRestart: restarts(child.resource.plural), ...common });
       inf.on('add', (o) => this.enqueueOwner(o)).on('update', (o) => this.enqueueOwner(o)).on('delete', (o) => this.enqueueOwner(o));
       this.children.set(child.resource.kind, inf);
     }
-    this.pods = new Informer<V1Pod & KubeObject>({ name: 'pods', source: listerWatcher(client, { group: '', version: 'v1', kind: 'Pod', plural: 'pods' }, namespace, { labelSelector: API_LABEL }), resyncMs: 0, ...common });
+    this.pods = new Informer<V1Pod & KubeObject>({ name: 'pods', onWatchRestart: restarts('pods'), source: listerWatcher(client, { group: '', version: 'v1', kind: 'Pod', plural: 'pods' }, namespace, { labelSelector: API_LABEL }), resyncMs: 0, ...common });
     this.pods.on('add', (o) => this.enqueueLabelled(o)).on('update', (o) => this.enqueueLabelled(o)).on('delete', (o) => this.enqueueLabelled(o));
   }
 
@@ -113,7 +122,7 @@ export class RealtimeApiController {
     this.log.info('caches synced', { apis: this.apis.list().length });
     this.workers = runWorkers(this.queue, {
       workers: this.options.workers ?? 4,
-      reconcile: (key) => this.reconcile(key),
+      reconcile: (key) => this.measured(key),
       onError: (key, error, retryInMs) => this.log.warn('reconcile failed', { api: key, error: errorMessage(error), retryInMs }),
     });
   }
@@ -127,6 +136,26 @@ export class RealtimeApiController {
     await Promise.all(this.informers().map((i) => i.stop()));
     await this.options.nodePools.stop();
     await this.workers;
+  }
+
+  /** reconcile(key), counted and timed. */
+  private async measured(key: string): Promise<ReconcileResult | void> {
+    const m = this.options.metrics;
+    const start = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - start) / 1e9;
+    try {
+      const result = await this.reconcile(key);
+      const label = result && result.requeueAfterMs !== undefined ? 'requeue' : 'success';
+      m?.reconciles.inc({ result: label });
+      m?.reconcileDuration.observe({ result: label }, seconds());
+      this.log.debug('reconciled', { api: key, result: label, seconds: seconds() });
+      return result;
+    } catch (error) {
+      m?.reconciles.inc({ result: 'error' });
+      m?.reconcileErrors.inc();
+      m?.reconcileDuration.observe({ result: 'error' }, seconds());
+      throw error;
+    }
   }
 
   /** Makes one API's children and status match its spec. */
@@ -154,16 +183,23 @@ export class RealtimeApiController {
       const choice = selectPool(spec.compute, this.options.nodePools.current());
       const childConfig = { ...config, placement: choice.placement ?? { pools: [], tolerations: [] } };
       const cached = (r: ChildReconciler<unknown>) => this.children.get(r.resource.kind)!.get(key);
+      const hooks = (r: ChildReconciler<unknown>): ApplyHooks => ({
+        wrote: (verb) => this.options.metrics?.writes.inc({ kind: r.resource.kind, verb }),
+        changed: (how) => {
+          this.log.info(`${how} ${r.resource.kind}`, { api: key });
+          this.options.events?.event(api, 'Normal', how === 'created' ? 'Created' : 'Updated', `${how} ${r.resource.kind} ${namespace}/${name}`);
+        },
+      });
       try {
-        await applyChild(client, serviceReconciler, instance, childConfig, cached(serviceReconciler));
+        await applyChild(client, serviceReconciler, instance, childConfig, cached(serviceReconciler), hooks(serviceReconciler));
         observed.endpoint = endpointOf(instance, config);
         if (choice.unavailable !== undefined) {
           // nothing to run the new spec on: leave the replicas as they are, say why
           observed.computeUnavailable = choice.unavailable;
           observed.deployment = cachedDeployment;
         } else {
-          observed.deployment = (await applyChild(client, deploymentReconciler, instance, childConfig, cachedDeployment as KubeObject | undefined)) as V1Deployment;
-          await applyChild(client, hpaReconciler, instance, childConfig, cached(hpaReconciler));
+          observed.deployment = (await applyChild(client, deploymentReconciler, instance, childConfig, cachedDeployment as KubeObject | undefined, hooks(deploymentReconciler))) as V1Deployment;
+          await applyChild(client, hpaReconciler, instance, childConfig, cached(hpaReconciler), hooks(hpaReconciler));
         }
       } catch (error) {
         observed.applyError = errorMessage(error);
@@ -175,9 +211,26 @@ export class RealtimeApiController {
     observed.pods = this.pods.list().filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[API_LABEL] === name);
 
     const status = deriveStatus(observed);
-    if (statusChanged(api.status, status)) await this.writeStatus(api, status);
+    if (statusChanged(api.status, status)) {
+      await this.writeStatus(api, status);
+      this.statusEvent(api, status);
+    }
     if (failure) throw failure;
     return result;
+  }
+
+  /** An Event when the status word changes to a failure (Warning, with the condition's reason) or to live. */
+  private statusEvent(api: ApiObject, status: RealtimeApiStatus): void {
+    const events = this.options.events;
+    if (!events) return;
+    const before = api.status?.status;
+    if (status.status === before && status.message === api.status?.message) return;
+    const reason = status.conditions?.find((c) => c.type === 'Ready')?.reason ?? 'Failed';
+    if (status.status === 'live') {
+      if (before !== 'live') events.event(api, 'Normal', 'Live', `every replica is ready (${status.ready ?? ''})`);
+    } else if (status.status !== 'updating') {
+      events.event(api, 'Warning', reason, `${status.status}: ${status.message ?? ''}`);
+    }
   }
 
   /** Server-side apply of the status subresource with its own field manager. */
@@ -188,6 +241,7 @@ export class RealtimeApiController {
         { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name: api.metadata.name, namespace: api.metadata.namespace }, status },
         { fieldManager: STATUS_FIELD_MANAGER, force: true, subresource: 'status' },
       );
+      this.options.metrics?.writes.inc({ kind: KIND, verb: 'apply-status' });
       this.log.info('status', { api: `${api.metadata.namespace}/${api.metadata.name}`, status: status.status, ready: status.ready, detail: status.message });
     } catch (error) {
       if (isNotFound(error)) return; // deleted meanwhile

@@ -48,6 +48,8 @@ export interface InformerOptions<T> {
   pageSize?: number;
   backoff?: Partial<BackoffOptions>;
   log?: Logger;
+  /** Told each time a watch is started again after one ended (metrics). */
+  onWatchRestart?: (reason: 'timeout' | 'expired' | 'error') => void;
 }
 
 type Handlers<T> = {
@@ -64,6 +66,7 @@ export class Informer<T extends KubeObject> {
   private readonly backoff: Backoff;
   private readonly options: Required<Pick<InformerOptions<T>, 'watchTimeoutSeconds' | 'idleTimeoutMs' | 'resyncMs' | 'pageSize'>>;
   private readonly log: Logger | undefined;
+  private readonly onWatchRestart: InformerOptions<T>['onWatchRestart'];
   private readonly stopper = new AbortController();
   private stopWatch: (() => void) | undefined;
   private running: Promise<void> | undefined;
@@ -85,6 +88,16 @@ export class Informer<T extends KubeObject> {
     };
     this.backoff = new Backoff({ baseMs: 500, maxMs: 30_000, jitter: 0.2, ...options.backoff });
     this.log = options.log;
+    this.onWatchRestart = options.onWatchRestart;
+  }
+
+  private restarted(reason: 'timeout' | 'expired' | 'error'): void {
+    if (this.stopper.signal.aborted) return;
+    try {
+      this.onWatchRestart?.(reason);
+    } catch {
+      // metrics must not break the loop
+    }
   }
 
   on(event: 'add', handler: (obj: T) => void): this;
@@ -158,14 +171,17 @@ export class Informer<T extends KubeObject> {
         } catch (error) {
           if (signal.aborted) return;
           if (isGone(error)) {
+            this.restarted('expired');
             this.stats.relistsOnGone++;
             this.log?.debug(`${this.name}: resourceVersion expired, relisting`);
             if (++this.goneInARow > 1) await sleep(this.backoff.next(), signal);
             break;
           }
+          this.restarted('error');
           await this.failed('watch', error);
           break;
         }
+        this.restarted(outcome.next === 'relist' ? 'expired' : 'timeout');
         if (outcome.next === 'relist') {
           if (++this.goneInARow > 1) await sleep(this.backoff.next(), signal);
           break;

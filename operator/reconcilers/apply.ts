@@ -44,15 +44,45 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
+ * Whether `actual` (the object as the server has it) already holds every field `desired` sets,
+ * with the same values: then an apply would change nothing and is not sent (an operator that
+ * restarts, or a periodic resync, writes nothing). Lists must have the same length, items are
+ * compared in order; scalars by their text (1 and "1" are the same quantity). Anything the
+ * server normalises differently only costs an apply that changes nothing.
+ */
+export function covers(actual: unknown, desired: unknown): boolean {
+  if (Array.isArray(desired)) {
+    return Array.isArray(actual) && actual.length === desired.length && desired.every((d, i) => covers(actual[i], d));
+  }
+  if (isObject(desired)) {
+    if (!isObject(actual)) return false;
+    return Object.entries(desired).every(([k, v]) => v === undefined || covers(actual[k], v));
+  }
+  if (desired === null) return actual === null || actual === undefined;
+  return actual !== undefined && actual !== null && !isObject(actual) && !Array.isArray(actual) && String(actual) === String(desired);
+}
+
+/** What applyChild did, for metrics and Events. */
+export interface ApplyHooks {
+  /** A write request was sent. */
+  wrote?(verb: 'create' | 'apply'): void;
+  /** The child was created, or changed (a new resourceVersion). */
+  changed?(how: 'created' | 'updated'): void;
+}
+
+/**
  * Makes the child match `reconciler.desired(api, config)` and returns the object as the server
  * answered (with its new generation). `existing` is the cached object, undefined when the
  * cache has none.
  */
-export async function applyChild<T>(client: KubeClient, reconciler: ChildReconciler<T>, api: ApiInstance, config: ChildConfig, existing: KubeObject | undefined): Promise<KubeObject> {
+export async function applyChild<T>(client: KubeClient, reconciler: ChildReconciler<T>, api: ApiInstance, config: ChildConfig, existing: KubeObject | undefined, hooks: ApplyHooks = {}): Promise<KubeObject> {
   const desired = reconciler.desired(api, config) as unknown as KubeObject;
   const { kind } = reconciler.resource;
+  let created = false;
   if (existing) {
     checkOwner(existing, api, kind);
+    // up to date (nobody edited it, the spec did not change): nothing to send
+    if (covers(existing, desired)) return existing;
   } else {
     // not in the cache, which only holds objects labelled cortex.dev/api: an unlabelled object
     // of the same name must not be taken over by the forced apply below
@@ -66,15 +96,23 @@ export async function applyChild<T>(client: KubeClient, reconciler: ChildReconci
       checkOwner(found, api, kind);
     } else if (reconciler.onCreate) {
       try {
+        hooks.wrote?.('create');
         await client.create(reconciler.resource, deepMerge(desired, reconciler.onCreate(api, config)) as KubeObject, CREATE_FIELD_MANAGER);
+        created = true;
       } catch (error) {
         if (!(error instanceof KubeError && error.code === 409)) throw error;
         checkOwner(await client.get(reconciler.resource, api.namespace, api.name), api, kind);
       }
+    } else {
+      created = true; // the apply below creates it
     }
   }
   try {
-    return await client.apply(reconciler.resource, desired, { fieldManager: FIELD_MANAGER, force: true });
+    hooks.wrote?.('apply');
+    const applied = await client.apply(reconciler.resource, desired, { fieldManager: FIELD_MANAGER, force: true });
+    if (created) hooks.changed?.('created');
+    else if (existing && applied?.metadata?.resourceVersion !== existing.metadata?.resourceVersion) hooks.changed?.('updated');
+    return applied;
   } catch (error) {
     if (error instanceof KubeError && error.code === 422) {
       throw new Error(`the ${kind} for this API is invalid: ${error.serverMessage}`, { cause: error });
