@@ -184,7 +184,10 @@ export class RealtimeApiController {
       const childConfig = { ...config, placement: choice.placement ?? { pools: [], tolerations: [] } };
       const cached = (r: ChildReconciler<unknown>) => this.children.get(r.resource.kind)!.get(key);
       const hooks = (r: ChildReconciler<unknown>): ApplyHooks => ({
-        wrote: (verb) => this.options.metrics?.writes.inc({ kind: r.resource.kind, verb }),
+        wrote: (verb, field) => {
+          this.options.metrics?.writes.inc({ kind: r.resource.kind, verb });
+          this.log.debug(`${verb} ${r.resource.kind}`, { api: key, ...(field !== undefined ? { differs: field } : {}) });
+        },
         changed: (how) => {
           this.log.info(`${how} ${r.resource.kind}`, { api: key });
           this.options.events?.event(api, 'Normal', how === 'created' ? 'Created' : 'Updated', `${how} ${r.resource.kind} ${namespace}/${name}`);

@@ -91,7 +91,11 @@ export class LeaderElector {
     const signal = this.stopper.signal;
     this.o.log.info('leader election: waiting for the lease', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.identity });
     while (!signal.aborted) {
-      if (await this.tryAcquireOrRenew()) break;
+      try {
+        if (await this.tryAcquireOrRenew()) break;
+      } catch (error) {
+        this.o.log.warn('leader election: cannot read or take the lease, retrying', { error: errorMessage(error) });
+      }
       await sleep(this.o.retryPeriodMs * (1 + 0.2 * Math.random()), signal);
     }
     if (signal.aborted) return false;

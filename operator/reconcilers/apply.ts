@@ -4,6 +4,7 @@
 // fields set only at creation (onCreate), a create request under a separate field manager.
 
 import { KubeError, isNotFound, type KubeClient, type KubeObject } from '../kube/client.ts';
+import { parseQuantity } from '../api/v1alpha1/quantity.ts';
 import { isOwnedBy, type ApiInstance, type ChildConfig, type ChildReconciler } from './types.ts';
 
 /** Field manager of every applied child (and the name in managedFields). */
@@ -51,21 +52,54 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * server normalises differently only costs an apply that changes nothing.
  */
 export function covers(actual: unknown, desired: unknown): boolean {
+  return difference(actual, desired) === undefined;
+}
+
+/**
+ * The first field (a path such as "spec.template.spec.containers.0.image") where `actual`
+ * does not hold what `desired` sets; undefined when it holds everything. A top-level
+ * apiVersion and kind are not compared (objects of a list carry neither).
+ */
+export function difference(actual: unknown, desired: unknown, path = ''): string | undefined {
   if (Array.isArray(desired)) {
-    return Array.isArray(actual) && actual.length === desired.length && desired.every((d, i) => covers(actual[i], d));
+    if (!Array.isArray(actual) || actual.length !== desired.length) return path || '.';
+    for (let i = 0; i < desired.length; i++) {
+      const d = difference(actual[i], desired[i], `${path}.${i}`);
+      if (d !== undefined) return d;
+    }
+    return undefined;
   }
   if (isObject(desired)) {
-    if (!isObject(actual)) return false;
-    return Object.entries(desired).every(([k, v]) => v === undefined || covers(actual[k], v));
+    if (!isObject(actual)) return path || '.';
+    for (const [k, v] of Object.entries(desired)) {
+      if (v === undefined || (path === '' && (k === 'apiVersion' || k === 'kind'))) continue;
+      const d = difference(actual[k], v, path ? `${path}.${k}` : k);
+      if (d !== undefined) return d;
+    }
+    return undefined;
   }
-  if (desired === null) return actual === null || actual === undefined;
-  return actual !== undefined && actual !== null && !isObject(actual) && !Array.isArray(actual) && String(actual) === String(desired);
+  if (desired === null) return actual === null || actual === undefined ? undefined : path;
+  if (actual === undefined || actual === null || isObject(actual) || Array.isArray(actual)) return path;
+  return String(actual) === String(desired) || sameQuantity(actual, desired) ? undefined : path;
+}
+
+/** "0.1" and "100m" (the API server writes quantities in its canonical form). */
+function sameQuantity(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'string' && typeof a !== 'number') return false;
+  if (typeof b !== 'string' && typeof b !== 'number') return false;
+  try {
+    const x = parseQuantity(a);
+    const y = parseQuantity(b);
+    return Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x), Math.abs(y));
+  } catch {
+    return false;
+  }
 }
 
 /** What applyChild did, for metrics and Events. */
 export interface ApplyHooks {
-  /** A write request was sent. */
-  wrote?(verb: 'create' | 'apply'): void;
+  /** A write request was sent; `field`: the first field that differed from the cached object, if any. */
+  wrote?(verb: 'create' | 'apply', field?: string): void;
   /** The child was created, or changed (a new resourceVersion). */
   changed?(how: 'created' | 'updated'): void;
 }
@@ -79,10 +113,12 @@ export async function applyChild<T>(client: KubeClient, reconciler: ChildReconci
   const desired = reconciler.desired(api, config) as unknown as KubeObject;
   const { kind } = reconciler.resource;
   let created = false;
+  let field: string | undefined;
   if (existing) {
     checkOwner(existing, api, kind);
     // up to date (nobody edited it, the spec did not change): nothing to send
-    if (covers(existing, desired)) return existing;
+    field = difference(existing, desired);
+    if (field === undefined) return existing;
   } else {
     // not in the cache, which only holds objects labelled cortex.dev/api: an unlabelled object
     // of the same name must not be taken over by the forced apply below
@@ -108,7 +144,7 @@ export async function applyChild<T>(client: KubeClient, reconciler: ChildReconci
     }
   }
   try {
-    hooks.wrote?.('apply');
+    hooks.wrote?.('apply', field);
     const applied = await client.apply(reconciler.resource, desired, { fieldManager: FIELD_MANAGER, force: true });
     if (created) hooks.changed?.('created');
     else if (existing && applied?.metadata?.resourceVersion !== existing.metadata?.resourceVersion) hooks.changed?.('updated');
