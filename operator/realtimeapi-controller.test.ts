@@ -9,6 +9,8 @@ import { RealtimeApiController } from './realtimeapi-controller.ts';
 import { silentLogger } from './log.ts';
 import type { NodePoolSource } from './node-pools-source.ts';
 import type { NodePools } from './node-pools.ts';
+import { createMetrics, type OperatorMetrics } from './metrics.ts';
+import type { EventRecorder } from './events.ts';
 
 interface Call {
   verb: string;
@@ -77,8 +79,9 @@ function apiObject(name: string, spec: object, status?: object): KubeObject {
   };
 }
 
-async function run(fake: FakeKube, body: (c: RealtimeApiController) => Promise<void>): Promise<void> {
+async function run(fake: FakeKube, body: (c: RealtimeApiController) => Promise<void>, extra: { metrics?: OperatorMetrics; events?: EventRecorder } = {}): Promise<void> {
   const c = new RealtimeApiController({
+    ...extra,
     client: fake as unknown as KubeClient,
     config: { runtimeImage: 'rt:1', hpaTolerance: false, clusterDomain: 'cluster.local' },
     nodePools: noPools,
@@ -181,4 +184,32 @@ test('a failing apply is reported and retried with backoff', async () => {
   assert.equal(statuses[0].status, 'error');
   assert.match(statuses[0].message!, /etcd timeout/);
   assert.equal(statuses[statuses.length - 1].status, 'updating', 'the error clears once the apply succeeds');
+});
+
+test('metrics count reconciles and writes; Events say what was created and why an API failed', async () => {
+  const fake = new FakeKube();
+  fake.put(REALTIMEAPIS, apiObject('iris', {}));
+  fake.put(REALTIMEAPIS, apiObject('bad', { autoscaling: { minReplicas: 5, maxReplicas: 2 } }));
+  const metrics = createMetrics();
+  const events: [string, string, string, string][] = [];
+  const recorder: EventRecorder = { event: (obj, type, reason, message) => void events.push([String(obj.metadata?.name), type, reason, message]) };
+  await run(fake, async () => {
+    await until(() => fake.calls.filter((c) => c.subresource === 'status').length >= 2, 'two status writes');
+    await delay(20);
+  }, { metrics, events: recorder });
+  const text = await metrics.registry.metrics();
+  assert.match(text, /cortex_operator_reconciles_total\{result="success"\} 2/);
+  assert.match(text, /cortex_operator_reconcile_duration_seconds_count\{result="success"\} 2/);
+  assert.match(text, /cortex_operator_writes_total\{kind="Deployment",verb="create"\} 1/);
+  assert.match(text, /cortex_operator_writes_total\{kind="Service",verb="apply"\} 1/);
+  assert.match(text, /cortex_operator_workqueue_depth 0/);
+  assert.deepEqual(events.filter((e) => e[0] === 'iris').map((e) => e.slice(1)), [
+    ['Normal', 'Created', 'created Service ml/iris'],
+    ['Normal', 'Created', 'created Deployment ml/iris'],
+    ['Normal', 'Created', 'created HorizontalPodAutoscaler ml/iris'],
+  ]);
+  const bad = events.filter((e) => e[0] === 'bad');
+  assert.equal(bad.length, 1);
+  assert.deepEqual(bad[0].slice(1, 3), ['Warning', 'InvalidSpec']);
+  assert.match(bad[0][3], /minReplicas/);
 });
