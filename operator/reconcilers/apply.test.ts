@@ -28,4 +28,6 @@ test('difference: quantities in the server\'s canonical form are the same value'
   assert.equal(difference({ t: '200m' }, { t: '0.1' }), 't');
   assert.equal(difference({ s: '25%' }, { s: '25%' }), undefined);
   assert.equal(difference({ s: 'img:1' }, { s: 'img:2' }), 's');
+  assert.equal(difference({ spec: {} }, { spec: { tolerations: [], annotations: {} } }), undefined, 'empty lists and maps are omitted by the server');
+  assert.equal(difference({ spec: {} }, { spec: { tolerations: [{ key: 'k' }] } }), 'spec.tolerations');
 });

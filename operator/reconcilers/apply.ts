@@ -61,6 +61,8 @@ export function covers(actual: unknown, desired: unknown): boolean {
  * apiVersion and kind are not compared (objects of a list carry neither).
  */
 export function difference(actual: unknown, desired: unknown, path = ''): string | undefined {
+  // the server omits empty lists and maps: [] or {} desired, nothing there, is the same
+  if ((actual === undefined || actual === null) && path !== '' && isEmpty(desired)) return undefined;
   if (Array.isArray(desired)) {
     if (!Array.isArray(actual) || actual.length !== desired.length) return path || '.';
     for (let i = 0; i < desired.length; i++) {
@@ -81,6 +83,10 @@ export function difference(actual: unknown, desired: unknown, path = ''): string
   if (desired === null) return actual === null || actual === undefined ? undefined : path;
   if (actual === undefined || actual === null || isObject(actual) || Array.isArray(actual)) return path;
   return String(actual) === String(desired) || sameQuantity(actual, desired) ? undefined : path;
+}
+
+function isEmpty(v: unknown): boolean {
+  return (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);
 }
 
 /** "0.1" and "100m" (the API server writes quantities in its canonical form). */
