@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { parse, stringify } from 'yaml';
 import { ensureBinaries } from './build.ts';
-import { applyCrds, REPO_CRDS_DIR, startCluster, type Cluster } from './cluster.ts';
+import { applyCrds, OPERATOR_NAMESPACE, REPO_CRDS_DIR, startCluster, type Cluster } from './cluster.ts';
 import { FAKE_NODES, GPU_RESOURCE, GPU_TAINT, POOL_LABEL, type NodePool } from './nodes.ts';
 import { KUBERNETES_VERSION } from './paths.ts';
 import { alive, daemons } from './processes.ts';
@@ -101,6 +101,10 @@ describe('test cluster', { concurrency: false }, () => {
         assert.deepEqual(taints, []);
       }
     }
+  });
+
+  test('the operator\'s namespace exists, so cortex-operator needs no flags against this cluster', async () => {
+    assert.equal((await cluster.kubectl(['get', 'namespace', OPERATOR_NAMESPACE, '-o', 'name'])).trim(), `namespace/${OPERATOR_NAMESPACE}`);
   });
 
   test('node-pools.yaml describes the fake pools', () => {

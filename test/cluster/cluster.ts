@@ -143,6 +143,8 @@ export async function stopCluster(stateDir = defaultStateDir(), log: Log = defau
 }
 
 export const REPO_CRDS_DIR = path.join(repoRoot, 'crds');
+/** The namespace cortex-operator uses by default out of a cluster. */
+export const OPERATOR_NAMESPACE = 'cortex-system';
 
 function crdFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -268,6 +270,11 @@ async function launch(stateDir: string, b: Binaries, opts: ClusterOptions, log: 
     }
   }
   await waitForDefaultServiceAccount(kubectl);
+  // The operator's home out of the cluster (its leader-election Lease, its node-pool ConfigMap):
+  // with it in place, `npx cortex-operator` against this cluster needs no flags.
+  await kubectl(['create', 'namespace', OPERATOR_NAMESPACE, '--dry-run=client', '-o', 'yaml']).then((yaml) =>
+    kubectl(['apply', '--server-side', '--field-manager=cortex-test-cluster', '-f', '-'], { input: yaml }),
+  );
 
   const pools = opts.nodePoolsFile === false ? path.join(stateDir, 'node-pools.yaml') : (opts.nodePoolsFile ?? nodePoolsFile());
   writeNodePools(path.join(stateDir, 'node-pools.yaml'));
