@@ -9,6 +9,7 @@
 //     has its Deployment, Service, HPA and status.observedGeneration == generation; the operator's
 //     peak RSS (VmRSS every 100 ms, and the kernel's VmHWM).
 // See docs/performance.md ("Operator").
+import { operatorNodeFlags } from '../operator/node-flags.ts';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir, cpus } from 'node:os';
@@ -215,7 +216,7 @@ async function startOperator(c: Cluster): Promise<{ pid: number; flags: string[]
     ...(opts.workers ? ['--workers', opts.workers] : []),
     ...extra,
   ];
-  operator = spawn(process.execPath, [path.join(repo, 'operator', 'bin', 'cortex-operator.ts'), ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
+  operator = spawn(process.execPath, [...operatorNodeFlags, path.join(repo, 'operator', 'bin', 'cortex-operator.ts'), ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
   let running = false;
   let partial = '';
   operator.stderr!.setEncoding('utf8');

@@ -3,6 +3,7 @@
 // every request impersonates a ServiceAccount bound to exactly the RBAC rules operator/rbac.ts
 // declares, and reads its node pools from a ConfigMap in its namespace.
 // Not part of `npm test` (a cold machine builds Kubernetes first): `npm run test:cluster`.
+import { operatorNodeFlags } from '../../operator/node-flags.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -90,6 +91,7 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
   async function startOperator(name: string): Promise<Operator> {
     const port = await freePort();
     const proc = execa(process.execPath, [
+      ...operatorNodeFlags,
       path.join(repo, 'operator', 'bin', 'cortex-operator.ts'),
       '--kubeconfig', operatorKubeconfig,
       '--node-pools-configmap', 'cortex-node-pools',
