@@ -1,6 +1,7 @@
 // The test control plane itself: a real kube-apiserver, controller-manager and scheduler with
 // kwok's fake nodes. Not part of `npm test` (a cold machine builds Kubernetes first, ~11 min):
 // run with `npm run test:cluster`.
+import { waitFor } from '../helpers/wait.ts';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,20 +22,6 @@ import { alive, daemons } from './processes.ts';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(250);
-  }
-}
 
 interface Pod {
   metadata: { name: string; labels?: Record<string, string> };

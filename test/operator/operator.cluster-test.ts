@@ -3,6 +3,7 @@
 // every request impersonates a ServiceAccount bound to exactly the RBAC rules operator/rbac.ts
 // declares, and reads its node pools from a ConfigMap in its namespace.
 // Not part of `npm test` (a cold machine builds Kubernetes first): `npm run test:cluster`.
+import { waitFor } from '../helpers/wait.ts';
 import { operatorNodeFlags } from '../../operator/node-flags.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,21 +26,6 @@ const SERVICE_ACCOUNT = 'cortex-operator';
 const SA_USER = `system:serviceaccount:${OPERATOR_NS}:${SERVICE_ACCOUNT}`;
 const NS = 'ml';
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = undefined;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(250);
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
