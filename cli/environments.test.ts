@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { CliError } from '../errors.ts';
-import { baseUrl, readEnvConfig, resolveEnvironment, writeEnvConfig } from './environments.ts';
-import { layout } from './paths.ts';
+import { CliError } from './errors.ts';
+import { baseUrl, readEnvConfig, resolveEnvironment, writeEnvConfig, type LocalEnvironment } from './environments.ts';
+import { layout } from './local/paths.ts';
 
 test('without cli.yaml there is one environment, local on port 8888; configured values round-trip', () => {
   const home = mkdtempSync(path.join(tmpdir(), 'cortex-env-test-'));
@@ -13,11 +13,47 @@ test('without cli.yaml there is one environment, local on port 8888; configured 
     const l = layout(home);
     const config = readEnvConfig(l);
     assert.deepEqual(config, { defaultEnvironment: 'local', environments: [{ name: 'local', provider: 'local', port: 8888, host: '127.0.0.1' }] });
-    assert.equal(baseUrl(config.environments[0]), 'http://localhost:8888');
-    config.environments[0].port = 9000;
+    const local = config.environments[0] as LocalEnvironment;
+    assert.equal(baseUrl(local), 'http://localhost:8888');
+    local.port = 9000;
     writeEnvConfig(l, config);
-    assert.equal(resolveEnvironment(l, undefined).port, 9000);
+    assert.equal((resolveEnvironment(l, undefined) as LocalEnvironment).port, 9000);
     assert.throws(() => resolveEnvironment(l, 'aws'), (e: unknown) => e instanceof CliError && e.exitCode === 3 && /no environment named "aws"/.test(e.message));
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('cluster environments keep their context, namespace and kubeconfig, and can be the default', () => {
+  const home = mkdtempSync(path.join(tmpdir(), 'cortex-env-test-'));
+  try {
+    const l = layout(home);
+    writeEnvConfig(l, {
+      defaultEnvironment: 'prod',
+      environments: [
+        { name: 'local', provider: 'local', port: 8888, host: '127.0.0.1' },
+        { name: 'prod', provider: 'kubernetes', context: 'prod-admin', namespace: 'ml', kubeconfig: '/etc/kube/prod.yaml' },
+        { name: 'dev', provider: 'kubernetes', namespace: 'default' },
+      ],
+    });
+    const text = readFileSync(l.config, 'utf8');
+    assert.match(text, /default_environment: prod/);
+    assert.deepEqual(resolveEnvironment(l, undefined), { name: 'prod', provider: 'kubernetes', context: 'prod-admin', namespace: 'ml', kubeconfig: '/etc/kube/prod.yaml' });
+    assert.deepEqual(resolveEnvironment(l, 'dev'), { name: 'dev', provider: 'kubernetes', namespace: 'default' });
+    assert.equal(resolveEnvironment(l, 'local').provider, 'local');
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('an environment with an unknown provider or a bad name is refused with the file named', () => {
+  const home = mkdtempSync(path.join(tmpdir(), 'cortex-env-test-'));
+  try {
+    const l = layout(home);
+    writeFileSync(l.config, 'environments:\n  - name: prod\n    provider: aws\n');
+    assert.throws(() => readEnvConfig(l), (e: unknown) => e instanceof CliError && e.exitCode === 2 && e.message.includes('cli.yaml: environment prod: provider must be one of local, kubernetes, got aws'));
+    writeFileSync(l.config, 'environments:\n  - name: Prod_EU\n    provider: kubernetes\n');
+    assert.throws(() => readEnvConfig(l), (e: unknown) => e instanceof CliError && /lowercase letters, digits and dashes/.test(e.message));
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

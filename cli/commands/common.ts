@@ -2,11 +2,11 @@
 import { createInterface } from 'node:readline/promises';
 import { Option } from 'commander';
 import { CliError, ExitCode } from '../errors.ts';
-import { baseUrl, resolveEnvironment, type LocalEnvironment } from '../local/environments.ts';
+import { baseUrl, resolveEnvironment, type Environment, type LocalEnvironment } from '../environments.ts';
 import { layout, type Layout } from '../local/paths.ts';
 import { outputFormat, type OutputFormat } from '../output.ts';
 
-export const envOption = () => new Option('-e, --env <name>', 'environment to use (default: the default environment, local)');
+export const envOption = () => new Option('-e, --env <name>', 'environment to use: local or a cluster (default: the default environment, see cortex env list)');
 export const outputOption = () => new Option('-o, --output <format>', 'output format: pretty or json').default('pretty');
 
 export interface Target {
@@ -18,9 +18,14 @@ export interface Target {
   clientUrl: string;
 }
 
-export function target(envName: string | undefined): Target {
+/** The environment a command runs against: -e NAME, else the default one. */
+export function environment(envName: string | undefined): Environment {
+  return resolveEnvironment(layout(), envName);
+}
+
+/** Where the local environment's APIs are served. */
+export function localTarget(env: LocalEnvironment): Target {
   const l = layout();
-  const env = resolveEnvironment(l, envName);
   const host = env.host === '0.0.0.0' || env.host === 'localhost' ? '127.0.0.1' : env.host === '::' ? '[::1]' : env.host.includes(':') ? `[${env.host}]` : env.host;
   return { layout: l, env, baseUrl: baseUrl(env), clientUrl: `http://${host}:${env.port}` };
 }

@@ -8,8 +8,8 @@ test('the bash completion knows every visible command, their options, and which 
   const script = bashScript(buildProgram());
   for (const name of ['deploy', 'get', 'logs', 'predict', 'refresh', 'delete', 'env', 'version', 'completion']) assert.match(script, new RegExp(`\\b${name}\\b`));
   assert.doesNotMatch(script, /__supervisor/);
-  assert.match(script, /logs\)\n\s+opts="-e --env -f --follow --tail --help"; apis=1/);
-  assert.match(script, /env:configure\) opts="--provider -p --port --host --help"/);
+  assert.match(script, /logs\)\n\s+opts="-e --env -f --follow --tail --pod --help"; apis=1/);
+  assert.match(script, /env:configure\) opts="-p --port --host --context -n --namespace --kubeconfig --no-check --help"/);
 });
 
 test('the script is valid bash and completes commands', async () => {

@@ -1,5 +1,5 @@
 // `cortex deploy [CONFIG|DIR]`: creates the APIs of a cortex.yaml, or updates the changed ones
-// (a rolling update), and prints where to call them.
+// (a rolling update), and prints where to call them. Local here; clusters in deploy-cluster.ts.
 import { Command } from 'commander';
 import { CliError, ExitCode } from '../errors.ts';
 import { deployProject, type DeployResult } from '../local/deploy.ts';
@@ -7,9 +7,10 @@ import { curlExample } from '../local/examples.ts';
 import { humanLines } from '../local/log-format.ts';
 import { colors, err, out } from '../output.ts';
 import { Progress } from '../progress.ts';
-import { confirm, envOption, format, outputOption, target } from './common.ts';
+import { confirm, environment, envOption, format, localTarget, outputOption } from './common.ts';
+import { deployToClusterCommand, type ClusterDeployFlags } from './deploy-cluster.ts';
 
-interface DeployFlags {
+interface DeployFlags extends ClusterDeployFlags {
   env?: string;
   yes?: boolean;
   output: string;
@@ -22,9 +23,15 @@ export function deployCommand(): Command {
     .addOption(envOption())
     .option('-y, --yes', 'do not ask (deploy a large project folder without asking)')
     .addOption(outputOption())
+    .option('--wait', 'cluster: follow the rollout until every API is live (the default on a terminal)')
+    .option('--no-wait', 'cluster: return once the APIs are applied')
+    .option('--timeout <duration>', 'cluster: how long --wait waits, e.g. 10m', '15m')
+    .option('--no-bundle', 'cluster: do not upload the project folder; every API\'s predictor.image already holds it in /mnt/project')
     .action(async (config: string, flags: DeployFlags) => {
       const fmt = format(flags);
-      const t = target(flags.env);
+      const env = environment(flags.env);
+      if (env.provider === 'kubernetes') return deployToClusterCommand(config, env, flags, fmt);
+      const t = localTarget(env);
       const progress = new Progress(process.stderr);
       const c = colors(process.stdout);
       const results = await deployProject({ config, yes: flags.yes === true, layout: t.layout }, {

@@ -5,7 +5,10 @@ import { curlExample } from '../local/examples.ts';
 import type { ApiView } from '../local/status.ts';
 import { collectApis } from '../local/status.ts';
 import { ago, colors, isTty, out, plural, table } from '../output.ts';
-import { envOption, format, notFound, outputOption, target, type Target } from './common.ts';
+import { environment, envOption, format, localTarget, notFound, outputOption, type Target } from './common.ts';
+import { connect } from '../cluster/connect.ts';
+import type { LocalEnvironment } from '../environments.ts';
+import { clusterGetText } from './get-cluster.ts';
 
 interface GetFlags {
   env?: string;
@@ -22,8 +25,11 @@ export function getCommand(): Command {
     .addOption(outputOption())
     .action(async (name: string | undefined, flags: GetFlags) => {
       const fmt = format(flags);
-      const t = target(flags.env);
+      const env = environment(flags.env);
+      const conn = env.provider === 'kubernetes' ? connect(env) : undefined;
       const once = async () => {
+        if (conn) return clusterGetText(conn, name, fmt, flags.watch === true);
+        const t = localTarget(env as LocalEnvironment);
         const apis = await collectApis(t.layout, t.baseUrl);
         if (name !== undefined && !apis.some((a) => a.name === name)) throw notFound(name, apis.map((a) => a.name));
         const data = name === undefined ? apis : apis.find((a) => a.name === name)!;

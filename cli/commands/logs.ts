@@ -7,12 +7,15 @@ import { supervisorStatus } from '../local/status.ts';
 import type { ReplicaStatus } from '../local/protocol.ts';
 import { readState } from '../local/state.ts';
 import { colors, err } from '../output.ts';
-import { envOption, notFound, target } from './common.ts';
+import { connect } from '../cluster/connect.ts';
+import { streamLogs } from '../cluster/logs.ts';
+import { environment, envOption, localTarget, notFound } from './common.ts';
 
 interface LogsFlags {
   env?: string;
   follow?: boolean;
   tail?: string;
+  pod?: string;
 }
 
 class Tail {
@@ -57,10 +60,14 @@ export function logsCommand(): Command {
     .addOption(envOption())
     .option('-f, --follow', 'keep printing new lines (and those of replicas that start later), until interrupted')
     .option('--tail <lines>', 'begin with at most this many lines of each replica')
+    .option('--pod <name>', 'cluster: only this pod')
     .action(async (name: string, flags: LogsFlags) => {
-      const t = target(flags.env);
+      const env = environment(flags.env);
       const tailLines = flags.tail === undefined ? undefined : Number(flags.tail);
       if (tailLines !== undefined && (!Number.isInteger(tailLines) || tailLines < 0)) throw new CliError(`--tail must be a whole number, got "${flags.tail}"`, ExitCode.Usage);
+      if (env.provider === 'kubernetes') return clusterLogs(name, flags, tailLines, connect(env));
+      if (flags.pod !== undefined) throw new CliError('--pod is for cluster environments; locally every replica\'s log is shown with its name', ExitCode.Usage);
+      const t = localTarget(env);
       const replicasOf = async (): Promise<ReplicaStatus[] | undefined> => {
         const status = await supervisorStatus(t.layout);
         return status?.apis.find((a) => a.name === name)?.replicas;
@@ -110,4 +117,20 @@ export function logsCommand(): Command {
         await new Promise((r) => setTimeout(r, 200));
       }
     });
+}
+
+async function clusterLogs(name: string, flags: LogsFlags, tailLines: number | undefined, conn: ReturnType<typeof connect>): Promise<void> {
+  const c = colors(process.stdout);
+  const palette = [c.cyan, c.magenta, c.yellow, c.blue, c.green];
+  const pods: string[] = [];
+  const prefixed = flags.pod === undefined;
+  const stop = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  await streamLogs(conn, {
+    name, follow: flags.follow === true, ...(tailLines !== undefined ? { tailLines } : {}), ...(flags.pod !== undefined ? { pod: flags.pod } : {}), stop,
+    print: ({ pod, text }) => {
+      if (!pods.includes(pod)) pods.push(pod);
+      process.stdout.write(prefixed ? `${palette[pods.indexOf(pod) % palette.length](`[${pod}]`)} ${text}\n` : `${text}\n`);
+    },
+    note: (message) => err(colors(process.stderr).dim(message)),
+  });
 }

@@ -6,7 +6,9 @@ import { findSupervisor, hasRunnableApis, ensureSupervisor } from '../local/clie
 import { out, plural } from '../output.ts';
 import { Progress } from '../progress.ts';
 import type { Step } from '../progress.ts';
-import { envOption, format, notFound, outputOption, target } from './common.ts';
+import { connect } from '../cluster/connect.ts';
+import { restartApi } from '../cluster/operations.ts';
+import { environment, envOption, format, localTarget, notFound, outputOption } from './common.ts';
 
 export function refreshCommand(): Command {
   return new Command('refresh')
@@ -16,7 +18,15 @@ export function refreshCommand(): Command {
     .addOption(outputOption())
     .action(async (name: string, flags: { env?: string; output: string }) => {
       const fmt = format(flags);
-      const t = target(flags.env);
+      const env = environment(flags.env);
+      if (env.provider === 'kubernetes') {
+        const conn = connect(env);
+        const generation = await restartApi(conn, name);
+        if (fmt === 'json') out(JSON.stringify({ api: name, action: 'restarting', environment: env.name, namespace: conn.namespace, deploymentGeneration: generation }));
+        else out(`restarting ${name} in ${env.name}: new replicas replace the old ones as they become ready (follow with cortex get ${name} -e ${env.name} -w)`);
+        return;
+      }
+      const t = localTarget(env);
       const client = (await findSupervisor(t.layout)) ?? (hasRunnableApis(t.layout) ? await ensureSupervisor(t.layout) : undefined);
       const apis = client ? (await client.status()).apis : [];
       const api = apis.find((a) => a.name === name);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { Logger } from '../../runtime/log.ts';
 import { ApiRunner, versionOf, type RunnerContext } from './api-runner.ts';
-import { localEnvironment, type LocalEnvironment } from './environments.ts';
+import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
 import { layout, type Layout } from './paths.ts';
 import type { DeployRequest, RolloutEvent, SupervisorStatus } from './protocol.ts';

@@ -135,6 +135,8 @@ export interface ApplyOptions {
   force?: boolean;
   /** 'status' to apply to the /status subresource. */
   subresource?: string;
+  /** Validate and default without storing (dryRun=All): the answer is the object as it would be. */
+  dryRun?: boolean;
 }
 
 export class KubeClient {
@@ -185,8 +187,8 @@ export class KubeClient {
     return this.request<ListResult<T>>(HttpMethod.GET, resourcePath(r, namespace), { query: { ...options } });
   }
 
-  create<T extends KubeObject>(r: ResourceType, obj: T, fieldManager: string): Promise<T> {
-    return this.request<T>(HttpMethod.POST, resourcePath(r, obj.metadata?.namespace), { query: { fieldManager, fieldValidation: 'Strict' }, body: obj });
+  create<T extends KubeObject>(r: ResourceType, obj: T, fieldManager: string, options: { dryRun?: boolean } = {}): Promise<T> {
+    return this.request<T>(HttpMethod.POST, resourcePath(r, obj.metadata?.namespace), { query: { fieldManager, fieldValidation: 'Strict', dryRun: options.dryRun ? 'All' : undefined }, body: obj });
   }
 
   /**
@@ -203,10 +205,22 @@ export class KubeClient {
     const name = body.metadata?.name;
     if (!name) throw new Error('apply: the object has no metadata.name');
     return this.request<T>(HttpMethod.PATCH, resourcePath(r, body.metadata?.namespace, name, options.subresource), {
-      query: { fieldManager: options.fieldManager, force: options.force ? true : undefined, fieldValidation: 'Strict' },
+      query: { fieldManager: options.fieldManager, force: options.force ? true : undefined, fieldValidation: 'Strict', dryRun: options.dryRun ? 'All' : undefined },
       body,
       contentType: 'application/apply-patch+yaml', // JSON is YAML
     });
+  }
+
+  /**
+   * A request whose answer is not JSON (a service proxy's answer, a log): the status, the
+   * headers and the body as bytes, whatever the status.
+   */
+  async raw(method: HttpMethod, path: string, options: { query?: Record<string, string | number | boolean | undefined>; body?: Buffer; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+    const ctx = await this.context(method, path, options.query ?? {});
+    for (const [k, v] of Object.entries(options.headers ?? {})) ctx.setHeaderParam(k, v);
+    if (options.body !== undefined) ctx.setBody(options.body as unknown as string);
+    const response = await this.http.send(ctx).toPromise();
+    return { status: response.httpStatusCode, headers: response.headers, body: Buffer.from(await response.body.binary()) };
   }
 
   delete(r: ResourceType, namespace: string | undefined, name: string, propagationPolicy = 'Background'): Promise<unknown> {

@@ -26,7 +26,9 @@ export const TERMINATION_GRACE_SECONDS = PRESTOP_SLEEP_SECONDS + DRAIN_SECONDS +
 export const SPEC_HASH_ANNOTATION = 'cortex.dev/spec-sha256';
 export const BUNDLE_HASH_ANNOTATION = 'cortex.dev/bundle-sha256';
 
-const CONTAINER = 'api';
+/** The runtime's container in every replica (cortex logs reads it). */
+export const CONTAINER_NAME = 'api';
+const CONTAINER = CONTAINER_NAME;
 
 export const deploymentRbac: PolicyRule[] = [
   // create: the first version (with replicas) is created, never applied; patch: server-side apply

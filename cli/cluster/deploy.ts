@@ -1,0 +1,154 @@
+// `cortex deploy` against a kubernetes environment, without the printing: validate and pack
+// everything first, have the API server validate every object (dry run) before writing any,
+// then store the bundle and server-side apply the RealtimeAPIs. Nothing is half-applied: a bad
+// object stops the deploy before the first write.
+import { ConfigError, formatIssue, loadProject, type LoadedProject } from '../config/index.ts';
+import { PLURAL, GROUP, VERSION, KIND } from '../../operator/api/v1alpha1/index.ts';
+import { KubeError, isConflict, isNotFound, type KubeObject, type ResourceType } from '../../operator/kube/client.ts';
+import { CliError, ExitCode } from '../errors.ts';
+import { bytes, plural } from '../output.ts';
+import { bundleObjects, packProject, type PackedProject } from './pack.ts';
+import { FIELD_MANAGER, talk, type Connection } from './connect.ts';
+import { realtimeApis, type RealtimeApiObject } from './manifests.ts';
+
+export const REALTIME_APIS: ResourceType = { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL };
+export const CONFIG_MAPS: ResourceType = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps' };
+export const NAMESPACES: ResourceType = { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces' };
+
+export interface StepHandle {
+  update(label: string): void;
+  done(note?: string): void;
+  fail(note?: string): void;
+}
+
+export interface ClusterDeployReporter {
+  step(label: string): StepHandle;
+  warning(message: string): void;
+}
+
+export type Plan = 'creating' | 'updating' | 'up to date';
+
+export interface ClusterDeployResult {
+  api: string;
+  plan: Plan;
+  /** metadata.generation after the apply: the status is current once observedGeneration reaches it. */
+  generation: number;
+  endpoint: string;
+}
+
+/** Loads the project, turning config problems into one CliError that lists them all. */
+export function loadOrExplain(config: string): LoadedProject {
+  try {
+    return loadProject(config);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.issues.map(formatIssue).join('\n'), ExitCode.Usage);
+    throw error;
+  }
+}
+
+/** The API server's reason a dry run failed, naming the object. */
+function rejected(obj: KubeObject, error: unknown, file: string): CliError | undefined {
+  if (!(error instanceof KubeError) || (error.code !== 422 && error.code !== 400)) return undefined;
+  const what = obj.kind === KIND ? `API ${obj.metadata?.name}` : `${obj.kind} ${obj.metadata?.name}`;
+  return new CliError(`${file}: the cluster rejected ${what}: ${error.serverMessage}; nothing was changed`, ExitCode.Usage);
+}
+
+export async function deployToCluster(
+  options: { config: string; conn: Connection; noBundle?: boolean },
+  reporter: ClusterDeployReporter,
+): Promise<ClusterDeployResult[]> {
+  const { conn } = options;
+  const { client, namespace } = conn;
+  const project = loadOrExplain(options.config);
+  for (const w of project.warnings) reporter.warning(formatIssue(w));
+
+  let packed: PackedProject | undefined;
+  if (!options.noBundle) {
+    const step = reporter.step('packing the project');
+    packed = await packProject(project).catch((error: unknown) => {
+      step.fail();
+      throw error;
+    });
+    step.done(`${plural(packed.files, 'file')}, ${bytes(packed.size)}, sha256 ${packed.spec.sha256.slice(0, 12)}`);
+  }
+  const apis = realtimeApis(project, packed?.spec, namespace);
+  const configMaps = packed ? bundleObjects(packed, namespace) : [];
+
+  const check = reporter.step(`checking with the cluster (namespace ${namespace})`);
+  const plans = await talk(conn, `deploying to ${conn.env.name}`, async () => {
+    try {
+      await client.get(NAMESPACES, undefined, namespace);
+    } catch (error) {
+      if (isNotFound(error)) {
+        throw new CliError(`namespace ${namespace} does not exist in environment ${conn.env.name}; create it (kubectl create namespace ${namespace}) or choose another: cortex env configure ${conn.env.name} --namespace <ns>`, ExitCode.Failed);
+      }
+      throw error;
+    }
+    // Every object through the API server's validation (schema, CEL rules, admission) first.
+    for (const cm of configMaps) {
+      try {
+        await client.create(CONFIG_MAPS, cm, FIELD_MANAGER, { dryRun: true });
+      } catch (error) {
+        if (isConflict(error)) continue; // the same bundle is there already (content-addressed)
+        throw rejected(cm, error, project.file) ?? error;
+      }
+    }
+    const result: { api: RealtimeApiObject; plan: Plan; current?: number }[] = [];
+    for (const api of apis) {
+      let current: KubeObject | undefined;
+      try {
+        current = await client.get(REALTIME_APIS, namespace, api.metadata.name);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+      let dry: KubeObject;
+      try {
+        dry = await client.apply(REALTIME_APIS, api, { fieldManager: FIELD_MANAGER, force: true, dryRun: true });
+      } catch (error) {
+        throw rejected(api, error, project.file) ?? error;
+      }
+      const plan: Plan = current === undefined ? 'creating' : dry.metadata?.generation === current.metadata?.generation ? 'up to date' : 'updating';
+      result.push({ api, plan, current: current?.metadata?.generation });
+    }
+    return result;
+  }).catch((error: unknown) => {
+    check.fail();
+    throw error;
+  });
+  check.done();
+
+  const results: ClusterDeployResult[] = [];
+  await talk(conn, `deploying to ${conn.env.name}`, async () => {
+    if (configMaps.length > 0 && plans.some((p) => p.plan !== 'up to date')) {
+      const upload = reporter.step(`uploading the bundle (${plural(configMaps.length, 'ConfigMap')})`);
+      let created = 0;
+      for (const cm of configMaps) {
+        try {
+          await client.create(CONFIG_MAPS, cm, FIELD_MANAGER);
+          created++;
+        } catch (error) {
+          if (!isConflict(error)) {
+            upload.fail();
+            throw error;
+          }
+        }
+      }
+      upload.done(created === 0 ? 'already in the cluster' : undefined);
+    }
+    for (const { api, plan, current } of plans) {
+      let generation = current ?? 1;
+      if (plan !== 'up to date') {
+        const step = reporter.step(`${plan} ${api.metadata.name}`);
+        const applied = await client.apply<KubeObject>(REALTIME_APIS, api, { fieldManager: FIELD_MANAGER, force: true }).catch((error: unknown) => {
+          step.fail();
+          throw error;
+        });
+        generation = applied.metadata?.generation ?? generation;
+        step.done();
+      }
+      results.push({ api: api.metadata.name, plan, generation, endpoint: api.spec.networking.endpoint ?? `/${api.metadata.name}` });
+    }
+  });
+  return results;
+}
+

@@ -1,0 +1,68 @@
+// The one-shot operations on an API in a cluster: delete, rolling restart, a prediction through
+// the API server's service proxy (works from a laptop with only a kubeconfig).
+import { HttpMethod } from '@kubernetes/client-node';
+import { isNotFound, resourcePath, type ResourceType } from '../../operator/kube/client.ts';
+import { SERVICE_PORT } from '../../operator/reconcilers/service.ts';
+import { CliError, ExitCode } from '../errors.ts';
+import { explain, talk, type Connection } from './connect.ts';
+import { REALTIME_APIS } from './deploy.ts';
+import { getApi } from './status.ts';
+
+const DEPLOYMENTS: ResourceType = { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments' };
+/** The annotation `kubectl rollout restart` sets: a new value rolls the pods. */
+export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+
+/** Deletes the API; the cluster's garbage collector removes its Deployment, Service, HPA and bundle. */
+export async function deleteApi(conn: Connection, name: string, options: { waitMs?: number } = {}): Promise<void> {
+  await getApi(conn, name); // a clear not-found listing what is there
+  await talk(conn, `deleting ${name}`, async () => {
+    try {
+      await conn.client.delete(REALTIME_APIS, conn.namespace, name, 'Foreground');
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  });
+  const deadline = Date.now() + (options.waitMs ?? 60_000);
+  for (;;) {
+    try {
+      await conn.client.get(REALTIME_APIS, conn.namespace, name);
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw explain(conn, error, `deleting ${name}`);
+    }
+    if (Date.now() > deadline) throw new CliError(`${name} is still being deleted after ${Math.round((options.waitMs ?? 60_000) / 1000)} s (finalizers or the garbage collector are slow); check with cortex get -e ${conn.env.name}`, ExitCode.Failed);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** A rolling restart, as `kubectl rollout restart` does it. Returns the Deployment's new generation. */
+export async function restartApi(conn: Connection, name: string, now = new Date()): Promise<number> {
+  await getApi(conn, name);
+  return talk(conn, `restarting ${name}`, async () => {
+    const patch = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: now.toISOString() } } } } };
+    try {
+      const d = await conn.client.request<{ metadata: { generation: number } }>(HttpMethod.PATCH, resourcePath(DEPLOYMENTS, conn.namespace, name), {
+        body: patch, contentType: 'application/strategic-merge-patch+json',
+      });
+      return d.metadata.generation;
+    } catch (error) {
+      if (isNotFound(error)) throw new CliError(`${name} has no replicas yet (no Deployment): check cortex get ${name} -e ${conn.env.name}`, ExitCode.Failed);
+      throw error;
+    }
+  });
+}
+
+export interface Prediction {
+  status: number;
+  statusText: string;
+  contentType?: string;
+  body: Buffer;
+}
+
+/** POSTs `body` to the API's Service through the API server's proxy. */
+export async function predictThroughProxy(conn: Connection, name: string, body: Buffer, contentType: string): Promise<Prediction> {
+  await getApi(conn, name);
+  const path = `/api/v1/namespaces/${encodeURIComponent(conn.namespace)}/services/http:${encodeURIComponent(name)}:${SERVICE_PORT}/proxy/`;
+  const answer = await talk(conn, `calling ${name}`, () => conn.client.raw(HttpMethod.POST, path, { body, headers: { 'Content-Type': contentType } }));
+  return { status: answer.status, statusText: answer.status < 400 ? 'OK' : 'error', ...(answer.headers['content-type'] ? { contentType: answer.headers['content-type'] } : {}), body: answer.body };
+}

@@ -1,0 +1,60 @@
+// `cortex get [API]` for a kubernetes environment: the RealtimeAPIs' status as the operator
+// wrote it, and for one API its pods.
+import type { ChalkInstance } from 'chalk';
+import type { Connection } from '../cluster/connect.ts';
+import { apiPods, getApi, listApis, podView, viewOf, type ClusterApiView, type PodView } from '../cluster/status.ts';
+import { ago, colors, plural, table, type OutputFormat } from '../output.ts';
+
+function statusText(status: string, c: ChalkInstance): string {
+  if (status === 'live') return c.green(status);
+  if (status === 'updating') return c.yellow(status);
+  return c.red(status);
+}
+
+const since = (iso: string | undefined) => ago(iso);
+
+export async function clusterGetText(conn: Connection, name: string | undefined, fmt: OutputFormat, compact: boolean): Promise<string> {
+  if (name === undefined) {
+    const views = (await listApis(conn)).map(viewOf);
+    if (fmt === 'json') return JSON.stringify(views, null, compact ? 0 : 2) + '\n';
+    return renderList(views, conn);
+  }
+  const api = await getApi(conn, name);
+  const view = viewOf(api);
+  const pods = (await apiPods(conn, name)).map(podView);
+  if (fmt === 'json') return JSON.stringify({ ...view, conditions: api.status?.conditions ?? [], pods }, null, compact ? 0 : 2) + '\n';
+  return renderOne(view, pods, api.status?.conditions ?? [], conn);
+}
+
+function renderList(apis: ClusterApiView[], conn: Connection): string {
+  const c = colors(process.stdout);
+  if (apis.length === 0) return `no APIs in namespace ${conn.namespace} of ${conn.env.name}; deploy one with: cortex deploy DIR -e ${conn.env.name}\n`;
+  const rows = apis.map((a) => [a.name, statusText(a.status, c), `${a.ready}/${a.requested}`, String(a.upToDate), since(a.lastUpdate), a.endpoint ?? '-']);
+  let text = table(['api', 'status', 'replicas', 'up-to-date', 'last update', 'endpoint (in the cluster)'], rows, c);
+  const notes = apis.filter((a) => a.status !== 'live' && a.message).map((a) => `${a.name}: ${statusText(a.status, c)}: ${a.message}`);
+  if (notes.length > 0) text += '\n' + notes.join('\n') + '\n';
+  return text;
+}
+
+function renderOne(api: ClusterApiView, pods: PodView[], conditions: { type: string; status: string; reason?: string; message?: string }[], conn: Connection): string {
+  const c = colors(process.stdout);
+  const fields: [string, string][] = [
+    ['status', statusText(api.status, c) + (api.message && api.status !== 'live' ? `: ${api.message}` : '')],
+    ['replicas', `${api.ready}/${api.requested} ready, ${api.upToDate} up to date`],
+    ['last update', `${since(api.lastUpdate)} ago`],
+    ['endpoint', `${api.endpoint ?? '-'} (inside the cluster)`],
+    ['environment', `${conn.env.name}, namespace ${conn.namespace}`],
+  ];
+  for (const cond of conditions) fields.push([`condition ${cond.type}`, `${cond.status} (${cond.reason ?? ''})${cond.message ? `: ${cond.message}` : ''}`]);
+  const w = Math.max(...fields.map(([k]) => k.length)) + 2;
+  let text = fields.map(([k, v]) => `${(k + ':').padEnd(w)}${v}`).join('\n') + '\n';
+  if (pods.length > 0) {
+    text += '\n' + table(['pod', 'phase', 'ready', 'restarts', 'node', 'started', 'reason'], pods.map((p) => [
+      p.name, p.phase, p.ready ? c.green('yes') : c.yellow('no'), String(p.restarts), p.node ?? '-', since(p.started), p.reason ?? '-',
+    ]), c);
+  } else {
+    text += `\n${plural(0, 'pod')} yet\n`;
+  }
+  text += `\ntry it: cortex predict ${api.name} -e ${conn.env.name} sample.json\n`;
+  return text;
+}
