@@ -8,6 +8,7 @@ import { getCommand } from './commands/get.ts';
 import { logsCommand } from './commands/logs.ts';
 import { predictCommand } from './commands/predict.ts';
 import { refreshCommand } from './commands/refresh.ts';
+import { renderCommand } from './commands/render.ts';
 import { serveCommand } from './commands/serve.ts';
 import { supervisorCommand } from './commands/supervisor.ts';
 import { versionCommand } from './commands/version.ts';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .addCommand(predictCommand())
     .addCommand(refreshCommand())
     .addCommand(deleteCommand())
+    .addCommand(renderCommand())
     .addCommand(envCommand())
     .addCommand(serveCommand())
     .addCommand(versionCommand())
