@@ -154,12 +154,12 @@ export class KubeClient {
     return cluster.server.replace(/\/+$/, '');
   }
 
-  /** A request with authentication applied and the shared dispatcher. */
-  private async context(method: HttpMethod, path: string, query: Record<string, string | number | boolean | undefined>): Promise<RequestContext> {
+  /** A request with authentication applied and the shared dispatcher; `accept`: another answer format (metadata only, say). */
+  private async context(method: HttpMethod, path: string, query: Record<string, string | number | boolean | undefined>, accept = 'application/json'): Promise<RequestContext> {
     const url = new URL(this.server() + path);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), method);
-    ctx.setHeaderParam('Accept', 'application/json');
+    ctx.setHeaderParam('Accept', accept);
     await this.kc.applySecurityAuthentication(ctx); // headers (tokens refresh) and a dispatcher...
     this.dispatcher ??= ctx.getDispatcher(); // ...of which the first is kept and reused
     if (this.dispatcher !== undefined) ctx.setDispatcher(this.dispatcher as Parameters<RequestContext['setDispatcher']>[0]);
@@ -167,8 +167,8 @@ export class KubeClient {
   }
 
   /** Sends a request and parses the JSON answer; throws KubeError for 4xx/5xx. */
-  async request<T>(method: HttpMethod, path: string, options: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; contentType?: string } = {}): Promise<T> {
-    const ctx = await this.context(method, path, options.query ?? {});
+  async request<T>(method: HttpMethod, path: string, options: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; contentType?: string; accept?: string } = {}): Promise<T> {
+    const ctx = await this.context(method, path, options.query ?? {}, options.accept);
     if (options.body !== undefined) {
       ctx.setHeaderParam('Content-Type', options.contentType ?? 'application/json');
       ctx.setBody(JSON.stringify(options.body));
@@ -183,8 +183,8 @@ export class KubeClient {
     return this.request<T>(HttpMethod.GET, resourcePath(r, namespace, name));
   }
 
-  list<T extends KubeObject>(r: ResourceType, namespace: string | undefined, options: ListOptions = {}): Promise<ListResult<T>> {
-    return this.request<ListResult<T>>(HttpMethod.GET, resourcePath(r, namespace), { query: { ...options } });
+  list<T extends KubeObject>(r: ResourceType, namespace: string | undefined, options: ListOptions = {}, accept?: string): Promise<ListResult<T>> {
+    return this.request<ListResult<T>>(HttpMethod.GET, resourcePath(r, namespace), { query: { ...options }, accept });
   }
 
   create<T extends KubeObject>(r: ResourceType, obj: T, fieldManager: string, options: { dryRun?: boolean } = {}): Promise<T> {
@@ -232,9 +232,9 @@ export class KubeClient {
    * `done` resolves when the server ends the stream (timeoutSeconds) and rejects on errors
    * (a KubeError for an HTTP error answer, e.g. 410 when the resourceVersion is too old).
    */
-  async watch<T>(r: ResourceType, namespace: string | undefined, options: WatchOptions, onEvent: (event: WatchEvent<T>) => void): Promise<WatchHandle> {
+  async watch<T>(r: ResourceType, namespace: string | undefined, options: WatchOptions, onEvent: (event: WatchEvent<T>) => void, accept?: string): Promise<WatchHandle> {
     const path = resourcePath(r, namespace);
-    const ctx = await this.context(HttpMethod.GET, path, { watch: true, ...options });
+    const ctx = await this.context(HttpMethod.GET, path, { watch: true, ...options }, accept);
     const abort = new AbortController();
     ctx.setSignal(abort.signal);
     const response = await this.http.send(ctx).toPromise();
