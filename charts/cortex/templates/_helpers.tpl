@@ -1,0 +1,70 @@
+{{/* Names and labels, as `helm create` writes them. */}}
+{{- define "cortex.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "cortex.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "cortex.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "cortex.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "cortex.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "cortex.labels" -}}
+helm.sh/chart: {{ include "cortex.chart" . }}
+{{ include "cortex.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: cortex
+{{- end }}
+
+{{- define "cortex.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "cortex.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name: with serviceAccount.create=false, name the existing ServiceAccount the operator runs as" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The ConfigMap of the node pools (the operator's --node-pools-configmap). */}}
+{{- define "cortex.nodePoolsConfigMap" -}}
+{{- printf "%s-node-pools" (include "cortex.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "cortex.operatorImage" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{- define "cortex.runtimeImage" -}}
+{{- printf "%s:%s" .Values.runtimeImage.repository (default .Chart.AppVersion .Values.runtimeImage.tag) }}
+{{- end }}
+
+{{/*
+What values.schema.json cannot say: pool names are unique (the operator refuses the whole
+list otherwise, and every API would be "compute unavailable").
+*/}}
+{{- define "cortex.validate" -}}
+{{- $seen := dict }}
+{{- range $i, $pool := .Values.nodePools }}
+{{- if hasKey $seen $pool.name }}
+{{- fail (printf "nodePools[%d]: pool %q is listed twice (nodePools[%d] has the same name); give each pool its own name" $i $pool.name (get $seen $pool.name)) }}
+{{- end }}
+{{- $_ := set $seen $pool.name $i }}
+{{- end }}
+{{- end }}
