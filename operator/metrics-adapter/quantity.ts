@@ -1,0 +1,19 @@
+// Metric values as Kubernetes quantities, the way the custom metrics API carries them
+// (resource.Quantity): whole numbers plainly, fractions in milli-units ("1500m"). The HPA
+// controller reads them with MilliValue(), so milli-units lose nothing it would use.
+
+/** 2 → "2", 1.5 → "1500m", 0.0004 → "0" (below one milli-unit), -0.25 → "-250m". */
+export function metricQuantity(value: number): string {
+  if (!Number.isFinite(value)) throw new Error(`a metric value must be a finite number, got ${value}`);
+  const milli = Math.round(value * 1000);
+  if (milli === 0) return '0';
+  return milli % 1000 === 0 ? String(milli / 1000) : `${milli}m`;
+}
+
+/** The inverse for the forms metricQuantity writes and the HPA reports ("3", "1500m", "2.5", "1k"). */
+export function parseMetricQuantity(q: string): number {
+  const m = /^([+-]?\d+(?:\.\d+)?)(m|k|M|G)?$/.exec(q.trim());
+  if (!m) throw new Error(`not a quantity this code reads: "${q}"`);
+  const scale = { m: 1e-3, k: 1e3, M: 1e6, G: 1e9 }[m[2] ?? ''] ?? 1;
+  return Number(m[1]) * scale;
+}

@@ -1,0 +1,47 @@
+// A replica's /metrics answer → the two numbers the adapter keeps. The text is parsed with
+// parse-prometheus-text-format (the Prometheus text format, as prom-client writes it); that
+// parser is lenient about values, so each one used here is checked: a replica that answers
+// something else (an HTML page, a proxy's error) is a failed scrape, not a zero.
+
+import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format';
+import { IN_FLIGHT_METRIC } from '../reconcilers/hpa.ts';
+
+export const REQUESTS_METRIC = 'cortex_requests_total';
+
+export interface Scraped {
+  inFlight: number;
+  requestsTotal: number;
+}
+
+function values(family: MetricFamily, expectType: MetricFamily['type']): number[] {
+  if (family.type !== expectType && family.type !== 'UNTYPED') {
+    throw new Error(`${family.name} is a ${family.type.toLowerCase()}, expected a ${expectType.toLowerCase()}`);
+  }
+  return family.metrics.map((m) => {
+    const raw = m.value ?? '';
+    const v = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(v) || v < 0) throw new Error(`${family.name} has the value "${raw}", expected a number ≥ 0`);
+    return v;
+  });
+}
+
+/** The in-flight gauge and the request counter (summed over their label sets) from /metrics text. */
+export function parseScrape(text: string): Scraped {
+  let families: MetricFamily[];
+  try {
+    families = parsePrometheusTextFormat(text);
+  } catch (error) {
+    throw new Error(`not the Prometheus text format: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const inFlight = families.find((f) => f.name === IN_FLIGHT_METRIC);
+  if (inFlight === undefined || inFlight.metrics.length === 0) {
+    throw new Error(`no ${IN_FLIGHT_METRIC} sample in the answer (is this a Cortex runtime's /metrics?)`);
+  }
+  const requests = families.find((f) => f.name === REQUESTS_METRIC);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  return {
+    inFlight: sum(values(inFlight, 'GAUGE')),
+    // absent until the first request on runtimes that create the series lazily
+    requestsTotal: requests === undefined ? 0 : sum(values(requests, 'COUNTER')),
+  };
+}
