@@ -11,9 +11,10 @@ import type { PolicyRule } from './reconcilers/types.ts';
 import type { KubeObject } from './kube/client.ts';
 import { eventsRbac } from './events.ts';
 import { leaderElectionRbac } from './controller/leader.ts';
+import { metricsAdapterRbac } from './metrics-adapter/rbac.ts';
 
 /** The rules as declared next to their code. */
-export const DECLARED_RULES: PolicyRule[] = [...realtimeApiRbac, ...CHILDREN.flatMap((c) => c.rbac), ...statusRbac, ...nodePoolsRbac, ...eventsRbac, ...leaderElectionRbac];
+export const DECLARED_RULES: PolicyRule[] = [...realtimeApiRbac, ...CHILDREN.flatMap((c) => c.rbac), ...statusRbac, ...nodePoolsRbac, ...eventsRbac, ...leaderElectionRbac, ...metricsAdapterRbac];
 
 type Rule = Omit<PolicyRule, 'scope'>;
 

@@ -14,24 +14,17 @@ import { GROUP as CORTEX_GROUP, KIND, PLURAL, VERSION } from '../api/v1alpha1/in
 import { Informer, errorMessage, listerWatcher, type InformerOptions } from '../controller/informer.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import type { Logger } from '../log.ts';
-import { API_LABEL, type PolicyRule } from '../reconcilers/types.ts';
+import { API_LABEL } from '../reconcilers/types.ts';
 import { MetricsApi } from './api.ts';
-import { authnRbac, loadRequestHeaderConfig, type RequestHeaderConfig } from './authn.ts';
-import { authzRbac, subjectAccessReviewAuthorizer, type Authorizer } from './authz.ts';
+import { loadRequestHeaderConfig, type RequestHeaderConfig } from './authn.ts';
+import { subjectAccessReviewAuthorizer, type Authorizer } from './authz.ts';
 import { SampleStore, type ApiActivity } from './samples.ts';
 import { Scraper, type ApiObject, type PodObject } from './scraper.ts';
 import { createMetricsServer, selfSignedCert, type ServingCert } from './server.ts';
 
 export { metricsApiObjects, METRICS_API_SERVICE } from './manifests.ts';
 export { idleForMs, type ApiActivity } from './samples.ts';
-
-/** What the adapter needs besides what the controller declares. */
-export const metricsAdapterRbac: PolicyRule[] = [
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: [CORTEX_GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch'] },
-  ...authnRbac,
-  ...authzRbac,
-];
+export { metricsAdapterRbac } from './rbac.ts';
 
 /** The port the operator serves the metrics API on (prometheus-adapter's, the APIService's target). */
 export const DEFAULT_METRICS_API_PORT = 6443;
