@@ -19,6 +19,7 @@ import { HttpMethod } from '@kubernetes/client-node';
 import { LeaderElector, defaultIdentity } from './controller/leader.ts';
 import { eventRecorder } from './events.ts';
 import { createMetrics, type OperatorMetrics } from './metrics.ts';
+import { DEFAULT_METRICS_API_PORT, startMetricsAdapter, type MetricsAdapter } from './metrics-adapter/index.ts';
 
 /** The runtime image when neither predictor.image nor --runtime-image says otherwise. */
 export const DEFAULT_RUNTIME_IMAGE = 'cortex-ts/runtime:0.1.0';
@@ -46,6 +47,12 @@ interface Flags {
   leaseDuration: string;
   renewDeadline: string;
   retryPeriod: string;
+  metricsApi: boolean;
+  metricsApiPort: string;
+  metricsApiBindAddress?: string;
+  metricsApiCertFile?: string;
+  metricsApiKeyFile?: string;
+  metricsScrapeInterval: string;
 }
 
 function inCluster(): boolean {
@@ -91,6 +98,34 @@ function healthServer(port: number, ready: () => boolean, metrics: OperatorMetri
   return server;
 }
 
+/** The custom metrics API the HPAs read cortex_in_flight_requests from (operator/metrics-adapter). */
+function metricsAdapter(flags: Flags, client: KubeClient, log: Logger, metrics: OperatorMetrics): MetricsAdapter | undefined {
+  if (!flags.metricsApi) return undefined;
+  if ((flags.metricsApiCertFile === undefined) !== (flags.metricsApiKeyFile === undefined)) {
+    throw new Error('--metrics-api-cert-file and --metrics-api-key-file go together: give both, or neither for a self-signed certificate');
+  }
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new Error(`${flag} ${file}: ${errorMessage(error)}`);
+    }
+  };
+  const cert = flags.metricsApiCertFile !== undefined && flags.metricsApiKeyFile !== undefined
+    ? { cert: read('--metrics-api-cert-file', flags.metricsApiCertFile), key: read('--metrics-api-key-file', flags.metricsApiKeyFile) }
+    : undefined;
+  return startMetricsAdapter({
+    client,
+    log,
+    namespace: flags.namespace,
+    port: wholeNumber('--metrics-api-port', flags.metricsApiPort),
+    host: flags.metricsApiBindAddress,
+    cert,
+    registry: metrics.registry,
+    scrapeIntervalMs: Math.max(100, parseDurationMs(flags.metricsScrapeInterval)),
+  });
+}
+
 function wholeNumber(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number, got "${value}"`);
@@ -108,6 +143,8 @@ async function run(flags: Flags): Promise<void> {
   const client = new KubeClient(kc);
   const metrics = createMetrics({ defaultMetrics: true });
   const identity = defaultIdentity();
+  // every replica serves the metrics API, leader or not: the API server may ask any of them
+  const adapter = metricsAdapter(flags, client, log, metrics);
 
   let minor: number | undefined;
   try {
@@ -168,8 +205,7 @@ async function run(flags: Flags): Promise<void> {
     log.info('stopping', { signal });
     health?.close();
     metrics.leader.set(0);
-    controller
-      .stop()
+    Promise.all([controller.stop(), adapter?.stop()])
       .then(() => (code === 0 ? elector?.release() : undefined))
       .then(() => process.exit(code), () => process.exit(1));
     setTimeout(() => process.exit(code || 1), 10_000).unref();
@@ -215,6 +251,13 @@ export function operatorCommand(): Command {
     .option('--lease-duration <duration>', 'how long standbys wait after the last renewal before taking over', '15s')
     .option('--renew-deadline <duration>', 'the leader stops when it could not renew for this long (< lease duration)', '10s')
     .option('--retry-period <duration>', 'between tries to acquire or renew the Lease', '2s')
+    .option('--metrics-api', 'serve the custom metrics API (custom.metrics.k8s.io: cortex_in_flight_requests) the HPAs scale on (default)', true)
+    .option('--no-metrics-api', 'do not serve it (another adapter, e.g. prometheus-adapter, serves the metric)')
+    .option('--metrics-api-port <port>', 'HTTPS port of the metrics API', String(DEFAULT_METRICS_API_PORT))
+    .option('--metrics-api-bind-address <address>', 'address the metrics API listens on (default: all)')
+    .option('--metrics-api-cert-file <file>', 'serving certificate of the metrics API (PEM); default: a self-signed one made at start')
+    .option('--metrics-api-key-file <file>', 'private key of that certificate (PEM)')
+    .option('--metrics-scrape-interval <duration>', "how often every ready replica's /metrics is sampled", '1s')
     .action(async (flags: Flags) => {
       try {
         await run(flags);
