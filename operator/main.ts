@@ -53,6 +53,7 @@ interface Flags {
   metricsApiCertFile?: string;
   metricsApiKeyFile?: string;
   metricsScrapeInterval: string;
+  bundleGracePeriod: string;
 }
 
 function inCluster(): boolean {
@@ -173,6 +174,7 @@ async function run(flags: Flags): Promise<void> {
     metrics,
     events: eventRecorder(client, { log, instance: identity, metrics }),
     resyncMs: parseDurationMs(flags.resync),
+    bundleGracePeriodMs: parseDurationMs(flags.bundleGracePeriod),
     config: {
       runtimeImage: flags.runtimeImage,
       imagePullPolicy: flags.imagePullPolicy,
@@ -251,6 +253,7 @@ export function operatorCommand(): Command {
     .option('--lease-duration <duration>', 'how long standbys wait after the last renewal before taking over', '15s')
     .option('--renew-deadline <duration>', 'the leader stops when it could not renew for this long (< lease duration)', '10s')
     .option('--retry-period <duration>', 'between tries to acquire or renew the Lease', '2s')
+    .option('--bundle-grace-period <duration>', 'delete a code bundle (ConfigMaps) that no API has owned or referred to for this long', '1h')
     .option('--metrics-api', 'serve the custom metrics API (custom.metrics.k8s.io: cortex_in_flight_requests) the HPAs scale on (default)', true)
     .option('--no-metrics-api', 'do not serve it (another adapter, e.g. prometheus-adapter, serves the metric)')
     .option('--metrics-api-port <port>', 'HTTPS port of the metrics API', String(DEFAULT_METRICS_API_PORT))

@@ -12,9 +12,10 @@ import type { KubeObject } from './kube/client.ts';
 import { eventsRbac } from './events.ts';
 import { leaderElectionRbac } from './controller/leader.ts';
 import { metricsAdapterRbac } from './metrics-adapter/rbac.ts';
+import { bundleRbac } from './reconcilers/bundle.ts';
 
 /** The rules as declared next to their code. */
-export const DECLARED_RULES: PolicyRule[] = [...realtimeApiRbac, ...CHILDREN.flatMap((c) => c.rbac), ...statusRbac, ...nodePoolsRbac, ...eventsRbac, ...leaderElectionRbac, ...metricsAdapterRbac];
+export const DECLARED_RULES: PolicyRule[] = [...realtimeApiRbac, ...CHILDREN.flatMap((c) => c.rbac), ...bundleRbac, ...statusRbac, ...nodePoolsRbac, ...eventsRbac, ...leaderElectionRbac, ...metricsAdapterRbac];
 
 type Rule = Omit<PolicyRule, 'scope'>;
 

@@ -18,6 +18,7 @@ import { deploymentReconciler } from './reconcilers/deployment.ts';
 import { hpaReconciler } from './reconcilers/hpa.ts';
 import { endpointOf, serviceReconciler } from './reconcilers/service.ts';
 import { API_LABEL, type ApiInstance, type ChildReconciler, type OperatorConfig, type PolicyRule } from './reconcilers/types.ts';
+import { BundleCollector } from './reconcilers/bundle-gc.ts';
 import { deriveStatus, statusChanged, type Observed } from './status.ts';
 
 export const REALTIMEAPIS: ResourceType = { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL };
@@ -52,6 +53,8 @@ export interface ControllerOptions {
   metrics?: OperatorMetrics;
   /** Kubernetes Events on the APIs; none when absent. */
   events?: EventRecorder;
+  /** How long a bundle ConfigMap no API refers to is kept. Default 1 h. */
+  bundleGracePeriodMs?: number;
 }
 
 type ApiObject = RealtimeApi & KubeObject;
@@ -66,6 +69,8 @@ export class RealtimeApiController {
   readonly apis: Informer<ApiObject>;
   readonly children = new Map<string, Informer<KubeObject>>();
   readonly pods: Informer<V1Pod & KubeObject>;
+  /** Owner references on bundle ConfigMaps, release of unused ones, the orphan sweep. */
+  readonly bundles: BundleCollector;
   private readonly options: ControllerOptions;
   private readonly log: Logger;
   private workers: Promise<void> | undefined;
@@ -89,6 +94,17 @@ export class RealtimeApiController {
     }
     this.pods = new Informer<V1Pod & KubeObject>({ name: 'pods', onWatchRestart: restarts('pods'), source: listerWatcher(client, { group: '', version: 'v1', kind: 'Pod', plural: 'pods' }, namespace, { labelSelector: API_LABEL }), resyncMs: 0, ...common });
     this.pods.on('add', (o) => this.enqueueLabelled(o)).on('update', (o) => this.enqueueLabelled(o)).on('delete', (o) => this.enqueueLabelled(o));
+    this.bundles = new BundleCollector({
+      client, namespace, log: options.log, informer: options.informer, gracePeriodMs: options.bundleGracePeriodMs,
+      onWatchRestart: restarts('configmaps'),
+      enqueue: (key) => this.queue.add(key),
+      wrote: (verb) => metrics?.writes.inc({ kind: 'ConfigMap', verb }),
+      sources: {
+        apis: () => this.apis.list(),
+        pods: () => this.pods.list(),
+        deployments: () => this.children.get(deploymentReconciler.resource.kind)!.list() as V1Deployment[],
+      },
+    });
   }
 
   private enqueue(obj: KubeObject): void {
@@ -111,7 +127,7 @@ export class RealtimeApiController {
   }
 
   private informers(): Informer<KubeObject>[] {
-    return [this.apis as unknown as Informer<KubeObject>, ...this.children.values(), this.pods as unknown as Informer<KubeObject>];
+    return [this.apis as unknown as Informer<KubeObject>, ...this.children.values(), this.pods as unknown as Informer<KubeObject>, this.bundles.informer as Informer<KubeObject>];
   }
 
   /** Starts the informers, waits for their first lists, then the workers. */
@@ -125,6 +141,7 @@ export class RealtimeApiController {
       reconcile: (key) => this.measured(key),
       onError: (key, error, retryInMs) => this.log.warn('reconcile failed', { api: key, error: errorMessage(error), retryInMs }),
     });
+    this.bundles.startSweeping();
   }
 
   get synced(): boolean {
@@ -133,6 +150,7 @@ export class RealtimeApiController {
 
   async stop(): Promise<void> {
     this.queue.shutDown();
+    await this.bundles.stopSweeping();
     await Promise.all(this.informers().map((i) => i.stop()));
     await this.options.nodePools.stop();
     await this.workers;
@@ -175,11 +193,12 @@ export class RealtimeApiController {
       issues.push({ path: ['predictor'], message: 'has neither a bundle nor an image', fix: 'deploy with cortex deploy (it uploads the bundle) or set predictor.image to an image with the project in /mnt/project' });
     }
     const cachedDeployment = this.children.get(deploymentReconciler.resource.kind)!.get(key) as V1Deployment | undefined;
+    let instance: ApiInstance | undefined;
     if (issues.length > 0) {
       observed.invalidSpec = describeIssues(issues);
       observed.deployment = cachedDeployment;
     } else {
-      const instance: ApiInstance = { name, namespace, uid, generation, spec };
+      instance = { name, namespace, uid, generation, spec };
       const choice = selectPool(spec.compute, this.options.nodePools.current());
       const childConfig = { ...config, placement: choice.placement ?? { pools: [], tolerations: [] } };
       const cached = (r: ChildReconciler<unknown>) => this.children.get(r.resource.kind)!.get(key);
@@ -194,11 +213,15 @@ export class RealtimeApiController {
         },
       });
       try {
+        observed.bundleMissing = await this.bundles.adopt({ name, namespace, uid, bundle: spec.predictor.bundle });
         await applyChild(client, serviceReconciler, instance, childConfig, cached(serviceReconciler), hooks(serviceReconciler));
         observed.endpoint = endpointOf(instance, config);
         if (choice.unavailable !== undefined) {
           // nothing to run the new spec on: leave the replicas as they are, say why
           observed.computeUnavailable = choice.unavailable;
+          observed.deployment = cachedDeployment;
+        } else if (observed.bundleMissing !== undefined) {
+          // new replicas could not unpack the project (stuck in ContainerCreating): keep the running ones
           observed.deployment = cachedDeployment;
         } else {
           observed.deployment = (await applyChild(client, deploymentReconciler, instance, childConfig, cachedDeployment as KubeObject | undefined, hooks(deploymentReconciler))) as V1Deployment;
@@ -212,6 +235,14 @@ export class RealtimeApiController {
       }
     }
     observed.pods = this.pods.list().filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[API_LABEL] === name);
+    if (instance) {
+      try {
+        await this.bundles.release({ name, namespace, uid, bundle: instance.spec.predictor.bundle }, observed.deployment, observed.pods);
+      } catch (error) {
+        this.log.warn('releasing unused bundles failed', { api: key, error: errorMessage(error) });
+        result ??= { requeueAfterMs: 10_000 };
+      }
+    }
 
     const status = deriveStatus(observed);
     if (statusChanged(api.status, status)) {

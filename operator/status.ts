@@ -28,6 +28,8 @@ export interface Observed {
   invalidSpec?: string;
   /** No node pool fits compute: which pools exist and why none fits. */
   computeUnavailable?: string;
+  /** ConfigMaps of predictor.bundle do not exist: which, and what to do. */
+  bundleMissing?: string;
   /** Applying a child failed: the API server's message. */
   applyError?: string;
   deployment?: V1Deployment;
@@ -143,6 +145,7 @@ export function deriveStatus(o: Observed): RealtimeApiStatus {
     finish(word, { ok: false, reason, message }, { ok: false, reason, message }, message);
 
   if (o.invalidSpec) return failed('error', 'InvalidSpec', o.invalidSpec);
+  if (o.bundleMissing) return failed('error', 'BundleMissing', o.bundleMissing);
   if (o.computeUnavailable) return failed('compute unavailable', 'ComputeUnavailable', o.computeUnavailable);
   if (o.applyError) return failed('error', 'ApplyFailed', o.applyError);
 
