@@ -1,0 +1,63 @@
+// Runs cortex-operator as a local process against a test cluster, the way it runs in a real one:
+// every request impersonates its ServiceAccount, bound to exactly the RBAC rules operator/rbac.ts
+// declares, and it reads its node pools from a ConfigMap in its namespace.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { parse, stringify } from 'yaml';
+import type { Cluster } from '../cluster/cluster.ts';
+import { operatorNodeFlags } from '../../operator/node-flags.ts';
+import { NODE_POOLS_KEY } from '../../operator/node-pools.ts';
+import { rbacManifests } from '../../operator/rbac.ts';
+import { freePort } from './local.ts';
+import { repoRoot } from './serve.ts';
+import { waitFor } from './wait.ts';
+
+export const OPERATOR_NS = 'cortex-system';
+export const OPERATOR_SA = 'cortex-operator';
+
+export interface OperatorProcess {
+  proc: ResultPromise;
+  healthPort: number;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Creates the ServiceAccount, its declared RBAC and the node-pools ConfigMap (from the cluster's
+ * node-pools file), then starts the operator impersonating the ServiceAccount and waits until
+ * its caches are synced. `dir` holds its kubeconfig.
+ */
+export async function startOperator(cluster: Cluster, dir: string, options: { nodePoolsFile: string; extraArgs?: string[] }): Promise<OperatorProcess> {
+  const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
+  await k(['create', 'serviceaccount', OPERATOR_SA, '-n', OPERATOR_NS]);
+  await k(['apply', '-f', '-'], rbacManifests({ namespace: OPERATOR_NS, serviceAccount: OPERATOR_SA }).map((o) => stringify(o)).join('---\n'));
+  await k(['create', 'configmap', 'cortex-node-pools', '-n', OPERATOR_NS, `--from-file=${NODE_POOLS_KEY}=${options.nodePoolsFile}`]);
+  const kubeconfig = parse(readFileSync(cluster.kubeconfig, 'utf8'));
+  for (const u of kubeconfig.users) u.user.as = `system:serviceaccount:${OPERATOR_NS}:${OPERATOR_SA}`;
+  const operatorKubeconfig = path.join(dir, 'operator.kubeconfig');
+  writeFileSync(operatorKubeconfig, stringify(kubeconfig));
+
+  const healthPort = await freePort();
+  const proc = execa(process.execPath, [
+    ...operatorNodeFlags,
+    path.join(repoRoot, 'operator', 'bin', 'cortex-operator.ts'),
+    '--kubeconfig', operatorKubeconfig,
+    '--node-pools-configmap', 'cortex-node-pools',
+    '--node-pools-namespace', OPERATOR_NS,
+    '--runtime-image', 'fake.invalid/cortex-runtime:test',
+    '--health-port', String(healthPort),
+    '--no-leader-elect',
+    ...(options.extraArgs ?? []),
+  ], { reject: false, all: true, buffer: false });
+  const logs: string[] = [];
+  proc.all?.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)));
+  await waitFor('the operator to sync its caches', async () => logs.some((l) => l.includes('"running"')) || (proc.exitCode !== null ? Promise.reject(new Error(`the operator exited:\n${logs.join('\n')}`)) : false), 60_000);
+  return {
+    proc, healthPort, logs,
+    async stop() {
+      proc.kill('SIGTERM');
+      await proc.catch(() => undefined);
+    },
+  };
+}
