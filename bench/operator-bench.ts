@@ -204,6 +204,8 @@ function operatorFlags(): string[] {
   // Any metrics listener: none (the machine is shared; no fixed ports).
   for (const f of ['--metrics-port', '--metrics-bind-port']) if (new RegExp(`${f}\\b`).test(help)) flags.push(f, '0');
   if (/--metrics-bind-address\b/.test(help)) flags.push('--metrics-bind-address', '0');
+  // The metrics API would scrape kwok's fake pod IPs, which nothing may connect to.
+  if (/--no-metrics-api\b/.test(help)) flags.push('--no-metrics-api');
   return flags;
 }
 

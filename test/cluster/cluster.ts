@@ -18,8 +18,14 @@ import { freePort, portPreferring } from './ports.ts';
 import { daemons, killAllSync, logTail, running, startDaemon, stopDaemon, type Daemon } from './processes.ts';
 
 export const SERVICE_CIDR = '10.96.0.0/12';
-/** Fake pod IPs handed out by kwok. Nothing may ever connect to them. */
+/** Fake pod IPs handed out by kwok (the default). Nothing may ever connect to them. */
 export const POD_CIDR = '10.244.0.0/16';
+/**
+ * Pod IPs on loopback (podCidr option): a test may then serve on a pod's IP itself (a real
+ * runtime per pod). Endpoints/EndpointSlices reject loopback addresses, so Services selecting
+ * such pods get none (the endpoint controllers log it and retry).
+ */
+export const LOOPBACK_POD_CIDR = '127.244.0.0/16';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** Start order; stopped in reverse. */
@@ -39,6 +45,8 @@ export interface ClusterOptions {
   apiserverPort?: number;
   /** Kill the cluster when this process exits (tests). Default: true, unless an already running cluster was reused. */
   stopOnExit?: boolean;
+  /** Where kwok takes pod IPs from. Default POD_CIDR (fake, never to be connected to); LOOPBACK_POD_CIDR for pods a test serves itself. */
+  podCidr?: string;
   /** Extra flags per component, e.g. { 'kube-controller-manager': ['--horizontal-pod-autoscaler-sync-period=5s'] }. */
   extraArgs?: Partial<Record<'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok', string[]>>;
 }
@@ -251,7 +259,7 @@ async function launch(stateDir: string, b: Binaries, opts: ClusterOptions, log: 
   startDaemon(stateDir, 'kwok', b.kwok, [
     `--kubeconfig=${kubeconfig}`, '--manage-all-nodes=false',
     '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', '--node-lease-duration-seconds=40',
-    `--cidr=${POD_CIDR}`, '--node-ip=127.0.0.1',
+    `--cidr=${opts.podCidr ?? POD_CIDR}`, '--node-ip=127.0.0.1',
     ...(extra.kwok ?? []),
   ]);
 

@@ -87,6 +87,8 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
       '--resync', '30s',
       '--log-level', 'debug',
       '--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms',
+      // its metrics API would scrape kwok's fake pod IPs, which nothing may connect to (test/autoscaling covers it)
+      '--no-metrics-api',
     ], { reject: false, all: true, buffer: false });
     const own: string[] = [];
     proc.all?.on('data', (chunk: Buffer) => {
