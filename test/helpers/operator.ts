@@ -28,7 +28,7 @@ export interface OperatorProcess {
  * node-pools file), then starts the operator impersonating the ServiceAccount and waits until
  * its caches are synced. `dir` holds its kubeconfig.
  */
-export async function startOperator(cluster: Cluster, dir: string, options: { nodePoolsFile: string; extraArgs?: string[] }): Promise<OperatorProcess> {
+export async function startOperator(cluster: Cluster, dir: string, options: { nodePoolsFile: string; extraArgs?: string[]; metricsApi?: boolean }): Promise<OperatorProcess> {
   const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
   await k(['create', 'serviceaccount', OPERATOR_SA, '-n', OPERATOR_NS]);
   await k(['apply', '-f', '-'], rbacManifests({ namespace: OPERATOR_NS, serviceAccount: OPERATOR_SA }).map((o) => stringify(o)).join('---\n'));
@@ -48,6 +48,8 @@ export async function startOperator(cluster: Cluster, dir: string, options: { no
     '--runtime-image', 'fake.invalid/cortex-runtime:test',
     '--health-port', String(healthPort),
     '--no-leader-elect',
+    // its metrics API would scrape kwok's fake pod IPs, which nothing may connect to (test/autoscaling covers it)
+    '--no-metrics-api',
     ...(options.extraArgs ?? []),
   ], { reject: false, all: true, buffer: false });
   const logs: string[] = [];
