@@ -5,9 +5,12 @@
 
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import ignore from '@balena/dockerignore';
+import dockerignore from '@balena/dockerignore';
 import { DockerfileParser } from 'dockerfile-ast';
 import { repoRoot } from './hadolint.ts';
+
+// The package's types declare an ES default export, but it is CommonJS (module.exports = factory).
+const ignore = dockerignore as unknown as typeof dockerignore.default;
 
 export interface Copy {
   /** The stage or image copied from (COPY --from); undefined: the build context. */
