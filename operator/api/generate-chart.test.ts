@@ -100,3 +100,13 @@ test("the chart's defaults are the operator's: flags, runtime image, and the dur
   assert.deepEqual(values.leaderElection, { leaseDuration: flag('--lease-duration'), renewDeadline: flag('--renew-deadline'), retryPeriod: flag('--retry-period') });
   assert.equal(values.metrics.service.port, values.healthPort);
 });
+
+test('docs/install.md lists every value of the chart', () => {
+  const docs = read('docs/install.md');
+  // a leaf is a key whose schema says no more about its inside (a scalar, a list, a free-form object)
+  const leaves = (node: { properties?: Record<string, object> }, at: string): string[] =>
+    node.properties ? Object.entries(node.properties).flatMap(([k, child]) => leaves(child, at ? `${at}.${k}` : k)) : [at];
+  const keys = leaves(schema as { properties?: Record<string, object> }, '');
+  assert.ok(keys.length > 30);
+  assert.deepEqual(keys.filter((k) => !docs.includes(`| \`${k}\` |`)), [], 'values missing from the table in docs/install.md');
+});
