@@ -3,18 +3,20 @@
 // to compare the two (bench/autoscaling-sim.ts, docs/autoscaling.md), not to run it.
 //
 // Source: cortexlabs/cortex pkg/autoscaler/autoscaler.go (autoscaleFn, Awaken) and
-// pkg/autoscaler/recommendations.go; the algorithm as ../shared/reference/cortex-config.md states
-// it ("Autoscaling algorithm"). One tick:
+// pkg/autoscaler/recommendations.go at their last version (commit 89ba2f47, Cortex 0.42); the
+// algorithm as ../shared/reference/cortex-config.md states it ("Autoscaling algorithm"). One tick:
 //   1. avg = mean API-wide in-flight requests over `window`; no data → the tick does nothing.
 //   2. raw = avg / targetReplicaConcurrency; rec = ⌈raw⌉.
 //   3. Tolerance: cur·(1−downTol) < raw < cur or cur < raw < cur·(1+upTol) → rec = cur (strict).
 //   4. Step limits: rec within [min(cur−1, ⌈cur·maxDownscaleFactor⌉), max(cur+1, ⌈cur·maxUpscaleFactor⌉)].
 //   5. rec within [minReplicas, maxReplicas]; then rec is recorded.
-//   6. Stabilisation, in Cortex's order: going down, request = max(rec, highest recommendation
-//      of the last downscale period); then, if that request is above cur, request = min(request,
-//      lowest recommendation of the last upscale period). "Last period" includes its boundary
-//      (age ≤ period). For one period after the autoscaler's first tick it holds the replicas,
-//      and for one downscale period after a wake from zero it never requests 0.
+//   6. Stabilisation: going down, no lower than min(cur, highest recommendation of the last
+//      downscale period); going up, no higher than max(cur, lowest recommendation of the last
+//      upscale period). "Last period" includes its boundary (age ≤ period). For one period after
+//      the autoscaler's first tick it holds the replicas.
+// Because step 6 reads recommendations already cut by step 4, a sustained change moves the
+// replicas by one step per stabilisation period (×1.5 a minute up, ×0.75 per 5 minutes down with
+// the defaults), not one step per tick.
 // The state is an argument and a result: nothing is mutated, nothing reads the clock.
 
 import { parseDurationMs, type AutoscalingSpec } from '../api/v1alpha1/index.ts';
@@ -60,10 +62,8 @@ export interface CortexRecommendation {
 export interface CortexState {
   /** Time of the autoscaler's first tick; undefined before it. */
   startedAt?: number;
-  /** Recorded recommendations (after steps 3–5), oldest first. */
+  /** Recorded recommendations (after steps 3–5, and the 1 of a wake), oldest first. */
   recommendations: CortexRecommendation[];
-  /** Last wake from zero (Awaken); undefined when never woken. */
-  awakenedAt?: number;
 }
 
 export function initialCortexState(): CortexState {
@@ -126,14 +126,14 @@ export function cortexTick(p: CortexParams, state: CortexState, input: CortexTic
 
   let request = rec;
   if (request < cur) {
-    const floor = extremeSince(recommendations, now, p.downscaleStabilizationSeconds, Math.max);
+    const highest = extremeSince(recommendations, now, p.downscaleStabilizationSeconds, Math.max);
+    const floor = highest === undefined ? undefined : Math.min(highest, cur);
     if (now - startedAt < p.downscaleStabilizationSeconds) request = cur;
     else if (floor !== undefined && request < floor) request = floor;
-    // Just woken from zero: never straight back to zero.
-    if (state.awakenedAt !== undefined && now - state.awakenedAt < p.downscaleStabilizationSeconds) request = Math.max(request, 1);
   }
   if (request > cur) {
-    const ceil = extremeSince(recommendations, now, p.upscaleStabilizationSeconds, Math.min);
+    const lowest = extremeSince(recommendations, now, p.upscaleStabilizationSeconds, Math.min);
+    const ceil = lowest === undefined ? undefined : Math.max(lowest, cur);
     if (now - startedAt < p.upscaleStabilizationSeconds) request = cur;
     else if (ceil !== undefined && request > ceil) request = ceil;
   }
@@ -142,11 +142,11 @@ export function cortexTick(p: CortexParams, state: CortexState, input: CortexTic
 }
 
 /**
- * Cortex's Awaken (called by its activator on a request to an API at zero): 0 → 1 at once,
- * remembered so that the next downscale period cannot take the API back to zero.
+ * Cortex's Awaken (called by its activator on a request to an API at zero): 0 → 1 at once, and
+ * a recommendation of 1 recorded, so that the next downscale period cannot take it back to zero.
  * An API that already has replicas is left alone.
  */
 export function cortexAwaken(state: CortexState, now: number, currentReplicas: number): { state: CortexState; request: number } {
   if (currentReplicas > 0) return { state, request: currentReplicas };
-  return { state: { ...state, awakenedAt: now }, request: 1 };
+  return { state: { ...state, recommendations: [...state.recommendations, { at: now, replicas: 1 }] }, request: 1 };
 }
