@@ -1,19 +1,28 @@
 // The API's HorizontalPodAutoscaler (autoscaling/v2): Cortex's autoscaling fields expressed as
-// an HPA on the replicas' in-flight requests.
+// an HPA on the replicas' in-flight requests. docs/autoscaling.md explains the mapping and
+// bench/autoscaling-sim.ts measures it against Cortex's own algorithm (operator/autoscaling/).
 //
-// Cortex's algorithm (every 10 s): rec = ceil(avg in-flight / targetReplicaConcurrency), kept
-// within [min(cur−1, ceil(cur·maxDownscaleFactor)), max(cur+1, ceil(cur·maxUpscaleFactor))]
-// and [minReplicas, maxReplicas], stabilised over the up/down periods. The HPA equivalent:
+// Cortex's algorithm (every 10 s): rec = ⌈avg in-flight / targetReplicaConcurrency⌉, cut to
+// [min(cur−1, ⌈cur·maxDownscaleFactor⌉), max(cur+1, ⌈cur·maxUpscaleFactor⌉)] and
+// [minReplicas, maxReplicas], recorded, then stabilised over the up/down periods. The HPA equivalent:
 // - a Pods metric cortex_in_flight_requests with target averageValue = targetReplicaConcurrency
-//   (the HPA computes ceil(sum / target), i.e. the same recommendation);
-// - behavior.scaleUp: Percent (maxUpscaleFactor−1)·100 or 1 Pod per period, whichever is more
-//   (selectPolicy Max) = max(cur+1, ceil(cur·maxUpscaleFactor));
-// - behavior.scaleDown: Percent (1−maxDownscaleFactor)·100 or 1 Pod per period, whichever is
-//   more = min(cur−1, floor(cur·maxDownscaleFactor)) — the HPA rounds a Percent step down
-//   where Cortex rounded up, so a step down may be one replica larger than Cortex's;
+//   (the HPA computes ⌈sum / target⌉, i.e. the same recommendation);
 // - stabilizationWindowSeconds from the stabilization periods (the HPA's own semantics are
 //   Cortex's: highest recommendation of the window when scaling down, lowest when scaling up);
-// - tolerance from the up/down tolerances (Kubernetes ≥ 1.33; before that, the cluster-wide 10%).
+// - behavior.scaleUp: Percent (maxUpscaleFactor−1)·100 or 1 Pod, whichever is more (selectPolicy
+//   Max) = max(cur+1, ⌈cur·maxUpscaleFactor⌉);
+// - behavior.scaleDown: Percent (1−maxDownscaleFactor)·100 or 1 Pod, whichever is more =
+//   min(cur−1, ⌊cur·maxDownscaleFactor⌋): the HPA truncates a Percent step down where Cortex
+//   rounded up, so a step down may be one replica larger than Cortex's;
+// - the policies' periodSeconds = the stabilization period of their direction (15 s to 30 min,
+//   the HPA's bounds). Cortex stabilised recommendations it had already cut to one step, so a
+//   sustained change moved one step per stabilisation period (×1.5 a minute up, ×0.75 per 5
+//   minutes down by default). The HPA stabilises uncut recommendations, so with 15 s periods it
+//   would step every sync once a window agreed, and on a metric that counts queued requests it
+//   overshoots to maxReplicas (the simulation shows it on every trace); one step per period
+//   restores Cortex's pace;
+// - tolerance from the up/down tolerances (Kubernetes ≥ 1.35 by default; before that, the
+//   cluster-wide 10%).
 // `window` (averaging of the metric) belongs to whatever serves the metric, not to the HPA.
 
 import type { V2HorizontalPodAutoscaler, V2HPAScalingRules } from '@kubernetes/client-node';
@@ -26,8 +35,10 @@ export const HPAS: ResourceType = { group: 'autoscaling', version: 'v2', kind: '
 
 /** The metric every replica exports (runtime/metrics.ts) and the HPA scales on. */
 export const IN_FLIGHT_METRIC = 'cortex_in_flight_requests';
-/** Period of the step limits: the HPA controller's default sync period. */
-export const POLICY_PERIOD_SECONDS = 15;
+/** Shortest period of the step limits: the HPA controller's default sync period. */
+export const MIN_POLICY_PERIOD_SECONDS = 15;
+/** The HPA's longest policy period. */
+export const MAX_POLICY_PERIOD_SECONDS = 1800;
 /** The HPA's largest stabilization window. */
 export const MAX_STABILIZATION_SECONDS = 3600;
 
@@ -45,6 +56,11 @@ function seconds(duration: string): number {
   return Math.min(MAX_STABILIZATION_SECONDS, Math.max(0, Math.round(parseDurationMs(duration) / 1000)));
 }
 
+/** The step limits' period for a stabilization window: one step per window, within the HPA's bounds. */
+function policyPeriod(stabilizationSeconds: number): number {
+  return Math.min(MAX_POLICY_PERIOD_SECONDS, Math.max(MIN_POLICY_PERIOD_SECONDS, stabilizationSeconds));
+}
+
 /** A fraction as a Percent policy value: at least 1; at most 100 when scaling down (up may exceed it). */
 function percent(fraction: number, max = Number.MAX_SAFE_INTEGER): number {
   return Math.min(max, Math.max(1, Math.round(fraction * 100)));
@@ -53,20 +69,22 @@ function percent(fraction: number, max = Number.MAX_SAFE_INTEGER): number {
 /** behavior.scaleUp / scaleDown from Cortex's autoscaling fields. */
 export function behaviorOf(api: ApiInstance, config: Pick<ChildConfig, 'hpaTolerance'>): { scaleUp: V2HPAScalingRules; scaleDown: V2HPAScalingRules } {
   const a = api.spec.autoscaling;
+  const upWindow = seconds(a.upscaleStabilizationPeriod);
+  const downWindow = seconds(a.downscaleStabilizationPeriod);
   const up: V2HPAScalingRules = {
-    stabilizationWindowSeconds: seconds(a.upscaleStabilizationPeriod),
+    stabilizationWindowSeconds: upWindow,
     selectPolicy: 'Max',
     policies: [
-      { type: 'Percent', value: percent(a.maxUpscaleFactor - 1), periodSeconds: POLICY_PERIOD_SECONDS },
-      { type: 'Pods', value: 1, periodSeconds: POLICY_PERIOD_SECONDS },
+      { type: 'Percent', value: percent(a.maxUpscaleFactor - 1), periodSeconds: policyPeriod(upWindow) },
+      { type: 'Pods', value: 1, periodSeconds: policyPeriod(upWindow) },
     ],
   };
   const down: V2HPAScalingRules = {
-    stabilizationWindowSeconds: seconds(a.downscaleStabilizationPeriod),
+    stabilizationWindowSeconds: downWindow,
     selectPolicy: 'Max',
     policies: [
-      { type: 'Percent', value: percent(1 - a.maxDownscaleFactor, 100), periodSeconds: POLICY_PERIOD_SECONDS },
-      { type: 'Pods', value: 1, periodSeconds: POLICY_PERIOD_SECONDS },
+      { type: 'Percent', value: percent(1 - a.maxDownscaleFactor, 100), periodSeconds: policyPeriod(downWindow) },
+      { type: 'Pods', value: 1, periodSeconds: policyPeriod(downWindow) },
     ],
   };
   if (config.hpaTolerance) {
@@ -78,8 +96,9 @@ export function behaviorOf(api: ApiInstance, config: Pick<ChildConfig, 'hpaToler
 
 export function desiredHpa(api: ApiInstance, config: ChildConfig): V2HorizontalPodAutoscaler {
   const a = api.spec.autoscaling;
-  // minReplicas 0 needs the alpha HPAScaleToZero gate (and an activator to wake the API):
-  // until then the HPA keeps at least one replica.
+  // The HPA keeps at least one replica: it scales to zero only on an Object or External metric
+  // (HPAScaleToZero), and a Pods metric has no value at zero. minReplicas 0 is the operator's and
+  // the activator's job (operator/autoscaling/scale-to-zero.ts).
   const min = Math.max(1, a.minReplicas);
   return {
     apiVersion: 'autoscaling/v2',

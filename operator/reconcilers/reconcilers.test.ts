@@ -172,19 +172,19 @@ test('HPA: target, bounds, metric', () => {
   assert.deepEqual([quantityOf(2), quantityOf(0.5), quantityOf(2.25), quantityOf(0.0001)], ['2', '500m', '2250m', '1m']);
 });
 
-test('HPA behavior from Cortex defaults: windows, Percent and Pods policies, tolerances', () => {
+test('HPA behavior from Cortex defaults: windows, Percent and Pods policies (one step per window), tolerances', () => {
   const a = api({});
   const b = behaviorOf(a, { hpaTolerance: true });
   assert.deepEqual(b.scaleUp, {
     stabilizationWindowSeconds: 60,
     selectPolicy: 'Max',
-    policies: [{ type: 'Percent', value: 50, periodSeconds: 15 }, { type: 'Pods', value: 1, periodSeconds: 15 }],
+    policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 1, periodSeconds: 60 }],
     tolerance: '0.05',
   });
   assert.deepEqual(b.scaleDown, {
     stabilizationWindowSeconds: 300,
     selectPolicy: 'Max',
-    policies: [{ type: 'Percent', value: 25, periodSeconds: 15 }, { type: 'Pods', value: 1, periodSeconds: 15 }],
+    policies: [{ type: 'Percent', value: 25, periodSeconds: 300 }, { type: 'Pods', value: 1, periodSeconds: 300 }],
     tolerance: '0.05',
   });
   assert.equal(behaviorOf(a, { hpaTolerance: false }).scaleUp.tolerance, undefined, 'older API servers do not know tolerance');
@@ -194,6 +194,11 @@ test('HPA behavior from Cortex defaults: windows, Percent and Pods policies, tol
   assert.equal(bc.scaleDown.stabilizationWindowSeconds, 3600, 'capped at the HPA maximum');
   assert.equal(bc.scaleUp.policies![0].value, 200);
   assert.equal(bc.scaleDown.policies![0].value, 50);
+  assert.deepEqual(bc.scaleUp.policies!.map((p) => p.periodSeconds), [90, 90]);
+  assert.deepEqual(bc.scaleDown.policies!.map((p) => p.periodSeconds), [1800, 1800], 'a policy period is at most 30 min');
+  const fast = behaviorOf(api({ autoscaling: { upscaleStabilizationPeriod: '0s', downscaleStabilizationPeriod: '10s' } }), { hpaTolerance: false });
+  assert.deepEqual([fast.scaleUp.stabilizationWindowSeconds, fast.scaleUp.policies![0].periodSeconds], [0, 15], 'no window: one step per 15 s sync');
+  assert.deepEqual([fast.scaleDown.stabilizationWindowSeconds, fast.scaleDown.policies![1].periodSeconds], [10, 15]);
 });
 
 test('HPA step limits match Cortex: [min(cur−1, ⌈cur·down⌉) (HPA rounds down), max(cur+1, ⌈cur·up⌉)]', () => {

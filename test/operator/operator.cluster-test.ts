@@ -193,8 +193,8 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     assert.deepEqual(hpa.spec.metrics, [{ type: 'Pods', pods: { metric: { name: 'cortex_in_flight_requests' }, target: { type: 'AverageValue', averageValue: '3' } } }]);
     assert.equal(hpa.spec.behavior.scaleUp.stabilizationWindowSeconds, 60);
     assert.equal(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds, 300);
-    assert.deepEqual(hpa.spec.behavior.scaleUp.policies, [{ type: 'Percent', value: 50, periodSeconds: 15 }, { type: 'Pods', value: 1, periodSeconds: 15 }]);
-    assert.deepEqual(hpa.spec.behavior.scaleDown.policies, [{ type: 'Percent', value: 25, periodSeconds: 15 }, { type: 'Pods', value: 1, periodSeconds: 15 }]);
+    assert.deepEqual(hpa.spec.behavior.scaleUp.policies, [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 1, periodSeconds: 60 }]);
+    assert.deepEqual(hpa.spec.behavior.scaleDown.policies, [{ type: 'Percent', value: 25, periodSeconds: 300 }, { type: 'Pods', value: 1, periodSeconds: 300 }]);
     assert.deepEqual(hpa.metadata.ownerReferences, [owner]);
   });
 
