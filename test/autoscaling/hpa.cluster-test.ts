@@ -1,0 +1,226 @@
+// Request-based autoscaling end to end on the real control plane: the real HPA controller
+// (kube-controller-manager, syncing every 5 s) reads cortex_in_flight_requests through the
+// APIService that registers the operator's metrics API (custom.metrics.k8s.io, served by the
+// operator process on 127.0.0.1, reached through an ExternalName Service), and scales the
+// RealtimeAPI's Deployment up under load and back down after the stabilisation window.
+//
+// kwok's pods run nothing, so the cluster gives them loopback IPs (LOOPBACK_POD_CIDR) and the
+// test runs a real `cortex serve` on each Running pod's IP (runtimes.ts): the operator scrapes
+// real runtimes, the load is real requests held in flight by a predictor that sleeps.
+// The operator runs as a local process impersonating its ServiceAccount bound to exactly its
+// declared RBAC. Not part of `npm test`: `npm run test:cluster`.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa, type ResultPromise } from 'execa';
+import { parse, stringify } from 'yaml';
+import { HttpMethod, KubeConfig } from '@kubernetes/client-node';
+import { LOOPBACK_POD_CIDR, OPERATOR_NAMESPACE, startCluster, type Cluster } from '../cluster/cluster.ts';
+import { freePort } from '../cluster/ports.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { KubeClient } from '../../operator/kube/client.ts';
+import { metricsApiObjects } from '../../operator/metrics-adapter/manifests.ts';
+import { parseMetricQuantity } from '../../operator/metrics-adapter/quantity.ts';
+import { NODE_POOLS_KEY } from '../../operator/node-pools.ts';
+import { operatorNodeFlags } from '../../operator/node-flags.ts';
+import { rbacManifests } from '../../operator/rbac.ts';
+import { PodRuntimes, startLoad } from './runtimes.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+const BUILD_TIMEOUT_MS = 60 * 60_000;
+const SERVICE_ACCOUNT = 'cortex-operator';
+const NS = 'autoscaling';
+const API = 'slow';
+const TARGET = 2; // targetReplicaConcurrency
+const MAX = 4;
+const LOAD = 8; // requests kept in flight: 8 / 2 per replica → 4 replicas
+const DOWNSCALE_STABILIZATION_S = 20;
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Obj = any;
+
+interface Point {
+  s: number;
+  replicas: number;
+  desired?: number;
+  average?: string;
+  runtimes: number;
+}
+
+describe('the HPA scales a RealtimeAPI on in-flight requests served by the operator', { concurrency: false }, () => {
+  let dir: string;
+  let cluster: Cluster;
+  let client: KubeClient;
+  let operator: ResultPromise | undefined;
+  const operatorLogs: string[] = [];
+  let runtimes: PodRuntimes | undefined;
+  let adapterPort: number;
+
+  const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
+  const get = (p: string): Promise<Obj> => client.request(HttpMethod.GET, p);
+  const deployment = () => get(`/apis/apps/v1/namespaces/${NS}/deployments/${API}`);
+  const hpa = () => get(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${API}`);
+  const podMetric = (h: Obj): string | undefined => h.status?.currentMetrics?.find((m: Obj) => m.type === 'Pods')?.pods?.current?.averageValue;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'cortex-hpa-test-'));
+    const poolsFile = path.join(dir, 'node-pools.yaml');
+    cluster = await startCluster({
+      stateDir: path.join(dir, 'state'),
+      nodePoolsFile: poolsFile,
+      podCidr: LOOPBACK_POD_CIDR,
+      extraArgs: { 'kube-controller-manager': ['--horizontal-pod-autoscaler-sync-period=5s'] },
+    });
+    await k(['create', 'namespace', NS]);
+    await k(['create', 'serviceaccount', SERVICE_ACCOUNT, '-n', OPERATOR_NAMESPACE]);
+    await k(['apply', '-f', '-'], rbacManifests({ namespace: OPERATOR_NAMESPACE, serviceAccount: SERVICE_ACCOUNT }).map((o) => stringify(o)).join('---\n'));
+    await k(['create', 'configmap', 'cortex-node-pools', '-n', OPERATOR_NAMESPACE, `--from-file=${NODE_POOLS_KEY}=${poolsFile}`]);
+    // the admin kubeconfig, every request of the operator impersonating its ServiceAccount
+    const kubeconfig = parse(readFileSync(cluster.kubeconfig, 'utf8'));
+    for (const u of kubeconfig.users) u.user.as = `system:serviceaccount:${OPERATOR_NAMESPACE}:${SERVICE_ACCOUNT}`;
+    const operatorKubeconfig = path.join(dir, 'operator.kubeconfig');
+    writeFileSync(operatorKubeconfig, stringify(kubeconfig));
+
+    adapterPort = await freePort();
+    operator = execa(process.execPath, [
+      ...operatorNodeFlags,
+      path.join(repo, 'operator', 'bin', 'cortex-operator.ts'),
+      '--kubeconfig', operatorKubeconfig,
+      '--node-pools-configmap', 'cortex-node-pools',
+      '--runtime-image', 'fake.invalid/cortex-runtime:test',
+      '--health-port', String(await freePort()),
+      '--no-leader-elect',
+      '--metrics-api-port', String(adapterPort),
+      '--metrics-api-bind-address', '127.0.0.1',
+      '--log-level', 'debug',
+    ], { reject: false, all: true, buffer: false });
+    operator.all?.on('data', (chunk: Buffer) => operatorLogs.push(...chunk.toString().split('\n').filter(Boolean)));
+    await waitFor('the operator to serve the metrics API', async () => operatorLogs.some((l) => l.includes('"metrics API serving"')) || (operator!.exitCode !== null ? Promise.reject(new Error('the operator exited')) : false), 60_000);
+
+    // what the chart installs, with the Service pointing at this local process instead of the operator's pods
+    const objects = metricsApiObjects({ namespace: OPERATOR_NAMESPACE, externalName: 'localhost', targetPort: adapterPort });
+    await k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+    await k(['wait', '--for=condition=Available', '--timeout=90s', 'apiservice/v1beta2.custom.metrics.k8s.io', 'apiservice/v1beta1.custom.metrics.k8s.io']);
+
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    client = new KubeClient(kc);
+    runtimes = new PodRuntimes({ client, namespace: NS, api: API, project: path.join(here, 'fixtures', 'slow'), tmpDir: dir });
+    await runtimes.start();
+  }, { timeout: BUILD_TIMEOUT_MS });
+
+  after(async () => {
+    await runtimes?.stop();
+    operator?.kill('SIGTERM');
+    await operator?.catch(() => undefined);
+    if (process.exitCode || process.env.CORTEX_TEST_OPERATOR_LOG) {
+      process.stderr.write(`--- operator log (last 80 lines) ---\n${operatorLogs.slice(-80).join('\n')}\n`);
+      process.stderr.write(`--- runtimes log (last 40 lines) ---\n${runtimes?.log.slice(-40).join('\n')}\n`);
+    }
+    await cluster?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the API server serves discovery of custom.metrics.k8s.io from the operator (both versions)', async () => {
+    for (const v of ['v1beta2', 'v1beta1']) {
+      const list = JSON.parse(await k(['get', '--raw', `/apis/custom.metrics.k8s.io/${v}`]));
+      assert.deepEqual(list.resources.map((r: Obj) => r.name), ['pods/cortex_in_flight_requests'], v);
+    }
+  });
+
+  test('under load the HPA scales the API up on the metric it reads through the APIService, and back to minReplicas after the downscale stabilisation window', { timeout: 10 * 60_000 }, async (t) => {
+    await k(['apply', '--server-side', '--field-manager=test', '-f', '-'], JSON.stringify({
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'RealtimeAPI',
+      metadata: { name: API, namespace: NS },
+      spec: {
+        predictor: { type: 'typescript', path: 'predictor.ts', image: 'fake.invalid/slow:1', threadsPerProcess: 16 },
+        compute: { cpu: '100m' },
+        autoscaling: {
+          minReplicas: 1, maxReplicas: MAX, targetReplicaConcurrency: TARGET,
+          window: '10s', upscaleStabilizationPeriod: '0s', downscaleStabilizationPeriod: `${DOWNSCALE_STABILIZATION_S}s`,
+          maxUpscaleFactor: 4, maxDownscaleFactor: 0.25,
+        },
+      },
+    }));
+    const rt = runtimes!;
+    await waitFor('the first replica\'s runtime to be ready', async () => rt.readyIps().length === 1, 120_000);
+
+    // idle: the controller reads 0 and keeps minReplicas
+    const idle = await waitFor('the HPA to read the metric of the idle API', async () => {
+      const h = await hpa();
+      return podMetric(h) !== undefined && h;
+    }, 120_000);
+    assert.equal(parseMetricQuantity(podMetric(idle)!), 0);
+    assert.equal(idle.status.desiredReplicas, 1);
+    assert.ok(idle.status.conditions.some((c: Obj) => c.type === 'ScalingActive' && c.status === 'True' && c.reason === 'ValidMetricFound'), JSON.stringify(idle.status.conditions));
+
+    const start = Date.now();
+    const timeline: Point[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const [d, h] = await Promise.all([deployment(), hpa()]).catch(() => [undefined, undefined]);
+        if (d) timeline.push({ s: Math.round((Date.now() - start) / 1000), replicas: d.spec.replicas, desired: h?.status?.desiredReplicas, average: podMetric(h), runtimes: rt.readyIps().length });
+        await sleep(1000);
+      }
+    })();
+    t.after(async () => {
+      sampling = false;
+      await sampler;
+      t.diagnostic(`timeline (s, replicas, HPA desired, HPA average in-flight, ready runtimes): ${timeline.map((p) => `${p.s}:${p.replicas}/${p.desired}/${p.average}/${p.runtimes}`).join(' ')}`);
+    });
+
+    const load = startLoad(() => rt.readyIps(), { concurrency: LOAD, sleepMs: 1000 });
+    let loadStopped = false;
+    t.after(() => (loadStopped ? undefined : load.stop()));
+
+    // the metric through the API server, as the HPA controller asks for it
+    const raw = await waitFor('a loaded pod in the custom metrics API', async () => {
+      const list = JSON.parse(await k(['get', '--raw', `/apis/custom.metrics.k8s.io/v1beta2/namespaces/${NS}/pods/*/cortex_in_flight_requests?labelSelector=${encodeURIComponent(`cortex.dev/api=${API}`)}`]));
+      return list.items.some((i: Obj) => parseMetricQuantity(i.value) >= TARGET) && list;
+    }, 60_000);
+    assert.equal(raw.kind, 'MetricValueList');
+    for (const i of raw.items) assert.ok(rt.pods().includes(i.describedObject.name), `${i.describedObject.name} is a pod with a runtime`);
+
+    const up = await waitFor(`the Deployment to be scaled to ${MAX}`, async () => {
+      const d = await deployment();
+      return d.spec.replicas === MAX && d;
+    }, 180_000);
+    assert.equal(up.spec.replicas, MAX);
+    const loaded = timeline.find((p) => p.desired !== undefined && p.desired > 1);
+    assert.ok(loaded?.average !== undefined && parseMetricQuantity(loaded.average) > TARGET, `the HPA saw more than ${TARGET} in flight per replica when it scaled up: ${JSON.stringify(loaded)}`);
+
+    // every replica gets its runtime and its share of the load; the HPA settles at MAX
+    await waitFor(`${MAX} runtimes ready`, async () => rt.readyIps().length === MAX, 120_000);
+    const settled = await waitFor('the HPA to read the load spread over every replica', async () => {
+      const h = await hpa();
+      const avg = podMetric(h);
+      return avg !== undefined && Math.abs(parseMetricQuantity(avg) - LOAD / MAX) <= 0.5 && h;
+    }, 120_000);
+    assert.equal(settled.status.desiredReplicas, MAX, `${LOAD} in flight at ${TARGET} per replica`);
+    assert.ok(load.ok() > 0, 'requests were answered');
+
+    await load.stop();
+    loadStopped = true;
+    const stoppedAt = Date.now();
+    const down = await waitFor('the Deployment to be scaled back to 1', async () => {
+      const d = await deployment();
+      return d.spec.replicas === 1 && d;
+    }, 180_000);
+    const seconds = (Date.now() - stoppedAt) / 1000;
+    assert.equal(down.spec.replicas, 1);
+    assert.ok(seconds >= DOWNSCALE_STABILIZATION_S, `scaled down ${seconds.toFixed(1)} s after the load stopped: not before the ${DOWNSCALE_STABILIZATION_S} s stabilisation window`);
+    const quiet = await hpa();
+    assert.equal(quiet.status.desiredReplicas, 1);
+    assert.equal(parseMetricQuantity(podMetric(quiet) ?? 'NaN'), 0, 'nothing in flight');
+    // the pods the HPA removed lost their runtimes with them
+    await waitFor('one runtime left', async () => rt.pods().length === 1, 60_000);
+    t.diagnostic(`scale-up to ${MAX} after ${((timeline.find((p) => p.replicas === MAX)?.s) ?? NaN)} s of load; back to 1 replica ${seconds.toFixed(1)} s after it stopped; ${load.ok()} requests answered, ${load.failed()} failed; runtimes started for ${rt.started.length} pods`);
+  });
+});

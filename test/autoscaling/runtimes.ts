@@ -1,0 +1,169 @@
+// What stands in for the kubelet in the autoscaling test: for every pod of an API that kwok
+// reports Running (with a loopback pod IP, LOOPBACK_POD_CIDR), a real `cortex serve` bound to
+// that IP on the runtime port, stopped when the pod goes away; and a load generator that keeps
+// a fixed number of requests in flight, spread over the runtimes that are ready, as a Service
+// would. Every address is checked to be loopback before anything connects to it.
+
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa, type ResultPromise } from 'execa';
+import type { V1Pod } from '@kubernetes/client-node';
+import { Informer, listerWatcher } from '../../operator/controller/informer.ts';
+import type { KubeClient, KubeObject } from '../../operator/kube/client.ts';
+import { RUNTIME_PORT } from '../../operator/reconcilers/deployment.ts';
+import { API_LABEL } from '../../operator/reconcilers/types.ts';
+import { cortexBin } from '../helpers/serve.ts';
+
+type Pod = V1Pod & KubeObject;
+
+/** Throws unless `ip` is an IPv4 loopback address (127.0.0.0/8): the only kind this machine may connect to. */
+export function loopbackOnly(ip: string | undefined): string {
+  if (!ip || isIP(ip) !== 4 || !ip.startsWith('127.')) {
+    throw new Error(`refusing to use pod IP ${ip ?? '(none)'}: not loopback; start the cluster with podCidr: LOOPBACK_POD_CIDR`);
+  }
+  return ip;
+}
+
+interface Runtime {
+  pod: string;
+  ip: string;
+  proc: ResultPromise;
+  ready: boolean;
+  stopping: boolean;
+}
+
+export class PodRuntimes {
+  private readonly informer: Informer<Pod>;
+  private readonly runtimes = new Map<string, Runtime>();
+  private readonly project: string;
+  private readonly tmpDir: string;
+  readonly log: string[] = [];
+  /** Pod names a runtime was started for, in order. */
+  readonly started: string[] = [];
+  /** Pod names whose runtime was stopped because the pod went away. */
+  readonly stopped: string[] = [];
+
+  /** `tmpDir` gets the runtimes' termination-log files. */
+  constructor(options: { client: KubeClient; namespace: string; api: string; project: string; tmpDir: string }) {
+    this.project = options.project;
+    this.tmpDir = options.tmpDir;
+    this.informer = new Informer<Pod>({
+      name: 'test pods',
+      source: listerWatcher(options.client, { group: '', version: 'v1', kind: 'Pod', plural: 'pods' }, options.namespace, { labelSelector: `${API_LABEL}=${options.api}` }),
+      resyncMs: 0,
+    });
+    this.informer.on('add', (p) => this.sync(p)).on('update', (p) => this.sync(p)).on('delete', (p) => this.gone(p));
+  }
+
+  async start(): Promise<void> {
+    this.informer.start();
+    await this.informer.waitForSync();
+  }
+
+  private sync(pod: Pod): void {
+    const name = pod.metadata?.name ?? '';
+    if (pod.metadata?.deletionTimestamp || pod.status?.phase !== 'Running' || !pod.status.podIP) return this.gone(pod);
+    if (this.runtimes.has(name)) return;
+    const ip = loopbackOnly(pod.status.podIP);
+    const proc = execa(process.execPath, [cortexBin, 'serve', this.project, '--host', ip, '--port', String(RUNTIME_PORT), '--grace-period', '1'], {
+      reject: false, all: true, buffer: false, env: { CORTEX_TERMINATION_LOG: path.join(this.tmpDir, `termination-log-${name}`) },
+    });
+    const rt: Runtime = { pod: name, ip, proc, ready: false, stopping: false };
+    proc.all?.on('data', (chunk: Buffer) => this.log.push(...chunk.toString().split('\n').filter(Boolean).map((l) => `[${name} ${ip}] ${l}`)));
+    void proc.then((r) => {
+      if (!rt.stopping) this.log.push(`[${name} ${ip}] exited unexpectedly: ${r.exitCode ?? r.signal}`);
+      if (this.runtimes.get(name) === rt) this.runtimes.delete(name);
+    });
+    this.runtimes.set(name, rt);
+    this.started.push(name);
+    void this.waitReady(rt);
+  }
+
+  private async waitReady(rt: Runtime): Promise<void> {
+    const deadline = Date.now() + 90_000;
+    while (!rt.stopping && Date.now() < deadline) {
+      try {
+        const res = await fetch(`http://${rt.ip}:${RUNTIME_PORT}/readyz`, { signal: AbortSignal.timeout(1000) });
+        await res.arrayBuffer();
+        if (res.ok) {
+          rt.ready = true;
+          return;
+        }
+      } catch {
+        // not listening yet
+      }
+      await sleep(200);
+    }
+  }
+
+  private gone(pod: Pod): void {
+    const name = pod.metadata?.name ?? '';
+    const rt = this.runtimes.get(name);
+    if (!rt || rt.stopping) return;
+    rt.stopping = true;
+    rt.ready = false;
+    this.runtimes.delete(name);
+    this.stopped.push(name);
+    rt.proc.kill('SIGTERM');
+  }
+
+  /** IPs of the runtimes that answer /readyz. */
+  readyIps(): string[] {
+    return [...this.runtimes.values()].filter((r) => r.ready).map((r) => r.ip);
+  }
+
+  /** Pod names with a runtime process now. */
+  pods(): string[] {
+    return [...this.runtimes.keys()].sort();
+  }
+
+  async stop(): Promise<void> {
+    await this.informer.stop();
+    const all = [...this.runtimes.values()];
+    this.runtimes.clear();
+    for (const rt of all) {
+      rt.stopping = true;
+      rt.proc.kill('SIGTERM');
+    }
+    await Promise.all(all.map((rt) => rt.proc.catch(() => undefined)));
+  }
+}
+
+/** Keeps `concurrency` requests in flight, round-robin over `targets()`, each sleeping sleepMs in the predictor. */
+export function startLoad(targets: () => string[], options: { concurrency: number; sleepMs: number }): { stop(): Promise<void>; ok: () => number; failed: () => number } {
+  let stopped = false;
+  let next = 0;
+  let ok = 0;
+  let failed = 0;
+  const loop = async () => {
+    while (!stopped) {
+      const ips = targets();
+      if (ips.length === 0) {
+        await sleep(100);
+        continue;
+      }
+      const ip = loopbackOnly(ips[next++ % ips.length]);
+      try {
+        const res = await fetch(`http://${ip}:${RUNTIME_PORT}/`, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sleep_ms: options.sleepMs }), signal: AbortSignal.timeout(30_000),
+        });
+        await res.arrayBuffer();
+        if (res.ok) ok++;
+        else failed++;
+      } catch {
+        failed++;
+        await sleep(100);
+      }
+    }
+  };
+  const loops = Array.from({ length: options.concurrency }, loop);
+  return {
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+    },
+    ok: () => ok,
+    failed: () => failed,
+  };
+}
