@@ -51,7 +51,11 @@ export interface BundleCollectorOptions {
 function metadataListerWatcher(client: KubeClient, namespace: string | undefined): ListerWatcher<ConfigMapMeta> {
   const selectors = { labelSelector: BUNDLE_LABEL };
   return {
-    list: (options) => client.list<ConfigMapMeta>(CONFIGMAPS, namespace, { ...selectors, ...options }, METADATA_LIST),
+    // an empty PartialObjectMetadataList comes with "items": null
+    list: async (options) => {
+      const page = await client.list<ConfigMapMeta>(CONFIGMAPS, namespace, { ...selectors, ...options }, METADATA_LIST);
+      return { ...page, items: page.items ?? [] };
+    },
     watch: (options, onEvent) => client.watch<ConfigMapMeta>(CONFIGMAPS, namespace, { ...selectors, ...options }, onEvent, METADATA),
   };
 }
