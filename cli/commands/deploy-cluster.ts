@@ -61,7 +61,8 @@ export async function deployToClusterCommand(config: string, env: ClusterEnviron
         const step = progress.step(`waiting for ${r.api}`);
         const outcome = await waitForRollout(conn, {
           name: r.api, generation: r.generation, timeoutMs, interrupted: interrupt.promise,
-          progress: (label) => step.update(`${r.api}: ${label}`),
+          // on a terminal the spinner's label changes; in a log each change is a line
+          progress: (label) => (isTty(process.stderr) ? step.update(`${r.api}: ${label}`) : step.detail(`${r.api}: ${label}`)),
         });
         outcomes.set(r.api, outcome);
         if (outcome.kind === 'live') step.done();

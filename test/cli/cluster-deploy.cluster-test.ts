@@ -8,10 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { execa } from 'execa';
 import { startCluster, type Cluster } from '../cluster/cluster.ts';
 import { copyProject, localEnv, type LocalEnv } from '../helpers/local.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { cortexBin } from '../helpers/serve.ts';
 
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 const NS = 'ml';
@@ -172,6 +174,26 @@ describe('cortex deploy to a cluster environment', { concurrency: false }, () =>
     const r = await cli.cortex(['deploy', project, '-e', 'nowhere'], { cwd: dir });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /namespace missing does not exist in environment nowhere; create it/);
+  });
+
+  test('a stuck rollout shows why; Ctrl-C stops the waiting, not the deploy', async () => {
+    const gpu = copyProject('examples/iris-classifier');
+    try {
+      writeFileSync(path.join(gpu, 'cortex.yaml'), '- name: big-gpu\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n  compute:\n    gpu: 16\n');
+      const proc = execa(process.execPath, [cortexBin, 'deploy', gpu, '-e', 'test', '--wait'], { env: { ...process.env, ...cli.env }, reject: false, all: true, buffer: true });
+      let seen = '';
+      proc.all?.on('data', (chunk: Buffer) => (seen += chunk.toString()));
+      await waitFor('the wait to show compute unavailable with the scheduler\'s reason', async () => /big-gpu: compute unavailable: .*nvidia\.com\/gpu/.test(seen), 60_000);
+      proc.kill('SIGINT');
+      const r = await proc;
+      assert.equal(r.exitCode, 130, String(r.all));
+      assert.match(String(r.all), /stopped waiting; the deploy goes on in the cluster/);
+      const api = await json(['get', 'realtimeapi', 'big-gpu', '-n', NS]);
+      assert.equal(api.spec.compute.gpu, 16, 'the deploy stays applied');
+      await cortex(['delete', 'big-gpu', '-e', 'test', '-y']);
+    } finally {
+      rmSync(gpu, { recursive: true, force: true });
+    }
   });
 
   test('delete removes the API, and the cluster removes its Deployment, Service, HPA and bundle', async () => {
