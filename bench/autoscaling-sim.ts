@@ -118,7 +118,8 @@ for (const name of names) {
   const a = api.spec.autoscaling;
   const o: WorldOptions = {
     serviceTimeSeconds: SERVICE_TIME_SECONDS,
-    concurrency: a.targetReplicaConcurrency,
+    // what a replica runs at once (the target may ask for less, to keep headroom)
+    concurrency: api.spec.predictor.processesPerReplica * api.spec.predictor.threadsPerProcess,
     maxReplicaConcurrency: a.maxReplicaConcurrency,
     coldStartSeconds: coldStart,
     windowSeconds: cortexParamsOf(a).windowSeconds,
@@ -134,7 +135,8 @@ for (const name of names) {
   if (opts.svg) {
     const file = path.join(repo, 'docs', 'img', `autoscaling-${name}.svg`);
     mkdirSync(path.dirname(file), { recursive: true });
-    const subtitle = `${SERVICE_TIME_SECONDS * 1000} ms per request, ${a.targetReplicaConcurrency} at a time per replica, cold start ${coldStart} s; Cortex's default autoscaling fields${a.minReplicas === 0 ? ', minReplicas 0' : ''}`;
+    const fields = { ...trace.autoscaling, ...overrides };
+    const subtitle = `${SERVICE_TIME_SECONDS * 1000} ms per request, ${o.concurrency} at a time per replica, cold start ${coldStart} s; Cortex's default autoscaling fields${Object.keys(fields).length > 0 ? ` but ${JSON.stringify(fields)}` : ''}`;
     writeFileSync(file, svgChart(curves, subtitle));
     say(`wrote ${path.relative(repo, file)}`);
   }

@@ -58,10 +58,10 @@ function stepPath(curve: readonly number[], x: (t: number) => number, y: (v: num
 /** An SVG plot: needed replicas as a grey area, ours in blue, Cortex's in orange, minutes on x. */
 export function svgChart(c: Curves, subtitle: string): string {
   const W = 760;
-  const H = 320;
+  const H = 340;
   const left = 48;
   const right = 16;
-  const topPad = 48;
+  const topPad = 76;
   const bottom = 40;
   const top = Math.max(1, ...c.needed, ...c.ours, ...c.cortex);
   const yMax = Math.ceil(top / 5) * 5;
@@ -92,11 +92,12 @@ export function svgChart(c: Curves, subtitle: string): string {
   out.push(`<path d="${needLine}V${y(0).toFixed(1)}H${x(0).toFixed(1)}Z" fill="#d9d9d9" stroke="none"/>`);
   out.push(`<path d="${stepPath(c.cortex, x, y)}" fill="none" stroke="#e6730f" stroke-width="2"/>`);
   out.push(`<path d="${stepPath(c.ours, x, y)}" fill="none" stroke="#1f5fbf" stroke-width="2" stroke-dasharray="6 3"/>`);
-  // legend
-  const lx = W - right - 330;
-  out.push(`<rect x="${lx}" y="8" width="14" height="10" fill="#d9d9d9"/><text x="${lx + 18}" y="17">needed</text>`);
-  out.push(`<line x1="${lx + 80}" x2="${lx + 100}" y1="13" y2="13" stroke="#1f5fbf" stroke-width="2" stroke-dasharray="6 3"/><text x="${lx + 104}" y="17">ours (HPA)</text>`);
-  out.push(`<line x1="${lx + 190}" x2="${lx + 210}" y1="13" y2="13" stroke="#e6730f" stroke-width="2"/><text x="${lx + 214}" y="17">Cortex</text>`);
+  // legend, on its own row under the subtitle
+  const lx = left;
+  const ly = 52;
+  out.push(`<rect x="${lx}" y="${ly - 9}" width="14" height="10" fill="#d9d9d9"/><text x="${lx + 18}" y="${ly}">replicas the load needed</text>`);
+  out.push(`<line x1="${lx + 180}" x2="${lx + 200}" y1="${ly - 4}" y2="${ly - 4}" stroke="#1f5fbf" stroke-width="2" stroke-dasharray="6 3"/><text x="${lx + 204}" y="${ly}">ours (HPA)</text>`);
+  out.push(`<line x1="${lx + 290}" x2="${lx + 310}" y1="${ly - 4}" y2="${ly - 4}" stroke="#e6730f" stroke-width="2"/><text x="${lx + 314}" y="${ly}">Cortex's autoscaler</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

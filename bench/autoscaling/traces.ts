@@ -53,7 +53,7 @@ export const TRACES: Trace[] = [
   },
   {
     name: 'idle',
-    description: 'minReplicas 0: 12 req/s for 10 min, idle 20 min, 2 req/s for 2 min, idle 13 min, 1 request',
+    description: 'minReplicas 0: 12 req/s for 10 min, 2 req/s at minute 30 for 2 min, 1 request at 45',
     durationSeconds: 50 * MIN,
     autoscaling: { minReplicas: 0 },
     arrivals: (t) => {
