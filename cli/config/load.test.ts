@@ -86,6 +86,7 @@ const FULL = `# every field cortex.yaml knows
     max_upscale_factor: 2
     downscale_tolerance: 0.1
     upscale_tolerance: 0.2
+    scale_to_zero_after: 10m
   update_strategy:
     max_surge: 1
     max_unavailable: 0
@@ -105,7 +106,7 @@ test('a full-featured file round-trips to the expected camelCase spec', () => {
   });
   const loaded = loadProject(dir);
   assert.deepEqual(loaded.warnings, []);
-  assert.deepEqual(loaded.apis.map((a) => [a.name, a.line]), [['sentiment', 2], ['summarizer', 49]]);
+  assert.deepEqual(loaded.apis.map((a) => [a.name, a.line]), [['sentiment', 2], ['summarizer', 50]]);
   const expected: RealtimeApiSpec = {
     predictor: {
       type: 'python', path: 'src/predictor.py', pythonPath: 'src', image: 'registry.example.com/runtime:1', logLevel: 'debug',
@@ -119,7 +120,7 @@ test('a full-featured file round-trips to the expected camelCase spec', () => {
     autoscaling: {
       minReplicas: 2, maxReplicas: 10, initReplicas: 3, targetReplicaConcurrency: 4.5, maxReplicaConcurrency: 64, window: '1m30s',
       downscaleStabilizationPeriod: '10m', upscaleStabilizationPeriod: '30s', maxDownscaleFactor: 0.5, maxUpscaleFactor: 2,
-      downscaleTolerance: 0.1, upscaleTolerance: 0.2,
+      downscaleTolerance: 0.1, upscaleTolerance: 0.2, scaleToZeroAfter: '10m',
     },
     updateStrategy: { maxSurge: 1, maxUnavailable: 0 },
     networking: { endpoint: '/v1/sentiment' },

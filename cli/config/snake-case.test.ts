@@ -38,5 +38,5 @@ test('fromSnakeCase converts fields, keeps data, reports unknown keys', () => {
     autoscaling: { minReplicas: 2 },
     compute: { nodeGroups: ['gpu_nodes'] },
   });
-  assert.deepEqual(unknown, ['autoscaling.bogus (12 known)']);
+  assert.deepEqual(unknown, ['autoscaling.bogus (13 known)']);
 });

@@ -15,7 +15,7 @@ test('applyDefaults fills in Cortex defaults', () => {
     autoscaling: {
       minReplicas: 1, maxReplicas: 100, initReplicas: 1, targetReplicaConcurrency: 1, maxReplicaConcurrency: 1024, window: '60s',
       downscaleStabilizationPeriod: '5m', upscaleStabilizationPeriod: '1m', maxDownscaleFactor: 0.75, maxUpscaleFactor: 1.5,
-      downscaleTolerance: 0.05, upscaleTolerance: 0.05,
+      downscaleTolerance: 0.05, upscaleTolerance: 0.05, scaleToZeroAfter: '5m',
     },
     updateStrategy: { maxSurge: '25%', maxUnavailable: '25%' },
     networking: { endpoint: '/iris-classifier' },

@@ -113,6 +113,7 @@ export const AutoscalingSchema = Struct(
     maxUpscaleFactor: Type.Number({ minimum: 1, default: 1.5, description: 'Largest step up, as a factor of the current replicas, greater than 1. Default: 1.5.' }),
     downscaleTolerance: Type.Number({ minimum: 0, default: 0.05, description: 'No downscale while the recommendation is within this fraction below the current replicas. Default: 0.05.' }),
     upscaleTolerance: Type.Number({ minimum: 0, default: 0.05, description: 'No upscale while the recommendation is within this fraction above the current replicas. Default: 0.05.' }),
+    scaleToZeroAfter: Duration({ default: '5m', description: 'With minReplicas 0: the API goes to 0 replicas after this long without a request; the next request is held until a replica is ready. Default: 5m.' }),
   },
   {
     default: {},
