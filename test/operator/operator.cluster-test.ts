@@ -407,7 +407,10 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     assert.equal(await can('patch', 'deployments', '-n', NS), 'yes');
     assert.equal(await can('patch', 'realtimeapis', '--subresource=status', '-n', NS), 'yes');
     assert.equal(await can('watch', 'configmaps', '-n', OPERATOR_NS), 'yes');
-    assert.match(await can('list', 'configmaps', '-n', NS), /no/);
+    // bundle ConfigMaps (test/operator/bundle.cluster-test.ts): read, owner references patched, unused ones deleted; never created or replaced
+    assert.equal(await can('list', 'configmaps', '-n', NS), 'yes');
+    assert.match(await can('create', 'configmaps', '-n', NS), /no/);
+    assert.match(await can('update', 'configmaps', '-n', NS), /no/);
     assert.match(await can('delete', 'deployments', '-n', NS), /no/);
     assert.match(await can('get', 'secrets', '-n', NS), /no/);
     assert.match(await can('patch', 'realtimeapis', '-n', NS), /no/, 'the spec is the user\'s');
