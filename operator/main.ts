@@ -91,7 +91,7 @@ function healthServer(port: number, ready: () => boolean, metrics: OperatorMetri
       return;
     }
     if (req.url === '/healthz') return void res.writeHead(200).end('ok\n');
-    if (req.url === '/readyz') return void res.writeHead(ready() ? 200 : 503).end(ready() ? 'ok\n' : 'caches not synced\n');
+    if (req.url === '/readyz') return void res.writeHead(ready() ? 200 : 503).end(ready() ? 'ok\n' : 'not ready: caches not synced or the metrics API not serving yet\n');
     res.writeHead(404).end();
   });
   server.listen(port, () => log.info('health endpoints', { port }));
@@ -198,7 +198,10 @@ async function run(flags: Flags): Promise<void> {
     : undefined;
   let started = false;
   // a standby is ready (it can take over); the leader once its caches are synced
-  const health = port > 0 ? healthServer(port, () => !started || controller.synced, metrics, log) : undefined;
+  // not ready while the metrics API does not serve: its Service must not send the API server here
+  let metricsApiUp = adapter === undefined;
+  void adapter?.listening.then(() => (metricsApiUp = true), () => undefined);
+  const health = port > 0 ? healthServer(port, () => metricsApiUp && (!started || controller.synced), metrics, log) : undefined;
 
   let stopping = false;
   const stop = (signal: string, code = 0) => {

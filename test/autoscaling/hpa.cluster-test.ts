@@ -121,6 +121,15 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
     if (process.exitCode || process.env.CORTEX_TEST_OPERATOR_LOG) {
       process.stderr.write(`--- operator log (last 80 lines) ---\n${operatorLogs.slice(-80).join('\n')}\n`);
       process.stderr.write(`--- runtimes log (last 40 lines) ---\n${runtimes?.log.slice(-40).join('\n')}\n`);
+      const kcm = path.join(cluster.stateDir, 'logs', 'kube-controller-manager.log');
+      const hpaLines = (() => {
+        try {
+          return readFileSync(kcm, 'utf8').split('\n').filter((l) => /horizontal|custom.metrics|podautoscaler/i.test(l));
+        } catch {
+          return [];
+        }
+      })();
+      process.stderr.write(`--- kube-controller-manager, HPA lines (last 30) ---\n${hpaLines.slice(-30).join('\n')}\n`);
     }
     await cluster?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
