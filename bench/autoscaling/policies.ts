@@ -10,6 +10,7 @@
 import { cortexAwaken, cortexParamsOf, cortexTick, CORTEX_TICK_SECONDS, initialCortexState } from '../../operator/autoscaling/cortex.ts';
 import { hpaModelSpecOf, hpaSync, initialHpaState, type HpaControllerFlags } from '../../operator/autoscaling/hpa.ts';
 import { initialScaleToZeroState, observeActivity, scaleToZeroDecision, wakeOnRequest } from '../../operator/autoscaling/scale-to-zero.ts';
+import { parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
 import { desiredHpa } from '../../operator/reconcilers/hpa.ts';
 import type { ApiInstance, ChildConfig } from '../../operator/reconcilers/types.ts';
 import type { View } from './world.ts';
@@ -42,6 +43,7 @@ export function oursPolicy(api: ApiInstance, o: OursOptions): Policy {
   }
   const windowSeconds = cortexParamsOf(api.spec.autoscaling).windowSeconds;
   const toZero = api.spec.autoscaling.minReplicas === 0;
+  const scaleToZeroAfterSeconds = parseDurationMs(api.spec.autoscaling.scaleToZeroAfter) / 1000;
   let hpa = initialHpaState();
   let idle = initialScaleToZeroState();
   return {
@@ -54,7 +56,7 @@ export function oursPolicy(api: ApiInstance, o: OursOptions): Policy {
           return woken.replicas;
         }
         if (v.t % o.scaleToZeroCheckSeconds === 0) {
-          const d = scaleToZeroDecision(idle, { now: v.t, currentReplicas: v.replicas, minReplicas: 0 });
+          const d = scaleToZeroDecision(idle, { now: v.t, currentReplicas: v.replicas, minReplicas: 0, scaleToZeroAfterSeconds });
           idle = d.state;
           if (d.decision.action === 'scale-to-zero') return 0;
         }
