@@ -7,14 +7,21 @@ import { CliError, ExitCode } from '../errors.ts';
 import { explain, talk, type Connection } from './connect.ts';
 import { REALTIME_APIS } from './deploy.ts';
 import { getApi } from './status.ts';
+import { BUNDLE_LABEL } from '../../operator/reconcilers/bundle-names.ts';
 
 const DEPLOYMENTS: ResourceType = { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments' };
 /** The annotation `kubectl rollout restart` sets: a new value rolls the pods. */
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
-/** Deletes the API; the cluster's garbage collector removes its Deployment, Service, HPA and bundle. */
+const CONFIG_MAPS: ResourceType = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps' };
+
+/**
+ * Deletes the API and waits until it is gone and no bundle ConfigMap still names it as an owner:
+ * the cluster's garbage collector removes its Deployment, Service, HPA and the bundles only it
+ * used. Waiting for the bundles means a deploy right after reuses none that is about to vanish.
+ */
 export async function deleteApi(conn: Connection, name: string, options: { waitMs?: number } = {}): Promise<void> {
-  await getApi(conn, name); // a clear not-found listing what is there
+  const { uid } = (await getApi(conn, name)).metadata; // a clear not-found listing what is there
   await talk(conn, `deleting ${name}`, async () => {
     try {
       await conn.client.delete(REALTIME_APIS, conn.namespace, name, 'Foreground');
@@ -24,11 +31,16 @@ export async function deleteApi(conn: Connection, name: string, options: { waitM
   });
   const deadline = Date.now() + (options.waitMs ?? 60_000);
   for (;;) {
+    let gone = false;
     try {
       await conn.client.get(REALTIME_APIS, conn.namespace, name);
     } catch (error) {
-      if (isNotFound(error)) return;
-      throw explain(conn, error, `deleting ${name}`);
+      if (!isNotFound(error)) throw explain(conn, error, `deleting ${name}`);
+      gone = true;
+    }
+    if (gone) {
+      const bundles = await talk(conn, `deleting ${name}`, () => conn.client.list(CONFIG_MAPS, conn.namespace, { labelSelector: BUNDLE_LABEL }));
+      if (!bundles.items.some((cm) => (cm.metadata?.ownerReferences ?? []).some((o) => o.uid === uid))) return;
     }
     if (Date.now() > deadline) throw new CliError(`${name} is still being deleted after ${Math.round((options.waitMs ?? 60_000) / 1000)} s (finalizers or the garbage collector are slow); check with cortex get -e ${conn.env.name}`, ExitCode.Failed);
     await new Promise((r) => setTimeout(r, 500));
