@@ -98,7 +98,7 @@ export class Scraper {
   start(): void {
     if (this.timer) return;
     const interval = this.options.intervalMs ?? 1000;
-    this.timer = setInterval(() => this.round(), interval);
+    this.timer = setInterval(() => void this.round(), interval);
     this.timer.unref();
   }
 
@@ -146,8 +146,9 @@ export class Scraper {
       const text = await res.text();
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const scraped = parseScrape(text);
-      // a pod deleted while its scrape ran must not come back
-      if (this.options.pods.get(`${namespace}/${name}`) === undefined) return;
+      // a pod deleted, or terminating, while its scrape ran must not come back
+      const current = this.options.pods.get(`${namespace}/${name}`);
+      if (current === undefined || scrapeTarget(current) === undefined) return;
       store.record(namespace, name, target.api, { at: this.now(), ...scraped }, this.windowMs(namespace, target.api));
       onScrape?.('success', seconds());
       if (state.failing) log.info('metrics scrape works again', { pod: `${namespace}/${name}`, url: target.url });
