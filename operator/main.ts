@@ -178,7 +178,8 @@ async function run(flags: Flags): Promise<void> {
     config: {
       runtimeImage: flags.runtimeImage,
       imagePullPolicy: flags.imagePullPolicy,
-      hpaTolerance: minor !== undefined && minor >= 33,
+      // HPAConfigurableTolerance: alpha (off) in 1.33–1.34, where the API server drops the field; beta (on) from 1.35
+      hpaTolerance: minor !== undefined && minor >= 35,
       clusterDomain: flags.clusterDomain,
     },
   });

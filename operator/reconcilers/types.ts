@@ -25,7 +25,7 @@ export interface OperatorConfig {
   /** The runtime image used when predictor.image is not set. */
   runtimeImage: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
-  /** Whether the API server knows HPA behavior tolerances (autoscaling/v2, Kubernetes ≥ 1.33). */
+  /** Whether the API server keeps HPA behavior tolerances (autoscaling/v2, Kubernetes ≥ 1.35, where the feature is on by default). */
   hpaTolerance: boolean;
   /** DNS suffix of Services (cluster.local). */
   clusterDomain: string;
