@@ -6,25 +6,17 @@
 // the orphan sweep, and a user's ConfigMap that is never touched.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { execa, type ResultPromise } from 'execa';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { bundleConfigMaps, bundleSpec, packBundle, type Bundle } from '../../cli/cluster/bundle.ts';
-import { operatorNodeFlags } from '../../operator/node-flags.ts';
-import { NODE_POOLS_KEY } from '../../operator/node-pools.ts';
-import { rbacManifests } from '../../operator/rbac.ts';
 import { startCluster, type Cluster } from '../cluster/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILD_TIMEOUT_MS = 60 * 60_000;
-const OPERATOR_NS = 'cortex-system';
-const SERVICE_ACCOUNT = 'cortex-operator';
 const NS = 'ml';
 /** The operator's --bundle-grace-period here: short, so the orphan sweep can be watched. */
 const GRACE = '4s';
@@ -32,22 +24,10 @@ const GRACE = '4s';
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = any;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 describe('code bundles on a real control plane', { concurrency: false }, () => {
   let dir: string;
   let cluster: Cluster;
-  let operator: ResultPromise;
-  const logs: string[] = [];
+  let operator: OperatorProcess;
   let serial = 0;
 
   const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
@@ -92,33 +72,12 @@ describe('code bundles on a real control plane', { concurrency: false }, () => {
     const poolsFile = path.join(dir, 'node-pools.yaml');
     cluster = await startCluster({ stateDir: path.join(dir, 'state'), nodePoolsFile: poolsFile });
     await k(['create', 'namespace', NS]);
-    await k(['create', 'serviceaccount', SERVICE_ACCOUNT, '-n', OPERATOR_NS]);
-    await k(['apply', '-f', '-'], rbacManifests({ namespace: OPERATOR_NS, serviceAccount: SERVICE_ACCOUNT }).map((o) => stringify(o)).join('---\n'));
-    await k(['create', 'configmap', 'cortex-node-pools', '-n', OPERATOR_NS, `--from-file=${NODE_POOLS_KEY}=${poolsFile}`]);
-    const kubeconfig = parse(readFileSync(cluster.kubeconfig, 'utf8'));
-    for (const u of kubeconfig.users) u.user.as = `system:serviceaccount:${OPERATOR_NS}:${SERVICE_ACCOUNT}`;
-    const operatorKubeconfig = path.join(dir, 'operator.kubeconfig');
-    writeFileSync(operatorKubeconfig, stringify(kubeconfig));
-    operator = execa(process.execPath, [
-      ...operatorNodeFlags,
-      path.join(repo, 'operator', 'bin', 'cortex-operator.ts'),
-      '--kubeconfig', operatorKubeconfig,
-      '--node-pools-configmap', 'cortex-node-pools',
-      '--node-pools-namespace', OPERATOR_NS,
-      '--runtime-image', 'fake.invalid/cortex-runtime:test',
-      '--health-port', String(await freePort()),
-      '--no-leader-elect',
-      '--no-metrics-api',
-      '--resync', '30s',
-      '--bundle-grace-period', GRACE,
-    ], { reject: false, all: true, buffer: false });
-    operator.all?.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)));
-    await waitFor('the operator to sync its caches', async () => logs.some((l) => l.includes('"running"')) || (operator.exitCode !== null ? Promise.reject(new Error(logs.join('\n'))) : false));
+    operator = await startOperator(cluster, dir, { nodePoolsFile: poolsFile, extraArgs: ['--resync', '30s', '--bundle-grace-period', GRACE] });
   }, { timeout: BUILD_TIMEOUT_MS });
 
   after(async () => {
-    operator?.kill('SIGTERM');
-    await operator?.catch(() => undefined);
+    await operator?.stop();
+    const logs = operator?.logs ?? [];
     if (process.exitCode || logs.some((l) => /"level":"(warn|error)"/.test(l)) || process.env.CORTEX_TEST_OPERATOR_LOG) {
       process.stderr.write(`--- operator log (last 60 lines) ---\n${logs.slice(-60).join('\n')}\n`);
     }
