@@ -15,7 +15,10 @@ import { parseNodePools } from '../node-pools.ts';
 import { DEFAULT_RUNTIME_IMAGE, operatorCommand } from '../main.ts';
 import { CRD_PATH } from './generate-crd.ts';
 import { CHART_CRD_PATH, CHART_DIR, CHART_RBAC_RULES_PATH, chartFiles } from './generate-chart.ts';
-import { DURATION_PATTERN } from './v1alpha1/index.ts';
+import { DURATION_PATTERN, parseDurationMs } from './v1alpha1/index.ts';
+import { metricsApiObjects } from '../metrics-adapter/manifests.ts';
+import { DEFAULT_WINDOW_MS } from '../metrics-adapter/scraper.ts';
+import { IN_FLIGHT_METRIC } from '../reconcilers/hpa.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
@@ -99,6 +102,36 @@ test("the chart's defaults are the operator's: flags, runtime image, and the dur
   assert.equal(values.logLevel, flag('--log-level'));
   assert.deepEqual(values.leaderElection, { leaseDuration: flag('--lease-duration'), renewDeadline: flag('--renew-deadline'), retryPeriod: flag('--retry-period') });
   assert.equal(values.metrics.service.port, values.healthPort);
+  assert.equal(String(values.metricsApi.port), flag('--metrics-api-port'));
+  assert.equal(values.metricsApi.scrapeInterval, flag('--metrics-scrape-interval'));
+  const service = metricsApiObjects({ namespace: 'x' })[0] as { spec: { ports: { port: number }[] } };
+  assert.equal(values.metricsApi.service.port, service.spec.ports[0].port, "the Service's port is metricsApiObjects' default");
+  assert.equal(values.metricsApi.provider, 'builtin', 'autoscaling works with nothing else installed');
+});
+
+test('values.schema.json refuses an unknown metricsApi.provider and a caBundle that is no PEM certificate', () => {
+  const withMetricsApi = (patch: Record<string, unknown>) => ({ ...values, metricsApi: { ...values.metricsApi, ...patch } });
+  assert.ok(schemaAccepts(withMetricsApi({ provider: 'prometheus-adapter' })), JSON.stringify(validate.errors));
+  assert.ok(!schemaAccepts(withMetricsApi({ provider: 'keda' })));
+  const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  assert.ok(schemaAccepts(withMetricsApi({ tls: { secretName: 's', caBundle: pem } })), JSON.stringify(validate.errors));
+  assert.ok(!schemaAccepts(withMetricsApi({ tls: { secretName: 's', caBundle: Buffer.from(pem).toString('base64') } })), 'base64 of the PEM is refused: the chart encodes it');
+  assert.ok(!schemaAccepts(withMetricsApi({ scrapeInterval: 'often' })));
+  assert.ok(!schemaAccepts(withMetricsApi({ prometheusAdapter: { podMonitors: {} } })));
+});
+
+test("files/prometheus-adapter-rules.yaml serves the HPAs' metric per pod, averaged over the built-in adapter's default window", () => {
+  type Rule = { seriesQuery: string; resources: { overrides: Record<string, { resource: string }> }; name: { matches: string; as: string }; metricsQuery: string };
+  const rules = parse(read(`${CHART_DIR}/files/prometheus-adapter-rules.yaml`)) as { rules: { custom: Rule[] } };
+  assert.equal(rules.rules.custom.length, 1);
+  const [rule] = rules.rules.custom;
+  assert.equal(rule.name.as, IN_FLIGHT_METRIC, 'the metric name the HPAs ask for');
+  assert.match(rule.seriesQuery, new RegExp(`^${IN_FLIGHT_METRIC}\\{`), 'the gauge the replicas export');
+  assert.deepEqual(rule.resources.overrides, { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } }, 'a pods metric');
+  const range = /avg_over_time\(<<\.Series>>\{<<\.LabelMatchers>>\}\[(\w+)\]\)/.exec(rule.metricsQuery);
+  assert.ok(range, `a mean over time: ${rule.metricsQuery}`);
+  assert.equal(parseDurationMs(range[1]), DEFAULT_WINDOW_MS, 'the default autoscaling.window');
+  assert.match(rule.metricsQuery, /^avg by \(<<\.GroupBy>>\)/, 'one value per pod, a pod scraped twice counts once');
 });
 
 test('docs/install.md lists every value of the chart', () => {

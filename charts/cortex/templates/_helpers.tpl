@@ -47,6 +47,21 @@ app.kubernetes.io/part-of: cortex
 {{- printf "%s-node-pools" (include "cortex.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* The Service the metrics API's APIServices point at (metricsApiObjects' serviceName). */}}
+{{- define "cortex.metricsApiService" -}}
+{{- printf "%s-metrics-api" (include "cortex.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* true when the operator itself serves custom.metrics.k8s.io (and the chart registers it). */}}
+{{- define "cortex.builtinMetricsApi" -}}
+{{- if and .Values.metricsApi.enabled (eq .Values.metricsApi.provider "builtin") }}true{{ end }}
+{{- end }}
+
+{{/* Where the operator reads metricsApi.tls.secretName's certificate. */}}
+{{- define "cortex.metricsApiTlsDir" -}}
+/etc/cortex/metrics-api-tls
+{{- end }}
+
 {{- define "cortex.operatorImage" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
@@ -57,7 +72,8 @@ app.kubernetes.io/part-of: cortex
 
 {{/*
 What values.schema.json cannot say: pool names are unique (the operator refuses the whole
-list otherwise, and every API would be "compute unavailable").
+list otherwise, and every API would be "compute unavailable"); metricsApi.tls's secretName and
+caBundle come together.
 */}}
 {{- define "cortex.validate" -}}
 {{- $seen := dict }}
@@ -66,5 +82,14 @@ list otherwise, and every API would be "compute unavailable").
 {{- fail (printf "nodePools[%d]: pool %q is listed twice (nodePools[%d] has the same name); give each pool its own name" $i $pool.name (get $seen $pool.name)) }}
 {{- end }}
 {{- $_ := set $seen $pool.name $i }}
+{{- end }}
+{{- /* a certificate the API server cannot verify, or a CA with no certificate to verify */}}
+{{- $tls := .Values.metricsApi.tls }}
+{{- if and (include "cortex.builtinMetricsApi" .) (ne (empty $tls.secretName) (empty $tls.caBundle)) }}
+{{- if $tls.secretName }}
+{{- fail (printf "metricsApi.tls.caBundle: with metricsApi.tls.secretName=%s, give the PEM CA that signed its certificate (the APIServices verify the operator with it), or leave secretName empty for a self-signed certificate" $tls.secretName) }}
+{{- else }}
+{{- fail "metricsApi.tls.secretName: metricsApi.tls.caBundle is set but no Secret holds the certificate it signed; name the kubernetes.io/tls Secret (tls.crt, tls.key) in the release namespace, or leave caBundle empty" }}
+{{- end }}
 {{- end }}
 {{- end }}
