@@ -1,7 +1,7 @@
 // The Helm chart (charts/cortex) against a real control plane (test/cluster: kube-apiserver,
 // controller-manager, scheduler, etcd, kwok's fake nodes) with the helm binary it builds: lint,
-// the values schema, a server-side dry run, a real install whose operator pod is scheduled onto
-// a kwok node, then the operator itself, run as a local process from its image's entrypoint with
+// the values schema, a server-side dry run (both metrics API providers), a real install whose
+// operator pod is scheduled onto a kwok node and whose APIServices register its metrics API, then the operator itself, run as a local process from its image's entrypoint with
 // the Deployment's own args, impersonating the chart's ServiceAccount: only the chart's RBAC and
 // the chart's node pools, a CPU and a GPU API go live. Finally helm uninstall cleans up.
 import assert from 'node:assert/strict';
@@ -110,18 +110,26 @@ describe('the Helm chart on a real control plane', { concurrency: false }, () =>
     }
   });
 
-  test('helm template | kubectl apply --dry-run=server is accepted, CRD included', async () => {
-    const rendered = await helmOk(['template', RELEASE, CHART, '-n', 'cortex-system', '--include-crds', '-f', GPU_VALUES]);
-    const kinds = docs(rendered).map((o) => o.kind).sort();
-    assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
-    const out = await k(['apply', '--dry-run=server', '-f', '-'], rendered);
-    assert.equal(out.trim().split('\n').filter((l) => l.endsWith('(server dry run)')).length, kinds.length, out);
+  test('helm template | kubectl apply --dry-run=server is accepted, CRD included, with either metrics API provider', async () => {
+    const common = ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'];
+    const variants: [string[], string[]][] = [
+      [[], [...common, 'APIService', 'APIService', 'Service']],
+      // the PodMonitor needs the Prometheus Operator's CRDs, which this cluster has not
+      [['--set', 'metricsApi.provider=prometheus-adapter', '--set', 'metricsApi.prometheusAdapter.rulesConfigMap=true'], [...common, 'ConfigMap']],
+    ];
+    for (const [args, expected] of variants) {
+      const rendered = await helmOk(['template', RELEASE, CHART, '-n', 'cortex-system', '--include-crds', '-f', GPU_VALUES, ...args]);
+      const kinds = docs(rendered).map((o) => o.kind).sort();
+      assert.deepEqual(kinds, expected.sort(), args.join(' '));
+      const out = await k(['apply', '--dry-run=server', '-f', '-'], rendered);
+      assert.equal(out.trim().split('\n').filter((l) => l.endsWith('(server dry run)')).length, kinds.length, out);
+    }
   });
 
   test('serviceMonitor.enabled renders a monitoring.coreos.com/v1 ServiceMonitor that selects the metrics Service by its port name', async () => {
     const objs = docs(await helmOk(['template', RELEASE, CHART, '-n', NS, '--set', 'serviceMonitor.enabled=true', '--set', 'serviceMonitor.labels.release=prom']));
     const sm = objs.find((o) => o.kind === 'ServiceMonitor');
-    const svc = objs.find((o) => o.kind === 'Service');
+    const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === `${FULLNAME}-metrics`);
     assert.equal(sm.apiVersion, 'monitoring.coreos.com/v1');
     assert.equal(sm.metadata.labels.release, 'prom');
     for (const [key, v] of Object.entries(sm.spec.selector.matchLabels)) assert.equal(svc.metadata.labels[key], v);
@@ -134,6 +142,7 @@ describe('the Helm chart on a real control plane', { concurrency: false }, () =>
     const out = await helmOk(['install', RELEASE, CHART, '-n', NS, '--create-namespace', '-f', GPU_VALUES, '--wait', '--timeout', '120s']);
     assert.match(out, /STATUS: deployed/);
     assert.match(out, /cortex env configure/, 'NOTES.txt says what to do next');
+    assert.match(out, /kubectl get --raw "\/apis\/custom\.metrics\.k8s\.io\/v1beta2\/namespaces\/<namespace>\/pods\/\*\/cortex_in_flight_requests"/, 'and how to check the metrics API');
     await k(['wait', '--for=condition=Established', '--timeout=30s', 'crd/realtimeapis.cortex.dev']);
     const d = await get('deployment', FULLNAME, NS);
     assert.equal(d.status.availableReplicas, 1);
@@ -151,6 +160,24 @@ describe('the Helm chart on a real control plane', { concurrency: false }, () =>
     assert.deepEqual(svc.spec.ports.map((p: Obj) => [p.name, p.port, p.targetPort]), [['http-metrics', 8081, 'health']]);
     const pools = parse((await get('configmap', `${FULLNAME}-node-pools`, NS)).data['node-pools.yaml']);
     assert.deepEqual(pools, parse(readFileSync(GPU_VALUES, 'utf8')).nodePools);
+  });
+
+  test('helm install registers the operator\'s metrics API: both APIServices point at the Service, whose endpoint is the operator pod\'s metrics-api port', async () => {
+    // Available stays False here (the operator pod on kwok runs nothing), so only where they point is checked
+    for (const version of ['v1beta2', 'v1beta1']) {
+      const s = await cluster.kubectl.json(['get', 'apiservice', `${version}.custom.metrics.k8s.io`]);
+      assert.equal(s.metadata.labels['app.kubernetes.io/instance'], RELEASE);
+      assert.deepEqual(s.spec.service, { namespace: NS, name: `${FULLNAME}-metrics-api`, port: 443 });
+      assert.deepEqual([s.spec.group, s.spec.version, s.spec.insecureSkipTLSVerify], ['custom.metrics.k8s.io', version, true]);
+    }
+    const pod = (await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', 'app.kubernetes.io/instance=cortex'])).items[0];
+    const container = pod.spec.containers[0];
+    assert.ok(container.args.includes('--metrics-api-port=6443') && !container.args.includes('--no-metrics-api'), container.args.join(' '));
+    const slices = await waitFor('the metrics-api Service\'s EndpointSlice to list the operator pod', async () => {
+      const list = await cluster.kubectl.json<{ items: Obj[] }>(['get', 'endpointslices', '-n', NS, '-l', `kubernetes.io/service-name=${FULLNAME}-metrics-api`]);
+      return list.items.some((e) => e.endpoints?.some((ep: Obj) => ep.targetRef?.name === pod.metadata.name)) && list.items;
+    }, 30_000);
+    assert.deepEqual(slices.flatMap((e: Obj) => e.ports.map((p: Obj) => [p.name, p.port])), [['metrics-api', 6443]]);
   });
 
   test("the operator, from its image's entrypoint with the Deployment's args, as the chart's ServiceAccount, runs a CPU and a GPU API", async () => {
@@ -220,7 +247,7 @@ describe('the Helm chart on a real control plane', { concurrency: false }, () =>
       const left = await k(['get', 'deployments,pods,services,serviceaccounts,configmaps,roles,rolebindings', '-n', NS, '-l', 'app.kubernetes.io/instance=cortex', '-o', 'name']);
       return left.trim() === '';
     }, 60_000);
-    assert.equal((await k(['get', 'clusterroles,clusterrolebindings', '-l', 'app.kubernetes.io/instance=cortex', '-o', 'name'])).trim(), '');
+    assert.equal((await k(['get', 'clusterroles,clusterrolebindings,apiservices', '-l', 'app.kubernetes.io/instance=cortex', '-o', 'name'])).trim(), '');
     assert.equal((await helmOk(['list', '-A', '-q'])).trim(), '');
     await k(['get', 'crd', 'realtimeapis.cortex.dev']);
   });
