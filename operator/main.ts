@@ -20,6 +20,8 @@ import { LeaderElector, defaultIdentity } from './controller/leader.ts';
 import { eventRecorder } from './events.ts';
 import { createMetrics, type OperatorMetrics } from './metrics.ts';
 import { DEFAULT_METRICS_API_PORT, startMetricsAdapter, type MetricsAdapter } from './metrics-adapter/index.ts';
+import { DEFAULT_ACTIVATOR_PORT, startActivator, type RunningActivator } from './activator/index.ts';
+import type { ScaleToZeroStates } from './scale-to-zero/index.ts';
 
 /** The runtime image when neither predictor.image nor --runtime-image says otherwise. */
 export const DEFAULT_RUNTIME_IMAGE = 'cortex-ts/runtime:0.1.0';
@@ -54,6 +56,10 @@ interface Flags {
   metricsApiKeyFile?: string;
   metricsScrapeInterval: string;
   bundleGracePeriod: string;
+  activatorPort: string;
+  activatorAddress?: string;
+  activatorBindAddress?: string;
+  activatorTimeout: string;
 }
 
 function inCluster(): boolean {
@@ -127,6 +133,19 @@ function metricsAdapter(flags: Flags, client: KubeClient, log: Logger, metrics: 
   });
 }
 
+/** The activator (operator/activator), which holds the requests of APIs at zero; every replica runs one. */
+function activator(flags: Flags, client: KubeClient, log: Logger, metrics: OperatorMetrics, states: ScaleToZeroStates, identity: string): RunningActivator | undefined {
+  const port = wholeNumber('--activator-port', flags.activatorPort);
+  if (port === 0) return undefined;
+  const running = startActivator({
+    client, log, namespace: flags.namespace, port, host: flags.activatorBindAddress,
+    timeoutMs: parseDurationMs(flags.activatorTimeout), clusterDomain: flags.clusterDomain, registry: metrics.registry, states,
+    events: eventRecorder(client, { log, instance: identity, metrics }),
+  });
+  running.listening.catch((error: unknown) => log.error('activator: not serving', { error: errorMessage(error) }));
+  return running;
+}
+
 function wholeNumber(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number, got "${value}"`);
@@ -146,6 +165,11 @@ async function run(flags: Flags): Promise<void> {
   const identity = defaultIdentity();
   // every replica serves the metrics API, leader or not: the API server may ask any of them
   const adapter = metricsAdapter(flags, client, log, metrics);
+  const scaleToZeroStates: ScaleToZeroStates = new Map();
+  const activatorServer = activator(flags, client, log, metrics, scaleToZeroStates, identity);
+  const activatorPort = Number(flags.activatorPort);
+  if (!flags.activatorAddress || !activatorServer) log.warn('scale to zero is off: it needs the activator (--activator-port) and the address Services reach it at (--activator-address, the pod IP in a cluster); APIs with minReplicas 0 keep 1 replica');
+  else if (!adapter) log.warn('scale to zero: no API goes to zero without the metrics API (--no-metrics-api), which tells when an API last served a request');
 
   let minor: number | undefined;
   try {
@@ -175,6 +199,12 @@ async function run(flags: Flags): Promise<void> {
     events: eventRecorder(client, { log, instance: identity, metrics }),
     resyncMs: parseDurationMs(flags.resync),
     bundleGracePeriodMs: parseDurationMs(flags.bundleGracePeriod),
+    scaleToZero: {
+      activator: flags.activatorAddress && activatorServer ? { address: flags.activatorAddress, port: activatorPort } : undefined,
+      activity: adapter ? (ns, name) => adapter.activity(ns, name) : undefined,
+      held: activatorServer ? (ns, name) => activatorServer.held(ns, name) : undefined,
+      states: scaleToZeroStates,
+    },
     config: {
       runtimeImage: flags.runtimeImage,
       imagePullPolicy: flags.imagePullPolicy,
@@ -211,7 +241,7 @@ async function run(flags: Flags): Promise<void> {
     log.info('stopping', { signal });
     health?.close();
     metrics.leader.set(0);
-    Promise.all([controller.stop(), adapter?.stop()])
+    Promise.all([controller.stop(), adapter?.stop(), activatorServer?.stop()])
       .then(() => (code === 0 ? elector?.release() : undefined))
       .then(() => process.exit(code), () => process.exit(1));
     setTimeout(() => process.exit(code || 1), 10_000).unref();
@@ -265,6 +295,10 @@ export function operatorCommand(): Command {
     .option('--metrics-api-cert-file <file>', 'serving certificate of the metrics API (PEM); default: a self-signed one made at start')
     .option('--metrics-api-key-file <file>', 'private key of that certificate (PEM)')
     .option('--metrics-scrape-interval <duration>', "how often every ready replica's /metrics is sampled", '1s')
+    .option('--activator-port <port>', 'port of the activator, which holds requests for APIs at zero until a replica is ready (0: none, and no API goes to zero)', String(DEFAULT_ACTIVATOR_PORT))
+    .addOption(new Option('--activator-address <ip>', "the address Services reach this replica's activator at (in a cluster: the pod IP, from the downward API); without it no API goes to zero").env('CORTEX_ACTIVATOR_ADDRESS'))
+    .option('--activator-bind-address <address>', 'address the activator listens on (default: all)')
+    .option('--activator-timeout <duration>', 'how long the activator holds a request for an API that is not ready before answering 503', '2m')
     .action(async (flags: Flags) => {
       try {
         await run(flags);

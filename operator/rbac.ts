@@ -13,9 +13,11 @@ import { eventsRbac } from './events.ts';
 import { leaderElectionRbac } from './controller/leader.ts';
 import { metricsAdapterRbac } from './metrics-adapter/rbac.ts';
 import { bundleRbac } from './reconcilers/bundle.ts';
+import { scaleToZeroRbac } from './scale-to-zero/index.ts';
+import { activatorRbac } from './activator/kube-backend.ts';
 
 /** The rules as declared next to their code. */
-export const DECLARED_RULES: PolicyRule[] = [...realtimeApiRbac, ...CHILDREN.flatMap((c) => c.rbac), ...bundleRbac, ...statusRbac, ...nodePoolsRbac, ...eventsRbac, ...leaderElectionRbac, ...metricsAdapterRbac];
+export const DECLARED_RULES: PolicyRule[] = [...realtimeApiRbac, ...CHILDREN.flatMap((c) => c.rbac), ...bundleRbac, ...statusRbac, ...nodePoolsRbac, ...eventsRbac, ...leaderElectionRbac, ...metricsAdapterRbac, ...scaleToZeroRbac, ...activatorRbac];
 
 type Rule = Omit<PolicyRule, 'scope'>;
 

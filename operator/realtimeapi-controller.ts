@@ -20,6 +20,7 @@ import { endpointOf, serviceReconciler } from './reconcilers/service.ts';
 import { API_LABEL, type ApiInstance, type ChildReconciler, type OperatorConfig, type PolicyRule } from './reconcilers/types.ts';
 import { BundleCollector } from './reconcilers/bundle-gc.ts';
 import { deriveStatus, statusChanged, type Observed } from './status.ts';
+import { ENDPOINT_SLICES, ScaleToZero, type ScaleToZeroOptions } from './scale-to-zero/index.ts';
 
 export const REALTIMEAPIS: ResourceType = { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL };
 /** Field manager of status writes (the children's is cortex-operator). */
@@ -55,6 +56,8 @@ export interface ControllerOptions {
   events?: EventRecorder;
   /** How long a bundle ConfigMap no API refers to is kept. Default 1 h. */
   bundleGracePeriodMs?: number;
+  /** minReplicas 0: the activator's address, the metrics adapter's activity (operator/scale-to-zero). */
+  scaleToZero?: ScaleToZeroOptions;
 }
 
 type ApiObject = RealtimeApi & KubeObject;
@@ -71,6 +74,8 @@ export class RealtimeApiController {
   readonly pods: Informer<V1Pod & KubeObject>;
   /** Owner references on bundle ConfigMaps, release of unused ones, the orphan sweep. */
   readonly bundles: BundleCollector;
+  /** The scale-to-zero loop and the activator's EndpointSlices. */
+  readonly scaleToZero: ScaleToZero;
   private readonly options: ControllerOptions;
   private readonly log: Logger;
   private workers: Promise<void> | undefined;
@@ -105,6 +110,10 @@ export class RealtimeApiController {
         deployments: () => this.children.get(deploymentReconciler.resource.kind)!.list() as V1Deployment[],
       },
     });
+    this.scaleToZero = new ScaleToZero({
+      client, namespace, log: options.log, informer: options.informer, events: options.events, onWatchRestart: restarts('endpointslices'),
+      apis: this.apis, deployments: this.children.get(deploymentReconciler.resource.kind)!, enqueue: (key) => this.queue.add(key),
+    }, options.scaleToZero ?? {});
   }
 
   private enqueue(obj: KubeObject): void {
@@ -127,7 +136,7 @@ export class RealtimeApiController {
   }
 
   private informers(): Informer<KubeObject>[] {
-    return [this.apis as unknown as Informer<KubeObject>, ...this.children.values(), this.pods as unknown as Informer<KubeObject>, this.bundles.informer as Informer<KubeObject>];
+    return [this.apis as unknown as Informer<KubeObject>, ...this.children.values(), this.pods as unknown as Informer<KubeObject>, this.bundles.informer as Informer<KubeObject>, this.scaleToZero.slices];
   }
 
   /** Starts the informers, waits for their first lists, then the workers. */
@@ -142,6 +151,7 @@ export class RealtimeApiController {
       onError: (key, error, retryInMs) => this.log.warn('reconcile failed', { api: key, error: errorMessage(error), retryInMs }),
     });
     this.bundles.startSweeping();
+    this.scaleToZero.start();
   }
 
   get synced(): boolean {
@@ -150,6 +160,7 @@ export class RealtimeApiController {
 
   async stop(): Promise<void> {
     this.queue.shutDown();
+    await this.scaleToZero.stop();
     await this.bundles.stopSweeping();
     await Promise.all(this.informers().map((i) => i.stop()));
     await this.options.nodePools.stop();
@@ -202,7 +213,7 @@ export class RealtimeApiController {
       const choice = selectPool(spec.compute, this.options.nodePools.current());
       const childConfig = { ...config, placement: choice.placement ?? { pools: [], tolerations: [] } };
       const cached = (r: ChildReconciler<unknown>) => this.children.get(r.resource.kind)!.get(key);
-      const hooks = (r: ChildReconciler<unknown>): ApplyHooks => ({
+      const hooks = (r: Pick<ChildReconciler<unknown>, 'resource'>): ApplyHooks => ({
         wrote: (verb, field) => {
           this.options.metrics?.writes.inc({ kind: r.resource.kind, verb });
           this.log.debug(`${verb} ${r.resource.kind}`, { api: key, ...(field !== undefined ? { differs: field } : {}) });
@@ -227,6 +238,7 @@ export class RealtimeApiController {
           observed.deployment = (await applyChild(client, deploymentReconciler, instance, childConfig, cachedDeployment as KubeObject | undefined, hooks(deploymentReconciler))) as V1Deployment;
           await applyChild(client, hpaReconciler, instance, childConfig, cached(hpaReconciler), hooks(hpaReconciler));
         }
+        observed.scaledToZero = await this.scaleToZero.reconcile(instance, childConfig, observed.deployment, hooks({ resource: ENDPOINT_SLICES }));
       } catch (error) {
         observed.applyError = errorMessage(error);
         observed.deployment ??= cachedDeployment;

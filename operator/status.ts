@@ -32,6 +32,8 @@ export interface Observed {
   bundleMissing?: string;
   /** Applying a child failed: the API server's message. */
   applyError?: string;
+  /** minReplicas 0 and the Deployment at 0 replicas (operator/scale-to-zero): scaleToZeroAfter, and since when. */
+  scaledToZero?: { after: string; since?: string };
   deployment?: V1Deployment;
   pods: V1Pod[];
   previous?: RealtimeApiStatus;
@@ -148,6 +150,13 @@ export function deriveStatus(o: Observed): RealtimeApiStatus {
   if (o.bundleMissing) return failed('error', 'BundleMissing', o.bundleMissing);
   if (o.computeUnavailable) return failed('compute unavailable', 'ComputeUnavailable', o.computeUnavailable);
   if (o.applyError) return failed('error', 'ApplyFailed', o.applyError);
+
+  if (o.scaledToZero && r.requested === 0) {
+    // serving, through the activator: the next request starts a replica and waits for it
+    const when = o.scaledToZero.since ? `scaled to zero at ${o.scaledToZero.since} after ${o.scaledToZero.after} without a request` : 'its Deployment has 0 replicas';
+    const message = `no replicas (${when}); the next request starts one and is answered once it is ready`;
+    return finish('live', { ok: true, reason: 'ScaledToZero', message }, { ok: false, reason: 'ScaledToZero', message: 'no replicas to roll out' });
+  }
 
   const counts = `${r.ready}/${r.requested} replicas ready, ${r.updated} up to date`;
   if (r.complete) {

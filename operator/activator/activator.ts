@@ -1,0 +1,295 @@
+// The activator: an HTTP server in the operator process (every replica, leader or not) that
+// receives the requests of APIs that have no ready replica — at zero, waking, or not started
+// yet — through the EndpointSlice operator/scale-to-zero puts on their Service.
+//
+// A request is held, not failed: the API is woken (its Deployment goes from 0 to 1 replica) and
+// the request waits until a replica is ready, then is passed to it (proxy.ts) and its answer
+// streamed back. Every request held for an API shares one wake-up (one write, one wait). A
+// request still waiting after `timeoutMs` gets 503 with Retry-After and why, as far as known:
+// the API's status message (compute unavailable, an image that cannot be pulled, a crashing
+// __init__) or the error of the scale-up itself. A request for an API with a ready replica is
+// passed on at once (the Service may still point here for a moment after the wake).
+//
+// Where the activator learns about APIs and replicas, and how it wakes them, is a Backend
+// (kube-backend.ts on informers; the unit tests use an in-memory one).
+
+import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { errorMessage } from '../controller/informer.ts';
+import type { Logger } from '../log.ts';
+import { RUNTIME_PORT } from '../reconcilers/deployment.ts';
+import { forward, jsonError } from './proxy.ts';
+import { routeOf } from './route.ts';
+
+export const DEFAULT_ACTIVATOR_PORT = 8889;
+export const DEFAULT_ACTIVATOR_TIMEOUT_MS = 120_000;
+/** Seconds a client is told to wait before retrying after a 503. */
+export const RETRY_AFTER_SECONDS = 10;
+
+export interface Backend {
+  /** Resolves once the backend knows every API (its caches synced). */
+  ready: Promise<void>;
+  /** The API if it exists, with why it is not serving when its status says so. */
+  api(namespace: string, name: string): { reason?: string } | undefined;
+  /** IPs of the API's ready replicas. */
+  readyReplicas(namespace: string, name: string): string[];
+  /** Calls `listener` whenever the API's replicas change; returns the unsubscribe. */
+  watch(namespace: string, name: string, listener: () => void): () => void;
+  /** Makes sure the API has replicas (from 0 to 1); the replicas before and after. */
+  wake(namespace: string, name: string): Promise<{ from: number; to: number }>;
+}
+
+export interface ActivatorOptions {
+  backend: Backend;
+  log: Logger;
+  /** How long a request is held before 503. Default 2 min. */
+  timeoutMs?: number;
+  clusterDomain?: string;
+  /** The replicas' port. Default 8888 (cortex serve). */
+  replicaPort?: number;
+  /** Check a replica's /readyz before sending it the held requests. Default true. */
+  confirmReady?: boolean;
+  /** Where the activator's metrics go (the operator's registry). */
+  registry?: Registry;
+}
+
+interface Wake {
+  startedAt: number;
+  waiters: number;
+  /** Why the wake-up is not done yet, beyond what the API's status says. */
+  problem?: string;
+  /** A confirmed-ready replica, or undefined when nobody waited any longer. */
+  done: Promise<string | undefined>;
+}
+
+class HoldTimeout extends Error {}
+class ClientGone extends Error {}
+
+function seconds(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 100) / 10}s`;
+}
+
+/** Whether `p` resolves within `ms`. */
+async function settlesWithin(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class Activator {
+  readonly server: Server;
+  private readonly o: ActivatorOptions;
+  private readonly wakes = new Map<string, Wake>();
+  private readonly heldBy = new Map<string, number>();
+  private readonly next = new Map<string, number>();
+  private readonly metrics;
+
+  constructor(options: ActivatorOptions) {
+    this.o = options;
+    const registers = options.registry ? [options.registry] : [];
+    this.metrics = {
+      requests: new Counter({ name: 'cortex_operator_activator_requests_total', help: 'Requests the activator received, by result: proxied, held_proxied (after waiting for a replica), timeout (503), not_found, client_gone', labelNames: ['result'], registers }),
+      held: new Gauge({ name: 'cortex_operator_activator_held_requests', help: 'Requests waiting for a ready replica now', registers }),
+      wakes: new Counter({ name: 'cortex_operator_activator_wakes_total', help: 'APIs scaled from 0 to 1 replica by a request', registers }),
+      coldStart: new Histogram({ name: 'cortex_operator_activator_cold_start_seconds', help: 'From the first held request of an API at zero to its first ready replica', buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600], registers }),
+    };
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        this.o.log.error('activator: request failed', { error: errorMessage(error) });
+        if (!res.headersSent) jsonError(res, 500, `activator: ${errorMessage(error)}`);
+        else res.destroy();
+      });
+    });
+  }
+
+  listen(port: number, host?: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve((this.server.address() as AddressInfo).port));
+    });
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server.listening ? this.server.close(() => resolve()) : resolve()));
+    this.server.closeAllConnections();
+  }
+
+  /** Requests held for an API now (the scale-to-zero loop counts them as traffic). */
+  held(namespace: string, name: string): number {
+    return this.heldBy.get(`${namespace}/${name}`) ?? 0;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrived = Date.now();
+    const route = routeOf(req.headers, this.o.clusterDomain ?? 'cluster.local');
+    if ('error' in route) {
+      this.metrics.requests.inc({ result: 'not_found' });
+      return jsonError(res, 404, route.error);
+    }
+    const { namespace, name } = route;
+    const timeoutMs = this.o.timeoutMs ?? DEFAULT_ACTIVATOR_TIMEOUT_MS;
+    if (!(await settlesWithin(this.o.backend.ready, timeoutMs))) {
+      this.metrics.requests.inc({ result: 'timeout' });
+      return jsonError(res, 503, `the activator could not list the RealtimeAPIs within ${seconds(timeoutMs)} (see the operator's log); retry later`, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+    }
+    if (!this.o.backend.api(namespace, name)) {
+      this.metrics.requests.inc({ result: 'not_found' });
+      return jsonError(res, 404, `no RealtimeAPI ${name} in namespace ${namespace} (named by ${route.from})`);
+    }
+    const port = this.o.replicaPort ?? RUNTIME_PORT;
+
+    // a ready replica: straight to it
+    const ip = this.pick(namespace, name);
+    if (ip !== undefined && (await forward(req, res, { host: ip, port })) === 'done') {
+      this.metrics.requests.inc({ result: 'proxied' });
+      return;
+    }
+
+    // none (or it could not be reached): hold the request until one is ready, or the deadline
+    const key = `${namespace}/${name}`;
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    const deadline = arrived + timeoutMs;
+    this.heldBy.set(key, this.held(namespace, name) + 1);
+    this.metrics.held.inc();
+    try {
+      for (;;) {
+        const replica = await this.awaitReplica(namespace, name, deadline, gone.signal);
+        if ((await forward(req, res, { host: replica, port })) === 'done') {
+          this.metrics.requests.inc({ result: 'held_proxied' });
+          return;
+        }
+      }
+    } catch (error) {
+      if (error instanceof ClientGone) return void this.metrics.requests.inc({ result: 'client_gone' });
+      if (!(error instanceof HoldTimeout)) throw error;
+      this.metrics.requests.inc({ result: 'timeout' });
+      jsonError(res, 503, this.timeoutMessage(namespace, name, error.message), { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+    } finally {
+      const left = this.held(namespace, name) - 1;
+      if (left > 0) this.heldBy.set(key, left);
+      else this.heldBy.delete(key);
+      this.metrics.held.dec();
+    }
+  }
+
+  private timeoutMessage(namespace: string, name: string, problem: string): string {
+    const why = problem || this.o.backend.api(namespace, name)?.reason;
+    const waited = seconds(this.o.timeoutMs ?? DEFAULT_ACTIVATOR_TIMEOUT_MS);
+    return `the API ${namespace}/${name} did not become ready within ${waited}${why ? `: ${why}` : ' (its status reports no problem yet: it may still be starting)'}; retry later`;
+  }
+
+  /** Round-robin over the ready replicas. */
+  private pick(namespace: string, name: string): string | undefined {
+    const ips = this.o.backend.readyReplicas(namespace, name);
+    if (ips.length === 0) return undefined;
+    const key = `${namespace}/${name}`;
+    const i = this.next.get(key) ?? 0;
+    this.next.set(key, i + 1);
+    return ips[i % ips.length];
+  }
+
+  /** Joins (or starts) the API's wake-up and waits for its replica, the deadline or the client's leaving. */
+  private async awaitReplica(namespace: string, name: string, deadline: number, gone: AbortSignal): Promise<string> {
+    const key = `${namespace}/${name}`;
+    for (;;) {
+      let wake = this.wakes.get(key);
+      if (!wake) {
+        wake = this.startWake(namespace, name);
+        this.wakes.set(key, wake);
+      }
+      const w = wake;
+      w.waiters++;
+      let timer: NodeJS.Timeout | undefined;
+      let onGone: (() => void) | undefined;
+      try {
+        const ip = await Promise.race([
+          w.done,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new HoldTimeout(w.problem ?? '')), Math.max(0, deadline - Date.now()));
+          }),
+          new Promise<never>((_, reject) => {
+            onGone = () => reject(new ClientGone());
+            if (gone.aborted) onGone();
+            else gone.addEventListener('abort', onGone, { once: true });
+          }),
+        ]);
+        if (ip !== undefined) return ip;
+        // that wake-up ended as this request joined it: start another
+      } finally {
+        clearTimeout(timer);
+        if (onGone) gone.removeEventListener('abort', onGone);
+        w.waiters--;
+      }
+    }
+  }
+
+  private startWake(namespace: string, name: string): Wake {
+    const key = `${namespace}/${name}`;
+    const w: Wake = { startedAt: Date.now(), waiters: 0, done: Promise.resolve(undefined) };
+    w.done = (async () => {
+      let changed: (() => void) | undefined;
+      const unsubscribe = this.o.backend.watch(namespace, name, () => changed?.());
+      let scaled: { from: number; to: number } | undefined;
+      let tried = 0;
+      try {
+        // waiters join right after this starts; it runs while anyone waits
+        await Promise.resolve();
+        while (w.waiters > 0) {
+          if (!scaled && Date.now() - tried >= 2000) {
+            tried = Date.now();
+            try {
+              scaled = await this.o.backend.wake(namespace, name);
+              w.problem = undefined;
+              if (scaled.to > scaled.from) {
+                this.metrics.wakes.inc();
+                this.o.log.info('activator: waking the API', { api: key, replicas: scaled.to });
+              }
+            } catch (error) {
+              w.problem = `could not scale it up: ${errorMessage(error)}`;
+              this.o.log.warn('activator: could not scale the API up; retrying', { api: key, error: errorMessage(error) });
+            }
+          }
+          for (const ip of this.o.backend.readyReplicas(namespace, name)) {
+            if (await this.confirm(ip)) {
+              const took = (Date.now() - w.startedAt) / 1000;
+              if (scaled && scaled.to > scaled.from) {
+                this.metrics.coldStart.observe(took);
+                this.o.log.info('activator: the API is ready; passing on the held requests', { api: key, coldStartSeconds: took, held: w.waiters });
+              }
+              return ip;
+            }
+          }
+          // look again when its pods change, or in a moment (a /readyz that did not answer yet)
+          await new Promise<void>((resolve) => {
+            changed = resolve;
+            setTimeout(resolve, 500).unref();
+          });
+        }
+        return undefined;
+      } finally {
+        unsubscribe();
+        if (this.wakes.get(key) === w) this.wakes.delete(key);
+      }
+    })();
+    return w;
+  }
+
+  /** Whether the replica answers its readiness check: the kubelet's view may be a probe period old. */
+  private async confirm(ip: string): Promise<boolean> {
+    if (this.o.confirmReady === false) return true;
+    const host = ip.includes(':') ? `[${ip}]` : ip;
+    try {
+      const res = await fetch(`http://${host}:${this.o.replicaPort ?? RUNTIME_PORT}/readyz`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+}

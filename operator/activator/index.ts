@@ -1,0 +1,57 @@
+// The activator as the operator starts it: the HTTP server (activator.ts) on the cluster's
+// informers (kube-backend.ts). Every operator replica runs one; the Services of APIs without a
+// ready replica point at the leader's (operator/scale-to-zero/slice.ts).
+
+import type { Registry } from 'prom-client';
+import type { EventRecorder } from '../events.ts';
+import type { KubeClient, KubeObject } from '../kube/client.ts';
+import type { InformerOptions } from '../controller/informer.ts';
+import type { Logger } from '../log.ts';
+import type { ScaleToZeroStates } from '../scale-to-zero/loop.ts';
+import { Activator } from './activator.ts';
+import { kubeBackend } from './kube-backend.ts';
+
+export { Activator, DEFAULT_ACTIVATOR_PORT, DEFAULT_ACTIVATOR_TIMEOUT_MS, RETRY_AFTER_SECONDS, type Backend } from './activator.ts';
+export { activatorRbac } from './kube-backend.ts';
+export { API_HEADER, routeOf } from './route.ts';
+
+export interface StartActivatorOptions {
+  client: KubeClient;
+  log: Logger;
+  namespace?: string;
+  port: number;
+  /** Default: every address. */
+  host?: string;
+  timeoutMs: number;
+  clusterDomain: string;
+  registry?: Registry;
+  events?: EventRecorder;
+  states?: ScaleToZeroStates;
+  informer?: Pick<InformerOptions<KubeObject>, 'idleTimeoutMs' | 'watchTimeoutSeconds' | 'backoff'>;
+}
+
+export interface RunningActivator {
+  /** The bound port, once listening. */
+  listening: Promise<number>;
+  /** Requests held for an API now. */
+  held(namespace: string, name: string): number;
+  stop(): Promise<void>;
+}
+
+export function startActivator(options: StartActivatorOptions): RunningActivator {
+  const backend = kubeBackend(options);
+  const activator = new Activator({ backend, log: options.log, timeoutMs: options.timeoutMs, clusterDomain: options.clusterDomain, registry: options.registry });
+  backend.start();
+  const listening = activator.listen(options.port, options.host).then((port) => {
+    options.log.info('activator listening', { port, host: options.host ?? '(all)', timeoutMs: options.timeoutMs });
+    return port;
+  });
+  return {
+    listening,
+    held: (ns, name) => activator.held(ns, name),
+    async stop() {
+      await activator.close();
+      await backend.stop();
+    },
+  };
+}
