@@ -24,12 +24,11 @@ export interface LogsOptions {
   print(line: LogLine): void;
   /** Diagnostics (a pod came or went). */
   note(message: string): void;
-  /** Resolves to stop following. */
+  /** Resolves to stop following; the caller then exits (open log streams end with the process). */
   stop?: Promise<void>;
 }
 
 interface Stream {
-  abort?: AbortController;
   /** RFC3339 timestamp of the last line printed. */
   since?: string;
   open: boolean;
@@ -67,7 +66,9 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
       options.print({ pod, text });
     });
     try {
-      state.abort = await log.log(conn.namespace, pod, CONTAINER_NAME, sink, {
+      // Never aborted: client-node's stream would emit an unhandled AbortError. A stream ends when
+      // its container stops or its pod goes; following stops by the process exiting.
+      await log.log(conn.namespace, pod, CONTAINER_NAME, sink, {
         follow: options.follow, timestamps: true,
         ...(state.since !== undefined ? { sinceTime: state.since } : first && options.tailLines !== undefined ? { tailLines: options.tailLines } : {}),
       });
@@ -104,9 +105,8 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
       if (!first && !streams.has(name)) options.note(`${name} started`);
       void open(name, first);
     }
-    for (const [name, state] of streams) {
+    for (const name of streams.keys()) {
       if (!current.some((p) => p.metadata?.name === name)) {
-        state.abort?.abort();
         streams.delete(name);
         options.note(`${name} is gone`);
       }
@@ -114,5 +114,4 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
     first = false;
     await Promise.race([new Promise((r) => setTimeout(r, 2000)), options.stop ?? new Promise(() => {})]);
   }
-  for (const state of streams.values()) state.abort?.abort();
 }

@@ -133,4 +133,5 @@ async function clusterLogs(name: string, flags: LogsFlags, tailLines: number | u
     },
     note: (message) => err(colors(process.stderr).dim(message)),
   });
+  if (flags.follow) process.exit(0); // Ctrl-C: the open log streams end with the process
 }

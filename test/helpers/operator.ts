@@ -54,7 +54,13 @@ export async function startOperator(cluster: Cluster, dir: string, options: { no
   ], { reject: false, all: true, buffer: false });
   const logs: string[] = [];
   proc.all?.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)));
-  await waitFor('the operator to sync its caches', async () => logs.some((l) => l.includes('"running"')) || (proc.exitCode !== null ? Promise.reject(new Error(`the operator exited:\n${logs.join('\n')}`)) : false), 60_000);
+  try {
+    await waitFor('the operator to sync its caches', async () => logs.some((l) => l.includes('"running"')) || proc.exitCode !== null, 90_000);
+  } catch (error) {
+    proc.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}; its log:\n${logs.slice(-30).join('\n')}`);
+  }
+  if (proc.exitCode !== null) throw new Error(`the operator exited (${proc.exitCode}):\n${logs.slice(-30).join('\n')}`);
   return {
     proc, healthPort, logs,
     async stop() {
