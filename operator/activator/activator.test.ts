@@ -1,6 +1,6 @@
 // The activator with real HTTP on loopback: a client, the activator, and "replicas" that are
 // HTTP servers on 127.0.0.x (the IPs the in-memory backend reports as ready pods).
-import { after, afterEach, test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http, { type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,8 +23,13 @@ class MemoryBackend implements Backend {
   api(ns: string, name: string) {
     return this.apis.get(`${ns}/${name}`);
   }
+  /** Replicas running but not ready yet in the kubelet's eyes. */
+  starting = new Map<string, string[]>();
   readyReplicas(ns: string, name: string) {
     return this.replicas.get(`${ns}/${name}`) ?? [];
+  }
+  runningReplicas(ns: string, name: string) {
+    return [...this.readyReplicas(ns, name), ...(this.starting.get(`${ns}/${name}`) ?? [])];
   }
   watch(ns: string, name: string, listener: () => void) {
     const key = `${ns}/${name}`;
@@ -106,9 +111,11 @@ const servers: Server[] = [];
 const activators: Activator[] = [];
 afterEach(async () => {
   await Promise.all(activators.splice(0).map((a) => a.close()));
-  for (const s of servers.splice(0)) s.closeAllConnections(), s.close();
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    s.close();
+  }
 });
-after(() => undefined);
 
 async function activator(backend: Backend, options: { timeoutMs?: number; replicaPort: number }): Promise<{ a: Activator; port: number; registry: Registry }> {
   const registry = new Registry();
@@ -185,6 +192,18 @@ test('requests for an API at zero are held, share one wake-up, and get the repli
   assert.equal(await metric(registry, 'cortex_operator_activator_requests_total', { result: 'held_proxied' }), 3);
   assert.equal(backend.watchers('ml/iris'), 0, 'the wake-up stopped watching');
   assert.ok(Math.min(...done.map((x) => x.ms)) >= 600, 'answered only after the replica was ready');
+});
+
+test('a waking API\'s running replica gets the held requests as soon as its own /readyz passes, before the kubelet calls it ready', async () => {
+  const backend = new MemoryBackend();
+  backend.apis.set('ml/iris', {});
+  const r = await replica('127.0.0.5');
+  backend.onWake = (key) => backend.starting.set(key, ['127.0.0.5']);
+  const { port } = await activator(backend, { replicaPort: r.port });
+  const answer = await send(port, { headers: { host: 'iris.ml' }, body: '{}' });
+  assert.equal(answer.status, 201);
+  assert.deepEqual(backend.readyReplicas('ml', 'iris'), [], 'never marked ready by the kubelet');
+  assert.equal(r.seen.length, 1);
 });
 
 test('a held request that no replica answers in time gets 503 with Retry-After and the API\'s status as the reason', async () => {

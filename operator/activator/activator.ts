@@ -32,8 +32,10 @@ export interface Backend {
   ready: Promise<void>;
   /** The API if it exists, with why it is not serving when its status says so. */
   api(namespace: string, name: string): { reason?: string } | undefined;
-  /** IPs of the API's ready replicas. */
+  /** IPs of the API's ready replicas (the kubelet's readiness). */
   readyReplicas(namespace: string, name: string): string[];
+  /** IPs of the API's running replicas, ready or not: a waking API's are probed directly. */
+  runningReplicas(namespace: string, name: string): string[];
   /** Calls `listener` whenever the API's replicas change; returns the unsubscribe. */
   watch(namespace: string, name: string, listener: () => void): () => void;
   /** Makes sure the API has replicas (from 0 to 1); the replicas before and after. */
@@ -255,7 +257,8 @@ export class Activator {
               this.o.log.warn('activator: could not scale the API up; retrying', { api: key, error: errorMessage(error) });
             }
           }
-          for (const ip of this.o.backend.readyReplicas(namespace, name)) {
+          // probed directly rather than waiting for the kubelet's next readiness probe (every 5 s)
+          for (const ip of this.o.backend.runningReplicas(namespace, name)) {
             if (await this.confirm(ip)) {
               const took = (Date.now() - w.startedAt) / 1000;
               if (scaled && scaled.to > scaled.from) {
@@ -268,7 +271,7 @@ export class Activator {
           // look again when its pods change, or in a moment (a /readyz that did not answer yet)
           await new Promise<void>((resolve) => {
             changed = resolve;
-            setTimeout(resolve, 500).unref();
+            setTimeout(resolve, 250).unref();
           });
         }
         return undefined;
@@ -280,7 +283,7 @@ export class Activator {
     return w;
   }
 
-  /** Whether the replica answers its readiness check: the kubelet's view may be a probe period old. */
+  /** Whether the replica answers its readiness check (the runtime's /readyz, which the kubelet probes too). */
   private async confirm(ip: string): Promise<boolean> {
     if (this.o.confirmReady === false) return true;
     const host = ip.includes(':') ? `[${ip}]` : ip;

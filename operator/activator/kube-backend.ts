@@ -36,9 +36,12 @@ export interface KubeBackendOptions {
   informer?: Pick<InformerOptions<KubeObject>, 'idleTimeoutMs' | 'watchTimeoutSeconds' | 'backoff'>;
 }
 
+function isRunning(pod: Pod): boolean {
+  return pod.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp && !!pod.status.podIP;
+}
+
 function isReady(pod: Pod): boolean {
-  return pod.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp && !!pod.status.podIP
-    && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  return isRunning(pod) && (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 /** Why an API is not serving, from its status; undefined when the status names no problem. */
@@ -94,6 +97,9 @@ export function kubeBackend(options: KubeBackendOptions): Backend & { start(): v
     },
     readyReplicas(ns, name) {
       return [...(byApi.get(`${ns}/${name}`)?.values() ?? [])].filter(isReady).map((p) => p.status!.podIP!).sort();
+    },
+    runningReplicas(ns, name) {
+      return [...(byApi.get(`${ns}/${name}`)?.values() ?? [])].filter(isRunning).map((p) => p.status!.podIP!).sort();
     },
     watch(ns, name, listener) {
       const key = `${ns}/${name}`;
