@@ -10,21 +10,14 @@ import { bytes, plural } from '../output.ts';
 import { bundleObjects, packProject, type PackedProject } from './pack.ts';
 import { FIELD_MANAGER, talk, type Connection } from './connect.ts';
 import { realtimeApis, type RealtimeApiObject } from './manifests.ts';
+import type { DeployReporter } from '../local/deploy.ts';
 
 export const REALTIME_APIS: ResourceType = { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL };
 export const CONFIG_MAPS: ResourceType = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps' };
 export const NAMESPACES: ResourceType = { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces' };
 
-export interface StepHandle {
-  update(label: string): void;
-  done(note?: string): void;
-  fail(note?: string): void;
-}
-
-export interface ClusterDeployReporter {
-  step(label: string): StepHandle;
-  warning(message: string): void;
-}
+/** What a cluster deploy reports: the same steps and warnings as a local one. */
+export type ClusterDeployReporter = Pick<DeployReporter, 'step' | 'warning'>;
 
 export type Plan = 'creating' | 'updating' | 'up to date';
 

@@ -6,7 +6,6 @@
 // the chart's node pools, a CPU and a GPU API go live. Finally helm uninstall cleans up.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +14,7 @@ import { execa, type ResultPromise } from 'execa';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { startCluster, type Cluster } from '../cluster/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { freePort } from '../helpers/local.ts';
 import { readDockerfile, repoPathOf } from '../images/dockerfile.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -30,16 +30,6 @@ const APPS = 'ml';
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = any;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('the Helm chart on a real control plane', { concurrency: false }, () => {
   let dir: string;

@@ -4,10 +4,10 @@
 // declares, and reads its node pools from a ConfigMap in its namespace.
 // Not part of `npm test` (a cold machine builds Kubernetes first): `npm run test:cluster`.
 import { waitFor } from '../helpers/wait.ts';
+import { freePort } from '../helpers/local.ts';
 import { operatorNodeFlags } from '../../operator/node-flags.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,16 +27,6 @@ const SA_USER = `system:serviceaccount:${OPERATOR_NS}:${SERVICE_ACCOUNT}`;
 const NS = 'ml';
 
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** The sum of a metric's samples whose labels contain every `labels` entry. */
 function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
