@@ -137,9 +137,16 @@ function metricsAdapter(flags: Flags, client: KubeClient, log: Logger, metrics: 
 function activator(flags: Flags, client: KubeClient, log: Logger, metrics: OperatorMetrics, states: ScaleToZeroStates, identity: string): RunningActivator | undefined {
   const port = wholeNumber('--activator-port', flags.activatorPort);
   if (port === 0) return undefined;
+  let timeoutMs: number;
+  try {
+    timeoutMs = parseDurationMs(flags.activatorTimeout);
+  } catch (error) {
+    throw new Error(`--activator-timeout: ${errorMessage(error)}`);
+  }
+  if (timeoutMs <= 0) throw new Error('--activator-timeout must be longer than 0 (a held request waits this long for a replica)');
   const running = startActivator({
     client, log, namespace: flags.namespace, port, host: flags.activatorBindAddress,
-    timeoutMs: parseDurationMs(flags.activatorTimeout), clusterDomain: flags.clusterDomain, registry: metrics.registry, states,
+    timeoutMs, clusterDomain: flags.clusterDomain, registry: metrics.registry, states,
     events: eventRecorder(client, { log, instance: identity, metrics }),
   });
   running.listening.catch((error: unknown) => log.error('activator: not serving', { error: errorMessage(error) }));

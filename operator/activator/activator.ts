@@ -100,7 +100,9 @@ export class Activator {
       wakes: new Counter({ name: 'cortex_operator_activator_wakes_total', help: 'APIs scaled from 0 to 1 replica by a request', registers }),
       coldStart: new Histogram({ name: 'cortex_operator_activator_cold_start_seconds', help: 'From the first held request of an API at zero to its first ready replica', buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600], registers }),
     };
-    this.server = http.createServer((req, res) => {
+    // no requestTimeout (Node's default is 5 min): a held request's body stays unread until a
+    // replica is ready, and the hold has its own limit (timeoutMs)
+    this.server = http.createServer({ requestTimeout: 0 }, (req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         this.o.log.error('activator: request failed', { error: errorMessage(error) });
         if (!res.headersSent) jsonError(res, 500, `activator: ${errorMessage(error)}`);
