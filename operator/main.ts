@@ -175,7 +175,7 @@ async function run(flags: Flags): Promise<void> {
   const scaleToZeroStates: ScaleToZeroStates = new Map();
   const activatorServer = activator(flags, client, log, metrics, scaleToZeroStates, identity);
   const activatorPort = Number(flags.activatorPort);
-  if (!flags.activatorAddress || !activatorServer) log.warn('scale to zero is off: it needs the activator (--activator-port) and the address Services reach it at (--activator-address, the pod IP in a cluster); APIs with minReplicas 0 keep 1 replica');
+  if (!flags.activatorAddress || !activatorServer) log.warn('scale to zero is off: it needs the activator (--activator-port) and the address Services reach it at (--activator-address, the pod IP in a cluster); no API is scaled to zero');
   else if (!adapter) log.warn('scale to zero: no API goes to zero without the metrics API (--no-metrics-api), which tells when an API last served a request');
 
   let minor: number | undefined;

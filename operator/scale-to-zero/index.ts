@@ -113,6 +113,8 @@ export class ScaleToZero {
         if (!isNotFound(error)) throw error;
       }
     }
+    // without an activator nothing wakes it: the status must not promise that a request will
+    if (this.options.activator === undefined) return undefined;
     if (!zeroAllowed || deployment === undefined || replicasOf(deployment) !== 0) return undefined;
     return { after: api.spec.autoscaling.scaleToZeroAfter, since: scaledToZeroAt(deployment) };
   }

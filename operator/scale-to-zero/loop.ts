@@ -39,10 +39,7 @@ export interface LoopOptions {
   /** Writes replicas (patchReplicas); undefined: the Deployment changed meanwhile. */
   scale: (deployment: Deployment, replicas: number) => Promise<Deployment | undefined>;
   states: ScaleToZeroStates;
-  /**
-   * Whether a Service can send requests to the activator (it has an address). Without one
-   * nothing goes to zero, and an API found at zero is woken: nothing could ever wake it.
-   */
+  /** Whether a Service can send requests to the activator (it has an address); without one nothing goes to zero. */
   routable: boolean;
   log: Logger;
   events?: EventRecorder;
@@ -122,18 +119,17 @@ export class ScaleToZeroLoop {
     const current = replicasOf(d);
     const { minReplicas, scaleToZeroAfter } = spec.autoscaling;
 
-    if (minReplicas > 0 || !this.o.routable) {
+    if (minReplicas > 0) {
       this.o.states.delete(key);
-      // back from a zero this operator chose (minReplicas was raised since), or from a zero
-      // nothing could wake; a zero someone else chose with minReplicas > 0 is theirs (HPA off)
-      const ours = scaledToZeroAt(d) !== undefined;
-      if (current === 0 && (ours || minReplicas === 0)) {
-        const to = Math.max(1, minReplicas);
-        const why = minReplicas > 0 ? `minReplicas is ${minReplicas}` : 'no activator address (--activator-address): requests could not wake it';
-        await this.write(api, d, to, 'ScaledFromZero', `${why}: scaled from 0 to ${to}`);
+      // back from a zero this operator chose (minReplicas was raised since); a zero someone
+      // else chose is theirs (the HPA's convention for "autoscaling off")
+      if (current === 0 && scaledToZeroAt(d) !== undefined) {
+        await this.write(api, d, minReplicas, 'ScaledFromZero', `minReplicas is ${minReplicas}: scaled from 0 to ${minReplicas}`);
       }
       return;
     }
+    // without the activator's address nothing could wake an API: leave the replicas as they are
+    if (!this.o.routable) return void this.o.states.delete(key);
 
     const now = this.now() / 1000;
     const folded = foldActivity(this.o.states.get(key) ?? initialScaleToZeroState(), {
