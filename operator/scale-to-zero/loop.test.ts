@@ -38,7 +38,7 @@ function harness(o: { api?: ApiObject; deployment?: Deployment; routable?: boole
     deployment: () => h.deployment,
     activity: () => h.activity,
     held: () => h.held,
-    scale: async (d, replicas) => {
+    scale: async (_d, replicas) => {
       if (h.conflict) return undefined;
       h.writes.push(replicas);
       h.deployment = deployment(replicas, 0, replicas === 0 ? { [SCALED_TO_ZERO_ANNOTATION]: 'now' } : undefined);
