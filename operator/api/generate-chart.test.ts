@@ -107,6 +107,8 @@ test("the chart's defaults are the operator's: flags, runtime image, and the dur
   const service = metricsApiObjects({ namespace: 'x' })[0] as { spec: { ports: { port: number }[] } };
   assert.equal(values.metricsApi.service.port, service.spec.ports[0].port, "the Service's port is metricsApiObjects' default");
   assert.equal(values.metricsApi.provider, 'builtin', 'autoscaling works with nothing else installed');
+  assert.equal(String(values.activator.port), flag('--activator-port'));
+  assert.equal(values.activator.timeout, flag('--activator-timeout'));
 });
 
 test('values.schema.json refuses an unknown metricsApi.provider and a caBundle that is no PEM certificate', () => {

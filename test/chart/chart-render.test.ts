@@ -24,7 +24,7 @@ const PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n'
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = any;
 
-describe('the chart renders the metrics API', () => {
+describe('the chart renders the metrics API and the activator', () => {
   let helmBin: string;
   const helm = async (args: string[]) => {
     const r = await execa(helmBin, args, { reject: false, timeout: 60_000, env: { HELM_CONFIG_HOME: '/nonexistent', KUBECONFIG: '/nonexistent' } });
@@ -158,5 +158,16 @@ describe('the chart renders the metrics API', () => {
     const objs = await render('cortex', '--set', 'metricsApi.enabled=false', '--set', 'metricsApi.prometheusAdapter.podMonitor.enabled=true');
     assert.ok(operatorContainer(objs).args.includes('--no-metrics-api'));
     assert.deepEqual(objs.filter((o) => ['APIService', 'PodMonitor'].includes(o.kind) || o.metadata.name.endsWith('-metrics-api')), []);
+  });
+
+  test('the activator: its port and timeout as flags, the pod IP as CORTEX_ACTIVATOR_ADDRESS; activator.enabled=false turns it off', async () => {
+    const on = operatorContainer(await render('cortex', '--set', 'activator.port=9999', '--set', 'activator.timeout=30s'));
+    assert.ok(on.args.includes('--activator-port=9999') && on.args.includes('--activator-timeout=30s'), on.args.join(' '));
+    assert.deepEqual(on.env, [{ name: 'CORTEX_ACTIVATOR_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }]);
+    assert.deepEqual(on.ports.find((p: Obj) => p.name === 'activator'), { name: 'activator', containerPort: 9999, protocol: 'TCP' });
+    const off = operatorContainer(await render('cortex', '--set', 'activator.enabled=false'));
+    assert.ok(off.args.includes('--activator-port=0'));
+    assert.equal(off.env, undefined, 'no address: nothing goes to zero');
+    assert.equal(off.ports.find((p: Obj) => p.name === 'activator'), undefined);
   });
 });
