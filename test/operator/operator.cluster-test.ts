@@ -79,6 +79,7 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
       '--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms',
       // its metrics API would scrape kwok's fake pod IPs, which nothing may connect to (test/autoscaling covers it)
       '--no-metrics-api',
+      '--activator-port', '0', // several operators run at once here
     ], { reject: false, all: true, buffer: false });
     const own: string[] = [];
     proc.all?.on('data', (chunk: Buffer) => {
