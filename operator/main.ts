@@ -25,6 +25,8 @@ import type { ScaleToZeroStates } from './scale-to-zero/index.ts';
 
 /** The runtime image when neither predictor.image nor --runtime-image says otherwise. */
 export const DEFAULT_RUNTIME_IMAGE = 'cortex-ts/runtime:0.1.0';
+/** The same for GPU APIs: runtime/Dockerfile.gpu, tagged <version>-gpu. */
+export const DEFAULT_GPU_RUNTIME_IMAGE = `${DEFAULT_RUNTIME_IMAGE}-gpu`;
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 interface Flags {
@@ -32,6 +34,7 @@ interface Flags {
   context?: string;
   namespace?: string;
   runtimeImage: string;
+  gpuRuntimeImage: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   nodePoolsConfigmap?: string;
   nodePoolsNamespace?: string;
@@ -214,6 +217,7 @@ async function run(flags: Flags): Promise<void> {
     },
     config: {
       runtimeImage: flags.runtimeImage,
+      gpuRuntimeImage: flags.gpuRuntimeImage,
       imagePullPolicy: flags.imagePullPolicy,
       // HPAConfigurableTolerance: alpha (off) in 1.33–1.34, where the API server drops the field; beta (on) from 1.35
       hpaTolerance: minor !== undefined && minor >= 35,
@@ -276,6 +280,7 @@ export function operatorCommand(): Command {
     .option('--context <name>', 'kubeconfig context')
     .option('-n, --namespace <namespace>', 'watch only this namespace (default: all)')
     .addOption(new Option('--runtime-image <image>', 'image of the replicas when predictor.image is not set').default(DEFAULT_RUNTIME_IMAGE).env('CORTEX_RUNTIME_IMAGE'))
+    .addOption(new Option('--gpu-runtime-image <image>', 'the same for APIs with compute.gpu > 0 (runtime/Dockerfile.gpu: CUDA libraries)').default(DEFAULT_GPU_RUNTIME_IMAGE).env('CORTEX_GPU_RUNTIME_IMAGE'))
     .addOption(new Option('--image-pull-policy <policy>', 'imagePullPolicy of the replicas').choices(['Always', 'IfNotPresent', 'Never']))
     .option('--node-pools-configmap <name>', 'read the node pools from this ConfigMap (key node-pools.yaml); default in a cluster: cortex-node-pools')
     .option('--node-pools-namespace <namespace>', "namespace of that ConfigMap (default: the operator's own, or cortex-system out of the cluster)")

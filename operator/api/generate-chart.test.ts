@@ -12,7 +12,7 @@ import { Ajv } from 'ajv';
 import { parse, stringify } from 'yaml';
 import { operatorRules } from '../rbac.ts';
 import { parseNodePools } from '../node-pools.ts';
-import { DEFAULT_RUNTIME_IMAGE, operatorCommand } from '../main.ts';
+import { DEFAULT_RUNTIME_IMAGE, DEFAULT_GPU_RUNTIME_IMAGE, operatorCommand } from '../main.ts';
 import { CRD_PATH } from './generate-crd.ts';
 import { CHART_CRD_PATH, CHART_DIR, CHART_RBAC_RULES_PATH, chartFiles } from './generate-chart.ts';
 import { DURATION_PATTERN, parseDurationMs } from './v1alpha1/index.ts';
@@ -94,6 +94,7 @@ test("values.schema.json accepts exactly the node pools the operator's parser ac
 test("the chart's defaults are the operator's: flags, runtime image, and the duration syntax", () => {
   assert.equal(schema.definitions.duration.pattern, DURATION_PATTERN);
   assert.equal(`${values.runtimeImage.repository}:${values.runtimeImage.tag || chart.appVersion}`, DEFAULT_RUNTIME_IMAGE);
+  assert.equal(`${values.runtimeImage.repository}:${values.runtimeImage.gpuTag || `${chart.appVersion}-gpu`}`, DEFAULT_GPU_RUNTIME_IMAGE);
   const flag = (long: string) => operatorCommand().options.find((o) => o.long === long)?.defaultValue as unknown;
   assert.equal(String(values.healthPort), flag('--health-port'));
   assert.equal(String(values.workers), flag('--workers'));

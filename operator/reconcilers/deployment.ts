@@ -79,7 +79,7 @@ function runtimeSpecHash(api: ApiInstance): string {
 
 export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Deployment {
   const { predictor, updateStrategy } = api.spec;
-  const image = predictor.image ?? config.runtimeImage;
+  const image = predictor.image ?? (api.spec.compute.gpu > 0 && config.gpuRuntimeImage ? config.gpuRuntimeImage : config.runtimeImage);
   const bundle = predictor.bundle;
   const labels = labelsFor(api);
 

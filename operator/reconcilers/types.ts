@@ -24,6 +24,8 @@ export interface ApiInstance {
 export interface OperatorConfig {
   /** The runtime image used when predictor.image is not set. */
   runtimeImage: string;
+  /** The runtime image of APIs with compute.gpu > 0 and no predictor.image (CUDA libraries inside); default: runtimeImage. */
+  gpuRuntimeImage?: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** Whether the API server keeps HPA behavior tolerances (autoscaling/v2, Kubernetes ≥ 1.35, where the feature is on by default). */
   hpaTolerance: boolean;

@@ -70,6 +70,10 @@ app.kubernetes.io/part-of: cortex
 {{- printf "%s:%s" .Values.runtimeImage.repository (default .Chart.AppVersion .Values.runtimeImage.tag) }}
 {{- end }}
 
+{{- define "cortex.gpuRuntimeImage" -}}
+{{- printf "%s:%s" .Values.runtimeImage.repository (default (printf "%s-gpu" .Chart.AppVersion) .Values.runtimeImage.gpuTag) }}
+{{- end }}
+
 {{/*
 What values.schema.json cannot say: pool names are unique (the operator refuses the whole
 list otherwise, and every API would be "compute unavailable"); metricsApi.tls's secretName and
