@@ -69,7 +69,7 @@ export function explain(conn: Connection, error: unknown, doing: string): CliErr
   if (error instanceof CliError) return error;
   if (error instanceof KubeError) {
     if (error.code === 401) return new CliError(`${doing}: the cluster of ${where} did not accept the kubeconfig's credentials (401); log in again or refresh them`, ExitCode.Failed);
-    if (error.code === 403) return new CliError(`${doing}: not allowed in namespace ${conn.namespace} of ${where}: ${error.serverMessage}; ask the cluster admin for the cortex-user role or choose another namespace with cortex env configure ${conn.env.name} --namespace <ns>`, ExitCode.Failed);
+    if (error.code === 403) return new CliError(`${doing}: not allowed in namespace ${conn.namespace} of ${where}: ${error.serverMessage}; ask a cluster admin for Cortex's user role there (the chart's ClusterRole <release>-user: kubectl create rolebinding <you>-cortex -n ${conn.namespace} --clusterrole=cortex-user --user=<you>) or choose another namespace with cortex env configure ${conn.env.name} --namespace <ns>`, ExitCode.Failed);
     if (error.code === 404 && error.message.includes(`/apis/${GROUP}/`) && error.serverMessage.includes('the server could not find the requested resource')) {
       return new CliError(`${doing}: Cortex is not installed in the cluster of ${where} (no ${PLURAL}.${GROUP} resource); install it with: helm install cortex charts/cortex --namespace cortex-system --create-namespace (docs/install.md)`, ExitCode.Failed);
     }

@@ -14,7 +14,6 @@ import type { DeployReporter } from '../local/deploy.ts';
 
 export const REALTIME_APIS: ResourceType = { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL };
 export const CONFIG_MAPS: ResourceType = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps' };
-export const NAMESPACES: ResourceType = { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces' };
 
 /** What a cluster deploy reports: the same steps and warnings as a local one. */
 export type ClusterDeployReporter = Pick<DeployReporter, 'step' | 'warning'>;
@@ -39,8 +38,11 @@ export function loadOrExplain(config: string): LoadedProject {
   }
 }
 
-/** The API server's reason a dry run failed, naming the object. */
-function rejected(obj: KubeObject, error: unknown, file: string): CliError | undefined {
+/** The API server's reason a dry run failed, naming the object (or the namespace, when it is missing). */
+function rejected(obj: KubeObject, error: unknown, file: string, conn: Connection): CliError | undefined {
+  if (error instanceof KubeError && error.code === 404 && /namespaces? "[^"]+" not found/.test(error.serverMessage)) {
+    return new CliError(`namespace ${conn.namespace} does not exist in environment ${conn.env.name}; create it (kubectl create namespace ${conn.namespace}) or choose another: cortex env configure ${conn.env.name} --namespace <ns>`, ExitCode.Failed);
+  }
   if (!(error instanceof KubeError) || (error.code !== 422 && error.code !== 400)) return undefined;
   const what = obj.kind === KIND ? `API ${obj.metadata?.name}` : `${obj.kind} ${obj.metadata?.name}`;
   return new CliError(`${file}: the cluster rejected ${what}: ${error.serverMessage}; nothing was changed`, ExitCode.Usage);
@@ -69,21 +71,13 @@ export async function deployToCluster(
 
   const check = reporter.step(`checking with the cluster (namespace ${namespace})`);
   const plans = await talk(conn, `deploying to ${conn.env.name}`, async () => {
-    try {
-      await client.get(NAMESPACES, undefined, namespace);
-    } catch (error) {
-      if (isNotFound(error)) {
-        throw new CliError(`namespace ${namespace} does not exist in environment ${conn.env.name}; create it (kubectl create namespace ${namespace}) or choose another: cortex env configure ${conn.env.name} --namespace <ns>`, ExitCode.Failed);
-      }
-      throw error;
-    }
     // Every object through the API server's validation (schema, CEL rules, admission) first.
     for (const cm of configMaps) {
       try {
         await client.create(CONFIG_MAPS, cm, FIELD_MANAGER, { dryRun: true });
       } catch (error) {
         if (isConflict(error)) continue; // the same bundle is there already (content-addressed)
-        throw rejected(cm, error, project.file) ?? error;
+        throw rejected(cm, error, project.file, conn) ?? error;
       }
     }
     const result: { api: RealtimeApiObject; plan: Plan; current?: number }[] = [];
@@ -98,7 +92,7 @@ export async function deployToCluster(
       try {
         dry = await client.apply(REALTIME_APIS, api, { fieldManager: FIELD_MANAGER, force: true, dryRun: true });
       } catch (error) {
-        throw rejected(api, error, project.file) ?? error;
+        throw rejected(api, error, project.file, conn) ?? error;
       }
       const plan: Plan = current === undefined ? 'creating' : dry.metadata?.generation === current.metadata?.generation ? 'up to date' : 'updating';
       result.push({ api, plan, current: current?.metadata?.generation });

@@ -10,11 +10,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parse, stringify } from 'yaml';
-import { operatorRules } from '../rbac.ts';
+import { mergeRules, operatorRules } from '../rbac.ts';
 import { parseNodePools } from '../node-pools.ts';
 import { DEFAULT_RUNTIME_IMAGE, DEFAULT_GPU_RUNTIME_IMAGE, operatorCommand } from '../main.ts';
 import { CRD_PATH } from './generate-crd.ts';
-import { CHART_CRD_PATH, CHART_DIR, CHART_RBAC_RULES_PATH, chartFiles } from './generate-chart.ts';
+import { CHART_CRD_PATH, CHART_DIR, CHART_RBAC_RULES_PATH, CHART_USER_RULES_PATH, chartFiles } from './generate-chart.ts';
+import { cliUserRules } from '../../cli/cluster/rbac.ts';
 import { DURATION_PATTERN, parseDurationMs } from './v1alpha1/index.ts';
 import { metricsApiObjects } from '../metrics-adapter/manifests.ts';
 import { DEFAULT_WINDOW_MS } from '../metrics-adapter/scraper.ts';
@@ -37,6 +38,7 @@ test(`${CHART_CRD_PATH} and ${CHART_RBAC_RULES_PATH} are up to date (run npm run
   }
   assert.equal(read(CHART_CRD_PATH), read(CRD_PATH), 'the chart installs the very CRD crds/ holds');
   assert.deepEqual(parse(read(CHART_RBAC_RULES_PATH)), operatorRules(), 'the chart grants exactly the declared rules');
+  assert.deepEqual(parse(read(CHART_USER_RULES_PATH)).rules, mergeRules(cliUserRules), 'the user role grants exactly what the CLI declares');
 });
 
 test('Chart.yaml: Helm 3 (apiVersion v2), appVersion is the package version (the images are tagged with it)', () => {

@@ -14,6 +14,8 @@ import { parse, parseAllDocuments } from 'yaml';
 import { applyDefaults } from '../../operator/api/v1alpha1/index.ts';
 import { metricsApiObjects } from '../../operator/metrics-adapter/manifests.ts';
 import { desiredDeployment } from '../../operator/reconcilers/deployment.ts';
+import { mergeRules } from '../../operator/rbac.ts';
+import { cliUserRules } from '../../cli/cluster/rbac.ts';
 import { ensureBinaries } from '../cluster/build.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -169,5 +171,14 @@ describe('the chart renders the metrics API and the activator', () => {
     assert.ok(off.args.includes('--activator-port=0'));
     assert.equal(off.env, undefined, 'no address: nothing goes to zero');
     assert.equal(off.ports.find((p: Obj) => p.name === 'activator'), undefined);
+  });
+
+  test('the user role: exactly the rules the CLI declares, aggregated into edit/admin; rbac.userRole.create=false leaves it out', async () => {
+    const role = (await render('cortex')).find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'cortex-user');
+    assert.deepEqual(role.rules, mergeRules(cliUserRules));
+    assert.equal(role.metadata.labels['rbac.authorization.k8s.io/aggregate-to-edit'], 'true');
+    const plain = (await render('cortex', '--set', 'rbac.userRole.aggregateToEdit=false')).find((o) => o.metadata.name === 'cortex-user');
+    assert.equal(plain.metadata.labels['rbac.authorization.k8s.io/aggregate-to-edit'], undefined);
+    assert.equal((await render('cortex', '--set', 'rbac.userRole.create=false')).find((o) => o.metadata.name === 'cortex-user'), undefined);
   });
 });

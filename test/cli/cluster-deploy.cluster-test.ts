@@ -1,9 +1,13 @@
 // `cortex deploy` to a cluster environment, end to end, against the real control plane of
 // test/cluster (kube-apiserver, controller-manager with the garbage collector, scheduler, kwok
 // nodes that mark pods Running) with the operator running as a local process under its declared
-// RBAC. Pods on kwok nodes run nothing, so predictions and logs are not exercised here.
+// RBAC, and the CLI as a user bound to exactly the rules it declares (cli/cluster/rbac.ts). Pods
+// on kwok nodes run nothing, so predictions are not exercised here (logs: cluster-logs.cluster-test.ts).
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
+import { cliUserRules } from '../../cli/cluster/rbac.ts';
+import { mergeRules } from '../../operator/rbac.ts';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +22,7 @@ import { cortexBin } from '../helpers/serve.ts';
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 const NS = 'ml';
 const API = 'iris-classifier';
+const USER = 'alice';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = any;
@@ -46,7 +51,14 @@ describe('cortex deploy to a cluster environment', { concurrency: false }, () =>
     operator = await startOperator(cluster, dir, { nodePoolsFile });
     cli = await localEnv();
     project = copyProject('examples/iris-classifier');
-    await cortex(['env', 'configure', 'test', '--kubeconfig', cluster.kubeconfig, '--namespace', NS]);
+    // the CLI runs as a person bound in the namespace to exactly the rules it declares (the chart's <release>-user role)
+    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'cortex-user' }, rules: mergeRules(cliUserRules) }) });
+    await cluster.kubectl(['create', 'rolebinding', 'alice-cortex', '-n', NS, '--clusterrole=cortex-user', `--user=${USER}`]);
+    const kubeconfig = parse(readFileSync(cluster.kubeconfig, 'utf8'));
+    for (const u of kubeconfig.users) u.user.as = USER;
+    const userKubeconfig = path.join(dir, 'alice.kubeconfig');
+    writeFileSync(userKubeconfig, stringify(kubeconfig));
+    await cortex(['env', 'configure', 'test', '--kubeconfig', userKubeconfig, '--namespace', NS]);
   }, { timeout: BUILD_TIMEOUT_MS });
 
   after(async () => {
@@ -174,6 +186,21 @@ describe('cortex deploy to a cluster environment', { concurrency: false }, () =>
     const r = await cli.cortex(['deploy', project, '-e', 'nowhere'], { cwd: dir });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /namespace missing does not exist in environment nowhere; create it/);
+  });
+
+  test('a user without the Cortex user role is told what is missing and how to get it', async () => {
+    const kubeconfig = parse(readFileSync(cluster.kubeconfig, 'utf8'));
+    for (const u of kubeconfig.users) u.user.as = 'bob';
+    const bobKubeconfig = path.join(dir, 'bob.kubeconfig');
+    writeFileSync(bobKubeconfig, stringify(kubeconfig));
+    const refused = await cli.cortex(['env', 'configure', 'bob', '--kubeconfig', bobKubeconfig, '--namespace', NS], { cwd: dir });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /not allowed in namespace ml of environment bob .*--clusterrole=cortex-user.*\(nothing was saved; --no-check saves anyway\)/s);
+    await cortex(['env', 'configure', 'bob', '--kubeconfig', bobKubeconfig, '--namespace', NS, '--no-check']);
+    const r = await cli.cortex(['deploy', project, '-e', 'bob'], { cwd: dir });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not allowed in namespace ml/);
+    assert.equal((await json<{ items: Obj[] }>(['get', 'realtimeapis', '-n', NS])).items.length, 1, 'nothing written');
   });
 
   test('a stuck rollout shows why; Ctrl-C stops the waiting, not the deploy', async () => {

@@ -1,0 +1,19 @@
+// What a person running the cortex CLI against a namespace needs, declared next to the commands
+// that need it. The chart renders it as the ClusterRole <release>-user (bind it per namespace
+// with a RoleBinding; aggregated into the built-in edit and admin roles by default), and the
+// end-to-end test runs every command as a user bound to exactly these rules.
+import type { PolicyRule } from '../../operator/reconcilers/types.ts';
+
+export const cliUserRules: PolicyRule[] = [
+  // deploy (server-side apply = patch, dry runs included), get, delete, the wait, env configure's check
+  { apiGroups: ['cortex.dev'], resources: ['realtimeapis'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+  // deploy uploads bundles (immutable: never updated); delete waits for the API's to be released
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create'] },
+  // get API shows the pods; logs lists them and reads their logs
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+  // predict POSTs through the API server's service proxy
+  { apiGroups: [''], resources: ['services/proxy'], verbs: ['get', 'create'] },
+  // refresh: a rolling restart, as kubectl rollout restart does it
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
+];
