@@ -11,29 +11,23 @@
 // declared RBAC. Not part of `npm test`: `npm run test:cluster`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type ResultPromise } from 'execa';
-import { parse, stringify } from 'yaml';
 import { HttpMethod, KubeConfig } from '@kubernetes/client-node';
 import { LOOPBACK_POD_CIDR, OPERATOR_NAMESPACE, startCluster, type Cluster } from '../cluster/cluster.ts';
 import { freePort } from '../cluster/ports.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { KubeClient } from '../../operator/kube/client.ts';
 import { metricsApiObjects } from '../../operator/metrics-adapter/manifests.ts';
 import { parseMetricQuantity } from '../../operator/metrics-adapter/quantity.ts';
-import { NODE_POOLS_KEY } from '../../operator/node-pools.ts';
-import { operatorNodeFlags } from '../../operator/node-flags.ts';
-import { rbacManifests } from '../../operator/rbac.ts';
 import { PodRuntimes, startLoad } from './runtimes.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
 const BUILD_TIMEOUT_MS = 60 * 60_000;
-const SERVICE_ACCOUNT = 'cortex-operator';
 const NS = 'autoscaling';
 const API = 'slow';
 const TARGET = 2; // targetReplicaConcurrency
@@ -56,8 +50,7 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
   let dir: string;
   let cluster: Cluster;
   let client: KubeClient;
-  let operator: ResultPromise | undefined;
-  const operatorLogs: string[] = [];
+  let operator: OperatorProcess | undefined;
   let runtimes: PodRuntimes | undefined;
   let adapterPort: number;
 
@@ -77,30 +70,13 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
       extraArgs: { 'kube-controller-manager': ['--horizontal-pod-autoscaler-sync-period=5s'] },
     });
     await k(['create', 'namespace', NS]);
-    await k(['create', 'serviceaccount', SERVICE_ACCOUNT, '-n', OPERATOR_NAMESPACE]);
-    await k(['apply', '-f', '-'], rbacManifests({ namespace: OPERATOR_NAMESPACE, serviceAccount: SERVICE_ACCOUNT }).map((o) => stringify(o)).join('---\n'));
-    await k(['create', 'configmap', 'cortex-node-pools', '-n', OPERATOR_NAMESPACE, `--from-file=${NODE_POOLS_KEY}=${poolsFile}`]);
-    // the admin kubeconfig, every request of the operator impersonating its ServiceAccount
-    const kubeconfig = parse(readFileSync(cluster.kubeconfig, 'utf8'));
-    for (const u of kubeconfig.users) u.user.as = `system:serviceaccount:${OPERATOR_NAMESPACE}:${SERVICE_ACCOUNT}`;
-    const operatorKubeconfig = path.join(dir, 'operator.kubeconfig');
-    writeFileSync(operatorKubeconfig, stringify(kubeconfig));
-
     adapterPort = await freePort();
-    operator = execa(process.execPath, [
-      ...operatorNodeFlags,
-      path.join(repo, 'operator', 'bin', 'cortex-operator.ts'),
-      '--kubeconfig', operatorKubeconfig,
-      '--node-pools-configmap', 'cortex-node-pools',
-      '--runtime-image', 'fake.invalid/cortex-runtime:test',
-      '--health-port', String(await freePort()),
-      '--no-leader-elect',
-      '--metrics-api-port', String(adapterPort),
-      '--metrics-api-bind-address', '127.0.0.1',
-      '--log-level', 'debug',
-    ], { reject: false, all: true, buffer: false });
-    operator.all?.on('data', (chunk: Buffer) => operatorLogs.push(...chunk.toString().split('\n').filter(Boolean)));
-    await waitFor('the operator to serve the metrics API', async () => operatorLogs.some((l) => l.includes('"metrics API serving"')) || (operator!.exitCode !== null ? Promise.reject(new Error('the operator exited')) : false), 60_000);
+    // the metrics API on: this cluster's pod IPs are loopback addresses the test serves itself
+    operator = await startOperator(cluster, dir, {
+      nodePoolsFile: poolsFile,
+      extraArgs: ['--metrics-api', '--metrics-api-port', String(adapterPort), '--metrics-api-bind-address', '127.0.0.1', '--log-level', 'debug'],
+    });
+    await waitFor('the operator to serve the metrics API', async () => operator!.logs.some((l) => l.includes('"metrics API serving"')), 60_000);
 
     // what the chart installs, with the Service pointing at this local process instead of the operator's pods
     const objects = metricsApiObjects({ namespace: OPERATOR_NAMESPACE, externalName: 'localhost', targetPort: adapterPort });
@@ -116,10 +92,9 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
 
   after(async () => {
     await runtimes?.stop();
-    operator?.kill('SIGTERM');
-    await operator?.catch(() => undefined);
+    await operator?.stop();
     if (process.exitCode || process.env.CORTEX_TEST_OPERATOR_LOG) {
-      process.stderr.write(`--- operator log (last 80 lines) ---\n${operatorLogs.slice(-80).join('\n')}\n`);
+      process.stderr.write(`--- operator log (last 80 lines) ---\n${operator?.logs.slice(-80).join('\n')}\n`);
       process.stderr.write(`--- runtimes log (last 40 lines) ---\n${runtimes?.log.slice(-40).join('\n')}\n`);
       const kcm = path.join(cluster.stateDir, 'logs', 'kube-controller-manager.log');
       const hpaLines = (() => {
