@@ -20,6 +20,7 @@ import { LeaderElector, defaultIdentity } from './controller/leader.ts';
 import { eventRecorder } from './events.ts';
 import { createMetrics, type OperatorMetrics } from './metrics.ts';
 import { DEFAULT_METRICS_API_PORT, startMetricsAdapter, type MetricsAdapter } from './metrics-adapter/index.ts';
+import { cortexInformers, type CortexInformers } from './controller/cortex-informers.ts';
 import { DEFAULT_ACTIVATOR_PORT, startActivator, type RunningActivator } from './activator/index.ts';
 import type { ScaleToZeroStates } from './scale-to-zero/index.ts';
 
@@ -109,7 +110,7 @@ function healthServer(port: number, ready: () => boolean, metrics: OperatorMetri
 }
 
 /** The custom metrics API the HPAs read cortex_in_flight_requests from (operator/metrics-adapter). */
-function metricsAdapter(flags: Flags, client: KubeClient, log: Logger, metrics: OperatorMetrics): MetricsAdapter | undefined {
+function metricsAdapter(flags: Flags, client: KubeClient, log: Logger, metrics: OperatorMetrics, informers: CortexInformers): MetricsAdapter | undefined {
   if (!flags.metricsApi) return undefined;
   if ((flags.metricsApiCertFile === undefined) !== (flags.metricsApiKeyFile === undefined)) {
     throw new Error('--metrics-api-cert-file and --metrics-api-key-file go together: give both, or neither for a self-signed certificate');
@@ -133,11 +134,12 @@ function metricsAdapter(flags: Flags, client: KubeClient, log: Logger, metrics: 
     cert,
     registry: metrics.registry,
     scrapeIntervalMs: Math.max(100, parseDurationMs(flags.metricsScrapeInterval)),
+    informers,
   });
 }
 
 /** The activator (operator/activator), which holds the requests of APIs at zero; every replica runs one. */
-function activator(flags: Flags, client: KubeClient, log: Logger, metrics: OperatorMetrics, states: ScaleToZeroStates, identity: string): RunningActivator | undefined {
+function activator(flags: Flags, client: KubeClient, log: Logger, metrics: OperatorMetrics, states: ScaleToZeroStates, identity: string, informers: CortexInformers): RunningActivator | undefined {
   const port = wholeNumber('--activator-port', flags.activatorPort);
   if (port === 0) return undefined;
   let timeoutMs: number;
@@ -151,6 +153,7 @@ function activator(flags: Flags, client: KubeClient, log: Logger, metrics: Opera
     client, log, namespace: flags.namespace, port, host: flags.activatorBindAddress,
     timeoutMs, clusterDomain: flags.clusterDomain, registry: metrics.registry, states,
     events: eventRecorder(client, { log, instance: identity, metrics }),
+    informers,
   });
   running.listening.catch((error: unknown) => log.error('activator: not serving', { error: errorMessage(error) }));
   return running;
@@ -173,10 +176,17 @@ async function run(flags: Flags): Promise<void> {
   const client = new KubeClient(kc);
   const metrics = createMetrics({ defaultMetrics: true });
   const identity = defaultIdentity();
-  // every replica serves the metrics API, leader or not: the API server may ask any of them
-  const adapter = metricsAdapter(flags, client, log, metrics);
+  // every replica serves the metrics API and the activator, leader or not: the API server and
+  // the Services may reach any of them. They share one cache of RealtimeAPIs and Cortex pods,
+  // started once both have attached their handlers.
+  const shared = cortexInformers({ client, log, namespace: flags.namespace });
+  const adapter = metricsAdapter(flags, client, log, metrics, shared);
   const scaleToZeroStates: ScaleToZeroStates = new Map();
-  const activatorServer = activator(flags, client, log, metrics, scaleToZeroStates, identity);
+  const activatorServer = activator(flags, client, log, metrics, scaleToZeroStates, identity, shared);
+  if (adapter || activatorServer) {
+    shared.pods.start();
+    shared.apis.start();
+  }
   const activatorPort = Number(flags.activatorPort);
   if (!flags.activatorAddress || !activatorServer) log.warn('scale to zero is off: it needs the activator (--activator-port) and the address Services reach it at (--activator-address, the pod IP in a cluster); no API is scaled to zero');
   else if (!adapter) log.warn('scale to zero: no API goes to zero without the metrics API (--no-metrics-api), which tells when an API last served a request');
@@ -252,7 +262,7 @@ async function run(flags: Flags): Promise<void> {
     log.info('stopping', { signal });
     health?.close();
     metrics.leader.set(0);
-    Promise.all([controller.stop(), adapter?.stop(), activatorServer?.stop()])
+    Promise.all([controller.stop(), adapter?.stop(), activatorServer?.stop(), shared.pods.stop(), shared.apis.stop()])
       .then(() => (code === 0 ? elector?.release() : undefined))
       .then(() => process.exit(code), () => process.exit(1));
     setTimeout(() => process.exit(code || 1), 10_000).unref();

@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import type { ScaleToZeroStates } from '../scale-to-zero/loop.ts';
 import { Activator } from './activator.ts';
 import { kubeBackend } from './kube-backend.ts';
+import type { CortexInformers } from '../controller/cortex-informers.ts';
 
 export { Activator, DEFAULT_ACTIVATOR_PORT, DEFAULT_ACTIVATOR_TIMEOUT_MS, RETRY_AFTER_SECONDS, type Backend } from './activator.ts';
 export { activatorRbac } from './kube-backend.ts';
@@ -28,6 +29,8 @@ export interface StartActivatorOptions {
   events?: EventRecorder;
   states?: ScaleToZeroStates;
   informer?: Pick<InformerOptions<KubeObject>, 'idleTimeoutMs' | 'watchTimeoutSeconds' | 'backoff'>;
+  /** Caches shared with the rest of the process; their owner starts and stops them. Default: its own. */
+  informers?: CortexInformers;
 }
 
 export interface RunningActivator {

@@ -5,9 +5,10 @@
 // wakeOnRequest gives, and records an Event on the API.
 
 import type { V1Pod } from '@kubernetes/client-node';
-import { GROUP, KIND, PLURAL, VERSION, type RealtimeApi } from '../api/v1alpha1/index.ts';
+import { GROUP, PLURAL, type RealtimeApi } from '../api/v1alpha1/index.ts';
 import { initialScaleToZeroState, wakeOnRequest } from '../autoscaling/scale-to-zero.ts';
-import { Informer, listerWatcher, type InformerOptions } from '../controller/informer.ts';
+import type { InformerOptions } from '../controller/informer.ts';
+import { cortexInformers, type CortexInformers } from '../controller/cortex-informers.ts';
 import type { EventRecorder } from '../events.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import type { Logger } from '../log.ts';
@@ -34,6 +35,8 @@ export interface KubeBackendOptions {
   states?: ScaleToZeroStates;
   events?: EventRecorder;
   informer?: Pick<InformerOptions<KubeObject>, 'idleTimeoutMs' | 'watchTimeoutSeconds' | 'backoff'>;
+  /** Caches shared with the rest of the process; their owner starts and stops them. Default: its own. */
+  informers?: CortexInformers;
 }
 
 function isRunning(pod: Pod): boolean {
@@ -56,9 +59,8 @@ export function reasonOf(api: ApiObject): string | undefined {
 export function kubeBackend(options: KubeBackendOptions): Backend & { start(): void; stop(): Promise<void> } {
   const { client, log, namespace } = options;
   const states = options.states ?? new Map();
-  const common = { log, resyncMs: 0, ...options.informer };
-  const apis = new Informer<ApiObject>({ name: `activator ${PLURAL}`, source: listerWatcher(client, { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL }, namespace), ...common });
-  const pods = new Informer<Pod>({ name: 'activator pods', source: listerWatcher(client, { group: '', version: 'v1', kind: 'Pod', plural: 'pods' }, namespace, { labelSelector: API_LABEL }), ...common });
+  const own = options.informers === undefined;
+  const { apis, pods } = options.informers ?? cortexInformers({ client, log, namespace, informer: options.informer });
 
   // pods by API ("namespace/name" → pod name → pod), and who wants to hear of changes
   const byApi = new Map<string, Map<string, Pod>>();
@@ -123,12 +125,14 @@ export function kubeBackend(options: KubeBackendOptions): Backend & { start(): v
       return result;
     },
     start() {
-      apis.start();
-      pods.start();
+      if (own) {
+        apis.start();
+        pods.start();
+      }
       void Promise.all([apis.waitForSync(), pods.waitForSync()]).then(() => synced());
     },
     async stop() {
-      await Promise.all([apis.stop(), pods.stop()]);
+      if (own) await Promise.all([apis.stop(), pods.stop()]);
     },
   };
 }

@@ -10,11 +10,10 @@
 
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { GROUP as CORTEX_GROUP, KIND, PLURAL, VERSION } from '../api/v1alpha1/index.ts';
-import { Informer, errorMessage, listerWatcher, type InformerOptions } from '../controller/informer.ts';
+import { errorMessage, type Informer, type InformerOptions } from '../controller/informer.ts';
+import { cortexInformers, type CortexInformers } from '../controller/cortex-informers.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import type { Logger } from '../log.ts';
-import { API_LABEL } from '../reconcilers/types.ts';
 import { MetricsApi } from './api.ts';
 import { loadRequestHeaderConfig, type RequestHeaderConfig } from './authn.ts';
 import { subjectAccessReviewAuthorizer, type Authorizer } from './authz.ts';
@@ -50,6 +49,8 @@ export interface MetricsAdapterOptions {
   /** How often the front-proxy ConfigMap is read again (CA rotation). Default 1 min. */
   requestHeaderRefreshMs?: number;
   informer?: Pick<InformerOptions<KubeObject>, 'idleTimeoutMs' | 'watchTimeoutSeconds' | 'backoff'>;
+  /** Caches shared with the rest of the process; their owner starts and stops them. Default: its own. */
+  informers?: CortexInformers;
 }
 
 export interface MetricsAdapter {
@@ -62,9 +63,8 @@ export interface MetricsAdapter {
 
 export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdapter {
   const { client, log, namespace, registry } = options;
-  const common = { log, resyncMs: 0, ...options.informer };
-  const pods = new Informer<PodObject>({ name: 'metrics-adapter pods', source: listerWatcher(client, { group: '', version: 'v1', kind: 'Pod', plural: 'pods' }, namespace, { labelSelector: API_LABEL }), ...common });
-  const apis = new Informer<ApiObject>({ name: `metrics-adapter ${PLURAL}`, source: listerWatcher(client, { group: CORTEX_GROUP, version: VERSION, kind: KIND, plural: PLURAL }, namespace), ...common });
+  const own = options.informers === undefined;
+  const { pods, apis } = (options.informers ?? cortexInformers({ client, log, namespace, informer: options.informer })) as unknown as { pods: Informer<PodObject>; apis: Informer<ApiObject> };
   const store = new SampleStore();
   const registers = registry ? [registry] : [];
   const scrapes = new Counter({ name: 'cortex_operator_metrics_scrapes_total', help: 'Scrapes of replicas\' /metrics by result (success, error)', labelNames: ['result'], registers });
@@ -82,8 +82,10 @@ export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdap
   const api = new MetricsApi({ pods: () => pods.list(), store, windowMs: (ns, name) => scraper.windowMs(ns, name) });
   const authorize = options.authorizer ?? subjectAccessReviewAuthorizer(client);
 
-  pods.start();
-  apis.start();
+  if (own) {
+    pods.start();
+    apis.start();
+  }
   scraper.start();
 
   let stopped = false;
@@ -143,7 +145,7 @@ export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdap
       await new Promise<void>((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
       await scraper.stop();
-      await Promise.all([pods.stop(), apis.stop()]);
+      if (own) await Promise.all([pods.stop(), apis.stop()]);
     },
   };
 }
