@@ -141,10 +141,11 @@ describe('scale to zero: an idle API goes to zero and its next request wakes it 
     assert.ok(idleFor >= IDLE_S, `went to zero ${idleFor.toFixed(1)} s after the last request, not before scaleToZeroAfter (${IDLE})`);
     assert.match(zero.metadata.annotations?.[SCALED_TO_ZERO_ANNOTATION] ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
 
-    const r = await waitFor('the status to say ScaledToZero', async () => {
+    // the last replica may still be draining when the status first says ScaledToZero (ready 1/0)
+    const r = await waitFor('the status to say ScaledToZero with no replica left', async () => {
       const x = await rapi();
-      return readyCondition(x)?.reason === 'ScaledToZero' && x;
-    }, 30_000);
+      return readyCondition(x)?.reason === 'ScaledToZero' && x.status?.ready === '0/0' && x;
+    }, 60_000);
     assert.equal(r.status.status, 'live');
     assert.equal(r.status.ready, '0/0');
     assert.match(readyCondition(r).message, new RegExp(`scaled to zero at .* after ${IDLE} without a request`));

@@ -101,7 +101,8 @@ describe('the Helm chart on a real control plane', { concurrency: false }, () =>
   });
 
   test('helm template | kubectl apply --dry-run=server is accepted, CRD included, with either metrics API provider', async () => {
-    const common = ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'];
+    // two ClusterRoles: the operator's and the user role (<release>-user)
+    const common = ['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'];
     const variants: [string[], string[]][] = [
       [[], [...common, 'APIService', 'APIService', 'Service']],
       // the PodMonitor needs the Prometheus Operator's CRDs, which this cluster has not
