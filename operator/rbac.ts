@@ -1,8 +1,8 @@
 // Every permission the operator needs, gathered from the code that needs it (each reconciler,
 // the status derivation, the node-pool source, the controller), merged, and rendered as RBAC
 // objects: a ClusterRole for what lives in every namespace, a Role in the operator's own
-// namespace for its configuration. The Helm chart renders these (later); tests bind exactly
-// them to a ServiceAccount and run the operator as it.
+// namespace for its configuration. The Helm chart renders these (files/rbac-rules.yaml,
+// generated); tests bind exactly them to a ServiceAccount and run the operator as it.
 
 import { nodePoolsRbac } from './node-pools-source.ts';
 import { CHILDREN, realtimeApiRbac } from './realtimeapi-controller.ts';
