@@ -3,12 +3,12 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { Informer, errorMessage, listerWatcher } from './controller/informer.ts';
-import type { KubeClient, KubeObject, ResourceType } from './kube/client.ts';
+import type { KubeClient, KubeObject } from './kube/client.ts';
+import { CONFIG_MAPS } from './kube/resources.ts';
 import type { Logger } from './log.ts';
 import { NODE_POOLS_KEY, parseNodePools, type NodePools } from './node-pools.ts';
 import type { PolicyRule } from './reconcilers/types.ts';
 
-export const CONFIGMAPS: ResourceType = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps' };
 
 /** Reading the node pools' ConfigMap, in the operator's namespace only. */
 export const nodePoolsRbac: PolicyRule[] = [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'], scope: 'operator-namespace' }];
@@ -25,7 +25,7 @@ export function configMapPools(client: KubeClient, namespace: string, name: stri
   const source = `ConfigMap ${namespace}/${name}`;
   const informer = new Informer<KubeObject>({
     name: 'node-pools',
-    source: listerWatcher(client, CONFIGMAPS, namespace, { fieldSelector: `metadata.name=${name}` }),
+    source: listerWatcher(client, CONFIG_MAPS, namespace, { fieldSelector: `metadata.name=${name}` }),
     log,
     ...informerOptions,
   });

@@ -8,6 +8,7 @@ import { GROUP, KIND, PLURAL, VERSION, applyDefaults, validateSpec, type Realtim
 import { Informer, errorMessage, listerWatcher, objectKey, type InformerOptions } from './controller/informer.ts';
 import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
 import { isNotFound, type KubeClient, type KubeObject, type ResourceType } from './kube/client.ts';
+import { PODS } from './kube/resources.ts';
 import type { Logger } from './log.ts';
 import type { NodePoolSource } from './node-pools-source.ts';
 import { selectPool } from './node-pools.ts';
@@ -97,7 +98,7 @@ export class RealtimeApiController {
       inf.on('add', (o) => this.enqueueOwner(o)).on('update', (o) => this.enqueueOwner(o)).on('delete', (o) => this.enqueueOwner(o));
       this.children.set(child.resource.kind, inf);
     }
-    this.pods = new Informer<V1Pod & KubeObject>({ name: 'pods', onWatchRestart: restarts('pods'), source: listerWatcher(client, { group: '', version: 'v1', kind: 'Pod', plural: 'pods' }, namespace, { labelSelector: API_LABEL }), resyncMs: 0, ...common });
+    this.pods = new Informer<V1Pod & KubeObject>({ name: 'pods', onWatchRestart: restarts('pods'), source: listerWatcher(client, PODS, namespace, { labelSelector: API_LABEL }), resyncMs: 0, ...common });
     this.pods.on('add', (o) => this.enqueueLabelled(o)).on('update', (o) => this.enqueueLabelled(o)).on('delete', (o) => this.enqueueLabelled(o));
     this.bundles = new BundleCollector({
       client, namespace, log: options.log, informer: options.informer, gracePeriodMs: options.bundleGracePeriodMs,

@@ -4,6 +4,7 @@
 // object stops the deploy before the first write.
 import { ConfigError, formatIssue, loadProject, type LoadedProject } from '../config/index.ts';
 import { PLURAL, GROUP, VERSION, KIND } from '../../operator/api/v1alpha1/index.ts';
+import { CONFIG_MAPS } from '../../operator/kube/resources.ts';
 import { KubeError, isConflict, isNotFound, type KubeObject, type ResourceType } from '../../operator/kube/client.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { bytes, plural } from '../output.ts';
@@ -13,7 +14,6 @@ import { realtimeApis, type RealtimeApiObject } from './manifests.ts';
 import type { DeployReporter } from '../local/deploy.ts';
 
 export const REALTIME_APIS: ResourceType = { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL };
-export const CONFIG_MAPS: ResourceType = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps' };
 
 /** What a cluster deploy reports: the same steps and warnings as a local one. */
 export type ClusterDeployReporter = Pick<DeployReporter, 'step' | 'warning'>;

@@ -1,7 +1,9 @@
 // The one-shot operations on an API in a cluster: delete, rolling restart, a prediction through
 // the API server's service proxy (works from a laptop with only a kubeconfig).
 import { HttpMethod } from '@kubernetes/client-node';
-import { isNotFound, resourcePath, type ResourceType } from '../../operator/kube/client.ts';
+import { isNotFound, resourcePath } from '../../operator/kube/client.ts';
+import { CONFIG_MAPS } from '../../operator/kube/resources.ts';
+import { DEPLOYMENTS } from '../../operator/reconcilers/deployment.ts';
 import { SERVICE_PORT } from '../../operator/reconcilers/service.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { explain, talk, type Connection } from './connect.ts';
@@ -9,11 +11,8 @@ import { REALTIME_APIS } from './deploy.ts';
 import { getApi } from './status.ts';
 import { BUNDLE_LABEL } from '../../operator/reconcilers/bundle-names.ts';
 
-const DEPLOYMENTS: ResourceType = { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments' };
 /** The annotation `kubectl rollout restart` sets: a new value rolls the pods. */
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
-
-const CONFIG_MAPS: ResourceType = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps' };
 
 /**
  * Deletes the API and waits until it is gone and no bundle ConfigMap still names it as an owner:

@@ -5,6 +5,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { GROUP, KIND, PLURAL, VERSION, type RealtimeApi } from '../api/v1alpha1/index.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
+import { PODS } from '../kube/resources.ts';
 import type { Logger } from '../log.ts';
 import { API_LABEL } from '../reconcilers/types.ts';
 import { Informer, listerWatcher, type InformerOptions } from './informer.ts';
@@ -29,7 +30,7 @@ export interface CortexInformerOptions {
 export function cortexInformers(o: CortexInformerOptions): CortexInformers {
   const common = { log: o.log, resyncMs: 0, ...o.informer };
   return {
-    pods: new Informer<CortexPod>({ name: 'pods', source: listerWatcher(o.client, { group: '', version: 'v1', kind: 'Pod', plural: 'pods' }, o.namespace, { labelSelector: API_LABEL }), ...common }),
+    pods: new Informer<CortexPod>({ name: 'pods', source: listerWatcher(o.client, PODS, o.namespace, { labelSelector: API_LABEL }), ...common }),
     apis: new Informer<CortexApi>({ name: PLURAL, source: listerWatcher(o.client, { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL }, o.namespace), ...common }),
   };
 }

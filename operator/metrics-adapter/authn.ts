@@ -9,6 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { KubeClient } from '../kube/client.ts';
+import { CONFIG_MAPS } from '../kube/resources.ts';
 import type { PolicyRule } from '../reconcilers/types.ts';
 
 export const AUTH_CONFIGMAP = { namespace: 'kube-system', name: 'extension-apiserver-authentication' };
@@ -71,7 +72,7 @@ export function requestHeaderConfigFrom(data: Record<string, string> | undefined
 }
 
 export async function loadRequestHeaderConfig(client: KubeClient): Promise<RequestHeaderConfig> {
-  const cm = await client.get<{ data?: Record<string, string> }>({ group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps' }, AUTH_CONFIGMAP.namespace, AUTH_CONFIGMAP.name);
+  const cm = await client.get<{ data?: Record<string, string> }>(CONFIG_MAPS, AUTH_CONFIGMAP.namespace, AUTH_CONFIGMAP.name);
   return requestHeaderConfigFrom(cm.data);
 }
 

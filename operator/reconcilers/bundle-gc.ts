@@ -4,6 +4,7 @@
 // orphans. Every write carries the resourceVersion it was computed from, so a concurrent change
 // (another API adding itself as an owner, kubectl) makes it fail with 409 instead of being lost.
 
+import { CONFIG_MAPS } from '../kube/resources.ts';
 import { HttpMethod, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { Informer, errorMessage, objectKey, type InformerOptions, type ListerWatcher } from '../controller/informer.ts';
 import { KIND } from '../api/v1alpha1/index.ts';
@@ -11,7 +12,7 @@ import { isConflict, isNotFound, resourcePath, type KubeClient, type KubeObject,
 import type { Logger } from '../log.ts';
 import { BUNDLE_LABEL } from './bundle-names.ts';
 import {
-  CONFIGMAPS, bundlesInUse, isBundle, missingMessage, planRelease, planSweep, unusable, withOwner,
+  bundlesInUse, isBundle, missingMessage, planRelease, planSweep, unusable, withOwner,
   type BundleUser, type BundleWrite, type ConfigMapMeta,
 } from './bundle.ts';
 import { FIELD_MANAGER } from './apply.ts';
@@ -53,10 +54,10 @@ function metadataListerWatcher(client: KubeClient, namespace: string | undefined
   return {
     // an empty PartialObjectMetadataList comes with "items": null
     list: async (options) => {
-      const page = await client.list<ConfigMapMeta>(CONFIGMAPS, namespace, { ...selectors, ...options }, METADATA_LIST);
+      const page = await client.list<ConfigMapMeta>(CONFIG_MAPS, namespace, { ...selectors, ...options }, METADATA_LIST);
       return { ...page, items: page.items ?? [] };
     },
-    watch: (options, onEvent) => client.watch<ConfigMapMeta>(CONFIGMAPS, namespace, { ...selectors, ...options }, onEvent, METADATA),
+    watch: (options, onEvent) => client.watch<ConfigMapMeta>(CONFIG_MAPS, namespace, { ...selectors, ...options }, onEvent, METADATA),
   };
 }
 
@@ -173,7 +174,7 @@ export class BundleCollector {
 
   private async getMeta(namespace: string, name: string): Promise<ConfigMapMeta | undefined> {
     try {
-      return await this.options.client.request<ConfigMapMeta>(HttpMethod.GET, resourcePath(CONFIGMAPS, namespace, name), { accept: METADATA });
+      return await this.options.client.request<ConfigMapMeta>(HttpMethod.GET, resourcePath(CONFIG_MAPS, namespace, name), { accept: METADATA });
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -200,7 +201,7 @@ export class BundleCollector {
   /** One guarded write: a merge patch of ownerReferences, or a delete, both preconditioned on the resourceVersion. */
   private async send(namespace: string, write: BundleWrite): Promise<void> {
     const { client } = this.options;
-    const path = resourcePath(CONFIGMAPS, namespace, write.name);
+    const path = resourcePath(CONFIG_MAPS, namespace, write.name);
     this.options.wrote?.(write.op === 'delete' ? 'delete' : 'patch');
     if (write.op === 'delete') {
       await client.request(HttpMethod.DELETE, path, {

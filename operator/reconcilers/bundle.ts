@@ -14,11 +14,10 @@
 import type { V1Deployment, V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import { API_VERSION, KIND } from '../api/v1alpha1/index.ts';
 import type { BundleSpec } from '../api/v1alpha1/index.ts';
-import type { KubeObject, OwnerReference, ResourceType } from '../kube/client.ts';
+import type { KubeObject, OwnerReference } from '../kube/client.ts';
 import { BUNDLE_LABEL } from './bundle-names.ts';
 import type { PolicyRule } from './types.ts';
 
-export const CONFIGMAPS: ResourceType = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps' };
 
 export const bundleRbac: PolicyRule[] = [
   // list/watch (metadata only) the bundles, get one the cache lacks, patch owner references, delete unused ones
