@@ -5,7 +5,7 @@
 // the Deployment's own args, impersonating the chart's ServiceAccount: only the chart's RBAC and
 // the chart's node pools, a CPU and a GPU API go live. Finally helm uninstall cleans up.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +15,7 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { startCluster, type Cluster } from '../cluster/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { freePort } from '../helpers/local.ts';
+import { kubeconfigAs } from '../helpers/identity.ts';
 import { readDockerfile, repoPathOf } from '../images/dockerfile.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -177,10 +178,7 @@ describe('the Helm chart on a real control plane', { concurrency: false }, () =>
     const [, ...rest] = image.entrypoint; // node, its V8 flags, the script
     const script = repoPathOf(image, rest[rest.length - 1]);
     // the admin kubeconfig, every request impersonating the chart's ServiceAccount (RBAC applies)
-    const kubeconfig = parse(readFileSync(cluster.kubeconfig, 'utf8'));
-    for (const u of kubeconfig.users) u.user.as = SA_USER;
-    const saKubeconfig = path.join(dir, 'sa.kubeconfig');
-    writeFileSync(saKubeconfig, stringify(kubeconfig));
+    const saKubeconfig = kubeconfigAs(cluster, SA_USER, path.join(dir, 'sa.kubeconfig'));
     const port = await freePort();
     // --no-metrics-api: its metrics API would scrape the replicas' pod IPs, kwok's fake ones here,
     // which nothing may connect to (test/autoscaling covers that API)

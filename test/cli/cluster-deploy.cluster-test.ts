@@ -4,8 +4,8 @@
 // RBAC, and the CLI as a user bound to exactly the rules it declares (cli/cluster/rbac.ts). Pods
 // on kwok nodes run nothing, so predictions are not exercised here (logs: cluster-logs.cluster-test.ts).
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { parse, stringify } from 'yaml';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { kubeconfigAs } from '../helpers/identity.ts';
 import { cliUserRules } from '../../cli/cluster/rbac.ts';
 import { mergeRules } from '../../operator/rbac.ts';
 import { randomBytes } from 'node:crypto';
@@ -54,10 +54,7 @@ describe('cortex deploy to a cluster environment', { concurrency: false }, () =>
     // the CLI runs as a person bound in the namespace to exactly the rules it declares (the chart's <release>-user role)
     await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'cortex-user' }, rules: mergeRules(cliUserRules) }) });
     await cluster.kubectl(['create', 'rolebinding', 'alice-cortex', '-n', NS, '--clusterrole=cortex-user', `--user=${USER}`]);
-    const kubeconfig = parse(readFileSync(cluster.kubeconfig, 'utf8'));
-    for (const u of kubeconfig.users) u.user.as = USER;
-    const userKubeconfig = path.join(dir, 'alice.kubeconfig');
-    writeFileSync(userKubeconfig, stringify(kubeconfig));
+    const userKubeconfig = kubeconfigAs(cluster, USER, path.join(dir, 'alice.kubeconfig'));
     await cortex(['env', 'configure', 'test', '--kubeconfig', userKubeconfig, '--namespace', NS]);
   }, { timeout: BUILD_TIMEOUT_MS });
 
@@ -189,10 +186,7 @@ describe('cortex deploy to a cluster environment', { concurrency: false }, () =>
   });
 
   test('a user without the Cortex user role is told what is missing and how to get it', async () => {
-    const kubeconfig = parse(readFileSync(cluster.kubeconfig, 'utf8'));
-    for (const u of kubeconfig.users) u.user.as = 'bob';
-    const bobKubeconfig = path.join(dir, 'bob.kubeconfig');
-    writeFileSync(bobKubeconfig, stringify(kubeconfig));
+    const bobKubeconfig = kubeconfigAs(cluster, 'bob', path.join(dir, 'bob.kubeconfig'));
     const refused = await cli.cortex(['env', 'configure', 'bob', '--kubeconfig', bobKubeconfig, '--namespace', NS], { cwd: dir });
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /not allowed in namespace ml of environment bob .*--clusterrole=cortex-user.*\(nothing was saved; --no-check saves anyway\)/s);

@@ -1,20 +1,14 @@
 // Runs cortex-operator as a local process against a test cluster, the way it runs in a real one:
 // every request impersonates its ServiceAccount, bound to exactly the RBAC rules operator/rbac.ts
 // declares, and it reads its node pools from a ConfigMap in its namespace.
-import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { parse, stringify } from 'yaml';
 import type { Cluster } from '../cluster/cluster.ts';
 import { operatorNodeFlags } from '../../operator/node-flags.ts';
-import { NODE_POOLS_KEY } from '../../operator/node-pools.ts';
-import { rbacManifests } from '../../operator/rbac.ts';
+import { OPERATOR_NS, operatorIdentity } from './identity.ts';
 import { freePort } from './local.ts';
 import { repoRoot } from './serve.ts';
 import { waitFor } from './wait.ts';
-
-export const OPERATOR_NS = 'cortex-system';
-export const OPERATOR_SA = 'cortex-operator';
 
 export interface OperatorProcess {
   proc: ResultPromise;
@@ -29,14 +23,7 @@ export interface OperatorProcess {
  * its caches are synced. `dir` holds its kubeconfig.
  */
 export async function startOperator(cluster: Cluster, dir: string, options: { nodePoolsFile: string; extraArgs?: string[]; metricsApi?: boolean }): Promise<OperatorProcess> {
-  const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
-  await k(['create', 'serviceaccount', OPERATOR_SA, '-n', OPERATOR_NS]);
-  await k(['apply', '-f', '-'], rbacManifests({ namespace: OPERATOR_NS, serviceAccount: OPERATOR_SA }).map((o) => stringify(o)).join('---\n'));
-  await k(['create', 'configmap', 'cortex-node-pools', '-n', OPERATOR_NS, `--from-file=${NODE_POOLS_KEY}=${options.nodePoolsFile}`]);
-  const kubeconfig = parse(readFileSync(cluster.kubeconfig, 'utf8'));
-  for (const u of kubeconfig.users) u.user.as = `system:serviceaccount:${OPERATOR_NS}:${OPERATOR_SA}`;
-  const operatorKubeconfig = path.join(dir, 'operator.kubeconfig');
-  writeFileSync(operatorKubeconfig, stringify(kubeconfig));
+  const operatorKubeconfig = await operatorIdentity(cluster, dir, options.nodePoolsFile);
 
   const healthPort = await freePort();
   const proc = execa(process.execPath, [

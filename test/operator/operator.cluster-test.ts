@@ -7,23 +7,18 @@ import { waitFor } from '../helpers/wait.ts';
 import { freePort } from '../helpers/local.ts';
 import { operatorNodeFlags } from '../../operator/node-flags.ts';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
-import { parse, stringify } from 'yaml';
 import { startCluster, type Cluster } from '../cluster/cluster.ts';
-import { rbacManifests } from '../../operator/rbac.ts';
-import { NODE_POOLS_KEY } from '../../operator/node-pools.ts';
+import { OPERATOR_NS, OPERATOR_USER, operatorIdentity } from '../helpers/identity.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILD_TIMEOUT_MS = 60 * 60_000;
-const OPERATOR_NS = 'cortex-system';
-const SERVICE_ACCOUNT = 'cortex-operator';
-const SA_USER = `system:serviceaccount:${OPERATOR_NS}:${SERVICE_ACCOUNT}`;
 const NS = 'ml';
 
 
@@ -115,17 +110,8 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     // The test cluster creates the operator's namespace itself (cortex-system); this test checks it is there.
     await k(['get', 'namespace', OPERATOR_NS, '-o', 'name']);
     await k(['create', 'namespace', NS]);
-    await k(['create', 'serviceaccount', SERVICE_ACCOUNT, '-n', OPERATOR_NS]);
-    // exactly the declared rules, bound to the operator's ServiceAccount
-    const rbac = rbacManifests({ namespace: OPERATOR_NS, serviceAccount: SERVICE_ACCOUNT });
-    await k(['apply', '-f', '-'], rbac.map((o) => stringify(o)).join('---\n'));
-    // the admin pools the operator reads, as a ConfigMap in its namespace
-    await k(['create', 'configmap', 'cortex-node-pools', '-n', OPERATOR_NS, `--from-file=${NODE_POOLS_KEY}=${poolsFile}`]);
-    // the admin kubeconfig, every request impersonating the ServiceAccount
-    const kubeconfig = parse(readFileSync(cluster.kubeconfig, 'utf8'));
-    for (const u of kubeconfig.users) u.user.as = SA_USER;
-    operatorKubeconfig = path.join(dir, 'operator.kubeconfig');
-    writeFileSync(operatorKubeconfig, stringify(kubeconfig));
+    // its ServiceAccount bound to exactly the declared rules, its node pools as a ConfigMap in its namespace
+    operatorKubeconfig = await operatorIdentity(cluster, dir, poolsFile);
 
     leader = await startOperator('a');
     await running(leader);
@@ -394,7 +380,7 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
   });
 
   test('the operator ran as a ServiceAccount bound to exactly the declared rules, and needed nothing more', async () => {
-    const can = async (...args: string[]) => (await cluster.kubectl(['auth', 'can-i', ...args, `--as=${SA_USER}`]).catch((e: Error) => e.message)).trim();
+    const can = async (...args: string[]) => (await cluster.kubectl(['auth', 'can-i', ...args, `--as=${OPERATOR_USER}`]).catch((e: Error) => e.message)).trim();
     assert.equal(await can('patch', 'deployments', '-n', NS), 'yes');
     assert.equal(await can('patch', 'realtimeapis', '--subresource=status', '-n', NS), 'yes');
     assert.equal(await can('watch', 'configmaps', '-n', OPERATOR_NS), 'yes');
