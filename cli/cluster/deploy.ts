@@ -51,7 +51,7 @@ function rejected(obj: KubeObject, error: unknown, file: string, conn: Connectio
 export async function deployToCluster(
   options: { config: string; conn: Connection; noBundle?: boolean },
   reporter: ClusterDeployReporter,
-): Promise<ClusterDeployResult[]> {
+): Promise<{ projectDir: string; results: ClusterDeployResult[] }> {
   const { conn } = options;
   const { client, namespace } = conn;
   const project = loadOrExplain(options.config);
@@ -136,6 +136,6 @@ export async function deployToCluster(
       results.push({ api: api.metadata.name, plan, generation, endpoint: api.spec.networking.endpoint ?? `/${api.metadata.name}` });
     }
   });
-  return results;
+  return { projectDir: project.dir, results };
 }
 

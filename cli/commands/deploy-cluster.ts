@@ -1,7 +1,7 @@
 // `cortex deploy` to a kubernetes environment: the printing around cluster/deploy.ts and
 // cluster/wait.ts. Ctrl-C while waiting stops the waiting, not the deploy.
 import { connect, type Connection } from '../cluster/connect.ts';
-import { deployToCluster, loadOrExplain, type ClusterDeployResult } from '../cluster/deploy.ts';
+import { deployToCluster, type ClusterDeployResult } from '../cluster/deploy.ts';
 import { waitForRollout, type WaitOutcome } from '../cluster/wait.ts';
 import { parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
 import type { ClusterEnvironment } from '../environments.ts';
@@ -47,7 +47,7 @@ export async function deployToClusterCommand(config: string, env: ClusterEnviron
   const conn = connect(env);
   const progress = new Progress(process.stderr);
   const e = colors(process.stderr);
-  const results = await deployToCluster({ config, conn, noBundle: flags.bundle === false }, {
+  const { projectDir, results } = await deployToCluster({ config, conn, noBundle: flags.bundle === false }, {
     step: (label) => progress.step(label),
     warning: (message) => progress.note(`${e.yellow('warning:')} ${message}`),
   }).finally(() => progress.stop());
@@ -74,7 +74,6 @@ export async function deployToClusterCommand(config: string, env: ClusterEnviron
       progress.stop();
     }
   }
-  const project = loadOrExplain(config);
   if (fmt === 'json') {
     out(JSON.stringify(results.map((r) => {
       const o = outcomes.get(r.api);
@@ -85,7 +84,7 @@ export async function deployToClusterCommand(config: string, env: ClusterEnviron
       };
     }), null, 2));
   } else {
-    printResults(results, outcomes, conn, project.dir);
+    printResults(results, outcomes, conn, projectDir);
   }
   const interrupted = [...outcomes.values()].some((o) => o.kind === 'interrupted');
   if (interrupted) {
