@@ -241,11 +241,11 @@ export function bundleSpec(bundle: Pick<Bundle, 'tgz' | 'sha256'>): BundleSpec {
 }
 
 /**
- * The ConfigMaps that hold the bundle in `namespace`: immutable (the kubelet need not watch
+ * The ConfigMaps that hold the bundle in `namespace` (undefined: none set, for kubectl -n or kustomize): immutable (the kubelet need not watch
  * them, and a name always means the same bytes), labelled so the operator can find them, each
  * with the full sha256. The operator adds owner references to the APIs that use them.
  */
-export function bundleConfigMaps(bundle: Pick<Bundle, 'tgz' | 'sha256'>, namespace: string): KubeObject[] {
+export function bundleConfigMaps(bundle: Pick<Bundle, 'tgz' | 'sha256'>, namespace: string | undefined): KubeObject[] {
   const parts = splitBundle(bundle.tgz);
   if (parts.length > BUNDLE_MAX_CONFIGMAPS) {
     throw new Error(`the bundle needs ${parts.length} ConfigMaps, more than the ${BUNDLE_MAX_CONFIGMAPS} predictor.bundle may list`);
@@ -255,7 +255,7 @@ export function bundleConfigMaps(bundle: Pick<Bundle, 'tgz' | 'sha256'>, namespa
     kind: 'ConfigMap',
     metadata: {
       name: bundleConfigMapName(bundle.sha256, i),
-      namespace,
+      ...(namespace !== undefined ? { namespace } : {}),
       labels: { 'app.kubernetes.io/managed-by': BUNDLE_MANAGED_BY, [BUNDLE_LABEL]: bundleId(bundle.sha256) },
       annotations: { [BUNDLE_SHA256_ANNOTATION]: bundle.sha256, [BUNDLE_PART_ANNOTATION]: `${i + 1}/${parts.length}` },
     },

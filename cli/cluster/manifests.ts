@@ -44,13 +44,3 @@ export function realtimeApis(project: LoadedProject, bundle: BundleSpec | undefi
     spec: { ...api.spec, predictor: { ...api.spec.predictor, ...(bundle !== undefined ? { bundle } : {}) } },
   }));
 }
-
-/** Drops the namespace of every object (render without a namespace: kubectl -n / kustomize decide). */
-export function withNamespace<T extends KubeObject>(objects: T[], namespace: string | undefined): T[] {
-  return objects.map((o) => {
-    const metadata = { ...o.metadata };
-    if (namespace === undefined) delete metadata.namespace;
-    else metadata.namespace = namespace;
-    return { ...o, metadata };
-  });
-}

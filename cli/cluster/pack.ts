@@ -3,7 +3,6 @@
 import type { BundleSpec } from '../../operator/api/v1alpha1/index.ts';
 import type { KubeObject } from '../../operator/kube/client.ts';
 import type { LoadedProject } from '../config/index.ts';
-import { withNamespace } from './manifests.ts';
 import { bundleConfigMaps, bundleSpec, packBundle, type Bundle } from './bundle.ts';
 
 export interface PackedProject {
@@ -22,5 +21,5 @@ export async function packProject(project: Pick<LoadedProject, 'dir' | 'file'>):
 
 /** The bundle's ConfigMaps; `namespace` undefined leaves it out (render for kubectl -n / kustomize). */
 export function bundleObjects(packed: PackedProject, namespace: string | undefined): KubeObject[] {
-  return withNamespace(bundleConfigMaps(packed.bundle, namespace ?? 'default'), namespace);
+  return bundleConfigMaps(packed.bundle, namespace);
 }

@@ -11,7 +11,6 @@ function statusText(status: string, c: ChalkInstance): string {
   return c.red(status);
 }
 
-const since = (iso: string | undefined) => ago(iso);
 
 export async function clusterGetText(conn: Connection, name: string | undefined, fmt: OutputFormat, compact: boolean): Promise<string> {
   if (name === undefined) {
@@ -29,7 +28,7 @@ export async function clusterGetText(conn: Connection, name: string | undefined,
 function renderList(apis: ClusterApiView[], conn: Connection): string {
   const c = colors(process.stdout);
   if (apis.length === 0) return `no APIs in namespace ${conn.namespace} of ${conn.env.name}; deploy one with: cortex deploy DIR -e ${conn.env.name}\n`;
-  const rows = apis.map((a) => [a.name, statusText(a.status, c), `${a.ready}/${a.requested}`, String(a.upToDate), since(a.lastUpdate), a.endpoint ?? '-']);
+  const rows = apis.map((a) => [a.name, statusText(a.status, c), `${a.ready}/${a.requested}`, String(a.upToDate), ago(a.lastUpdate), a.endpoint ?? '-']);
   let text = table(['api', 'status', 'replicas', 'up-to-date', 'last update', 'endpoint (in the cluster)'], rows, c);
   const notes = apis.filter((a) => a.status !== 'live' && a.message).map((a) => `${a.name}: ${statusText(a.status, c)}: ${a.message}`);
   if (notes.length > 0) text += '\n' + notes.join('\n') + '\n';
@@ -41,7 +40,7 @@ function renderOne(api: ClusterApiView, pods: PodView[], conditions: { type: str
   const fields: [string, string][] = [
     ['status', statusText(api.status, c) + (api.message && api.status !== 'live' ? `: ${api.message}` : '')],
     ['replicas', `${api.ready}/${api.requested} ready, ${api.upToDate} up to date`],
-    ['last update', `${since(api.lastUpdate)} ago`],
+    ['last update', `${ago(api.lastUpdate)} ago`],
     ['endpoint', `${api.endpoint ?? '-'} (inside the cluster)`],
     ['environment', `${conn.env.name}, namespace ${conn.namespace}`],
   ];
@@ -50,7 +49,7 @@ function renderOne(api: ClusterApiView, pods: PodView[], conditions: { type: str
   let text = fields.map(([k, v]) => `${(k + ':').padEnd(w)}${v}`).join('\n') + '\n';
   if (pods.length > 0) {
     text += '\n' + table(['pod', 'phase', 'ready', 'restarts', 'node', 'started', 'reason'], pods.map((p) => [
-      p.name, p.phase, p.ready ? c.green('yes') : c.yellow('no'), String(p.restarts), p.node ?? '-', since(p.started), p.reason ?? '-',
+      p.name, p.phase, p.ready ? c.green('yes') : c.yellow('no'), String(p.restarts), p.node ?? '-', ago(p.started), p.reason ?? '-',
     ]), c);
   } else {
     text += `\n${plural(0, 'pod')} yet\n`;
