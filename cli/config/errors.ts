@@ -18,16 +18,8 @@ export interface ConfigIssue {
   fix: string;
 }
 
-/** Something loaded but deserving attention (ignored or deprecated settings). */
-export interface ConfigWarning {
-  file: string;
-  line: number;
-  column: number;
-  api: string | undefined;
-  field: string;
-  message: string;
-  fix?: string;
-}
+/** Something loaded but deserving attention (ignored or deprecated settings): located like an issue, the fix optional. */
+export type ConfigWarning = Omit<ConfigIssue, 'fix'> & { fix?: string };
 
 /** The file as shown to a person: relative to the working directory when inside it. */
 export function displayPath(file: string): string {
