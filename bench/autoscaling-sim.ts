@@ -71,22 +71,29 @@ try {
   overrides = opts.autoscaling ? JSON.parse(opts.autoscaling) : {};
   if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) throw new Error('not an object');
 } catch (e) {
-  console.error(`--autoscaling must be a JSON object of autoscaling fields, e.g. '{"upscaleStabilizationPeriod":"15s"}' (${(e as Error).message})`);
+  console.error(
+    `--autoscaling must be a JSON object of autoscaling fields, e.g. '{"upscaleStabilizationPeriod":"15s"}' (${(e as Error).message})`,
+  );
   process.exit(2);
 }
 const policyPeriod = opts['hpa-policy-period'] === undefined ? undefined : Number(opts['hpa-policy-period']);
 if (policyPeriod !== undefined && !(Number.isInteger(policyPeriod) && policyPeriod >= 1 && policyPeriod <= 1800)) {
-  console.error('--hpa-policy-period must be a whole number of seconds from 1 to 1800 (the HPA\'s bounds)');
+  console.error("--hpa-policy-period must be a whole number of seconds from 1 to 1800 (the HPA's bounds)");
   process.exit(2);
 }
 const say = opts.json ? (s: string) => console.error(s) : (s: string) => console.log(s);
 
 function apiFor(trace: Trace): ApiInstance {
-  const input = { predictor: { type: 'python' as const, path: 'predictor.py', image: 'sim' }, autoscaling: { ...trace.autoscaling, ...overrides } };
+  const input = {
+    predictor: { type: 'python' as const, path: 'predictor.py', image: 'sim' },
+    autoscaling: { ...trace.autoscaling, ...overrides },
+  };
   const spec = applyDefaults('sim', input);
   const issues = validateSpec(spec);
   if (issues.length > 0) {
-    console.error(`--autoscaling: ${issues.map((i) => `field ${i.path.join(".")}: ${i.message}${i.fix ? ` (${i.fix})` : ""}`).join("; ")}`);
+    console.error(
+      `--autoscaling: ${issues.map((i) => `field ${i.path.join('.')}: ${i.message}${i.fix ? ` (${i.fix})` : ''}`).join('; ')}`,
+    );
     process.exit(2);
   }
   return { name: trace.name, namespace: 'sim', uid: 'sim', generation: 1, spec };
@@ -109,7 +116,9 @@ function run(trace: Trace, api: ApiInstance, policy: Policy, o: WorldOptions): R
 
 const rows: { trace: string; policy: string; totals: Totals }[] = [];
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-say(`Autoscaling simulation, ${new Date().toISOString().slice(0, 10)}: service time ${SERVICE_TIME_SECONDS * 1000} ms, cold start ${coldStart} s, HPA sync ${hpaSyncSeconds} s, Cortex tick 10 s, ${flags.configurableTolerance ? 'per-HPA tolerances (Kubernetes ≥ 1.35)' : 'cluster-wide 10% tolerance'}`);
+say(
+  `Autoscaling simulation, ${new Date().toISOString().slice(0, 10)}: service time ${SERVICE_TIME_SECONDS * 1000} ms, cold start ${coldStart} s, HPA sync ${hpaSyncSeconds} s, Cortex tick 10 s, ${flags.configurableTolerance ? 'per-HPA tolerances (Kubernetes ≥ 1.35)' : 'cluster-wide 10% tolerance'}`,
+);
 if (opts.autoscaling) say(`autoscaling fields: ${JSON.stringify(overrides)}`);
 if (policyPeriod !== undefined) say(`HPA policy periods replaced by ${policyPeriod} s (not the operator's mapping)`);
 for (const name of names) {
@@ -125,13 +134,27 @@ for (const name of names) {
     windowSeconds: cortexParamsOf(a).windowSeconds,
   };
   const policyPeriods = policyPeriod === undefined ? undefined : { up: policyPeriod, down: policyPeriod };
-  const ours = run(trace, api, oursPolicy(api, { flags, hpaSyncSeconds, scaleToZeroCheckSeconds: 10, policyPeriods }), o);
+  const ours = run(
+    trace,
+    api,
+    oursPolicy(api, { flags, hpaSyncSeconds, scaleToZeroCheckSeconds: 10, policyPeriods }),
+    o,
+  );
   const cortex = run(trace, api, cortexPolicy(api), o);
   const needed = Array.from({ length: trace.durationSeconds }, (_, t) => neededReplicas(trace.arrivals(t), o));
-  const curves = { title: `${trace.name}: ${trace.description}`, durationSeconds: trace.durationSeconds, needed, ours: ours.curve, cortex: cortex.curve };
+  const curves = {
+    title: `${trace.name}: ${trace.description}`,
+    durationSeconds: trace.durationSeconds,
+    needed,
+    ours: ours.curve,
+    cortex: cortex.curve,
+  };
   say(`\n${curves.title}   ('.' needed, 'o' ours, 'x' Cortex, '#' both)`);
   say(asciiChart(curves));
-  rows.push({ trace: name, policy: 'ours (HPA)', totals: ours.totals }, { trace: name, policy: 'Cortex', totals: cortex.totals });
+  rows.push(
+    { trace: name, policy: 'ours (HPA)', totals: ours.totals },
+    { trace: name, policy: 'Cortex', totals: cortex.totals },
+  );
   if (opts.svg) {
     const file = path.join(repo, 'docs', 'img', `autoscaling-${name}.svg`);
     mkdirSync(path.dirname(file), { recursive: true });
@@ -142,10 +165,21 @@ for (const name of names) {
   }
 }
 
-say('\n| trace | policy | replica-s | over-provisioned replica-s | under-provisioned replica-s | queued request-s | 503s | changes | peak |');
+say(
+  '\n| trace | policy | replica-s | over-provisioned replica-s | under-provisioned replica-s | queued request-s | 503s | changes | peak |',
+);
 say('|---|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   const t = r.totals;
-  say(`| ${r.trace} | ${r.policy} | ${fmt(t.replicaSeconds)} | ${fmt(t.overProvisioned)} | ${fmt(t.underProvisioned)} | ${fmt(t.queuedRequestSeconds)} | ${fmt(t.rejected)} | ${t.scaleChanges} | ${t.peakReplicas} |`);
+  say(
+    `| ${r.trace} | ${r.policy} | ${fmt(t.replicaSeconds)} | ${fmt(t.overProvisioned)} | ${fmt(t.underProvisioned)} | ${fmt(t.queuedRequestSeconds)} | ${fmt(t.rejected)} | ${t.scaleChanges} | ${t.peakReplicas} |`,
+  );
 }
-if (opts.json) console.log(JSON.stringify({ coldStartSeconds: coldStart, hpaSyncSeconds, perHpaTolerance: flags.configurableTolerance, results: rows }, null, 2));
+if (opts.json)
+  console.log(
+    JSON.stringify(
+      { coldStartSeconds: coldStart, hpaSyncSeconds, perHpaTolerance: flags.configurableTolerance, results: rows },
+      null,
+      2,
+    ),
+  );

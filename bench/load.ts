@@ -43,11 +43,21 @@ function onPath(cmd: string): boolean {
 }
 
 /** wrk if on PATH (or installable with apt-get as root), else autocannon. */
-export async function pickLoadGenerator(prefer?: string, log: (msg: string) => void = () => {}): Promise<LoadGenerator> {
+export async function pickLoadGenerator(
+  prefer?: string,
+  log: (msg: string) => void = () => {},
+): Promise<LoadGenerator> {
   if (prefer !== 'autocannon') {
     if (!onPath('wrk') && process.getuid?.() === 0 && onPath('apt-get')) {
       log('wrk not found; trying apt-get install -y wrk');
-      spawnSync('sh', ['-c', 'apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1)'], { stdio: 'ignore' });
+      spawnSync(
+        'sh',
+        [
+          '-c',
+          'apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1)',
+        ],
+        { stdio: 'ignore' },
+      );
     }
     if (onPath('wrk')) return wrk();
     if (prefer === 'wrk') throw new Error('--load wrk: wrk is not on PATH and could not be installed');
@@ -120,14 +130,33 @@ function autocannon(): LoadGenerator {
     name: 'autocannon',
     version,
     async run({ url, body, connections, durationS }) {
-      const args = [bin, '-c', String(connections), '-d', String(durationS), '-m', 'POST',
-        '-H', 'content-type=application/json', '-b', body, '-t', '10', '--json', '-n', url];
+      const args = [
+        bin,
+        '-c',
+        String(connections),
+        '-d',
+        String(durationS),
+        '-m',
+        'POST',
+        '-H',
+        'content-type=application/json',
+        '-b',
+        body,
+        '-t',
+        '10',
+        '--json',
+        '-n',
+        url,
+      ];
       // Run through the same Node that runs the harness.
       const { stdout } = await run(process.execPath, args, { maxBuffer: 16 << 20 });
       const r = JSON.parse(stdout) as {
-        requests: { total: number }; duration: number;
+        requests: { total: number };
+        duration: number;
         latency: { p50: number; p99: number };
-        non2xx: number; errors: number; timeouts: number;
+        non2xx: number;
+        errors: number;
+        timeouts: number;
       };
       return {
         requests: r.requests.total,

@@ -57,7 +57,11 @@ const SCALE = Number(opts.scale);
 const CONCURRENCY = Number(opts.concurrency);
 const SCALE_REPLICAS = Number(opts['scale-replicas']);
 const TIMEOUT_MS = Number(opts.timeout) * 1000;
-if (![N, WARMUP, SCALE, CONCURRENCY, SCALE_REPLICAS, TIMEOUT_MS].every((v) => Number.isInteger(v) && v >= 0) || N < 1 || CONCURRENCY < 1) {
+if (
+  ![N, WARMUP, SCALE, CONCURRENCY, SCALE_REPLICAS, TIMEOUT_MS].every((v) => Number.isInteger(v) && v >= 0) ||
+  N < 1 ||
+  CONCURRENCY < 1
+) {
   console.error(USAGE);
   process.exit(2);
 }
@@ -79,7 +83,15 @@ function quantile(sorted: number[], q: number): number {
 }
 function stats(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
-  return { n: s.length, min: s[0], p50: quantile(s, 0.5), p90: quantile(s, 0.9), p99: quantile(s, 0.99), max: s[s.length - 1], mean: s.reduce((a, b) => a + b, 0) / s.length };
+  return {
+    n: s.length,
+    min: s[0],
+    p50: quantile(s, 0.5),
+    p90: quantile(s, 0.9),
+    p99: quantile(s, 0.99),
+    max: s[s.length - 1],
+    mean: s.reduce((a, b) => a + b, 0) / s.length,
+  };
 }
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r2 = (x: number) => Math.round(x * 100) / 100;
@@ -115,7 +127,13 @@ class Waiter {
         this.waiters = this.waiters.filter((w) => w.check !== check);
         reject(new Error(`timed out after ${ms / 1000}s waiting for ${what}`));
       }, ms);
-      this.waiters.push({ check, resolve: () => { clearTimeout(timer); resolve(); } });
+      this.waiters.push({
+        check,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
     });
   }
 }
@@ -138,7 +156,10 @@ const deployment = (name: string, ns: string): Obj => ({
     selector: { matchLabels: { app: name } },
     template: {
       metadata: { labels: { app: name } },
-      spec: { nodeSelector: CPU_POOL, containers: [{ name: 'api', image: 'fake.invalid/bench:1', ports: [{ containerPort: 8888 }] }] },
+      spec: {
+        nodeSelector: CPU_POOL,
+        containers: [{ name: 'api', image: 'fake.invalid/bench:1', ports: [{ containerPort: 8888 }] }],
+      },
     },
   },
 });
@@ -200,7 +221,8 @@ function operatorFlags(): string[] {
   const flags: string[] = [];
   // Leader election (being added alongside this benchmark): off, one replica runs here.
   if (/--no-leader-elect\b/.test(help)) flags.push('--no-leader-elect');
-  else if (/--leader-elect(ion)?\s+</.test(help)) flags.push(help.includes('--leader-election ') ? '--leader-election' : '--leader-elect', 'false');
+  else if (/--leader-elect(ion)?\s+</.test(help))
+    flags.push(help.includes('--leader-election ') ? '--leader-election' : '--leader-elect', 'false');
   // Any metrics listener: none (the machine is shared; no fixed ports).
   for (const f of ['--metrics-port', '--metrics-bind-port']) if (new RegExp(`${f}\\b`).test(help)) flags.push(f, '0');
   if (/--metrics-bind-address\b/.test(help)) flags.push('--metrics-bind-address', '0');
@@ -212,13 +234,20 @@ function operatorFlags(): string[] {
 async function startOperator(c: Cluster): Promise<{ pid: number; flags: string[] }> {
   const extra = operatorFlags();
   const flags = [
-    '--kubeconfig', c.kubeconfig,
-    '--node-pools-file', c.nodePoolsFile,
-    '--health-port', '0',
+    '--kubeconfig',
+    c.kubeconfig,
+    '--node-pools-file',
+    c.nodePoolsFile,
+    '--health-port',
+    '0',
     ...(opts.workers ? ['--workers', opts.workers] : []),
     ...extra,
   ];
-  operator = spawn(process.execPath, [...operatorNodeFlags, path.join(repo, 'operator', 'bin', 'cortex-operator.ts'), ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
+  operator = spawn(
+    process.execPath,
+    [...operatorNodeFlags, path.join(repo, 'operator', 'bin', 'cortex-operator.ts'), ...flags],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let running = false;
   let partial = '';
   operator.stderr!.setEncoding('utf8');
@@ -234,7 +263,11 @@ async function startOperator(c: Cluster): Promise<{ pid: number; flags: string[]
       if (opLog.length > 200) opLog.shift();
     }
   });
-  const exited = new Promise<never>((_, reject) => operator!.once('exit', (code, sig) => reject(new Error(`the operator exited (${code ?? sig}):\n${opLog.slice(-20).join('\n')}`))));
+  const exited = new Promise<never>((_, reject) =>
+    operator!.once('exit', (code, sig) =>
+      reject(new Error(`the operator exited (${code ?? sig}):\n${opLog.slice(-20).join('\n')}`)),
+    ),
+  );
   exited.catch(() => {});
   const deadline = Date.now() + 60_000;
   while (!running && Date.now() < deadline) {
@@ -251,16 +284,24 @@ async function main() {
   say(`temp dir ${dir}; load average ${load.start.join(' ')}`);
 
   const t0 = performance.now();
-  cluster = await startCluster({ stateDir: path.join(dir, 'state'), nodePoolsFile: path.join(dir, 'node-pools.yaml'), log: (m) => say(`cluster: ${m}`) });
+  cluster = await startCluster({
+    stateDir: path.join(dir, 'state'),
+    nodePoolsFile: path.join(dir, 'node-pools.yaml'),
+    log: (m) => say(`cluster: ${m}`),
+  });
   const clusterStartS = (performance.now() - t0) / 1000;
   kube = new Kube(cluster.kubeconfig, Math.max(64, CONCURRENCY + 8));
   const k = kube;
-  for (const ns of [LAT_NS, BUILTIN_NS, SCALE_NS]) await k.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  for (const ns of [LAT_NS, BUILTIN_NS, SCALE_NS])
+    await k.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   // the default ServiceAccount must exist before pods can be created in a namespace (ReplicaSets would retry)
   for (const ns of [LAT_NS, BUILTIN_NS, SCALE_NS]) {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      try { await k.request('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`); break; } catch (err) {
+      try {
+        await k.request('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`);
+        break;
+      } catch (err) {
         if (Date.now() > deadline) throw err;
         await sleep(100);
       }
@@ -284,26 +325,71 @@ async function main() {
   }, 100);
   rssTimer.unref();
 
-  const onWatchError = (err: Error) => { watchFailure ??= err; say(`watch failed: ${err.message}`); };
+  const onWatchError = (err: Error) => {
+    watchFailure ??= err;
+    say(`watch failed: ${err.message}`);
+  };
   const waiter = new Waiter();
-  const check = () => { if (watchFailure) throw watchFailure; };
+  const check = () => {
+    if (watchFailure) throw watchFailure;
+  };
 
   // ------------------------------------------------ 1. latency
-  const seen = { rapi: new Map<string, number>(), rapiSettled: new Set<string>(), ourDep: new Map<string, number>(), bDep: new Map<string, number>(), bDepSettled: new Set<string>(), bRs: new Map<string, number>() };
-  const first = (m: Map<string, number>, name: string | undefined, e: WatchEvent) => { if (name && !m.has(name)) m.set(name, e.at); };
-  const settled = (o: Obj) => o.status?.observedGeneration !== undefined && o.status.observedGeneration >= o.metadata.generation;
-  watches.push(await k.listWatch(RAPI(LAT_NS), (e) => {
-    first(seen.rapi, e.object.metadata.name, e);
-    if (settled(e.object)) seen.rapiSettled.add(e.object.metadata.name);
-    waiter.poke();
-  }, onWatchError));
-  watches.push(await k.listWatch(DEPLOY(LAT_NS), (e) => { first(seen.ourDep, e.object.metadata.labels?.['cortex.dev/api'], e); waiter.poke(); }, onWatchError));
-  watches.push(await k.listWatch(DEPLOY(BUILTIN_NS), (e) => {
-    first(seen.bDep, e.object.metadata.name, e);
-    if (settled(e.object)) seen.bDepSettled.add(e.object.metadata.name);
-    waiter.poke();
-  }, onWatchError));
-  watches.push(await k.listWatch(RS(BUILTIN_NS), (e) => { first(seen.bRs, ownerName(e.object), e); waiter.poke(); }, onWatchError));
+  const seen = {
+    rapi: new Map<string, number>(),
+    rapiSettled: new Set<string>(),
+    ourDep: new Map<string, number>(),
+    bDep: new Map<string, number>(),
+    bDepSettled: new Set<string>(),
+    bRs: new Map<string, number>(),
+  };
+  const first = (m: Map<string, number>, name: string | undefined, e: WatchEvent) => {
+    if (name && !m.has(name)) m.set(name, e.at);
+  };
+  const settled = (o: Obj) =>
+    o.status?.observedGeneration !== undefined && o.status.observedGeneration >= o.metadata.generation;
+  watches.push(
+    await k.listWatch(
+      RAPI(LAT_NS),
+      (e) => {
+        first(seen.rapi, e.object.metadata.name, e);
+        if (settled(e.object)) seen.rapiSettled.add(e.object.metadata.name);
+        waiter.poke();
+      },
+      onWatchError,
+    ),
+  );
+  watches.push(
+    await k.listWatch(
+      DEPLOY(LAT_NS),
+      (e) => {
+        first(seen.ourDep, e.object.metadata.labels?.['cortex.dev/api'], e);
+        waiter.poke();
+      },
+      onWatchError,
+    ),
+  );
+  watches.push(
+    await k.listWatch(
+      DEPLOY(BUILTIN_NS),
+      (e) => {
+        first(seen.bDep, e.object.metadata.name, e);
+        if (settled(e.object)) seen.bDepSettled.add(e.object.metadata.name);
+        waiter.poke();
+      },
+      onWatchError,
+    ),
+  );
+  watches.push(
+    await k.listWatch(
+      RS(BUILTIN_NS),
+      (e) => {
+        first(seen.bRs, ownerName(e.object), e);
+        waiter.poke();
+      },
+      onWatchError,
+    ),
+  );
 
   const ours: number[] = [];
   const oursFromResponse: number[] = [];
@@ -319,7 +405,11 @@ async function main() {
     const name = `lat-${i}`;
     await k.request('POST', RAPI(LAT_NS), realtimeApi(name, LAT_NS));
     const ourDone = performance.now();
-    await waiter.until(`the Deployment of RealtimeAPI ${name}`, () => seen.ourDep.has(name) && seen.rapi.has(name), timeout);
+    await waiter.until(
+      `the Deployment of RealtimeAPI ${name}`,
+      () => seen.ourDep.has(name) && seen.rapi.has(name),
+      timeout,
+    );
     if (measured) {
       ours.push(seen.ourDep.get(name)! - seen.rapi.get(name)!);
       oursFromResponse.push(seen.ourDep.get(name)! - ourDone);
@@ -330,7 +420,11 @@ async function main() {
     const bname = `dep-${i}`;
     await k.request('POST', DEPLOY(BUILTIN_NS), deployment(bname, BUILTIN_NS));
     const bDone = performance.now();
-    await waiter.until(`the ReplicaSet of Deployment ${bname}`, () => seen.bRs.has(bname) && seen.bDep.has(bname), timeout);
+    await waiter.until(
+      `the ReplicaSet of Deployment ${bname}`,
+      () => seen.bRs.has(bname) && seen.bDep.has(bname),
+      timeout,
+    );
     if (measured) {
       builtin.push(seen.bRs.get(bname)! - seen.bDep.get(bname)!);
       builtinFromResponse.push(seen.bRs.get(bname)! - bDone);
@@ -352,7 +446,12 @@ async function main() {
   let scale: Obj = { skipped: true };
   if (SCALE > 0) {
     load.beforeScale = loadavg().map(r2);
-    const have = { dep: new Set<string>(), svc: new Set<string>(), hpa: new Set<string>(), observed: new Set<string>() };
+    const have = {
+      dep: new Set<string>(),
+      svc: new Set<string>(),
+      hpa: new Set<string>(),
+      observed: new Set<string>(),
+    };
     const doneAt: Record<keyof typeof have, number> = { dep: 0, svc: 0, hpa: 0, observed: 0 };
     const mark = (key: keyof typeof have, name: string | undefined, e: WatchEvent) => {
       if (!name || have[key].has(name)) return;
@@ -360,16 +459,43 @@ async function main() {
       if (have[key].size === SCALE) doneAt[key] = e.at;
       waiter.poke();
     };
-    watches.push(await k.listWatch(DEPLOY(SCALE_NS), (e) => mark('dep', e.object.metadata.labels?.['cortex.dev/api'], e), onWatchError));
-    watches.push(await k.listWatch(SVC(SCALE_NS), (e) => mark('svc', e.object.metadata.labels?.['cortex.dev/api'], e), onWatchError));
-    watches.push(await k.listWatch(HPA(SCALE_NS), (e) => mark('hpa', e.object.metadata.labels?.['cortex.dev/api'], e), onWatchError));
-    watches.push(await k.listWatch(RAPI(SCALE_NS), (e) => {
-      if (e.type !== 'DELETED' && settled(e.object)) mark('observed', e.object.metadata.name, e);
-    }, onWatchError));
+    watches.push(
+      await k.listWatch(
+        DEPLOY(SCALE_NS),
+        (e) => mark('dep', e.object.metadata.labels?.['cortex.dev/api'], e),
+        onWatchError,
+      ),
+    );
+    watches.push(
+      await k.listWatch(
+        SVC(SCALE_NS),
+        (e) => mark('svc', e.object.metadata.labels?.['cortex.dev/api'], e),
+        onWatchError,
+      ),
+    );
+    watches.push(
+      await k.listWatch(
+        HPA(SCALE_NS),
+        (e) => mark('hpa', e.object.metadata.labels?.['cortex.dev/api'], e),
+        onWatchError,
+      ),
+    );
+    watches.push(
+      await k.listWatch(
+        RAPI(SCALE_NS),
+        (e) => {
+          if (e.type !== 'DELETED' && settled(e.object)) mark('observed', e.object.metadata.name, e);
+        },
+        onWatchError,
+      ),
+    );
     const allDone = () => Object.values(have).every((s) => s.size >= SCALE);
 
     // CPU of each control-plane process, the operator, this harness and the whole machine
-    const procs = [{ name: 'cortex-operator', pid }, ...daemons(cluster.stateDir).map((d) => ({ name: d.name, pid: d.pid }))];
+    const procs = [
+      { name: 'cortex-operator', pid },
+      ...daemons(cluster.stateDir).map((d) => ({ name: d.name, pid: d.pid })),
+    ];
     const ticksBefore = procs.map((p) => procTicks(p.pid) ?? 0);
     const selfBefore = process.cpuUsage();
     const machineBefore = machineBusyTicks();
@@ -377,39 +503,55 @@ async function main() {
 
     inScale = true;
     scalePeakRssKB = rssBefore;
-    const autoscaling = SCALE_REPLICAS === 0 ? { minReplicas: 0, initReplicas: 0 } : { minReplicas: SCALE_REPLICAS, initReplicas: SCALE_REPLICAS };
+    const autoscaling =
+      SCALE_REPLICAS === 0
+        ? { minReplicas: 0, initReplicas: 0 }
+        : { minReplicas: SCALE_REPLICAS, initReplicas: SCALE_REPLICAS };
     say(`scale: creating ${SCALE} RealtimeAPIs, ${CONCURRENCY} at a time (autoscaling ${JSON.stringify(autoscaling)})`);
     const start = performance.now();
     const createMs: number[] = [];
     let retries429 = 0;
     let next = 0;
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, SCALE) }, async () => {
-      while (next < SCALE) {
-        const i = next++;
-        const body = realtimeApi(`s-${i}`, SCALE_NS, autoscaling);
-        for (;;) {
-          const t = performance.now();
-          try {
-            await k.request('POST', RAPI(SCALE_NS), body);
-            createMs.push(performance.now() - t);
-            break;
-          } catch (err) {
-            if (err instanceof KubeError && err.status === 429) { retries429++; await sleep(100); continue; }
-            throw err;
+    await Promise.all(
+      Array.from({ length: Math.min(CONCURRENCY, SCALE) }, async () => {
+        while (next < SCALE) {
+          const i = next++;
+          const body = realtimeApi(`s-${i}`, SCALE_NS, autoscaling);
+          for (;;) {
+            const t = performance.now();
+            try {
+              await k.request('POST', RAPI(SCALE_NS), body);
+              createMs.push(performance.now() - t);
+              break;
+            } catch (err) {
+              if (err instanceof KubeError && err.status === 429) {
+                retries429++;
+                await sleep(100);
+                continue;
+              }
+              throw err;
+            }
           }
         }
-      }
-    }));
+      }),
+    );
     const createdAt = performance.now();
     say(`scale: all created in ${r1((createdAt - start) / 1000)} s; waiting for every one to be reconciled`);
     let timedOut = false;
-    await waiter.until('every API to be reconciled', () => allDone() || !!watchFailure, TIMEOUT_MS).catch(() => { timedOut = true; process.exitCode = 1; });
+    await waiter
+      .until('every API to be reconciled', () => allDone() || !!watchFailure, TIMEOUT_MS)
+      .catch(() => {
+        timedOut = true;
+        process.exitCode = 1;
+      });
     check();
     const end = performance.now();
     inScale = false;
     const wallS = (end - start) / 1000;
     const cpuSeconds: Record<string, number> = {};
-    procs.forEach((p, j) => { cpuSeconds[p.name] = r2(((procTicks(p.pid) ?? ticksBefore[j]) - ticksBefore[j]) / hz); });
+    procs.forEach((p, j) => {
+      cpuSeconds[p.name] = r2(((procTicks(p.pid) ?? ticksBefore[j]) - ticksBefore[j]) / hz);
+    });
     const self = process.cpuUsage(selfBefore);
     cpuSeconds['bench harness'] = r2((self.user + self.system) / 1e6);
     const machine = (machineBusyTicks() - machineBefore) / hz;
@@ -423,14 +565,24 @@ async function main() {
       concurrency: CONCURRENCY,
       replicasPerApi: SCALE_REPLICAS,
       timedOut,
-      reconciled: { deployments: have.dep.size, services: have.svc.size, hpas: have.hpa.size, observedGeneration: have.observed.size },
+      reconciled: {
+        deployments: have.dep.size,
+        services: have.svc.size,
+        hpas: have.hpa.size,
+        observedGeneration: have.observed.size,
+      },
       createsSeconds: r2((createdAt - start) / 1000),
       createsPerSecond: r1(SCALE / ((createdAt - start) / 1000)),
       createRequestMs: stats(createMs),
       retries429,
       allReconciledSeconds: timedOut ? null : r2(wallS),
       afterLastCreateSeconds: timedOut ? null : r2((end - createdAt) / 1000),
-      allDoneSeconds: { deployments: at(doneAt.dep), services: at(doneAt.svc), hpas: at(doneAt.hpa), observedGeneration: at(doneAt.observed) },
+      allDoneSeconds: {
+        deployments: at(doneAt.dep),
+        services: at(doneAt.svc),
+        hpas: at(doneAt.hpa),
+        observedGeneration: at(doneAt.observed),
+      },
       rssBeforeMB: r1(rssBefore / 1024),
       peakRssMB: r1(scalePeakRssKB / 1024),
       cpuSeconds,
@@ -454,12 +606,30 @@ async function main() {
     scale,
     memory: { idleRssMB: r1(idleRssKB / 1024), peakRssSampledMB: r1(peakRssKB / 1024), vmHwmMB: r1(hwmKB / 1024) },
     goals: {
-      latencyP50: { goal: `≤ ${GOALS.latencyRatio}× built-in`, value: r2(ratioP50), pass: ratioP50 <= GOALS.latencyRatio },
-      latencyP99: { goal: `≤ ${GOALS.latencyRatio}× built-in`, value: r2(ratioP99), pass: ratioP99 <= GOALS.latencyRatio },
-      ...(SCALE > 0 ? {
-        scaleTime: { goal: `< ${GOALS.scaleSeconds} s`, value: scale.allReconciledSeconds, pass: scale.allReconciledSeconds !== null && scale.allReconciledSeconds < GOALS.scaleSeconds },
-        peakRss: { goal: `< ${GOALS.peakRssMB} MB`, value: r1(Math.max(peakRssKB, hwmKB) / 1024), pass: Math.max(peakRssKB, hwmKB) / 1024 < GOALS.peakRssMB },
-      } : {}),
+      latencyP50: {
+        goal: `≤ ${GOALS.latencyRatio}× built-in`,
+        value: r2(ratioP50),
+        pass: ratioP50 <= GOALS.latencyRatio,
+      },
+      latencyP99: {
+        goal: `≤ ${GOALS.latencyRatio}× built-in`,
+        value: r2(ratioP99),
+        pass: ratioP99 <= GOALS.latencyRatio,
+      },
+      ...(SCALE > 0
+        ? {
+            scaleTime: {
+              goal: `< ${GOALS.scaleSeconds} s`,
+              value: scale.allReconciledSeconds,
+              pass: scale.allReconciledSeconds !== null && scale.allReconciledSeconds < GOALS.scaleSeconds,
+            },
+            peakRss: {
+              goal: `< ${GOALS.peakRssMB} MB`,
+              value: r1(Math.max(peakRssKB, hwmKB) / 1024),
+              pass: Math.max(peakRssKB, hwmKB) / 1024 < GOALS.peakRssMB,
+            },
+          }
+        : {}),
     },
   };
   printTable(result);
@@ -472,31 +642,59 @@ function printTable(r: Obj): void {
   const ms = (x: number) => `${r1(x)} ms`.padStart(10);
   const L = r.latency;
   w('');
-  w(`cortex-operator benchmark  ${r.date}  ${r.machine.cores} cores  load average ${r.loadAverage.start.join(' ')} → ${r.loadAverage.end.join(' ')}`);
+  w(
+    `cortex-operator benchmark  ${r.date}  ${r.machine.cores} cores  load average ${r.loadAverage.start.join(' ')} → ${r.loadAverage.end.join(' ')}`,
+  );
   w('');
   w(`1. latency, N = ${L.n} sequential creates each (client-side watch events, create seen → child seen)`);
-  w(`   ${'controller'.padEnd(44)}${'p50'.padStart(10)}${'p90'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}`);
-  w(`   ${'cortex-operator: RealtimeAPI → Deployment'.padEnd(44)}${ms(L.operator.p50)}${ms(L.operator.p90)}${ms(L.operator.p99)}${ms(L.operator.max)}`);
-  w(`   ${'built-in: Deployment → ReplicaSet'.padEnd(44)}${ms(L.builtin.p50)}${ms(L.builtin.p90)}${ms(L.builtin.p99)}${ms(L.builtin.max)}`);
+  w(
+    `   ${'controller'.padEnd(44)}${'p50'.padStart(10)}${'p90'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}`,
+  );
+  w(
+    `   ${'cortex-operator: RealtimeAPI → Deployment'.padEnd(44)}${ms(L.operator.p50)}${ms(L.operator.p90)}${ms(L.operator.p99)}${ms(L.operator.max)}`,
+  );
+  w(
+    `   ${'built-in: Deployment → ReplicaSet'.padEnd(44)}${ms(L.builtin.p50)}${ms(L.builtin.p90)}${ms(L.builtin.p99)}${ms(L.builtin.max)}`,
+  );
   w(`   ${'ratio'.padEnd(44)}${`${L.ratioP50}×`.padStart(10)}${''.padStart(10)}${`${L.ratioP99}×`.padStart(10)}`);
-  w(`   (from the create response instead: ours p50 ${r1(L.operatorFromCreateResponse.p50)} ms, built-in p50 ${r1(L.builtinFromCreateResponse.p50)} ms)`);
+  w(
+    `   (from the create response instead: ours p50 ${r1(L.operatorFromCreateResponse.p50)} ms, built-in p50 ${r1(L.builtinFromCreateResponse.p50)} ms)`,
+  );
   if (!r.scale.skipped) {
     const s = r.scale;
     w('');
     w(`2. scale: ${s.apis} RealtimeAPIs, ${s.concurrency} creates in flight, ${s.replicasPerApi} replicas each`);
-    w(`   created in ${s.createsSeconds} s (${s.createsPerSecond}/s, request p50 ${r1(s.createRequestMs.p50)} ms p99 ${r1(s.createRequestMs.p99)} ms, ${s.retries429} × 429)`);
-    w(`   all reconciled: ${s.timedOut ? `TIMED OUT (${JSON.stringify(s.reconciled)})` : `${s.allReconciledSeconds} s (${s.afterLastCreateSeconds} s after the last create)`}`);
-    w(`   every Deployment ${s.allDoneSeconds.deployments} s, Service ${s.allDoneSeconds.services} s, HPA ${s.allDoneSeconds.hpas} s, status ${s.allDoneSeconds.observedGeneration} s`);
+    w(
+      `   created in ${s.createsSeconds} s (${s.createsPerSecond}/s, request p50 ${r1(s.createRequestMs.p50)} ms p99 ${r1(s.createRequestMs.p99)} ms, ${s.retries429} × 429)`,
+    );
+    w(
+      `   all reconciled: ${s.timedOut ? `TIMED OUT (${JSON.stringify(s.reconciled)})` : `${s.allReconciledSeconds} s (${s.afterLastCreateSeconds} s after the last create)`}`,
+    );
+    w(
+      `   every Deployment ${s.allDoneSeconds.deployments} s, Service ${s.allDoneSeconds.services} s, HPA ${s.allDoneSeconds.hpas} s, status ${s.allDoneSeconds.observedGeneration} s`,
+    );
     w(`   operator RSS ${s.rssBeforeMB} MB before, peak ${s.peakRssMB} MB`);
-    w(`   CPU during the phase (cores, of ${s.machineCores}): ${Object.entries(s.cores).map(([n, c]) => `${n} ${c}`).join(', ')}`);
+    w(
+      `   CPU during the phase (cores, of ${s.machineCores}): ${Object.entries(s.cores)
+        .map(([n, c]) => `${n} ${c}`)
+        .join(', ')}`,
+    );
   }
-  w(`   operator RSS idle after start ${r.memory.idleRssMB} MB; peak over the whole run: ${r.memory.peakRssSampledMB} MB sampled, VmHWM ${r.memory.vmHwmMB} MB; log: ${r.operator.warnings} warnings, ${r.operator.errors} errors; bench watches resumed ${r.watchRestarts}×`);
+  w(
+    `   operator RSS idle after start ${r.memory.idleRssMB} MB; peak over the whole run: ${r.memory.peakRssSampledMB} MB sampled, VmHWM ${r.memory.vmHwmMB} MB; log: ${r.operator.warnings} warnings, ${r.operator.errors} errors; bench watches resumed ${r.watchRestarts}×`,
+  );
   w('');
   w(`   ${'goal'.padEnd(44)}${'target'.padStart(22)}${'value'.padStart(10)}  result`);
-  const rows: [string, string][] = [['latencyP50', 'latency p50 ratio'], ['latencyP99', 'latency p99 ratio'], ['scaleTime', `${r.scale.apis ?? ''} APIs reconciled (s)`], ['peakRss', 'operator peak RSS (MB)']];
+  const rows: [string, string][] = [
+    ['latencyP50', 'latency p50 ratio'],
+    ['latencyP99', 'latency p99 ratio'],
+    ['scaleTime', `${r.scale.apis ?? ''} APIs reconciled (s)`],
+    ['peakRss', 'operator peak RSS (MB)'],
+  ];
   for (const [key, label] of rows) {
     const g = r.goals[key];
-    if (g) w(`   ${label.padEnd(44)}${g.goal.padStart(22)}${String(g.value).padStart(10)}  ${g.pass ? 'PASS' : 'MISS'}`);
+    if (g)
+      w(`   ${label.padEnd(44)}${g.goal.padStart(22)}${String(g.value).padStart(10)}  ${g.pass ? 'PASS' : 'MISS'}`);
   }
   w('');
 }
@@ -504,7 +702,7 @@ function printTable(r: Obj): void {
 try {
   await main();
 } catch (err) {
-  say(`FAILED: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  say(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   if (opLog.length) say(`operator log, last lines:\n${opLog.slice(-20).join('\n')}`);
   process.exitCode = 1;
 } finally {

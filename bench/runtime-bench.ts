@@ -10,7 +10,12 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  clockTicksPerSecond, cpuSecondsBetween, machineBusyCores, machineBusyTicks, sampleTree, selfAndReapedChildrenTicks,
+  clockTicksPerSecond,
+  cpuSecondsBetween,
+  machineBusyCores,
+  machineBusyTicks,
+  sampleTree,
+  selfAndReapedChildrenTicks,
 } from './cpu.ts';
 import { pickLoadGenerator, type LoadResult } from './load.ts';
 import { BENCH_DIR, BODY, CONTENDERS, ensureVenv, startServer } from './servers.ts';
@@ -103,9 +108,14 @@ const machine = {
   cores: cpus().length,
   node: process.version,
   python: versionOf('python3', ['--version']),
-  fastapi: versionOf(join(BENCH_DIR, '.venv', 'bin', 'python'), ['-c', 'import fastapi, uvicorn; print(f"fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}")']),
+  fastapi: versionOf(join(BENCH_DIR, '.venv', 'bin', 'python'), [
+    '-c',
+    'import fastapi, uvicorn; print(f"fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}")',
+  ]),
 };
-say(`load generator: ${load.name} ${load.version}; ${connections} connections, ${warmupS}s warm-up, ${durationS}s measured per server`);
+say(
+  `load generator: ${load.name} ${load.version}; ${connections} connections, ${warmupS}s warm-up, ${durationS}s measured per server`,
+);
 say(`machine: ${machine.cores} cores (${machine.cpu}), node ${machine.node}, ${machine.python}, ${machine.fastapi}`);
 say();
 
@@ -155,7 +165,8 @@ for (const c of selected) {
   }
   // Numbers from a machine that is busy with something else are not comparable.
   const busyBefore = await waitForIdle();
-  if (busyBefore > QUIET) say(`WARNING: the machine is not idle (${busyBefore.toFixed(2)} cores busy before this run); numbers will be low`);
+  if (busyBefore > QUIET)
+    say(`WARNING: the machine is not idle (${busyBefore.toFixed(2)} cores busy before this run); numbers will be low`);
   say(`${c.label}: starting ...`);
   let server;
   try {
@@ -163,7 +174,14 @@ for (const c of selected) {
   } catch (err) {
     const reason = (err as Error).message;
     say(`${c.label}: unavailable (${reason.split('\n')[0]})`);
-    if (reason.includes('\n')) say(reason.split('\n').slice(1).map((l) => `    ${l}`).join('\n'));
+    if (reason.includes('\n'))
+      say(
+        reason
+          .split('\n')
+          .slice(1)
+          .map((l) => `    ${l}`)
+          .join('\n'),
+      );
     outcomes.push({ id: c.id, label: c.label, status: 'unavailable', reason });
     continue;
   }
@@ -173,14 +191,18 @@ for (const c of selected) {
     // When other work disturbed the interval, measure again (up to --retries) and keep the cleanest.
     let result = await measure(server.pid, server.url, busyBefore);
     for (let retry = 1; retry <= retries && result.otherCores > QUIET; retry++) {
-      say(`${c.label}: other work kept ${result.otherCores.toFixed(2)} cores busy meanwhile; measuring again (${retry}/${retries})`);
+      say(
+        `${c.label}: other work kept ${result.otherCores.toFixed(2)} cores busy meanwhile; measuring again (${retry}/${retries})`,
+      );
       const again = await measure(server.pid, server.url, await waitForIdle());
       if (again.otherCores < result.otherCores) result = again;
     }
     const r = result;
-    say(`${c.label}: ${fmt(r.requestsPerS)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${fmt(r.requestsPerCpuS)} req/CPU-s` +
-      (r.non2xx + r.errors > 0 ? `  (WARNING: ${r.non2xx} non-2xx, ${r.errors} socket errors)` : '') +
-      (r.otherCores > QUIET ? `  (WARNING: other work kept ${r.otherCores.toFixed(2)} cores busy meanwhile)` : ''));
+    say(
+      `${c.label}: ${fmt(r.requestsPerS)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${fmt(r.requestsPerCpuS)} req/CPU-s` +
+        (r.non2xx + r.errors > 0 ? `  (WARNING: ${r.non2xx} non-2xx, ${r.errors} socket errors)` : '') +
+        (r.otherCores > QUIET ? `  (WARNING: other work kept ${r.otherCores.toFixed(2)} cores busy meanwhile)` : ''),
+    );
     outcomes.push({ id: c.id, label: c.label, status: 'ok', url: server.url, result });
   } catch (err) {
     say(`${c.label}: failed (${(err as Error).message})`);
@@ -200,9 +222,20 @@ function fmt(n: number): string {
 const rows = [['server', 'req/s', 'p50 ms', 'p99 ms', 'CPU cores', 'req/CPU-s', 'errors', 'other load']];
 for (const o of outcomes) {
   const r = o.result;
-  rows.push(r
-    ? [o.label, fmt(r.requestsPerS), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2), r.cpuCores.toFixed(2), fmt(r.requestsPerCpuS), String(r.non2xx + r.errors), r.otherCores.toFixed(2)]
-    : [o.label, o.status, '', '', '', '', '', '']);
+  rows.push(
+    r
+      ? [
+          o.label,
+          fmt(r.requestsPerS),
+          r.p50Ms.toFixed(2),
+          r.p99Ms.toFixed(2),
+          r.cpuCores.toFixed(2),
+          fmt(r.requestsPerCpuS),
+          String(r.non2xx + r.errors),
+          r.otherCores.toFixed(2),
+        ]
+      : [o.label, o.status, '', '', '', '', '', ''],
+  );
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
 say();
@@ -238,9 +271,10 @@ const comparisons = [
 ];
 say();
 for (const cmp of comparisons) {
-  const ratios = cmp.perCpuRatio === undefined
-    ? 'n/a (a contender did not run)'
-    : `${cmp.perCpuRatio.toFixed(2)}× req/CPU-s, p99 ${cmp.p99Ratio!.toFixed(2)}×`;
+  const ratios =
+    cmp.perCpuRatio === undefined
+      ? 'n/a (a contender did not run)'
+      : `${cmp.perCpuRatio.toFixed(2)}× req/CPU-s, p99 ${cmp.p99Ratio!.toFixed(2)}×`;
   const verdict = cmp.target ? `  target ${cmp.target}: ${cmp.verdict}` : '';
   say(`${cmp.name.padEnd(40)} ${ratios}${verdict}`);
 }

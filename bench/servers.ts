@@ -39,8 +39,22 @@ const cortexPaths = (name: string) => ['/', `/${name}`, '/predict'];
 
 const uvicorn = (handler: 'async' | 'sync') => (port: number) => ({
   cmd: VENV_PYTHON,
-  args: ['-m', 'uvicorn', 'fastapi_app:app', '--app-dir', BENCH_DIR, '--host', '127.0.0.1', '--port', String(port),
-    '--workers', '1', '--no-access-log', '--log-level', 'warning'],
+  args: [
+    '-m',
+    'uvicorn',
+    'fastapi_app:app',
+    '--app-dir',
+    BENCH_DIR,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--workers',
+    '1',
+    '--no-access-log',
+    '--log-level',
+    'warning',
+  ],
   env: { BENCH_HANDLER: handler },
 });
 
@@ -51,7 +65,15 @@ export const CONTENDERS: Contender[] = [
     unavailable: cliMissing,
     command: (port) => ({
       cmd: process.execPath,
-      args: [CORTEX_CLI, 'serve', join(BENCH_DIR, 'fixtures', 'trivial'), '--host', '127.0.0.1', '--port', String(port)],
+      args: [
+        CORTEX_CLI,
+        'serve',
+        join(BENCH_DIR, 'fixtures', 'trivial'),
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+      ],
     }),
     paths: cortexPaths('trivial'),
     startTimeoutMs: 120_000,
@@ -86,7 +108,15 @@ export const CONTENDERS: Contender[] = [
     unavailable: cliMissing,
     command: (port) => ({
       cmd: process.execPath,
-      args: [CORTEX_CLI, 'serve', join(BENCH_DIR, 'fixtures', 'trivial-ts'), '--host', '127.0.0.1', '--port', String(port)],
+      args: [
+        CORTEX_CLI,
+        'serve',
+        join(BENCH_DIR, 'fixtures', 'trivial-ts'),
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+      ],
     }),
     paths: cortexPaths('trivial-ts'),
     startTimeoutMs: 60_000,
@@ -132,7 +162,10 @@ export interface RunningServer {
 
 /** What a server printed, to explain a failed start: its first error line, then its last lines. */
 function explain(chunks: string[]): string {
-  const lines = chunks.join('').split('\n').filter((l) => l.trim() !== '');
+  const lines = chunks
+    .join('')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const error = lines.find((l) => /\w*Error\b/.test(l));
   return [error ?? '', ...lines.slice(-15)].join('\n');
 }
@@ -156,19 +189,36 @@ export async function startServer(c: Contender): Promise<RunningServer> {
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   let exited = false;
-  const exit = new Promise<void>((ok) => child.once('exit', () => { exited = true; ok(); }));
+  const exit = new Promise<void>((ok) =>
+    child.once('exit', () => {
+      exited = true;
+      ok();
+    }),
+  );
 
   const stop = async () => {
     if (!exited) {
-      try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ }
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
       const timer = new Promise<'timeout'>((ok) => setTimeout(ok, 5000, 'timeout'));
       if ((await Promise.race([exit, timer])) === 'timeout') {
-        try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
         await exit;
       }
     }
     // Whatever is left in the group (workers that outlived their parent).
-    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* none */ }
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* none */
+    }
   };
 
   const deadline = Date.now() + c.startTimeoutMs;

@@ -12,13 +12,19 @@ test('without cli.yaml there is one environment, local on port 8888; configured 
   try {
     const l = layout(home);
     const config = readEnvConfig(l);
-    assert.deepEqual(config, { defaultEnvironment: 'local', environments: [{ name: 'local', provider: 'local', port: 8888, host: '127.0.0.1' }] });
+    assert.deepEqual(config, {
+      defaultEnvironment: 'local',
+      environments: [{ name: 'local', provider: 'local', port: 8888, host: '127.0.0.1' }],
+    });
     const local = config.environments[0] as LocalEnvironment;
     assert.equal(baseUrl(local), 'http://localhost:8888');
     local.port = 9000;
     writeEnvConfig(l, config);
     assert.equal((resolveEnvironment(l, undefined) as LocalEnvironment).port, 9000);
-    assert.throws(() => resolveEnvironment(l, 'aws'), (e: unknown) => e instanceof CliError && e.exitCode === 3 && /no environment named "aws"/.test(e.message));
+    assert.throws(
+      () => resolveEnvironment(l, 'aws'),
+      (e: unknown) => e instanceof CliError && e.exitCode === 3 && /no environment named "aws"/.test(e.message),
+    );
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
@@ -32,13 +38,25 @@ test('cluster environments keep their context, namespace and kubeconfig, and can
       defaultEnvironment: 'prod',
       environments: [
         { name: 'local', provider: 'local', port: 8888, host: '127.0.0.1' },
-        { name: 'prod', provider: 'kubernetes', context: 'prod-admin', namespace: 'ml', kubeconfig: '/etc/kube/prod.yaml' },
+        {
+          name: 'prod',
+          provider: 'kubernetes',
+          context: 'prod-admin',
+          namespace: 'ml',
+          kubeconfig: '/etc/kube/prod.yaml',
+        },
         { name: 'dev', provider: 'kubernetes', namespace: 'default' },
       ],
     });
     const text = readFileSync(l.config, 'utf8');
     assert.match(text, /default_environment: prod/);
-    assert.deepEqual(resolveEnvironment(l, undefined), { name: 'prod', provider: 'kubernetes', context: 'prod-admin', namespace: 'ml', kubeconfig: '/etc/kube/prod.yaml' });
+    assert.deepEqual(resolveEnvironment(l, undefined), {
+      name: 'prod',
+      provider: 'kubernetes',
+      context: 'prod-admin',
+      namespace: 'ml',
+      kubeconfig: '/etc/kube/prod.yaml',
+    });
     assert.deepEqual(resolveEnvironment(l, 'dev'), { name: 'dev', provider: 'kubernetes', namespace: 'default' });
     assert.equal(resolveEnvironment(l, 'local').provider, 'local');
   } finally {
@@ -51,9 +69,18 @@ test('an environment with an unknown provider or a bad name is refused with the 
   try {
     const l = layout(home);
     writeFileSync(l.config, 'environments:\n  - name: prod\n    provider: aws\n');
-    assert.throws(() => readEnvConfig(l), (e: unknown) => e instanceof CliError && e.exitCode === 2 && e.message.includes('cli.yaml: environment prod: provider must be one of local, kubernetes, got aws'));
+    assert.throws(
+      () => readEnvConfig(l),
+      (e: unknown) =>
+        e instanceof CliError &&
+        e.exitCode === 2 &&
+        e.message.includes('cli.yaml: environment prod: provider must be one of local, kubernetes, got aws'),
+    );
     writeFileSync(l.config, 'environments:\n  - name: Prod_EU\n    provider: kubernetes\n');
-    assert.throws(() => readEnvConfig(l), (e: unknown) => e instanceof CliError && /lowercase letters, digits and dashes/.test(e.message));
+    assert.throws(
+      () => readEnvConfig(l),
+      (e: unknown) => e instanceof CliError && /lowercase letters, digits and dashes/.test(e.message),
+    );
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
@@ -64,7 +91,13 @@ test('a broken cli.yaml is named with what is wrong', () => {
   try {
     const l = layout(home);
     writeFileSync(l.config, 'environments:\n  - name: local\n    port: eighty\n');
-    assert.throws(() => readEnvConfig(l), (e: unknown) => e instanceof CliError && e.exitCode === 2 && e.message.includes('cli.yaml: environment local: port must be a whole number'));
+    assert.throws(
+      () => readEnvConfig(l),
+      (e: unknown) =>
+        e instanceof CliError &&
+        e.exitCode === 2 &&
+        e.message.includes('cli.yaml: environment local: port must be a whole number'),
+    );
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

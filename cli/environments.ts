@@ -66,10 +66,16 @@ export function checkEnvironmentName(name: string): string | undefined {
 
 function parseLocal(file: string, item: Record<string, unknown>): LocalEnvironment {
   const port = item.port ?? DEFAULT_PORT;
-  if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) invalid(file, `environment ${String(item.name)}: port must be a whole number from 1 to 65535`);
+  if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)
+    invalid(file, `environment ${String(item.name)}: port must be a whole number from 1 to 65535`);
   const host = item.host ?? DEFAULT_HOST;
-  if (typeof host !== 'string' || host === '') invalid(file, `environment ${String(item.name)}: host must be an address such as 127.0.0.1 or 0.0.0.0`);
-  if (item.name !== LOCAL) invalid(file, `environment ${String(item.name)}: provider local is only for the environment named local (other environments are provider: kubernetes)`);
+  if (typeof host !== 'string' || host === '')
+    invalid(file, `environment ${String(item.name)}: host must be an address such as 127.0.0.1 or 0.0.0.0`);
+  if (item.name !== LOCAL)
+    invalid(
+      file,
+      `environment ${String(item.name)}: provider local is only for the environment named local (other environments are provider: kubernetes)`,
+    );
   return { name: LOCAL, provider: 'local', port: port as number, host };
 }
 
@@ -78,10 +84,15 @@ function parseCluster(file: string, item: Record<string, unknown>): ClusterEnvir
   const optionalString = (field: string): string | undefined => {
     const value = item[field];
     if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'string' || value === '') invalid(file, `environment ${name}: ${field} must be a non-empty string`);
+    if (typeof value !== 'string' || value === '')
+      invalid(file, `environment ${name}: ${field} must be a non-empty string`);
     return value;
   };
-  const env: ClusterEnvironment = { name, provider: 'kubernetes', namespace: optionalString('namespace') ?? DEFAULT_NAMESPACE };
+  const env: ClusterEnvironment = {
+    name,
+    provider: 'kubernetes',
+    namespace: optionalString('namespace') ?? DEFAULT_NAMESPACE,
+  };
   const context = optionalString('context');
   const kubeconfig = optionalString('kubeconfig');
   if (context !== undefined) env.context = context;
@@ -103,18 +114,25 @@ export function readEnvConfig(l: Layout): EnvConfig {
     invalid(l.config, `invalid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
   const doc = (raw ?? {}) as Record<string, unknown>;
-  if (typeof doc !== 'object' || Array.isArray(doc)) invalid(l.config, 'must be a mapping with default_environment and environments');
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    invalid(l.config, 'must be a mapping with default_environment and environments');
   const environments: Environment[] = [];
   const list = doc.environments ?? [];
   if (!Array.isArray(list)) invalid(l.config, 'environments must be a list');
   for (const item of list as Record<string, unknown>[]) {
-    if (item === null || typeof item !== 'object') invalid(l.config, 'each environment must be a mapping with name and provider');
-    if (typeof item.name !== 'string' || checkEnvironmentName(item.name) !== undefined) invalid(l.config, checkEnvironmentName(String(item.name)) ?? 'each environment needs a name');
+    if (item === null || typeof item !== 'object')
+      invalid(l.config, 'each environment must be a mapping with name and provider');
+    if (typeof item.name !== 'string' || checkEnvironmentName(item.name) !== undefined)
+      invalid(l.config, checkEnvironmentName(String(item.name)) ?? 'each environment needs a name');
     if (environments.some((e) => e.name === item.name)) invalid(l.config, `environment ${item.name} is listed twice`);
     const provider = item.provider ?? (item.name === LOCAL ? 'local' : undefined);
     if (provider === 'local') environments.push(parseLocal(l.config, item));
     else if (provider === 'kubernetes') environments.push(parseCluster(l.config, item));
-    else invalid(l.config, `environment ${item.name}: provider must be one of ${PROVIDERS.join(', ')}, got ${String(provider)}`);
+    else
+      invalid(
+        l.config,
+        `environment ${item.name}: provider must be one of ${PROVIDERS.join(', ')}, got ${String(provider)}`,
+      );
   }
   if (!environments.some((e) => e.name === LOCAL)) environments.unshift(defaultLocal());
   const defaultEnvironment = typeof doc.default_environment === 'string' ? doc.default_environment : LOCAL;
@@ -123,7 +141,13 @@ export function readEnvConfig(l: Layout): EnvConfig {
 
 function serialize(e: Environment): Record<string, unknown> {
   if (e.provider === 'local') return { name: e.name, provider: e.provider, port: e.port, host: e.host };
-  return { name: e.name, provider: e.provider, ...(e.context ? { context: e.context } : {}), namespace: e.namespace, ...(e.kubeconfig ? { kubeconfig: e.kubeconfig } : {}) };
+  return {
+    name: e.name,
+    provider: e.provider,
+    ...(e.context ? { context: e.context } : {}),
+    namespace: e.namespace,
+    ...(e.kubeconfig ? { kubeconfig: e.kubeconfig } : {}),
+  };
 }
 
 export function writeEnvConfig(l: Layout, config: EnvConfig): void {
@@ -151,11 +175,19 @@ export function resolveEnvironment(l: Layout, name: string | undefined): Environ
 
 /** The local environment's settings (the gateway's port and address). */
 export function localEnvironment(l: Layout): LocalEnvironment {
-  return (readEnvConfig(l).environments.find((e) => e.provider === 'local') as LocalEnvironment | undefined) ?? defaultLocal();
+  return (
+    (readEnvConfig(l).environments.find((e) => e.provider === 'local') as LocalEnvironment | undefined) ??
+    defaultLocal()
+  );
 }
 
 /** The URL users call: localhost for a wildcard address. */
 export function baseUrl(env: LocalEnvironment): string {
-  const host = env.host === '0.0.0.0' || env.host === '::' || env.host === '127.0.0.1' ? 'localhost' : env.host.includes(':') ? `[${env.host}]` : env.host;
+  const host =
+    env.host === '0.0.0.0' || env.host === '::' || env.host === '127.0.0.1'
+      ? 'localhost'
+      : env.host.includes(':')
+        ? `[${env.host}]`
+        : env.host;
   return `http://${host}:${env.port}`;
 }

@@ -30,7 +30,10 @@ const width = (s: string) => s.replace(ansi, '').length;
 export function table(headers: string[], rows: string[][], c: ChalkInstance = colors(process.stdout)): string {
   const widths = headers.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ''))));
   const line = (cells: string[]) =>
-    cells.map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat(widths[i] - width(cell)))).join('   ').trimEnd();
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat(widths[i] - width(cell))))
+      .join('   ')
+      .trimEnd();
   return [c.bold(line(headers)), ...rows.map(line)].join('\n') + '\n';
 }
 

@@ -82,7 +82,9 @@ export class Progress {
     const step = this.current;
     if (!this.tty || this.quiet || step === undefined || step.ended) return;
     this.frame = (this.frame + 1) % frames.length;
-    this.stream.write(`\r\x1b[K${this.c.cyan(frames[this.frame])} ${step.label} ${this.c.dim(seconds(Date.now() - step.started))}`);
+    this.stream.write(
+      `\r\x1b[K${this.c.cyan(frames[this.frame])} ${step.label} ${this.c.dim(seconds(Date.now() - step.started))}`,
+    );
   }
 
   detail(step: Step, line: string): void {

@@ -24,7 +24,10 @@ function timeNow(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
-export function eventRecorder(client: KubeClient, options: { log: Logger; instance: string; metrics?: OperatorMetrics }): EventRecorder {
+export function eventRecorder(
+  client: KubeClient,
+  options: { log: Logger; instance: string; metrics?: OperatorMetrics },
+): EventRecorder {
   return {
     event(obj, type, reason, message) {
       const md = obj.metadata ?? {};
@@ -33,7 +36,14 @@ export function eventRecorder(client: KubeClient, options: { log: Logger; instan
         apiVersion: 'v1',
         kind: 'Event',
         metadata: { generateName: `${md.name}.`, namespace: md.namespace },
-        involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, name: md.name, namespace: md.namespace, uid: md.uid, resourceVersion: md.resourceVersion },
+        involvedObject: {
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          name: md.name,
+          namespace: md.namespace,
+          uid: md.uid,
+          resourceVersion: md.resourceVersion,
+        },
         type,
         reason,
         message: message.slice(0, 1024),
@@ -46,7 +56,11 @@ export function eventRecorder(client: KubeClient, options: { log: Logger; instan
       };
       options.metrics?.events.inc({ type, reason });
       client.create(EVENTS, body, EVENT_COMPONENT).catch((error: unknown) => {
-        options.log.warn('cannot record an event', { api: `${md.namespace}/${md.name}`, reason, error: errorMessage(error) });
+        options.log.warn('cannot record an event', {
+          api: `${md.namespace}/${md.name}`,
+          reason,
+          error: errorMessage(error),
+        });
       });
     },
   };

@@ -101,7 +101,10 @@ function healthServer(port: number, ready: () => boolean, metrics: OperatorMetri
       return;
     }
     if (req.url === '/healthz') return void res.writeHead(200).end('ok\n');
-    if (req.url === '/readyz') return void res.writeHead(ready() ? 200 : 503).end(ready() ? 'ok\n' : 'not ready: caches not synced or the metrics API not serving yet\n');
+    if (req.url === '/readyz')
+      return void res
+        .writeHead(ready() ? 200 : 503)
+        .end(ready() ? 'ok\n' : 'not ready: caches not synced or the metrics API not serving yet\n');
     res.writeHead(404).end();
   });
   server.listen(port, () => log.info('health endpoints', { port }));
@@ -110,10 +113,18 @@ function healthServer(port: number, ready: () => boolean, metrics: OperatorMetri
 }
 
 /** The custom metrics API the HPAs read cortex_in_flight_requests from (operator/metrics-adapter). */
-function metricsAdapter(flags: Flags, client: KubeClient, log: Logger, metrics: OperatorMetrics, informers: CortexInformers): MetricsAdapter | undefined {
+function metricsAdapter(
+  flags: Flags,
+  client: KubeClient,
+  log: Logger,
+  metrics: OperatorMetrics,
+  informers: CortexInformers,
+): MetricsAdapter | undefined {
   if (!flags.metricsApi) return undefined;
   if ((flags.metricsApiCertFile === undefined) !== (flags.metricsApiKeyFile === undefined)) {
-    throw new Error('--metrics-api-cert-file and --metrics-api-key-file go together: give both, or neither for a self-signed certificate');
+    throw new Error(
+      '--metrics-api-cert-file and --metrics-api-key-file go together: give both, or neither for a self-signed certificate',
+    );
   }
   const read = (flag: string, file: string) => {
     try {
@@ -122,9 +133,13 @@ function metricsAdapter(flags: Flags, client: KubeClient, log: Logger, metrics: 
       throw new Error(`${flag} ${file}: ${errorMessage(error)}`);
     }
   };
-  const cert = flags.metricsApiCertFile !== undefined && flags.metricsApiKeyFile !== undefined
-    ? { cert: read('--metrics-api-cert-file', flags.metricsApiCertFile), key: read('--metrics-api-key-file', flags.metricsApiKeyFile) }
-    : undefined;
+  const cert =
+    flags.metricsApiCertFile !== undefined && flags.metricsApiKeyFile !== undefined
+      ? {
+          cert: read('--metrics-api-cert-file', flags.metricsApiCertFile),
+          key: read('--metrics-api-key-file', flags.metricsApiKeyFile),
+        }
+      : undefined;
   return startMetricsAdapter({
     client,
     log,
@@ -139,7 +154,15 @@ function metricsAdapter(flags: Flags, client: KubeClient, log: Logger, metrics: 
 }
 
 /** The activator (operator/activator), which holds the requests of APIs at zero; every replica runs one. */
-function activator(flags: Flags, client: KubeClient, log: Logger, metrics: OperatorMetrics, states: ScaleToZeroStates, identity: string, informers: CortexInformers): RunningActivator | undefined {
+function activator(
+  flags: Flags,
+  client: KubeClient,
+  log: Logger,
+  metrics: OperatorMetrics,
+  states: ScaleToZeroStates,
+  identity: string,
+  informers: CortexInformers,
+): RunningActivator | undefined {
   const port = wholeNumber('--activator-port', flags.activatorPort);
   if (port === 0) return undefined;
   let timeoutMs: number;
@@ -148,10 +171,18 @@ function activator(flags: Flags, client: KubeClient, log: Logger, metrics: Opera
   } catch (error) {
     throw new Error(`--activator-timeout: ${errorMessage(error)}`);
   }
-  if (timeoutMs <= 0) throw new Error('--activator-timeout must be longer than 0 (a held request waits this long for a replica)');
+  if (timeoutMs <= 0)
+    throw new Error('--activator-timeout must be longer than 0 (a held request waits this long for a replica)');
   const running = startActivator({
-    client, log, namespace: flags.namespace, port, host: flags.activatorBindAddress,
-    timeoutMs, clusterDomain: flags.clusterDomain, registry: metrics.registry, states,
+    client,
+    log,
+    namespace: flags.namespace,
+    port,
+    host: flags.activatorBindAddress,
+    timeoutMs,
+    clusterDomain: flags.clusterDomain,
+    registry: metrics.registry,
+    states,
     events: eventRecorder(client, { log, instance: identity, metrics }),
     informers,
   });
@@ -168,7 +199,11 @@ function wholeNumber(flag: string, value: string): number {
 async function run(flags: Flags): Promise<void> {
   const ns = operatorNamespace(flags.nodePoolsNamespace);
   if (flags.printRbac) {
-    process.stdout.write(rbacManifests({ namespace: ns, serviceAccount: flags.serviceAccount }).map((o) => stringify(o)).join('---\n'));
+    process.stdout.write(
+      rbacManifests({ namespace: ns, serviceAccount: flags.serviceAccount })
+        .map((o) => stringify(o))
+        .join('---\n'),
+    );
     return;
   }
   const log = jsonLogger(flags.logLevel);
@@ -188,15 +223,26 @@ async function run(flags: Flags): Promise<void> {
     shared.apis.start();
   }
   const activatorPort = Number(flags.activatorPort);
-  if (!flags.activatorAddress || !activatorServer) log.warn('scale to zero is off: it needs the activator (--activator-port) and the address Services reach it at (--activator-address, the pod IP in a cluster); no API is scaled to zero');
-  else if (!adapter) log.warn('scale to zero: no API goes to zero without the metrics API (--no-metrics-api), which tells when an API last served a request');
+  if (!flags.activatorAddress || !activatorServer)
+    log.warn(
+      'scale to zero is off: it needs the activator (--activator-port) and the address Services reach it at (--activator-address, the pod IP in a cluster); no API is scaled to zero',
+    );
+  else if (!adapter)
+    log.warn(
+      'scale to zero: no API goes to zero without the metrics API (--no-metrics-api), which tells when an API last served a request',
+    );
 
   let minor: number | undefined;
   try {
     minor = await serverMinor(client);
-    log.info('connected', { server: kc.getCurrentCluster()?.server, kubernetes: minor !== undefined ? `1.${minor}` : 'unknown' });
+    log.info('connected', {
+      server: kc.getCurrentCluster()?.server,
+      kubernetes: minor !== undefined ? `1.${minor}` : 'unknown',
+    });
   } catch (error) {
-    log.warn('cannot read the API server version; retrying in the background through the watches', { error: errorMessage(error) });
+    log.warn('cannot read the API server version; retrying in the background through the watches', {
+      error: errorMessage(error),
+    });
   }
 
   let nodePools: NodePoolSource;
@@ -220,7 +266,10 @@ async function run(flags: Flags): Promise<void> {
     resyncMs: parseDurationMs(flags.resync),
     bundleGracePeriodMs: parseDurationMs(flags.bundleGracePeriod),
     scaleToZero: {
-      activator: flags.activatorAddress && activatorServer ? { address: flags.activatorAddress, port: activatorPort } : undefined,
+      activator:
+        flags.activatorAddress && activatorServer
+          ? { address: flags.activatorAddress, port: activatorPort }
+          : undefined,
       activity: adapter ? (ns, name) => adapter.activity(ns, name) : undefined,
       held: activatorServer ? (ns, name) => activatorServer.held(ns, name) : undefined,
       states: scaleToZeroStates,
@@ -252,8 +301,12 @@ async function run(flags: Flags): Promise<void> {
   // a standby is ready (it can take over); the leader once its caches are synced
   // not ready while the metrics API does not serve: its Service must not send the API server here
   let metricsApiUp = adapter === undefined;
-  void adapter?.listening.then(() => (metricsApiUp = true), () => undefined);
-  const health = port > 0 ? healthServer(port, () => metricsApiUp && (!started || controller.synced), metrics, log) : undefined;
+  void adapter?.listening.then(
+    () => (metricsApiUp = true),
+    () => undefined,
+  );
+  const health =
+    port > 0 ? healthServer(port, () => metricsApiUp && (!started || controller.synced), metrics, log) : undefined;
 
   let stopping = false;
   const stop = (signal: string, code = 0) => {
@@ -264,7 +317,10 @@ async function run(flags: Flags): Promise<void> {
     metrics.leader.set(0);
     Promise.all([controller.stop(), adapter?.stop(), activatorServer?.stop(), shared.pods.stop(), shared.apis.stop()])
       .then(() => (code === 0 ? elector?.release() : undefined))
-      .then(() => process.exit(code), () => process.exit(1));
+      .then(
+        () => process.exit(code),
+        () => process.exit(1),
+      );
     setTimeout(() => process.exit(code || 1), 10_000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -285,42 +341,109 @@ async function run(flags: Flags): Promise<void> {
 
 export function operatorCommand(): Command {
   return new Command('cortex-operator')
-    .description('the RealtimeAPI operator: turns RealtimeAPI resources into Deployments, Services and HorizontalPodAutoscalers')
-    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster ServiceAccount)')
+    .description(
+      'the RealtimeAPI operator: turns RealtimeAPI resources into Deployments, Services and HorizontalPodAutoscalers',
+    )
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster ServiceAccount)',
+    )
     .option('--context <name>', 'kubeconfig context')
     .option('-n, --namespace <namespace>', 'watch only this namespace (default: all)')
-    .addOption(new Option('--runtime-image <image>', 'image of the replicas when predictor.image is not set').default(DEFAULT_RUNTIME_IMAGE).env('CORTEX_RUNTIME_IMAGE'))
-    .addOption(new Option('--gpu-runtime-image <image>', 'the same for APIs with compute.gpu > 0 (runtime/Dockerfile.gpu: CUDA libraries)').default(DEFAULT_GPU_RUNTIME_IMAGE).env('CORTEX_GPU_RUNTIME_IMAGE'))
-    .addOption(new Option('--image-pull-policy <policy>', 'imagePullPolicy of the replicas').choices(['Always', 'IfNotPresent', 'Never']))
-    .option('--node-pools-configmap <name>', 'read the node pools from this ConfigMap (key node-pools.yaml); default in a cluster: cortex-node-pools')
-    .option('--node-pools-namespace <namespace>', "namespace of that ConfigMap (default: the operator's own, or cortex-system out of the cluster)")
-    .addOption(new Option('--node-pools-file <file>', 'out of the cluster: read the node pools from this file').default(path.join(homedir(), '.cortex', 'operator', 'node-pools.yaml')).env('CORTEX_NODE_POOLS_FILE'))
+    .addOption(
+      new Option('--runtime-image <image>', 'image of the replicas when predictor.image is not set')
+        .default(DEFAULT_RUNTIME_IMAGE)
+        .env('CORTEX_RUNTIME_IMAGE'),
+    )
+    .addOption(
+      new Option(
+        '--gpu-runtime-image <image>',
+        'the same for APIs with compute.gpu > 0 (runtime/Dockerfile.gpu: CUDA libraries)',
+      )
+        .default(DEFAULT_GPU_RUNTIME_IMAGE)
+        .env('CORTEX_GPU_RUNTIME_IMAGE'),
+    )
+    .addOption(
+      new Option('--image-pull-policy <policy>', 'imagePullPolicy of the replicas').choices([
+        'Always',
+        'IfNotPresent',
+        'Never',
+      ]),
+    )
+    .option(
+      '--node-pools-configmap <name>',
+      'read the node pools from this ConfigMap (key node-pools.yaml); default in a cluster: cortex-node-pools',
+    )
+    .option(
+      '--node-pools-namespace <namespace>',
+      "namespace of that ConfigMap (default: the operator's own, or cortex-system out of the cluster)",
+    )
+    .addOption(
+      new Option('--node-pools-file <file>', 'out of the cluster: read the node pools from this file')
+        .default(path.join(homedir(), '.cortex', 'operator', 'node-pools.yaml'))
+        .env('CORTEX_NODE_POOLS_FILE'),
+    )
     .option('--workers <n>', 'APIs reconciled in parallel', '4')
     .option('--resync <duration>', 'reconcile every API this often even without changes', '10m')
     .option('--health-port <port>', 'port of /healthz and /readyz (0: none)', '8081')
     .option('--cluster-domain <domain>', 'DNS suffix of Services, for status.endpoint', 'cluster.local')
-    .addOption(new Option('--log-level <level>', 'debug, info, warn or error').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(
+      new Option('--log-level <level>', 'debug, info, warn or error')
+        .choices(['debug', 'info', 'warn', 'error'])
+        .default('info'),
+    )
     .option('--print-rbac', 'print the RBAC objects the operator needs (YAML) and exit')
     .option('--service-account <name>', 'with --print-rbac: the ServiceAccount to bind', 'cortex-operator')
     .option('--leader-elect', 'run only while holding the leader Lease (default)', true)
     .option('--no-leader-elect', 'reconcile without leader election (run one replica only)')
     .option('--leader-election-name <name>', 'name of the Lease', 'cortex-operator')
-    .option('--leader-election-namespace <namespace>', "namespace of the Lease (default: the operator's own, or cortex-system out of the cluster)")
+    .option(
+      '--leader-election-namespace <namespace>',
+      "namespace of the Lease (default: the operator's own, or cortex-system out of the cluster)",
+    )
     .option('--lease-duration <duration>', 'how long standbys wait after the last renewal before taking over', '15s')
-    .option('--renew-deadline <duration>', 'the leader stops when it could not renew for this long (< lease duration)', '10s')
+    .option(
+      '--renew-deadline <duration>',
+      'the leader stops when it could not renew for this long (< lease duration)',
+      '10s',
+    )
     .option('--retry-period <duration>', 'between tries to acquire or renew the Lease', '2s')
-    .option('--bundle-grace-period <duration>', 'delete a code bundle (ConfigMaps) that no API has owned or referred to for this long', '1h')
-    .option('--metrics-api', 'serve the custom metrics API (custom.metrics.k8s.io: cortex_in_flight_requests) the HPAs scale on (default)', true)
+    .option(
+      '--bundle-grace-period <duration>',
+      'delete a code bundle (ConfigMaps) that no API has owned or referred to for this long',
+      '1h',
+    )
+    .option(
+      '--metrics-api',
+      'serve the custom metrics API (custom.metrics.k8s.io: cortex_in_flight_requests) the HPAs scale on (default)',
+      true,
+    )
     .option('--no-metrics-api', 'do not serve it (another adapter, e.g. prometheus-adapter, serves the metric)')
     .option('--metrics-api-port <port>', 'HTTPS port of the metrics API', String(DEFAULT_METRICS_API_PORT))
     .option('--metrics-api-bind-address <address>', 'address the metrics API listens on (default: all)')
-    .option('--metrics-api-cert-file <file>', 'serving certificate of the metrics API (PEM); default: a self-signed one made at start')
+    .option(
+      '--metrics-api-cert-file <file>',
+      'serving certificate of the metrics API (PEM); default: a self-signed one made at start',
+    )
     .option('--metrics-api-key-file <file>', 'private key of that certificate (PEM)')
     .option('--metrics-scrape-interval <duration>', "how often every ready replica's /metrics is sampled", '1s')
-    .option('--activator-port <port>', 'port of the activator, which holds requests for APIs at zero until a replica is ready (0: none, and no API goes to zero)', String(DEFAULT_ACTIVATOR_PORT))
-    .addOption(new Option('--activator-address <ip>', "the address Services reach this replica's activator at (in a cluster: the pod IP, from the downward API); without it no API goes to zero").env('CORTEX_ACTIVATOR_ADDRESS'))
+    .option(
+      '--activator-port <port>',
+      'port of the activator, which holds requests for APIs at zero until a replica is ready (0: none, and no API goes to zero)',
+      String(DEFAULT_ACTIVATOR_PORT),
+    )
+    .addOption(
+      new Option(
+        '--activator-address <ip>',
+        "the address Services reach this replica's activator at (in a cluster: the pod IP, from the downward API); without it no API goes to zero",
+      ).env('CORTEX_ACTIVATOR_ADDRESS'),
+    )
     .option('--activator-bind-address <address>', 'address the activator listens on (default: all)')
-    .option('--activator-timeout <duration>', 'how long the activator holds a request for an API that is not ready before answering 503', '2m')
+    .option(
+      '--activator-timeout <duration>',
+      'how long the activator holds a request for an API that is not ready before answering 503',
+      '2m',
+    )
     .action(async (flags: Flags) => {
       try {
         await run(flags);

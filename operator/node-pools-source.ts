@@ -9,9 +9,10 @@ import type { Logger } from './log.ts';
 import { NODE_POOLS_KEY, parseNodePools, type NodePools } from './node-pools.ts';
 import type { PolicyRule } from './reconcilers/types.ts';
 
-
 /** Reading the node pools' ConfigMap, in the operator's namespace only. */
-export const nodePoolsRbac: PolicyRule[] = [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'], scope: 'operator-namespace' }];
+export const nodePoolsRbac: PolicyRule[] = [
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'], scope: 'operator-namespace' },
+];
 
 export interface NodePoolSource {
   current(): NodePools;
@@ -21,7 +22,13 @@ export interface NodePoolSource {
 }
 
 /** Pools from the ConfigMap `namespace/name` (key node-pools.yaml); none while it does not exist. */
-export function configMapPools(client: KubeClient, namespace: string, name: string, log: Logger, informerOptions: { resyncMs?: number } = {}): NodePoolSource {
+export function configMapPools(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  log: Logger,
+  informerOptions: { resyncMs?: number } = {},
+): NodePoolSource {
   const source = `ConfigMap ${namespace}/${name}`;
   const informer = new Informer<KubeObject>({
     name: 'node-pools',
@@ -51,9 +58,12 @@ export function configMapPools(client: KubeClient, namespace: string, name: stri
       return pools;
     },
     async start(onChange) {
-      informer.on('add', onChange).on('update', (o, old) => {
-        if (o.metadata?.resourceVersion !== old.metadata?.resourceVersion) onChange();
-      }).on('delete', onChange);
+      informer
+        .on('add', onChange)
+        .on('update', (o, old) => {
+          if (o.metadata?.resourceVersion !== old.metadata?.resourceVersion) onChange();
+        })
+        .on('delete', onChange);
       informer.start();
       await informer.waitForSync();
     },

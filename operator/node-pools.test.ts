@@ -54,11 +54,18 @@ test('rejects malformed pools with a precise message', () => {
 });
 
 test('CPU APIs go to CPU pools, GPU APIs to GPU pools', () => {
-  assert.deepEqual(selectPool({ gpu: 0 }, pools).placement, { pools: ['cpu'], nodeSelector: { 'cortex.dev/node-pool': 'cpu' }, tolerations: [], gpuResource: undefined });
+  assert.deepEqual(selectPool({ gpu: 0 }, pools).placement, {
+    pools: ['cpu'],
+    nodeSelector: { 'cortex.dev/node-pool': 'cpu' },
+    tolerations: [],
+    gpuResource: undefined,
+  });
   const gpu = selectPool({ gpu: 2 }, pools).placement!;
   assert.deepEqual(gpu.pools, ['gpu']);
   assert.equal(gpu.gpuResource, 'nvidia.com/gpu');
-  assert.deepEqual(gpu.tolerations, [{ key: 'nvidia.com/gpu', operator: 'Equal', value: 'present', effect: 'NoSchedule' }]);
+  assert.deepEqual(gpu.tolerations, [
+    { key: 'nvidia.com/gpu', operator: 'Equal', value: 'present', effect: 'NoSchedule' },
+  ]);
   // a CPU API may be sent to the GPU pool explicitly
   assert.deepEqual(selectPool({ gpu: 0, nodeGroups: ['gpu'] }, pools).placement?.pools, ['gpu']);
 });
@@ -74,7 +81,10 @@ test('no pool fits: compute unavailable, naming the pools and why', () => {
   assert.match(wrongGroup.unavailable!, /gpu \(GPU: NVIDIA-A10G, nvidia.com\/gpu\)/);
   const missing = selectPool({ gpu: 0, nodeGroups: ['tpu', 'cpu'] }, pools);
   assert.match(missing.unavailable!, /lists tpu, which does not exist; the pools are: cpu \(no GPUs\), gpu/);
-  const broken = selectPool({ gpu: 0 }, { pools: [], source: 'f.yaml', error: 'entry 1: name must be a non-empty string' });
+  const broken = selectPool(
+    { gpu: 0 },
+    { pools: [], source: 'f.yaml', error: 'entry 1: name must be a non-empty string' },
+  );
   assert.match(broken.unavailable!, /cannot be read: entry 1/);
 });
 
@@ -104,10 +114,16 @@ test('file source: re-read when the file changes', async () => {
   writeFileSync(file, YAML);
   await new Promise((r) => setTimeout(r, 60));
   assert.ok(changes >= 1);
-  assert.deepEqual(src.current().pools.map((p) => p.name), ['cpu', 'gpu']);
+  assert.deepEqual(
+    src.current().pools.map((p) => p.name),
+    ['cpu', 'gpu'],
+  );
   writeFileSync(file, '- name: only\n');
   utimesSync(file, new Date(), new Date(Date.now() + 5000));
-  assert.deepEqual(src.current().pools.map((p) => p.name), ['only']);
+  assert.deepEqual(
+    src.current().pools.map((p) => p.name),
+    ['only'],
+  );
   writeFileSync(file, 'oops: [');
   utimesSync(file, new Date(), new Date(Date.now() + 10000));
   assert.ok(src.current().error);

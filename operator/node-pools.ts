@@ -49,14 +49,20 @@ export interface NodePools {
 export function parseNodePools(text: string): NodePool[] {
   const doc: unknown = parse(text);
   if (doc === null || doc === undefined) return [];
-  if (!Array.isArray(doc)) throw new Error('must be a YAML list of pools ({name, nodeSelector, tolerations, gpuResource, gpuType})');
+  if (!Array.isArray(doc))
+    throw new Error('must be a YAML list of pools ({name, nodeSelector, tolerations, gpuResource, gpuType})');
   const names = new Set<string>();
   return doc.map((entry: unknown, i): NodePool => {
     const at = `entry ${i + 1}`;
     if (!isObject(entry)) throw new Error(`${at}: must be a mapping with a name`);
     const { name, nodeSelector, tolerations, gpuResource, gpuType } = entry;
-    const unknown = Object.keys(entry).filter((k) => !['name', 'nodeSelector', 'tolerations', 'gpuResource', 'gpuType'].includes(k));
-    if (unknown.length > 0) throw new Error(`${at}: unknown field ${unknown.join(', ')} (known: name, nodeSelector, tolerations, gpuResource, gpuType)`);
+    const unknown = Object.keys(entry).filter(
+      (k) => !['name', 'nodeSelector', 'tolerations', 'gpuResource', 'gpuType'].includes(k),
+    );
+    if (unknown.length > 0)
+      throw new Error(
+        `${at}: unknown field ${unknown.join(', ')} (known: name, nodeSelector, tolerations, gpuResource, gpuType)`,
+      );
     if (typeof name !== 'string' || name === '') throw new Error(`${at}: name must be a non-empty string`);
     if (names.has(name)) throw new Error(`${at}: pool "${name}" is listed twice`);
     names.add(name);
@@ -65,7 +71,8 @@ export function parseNodePools(text: string): NodePool[] {
     if (nodeSelector !== undefined && nodeSelector !== null) {
       if (!isObject(nodeSelector)) throw new Error(`${where}: nodeSelector must be a mapping of labels`);
       for (const [k, v] of Object.entries(nodeSelector)) {
-        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`${where}: nodeSelector.${k} must be a string`);
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+          throw new Error(`${where}: nodeSelector.${k} must be a string`);
         selector[k] = String(v);
       }
     }
@@ -74,7 +81,8 @@ export function parseNodePools(text: string): NodePool[] {
       if (!Array.isArray(tolerations)) throw new Error(`${where}: tolerations must be a list`);
       tolerations.forEach((t: unknown, j) => {
         if (!isObject(t)) throw new Error(`${where}: tolerations[${j}] must be a mapping`);
-        if (t.operator !== undefined && t.operator !== 'Equal' && t.operator !== 'Exists') throw new Error(`${where}: tolerations[${j}].operator must be Equal or Exists`);
+        if (t.operator !== undefined && t.operator !== 'Equal' && t.operator !== 'Exists')
+          throw new Error(`${where}: tolerations[${j}].operator must be Equal or Exists`);
         if (t.effect !== undefined && !['NoSchedule', 'PreferNoSchedule', 'NoExecute'].includes(String(t.effect))) {
           throw new Error(`${where}: tolerations[${j}].effect must be NoSchedule, PreferNoSchedule or NoExecute`);
         }
@@ -89,7 +97,8 @@ export function parseNodePools(text: string): NodePool[] {
     }
     const pool: NodePool = { name, nodeSelector: selector, tolerations: tols };
     if (gpuResource !== undefined && gpuResource !== null && gpuResource !== '') {
-      if (typeof gpuResource !== 'string' || !/^[a-z0-9.-]+\/[A-Za-z0-9._-]+$/.test(gpuResource)) throw new Error(`${where}: gpuResource must be an extended resource name such as nvidia.com/gpu`);
+      if (typeof gpuResource !== 'string' || !/^[a-z0-9.-]+\/[A-Za-z0-9._-]+$/.test(gpuResource))
+        throw new Error(`${where}: gpuResource must be an extended resource name such as nvidia.com/gpu`);
       pool.gpuResource = gpuResource;
     }
     if (gpuType !== undefined && gpuType !== null && gpuType !== '') pool.gpuType = String(gpuType);
@@ -103,19 +112,28 @@ export interface Placement {
   pools: string[];
   nodeSelector?: Record<string, string>;
   /** Node affinity when the replicas may run on any of several pools (a term per pool). */
-  affinity?: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: { matchExpressions: { key: string; operator: 'In'; values: string[] }[] }[] } } };
+  affinity?: {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: { matchExpressions: { key: string; operator: 'In'; values: string[] }[] }[];
+      };
+    };
+  };
   tolerations: Toleration[];
   /** The resource GPUs are requested as, when compute.gpu > 0. */
   gpuResource?: string;
 }
 
-export type PoolChoice = { placement: Placement; unavailable?: undefined } | { placement?: undefined; unavailable: string };
+export type PoolChoice =
+  { placement: Placement; unavailable?: undefined } | { placement?: undefined; unavailable: string };
 
 /** The resource name used for GPUs when no pool is configured to say otherwise. */
 export const DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu';
 
 function describePool(p: NodePool): string {
-  return p.gpuResource ? `${p.name} (GPU: ${p.gpuType ? `${p.gpuType}, ` : ''}${p.gpuResource})` : `${p.name} (no GPUs)`;
+  return p.gpuResource
+    ? `${p.name} (GPU: ${p.gpuType ? `${p.gpuType}, ` : ''}${p.gpuResource})`
+    : `${p.name} (no GPUs)`;
 }
 
 /**
@@ -134,11 +152,13 @@ export function selectPool(compute: Pick<ComputeSpec, 'gpu' | 'nodeGroups'>, con
   const wanted = compute.nodeGroups;
   const { pools } = config;
   if (config.error) return { unavailable: `the node pools in ${config.source} cannot be read: ${config.error}` };
-  const existing = pools.length > 0 ? `the pools are: ${pools.map(describePool).join(', ')}` : 'no node pools are configured';
+  const existing =
+    pools.length > 0 ? `the pools are: ${pools.map(describePool).join(', ')}` : 'no node pools are configured';
   const where = config.source ? ` (${config.source})` : '';
 
   if (pools.length === 0) {
-    if (wanted && wanted.length > 0) return { unavailable: `compute.nodeGroups lists ${wanted.join(', ')}, but ${existing}${where}` };
+    if (wanted && wanted.length > 0)
+      return { unavailable: `compute.nodeGroups lists ${wanted.join(', ')}, but ${existing}${where}` };
     return { placement: { pools: [], tolerations: [], gpuResource: gpu > 0 ? DEFAULT_GPU_RESOURCE : undefined } };
   }
 
@@ -146,7 +166,9 @@ export function selectPool(compute: Pick<ComputeSpec, 'gpu' | 'nodeGroups'>, con
   if (wanted && wanted.length > 0) {
     const missing = wanted.filter((n) => !pools.some((p) => p.name === n));
     if (missing.length > 0) {
-      return { unavailable: `compute.nodeGroups lists ${missing.join(', ')}, which ${missing.length === 1 ? 'does' : 'do'} not exist; ${existing}${where}` };
+      return {
+        unavailable: `compute.nodeGroups lists ${missing.join(', ')}, which ${missing.length === 1 ? 'does' : 'do'} not exist; ${existing}${where}`,
+      };
     }
     candidates = pools.filter((p) => wanted.includes(p.name));
   }
@@ -154,11 +176,19 @@ export function selectPool(compute: Pick<ComputeSpec, 'gpu' | 'nodeGroups'>, con
   if (gpu > 0) {
     const withGpu = candidates.filter((p) => p.gpuResource);
     if (withGpu.length === 0) {
-      const among = wanted && wanted.length > 0 ? `none of compute.nodeGroups (${wanted.join(', ')}) has GPUs` : 'no pool has GPUs (gpuResource)';
+      const among =
+        wanted && wanted.length > 0
+          ? `none of compute.nodeGroups (${wanted.join(', ')}) has GPUs`
+          : 'no pool has GPUs (gpuResource)';
       return { unavailable: `compute.gpu is ${gpu}, but ${among}; ${existing}${where}` };
     }
     const resource = withGpu[0].gpuResource!;
-    return { placement: placementOf(withGpu.filter((p) => p.gpuResource === resource), resource) };
+    return {
+      placement: placementOf(
+        withGpu.filter((p) => p.gpuResource === resource),
+        resource,
+      ),
+    };
   }
 
   if (!wanted || wanted.length === 0) {
@@ -188,7 +218,11 @@ function placementOf(pools: NodePool[], gpuResource: string | undefined): Placem
       nodeAffinity: {
         requiredDuringSchedulingIgnoredDuringExecution: {
           nodeSelectorTerms: pools.map((p) => ({
-            matchExpressions: Object.entries(p.nodeSelector).map(([key, value]) => ({ key, operator: 'In' as const, values: [value] })),
+            matchExpressions: Object.entries(p.nodeSelector).map(([key, value]) => ({
+              key,
+              operator: 'In' as const,
+              values: [value],
+            })),
           })),
         },
       },

@@ -8,14 +8,16 @@ test('every child reconciler declares what it writes: create + patch (server-sid
     const r = child.rbac.find((rule) => rule.resources.includes(child.resource.plural));
     assert.ok(r, `${child.resource.kind} declares no rule`);
     assert.deepEqual(r.apiGroups, [child.resource.group]);
-    for (const verb of ['get', 'list', 'watch', 'create', 'patch']) assert.ok(r.verbs.includes(verb), `${child.resource.kind}: ${verb}`);
+    for (const verb of ['get', 'list', 'watch', 'create', 'patch'])
+      assert.ok(r.verbs.includes(verb), `${child.resource.kind}: ${verb}`);
     assert.ok(!r.verbs.includes('delete'), 'children are deleted by garbage collection, not by the operator');
   }
 });
 
 test('merged rules: one per resource, the union of verbs, nothing wider than declared', () => {
   const { cluster, namespace } = operatorRules();
-  const find = (group: string, resource: string) => cluster.find((r) => r.apiGroups[0] === group && r.resources[0] === resource);
+  const find = (group: string, resource: string) =>
+    cluster.find((r) => r.apiGroups[0] === group && r.resources[0] === resource);
   assert.deepEqual(find('cortex.dev', 'realtimeapis')?.verbs, ['get', 'list', 'watch']);
   assert.deepEqual(find('cortex.dev', 'realtimeapis/status')?.verbs, ['get', 'patch', 'update']);
   assert.deepEqual(find('', 'pods')?.verbs, ['get', 'list', 'watch']);
@@ -30,16 +32,25 @@ test('merged rules: one per resource, the union of verbs, nothing wider than dec
   for (const r of [...cluster, ...namespace]) {
     assert.ok(!r.verbs.includes('*') && !r.resources.includes('*') && !r.apiGroups.includes('*'), 'no wildcards');
   }
-  assert.deepEqual(mergeRules([
-    { apiGroups: ['a'], resources: ['x', 'y'], verbs: ['get'] },
-    { apiGroups: ['a'], resources: ['x'], verbs: ['list', 'get'] },
-  ]), [{ apiGroups: ['a'], resources: ['x'], verbs: ['get', 'list'] }, { apiGroups: ['a'], resources: ['y'], verbs: ['get'] }]);
+  assert.deepEqual(
+    mergeRules([
+      { apiGroups: ['a'], resources: ['x', 'y'], verbs: ['get'] },
+      { apiGroups: ['a'], resources: ['x'], verbs: ['list', 'get'] },
+    ]),
+    [
+      { apiGroups: ['a'], resources: ['x'], verbs: ['get', 'list'] },
+      { apiGroups: ['a'], resources: ['y'], verbs: ['get'] },
+    ],
+  );
   assert.ok(DECLARED_RULES.length >= 7);
 });
 
 test('manifests bind the rules to the ServiceAccount', () => {
   const objs = rbacManifests({ namespace: 'cortex-system', serviceAccount: 'op' });
-  assert.deepEqual(objs.map((o) => o.kind), ['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+  assert.deepEqual(
+    objs.map((o) => o.kind),
+    ['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'],
+  );
   for (const binding of [objs[1], objs[3]]) {
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'op', namespace: 'cortex-system' }]);
   }

@@ -17,7 +17,18 @@ import { scaleToZeroRbac } from './scale-to-zero/index.ts';
 import { activatorRbac } from './activator/kube-backend.ts';
 
 /** The rules as declared next to their code. */
-export const DECLARED_RULES: PolicyRule[] = [...realtimeApiRbac, ...CHILDREN.flatMap((c) => c.rbac), ...bundleRbac, ...statusRbac, ...nodePoolsRbac, ...eventsRbac, ...leaderElectionRbac, ...metricsAdapterRbac, ...scaleToZeroRbac, ...activatorRbac];
+export const DECLARED_RULES: PolicyRule[] = [
+  ...realtimeApiRbac,
+  ...CHILDREN.flatMap((c) => c.rbac),
+  ...bundleRbac,
+  ...statusRbac,
+  ...nodePoolsRbac,
+  ...eventsRbac,
+  ...leaderElectionRbac,
+  ...metricsAdapterRbac,
+  ...scaleToZeroRbac,
+  ...activatorRbac,
+];
 
 type Rule = Omit<PolicyRule, 'scope'>;
 
@@ -28,13 +39,20 @@ export function mergeRules(rules: PolicyRule[]): Rule[] {
     for (const group of r.apiGroups) {
       for (const resource of r.resources) {
         const key = JSON.stringify([group, resource, r.resourceNames ?? []]);
-        const cur = merged.get(key) ?? { apiGroups: [group], resources: [resource], verbs: [], ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}) };
+        const cur = merged.get(key) ?? {
+          apiGroups: [group],
+          resources: [resource],
+          verbs: [],
+          ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}),
+        };
         cur.verbs = [...new Set([...cur.verbs, ...r.verbs])].sort();
         merged.set(key, cur);
       }
     }
   }
-  return [...merged.values()].sort((a, b) => `${a.apiGroups[0]}/${a.resources[0]}`.localeCompare(`${b.apiGroups[0]}/${b.resources[0]}`));
+  return [...merged.values()].sort((a, b) =>
+    `${a.apiGroups[0]}/${a.resources[0]}`.localeCompare(`${b.apiGroups[0]}/${b.resources[0]}`),
+  );
 }
 
 export function operatorRules(): { cluster: Rule[]; namespace: Rule[] } {
@@ -60,8 +78,25 @@ export function rbacManifests(options: RbacOptions): KubeObject[] {
   const labels = { 'app.kubernetes.io/name': 'cortex-operator' };
   return [
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name, labels }, rules: cluster },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name, labels }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [subject] },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace: options.namespace, labels }, rules: namespace },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name, namespace: options.namespace, labels }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: [subject] },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [subject],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name, namespace: options.namespace, labels },
+      rules: namespace,
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name, namespace: options.namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [subject],
+    },
   ];
 }

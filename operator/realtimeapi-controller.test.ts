@@ -58,14 +58,29 @@ class FakeKube {
   }
 
   async apply(r: ResourceType, obj: KubeObject, options: { fieldManager: string; subresource?: string }) {
-    this.calls.push({ verb: 'apply', kind: r.kind, name: obj.metadata?.name, fieldManager: options.fieldManager, subresource: options.subresource, body: obj });
+    this.calls.push({
+      verb: 'apply',
+      kind: r.kind,
+      name: obj.metadata?.name,
+      fieldManager: options.fieldManager,
+      subresource: options.subresource,
+      body: obj,
+    });
     const err = this.failApply?.(r);
     if (err) throw err;
-    return { ...obj, metadata: { ...obj.metadata, generation: 2 }, status: { observedGeneration: 1, replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 } };
+    return {
+      ...obj,
+      metadata: { ...obj.metadata, generation: 2 },
+      status: { observedGeneration: 1, replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 },
+    };
   }
 }
 
-const noPools: NodePoolSource = { current: (): NodePools => ({ pools: [], source: '' }), start: async () => {}, stop: async () => {} };
+const noPools: NodePoolSource = {
+  current: (): NodePools => ({ pools: [], source: '' }),
+  start: async () => {},
+  stop: async () => {},
+};
 const REALTIMEAPIS = { group: 'cortex.dev', version: 'v1alpha1', kind: 'RealtimeAPI', plural: 'realtimeapis' };
 const SERVICES = { group: '', version: 'v1', kind: 'Service', plural: 'services' };
 
@@ -79,7 +94,11 @@ function apiObject(name: string, spec: object, status?: object): KubeObject {
   };
 }
 
-async function run(fake: FakeKube, body: (c: RealtimeApiController) => Promise<void>, extra: { metrics?: OperatorMetrics; events?: EventRecorder } = {}): Promise<void> {
+async function run(
+  fake: FakeKube,
+  body: (c: RealtimeApiController) => Promise<void>,
+  extra: { metrics?: OperatorMetrics; events?: EventRecorder } = {},
+): Promise<void> {
   const c = new RealtimeApiController({
     ...extra,
     client: fake as unknown as KubeClient,
@@ -112,22 +131,30 @@ test('a new API: Service applied, Deployment created with initReplicas then appl
     await until(() => fake.calls.some((c) => c.subresource === 'status'), 'a status write');
   });
   const writes = fake.calls.filter((c) => c.verb !== 'get');
-  assert.deepEqual(writes.map((c) => [c.verb, c.kind, c.fieldManager, c.subresource]), [
-    ['apply', 'Service', 'cortex-operator', undefined],
-    ['create', 'Deployment', 'cortex-operator-init', undefined],
-    ['apply', 'Deployment', 'cortex-operator', undefined],
-    ['apply', 'HorizontalPodAutoscaler', 'cortex-operator', undefined],
-    ['apply', 'RealtimeAPI', 'cortex-operator-status', 'status'],
-  ]);
+  assert.deepEqual(
+    writes.map((c) => [c.verb, c.kind, c.fieldManager, c.subresource]),
+    [
+      ['apply', 'Service', 'cortex-operator', undefined],
+      ['create', 'Deployment', 'cortex-operator-init', undefined],
+      ['apply', 'Deployment', 'cortex-operator', undefined],
+      ['apply', 'HorizontalPodAutoscaler', 'cortex-operator', undefined],
+      ['apply', 'RealtimeAPI', 'cortex-operator-status', 'status'],
+    ],
+  );
   const created = writes[1].body as { spec: { replicas?: number } };
   const applied = writes[2].body as { spec: { replicas?: number } };
   assert.equal(created.spec.replicas, 2, 'initReplicas only at creation');
   assert.equal(applied.spec.replicas, undefined, 'never applied: the HPA owns replicas');
-  const status = (writes[4].body as { status: { status: string; observedGeneration: number; endpoint: string } }).status;
-  assert.equal(status.status, 'updating', 'the applied Deployment\'s generation is not observed yet');
+  const status = (writes[4].body as { status: { status: string; observedGeneration: number; endpoint: string } })
+    .status;
+  assert.equal(status.status, 'updating', "the applied Deployment's generation is not observed yet");
   assert.equal(status.observedGeneration, 1);
   assert.equal(status.endpoint, 'http://iris.ml.svc.cluster.local/');
-  assert.deepEqual(Object.keys(writes[4].body!).sort(), ['apiVersion', 'kind', 'metadata', 'status'], 'a status write carries no spec');
+  assert.deepEqual(
+    Object.keys(writes[4].body!).sort(),
+    ['apiVersion', 'kind', 'metadata', 'status'],
+    'a status write carries no spec',
+  );
 });
 
 test('an unchanged status is not written again', async () => {
@@ -139,7 +166,10 @@ test('an unchanged status is not written again', async () => {
     // the API as the server now has it, with that status: reconciling again changes nothing
     fake.put(REALTIMEAPIS, { ...apiObject('iris', {}), status: written });
     await c.apis.stop();
-    (c.apis as unknown as { cache: Map<string, KubeObject> }).cache.set('ml/iris', fake.objects.get('realtimeapis/ml/iris')!);
+    (c.apis as unknown as { cache: Map<string, KubeObject> }).cache.set(
+      'ml/iris',
+      fake.objects.get('realtimeapis/ml/iris')!,
+    );
     fake.calls.length = 0;
     await c.reconcile('ml/iris');
     assert.equal(fake.calls.filter((x) => x.subresource === 'status').length, 0);
@@ -152,22 +182,36 @@ test('an invalid spec (that slipped past the CRD) is reported and nothing is app
   await run(fake, async () => {
     await until(() => fake.calls.some((c) => c.subresource === 'status'), 'a status write');
   });
-  assert.deepEqual(fake.calls.filter((c) => c.verb !== 'get').map((c) => c.kind), ['RealtimeAPI']);
-  const status = fake.calls.find((c) => c.subresource === 'status')!.body!.status as { status: string; message: string; conditions: { reason: string }[] };
+  assert.deepEqual(
+    fake.calls.filter((c) => c.verb !== 'get').map((c) => c.kind),
+    ['RealtimeAPI'],
+  );
+  const status = fake.calls.find((c) => c.subresource === 'status')!.body!.status as {
+    status: string;
+    message: string;
+    conditions: { reason: string }[];
+  };
   assert.equal(status.status, 'error');
   assert.match(status.message, /autoscaling.minReplicas: must be ≤ maxReplicas/);
   assert.equal(status.conditions[0].reason, 'InvalidSpec');
 });
 
-test('a Service that is not the API\'s is left alone and the status says so', async () => {
+test("a Service that is not the API's is left alone and the status says so", async () => {
   const fake = new FakeKube();
   fake.put(REALTIMEAPIS, apiObject('taken', {}));
   fake.put(SERVICES, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'taken', namespace: 'ml' } });
   await run(fake, async () => {
     await until(() => fake.calls.some((c) => c.subresource === 'status'), 'a status write');
   });
-  assert.deepEqual(fake.calls.filter((c) => c.verb !== 'get').map((c) => c.kind), ['RealtimeAPI'], 'no apply over someone else\'s Service');
-  const status = fake.calls.find((c) => c.subresource === 'status')!.body!.status as { status: string; message: string };
+  assert.deepEqual(
+    fake.calls.filter((c) => c.verb !== 'get').map((c) => c.kind),
+    ['RealtimeAPI'],
+    "no apply over someone else's Service",
+  );
+  const status = fake.calls.find((c) => c.subresource === 'status')!.body!.status as {
+    status: string;
+    message: string;
+  };
   assert.equal(status.status, 'error');
   assert.match(status.message, /Service ml\/taken already exists and is not controlled by this RealtimeAPI/);
 });
@@ -176,11 +220,19 @@ test('a failing apply is reported and retried with backoff', async () => {
   const fake = new FakeKube();
   fake.put(REALTIMEAPIS, apiObject('iris', {}));
   let failures = 0;
-  fake.failApply = (r) => (r.kind === 'HorizontalPodAutoscaler' && failures++ < 2 ? new KubeError('PATCH', 'x', 500, '{"message":"etcd timeout"}') : undefined);
+  fake.failApply = (r) =>
+    r.kind === 'HorizontalPodAutoscaler' && failures++ < 2
+      ? new KubeError('PATCH', 'x', 500, '{"message":"etcd timeout"}')
+      : undefined;
   await run(fake, async () => {
-    await until(() => fake.calls.filter((c) => c.verb === 'apply' && c.kind === 'HorizontalPodAutoscaler').length >= 3, 'two retries');
+    await until(
+      () => fake.calls.filter((c) => c.verb === 'apply' && c.kind === 'HorizontalPodAutoscaler').length >= 3,
+      'two retries',
+    );
   });
-  const statuses = fake.calls.filter((c) => c.subresource === 'status').map((c) => (c.body!.status as { status: string; message?: string }));
+  const statuses = fake.calls
+    .filter((c) => c.subresource === 'status')
+    .map((c) => c.body!.status as { status: string; message?: string });
   assert.equal(statuses[0].status, 'error');
   assert.match(statuses[0].message!, /etcd timeout/);
   assert.equal(statuses[statuses.length - 1].status, 'updating', 'the error clears once the apply succeeds');
@@ -192,22 +244,31 @@ test('metrics count reconciles and writes; Events say what was created and why a
   fake.put(REALTIMEAPIS, apiObject('bad', { autoscaling: { minReplicas: 5, maxReplicas: 2 } }));
   const metrics = createMetrics();
   const events: [string, string, string, string][] = [];
-  const recorder: EventRecorder = { event: (obj, type, reason, message) => void events.push([String(obj.metadata?.name), type, reason, message]) };
-  await run(fake, async () => {
-    await until(() => fake.calls.filter((c) => c.subresource === 'status').length >= 2, 'two status writes');
-    await delay(20);
-  }, { metrics, events: recorder });
+  const recorder: EventRecorder = {
+    event: (obj, type, reason, message) => void events.push([String(obj.metadata?.name), type, reason, message]),
+  };
+  await run(
+    fake,
+    async () => {
+      await until(() => fake.calls.filter((c) => c.subresource === 'status').length >= 2, 'two status writes');
+      await delay(20);
+    },
+    { metrics, events: recorder },
+  );
   const text = await metrics.registry.metrics();
   assert.match(text, /cortex_operator_reconciles_total\{result="success"\} 2/);
   assert.match(text, /cortex_operator_reconcile_duration_seconds_count\{result="success"\} 2/);
   assert.match(text, /cortex_operator_writes_total\{kind="Deployment",verb="create"\} 1/);
   assert.match(text, /cortex_operator_writes_total\{kind="Service",verb="apply"\} 1/);
   assert.match(text, /cortex_operator_workqueue_depth 0/);
-  assert.deepEqual(events.filter((e) => e[0] === 'iris').map((e) => e.slice(1)), [
-    ['Normal', 'Created', 'created Service ml/iris'],
-    ['Normal', 'Created', 'created Deployment ml/iris'],
-    ['Normal', 'Created', 'created HorizontalPodAutoscaler ml/iris'],
-  ]);
+  assert.deepEqual(
+    events.filter((e) => e[0] === 'iris').map((e) => e.slice(1)),
+    [
+      ['Normal', 'Created', 'created Service ml/iris'],
+      ['Normal', 'Created', 'created Deployment ml/iris'],
+      ['Normal', 'Created', 'created HorizontalPodAutoscaler ml/iris'],
+    ],
+  );
   const bad = events.filter((e) => e[0] === 'bad');
   assert.equal(bad.length, 1);
   assert.deepEqual(bad[0].slice(1, 3), ['Warning', 'InvalidSpec']);

@@ -4,7 +4,16 @@
 // derive the status from what was observed and write it when it changed.
 
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { GROUP, KIND, PLURAL, VERSION, applyDefaults, validateSpec, type RealtimeApi, type RealtimeApiStatus } from './api/v1alpha1/index.ts';
+import {
+  GROUP,
+  KIND,
+  PLURAL,
+  VERSION,
+  applyDefaults,
+  validateSpec,
+  type RealtimeApi,
+  type RealtimeApiStatus,
+} from './api/v1alpha1/index.ts';
 import { Informer, errorMessage, listerWatcher, objectKey, type InformerOptions } from './controller/informer.ts';
 import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
 import { isNotFound, type KubeClient, type KubeObject, type ResourceType } from './kube/client.ts';
@@ -18,7 +27,13 @@ import type { OperatorMetrics } from './metrics.ts';
 import { deploymentReconciler } from './reconcilers/deployment.ts';
 import { hpaReconciler } from './reconcilers/hpa.ts';
 import { endpointOf, serviceReconciler } from './reconcilers/service.ts';
-import { API_LABEL, type ApiInstance, type ChildReconciler, type OperatorConfig, type PolicyRule } from './reconcilers/types.ts';
+import {
+  API_LABEL,
+  type ApiInstance,
+  type ChildReconciler,
+  type OperatorConfig,
+  type PolicyRule,
+} from './reconcilers/types.ts';
 import { BundleCollector } from './reconcilers/bundle-gc.ts';
 import { deriveStatus, statusChanged, type Observed } from './status.ts';
 import { ENDPOINT_SLICES, ScaleToZero, type ScaleToZeroOptions } from './scale-to-zero/index.ts';
@@ -90,18 +105,49 @@ export class RealtimeApiController {
     const restarts = (resource: string) => (reason: string) => metrics?.watchRestarts.inc({ resource, reason });
     if (metrics) metrics.queueDepthSource = () => this.queue.length;
     const common = { log: options.log, ...options.informer };
-    this.apis = new Informer<ApiObject>({ name: PLURAL, onWatchRestart: restarts(PLURAL), source: listerWatcher(client, REALTIMEAPIS, namespace), resyncMs: options.resyncMs ?? 600_000, ...common });
-    this.apis.on('add', (o) => this.enqueue(o)).on('update', (o) => this.enqueue(o)).on('delete', (o) => this.enqueue(o));
+    this.apis = new Informer<ApiObject>({
+      name: PLURAL,
+      onWatchRestart: restarts(PLURAL),
+      source: listerWatcher(client, REALTIMEAPIS, namespace),
+      resyncMs: options.resyncMs ?? 600_000,
+      ...common,
+    });
+    this.apis
+      .on('add', (o) => this.enqueue(o))
+      .on('update', (o) => this.enqueue(o))
+      .on('delete', (o) => this.enqueue(o));
     // children and pods are labelled cortex.dev/api: only those are cached
     for (const child of CHILDREN) {
-      const inf = new Informer<KubeObject>({ name: child.resource.plural, source: listerWatcher(client, child.resource, namespace, { labelSelector: API_LABEL }), resyncMs: 0, onWatchRestart: restarts(child.resource.plural), ...common });
-      inf.on('add', (o) => this.enqueueOwner(o)).on('update', (o) => this.enqueueOwner(o)).on('delete', (o) => this.enqueueOwner(o));
+      const inf = new Informer<KubeObject>({
+        name: child.resource.plural,
+        source: listerWatcher(client, child.resource, namespace, { labelSelector: API_LABEL }),
+        resyncMs: 0,
+        onWatchRestart: restarts(child.resource.plural),
+        ...common,
+      });
+      inf
+        .on('add', (o) => this.enqueueOwner(o))
+        .on('update', (o) => this.enqueueOwner(o))
+        .on('delete', (o) => this.enqueueOwner(o));
       this.children.set(child.resource.kind, inf);
     }
-    this.pods = new Informer<V1Pod & KubeObject>({ name: 'pods', onWatchRestart: restarts('pods'), source: listerWatcher(client, PODS, namespace, { labelSelector: API_LABEL }), resyncMs: 0, ...common });
-    this.pods.on('add', (o) => this.enqueueLabelled(o)).on('update', (o) => this.enqueueLabelled(o)).on('delete', (o) => this.enqueueLabelled(o));
+    this.pods = new Informer<V1Pod & KubeObject>({
+      name: 'pods',
+      onWatchRestart: restarts('pods'),
+      source: listerWatcher(client, PODS, namespace, { labelSelector: API_LABEL }),
+      resyncMs: 0,
+      ...common,
+    });
+    this.pods
+      .on('add', (o) => this.enqueueLabelled(o))
+      .on('update', (o) => this.enqueueLabelled(o))
+      .on('delete', (o) => this.enqueueLabelled(o));
     this.bundles = new BundleCollector({
-      client, namespace, log: options.log, informer: options.informer, gracePeriodMs: options.bundleGracePeriodMs,
+      client,
+      namespace,
+      log: options.log,
+      informer: options.informer,
+      gracePeriodMs: options.bundleGracePeriodMs,
       onWatchRestart: restarts('configmaps'),
       enqueue: (key) => this.queue.add(key),
       wrote: (verb) => metrics?.writes.inc({ kind: 'ConfigMap', verb }),
@@ -111,10 +157,20 @@ export class RealtimeApiController {
         deployments: () => this.children.get(deploymentReconciler.resource.kind)!.list() as V1Deployment[],
       },
     });
-    this.scaleToZero = new ScaleToZero({
-      client, namespace, log: options.log, informer: options.informer, events: options.events, onWatchRestart: restarts('endpointslices'),
-      apis: this.apis, deployments: this.children.get(deploymentReconciler.resource.kind)!, enqueue: (key) => this.queue.add(key),
-    }, options.scaleToZero ?? {});
+    this.scaleToZero = new ScaleToZero(
+      {
+        client,
+        namespace,
+        log: options.log,
+        informer: options.informer,
+        events: options.events,
+        onWatchRestart: restarts('endpointslices'),
+        apis: this.apis,
+        deployments: this.children.get(deploymentReconciler.resource.kind)!,
+        enqueue: (key) => this.queue.add(key),
+      },
+      options.scaleToZero ?? {},
+    );
   }
 
   private enqueue(obj: KubeObject): void {
@@ -122,7 +178,9 @@ export class RealtimeApiController {
   }
 
   private enqueueOwner(obj: KubeObject): void {
-    const owner = (obj.metadata?.ownerReferences ?? []).find((r) => r.controller && r.kind === KIND && r.apiVersion.startsWith(`${GROUP}/`));
+    const owner = (obj.metadata?.ownerReferences ?? []).find(
+      (r) => r.controller && r.kind === KIND && r.apiVersion.startsWith(`${GROUP}/`),
+    );
     if (owner && obj.metadata?.namespace) this.queue.add(`${obj.metadata.namespace}/${owner.name}`);
   }
 
@@ -137,7 +195,13 @@ export class RealtimeApiController {
   }
 
   private informers(): Informer<KubeObject>[] {
-    return [this.apis as unknown as Informer<KubeObject>, ...this.children.values(), this.pods as unknown as Informer<KubeObject>, this.bundles.informer as Informer<KubeObject>, this.scaleToZero.slices];
+    return [
+      this.apis as unknown as Informer<KubeObject>,
+      ...this.children.values(),
+      this.pods as unknown as Informer<KubeObject>,
+      this.bundles.informer as Informer<KubeObject>,
+      this.scaleToZero.slices,
+    ];
   }
 
   /** Starts the informers, waits for their first lists, then the workers. */
@@ -149,7 +213,8 @@ export class RealtimeApiController {
     this.workers = runWorkers(this.queue, {
       workers: this.options.workers ?? 4,
       reconcile: (key) => this.measured(key),
-      onError: (key, error, retryInMs) => this.log.warn('reconcile failed', { api: key, error: errorMessage(error), retryInMs }),
+      onError: (key, error, retryInMs) =>
+        this.log.warn('reconcile failed', { api: key, error: errorMessage(error), retryInMs }),
     });
     this.bundles.startSweeping();
     this.scaleToZero.start();
@@ -202,9 +267,14 @@ export class RealtimeApiController {
     const spec = applyDefaults(name, api.spec);
     const issues = validateSpec(spec);
     if (issues.length === 0 && !spec.predictor.bundle && !spec.predictor.image) {
-      issues.push({ path: ['predictor'], message: 'has neither a bundle nor an image', fix: 'deploy with cortex deploy (it uploads the bundle) or set predictor.image to an image with the project in /mnt/project' });
+      issues.push({
+        path: ['predictor'],
+        message: 'has neither a bundle nor an image',
+        fix: 'deploy with cortex deploy (it uploads the bundle) or set predictor.image to an image with the project in /mnt/project',
+      });
     }
-    const cachedDeployment = this.children.get(deploymentReconciler.resource.kind)!.get(key) as V1Deployment | undefined;
+    const cachedDeployment = this.children.get(deploymentReconciler.resource.kind)!.get(key) as
+      V1Deployment | undefined;
     let instance: ApiInstance | undefined;
     if (issues.length > 0) {
       observed.invalidSpec = describeIssues(issues);
@@ -217,16 +287,31 @@ export class RealtimeApiController {
       const hooks = (r: Pick<ChildReconciler<unknown>, 'resource'>): ApplyHooks => ({
         wrote: (verb, field) => {
           this.options.metrics?.writes.inc({ kind: r.resource.kind, verb });
-          this.log.debug(`${verb} ${r.resource.kind}`, { api: key, ...(field !== undefined ? { differs: field } : {}) });
+          this.log.debug(`${verb} ${r.resource.kind}`, {
+            api: key,
+            ...(field !== undefined ? { differs: field } : {}),
+          });
         },
         changed: (how) => {
           this.log.info(`${how} ${r.resource.kind}`, { api: key });
-          this.options.events?.event(api, 'Normal', how === 'created' ? 'Created' : 'Updated', `${how} ${r.resource.kind} ${namespace}/${name}`);
+          this.options.events?.event(
+            api,
+            'Normal',
+            how === 'created' ? 'Created' : 'Updated',
+            `${how} ${r.resource.kind} ${namespace}/${name}`,
+          );
         },
       });
       try {
         observed.bundleMissing = await this.bundles.adopt({ name, namespace, uid, bundle: spec.predictor.bundle });
-        await applyChild(client, serviceReconciler, instance, childConfig, cached(serviceReconciler), hooks(serviceReconciler));
+        await applyChild(
+          client,
+          serviceReconciler,
+          instance,
+          childConfig,
+          cached(serviceReconciler),
+          hooks(serviceReconciler),
+        );
         observed.endpoint = endpointOf(instance, config);
         if (choice.unavailable !== undefined) {
           // nothing to run the new spec on: leave the replicas as they are, say why
@@ -236,10 +321,22 @@ export class RealtimeApiController {
           // new replicas could not unpack the project (stuck in ContainerCreating): keep the running ones
           observed.deployment = cachedDeployment;
         } else {
-          observed.deployment = (await applyChild(client, deploymentReconciler, instance, childConfig, cachedDeployment as KubeObject | undefined, hooks(deploymentReconciler))) as V1Deployment;
+          observed.deployment = (await applyChild(
+            client,
+            deploymentReconciler,
+            instance,
+            childConfig,
+            cachedDeployment as KubeObject | undefined,
+            hooks(deploymentReconciler),
+          )) as V1Deployment;
           await applyChild(client, hpaReconciler, instance, childConfig, cached(hpaReconciler), hooks(hpaReconciler));
         }
-        observed.scaledToZero = await this.scaleToZero.reconcile(instance, childConfig, observed.deployment, hooks({ resource: ENDPOINT_SLICES }));
+        observed.scaledToZero = await this.scaleToZero.reconcile(
+          instance,
+          childConfig,
+          observed.deployment,
+          hooks({ resource: ENDPOINT_SLICES }),
+        );
       } catch (error) {
         observed.applyError = errorMessage(error);
         observed.deployment ??= cachedDeployment;
@@ -247,10 +344,16 @@ export class RealtimeApiController {
         else failure = error;
       }
     }
-    observed.pods = this.pods.list().filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[API_LABEL] === name);
+    observed.pods = this.pods
+      .list()
+      .filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[API_LABEL] === name);
     if (instance) {
       try {
-        await this.bundles.release({ name, namespace, uid, bundle: instance.spec.predictor.bundle }, observed.deployment, observed.pods);
+        await this.bundles.release(
+          { name, namespace, uid, bundle: instance.spec.predictor.bundle },
+          observed.deployment,
+          observed.pods,
+        );
       } catch (error) {
         this.log.warn('releasing unused bundles failed', { api: key, error: errorMessage(error) });
         result ??= { requeueAfterMs: 10_000 };
@@ -285,11 +388,21 @@ export class RealtimeApiController {
     try {
       await this.options.client.apply(
         REALTIMEAPIS,
-        { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name: api.metadata.name, namespace: api.metadata.namespace }, status },
+        {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: KIND,
+          metadata: { name: api.metadata.name, namespace: api.metadata.namespace },
+          status,
+        },
         { fieldManager: STATUS_FIELD_MANAGER, force: true, subresource: 'status' },
       );
       this.options.metrics?.writes.inc({ kind: KIND, verb: 'apply-status' });
-      this.log.info('status', { api: `${api.metadata.namespace}/${api.metadata.name}`, status: status.status, ready: status.ready, detail: status.message });
+      this.log.info('status', {
+        api: `${api.metadata.namespace}/${api.metadata.name}`,
+        status: status.status,
+        ready: status.ready,
+        detail: status.message,
+      });
     } catch (error) {
       if (isNotFound(error)) return; // deleted meanwhile
       throw error;

@@ -5,7 +5,18 @@ import { deriveStatus, podProblem, rollout, statusChanged, type Observed } from 
 
 const NOW = new Date('2026-11-25T10:00:00.123Z');
 
-function deployment(over: { generation?: number; observedGeneration?: number; replicas?: number; ready?: number; updated?: number; available?: number; total?: number; conditions?: object[] } = {}): V1Deployment {
+function deployment(
+  over: {
+    generation?: number;
+    observedGeneration?: number;
+    replicas?: number;
+    ready?: number;
+    updated?: number;
+    available?: number;
+    total?: number;
+    conditions?: object[];
+  } = {},
+): V1Deployment {
   const r = over.replicas ?? 2;
   return {
     metadata: { name: 'iris', namespace: 'ml', generation: over.generation ?? 4 },
@@ -21,11 +32,25 @@ function deployment(over: { generation?: number; observedGeneration?: number; re
   } as V1Deployment;
 }
 
-function pod(name: string, opts: { ready?: boolean; containers?: V1ContainerStatus[]; init?: V1ContainerStatus[]; scheduled?: { status: string; reason?: string; message?: string }; deleting?: boolean } = {}): V1Pod {
+function pod(
+  name: string,
+  opts: {
+    ready?: boolean;
+    containers?: V1ContainerStatus[];
+    init?: V1ContainerStatus[];
+    scheduled?: { status: string; reason?: string; message?: string };
+    deleting?: boolean;
+  } = {},
+): V1Pod {
   const conditions: object[] = [{ type: 'Ready', status: opts.ready ? 'True' : 'False' }];
   if (opts.scheduled) conditions.push({ type: 'PodScheduled', ...opts.scheduled });
   return {
-    metadata: { name, namespace: 'ml', labels: { 'cortex.dev/api': 'iris' }, deletionTimestamp: opts.deleting ? ('2026-11-25T09:00:00Z' as never) : undefined },
+    metadata: {
+      name,
+      namespace: 'ml',
+      labels: { 'cortex.dev/api': 'iris' },
+      deletionTimestamp: opts.deleting ? ('2026-11-25T09:00:00Z' as never) : undefined,
+    },
     status: { conditions: conditions as never, containerStatuses: opts.containers, initContainerStatuses: opts.init },
   } as V1Pod;
 }
@@ -35,11 +60,21 @@ function container(state: object, lastState: object = {}, image = 'registry.exam
 }
 
 function observed(over: Partial<Observed>): Observed {
-  return { name: 'iris', namespace: 'ml', generation: 7, endpoint: 'http://iris.ml.svc.cluster.local/', pods: [], now: NOW, ...over };
+  return {
+    name: 'iris',
+    namespace: 'ml',
+    generation: 7,
+    endpoint: 'http://iris.ml.svc.cluster.local/',
+    pods: [],
+    now: NOW,
+    ...over,
+  };
 }
 
 test('all replicas updated and ready: live, Ready=True, observedGeneration, ready 2/2, endpoint', () => {
-  const s = deriveStatus(observed({ deployment: deployment(), pods: [pod('a', { ready: true }), pod('b', { ready: true })] }));
+  const s = deriveStatus(
+    observed({ deployment: deployment(), pods: [pod('a', { ready: true }), pod('b', { ready: true })] }),
+  );
   assert.equal(s.status, 'live');
   assert.equal(s.observedGeneration, 7);
   assert.equal(s.ready, '2/2');
@@ -54,19 +89,36 @@ test('all replicas updated and ready: live, Ready=True, observedGeneration, read
 });
 
 test('a Deployment whose new generation is not observed yet, or with old replicas left, is updating', () => {
-  assert.equal(deriveStatus(observed({ deployment: deployment({ generation: 5, observedGeneration: 4 }) })).status, 'updating');
+  assert.equal(
+    deriveStatus(observed({ deployment: deployment({ generation: 5, observedGeneration: 4 }) })).status,
+    'updating',
+  );
   const s = deriveStatus(observed({ deployment: deployment({ replicas: 3, updated: 1, ready: 3, total: 4 }) }));
   assert.equal(s.status, 'updating');
   assert.equal(s.ready, '3/3');
   assert.match(s.message!, /1 up to date/);
-  assert.deepEqual(s.conditions!.map((c) => [c.type, c.status, c.reason]), [['Ready', 'False', 'Updating'], ['Progressing', 'True', 'RollingOut']]);
+  assert.deepEqual(
+    s.conditions!.map((c) => [c.type, c.status, c.reason]),
+    [
+      ['Ready', 'False', 'Updating'],
+      ['Progressing', 'True', 'RollingOut'],
+    ],
+  );
   assert.equal(deriveStatus(observed({})).message, 'creating the replicas');
   assert.equal(rollout(deployment({ replicas: 2, total: 3 })).complete, false, 'an old replica still runs');
 });
 
 test('ImagePullBackOff / ErrImagePull → error (image pull), with the kubelet message', () => {
   for (const reason of ['ImagePullBackOff', 'ErrImagePull']) {
-    const p = pod('a', { containers: [container({ waiting: { reason, message: 'Back-off pulling image "registry.example.com/nope:1"' } }, {}, 'registry.example.com/nope:1')] });
+    const p = pod('a', {
+      containers: [
+        container(
+          { waiting: { reason, message: 'Back-off pulling image "registry.example.com/nope:1"' } },
+          {},
+          'registry.example.com/nope:1',
+        ),
+      ],
+    });
     const s = deriveStatus(observed({ deployment: deployment({ ready: 0, available: 0 }), pods: [p] }));
     assert.equal(s.status, 'error (image pull)');
     assert.match(s.message!, /cannot pull image registry.example.com\/nope:1: Back-off pulling/);
@@ -75,7 +127,11 @@ test('ImagePullBackOff / ErrImagePull → error (image pull), with the kubelet m
 });
 
 test('OOMKilled (now or last time) → error (out of memory), before a crash loop', () => {
-  const oom = pod('a', { containers: [container({ waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { reason: 'OOMKilled', exitCode: 137 } })] });
+  const oom = pod('a', {
+    containers: [
+      container({ waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { reason: 'OOMKilled', exitCode: 137 } }),
+    ],
+  });
   const s = deriveStatus(observed({ deployment: deployment({ ready: 1 }), pods: [oom, pod('b', { ready: true })] }));
   assert.equal(s.status, 'error (out of memory)');
   assert.match(s.message!, /container api of pod a ran out of memory/);
@@ -86,22 +142,45 @@ test('OOMKilled (now or last time) → error (out of memory), before a crash loo
 
 test('CrashLoopBackOff → error with the termination message (the failed __init__)', () => {
   const p = pod('a', {
-    containers: [container({ waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container' } }, { terminated: { reason: 'Error', exitCode: 1, message: 'ModuleNotFoundError: No module named sklearn\n' } })],
+    containers: [
+      container(
+        { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container' } },
+        { terminated: { reason: 'Error', exitCode: 1, message: 'ModuleNotFoundError: No module named sklearn\n' } },
+      ),
+    ],
   });
   const s = deriveStatus(observed({ deployment: deployment({ ready: 0 }), pods: [p] }));
   assert.equal(s.status, 'error');
   assert.equal(s.message, 'container api of pod a keeps failing: ModuleNotFoundError: No module named sklearn');
   assert.equal(s.conditions![0].reason, 'ContainerFailing');
   // without a termination message: the exit code
-  const bare = pod('a', { containers: [container({ waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { reason: 'Error', exitCode: 3 } })] });
+  const bare = pod('a', {
+    containers: [
+      container({ waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { reason: 'Error', exitCode: 3 } }),
+    ],
+  });
   assert.match(podProblem([bare])!.message, /exit code 3 \(Error\)/);
   // a failing init container (the bundle does not match) counts too
-  const init = pod('a', { init: [{ ...container({ waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { exitCode: 1, message: 'the bundle does not match' } }), name: 'unpack-bundle' }] });
-  assert.match(podProblem([init])!.message, /init container unpack-bundle of pod a keeps failing: the bundle does not match/);
+  const init = pod('a', {
+    init: [
+      {
+        ...container(
+          { waiting: { reason: 'CrashLoopBackOff' } },
+          { terminated: { exitCode: 1, message: 'the bundle does not match' } },
+        ),
+        name: 'unpack-bundle',
+      },
+    ],
+  });
+  assert.match(
+    podProblem([init])!.message,
+    /init container unpack-bundle of pod a keeps failing: the bundle does not match/,
+  );
 });
 
 test('unschedulable → compute unavailable with the scheduler message', () => {
-  const msg = '0/4 nodes are available: 2 Insufficient nvidia.com/gpu, 2 node(s) didn\'t match Pod\'s node affinity/selector.';
+  const msg =
+    "0/4 nodes are available: 2 Insufficient nvidia.com/gpu, 2 node(s) didn't match Pod's node affinity/selector.";
   const p = pod('a', { scheduled: { status: 'False', reason: 'Unschedulable', message: msg } });
   const s = deriveStatus(observed({ deployment: deployment({ ready: 0, available: 0 }), pods: [p] }));
   assert.equal(s.status, 'compute unavailable');
@@ -111,17 +190,34 @@ test('unschedulable → compute unavailable with the scheduler message', () => {
 
 test('problems are ranked: image pull before OOM before crash before unschedulable; ready and terminating pods are ignored', () => {
   const pull = pod('p', { containers: [container({ waiting: { reason: 'ErrImagePull' } })] });
-  const crash = pod('c', { containers: [container({ waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { exitCode: 1 } })] });
+  const crash = pod('c', {
+    containers: [container({ waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { exitCode: 1 } })],
+  });
   const unsched = pod('u', { scheduled: { status: 'False', reason: 'Unschedulable', message: 'no' } });
   assert.equal(podProblem([unsched, crash, pull])?.word, 'error (image pull)');
   assert.equal(podProblem([unsched, crash])?.word, 'error');
-  const recovered = pod('r', { ready: true, containers: [container({ running: {} }, { terminated: { reason: 'OOMKilled', exitCode: 137 } })] });
+  const recovered = pod('r', {
+    ready: true,
+    containers: [container({ running: {} }, { terminated: { reason: 'OOMKilled', exitCode: 137 } })],
+  });
   assert.equal(podProblem([recovered]), undefined, 'a ready pod that was once OOMKilled is fine');
-  assert.equal(podProblem([pod('d', { deleting: true, containers: [container({ waiting: { reason: 'ErrImagePull' } })] })]), undefined);
+  assert.equal(
+    podProblem([pod('d', { deleting: true, containers: [container({ waiting: { reason: 'ErrImagePull' } })] })]),
+    undefined,
+  );
 });
 
 test('a complete rollout is live even if an old pod is still going away with a problem', () => {
-  const s = deriveStatus(observed({ deployment: deployment(), pods: [pod('a', { ready: true }), pod('b', { ready: true }), pod('old', { deleting: true, containers: [container({ waiting: { reason: 'CrashLoopBackOff' } })] })] }));
+  const s = deriveStatus(
+    observed({
+      deployment: deployment(),
+      pods: [
+        pod('a', { ready: true }),
+        pod('b', { ready: true }),
+        pod('old', { deleting: true, containers: [container({ waiting: { reason: 'CrashLoopBackOff' } })] }),
+      ],
+    }),
+  );
   assert.equal(s.status, 'live');
 });
 
@@ -129,20 +225,45 @@ test('invalid spec, no fitting pool, failed apply: their own reasons', () => {
   const invalid = deriveStatus(observed({ invalidSpec: 'autoscaling.minReplicas: must be ≤ maxReplicas (2)' }));
   assert.equal(invalid.status, 'error');
   assert.equal(invalid.conditions![0].reason, 'InvalidSpec');
-  const unavailable = deriveStatus(observed({ computeUnavailable: 'compute.gpu is 1, but no pool has GPUs', deployment: deployment() }));
+  const unavailable = deriveStatus(
+    observed({ computeUnavailable: 'compute.gpu is 1, but no pool has GPUs', deployment: deployment() }),
+  );
   assert.equal(unavailable.status, 'compute unavailable');
   assert.equal(unavailable.message, 'compute.gpu is 1, but no pool has GPUs');
   assert.equal(unavailable.ready, '2/2', 'the replicas that still run are counted');
-  const apply = deriveStatus(observed({ applyError: 'Deployment ml/iris already exists and is not controlled by this RealtimeAPI' }));
+  const apply = deriveStatus(
+    observed({ applyError: 'Deployment ml/iris already exists and is not controlled by this RealtimeAPI' }),
+  );
   assert.equal(apply.status, 'error');
   assert.equal(apply.conditions![0].reason, 'ApplyFailed');
 });
 
 test('Deployment conditions: ReplicaFailure and ProgressDeadlineExceeded are errors', () => {
-  const quota = deriveStatus(observed({ deployment: deployment({ ready: 0, conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'pods "iris-x" is forbidden: exceeded quota' }] }) }));
+  const quota = deriveStatus(
+    observed({
+      deployment: deployment({
+        ready: 0,
+        conditions: [
+          {
+            type: 'ReplicaFailure',
+            status: 'True',
+            reason: 'FailedCreate',
+            message: 'pods "iris-x" is forbidden: exceeded quota',
+          },
+        ],
+      }),
+    }),
+  );
   assert.equal(quota.status, 'error');
   assert.match(quota.message!, /exceeded quota/);
-  const stalled = deriveStatus(observed({ deployment: deployment({ ready: 1, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] }) }));
+  const stalled = deriveStatus(
+    observed({
+      deployment: deployment({
+        ready: 1,
+        conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
+      }),
+    }),
+  );
   assert.equal(stalled.status, 'error');
   assert.match(stalled.message!, /no progress for 600 s/);
 });

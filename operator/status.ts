@@ -4,7 +4,11 @@
 
 import type { V1Deployment, V1Pod, V1ContainerStatus } from '@kubernetes/client-node';
 import {
-  CONDITION_PROGRESSING, CONDITION_READY, type Condition, type RealtimeApiStatus, type StatusWord,
+  CONDITION_PROGRESSING,
+  CONDITION_READY,
+  type Condition,
+  type RealtimeApiStatus,
+  type StatusWord,
 } from './api/v1alpha1/index.ts';
 import { canonicalJson, type PolicyRule } from './reconcilers/types.ts';
 
@@ -40,8 +44,21 @@ export interface Observed {
   now: Date;
 }
 
-const IMAGE_PULL_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable', 'SignatureValidationFailed']);
-const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'PreCreateHookError', 'PostStartHookError']);
+const IMAGE_PULL_REASONS = new Set([
+  'ImagePullBackOff',
+  'ErrImagePull',
+  'InvalidImageName',
+  'ErrImageNeverPull',
+  'RegistryUnavailable',
+  'SignatureValidationFailed',
+]);
+const CONFIG_REASONS = new Set([
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+  'PreCreateHookError',
+  'PostStartHookError',
+]);
 
 /** Ordered by what a person should fix first. */
 const PRIORITY = ['ImagePullFailed', 'OutOfMemory', 'ContainerFailing', 'Unschedulable'];
@@ -62,18 +79,34 @@ function containerProblem(pod: string, cs: V1ContainerStatus, init: boolean): Pr
   const last = cs.lastState?.terminated;
   const which = `${init ? 'init container' : 'container'} ${cs.name} of pod ${pod}`;
   if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason)) {
-    return { word: 'error (image pull)', reason: 'ImagePullFailed', message: oneLine(`cannot pull image ${cs.image}: ${waiting.message ?? waiting.reason}`) };
+    return {
+      word: 'error (image pull)',
+      reason: 'ImagePullFailed',
+      message: oneLine(`cannot pull image ${cs.image}: ${waiting.message ?? waiting.reason}`),
+    };
   }
   if (current?.reason === 'OOMKilled' || last?.reason === 'OOMKilled') {
-    return { word: 'error (out of memory)', reason: 'OutOfMemory', message: `${which} ran out of memory and was killed; raise compute.mem (or use less memory per replica)` };
+    return {
+      word: 'error (out of memory)',
+      reason: 'OutOfMemory',
+      message: `${which} ran out of memory and was killed; raise compute.mem (or use less memory per replica)`,
+    };
   }
   if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
-    return { word: 'error', reason: 'ContainerFailing', message: oneLine(`${which} cannot start (${waiting.reason}): ${waiting.message ?? ''}`) };
+    return {
+      word: 'error',
+      reason: 'ContainerFailing',
+      message: oneLine(`${which} cannot start (${waiting.reason}): ${waiting.message ?? ''}`),
+    };
   }
   const crashed = waiting?.reason === 'CrashLoopBackOff' || (current !== undefined && current.exitCode !== 0);
   if (crashed) {
     const term = current ?? last;
-    const detail = term?.message?.trim() ? term.message : term ? `exit code ${term.exitCode}${term.reason ? ` (${term.reason})` : ''}` : waiting?.message ?? 'it keeps exiting';
+    const detail = term?.message?.trim()
+      ? term.message
+      : term
+        ? `exit code ${term.exitCode}${term.reason ? ` (${term.reason})` : ''}`
+        : (waiting?.message ?? 'it keeps exiting');
     return { word: 'error', reason: 'ContainerFailing', message: oneLine(`${which} keeps failing: ${detail}`) };
   }
   return undefined;
@@ -96,7 +129,11 @@ export function podProblem(pods: V1Pod[]): Problem | undefined {
     }
     const scheduled = (pod.status?.conditions ?? []).find((c) => c.type === 'PodScheduled');
     if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
-      found.push({ word: 'compute unavailable', reason: 'Unschedulable', message: oneLine(`no node can run pod ${name}: ${scheduled.message ?? 'unschedulable'}`) });
+      found.push({
+        word: 'compute unavailable',
+        reason: 'Unschedulable',
+        message: oneLine(`no node can run pod ${name}: ${scheduled.message ?? 'unschedulable'}`),
+      });
     }
   }
   found.sort((a, b) => PRIORITY.indexOf(a.reason) - PRIORITY.indexOf(b.reason));
@@ -104,7 +141,15 @@ export function podProblem(pods: V1Pod[]): Problem | undefined {
 }
 
 /** Replica counts and whether the Deployment's latest spec is fully rolled out. */
-export function rollout(deployment: V1Deployment | undefined): { requested: number; ready: number; updated: number; available: number; total: number; complete: boolean; observed: boolean } {
+export function rollout(deployment: V1Deployment | undefined): {
+  requested: number;
+  ready: number;
+  updated: number;
+  available: number;
+  total: number;
+  complete: boolean;
+  observed: boolean;
+} {
   const spec = deployment?.spec?.replicas ?? 0;
   const st = deployment?.status ?? {};
   const observed = deployment !== undefined && (st.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
@@ -120,8 +165,16 @@ export function rollout(deployment: V1Deployment | undefined): { requested: numb
 function condition(type: string, status: boolean, reason: string, message: string, o: Observed): Condition {
   const s = status ? 'True' : 'False';
   const before = o.previous?.conditions?.find((c) => c.type === type);
-  const lastTransitionTime = before && before.status === s ? before.lastTransitionTime : o.now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  return { type, status: s, observedGeneration: o.generation, lastTransitionTime, reason, message: oneLine(message, 32_000) };
+  const lastTransitionTime =
+    before && before.status === s ? before.lastTransitionTime : o.now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return {
+    type,
+    status: s,
+    observedGeneration: o.generation,
+    lastTransitionTime,
+    reason,
+    message: oneLine(message, 32_000),
+  };
 }
 
 /** The status for what was observed. */
@@ -134,7 +187,12 @@ export function deriveStatus(o: Observed): RealtimeApiStatus {
   };
   if (o.endpoint) base.endpoint = o.endpoint;
 
-  const finish = (word: StatusWord, ready: { ok: boolean; reason: string; message: string }, progressing: { ok: boolean; reason: string; message: string }, message?: string): RealtimeApiStatus => {
+  const finish = (
+    word: StatusWord,
+    ready: { ok: boolean; reason: string; message: string },
+    progressing: { ok: boolean; reason: string; message: string },
+    message?: string,
+  ): RealtimeApiStatus => {
     const status: RealtimeApiStatus = { ...base, status: word };
     if (message) status.message = oneLine(message, 32_000);
     status.conditions = [
@@ -153,33 +211,63 @@ export function deriveStatus(o: Observed): RealtimeApiStatus {
 
   if (o.scaledToZero && r.requested === 0) {
     // serving, through the activator: the next request starts a replica and waits for it
-    const when = o.scaledToZero.since ? `scaled to zero at ${o.scaledToZero.since} after ${o.scaledToZero.after} without a request` : 'its Deployment has 0 replicas';
+    const when = o.scaledToZero.since
+      ? `scaled to zero at ${o.scaledToZero.since} after ${o.scaledToZero.after} without a request`
+      : 'its Deployment has 0 replicas';
     const message = `no replicas (${when}); the next request starts one and is answered once it is ready`;
-    return finish('live', { ok: true, reason: 'ScaledToZero', message }, { ok: false, reason: 'ScaledToZero', message: 'no replicas to roll out' });
+    return finish(
+      'live',
+      { ok: true, reason: 'ScaledToZero', message },
+      { ok: false, reason: 'ScaledToZero', message: 'no replicas to roll out' },
+    );
   }
 
   const counts = `${r.ready}/${r.requested} replicas ready, ${r.updated} up to date`;
   if (r.complete) {
-    return finish('live', { ok: true, reason: 'Live', message: counts }, { ok: false, reason: 'RolloutComplete', message: 'every replica runs the latest spec' });
+    return finish(
+      'live',
+      { ok: true, reason: 'Live', message: counts },
+      { ok: false, reason: 'RolloutComplete', message: 'every replica runs the latest spec' },
+    );
   }
 
   const problem = podProblem(o.pods);
   if (problem) {
-    return finish(problem.word, { ok: false, reason: problem.reason, message: problem.message }, { ok: true, reason: 'RollingOut', message: counts }, problem.message);
+    return finish(
+      problem.word,
+      { ok: false, reason: problem.reason, message: problem.message },
+      { ok: true, reason: 'RollingOut', message: counts },
+      problem.message,
+    );
   }
   const conditions = o.deployment?.status?.conditions ?? [];
   const replicaFailure = conditions.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
   if (replicaFailure) {
     const message = `cannot create replicas: ${replicaFailure.message ?? replicaFailure.reason ?? 'ReplicaFailure'}`;
-    return finish('error', { ok: false, reason: 'ReplicaFailure', message }, { ok: true, reason: 'RollingOut', message: counts }, message);
+    return finish(
+      'error',
+      { ok: false, reason: 'ReplicaFailure', message },
+      { ok: true, reason: 'RollingOut', message: counts },
+      message,
+    );
   }
   const progressing = conditions.find((c) => c.type === 'Progressing');
   if (progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {
     const message = `the rollout made no progress for ${o.deployment?.spec?.progressDeadlineSeconds ?? 600} s (${counts})`;
-    return finish('error', { ok: false, reason: 'ProgressDeadlineExceeded', message }, { ok: false, reason: 'ProgressDeadlineExceeded', message }, message);
+    return finish(
+      'error',
+      { ok: false, reason: 'ProgressDeadlineExceeded', message },
+      { ok: false, reason: 'ProgressDeadlineExceeded', message },
+      message,
+    );
   }
   const message = o.deployment === undefined ? 'creating the replicas' : `updating: ${counts}`;
-  return finish('updating', { ok: false, reason: 'Updating', message }, { ok: true, reason: 'RollingOut', message }, message);
+  return finish(
+    'updating',
+    { ok: false, reason: 'Updating', message },
+    { ok: true, reason: 'RollingOut', message },
+    message,
+  );
 }
 
 /** Whether two statuses differ (key order and absent-vs-undefined do not count). */

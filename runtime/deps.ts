@@ -17,7 +17,9 @@ export class DependencyError extends Error {
 }
 
 export function cacheRoot(): string {
-  return process.env.CORTEX_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'cortex');
+  return (
+    process.env.CORTEX_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'cortex')
+  );
 }
 
 export function basePython(): string {
@@ -37,7 +39,12 @@ export async function preparePython(requirementsFile: string, logger: Logger): P
   const python = basePython();
   if (!existsSync(requirementsFile)) return python;
   const requirements = readFileSync(requirementsFile);
-  const hash = createHash('sha256').update(await interpreterId(python)).update('\0').update(requirements).digest('hex').slice(0, 16);
+  const hash = createHash('sha256')
+    .update(await interpreterId(python))
+    .update('\0')
+    .update(requirements)
+    .digest('hex')
+    .slice(0, 16);
   const venvs = path.join(cacheRoot(), 'venvs');
   const venv = path.join(venvs, hash);
   const venvPython = path.join(venv, 'bin', 'python');
@@ -59,9 +66,11 @@ export async function preparePython(requirementsFile: string, logger: Logger): P
   logger.info(`installing ${path.basename(requirementsFile)} into a cached virtualenv`, { venv });
   try {
     await execa(python, ['-m', 'venv', '--system-site-packages', building]);
-    const pip = execa(path.join(building, 'bin', 'python'), [
-      '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', requirementsFile,
-    ], { all: true, reject: false, env: { PIP_PROGRESS_BAR: 'off' } });
+    const pip = execa(
+      path.join(building, 'bin', 'python'),
+      ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', requirementsFile],
+      { all: true, reject: false, env: { PIP_PROGRESS_BAR: 'off' } },
+    );
     const output: string[] = [];
     pip.all?.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) {

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { Dispatcher } from './dispatcher.ts';
-import { BodyKind, type PredictJob, type PredictResult, type PredictorWorker, type WorkerExit } from './workers/types.ts';
+import {
+  BodyKind,
+  type PredictJob,
+  type PredictResult,
+  type PredictorWorker,
+  type WorkerExit,
+} from './workers/types.ts';
 
 /** An in-memory worker whose jobs the test answers by hand. */
 class HeldWorker implements PredictorWorker {
@@ -34,7 +40,14 @@ class HeldWorker implements PredictorWorker {
 const ok = (id: number): PredictResult => ({ status: 200, kind: BodyKind.Json, body: Buffer.from(String(id)) });
 
 function job(id: number, answers: Map<number, PredictResult>): PredictJob {
-  return { id, body: Buffer.alloc(0), contentType: undefined, query: '', rawHeaders: [], done: (r) => answers.set(id, r) };
+  return {
+    id,
+    body: Buffer.alloc(0),
+    contentType: undefined,
+    query: '',
+    rawHeaders: [],
+    done: (r) => answers.set(id, r),
+  };
 }
 
 test('a request goes to an idle worker, never waits behind a busy one (Cortex #839)', () => {
@@ -93,7 +106,11 @@ test('a slow predictor is fed strictly on demand; a fast one is pipelined', asyn
 });
 
 test('batches are sent when full', () => {
-  const d = new Dispatcher({ threadsPerWorker: 1, maxConcurrency: 100, batching: { maxBatchSize: 4, intervalMs: 10_000 } });
+  const d = new Dispatcher({
+    threadsPerWorker: 1,
+    maxConcurrency: 100,
+    batching: { maxBatchSize: 4, intervalMs: 10_000 },
+  });
   const w = new HeldWorker(0);
   d.addWorker(w);
   const answers = new Map<number, PredictResult>();
@@ -128,7 +145,11 @@ test('a partial batch is sent when the interval since its first item has passed'
 });
 
 test('a batch waits while the worker is busy with another batch', () => {
-  const d = new Dispatcher({ threadsPerWorker: 1, maxConcurrency: 100, batching: { maxBatchSize: 2, intervalMs: 10_000 } });
+  const d = new Dispatcher({
+    threadsPerWorker: 1,
+    maxConcurrency: 100,
+    batching: { maxBatchSize: 2, intervalMs: 10_000 },
+  });
   const w = new HeldWorker(0);
   d.addWorker(w);
   const answers = new Map<number, PredictResult>();
@@ -141,7 +162,11 @@ test('a batch waits while the worker is busy with another batch', () => {
 });
 
 test('failPending answers queued and forming jobs', () => {
-  const d = new Dispatcher({ threadsPerWorker: 1, maxConcurrency: 100, batching: { maxBatchSize: 2, intervalMs: 10_000 } });
+  const d = new Dispatcher({
+    threadsPerWorker: 1,
+    maxConcurrency: 100,
+    batching: { maxBatchSize: 2, intervalMs: 10_000 },
+  });
   const answers = new Map<number, PredictResult>();
   for (let i = 0; i < 3; i++) d.submit(job(i, answers));
   d.failPending({ status: 503, kind: BodyKind.Json, body: Buffer.from('{}') });

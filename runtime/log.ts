@@ -28,10 +28,18 @@ export class Logger {
     return rank[level] >= this.threshold;
   }
 
-  debug(message: string, fields?: LogFields): void { this.log('debug', message, fields); }
-  info(message: string, fields?: LogFields): void { this.log('info', message, fields); }
-  warning(message: string, fields?: LogFields): void { this.log('warning', message, fields); }
-  error(message: string, fields?: LogFields): void { this.log('error', message, fields); }
+  debug(message: string, fields?: LogFields): void {
+    this.log('debug', message, fields);
+  }
+  info(message: string, fields?: LogFields): void {
+    this.log('info', message, fields);
+  }
+  warning(message: string, fields?: LogFields): void {
+    this.log('warning', message, fields);
+  }
+  error(message: string, fields?: LogFields): void {
+    this.log('error', message, fields);
+  }
 
   log(level: LogLevel, message: string, fields?: LogFields): void {
     if (rank[level] < this.threshold) return;

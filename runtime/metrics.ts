@@ -69,9 +69,17 @@ export class RuntimeMetrics {
           this.set({ api }, read());
         },
       });
-    gauge('cortex_in_flight_requests', 'Requests admitted and not yet answered (queued or being predicted); the autoscaling signal.', sources.inFlight);
+    gauge(
+      'cortex_in_flight_requests',
+      'Requests admitted and not yet answered (queued or being predicted); the autoscaling signal.',
+      sources.inFlight,
+    );
     gauge('cortex_queue_length', 'Requests waiting for a free worker.', sources.queueLength);
-    gauge('cortex_workers_ready', 'Predictor workers that finished initialising and are serving.', sources.workersReady);
+    gauge(
+      'cortex_workers_ready',
+      'Predictor workers that finished initialising and are serving.',
+      sources.workersReady,
+    );
     // Zero-valued series exist from the start, so rate() works before the first event.
     this.rejected.labels({ api, reason: 'over_capacity' });
     this.restarts.labels({ api });

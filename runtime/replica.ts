@@ -111,8 +111,10 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     headersTimeoutMs: Math.min(10_000, options.requestTimeoutMs),
   });
   const address = await server.listen(options.port, options.host);
-  logger.info(`serving ${name} on http://${options.host}:${address.port} (${predictor.type} predictor, ` +
-    `${predictor.processesPerReplica} worker(s) × ${predictor.threadsPerProcess} thread(s))`);
+  logger.info(
+    `serving ${name} on http://${options.host}:${address.port} (${predictor.type} predictor, ` +
+      `${predictor.processesPerReplica} worker(s) × ${predictor.threadsPerProcess} thread(s))`,
+  );
 
   try {
     await pool.start();

@@ -256,6 +256,11 @@ export class RuntimeServer {
 const overCapacity: PredictResult = {
   status: 503,
   kind: BodyKind.Custom,
-  headers: [['Content-Type', 'application/json'], ['Retry-After', '1']],
-  body: Buffer.from(JSON.stringify({ error: 'too many requests in flight on this replica (max_replica_concurrency); retry' })),
+  headers: [
+    ['Content-Type', 'application/json'],
+    ['Retry-After', '1'],
+  ],
+  body: Buffer.from(
+    JSON.stringify({ error: 'too many requests in flight on this replica (max_replica_concurrency); retry' }),
+  ),
 };

@@ -11,44 +11,57 @@ const sample = (name: string) => JSON.parse(readFileSync(path.join(example(name)
 const installTimeout = 600_000;
 
 describe('examples', { concurrency: false }, () => {
-  test('iris-classifier: the shipped model classifies the sample (requirements.txt installed into a cached venv)', { timeout: installTimeout }, async () => {
-    const s = await serve(example('iris-classifier'), { timeoutMs: installTimeout });
-    try {
-      const r = await postJson(s.url, sample('iris-classifier'));
-      assert.equal(r.status, 200);
-      assert.equal(r.headers.get('content-type'), 'text/plain; charset=utf-8');
-      assert.equal(await r.text(), 'setosa');
-      const virginica = await postJson(s.url, { sepal_length: 7.7, sepal_width: 3.0, petal_length: 6.1, petal_width: 2.3 });
-      assert.equal(await virginica.text(), 'virginica');
-    } finally {
-      await s.stop();
-    }
-    // A second start reuses the environment instead of reinstalling.
-    const again = await serve(example('iris-classifier'), { timeoutMs: 60_000 });
-    try {
-      assert.ok(again.logs().some((l) => String(l.message).startsWith('reusing cached dependencies')));
-      assert.ok(!again.logs().some((l) => l.source === 'pip'));
-    } finally {
-      await again.stop();
-    }
-  });
+  test(
+    'iris-classifier: the shipped model classifies the sample (requirements.txt installed into a cached venv)',
+    { timeout: installTimeout },
+    async () => {
+      const s = await serve(example('iris-classifier'), { timeoutMs: installTimeout });
+      try {
+        const r = await postJson(s.url, sample('iris-classifier'));
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get('content-type'), 'text/plain; charset=utf-8');
+        assert.equal(await r.text(), 'setosa');
+        const virginica = await postJson(s.url, {
+          sepal_length: 7.7,
+          sepal_width: 3.0,
+          petal_length: 6.1,
+          petal_width: 2.3,
+        });
+        assert.equal(await virginica.text(), 'virginica');
+      } finally {
+        await s.stop();
+      }
+      // A second start reuses the environment instead of reinstalling.
+      const again = await serve(example('iris-classifier'), { timeoutMs: 60_000 });
+      try {
+        assert.ok(again.logs().some((l) => String(l.message).startsWith('reusing cached dependencies')));
+        assert.ok(!again.logs().some((l) => l.source === 'pip'));
+      } finally {
+        await again.stop();
+      }
+    },
+  );
 
-  test("multi-model: the article's shape, routing on ?model= with a Starlette 400 for an unknown model", { timeout: installTimeout }, async () => {
-    const s = await serve(example('multi-model'), { timeoutMs: installTimeout });
-    try {
-      const sentiment = await postJson(`${s.url}/?model=sentiment`, sample('multi-model'));
-      assert.equal(sentiment.status, 200);
-      assert.equal(((await sentiment.json()) as { label: string }).label, 'POSITIVE');
-      const summary = await postJson(`${s.url}/predict?model=summarizer`, sample('multi-model'));
-      assert.equal(await summary.text(), 'The new release is fast and the docs are great.');
-      const unknown = await postJson(`${s.url}/?model=translator`, sample('multi-model'));
-      assert.equal(unknown.status, 400);
-      assert.deepEqual(await unknown.json(), { error: 'unknown model: translator' });
-      assert.equal(unknown.headers.get('content-type'), 'application/json');
-    } finally {
-      await s.stop();
-    }
-  });
+  test(
+    "multi-model: the article's shape, routing on ?model= with a Starlette 400 for an unknown model",
+    { timeout: installTimeout },
+    async () => {
+      const s = await serve(example('multi-model'), { timeoutMs: installTimeout });
+      try {
+        const sentiment = await postJson(`${s.url}/?model=sentiment`, sample('multi-model'));
+        assert.equal(sentiment.status, 200);
+        assert.equal(((await sentiment.json()) as { label: string }).label, 'POSITIVE');
+        const summary = await postJson(`${s.url}/predict?model=summarizer`, sample('multi-model'));
+        assert.equal(await summary.text(), 'The new release is fast and the docs are great.');
+        const unknown = await postJson(`${s.url}/?model=translator`, sample('multi-model'));
+        assert.equal(unknown.status, 400);
+        assert.deepEqual(await unknown.json(), { error: 'unknown model: translator' });
+        assert.equal(unknown.headers.get('content-type'), 'application/json');
+      } finally {
+        await s.stop();
+      }
+    },
+  );
 
   test('typescript-sentiment: a TypeScript predictor, including its own 400 Response', async () => {
     const s = await serve(example('typescript-sentiment'));
@@ -68,10 +81,17 @@ describe('examples', { concurrency: false }, () => {
     const s = await serve(example('batching'));
     try {
       const answers = await Promise.all(
-        Array.from({ length: 16 }, (_, i) => postJson(s.url, { features: [i, 0, 0, 0] }).then((r) => r.json() as Promise<{ score: number; batch_size: number }>)),
+        Array.from({ length: 16 }, (_, i) =>
+          postJson(s.url, { features: [i, 0, 0, 0] }).then(
+            (r) => r.json() as Promise<{ score: number; batch_size: number }>,
+          ),
+        ),
       );
       answers.forEach((a, i) => assert.equal(a.score, Math.round((0.1 + 0.5 * i) * 1e6) / 1e6));
-      assert.ok(answers.some((a) => a.batch_size > 1), `batch sizes: ${answers.map((a) => a.batch_size)}`);
+      assert.ok(
+        answers.some((a) => a.batch_size > 1),
+        `batch sizes: ${answers.map((a) => a.batch_size)}`,
+      );
       assert.ok(answers.every((a) => a.batch_size <= 8));
       const metrics = await (await fetch(`${s.url}/metrics`)).text();
       assert.match(metrics, /cortex_batch_size_count\{api="batching"\} \d+/);

@@ -20,7 +20,10 @@ describe('cortex serve lifecycle', { concurrency: false }, () => {
       assert.match(((await early.json()) as { reason: string }).reason, /0 of 1 workers ready/);
       await waitFor('ready', async () => ((await fetch(`${s.url}/readyz`)).status === 200 ? true : undefined));
       const summary = (await (await fetch(`${s.url}/`)).json()) as Record<string, unknown>;
-      assert.deepEqual({ api: summary.api, type: summary.predictor_type, ready: summary.ready }, { api: 'slow-init', type: 'python', ready: true });
+      assert.deepEqual(
+        { api: summary.api, type: summary.predictor_type, ready: summary.ready },
+        { api: 'slow-init', type: 'python', ready: true },
+      );
     } finally {
       await s.stop();
     }
@@ -31,25 +34,32 @@ describe('cortex serve lifecycle', { concurrency: false }, () => {
     assert.equal(error.code, 1);
     assert.match(error.out, /Traceback/);
     assert.match(error.out, /ValueError: model file not found/);
-    assert.equal(readFileSync(error.terminationLog, 'utf8'), 'predictor failed to initialise: ValueError: model file not found: /models/missing.pkl');
+    assert.equal(
+      readFileSync(error.terminationLog, 'utf8'),
+      'predictor failed to initialise: ValueError: model file not found: /models/missing.pkl',
+    );
   });
 
-  test('a failed pip install stops the replica with pip\'s reason and leaves no half-built environment', { timeout: 180_000 }, async () => {
-    const cache = mkdtempSync(path.join(tmpdir(), 'cortex-cache-'));
-    try {
-      const error = await serveFailure(path.join(repoRoot, 'test', 'fixtures', 'bad-requirements'), {
-        env: { CORTEX_CACHE_DIR: cache },
-        timeoutMs: 170_000,
-      });
-      assert.equal(error.code, 1);
-      assert.match(error.out, /pip install -r .*requirements\.txt failed/);
-      assert.match(error.out, /cortex-no-such-package-zz9/);
-      assert.match(readFileSync(error.terminationLog, 'utf8'), /fix the requirement named above/);
-      assert.deepEqual(readdirSync(path.join(cache, 'venvs')), [], 'nothing left in the venv cache');
-    } finally {
-      rmSync(cache, { recursive: true, force: true });
-    }
-  });
+  test(
+    "a failed pip install stops the replica with pip's reason and leaves no half-built environment",
+    { timeout: 180_000 },
+    async () => {
+      const cache = mkdtempSync(path.join(tmpdir(), 'cortex-cache-'));
+      try {
+        const error = await serveFailure(path.join(repoRoot, 'test', 'fixtures', 'bad-requirements'), {
+          env: { CORTEX_CACHE_DIR: cache },
+          timeoutMs: 170_000,
+        });
+        assert.equal(error.code, 1);
+        assert.match(error.out, /pip install -r .*requirements\.txt failed/);
+        assert.match(error.out, /cortex-no-such-package-zz9/);
+        assert.match(readFileSync(error.terminationLog, 'utf8'), /fix the requirement named above/);
+        assert.deepEqual(readdirSync(path.join(cache, 'venvs')), [], 'nothing left in the venv cache');
+      } finally {
+        rmSync(cache, { recursive: true, force: true });
+      }
+    },
+  );
 
   test('over max_replica_concurrency a request gets 503 with Retry-After at once, and it is counted', async () => {
     const s = await serve(fixture, { args: ['--api', 'sleepy'] });
@@ -62,7 +72,10 @@ describe('cortex serve lifecycle', { concurrency: false }, () => {
       assert.equal(refused.headers.get('retry-after'), '1');
       assert.ok(Date.now() - started < 500, 'refused immediately, not after queueing');
       const answers = await Promise.all(slow);
-      assert.deepEqual(answers.map((r) => r.status), [200, 200, 200, 200]);
+      assert.deepEqual(
+        answers.map((r) => r.status),
+        [200, 200, 200, 200],
+      );
       const pids = new Set(await Promise.all(answers.map(async (r) => ((await r.json()) as { pid: number }).pid)));
       assert.equal(pids.size, 2, 'both worker processes served');
       const metrics = await (await fetch(`${s.url}/metrics`)).text();
@@ -119,7 +132,10 @@ describe('cortex serve lifecycle', { concurrency: false }, () => {
       });
       const messages = lines.map((l) => l.message);
       assert.ok(messages.includes('predicting 42'), JSON.stringify(messages));
-      assert.ok(messages.some((m) => m === 'debug detail 42'), 'logging at debug honours log_level: debug');
+      assert.ok(
+        messages.some((m) => m === 'debug detail 42'),
+        'logging at debug honours log_level: debug',
+      );
       const access = lines.find((l) => l.status === 200);
       assert.ok(access !== undefined && typeof access.latency_ms === 'number' && access.api === 'crashy');
     } finally {
@@ -130,7 +146,11 @@ describe('cortex serve lifecycle', { concurrency: false }, () => {
   test('bodies over --max-body-size get 413 and the server keeps serving', async () => {
     const s = await serve(fixture, { args: ['--api', 'crashy', '--max-body-size', '1Ki'] });
     try {
-      const big = await fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 'x'.repeat(5000) }) });
+      const big = await fetch(s.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ n: 'x'.repeat(5000) }),
+      });
       assert.equal(big.status, 413);
       assert.match(await big.text(), /larger than the limit of 1024 bytes/);
       assert.equal((await postJson(s.url, { n: 1 })).status, 200);

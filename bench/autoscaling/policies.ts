@@ -7,9 +7,20 @@
 // - cortex: Cortex's own autoscaler (operator/autoscaling/cortex.ts) every 10 s on the API-wide
 //   average, with its activator's Awaken for minReplicas 0.
 
-import { cortexAwaken, cortexParamsOf, cortexTick, CORTEX_TICK_SECONDS, initialCortexState } from '../../operator/autoscaling/cortex.ts';
+import {
+  cortexAwaken,
+  cortexParamsOf,
+  cortexTick,
+  CORTEX_TICK_SECONDS,
+  initialCortexState,
+} from '../../operator/autoscaling/cortex.ts';
 import { hpaModelSpecOf, hpaSync, initialHpaState, type HpaControllerFlags } from '../../operator/autoscaling/hpa.ts';
-import { initialScaleToZeroState, observeActivity, scaleToZeroDecision, wakeOnRequest } from '../../operator/autoscaling/scale-to-zero.ts';
+import {
+  initialScaleToZeroState,
+  observeActivity,
+  scaleToZeroDecision,
+  wakeOnRequest,
+} from '../../operator/autoscaling/scale-to-zero.ts';
 import { parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
 import { desiredHpa } from '../../operator/reconcilers/hpa.ts';
 import type { ApiInstance, ChildConfig } from '../../operator/reconcilers/types.ts';
@@ -31,7 +42,12 @@ export interface OursOptions {
 
 /** The operator's settings that shape the HPA; tolerance on unless the cluster lacks it. */
 export function childConfig(hpaTolerance: boolean): ChildConfig {
-  return { runtimeImage: 'cortex/runtime:sim', hpaTolerance, clusterDomain: 'cluster.local', placement: { pools: [], tolerations: [] } };
+  return {
+    runtimeImage: 'cortex/runtime:sim',
+    hpaTolerance,
+    clusterDomain: 'cluster.local',
+    placement: { pools: [], tolerations: [] },
+  };
 }
 
 export function oursPolicy(api: ApiInstance, o: OursOptions): Policy {
@@ -56,7 +72,12 @@ export function oursPolicy(api: ApiInstance, o: OursOptions): Policy {
           return woken.replicas;
         }
         if (v.t % o.scaleToZeroCheckSeconds === 0) {
-          const d = scaleToZeroDecision(idle, { now: v.t, currentReplicas: v.replicas, minReplicas: 0, scaleToZeroAfterSeconds });
+          const d = scaleToZeroDecision(idle, {
+            now: v.t,
+            currentReplicas: v.replicas,
+            minReplicas: 0,
+            scaleToZeroAfterSeconds,
+          });
           idle = d.state;
           if (d.decision.action === 'scale-to-zero') return 0;
         }
@@ -80,7 +101,11 @@ export function cortexPolicy(api: ApiInstance): Policy {
         return woken.request;
       }
       if (v.t % CORTEX_TICK_SECONDS !== 0) return v.replicas;
-      const tick = cortexTick(p, state, { now: v.t, currentReplicas: v.replicas, avgInFlight: v.apiAverage(p.windowSeconds) });
+      const tick = cortexTick(p, state, {
+        now: v.t,
+        currentReplicas: v.replicas,
+        avgInFlight: v.apiAverage(p.windowSeconds),
+      });
       state = tick.state;
       return tick.request;
     },

@@ -68,7 +68,9 @@ export function svgChart(c: Curves, subtitle: string): string {
   const x = (t: number) => left + (t / c.durationSeconds) * (W - left - right);
   const y = (v: number) => H - bottom - (v / yMax) * (H - topPad - bottom);
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   out.push(`<text x="${left}" y="18" font-size="14" font-weight="bold">${esc(c.title)}</text>`);
   out.push(`<text x="${left}" y="34" fill="#555555">${esc(subtitle)}</text>`);
@@ -81,7 +83,9 @@ export function svgChart(c: Curves, subtitle: string): string {
   const minutes = c.durationSeconds / 60;
   const xStep = minutes <= 60 ? 5 : 10;
   for (let m = 0; m <= minutes; m += xStep) {
-    out.push(`<text x="${x(m * 60).toFixed(1)}" y="${H - bottom + 16}" text-anchor="middle" fill="#555555">${m}</text>`);
+    out.push(
+      `<text x="${x(m * 60).toFixed(1)}" y="${H - bottom + 16}" text-anchor="middle" fill="#555555">${m}</text>`,
+    );
   }
   out.push(`<text x="${W - right}" y="${H - 6}" text-anchor="end" fill="#555555">minutes</text>`);
   out.push(`<text x="12" y="${topPad - 8}" fill="#555555">replicas</text>`);
@@ -91,13 +95,21 @@ export function svgChart(c: Curves, subtitle: string): string {
   const needLine = stepPath(c.needed, x, y);
   out.push(`<path d="${needLine}V${y(0).toFixed(1)}H${x(0).toFixed(1)}Z" fill="#d9d9d9" stroke="none"/>`);
   out.push(`<path d="${stepPath(c.cortex, x, y)}" fill="none" stroke="#e6730f" stroke-width="2"/>`);
-  out.push(`<path d="${stepPath(c.ours, x, y)}" fill="none" stroke="#1f5fbf" stroke-width="2" stroke-dasharray="6 3"/>`);
+  out.push(
+    `<path d="${stepPath(c.ours, x, y)}" fill="none" stroke="#1f5fbf" stroke-width="2" stroke-dasharray="6 3"/>`,
+  );
   // legend, on its own row under the subtitle
   const lx = left;
   const ly = 52;
-  out.push(`<rect x="${lx}" y="${ly - 9}" width="14" height="10" fill="#d9d9d9"/><text x="${lx + 18}" y="${ly}">replicas the load needed</text>`);
-  out.push(`<line x1="${lx + 180}" x2="${lx + 200}" y1="${ly - 4}" y2="${ly - 4}" stroke="#1f5fbf" stroke-width="2" stroke-dasharray="6 3"/><text x="${lx + 204}" y="${ly}">ours (HPA)</text>`);
-  out.push(`<line x1="${lx + 290}" x2="${lx + 310}" y1="${ly - 4}" y2="${ly - 4}" stroke="#e6730f" stroke-width="2"/><text x="${lx + 314}" y="${ly}">Cortex's autoscaler</text>`);
+  out.push(
+    `<rect x="${lx}" y="${ly - 9}" width="14" height="10" fill="#d9d9d9"/><text x="${lx + 18}" y="${ly}">replicas the load needed</text>`,
+  );
+  out.push(
+    `<line x1="${lx + 180}" x2="${lx + 200}" y1="${ly - 4}" y2="${ly - 4}" stroke="#1f5fbf" stroke-width="2" stroke-dasharray="6 3"/><text x="${lx + 204}" y="${ly}">ours (HPA)</text>`,
+  );
+  out.push(
+    `<line x1="${lx + 290}" x2="${lx + 310}" y1="${ly - 4}" y2="${ly - 4}" stroke="#e6730f" stroke-width="2"/><text x="${lx + 314}" y="${ly}">Cortex's autoscaler</text>`,
+  );
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

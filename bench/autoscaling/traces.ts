@@ -49,7 +49,8 @@ export const TRACES: Trace[] = [
     name: 'diurnal',
     description: 'a day compressed into 2 h: 10 → 80 → 10 req/s, with a 7-minute ripple of ±6',
     durationSeconds: 120 * MIN,
-    arrivals: (t) => 10 + 35 * (1 - Math.cos((2 * Math.PI * t) / (120 * MIN))) + 6 * Math.sin((2 * Math.PI * t) / (7 * MIN)),
+    arrivals: (t) =>
+      10 + 35 * (1 - Math.cos((2 * Math.PI * t) / (120 * MIN))) + 6 * Math.sin((2 * Math.PI * t) / (7 * MIN)),
   },
   {
     name: 'idle',

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { neededReplicas, World, type WorldOptions } from './world.ts';
 
 // 1 request at a time per replica, 250 ms each: a ready replica starts 4 requests a second.
-const O: WorldOptions = { serviceTimeSeconds: 0.25, concurrency: 1, maxReplicaConcurrency: 1024, coldStartSeconds: 30, windowSeconds: 60 };
+const O: WorldOptions = {
+  serviceTimeSeconds: 0.25,
+  concurrency: 1,
+  maxReplicaConcurrency: 1024,
+  coldStartSeconds: 30,
+  windowSeconds: 60,
+};
 
 test('sim queueing: arrivals beyond capacity wait and are all served later', () => {
   const w = new World(O, 1);
@@ -41,14 +47,24 @@ test('sim accounting: starting replicas are paid for (over) but do not serve (un
   assert.equal(w.totals.peakReplicas, 3);
 });
 
-test('sim pod metrics: each ready pod\'s in-flight averaged over the window, in milli; a starting pod has none', () => {
+test("sim pod metrics: each ready pod's in-flight averaged over the window, in milli; a starting pod has none", () => {
   const w = new World(O, 2);
   w.step(0, 4); // 1 executing over 2 pods: 0.5 each
   const v = w.step(1, 8); // 2 executing: 1 each → mean 0.75
   w.scaleTo(1, 3);
-  assert.deepEqual(v.podMetrics(60).map((p) => p.milli), [750, 750]);
+  assert.deepEqual(
+    v.podMetrics(60).map((p) => p.milli),
+    [750, 750],
+  );
   const later = w.step(2, 8);
-  assert.deepEqual(later.podMetrics(60).map((p) => [p.phase, p.milli]), [['Running', 833], ['Running', 833], ['Running', undefined]]);
+  assert.deepEqual(
+    later.podMetrics(60).map((p) => [p.phase, p.milli]),
+    [
+      ['Running', 833],
+      ['Running', 833],
+      ['Running', undefined],
+    ],
+  );
   assert.equal(later.apiAverage(60), (1 + 2 + 2) / 3, 'the API-wide total, averaged');
   assert.equal(later.apiAverage(2), 2, 'only seconds 1 and 2');
 });
@@ -58,9 +74,18 @@ test('sim scale down removes starting pods before ready ones, then the newest', 
   w.scaleTo(0, 4);
   w.scaleTo(1, 3); // the pod created at 0, still starting, goes first
   const v = w.step(2, 0);
-  assert.deepEqual(v.podMetrics(60).map((p) => p.milli === undefined), [false, false, true]);
+  assert.deepEqual(
+    v.podMetrics(60).map((p) => p.milli === undefined),
+    [false, false, true],
+  );
   w.scaleTo(40, 1); // at 40 all are ready: the newest (ready at 30) goes, then pod-1
-  assert.deepEqual(w.step(41, 4).podMetrics(60).map((p) => p.name), ['pod-0']);
+  assert.deepEqual(
+    w
+      .step(41, 4)
+      .podMetrics(60)
+      .map((p) => p.name),
+    ['pod-0'],
+  );
 });
 
 test('sim 503s: a replica admits at most maxReplicaConcurrency, the rest is rejected', () => {

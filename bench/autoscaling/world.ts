@@ -73,7 +73,15 @@ export class World {
   private nextPod = 0;
   private backlog = 0;
   private totalSamples: Sample[] = [];
-  readonly totals: Totals = { replicaSeconds: 0, overProvisioned: 0, underProvisioned: 0, queuedRequestSeconds: 0, rejected: 0, scaleChanges: 0, peakReplicas: 0 };
+  readonly totals: Totals = {
+    replicaSeconds: 0,
+    overProvisioned: 0,
+    underProvisioned: 0,
+    queuedRequestSeconds: 0,
+    rejected: 0,
+    scaleChanges: 0,
+    peakReplicas: 0,
+  };
   /** Replicas (pods) during each second. */
   readonly replicaCurve: number[] = [];
 
@@ -152,7 +160,9 @@ export class World {
       return;
     }
     // The ReplicaSet controller removes pods that are not ready first, then the newest.
-    const order = [...this.pods].sort((a, b) => Number(a.readyAt <= t) - Number(b.readyAt <= t) || b.readyAt - a.readyAt || b.seq - a.seq);
+    const order = [...this.pods].sort(
+      (a, b) => Number(a.readyAt <= t) - Number(b.readyAt <= t) || b.readyAt - a.readyAt || b.seq - a.seq,
+    );
     const remove = new Set(order.slice(0, n - replicas));
     this.pods = this.pods.filter((p) => !remove.has(p));
   }

@@ -39,28 +39,39 @@ export class Kube {
     const user = kc.users[0].user;
     this.server = new URL(cluster.server);
     const b = (s: string) => Buffer.from(s, 'base64');
-    this.tls = { ca: b(cluster['certificate-authority-data']), cert: b(user['client-certificate-data']), key: b(user['client-key-data']) };
+    this.tls = {
+      ca: b(cluster['certificate-authority-data']),
+      cert: b(user['client-certificate-data']),
+      key: b(user['client-key-data']),
+    };
     this.agent = new https.Agent({ keepAlive: true, maxSockets, ...this.tls });
   }
 
   request<T = Obj>(method: string, path: string, body?: unknown): Promise<T> {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
-      const req = https.request(new URL(path, this.server), {
-        method,
-        agent: this.agent,
-        headers: { Accept: 'application/json', ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) resolve(text ? JSON.parse(text) : undefined);
-          else reject(new KubeError(status, `${method} ${path}: ${status} ${text.slice(0, 300)}`));
-        });
-        res.on('error', reject);
-      });
+      const req = https.request(
+        new URL(path, this.server),
+        {
+          method,
+          agent: this.agent,
+          headers: {
+            Accept: 'application/json',
+            ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString();
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) resolve(text ? JSON.parse(text) : undefined);
+            else reject(new KubeError(status, `${method} ${path}: ${status} ${text.slice(0, 300)}`));
+          });
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(data);
     });
@@ -80,33 +91,42 @@ export class Kube {
       req.destroy();
       onError(err);
     };
-    const req = https.request(url, { method: 'GET', agent: false, ...this.tls, headers: { Accept: 'application/json' } }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        fail(new KubeError(res.statusCode ?? 0, `watch ${path}: ${res.statusCode}`));
-        return;
-      }
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        const at = performance.now();
-        buf += chunk;
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          if (!line.trim()) continue;
-          const e = JSON.parse(line);
-          if (e.type === 'ERROR') return fail(new Error(`watch ${path}: ${JSON.stringify(e.object).slice(0, 300)}`));
-          if (!closed) onEvent({ type: e.type, object: e.object, at });
+    const req = https.request(
+      url,
+      { method: 'GET', agent: false, ...this.tls, headers: { Accept: 'application/json' } },
+      (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          fail(new KubeError(res.statusCode ?? 0, `watch ${path}: ${res.statusCode}`));
+          return;
         }
-      });
-      res.on('end', () => fail(new Error(`watch ${path} ended`)));
-      res.on('error', fail);
-    });
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          const at = performance.now();
+          buf += chunk;
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            if (!line.trim()) continue;
+            const e = JSON.parse(line);
+            if (e.type === 'ERROR') return fail(new Error(`watch ${path}: ${JSON.stringify(e.object).slice(0, 300)}`));
+            if (!closed) onEvent({ type: e.type, object: e.object, at });
+          }
+        });
+        res.on('end', () => fail(new Error(`watch ${path} ended`)));
+        res.on('error', fail);
+      },
+    );
     req.on('error', fail);
     req.end();
-    return { close: () => { closed = true; req.destroy(); } };
+    return {
+      close: () => {
+        closed = true;
+        req.destroy();
+      },
+    };
   }
 
   /** Watches that ended or failed and were resumed (or relisted), over all listWatch calls. */
@@ -128,21 +148,31 @@ export class Kube {
     };
     const start = () => {
       if (closed) return;
-      current = this.watch(path, rv, (e) => {
-        if (e.object?.metadata?.resourceVersion) rv = e.object.metadata.resourceVersion;
-        if (e.type !== 'BOOKMARK') onEvent(e);
-      }, (err) => {
-        if (closed) return;
-        current?.close();
-        if (++this.restarts <= 5) process.stderr.write(`[bench] ${err.message}; resuming\n`);
-        const gone = err instanceof KubeError ? err.status === 410 : /"code":410/.test(err.message);
-        const again = gone ? list().then(start) : Promise.resolve().then(start);
-        again.catch((e2: Error) => onError(e2));
-      });
+      current = this.watch(
+        path,
+        rv,
+        (e) => {
+          if (e.object?.metadata?.resourceVersion) rv = e.object.metadata.resourceVersion;
+          if (e.type !== 'BOOKMARK') onEvent(e);
+        },
+        (err) => {
+          if (closed) return;
+          current?.close();
+          if (++this.restarts <= 5) process.stderr.write(`[bench] ${err.message}; resuming\n`);
+          const gone = err instanceof KubeError ? err.status === 410 : /"code":410/.test(err.message);
+          const again = gone ? list().then(start) : Promise.resolve().then(start);
+          again.catch((e2: Error) => onError(e2));
+        },
+      );
     };
     await list();
     start();
-    return { close: () => { closed = true; current?.close(); } };
+    return {
+      close: () => {
+        closed = true;
+        current?.close();
+      },
+    };
   }
 
   close(): void {

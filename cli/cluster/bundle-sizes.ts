@@ -26,6 +26,11 @@ export function largestEntries(files: { rel: string; size: number }[], count: nu
     ...files.map((f) => ({ path: f.rel, size: f.size })),
   ];
   // biggest first; a folder before a file of the same size (it is what to ignore); then by path
-  candidates.sort((a, b) => b.size - a.size || Number(b.path.endsWith('/')) - Number(a.path.endsWith('/')) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  candidates.sort(
+    (a, b) =>
+      b.size - a.size ||
+      Number(b.path.endsWith('/')) - Number(a.path.endsWith('/')) ||
+      (a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
+  );
   return candidates.slice(0, count);
 }

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -58,7 +68,9 @@ const PACKED = ['bin/run.sh', 'cortex.yaml', 'lib/empty.txt', 'lib/util.py', 'pr
 async function tarList(tgz: Buffer, verbose = false): Promise<string[]> {
   const dir = tempDir('cortex-bundle-list-');
   writeFileSync(path.join(dir, 'b.tgz'), tgz);
-  const { stdout } = await execa('tar', verbose ? ['--numeric-owner', '-tvzf', 'b.tgz'] : ['-tzf', 'b.tgz'], { cwd: dir });
+  const { stdout } = await execa('tar', verbose ? ['--numeric-owner', '-tvzf', 'b.tgz'] : ['-tzf', 'b.tgz'], {
+    cwd: dir,
+  });
   return stdout.split('\n').filter(Boolean);
 }
 
@@ -92,9 +104,23 @@ test('packing is reproducible: same files give the same bytes, whatever the mtim
 test('the tar holds exactly the files a deploy takes, with uid/gid 0, no user names, a fixed mtime and 0644/0755 modes', async () => {
   const dir = project();
   const bundle = await packBundle(dir);
-  assert.deepEqual(bundle.files.map((f) => f.path), PACKED);
-  assert.equal(bundle.bytes, PACKED.reduce((n, rel) => n + statSync(path.join(dir, rel)).size, 0));
-  assert.deepEqual(await tarList(bundle.tgz), ['bin/', 'bin/run.sh', 'cortex.yaml', 'lib/', 'lib/empty.txt', 'lib/util.py', 'predictor.py']);
+  assert.deepEqual(
+    bundle.files.map((f) => f.path),
+    PACKED,
+  );
+  assert.equal(
+    bundle.bytes,
+    PACKED.reduce((n, rel) => n + statSync(path.join(dir, rel)).size, 0),
+  );
+  assert.deepEqual(await tarList(bundle.tgz), [
+    'bin/',
+    'bin/run.sh',
+    'cortex.yaml',
+    'lib/',
+    'lib/empty.txt',
+    'lib/util.py',
+    'predictor.py',
+  ]);
   const lines = await tarList(bundle.tgz, true);
   // e.g. "-rwxr-xr-x 0/0 27 1980-01-01 00:00 bin/run.sh"
   const byName = new Map(lines.map((l) => [l.split(/\s+/).at(-1)!, l.split(/\s+/)]));
@@ -106,9 +132,13 @@ test('the tar holds exactly the files a deploy takes, with uid/gid 0, no user na
   // user and group names are empty in every header (offsets 265 and 297 of the ustar header)
   const { gunzipSync } = await import('node:zlib');
   const tar = gunzipSync(bundle.tgz);
-  for (let off = 0; off + 512 <= tar.length && tar[off] !== 0; ) {
+  for (let off = 0; off + 512 <= tar.length && tar[off] !== 0;) {
     const header = tar.subarray(off, off + 512);
-    assert.equal(header.subarray(265, 265 + 64).every((x) => x === 0), true, 'no uname/gname');
+    assert.equal(
+      header.subarray(265, 265 + 64).every((x) => x === 0),
+      true,
+      'no uname/gname',
+    );
     const size = Number.parseInt(header.subarray(124, 136).toString().replace(/\0/g, '').trim() || '0', 8);
     off += 512 + Math.ceil(size / 512) * 512;
   }
@@ -125,7 +155,12 @@ test('the deployed config file is packed as cortex.yaml, and no other top-level 
   const dir = project();
   write(dir, { 'prod.yaml': '- name: prod\n', 'cortex.yml': '- name: other\n' });
   const bundle = await packBundle(dir, { config: path.join(dir, 'prod.yaml') });
-  assert.deepEqual(bundle.files.map((f) => f.path), PACKED.filter((p) => p !== 'cortex.yaml').concat('cortex.yaml', 'prod.yaml').sort());
+  assert.deepEqual(
+    bundle.files.map((f) => f.path),
+    PACKED.filter((p) => p !== 'cortex.yaml')
+      .concat('cortex.yaml', 'prod.yaml')
+      .sort(),
+  );
   const out = tempDir('cortex-bundle-unpack-');
   writeFileSync(path.join(out, 'b.tgz'), bundle.tgz);
   await execa('tar', ['-xzf', 'b.tgz'], { cwd: out });
@@ -147,25 +182,49 @@ test('bundle ConfigMaps: immutable, named by the hash, labelled, annotated, in o
   const bundle = { tgz, sha256: 'ab'.repeat(32) };
   const cms = bundleConfigMaps(bundle, 'ml');
   const spec = bundleSpec(bundle);
-  assert.deepEqual(spec, { configMaps: ['cortex-bundle-abababababababab-0', 'cortex-bundle-abababababababab-1', 'cortex-bundle-abababababababab-2'], sha256: bundle.sha256 });
+  assert.deepEqual(spec, {
+    configMaps: [
+      'cortex-bundle-abababababababab-0',
+      'cortex-bundle-abababababababab-1',
+      'cortex-bundle-abababababababab-2',
+    ],
+    sha256: bundle.sha256,
+  });
   assert.ok(Value.Check(BundleSchema, spec), 'a valid predictor.bundle');
-  assert.deepEqual(cms.map((c) => c.metadata!.name), spec.configMaps);
+  assert.deepEqual(
+    cms.map((c) => c.metadata!.name),
+    spec.configMaps,
+  );
   for (const [i, cm] of cms.entries()) {
     assert.equal(cm.metadata!.namespace, 'ml');
     assert.equal(cm.immutable, true);
-    assert.deepEqual(cm.metadata!.labels, { 'app.kubernetes.io/managed-by': 'cortex', 'cortex.dev/bundle': 'abababababababab' });
-    assert.deepEqual(cm.metadata!.annotations, { 'cortex.dev/bundle-sha256': bundle.sha256, 'cortex.dev/bundle-part': `${i + 1}/3` });
+    assert.deepEqual(cm.metadata!.labels, {
+      'app.kubernetes.io/managed-by': 'cortex',
+      'cortex.dev/bundle': 'abababababababab',
+    });
+    assert.deepEqual(cm.metadata!.annotations, {
+      'cortex.dev/bundle-sha256': bundle.sha256,
+      'cortex.dev/bundle-part': `${i + 1}/3`,
+    });
     assert.deepEqual(Object.keys(cm.binaryData as object), [BUNDLE_KEY]);
   }
-  const joined = Buffer.concat(cms.map((c) => Buffer.from((c.binaryData as Record<string, string>)[BUNDLE_KEY], 'base64')));
+  const joined = Buffer.concat(
+    cms.map((c) => Buffer.from((c.binaryData as Record<string, string>)[BUNDLE_KEY], 'base64')),
+  );
   assert.ok(joined.equals(tgz));
 });
 
 test('a full chunk stays appliable by client-side kubectl apply: the object fits the 256 KiB annotation limit', () => {
-  const [cm] = bundleConfigMaps({ tgz: randomBytes(BUNDLE_CHUNK_BYTES), sha256: 'cd'.repeat(32) }, 'a-namespace-with-a-rather-long-name-of-sixty-three-characters-xx');
+  const [cm] = bundleConfigMaps(
+    { tgz: randomBytes(BUNDLE_CHUNK_BYTES), sha256: 'cd'.repeat(32) },
+    'a-namespace-with-a-rather-long-name-of-sixty-three-characters-xx',
+  );
   // kubectl stores the object it applies (as JSON) in the kubectl.kubernetes.io/last-applied-configuration annotation
   const lastApplied = JSON.stringify(cm);
-  const annotations = Buffer.byteLength(lastApplied) + 'kubectl.kubernetes.io/last-applied-configuration'.length + JSON.stringify(cm.metadata!.annotations).length;
+  const annotations =
+    Buffer.byteLength(lastApplied) +
+    'kubectl.kubernetes.io/last-applied-configuration'.length +
+    JSON.stringify(cm.metadata!.annotations).length;
   assert.ok(annotations < 256 * 1024 - 8 * 1024, `${annotations} bytes of annotations leave headroom under 256 KiB`);
 });
 
@@ -178,7 +237,9 @@ async function runInitContainer(root: string, parts: Buffer[], sha256: string) {
   mkdirSync(projectDir);
   // what the projected volume holds: one file per ConfigMap, key BUNDLE_KEY at bundlePart(i)
   parts.forEach((part, i) => writeFileSync(path.join(bundleDir, bundlePart(i)), part));
-  const script = UNPACK_SCRIPT.replaceAll(BUNDLE_DIR, bundleDir).replaceAll(PROJECT_DIR, projectDir).replaceAll('/dev/termination-log', terminationLog);
+  const script = UNPACK_SCRIPT.replaceAll(BUNDLE_DIR, bundleDir)
+    .replaceAll(PROJECT_DIR, projectDir)
+    .replaceAll('/dev/termination-log', terminationLog);
   assert.ok(!script.includes('/mnt/') && !script.includes('/dev/termination'), 'every path of the script is moved');
   const result = await execa('sh', ['-c', script], { env: { CORTEX_BUNDLE_SHA256: sha256 }, reject: false });
   return { result, projectDir, terminationLog };
@@ -200,7 +261,21 @@ test('the init container joins the ConfigMap chunks, verifies the sha256 and unp
     assert.equal(statSync(unpacked).mode & 0o777, f.mode, `${f.path} mode`);
   }
   const { stdout } = await execa('find', ['.', '-mindepth', '1'], { cwd: projectDir });
-  assert.deepEqual(stdout.split('\n').sort(), ['./bin', './bin/run.sh', './cortex.yaml', './lib', './lib/empty.txt', './lib/util.py', './models', './models/weights.bin', './predictor.py'], 'nothing else, and the joined .bundle.tgz is removed');
+  assert.deepEqual(
+    stdout.split('\n').sort(),
+    [
+      './bin',
+      './bin/run.sh',
+      './cortex.yaml',
+      './lib',
+      './lib/empty.txt',
+      './lib/util.py',
+      './models',
+      './models/weights.bin',
+      './predictor.py',
+    ],
+    'nothing else, and the joined .bundle.tgz is removed',
+  );
 });
 
 test('the init container refuses a bundle whose chunks do not match the sha256 and says so in the termination log', async () => {
@@ -208,16 +283,27 @@ test('the init container refuses a bundle whose chunks do not match the sha256 a
   const parts = splitBundle(bundle.tgz, 100);
   parts[1] = Buffer.from(parts[1]);
   parts[1][0] ^= 0xff;
-  const { result, projectDir, terminationLog } = await runInitContainer(tempDir('cortex-init-bad-'), parts, bundle.sha256);
+  const { result, projectDir, terminationLog } = await runInitContainer(
+    tempDir('cortex-init-bad-'),
+    parts,
+    bundle.sha256,
+  );
   assert.equal(result.exitCode, 1);
-  assert.match(readFileSync(terminationLog, 'utf8'), new RegExp(`does not match predictor.bundle.sha256 ${bundle.sha256}: redeploy`));
+  assert.match(
+    readFileSync(terminationLog, 'utf8'),
+    new RegExp(`does not match predictor.bundle.sha256 ${bundle.sha256}: redeploy`),
+  );
   const { stdout } = await execa('find', ['.', '-mindepth', '1', '!', '-name', '.bundle.tgz'], { cwd: projectDir });
   assert.equal(stdout, '', 'nothing unpacked');
 });
 
 test('a project over the size limit: a usage error naming the folder, its size, the largest entries and the fixes', async () => {
   const dir = project();
-  write(dir, { 'models/resnet.bin': randomBytes(300_000), 'models/small.bin': randomBytes(20_000), 'big.csv': randomBytes(100_000) });
+  write(dir, {
+    'models/resnet.bin': randomBytes(300_000),
+    'models/small.bin': randomBytes(20_000),
+    'big.csv': randomBytes(100_000),
+  });
   let error: unknown;
   try {
     await packBundle(dir, { maxBytes: 64 * 1024 });
@@ -227,11 +313,24 @@ test('a project over the size limit: a usage error naming the folder, its size, 
   assert.ok(error instanceof CliError, String(error));
   assert.equal(error.exitCode, ExitCode.Usage);
   const lines = error.message.split('\n');
-  assert.match(lines[0], new RegExp(`^cannot deploy ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: its 8 files hold 41\\d\\.\\d KiB, more than the 64\\.0 KiB a code bundle may hold once compressed`));
+  assert.match(
+    lines[0],
+    new RegExp(
+      `^cannot deploy ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: its 8 files hold 41\\d\\.\\d KiB, more than the 64\\.0 KiB a code bundle may hold once compressed`,
+    ),
+  );
   assert.equal(lines[1], 'the largest:');
-  assert.deepEqual(lines.slice(2, 5).map((l) => l.trim().split(/\s+/)[0]), ['models/', 'models/resnet.bin', 'big.csv']);
+  assert.deepEqual(
+    lines.slice(2, 5).map((l) => l.trim().split(/\s+/)[0]),
+    ['models/', 'models/resnet.bin', 'big.csv'],
+  );
   assert.match(lines[2], /models\/\s+312\.5 KiB$/);
-  assert.match(error.message, new RegExp(`${path.join(dir, '.cortexignore').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(gitignore syntax, e\\.g\\. "models/"\\)`));
+  assert.match(
+    error.message,
+    new RegExp(
+      `${path.join(dir, '.cortexignore').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(gitignore syntax, e\\.g\\. "models/"\\)`,
+    ),
+  );
   assert.match(error.message, /predictor\.image/);
 });
 

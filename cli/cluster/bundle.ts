@@ -17,7 +17,12 @@ import { pack as tarPack } from 'tar-stream';
 import { BUNDLE_KEY, BUNDLE_MAX_CONFIGMAPS, type BundleSpec } from '../../operator/api/v1alpha1/index.ts';
 import type { KubeObject } from '../../operator/kube/client.ts';
 import {
-  BUNDLE_LABEL, BUNDLE_MANAGED_BY, BUNDLE_PART_ANNOTATION, BUNDLE_SHA256_ANNOTATION, bundleConfigMapName, bundleId,
+  BUNDLE_LABEL,
+  BUNDLE_MANAGED_BY,
+  BUNDLE_PART_ANNOTATION,
+  BUNDLE_SHA256_ANNOTATION,
+  bundleConfigMapName,
+  bundleId,
 } from '../../operator/reconcilers/bundle-names.ts';
 import { CONFIG_FILE_NAMES } from '../config/load.ts';
 import { CliError, ExitCode } from '../errors.ts';
@@ -122,7 +127,9 @@ export async function packBundle(projectDir: string, options: PackOptions = {}):
   const root = path.resolve(projectDir);
   const maxBytes = options.maxBytes ?? BUNDLE_MAX_BYTES;
   if (maxBytes > BUNDLE_MAX_CONFIGMAPS * BUNDLE_CHUNK_BYTES) {
-    throw new Error(`maxBytes ${maxBytes} is more than ${BUNDLE_MAX_CONFIGMAPS} ConfigMaps of ${BUNDLE_CHUNK_BYTES} bytes hold`);
+    throw new Error(
+      `maxBytes ${maxBytes} is more than ${BUNDLE_MAX_CONFIGMAPS} ConfigMaps of ${BUNDLE_CHUNK_BYTES} bytes hold`,
+    );
   }
   const files = projectFiles(root, options);
   const tar = tarPack();
@@ -145,7 +152,11 @@ export async function packBundle(projectDir: string, options: PackOptions = {}):
       const common = { name: entry.path, mtime: BUNDLE_MTIME, uid: 0, gid: 0, uname: '', gname: '' };
       if (entry.dir) {
         // "name/", as tar writes folders (tar-stream does not add the slash itself)
-        await new Promise<void>((resolve, reject) => tar.entry({ ...common, name: `${entry.path}/`, type: 'directory', mode: 0o755 }, (e) => (e ? reject(e) : resolve())));
+        await new Promise<void>((resolve, reject) =>
+          tar.entry({ ...common, name: `${entry.path}/`, type: 'directory', mode: 0o755 }, (e) =>
+            e ? reject(e) : resolve(),
+          ),
+        );
         continue;
       }
       const fd = openSync(entry.abs!, 'r');
@@ -162,14 +173,19 @@ export async function packBundle(projectDir: string, options: PackOptions = {}):
       const header = { ...common, type: 'file' as const, mode, size };
       if (size === 0) {
         closeSync(fd);
-        await new Promise<void>((resolve, reject) => tar.entry(header, Buffer.alloc(0), (e) => (e ? reject(e) : resolve())));
+        await new Promise<void>((resolve, reject) =>
+          tar.entry(header, Buffer.alloc(0), (e) => (e ? reject(e) : resolve())),
+        );
       } else {
         // the size goes into the header first: a file that shrinks meanwhile fails the entry ("Size mismatch")
         try {
           await pipeline(createReadStream('', { fd, start: 0, end: size - 1 }), tar.entry(header));
         } catch (error) {
           if (error instanceof Error && /size mismatch/i.test(error.message)) {
-            throw new CliError(`${path.join(root, entry.path)} changed while it was being packed: deploy again once it is written`, ExitCode.Failed);
+            throw new CliError(
+              `${path.join(root, entry.path)} changed while it was being packed: deploy again once it is written`,
+              ExitCode.Failed,
+            );
           }
           throw error;
         }
@@ -180,7 +196,10 @@ export async function packBundle(projectDir: string, options: PackOptions = {}):
     await collecting;
   } catch (error) {
     tar.destroy();
-    const reason = await collecting.then(() => undefined, (e: unknown) => e);
+    const reason = await collecting.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     if (reason instanceof TooBig) throw oversizeError(root, files, maxBytes);
     throw error;
   }
@@ -207,7 +226,7 @@ export function oversizeError(root: string, files: { rel: string; abs: string }[
       'the largest:',
       ...largest.map((e) => `  ${e.path.padEnd(width)}  ${bytes(e.size)}`),
       `leave out what the predictor does not need by listing it in ${path.join(root, IGNORE_FILE)} (gitignore syntax, e.g. "${largest[0]?.path ?? 'data/'}"), ` +
-        'load models and data from storage in the predictor\'s constructor, ' +
+        "load models and data from storage in the predictor's constructor, " +
         'or bake the code into predictor.image (the project in /mnt/project) so that no bundle is needed',
     ].join('\n'),
     ExitCode.Usage,
@@ -237,7 +256,10 @@ export function splitBundle(tgz: Buffer, chunkBytes = BUNDLE_CHUNK_BYTES): Buffe
 /** predictor.bundle of an API deployed with this bundle. */
 export function bundleSpec(bundle: Pick<Bundle, 'tgz' | 'sha256'>): BundleSpec {
   const parts = splitBundle(bundle.tgz).length;
-  return { configMaps: Array.from({ length: parts }, (_, i) => bundleConfigMapName(bundle.sha256, i)), sha256: bundle.sha256 };
+  return {
+    configMaps: Array.from({ length: parts }, (_, i) => bundleConfigMapName(bundle.sha256, i)),
+    sha256: bundle.sha256,
+  };
 }
 
 /**
@@ -248,7 +270,9 @@ export function bundleSpec(bundle: Pick<Bundle, 'tgz' | 'sha256'>): BundleSpec {
 export function bundleConfigMaps(bundle: Pick<Bundle, 'tgz' | 'sha256'>, namespace: string | undefined): KubeObject[] {
   const parts = splitBundle(bundle.tgz);
   if (parts.length > BUNDLE_MAX_CONFIGMAPS) {
-    throw new Error(`the bundle needs ${parts.length} ConfigMaps, more than the ${BUNDLE_MAX_CONFIGMAPS} predictor.bundle may list`);
+    throw new Error(
+      `the bundle needs ${parts.length} ConfigMaps, more than the ${BUNDLE_MAX_CONFIGMAPS} predictor.bundle may list`,
+    );
   }
   return parts.map((part, i) => ({
     apiVersion: 'v1',

@@ -30,16 +30,25 @@ export function kubeconfigPath(env: Pick<ClusterEnvironment, 'kubeconfig'>): str
 }
 
 /** Loads the kubeconfig and selects the context; throws a CliError that says how to fix it. */
-export function loadKubeConfig(env: Pick<ClusterEnvironment, 'name' | 'kubeconfig' | 'context'>): { kc: KubeConfig; file: string } {
+export function loadKubeConfig(env: Pick<ClusterEnvironment, 'name' | 'kubeconfig' | 'context'>): {
+  kc: KubeConfig;
+  file: string;
+} {
   const file = kubeconfigPath(env);
   if (!existsSync(file)) {
-    throw new CliError(`environment ${env.name}: no kubeconfig at ${file}; point the environment at one with: cortex env configure ${env.name} --kubeconfig <file>`, ExitCode.Usage);
+    throw new CliError(
+      `environment ${env.name}: no kubeconfig at ${file}; point the environment at one with: cortex env configure ${env.name} --kubeconfig <file>`,
+      ExitCode.Usage,
+    );
   }
   const kc = new KubeConfig();
   try {
     kc.loadFromFile(file);
   } catch (error) {
-    throw new CliError(`environment ${env.name}: cannot read the kubeconfig ${file}: ${(error as Error).message}`, ExitCode.Usage);
+    throw new CliError(
+      `environment ${env.name}: cannot read the kubeconfig ${file}: ${(error as Error).message}`,
+      ExitCode.Usage,
+    );
   }
   const contexts = kc.getContexts().map((c) => c.name);
   if (env.context !== undefined) {
@@ -52,15 +61,29 @@ export function loadKubeConfig(env: Pick<ClusterEnvironment, 'name' | 'kubeconfi
     }
     kc.setCurrentContext(env.context);
   } else if (!kc.getCurrentContext()) {
-    throw new CliError(`environment ${env.name}: the kubeconfig ${file} has no current context; choose one with: cortex env configure ${env.name} --context <context>`, ExitCode.Usage);
+    throw new CliError(
+      `environment ${env.name}: the kubeconfig ${file} has no current context; choose one with: cortex env configure ${env.name} --context <context>`,
+      ExitCode.Usage,
+    );
   }
-  if (!kc.getCurrentCluster()) throw new CliError(`environment ${env.name}: context ${kc.getCurrentContext()} of ${file} names no cluster`, ExitCode.Usage);
+  if (!kc.getCurrentCluster())
+    throw new CliError(
+      `environment ${env.name}: context ${kc.getCurrentContext()} of ${file} names no cluster`,
+      ExitCode.Usage,
+    );
   return { kc, file };
 }
 
 export function connect(env: ClusterEnvironment): Connection {
   const { kc, file } = loadKubeConfig(env);
-  return { env, client: new KubeClient(kc), namespace: env.namespace, context: kc.getCurrentContext(), server: kc.getCurrentCluster()!.server, kubeconfig: file };
+  return {
+    env,
+    client: new KubeClient(kc),
+    namespace: env.namespace,
+    context: kc.getCurrentContext(),
+    server: kc.getCurrentCluster()!.server,
+    kubeconfig: file,
+  };
 }
 
 /** What went wrong talking to the cluster, as something the user can act on. */
@@ -68,16 +91,34 @@ export function explain(conn: Connection, error: unknown, doing: string): CliErr
   const where = `environment ${conn.env.name} (context ${conn.context}, ${conn.server})`;
   if (error instanceof CliError) return error;
   if (error instanceof KubeError) {
-    if (error.code === 401) return new CliError(`${doing}: the cluster of ${where} did not accept the kubeconfig's credentials (401); log in again or refresh them`, ExitCode.Failed);
-    if (error.code === 403) return new CliError(`${doing}: not allowed in namespace ${conn.namespace} of ${where}: ${error.serverMessage}; ask a cluster admin for Cortex's user role there (the chart's ClusterRole <release>-user: kubectl create rolebinding <you>-cortex -n ${conn.namespace} --clusterrole=cortex-user --user=<you>) or choose another namespace with cortex env configure ${conn.env.name} --namespace <ns>`, ExitCode.Failed);
-    if (error.code === 404 && error.message.includes(`/apis/${GROUP}/`) && error.serverMessage.includes('the server could not find the requested resource')) {
-      return new CliError(`${doing}: Cortex is not installed in the cluster of ${where} (no ${PLURAL}.${GROUP} resource); install it with: helm install cortex charts/cortex --namespace cortex-system --create-namespace (docs/install.md)`, ExitCode.Failed);
+    if (error.code === 401)
+      return new CliError(
+        `${doing}: the cluster of ${where} did not accept the kubeconfig's credentials (401); log in again or refresh them`,
+        ExitCode.Failed,
+      );
+    if (error.code === 403)
+      return new CliError(
+        `${doing}: not allowed in namespace ${conn.namespace} of ${where}: ${error.serverMessage}; ask a cluster admin for Cortex's user role there (the chart's ClusterRole <release>-user: kubectl create rolebinding <you>-cortex -n ${conn.namespace} --clusterrole=cortex-user --user=<you>) or choose another namespace with cortex env configure ${conn.env.name} --namespace <ns>`,
+        ExitCode.Failed,
+      );
+    if (
+      error.code === 404 &&
+      error.message.includes(`/apis/${GROUP}/`) &&
+      error.serverMessage.includes('the server could not find the requested resource')
+    ) {
+      return new CliError(
+        `${doing}: Cortex is not installed in the cluster of ${where} (no ${PLURAL}.${GROUP} resource); install it with: helm install cortex charts/cortex --namespace cortex-system --create-namespace (docs/install.md)`,
+        ExitCode.Failed,
+      );
     }
     return new CliError(`${doing}: ${error.serverMessage}`, ExitCode.Failed);
   }
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   const detail = cause?.code ?? cause?.message ?? (error as Error).message;
-  return new CliError(`${doing}: cannot reach the cluster of ${where}: ${detail}; check that it runs and that the kubeconfig points at it`, ExitCode.Failed);
+  return new CliError(
+    `${doing}: cannot reach the cluster of ${where}: ${detail}; check that it runs and that the kubeconfig points at it`,
+    ExitCode.Failed,
+  );
 }
 
 /** Runs `fn`, turning Kubernetes and network errors into CliErrors about `doing`. */

@@ -41,11 +41,17 @@ export function loadOrExplain(config: string): LoadedProject {
 /** The API server's reason a dry run failed, naming the object (or the namespace, when it is missing). */
 function rejected(obj: KubeObject, error: unknown, file: string, conn: Connection): CliError | undefined {
   if (error instanceof KubeError && error.code === 404 && /namespaces? "[^"]+" not found/.test(error.serverMessage)) {
-    return new CliError(`namespace ${conn.namespace} does not exist in environment ${conn.env.name}; create it (kubectl create namespace ${conn.namespace}) or choose another: cortex env configure ${conn.env.name} --namespace <ns>`, ExitCode.Failed);
+    return new CliError(
+      `namespace ${conn.namespace} does not exist in environment ${conn.env.name}; create it (kubectl create namespace ${conn.namespace}) or choose another: cortex env configure ${conn.env.name} --namespace <ns>`,
+      ExitCode.Failed,
+    );
   }
   if (!(error instanceof KubeError) || (error.code !== 422 && error.code !== 400)) return undefined;
   const what = obj.kind === KIND ? `API ${obj.metadata?.name}` : `${obj.kind} ${obj.metadata?.name}`;
-  return new CliError(`${file}: the cluster rejected ${what}: ${error.serverMessage}; nothing was changed`, ExitCode.Usage);
+  return new CliError(
+    `${file}: the cluster rejected ${what}: ${error.serverMessage}; nothing was changed`,
+    ExitCode.Usage,
+  );
 }
 
 export async function deployToCluster(
@@ -94,7 +100,12 @@ export async function deployToCluster(
       } catch (error) {
         throw rejected(api, error, project.file, conn) ?? error;
       }
-      const plan: Plan = current === undefined ? 'creating' : dry.metadata?.generation === current.metadata?.generation ? 'up to date' : 'updating';
+      const plan: Plan =
+        current === undefined
+          ? 'creating'
+          : dry.metadata?.generation === current.metadata?.generation
+            ? 'up to date'
+            : 'updating';
       result.push({ api, plan, current: current?.metadata?.generation });
     }
     return result;
@@ -126,16 +137,22 @@ export async function deployToCluster(
       let generation = current ?? 1;
       if (plan !== 'up to date') {
         const step = reporter.step(`${plan} ${api.metadata.name}`);
-        const applied = await client.apply<KubeObject>(REALTIME_APIS, api, { fieldManager: FIELD_MANAGER, force: true }).catch((error: unknown) => {
-          step.fail();
-          throw error;
-        });
+        const applied = await client
+          .apply<KubeObject>(REALTIME_APIS, api, { fieldManager: FIELD_MANAGER, force: true })
+          .catch((error: unknown) => {
+            step.fail();
+            throw error;
+          });
         generation = applied.metadata?.generation ?? generation;
         step.done();
       }
-      results.push({ api: api.metadata.name, plan, generation, endpoint: api.spec.networking.endpoint ?? `/${api.metadata.name}` });
+      results.push({
+        api: api.metadata.name,
+        plan,
+        generation,
+        endpoint: api.spec.networking.endpoint ?? `/${api.metadata.name}`,
+      });
     }
   });
   return { projectDir: project.dir, results };
 }
-

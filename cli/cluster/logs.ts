@@ -42,7 +42,9 @@ export function splitTimestamp(line: string): [string | undefined, string] {
 }
 
 function running(pod: V1Pod): boolean {
-  return (pod.status?.containerStatuses ?? []).some((c) => c.name === CONTAINER_NAME && (c.state?.running !== undefined || c.state?.terminated !== undefined));
+  return (pod.status?.containerStatuses ?? []).some(
+    (c) => c.name === CONTAINER_NAME && (c.state?.running !== undefined || c.state?.terminated !== undefined),
+  );
 }
 
 export async function streamLogs(conn: Connection, options: LogsOptions): Promise<void> {
@@ -69,13 +71,19 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
       // Never aborted: client-node's stream would emit an unhandled AbortError. A stream ends when
       // its container stops or its pod goes; following stops by the process exiting.
       await log.log(conn.namespace, pod, CONTAINER_NAME, sink, {
-        follow: options.follow, timestamps: true,
-        ...(state.since !== undefined ? { sinceTime: state.since } : first && options.tailLines !== undefined ? { tailLines: options.tailLines } : {}),
+        follow: options.follow,
+        timestamps: true,
+        ...(state.since !== undefined
+          ? { sinceTime: state.since }
+          : first && options.tailLines !== undefined
+            ? { tailLines: options.tailLines }
+            : {}),
       });
     } catch (error) {
       state.open = false;
       sink.end();
-      const message = (error as { body?: { message?: string }; message?: string }).body?.message ?? (error as Error).message;
+      const message =
+        (error as { body?: { message?: string }; message?: string }).body?.message ?? (error as Error).message;
       options.note(`${pod}: no log yet (${message})`);
       return Promise.resolve();
     }
@@ -84,7 +92,9 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
 
   const selected = async (): Promise<V1Pod[]> => {
     try {
-      return (await apiPods(conn, options.name)).filter((p) => options.pod === undefined || p.metadata?.name === options.pod);
+      return (await apiPods(conn, options.name)).filter(
+        (p) => options.pod === undefined || p.metadata?.name === options.pod,
+      );
     } catch (error) {
       throw explain(conn, error, `listing the pods of ${options.name}`);
     }
@@ -93,7 +103,7 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
   const pods = await selected();
   if (options.pod !== undefined && pods.length === 0) options.note(`${options.name} has no pod named ${options.pod}`);
   if (!options.follow) {
-    for (const pod of pods.filter(running)) await (await open(pod.metadata!.name!, true));
+    for (const pod of pods.filter(running)) await await open(pod.metadata!.name!, true);
     return;
   }
   let first = true;

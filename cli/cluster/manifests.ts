@@ -26,7 +26,11 @@ export interface ProjectManifests {
  * The RealtimeAPIs of a project, pointing at `bundle` (absent: each API's predictor.image must
  * hold the project at /mnt/project). `namespace` undefined leaves it out (kubectl's current one).
  */
-export function realtimeApis(project: LoadedProject, bundle: BundleSpec | undefined, namespace: string | undefined): RealtimeApiObject[] {
+export function realtimeApis(
+  project: LoadedProject,
+  bundle: BundleSpec | undefined,
+  namespace: string | undefined,
+): RealtimeApiObject[] {
   if (bundle === undefined) {
     const missing = project.apis.filter((a) => a.spec.predictor.image === undefined).map((a) => a.name);
     if (missing.length > 0) {
@@ -40,7 +44,11 @@ export function realtimeApis(project: LoadedProject, bundle: BundleSpec | undefi
   return project.apis.map((api) => ({
     apiVersion: API_VERSION,
     kind: KIND,
-    metadata: { name: api.name, ...(namespace !== undefined ? { namespace } : {}), labels: { [MANAGED_BY_LABEL]: MANAGED_BY_CLI } },
+    metadata: {
+      name: api.name,
+      ...(namespace !== undefined ? { namespace } : {}),
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_CLI },
+    },
     spec: { ...api.spec, predictor: { ...api.spec.predictor, ...(bundle !== undefined ? { bundle } : {}) } },
   }));
 }

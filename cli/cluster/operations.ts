@@ -38,10 +38,16 @@ export async function deleteApi(conn: Connection, name: string, options: { waitM
       gone = true;
     }
     if (gone) {
-      const bundles = await talk(conn, `deleting ${name}`, () => conn.client.list(CONFIG_MAPS, conn.namespace, { labelSelector: BUNDLE_LABEL }));
+      const bundles = await talk(conn, `deleting ${name}`, () =>
+        conn.client.list(CONFIG_MAPS, conn.namespace, { labelSelector: BUNDLE_LABEL }),
+      );
       if (!bundles.items.some((cm) => (cm.metadata?.ownerReferences ?? []).some((o) => o.uid === uid))) return;
     }
-    if (Date.now() > deadline) throw new CliError(`${name} is still being deleted after ${Math.round((options.waitMs ?? 60_000) / 1000)} s (finalizers or the garbage collector are slow); check with cortex get -e ${conn.env.name}`, ExitCode.Failed);
+    if (Date.now() > deadline)
+      throw new CliError(
+        `${name} is still being deleted after ${Math.round((options.waitMs ?? 60_000) / 1000)} s (finalizers or the garbage collector are slow); check with cortex get -e ${conn.env.name}`,
+        ExitCode.Failed,
+      );
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -52,12 +58,21 @@ export async function restartApi(conn: Connection, name: string, now = new Date(
   return talk(conn, `restarting ${name}`, async () => {
     const patch = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: now.toISOString() } } } } };
     try {
-      const d = await conn.client.request<{ metadata: { generation: number } }>(HttpMethod.PATCH, resourcePath(DEPLOYMENTS, conn.namespace, name), {
-        body: patch, contentType: 'application/strategic-merge-patch+json',
-      });
+      const d = await conn.client.request<{ metadata: { generation: number } }>(
+        HttpMethod.PATCH,
+        resourcePath(DEPLOYMENTS, conn.namespace, name),
+        {
+          body: patch,
+          contentType: 'application/strategic-merge-patch+json',
+        },
+      );
       return d.metadata.generation;
     } catch (error) {
-      if (isNotFound(error)) throw new CliError(`${name} has no replicas yet (no Deployment): check cortex get ${name} -e ${conn.env.name}`, ExitCode.Failed);
+      if (isNotFound(error))
+        throw new CliError(
+          `${name} has no replicas yet (no Deployment): check cortex get ${name} -e ${conn.env.name}`,
+          ExitCode.Failed,
+        );
       throw error;
     }
   });
@@ -71,9 +86,21 @@ export interface Prediction {
 }
 
 /** POSTs `body` to the API's Service through the API server's proxy. */
-export async function predictThroughProxy(conn: Connection, name: string, body: Buffer, contentType: string): Promise<Prediction> {
+export async function predictThroughProxy(
+  conn: Connection,
+  name: string,
+  body: Buffer,
+  contentType: string,
+): Promise<Prediction> {
   await getApi(conn, name);
   const path = `/api/v1/namespaces/${encodeURIComponent(conn.namespace)}/services/http:${encodeURIComponent(name)}:${SERVICE_PORT}/proxy/`;
-  const answer = await talk(conn, `calling ${name}`, () => conn.client.raw(HttpMethod.POST, path, { body, headers: { 'Content-Type': contentType } }));
-  return { status: answer.status, statusText: answer.status < 400 ? 'OK' : 'error', ...(answer.headers['content-type'] ? { contentType: answer.headers['content-type'] } : {}), body: answer.body };
+  const answer = await talk(conn, `calling ${name}`, () =>
+    conn.client.raw(HttpMethod.POST, path, { body, headers: { 'Content-Type': contentType } }),
+  );
+  return {
+    status: answer.status,
+    statusText: answer.status < 400 ? 'OK' : 'error',
+    ...(answer.headers['content-type'] ? { contentType: answer.headers['content-type'] } : {}),
+    body: answer.body,
+  };
 }

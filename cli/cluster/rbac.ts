@@ -6,7 +6,11 @@ import type { PolicyRule } from '../../operator/reconcilers/types.ts';
 
 export const cliUserRules: PolicyRule[] = [
   // deploy (server-side apply = patch, dry runs included), get, delete, the wait, env configure's check
-  { apiGroups: ['cortex.dev'], resources: ['realtimeapis'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+  {
+    apiGroups: ['cortex.dev'],
+    resources: ['realtimeapis'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+  },
   // deploy uploads bundles (immutable: never updated); delete waits for the API's to be released
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create'] },
   // get API shows the pods; logs lists them and reads their logs

@@ -40,17 +40,24 @@ export interface PodView {
 
 export function viewOf(api: RealtimeApi): ClusterApiView {
   const s = api.status ?? {};
-  const times = (s.conditions ?? []).map((c) => c.lastTransitionTime).filter((t): t is string => typeof t === 'string').sort();
+  const times = (s.conditions ?? [])
+    .map((c) => c.lastTransitionTime)
+    .filter((t): t is string => typeof t === 'string')
+    .sort();
   const stale = (s.observedGeneration ?? 0) < (api.metadata.generation ?? 0);
   return {
     name: api.metadata.name,
     namespace: api.metadata.namespace,
-    status: stale ? 'updating' : s.status ?? 'updating',
+    status: stale ? 'updating' : (s.status ?? 'updating'),
     ...(s.message ? { message: s.message } : {}),
     requested: s.replicas?.requested ?? 0,
     ready: s.replicas?.ready ?? 0,
     upToDate: s.replicas?.updated ?? 0,
-    ...(times.length > 0 ? { lastUpdate: times[times.length - 1] } : api.metadata.creationTimestamp ? { lastUpdate: api.metadata.creationTimestamp } : {}),
+    ...(times.length > 0
+      ? { lastUpdate: times[times.length - 1] }
+      : api.metadata.creationTimestamp
+        ? { lastUpdate: api.metadata.creationTimestamp }
+        : {}),
     ...(s.endpoint ? { endpoint: s.endpoint } : {}),
     path: api.spec.networking?.endpoint ?? `/${api.metadata.name}`,
     stale,
@@ -63,7 +70,7 @@ export function podView(pod: V1Pod): PodView {
   const unschedulable = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
   return {
     name: pod.metadata?.name ?? '',
-    phase: pod.metadata?.deletionTimestamp ? 'Terminating' : pod.status?.phase ?? 'Pending',
+    phase: pod.metadata?.deletionTimestamp ? 'Terminating' : (pod.status?.phase ?? 'Pending'),
     ready: pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     restarts: (pod.status?.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0),
     ...(pod.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
@@ -73,7 +80,9 @@ export function podView(pod: V1Pod): PodView {
 }
 
 export async function listApis(conn: Connection): Promise<RealtimeApi[]> {
-  const list = await talk(conn, `listing the APIs of ${conn.env.name}`, () => conn.client.list<KubeObject>(REALTIME_APIS, conn.namespace));
+  const list = await talk(conn, `listing the APIs of ${conn.env.name}`, () =>
+    conn.client.list<KubeObject>(REALTIME_APIS, conn.namespace),
+  );
   return (list.items as unknown as RealtimeApi[]).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
 }
 
@@ -94,6 +103,10 @@ export async function getApi(conn: Connection, name: string): Promise<RealtimeAp
 }
 
 export async function apiPods(conn: Connection, name: string): Promise<V1Pod[]> {
-  const list = await talk(conn, `listing the pods of ${name}`, () => conn.client.list<KubeObject>(PODS, conn.namespace, { labelSelector: `${API_LABEL}=${name}` }));
-  return (list.items as unknown as V1Pod[]).sort((a, b) => String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
+  const list = await talk(conn, `listing the pods of ${name}`, () =>
+    conn.client.list<KubeObject>(PODS, conn.namespace, { labelSelector: `${API_LABEL}=${name}` }),
+  );
+  return (list.items as unknown as V1Pod[]).sort((a, b) =>
+    String(a.metadata?.name).localeCompare(String(b.metadata?.name)),
+  );
 }

@@ -30,9 +30,10 @@ const FAILED_WORDS = new Set(['error', 'error (out of memory)', 'error (image pu
 /** One line about where the rollout stands. */
 export function progressLabel(api: RealtimeApi | undefined, generation: number): string {
   const s = api?.status;
-  if (s === undefined || (s.observedGeneration ?? 0) < generation) return 'waiting for the operator to pick up the change';
+  if (s === undefined || (s.observedGeneration ?? 0) < generation)
+    return 'waiting for the operator to pick up the change';
   const r = s.replicas;
-  const counts = r ? `${r.ready}/${r.requested} ready, ${r.updated}/${r.requested} up to date` : s.ready ?? '';
+  const counts = r ? `${r.ready}/${r.requested} ready, ${r.updated}/${r.requested} up to date` : (s.ready ?? '');
   if (s.status === 'live') return `live (${counts})`;
   return `${s.status ?? 'updating'}: ${counts}${s.message && s.status !== 'updating' ? ` — ${s.message}` : ''}`;
 }
@@ -49,16 +50,24 @@ export async function waitForRollout(conn: Connection, options: WaitOptions): Pr
       last = (await conn.client.get<KubeObject>(REALTIME_APIS, conn.namespace, options.name)) as unknown as RealtimeApi;
     } catch (error) {
       if (!isNotFound(error)) throw explain(conn, error, `following ${options.name}`);
-      return { kind: 'failed', api: last as RealtimeApi, reason: `${options.name} was deleted while the deploy waited` };
+      return {
+        kind: 'failed',
+        api: last as RealtimeApi,
+        reason: `${options.name} was deleted while the deploy waited`,
+      };
     }
     const next = progressLabel(last, options.generation);
     if (next !== label) options.progress((label = next));
     const s = last.status;
     if (s !== undefined && (s.observedGeneration ?? 0) >= options.generation) {
       if (s.status === 'live') return { kind: 'live', api: last };
-      if (s.status !== undefined && FAILED_WORDS.has(s.status)) return { kind: 'failed', api: last, reason: s.message ?? s.status };
+      if (s.status !== undefined && FAILED_WORDS.has(s.status))
+        return { kind: 'failed', api: last, reason: s.message ?? s.status };
     }
     if (Date.now() > deadline) return { kind: 'timeout', api: last, reason: label };
-    await Promise.race([new Promise((r) => setTimeout(r, options.pollMs ?? 1000)), options.interrupted ?? new Promise(() => {})]);
+    await Promise.race([
+      new Promise((r) => setTimeout(r, options.pollMs ?? 1000)),
+      options.interrupted ?? new Promise(() => {}),
+    ]);
   }
 }

@@ -6,8 +6,13 @@ import { baseUrl, resolveEnvironment, type Environment, type LocalEnvironment } 
 import { layout, type Layout } from '../local/paths.ts';
 import { outputFormat, type OutputFormat } from '../output.ts';
 
-export const envOption = () => new Option('-e, --env <name>', 'environment to use: local or a cluster (default: the default environment, see cortex env list)');
-export const outputOption = () => new Option('-o, --output <format>', 'output format: pretty or json').default('pretty');
+export const envOption = () =>
+  new Option(
+    '-e, --env <name>',
+    'environment to use: local or a cluster (default: the default environment, see cortex env list)',
+  );
+export const outputOption = () =>
+  new Option('-o, --output <format>', 'output format: pretty or json').default('pretty');
 
 export interface Target {
   layout: Layout;
@@ -26,7 +31,14 @@ export function environment(envName: string | undefined): Environment {
 /** Where the local environment's APIs are served. */
 export function localTarget(env: LocalEnvironment): Target {
   const l = layout();
-  const host = env.host === '0.0.0.0' || env.host === 'localhost' ? '127.0.0.1' : env.host === '::' ? '[::1]' : env.host.includes(':') ? `[${env.host}]` : env.host;
+  const host =
+    env.host === '0.0.0.0' || env.host === 'localhost'
+      ? '127.0.0.1'
+      : env.host === '::'
+        ? '[::1]'
+        : env.host.includes(':')
+          ? `[${env.host}]`
+          : env.host;
   return { layout: l, env, baseUrl: baseUrl(env), clientUrl: `http://${host}:${env.port}` };
 }
 
@@ -48,7 +60,9 @@ export async function confirm(question: string, otherwise: boolean): Promise<boo
 
 export function notFound(name: string, known: string[]): CliError {
   return new CliError(
-    known.length === 0 ? `no API named ${name}: nothing is deployed` : `no API named ${name}; deployed: ${known.join(', ')}`,
+    known.length === 0
+      ? `no API named ${name}: nothing is deployed`
+      : `no API named ${name}; deployed: ${known.join(', ')}`,
     ExitCode.NotFound,
   );
 }

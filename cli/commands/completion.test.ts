@@ -6,10 +6,14 @@ import { bashScript } from './completion.ts';
 
 test('the bash completion knows every visible command, their options, and which take an API name', () => {
   const script = bashScript(buildProgram());
-  for (const name of ['deploy', 'get', 'logs', 'predict', 'refresh', 'delete', 'env', 'version', 'completion']) assert.match(script, new RegExp(`\\b${name}\\b`));
+  for (const name of ['deploy', 'get', 'logs', 'predict', 'refresh', 'delete', 'env', 'version', 'completion'])
+    assert.match(script, new RegExp(`\\b${name}\\b`));
   assert.doesNotMatch(script, /__supervisor/);
   assert.match(script, /logs\)\n\s+opts="-e --env -f --follow --tail --pod --help"; apis=1/);
-  assert.match(script, /env:configure\) opts="-p --port --host --context -n --namespace --kubeconfig --no-check --help"/);
+  assert.match(
+    script,
+    /env:configure\) opts="-p --port --host --context -n --namespace --kubeconfig --no-check --help"/,
+  );
 });
 
 test('the script is valid bash and completes commands', async () => {

@@ -16,27 +16,37 @@ function words(cmd: Command): { options: string; apis: boolean; subcommands: str
   return {
     options: [...options, '--help'].join(' '),
     apis: args[0]?.name() === 'api',
-    subcommands: visible(cmd).map((c) => c.name()).join(' '),
+    subcommands: visible(cmd)
+      .map((c) => c.name())
+      .join(' '),
   };
 }
 
 export function bashScript(program: Command): string {
-  const cases = visible(program).map((cmd) => {
-    const w = words(cmd);
-    const sub = visible(cmd).map((s) => `      ${cmd.name()}:${s.name()}) opts="${words(s).options}" ;;`).join('\n');
-    return [
-      `    ${cmd.name()})`,
-      `      opts="${w.options}"; apis=${w.apis ? 1 : 0}; subs="${w.subcommands}"`,
-      sub ? `      case "${cmd.name()}:\${COMP_WORDS[2]}" in\n${sub}\n      esac` : '',
-      '      ;;',
-    ].filter(Boolean).join('\n');
-  }).join('\n');
+  const cases = visible(program)
+    .map((cmd) => {
+      const w = words(cmd);
+      const sub = visible(cmd)
+        .map((s) => `      ${cmd.name()}:${s.name()}) opts="${words(s).options}" ;;`)
+        .join('\n');
+      return [
+        `    ${cmd.name()})`,
+        `      opts="${w.options}"; apis=${w.apis ? 1 : 0}; subs="${w.subcommands}"`,
+        sub ? `      case "${cmd.name()}:\${COMP_WORDS[2]}" in\n${sub}\n      esac` : '',
+        '      ;;',
+      ]
+        .filter(Boolean)
+        .join('\n');
+    })
+    .join('\n');
   return `# cortex shell completion (bash; zsh through bashcompinit). Install:
 #   cortex completion bash > ~/.local/share/bash-completion/completions/cortex
 _cortex_complete() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" opts="" apis=0 subs=""
   if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=( $(compgen -W "${visible(program).map((c) => c.name()).join(' ')} --help --version" -- "$cur") )
+    COMPREPLY=( $(compgen -W "${visible(program)
+      .map((c) => c.name())
+      .join(' ')} --help --version" -- "$cur") )
     return
   fi
   case "\${COMP_WORDS[1]}" in
@@ -58,19 +68,21 @@ export function completionCommand(program: () => Command): Command {
   return new Command('completion')
     .description('print a shell completion script (bash or zsh)')
     .argument('<shell>', 'bash or zsh')
-    .addHelpText('after', '\nbash: cortex completion bash > ~/.local/share/bash-completion/completions/cortex\nzsh:  cortex completion zsh > "${fpath[1]}/_cortex"  (or: source <(cortex completion zsh))')
+    .addHelpText(
+      'after',
+      '\nbash: cortex completion bash > ~/.local/share/bash-completion/completions/cortex\nzsh:  cortex completion zsh > "${fpath[1]}/_cortex"  (or: source <(cortex completion zsh))',
+    )
     .action((shell: string) => {
       if (shell === 'bash') return out(bashScript(program()));
-      if (shell === 'zsh') return out(`#compdef cortex\nautoload -U +X bashcompinit && bashcompinit\n${bashScript(program())}`);
+      if (shell === 'zsh')
+        return out(`#compdef cortex\nautoload -U +X bashcompinit && bashcompinit\n${bashScript(program())}`);
       throw new CliError(`shell must be bash or zsh, got "${shell}"`, ExitCode.Usage);
     });
 }
 
 export function completeApisCommand(): Command {
-  return new Command('__complete-apis')
-    .description('API names, for shell completion')
-    .action(() => {
-      const names = Object.keys(readState(layout()).apis);
-      if (names.length > 0) out(names.join('\n'));
-    });
+  return new Command('__complete-apis').description('API names, for shell completion').action(() => {
+    const names = Object.keys(readState(layout()).apis);
+    if (names.length > 0) out(names.join('\n'));
+  });
 }

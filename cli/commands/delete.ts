@@ -11,7 +11,9 @@ import { confirm, environment, envOption, format, localTarget, notFound, outputO
 
 export function deleteCommand(): Command {
   return new Command('delete')
-    .description("delete an API: stop its replicas and remove its files (in a cluster: the RealtimeAPI and everything it owns)")
+    .description(
+      'delete an API: stop its replicas and remove its files (in a cluster: the RealtimeAPI and everything it owns)',
+    )
     .argument('<api>', 'name of the API')
     .addOption(envOption())
     .option('-y, --yes', 'do not ask for confirmation')
@@ -21,7 +23,11 @@ export function deleteCommand(): Command {
       const env = environment(flags.env);
       if (env.provider === 'kubernetes') {
         const conn = connect(env);
-        if (!flags.yes && !(await confirm(`delete ${name} from ${env.name} (namespace ${conn.namespace})? its replicas stop`, true))) throw new CliError('not deleted', ExitCode.Failed);
+        if (
+          !flags.yes &&
+          !(await confirm(`delete ${name} from ${env.name} (namespace ${conn.namespace})? its replicas stop`, true))
+        )
+          throw new CliError('not deleted', ExitCode.Failed);
         await deleteApi(conn, name);
         if (fmt === 'json') out(JSON.stringify({ deleted: name, environment: env.name, namespace: conn.namespace }));
         else out(`deleted ${name} from ${env.name}; the cluster removes its replicas, Service, autoscaler and bundle`);
@@ -35,7 +41,11 @@ export function deleteCommand(): Command {
         throw new CliError('not deleted', ExitCode.Failed);
       }
       const client = running ?? (await ensureSupervisor(t.layout));
-      const answer = await client.request<{ deleted?: string; portFreed?: boolean; error?: string }>('POST', '/delete', { name });
+      const answer = await client.request<{ deleted?: string; portFreed?: boolean; error?: string }>(
+        'POST',
+        '/delete',
+        { name },
+      );
       if (answer.status === 404) throw notFound(name, []);
       if (answer.status !== 200) throw new CliError(answer.body.error ?? `delete failed (${answer.status})`);
       if (fmt === 'json') out(JSON.stringify({ deleted: name, portFreed: answer.body.portFreed === true }));

@@ -18,7 +18,9 @@ interface DeployFlags extends ClusterDeployFlags {
 
 export function deployCommand(): Command {
   return new Command('deploy')
-    .description('create or update the APIs of a cortex.yaml (a rolling update: the running version serves until the new one is ready)')
+    .description(
+      'create or update the APIs of a cortex.yaml (a rolling update: the running version serves until the new one is ready)',
+    )
     .argument('[config]', 'cortex.yaml, or the folder that holds it', '.')
     .addOption(envOption())
     .option('-y, --yes', 'do not ask (deploy a large project folder without asking)')
@@ -26,7 +28,10 @@ export function deployCommand(): Command {
     .option('--wait', 'cluster: follow the rollout until every API is live (the default on a terminal)')
     .option('--no-wait', 'cluster: return once the APIs are applied')
     .option('--timeout <duration>', 'cluster: how long --wait waits, e.g. 10m', '15m')
-    .option('--no-bundle', 'cluster: do not upload the project folder; every API\'s predictor.image already holds it in /mnt/project')
+    .option(
+      '--no-bundle',
+      "cluster: do not upload the project folder; every API's predictor.image already holds it in /mnt/project",
+    )
     .action(async (config: string, flags: DeployFlags) => {
       const fmt = format(flags);
       const env = environment(flags.env);
@@ -34,32 +39,49 @@ export function deployCommand(): Command {
       const t = localTarget(env);
       const progress = new Progress(process.stderr);
       const c = colors(process.stdout);
-      const results = await deployProject({ config, yes: flags.yes === true, layout: t.layout }, {
-        step: (label) => progress.step(label),
-        warning: (message) => progress.note(`${colors(process.stderr).yellow('warning:')} ${message}`),
-        plan: (api, plan) => {
-          progress.stop();
-          if (fmt === 'pretty') out(plan === 'up to date' ? `${api} is up to date` : `${plan} ${c.bold(api)}`);
+      const results = await deployProject(
+        { config, yes: flags.yes === true, layout: t.layout },
+        {
+          step: (label) => progress.step(label),
+          warning: (message) => progress.note(`${colors(process.stderr).yellow('warning:')} ${message}`),
+          plan: (api, plan) => {
+            progress.stop();
+            if (fmt === 'pretty') out(plan === 'up to date' ? `${api} is up to date` : `${plan} ${c.bold(api)}`);
+          },
+          confirm: (question) => {
+            progress.pause();
+            return confirm(question, false);
+          },
         },
-        confirm: (question) => {
-          progress.pause();
-          return confirm(question, false);
-        },
-      }).finally(() => progress.stop());
+      ).finally(() => progress.stop());
       if (fmt === 'json') {
-        out(JSON.stringify(results.map((r) => ({
-          api: r.api, action: r.action, endpoint: r.endpoint, url: t.baseUrl + r.endpoint,
-          ...(r.reason !== undefined ? { reason: r.reason } : {}),
-          ...(r.logTail !== undefined ? { logTail: r.logTail } : {}),
-        })), null, 2));
+        out(
+          JSON.stringify(
+            results.map((r) => ({
+              api: r.api,
+              action: r.action,
+              endpoint: r.endpoint,
+              url: t.baseUrl + r.endpoint,
+              ...(r.reason !== undefined ? { reason: r.reason } : {}),
+              ...(r.logTail !== undefined ? { logTail: r.logTail } : {}),
+            })),
+            null,
+            2,
+          ),
+        );
       } else {
         printResults(results, t.baseUrl);
       }
       const failed = results.filter((r) => r.action === 'failed' || r.action === 'superseded');
       if (failed.length > 0) {
         throw new CliError(
-          failed.map((r) => `${r.api} was not deployed: ${r.reason ?? r.action}` +
-            (r.plan === 'updating' ? `\nthe running version of ${r.api} keeps serving` : '')).join('\n'),
+          failed
+            .map(
+              (r) =>
+                `${r.api} was not deployed: ${r.reason ?? r.action}` +
+                (r.plan === 'updating' ? `\nthe running version of ${r.api} keeps serving` : ''),
+            )
+            .join('\n'),
           ExitCode.Failed,
         );
       }

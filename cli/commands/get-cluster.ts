@@ -11,8 +11,12 @@ function statusText(status: string, c: ChalkInstance): string {
   return c.red(status);
 }
 
-
-export async function clusterGetText(conn: Connection, name: string | undefined, fmt: OutputFormat, compact: boolean): Promise<string> {
+export async function clusterGetText(
+  conn: Connection,
+  name: string | undefined,
+  fmt: OutputFormat,
+  compact: boolean,
+): Promise<string> {
   if (name === undefined) {
     const views = (await listApis(conn)).map(viewOf);
     if (fmt === 'json') return JSON.stringify(views, null, compact ? 0 : 2) + '\n';
@@ -21,21 +25,37 @@ export async function clusterGetText(conn: Connection, name: string | undefined,
   const api = await getApi(conn, name);
   const view = viewOf(api);
   const pods = (await apiPods(conn, name)).map(podView);
-  if (fmt === 'json') return JSON.stringify({ ...view, conditions: api.status?.conditions ?? [], pods }, null, compact ? 0 : 2) + '\n';
+  if (fmt === 'json')
+    return JSON.stringify({ ...view, conditions: api.status?.conditions ?? [], pods }, null, compact ? 0 : 2) + '\n';
   return renderOne(view, pods, api.status?.conditions ?? [], conn);
 }
 
 function renderList(apis: ClusterApiView[], conn: Connection): string {
   const c = colors(process.stdout);
-  if (apis.length === 0) return `no APIs in namespace ${conn.namespace} of ${conn.env.name}; deploy one with: cortex deploy DIR -e ${conn.env.name}\n`;
-  const rows = apis.map((a) => [a.name, statusText(a.status, c), `${a.ready}/${a.requested}`, String(a.upToDate), ago(a.lastUpdate), a.endpoint ?? '-']);
+  if (apis.length === 0)
+    return `no APIs in namespace ${conn.namespace} of ${conn.env.name}; deploy one with: cortex deploy DIR -e ${conn.env.name}\n`;
+  const rows = apis.map((a) => [
+    a.name,
+    statusText(a.status, c),
+    `${a.ready}/${a.requested}`,
+    String(a.upToDate),
+    ago(a.lastUpdate),
+    a.endpoint ?? '-',
+  ]);
   let text = table(['api', 'status', 'replicas', 'up-to-date', 'last update', 'endpoint (in the cluster)'], rows, c);
-  const notes = apis.filter((a) => a.status !== 'live' && a.message).map((a) => `${a.name}: ${statusText(a.status, c)}: ${a.message}`);
+  const notes = apis
+    .filter((a) => a.status !== 'live' && a.message)
+    .map((a) => `${a.name}: ${statusText(a.status, c)}: ${a.message}`);
   if (notes.length > 0) text += '\n' + notes.join('\n') + '\n';
   return text;
 }
 
-function renderOne(api: ClusterApiView, pods: PodView[], conditions: { type: string; status: string; reason?: string; message?: string }[], conn: Connection): string {
+function renderOne(
+  api: ClusterApiView,
+  pods: PodView[],
+  conditions: { type: string; status: string; reason?: string; message?: string }[],
+  conn: Connection,
+): string {
   const c = colors(process.stdout);
   const fields: [string, string][] = [
     ['status', statusText(api.status, c) + (api.message && api.status !== 'live' ? `: ${api.message}` : '')],
@@ -44,13 +64,29 @@ function renderOne(api: ClusterApiView, pods: PodView[], conditions: { type: str
     ['endpoint', `${api.endpoint ?? '-'} (inside the cluster)`],
     ['environment', `${conn.env.name}, namespace ${conn.namespace}`],
   ];
-  for (const cond of conditions) fields.push([`condition ${cond.type}`, `${cond.status} (${cond.reason ?? ''})${cond.message ? `: ${cond.message}` : ''}`]);
+  for (const cond of conditions)
+    fields.push([
+      `condition ${cond.type}`,
+      `${cond.status} (${cond.reason ?? ''})${cond.message ? `: ${cond.message}` : ''}`,
+    ]);
   const w = Math.max(...fields.map(([k]) => k.length)) + 2;
   let text = fields.map(([k, v]) => `${(k + ':').padEnd(w)}${v}`).join('\n') + '\n';
   if (pods.length > 0) {
-    text += '\n' + table(['pod', 'phase', 'ready', 'restarts', 'node', 'started', 'reason'], pods.map((p) => [
-      p.name, p.phase, p.ready ? c.green('yes') : c.yellow('no'), String(p.restarts), p.node ?? '-', ago(p.started), p.reason ?? '-',
-    ]), c);
+    text +=
+      '\n' +
+      table(
+        ['pod', 'phase', 'ready', 'restarts', 'node', 'started', 'reason'],
+        pods.map((p) => [
+          p.name,
+          p.phase,
+          p.ready ? c.green('yes') : c.yellow('no'),
+          String(p.restarts),
+          p.node ?? '-',
+          ago(p.started),
+          p.reason ?? '-',
+        ]),
+        c,
+      );
   } else {
     text += `\n${plural(0, 'pod')} yet\n`;
   }

@@ -31,7 +31,11 @@ export function getCommand(): Command {
         if (conn) return clusterGetText(conn, name, fmt, flags.watch === true);
         const t = localTarget(env as LocalEnvironment);
         const apis = await collectApis(t.layout, t.baseUrl);
-        if (name !== undefined && !apis.some((a) => a.name === name)) throw notFound(name, apis.map((a) => a.name));
+        if (name !== undefined && !apis.some((a) => a.name === name))
+          throw notFound(
+            name,
+            apis.map((a) => a.name),
+          );
         const data = name === undefined ? apis : apis.find((a) => a.name === name)!;
         if (fmt === 'json') return JSON.stringify(data, null, flags.watch ? 0 : 2) + '\n';
         return name === undefined ? renderList(apis, t) : renderOne(data as ApiView, t);
@@ -40,7 +44,10 @@ export function getCommand(): Command {
       const tty = isTty(process.stdout) && fmt === 'pretty';
       for (;;) {
         const text = await once();
-        if (tty) process.stdout.write(`\x1b[H\x1b[2J${colors(process.stdout).dim(`every 2s: cortex get${name ? ` ${name}` : ''}    ${new Date().toLocaleTimeString()}`)}\n\n${text}`);
+        if (tty)
+          process.stdout.write(
+            `\x1b[H\x1b[2J${colors(process.stdout).dim(`every 2s: cortex get${name ? ` ${name}` : ''}    ${new Date().toLocaleTimeString()}`)}\n\n${text}`,
+          );
         else process.stdout.write(fmt === 'json' ? text : `${text}\n`);
         await new Promise((r) => setTimeout(r, 2000));
       }
@@ -53,21 +60,41 @@ function statusText(api: ApiView, c: ChalkInstance): string {
   return c.red('error');
 }
 
-const latency = (ms: number | undefined) => (ms === undefined ? '-' : ms < 10 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`);
+const latency = (ms: number | undefined) =>
+  ms === undefined ? '-' : ms < 10 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`;
 
 export function renderList(apis: ApiView[], t: Target): string {
   const c = colors(process.stdout);
-  if (apis.length === 0) return `no APIs are deployed in the ${t.env.name} environment; deploy one with: cortex deploy DIR\n`;
+  if (apis.length === 0)
+    return `no APIs are deployed in the ${t.env.name} environment; deploy one with: cortex deploy DIR\n`;
   const rows = apis.map((a) => [
-    a.name, statusText(a, c), `${a.ready}/${a.requested}`, String(a.upToDate), ago(a.lastUpdate), latency(a.metrics.averageLatencyMs),
-    String(a.metrics['2XX']), String(a.metrics['4XX']), String(a.metrics['5XX']), a.url,
+    a.name,
+    statusText(a, c),
+    `${a.ready}/${a.requested}`,
+    String(a.upToDate),
+    ago(a.lastUpdate),
+    latency(a.metrics.averageLatencyMs),
+    String(a.metrics['2XX']),
+    String(a.metrics['4XX']),
+    String(a.metrics['5XX']),
+    a.url,
   ]);
-  let text = table(['api', 'status', 'replicas', 'up-to-date', 'last update', 'avg request', '2XX', '4XX', '5XX', 'endpoint'], rows, c);
+  let text = table(
+    ['api', 'status', 'replicas', 'up-to-date', 'last update', 'avg request', '2XX', '4XX', '5XX', 'endpoint'],
+    rows,
+    c,
+  );
   const notes = apis.flatMap((a) => {
     const lines: string[] = [];
-    if (a.status === 'error') lines.push(`${a.name}: ${c.red('error')}: ${a.reason ?? ''}${a.restarts > 0 ? ` (restarted ${plural(a.restarts, 'time')})` : ''}`);
+    if (a.status === 'error')
+      lines.push(
+        `${a.name}: ${c.red('error')}: ${a.reason ?? ''}${a.restarts > 0 ? ` (restarted ${plural(a.restarts, 'time')})` : ''}`,
+      );
     else if (a.status === 'updating' && a.reason) lines.push(`${a.name}: ${a.reason}`);
-    if (a.lastDeployError) lines.push(`${a.name}: the last deploy (version ${a.lastDeployError.version}) failed: ${a.lastDeployError.reason}`);
+    if (a.lastDeployError)
+      lines.push(
+        `${a.name}: the last deploy (version ${a.lastDeployError.version}) failed: ${a.lastDeployError.reason}`,
+      );
     return lines;
   });
   if (notes.length > 0) text += '\n' + notes.join('\n') + '\n';
@@ -81,18 +108,37 @@ export function renderOne(api: ApiView, t: Target): string {
     ['replicas', `${api.ready}/${api.requested} ready, ${api.upToDate} up to date, ${plural(api.restarts, 'restart')}`],
     ['last update', api.lastUpdate ? `${ago(api.lastUpdate)} ago (version ${api.version})` : '-'],
     ['endpoint', api.url],
-    ['requests', `2XX ${api.metrics['2XX']}, 4XX ${api.metrics['4XX']}, 5XX ${api.metrics['5XX']}; average ${latency(api.metrics.averageLatencyMs)}`],
+    [
+      'requests',
+      `2XX ${api.metrics['2XX']}, 4XX ${api.metrics['4XX']}, 5XX ${api.metrics['5XX']}; average ${latency(api.metrics.averageLatencyMs)}`,
+    ],
   ];
   if (api.updatingTo) fields.push(['updating to', `version ${api.updatingTo}`]);
-  if (api.lastDeployError) fields.push(['last deploy', `version ${api.lastDeployError.version} failed ${ago(api.lastDeployError.at)} ago: ${api.lastDeployError.reason}`]);
+  if (api.lastDeployError)
+    fields.push([
+      'last deploy',
+      `version ${api.lastDeployError.version} failed ${ago(api.lastDeployError.at)} ago: ${api.lastDeployError.reason}`,
+    ]);
   if (api.source) fields.push(['deployed from', api.source]);
   const w = Math.max(...fields.map(([k]) => k.length)) + 2;
   let text = fields.map(([k, v]) => `${(k + ':').padEnd(w)}${v}`).join('\n') + '\n';
   if (api.replicas.length > 0) {
-    text += '\n' + table(['replica', 'version', 'role', 'state', 'restarts', 'pid', 'started', 'last error'], api.replicas.map((r) => [
-      r.id, r.version, r.role, r.state === 'ready' ? c.green(r.state) : r.error ? c.red(r.state) : c.yellow(r.state), String(r.restarts),
-      r.pid !== undefined ? String(r.pid) : '-', ago(r.startedAt), r.error ?? r.lastExit ?? '-',
-    ]), c);
+    text +=
+      '\n' +
+      table(
+        ['replica', 'version', 'role', 'state', 'restarts', 'pid', 'started', 'last error'],
+        api.replicas.map((r) => [
+          r.id,
+          r.version,
+          r.role,
+          r.state === 'ready' ? c.green(r.state) : r.error ? c.red(r.state) : c.yellow(r.state),
+          String(r.restarts),
+          r.pid !== undefined ? String(r.pid) : '-',
+          ago(r.startedAt),
+          r.error ?? r.lastExit ?? '-',
+        ]),
+        c,
+      );
   }
   text += `\nexample: ${curlExample(api.url, api.source)}\n`;
   void t;

@@ -64,9 +64,14 @@ export function logsCommand(): Command {
     .action(async (name: string, flags: LogsFlags) => {
       const env = environment(flags.env);
       const tailLines = flags.tail === undefined ? undefined : Number(flags.tail);
-      if (tailLines !== undefined && (!Number.isInteger(tailLines) || tailLines < 0)) throw new CliError(`--tail must be a whole number, got "${flags.tail}"`, ExitCode.Usage);
+      if (tailLines !== undefined && (!Number.isInteger(tailLines) || tailLines < 0))
+        throw new CliError(`--tail must be a whole number, got "${flags.tail}"`, ExitCode.Usage);
       if (env.provider === 'kubernetes') return clusterLogs(name, flags, tailLines, connect(env));
-      if (flags.pod !== undefined) throw new CliError('--pod is for cluster environments; locally every replica\'s log is shown with its name', ExitCode.Usage);
+      if (flags.pod !== undefined)
+        throw new CliError(
+          "--pod is for cluster environments; locally every replica's log is shown with its name",
+          ExitCode.Usage,
+        );
       const t = localTarget(env);
       const replicasOf = async (): Promise<ReplicaStatus[] | undefined> => {
         const status = await supervisorStatus(t.layout);
@@ -76,14 +81,23 @@ export function logsCommand(): Command {
       if (replicas === undefined) {
         const record = readState(t.layout).apis[name];
         if (record === undefined) throw notFound(name, Object.keys(readState(t.layout).apis));
-        throw new CliError(`${name} has no replicas running${record.failure ? `; its deploy failed: ${record.failure.reason}` : ''}`, ExitCode.Failed);
+        throw new CliError(
+          `${name} has no replicas running${record.failure ? `; its deploy failed: ${record.failure.reason}` : ''}`,
+          ExitCode.Failed,
+        );
       }
       if (replicas.length === 0 && !flags.follow) {
         err(`${name} has no replicas running`);
         return;
       }
       const tails = new Map<string, Tail>();
-      const palette = [colors(process.stdout).cyan, colors(process.stdout).magenta, colors(process.stdout).yellow, colors(process.stdout).blue, colors(process.stdout).green];
+      const palette = [
+        colors(process.stdout).cyan,
+        colors(process.stdout).magenta,
+        colors(process.stdout).yellow,
+        colors(process.stdout).blue,
+        colors(process.stdout).green,
+      ];
       const prefixOf = (id: string) => palette[[...tails.keys()].indexOf(id) % palette.length](`[${id}]`);
       const print = (tail: Tail, lines: string[]) => {
         if (lines.length === 0) return;
@@ -119,17 +133,28 @@ export function logsCommand(): Command {
     });
 }
 
-async function clusterLogs(name: string, flags: LogsFlags, tailLines: number | undefined, conn: ReturnType<typeof connect>): Promise<void> {
+async function clusterLogs(
+  name: string,
+  flags: LogsFlags,
+  tailLines: number | undefined,
+  conn: ReturnType<typeof connect>,
+): Promise<void> {
   const c = colors(process.stdout);
   const palette = [c.cyan, c.magenta, c.yellow, c.blue, c.green];
   const pods: string[] = [];
   const prefixed = flags.pod === undefined;
   const stop = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   await streamLogs(conn, {
-    name, follow: flags.follow === true, ...(tailLines !== undefined ? { tailLines } : {}), ...(flags.pod !== undefined ? { pod: flags.pod } : {}), stop,
+    name,
+    follow: flags.follow === true,
+    ...(tailLines !== undefined ? { tailLines } : {}),
+    ...(flags.pod !== undefined ? { pod: flags.pod } : {}),
+    stop,
     print: ({ pod, text }) => {
       if (!pods.includes(pod)) pods.push(pod);
-      process.stdout.write(prefixed ? `${palette[pods.indexOf(pod) % palette.length](`[${pod}]`)} ${text}\n` : `${text}\n`);
+      process.stdout.write(
+        prefixed ? `${palette[pods.indexOf(pod) % palette.length](`[${pod}]`)} ${text}\n` : `${text}\n`,
+      );
     },
     note: (message) => err(colors(process.stderr).dim(message)),
   });

@@ -25,7 +25,11 @@ export function predictCommand(): Command {
       const env = environment(flags.env);
       let body: Buffer;
       if (file === undefined || file === '-') {
-        if (file === undefined && process.stdin.isTTY) throw new CliError('give the request body: a file (cortex predict API sample.json) or - to read stdin', ExitCode.Usage);
+        if (file === undefined && process.stdin.isTTY)
+          throw new CliError(
+            'give the request body: a file (cortex predict API sample.json) or - to read stdin',
+            ExitCode.Usage,
+          );
         body = await readStdin();
       } else {
         try {
@@ -45,9 +49,16 @@ export function predictCommand(): Command {
       if (api === undefined) throw notFound(name, status?.apis.map((a) => a.name) ?? []);
       let response: Response;
       try {
-        response = await fetch(t.clientUrl + api.endpoint, { method: 'POST', headers: { 'content-type': flags.contentType }, body });
+        response = await fetch(t.clientUrl + api.endpoint, {
+          method: 'POST',
+          headers: { 'content-type': flags.contentType },
+          body,
+        });
       } catch (error) {
-        throw new CliError(`could not reach ${t.baseUrl + api.endpoint}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`, ExitCode.Failed);
+        throw new CliError(
+          `could not reach ${t.baseUrl + api.endpoint}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`,
+          ExitCode.Failed,
+        );
       }
       print(name, response.status, response.statusText, Buffer.from(await response.arrayBuffer()));
     });

@@ -34,28 +34,45 @@ function yamlOf(obj: KubeObject): string {
 
 export function renderCommand(): Command {
   return new Command('render')
-    .description('write the manifests cortex deploy would apply to a cluster (bundle ConfigMaps + RealtimeAPIs) as YAML, for kubectl apply or GitOps')
+    .description(
+      'write the manifests cortex deploy would apply to a cluster (bundle ConfigMaps + RealtimeAPIs) as YAML, for kubectl apply or GitOps',
+    )
     .argument('[config]', 'cortex.yaml, or the folder that holds it', '.')
-    .option('-d, --output-dir <dir>', 'write one file per object into this folder (old rendered files there are replaced), plus a kustomization.yaml; default: all to stdout')
-    .option('-n, --namespace <namespace>', 'set metadata.namespace (default: none, so kubectl -n or kustomize decide; or the namespace of -e)')
+    .option(
+      '-d, --output-dir <dir>',
+      'write one file per object into this folder (old rendered files there are replaced), plus a kustomization.yaml; default: all to stdout',
+    )
+    .option(
+      '-n, --namespace <namespace>',
+      'set metadata.namespace (default: none, so kubectl -n or kustomize decide; or the namespace of -e)',
+    )
     .option('-e, --env <name>', 'take the namespace from this cluster environment')
-    .option('--no-bundle', 'the code is baked into every API\'s predictor.image: no ConfigMaps')
+    .option('--no-bundle', "the code is baked into every API's predictor.image: no ConfigMaps")
     .action(async (config: string, flags: RenderFlags) => {
       let namespace = flags.namespace;
       if (namespace === undefined && flags.env !== undefined) {
         const env = environment(flags.env);
-        if (env.provider !== 'kubernetes') throw new CliError(`-e ${flags.env} is the local environment; render is for clusters (give a cluster environment or --namespace)`, ExitCode.Usage);
+        if (env.provider !== 'kubernetes')
+          throw new CliError(
+            `-e ${flags.env} is the local environment; render is for clusters (give a cluster environment or --namespace)`,
+            ExitCode.Usage,
+          );
         namespace = env.namespace;
       }
       const project = loadOrExplain(config);
       for (const w of project.warnings) err(`warning: ${formatIssue(w)}`);
       const packed = flags.bundle === false ? undefined : await packProject(project);
-      const objects: KubeObject[] = [...(packed ? bundleObjects(packed, namespace) : []), ...realtimeApis(project, packed?.spec, namespace)];
+      const objects: KubeObject[] = [
+        ...(packed ? bundleObjects(packed, namespace) : []),
+        ...realtimeApis(project, packed?.spec, namespace),
+      ];
       if (flags.outputDir === undefined) {
         out(objects.map(yamlOf).join('---\n'));
       } else {
         writeDir(flags.outputDir, objects);
-        out(`wrote ${plural(objects.length, 'manifest')} to ${flags.outputDir}: kubectl apply -k ${flags.outputDir} (or kubectl apply -f ${flags.outputDir})`);
+        out(
+          `wrote ${plural(objects.length, 'manifest')} to ${flags.outputDir}: kubectl apply -k ${flags.outputDir} (or kubectl apply -f ${flags.outputDir})`,
+        );
       }
       if (packed) err(`bundle: ${plural(packed.files, 'file')}, ${bytes(packed.size)}, sha256 ${packed.spec.sha256}`);
     });
@@ -71,6 +88,10 @@ function writeDir(dir: string, objects: KubeObject[]): void {
     if (readFileSync(file, 'utf8').startsWith(RENDER_HEADER)) rmSync(file);
   }
   for (const obj of objects) writeFileSync(path.join(dir, fileNameOf(obj)), `${RENDER_HEADER}\n${yamlOf(obj)}`);
-  const kustomization = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: objects.map(fileNameOf) };
+  const kustomization = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: objects.map(fileNameOf),
+  };
   writeFileSync(path.join(dir, 'kustomization.yaml'), `${RENDER_HEADER}\n${YAML.stringify(kustomization)}`);
 }

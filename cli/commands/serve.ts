@@ -25,9 +25,21 @@ export function serveCommand(): Command {
     .option('--api <name>', 'which API of cortex.yaml to serve (required when it lists several)')
     .addOption(new Option('-p, --port <port>', 'port to listen on').default('8888').env('CORTEX_PORT'))
     .addOption(new Option('--host <host>', 'address to listen on').default('0.0.0.0').env('CORTEX_HOST'))
-    .addOption(new Option('--max-body-size <size>', 'largest request body accepted (larger: 413)').default('10Mi').env('CORTEX_MAX_BODY_SIZE'))
-    .addOption(new Option('--grace-period <seconds>', 'time in-flight requests get after SIGTERM').default('30').env('CORTEX_GRACE_PERIOD'))
-    .addOption(new Option('--request-timeout <seconds>', 'a client must send its whole request within this (else 408)').default('30'))
+    .addOption(
+      new Option('--max-body-size <size>', 'largest request body accepted (larger: 413)')
+        .default('10Mi')
+        .env('CORTEX_MAX_BODY_SIZE'),
+    )
+    .addOption(
+      new Option('--grace-period <seconds>', 'time in-flight requests get after SIGTERM')
+        .default('30')
+        .env('CORTEX_GRACE_PERIOD'),
+    )
+    .addOption(
+      new Option('--request-timeout <seconds>', 'a client must send its whole request within this (else 408)').default(
+        '30',
+      ),
+    )
     .action(async (config: string, flags: ServeFlags) => {
       const { name, spec, dir } = resolveApi(config, flags.api);
       // Signals are handled from the start: before the replica is up (say, during a pip
@@ -35,7 +47,10 @@ export function serveCommand(): Command {
       let replica: Replica | undefined;
       const stop = () => {
         if (replica === undefined) process.exit(143);
-        replica.stop().then(() => process.exit(0), () => process.exit(1));
+        replica.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
@@ -73,7 +88,12 @@ function resolveApi(config: string, wanted: string | undefined) {
   }
   for (const warning of project.warnings) process.stderr.write(`warning: ${warning.message}\n`);
   const names = project.apis.map((a) => a.name);
-  const api = wanted === undefined ? (project.apis.length === 1 ? project.apis[0] : undefined) : project.apis.find((a) => a.name === wanted);
+  const api =
+    wanted === undefined
+      ? project.apis.length === 1
+        ? project.apis[0]
+        : undefined
+      : project.apis.find((a) => a.name === wanted);
   if (api === undefined) {
     throw new CliError(
       wanted === undefined

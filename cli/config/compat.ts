@@ -26,14 +26,16 @@ export interface CompatRule {
 /** Decides what a Cortex-only field means here, given its value and the API's predictor type. */
 type Rule = (value: unknown, predictorType: unknown) => CompatRule;
 
-const forModelServers = (field: string): Rule => (_value, type) =>
-  UNSUPPORTED_PREDICTOR_TYPES.includes(String(type))
-    ? { level: 'ignore', message: '' } // the predictor type is reported already
-    : {
-        level: 'error',
-        message: `not supported yet: ${field} (Cortex's model cache and live model reloading)`,
-        fix: `load the model in the predictor's constructor (its location can go in predictor.config) and remove ${field}`,
-      };
+const forModelServers =
+  (field: string): Rule =>
+  (_value, type) =>
+    UNSUPPORTED_PREDICTOR_TYPES.includes(String(type))
+      ? { level: 'ignore', message: '' } // the predictor type is reported already
+      : {
+          level: 'error',
+          message: `not supported yet: ${field} (Cortex's model cache and live model reloading)`,
+          fix: `load the model in the predictor's constructor (its location can go in predictor.config) and remove ${field}`,
+        };
 
 /** Cortex 0.20–0.25 fields that no longer mean anything here. */
 export const CORTEX_ONLY_FIELDS: Record<string, Rule> = {
@@ -55,7 +57,11 @@ export const CORTEX_ONLY_FIELDS: Record<string, Rule> = {
   'compute.inf': (value) =>
     value === 0 || value === null
       ? { level: 'ignore', message: '' }
-      : { level: 'error', message: 'not supported: compute.inf (AWS Inferentia chips)', fix: 'remove compute.inf and request cpu or gpu instead' },
+      : {
+          level: 'error',
+          message: 'not supported: compute.inf (AWS Inferentia chips)',
+          fix: 'remove compute.inf and request cpu or gpu instead',
+        },
   'predictor.shm_size': () => ({
     level: 'warning',
     message: 'ignored: predictor.shm_size is not supported yet',

@@ -7,10 +7,16 @@ import { expectIssue, failing, project } from './fixtures.ts';
 import { loadProject } from './load.ts';
 import { ConfigError } from './errors.ts';
 
-const api = (name: string, extra = '') => `- name: ${name}\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n${extra}`;
+const api = (name: string, extra = '') =>
+  `- name: ${name}\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n${extra}`;
 
 test('the file is not a list of APIs', () => {
-  for (const [yaml, message] of [['just a string\n', /must be a list of APIs/], ['', /no APIs defined/], ['[]\n', /no APIs defined/], ['- 5\n', /an API must be a mapping/]] as const) {
+  for (const [yaml, message] of [
+    ['just a string\n', /must be a list of APIs/],
+    ['', /no APIs defined/],
+    ['[]\n', /no APIs defined/],
+    ['- 5\n', /an API must be a mapping/],
+  ] as const) {
     const err = failing(yaml);
     assert.equal(err.issues.length, 1, yaml);
     assert.match(err.issues[0].message, message);
@@ -28,23 +34,43 @@ test('invalid YAML is reported where it is', () => {
 
 test('a missing config file', () => {
   const dir = project({ 'README.md': '' });
-  assert.throws(() => loadProject(dir), (err: unknown) => err instanceof ConfigError && /no cortex\.yaml or cortex\.yml in this folder/.test(err.message) && err.issues[0].file === dir);
+  assert.throws(
+    () => loadProject(dir),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      /no cortex\.yaml or cortex\.yml in this folder/.test(err.message) &&
+      err.issues[0].file === dir,
+  );
   assert.throws(() => loadProject(path.join(dir, 'nope.yaml')), /no such file/);
 });
 
 test('missing name, kind, predictor type and path', () => {
-  const err = failing('- kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n- name: b\n  predictor:\n    config: {}\n- name: c\n  kind: RealtimeAPI\n');
+  const err = failing(
+    '- kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n- name: b\n  predictor:\n    config: {}\n- name: c\n  kind: RealtimeAPI\n',
+  );
   expectIssue(err, { line: 1, field: 'name', message: /is required/, fix: /add a name/ });
   expectIssue(err, { line: 5, field: 'kind', api: 'b', message: /is required/, fix: /kind: RealtimeAPI/ });
   expectIssue(err, { line: 6, field: 'predictor.type', api: 'b', message: /is required/, fix: /add predictor\.type/ });
-  expectIssue(err, { line: 6, field: 'predictor.path', api: 'b', message: /is required/, fix: /add predictor\.path \(file holding the predictor class/ });
+  expectIssue(err, {
+    line: 6,
+    field: 'predictor.path',
+    api: 'b',
+    message: /is required/,
+    fix: /add predictor\.path \(file holding the predictor class/,
+  });
   expectIssue(err, { line: 8, field: 'predictor', api: 'c', message: /is required/ });
   assert.equal(err.issues.length, 5);
 });
 
 test('names must be DNS-1123 labels', () => {
   const err = failing(api('Iris_Classifier'));
-  expectIssue(err, { line: 1, field: 'name', api: 'Iris_Classifier', message: /not a valid name/, fix: /iris-classifier/ });
+  expectIssue(err, {
+    line: 1,
+    field: 'name',
+    api: 'Iris_Classifier',
+    message: /not a valid name/,
+    fix: /iris-classifier/,
+  });
 });
 
 test('duplicate API names are reported at both lines', () => {
@@ -55,14 +81,30 @@ test('duplicate API names are reported at both lines', () => {
 });
 
 test('endpoint collisions between APIs', () => {
-  const err = failing(api('a', '  networking:\n    endpoint: /shared\n') + api('b', '  networking:\n    endpoint: shared/\n') + api('shared'));
-  expectIssue(err, { line: 14, field: 'networking.endpoint', api: 'b', message: /endpoint \/shared is already used by api "a" \(line 1\)/, fix: /networking\.endpoint/ });
+  const err = failing(
+    api('a', '  networking:\n    endpoint: /shared\n') +
+      api('b', '  networking:\n    endpoint: shared/\n') +
+      api('shared'),
+  );
+  expectIssue(err, {
+    line: 14,
+    field: 'networking.endpoint',
+    api: 'b',
+    message: /endpoint \/shared is already used by api "a" \(line 1\)/,
+    fix: /networking\.endpoint/,
+  });
   expectIssue(err, { line: 15, field: 'networking.endpoint', api: 'shared', message: /already used by api "a"/ });
 });
 
 test('bad quantities, gpu not whole, bad mem', () => {
   const err = failing(api('a', '  compute:\n    cpu: lots\n    gpu: 1.5\n    mem: 2GB\n'));
-  expectIssue(err, { line: 7, field: 'compute.cpu', api: 'a', message: /must be a CPU quantity such as 200m, 0\.5 or 2 \(got "lots"\)/, fix: /millicores/ });
+  expectIssue(err, {
+    line: 7,
+    field: 'compute.cpu',
+    api: 'a',
+    message: /must be a CPU quantity such as 200m, 0\.5 or 2 \(got "lots"\)/,
+    fix: /millicores/,
+  });
   expectIssue(err, { line: 8, field: 'compute.gpu', api: 'a', message: /must be a whole number/ });
   expectIssue(err, { line: 9, field: 'compute.mem', api: 'a', message: /memory quantity/, fix: /Mi, Gi/ });
   const milli = failing(api('a', '  compute:\n    mem: 512m\n'));
@@ -70,14 +112,27 @@ test('bad quantities, gpu not whole, bad mem', () => {
 });
 
 test('numbers are accepted where Cortex accepted them', () => {
-  const dir = project({ 'predictor.py': '', 'cortex.yaml': api('a', '  compute:\n    cpu: 1\n    mem: 200M\n') + api('b', '  compute:\n    cpu: 0.2\n    mem: 1073741824\n') });
+  const dir = project({
+    'predictor.py': '',
+    'cortex.yaml':
+      api('a', '  compute:\n    cpu: 1\n    mem: 200M\n') + api('b', '  compute:\n    cpu: 0.2\n    mem: 1073741824\n'),
+  });
   const [a, b] = loadProject(dir).apis;
-  assert.deepEqual([a.spec.compute.cpu, a.spec.compute.mem, b.spec.compute.cpu, b.spec.compute.mem], [1, '200M', '0.2', 1073741824]);
+  assert.deepEqual(
+    [a.spec.compute.cpu, a.spec.compute.mem, b.spec.compute.cpu, b.spec.compute.mem],
+    [1, '200M', '0.2', 1073741824],
+  );
 });
 
 test('min_replicas > max_replicas', () => {
   const err = failing(api('iris-classifier', '  autoscaling:\n    min_replicas: 7\n    max_replicas: 5\n'));
-  const issue = expectIssue(err, { line: 7, field: 'autoscaling.min_replicas', api: 'iris-classifier', message: /^must be ≤ max_replicas \(5\)$/, fix: /lower min_replicas to 5 or less, or raise max_replicas to 7 or more/ });
+  const issue = expectIssue(err, {
+    line: 7,
+    field: 'autoscaling.min_replicas',
+    api: 'iris-classifier',
+    message: /^must be ≤ max_replicas \(5\)$/,
+    fix: /lower min_replicas to 5 or less, or raise max_replicas to 7 or more/,
+  });
   assert.equal(issue.column, 19);
   assert.equal(err.issues.length, 1);
 });
@@ -89,66 +144,157 @@ test('min_replicas above the default max_replicas', () => {
 
 test('init_replicas outside [min, max]', () => {
   const err = failing(api('a', '  autoscaling:\n    min_replicas: 2\n    max_replicas: 4\n    init_replicas: 9\n'));
-  expectIssue(err, { line: 9, field: 'autoscaling.init_replicas', api: 'a', message: /between min_replicas \(2\) and max_replicas \(4\)/, fix: /defaults to min_replicas/ });
+  expectIssue(err, {
+    line: 9,
+    field: 'autoscaling.init_replicas',
+    api: 'a',
+    message: /between min_replicas \(2\) and max_replicas \(4\)/,
+    fix: /defaults to min_replicas/,
+  });
 });
 
 test('window must be a multiple of 10s; durations must parse', () => {
-  const err = failing(api('a', '  autoscaling:\n    window: 45s\n    downscale_stabilization_period: 5 minutes\n    upscale_stabilization_period: 60\n  predictor2: {}\n'));
-  expectIssue(err, { line: 7, field: 'autoscaling.window', api: 'a', message: /multiple of 10s \(got 45s\)/, fix: /50s/ });
-  expectIssue(err, { line: 8, field: 'autoscaling.downscale_stabilization_period', api: 'a', message: /must be a duration/ });
-  expectIssue(err, { line: 9, field: 'autoscaling.upscale_stabilization_period', api: 'a', message: /must be a string/ });
+  const err = failing(
+    api(
+      'a',
+      '  autoscaling:\n    window: 45s\n    downscale_stabilization_period: 5 minutes\n    upscale_stabilization_period: 60\n  predictor2: {}\n',
+    ),
+  );
+  expectIssue(err, {
+    line: 7,
+    field: 'autoscaling.window',
+    api: 'a',
+    message: /multiple of 10s \(got 45s\)/,
+    fix: /50s/,
+  });
+  expectIssue(err, {
+    line: 8,
+    field: 'autoscaling.downscale_stabilization_period',
+    api: 'a',
+    message: /must be a duration/,
+  });
+  expectIssue(err, {
+    line: 9,
+    field: 'autoscaling.upscale_stabilization_period',
+    api: 'a',
+    message: /must be a string/,
+  });
   expectIssue(err, { line: 10, field: 'predictor2', api: 'a', message: /did you mean "predictor"/ });
 });
 
 test('predictor.path missing on disk names the resolved path', () => {
   const err = failing(api('a').replace('path: predictor.py', 'path: src/predictor.py'));
-  const issue = expectIssue(err, { line: 5, field: 'predictor.path', api: 'a', message: /^file not found: \//, fix: /relative to the folder of cortex\.yaml/ });
+  const issue = expectIssue(err, {
+    line: 5,
+    field: 'predictor.path',
+    api: 'a',
+    message: /^file not found: \//,
+    fix: /relative to the folder of cortex\.yaml/,
+  });
   assert.equal(issue.message, `file not found: ${path.join(path.dirname(issue.file), 'src', 'predictor.py')}`);
 });
 
 test('predictor files: outside the project, a folder, the wrong extension; python_path and dependencies', () => {
   const err = failing(
     api('a').replace('predictor.py', '../elsewhere.py') +
-    api('b').replace('predictor.py', 'src') +
-    api('c').replace('predictor.py', 'predictor.ts') +
-    api('d', '    python_path: lib\n    dependencies:\n      pip: reqs.txt\n'),
+      api('b').replace('predictor.py', 'src') +
+      api('c').replace('predictor.py', 'predictor.ts') +
+      api('d', '    python_path: lib\n    dependencies:\n      pip: reqs.txt\n'),
     { 'predictor.py': '', 'src/x.py': '', 'predictor.ts': '' },
   );
   expectIssue(err, { line: 5, field: 'predictor.path', api: 'a', message: /outside the project folder/ });
   expectIssue(err, { line: 10, field: 'predictor.path', api: 'b', message: /is a folder, not a file/ });
   expectIssue(err, { line: 15, field: 'predictor.path', api: 'c', message: /a python predictor must be a \.py file/ });
   expectIssue(err, { line: 21, field: 'predictor.python_path', api: 'd', message: /folder not found: .*lib$/ });
-  expectIssue(err, { line: 23, field: 'predictor.dependencies.pip', api: 'd', message: /file not found: .*reqs\.txt$/ });
+  expectIssue(err, {
+    line: 23,
+    field: 'predictor.dependencies.pip',
+    api: 'd',
+    message: /file not found: .*reqs\.txt$/,
+  });
   assert.equal(err.issues.length, 5, 'default dependency files need not exist');
 });
 
 test('predictor types tensorflow and onnx are not supported', () => {
   for (const type of ['tensorflow', 'onnx']) {
-    const err = failing(`- name: a\n  kind: RealtimeAPI\n  predictor:\n    type: ${type}\n    path: model/\n    model_path: s3://bucket/model\n    signature_key: serving_default\n`);
-    expectIssue(err, { line: 4, field: 'predictor.type', api: 'a', message: new RegExp(`"${type}" is not supported; supported types: python, typescript`), fix: /type: python/ });
+    const err = failing(
+      `- name: a\n  kind: RealtimeAPI\n  predictor:\n    type: ${type}\n    path: model/\n    model_path: s3://bucket/model\n    signature_key: serving_default\n`,
+    );
+    expectIssue(err, {
+      line: 4,
+      field: 'predictor.type',
+      api: 'a',
+      message: new RegExp(`"${type}" is not supported; supported types: python, typescript`),
+      fix: /type: python/,
+    });
     assert.equal(err.issues.length, 1, 'fields of those types are not reported on top');
   }
   const typo = failing(api('a').replace('type: python', 'type: pyton'));
-  expectIssue(typo, { line: 4, field: 'predictor.type', api: 'a', message: /one of: python, typescript/, fix: /write python/ });
+  expectIssue(typo, {
+    line: 4,
+    field: 'predictor.type',
+    api: 'a',
+    message: /one of: python, typescript/,
+    fix: /write python/,
+  });
 });
 
 test('kinds Cortex had that are not supported yet', () => {
   for (const kind of ['BatchAPI', 'TaskAPI', 'TrafficSplitter', 'AsyncAPI']) {
     const err = failing(`- name: a\n  kind: ${kind}\n  apis: []\n`);
-    expectIssue(err, { line: 2, field: 'kind', api: 'a', message: new RegExp(`^${kind} is not supported yet; supported kinds: RealtimeAPI`) });
+    expectIssue(err, {
+      line: 2,
+      field: 'kind',
+      api: 'a',
+      message: new RegExp(`^${kind} is not supported yet; supported kinds: RealtimeAPI`),
+    });
     assert.equal(err.issues.length, 1);
   }
-  expectIssue(failing(api('a').replace('RealtimeAPI', 'SyncAPI')), { line: 2, field: 'kind', api: 'a', message: /renamed RealtimeAPI/, fix: /kind: RealtimeAPI/ });
-  expectIssue(failing(api('a').replace('RealtimeAPI', 'RealTimeApi')), { line: 2, field: 'kind', api: 'a', message: /unknown kind "RealTimeApi"; did you mean RealtimeAPI\?/ });
+  expectIssue(failing(api('a').replace('RealtimeAPI', 'SyncAPI')), {
+    line: 2,
+    field: 'kind',
+    api: 'a',
+    message: /renamed RealtimeAPI/,
+    fix: /kind: RealtimeAPI/,
+  });
+  expectIssue(failing(api('a').replace('RealtimeAPI', 'RealTimeApi')), {
+    line: 2,
+    field: 'kind',
+    api: 'a',
+    message: /unknown kind "RealTimeApi"; did you mean RealtimeAPI\?/,
+  });
 });
 
 test('unknown fields, with "did you mean"', () => {
-  const err = failing(api('a', '  autoscaling:\n    min_replica: 2\n    maxReplicas: 3\n  computer:\n    cpu: 1\n  gpu: 1\n  colour: blue\n'));
-  expectIssue(err, { line: 7, field: 'autoscaling.min_replica', api: 'a', message: /unknown field "min_replica" under autoscaling; did you mean "min_replicas"\?/, fix: /rename it to min_replicas/ });
+  const err = failing(
+    api(
+      'a',
+      '  autoscaling:\n    min_replica: 2\n    maxReplicas: 3\n  computer:\n    cpu: 1\n  gpu: 1\n  colour: blue\n',
+    ),
+  );
+  expectIssue(err, {
+    line: 7,
+    field: 'autoscaling.min_replica',
+    api: 'a',
+    message: /unknown field "min_replica" under autoscaling; did you mean "min_replicas"\?/,
+    fix: /rename it to min_replicas/,
+  });
   expectIssue(err, { line: 8, field: 'autoscaling.maxReplicas', api: 'a', message: /did you mean "max_replicas"/ });
   expectIssue(err, { line: 9, field: 'computer', api: 'a', message: /did you mean "compute"/ });
-  expectIssue(err, { line: 11, field: 'gpu', api: 'a', message: /did you mean compute\.gpu\?/, fix: /move it to compute\.gpu/ });
-  expectIssue(err, { line: 12, field: 'colour', api: 'a', message: /^unknown field "colour"$/, fix: /fields allowed here: name, kind, predictor/ });
+  expectIssue(err, {
+    line: 11,
+    field: 'gpu',
+    api: 'a',
+    message: /did you mean compute\.gpu\?/,
+    fix: /move it to compute\.gpu/,
+  });
+  expectIssue(err, {
+    line: 12,
+    field: 'colour',
+    api: 'a',
+    message: /^unknown field "colour"$/,
+    fix: /fields allowed here: name, kind, predictor/,
+  });
   const proto = failing(api('a', '  constructor: 1\n').replace('type: python', 'type: constructor'));
   expectIssue(proto, { line: 6, field: 'constructor', api: 'a', message: /^unknown field "constructor"$/ });
   expectIssue(proto, { line: 4, field: 'predictor.type', api: 'a', message: /one of: python, typescript/ });
@@ -162,25 +308,39 @@ test('Cortex features that cannot work here are errors that name them', () => {
 
 test('env names and values', () => {
   const err = failing(api('a', '    env:\n      GOOD: x\n      "BAD NAME": y\n'));
-  expectIssue(err, { line: 8, field: 'predictor.env.BAD NAME', api: 'a', message: /not a valid environment variable name/ });
+  expectIssue(err, {
+    line: 8,
+    field: 'predictor.env.BAD NAME',
+    api: 'a',
+    message: /not a valid environment variable name/,
+  });
   assert.equal(err.issues.length, 1);
 });
 
 test('every issue of every API is collected before failing', () => {
   const err = failing(
     api('a', '  compute:\n    cpu: lots\n  autoscaling:\n    min_replicas: 3\n    max_replicas: 2\n') +
-    api('B') +
-    '- name: c\n  kind: TaskAPI\n' +
-    api('d', '  update_strategy:\n    max_surge: 0\n    max_unavailable: 0\n  monitoring: {model_type: regression}\n'),
+      api('B') +
+      '- name: c\n  kind: TaskAPI\n' +
+      api(
+        'd',
+        '  update_strategy:\n    max_surge: 0\n    max_unavailable: 0\n  monitoring: {model_type: regression}\n',
+      ),
   );
-  assert.deepEqual(err.issues.map((i) => [i.line, i.api, i.field]), [
-    [7, 'a', 'compute.cpu'],
-    [9, 'a', 'autoscaling.min_replicas'],
-    [11, 'B', 'name'],
-    [17, 'c', 'kind'],
-    [25, 'd', 'update_strategy.max_unavailable'],
-  ]);
+  assert.deepEqual(
+    err.issues.map((i) => [i.line, i.api, i.field]),
+    [
+      [7, 'a', 'compute.cpu'],
+      [9, 'a', 'autoscaling.min_replicas'],
+      [11, 'B', 'name'],
+      [17, 'c', 'kind'],
+      [25, 'd', 'update_strategy.max_unavailable'],
+    ],
+  );
   assert.match(err.issues[4].message, /must not be 0 when max_surge is 0/);
-  assert.deepEqual(err.warnings.map((w) => [w.line, w.field]), [[26, 'monitoring']]);
+  assert.deepEqual(
+    err.warnings.map((w) => [w.line, w.field]),
+    [[26, 'monitoring']],
+  );
   assert.equal(err.message.split('\n').length, 5);
 });

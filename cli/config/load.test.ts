@@ -101,16 +101,31 @@ const FULL = `# every field cortex.yaml knows
 
 test('a full-featured file round-trips to the expected camelCase spec', () => {
   const dir = project({
-    'cortex.yaml': FULL, 'src/predictor.py': '', 'summarizer.ts': '',
-    'requirements-prod.txt': '', 'conda.txt': '', 'setup.sh': '',
+    'cortex.yaml': FULL,
+    'src/predictor.py': '',
+    'summarizer.ts': '',
+    'requirements-prod.txt': '',
+    'conda.txt': '',
+    'setup.sh': '',
   });
   const loaded = loadProject(dir);
   assert.deepEqual(loaded.warnings, []);
-  assert.deepEqual(loaded.apis.map((a) => [a.name, a.line]), [['sentiment', 2], ['summarizer', 50]]);
+  assert.deepEqual(
+    loaded.apis.map((a) => [a.name, a.line]),
+    [
+      ['sentiment', 2],
+      ['summarizer', 50],
+    ],
+  );
   const expected: RealtimeApiSpec = {
     predictor: {
-      type: 'python', path: 'src/predictor.py', pythonPath: 'src', image: 'registry.example.com/runtime:1', logLevel: 'debug',
-      processesPerReplica: 2, threadsPerProcess: 3,
+      type: 'python',
+      path: 'src/predictor.py',
+      pythonPath: 'src',
+      image: 'registry.example.com/runtime:1',
+      logLevel: 'debug',
+      processesPerReplica: 2,
+      threadsPerProcess: 3,
       config: { model_name: 'distilbert', thresholds: { low: 0.2, high_value: 0.8 }, labels: ['neg', 'pos'] },
       env: { HF_HOME: '/tmp/hf', WORKERS: '4' },
       serverSideBatching: { maxBatchSize: 8, batchInterval: '100ms' },
@@ -118,15 +133,28 @@ test('a full-featured file round-trips to the expected camelCase spec', () => {
     },
     compute: { cpu: 1, gpu: 1, mem: '4Gi', nodeGroups: ['gpu-spot', 'gpu-on-demand'] },
     autoscaling: {
-      minReplicas: 2, maxReplicas: 10, initReplicas: 3, targetReplicaConcurrency: 4.5, maxReplicaConcurrency: 64, window: '1m30s',
-      downscaleStabilizationPeriod: '10m', upscaleStabilizationPeriod: '30s', maxDownscaleFactor: 0.5, maxUpscaleFactor: 2,
-      downscaleTolerance: 0.1, upscaleTolerance: 0.2, scaleToZeroAfter: '10m',
+      minReplicas: 2,
+      maxReplicas: 10,
+      initReplicas: 3,
+      targetReplicaConcurrency: 4.5,
+      maxReplicaConcurrency: 64,
+      window: '1m30s',
+      downscaleStabilizationPeriod: '10m',
+      upscaleStabilizationPeriod: '30s',
+      maxDownscaleFactor: 0.5,
+      maxUpscaleFactor: 2,
+      downscaleTolerance: 0.1,
+      upscaleTolerance: 0.2,
+      scaleToZeroAfter: '10m',
     },
     updateStrategy: { maxSurge: 1, maxUnavailable: 0 },
     networking: { endpoint: '/v1/sentiment' },
   };
   assert.deepEqual(loaded.apis[0].spec, expected);
-  assert.deepEqual(loaded.apis[1].spec, applyDefaults('summarizer', { predictor: { type: 'typescript', path: 'summarizer.ts' } }));
+  assert.deepEqual(
+    loaded.apis[1].spec,
+    applyDefaults('summarizer', { predictor: { type: 'typescript', path: 'summarizer.ts' } }),
+  );
   assert.equal(loaded.apis[1].spec.networking.endpoint, '/summarizer');
   // the spec survives JSON (what a RealtimeAPI resource carries)
   assert.deepEqual(JSON.parse(JSON.stringify(loaded.apis[0].spec)), expected);
@@ -142,9 +170,15 @@ test('a folder, cortex.yaml, cortex.yml or any named file', () => {
 });
 
 test('a single mapping is accepted as one API, without a warning', () => {
-  const dir = project({ 'cortex.yaml': 'name: solo\nkind: RealtimeAPI\npredictor:\n  type: python\n  path: p.py\n', 'p.py': '' });
+  const dir = project({
+    'cortex.yaml': 'name: solo\nkind: RealtimeAPI\npredictor:\n  type: python\n  path: p.py\n',
+    'p.py': '',
+  });
   const loaded: LoadedProject = loadProject(dir);
-  assert.deepEqual(loaded.apis.map((a) => [a.name, a.line]), [['solo', 1]]);
+  assert.deepEqual(
+    loaded.apis.map((a) => [a.name, a.line]),
+    [['solo', 1]],
+  );
   assert.deepEqual(loaded.warnings, []);
 });
 
@@ -165,13 +199,24 @@ test('Cortex-only settings that are harmless load with warnings', () => {
 `,
   });
   const loaded = loadProject(dir);
-  assert.deepEqual(loaded.warnings.map((w) => [w.line, w.field]), [[6, 'predictor.shm_size'], [10, 'networking.api_gateway'], [11, 'networking.local_port']]);
+  assert.deepEqual(
+    loaded.warnings.map((w) => [w.line, w.field]),
+    [
+      [6, 'predictor.shm_size'],
+      [10, 'networking.api_gateway'],
+      [11, 'networking.local_port'],
+    ],
+  );
   assert.match(loaded.warnings[1].message, /^ignored: networking.api_gateway/);
   assert.equal(loaded.apis[0].spec.networking.endpoint, '/a');
 });
 
 test('null fields mean "not set"', () => {
-  const dir = project({ 'p.py': '', 'cortex.yaml': '- name: a\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: p.py\n    config:\n  autoscaling:\n    min_replicas:\n' });
+  const dir = project({
+    'p.py': '',
+    'cortex.yaml':
+      '- name: a\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: p.py\n    config:\n  autoscaling:\n    min_replicas:\n',
+  });
   const [api] = loadProject(dir).apis;
   assert.deepEqual(api.spec.predictor.config, {});
   assert.equal(api.spec.autoscaling.minReplicas, 1);
@@ -200,22 +245,35 @@ test('YAML anchors and merge keys work as in Go yaml', () => {
 });
 
 test('ConfigError is an Error whose message lists every issue', () => {
-  const dir = project({ 'cortex.yaml': '- name: a\n  kind: RealtimeAPI\n  predictor: {type: python, path: p.py}\n  compute: {cpu: lots, gpu: 0.5}\n', 'p.py': '' });
-  assert.throws(() => loadProject(dir), (err: unknown) => {
-    assert.ok(err instanceof ConfigError && err instanceof Error);
-    assert.equal(err.name, 'ConfigError');
-    assert.equal(err.issues.length, 2);
-    assert.equal(err.message.split('\n').length, 2);
-    return true;
+  const dir = project({
+    'cortex.yaml':
+      '- name: a\n  kind: RealtimeAPI\n  predictor: {type: python, path: p.py}\n  compute: {cpu: lots, gpu: 0.5}\n',
+    'p.py': '',
   });
+  assert.throws(
+    () => loadProject(dir),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError && err instanceof Error);
+      assert.equal(err.name, 'ConfigError');
+      assert.equal(err.issues.length, 2);
+      assert.equal(err.message.split('\n').length, 2);
+      return true;
+    },
+  );
 });
 
 test('paths inside the working directory are shown relative to it', () => {
-  const dir = project({ 'cortex.yaml': '- name: a\n  kind: RealtimeAPI\n  predictor: {type: python, path: p.py}\n  compute: {cpu: lots}\n', 'p.py': '' });
+  const dir = project({
+    'cortex.yaml': '- name: a\n  kind: RealtimeAPI\n  predictor: {type: python, path: p.py}\n  compute: {cpu: lots}\n',
+    'p.py': '',
+  });
   const cwd = process.cwd();
   process.chdir(dir);
   try {
-    assert.throws(() => loadProject('.'), (err: Error) => /^cortex\.yaml:4:18: api "a": compute\.cpu: must be a CPU quantity/.test(err.message));
+    assert.throws(
+      () => loadProject('.'),
+      (err: Error) => /^cortex\.yaml:4:18: api "a": compute\.cpu: must be a CPU quantity/.test(err.message),
+    );
   } finally {
     process.chdir(cwd);
   }

@@ -4,11 +4,25 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  KIND, PREDICTOR_TYPES, RealtimeApiSpecSchema, applyDefaults, isPlainObject, validateApiName, validateSpec, valueAt,
-  type RealtimeApiSpec, type RealtimeApiSpecInput,
+  KIND,
+  PREDICTOR_TYPES,
+  RealtimeApiSpecSchema,
+  applyDefaults,
+  isPlainObject,
+  validateApiName,
+  validateSpec,
+  valueAt,
+  type RealtimeApiSpec,
+  type RealtimeApiSpecInput,
 } from '../../operator/api/v1alpha1/index.ts';
 import { ConfigError, byPosition, type ConfigIssue, type ConfigWarning } from './errors.ts';
-import { CORTEX_ONLY_FIELDS, RENAMED_KINDS, SUPPORTED_KINDS, UNSUPPORTED_KINDS, UNSUPPORTED_PREDICTOR_TYPES } from './compat.ts';
+import {
+  CORTEX_ONLY_FIELDS,
+  RENAMED_KINDS,
+  SUPPORTED_KINDS,
+  UNSUPPORTED_KINDS,
+  UNSUPPORTED_PREDICTOR_TYPES,
+} from './compat.ts';
 import { FIELD_TABLE, fromSnakeCase, toSnakePath } from './snake-case.ts';
 import { suggest } from './suggest.ts';
 import { YamlSource } from './yaml-source.ts';
@@ -52,7 +66,10 @@ export function findConfigFile(fileOrDir: string): string {
     const candidate = path.join(target, name);
     if (fs.existsSync(candidate)) return candidate;
   }
-  return fail(`no ${CONFIG_FILE_NAMES.join(' or ')} in this folder`, 'create cortex.yaml here (a list of APIs), or pass the path of your config file');
+  return fail(
+    `no ${CONFIG_FILE_NAMES.join(' or ')} in this folder`,
+    'create cortex.yaml here (a list of APIs), or pass the path of your config file',
+  );
 }
 
 /** One API of the file, with what the checks across APIs need even when it has problems. */
@@ -77,7 +94,14 @@ class Loader {
   }
 
   /** Records a problem at `field` (snake_case, within the API at `base`). */
-  issue(api: string | undefined, base: (string | number)[], field: string[], message: string, fix: string, part: 'key' | 'value' = 'value'): void {
+  issue(
+    api: string | undefined,
+    base: (string | number)[],
+    field: string[],
+    message: string,
+    fix: string,
+    part: 'key' | 'value' = 'value',
+  ): void {
     const at = this.src.locate([...base, ...field], part);
     this.issues.push({ file: this.file, ...at, api, field: field.join('.'), message, fix });
   }
@@ -91,11 +115,25 @@ class Loader {
     const root = this.src.value;
     const items: { value: unknown; base: (string | number)[] }[] = Array.isArray(root)
       ? root.map((value, i) => ({ value, base: [i] }))
-      : isPlainObject(root) ? [{ value: root, base: [] }] : [];
+      : isPlainObject(root)
+        ? [{ value: root, base: [] }]
+        : [];
     if (root === undefined || root === null || (Array.isArray(root) && root.length === 0)) {
-      this.issue(undefined, [], [], 'no APIs defined', 'list your APIs, e.g. "- name: iris-classifier" with kind: RealtimeAPI and a predictor (type, path)');
+      this.issue(
+        undefined,
+        [],
+        [],
+        'no APIs defined',
+        'list your APIs, e.g. "- name: iris-classifier" with kind: RealtimeAPI and a predictor (type, path)',
+      );
     } else if (items.length === 0) {
-      this.issue(undefined, [], [], 'must be a list of APIs', 'write each API as a list item: "- name: ...", with kind and predictor under it');
+      this.issue(
+        undefined,
+        [],
+        [],
+        'must be a list of APIs',
+        'write each API as a list item: "- name: ...", with kind and predictor under it',
+      );
     }
     const entries: ApiEntry[] = [];
     for (const item of items) {
@@ -115,7 +153,13 @@ class Loader {
   private loadApi(raw: unknown, base: (string | number)[]): ApiEntry | undefined {
     const line = this.src.locate(base, 'key').line;
     if (!isPlainObject(raw)) {
-      this.issue(undefined, base, [], 'an API must be a mapping (name, kind, predictor, ...)', 'write the API as "- name: ..." followed by its fields, indented');
+      this.issue(
+        undefined,
+        base,
+        [],
+        'an API must be a mapping (name, kind, predictor, ...)',
+        'write the API as "- name: ..." followed by its fields, indented',
+      );
       return undefined;
     }
     const name = typeof raw.name === 'string' && raw.name !== '' ? raw.name : undefined;
@@ -130,12 +174,19 @@ class Loader {
     const { name: _name, kind: _kind, ...fields } = raw;
     const predictorType = isPlainObject(raw.predictor) ? raw.predictor.type : undefined;
     const handled = new Set<string>();
-    const input = fromSnakeCase(fields, RealtimeApiSpecSchema, [], (field, known) => this.unknownField(name, base, raw, field, known, predictorType));
+    const input = fromSnakeCase(fields, RealtimeApiSpecSchema, [], (field, known) =>
+      this.unknownField(name, base, raw, field, known, predictorType),
+    );
 
     const modelServer = typeof predictorType === 'string' && UNSUPPORTED_PREDICTOR_TYPES.includes(predictorType);
     if (modelServer) {
-      this.issue(name, base, ['predictor', 'type'], `predictor type "${predictorType}" is not supported; supported types: ${PREDICTOR_TYPES.join(', ')}`,
-        `load the model yourself in a python predictor (e.g. with ${predictorType === 'onnx' ? 'onnxruntime' : 'tensorflow'} in PythonPredictor.__init__) and set type: python`);
+      this.issue(
+        name,
+        base,
+        ['predictor', 'type'],
+        `predictor type "${predictorType}" is not supported; supported types: ${PREDICTOR_TYPES.join(', ')}`,
+        `load the model yourself in a python predictor (e.g. with ${predictorType === 'onnx' ? 'onnxruntime' : 'tensorflow'} in PythonPredictor.__init__) and set type: python`,
+      );
       handled.add('predictor.type');
     }
 
@@ -164,18 +215,43 @@ class Loader {
     if (kind === undefined || kind === null) {
       this.issue(name, base, ['kind'], 'is required', `add kind: ${KIND}`, 'key');
     } else if (typeof kind === 'string' && Object.hasOwn(UNSUPPORTED_KINDS, kind)) {
-      this.issue(name, base, ['kind'], `${kind} is not supported yet; supported kinds: ${supported}`, UNSUPPORTED_KINDS[kind]);
+      this.issue(
+        name,
+        base,
+        ['kind'],
+        `${kind} is not supported yet; supported kinds: ${supported}`,
+        UNSUPPORTED_KINDS[kind],
+      );
       return false;
     } else if (typeof kind === 'string' && Object.hasOwn(RENAMED_KINDS, kind)) {
-      this.issue(name, base, ['kind'], `${kind} was renamed ${RENAMED_KINDS[kind]} in Cortex 0.17`, `write kind: ${RENAMED_KINDS[kind]}`);
+      this.issue(
+        name,
+        base,
+        ['kind'],
+        `${kind} was renamed ${RENAMED_KINDS[kind]} in Cortex 0.17`,
+        `write kind: ${RENAMED_KINDS[kind]}`,
+      );
     } else if (kind !== KIND) {
       const close = suggest(String(kind), [...SUPPORTED_KINDS, ...Object.keys(UNSUPPORTED_KINDS)]);
-      this.issue(name, base, ['kind'], `unknown kind ${JSON.stringify(kind)}${close ? `; did you mean ${close}?` : ''}; supported kinds: ${supported}`, `write kind: ${KIND}`);
+      this.issue(
+        name,
+        base,
+        ['kind'],
+        `unknown kind ${JSON.stringify(kind)}${close ? `; did you mean ${close}?` : ''}; supported kinds: ${supported}`,
+        `write kind: ${KIND}`,
+      );
     }
     return true;
   }
 
-  private unknownField(name: string | undefined, base: (string | number)[], raw: Record<string, unknown>, field: string[], known: string[], predictorType: unknown): void {
+  private unknownField(
+    name: string | undefined,
+    base: (string | number)[],
+    raw: Record<string, unknown>,
+    field: string[],
+    known: string[],
+    predictorType: unknown,
+  ): void {
     const rule = Object.hasOwn(CORTEX_ONLY_FIELDS, field.join('.')) ? CORTEX_ONLY_FIELDS[field.join('.')] : undefined;
     if (rule) {
       const verdict = rule(valueAt(raw, field), predictorType);
@@ -189,29 +265,71 @@ class Loader {
     const elsewhere = close ? undefined : [...FIELD_TABLE.keys()].find((f) => f.split('.').pop() === leaf);
     const parent = field.length > 1 ? ` under ${field.slice(0, -1).join('.')}` : '';
     if (close) {
-      this.issue(name, base, field, `unknown field "${leaf}"${parent}; did you mean "${close}"?`, `rename it to ${close}`, 'key');
+      this.issue(
+        name,
+        base,
+        field,
+        `unknown field "${leaf}"${parent}; did you mean "${close}"?`,
+        `rename it to ${close}`,
+        'key',
+      );
     } else if (elsewhere) {
-      this.issue(name, base, field, `unknown field "${leaf}"${parent}; did you mean ${elsewhere}?`, `move it to ${elsewhere}`, 'key');
+      this.issue(
+        name,
+        base,
+        field,
+        `unknown field "${leaf}"${parent}; did you mean ${elsewhere}?`,
+        `move it to ${elsewhere}`,
+        'key',
+      );
     } else {
-      this.issue(name, base, field, `unknown field "${leaf}"${parent}`, `remove it; fields allowed here: ${here.join(', ')}`, 'key');
+      this.issue(
+        name,
+        base,
+        field,
+        `unknown field "${leaf}"${parent}`,
+        `remove it; fields allowed here: ${here.join(', ')}`,
+        'key',
+      );
     }
   }
 
   private checkAcrossApis(entries: ApiEntry[]): void {
     const nameLine = (e: ApiEntry) => this.src.locate([...e.base, 'name']).line;
-    const byName = groupBy(entries.filter((e) => e.name !== undefined), (e) => e.name!);
+    const byName = groupBy(
+      entries.filter((e) => e.name !== undefined),
+      (e) => e.name!,
+    );
     for (const [apiName, group] of byName) {
       if (group.length < 2) continue;
       for (const e of group) {
         const others = group.filter((o) => o !== e).map(nameLine);
-        this.issue(apiName, e.base, ['name'], `duplicate API name "${apiName}" (also at line${others.length > 1 ? 's' : ''} ${others.join(', ')})`, 'give each API a different name');
+        this.issue(
+          apiName,
+          e.base,
+          ['name'],
+          `duplicate API name "${apiName}" (also at line${others.length > 1 ? 's' : ''} ${others.join(', ')})`,
+          'give each API a different name',
+        );
       }
     }
-    const unique = entries.filter((e) => e.name !== undefined && byName.get(e.name)!.length === 1 && isPlainObject(e.spec?.networking) && typeof e.spec.networking.endpoint === 'string');
+    const unique = entries.filter(
+      (e) =>
+        e.name !== undefined &&
+        byName.get(e.name)!.length === 1 &&
+        isPlainObject(e.spec?.networking) &&
+        typeof e.spec.networking.endpoint === 'string',
+    );
     for (const [endpoint, group] of groupBy(unique, (e) => e.spec.networking.endpoint)) {
       for (const e of group.slice(1)) {
         const first = group[0];
-        this.issue(e.name, e.base, ['networking', 'endpoint'], `endpoint ${endpoint} is already used by api "${first.name}" (line ${first.line})`, 'set networking.endpoint to a path no other API uses');
+        this.issue(
+          e.name,
+          e.base,
+          ['networking', 'endpoint'],
+          `endpoint ${endpoint} is already used by api "${first.name}" (line ${first.line})`,
+          'set networking.endpoint to a path no other API uses',
+        );
       }
     }
   }
@@ -240,15 +358,34 @@ export function loadProject(fileOrDir: string): LoadedProject {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([{ file, line: 0, column: 0, api: undefined, field: '', message: `cannot read the file: ${(err as Error).message}`, fix: 'check its permissions' }]);
+    throw new ConfigError([
+      {
+        file,
+        line: 0,
+        column: 0,
+        api: undefined,
+        field: '',
+        message: `cannot read the file: ${(err as Error).message}`,
+        fix: 'check its permissions',
+      },
+    ]);
   }
   const src = new YamlSource(text);
   if (src.errors.length > 0) {
-    throw new ConfigError(src.errors.map((e) => ({
-      file, line: e.line, column: e.column, api: undefined, field: '', message: `invalid YAML: ${e.message}`, fix: 'correct the YAML syntax here (indentation, colons, quotes)',
-    })));
+    throw new ConfigError(
+      src.errors.map((e) => ({
+        file,
+        line: e.line,
+        column: e.column,
+        api: undefined,
+        field: '',
+        message: `invalid YAML: ${e.message}`,
+        fix: 'correct the YAML syntax here (indentation, colons, quotes)',
+      })),
+    );
   }
   const loader = new Loader(file, src);
-  for (const w of src.warnings) loader.warnings.push({ file, line: w.line, column: w.column, api: undefined, field: '', message: w.message });
+  for (const w of src.warnings)
+    loader.warnings.push({ file, line: w.line, column: w.column, api: undefined, field: '', message: w.message });
   return loader.load();
 }

@@ -20,13 +20,17 @@ function statOf(p: string): fs.Stats | undefined {
   }
 }
 
-
 /**
  * The files an API names must exist inside the project folder `dir`: predictor.path (a file
  * of its language), predictor.python_path (a folder), and dependency files the user wrote
  * (the default ones are optional). `written` is the API as written in cortex.yaml.
  */
-export function checkProjectFiles(dir: string, spec: RealtimeApiSpec, written: Record<string, unknown>, report: Report): void {
+export function checkProjectFiles(
+  dir: string,
+  spec: RealtimeApiSpec,
+  written: Record<string, unknown>,
+  report: Report,
+): void {
   const predictor = spec.predictor;
   if (!isPlainObject(predictor)) return;
   const inside = (p: string) => {
@@ -38,23 +42,44 @@ export function checkProjectFiles(dir: string, spec: RealtimeApiSpec, written: R
     const field = ['predictor', 'path'];
     const stat = statOf(abs);
     if (!inside(predictor.path)) {
-      report(field, `${predictor.path} is outside the project folder ${dir}`, 'move the predictor into the folder of cortex.yaml (that folder is what gets deployed) and give its path relative to it');
+      report(
+        field,
+        `${predictor.path} is outside the project folder ${dir}`,
+        'move the predictor into the folder of cortex.yaml (that folder is what gets deployed) and give its path relative to it',
+      );
     } else if (!stat) {
-      report(field, `file not found: ${abs}`, `create it, or correct predictor.path (it is relative to the folder of cortex.yaml, ${dir})`);
+      report(
+        field,
+        `file not found: ${abs}`,
+        `create it, or correct predictor.path (it is relative to the folder of cortex.yaml, ${dir})`,
+      );
     } else if (stat.isDirectory()) {
-      report(field, `${abs} is a folder, not a file`, 'point predictor.path at the file that defines the predictor class');
+      report(
+        field,
+        `${abs} is a folder, not a file`,
+        'point predictor.path at the file that defines the predictor class',
+      );
     } else {
-      const extensions = Object.hasOwn(PREDICTOR_EXTENSIONS, predictor.type) ? PREDICTOR_EXTENSIONS[predictor.type] : [];
+      const extensions = Object.hasOwn(PREDICTOR_EXTENSIONS, predictor.type)
+        ? PREDICTOR_EXTENSIONS[predictor.type]
+        : [];
       if (extensions.length > 0 && !extensions.includes(path.extname(abs))) {
-        report(field, `a ${predictor.type} predictor must be a ${extensions.join(' or ')} file (got ${predictor.path})`,
-          `point predictor.path at the ${extensions[0]} file, or set predictor.type to match the file`);
+        report(
+          field,
+          `a ${predictor.type} predictor must be a ${extensions.join(' or ')} file (got ${predictor.path})`,
+          `point predictor.path at the ${extensions[0]} file, or set predictor.type to match the file`,
+        );
       }
     }
   }
   if (typeof predictor.pythonPath === 'string') {
     const abs = path.resolve(dir, predictor.pythonPath);
     if (!statOf(abs)?.isDirectory()) {
-      report(['predictor', 'python_path'], `folder not found: ${abs}`, `create it, or correct predictor.python_path (it is relative to the folder of cortex.yaml, ${dir})`);
+      report(
+        ['predictor', 'python_path'],
+        `folder not found: ${abs}`,
+        `create it, or correct predictor.python_path (it is relative to the folder of cortex.yaml, ${dir})`,
+      );
     }
   }
   const deps = valueAt(written, ['predictor', 'dependencies']);
@@ -63,7 +88,11 @@ export function checkProjectFiles(dir: string, spec: RealtimeApiSpec, written: R
       const file = predictor.dependencies[key];
       if (typeof deps[key] !== 'string' || typeof file !== 'string') continue; // defaults are optional files
       if (!statOf(path.resolve(dir, file))?.isFile()) {
-        report(['predictor', 'dependencies', key], `file not found: ${path.resolve(dir, file)}`, `create it, or remove predictor.dependencies.${key} (it is relative to the folder of cortex.yaml)`);
+        report(
+          ['predictor', 'dependencies', key],
+          `file not found: ${path.resolve(dir, file)}`,
+          `create it, or remove predictor.dependencies.${key} (it is relative to the folder of cortex.yaml)`,
+        );
       }
     }
   }

@@ -3,7 +3,13 @@
 // user data and are never renamed.
 
 import type { TSchema } from '@sinclair/typebox';
-import { RealtimeApiSpecSchema, childSchema, fieldsOf, isDataMap, isPlainObject } from '../../operator/api/v1alpha1/index.ts';
+import {
+  RealtimeApiSpecSchema,
+  childSchema,
+  fieldsOf,
+  isDataMap,
+  isPlainObject,
+} from '../../operator/api/v1alpha1/index.ts';
 
 /** 'processesPerReplica' → 'processes_per_replica'. */
 export function camelToSnake(name: string): string {
@@ -82,7 +88,9 @@ export function fromSnakeCase(
   if (isDataMap(schema) && isPlainObject(value)) {
     const valueType = (schema.additionalProperties as TSchema | undefined)?.type;
     if (valueType !== 'string') return value;
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, typeof v === 'number' || typeof v === 'boolean' ? String(v) : v]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, typeof v === 'number' || typeof v === 'boolean' ? String(v) : v]),
+    );
   }
   return value;
 }

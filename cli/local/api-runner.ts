@@ -107,7 +107,11 @@ export class ApiRunner {
     const version = this.record.version;
     if (version === undefined) return;
     if (!existsSync(version.configFile)) {
-      this.record.failure = { hash: version.hash, reason: `its files are gone (${version.snapshot}); deploy it again`, at: new Date().toISOString() };
+      this.record.failure = {
+        hash: version.hash,
+        reason: `its files are gone (${version.snapshot}); deploy it again`,
+        at: new Date().toISOString(),
+      };
       this.record.version = undefined;
       this.ctx.persist();
       return;
@@ -133,31 +137,37 @@ export class ApiRunner {
   private async runRollout(run: Run, emit: (event: RolloutEvent) => void, refresh: boolean): Promise<RolloutOutcome> {
     const total = run.replicas.length;
     emit({ type: 'starting', api: this.name, replicas: run.replicas.map((r) => r.id) });
-    const outcome = await new Promise<{ ok: true } | { ok: false; replica?: ReplicaProcess; reason: string }>((resolve) => {
-      const timer = setTimeout(() => {
-        const slow = run.replicas.find((r) => r.state !== 'ready');
-        const last = slow?.lastLogLines(1)[0];
-        resolve({ ok: false, replica: slow, reason: `not ready after ${Math.round(this.ctx.readyTimeoutMs / 1000)} s${last ? `; it last logged: ${last}` : ''}` });
-      }, this.ctx.readyTimeoutMs);
-      run.waiter = (replica, exit) => {
-        if (run.cancelled) {
-          clearTimeout(timer);
-          return resolve({ ok: false, reason: 'superseded' });
-        }
-        if (exit !== undefined) {
-          if (exit.expected) return;
-          clearTimeout(timer);
-          return resolve({ ok: false, replica, reason: exit.reason });
-        }
-        const ready = run.replicas.filter((r) => r.state === 'ready').length;
-        emit({ type: 'replica-ready', api: this.name, replica: replica.id, ready, of: total });
-        if (ready === total) {
-          clearTimeout(timer);
-          resolve({ ok: true });
-        }
-      };
-      for (const r of run.replicas) r.start();
-    });
+    const outcome = await new Promise<{ ok: true } | { ok: false; replica?: ReplicaProcess; reason: string }>(
+      (resolve) => {
+        const timer = setTimeout(() => {
+          const slow = run.replicas.find((r) => r.state !== 'ready');
+          const last = slow?.lastLogLines(1)[0];
+          resolve({
+            ok: false,
+            replica: slow,
+            reason: `not ready after ${Math.round(this.ctx.readyTimeoutMs / 1000)} s${last ? `; it last logged: ${last}` : ''}`,
+          });
+        }, this.ctx.readyTimeoutMs);
+        run.waiter = (replica, exit) => {
+          if (run.cancelled) {
+            clearTimeout(timer);
+            return resolve({ ok: false, reason: 'superseded' });
+          }
+          if (exit !== undefined) {
+            if (exit.expected) return;
+            clearTimeout(timer);
+            return resolve({ ok: false, replica, reason: exit.reason });
+          }
+          const ready = run.replicas.filter((r) => r.state === 'ready').length;
+          emit({ type: 'replica-ready', api: this.name, replica: replica.id, ready, of: total });
+          if (ready === total) {
+            clearTimeout(timer);
+            resolve({ ok: true });
+          }
+        };
+        for (const r of run.replicas) r.start();
+      },
+    );
     run.waiter = undefined;
     if (run.cancelled) return { action: 'superseded', reason: 'a newer deploy of this API replaced this one' };
     if (!outcome.ok) {
@@ -210,12 +220,14 @@ export class ApiRunner {
   }
 
   private async stopRun(run: Run, force: boolean): Promise<void> {
-    await Promise.all(run.replicas.map(async (r) => {
-      this.cancelRestart(r);
-      await (force ? r.kill() : r.stop());
-      this.ctx.forget(r.id);
-      this.removeFiles(r);
-    }));
+    await Promise.all(
+      run.replicas.map(async (r) => {
+        this.cancelRestart(r);
+        await (force ? r.kill() : r.stop());
+        this.ctx.forget(r.id);
+        this.removeFiles(r);
+      }),
+    );
   }
 
   /** Stops everything (gracefully) and forgets the API. */
@@ -229,7 +241,10 @@ export class ApiRunner {
     this.current = undefined;
     this.next = undefined;
     this.ctx.changed();
-    await Promise.all([...runs.map((run) => this.stopRun(run, run.cancelled)), ...[...this.draining.keys()].map((r) => r.stop())]);
+    await Promise.all([
+      ...runs.map((run) => this.stopRun(run, run.cancelled)),
+      ...[...this.draining.keys()].map((r) => r.stop()),
+    ]);
     rmSync(path.join(this.ctx.layout.logs, this.name), { recursive: true, force: true });
   }
 
@@ -268,22 +283,29 @@ export class ApiRunner {
   private exited(run: Run, replica: ReplicaProcess, info: ExitInfo): void {
     this.ctx.changed();
     if (info.expected || run.cancelled || this.deleted) return;
-    this.ctx.log.warning(`${this.name}: replica ${replica.id} ${info.reason}`, { replica: replica.id, code: info.code, signal: info.signal });
+    this.ctx.log.warning(`${this.name}: replica ${replica.id} ${info.reason}`, {
+      replica: replica.id,
+      code: info.code,
+      signal: info.signal,
+    });
     if (run.waiter) return run.waiter(replica, info);
     if (!run.supervised || this.current !== run) return;
     // A serving replica crashed: start it again, waiting longer after each failure in a row.
     const servedLong = replica.readyAt !== undefined && Date.now() - replica.readyAt.getTime() > BACKOFF_RESET_AFTER_MS;
-    const failures = servedLong ? 0 : this.failures.get(replica) ?? 0;
+    const failures = servedLong ? 0 : (this.failures.get(replica) ?? 0);
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** failures);
     this.failures.set(replica, failures + 1);
     replica.state = 'restarting';
-    this.restartTimers.set(replica, setTimeout(() => {
-      this.restartTimers.delete(replica);
-      if (this.deleted || this.current !== run) return;
-      replica.restarts++;
-      replica.start();
-      this.ctx.changed();
-    }, delay));
+    this.restartTimers.set(
+      replica,
+      setTimeout(() => {
+        this.restartTimers.delete(replica);
+        if (this.deleted || this.current !== run) return;
+        replica.restarts++;
+        replica.start();
+        this.ctx.changed();
+      }, delay),
+    );
   }
 
   private cancelRestart(replica: ReplicaProcess): void {
@@ -308,7 +330,11 @@ export class ApiRunner {
     ];
     const ready = current?.replicas.filter((r) => r.state === 'ready').length ?? 0;
     const newest = next ?? current;
-    const requested = newest ? requestedReplicas(newest.version) : this.record.version ? requestedReplicas(this.record.version) : 1;
+    const requested = newest
+      ? requestedReplicas(newest.version)
+      : this.record.version
+        ? requestedReplicas(this.record.version)
+        : 1;
     const down = current?.replicas.find((r) => r.state !== 'ready' && r.error !== undefined);
     let status: ApiStatus['status'];
     let reason: string | undefined;
@@ -342,8 +368,14 @@ export class ApiRunner {
       ...(this.record.liveSince && current ? { lastUpdate: this.record.liveSince } : {}),
       ...(current ? { version: short(current.version.hash) } : {}),
       ...(next ? { updatingTo: short(next.version.hash) } : {}),
-      ...(failure && (current || next) ? { lastDeployError: { version: short(failure.hash), reason: failure.reason, at: failure.at } } : {}),
-      ...(newest ? { source: newest.version.source } : this.record.version ? { source: this.record.version.source } : {}),
+      ...(failure && (current || next)
+        ? { lastDeployError: { version: short(failure.hash), reason: failure.reason, at: failure.at } }
+        : {}),
+      ...(newest
+        ? { source: newest.version.source }
+        : this.record.version
+          ? { source: this.record.version.source }
+          : {}),
       replicas,
     };
   }

@@ -19,7 +19,9 @@ const START_TIMEOUT_MS = 20_000;
 /** No supervisor answers (none runs, or the one there is stopping). */
 function isConnectionError(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ESTOPPING';
+  return (
+    code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ESTOPPING'
+  );
 }
 
 const stoppingError = () => Object.assign(new Error('the supervisor is stopping'), { code: 'ESTOPPING' });
@@ -32,21 +34,24 @@ export class SupervisorClient {
 
   request<T>(method: string, path: string, body?: unknown): Promise<ControlResponse<T>> {
     return new Promise((resolve, reject) => {
-      const req = http.request({ socketPath: this.layout.socket, method, path, headers: { 'content-type': 'application/json' } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => {
-          try {
-            const body = JSON.parse(text) as T;
-            if (res.statusCode === 503 && (body as { stopping?: boolean }).stopping) return reject(stoppingError());
-            resolve({ status: res.statusCode ?? 0, body });
-          } catch (error) {
-            reject(error);
-          }
-        });
-        res.on('error', reject);
-      });
+      const req = http.request(
+        { socketPath: this.layout.socket, method, path, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => {
+            try {
+              const body = JSON.parse(text) as T;
+              if (res.statusCode === 503 && (body as { stopping?: boolean }).stopping) return reject(stoppingError());
+              resolve({ status: res.statusCode ?? 0, body });
+            } catch (error) {
+              reject(error);
+            }
+          });
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(body === undefined ? undefined : JSON.stringify(body));
     });
@@ -61,41 +66,50 @@ export class SupervisorClient {
     return new Promise((resolve, reject) => {
       let last: RolloutEvent | undefined;
       let gotAny = false;
-      const req = http.request({ socketPath: this.layout.socket, method: 'POST', path, headers: { 'content-type': 'application/json' } }, (res) => {
-        let pending = '';
-        res.setEncoding('utf8');
-        if (res.statusCode !== 200) {
-          let text = '';
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => {
-            if (res.statusCode === 503 && text.includes('"stopping":true')) return reject(stoppingError());
-            const message = (() => {
-              try {
-                return (JSON.parse(text) as { error?: string }).error ?? text;
-              } catch {
-                return text;
-              }
-            })();
-            reject(new CliError(message, res.statusCode === 404 ? ExitCode.NotFound : ExitCode.Failed));
-          });
-          return;
-        }
-        res.on('data', (chunk: string) => {
-          gotAny = true;
-          pending += chunk;
-          let nl: number;
-          while ((nl = pending.indexOf('\n')) >= 0) {
-            const line = pending.slice(0, nl);
-            pending = pending.slice(nl + 1);
-            if (line.trim() === '') continue;
-            last = JSON.parse(line) as RolloutEvent;
-            onEvent(last);
+      const req = http.request(
+        { socketPath: this.layout.socket, method: 'POST', path, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          let pending = '';
+          res.setEncoding('utf8');
+          if (res.statusCode !== 200) {
+            let text = '';
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => {
+              if (res.statusCode === 503 && text.includes('"stopping":true')) return reject(stoppingError());
+              const message = (() => {
+                try {
+                  return (JSON.parse(text) as { error?: string }).error ?? text;
+                } catch {
+                  return text;
+                }
+              })();
+              reject(new CliError(message, res.statusCode === 404 ? ExitCode.NotFound : ExitCode.Failed));
+            });
+            return;
           }
-        });
-        res.on('end', () => resolve(last));
-        res.on('error', reject);
-      });
-      req.on('error', (error) => reject(gotAny ? new CliError(`lost the connection to the local environment: ${error.message}`, ExitCode.Unavailable) : error));
+          res.on('data', (chunk: string) => {
+            gotAny = true;
+            pending += chunk;
+            let nl: number;
+            while ((nl = pending.indexOf('\n')) >= 0) {
+              const line = pending.slice(0, nl);
+              pending = pending.slice(nl + 1);
+              if (line.trim() === '') continue;
+              last = JSON.parse(line) as RolloutEvent;
+              onEvent(last);
+            }
+          });
+          res.on('end', () => resolve(last));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', (error) =>
+        reject(
+          gotAny
+            ? new CliError(`lost the connection to the local environment: ${error.message}`, ExitCode.Unavailable)
+            : error,
+        ),
+      );
       req.end(JSON.stringify(body));
     });
   }
@@ -149,7 +163,12 @@ function spawnSupervisor(l: Layout): { exited?: number | null } {
   try {
     const env = { ...process.env };
     delete env.NODE_TEST_CONTEXT;
-    const child = spawn(process.execPath, [cortexBin, '__supervisor'], { detached: true, stdio: ['ignore', fd, fd], cwd: l.home, env });
+    const child = spawn(process.execPath, [cortexBin, '__supervisor'], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      cwd: l.home,
+      env,
+    });
     child.once('exit', (code) => (state.exited = code));
     child.once('error', () => (state.exited = -1));
     child.unref();

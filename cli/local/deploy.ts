@@ -56,7 +56,13 @@ function replicaEnv(): Record<string, string> {
 }
 
 /** A version is its API's name, spec, project contents and the variables that shape it. */
-export function versionHash(name: string, project: LoadedProject, spec: unknown, snapshot: Snapshot, env: Record<string, string>): string {
+export function versionHash(
+  name: string,
+  project: LoadedProject,
+  spec: unknown,
+  snapshot: Snapshot,
+  env: Record<string, string>,
+): string {
   const shaping = Object.fromEntries(PASSED_ENV.filter((k) => env[k] !== undefined).map((k) => [k, env[k]]));
   return createHash('sha256')
     .update(JSON.stringify({ name, spec, content: snapshot.hash, config: path.basename(project.file), env: shaping }))
@@ -97,7 +103,10 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
     const ok = await reporter.confirm(`${what}; deploy anyway?`);
     if (!ok) {
       packing.fail('stopped');
-      throw new CliError(`${what}; list what to leave out in ${path.join(project.dir, '.cortexignore')}, or pass -y to deploy it all`, ExitCode.Usage);
+      throw new CliError(
+        `${what}; list what to leave out in ${path.join(project.dir, '.cortexignore')}, or pass -y to deploy it all`,
+        ExitCode.Usage,
+      );
     }
   }
   const snapshot = createSnapshot(files, l.snapshots);
@@ -129,8 +138,13 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
       const plan = existing?.version === undefined ? 'creating' : 'updating';
       reporter.plan(api.name, plan);
       const request: DeployRequest = {
-        name: api.name, hash, snapshot: snapshot.dir, configFile: path.join(snapshot.dir, path.basename(project.file)),
-        spec: api.spec, env, source: project.dir,
+        name: api.name,
+        hash,
+        snapshot: snapshot.dir,
+        configFile: path.join(snapshot.dir, path.basename(project.file)),
+        spec: api.spec,
+        env,
+        source: project.dir,
       };
       handedOver = true;
       const result = await rollout(client, request, reporter);
@@ -146,7 +160,11 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
   }
 }
 
-async function installRequirements(project: LoadedProject, snapshot: Snapshot, reporter: DeployReporter): Promise<void> {
+async function installRequirements(
+  project: LoadedProject,
+  snapshot: Snapshot,
+  reporter: DeployReporter,
+): Promise<void> {
   const files = new Set<string>();
   for (const api of project.apis) {
     if (api.spec.predictor.type !== 'python') continue;
@@ -173,12 +191,19 @@ async function installRequirements(project: LoadedProject, snapshot: Snapshot, r
       logger.flush();
       if (!(error instanceof DependencyError)) throw error;
       step.fail();
-      throw new CliError(`${error.message.replaceAll(snapshot.dir, project.dir)}\nnothing was deployed; what was running keeps running`, ExitCode.Failed);
+      throw new CliError(
+        `${error.message.replaceAll(snapshot.dir, project.dir)}\nnothing was deployed; what was running keeps running`,
+        ExitCode.Failed,
+      );
     }
   }
 }
 
-async function rollout(client: SupervisorClient, request: DeployRequest, reporter: DeployReporter): Promise<Omit<DeployResult, 'api' | 'endpoint' | 'projectDir' | 'plan'>> {
+async function rollout(
+  client: SupervisorClient,
+  request: DeployRequest,
+  reporter: DeployReporter,
+): Promise<Omit<DeployResult, 'api' | 'endpoint' | 'projectDir' | 'plan'>> {
   let starting: StepHandle | undefined;
   let waiting: StepHandle | undefined;
   const onEvent = (event: RolloutEvent) => {

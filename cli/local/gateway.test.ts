@@ -5,7 +5,10 @@ import { after, before, describe, test } from 'node:test';
 import { Gateway, stripEndpoint, type Backend, type RouteTable } from './gateway.ts';
 
 /** A replica stand-in: answers with its name, the path it saw and the body; /slow waits. */
-async function backend(name: string, options: { status?: number } = {}): Promise<{ server: http.Server; port: number; seen: string[] }> {
+async function backend(
+  name: string,
+  options: { status?: number } = {},
+): Promise<{ server: http.Server; port: number; seen: string[] }> {
   const seen: string[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -30,7 +33,8 @@ class Table implements RouteTable {
   match(pathname: string) {
     let best: { api: string; endpoint: string } | undefined;
     for (const [api, { endpoint }] of this.apis) {
-      if (stripEndpoint(endpoint, pathname) !== undefined && (!best || endpoint.length > best.endpoint.length)) best = { api, endpoint };
+      if (stripEndpoint(endpoint, pathname) !== undefined && (!best || endpoint.length > best.endpoint.length))
+        best = { api, endpoint };
     }
     return best;
   }
@@ -55,7 +59,10 @@ describe('gateway', () => {
   const servers: http.Server[] = [];
   const post = async (path: string, body: string) => {
     const r = await fetch(url + path, { method: 'POST', body });
-    return { status: r.status, json: (await r.json()) as { name?: string; url?: string; body?: string; error?: string } };
+    return {
+      status: r.status,
+      json: (await r.json()) as { name?: string; url?: string; body?: string; error?: string },
+    };
   };
   before(async () => {
     const address = await gateway.listen(0, '127.0.0.1');
@@ -87,7 +94,12 @@ describe('gateway', () => {
     assert.equal(missing.status, 404);
     assert.equal(missing.json.error, 'no API at /nope; endpoints: /models, /models/v2');
     const list = await fetch(url + '/');
-    assert.deepEqual(await list.json(), { apis: [{ name: 'models', endpoint: '/models' }, { name: 'models-v2', endpoint: '/models/v2' }] });
+    assert.deepEqual(await list.json(), {
+      apis: [
+        { name: 'models', endpoint: '/models' },
+        { name: 'models-v2', endpoint: '/models/v2' },
+      ],
+    });
     routes.apis.clear();
   });
 
@@ -95,7 +107,13 @@ describe('gateway', () => {
     const a = await backend('a');
     const b = await backend('b');
     servers.push(a.server, b.server);
-    routes.apis.set('api', { endpoint: '/api', backends: [{ id: 'la', port: a.port }, { id: 'lb', port: b.port }] });
+    routes.apis.set('api', {
+      endpoint: '/api',
+      backends: [
+        { id: 'la', port: a.port },
+        { id: 'lb', port: b.port },
+      ],
+    });
     const slow = post('/api', 'slow');
     await new Promise((r) => setTimeout(r, 50));
     const quick = await post('/api', 'quick');
@@ -127,20 +145,32 @@ describe('gateway', () => {
     const closed = await backend('closed');
     servers.push(good.server);
     await new Promise<void>((r) => closed.server.close(() => r()));
-    routes.apis.set('api', { endpoint: '/api', backends: [{ id: 'closed', port: closed.port }, { id: 'good', port: good.port }] });
+    routes.apis.set('api', {
+      endpoint: '/api',
+      backends: [
+        { id: 'closed', port: closed.port },
+        { id: 'good', port: good.port },
+      ],
+    });
     const r = await post('/api', '');
     assert.deepEqual([r.status, r.json.name], [200, 'good']);
     routes.apis.clear();
   });
 
-  test("a 503 is passed on, unless its replica is draining: then it goes to another replica", async () => {
+  test('a 503 is passed on, unless its replica is draining: then it goes to another replica', async () => {
     const busy = await backend('busy', { status: 503 });
     const good = await backend('good');
     servers.push(busy.server, good.server);
     routes.apis.set('api', { endpoint: '/api', backends: [{ id: 'busy', port: busy.port }] });
     assert.equal((await post('/api', '')).status, 503);
     // Draining, but still listed (the switch and the request crossed): retried elsewhere.
-    routes.apis.set('api', { endpoint: '/api', backends: [{ id: 'busy', port: busy.port }, { id: 'good', port: good.port }] });
+    routes.apis.set('api', {
+      endpoint: '/api',
+      backends: [
+        { id: 'busy', port: busy.port },
+        { id: 'good', port: good.port },
+      ],
+    });
     const listed = routes.backends;
     routes.backends = (api: string) => routes.apis.get(api)?.backends ?? [];
     routes.leaving.add('busy');

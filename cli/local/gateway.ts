@@ -39,7 +39,17 @@ export interface GatewayOptions {
   maxAttempts?: number;
 }
 
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'content-length']);
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'host',
+  'content-length',
+]);
 
 /** Matches `endpoint` against `pathname`: '/iris' serves '/iris', '/iris/', '/iris/predict', not '/irises'. */
 export function stripEndpoint(endpoint: string, pathname: string): string | undefined {
@@ -124,9 +134,10 @@ export class Gateway {
       }
       req.resume();
       return json(res, 404, {
-        error: apis.length === 0
-          ? `no API at ${pathname}: nothing is deployed (cortex deploy)`
-          : `no API at ${pathname}; endpoints: ${apis.map((a) => a.endpoint).join(', ')}`,
+        error:
+          apis.length === 0
+            ? `no API at ${pathname}: nothing is deployed (cortex deploy)`
+            : `no API at ${pathname}; endpoints: ${apis.map((a) => a.endpoint).join(', ')}`,
       });
     }
     const body = await readBody(req, this.options.maxBodyBytes);
@@ -142,7 +153,10 @@ export class Gateway {
     headers['content-length'] = body.length;
     headers.host = req.headers.host ?? 'localhost';
     const forwardedFor = req.socket.remoteAddress;
-    if (forwardedFor) headers['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${req.headers['x-forwarded-for']}, ${forwardedFor}` : forwardedFor;
+    if (forwardedFor)
+      headers['x-forwarded-for'] = req.headers['x-forwarded-for']
+        ? `${req.headers['x-forwarded-for']}, ${forwardedFor}`
+        : forwardedFor;
 
     const deadline = Date.now() + this.options.holdMs;
     let clientGone = false;
@@ -158,13 +172,26 @@ export class Gateway {
       if (clientGone) return;
       if (backend === undefined) {
         res.setHeader('Retry-After', '1');
-        return json(res, 503, { error: `${route.api} has no ready replica: ${this.routes.unavailableReason(route.api)}` });
+        return json(res, 503, {
+          error: `${route.api} has no ready replica: ${this.routes.unavailableReason(route.api)}`,
+        });
       }
-      const outcome = await this.forward(backend, req.method ?? 'GET', forwardPath, headers, body, res, !resetRetried, (u) => (upstream = u));
+      const outcome = await this.forward(
+        backend,
+        req.method ?? 'GET',
+        forwardPath,
+        headers,
+        body,
+        res,
+        !resetRetried,
+        (u) => (upstream = u),
+      );
       if (outcome === 'done') return;
       if (outcome === 'ECONNRESET' || outcome === 'EPIPE') resetRetried = true;
       if (attempt >= this.options.maxAttempts) {
-        return json(res, 502, { error: `${route.api}: replica ${backend.id} failed before answering (${outcome}); retry` });
+        return json(res, 502, {
+          error: `${route.api}: replica ${backend.id} failed before answering (${outcome}); retry`,
+        });
       }
     }
   }
@@ -200,8 +227,14 @@ export class Gateway {
 
   /** 'done' when an answer (or a failure that must not be retried) went to the client; else why to retry. */
   private forward(
-    backend: Backend, method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer, res: http.ServerResponse,
-    retryReset: boolean, bind: (upstream: http.ClientRequest) => void,
+    backend: Backend,
+    method: string,
+    path: string,
+    headers: http.OutgoingHttpHeaders,
+    body: Buffer,
+    res: http.ServerResponse,
+    retryReset: boolean,
+    bind: (upstream: http.ClientRequest) => void,
   ): Promise<'done' | string> {
     let agent = this.agents.get(backend.id);
     if (agent === undefined) {
@@ -219,31 +252,34 @@ export class Gateway {
       if (this.agents.has(backend.id)) this.active.set(backend.id, Math.max(0, n));
     };
     return new Promise((resolve) => {
-      const upstream = http.request({ host: '127.0.0.1', port: backend.port, method, path, headers, agent }, (answer) => {
-        const status = answer.statusCode ?? 502;
-        if (status === 503 && this.routes.isLeaving(backend.id)) {
-          // A draining replica refused it before any predictor saw it: send it elsewhere.
-          answer.resume();
-          release();
-          this.suspect.set(backend.id, Date.now() + 1000);
-          return resolve('the replica is shutting down');
-        }
-        const out: http.OutgoingHttpHeaders = {};
-        for (const [name, value] of Object.entries(answer.headers)) {
-          if (value !== undefined && (!hopByHop.has(name) || name === 'content-length')) out[name] = value;
-        }
-        res.writeHead(status, out);
-        answer.pipe(res);
-        answer.on('end', release);
-        answer.on('error', () => {
-          release();
-          res.destroy();
-        });
-        answer.on('close', () => {
-          release();
-          resolve('done');
-        });
-      });
+      const upstream = http.request(
+        { host: '127.0.0.1', port: backend.port, method, path, headers, agent },
+        (answer) => {
+          const status = answer.statusCode ?? 502;
+          if (status === 503 && this.routes.isLeaving(backend.id)) {
+            // A draining replica refused it before any predictor saw it: send it elsewhere.
+            answer.resume();
+            release();
+            this.suspect.set(backend.id, Date.now() + 1000);
+            return resolve('the replica is shutting down');
+          }
+          const out: http.OutgoingHttpHeaders = {};
+          for (const [name, value] of Object.entries(answer.headers)) {
+            if (value !== undefined && (!hopByHop.has(name) || name === 'content-length')) out[name] = value;
+          }
+          res.writeHead(status, out);
+          answer.pipe(res);
+          answer.on('end', release);
+          answer.on('error', () => {
+            release();
+            res.destroy();
+          });
+          answer.on('close', () => {
+            release();
+            resolve('done');
+          });
+        },
+      );
       bind(upstream);
       upstream.on('error', (error: NodeJS.ErrnoException) => {
         release();
@@ -257,7 +293,9 @@ export class Gateway {
         // connection the same way, so a reset is retried once only (unless the replica is
         // draining): a request that kills replicas cannot take them all down.
         const reset = error.code === 'ECONNRESET' || error.code === 'EPIPE';
-        const neverReached = error.code === 'ECONNREFUSED' || (reset && (retryReset || (upstream.reusedSocket && this.routes.isLeaving(backend.id))));
+        const neverReached =
+          error.code === 'ECONNREFUSED' ||
+          (reset && (retryReset || (upstream.reusedSocket && this.routes.isLeaving(backend.id))));
         if (neverReached) {
           // Most likely gone: try the others (or wait for the supervisor to notice) first.
           this.suspect.set(backend.id, Date.now() + 1000);

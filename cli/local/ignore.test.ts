@@ -8,7 +8,11 @@ test('hidden files, bytecode, __pycache__ and node_modules are always skipped', 
 });
 
 test('.cortexignore: gitignore patterns', () => {
-  const rules = parseIgnore(['# data is downloaded at start', 'data/', '*.csv', '!keep.csv', '/train.py', 'docs/**/*.png', 'tmp?', ''].join('\n'));
+  const rules = parseIgnore(
+    ['# data is downloaded at start', 'data/', '*.csv', '!keep.csv', '/train.py', 'docs/**/*.png', 'tmp?', ''].join(
+      '\n',
+    ),
+  );
   const cases: [string, boolean, boolean][] = [
     ['data', true, true],
     ['data', false, false], // a file named data: the pattern is for folders
@@ -25,5 +29,6 @@ test('.cortexignore: gitignore patterns', () => {
     ['tmp12', false, false],
     ['predictor.py', false, false],
   ];
-  for (const [rel, dir, expected] of cases) assert.equal(isIgnored(rules, rel, dir), expected, `${rel}${dir ? '/' : ''}`);
+  for (const [rel, dir, expected] of cases)
+    assert.equal(isIgnored(rules, rel, dir), expected, `${rel}${dir ? '/' : ''}`);
 });

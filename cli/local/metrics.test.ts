@@ -13,7 +13,11 @@ test('the runtime metrics are read by name and labels', () => {
     'cortex_request_duration_seconds_bucket{le="+Inf",api="iris"} 13',
   ].join('\n');
   const samples = parsePrometheus(text);
-  assert.deepEqual(samples[0], { name: 'cortex_requests_total', labels: { api: 'iris', status_code: '200' }, value: 12 });
+  assert.deepEqual(samples[0], {
+    name: 'cortex_requests_total',
+    labels: { api: 'iris', status_code: '200' },
+    value: 12,
+  });
   assert.equal(samples.find((s) => s.name === 'cortex_request_duration_seconds_count')?.value, 13);
   assert.equal(samples.find((s) => s.name === 'cortex_request_duration_seconds_bucket')?.labels.le, '+Inf');
 });

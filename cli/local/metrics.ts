@@ -47,14 +47,18 @@ function accumulate(samples: Sample[], into: { counts: RequestMetrics; sum: numb
 
 export async function apiMetrics(api: ApiStatus): Promise<RequestMetrics> {
   const acc = { counts: { '2XX': 0, '4XX': 0, '5XX': 0 } as RequestMetrics, sum: 0, count: 0 };
-  const replicas = api.replicas.filter((r) => r.port !== undefined && (r.state === 'ready' || r.state === 'stopping') && r.role !== 'next');
-  await Promise.all(replicas.map(async (r) => {
-    try {
-      const { status, body } = await httpGet(r.port!, '/metrics', 1500);
-      if (status === 200) accumulate(parsePrometheus(body), acc);
-    } catch {
-      // a replica going away: its counts are gone with it
-    }
-  }));
+  const replicas = api.replicas.filter(
+    (r) => r.port !== undefined && (r.state === 'ready' || r.state === 'stopping') && r.role !== 'next',
+  );
+  await Promise.all(
+    replicas.map(async (r) => {
+      try {
+        const { status, body } = await httpGet(r.port!, '/metrics', 1500);
+        if (status === 200) accumulate(parsePrometheus(body), acc);
+      } catch {
+        // a replica going away: its counts are gone with it
+      }
+    }),
+  );
   return { ...acc.counts, ...(acc.count > 0 ? { averageLatencyMs: (acc.sum / acc.count) * 1000 } : {}) };
 }

@@ -79,22 +79,48 @@ export class ReplicaProcess {
     mkdirSync(path.dirname(options.logFile), { recursive: true });
     mkdirSync(path.dirname(options.terminationFile), { recursive: true });
     rmSync(options.terminationFile, { force: true });
-    appendFileSync(options.logFile, JSON.stringify({
-      time: this.startedAt.toISOString(), level: 'info', api: options.api, request_id: null, source: 'cortex',
-      replica: options.id, message: this.restarts > 0 ? `restarting replica ${options.id} (restart ${this.restarts})` : `starting replica ${options.id}`,
-    }) + '\n');
+    appendFileSync(
+      options.logFile,
+      JSON.stringify({
+        time: this.startedAt.toISOString(),
+        level: 'info',
+        api: options.api,
+        request_id: null,
+        source: 'cortex',
+        replica: options.id,
+        message:
+          this.restarts > 0
+            ? `restarting replica ${options.id} (restart ${this.restarts})`
+            : `starting replica ${options.id}`,
+      }) + '\n',
+    );
     this.logOffset = statSync(options.logFile).size;
     const fd = openSync(options.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [cortexBin, 'serve', options.configFile, '--api', options.api, '--port', '0', '--host', '127.0.0.1',
-        '--grace-period', String(options.gracePeriodS)], {
-        cwd: path.dirname(options.configFile),
-        env: { ...options.env, CORTEX_TERMINATION_LOG: options.terminationFile },
-        stdio: ['ignore', fd, fd],
-        // Its own process group, so a forced stop also ends its predictor processes.
-        detached: true,
-      });
+      child = spawn(
+        process.execPath,
+        [
+          cortexBin,
+          'serve',
+          options.configFile,
+          '--api',
+          options.api,
+          '--port',
+          '0',
+          '--host',
+          '127.0.0.1',
+          '--grace-period',
+          String(options.gracePeriodS),
+        ],
+        {
+          cwd: path.dirname(options.configFile),
+          env: { ...options.env, CORTEX_TERMINATION_LOG: options.terminationFile },
+          stdio: ['ignore', fd, fd],
+          // Its own process group, so a forced stop also ends its predictor processes.
+          detached: true,
+        },
+      );
     } finally {
       closeSync(fd);
     }
@@ -115,30 +141,33 @@ export class ReplicaProcess {
   }
 
   private poll(): void {
-    this.poller = setTimeout(async () => {
-      this.poller = undefined;
-      if (this.state !== 'starting') return;
-      if (this.port === undefined) {
-        const match = servingLine.exec(this.readLogSinceStart(64 * 1024));
-        if (match) this.port = Number(match[1]);
-      }
-      if (this.port !== undefined) {
-        try {
-          const { status } = await httpGet(this.port, '/readyz', 1000);
-          if (status === 200 && this.state === 'starting') {
-            this.state = 'ready';
-            this.readyAt = new Date();
-            if (this.error !== undefined) this.lastExit = this.error;
-            this.error = undefined;
-            this.onReady?.();
-            return;
-          }
-        } catch {
-          // not listening yet, or busy: ask again
+    this.poller = setTimeout(
+      async () => {
+        this.poller = undefined;
+        if (this.state !== 'starting') return;
+        if (this.port === undefined) {
+          const match = servingLine.exec(this.readLogSinceStart(64 * 1024));
+          if (match) this.port = Number(match[1]);
         }
-      }
-      if (this.state === 'starting') this.poll();
-    }, this.port === undefined ? 50 : 100);
+        if (this.port !== undefined) {
+          try {
+            const { status } = await httpGet(this.port, '/readyz', 1000);
+            if (status === 200 && this.state === 'starting') {
+              this.state = 'ready';
+              this.readyAt = new Date();
+              if (this.error !== undefined) this.lastExit = this.error;
+              this.error = undefined;
+              this.onReady?.();
+              return;
+            }
+          } catch {
+            // not listening yet, or busy: ask again
+          }
+        }
+        if (this.state === 'starting') this.poll();
+      },
+      this.port === undefined ? 50 : 100,
+    );
   }
 
   private finish(code: number | null, signal: NodeJS.Signals | null, spawnError?: string): void {
@@ -163,7 +192,10 @@ export class ReplicaProcess {
     }
     if (message !== '') return message;
     const how = signal !== null ? `replica was killed by ${signal}` : `replica exited with code ${code}`;
-    const lastError = this.lastLogLines(50).reverse().map(parseLine).find((l) => l.level === 'error');
+    const lastError = this.lastLogLines(50)
+      .reverse()
+      .map(parseLine)
+      .find((l) => l.level === 'error');
     return lastError?.message ? `${how}: ${lastError.message}` : how;
   }
 
@@ -233,7 +265,10 @@ export class ReplicaProcess {
     } catch {
       return [];
     }
-    return text.split('\n').filter((l) => l.trim() !== '').slice(-n);
+    return text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .slice(-n);
   }
 }
 

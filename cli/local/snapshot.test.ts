@@ -27,9 +27,15 @@ function project(): string {
 test('a project folder is listed without what a deploy leaves out', () => {
   const dir = project();
   try {
-    assert.deepEqual(listProjectFiles(dir).map((f) => f.rel), ['cortex.yaml', 'lib/util.py', 'predictor.py']);
+    assert.deepEqual(
+      listProjectFiles(dir).map((f) => f.rel),
+      ['cortex.yaml', 'lib/util.py', 'predictor.py'],
+    );
     // a folder never entered (the cortex home inside a project, say)
-    assert.deepEqual(listProjectFiles(dir, { skipDirs: [path.join(dir, 'lib')] }).map((f) => f.rel), ['cortex.yaml', 'predictor.py']);
+    assert.deepEqual(
+      listProjectFiles(dir, { skipDirs: [path.join(dir, 'lib')] }).map((f) => f.rel),
+      ['cortex.yaml', 'predictor.py'],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

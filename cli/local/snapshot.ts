@@ -2,7 +2,21 @@
 // that copy: later edits never leak into the running version, and a content hash tells an
 // unchanged project ("up to date") from a changed one ("updating").
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import path from 'node:path';
 import { alwaysSkipped, isIgnored, parseIgnore, type IgnoreRule } from './ignore.ts';
 
@@ -32,7 +46,10 @@ export interface Snapshot {
  * bytecode, node_modules and what .cortexignore lists. `include` names files taken whatever
  * the rules say (the config file); `skipDirs` are absolute folders never entered.
  */
-export function listProjectFiles(projectDir: string, options: { include?: string[]; skipDirs?: string[] } = {}): ProjectFile[] {
+export function listProjectFiles(
+  projectDir: string,
+  options: { include?: string[]; skipDirs?: string[] } = {},
+): ProjectFile[] {
   const root = path.resolve(projectDir);
   let rules: IgnoreRule[] = [];
   try {
@@ -81,9 +98,6 @@ function safeRealpath(p: string): string {
     return p;
   }
 }
-
-
-
 
 function hashFile(file: string, hash: ReturnType<typeof createHash>): void {
   const fd = openSync(file, 'r');

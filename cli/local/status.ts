@@ -39,5 +39,11 @@ function fromState(l: Layout): ApiStatus[] {
 export async function collectApis(l: Layout, baseUrl: string): Promise<ApiView[]> {
   const status = await supervisorStatus(l);
   const apis = status?.apis ?? fromState(l);
-  return Promise.all(apis.map(async (api) => ({ ...api, url: baseUrl + (api.endpoint === '/' ? '/' : api.endpoint), metrics: await apiMetrics(api) })));
+  return Promise.all(
+    apis.map(async (api) => ({
+      ...api,
+      url: baseUrl + (api.endpoint === '/' ? '/' : api.endpoint),
+      metrics: await apiMetrics(api),
+    })),
+  );
 }

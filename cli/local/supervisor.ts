@@ -3,7 +3,18 @@
 // rolling updates and keeps state.json. The CLI talks to it over a unix socket
 // (HTTP + JSON; deploys stream progress as JSON lines). It starts on the CLI's first need and
 // exits once no API runs. On start it restores the APIs recorded in state.json.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -159,7 +170,11 @@ class Supervisor {
     // Bound at once: whoever started the supervisor is about to deploy, or it restores APIs.
     await this.bindGateway();
     for (const runner of this.runners.values()) runner.restore();
-    this.log.info(`supervisor ${process.pid} started`, { home: this.l.home, port: this.env.port, apis: [...this.runners.keys()] });
+    this.log.info(`supervisor ${process.pid} started`, {
+      home: this.l.home,
+      port: this.env.port,
+      apis: [...this.runners.keys()],
+    });
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void this.shutdown(0));
     process.on('SIGHUP', () => {});
     setInterval(() => this.exitWhenIdle(), 1000).unref();
@@ -186,9 +201,10 @@ class Supervisor {
       this.log.info(`serving APIs on http://${this.env.host}:${this.env.port}`);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      this.gatewayError = code === 'EADDRINUSE'
-        ? `port ${this.env.port} is in use by another program; choose a free one with: cortex env configure local --port <port>`
-        : `cannot listen on ${this.env.host}:${this.env.port}: ${(error as Error).message}`;
+      this.gatewayError =
+        code === 'EADDRINUSE'
+          ? `port ${this.env.port} is in use by another program; choose a free one with: cortex env configure local --port <port>`
+          : `cannot listen on ${this.env.host}:${this.env.port}: ${(error as Error).message}`;
       this.log.error(this.gatewayError);
       // Try again: the port may be freed.
       this.bindTimer = setTimeout(() => void this.bindGateway(), 2000);
@@ -209,7 +225,10 @@ class Supervisor {
         for (const runner of this.runners.values()) {
           if (!runner.active) continue;
           const endpoint = runner.endpoint;
-          if (stripEndpoint(endpoint, pathname) !== undefined && (best === undefined || endpoint.length > best.endpoint.length)) {
+          if (
+            stripEndpoint(endpoint, pathname) !== undefined &&
+            (best === undefined || endpoint.length > best.endpoint.length)
+          ) {
             best = { api: runner.name, endpoint };
           }
         }
@@ -221,8 +240,11 @@ class Supervisor {
         const status = this.runners.get(api)?.status();
         return status?.reason ?? status?.status ?? 'deleted';
       },
-      endpoints: () => [...this.runners.values()].filter((r) => r.active).map((r) => ({ api: r.name, endpoint: r.endpoint }))
-        .sort((a, b) => a.endpoint.localeCompare(b.endpoint)),
+      endpoints: () =>
+        [...this.runners.values()]
+          .filter((r) => r.active)
+          .map((r) => ({ api: r.name, endpoint: r.endpoint }))
+          .sort((a, b) => a.endpoint.localeCompare(b.endpoint)),
     };
   }
 
@@ -231,7 +253,12 @@ class Supervisor {
     return {
       pid: process.pid,
       home: this.l.home,
-      gateway: { host: this.env.host, port: address?.port ?? this.env.port, listening: address !== undefined, ...(this.gatewayError ? { error: this.gatewayError } : {}) },
+      gateway: {
+        host: this.env.host,
+        port: address?.port ?? this.env.port,
+        listening: address !== undefined,
+        ...(this.gatewayError ? { error: this.gatewayError } : {}),
+      },
       apis: [...this.runners.values()].map((r) => r.status()).sort((a, b) => a.name.localeCompare(b.name)),
     };
   }
@@ -270,12 +297,22 @@ class Supervisor {
     const endpoint = request.spec.networking.endpoint;
     const clash = [...this.runners.values()].find((r) => r.name !== name && r.active && r.endpoint === endpoint);
     if (clash) {
-      emit({ type: 'result', api: name, action: 'failed', reason: `endpoint ${endpoint} is already used by API ${clash.name}; set networking.endpoint to another path, or delete ${clash.name}` });
+      emit({
+        type: 'result',
+        api: name,
+        action: 'failed',
+        reason: `endpoint ${endpoint} is already used by API ${clash.name}; set networking.endpoint to another path, or delete ${clash.name}`,
+      });
       return void res.end();
     }
     await this.bindGateway();
     if (!this.gateway.address) {
-      emit({ type: 'result', api: name, action: 'failed', reason: this.gatewayError ?? 'the gateway is not listening' });
+      emit({
+        type: 'result',
+        api: name,
+        action: 'failed',
+        reason: this.gatewayError ?? 'the gateway is not listening',
+      });
       this.collectSnapshots();
       return void res.end();
     }
@@ -295,7 +332,11 @@ class Supervisor {
     const runner = this.runners.get(name);
     if (runner?.record.version === undefined) return sendJson(res, 404, { error: `no API named ${name} is running` });
     const emit = streamTo(res);
-    const outcome = await runner.rollout({ ...runner.record.version, deployedAt: new Date().toISOString() }, emit, true);
+    const outcome = await runner.rollout(
+      { ...runner.record.version, deployedAt: new Date().toISOString() },
+      emit,
+      true,
+    );
     emit({ type: 'result', api: name, ...outcome });
     res.end();
   }
@@ -345,7 +386,9 @@ class Supervisor {
     }
     for (const name of safeList(this.l.logs)) {
       if (!this.runners.has(name)) rmSync(path.join(this.l.logs, name), { recursive: true, force: true });
-      else for (const file of safeList(path.join(this.l.logs, name))) rmSync(path.join(this.l.logs, name, file), { force: true });
+      else
+        for (const file of safeList(path.join(this.l.logs, name)))
+          rmSync(path.join(this.l.logs, name, file), { force: true });
     }
     for (const name of safeList(this.l.run)) rmSync(path.join(this.l.run, name), { force: true });
   }

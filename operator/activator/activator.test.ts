@@ -61,18 +61,25 @@ interface Seen {
 }
 
 /** A replica: echoes what it received, /readyz as told. */
-async function replica(ip: string, port = 0, options: { ready?: () => boolean } = {}): Promise<{ server: Server; port: number; seen: Seen[] }> {
+async function replica(
+  ip: string,
+  port = 0,
+  options: { ready?: () => boolean } = {},
+): Promise<{ server: Server; port: number; seen: Seen[] }> {
   const seen: Seen[] = [];
   const server = http.createServer((req, res) => {
     if (req.url === '/readyz') return void res.writeHead(options.ready?.() === false ? 503 : 200).end();
     let body = '';
-    req.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => {
-      seen.push({ method: req.method, url: req.url, headers: req.headers, body });
-      res.writeHead(201, { 'content-type': 'application/json', 'x-replica': ip, connection: 'close' });
-      // streamed in two parts, the second later: the activator must pass both on
-      res.write(JSON.stringify({ echo: body, url: req.url }).slice(0, 5));
-      setTimeout(() => res.end(JSON.stringify({ echo: body, url: req.url }).slice(5)), 30);
-    });
+    req
+      .setEncoding('utf8')
+      .on('data', (c: string) => (body += c))
+      .on('end', () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        res.writeHead(201, { 'content-type': 'application/json', 'x-replica': ip, connection: 'close' });
+        // streamed in two parts, the second later: the activator must pass both on
+        res.write(JSON.stringify({ echo: body, url: req.url }).slice(0, 5));
+        setTimeout(() => res.end(JSON.stringify({ echo: body, url: req.url }).slice(5)), 30);
+      });
   });
   await new Promise<void>((resolve) => server.listen(port, ip, resolve));
   servers.push(server);
@@ -87,13 +94,28 @@ interface Answer {
 }
 
 /** A request through the activator (http.request: fetch cannot set Host). */
-function send(port: number, options: { method?: string; path?: string; headers?: Record<string, string>; body?: string | string[] } = {}): Promise<Answer> {
+function send(
+  port: number,
+  options: { method?: string; path?: string; headers?: Record<string, string>; body?: string | string[] } = {},
+): Promise<Answer> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: options.method ?? 'POST', path: options.path ?? '/', headers: options.headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, ms: Date.now() - started }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'POST',
+        path: options.path ?? '/',
+        headers: options.headers,
+      },
+      (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, ms: Date.now() - started }));
+      },
+    );
     req.on('error', reject);
     const parts = options.body === undefined ? [] : Array.isArray(options.body) ? options.body : [options.body];
     // a body that arrives in pieces over time, as a slow client's would
@@ -117,9 +139,19 @@ afterEach(async () => {
   }
 });
 
-async function activator(backend: Backend, options: { timeoutMs?: number; replicaPort: number }): Promise<{ a: Activator; port: number; registry: Registry }> {
+async function activator(
+  backend: Backend,
+  options: { timeoutMs?: number; replicaPort: number },
+): Promise<{ a: Activator; port: number; registry: Registry }> {
   const registry = new Registry();
-  const a = new Activator({ backend, log: silentLogger, registry, timeoutMs: options.timeoutMs ?? 10_000, replicaPort: options.replicaPort, clusterDomain: 'cluster.local' });
+  const a = new Activator({
+    backend,
+    log: silentLogger,
+    registry,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    replicaPort: options.replicaPort,
+    clusterDomain: 'cluster.local',
+  });
   activators.push(a);
   return { a, port: await a.listen(0, '127.0.0.1'), registry };
 }
@@ -127,7 +159,11 @@ async function activator(backend: Backend, options: { timeoutMs?: number; replic
 async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
   const values = (m?.values ?? []) as { value: number; labels: Record<string, string | number>; metricName?: string }[];
-  const v = values.find((x) => (x.metricName === undefined || x.metricName === name || x.metricName === `${name}_count`) && Object.entries(labels).every(([k, l]) => x.labels[k] === l));
+  const v = values.find(
+    (x) =>
+      (x.metricName === undefined || x.metricName === name || x.metricName === `${name}_count`) &&
+      Object.entries(labels).every(([k, l]) => x.labels[k] === l),
+  );
   return v?.value ?? 0;
 }
 
@@ -138,7 +174,18 @@ test('a request for an API with a ready replica is passed on: method, path and q
   backend.replicas.set('ml/iris', ['127.0.0.2']);
   const { port, registry } = await activator(backend, { replicaPort: r.port });
 
-  const answer = await send(port, { method: 'PUT', path: '/predict?x=1&y=2', headers: { host: 'iris.ml.svc.cluster.local', 'x-request-id': 'abc', 'content-type': 'application/json', connection: 'keep-alive, x-private', 'x-private': 'hop' }, body: ['{"a":', '1}'] });
+  const answer = await send(port, {
+    method: 'PUT',
+    path: '/predict?x=1&y=2',
+    headers: {
+      host: 'iris.ml.svc.cluster.local',
+      'x-request-id': 'abc',
+      'content-type': 'application/json',
+      connection: 'keep-alive, x-private',
+      'x-private': 'hop',
+    },
+    body: ['{"a":', '1}'],
+  });
   assert.equal(answer.status, 201);
   assert.deepEqual(JSON.parse(answer.body), { echo: '{"a":1}', url: '/predict?x=1&y=2' });
   assert.equal(answer.headers['x-replica'], '127.0.0.2');
@@ -162,11 +209,14 @@ test('an unknown API, or a Host that names none, gets 404 with what was asked an
   assert.equal(JSON.parse(other.body).error, 'no RealtimeAPI example in namespace com (named by Host "example.com")');
   const bad = await send(port, { headers: { host: '127.0.0.1:8889' } });
   assert.equal(bad.status, 404);
-  assert.match(JSON.parse(bad.body).error, /Host "127\.0\.0\.1:8889" is not an API's Service name: the activator finds the API from the Host header/);
+  assert.match(
+    JSON.parse(bad.body).error,
+    /Host "127\.0\.0\.1:8889" is not an API's Service name: the activator finds the API from the Host header/,
+  );
   assert.deepEqual(backend.wakes, []);
 });
 
-test('requests for an API at zero are held, share one wake-up, and get the replica\'s answers once its /readyz passes', async () => {
+test("requests for an API at zero are held, share one wake-up, and get the replica's answers once its /readyz passes", async () => {
   const backend = new MemoryBackend();
   backend.apis.set('ml/iris', {});
   let ready = false;
@@ -174,7 +224,9 @@ test('requests for an API at zero are held, share one wake-up, and get the repli
   backend.onWake = () => setTimeout(() => backend.setReplicas('ml/iris', ['127.0.0.3']), 200); // the pod is Running...
   const { a, port, registry } = await activator(backend, { replicaPort: r.port });
 
-  const answers = Promise.all([1, 2, 3].map((i) => send(port, { headers: { 'x-cortex-api': 'ml/iris' }, path: `/?i=${i}`, body: `{"i":${i}}` })));
+  const answers = Promise.all(
+    [1, 2, 3].map((i) => send(port, { headers: { 'x-cortex-api': 'ml/iris' }, path: `/?i=${i}`, body: `{"i":${i}}` })),
+  );
   await sleep(600);
   // ...but its runtime is not ready yet: nothing is answered, everything is held
   assert.equal(a.held('ml', 'iris'), 3);
@@ -182,8 +234,15 @@ test('requests for an API at zero are held, share one wake-up, and get the repli
   assert.equal(r.seen.length, 0);
   ready = true;
   const done = await answers;
-  assert.deepEqual(done.map((x) => x.status), [201, 201, 201]);
-  assert.deepEqual(done.map((x) => JSON.parse(x.body).echo).sort(), ['{"i":1}', '{"i":2}', '{"i":3}'], 'each held body reaches the replica');
+  assert.deepEqual(
+    done.map((x) => x.status),
+    [201, 201, 201],
+  );
+  assert.deepEqual(
+    done.map((x) => JSON.parse(x.body).echo).sort(),
+    ['{"i":1}', '{"i":2}', '{"i":3}'],
+    'each held body reaches the replica',
+  );
   assert.deepEqual(backend.wakes, ['ml/iris'], 'one wake-up for all three');
   assert.equal(a.held('ml', 'iris'), 0);
   assert.equal(await metric(registry, 'cortex_operator_activator_held_requests'), 0);
@@ -194,7 +253,7 @@ test('requests for an API at zero are held, share one wake-up, and get the repli
   assert.ok(Math.min(...done.map((x) => x.ms)) >= 600, 'answered only after the replica was ready');
 });
 
-test('a waking API\'s running replica gets the held requests as soon as its own /readyz passes, before the kubelet calls it ready', async () => {
+test("a waking API's running replica gets the held requests as soon as its own /readyz passes, before the kubelet calls it ready", async () => {
   const backend = new MemoryBackend();
   backend.apis.set('ml/iris', {});
   const r = await replica('127.0.0.5');
@@ -206,14 +265,19 @@ test('a waking API\'s running replica gets the held requests as soon as its own 
   assert.equal(r.seen.length, 1);
 });
 
-test('a held request that no replica answers in time gets 503 with Retry-After and the API\'s status as the reason', async () => {
+test("a held request that no replica answers in time gets 503 with Retry-After and the API's status as the reason", async () => {
   const backend = new MemoryBackend();
-  backend.apis.set('ml/big', { reason: 'compute unavailable: no node can run pod big-1: 0/4 nodes are available: 2 Insufficient cpu' });
+  backend.apis.set('ml/big', {
+    reason: 'compute unavailable: no node can run pod big-1: 0/4 nodes are available: 2 Insufficient cpu',
+  });
   const { a, port, registry } = await activator(backend, { replicaPort: 1, timeoutMs: 400 });
   const answer = await send(port, { headers: { host: 'big.ml' } });
   assert.equal(answer.status, 503);
   assert.equal(answer.headers['retry-after'], String(RETRY_AFTER_SECONDS));
-  assert.equal(JSON.parse(answer.body).error, 'the API ml/big did not become ready within 0.4s: compute unavailable: no node can run pod big-1: 0/4 nodes are available: 2 Insufficient cpu; retry later');
+  assert.equal(
+    JSON.parse(answer.body).error,
+    'the API ml/big did not become ready within 0.4s: compute unavailable: no node can run pod big-1: 0/4 nodes are available: 2 Insufficient cpu; retry later',
+  );
   assert.ok(answer.ms >= 400 && answer.ms < 3000, `answered after the timeout (${answer.ms} ms)`);
   assert.deepEqual(backend.wakes, ['ml/big'], 'it was woken');
   assert.equal(a.held('ml', 'big'), 0);
@@ -227,7 +291,10 @@ test('when the wake-up itself fails, the 503 says so', async () => {
   const { port } = await activator(backend, { replicaPort: 1, timeoutMs: 300 });
   const answer = await send(port, { headers: { host: 'iris.ml' } });
   assert.equal(answer.status, 503);
-  assert.match(JSON.parse(answer.body).error, /^the API ml\/iris did not become ready within 0\.3s: could not scale it up: deployments\.apps "iris" is forbidden/);
+  assert.match(
+    JSON.parse(answer.body).error,
+    /^the API ml\/iris did not become ready within 0\.3s: could not scale it up: deployments\.apps "iris" is forbidden/,
+  );
 });
 
 test('a client that leaves while held is no longer counted, and the wake-up stops waiting', async () => {

@@ -95,10 +95,28 @@ export class Activator {
     this.o = options;
     const registers = options.registry ? [options.registry] : [];
     this.metrics = {
-      requests: new Counter({ name: 'cortex_operator_activator_requests_total', help: 'Requests the activator received, by result: proxied, held_proxied (after waiting for a replica), timeout (503), not_found, client_gone', labelNames: ['result'], registers }),
-      held: new Gauge({ name: 'cortex_operator_activator_held_requests', help: 'Requests waiting for a ready replica now', registers }),
-      wakes: new Counter({ name: 'cortex_operator_activator_wakes_total', help: 'APIs scaled from 0 to 1 replica by a request', registers }),
-      coldStart: new Histogram({ name: 'cortex_operator_activator_cold_start_seconds', help: 'From the first held request of an API at zero to its first ready replica', buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600], registers }),
+      requests: new Counter({
+        name: 'cortex_operator_activator_requests_total',
+        help: 'Requests the activator received, by result: proxied, held_proxied (after waiting for a replica), timeout (503), not_found, client_gone',
+        labelNames: ['result'],
+        registers,
+      }),
+      held: new Gauge({
+        name: 'cortex_operator_activator_held_requests',
+        help: 'Requests waiting for a ready replica now',
+        registers,
+      }),
+      wakes: new Counter({
+        name: 'cortex_operator_activator_wakes_total',
+        help: 'APIs scaled from 0 to 1 replica by a request',
+        registers,
+      }),
+      coldStart: new Histogram({
+        name: 'cortex_operator_activator_cold_start_seconds',
+        help: 'From the first held request of an API at zero to its first ready replica',
+        buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600],
+        registers,
+      }),
     };
     // no requestTimeout (Node's default is 5 min): a held request's body stays unread until a
     // replica is ready, and the hold has its own limit (timeoutMs)
@@ -139,7 +157,12 @@ export class Activator {
     const timeoutMs = this.o.timeoutMs ?? DEFAULT_ACTIVATOR_TIMEOUT_MS;
     if (!(await settlesWithin(this.o.backend.ready, timeoutMs))) {
       this.metrics.requests.inc({ result: 'timeout' });
-      return jsonError(res, 503, `the activator could not list the RealtimeAPIs within ${seconds(timeoutMs)} (see the operator's log); retry later`, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+      return jsonError(
+        res,
+        503,
+        `the activator could not list the RealtimeAPIs within ${seconds(timeoutMs)} (see the operator's log); retry later`,
+        { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+      );
     }
     if (!this.o.backend.api(namespace, name)) {
       this.metrics.requests.inc({ result: 'not_found' });
@@ -173,7 +196,9 @@ export class Activator {
       if (error instanceof ClientGone) return void this.metrics.requests.inc({ result: 'client_gone' });
       if (!(error instanceof HoldTimeout)) throw error;
       this.metrics.requests.inc({ result: 'timeout' });
-      jsonError(res, 503, this.timeoutMessage(namespace, name, error.message), { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+      jsonError(res, 503, this.timeoutMessage(namespace, name, error.message), {
+        'Retry-After': String(RETRY_AFTER_SECONDS),
+      });
     } finally {
       const left = this.held(namespace, name) - 1;
       if (left > 0) this.heldBy.set(key, left);
@@ -256,7 +281,10 @@ export class Activator {
               }
             } catch (error) {
               w.problem = `could not scale it up: ${errorMessage(error)}`;
-              this.o.log.warn('activator: could not scale the API up; retrying', { api: key, error: errorMessage(error) });
+              this.o.log.warn('activator: could not scale the API up; retrying', {
+                api: key,
+                error: errorMessage(error),
+              });
             }
           }
           // probed directly rather than waiting for the kubelet's next readiness probe (every 5 s)
@@ -265,7 +293,11 @@ export class Activator {
               const took = (Date.now() - w.startedAt) / 1000;
               if (scaled && scaled.to > scaled.from) {
                 this.metrics.coldStart.observe(took);
-                this.o.log.info('activator: the API is ready; passing on the held requests', { api: key, coldStartSeconds: took, held: w.waiters });
+                this.o.log.info('activator: the API is ready; passing on the held requests', {
+                  api: key,
+                  coldStartSeconds: took,
+                  held: w.waiters,
+                });
               }
               return ip;
             }
@@ -290,7 +322,9 @@ export class Activator {
     if (this.o.confirmReady === false) return true;
     const host = ip.includes(':') ? `[${ip}]` : ip;
     try {
-      const res = await fetch(`http://${host}:${this.o.replicaPort ?? RUNTIME_PORT}/readyz`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`http://${host}:${this.o.replicaPort ?? RUNTIME_PORT}/readyz`, {
+        signal: AbortSignal.timeout(1000),
+      });
       await res.arrayBuffer();
       return res.ok;
     } catch {

@@ -12,7 +12,13 @@ import { Activator } from './activator.ts';
 import { kubeBackend } from './kube-backend.ts';
 import type { CortexInformers } from '../controller/cortex-informers.ts';
 
-export { Activator, DEFAULT_ACTIVATOR_PORT, DEFAULT_ACTIVATOR_TIMEOUT_MS, RETRY_AFTER_SECONDS, type Backend } from './activator.ts';
+export {
+  Activator,
+  DEFAULT_ACTIVATOR_PORT,
+  DEFAULT_ACTIVATOR_TIMEOUT_MS,
+  RETRY_AFTER_SECONDS,
+  type Backend,
+} from './activator.ts';
 export { activatorRbac } from './kube-backend.ts';
 export { API_HEADER, routeOf } from './route.ts';
 
@@ -43,7 +49,13 @@ export interface RunningActivator {
 
 export function startActivator(options: StartActivatorOptions): RunningActivator {
   const backend = kubeBackend(options);
-  const activator = new Activator({ backend, log: options.log, timeoutMs: options.timeoutMs, clusterDomain: options.clusterDomain, registry: options.registry });
+  const activator = new Activator({
+    backend,
+    log: options.log,
+    timeoutMs: options.timeoutMs,
+    clusterDomain: options.clusterDomain,
+    registry: options.registry,
+  });
   backend.start();
   const listening = activator.listen(options.port, options.host).then((port) => {
     options.log.info('activator listening', { port, host: options.host ?? '(all)', timeoutMs: options.timeoutMs });

@@ -98,10 +98,16 @@ export function kubeBackend(options: KubeBackendOptions): Backend & { start(): v
       return { reason: reasonOf(a) };
     },
     readyReplicas(ns, name) {
-      return [...(byApi.get(`${ns}/${name}`)?.values() ?? [])].filter(isReady).map((p) => p.status!.podIP!).sort();
+      return [...(byApi.get(`${ns}/${name}`)?.values() ?? [])]
+        .filter(isReady)
+        .map((p) => p.status!.podIP!)
+        .sort();
     },
     runningReplicas(ns, name) {
-      return [...(byApi.get(`${ns}/${name}`)?.values() ?? [])].filter(isRunning).map((p) => p.status!.podIP!).sort();
+      return [...(byApi.get(`${ns}/${name}`)?.values() ?? [])]
+        .filter(isRunning)
+        .map((p) => p.status!.podIP!)
+        .sort();
     },
     watch(ns, name, listener) {
       const key = `${ns}/${name}`;
@@ -121,7 +127,13 @@ export function kubeBackend(options: KubeBackendOptions): Backend & { start(): v
         return next.replicas;
       });
       const api = apis.get(key);
-      if (result.to > result.from && api) options.events?.event(api, 'Normal', 'ScaledFromZero', `a request arrived while at zero: scaled from ${result.from} to ${result.to}; requests wait in the activator until it is ready`);
+      if (result.to > result.from && api)
+        options.events?.event(
+          api,
+          'Normal',
+          'ScaledFromZero',
+          `a request arrived while at zero: scaled from ${result.from} to ${result.to}; requests wait in the activator until it is ready`,
+        );
       return result;
     },
     start() {

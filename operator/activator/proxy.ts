@@ -11,11 +11,27 @@ import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerRespon
 import { pipeline } from 'node:stream/promises';
 
 /** RFC 9110 §7.6.1: meaningful for one connection only, never forwarded. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 function endToEnd(headers: http.IncomingHttpHeaders): OutgoingHttpHeaders {
   // a Connection header may name more headers that are hop-by-hop for this connection
-  const named = new Set(String(headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean));
+  const named = new Set(
+    String(headers.connection ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   const out: OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) {
     if (v !== undefined && !HOP_BY_HOP.has(k) && !named.has(k)) out[k] = v;
@@ -33,19 +49,36 @@ export interface ForwardOptions {
 export type ForwardResult = 'done' | 'unreachable';
 
 /** JSON error answer, as the runtime writes its own ({"error": "..."}). */
-export function jsonError(res: ServerResponse, status: number, message: string, headers: OutgoingHttpHeaders = {}): void {
+export function jsonError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  headers: OutgoingHttpHeaders = {},
+): void {
   const body = JSON.stringify({ error: message });
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...headers }).end(body);
+  res
+    .writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...headers })
+    .end(body);
 }
 
 export function forward(req: IncomingMessage, res: ServerResponse, options: ForwardOptions): Promise<ForwardResult> {
   return new Promise((resolve) => {
     const headers = endToEnd(req.headers);
     const client = req.socket.remoteAddress;
-    if (client) headers['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${String(req.headers['x-forwarded-for'])}, ${client}` : client;
+    if (client)
+      headers['x-forwarded-for'] = req.headers['x-forwarded-for']
+        ? `${String(req.headers['x-forwarded-for'])}, ${client}`
+        : client;
     // one connection per request (agent: false): a kept-alive one the replica has closed would
     // fail after the body was sent, when it can no longer be retried
-    const upstream = http.request({ host: options.host, port: options.port, method: req.method, path: req.url, headers, agent: false });
+    const upstream = http.request({
+      host: options.host,
+      port: options.port,
+      method: req.method,
+      path: req.url,
+      headers,
+      agent: false,
+    });
     let connected = false;
     let settled = false;
     const settle = (r: ForwardResult) => {
@@ -67,11 +100,15 @@ export function forward(req: IncomingMessage, res: ServerResponse, options: Forw
     });
     upstream.on('response', (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
-      pipeline(answer, res).then(() => settle('done'), () => settle('done'));
+      pipeline(answer, res).then(
+        () => settle('done'),
+        () => settle('done'),
+      );
     });
     upstream.on('error', (error) => {
       if (!connected) return settle('unreachable');
-      if (!res.headersSent) jsonError(res, 502, `the replica at ${options.host}:${options.port} failed while answering: ${error.message}`);
+      if (!res.headersSent)
+        jsonError(res, 502, `the replica at ${options.host}:${options.port} failed while answering: ${error.message}`);
       else res.destroy(error);
       settle('done');
     });

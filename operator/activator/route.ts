@@ -18,7 +18,8 @@ export type Route = { namespace: string; name: string; from: string } | { error:
 const HOW = `the activator finds the API from the Host header (<api>.<namespace>[.svc[.<cluster domain>]], as the API's Service is called) or from the header X-Cortex-API: <namespace>/<api>`;
 
 function named(namespace: string, name: string, from: string): Route {
-  if (!LABEL.test(namespace) || !LABEL.test(name)) return { error: `${from} does not name an API (namespace and name must be DNS labels): ${HOW}` };
+  if (!LABEL.test(namespace) || !LABEL.test(name))
+    return { error: `${from} does not name an API (namespace and name must be DNS labels): ${HOW}` };
   return { namespace, name, from };
 }
 
@@ -42,9 +43,10 @@ export function routeOf(headers: IncomingHttpHeaders, clusterDomain: string): Ro
   const labels = hostname(host).split('.');
   const domain = clusterDomain.toLowerCase().replace(/\.$/, '').split('.').filter(Boolean);
   const rest = labels.slice(2);
-  const ok = rest.length === 0
-    || (rest.length === 1 && rest[0] === 'svc')
-    || (rest[0] === 'svc' && rest.length === 1 + domain.length && rest.slice(1).every((l, i) => l === domain[i]));
+  const ok =
+    rest.length === 0 ||
+    (rest.length === 1 && rest[0] === 'svc') ||
+    (rest[0] === 'svc' && rest.length === 1 + domain.length && rest.slice(1).every((l, i) => l === domain[i]));
   if (labels.length < 2 || !ok) return { error: `Host "${host}" is not an API's Service name: ${HOW}` };
   return named(labels[1], labels[0], `Host "${host}"`);
 }

@@ -45,7 +45,11 @@ export function renderUserRules(): string {
 
 /** Every generated chart file, by path relative to the repository root. */
 export function chartFiles(): Record<string, string> {
-  return { [CHART_CRD_PATH]: renderChartCrd(), [CHART_RBAC_RULES_PATH]: renderRbacRules(), [CHART_USER_RULES_PATH]: renderUserRules() };
+  return {
+    [CHART_CRD_PATH]: renderChartCrd(),
+    [CHART_RBAC_RULES_PATH]: renderRbacRules(),
+    [CHART_USER_RULES_PATH]: renderUserRules(),
+  };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -13,12 +13,17 @@ type Node = Record<string, unknown>;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const crd = buildCrd() as { spec: { versions: Node[]; names: Node; scope: string; group: string } };
-const version = crd.spec.versions[0] as { schema: { openAPIV3Schema: Node }; subresources: Node; additionalPrinterColumns: Node[] };
+const version = crd.spec.versions[0] as {
+  schema: { openAPIV3Schema: Node };
+  subresources: Node;
+  additionalPrinterColumns: Node[];
+};
 const schema = version.schema.openAPIV3Schema;
 
 function walk(node: Node, at: string, visit: (node: Node, at: string) => void): void {
   visit(node, at);
-  for (const [key, child] of Object.entries((node.properties ?? {}) as Record<string, Node>)) walk(child, `${at}.${key}`, visit);
+  for (const [key, child] of Object.entries((node.properties ?? {}) as Record<string, Node>))
+    walk(child, `${at}.${key}`, visit);
   if (node.items) walk(node.items as Node, `${at}[]`, visit);
   if (typeof node.additionalProperties === 'object') walk(node.additionalProperties as Node, `${at}{}`, visit);
 }
@@ -35,7 +40,11 @@ function rulesAt(dotted: string): { rule: string; message: string; fieldPath?: s
 
 test(`${CRD_PATH} is up to date (run npm run manifests)`, () => {
   const committed = readFileSync(path.join(root, CRD_PATH), 'utf8');
-  assert.equal(committed, renderCrd(), `${CRD_PATH} differs from what operator/api/v1alpha1 generates: run npm run manifests and commit the result`);
+  assert.equal(
+    committed,
+    renderCrd(),
+    `${CRD_PATH} differs from what operator/api/v1alpha1 generates: run npm run manifests and commit the result`,
+  );
   assert.deepEqual(parse(committed), buildCrd());
 });
 
@@ -43,22 +52,46 @@ test('names, scope, version, status subresource and printer columns', () => {
   assert.equal(crd.spec.group, 'cortex.dev');
   assert.equal(crd.spec.scope, 'Namespaced');
   assert.deepEqual(crd.spec.names, {
-    kind: 'RealtimeAPI', listKind: 'RealtimeAPIList', plural: 'realtimeapis', singular: 'realtimeapi', shortNames: ['rapi'], categories: ['cortex'],
+    kind: 'RealtimeAPI',
+    listKind: 'RealtimeAPIList',
+    plural: 'realtimeapis',
+    singular: 'realtimeapi',
+    shortNames: ['rapi'],
+    categories: ['cortex'],
   });
   assert.equal(crd.spec.versions.length, 1);
-  assert.deepEqual([crd.spec.versions[0].name, crd.spec.versions[0].served, crd.spec.versions[0].storage], ['v1alpha1', true, true]);
+  assert.deepEqual(
+    [crd.spec.versions[0].name, crd.spec.versions[0].served, crd.spec.versions[0].storage],
+    ['v1alpha1', true, true],
+  );
   assert.deepEqual(version.subresources, { status: {} });
-  assert.deepEqual(version.additionalPrinterColumns.map((c) => [c.name, c.type, c.jsonPath]), [
-    ['Status', 'string', '.status.status'],
-    ['Ready', 'string', '.status.ready'],
-    ['Endpoint', 'string', '.status.endpoint'],
-    ['Age', 'date', '.metadata.creationTimestamp'],
-  ]);
+  assert.deepEqual(
+    version.additionalPrinterColumns.map((c) => [c.name, c.type, c.jsonPath]),
+    [
+      ['Status', 'string', '.status.status'],
+      ['Ready', 'string', '.status.ready'],
+      ['Endpoint', 'string', '.status.endpoint'],
+      ['Age', 'date', '.metadata.creationTimestamp'],
+    ],
+  );
 });
 
 test('the whole schema is structural', () => {
   walk(schema, '', (node, at) => {
-    for (const forbidden of ['$ref', 'patternProperties', 'const', 'uniqueItems', 'oneOf', 'allOf', 'not', 'exclusiveMinimum', 'exclusiveMaximum', '$id', 'definitions', 'additionalItems']) {
+    for (const forbidden of [
+      '$ref',
+      'patternProperties',
+      'const',
+      'uniqueItems',
+      'oneOf',
+      'allOf',
+      'not',
+      'exclusiveMinimum',
+      'exclusiveMaximum',
+      '$id',
+      'definitions',
+      'additionalItems',
+    ]) {
       assert.ok(!(forbidden in node), `${at} uses ${forbidden}`);
     }
     assert.notEqual(node.additionalProperties, false, `${at} has additionalProperties: false`);
@@ -68,7 +101,8 @@ test('the whole schema is structural', () => {
       assert.ok(typeof node.type === 'string', `${at} has no type`);
       assert.ok(!('anyOf' in node), `${at} uses anyOf`);
     }
-    if (node.properties !== undefined && typeof node.additionalProperties === 'object') assert.fail(`${at} has both properties and additionalProperties`);
+    if (node.properties !== undefined && typeof node.additionalProperties === 'object')
+      assert.fail(`${at} has both properties and additionalProperties`);
   });
   assert.deepEqual(nodeAt('spec.predictor.config')['x-kubernetes-preserve-unknown-fields'], true);
   assert.equal(nodeAt('spec.compute.gpu').type, 'integer');
@@ -88,13 +122,23 @@ test('defaults are in the schema, so the API server fills them in', () => {
 test('CEL rules for the cross-field checks', () => {
   const rules = (at: string) => rulesAt(at).map((r) => r.rule);
   assert.ok(rules('spec.autoscaling').some((r) => r.endsWith('self.minReplicas <= self.maxReplicas')));
-  assert.ok(rules('spec.autoscaling').some((r) => r.includes('self.initReplicas >= self.minReplicas') && r.includes('self.initReplicas <= self.maxReplicas')));
+  assert.ok(
+    rules('spec.autoscaling').some(
+      (r) => r.includes('self.initReplicas >= self.minReplicas') && r.includes('self.initReplicas <= self.maxReplicas'),
+    ),
+  );
   assert.ok(rules('spec.autoscaling').some((r) => r.includes('maxDownscaleFactor')));
   assert.ok(rules('spec.autoscaling').some((r) => r.includes('duration(self.window)')));
   assert.ok(rules('spec.updateStrategy').some((r) => r.includes('maxSurge') && r.includes('maxUnavailable')));
   assert.ok(rules('spec.predictor').includes('has(self.bundle) || has(self.image)'));
   assert.ok(rules('').some((r) => r.includes('self.metadata.name')));
-  for (const at of ['', 'spec.predictor', 'spec.predictor.serverSideBatching', 'spec.autoscaling', 'spec.updateStrategy']) {
+  for (const at of [
+    '',
+    'spec.predictor',
+    'spec.predictor.serverSideBatching',
+    'spec.autoscaling',
+    'spec.updateStrategy',
+  ]) {
     for (const r of rulesAt(at)) {
       assert.ok(r.message.length > 10, `${at}: rule ${r.rule} needs a message`);
       assert.equal(count(r.rule, '('), count(r.rule, ')'), `${at}: unbalanced parentheses in ${r.rule}`);
@@ -113,7 +157,8 @@ test('every string and list a CEL rule reads is bounded (the cost estimator need
         if (field === 'metadata') continue;
         const child = (node.properties as Record<string, Node>)[field];
         assert.ok(child, `${at}: rule reads unknown field ${field}`);
-        if (child.type === 'string' || child['x-kubernetes-int-or-string']) assert.equal(typeof child.maxLength, 'number', `${at}.${field} needs maxLength`);
+        if (child.type === 'string' || child['x-kubernetes-int-or-string'])
+          assert.equal(typeof child.maxLength, 'number', `${at}.${field} needs maxLength`);
         if (child.type === 'array') assert.equal(typeof child.maxItems, 'number', `${at}.${field} needs maxItems`);
       }
     }
@@ -126,9 +171,22 @@ test('status: conditions are a list-map keyed by type, the status word an enum',
   assert.deepEqual(conditions['x-kubernetes-list-map-keys'], ['type']);
   const item = conditions.items as Node;
   assert.ok((item.required as string[]).includes('type'), 'a list-map key must be required');
-  assert.deepEqual(nodeAt('status.status').enum, ['live', 'updating', 'error', 'error (out of memory)', 'error (image pull)', 'compute unavailable']);
-  for (const f of ['observedGeneration', 'replicas', 'endpoint', 'message', 'ready']) assert.ok(nodeAt(`status.${f}`), f);
-  assert.deepEqual(Object.keys(nodeAt('status.replicas').properties as object), ['requested', 'ready', 'updated', 'available']);
+  assert.deepEqual(nodeAt('status.status').enum, [
+    'live',
+    'updating',
+    'error',
+    'error (out of memory)',
+    'error (image pull)',
+    'compute unavailable',
+  ]);
+  for (const f of ['observedGeneration', 'replicas', 'endpoint', 'message', 'ready'])
+    assert.ok(nodeAt(`status.${f}`), f);
+  assert.deepEqual(Object.keys(nodeAt('status.replicas').properties as object), [
+    'requested',
+    'ready',
+    'updated',
+    'available',
+  ]);
 });
 
 function count(s: string, c: string): number {

@@ -1,19 +1,35 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyDefaults } from '../api/v1alpha1/index.ts';
-import { cortexAwaken, cortexParamsOf, cortexTick, initialCortexState, type CortexParams, type CortexState } from './cortex.ts';
+import {
+  cortexAwaken,
+  cortexParamsOf,
+  cortexTick,
+  initialCortexState,
+  type CortexParams,
+  type CortexState,
+} from './cortex.ts';
 import { pruneSamples, windowAverage } from './window.ts';
 
 // Cortex's defaults with a target of 1 in-flight request per replica.
-const P: CortexParams = cortexParamsOf(applyDefaults('iris', { predictor: { type: 'python', path: 'p.py', image: 'i' } }).autoscaling);
+const P: CortexParams = cortexParamsOf(
+  applyDefaults('iris', { predictor: { type: 'python', path: 'p.py', image: 'i' } }).autoscaling,
+);
 // An autoscaler that started long ago, so the start-up hold is over.
 const RUNNING: CortexState = { startedAt: -10_000, recommendations: [] };
 
 test('Cortex params from the spec defaults: 60 s window, 5m/1m periods, factors and tolerances', () => {
   assert.deepEqual(P, {
-    minReplicas: 1, maxReplicas: 100, targetReplicaConcurrency: 1, windowSeconds: 60,
-    downscaleStabilizationSeconds: 300, upscaleStabilizationSeconds: 60,
-    maxDownscaleFactor: 0.75, maxUpscaleFactor: 1.5, downscaleTolerance: 0.05, upscaleTolerance: 0.05,
+    minReplicas: 1,
+    maxReplicas: 100,
+    targetReplicaConcurrency: 1,
+    windowSeconds: 60,
+    downscaleStabilizationSeconds: 300,
+    upscaleStabilizationSeconds: 60,
+    maxDownscaleFactor: 0.75,
+    maxUpscaleFactor: 1.5,
+    downscaleTolerance: 0.05,
+    upscaleTolerance: 0.05,
   });
 });
 
@@ -22,7 +38,17 @@ test('window average: mean of the samples in (now − window, now]; no sample �
   // samples 61..120: (61 + 120) / 2 = 90.5
   assert.equal(windowAverage(samples, 120, 60), 90.5);
   // the sample at exactly now − window (60) is out, the one at now (120) is in
-  assert.equal(windowAverage([{ at: 60, value: 100 }, { at: 120, value: 2 }], 120, 60), 2);
+  assert.equal(
+    windowAverage(
+      [
+        { at: 60, value: 100 },
+        { at: 120, value: 2 },
+      ],
+      120,
+      60,
+    ),
+    2,
+  );
   assert.equal(windowAverage([], 120, 60), undefined);
   assert.equal(windowAverage([{ at: 10, value: 5 }], 120, 60), undefined);
   assert.deepEqual(pruneSamples(samples, 120, 60).length, 60);
@@ -38,7 +64,10 @@ test('Cortex tolerance band holds the replicas: cur < raw < cur·1.05 and cur·0
   // raw 38 is not > 38: ⌈38⌉ = 38
   assert.equal(cortexTick(P, RUNNING, { now: 0, currentReplicas: 40, avgInFlight: 38 }).recommendation, 38);
   // raw is divided by the target: 42 in flight / 2 per replica = 21 over cur 20 → 21
-  assert.equal(cortexTick({ ...P, targetReplicaConcurrency: 2 }, RUNNING, { now: 0, currentReplicas: 20, avgInFlight: 42 }).raw, 21);
+  assert.equal(
+    cortexTick({ ...P, targetReplicaConcurrency: 2 }, RUNNING, { now: 0, currentReplicas: 20, avgInFlight: 42 }).raw,
+    21,
+  );
 });
 
 test('Cortex step limits: [min(cur−1, ⌈cur·0.75⌉), max(cur+1, ⌈cur·1.5⌉)] per tick', () => {
@@ -56,13 +85,19 @@ test('Cortex step limits: [min(cur−1, ⌈cur·0.75⌉), max(cur+1, ⌈cur·1.5
 
 test('Cortex min/max clamps come after the step limits', () => {
   // up from 4 is limited to 6, then to maxReplicas 5
-  assert.equal(cortexTick({ ...P, maxReplicas: 5 }, RUNNING, { now: 0, currentReplicas: 4, avgInFlight: 100 }).request, 5);
+  assert.equal(
+    cortexTick({ ...P, maxReplicas: 5 }, RUNNING, { now: 0, currentReplicas: 4, avgInFlight: 100 }).request,
+    5,
+  );
   // down from 3 is limited to 2, then held at minReplicas 3: no change
   const held = cortexTick({ ...P, minReplicas: 3 }, RUNNING, { now: 0, currentReplicas: 3, avgInFlight: 0 });
   assert.equal(held.recommendation, 3);
   assert.equal(held.request, 3);
   // down from 1 with minReplicas 0: min(0, ⌈0.75⌉ = 1) = 0 → 0 (Cortex's own scale to zero)
-  assert.equal(cortexTick({ ...P, minReplicas: 0 }, RUNNING, { now: 0, currentReplicas: 1, avgInFlight: 0 }).request, 0);
+  assert.equal(
+    cortexTick({ ...P, minReplicas: 0 }, RUNNING, { now: 0, currentReplicas: 1, avgInFlight: 0 }).request,
+    0,
+  );
 });
 
 test('Cortex stabilisation keeps the highest recommendation of the last 5 minutes when scaling down (boundary included)', () => {
@@ -132,7 +167,11 @@ test('Cortex awaken: 0 → 1 at once, and not back to zero within the downscale 
   const woken = cortexAwaken(asleep, 1000, 0);
   assert.equal(woken.request, 1);
   assert.equal(cortexAwaken(asleep, 1000, 3).request, 3, 'an API with replicas is left alone');
-  assert.deepEqual(woken.state.recommendations.at(-1), { at: 1000, replicas: 1 }, 'the wake is recorded as a recommendation of 1');
+  assert.deepEqual(
+    woken.state.recommendations.at(-1),
+    { at: 1000, replicas: 1 },
+    'the wake is recorded as a recommendation of 1',
+  );
   // idle after the wake: the recommendation is 0 (min(0, ⌈0.75⌉)), but the highest of 5 min is the wake's 1
   const t = cortexTick(Z, woken.state, { now: 1010, currentReplicas: 1, avgInFlight: 0 });
   assert.equal(t.recommendation, 0);

@@ -92,7 +92,12 @@ export interface CortexTick {
 }
 
 /** Highest (or lowest) recorded recommendation no older than `period` seconds; undefined when none. */
-function extremeSince(recs: readonly CortexRecommendation[], now: number, period: number, pick: (a: number, b: number) => number): number | undefined {
+function extremeSince(
+  recs: readonly CortexRecommendation[],
+  now: number,
+  period: number,
+  pick: (a: number, b: number) => number,
+): number | undefined {
   let found: number | undefined;
   for (const r of recs) {
     if (now - r.at <= period) found = found === undefined ? r.replicas : pick(found, r.replicas);
@@ -146,7 +151,11 @@ export function cortexTick(p: CortexParams, state: CortexState, input: CortexTic
  * a recommendation of 1 recorded, so that the next downscale period cannot take it back to zero.
  * An API that already has replicas is left alone.
  */
-export function cortexAwaken(state: CortexState, now: number, currentReplicas: number): { state: CortexState; request: number } {
+export function cortexAwaken(
+  state: CortexState,
+  now: number,
+  currentReplicas: number,
+): { state: CortexState; request: number } {
   if (currentReplicas > 0) return { state, request: currentReplicas };
   return { state: { ...state, recommendations: [...state.recommendations, { at: now, replicas: 1 }] }, request: 1 };
 }

@@ -4,17 +4,34 @@ import { applyDefaults, type RealtimeApiSpecInput } from '../api/v1alpha1/index.
 import { desiredHpa } from '../reconcilers/hpa.ts';
 import type { ApiInstance, ChildConfig } from '../reconcilers/types.ts';
 import {
-  hpaModelSpecOf, hpaSync, initialHpaState, KUBE_1_37_FLAGS, podsMetricReplicas, scaleDownLimit, scaleUpLimit, tolerancesOf,
-  type HpaModelSpec, type HpaState, type PodMetric,
+  hpaModelSpecOf,
+  hpaSync,
+  initialHpaState,
+  KUBE_1_37_FLAGS,
+  podsMetricReplicas,
+  scaleDownLimit,
+  scaleUpLimit,
+  tolerancesOf,
+  type HpaModelSpec,
+  type HpaState,
+  type PodMetric,
 } from './hpa.ts';
 
 const CONFIG: ChildConfig = {
-  runtimeImage: 'cortex/runtime:test', hpaTolerance: true, clusterDomain: 'cluster.local',
+  runtimeImage: 'cortex/runtime:test',
+  hpaTolerance: true,
+  clusterDomain: 'cluster.local',
   placement: { pools: [], tolerations: [] },
 };
 
 function api(autoscaling: RealtimeApiSpecInput['autoscaling'] = {}): ApiInstance {
-  return { name: 'iris', namespace: 'ml', uid: 'u', generation: 1, spec: applyDefaults('iris', { predictor: { type: 'python', path: 'p.py', image: 'i' }, autoscaling }) };
+  return {
+    name: 'iris',
+    namespace: 'ml',
+    uid: 'u',
+    generation: 1,
+    spec: applyDefaults('iris', { predictor: { type: 'python', path: 'p.py', image: 'i' }, autoscaling }),
+  };
 }
 
 /** The HPA the operator generates for Cortex's defaults, as the model reads it. */
@@ -25,11 +42,29 @@ function pods(...milli: (number | undefined)[]): PodMetric[] {
   return milli.map((m, i) => ({ name: `p${i}`, phase: 'Running', milli: m }));
 }
 
-test('the operator\'s HPA as the model reads it: target 1 → 1000 milli, behavior from Cortex\'s fields', () => {
+test("the operator's HPA as the model reads it: target 1 → 1000 milli, behavior from Cortex's fields", () => {
   assert.deepEqual(SPEC, {
-    minReplicas: 1, maxReplicas: 100, targetMilli: 1000,
-    scaleUp: { stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 1, periodSeconds: 60 }], tolerance: 0.05 },
-    scaleDown: { stabilizationWindowSeconds: 300, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 25, periodSeconds: 300 }, { type: 'Pods', value: 1, periodSeconds: 300 }], tolerance: 0.05 },
+    minReplicas: 1,
+    maxReplicas: 100,
+    targetMilli: 1000,
+    scaleUp: {
+      stabilizationWindowSeconds: 60,
+      selectPolicy: 'Max',
+      policies: [
+        { type: 'Percent', value: 50, periodSeconds: 60 },
+        { type: 'Pods', value: 1, periodSeconds: 60 },
+      ],
+      tolerance: 0.05,
+    },
+    scaleDown: {
+      stabilizationWindowSeconds: 300,
+      selectPolicy: 'Max',
+      policies: [
+        { type: 'Percent', value: 25, periodSeconds: 300 },
+        { type: 'Pods', value: 1, periodSeconds: 300 },
+      ],
+      tolerance: 0.05,
+    },
   });
   assert.equal(hpaModelSpecOf(desiredHpa(api({ targetReplicaConcurrency: 0.5 }), CONFIG)).targetMilli, 500);
   const bare = desiredHpa(api(), CONFIG);
@@ -39,7 +74,11 @@ test('the operator\'s HPA as the model reads it: target 1 → 1000 milli, behavi
 
 test('HPA tolerance band holds: ratio in [1 − 0.05, 1 + 0.05] (inclusive) keeps the current replicas', () => {
   assert.deepEqual(podsMetricReplicas(4, 1000, T, pods(1040, 1040, 1040, 1040)), { replicas: 4, usageMilli: 1040 });
-  assert.equal((podsMetricReplicas(4, 1000, T, pods(1050, 1050, 1050, 1050)) as { replicas: number }).replicas, 4, '1.05 is inside');
+  assert.equal(
+    (podsMetricReplicas(4, 1000, T, pods(1050, 1050, 1050, 1050)) as { replicas: number }).replicas,
+    4,
+    '1.05 is inside',
+  );
   // 1.06 × 4 = 4.24 → 5
   assert.equal((podsMetricReplicas(4, 1000, T, pods(1060, 1060, 1060, 1060)) as { replicas: number }).replicas, 5);
   // 0.95 is inside; 0.94 × 4 = 3.76 → 4: the ceiling keeps it anyway
@@ -51,12 +90,18 @@ test('HPA tolerance band holds: ratio in [1 − 0.05, 1 + 0.05] (inclusive) keep
 });
 
 test('HPA usage is the integer mean of the milli values: (1000 + 1001) / 2 = 1000', () => {
-  assert.deepEqual(podsMetricReplicas(2, 1000, { scaleUp: 0, scaleDown: 0 }, pods(1000, 1001)), { replicas: 2, usageMilli: 1000 });
+  assert.deepEqual(podsMetricReplicas(2, 1000, { scaleUp: 0, scaleDown: 0 }, pods(1000, 1001)), {
+    replicas: 2,
+    usageMilli: 1000,
+  });
 });
 
 test('HPA pods without a value count as 0 when scaling up and as the target when scaling down', () => {
   // up: 3 × 2000 + 0 over 4 pods = 1500 → 1.5 × 4 = 6
-  assert.deepEqual(podsMetricReplicas(4, 1000, T, pods(2000, 2000, 2000, undefined)), { replicas: 6, usageMilli: 2000 });
+  assert.deepEqual(podsMetricReplicas(4, 1000, T, pods(2000, 2000, 2000, undefined)), {
+    replicas: 6,
+    usageMilli: 2000,
+  });
   // down: 3 × 200 + 1000 over 4 = 400 → 0.4 × 4 = 1.6 → 2 (with the 3 alone it would be ⌈0.6⌉ = 1)
   assert.deepEqual(podsMetricReplicas(4, 1000, T, pods(200, 200, 200, undefined)), { replicas: 2, usageMilli: 200 });
 });
@@ -68,12 +113,27 @@ test('HPA pending pods are left out when scaling down and count as 0 when scalin
   // up: 2 × 1550 + 0 over 3 = 1033 → within 5%: hold at 3 (ready pods alone say ⌈1.55 × 2⌉ = 4)
   assert.equal((podsMetricReplicas(3, 1000, T, [...pods(1550, 1550), pending]) as { replicas: number }).replicas, 3);
   // deleting and failed pods are ignored
-  assert.equal((podsMetricReplicas(2, 1000, T, [...pods(3000), { name: 'x', phase: 'Failed' }, { name: 'y', phase: 'Running', deleting: true, milli: 0 }]) as { replicas: number }).replicas, 3);
+  assert.equal(
+    (
+      podsMetricReplicas(2, 1000, T, [
+        ...pods(3000),
+        { name: 'x', phase: 'Failed' },
+        { name: 'y', phase: 'Running', deleting: true, milli: 0 },
+      ]) as { replicas: number }
+    ).replicas,
+    3,
+  );
 });
 
 test('HPA with no data skips the sync: an error, no rescale, nothing recorded but the first count', () => {
-  assert.deepEqual(podsMetricReplicas(2, 1000, T, []), { error: 'no pods returned by selector while calculating replica count' });
-  const r = hpaSync(SPEC, KUBE_1_37_FLAGS, initialHpaState(), { now: 0, specReplicas: 2, pods: [{ name: 'a', phase: 'Pending' }] });
+  assert.deepEqual(podsMetricReplicas(2, 1000, T, []), {
+    error: 'no pods returned by selector while calculating replica count',
+  });
+  const r = hpaSync(SPEC, KUBE_1_37_FLAGS, initialHpaState(), {
+    now: 0,
+    specReplicas: 2,
+    pods: [{ name: 'a', phase: 'Pending' }],
+  });
   assert.equal(r.rescale, false);
   assert.equal(r.desiredReplicas, 2);
   assert.match(r.reason, /did not receive metrics/);
@@ -123,13 +183,18 @@ test('HPA stabilisation: scaling up goes no higher than the lowest recommendatio
   let s = initialHpaState();
   let cur = 2;
   const sync = (now: number, totalMilli: number) => {
-    const r = hpaSync(SPEC, KUBE_1_37_FLAGS, s, { now, specReplicas: cur, pods: pods(...Array(cur).fill(Math.trunc(totalMilli / cur))) });
+    const r = hpaSync(SPEC, KUBE_1_37_FLAGS, s, {
+      now,
+      specReplicas: cur,
+      pods: pods(...Array(cur).fill(Math.trunc(totalMilli / cur))),
+    });
     s = r.state;
     cur = r.desiredReplicas;
     return r;
   };
   assert.equal(sync(0, 2000).desiredReplicas, 2);
-  for (const t of [15, 30, 45]) assert.equal(sync(t, 10_000).desiredReplicas, 2, `t=${t}: the 2 from t=0 is in the window`);
+  for (const t of [15, 30, 45])
+    assert.equal(sync(t, 10_000).desiredReplicas, 2, `t=${t}: the 2 from t=0 is in the window`);
   // at 60 the window holds only 10s: stabilised 10, limited to max(⌈3⌉, 3) = 3
   assert.equal(sync(60, 10_000).desiredReplicas, 3);
   // the 60 s policy period counts the +1 of t=60 until t=120: the period starts from 2, limit 3
@@ -139,11 +204,28 @@ test('HPA stabilisation: scaling up goes no higher than the lowest recommendatio
 });
 
 test('HPA min/max clamps: beyond the bounds it goes straight to them, within them the limits cap at the bounds', () => {
-  const noWindows: HpaModelSpec = { ...SPEC, minReplicas: 2, maxReplicas: 5, scaleUp: { ...SPEC.scaleUp, stabilizationWindowSeconds: 0 }, scaleDown: { ...SPEC.scaleDown, stabilizationWindowSeconds: 0 } };
+  const noWindows: HpaModelSpec = {
+    ...SPEC,
+    minReplicas: 2,
+    maxReplicas: 5,
+    scaleUp: { ...SPEC.scaleUp, stabilizationWindowSeconds: 0 },
+    scaleDown: { ...SPEC.scaleDown, stabilizationWindowSeconds: 0 },
+  };
   // 4 pods at 3000: ⌈12⌉ = 12, limited to 6, then to max 5
-  assert.equal(hpaSync(noWindows, KUBE_1_37_FLAGS, initialHpaState(), { now: 0, specReplicas: 4, pods: pods(3000, 3000, 3000, 3000) }).desiredReplicas, 5);
+  assert.equal(
+    hpaSync(noWindows, KUBE_1_37_FLAGS, initialHpaState(), {
+      now: 0,
+      specReplicas: 4,
+      pods: pods(3000, 3000, 3000, 3000),
+    }).desiredReplicas,
+    5,
+  );
   // 3 idle pods: 0, limited to ⌊2.25⌋ = 2, which is also min
-  assert.equal(hpaSync(noWindows, KUBE_1_37_FLAGS, initialHpaState(), { now: 0, specReplicas: 3, pods: pods(0, 0, 0) }).desiredReplicas, 2);
+  assert.equal(
+    hpaSync(noWindows, KUBE_1_37_FLAGS, initialHpaState(), { now: 0, specReplicas: 3, pods: pods(0, 0, 0) })
+      .desiredReplicas,
+    2,
+  );
   const above = hpaSync(noWindows, KUBE_1_37_FLAGS, initialHpaState(), { now: 0, specReplicas: 9, pods: [] });
   assert.deepEqual([above.desiredReplicas, above.reason], [5, 'Current number of replicas above Spec.MaxReplicas']);
   const below = hpaSync(noWindows, KUBE_1_37_FLAGS, initialHpaState(), { now: 0, specReplicas: 1, pods: [] });

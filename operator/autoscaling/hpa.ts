@@ -34,7 +34,11 @@ export interface HpaControllerFlags {
 }
 
 /** Defaults of kube-controller-manager v1.37. */
-export const KUBE_1_37_FLAGS: HpaControllerFlags = { tolerance: 0.1, downscaleStabilizationSeconds: 300, configurableTolerance: true };
+export const KUBE_1_37_FLAGS: HpaControllerFlags = {
+  tolerance: 0.1,
+  downscaleStabilizationSeconds: 300,
+  configurableTolerance: true,
+};
 
 export interface HpaPolicy {
   type: 'Pods' | 'Percent';
@@ -62,7 +66,11 @@ export interface HpaModelSpec {
 
 function rulesOf(r: V2HPAScalingRules | undefined, defaults: HpaRules): HpaRules {
   // copyHPAScalingRules: each field the object sets replaces the default.
-  const policies = r?.policies?.map((p) => ({ type: p.type as HpaPolicy['type'], value: p.value, periodSeconds: p.periodSeconds }));
+  const policies = r?.policies?.map((p) => ({
+    type: p.type as HpaPolicy['type'],
+    value: p.value,
+    periodSeconds: p.periodSeconds,
+  }));
   return {
     stabilizationWindowSeconds: r?.stabilizationWindowSeconds ?? defaults.stabilizationWindowSeconds,
     selectPolicy: (r?.selectPolicy as HpaRules['selectPolicy'] | undefined) ?? defaults.selectPolicy,
@@ -83,7 +91,8 @@ export function hpaModelSpecOf(hpa: V2HorizontalPodAutoscaler): HpaModelSpec {
   if (!spec || metrics.length !== 1 || target?.type !== 'AverageValue' || target.averageValue === undefined) {
     throw new Error(`HPA ${name}: the model covers exactly one Pods metric with an AverageValue target`);
   }
-  if (!spec.behavior) throw new Error(`HPA ${name}: the model covers HPAs with spec.behavior (what the operator generates)`);
+  if (!spec.behavior)
+    throw new Error(`HPA ${name}: the model covers HPAs with spec.behavior (what the operator generates)`);
   return {
     minReplicas: spec.minReplicas ?? 1,
     maxReplicas: spec.maxReplicas,
@@ -91,7 +100,10 @@ export function hpaModelSpecOf(hpa: V2HorizontalPodAutoscaler): HpaModelSpec {
     scaleUp: rulesOf(spec.behavior.scaleUp, {
       stabilizationWindowSeconds: 0,
       selectPolicy: 'Max',
-      policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }, { type: 'Percent', value: 100, periodSeconds: 15 }],
+      policies: [
+        { type: 'Pods', value: 4, periodSeconds: 15 },
+        { type: 'Percent', value: 100, periodSeconds: 15 },
+      ],
     }),
     scaleDown: rulesOf(spec.behavior.scaleDown, {
       stabilizationWindowSeconds: undefined,
@@ -142,7 +154,12 @@ function usageRatio(values: readonly number[], targetMilli: number): { ratio: nu
  * those assumptions would flip the direction, the answer is `currentReplicas`.
  * Returns an error (the sync then changes nothing) when no pod has a value.
  */
-export function podsMetricReplicas(currentReplicas: number, targetMilli: number, tolerances: Tolerances, pods: readonly PodMetric[]): { replicas: number; usageMilli: number } | { error: string } {
+export function podsMetricReplicas(
+  currentReplicas: number,
+  targetMilli: number,
+  tolerances: Tolerances,
+  pods: readonly PodMetric[],
+): { replicas: number; usageMilli: number } | { error: string } {
   if (pods.length === 0) return { error: 'no pods returned by selector while calculating replica count' };
   const metrics = new Map<string, number>();
   const unready: string[] = [];
@@ -217,7 +234,10 @@ export function scaleUpLimit(current: number, state: HpaState, rules: HpaRules, 
   const pick = rules.selectPolicy === 'Min' ? Math.min : Math.max;
   let result = rules.selectPolicy === 'Min' ? Infinity : -Infinity;
   for (const p of rules.policies) {
-    const periodStart = current - changeInPeriod(state.scaleUpEvents, now, p.periodSeconds) + changeInPeriod(state.scaleDownEvents, now, p.periodSeconds);
+    const periodStart =
+      current -
+      changeInPeriod(state.scaleUpEvents, now, p.periodSeconds) +
+      changeInPeriod(state.scaleDownEvents, now, p.periodSeconds);
     // Percent rounds up, else a small Percent could never add a replica.
     const proposed = p.type === 'Pods' ? periodStart + p.value : Math.ceil(periodStart * (1 + p.value / 100));
     result = pick(result, proposed);
@@ -232,7 +252,10 @@ export function scaleDownLimit(current: number, state: HpaState, rules: HpaRules
   const pick = rules.selectPolicy === 'Min' ? Math.max : Math.min;
   let result = rules.selectPolicy === 'Min' ? -Infinity : Infinity;
   for (const p of rules.policies) {
-    const periodStart = current - changeInPeriod(state.scaleUpEvents, now, p.periodSeconds) + changeInPeriod(state.scaleDownEvents, now, p.periodSeconds);
+    const periodStart =
+      current -
+      changeInPeriod(state.scaleUpEvents, now, p.periodSeconds) +
+      changeInPeriod(state.scaleDownEvents, now, p.periodSeconds);
     // Percent truncates (Go int32 conversion), where Cortex's factor rounded up.
     const proposed = p.type === 'Pods' ? periodStart - p.value : Math.trunc(periodStart * (1 - p.value / 100));
     result = pick(result, proposed);
@@ -259,7 +282,15 @@ export interface HpaSync {
   proposal?: number;
 }
 
-function normalizeWithBehaviors(spec: HpaModelSpec, flags: HpaControllerFlags, state: HpaState, now: number, current: number, desired: number, min: number): { state: HpaState; replicas: number } {
+function normalizeWithBehaviors(
+  spec: HpaModelSpec,
+  flags: HpaControllerFlags,
+  state: HpaState,
+  now: number,
+  current: number,
+  desired: number,
+  min: number,
+): { state: HpaState; replicas: number } {
   const upWindow = spec.scaleUp.stabilizationWindowSeconds ?? 0;
   const downWindow = spec.scaleDown.stabilizationWindowSeconds ?? flags.downscaleStabilizationSeconds;
 
@@ -276,7 +307,10 @@ function normalizeWithBehaviors(spec: HpaModelSpec, flags: HpaControllerFlags, s
   if (stabilized < upRec) stabilized = upRec;
   if (stabilized > downRec) stabilized = downRec;
   // The controller reuses one slot older than both windows; dropping them all is the same maths.
-  const recommendations = [...recs.filter((r) => r.at > now - upWindow || r.at > now - downWindow), { at: now, replicas: desired }];
+  const recommendations = [
+    ...recs.filter((r) => r.at > now - upWindow || r.at > now - downWindow),
+    { at: now, replicas: desired },
+  ];
   const next = { ...state, recommendations };
 
   // convertDesiredReplicasWithBehaviorRate.
@@ -297,8 +331,12 @@ function storeScaleEvent(spec: HpaModelSpec, state: HpaState, now: number, from:
     const longest = Math.max(0, ...rules.policies.map((p) => p.periodSeconds));
     return events.filter((e) => e.at > now - longest);
   };
-  if (to > from) return { ...state, scaleUpEvents: [...keep(spec.scaleUp, state.scaleUpEvents), { at: now, replicas: to - from }] };
-  return { ...state, scaleDownEvents: [...keep(spec.scaleDown, state.scaleDownEvents), { at: now, replicas: from - to }] };
+  if (to > from)
+    return { ...state, scaleUpEvents: [...keep(spec.scaleUp, state.scaleUpEvents), { at: now, replicas: to - from }] };
+  return {
+    ...state,
+    scaleDownEvents: [...keep(spec.scaleDown, state.scaleDownEvents), { at: now, replicas: from - to }],
+  };
 }
 
 /** One reconcileAutoscaler pass. */
@@ -322,12 +360,14 @@ export function hpaSync(spec: HpaModelSpec, flags: HpaControllerFlags, state: Hp
     reason = 'Current number of replicas below Spec.MinReplicas';
   } else {
     const computed = podsMetricReplicas(current, spec.targetMilli, tolerancesOf(spec, flags), input.pods);
-    if ('error' in computed) return { state: s, desiredReplicas: current, rescale: false, reason: `FailedGetPodsMetric: ${computed.error}` };
+    if ('error' in computed)
+      return { state: s, desiredReplicas: current, rescale: false, reason: `FailedGetPodsMetric: ${computed.error}` };
     proposal = computed.replicas;
     const normalized = normalizeWithBehaviors(spec, flags, s, now, current, Math.max(0, proposal), min);
     s = normalized.state;
     desired = normalized.replicas;
-    reason = desired > current ? 'metric above target' : desired < current ? 'All metrics below target' : 'ReadyForNewScale';
+    reason =
+      desired > current ? 'metric above target' : desired < current ? 'All metrics below target' : 'ReadyForNewScale';
   }
   const rescale = desired !== current;
   if (rescale) s = storeScaleEvent(spec, s, now, current, desired);

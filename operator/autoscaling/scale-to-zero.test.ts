@@ -1,12 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DEFAULT_SCALE_TO_ZERO_AFTER_SECONDS, initialScaleToZeroState, observeActivity, scaleToZeroDecision, wakeOnRequest,
-  type ActivitySample, type ScaleToZeroState,
+  DEFAULT_SCALE_TO_ZERO_AFTER_SECONDS,
+  initialScaleToZeroState,
+  observeActivity,
+  scaleToZeroDecision,
+  wakeOnRequest,
+  type ActivitySample,
+  type ScaleToZeroState,
 } from './scale-to-zero.ts';
 
 /** The state after samples every 10 s from `from` to `to`, with requests at the times in `busy`. */
-function observed(state: ScaleToZeroState, from: number, to: number, busy: number[] = [], inFlightOnly = false): ScaleToZeroState {
+function observed(
+  state: ScaleToZeroState,
+  from: number,
+  to: number,
+  busy: number[] = [],
+  inFlightOnly = false,
+): ScaleToZeroState {
   let s = state;
   for (let at = from; at <= to; at += 10) {
     const active = busy.includes(at);
@@ -16,7 +27,8 @@ function observed(state: ScaleToZeroState, from: number, to: number, busy: numbe
   return s;
 }
 
-const up = (now: number, s: ScaleToZeroState, replicas = 1) => scaleToZeroDecision(s, { now, currentReplicas: replicas, minReplicas: 0 });
+const up = (now: number, s: ScaleToZeroState, replicas = 1) =>
+  scaleToZeroDecision(s, { now, currentReplicas: replicas, minReplicas: 0 });
 
 test('scale to zero after scale_to_zero_after (default 5m) without a request', () => {
   assert.equal(DEFAULT_SCALE_TO_ZERO_AFTER_SECONDS, 300);
@@ -28,7 +40,11 @@ test('scale to zero after scale_to_zero_after (default 5m) without a request', (
   assert.deepEqual(r.decision, { action: 'scale-to-zero', idleSeconds: 300 });
   assert.equal(r.state.zeroSince, 400);
   // a shorter scale_to_zero_after
-  assert.equal(scaleToZeroDecision(s, { now: 160, currentReplicas: 1, minReplicas: 0, scaleToZeroAfterSeconds: 60 }).decision.action, 'scale-to-zero');
+  assert.equal(
+    scaleToZeroDecision(s, { now: 160, currentReplicas: 1, minReplicas: 0, scaleToZeroAfterSeconds: 60 }).decision
+      .action,
+    'scale-to-zero',
+  );
 });
 
 test('scale to zero: a request still in flight counts as activity', () => {
@@ -49,12 +65,18 @@ test('scale to zero never on stale data: no sample in the last 30 s, no decision
   let s = up(0, initialScaleToZeroState()).state;
   s = observed(s, 0, 300);
   assert.deepEqual(up(331, s).decision, { action: 'none', reason: 'no activity sample in the last 30s' });
-  assert.deepEqual(up(10, initialScaleToZeroState()).decision, { action: 'none', reason: 'no activity sample in the last 30s' });
+  assert.deepEqual(up(10, initialScaleToZeroState()).decision, {
+    action: 'none',
+    reason: 'no activity sample in the last 30s',
+  });
 });
 
 test('scale to zero: minReplicas > 0 never goes to zero', () => {
   const s = observed(up(0, initialScaleToZeroState()).state, 0, 1000);
-  assert.deepEqual(scaleToZeroDecision(s, { now: 1000, currentReplicas: 1, minReplicas: 1 }).decision, { action: 'none', reason: 'minReplicas > 0: never at zero' });
+  assert.deepEqual(scaleToZeroDecision(s, { now: 1000, currentReplicas: 1, minReplicas: 1 }).decision, {
+    action: 'none',
+    reason: 'minReplicas > 0: never at zero',
+  });
 });
 
 test('wake on request: any request to an API at zero brings it to 1 replica', () => {
@@ -75,5 +97,8 @@ test('wake on request: any request to an API at zero brings it to 1 replica', ()
   // after the wake, the idle clock restarts from the request
   const later = observed(direct.state, 510, 810);
   assert.equal(scaleToZeroDecision(later, { now: 804, currentReplicas: 1, minReplicas: 0 }).decision.action, 'none');
-  assert.equal(scaleToZeroDecision(later, { now: 805, currentReplicas: 1, minReplicas: 0 }).decision.action, 'scale-to-zero');
+  assert.equal(
+    scaleToZeroDecision(later, { now: 805, currentReplicas: 1, minReplicas: 0 }).decision.action,
+    'scale-to-zero',
+  );
 });

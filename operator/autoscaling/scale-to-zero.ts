@@ -67,7 +67,10 @@ export type ScaleToZeroAction =
   | { action: 'wake'; replicas: 1 };
 
 /** What to do now; the returned state remembers when the API went to zero or came back. */
-export function scaleToZeroDecision(state: ScaleToZeroState, input: ScaleToZeroInput): { state: ScaleToZeroState; decision: ScaleToZeroAction } {
+export function scaleToZeroDecision(
+  state: ScaleToZeroState,
+  input: ScaleToZeroInput,
+): { state: ScaleToZeroState; decision: ScaleToZeroAction } {
   const { now, currentReplicas } = input;
   const after = input.scaleToZeroAfterSeconds ?? DEFAULT_SCALE_TO_ZERO_AFTER_SECONDS;
   const maxAge = input.maxSampleAgeSeconds ?? DEFAULT_MAX_SAMPLE_AGE_SECONDS;
@@ -78,7 +81,10 @@ export function scaleToZeroDecision(state: ScaleToZeroState, input: ScaleToZeroI
     if (state.lastActiveAt !== undefined && state.lastActiveAt >= zeroSince) {
       return { state: { ...state, zeroSince: undefined, upSince: now }, decision: { action: 'wake', replicas: 1 } };
     }
-    return { state: { ...state, zeroSince, upSince: undefined }, decision: { action: 'none', reason: 'at zero, no request' } };
+    return {
+      state: { ...state, zeroSince, upSince: undefined },
+      decision: { action: 'none', reason: 'at zero, no request' },
+    };
   }
 
   const upSince = state.upSince ?? now;
@@ -89,7 +95,10 @@ export function scaleToZeroDecision(state: ScaleToZeroState, input: ScaleToZeroI
   const idleSince = Math.max(state.lastActiveAt ?? -Infinity, upSince);
   const idleSeconds = now - idleSince;
   if (idleSeconds >= after) {
-    return { state: { ...next, zeroSince: now, upSince: undefined }, decision: { action: 'scale-to-zero', idleSeconds } };
+    return {
+      state: { ...next, zeroSince: now, upSince: undefined },
+      decision: { action: 'scale-to-zero', idleSeconds },
+    };
   }
   return { state: next, decision: { action: 'none', reason: `idle for ${idleSeconds}s of ${after}s` } };
 }
@@ -98,7 +107,11 @@ export function scaleToZeroDecision(state: ScaleToZeroState, input: ScaleToZeroI
  * The activator's path: a request reached an API at zero → 1 replica now (the request is held
  * until it is ready). An API with replicas is left alone.
  */
-export function wakeOnRequest(state: ScaleToZeroState, now: number, currentReplicas: number): { state: ScaleToZeroState; replicas: number } {
+export function wakeOnRequest(
+  state: ScaleToZeroState,
+  now: number,
+  currentReplicas: number,
+): { state: ScaleToZeroState; replicas: number } {
   const seen = observeActivity(state, { at: now, requests: 1, inFlight: 1 });
   if (currentReplicas > 0) return { state: seen, replicas: currentReplicas };
   return { state: { ...seen, zeroSince: undefined, upSince: now }, replicas: 1 };

@@ -30,7 +30,15 @@ export interface CortexInformerOptions {
 export function cortexInformers(o: CortexInformerOptions): CortexInformers {
   const common = { log: o.log, resyncMs: 0, ...o.informer };
   return {
-    pods: new Informer<CortexPod>({ name: 'pods', source: listerWatcher(o.client, PODS, o.namespace, { labelSelector: API_LABEL }), ...common }),
-    apis: new Informer<CortexApi>({ name: PLURAL, source: listerWatcher(o.client, { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL }, o.namespace), ...common }),
+    pods: new Informer<CortexPod>({
+      name: 'pods',
+      source: listerWatcher(o.client, PODS, o.namespace, { labelSelector: API_LABEL }),
+      ...common,
+    }),
+    apis: new Informer<CortexApi>({
+      name: PLURAL,
+      source: listerWatcher(o.client, { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL }, o.namespace),
+      ...common,
+    }),
   };
 }

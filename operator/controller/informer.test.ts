@@ -29,7 +29,10 @@ class FakeSource implements ListerWatcher<KubeObject> {
     return { items: next.items, metadata: { resourceVersion: next.rv } };
   }
 
-  async watch(options: { resourceVersion: string; timeoutSeconds: number; allowWatchBookmarks: boolean }, onEvent: (e: WatchEvent<KubeObject>) => void): Promise<WatchHandle> {
+  async watch(
+    options: { resourceVersion: string; timeoutSeconds: number; allowWatchBookmarks: boolean },
+    onEvent: (e: WatchEvent<KubeObject>) => void,
+  ): Promise<WatchHandle> {
     this.watchCalls.push(options);
     if (this.watchError) throw this.watchError();
     let finish!: (err?: Error) => void;
@@ -101,7 +104,10 @@ test('410 Gone (an ERROR event or an HTTP 410) relists and reports only the diff
   const events = recorder(inf);
   inf.start();
   await until(() => src.current !== undefined, 'watch');
-  src.current!.send({ type: 'ERROR', object: { code: 410, reason: 'Expired', message: 'too old resource version' } as unknown as KubeObject });
+  src.current!.send({
+    type: 'ERROR',
+    object: { code: 410, reason: 'Expired', message: 'too old resource version' } as unknown as KubeObject,
+  });
   await until(() => src.watchCalls.length === 2, 'watch after relist');
   assert.equal(src.listCalls, 2);
   assert.equal(src.watchCalls[1].resourceVersion, '31');
@@ -123,7 +129,12 @@ test('errors back off exponentially, then relist; success resets the backoff', a
   src.lists = [{ items: [obj('a', '1')], rv: '10' }];
   src.listError = new Error('connection refused');
   const warnings: number[] = [];
-  const log = { debug() {}, info() {}, error() {}, warn: (_m: string, f?: Record<string, unknown>) => warnings.push(Number(f?.attempt)) };
+  const log = {
+    debug() {},
+    info() {},
+    error() {},
+    warn: (_m: string, f?: Record<string, unknown>) => warnings.push(Number(f?.attempt)),
+  };
   const inf = new Informer({ name: 't', source: src, resyncMs: 0, backoff: { baseMs: 10, maxMs: 40, jitter: 0 }, log });
   const started = Date.now();
   inf.start();
@@ -194,14 +205,22 @@ test('lists every page', async () => {
   const inf = new Informer({ name: 't', source: src, resyncMs: 0, pageSize: 1 });
   inf.start();
   await inf.waitForSync();
-  assert.deepEqual(inf.list().map((o) => o.metadata?.name), ['a', 'b', 'c']);
+  assert.deepEqual(
+    inf.list().map((o) => o.metadata?.name),
+    ['a', 'b', 'c'],
+  );
   await inf.stop();
 });
 
 test('stop ends a running watch and a pending backoff', async () => {
   const src = new FakeSource();
   src.listError = new Error('down');
-  const inf = new Informer({ name: 't', source: src, resyncMs: 0, backoff: { baseMs: 60_000, maxMs: 60_000, jitter: 0 } });
+  const inf = new Informer({
+    name: 't',
+    source: src,
+    resyncMs: 0,
+    backoff: { baseMs: 60_000, maxMs: 60_000, jitter: 0 },
+  });
   inf.start();
   await until(() => src.listCalls === 1, 'first list');
   const t = Date.now();

@@ -11,17 +11,33 @@
 // - handlers only enqueue keys: one that throws is logged, never breaks the loop.
 
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
-import { KubeError, type KubeClient, type KubeObject, type ListResult, type ResourceType, type WatchEvent, type WatchHandle } from '../kube/client.ts';
+import {
+  KubeError,
+  type KubeClient,
+  type KubeObject,
+  type ListResult,
+  type ResourceType,
+  type WatchEvent,
+  type WatchHandle,
+} from '../kube/client.ts';
 import type { Logger } from '../log.ts';
 
 /** Where an informer gets its objects: a list and a watch of one collection. */
 export interface ListerWatcher<T> {
   list(options: { limit: number; continue?: string }): Promise<ListResult<T>>;
-  watch(options: { resourceVersion: string; timeoutSeconds: number; allowWatchBookmarks: boolean }, onEvent: (event: WatchEvent<T>) => void): Promise<WatchHandle>;
+  watch(
+    options: { resourceVersion: string; timeoutSeconds: number; allowWatchBookmarks: boolean },
+    onEvent: (event: WatchEvent<T>) => void,
+  ): Promise<WatchHandle>;
 }
 
 /** A collection of `r` (all namespaces when namespace is undefined), optionally filtered. */
-export function listerWatcher<T extends KubeObject>(client: KubeClient, r: ResourceType, namespace: string | undefined, selectors: { labelSelector?: string; fieldSelector?: string } = {}): ListerWatcher<T> {
+export function listerWatcher<T extends KubeObject>(
+  client: KubeClient,
+  r: ResourceType,
+  namespace: string | undefined,
+  selectors: { labelSelector?: string; fieldSelector?: string } = {},
+): ListerWatcher<T> {
   return {
     list: (options) => client.list<T>(r, namespace, { ...selectors, ...options }),
     watch: (options, onEvent) => client.watch<T>(r, namespace, { ...selectors, ...options }, onEvent),
@@ -64,7 +80,9 @@ export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
   private readonly handlers: Handlers<T> = { add: [], update: [], delete: [] };
   private readonly backoff: Backoff;
-  private readonly options: Required<Pick<InformerOptions<T>, 'watchTimeoutSeconds' | 'idleTimeoutMs' | 'resyncMs' | 'pageSize'>>;
+  private readonly options: Required<
+    Pick<InformerOptions<T>, 'watchTimeoutSeconds' | 'idleTimeoutMs' | 'resyncMs' | 'pageSize'>
+  >;
   private readonly log: Logger | undefined;
   private readonly onWatchRestart: InformerOptions<T>['onWatchRestart'];
   private readonly stopper = new AbortController();
@@ -194,7 +212,10 @@ export class Informer<T extends KubeObject> {
   private async failed(what: string, error: unknown): Promise<void> {
     this.stats.errors++;
     const delay = this.backoff.next();
-    this.log?.warn(`${this.name}: ${what} failed, retrying in ${delay} ms`, { error: errorMessage(error), attempt: this.backoff.attempts });
+    this.log?.warn(`${this.name}: ${what} failed, retrying in ${delay} ms`, {
+      error: errorMessage(error),
+      attempt: this.backoff.attempts,
+    });
     await sleep(delay, this.stopper.signal);
   }
 
@@ -235,7 +256,9 @@ export class Informer<T extends KubeObject> {
   }
 
   /** One watch from `resourceVersion` until it ends; throws on errors (a KubeError 410 when expired). */
-  private async watchOnce(resourceVersion: string): Promise<{ next: 'watch'; resourceVersion: string } | { next: 'relist' }> {
+  private async watchOnce(
+    resourceVersion: string,
+  ): Promise<{ next: 'watch'; resourceVersion: string } | { next: 'relist' }> {
     this.stats.watches++;
     let rv = resourceVersion;
     let expired = false;

@@ -22,7 +22,8 @@ class FakeLeases {
   async request(method: string, _path: string, options: { body: KubeObject }): Promise<KubeObject> {
     assert.equal(method, 'PUT');
     this.puts++;
-    if (options.body.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion) throw new KubeError('PUT', 'lease', 409, '{"reason":"Conflict"}');
+    if (options.body.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion)
+      throw new KubeError('PUT', 'lease', 409, '{"reason":"Conflict"}');
     this.lease = { ...options.body, metadata: { ...options.body.metadata, resourceVersion: String(++this.rv) } };
     return structuredClone(this.lease);
   }
@@ -30,8 +31,15 @@ class FakeLeases {
 
 function elector(fake: FakeLeases, identity: string, clock: { now: number }): LeaderElector {
   return new LeaderElector({
-    client: fake as unknown as KubeClient, namespace: 'cortex-system', name: 'cortex-operator', identity, log: silentLogger,
-    leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500, now: () => clock.now,
+    client: fake as unknown as KubeClient,
+    namespace: 'cortex-system',
+    name: 'cortex-operator',
+    identity,
+    log: silentLogger,
+    leaseDurationMs: 3000,
+    renewDeadlineMs: 2000,
+    retryPeriodMs: 500,
+    now: () => clock.now,
   });
 }
 
@@ -45,7 +53,12 @@ test('the first candidate creates the Lease; another waits until the record is s
   const a = elector(fake, 'a', clock);
   const b = elector(fake, 'b', clock);
   assert.equal(await a.tryAcquireOrRenew(), true);
-  const spec = fake.lease!.spec as { holderIdentity: string; leaseDurationSeconds: number; renewTime: string; leaseTransitions: number };
+  const spec = fake.lease!.spec as {
+    holderIdentity: string;
+    leaseDurationSeconds: number;
+    renewTime: string;
+    leaseTransitions: number;
+  };
   assert.equal(spec.holderIdentity, 'a');
   assert.equal(spec.leaseDurationSeconds, 3);
   assert.match(spec.renewTime, /\.\d{6}Z$/);
@@ -90,12 +103,26 @@ test('a released Lease (no holder) is taken at once; the leader that sees anothe
 
   const fake2 = new FakeLeases();
   const real = { now: Date.now() };
-  const c = new LeaderElector({ client: fake2 as unknown as KubeClient, namespace: 'x', name: 'l', identity: 'c', log: silentLogger, leaseDurationMs: 300, renewDeadlineMs: 200, retryPeriodMs: 20, now: () => real.now });
+  const c = new LeaderElector({
+    client: fake2 as unknown as KubeClient,
+    namespace: 'x',
+    name: 'l',
+    identity: 'c',
+    log: silentLogger,
+    leaseDurationMs: 300,
+    renewDeadlineMs: 200,
+    retryPeriodMs: 20,
+    now: () => real.now,
+  });
   let lost: string | undefined;
   assert.equal(await c.run((why) => (lost = why)), true);
   assert.equal(c.isLeader, true);
   // another process takes the lease over (e.g. after this one was paused past its duration)
-  fake2.lease = { ...fake2.lease!, spec: { ...(fake2.lease!.spec as object), holderIdentity: 'd' }, metadata: { ...fake2.lease!.metadata, resourceVersion: String(++fake2.rv) } };
+  fake2.lease = {
+    ...fake2.lease!,
+    spec: { ...(fake2.lease!.spec as object), holderIdentity: 'd' },
+    metadata: { ...fake2.lease!.metadata, resourceVersion: String(++fake2.rv) },
+  };
   const end = Date.now() + 2000;
   while (lost === undefined && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   assert.match(lost ?? '', /held by d/);

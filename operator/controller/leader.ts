@@ -24,7 +24,12 @@ export const LEASES: ResourceType = { group: 'coordination.k8s.io', version: 'v1
 
 /** The Lease lives in the operator's namespace. */
 export const leaderElectionRbac: PolicyRule[] = [
-  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'], scope: 'operator-namespace' },
+  {
+    apiGroups: ['coordination.k8s.io'],
+    resources: ['leases'],
+    verbs: ['get', 'create', 'update'],
+    scope: 'operator-namespace',
+  },
 ];
 
 export interface LeaseSpec {
@@ -76,7 +81,8 @@ export class LeaderElector {
       now: Date.now,
       ...options,
     } as Required<Omit<LeaderElectorOptions, 'identity'>>;
-    if (this.o.renewDeadlineMs >= this.o.leaseDurationMs) throw new Error('the renew deadline must be shorter than the lease duration');
+    if (this.o.renewDeadlineMs >= this.o.leaseDurationMs)
+      throw new Error('the renew deadline must be shorter than the lease duration');
   }
 
   get isLeader(): boolean {
@@ -89,7 +95,10 @@ export class LeaderElector {
    */
   async run(onStoppedLeading: (why: string) => void): Promise<boolean> {
     const signal = this.stopper.signal;
-    this.o.log.info('leader election: waiting for the lease', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.identity });
+    this.o.log.info('leader election: waiting for the lease', {
+      lease: `${this.o.namespace}/${this.o.name}`,
+      identity: this.identity,
+    });
     while (!signal.aborted) {
       try {
         if (await this.tryAcquireOrRenew()) break;
@@ -100,7 +109,10 @@ export class LeaderElector {
     }
     if (signal.aborted) return false;
     this.leading = true;
-    this.o.log.info('leader election: became the leader', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.identity });
+    this.o.log.info('leader election: became the leader', {
+      lease: `${this.o.namespace}/${this.o.name}`,
+      identity: this.identity,
+    });
     void this.renewLoop(onStoppedLeading);
     return true;
   }
@@ -124,8 +136,10 @@ export class LeaderElector {
         continue;
       }
       // another holder: lost at once; errors: retried until the renew deadline
-      if (this.lease?.spec?.holderIdentity && this.lease.spec.holderIdentity !== this.identity) return this.lost(onStoppedLeading, why);
-      if (this.o.now() - lastRenew >= this.o.renewDeadlineMs) return this.lost(onStoppedLeading, `not renewed within ${this.o.renewDeadlineMs} ms: ${why}`);
+      if (this.lease?.spec?.holderIdentity && this.lease.spec.holderIdentity !== this.identity)
+        return this.lost(onStoppedLeading, why);
+      if (this.o.now() - lastRenew >= this.o.renewDeadlineMs)
+        return this.lost(onStoppedLeading, `not renewed within ${this.o.renewDeadlineMs} ms: ${why}`);
       this.o.log.warn('leader election: renew failed, retrying', { error: why });
     }
   }
@@ -149,9 +163,19 @@ export class LeaderElector {
       if (!isNotFound(error)) throw error;
     }
     if (!current) {
-      const spec: LeaseSpec = { holderIdentity: this.identity, leaseDurationSeconds: durationSeconds, acquireTime: microTime(new Date(now)), renewTime: microTime(new Date(now)), leaseTransitions: 0 };
+      const spec: LeaseSpec = {
+        holderIdentity: this.identity,
+        leaseDurationSeconds: durationSeconds,
+        acquireTime: microTime(new Date(now)),
+        renewTime: microTime(new Date(now)),
+        leaseTransitions: 0,
+      };
       try {
-        this.lease = await client.create<Lease>(LEASES, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec }, 'cortex-operator');
+        this.lease = await client.create<Lease>(
+          LEASES,
+          { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec },
+          'cortex-operator',
+        );
       } catch (error) {
         if (error instanceof KubeError && error.code === 409) return false; // created by another candidate meanwhile
         throw error;
@@ -171,13 +195,15 @@ export class LeaderElector {
     const next: LeaseSpec = {
       holderIdentity: this.identity,
       leaseDurationSeconds: durationSeconds,
-      acquireTime: mine ? spec.acquireTime ?? microTime(new Date(now)) : microTime(new Date(now)),
+      acquireTime: mine ? (spec.acquireTime ?? microTime(new Date(now))) : microTime(new Date(now)),
       renewTime: microTime(new Date(now)),
       leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
     };
     try {
       // PUT with the resourceVersion read above: 409 when anyone wrote the Lease meanwhile
-      this.lease = await client.request<Lease>(HttpMethod.PUT, resourcePath(LEASES, namespace, name), { body: { ...current, spec: next } });
+      this.lease = await client.request<Lease>(HttpMethod.PUT, resourcePath(LEASES, namespace, name), {
+        body: { ...current, spec: next },
+      });
     } catch (error) {
       if (error instanceof KubeError && error.code === 409) return false;
       throw error;
@@ -202,7 +228,10 @@ export class LeaderElector {
       if (current.spec?.holderIdentity !== this.identity) return;
       const now = microTime();
       await client.request(HttpMethod.PUT, resourcePath(LEASES, namespace, name), {
-        body: { ...current, spec: { ...current.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
+        body: {
+          ...current,
+          spec: { ...current.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
+        },
       });
       this.o.log.info('leader election: released the lease', { lease: `${namespace}/${name}` });
     } catch (error) {

@@ -6,7 +6,10 @@ import { Backoff, backoffDelay } from './backoff.ts';
 
 test('backoff doubles from the base, is capped, and jitter only shortens it', () => {
   const opts = { baseMs: 100, maxMs: 1000, jitter: 0 };
-  assert.deepEqual([1, 2, 3, 4, 5, 6, 60, 2000].map((n) => backoffDelay(n, opts)), [100, 200, 400, 800, 1000, 1000, 1000, 1000]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 60, 2000].map((n) => backoffDelay(n, opts)),
+    [100, 200, 400, 800, 1000, 1000, 1000, 1000],
+  );
   assert.equal(backoffDelay(3, { ...opts, jitter: 0.5, random: () => 0.999999 }), 200);
   assert.equal(backoffDelay(3, { ...opts, jitter: 0.5, random: () => 0 }), 400);
   for (let i = 0; i < 100; i++) {
@@ -69,7 +72,10 @@ test('addAfter: the earliest pending time wins', async () => {
 
 test('addRateLimited backs off per key; forget resets', () => {
   const q = new WorkQueue({ backoff: { baseMs: 10, maxMs: 80, jitter: 0 } });
-  assert.deepEqual([q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a')], [10, 20, 40, 80, 80]);
+  assert.deepEqual(
+    [q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a')],
+    [10, 20, 40, 80, 80],
+  );
   assert.equal(q.addRateLimited('b'), 10, 'keys back off independently');
   assert.equal(q.failures('a'), 5);
   q.forget('a');
@@ -130,7 +136,8 @@ test('workers: a failing reconcile is retried with growing delays, success forge
   await delay(250);
   assert.equal(times.length, 4);
   assert.deepEqual(delays, [10, 20, 40]);
-  for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= delays[i - 1] - 2, `retry ${i} too early`);
+  for (let i = 1; i < times.length; i++)
+    assert.ok(times[i] - times[i - 1] >= delays[i - 1] - 2, `retry ${i} too early`);
   assert.equal(q.failures('k'), 0, 'success forgot the failures');
   q.shutDown();
   await workers;

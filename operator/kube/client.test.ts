@@ -30,7 +30,9 @@ before(async () => {
       const url = new URL(req.url!, 'http://x');
       if (url.pathname.endsWith('/gone')) {
         res.writeHead(410, { 'content-type': 'application/json' });
-        return void res.end(JSON.stringify({ kind: 'Status', reason: 'Expired', message: 'too old resource version', code: 410 }));
+        return void res.end(
+          JSON.stringify({ kind: 'Status', reason: 'Expired', message: 'too old resource version', code: 410 }),
+        );
       }
       if (url.searchParams.get('watch') === 'true') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -46,7 +48,15 @@ before(async () => {
       }
       if (url.pathname.endsWith('/missing')) {
         res.writeHead(404, { 'content-type': 'application/json' });
-        return void res.end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'NotFound', message: 'deployments.apps "missing" not found', code: 404 }));
+        return void res.end(
+          JSON.stringify({
+            kind: 'Status',
+            status: 'Failure',
+            reason: 'NotFound',
+            message: 'deployments.apps "missing" not found',
+            code: 404,
+          }),
+        );
       }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(body || JSON.stringify({ items: [], metadata: { resourceVersion: '1' } }));
@@ -58,7 +68,9 @@ before(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+    clusters: [
+      { name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true },
+    ],
     users: [{ name: 'u', token: 'secret-token', impersonateUser: 'system:serviceaccount:ns:sa' } as never],
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
@@ -75,13 +87,29 @@ const DEPLOYMENTS = { group: 'apps', version: 'v1', kind: 'Deployment', plural: 
 
 test('paths of collections, objects and subresources', () => {
   assert.equal(resourcePath(DEPLOYMENTS), '/apis/apps/v1/deployments');
-  assert.equal(resourcePath({ group: '', version: 'v1', kind: 'Pod', plural: 'pods' }, 'ns'), '/api/v1/namespaces/ns/pods');
-  assert.equal(resourcePath({ group: 'cortex.dev', version: 'v1alpha1', kind: 'RealtimeAPI', plural: 'realtimeapis' }, 'ns', 'iris', 'status'), '/apis/cortex.dev/v1alpha1/namespaces/ns/realtimeapis/iris/status');
+  assert.equal(
+    resourcePath({ group: '', version: 'v1', kind: 'Pod', plural: 'pods' }, 'ns'),
+    '/api/v1/namespaces/ns/pods',
+  );
+  assert.equal(
+    resourcePath(
+      { group: 'cortex.dev', version: 'v1alpha1', kind: 'RealtimeAPI', plural: 'realtimeapis' },
+      'ns',
+      'iris',
+      'status',
+    ),
+    '/apis/cortex.dev/v1alpha1/namespaces/ns/realtimeapis/iris/status',
+  );
 });
 
 test('server-side apply: PATCH, apply content type, field manager, force, strict validation, no managedFields/resourceVersion', async () => {
   seen.length = 0;
-  const obj = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'iris', namespace: 'ml', resourceVersion: '9', managedFields: [{}] }, spec: { x: 1 } };
+  const obj = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'iris', namespace: 'ml', resourceVersion: '9', managedFields: [{}] },
+    spec: { x: 1 },
+  };
   const back = await client.apply(DEPLOYMENTS, obj, { fieldManager: 'cortex-operator', force: true });
   const req = seen[0];
   assert.equal(req.method, 'PATCH');
@@ -96,14 +124,14 @@ test('server-side apply: PATCH, apply content type, field manager, force, strict
   const sent = JSON.parse(req.body);
   assert.equal(sent.metadata.resourceVersion, undefined);
   assert.equal(sent.metadata.managedFields, undefined);
-  assert.equal(obj.metadata.resourceVersion, '9', 'the caller\'s object is left alone');
+  assert.equal(obj.metadata.resourceVersion, '9', "the caller's object is left alone");
   assert.deepEqual(back.spec, { x: 1 });
   await client.apply(DEPLOYMENTS, obj, { fieldManager: 'status-manager', subresource: 'status' });
   assert.match(seen[1].url, /\/deployments\/iris\/status\?/);
   assert.equal(new URL(seen[1].url, 'http://x').searchParams.get('force'), null);
 });
 
-test('error answers become KubeErrors with the code, reason and the server\'s message', async () => {
+test("error answers become KubeErrors with the code, reason and the server's message", async () => {
   const err = await client.get(DEPLOYMENTS, 'ml', 'missing').catch((e: unknown) => e);
   assert.ok(err instanceof KubeError);
   assert.equal(err.code, 404);
@@ -122,9 +150,20 @@ test('requests reuse kept-alive connections (one dispatcher for the client, not 
 
 test('watch: events split across chunks are framed by lines; done resolves when the server ends', async () => {
   const events: WatchEvent<{ metadata: { name?: string; resourceVersion: string } }>[] = [];
-  const handle = await client.watch(DEPLOYMENTS, undefined, { resourceVersion: '1', timeoutSeconds: 300, allowWatchBookmarks: true }, (e) => events.push(e as never));
+  const handle = await client.watch(
+    DEPLOYMENTS,
+    undefined,
+    { resourceVersion: '1', timeoutSeconds: 300, allowWatchBookmarks: true },
+    (e) => events.push(e as never),
+  );
   await handle.done;
-  assert.deepEqual(events.map((e) => [e.type, e.object.metadata.resourceVersion]), [['ADDED', '2'], ['BOOKMARK', '3']]);
+  assert.deepEqual(
+    events.map((e) => [e.type, e.object.metadata.resourceVersion]),
+    [
+      ['ADDED', '2'],
+      ['BOOKMARK', '3'],
+    ],
+  );
   const url = new URL(seen[seen.length - 1].url, 'http://x');
   assert.equal(url.searchParams.get('watch'), 'true');
   assert.equal(url.searchParams.get('allowWatchBookmarks'), 'true');
@@ -134,7 +173,9 @@ test('watch: events split across chunks are framed by lines; done resolves when 
 
 test('watch: an HTTP error (410) rejects with its code', async () => {
   const gone = { group: 'apps', version: 'v1', kind: 'X', plural: 'gone' };
-  const err = await client.watch(gone, undefined, { resourceVersion: '1', timeoutSeconds: 1, allowWatchBookmarks: true }, () => {}).catch((e: unknown) => e);
+  const err = await client
+    .watch(gone, undefined, { resourceVersion: '1', timeoutSeconds: 1, allowWatchBookmarks: true }, () => {})
+    .catch((e: unknown) => e);
   assert.ok(err instanceof KubeError);
   assert.equal(err.code, 410);
 });

@@ -155,19 +155,34 @@ export class KubeClient {
   }
 
   /** A request with authentication applied and the shared dispatcher; `accept`: another answer format (metadata only, say). */
-  private async context(method: HttpMethod, path: string, query: Record<string, string | number | boolean | undefined>, accept = 'application/json'): Promise<RequestContext> {
+  private async context(
+    method: HttpMethod,
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    accept = 'application/json',
+  ): Promise<RequestContext> {
     const url = new URL(this.server() + path);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), method);
     ctx.setHeaderParam('Accept', accept);
     await this.kc.applySecurityAuthentication(ctx); // headers (tokens refresh) and a dispatcher...
     this.dispatcher ??= ctx.getDispatcher(); // ...of which the first is kept and reused
-    if (this.dispatcher !== undefined) ctx.setDispatcher(this.dispatcher as Parameters<RequestContext['setDispatcher']>[0]);
+    if (this.dispatcher !== undefined)
+      ctx.setDispatcher(this.dispatcher as Parameters<RequestContext['setDispatcher']>[0]);
     return ctx;
   }
 
   /** Sends a request and parses the JSON answer; throws KubeError for 4xx/5xx. */
-  async request<T>(method: HttpMethod, path: string, options: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; contentType?: string; accept?: string } = {}): Promise<T> {
+  async request<T>(
+    method: HttpMethod,
+    path: string,
+    options: {
+      query?: Record<string, string | number | boolean | undefined>;
+      body?: unknown;
+      contentType?: string;
+      accept?: string;
+    } = {},
+  ): Promise<T> {
     const ctx = await this.context(method, path, options.query ?? {}, options.accept);
     if (options.body !== undefined) {
       ctx.setHeaderParam('Content-Type', options.contentType ?? 'application/json');
@@ -183,12 +198,25 @@ export class KubeClient {
     return this.request<T>(HttpMethod.GET, resourcePath(r, namespace, name));
   }
 
-  list<T extends KubeObject>(r: ResourceType, namespace: string | undefined, options: ListOptions = {}, accept?: string): Promise<ListResult<T>> {
+  list<T extends KubeObject>(
+    r: ResourceType,
+    namespace: string | undefined,
+    options: ListOptions = {},
+    accept?: string,
+  ): Promise<ListResult<T>> {
     return this.request<ListResult<T>>(HttpMethod.GET, resourcePath(r, namespace), { query: { ...options }, accept });
   }
 
-  create<T extends KubeObject>(r: ResourceType, obj: T, fieldManager: string, options: { dryRun?: boolean } = {}): Promise<T> {
-    return this.request<T>(HttpMethod.POST, resourcePath(r, obj.metadata?.namespace), { query: { fieldManager, fieldValidation: 'Strict', dryRun: options.dryRun ? 'All' : undefined }, body: obj });
+  create<T extends KubeObject>(
+    r: ResourceType,
+    obj: T,
+    fieldManager: string,
+    options: { dryRun?: boolean } = {},
+  ): Promise<T> {
+    return this.request<T>(HttpMethod.POST, resourcePath(r, obj.metadata?.namespace), {
+      query: { fieldManager, fieldValidation: 'Strict', dryRun: options.dryRun ? 'All' : undefined },
+      body: obj,
+    });
   }
 
   /**
@@ -205,7 +233,12 @@ export class KubeClient {
     const name = body.metadata?.name;
     if (!name) throw new Error('apply: the object has no metadata.name');
     return this.request<T>(HttpMethod.PATCH, resourcePath(r, body.metadata?.namespace, name, options.subresource), {
-      query: { fieldManager: options.fieldManager, force: options.force ? true : undefined, fieldValidation: 'Strict', dryRun: options.dryRun ? 'All' : undefined },
+      query: {
+        fieldManager: options.fieldManager,
+        force: options.force ? true : undefined,
+        fieldValidation: 'Strict',
+        dryRun: options.dryRun ? 'All' : undefined,
+      },
       body,
       contentType: 'application/apply-patch+yaml', // JSON is YAML
     });
@@ -215,16 +248,35 @@ export class KubeClient {
    * A request whose answer is not JSON (a service proxy's answer, a log): the status, the
    * headers and the body as bytes, whatever the status.
    */
-  async raw(method: HttpMethod, path: string, options: { query?: Record<string, string | number | boolean | undefined>; body?: Buffer; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+  async raw(
+    method: HttpMethod,
+    path: string,
+    options: {
+      query?: Record<string, string | number | boolean | undefined>;
+      body?: Buffer;
+      headers?: Record<string, string>;
+    } = {},
+  ): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
     const ctx = await this.context(method, path, options.query ?? {});
     for (const [k, v] of Object.entries(options.headers ?? {})) ctx.setHeaderParam(k, v);
     if (options.body !== undefined) ctx.setBody(options.body as unknown as string);
     const response = await this.http.send(ctx).toPromise();
-    return { status: response.httpStatusCode, headers: response.headers, body: Buffer.from(await response.body.binary()) };
+    return {
+      status: response.httpStatusCode,
+      headers: response.headers,
+      body: Buffer.from(await response.body.binary()),
+    };
   }
 
-  delete(r: ResourceType, namespace: string | undefined, name: string, propagationPolicy = 'Background'): Promise<unknown> {
-    return this.request(HttpMethod.DELETE, resourcePath(r, namespace, name), { body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy } });
+  delete(
+    r: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    propagationPolicy = 'Background',
+  ): Promise<unknown> {
+    return this.request(HttpMethod.DELETE, resourcePath(r, namespace, name), {
+      body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy },
+    });
   }
 
   /**
@@ -232,13 +284,20 @@ export class KubeClient {
    * `done` resolves when the server ends the stream (timeoutSeconds) and rejects on errors
    * (a KubeError for an HTTP error answer, e.g. 410 when the resourceVersion is too old).
    */
-  async watch<T>(r: ResourceType, namespace: string | undefined, options: WatchOptions, onEvent: (event: WatchEvent<T>) => void, accept?: string): Promise<WatchHandle> {
+  async watch<T>(
+    r: ResourceType,
+    namespace: string | undefined,
+    options: WatchOptions,
+    onEvent: (event: WatchEvent<T>) => void,
+    accept?: string,
+  ): Promise<WatchHandle> {
     const path = resourcePath(r, namespace);
     const ctx = await this.context(HttpMethod.GET, path, { watch: true, ...options }, accept);
     const abort = new AbortController();
     ctx.setSignal(abort.signal);
     const response = await this.http.send(ctx).toPromise();
-    if (response.httpStatusCode >= 400) throw new KubeError('WATCH', path, response.httpStatusCode, await response.body.text());
+    if (response.httpStatusCode >= 400)
+      throw new KubeError('WATCH', path, response.httpStatusCode, await response.body.text());
     const stream = response.body.stream() as ReadableStream<Uint8Array> | undefined;
     const done = (async () => {
       if (!stream) return;

@@ -29,36 +29,54 @@ export type Route =
   | { kind: 'metric'; version: Version; namespace: string | undefined; resource: string; name: string; metric: string };
 
 export function status(code: number, reason: string, message: string): Answer {
-  return { status: code, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code } };
+  return {
+    status: code,
+    body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code },
+  };
 }
 
-const notFoundMetric = (metric: string, what: string) => status(404, 'NotFound', `the server could not find the metric ${metric} for ${what}`);
+const notFoundMetric = (metric: string, what: string) =>
+  status(404, 'NotFound', `the server could not find the metric ${metric} for ${what}`);
 
 /** The route of a path, or undefined when it is none of this API's. */
 export function route(pathname: string): Route | undefined {
-  const parts = pathname.split('/').filter((p) => p !== '').map((p) => {
-    try {
-      return decodeURIComponent(p); // the HPA's client sends "*" as %2A
-    } catch {
-      return p;
-    }
-  });
+  const parts = pathname
+    .split('/')
+    .filter((p) => p !== '')
+    .map((p) => {
+      try {
+        return decodeURIComponent(p); // the HPA's client sends "*" as %2A
+      } catch {
+        return p;
+      }
+    });
   if (parts[0] !== 'apis' || parts[1] !== GROUP) return undefined;
   if (parts.length === 2) return { kind: 'group' };
   const version = parts[2] as Version;
   if (!VERSIONS.includes(version)) return undefined;
   const rest = parts.slice(3);
   if (rest.length === 0) return { kind: 'discovery', version };
-  if (rest[0] === 'namespaces' && rest.length === 5) return { kind: 'metric', version, namespace: rest[1], resource: rest[2], name: rest[3], metric: rest[4] };
+  if (rest[0] === 'namespaces' && rest.length === 5)
+    return { kind: 'metric', version, namespace: rest[1], resource: rest[2], name: rest[3], metric: rest[4] };
   // a metric of a namespace object itself (…/namespaces/{ns}/metrics/{metric}) or of a cluster-scoped resource
-  if (rest[0] === 'namespaces' && rest.length === 4 && rest[2] === 'metrics') return { kind: 'metric', version, namespace: rest[1], resource: 'namespaces', name: rest[1], metric: rest[3] };
-  if (rest.length === 3) return { kind: 'metric', version, namespace: undefined, resource: rest[0], name: rest[1], metric: rest[2] };
+  if (rest[0] === 'namespaces' && rest.length === 4 && rest[2] === 'metrics')
+    return { kind: 'metric', version, namespace: rest[1], resource: 'namespaces', name: rest[1], metric: rest[3] };
+  if (rest.length === 3)
+    return { kind: 'metric', version, namespace: undefined, resource: rest[0], name: rest[1], metric: rest[2] };
   return undefined;
 }
 
 /** What to ask the authorizer for a metric read (as the API server's request info has it). */
 export function attributesOf(r: Extract<Route, { kind: 'metric' }>): ResourceAttributes {
-  return { namespace: r.namespace, verb: 'get', group: GROUP, version: r.version, resource: r.resource, subresource: r.metric, name: r.name };
+  return {
+    namespace: r.namespace,
+    verb: 'get',
+    group: GROUP,
+    version: r.version,
+    resource: r.resource,
+    subresource: r.metric,
+    name: r.name,
+  };
 }
 
 export interface MetricsApiSource {
@@ -84,7 +102,10 @@ export class MetricsApi {
   answer(r: Route, query: URLSearchParams): Answer {
     if (r.kind === 'group') {
       const versions = VERSIONS.map((v) => ({ groupVersion: `${GROUP}/${v}`, version: v }));
-      return { status: 200, body: { kind: 'APIGroup', apiVersion: 'v1', name: GROUP, versions, preferredVersion: versions[0] } };
+      return {
+        status: 200,
+        body: { kind: 'APIGroup', apiVersion: 'v1', name: GROUP, versions, preferredVersion: versions[0] },
+      };
     }
     if (r.kind === 'discovery') {
       return {
@@ -93,7 +114,15 @@ export class MetricsApi {
           kind: 'APIResourceList',
           apiVersion: 'v1',
           groupVersion: `${GROUP}/${r.version}`,
-          resources: [{ name: `pods/${IN_FLIGHT_METRIC}`, singularName: '', namespaced: true, kind: 'MetricValueList', verbs: ['get'] }],
+          resources: [
+            {
+              name: `pods/${IN_FLIGHT_METRIC}`,
+              singularName: '',
+              namespaced: true,
+              kind: 'MetricValueList',
+              verbs: ['get'],
+            },
+          ],
         },
       };
     }
@@ -102,7 +131,12 @@ export class MetricsApi {
 
   private metric(r: Extract<Route, { kind: 'metric' }>, query: URLSearchParams): Answer {
     if (r.resource !== 'pods' || r.metric !== IN_FLIGHT_METRIC) return notFoundMetric(r.metric, r.resource);
-    if (r.namespace === undefined) return status(404, 'NotFound', `pods are namespaced: ask for ${IN_FLIGHT_METRIC} under /namespaces/{namespace}/pods/`);
+    if (r.namespace === undefined)
+      return status(
+        404,
+        'NotFound',
+        `pods are namespaced: ask for ${IN_FLIGHT_METRIC} under /namespaces/{namespace}/pods/`,
+      );
     let podSelector: Selector;
     let metricSelector: Selector;
     try {
@@ -116,7 +150,13 @@ export class MetricsApi {
     // the metric has no labels of its own: a metric selector that requires one matches nothing
     const metricMatches = matches(metricSelector, {});
     const items: { name: string; item: object }[] = [];
-    const pods = this.source.pods().filter((p) => p.metadata?.namespace === namespace && (r.name === '*' ? matches(podSelector, p.metadata?.labels) : p.metadata?.name === r.name));
+    const pods = this.source
+      .pods()
+      .filter(
+        (p) =>
+          p.metadata?.namespace === namespace &&
+          (r.name === '*' ? matches(podSelector, p.metadata?.labels) : p.metadata?.name === r.name),
+      );
     for (const pod of metricMatches ? pods : []) {
       const name = pod.metadata?.name ?? '';
       const api = pod.metadata?.labels?.[API_LABEL];
@@ -124,12 +164,27 @@ export class MetricsApi {
       const avg = this.source.store.average(namespace, name, this.source.windowMs(namespace, api), now);
       if (avg === undefined) continue;
       const describedObject = { kind: 'Pod', namespace, name, apiVersion: 'v1' };
-      const common = { timestamp: rfc3339(avg.timestamp), windowSeconds: avg.windowSeconds, value: metricQuantity(avg.value) };
-      const item = r.version === 'v1beta2' ? { describedObject, metric: { name: IN_FLIGHT_METRIC }, ...common } : { describedObject, metricName: IN_FLIGHT_METRIC, ...common };
+      const common = {
+        timestamp: rfc3339(avg.timestamp),
+        windowSeconds: avg.windowSeconds,
+        value: metricQuantity(avg.value),
+      };
+      const item =
+        r.version === 'v1beta2'
+          ? { describedObject, metric: { name: IN_FLIGHT_METRIC }, ...common }
+          : { describedObject, metricName: IN_FLIGHT_METRIC, ...common };
       items.push({ name, item });
     }
     if (r.name !== '*' && items.length === 0) return notFoundMetric(IN_FLIGHT_METRIC, `pods ${namespace}/${r.name}`);
     items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { status: 200, body: { kind: 'MetricValueList', apiVersion: `${GROUP}/${r.version}`, metadata: {}, items: items.map((i) => i.item) } };
+    return {
+      status: 200,
+      body: {
+        kind: 'MetricValueList',
+        apiVersion: `${GROUP}/${r.version}`,
+        metadata: {},
+        items: items.map((i) => i.item),
+      },
+    };
   }
 }

@@ -48,7 +48,8 @@ function list(data: Record<string, string>, key: string): string[] {
   } catch {
     throw new Error(`${where}: ${key} is not a JSON list of strings: ${raw.slice(0, 80)}`);
   }
-  if (!Array.isArray(parsed) || parsed.some((v) => typeof v !== 'string')) throw new Error(`${where}: ${key} is not a JSON list of strings`);
+  if (!Array.isArray(parsed) || parsed.some((v) => typeof v !== 'string'))
+    throw new Error(`${where}: ${key} is not a JSON list of strings`);
   return parsed as string[];
 }
 
@@ -57,7 +58,9 @@ export function requestHeaderConfigFrom(data: Record<string, string> | undefined
   const d = data ?? {};
   const clientCA = d['requestheader-client-ca-file'];
   if (!clientCA || !clientCA.includes('BEGIN CERTIFICATE')) {
-    throw new Error(`${where} has no requestheader-client-ca-file: the API server runs without --requestheader-client-ca-file, so it cannot call aggregated APIs such as custom.metrics.k8s.io (enable the front proxy, or run the operator with --no-metrics-api)`);
+    throw new Error(
+      `${where} has no requestheader-client-ca-file: the API server runs without --requestheader-client-ca-file, so it cannot call aggregated APIs such as custom.metrics.k8s.io (enable the front proxy, or run the operator with --no-metrics-api)`,
+    );
   }
   const config: RequestHeaderConfig = {
     clientCA,
@@ -72,7 +75,11 @@ export function requestHeaderConfigFrom(data: Record<string, string> | undefined
 }
 
 export async function loadRequestHeaderConfig(client: KubeClient): Promise<RequestHeaderConfig> {
-  const cm = await client.get<{ data?: Record<string, string> }>(CONFIG_MAPS, AUTH_CONFIGMAP.namespace, AUTH_CONFIGMAP.name);
+  const cm = await client.get<{ data?: Record<string, string> }>(
+    CONFIG_MAPS,
+    AUTH_CONFIGMAP.namespace,
+    AUTH_CONFIGMAP.name,
+  );
   return requestHeaderConfigFrom(cm.data);
 }
 
@@ -85,12 +92,19 @@ export function authenticate(req: IncomingMessage, config: RequestHeaderConfig |
   if (typeof socket.getPeerCertificate !== 'function') return { error: 'not a TLS connection' };
   if (!socket.authorized) {
     const cert = socket.getPeerCertificate();
-    return { error: cert && Object.keys(cert).length > 0 ? `the client certificate is not signed by the requestheader CA (${String(socket.authorizationError)})` : 'no client certificate: only the Kubernetes API server (its front proxy) may call this API' };
+    return {
+      error:
+        cert && Object.keys(cert).length > 0
+          ? `the client certificate is not signed by the requestheader CA (${String(socket.authorizationError)})`
+          : 'no client certificate: only the Kubernetes API server (its front proxy) may call this API',
+    };
   }
   const cn = socket.getPeerCertificate().subject?.CN;
   const cnText = Array.isArray(cn) ? cn.join(',') : cn;
   if (config.allowedNames.length > 0 && !config.allowedNames.includes(cnText ?? '')) {
-    return { error: `the client certificate's common name "${cnText ?? ''}" is not one of requestheader-allowed-names (${config.allowedNames.join(', ')})` };
+    return {
+      error: `the client certificate's common name "${cnText ?? ''}" is not one of requestheader-allowed-names (${config.allowedNames.join(', ')})`,
+    };
   }
   const header = (name: string): string[] => (req.headersDistinct[name.toLowerCase()] ?? []).filter((v) => v !== '');
   const name = config.usernameHeaders.map((h) => header(h)[0]).find((v) => v !== undefined);

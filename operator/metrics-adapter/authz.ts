@@ -10,7 +10,9 @@ import type { KubeClient } from '../kube/client.ts';
 import type { PolicyRule } from '../reconcilers/types.ts';
 import type { UserInfo } from './authn.ts';
 
-export const authzRbac: PolicyRule[] = [{ apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] }];
+export const authzRbac: PolicyRule[] = [
+  { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+];
 
 export interface ResourceAttributes {
   namespace?: string;
@@ -34,7 +36,10 @@ interface Cached {
   until: number;
 }
 
-export function subjectAccessReviewAuthorizer(client: KubeClient, options: { allowTtlMs?: number; denyTtlMs?: number; now?: () => number } = {}): Authorizer {
+export function subjectAccessReviewAuthorizer(
+  client: KubeClient,
+  options: { allowTtlMs?: number; denyTtlMs?: number; now?: () => number } = {},
+): Authorizer {
   const cache = new Map<string, Cached>();
   const allowTtl = options.allowTtlMs ?? 60_000;
   const denyTtl = options.denyTtlMs ?? 10_000;
@@ -43,18 +48,25 @@ export function subjectAccessReviewAuthorizer(client: KubeClient, options: { all
     const key = JSON.stringify([user.name, user.uid, [...user.groups].sort(), user.extra, attributes]);
     const hit = cache.get(key);
     if (hit && hit.until > now()) return hit.decision;
-    const review = await client.request<{ status?: { allowed?: boolean; denied?: boolean; reason?: string; evaluationError?: string } }>(
-      HttpMethod.POST,
-      '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-      {
-        body: {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SubjectAccessReview',
-          spec: { user: user.name, uid: user.uid, groups: user.groups, extra: user.extra, resourceAttributes: attributes },
+    const review = await client.request<{
+      status?: { allowed?: boolean; denied?: boolean; reason?: string; evaluationError?: string };
+    }>(HttpMethod.POST, '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+      body: {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: user.name,
+          uid: user.uid,
+          groups: user.groups,
+          extra: user.extra,
+          resourceAttributes: attributes,
         },
       },
-    );
-    const decision: Decision = { allowed: review.status?.allowed === true, reason: review.status?.reason || review.status?.evaluationError || undefined };
+    });
+    const decision: Decision = {
+      allowed: review.status?.allowed === true,
+      reason: review.status?.reason || review.status?.evaluationError || undefined,
+    };
     if (cache.size > 10_000) cache.clear(); // bounded: the callers are a handful of controllers
     cache.set(key, { decision, until: now() + (decision.allowed ? allowTtl : denyTtl) });
     return decision;

@@ -64,14 +64,36 @@ export interface MetricsAdapter {
 export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdapter {
   const { client, log, namespace, registry } = options;
   const own = options.informers === undefined;
-  const { pods, apis } = (options.informers ?? cortexInformers({ client, log, namespace, informer: options.informer })) as unknown as { pods: Informer<PodObject>; apis: Informer<ApiObject> };
+  const { pods, apis } = (options.informers ??
+    cortexInformers({ client, log, namespace, informer: options.informer })) as unknown as {
+    pods: Informer<PodObject>;
+    apis: Informer<ApiObject>;
+  };
   const store = new SampleStore();
   const registers = registry ? [registry] : [];
-  const scrapes = new Counter({ name: 'cortex_operator_metrics_scrapes_total', help: 'Scrapes of replicas\' /metrics by result (success, error)', labelNames: ['result'], registers });
-  const scrapeSeconds = new Histogram({ name: 'cortex_operator_metrics_scrape_duration_seconds', help: 'Duration of one scrape of a replica', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2], registers });
-  const requests = new Counter({ name: 'cortex_operator_metrics_api_requests_total', help: 'Requests to the custom metrics API by HTTP status code', labelNames: ['code'], registers });
+  const scrapes = new Counter({
+    name: 'cortex_operator_metrics_scrapes_total',
+    help: "Scrapes of replicas' /metrics by result (success, error)",
+    labelNames: ['result'],
+    registers,
+  });
+  const scrapeSeconds = new Histogram({
+    name: 'cortex_operator_metrics_scrape_duration_seconds',
+    help: 'Duration of one scrape of a replica',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+    registers,
+  });
+  const requests = new Counter({
+    name: 'cortex_operator_metrics_api_requests_total',
+    help: 'Requests to the custom metrics API by HTTP status code',
+    labelNames: ['code'],
+    registers,
+  });
   const scraper = new Scraper({
-    pods, apis, store, log,
+    pods,
+    apis,
+    store,
+    log,
     intervalMs: options.scrapeIntervalMs,
     timeoutMs: options.scrapeTimeoutMs,
     onScrape: (result, seconds) => {
@@ -99,7 +121,10 @@ export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdap
         return await loadRequestHeaderConfig(client);
       } catch (error) {
         if (stopped) throw error;
-        log.warn('metrics API: cannot read the front proxy\'s settings; not serving until it can', { error: errorMessage(error), retryInMs: delay });
+        log.warn("metrics API: cannot read the front proxy's settings; not serving until it can", {
+          error: errorMessage(error),
+          retryInMs: delay,
+        });
         await new Promise((resolve) => setTimeout(resolve, delay).unref());
       }
     }
@@ -110,23 +135,39 @@ export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdap
     requestHeader = await readConfig();
     if (stopped) throw new Error('the metrics adapter was stopped');
     const config = () => requestHeader!;
-    server = createMetricsServer({ cert, api, authorize, requestHeader: config, log, onRequest: (code) => requests.inc({ code: String(code) }) });
+    server = createMetricsServer({
+      cert,
+      api,
+      authorize,
+      requestHeader: config,
+      log,
+      onRequest: (code) => requests.inc({ code: String(code) }),
+    });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(options.port, options.host, () => resolve());
     });
     const port = (server.address() as AddressInfo).port;
-    log.info('metrics API serving', { group: 'custom.metrics.k8s.io', port, host: options.host ?? '(all)', selfSignedCert: options.cert === undefined, allowedNames: requestHeader.allowedNames });
+    log.info('metrics API serving', {
+      group: 'custom.metrics.k8s.io',
+      port,
+      host: options.host ?? '(all)',
+      selfSignedCert: options.cert === undefined,
+      allowedNames: requestHeader.allowedNames,
+    });
     refresh = setInterval(() => {
       loadRequestHeaderConfig(client).then(
         (next) => {
           if (next.clientCA !== requestHeader?.clientCA) {
             server?.setClientCA(next.clientCA);
-            log.info('metrics API: the front proxy\'s CA changed; new connections use it');
+            log.info("metrics API: the front proxy's CA changed; new connections use it");
           }
           requestHeader = next;
         },
-        (error: unknown) => log.warn('metrics API: re-reading the front proxy\'s settings failed; keeping the last ones', { error: errorMessage(error) }),
+        (error: unknown) =>
+          log.warn("metrics API: re-reading the front proxy's settings failed; keeping the last ones", {
+            error: errorMessage(error),
+          }),
       );
     }, options.requestHeaderRefreshMs ?? 60_000);
     refresh.unref();

@@ -31,14 +31,24 @@ export function metricsApiObjects(o: MetricsApiObjectsOptions): KubeObject[] {
   const labels = { 'app.kubernetes.io/name': 'cortex-operator', ...o.labels };
   const targetPort = o.targetPort ?? 6443;
   const port = o.externalName !== undefined ? targetPort : (o.port ?? 443);
-  const service: KubeObject = o.externalName !== undefined
-    ? { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: o.namespace, labels }, spec: { type: 'ExternalName', externalName: o.externalName } }
-    : {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name, namespace: o.namespace, labels },
-        spec: { type: 'ClusterIP', selector: o.selector ?? { 'app.kubernetes.io/name': 'cortex-operator' }, ports: [{ name: 'metrics-api', port, targetPort, protocol: 'TCP' }] },
-      };
+  const service: KubeObject =
+    o.externalName !== undefined
+      ? {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name, namespace: o.namespace, labels },
+          spec: { type: 'ExternalName', externalName: o.externalName },
+        }
+      : {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name, namespace: o.namespace, labels },
+          spec: {
+            type: 'ClusterIP',
+            selector: o.selector ?? { 'app.kubernetes.io/name': 'cortex-operator' },
+            ports: [{ name: 'metrics-api', port, targetPort, protocol: 'TCP' }],
+          },
+        };
   const apiServices = VERSIONS.map((version): KubeObject => ({
     apiVersion: 'apiregistration.k8s.io/v1',
     kind: 'APIService',

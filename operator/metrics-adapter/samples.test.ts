@@ -17,7 +17,11 @@ test('the average is the mean of the samples inside the window, older ones do no
   assert.equal(w.samples, 10);
   assert.equal(w.timestamp, T0 + 19_000);
   assert.equal(w.windowSeconds, 9, 'the span of the samples used');
-  assert.equal(store.average('ml', 'p1', 60_000, now)?.windowSeconds, 19, 'a pod younger than the window: averaged over what it has');
+  assert.equal(
+    store.average('ml', 'p1', 60_000, now)?.windowSeconds,
+    19,
+    'a pod younger than the window: averaged over what it has',
+  );
 });
 
 test('no sample inside the window (scrapes failing for a whole window): no value, not a stale one', () => {
@@ -64,7 +68,11 @@ test('activity: a request is seen when the counter rises, when one is in flight,
   store.record('ml', 'p1', 'iris', s(4, 1, 3), 60_000);
   assert.equal(store.activity('ml', 'iris')?.lastRequestAt?.getTime(), T0 + 4000, 'in flight');
   store.record('ml', 'p1', 'iris', s(5, 0, 2), 60_000);
-  assert.equal(store.activity('ml', 'iris')?.lastRequestAt?.getTime(), T0 + 5000, 'counter reset but above 0: served since the restart');
+  assert.equal(
+    store.activity('ml', 'iris')?.lastRequestAt?.getTime(),
+    T0 + 5000,
+    'counter reset but above 0: served since the restart',
+  );
   store.record('ml', 'p1', 'iris', s(6, 0, 0), 60_000);
   assert.equal(store.activity('ml', 'iris')?.lastRequestAt?.getTime(), T0 + 5000, 'reset to 0: nothing served');
   store.record('ml', 'p2', 'iris', s(7, 0, 4), 60_000);
@@ -72,6 +80,12 @@ test('activity: a request is seen when the counter rises, when one is in flight,
 
   const a = store.activity('ml', 'iris')!;
   assert.equal(a.requestsTotal, 4);
-  assert.deepEqual(a.pods.map((p) => [p.name, p.requestsTotal]), [['p1', 0], ['p2', 4]]);
+  assert.deepEqual(
+    a.pods.map((p) => [p.name, p.requestsTotal]),
+    [
+      ['p1', 0],
+      ['p2', 4],
+    ],
+  );
   assert.equal(idleForMs(a, T0 + 10_000), 3000);
 });

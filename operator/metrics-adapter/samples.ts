@@ -58,7 +58,12 @@ class PodSeries {
     }
     if (n === 0) return undefined;
     const span = Math.ceil((last - first) / 1000);
-    return { value: sum / n, timestamp: last, windowSeconds: Math.min(Math.max(1, span), Math.ceil(windowMs / 1000)), samples: n };
+    return {
+      value: sum / n,
+      timestamp: last,
+      windowSeconds: Math.min(Math.max(1, span), Math.ceil(windowMs / 1000)),
+      samples: n,
+    };
   }
 
   last(): Sample | undefined {
@@ -106,9 +111,11 @@ export class SampleStore {
     // A request happened when the counter rose, when it restarted lower but above 0 (the
     // runtime restarted and served since), when one is in flight, or when a pod seen for the
     // first time has served already (it may have done so just now).
-    const served = previous === undefined
-      ? sample.requestsTotal > 0
-      : sample.requestsTotal > previous.requestsTotal || (sample.requestsTotal < previous.requestsTotal && sample.requestsTotal > 0);
+    const served =
+      previous === undefined
+        ? sample.requestsTotal > 0
+        : sample.requestsTotal > previous.requestsTotal ||
+          (sample.requestsTotal < previous.requestsTotal && sample.requestsTotal > 0);
     if (served || sample.inFlight > 0) {
       const record = this.apis.get(key(namespace, api))!;
       record.lastRequestAt = Math.max(record.lastRequestAt ?? 0, sample.at);
@@ -142,7 +149,12 @@ export class SampleStore {
     for (const [k, series] of this.pods) {
       const last = series.last();
       if (series.api !== api || !k.startsWith(`${namespace}/`) || last === undefined) continue;
-      pods.push({ name: k.slice(namespace.length + 1), inFlight: last.inFlight, requestsTotal: last.requestsTotal, at: new Date(last.at) });
+      pods.push({
+        name: k.slice(namespace.length + 1),
+        inFlight: last.inFlight,
+        requestsTotal: last.requestsTotal,
+        at: new Date(last.at),
+      });
     }
     pods.sort((a, b) => a.name.localeCompare(b.name));
     return {

@@ -6,7 +6,11 @@ import { parseScrape } from './scrape-parse.ts';
 test("what the runtime's own registry writes (runtime/metrics.ts) is read back: in-flight and requests over every status", async () => {
   let inFlight = 3;
   const metrics = new RuntimeMetrics('iris', { inFlight: () => inFlight, queueLength: () => 1, workersReady: () => 2 });
-  assert.deepEqual(parseScrape(await metrics.render()), { inFlight: 3, requestsTotal: 0 }, 'no request yet: the counter may be absent');
+  assert.deepEqual(
+    parseScrape(await metrics.render()),
+    { inFlight: 3, requestsTotal: 0 },
+    'no request yet: the counter may be absent',
+  );
   metrics.observeRequest(200, 0.01);
   metrics.observeRequest(200, 0.01);
   metrics.observeRequest(500, 0.01);
@@ -26,11 +30,17 @@ test('fractional and exponent values are read; several series are summed', () =>
   assert.deepEqual(parseScrape(text), { inFlight: 3.5, requestsTotal: 10 });
 });
 
-test('an answer that is not a Cortex replica\'s metrics is an error, never a zero', () => {
-  assert.throws(() => parseScrape('<html><body>502 Bad Gateway</body></html>\n'), /no cortex_in_flight_requests sample/);
+test("an answer that is not a Cortex replica's metrics is an error, never a zero", () => {
+  assert.throws(
+    () => parseScrape('<html><body>502 Bad Gateway</body></html>\n'),
+    /no cortex_in_flight_requests sample/,
+  );
   assert.throws(() => parseScrape(''), /no cortex_in_flight_requests sample/);
   assert.throws(() => parseScrape('cortex_in_flight_requests NaN\n'), /value "NaN", expected a number/);
   assert.throws(() => parseScrape('cortex_in_flight_requests -1\n'), /value "-1"/);
   assert.throws(() => parseScrape('cortex_in_flight_requests{api="a} 1\n'), /cortex_in_flight_requests/);
-  assert.throws(() => parseScrape('# TYPE cortex_in_flight_requests counter\ncortex_in_flight_requests 1\n'), /is a counter, expected a gauge/);
+  assert.throws(
+    () => parseScrape('# TYPE cortex_in_flight_requests counter\ncortex_in_flight_requests 1\n'),
+    /is a counter, expected a gauge/,
+  );
 });

@@ -20,7 +20,8 @@ function values(family: MetricFamily, expectType: MetricFamily['type']): number[
   return family.metrics.map((m) => {
     const raw = m.value ?? '';
     const v = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(v) || v < 0) throw new Error(`${family.name} has the value "${raw}", expected a number ≥ 0`);
+    if (raw.trim() === '' || !Number.isFinite(v) || v < 0)
+      throw new Error(`${family.name} has the value "${raw}", expected a number ≥ 0`);
     return v;
   });
 }

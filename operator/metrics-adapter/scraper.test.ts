@@ -29,24 +29,54 @@ class HandSource<T extends KubeObject> implements ListerWatcher<T> {
   }
 }
 
-function readyPod(name: string, api: string, port: number, extra: Partial<{ ip: string; ready: boolean; phase: string; deleting: boolean }> = {}): PodObject {
+function readyPod(
+  name: string,
+  api: string,
+  port: number,
+  extra: Partial<{ ip: string; ready: boolean; phase: string; deleting: boolean }> = {},
+): PodObject {
   return {
     metadata: {
-      name, namespace: 'ml', resourceVersion: '1', labels: { 'cortex.dev/api': api },
+      name,
+      namespace: 'ml',
+      resourceVersion: '1',
+      labels: { 'cortex.dev/api': api },
       annotations: { 'prometheus.io/port': String(port), 'prometheus.io/path': '/metrics' },
       ...(extra.deleting ? { deletionTimestamp: '2030-01-01T00:00:00Z' } : {}),
     },
-    status: { phase: extra.phase ?? 'Running', podIP: extra.ip ?? '127.0.0.1', conditions: [{ type: 'Ready', status: extra.ready === false ? 'False' : 'True' }] },
+    status: {
+      phase: extra.phase ?? 'Running',
+      podIP: extra.ip ?? '127.0.0.1',
+      conditions: [{ type: 'Ready', status: extra.ready === false ? 'False' : 'True' }],
+    },
   } as PodObject;
 }
 
 describe('Scraper', () => {
-  const replicas: { server: Server; port: number; inFlight: number; metrics: RuntimeMetrics; hits: number; answer?: string }[] = [];
+  const replicas: {
+    server: Server;
+    port: number;
+    inFlight: number;
+    metrics: RuntimeMetrics;
+    hits: number;
+    answer?: string;
+  }[] = [];
 
   before(async () => {
     for (let i = 0; i < 3; i++) {
-      const r = { inFlight: 0, hits: 0, port: 0, server: undefined as unknown as Server, metrics: undefined as unknown as RuntimeMetrics, answer: undefined as string | undefined };
-      r.metrics = new RuntimeMetrics('iris', { inFlight: () => r.inFlight, queueLength: () => 0, workersReady: () => 1 });
+      const r = {
+        inFlight: 0,
+        hits: 0,
+        port: 0,
+        server: undefined as unknown as Server,
+        metrics: undefined as unknown as RuntimeMetrics,
+        answer: undefined as string | undefined,
+      };
+      r.metrics = new RuntimeMetrics('iris', {
+        inFlight: () => r.inFlight,
+        queueLength: () => 0,
+        workersReady: () => 1,
+      });
       r.server = createServer((req, res) => {
         r.hits++;
         if (r.answer !== undefined) return void res.writeHead(200).end(r.answer);
@@ -71,17 +101,33 @@ describe('Scraper', () => {
     assert.equal(scrapeTarget(noAnnotations)?.url, 'http://127.0.0.1:8888/metrics', 'the runtime port by default');
   });
 
-  test('rounds record each pod\'s in-flight and request counts; windows come from the API; deleted pods and APIs are forgotten', async () => {
+  test("rounds record each pod's in-flight and request counts; windows come from the API; deleted pods and APIs are forgotten", async () => {
     const [r0, r1, r2] = replicas;
-    const pods = new HandSource<PodObject>([readyPod('iris-0', 'iris', r0.port), readyPod('iris-1', 'iris', r1.port), readyPod('iris-2', 'iris', r2.port, { ready: false })]);
-    const api: ApiObject = { apiVersion: 'cortex.dev/v1alpha1', kind: 'RealtimeAPI', metadata: { name: 'iris', namespace: 'ml', uid: 'u', resourceVersion: '1' }, spec: { autoscaling: { window: '20s' } } } as ApiObject;
+    const pods = new HandSource<PodObject>([
+      readyPod('iris-0', 'iris', r0.port),
+      readyPod('iris-1', 'iris', r1.port),
+      readyPod('iris-2', 'iris', r2.port, { ready: false }),
+    ]);
+    const api: ApiObject = {
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'RealtimeAPI',
+      metadata: { name: 'iris', namespace: 'ml', uid: 'u', resourceVersion: '1' },
+      spec: { autoscaling: { window: '20s' } },
+    } as ApiObject;
     const apis = new HandSource<ApiObject>([api]);
     const podInf = new Informer<PodObject>({ name: 'pods', source: pods, resyncMs: 0 });
     const apiInf = new Informer<ApiObject>({ name: 'apis', source: apis, resyncMs: 0 });
     const store = new SampleStore();
     let now = Date.parse('2030-01-01T00:00:00Z');
     const results: string[] = [];
-    const scraper = new Scraper({ pods: podInf, apis: apiInf, store, log: silentLogger, now: () => now, onScrape: (r) => results.push(r) });
+    const scraper = new Scraper({
+      pods: podInf,
+      apis: apiInf,
+      store,
+      log: silentLogger,
+      now: () => now,
+      onScrape: (r) => results.push(r),
+    });
     podInf.start();
     apiInf.start();
     await Promise.all([podInf.waitForSync(), apiInf.waitForSync()]);
@@ -102,7 +148,13 @@ describe('Scraper', () => {
       r0.inFlight = 0;
       await scraper.round();
       assert.equal(store.average('ml', 'iris-0', 20_000, now)?.value, 3, '(4+4+4+0)/4');
-      assert.deepEqual(store.activity('ml', 'iris')?.pods.map((p) => [p.name, p.requestsTotal]), [['iris-0', 1], ['iris-1', 0]]);
+      assert.deepEqual(
+        store.activity('ml', 'iris')?.pods.map((p) => [p.name, p.requestsTotal]),
+        [
+          ['iris-0', 1],
+          ['iris-1', 0],
+        ],
+      );
       assert.deepEqual(results, Array(8).fill('success'));
 
       // a replica answering something else: a failed scrape, no sample
@@ -114,8 +166,14 @@ describe('Scraper', () => {
       r1.answer = undefined;
 
       pods.send!({ type: 'DELETED', object: readyPod('iris-1', 'iris', r1.port) });
-      assert.equal(store.has('ml', 'iris-1'), false, 'a deleted pod\'s samples go at once');
-      pods.send!({ type: 'MODIFIED', object: { ...readyPod('iris-0', 'iris', r0.port, { deleting: true }), metadata: { ...readyPod('iris-0', 'iris', r0.port, { deleting: true }).metadata, resourceVersion: '2' } } });
+      assert.equal(store.has('ml', 'iris-1'), false, "a deleted pod's samples go at once");
+      pods.send!({
+        type: 'MODIFIED',
+        object: {
+          ...readyPod('iris-0', 'iris', r0.port, { deleting: true }),
+          metadata: { ...readyPod('iris-0', 'iris', r0.port, { deleting: true }).metadata, resourceVersion: '2' },
+        },
+      });
       assert.equal(store.has('ml', 'iris-0'), false, 'a terminating pod is no longer counted');
       const hits = r0.hits;
       await scraper.round();
@@ -129,14 +187,27 @@ describe('Scraper', () => {
   });
 
   test('a replica that does not answer within the timeout fails alone; the others are scraped meanwhile', async () => {
-    const hang = createServer(() => { /* never answers */ });
+    const hang = createServer(() => {
+      /* never answers */
+    });
     await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
     const hangPort = (hang.address() as AddressInfo).port;
-    const podInf = new Informer<PodObject>({ name: 'pods', source: new HandSource([readyPod('stuck', 'iris', hangPort), readyPod('fine', 'iris', replicas[0].port)]), resyncMs: 0 });
+    const podInf = new Informer<PodObject>({
+      name: 'pods',
+      source: new HandSource([readyPod('stuck', 'iris', hangPort), readyPod('fine', 'iris', replicas[0].port)]),
+      resyncMs: 0,
+    });
     const apiInf = new Informer<ApiObject>({ name: 'apis', source: new HandSource<ApiObject>([]), resyncMs: 0 });
     const store = new SampleStore();
     const results: string[] = [];
-    const scraper = new Scraper({ pods: podInf, apis: apiInf, store, log: silentLogger, timeoutMs: 300, onScrape: (r) => results.push(r) });
+    const scraper = new Scraper({
+      pods: podInf,
+      apis: apiInf,
+      store,
+      log: silentLogger,
+      timeoutMs: 300,
+      onScrape: (r) => results.push(r),
+    });
     podInf.start();
     apiInf.start();
     await podInf.waitForSync();

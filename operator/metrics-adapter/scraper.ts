@@ -142,7 +142,10 @@ export class Scraper {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
-      const res = await fetch(target.url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 2000), headers: { accept: 'text/plain' } });
+      const res = await fetch(target.url, {
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 2000),
+        headers: { accept: 'text/plain' },
+      });
       const text = await res.text();
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const scraped = parseScrape(text);
@@ -157,7 +160,11 @@ export class Scraper {
       onScrape?.('error', seconds());
       const fields = { pod: `${namespace}/${name}`, url: target.url, error: errorMessage(error) };
       // once per failing streak at warn: a replica that is still starting fails a few times
-      if (!state.failing) log.warn('metrics scrape failed; the pod has no cortex_in_flight_requests until one works (the operator must reach pods on their metrics port)', fields);
+      if (!state.failing)
+        log.warn(
+          'metrics scrape failed; the pod has no cortex_in_flight_requests until one works (the operator must reach pods on their metrics port)',
+          fields,
+        );
       else log.debug('metrics scrape failed', fields);
       state.failing = true;
     } finally {

@@ -17,7 +17,12 @@ function checkKey(key: string): string {
   const slash = key.lastIndexOf('/');
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
   const name = slash >= 0 ? key.slice(slash + 1) : key;
-  if (name.length === 0 || name.length > 63 || !NAME.test(name) || (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))) {
+  if (
+    name.length === 0 ||
+    name.length > 63 ||
+    !NAME.test(name) ||
+    (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))
+  ) {
     throw new Error(`invalid label key "${key}"`);
   }
   return key;
@@ -52,7 +57,8 @@ export function parseSelector(input: string): Selector {
   const next = () => t[i++];
   const word = (what: string) => {
     const w = next();
-    if (w === undefined || !WORD.test(w)) throw new Error(`expected ${what}${w !== undefined ? `, got "${w}"` : ' at the end'}`);
+    if (w === undefined || !WORD.test(w))
+      throw new Error(`expected ${what}${w !== undefined ? `, got "${w}"` : ' at the end'}`);
     return w;
   };
   while (i < t.length) {
@@ -85,7 +91,8 @@ export function parseSelector(input: string): Selector {
         i++;
         const raw = word('a number');
         const value = Number(raw);
-        if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value)) throw new Error(`expected a whole number after ${op}, got "${raw}"`);
+        if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value))
+          throw new Error(`expected a whole number after ${op}, got "${raw}"`);
         reqs.push({ key, op: op === '>' ? 'gt' : 'lt', value });
       } else {
         throw new Error(`unexpected "${op}" after ${key}`);

@@ -27,7 +27,14 @@ export async function selfSignedCert(dnsNames: string[] = []): Promise<ServingCe
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [...names.map((value) => ({ type: 2 as const, value })), { type: 7 as const, ip: '127.0.0.1' }, { type: 7 as const, ip: '::1' }] },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          ...names.map((value) => ({ type: 2 as const, value })),
+          { type: 7 as const, ip: '127.0.0.1' },
+          { type: 7 as const, ip: '::1' },
+        ],
+      },
     ],
   });
   return { cert: pems.cert, key: pems.private };
@@ -57,39 +64,63 @@ export function createMetricsServer(options: MetricsServerOptions): Server & { s
   // rejectUnauthorized is off so that a caller without a good certificate gets a 401 Status
   // it can read instead of a failed handshake; authenticate() checks socket.authorized.
   const tls = (ca: string) => ({ cert: cert.cert, key: cert.key, ca });
-  const server = createServer({ ...tls(options.requestHeader().clientCA), requestCert: true, rejectUnauthorized: false }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'https://localhost');
-    if (url.pathname === '/healthz' || url.pathname === '/livez' || url.pathname === '/readyz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-      return;
-    }
-    const who = authenticate(req, options.requestHeader());
-    if ('error' in who) {
-      log.debug('metrics API: unauthenticated request refused', { path: url.pathname, error: who.error });
-      return send(res, status(401, 'Unauthorized', who.error), onRequest);
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return send(res, status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource (${req.method})`), onRequest);
-    }
-    const r = route(url.pathname);
-    if (r === undefined) return send(res, status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`), onRequest);
-    if (r.kind !== 'metric') return send(res, api.answer(r, url.searchParams), onRequest); // discovery: any authenticated user
-    const attributes = attributesOf(r);
-    authorize(who.user, attributes).then(
-      (decision) => {
-        if (!decision.allowed) {
-          const what = `${attributes.resource}/${attributes.subresource} "${attributes.name}" in the API group "${attributes.group}"${attributes.namespace ? ` in the namespace "${attributes.namespace}"` : ''}`;
-          return send(res, status(403, 'Forbidden', `${who.user.name} cannot get ${what}${decision.reason ? `: ${decision.reason}` : ''}`), onRequest);
-        }
-        send(res, api.answer(r, url.searchParams), onRequest);
-      },
-      (error: unknown) => {
-        const message = error instanceof Error ? error.message : String(error);
-        log.warn('metrics API: authorization failed', { user: who.user.name, error: message });
-        send(res, status(500, 'InternalError', `authorizing ${who.user.name} failed: ${message}`), onRequest);
-      },
-    );
-  });
+  const server = createServer(
+    { ...tls(options.requestHeader().clientCA), requestCert: true, rejectUnauthorized: false },
+    (req, res) => {
+      const url = new URL(req.url ?? '/', 'https://localhost');
+      if (url.pathname === '/healthz' || url.pathname === '/livez' || url.pathname === '/readyz') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+        return;
+      }
+      const who = authenticate(req, options.requestHeader());
+      if ('error' in who) {
+        log.debug('metrics API: unauthenticated request refused', { path: url.pathname, error: who.error });
+        return send(res, status(401, 'Unauthorized', who.error), onRequest);
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        return send(
+          res,
+          status(
+            405,
+            'MethodNotAllowed',
+            `the server does not allow this method on the requested resource (${req.method})`,
+          ),
+          onRequest,
+        );
+      }
+      const r = route(url.pathname);
+      if (r === undefined)
+        return send(
+          res,
+          status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`),
+          onRequest,
+        );
+      if (r.kind !== 'metric') return send(res, api.answer(r, url.searchParams), onRequest); // discovery: any authenticated user
+      const attributes = attributesOf(r);
+      authorize(who.user, attributes).then(
+        (decision) => {
+          if (!decision.allowed) {
+            const what = `${attributes.resource}/${attributes.subresource} "${attributes.name}" in the API group "${attributes.group}"${attributes.namespace ? ` in the namespace "${attributes.namespace}"` : ''}`;
+            return send(
+              res,
+              status(
+                403,
+                'Forbidden',
+                `${who.user.name} cannot get ${what}${decision.reason ? `: ${decision.reason}` : ''}`,
+              ),
+              onRequest,
+            );
+          }
+          send(res, api.answer(r, url.searchParams), onRequest);
+        },
+        (error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error);
+          log.warn('metrics API: authorization failed', { user: who.user.name, error: message });
+          send(res, status(500, 'InternalError', `authorizing ${who.user.name} failed: ${message}`), onRequest);
+        },
+      );
+    },
+  );
   return Object.assign(server, {
     /** Swaps the CA client certificates are checked against (the ConfigMap changed); new connections use it. */
     setClientCA(ca: string) {

@@ -26,9 +26,16 @@ function describe(obj: KubeObject, kind: string): string {
 
 function checkOwner(existing: KubeObject, api: ApiInstance, kind: string): void {
   if (isOwnedBy(existing, api.uid)) return;
-  const previous = (existing.metadata?.ownerReferences ?? []).find((r) => r.controller && r.kind === 'RealtimeAPI' && r.name === api.name);
-  if (previous) throw new Error(`${describe(existing, kind)} of a deleted RealtimeAPI ${api.name} is still being removed; retrying`);
-  throw new NotOwnedError(`${describe(existing, kind)} already exists and is not controlled by this RealtimeAPI: delete it or give the API another name`);
+  const previous = (existing.metadata?.ownerReferences ?? []).find(
+    (r) => r.controller && r.kind === 'RealtimeAPI' && r.name === api.name,
+  );
+  if (previous)
+    throw new Error(
+      `${describe(existing, kind)} of a deleted RealtimeAPI ${api.name} is still being removed; retrying`,
+    );
+  throw new NotOwnedError(
+    `${describe(existing, kind)} already exists and is not controlled by this RealtimeAPI: delete it or give the API another name`,
+  );
 }
 
 export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
@@ -115,7 +122,14 @@ export interface ApplyHooks {
  * answered (with its new generation). `existing` is the cached object, undefined when the
  * cache has none.
  */
-export async function applyChild<T>(client: KubeClient, reconciler: ChildReconciler<T>, api: ApiInstance, config: ChildConfig, existing: KubeObject | undefined, hooks: ApplyHooks = {}): Promise<KubeObject> {
+export async function applyChild<T>(
+  client: KubeClient,
+  reconciler: ChildReconciler<T>,
+  api: ApiInstance,
+  config: ChildConfig,
+  existing: KubeObject | undefined,
+  hooks: ApplyHooks = {},
+): Promise<KubeObject> {
   const desired = reconciler.desired(api, config) as unknown as KubeObject;
   const { kind } = reconciler.resource;
   let created = false;
@@ -139,7 +153,11 @@ export async function applyChild<T>(client: KubeClient, reconciler: ChildReconci
     } else if (reconciler.onCreate) {
       try {
         hooks.wrote?.('create');
-        await client.create(reconciler.resource, deepMerge(desired, reconciler.onCreate(api, config)) as KubeObject, CREATE_FIELD_MANAGER);
+        await client.create(
+          reconciler.resource,
+          deepMerge(desired, reconciler.onCreate(api, config)) as KubeObject,
+          CREATE_FIELD_MANAGER,
+        );
         created = true;
       } catch (error) {
         if (!(error instanceof KubeError && error.code === 409)) throw error;
@@ -153,7 +171,8 @@ export async function applyChild<T>(client: KubeClient, reconciler: ChildReconci
     hooks.wrote?.('apply', field);
     const applied = await client.apply(reconciler.resource, desired, { fieldManager: FIELD_MANAGER, force: true });
     if (created) hooks.changed?.('created');
-    else if (existing && applied?.metadata?.resourceVersion !== existing.metadata?.resourceVersion) hooks.changed?.('updated');
+    else if (existing && applied?.metadata?.resourceVersion !== existing.metadata?.resourceVersion)
+      hooks.changed?.('updated');
     return applied;
   } catch (error) {
     if (error instanceof KubeError && error.code === 422) {

@@ -8,12 +8,27 @@ import { CONFIG_MAPS } from '../kube/resources.ts';
 import { HttpMethod, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { Informer, errorMessage, objectKey, type InformerOptions, type ListerWatcher } from '../controller/informer.ts';
 import { KIND } from '../api/v1alpha1/index.ts';
-import { isConflict, isNotFound, resourcePath, type KubeClient, type KubeObject, type OwnerReference } from '../kube/client.ts';
+import {
+  isConflict,
+  isNotFound,
+  resourcePath,
+  type KubeClient,
+  type KubeObject,
+  type OwnerReference,
+} from '../kube/client.ts';
 import type { Logger } from '../log.ts';
 import { BUNDLE_LABEL } from './bundle-names.ts';
 import {
-  bundlesInUse, isBundle, missingMessage, planRelease, planSweep, unusable, withOwner,
-  type BundleUser, type BundleWrite, type ConfigMapMeta,
+  bundlesInUse,
+  isBundle,
+  missingMessage,
+  planRelease,
+  planSweep,
+  unusable,
+  withOwner,
+  type BundleUser,
+  type BundleWrite,
+  type ConfigMapMeta,
 } from './bundle.ts';
 import { FIELD_MANAGER } from './apply.ts';
 
@@ -54,10 +69,16 @@ function metadataListerWatcher(client: KubeClient, namespace: string | undefined
   return {
     // an empty PartialObjectMetadataList comes with "items": null
     list: async (options) => {
-      const page = await client.list<ConfigMapMeta>(CONFIG_MAPS, namespace, { ...selectors, ...options }, METADATA_LIST);
+      const page = await client.list<ConfigMapMeta>(
+        CONFIG_MAPS,
+        namespace,
+        { ...selectors, ...options },
+        METADATA_LIST,
+      );
       return { ...page, items: page.items ?? [] };
     },
-    watch: (options, onEvent) => client.watch<ConfigMapMeta>(CONFIG_MAPS, namespace, { ...selectors, ...options }, onEvent, METADATA),
+    watch: (options, onEvent) =>
+      client.watch<ConfigMapMeta>(CONFIG_MAPS, namespace, { ...selectors, ...options }, onEvent, METADATA),
   };
 }
 
@@ -96,7 +117,8 @@ export class BundleCollector {
     if (!ns) return;
     for (const r of cm.metadata.ownerReferences ?? []) if (r.kind === KIND) this.options.enqueue(`${ns}/${r.name}`);
     for (const api of this.options.sources.apis()) {
-      if (api.metadata?.namespace === ns && referencedNames(api).includes(cm.metadata.name!)) this.options.enqueue(objectKey(api));
+      if (api.metadata?.namespace === ns && referencedNames(api).includes(cm.metadata.name!))
+        this.options.enqueue(objectKey(api));
     }
   }
 
@@ -140,9 +162,19 @@ export class BundleCollector {
   /** Gives up the bundles the API owns but no longer uses (see bundlesInUse). */
   async release(api: BundleUser, deployment: V1Deployment | undefined, pods: V1Pod[]): Promise<void> {
     const inUse = bundlesInUse(api.bundle, deployment, pods);
-    const owned = this.informer.list().filter((cm) => cm.metadata.namespace === api.namespace && (cm.metadata.ownerReferences ?? []).some((r) => r.uid === api.uid));
+    const owned = this.informer
+      .list()
+      .filter(
+        (cm) =>
+          cm.metadata.namespace === api.namespace && (cm.metadata.ownerReferences ?? []).some((r) => r.uid === api.uid),
+      );
     if (owned.length === 0) return;
-    const others = new Set(this.options.sources.apis().filter((a) => a.metadata?.namespace === api.namespace && a.metadata?.uid !== api.uid).flatMap(referencedNames));
+    const others = new Set(
+      this.options.sources
+        .apis()
+        .filter((a) => a.metadata?.namespace === api.namespace && a.metadata?.uid !== api.uid)
+        .flatMap(referencedNames),
+    );
     for (const write of planRelease(api, owned, inUse, (name) => others.has(name))) {
       try {
         await this.send(api.namespace, write);
@@ -151,21 +183,36 @@ export class BundleCollector {
         if (isConflict(error) || isNotFound(error)) continue;
         throw error;
       }
-      this.options.log.info(write.op === 'delete' ? 'deleted unused bundle' : 'released bundle', { api: `${api.namespace}/${api.name}`, configMap: write.name });
+      this.options.log.info(write.op === 'delete' ? 'deleted unused bundle' : 'released bundle', {
+        api: `${api.namespace}/${api.name}`,
+        configMap: write.name,
+      });
     }
   }
 
   /** Deletes bundle ConfigMaps that nothing has owned, referred to or mounted for the grace period. */
   async sweep(now = Date.now()): Promise<void> {
     const used = new Set<string>();
-    for (const api of this.options.sources.apis()) for (const n of referencedNames(api)) used.add(`${api.metadata?.namespace}/${n}`);
-    for (const d of this.options.sources.deployments()) for (const n of bundlesInUse(undefined, d, [])) used.add(`${d.metadata?.namespace}/${n}`);
-    for (const p of this.options.sources.pods()) for (const n of bundlesInUse(undefined, undefined, [p])) used.add(`${p.metadata?.namespace}/${n}`);
-    const deletes = planSweep(this.informer.list(), (ns, name) => used.has(`${ns}/${name}`), this.orphanSince, now, this.gracePeriodMs);
+    for (const api of this.options.sources.apis())
+      for (const n of referencedNames(api)) used.add(`${api.metadata?.namespace}/${n}`);
+    for (const d of this.options.sources.deployments())
+      for (const n of bundlesInUse(undefined, d, [])) used.add(`${d.metadata?.namespace}/${n}`);
+    for (const p of this.options.sources.pods())
+      for (const n of bundlesInUse(undefined, undefined, [p])) used.add(`${p.metadata?.namespace}/${n}`);
+    const deletes = planSweep(
+      this.informer.list(),
+      (ns, name) => used.has(`${ns}/${name}`),
+      this.orphanSince,
+      now,
+      this.gracePeriodMs,
+    );
     for (const d of deletes) {
       try {
         await this.send(d.namespace, d);
-        this.options.log.info('deleted orphaned bundle', { configMap: `${d.namespace}/${d.name}`, graceSeconds: this.gracePeriodMs / 1000 });
+        this.options.log.info('deleted orphaned bundle', {
+          configMap: `${d.namespace}/${d.name}`,
+          graceSeconds: this.gracePeriodMs / 1000,
+        });
       } catch (error) {
         if (!isConflict(error) && !isNotFound(error)) throw error; // changed or gone meanwhile: next sweep
       }
@@ -174,7 +221,11 @@ export class BundleCollector {
 
   private async getMeta(namespace: string, name: string): Promise<ConfigMapMeta | undefined> {
     try {
-      return await this.options.client.request<ConfigMapMeta>(HttpMethod.GET, resourcePath(CONFIG_MAPS, namespace, name), { accept: METADATA });
+      return await this.options.client.request<ConfigMapMeta>(
+        HttpMethod.GET,
+        resourcePath(CONFIG_MAPS, namespace, name),
+        { accept: METADATA },
+      );
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -182,13 +233,22 @@ export class BundleCollector {
   }
 
   /** Sets the owners `change` computes (undefined: nothing to do), reading the ConfigMap again after a conflict. */
-  private async writeOwners(namespace: string, cm: ConfigMapMeta, change: (cm: ConfigMapMeta) => OwnerReference[] | undefined): Promise<void> {
+  private async writeOwners(
+    namespace: string,
+    cm: ConfigMapMeta,
+    change: (cm: ConfigMapMeta) => OwnerReference[] | undefined,
+  ): Promise<void> {
     let current: ConfigMapMeta | undefined = cm;
     for (let attempt = 1; ; attempt++) {
       const owners = change(current);
       if (owners === undefined) return;
       try {
-        await this.send(namespace, { op: 'set-owners', name: current.metadata.name!, resourceVersion: current.metadata.resourceVersion!, ownerReferences: owners });
+        await this.send(namespace, {
+          op: 'set-owners',
+          name: current.metadata.name!,
+          resourceVersion: current.metadata.resourceVersion!,
+          ownerReferences: owners,
+        });
         return;
       } catch (error) {
         if (!isConflict(error) || attempt >= WRITE_TRIES) throw error;
@@ -205,7 +265,11 @@ export class BundleCollector {
     this.options.wrote?.(write.op === 'delete' ? 'delete' : 'patch');
     if (write.op === 'delete') {
       await client.request(HttpMethod.DELETE, path, {
-        body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: write.uid, resourceVersion: write.resourceVersion } },
+        body: {
+          kind: 'DeleteOptions',
+          apiVersion: 'v1',
+          preconditions: { uid: write.uid, resourceVersion: write.resourceVersion },
+        },
         accept: METADATA,
       });
       return;

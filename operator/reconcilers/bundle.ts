@@ -18,7 +18,6 @@ import type { KubeObject, OwnerReference } from '../kube/client.ts';
 import { BUNDLE_LABEL } from './bundle-names.ts';
 import type { PolicyRule } from './types.ts';
 
-
 export const bundleRbac: PolicyRule[] = [
   // list/watch (metadata only) the bundles, get one the cache lacks, patch owner references, delete unused ones
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'patch', 'delete'] },
@@ -60,7 +59,11 @@ export function mountedConfigMaps(spec: V1PodSpec | undefined): string[] {
  * mounts (it may still be the previous version, when the new one could not be applied), and
  * those of its pods that have not finished (old replicas during a rollout).
  */
-export function bundlesInUse(bundle: BundleSpec | undefined, deployment: V1Deployment | undefined, pods: V1Pod[]): Set<string> {
+export function bundlesInUse(
+  bundle: BundleSpec | undefined,
+  deployment: V1Deployment | undefined,
+  pods: V1Pod[],
+): Set<string> {
   const names = new Set(bundle?.configMaps ?? []);
   for (const n of mountedConfigMaps(deployment?.spec?.template?.spec)) names.add(n);
   for (const pod of pods) {
@@ -92,7 +95,11 @@ export function unusable(cm: ConfigMapMeta | undefined): boolean {
  * delete it when the API is its only owner and no other API's spec refers to it (that API may
  * not have been reconciled yet: it will add itself).
  */
-export function releaseWrite(cm: ConfigMapMeta, api: Pick<BundleUser, 'uid'>, referencedElsewhere: boolean): BundleWrite | undefined {
+export function releaseWrite(
+  cm: ConfigMapMeta,
+  api: Pick<BundleUser, 'uid'>,
+  referencedElsewhere: boolean,
+): BundleWrite | undefined {
   const owners = cm.metadata.ownerReferences ?? [];
   if (!owners.some((r) => r.uid === api.uid) || !isBundle(cm) || cm.metadata.deletionTimestamp) return undefined;
   const rest = owners.filter((r) => r.uid !== api.uid);
@@ -102,7 +109,12 @@ export function releaseWrite(cm: ConfigMapMeta, api: Pick<BundleUser, 'uid'>, re
 }
 
 /** The releases of one API: every bundle it owns that it no longer uses. */
-export function planRelease(api: BundleUser, namespaceBundles: ConfigMapMeta[], inUse: Set<string>, referencedElsewhere: (name: string) => boolean): BundleWrite[] {
+export function planRelease(
+  api: BundleUser,
+  namespaceBundles: ConfigMapMeta[],
+  inUse: Set<string>,
+  referencedElsewhere: (name: string) => boolean,
+): BundleWrite[] {
   const writes: BundleWrite[] = [];
   for (const cm of namespaceBundles) {
     const name = cm.metadata.name!;
@@ -137,7 +149,8 @@ export function planSweep(
     const first = orphanSince.get(uid) ?? now;
     orphanSince.set(uid, first);
     const created = creationTimestamp ? Date.parse(creationTimestamp) : now;
-    if (now - Math.max(first, Number.isNaN(created) ? now : created) >= graceMs) deletes.push({ op: 'delete', namespace, name, uid, resourceVersion });
+    if (now - Math.max(first, Number.isNaN(created) ? now : created) >= graceMs)
+      deletes.push({ op: 'delete', namespace, name, uid, resourceVersion });
   }
   for (const uid of orphanSince.keys()) if (!seen.has(uid)) orphanSince.delete(uid);
   return deletes;
@@ -147,6 +160,8 @@ export function planSweep(
 export function missingMessage(namespace: string, bundle: BundleSpec, missing: string[]): string {
   const which = missing.map((n) => `${namespace}/${n}`).join(', ');
   const count = `${missing.length} of the ${bundle.configMaps.length} ConfigMap${bundle.configMaps.length === 1 ? '' : 's'} of predictor.bundle`;
-  return `${count} ${missing.length === 1 ? 'is' : 'are'} missing (${which}): the replicas cannot unpack the project. ` +
-    'Redeploy the API (cortex deploy uploads the bundle again, or kubectl apply the ConfigMaps cortex render wrote); the running replicas are left as they are';
+  return (
+    `${count} ${missing.length === 1 ? 'is' : 'are'} missing (${which}): the replicas cannot unpack the project. ` +
+    'Redeploy the API (cortex deploy uploads the bundle again, or kubectl apply the ConfigMaps cortex render wrote); the running replicas are left as they are'
+  );
 }

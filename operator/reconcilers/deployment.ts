@@ -3,7 +3,16 @@
 import type { V1Container, V1Deployment, V1EnvVar, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { BUNDLE_KEY } from '../api/v1alpha1/index.ts';
 import type { ResourceType } from '../kube/client.ts';
-import { API_LABEL, childMetadata, hashOf, labelsFor, type ApiInstance, type ChildConfig, type ChildReconciler, type PolicyRule } from './types.ts';
+import {
+  API_LABEL,
+  childMetadata,
+  hashOf,
+  labelsFor,
+  type ApiInstance,
+  type ChildConfig,
+  type ChildReconciler,
+  type PolicyRule,
+} from './types.ts';
 
 export const DEPLOYMENTS: ResourceType = { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments' };
 
@@ -79,7 +88,9 @@ function runtimeSpecHash(api: ApiInstance): string {
 
 export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Deployment {
   const { predictor, updateStrategy } = api.spec;
-  const image = predictor.image ?? (api.spec.compute.gpu > 0 && config.gpuRuntimeImage ? config.gpuRuntimeImage : config.runtimeImage);
+  const image =
+    predictor.image ??
+    (api.spec.compute.gpu > 0 && config.gpuRuntimeImage ? config.gpuRuntimeImage : config.runtimeImage);
   const bundle = predictor.bundle;
   const labels = labelsFor(api);
 
@@ -95,7 +106,9 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
       {
         name: 'bundle',
         projected: {
-          sources: bundle.configMaps.map((name, i) => ({ configMap: { name, items: [{ key: BUNDLE_KEY, path: bundlePart(i) }] } })),
+          sources: bundle.configMaps.map((name, i) => ({
+            configMap: { name, items: [{ key: BUNDLE_KEY, path: bundlePart(i) }] },
+          })),
         },
       },
       { name: 'project', emptyDir: {} },
@@ -119,16 +132,41 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
     name: CONTAINER,
     image,
     imagePullPolicy: config.imagePullPolicy,
-    command: ['cortex', 'serve', PROJECT_DIR, '--api', api.name, '--port', String(RUNTIME_PORT), '--grace-period', String(DRAIN_SECONDS)],
+    command: [
+      'cortex',
+      'serve',
+      PROJECT_DIR,
+      '--api',
+      api.name,
+      '--port',
+      String(RUNTIME_PORT),
+      '--grace-period',
+      String(DRAIN_SECONDS),
+    ],
     ports: [{ name: 'http', containerPort: RUNTIME_PORT, protocol: 'TCP' }],
     env: env.length > 0 ? env : undefined,
     resources: resourcesFor(api, config),
     // /healthz answers as soon as the server listens; dependencies install before that, so the
     // startup probe gives them up to 30 minutes before liveness takes over
-    startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 360 },
-    livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+    startupProbe: {
+      httpGet: { path: '/healthz', port: 'http' },
+      periodSeconds: 5,
+      timeoutSeconds: 3,
+      failureThreshold: 360,
+    },
+    livenessProbe: {
+      httpGet: { path: '/healthz', port: 'http' },
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    },
     // /readyz: 200 only once every worker finished __init__, 503 while draining
-    readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
+    readinessProbe: {
+      httpGet: { path: '/readyz', port: 'http' },
+      periodSeconds: 5,
+      timeoutSeconds: 3,
+      failureThreshold: 2,
+    },
     // keep serving while endpoints catch up, then SIGTERM starts the runtime's drain
     lifecycle: { preStop: { sleep: { seconds: PRESTOP_SLEEP_SECONDS } } },
     // a failed __init__ writes its last traceback line to /dev/termination-log; else the log's tail
@@ -148,7 +186,12 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
     tolerations: placement.tolerations.length > 0 ? placement.tolerations : undefined,
     // spread replicas over nodes when possible, so one node going away leaves the API up
     topologySpreadConstraints: [
-      { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { [API_LABEL]: api.name } } },
+      {
+        maxSkew: 1,
+        topologyKey: 'kubernetes.io/hostname',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: { [API_LABEL]: api.name } },
+      },
     ],
   };
 
@@ -175,7 +218,10 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
     metadata: childMetadata(api),
     spec: {
       selector: { matchLabels: { [API_LABEL]: api.name } },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: updateStrategy.maxSurge, maxUnavailable: updateStrategy.maxUnavailable } },
+      strategy: {
+        type: 'RollingUpdate',
+        rollingUpdate: { maxSurge: updateStrategy.maxSurge, maxUnavailable: updateStrategy.maxUnavailable },
+      },
       revisionHistoryLimit: 5,
       progressDeadlineSeconds: 600,
       template: { metadata: { labels, annotations }, spec: podSpec },

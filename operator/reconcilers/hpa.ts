@@ -31,7 +31,12 @@ import type { ResourceType } from '../kube/client.ts';
 import { DEPLOYMENTS } from './deployment.ts';
 import { childMetadata, type ApiInstance, type ChildConfig, type ChildReconciler, type PolicyRule } from './types.ts';
 
-export const HPAS: ResourceType = { group: 'autoscaling', version: 'v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers' };
+export const HPAS: ResourceType = {
+  group: 'autoscaling',
+  version: 'v2',
+  kind: 'HorizontalPodAutoscaler',
+  plural: 'horizontalpodautoscalers',
+};
 
 /** The metric every replica exports (runtime/metrics.ts) and the HPA scales on. */
 export const IN_FLIGHT_METRIC = 'cortex_in_flight_requests';
@@ -43,7 +48,11 @@ export const MAX_POLICY_PERIOD_SECONDS = 1800;
 export const MAX_STABILIZATION_SECONDS = 3600;
 
 export const hpaRbac: PolicyRule[] = [
-  { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
+  {
+    apiGroups: ['autoscaling'],
+    resources: ['horizontalpodautoscalers'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch'],
+  },
 ];
 
 /** A number as a Kubernetes quantity: 2 → "2", 0.5 → "500m". */
@@ -67,7 +76,10 @@ function percent(fraction: number, max = Number.MAX_SAFE_INTEGER): number {
 }
 
 /** behavior.scaleUp / scaleDown from Cortex's autoscaling fields. */
-export function behaviorOf(api: ApiInstance, config: Pick<ChildConfig, 'hpaTolerance'>): { scaleUp: V2HPAScalingRules; scaleDown: V2HPAScalingRules } {
+export function behaviorOf(
+  api: ApiInstance,
+  config: Pick<ChildConfig, 'hpaTolerance'>,
+): { scaleUp: V2HPAScalingRules; scaleDown: V2HPAScalingRules } {
   const a = api.spec.autoscaling;
   const upWindow = seconds(a.upscaleStabilizationPeriod);
   const downWindow = seconds(a.downscaleStabilizationPeriod);
@@ -111,7 +123,10 @@ export function desiredHpa(api: ApiInstance, config: ChildConfig): V2HorizontalP
       metrics: [
         {
           type: 'Pods',
-          pods: { metric: { name: IN_FLIGHT_METRIC }, target: { type: 'AverageValue', averageValue: quantityOf(a.targetReplicaConcurrency) } },
+          pods: {
+            metric: { name: IN_FLIGHT_METRIC },
+            target: { type: 'AverageValue', averageValue: quantityOf(a.targetReplicaConcurrency) },
+          },
         },
       ],
       behavior: behaviorOf(api, config),
@@ -129,7 +144,10 @@ export const hpaReconciler: ChildReconciler<V2HorizontalPodAutoscaler> = {
  * What the HPA's step limits allow from `current` replicas in one period (the HPA controller's
  * arithmetic, for tests and docs): [lowest, highest].
  */
-export function stepLimits(current: number, behavior: { scaleUp: V2HPAScalingRules; scaleDown: V2HPAScalingRules }): [number, number] {
+export function stepLimits(
+  current: number,
+  behavior: { scaleUp: V2HPAScalingRules; scaleDown: V2HPAScalingRules },
+): [number, number] {
   let highest = current;
   for (const p of behavior.scaleUp.policies ?? []) {
     const proposed = p.type === 'Pods' ? current + p.value : Math.ceil(current * (1 + p.value / 100));

@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyDefaults, type RealtimeApiSpecInput } from '../api/v1alpha1/index.ts';
 import { selectPool, type NodePool } from '../node-pools.ts';
-import { deploymentReconciler, desiredDeployment, bundlePart, TERMINATION_GRACE_SECONDS, SPEC_HASH_ANNOTATION, BUNDLE_HASH_ANNOTATION, UNPACK_SCRIPT } from './deployment.ts';
+import {
+  deploymentReconciler,
+  desiredDeployment,
+  bundlePart,
+  TERMINATION_GRACE_SECONDS,
+  SPEC_HASH_ANNOTATION,
+  BUNDLE_HASH_ANNOTATION,
+  UNPACK_SCRIPT,
+} from './deployment.ts';
 import { desiredService, endpointOf } from './service.ts';
 import { behaviorOf, desiredHpa, quantityOf, stepLimits } from './hpa.ts';
 import { deepMerge } from './apply.ts';
@@ -20,13 +28,27 @@ const POOLS: NodePool[] = [
 ];
 
 function api(spec: RealtimeApiSpecInput, name = 'iris'): ApiInstance {
-  return { name, namespace: 'ml', uid: 'uid-1', generation: 3, spec: applyDefaults(name, { predictor: { type: 'python', path: 'predictor.py', image: 'registry.example.com/iris:1' }, ...spec }) };
+  return {
+    name,
+    namespace: 'ml',
+    uid: 'uid-1',
+    generation: 3,
+    spec: applyDefaults(name, {
+      predictor: { type: 'python', path: 'predictor.py', image: 'registry.example.com/iris:1' },
+      ...spec,
+    }),
+  };
 }
 
 function config(a: ApiInstance, pools = POOLS): ChildConfig {
   const choice = selectPool(a.spec.compute, { pools, source: 'test' });
   assert.ok(choice.placement, choice.unavailable);
-  return { runtimeImage: 'cortex/runtime:test', hpaTolerance: true, clusterDomain: 'cluster.local', placement: choice.placement };
+  return {
+    runtimeImage: 'cortex/runtime:test',
+    hpaTolerance: true,
+    clusterDomain: 'cluster.local',
+    placement: choice.placement,
+  };
 }
 
 test('Deployment: image, command, probes, drain, labels, owner, scrape annotations', () => {
@@ -35,11 +57,23 @@ test('Deployment: image, command, probes, drain, labels, owner, scrape annotatio
   assert.equal(d.metadata?.name, 'iris');
   assert.equal(d.metadata?.namespace, 'ml');
   assert.deepEqual(d.metadata?.labels, { 'cortex.dev/api': 'iris', 'app.kubernetes.io/managed-by': 'cortex-operator' });
-  assert.deepEqual(d.metadata?.ownerReferences, [{ apiVersion: 'cortex.dev/v1alpha1', kind: 'RealtimeAPI', name: 'iris', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
+  assert.deepEqual(d.metadata?.ownerReferences, [
+    {
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'RealtimeAPI',
+      name: 'iris',
+      uid: 'uid-1',
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  ]);
   assert.ok(isOwnedBy(d as never, 'uid-1'));
   assert.equal(d.spec?.replicas, undefined, 'replicas belong to the HPA');
   assert.deepEqual(d.spec?.selector, { matchLabels: { 'cortex.dev/api': 'iris' } });
-  assert.deepEqual(d.spec?.strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } });
+  assert.deepEqual(d.spec?.strategy, {
+    type: 'RollingUpdate',
+    rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' },
+  });
   const pod = d.spec!.template.spec!;
   assert.equal(pod.containers.length, 1);
   const c = pod.containers[0];
@@ -62,7 +96,10 @@ test('Deployment: image, command, probes, drain, labels, owner, scrape annotatio
   assert.equal(ann['prometheus.io/port'], '8888');
   assert.equal(ann['prometheus.io/path'], '/metrics');
   assert.match(ann[SPEC_HASH_ANNOTATION], /^[0-9a-f]{16}$/);
-  assert.deepEqual(d.spec!.template.metadata!.labels, { 'cortex.dev/api': 'iris', 'app.kubernetes.io/managed-by': 'cortex-operator' });
+  assert.deepEqual(d.spec!.template.metadata!.labels, {
+    'cortex.dev/api': 'iris',
+    'app.kubernetes.io/managed-by': 'cortex-operator',
+  });
   // a CPU API goes to the CPU pool, never onto the GPU nodes
   assert.deepEqual(pod.nodeSelector, { 'cortex.dev/node-pool': 'cpu' });
   assert.equal(pod.tolerations, undefined);
@@ -70,36 +107,61 @@ test('Deployment: image, command, probes, drain, labels, owner, scrape annotatio
 });
 
 test('Deployment: the runtime image flag when predictor.image is absent; env sorted; rolling update numbers', () => {
-  const a = api({ predictor: { type: 'python', path: 'p.py', env: { B: '2', A: '1' }, bundle: { configMaps: ['iris-0'], sha256: 'a'.repeat(64) } }, updateStrategy: { maxSurge: 0, maxUnavailable: 1 } });
+  const a = api({
+    predictor: {
+      type: 'python',
+      path: 'p.py',
+      env: { B: '2', A: '1' },
+      bundle: { configMaps: ['iris-0'], sha256: 'a'.repeat(64) },
+    },
+    updateStrategy: { maxSurge: 0, maxUnavailable: 1 },
+  });
   const d = desiredDeployment(a, config(a));
   const c = d.spec!.template.spec!.containers[0];
   assert.equal(c.image, 'cortex/runtime:test');
-  assert.deepEqual(c.env, [{ name: 'A', value: '1' }, { name: 'B', value: '2' }]);
+  assert.deepEqual(c.env, [
+    { name: 'A', value: '1' },
+    { name: 'B', value: '2' },
+  ]);
   assert.deepEqual(d.spec?.strategy?.rollingUpdate, { maxSurge: 0, maxUnavailable: 1 });
 });
 
 test('Deployment: bundle ConfigMaps are projected in order and unpacked by an init container', () => {
   const sha = 'b'.repeat(64);
-  const a = api({ predictor: { type: 'python', path: 'p.py', bundle: { configMaps: ['iris-b0', 'iris-b1', 'iris-b2'], sha256: sha } } });
+  const a = api({
+    predictor: { type: 'python', path: 'p.py', bundle: { configMaps: ['iris-b0', 'iris-b1', 'iris-b2'], sha256: sha } },
+  });
   const d = deploymentReconciler.desired(a, config(a));
   const pod = d.spec!.template.spec!;
   const bundle = pod.volumes!.find((v) => v.name === 'bundle')!;
-  assert.deepEqual(bundle.projected!.sources!.map((s) => [s.configMap!.name, s.configMap!.items]), [
-    ['iris-b0', [{ key: 'bundle.tgz', path: 'part-000' }]],
-    ['iris-b1', [{ key: 'bundle.tgz', path: 'part-001' }]],
-    ['iris-b2', [{ key: 'bundle.tgz', path: 'part-002' }]],
-  ]);
-  assert.deepEqual(pod.volumes!.find((v) => v.name === 'project'), { name: 'project', emptyDir: {} });
+  assert.deepEqual(
+    bundle.projected!.sources!.map((s) => [s.configMap!.name, s.configMap!.items]),
+    [
+      ['iris-b0', [{ key: 'bundle.tgz', path: 'part-000' }]],
+      ['iris-b1', [{ key: 'bundle.tgz', path: 'part-001' }]],
+      ['iris-b2', [{ key: 'bundle.tgz', path: 'part-002' }]],
+    ],
+  );
+  assert.deepEqual(
+    pod.volumes!.find((v) => v.name === 'project'),
+    { name: 'project', emptyDir: {} },
+  );
   const init = pod.initContainers![0];
   assert.equal(init.image, pod.containers[0].image);
   assert.deepEqual(init.env, [{ name: 'CORTEX_BUNDLE_SHA256', value: sha }]);
   assert.equal(init.command?.[2], UNPACK_SCRIPT);
   assert.match(UNPACK_SCRIPT, /sha256sum -c/);
-  assert.deepEqual(init.volumeMounts, [{ name: 'bundle', mountPath: '/mnt/bundle', readOnly: true }, { name: 'project', mountPath: '/mnt/project' }]);
+  assert.deepEqual(init.volumeMounts, [
+    { name: 'bundle', mountPath: '/mnt/bundle', readOnly: true },
+    { name: 'project', mountPath: '/mnt/project' },
+  ]);
   assert.deepEqual(pod.containers[0].volumeMounts, [{ name: 'project', mountPath: '/mnt/project' }]);
   assert.equal(d.spec!.template.metadata!.annotations![BUNDLE_HASH_ANNOTATION], sha);
   assert.equal(bundlePart(12), 'part-012');
-  assert.ok(['part-009', 'part-010', 'part-002'].sort().join() === 'part-002,part-009,part-010', 'the glob order is the bundle order');
+  assert.ok(
+    ['part-009', 'part-010', 'part-002'].sort().join() === 'part-002,part-009,part-010',
+    'the glob order is the bundle order',
+  );
 });
 
 test('Deployment: GPU APIs go to the GPU pool with its toleration and the GPU limit; memory limit = request', () => {
@@ -107,8 +169,13 @@ test('Deployment: GPU APIs go to the GPU pool with its toleration and the GPU li
   const d = desiredDeployment(a, config(a));
   const pod = d.spec!.template.spec!;
   assert.deepEqual(pod.nodeSelector, { 'cortex.dev/node-pool': 'gpu' });
-  assert.deepEqual(pod.tolerations, [{ key: 'nvidia.com/gpu', operator: 'Equal', value: 'present', effect: 'NoSchedule' }]);
-  assert.deepEqual(pod.containers[0].resources, { requests: { cpu: '2', memory: '4Gi' }, limits: { memory: '4Gi', 'nvidia.com/gpu': '1' } });
+  assert.deepEqual(pod.tolerations, [
+    { key: 'nvidia.com/gpu', operator: 'Equal', value: 'present', effect: 'NoSchedule' },
+  ]);
+  assert.deepEqual(pod.containers[0].resources, {
+    requests: { cpu: '2', memory: '4Gi' },
+    limits: { memory: '4Gi', 'nvidia.com/gpu': '1' },
+  });
 });
 
 test('Deployment: without predictor.image a GPU API runs the GPU runtime image, a CPU API the runtime image; predictor.image wins', () => {
@@ -116,15 +183,30 @@ test('Deployment: without predictor.image a GPU API runs the GPU runtime image, 
   const gpu = api({ predictor: { type: 'python', path: 'predictor.py', bundle }, compute: { gpu: 1 } });
   const cpu = api({ predictor: { type: 'python', path: 'predictor.py', bundle } });
   const withGpuImage = (a: ApiInstance) => ({ ...config(a), gpuRuntimeImage: 'cortex/runtime:test-gpu' });
-  assert.equal(desiredDeployment(gpu, withGpuImage(gpu)).spec!.template.spec!.containers[0].image, 'cortex/runtime:test-gpu');
-  assert.equal(desiredDeployment(cpu, withGpuImage(cpu)).spec!.template.spec!.containers[0].image, 'cortex/runtime:test');
-  assert.equal(desiredDeployment(gpu, config(gpu)).spec!.template.spec!.containers[0].image, 'cortex/runtime:test', 'no GPU image configured: the runtime image');
+  assert.equal(
+    desiredDeployment(gpu, withGpuImage(gpu)).spec!.template.spec!.containers[0].image,
+    'cortex/runtime:test-gpu',
+  );
+  assert.equal(
+    desiredDeployment(cpu, withGpuImage(cpu)).spec!.template.spec!.containers[0].image,
+    'cortex/runtime:test',
+  );
+  assert.equal(
+    desiredDeployment(gpu, config(gpu)).spec!.template.spec!.containers[0].image,
+    'cortex/runtime:test',
+    'no GPU image configured: the runtime image',
+  );
   const own = api({ compute: { gpu: 1 } });
-  assert.equal(desiredDeployment(own, withGpuImage(own)).spec!.template.spec!.containers[0].image, 'registry.example.com/iris:1');
+  assert.equal(
+    desiredDeployment(own, withGpuImage(own)).spec!.template.spec!.containers[0].image,
+    'registry.example.com/iris:1',
+  );
 });
 
 test('Deployment: a pool with another GPU resource name is requested by that name', () => {
-  const pools: NodePool[] = [{ name: 'amd', nodeSelector: { pool: 'amd' }, tolerations: [], gpuResource: 'amd.com/gpu' }];
+  const pools: NodePool[] = [
+    { name: 'amd', nodeSelector: { pool: 'amd' }, tolerations: [], gpuResource: 'amd.com/gpu' },
+  ];
   const a = api({ compute: { gpu: 2 } });
   const d = desiredDeployment(a, config(a, pools));
   assert.deepEqual(d.spec!.template.spec!.containers[0].resources!.limits, { 'amd.com/gpu': '2' });
@@ -140,21 +222,42 @@ test('Deployment: several pools become a node affinity with one term per pool', 
   assert.equal(pod.nodeSelector, undefined);
   assert.deepEqual(pod.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms, [
     { matchExpressions: [{ key: 'pool', operator: 'In', values: ['a'] }] },
-    { matchExpressions: [{ key: 'pool', operator: 'In', values: ['b'] }, { key: 'zone', operator: 'In', values: ['z1'] }] },
+    {
+      matchExpressions: [
+        { key: 'pool', operator: 'In', values: ['b'] },
+        { key: 'zone', operator: 'In', values: ['z1'] },
+      ],
+    },
   ]);
   assert.deepEqual(pod.tolerations, [{ key: 'k', operator: 'Exists' }], 'tolerations deduplicated');
 });
 
 test('Deployment: a spec change the runtime reads changes the template; an autoscaling change does not', () => {
   const base = api({});
-  const hash = (a: ApiInstance) => desiredDeployment(a, config(a)).spec!.template.metadata!.annotations![SPEC_HASH_ANNOTATION];
-  assert.notEqual(hash(api({ predictor: { type: 'python', path: 'predictor.py', image: 'registry.example.com/iris:1', processesPerReplica: 2 } })), hash(base));
+  const hash = (a: ApiInstance) =>
+    desiredDeployment(a, config(a)).spec!.template.metadata!.annotations![SPEC_HASH_ANNOTATION];
+  assert.notEqual(
+    hash(
+      api({
+        predictor: {
+          type: 'python',
+          path: 'predictor.py',
+          image: 'registry.example.com/iris:1',
+          processesPerReplica: 2,
+        },
+      }),
+    ),
+    hash(base),
+  );
   assert.equal(hash(api({ autoscaling: { maxReplicas: 7 } })), hash(base));
 });
 
 test('Deployment: initReplicas only in the create request', () => {
   const a = api({ autoscaling: { minReplicas: 2, initReplicas: 3, maxReplicas: 5 } });
-  const create = deepMerge(deploymentReconciler.desired(a, config(a)) as never, deploymentReconciler.onCreate!(a, config(a))) as { spec: { replicas: number; template: unknown } };
+  const create = deepMerge(
+    deploymentReconciler.desired(a, config(a)) as never,
+    deploymentReconciler.onCreate!(a, config(a)),
+  ) as { spec: { replicas: number; template: unknown } };
   assert.equal(create.spec.replicas, 3);
   assert.ok(create.spec.template, 'deepMerge keeps the rest of the spec');
   assert.equal(deploymentReconciler.desired(a, config(a)).spec?.replicas, undefined);
@@ -163,7 +266,11 @@ test('Deployment: initReplicas only in the create request', () => {
 test('Service: port 80 to 8888, selecting the API; endpoint', () => {
   const a = api({});
   const s = desiredService(a, config(a));
-  assert.deepEqual(s.spec, { type: 'ClusterIP', selector: { 'cortex.dev/api': 'iris' }, ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8888 }] });
+  assert.deepEqual(s.spec, {
+    type: 'ClusterIP',
+    selector: { 'cortex.dev/api': 'iris' },
+    ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8888 }],
+  });
   assert.equal(s.metadata?.ownerReferences?.[0].uid, 'uid-1');
   assert.equal(endpointOf(a, { clusterDomain: 'cluster.local' }), 'http://iris.ml.svc.cluster.local/');
 });
@@ -174,14 +281,24 @@ test('HPA: target, bounds, metric', () => {
   assert.deepEqual(h.spec?.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'iris' });
   assert.equal(h.spec?.minReplicas, 2);
   assert.equal(h.spec?.maxReplicas, 10);
-  assert.deepEqual(h.spec?.metrics, [{ type: 'Pods', pods: { metric: { name: 'cortex_in_flight_requests' }, target: { type: 'AverageValue', averageValue: '4' } } }]);
+  assert.deepEqual(h.spec?.metrics, [
+    {
+      type: 'Pods',
+      pods: { metric: { name: 'cortex_in_flight_requests' }, target: { type: 'AverageValue', averageValue: '4' } },
+    },
+  ]);
   // the default target is processes × threads
-  const b = api({ predictor: { type: 'python', path: 'p.py', image: 'i', processesPerReplica: 2, threadsPerProcess: 3 } });
+  const b = api({
+    predictor: { type: 'python', path: 'p.py', image: 'i', processesPerReplica: 2, threadsPerProcess: 3 },
+  });
   assert.equal(desiredHpa(b, config(b)).spec?.metrics?.[0].pods?.target.averageValue, '6');
   // minReplicas 0 (scale to zero) needs an alpha gate: the HPA keeps 1
   const z = api({ autoscaling: { minReplicas: 0, maxReplicas: 3 } });
   assert.equal(desiredHpa(z, config(z)).spec?.minReplicas, 1);
-  assert.deepEqual([quantityOf(2), quantityOf(0.5), quantityOf(2.25), quantityOf(0.0001)], ['2', '500m', '2250m', '1m']);
+  assert.deepEqual(
+    [quantityOf(2), quantityOf(0.5), quantityOf(2.25), quantityOf(0.0001)],
+    ['2', '500m', '2250m', '1m'],
+  );
 });
 
 test('HPA behavior from Cortex defaults: windows, Percent and Pods policies (one step per window), tolerances', () => {
@@ -190,26 +307,57 @@ test('HPA behavior from Cortex defaults: windows, Percent and Pods policies (one
   assert.deepEqual(b.scaleUp, {
     stabilizationWindowSeconds: 60,
     selectPolicy: 'Max',
-    policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 1, periodSeconds: 60 }],
+    policies: [
+      { type: 'Percent', value: 50, periodSeconds: 60 },
+      { type: 'Pods', value: 1, periodSeconds: 60 },
+    ],
     tolerance: '0.05',
   });
   assert.deepEqual(b.scaleDown, {
     stabilizationWindowSeconds: 300,
     selectPolicy: 'Max',
-    policies: [{ type: 'Percent', value: 25, periodSeconds: 300 }, { type: 'Pods', value: 1, periodSeconds: 300 }],
+    policies: [
+      { type: 'Percent', value: 25, periodSeconds: 300 },
+      { type: 'Pods', value: 1, periodSeconds: 300 },
+    ],
     tolerance: '0.05',
   });
-  assert.equal(behaviorOf(a, { hpaTolerance: false }).scaleUp.tolerance, undefined, 'older API servers do not know tolerance');
-  const c = api({ autoscaling: { upscaleStabilizationPeriod: '90s', downscaleStabilizationPeriod: '2h', maxUpscaleFactor: 3, maxDownscaleFactor: 0.5 } });
+  assert.equal(
+    behaviorOf(a, { hpaTolerance: false }).scaleUp.tolerance,
+    undefined,
+    'older API servers do not know tolerance',
+  );
+  const c = api({
+    autoscaling: {
+      upscaleStabilizationPeriod: '90s',
+      downscaleStabilizationPeriod: '2h',
+      maxUpscaleFactor: 3,
+      maxDownscaleFactor: 0.5,
+    },
+  });
   const bc = behaviorOf(c, { hpaTolerance: false });
   assert.equal(bc.scaleUp.stabilizationWindowSeconds, 90);
   assert.equal(bc.scaleDown.stabilizationWindowSeconds, 3600, 'capped at the HPA maximum');
   assert.equal(bc.scaleUp.policies![0].value, 200);
   assert.equal(bc.scaleDown.policies![0].value, 50);
-  assert.deepEqual(bc.scaleUp.policies!.map((p) => p.periodSeconds), [90, 90]);
-  assert.deepEqual(bc.scaleDown.policies!.map((p) => p.periodSeconds), [1800, 1800], 'a policy period is at most 30 min');
-  const fast = behaviorOf(api({ autoscaling: { upscaleStabilizationPeriod: '0s', downscaleStabilizationPeriod: '10s' } }), { hpaTolerance: false });
-  assert.deepEqual([fast.scaleUp.stabilizationWindowSeconds, fast.scaleUp.policies![0].periodSeconds], [0, 15], 'no window: one step per 15 s sync');
+  assert.deepEqual(
+    bc.scaleUp.policies!.map((p) => p.periodSeconds),
+    [90, 90],
+  );
+  assert.deepEqual(
+    bc.scaleDown.policies!.map((p) => p.periodSeconds),
+    [1800, 1800],
+    'a policy period is at most 30 min',
+  );
+  const fast = behaviorOf(
+    api({ autoscaling: { upscaleStabilizationPeriod: '0s', downscaleStabilizationPeriod: '10s' } }),
+    { hpaTolerance: false },
+  );
+  assert.deepEqual(
+    [fast.scaleUp.stabilizationWindowSeconds, fast.scaleUp.policies![0].periodSeconds],
+    [0, 15],
+    'no window: one step per 15 s sync',
+  );
   assert.deepEqual([fast.scaleDown.stabilizationWindowSeconds, fast.scaleDown.policies![1].periodSeconds], [10, 15]);
 });
 

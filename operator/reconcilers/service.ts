@@ -3,15 +3,27 @@
 import type { V1Service } from '@kubernetes/client-node';
 import type { ResourceType } from '../kube/client.ts';
 import { RUNTIME_PORT } from './deployment.ts';
-import { API_LABEL, childMetadata, type ApiInstance, type ChildConfig, type ChildReconciler, type PolicyRule } from './types.ts';
+import {
+  API_LABEL,
+  childMetadata,
+  type ApiInstance,
+  type ChildConfig,
+  type ChildReconciler,
+  type PolicyRule,
+} from './types.ts';
 
 export const SERVICES: ResourceType = { group: '', version: 'v1', kind: 'Service', plural: 'services' };
 export const SERVICE_PORT = 80;
 
-export const serviceRbac: PolicyRule[] = [{ apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'patch'] }];
+export const serviceRbac: PolicyRule[] = [
+  { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
+];
 
 /** The in-cluster URL of the API. */
-export function endpointOf(api: Pick<ApiInstance, 'name' | 'namespace'>, config: Pick<ChildConfig, 'clusterDomain'>): string {
+export function endpointOf(
+  api: Pick<ApiInstance, 'name' | 'namespace'>,
+  config: Pick<ChildConfig, 'clusterDomain'>,
+): string {
   return `http://${api.name}.${api.namespace}.svc.${config.clusterDomain}/`;
 }
 

@@ -68,11 +68,20 @@ export function labelsFor(api: ApiInstance): Record<string, string> {
 
 /** The owner reference that makes the API's deletion cascade to the child (garbage collection). */
 export function ownerReference(api: ApiInstance): OwnerReference {
-  return { apiVersion: API_VERSION, kind: KIND, name: api.name, uid: api.uid, controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: api.name,
+    uid: api.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /** metadata of a child named like the API. */
-export function childMetadata(api: ApiInstance): Required<Pick<NonNullable<KubeObject['metadata']>, 'name' | 'namespace' | 'labels' | 'ownerReferences'>> {
+export function childMetadata(
+  api: ApiInstance,
+): Required<Pick<NonNullable<KubeObject['metadata']>, 'name' | 'namespace' | 'labels' | 'ownerReferences'>> {
   return { name: api.name, namespace: api.namespace, labels: labelsFor(api), ownerReferences: [ownerReference(api)] };
 }
 
@@ -90,7 +99,9 @@ export function hashOf(value: unknown): string {
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
     if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      return Object.fromEntries(
+        Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+      );
     }
     return v;
   });

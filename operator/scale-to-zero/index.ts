@@ -17,7 +17,13 @@ import { applyChild, type ApplyHooks } from '../reconcilers/apply.ts';
 import type { ApiInstance, ChildConfig, PolicyRule } from '../reconcilers/types.ts';
 import { ScaleToZeroLoop, type ApiObject, type ScaleToZeroStates } from './loop.ts';
 import { patchReplicas, replicasOf, replicasRbac, scaledToZeroAt, type Deployment } from './replicas.ts';
-import { ACTIVATOR_SLICES_SELECTOR, ENDPOINT_SLICES, activatorSliceReconciler, sliceRbac, type ActivatorEndpoint } from './slice.ts';
+import {
+  ACTIVATOR_SLICES_SELECTOR,
+  ENDPOINT_SLICES,
+  activatorSliceReconciler,
+  sliceRbac,
+  type ActivatorEndpoint,
+} from './slice.ts';
 
 export { SCALED_TO_ZERO_ANNOTATION, patchReplicas, wake } from './replicas.ts';
 export { ENDPOINT_SLICES, desiredActivatorSlice, type ActivatorEndpoint } from './slice.ts';
@@ -71,11 +77,16 @@ export class ScaleToZero {
     this.options = options;
     const { client, log, namespace } = deps;
     this.slices = new Informer<KubeObject>({
-      name: 'activator endpointslices', source: listerWatcher(client, ENDPOINT_SLICES, namespace, { labelSelector: ACTIVATOR_SLICES_SELECTOR }),
-      resyncMs: 0, log, onWatchRestart: deps.onWatchRestart, ...deps.informer,
+      name: 'activator endpointslices',
+      source: listerWatcher(client, ENDPOINT_SLICES, namespace, { labelSelector: ACTIVATOR_SLICES_SELECTOR }),
+      resyncMs: 0,
+      log,
+      onWatchRestart: deps.onWatchRestart,
+      ...deps.informer,
     });
     // a slice edited or deleted by hand is put back (or removed) by its API's reconcile
-    const owner = (o: KubeObject) => (o.metadata?.ownerReferences ?? []).find((r) => r.controller && r.kind === 'RealtimeAPI')?.name;
+    const owner = (o: KubeObject) =>
+      (o.metadata?.ownerReferences ?? []).find((r) => r.controller && r.kind === 'RealtimeAPI')?.name;
     const enqueue = (o: KubeObject) => {
       const name = owner(o);
       if (name && o.metadata?.namespace) deps.enqueue(`${o.metadata.namespace}/${name}`);
@@ -89,7 +100,10 @@ export class ScaleToZero {
       scale: (d, replicas) => patchReplicas(client, d, replicas),
       states: options.states ?? new Map(),
       routable: options.activator !== undefined,
-      log, events: deps.events, enqueue: deps.enqueue, intervalMs: options.intervalMs,
+      log,
+      events: deps.events,
+      enqueue: deps.enqueue,
+      intervalMs: options.intervalMs,
     });
   }
 
@@ -98,10 +112,19 @@ export class ScaleToZero {
    * (at zero, waking, or not started yet: requests wait in the activator instead of failing),
    * gone otherwise. Returns what the status should say when the API is at zero.
    */
-  async reconcile(api: ApiInstance, config: ChildConfig, deployment: V1Deployment | undefined, hooks: ApplyHooks = {}): Promise<ScaledToZero | undefined> {
+  async reconcile(
+    api: ApiInstance,
+    config: ChildConfig,
+    deployment: V1Deployment | undefined,
+    hooks: ApplyHooks = {},
+  ): Promise<ScaledToZero | undefined> {
     const key = `${api.namespace}/${api.name}`;
     const zeroAllowed = api.spec.autoscaling.minReplicas === 0;
-    const route = zeroAllowed && this.options.activator !== undefined && deployment !== undefined && (deployment.status?.readyReplicas ?? 0) === 0;
+    const route =
+      zeroAllowed &&
+      this.options.activator !== undefined &&
+      deployment !== undefined &&
+      (deployment.status?.readyReplicas ?? 0) === 0;
     const cached = this.slices.get(key);
     if (route) {
       await applyChild(this.deps.client, activatorSliceReconciler(this.options.activator!), api, config, cached, hooks);

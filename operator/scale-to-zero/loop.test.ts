@@ -11,14 +11,22 @@ const T0 = Date.parse('2026-11-25T10:00:00Z');
 
 function api(autoscaling: object): ApiObject {
   return {
-    apiVersion: 'cortex.dev/v1alpha1', kind: 'RealtimeAPI',
+    apiVersion: 'cortex.dev/v1alpha1',
+    kind: 'RealtimeAPI',
     metadata: { name: 'iris', namespace: 'ml', uid: 'u1' },
-    spec: { predictor: { type: 'python', path: 'p.py', image: 'img:1' }, autoscaling: { maxReplicas: 3, scaleToZeroAfter: '30s', ...autoscaling } },
+    spec: {
+      predictor: { type: 'python', path: 'p.py', image: 'img:1' },
+      autoscaling: { maxReplicas: 3, scaleToZeroAfter: '30s', ...autoscaling },
+    },
   } as ApiObject;
 }
 
 function deployment(replicas: number, ready = replicas, annotations?: Record<string, string>): Deployment {
-  return { metadata: { name: 'iris', namespace: 'ml', resourceVersion: '7', annotations }, spec: { replicas, selector: {}, template: {} }, status: { readyReplicas: ready } } as Deployment;
+  return {
+    metadata: { name: 'iris', namespace: 'ml', resourceVersion: '7', annotations },
+    spec: { replicas, selector: {}, template: {} },
+    status: { readyReplicas: ready },
+  } as Deployment;
 }
 
 /** A loop whose inputs the test sets; `writes` records replicas written. */
@@ -60,7 +68,8 @@ function harness(o: { api?: ApiObject; deployment?: Deployment; routable?: boole
     h.activity = {
       lastRequestAt: lastRequest === undefined ? undefined : new Date(T0 + lastRequest * 1000),
       observedSince: new Date(T0 - 3600_000),
-      inFlight, requestsTotal: 5,
+      inFlight,
+      requestsTotal: 5,
       pods: [{ name: 'iris-1', inFlight, requestsTotal: 5, at: new Date(T0 + scrapedAt * 1000) }],
     };
   };
@@ -77,7 +86,9 @@ test('an API with minReplicas 0 goes to zero once no request was seen for scaleT
   scraped(30, 0);
   await at(30);
   assert.deepEqual(h.writes, [0]);
-  assert.deepEqual(h.events, ['ScaledToZero: no request for 30s (scaleToZeroAfter 30s): scaled to zero; the next request starts a replica']);
+  assert.deepEqual(h.events, [
+    'ScaledToZero: no request for 30s (scaleToZeroAfter 30s): scaled to zero; the next request starts a replica',
+  ]);
   await at(60);
   assert.deepEqual(h.writes, [0], 'at zero it stays there without a request');
 });
@@ -153,7 +164,10 @@ test('a write refused because the Deployment changed meanwhile is decided again 
 });
 
 test('minReplicas raised while at zero: back to minReplicas; a zero a person chose (no annotation) is left alone', async () => {
-  const ours = harness({ api: api({ minReplicas: 2 }), deployment: deployment(0, 0, { [SCALED_TO_ZERO_ANNOTATION]: '2026-11-25T09:00:00Z' }) });
+  const ours = harness({
+    api: api({ minReplicas: 2 }),
+    deployment: deployment(0, 0, { [SCALED_TO_ZERO_ANNOTATION]: '2026-11-25T09:00:00Z' }),
+  });
   await ours.at(0);
   assert.deepEqual(ours.h.writes, [2]);
   assert.deepEqual(ours.h.events, ['ScaledFromZero: minReplicas is 2: scaled from 0 to 2']);
@@ -176,5 +190,8 @@ test('without an activator address nothing goes to zero, and an API at zero stay
 });
 
 test('durations read as people write them', () => {
-  assert.deepEqual([formatSeconds(30), formatSeconds(90), formatSeconds(300), formatSeconds(61.4)], ['30s', '1m30s', '5m', '1m1s']);
+  assert.deepEqual(
+    [formatSeconds(30), formatSeconds(90), formatSeconds(300), formatSeconds(61.4)],
+    ['30s', '1m30s', '5m', '1m1s'],
+  );
 });

@@ -15,7 +15,12 @@
 // The HPA owns 1..maxReplicas; this owns 1 ↔ 0 (replicas.ts explains the write).
 
 import { applyDefaults, parseDurationMs, validateSpec, type RealtimeApi } from '../api/v1alpha1/index.ts';
-import { initialScaleToZeroState, observeActivity, scaleToZeroDecision, type ScaleToZeroState } from '../autoscaling/scale-to-zero.ts';
+import {
+  initialScaleToZeroState,
+  observeActivity,
+  scaleToZeroDecision,
+  type ScaleToZeroState,
+} from '../autoscaling/scale-to-zero.ts';
 import { errorMessage } from '../controller/informer.ts';
 import type { EventRecorder } from '../events.ts';
 import type { KubeObject } from '../kube/client.ts';
@@ -59,14 +64,18 @@ export function formatSeconds(seconds: number): string {
 }
 
 /** The traffic known now, folded into the state (times in seconds). */
-export function foldActivity(state: ScaleToZeroState, input: { now: number; activity?: ApiActivity; held: number; replicas: number; ready: number }): ScaleToZeroState {
+export function foldActivity(
+  state: ScaleToZeroState,
+  input: { now: number; activity?: ApiActivity; held: number; replicas: number; ready: number },
+): ScaleToZeroState {
   let s = state;
   const a = input.activity;
   if (a?.lastRequestAt) s = observeActivity(s, { at: a.lastRequestAt.getTime() / 1000, requests: 1, inFlight: 0 });
   const newest = Math.max(...(a?.pods ?? []).map((p) => p.at.getTime()));
   if (Number.isFinite(newest)) s = observeActivity(s, { at: newest / 1000, requests: 0, inFlight: a?.inFlight ?? 0 });
   if (input.held > 0) s = observeActivity(s, { at: input.now, requests: 0, inFlight: input.held });
-  else if (input.replicas > 0 && input.ready === 0 && (a?.inFlight ?? 0) === 0) s = observeActivity(s, { at: input.now, requests: 0, inFlight: 0 });
+  else if (input.replicas > 0 && input.ready === 0 && (a?.inFlight ?? 0) === 0)
+    s = observeActivity(s, { at: input.now, requests: 0, inFlight: 0 });
   return s;
 }
 
@@ -124,7 +133,13 @@ export class ScaleToZeroLoop {
       // back from a zero this operator chose (minReplicas was raised since); a zero someone
       // else chose is theirs (the HPA's convention for "autoscaling off")
       if (current === 0 && scaledToZeroAt(d) !== undefined) {
-        await this.write(api, d, minReplicas, 'ScaledFromZero', `minReplicas is ${minReplicas}: scaled from 0 to ${minReplicas}`);
+        await this.write(
+          api,
+          d,
+          minReplicas,
+          'ScaledFromZero',
+          `minReplicas is ${minReplicas}: scaled from 0 to ${minReplicas}`,
+        );
       }
       return;
     }
@@ -133,29 +148,53 @@ export class ScaleToZeroLoop {
 
     const now = this.now() / 1000;
     const folded = foldActivity(this.o.states.get(key) ?? initialScaleToZeroState(), {
-      now, activity: this.o.activity(namespace, name), held: this.o.held(namespace, name), replicas: current, ready: d.status?.readyReplicas ?? 0,
+      now,
+      activity: this.o.activity(namespace, name),
+      held: this.o.held(namespace, name),
+      replicas: current,
+      ready: d.status?.readyReplicas ?? 0,
     });
     const after = parseDurationMs(scaleToZeroAfter) / 1000;
-    const { state, decision } = scaleToZeroDecision(folded, { now, currentReplicas: current, minReplicas, scaleToZeroAfterSeconds: after });
+    const { state, decision } = scaleToZeroDecision(folded, {
+      now,
+      currentReplicas: current,
+      minReplicas,
+      scaleToZeroAfterSeconds: after,
+    });
     if (decision.action === 'none') {
       this.o.states.set(key, state);
       return;
     }
-    const [to, reason, message] = decision.action === 'scale-to-zero'
-      ? [0, 'ScaledToZero', `no request for ${formatSeconds(decision.idleSeconds)} (scaleToZeroAfter ${scaleToZeroAfter}): scaled to zero; the next request starts a replica`]
-      : [decision.replicas, 'ScaledFromZero', 'a request arrived while at zero: scaled from 0 to 1'];
+    const [to, reason, message] =
+      decision.action === 'scale-to-zero'
+        ? [
+            0,
+            'ScaledToZero',
+            `no request for ${formatSeconds(decision.idleSeconds)} (scaleToZeroAfter ${scaleToZeroAfter}): scaled to zero; the next request starts a replica`,
+          ]
+        : [decision.replicas, 'ScaledFromZero', 'a request arrived while at zero: scaled from 0 to 1'];
     // the state moves on only once the write went through; a conflict decides again next tick
     if (await this.write(api, d, to, reason, message)) this.o.states.set(key, state);
   }
 
-  private async write(api: ApiObject, d: Deployment, replicas: number, reason: string, message: string): Promise<boolean> {
+  private async write(
+    api: ApiObject,
+    d: Deployment,
+    replicas: number,
+    reason: string,
+    message: string,
+  ): Promise<boolean> {
     const key = `${api.metadata.namespace}/${api.metadata.name}`;
     const written = await this.o.scale(d, replicas);
     if (!written) {
       this.o.log.debug('scale to zero: the Deployment changed meanwhile; deciding again', { api: key });
       return false;
     }
-    this.o.log.info(reason === 'ScaledToZero' ? 'scaled to zero' : 'scaled from zero', { api: key, replicas, detail: message });
+    this.o.log.info(reason === 'ScaledToZero' ? 'scaled to zero' : 'scaled from zero', {
+      api: key,
+      replicas,
+      detail: message,
+    });
     this.o.events?.event(api, 'Normal', reason, message);
     this.o.enqueue?.(key);
     return true;

@@ -21,7 +21,9 @@ export const SCALED_TO_ZERO_ANNOTATION = 'cortex.dev/scaled-to-zero-at';
 /** Field manager of these patches (the children's applies are cortex-operator's and never set replicas). */
 export const SCALE_FIELD_MANAGER = 'cortex-operator-scale-to-zero';
 
-export const replicasRbac: PolicyRule[] = [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] }];
+export const replicasRbac: PolicyRule[] = [
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
+];
 
 export type Deployment = V1Deployment & KubeObject;
 
@@ -40,9 +42,15 @@ export function scaledToZeroAt(d: V1Deployment): string | undefined {
  * removed (any other count). Returns the patched Deployment, or undefined when `d` was stale
  * (409: someone changed it since; decide again on a fresh read).
  */
-export async function patchReplicas(client: KubeClient, d: Deployment, replicas: number, now = new Date()): Promise<Deployment | undefined> {
+export async function patchReplicas(
+  client: KubeClient,
+  d: Deployment,
+  replicas: number,
+  now = new Date(),
+): Promise<Deployment | undefined> {
   const { name, namespace, resourceVersion } = d.metadata ?? {};
-  if (!name || !namespace || !resourceVersion) throw new Error('patchReplicas: the Deployment has no name, namespace or resourceVersion');
+  if (!name || !namespace || !resourceVersion)
+    throw new Error('patchReplicas: the Deployment has no name, namespace or resourceVersion');
   const at = replicas === 0 ? now.toISOString().replace(/\.\d+Z$/, 'Z') : null;
   try {
     return await client.request<Deployment>(HttpMethod.PATCH, resourcePath(DEPLOYMENTS, namespace, name), {
@@ -62,7 +70,12 @@ export async function patchReplicas(client: KubeClient, d: Deployment, replicas:
  * `replicasFor(current)` gives (1, from wakeOnRequest), retrying on conflicts. Returns the
  * replicas before and after; from === to when it already had replicas (nothing written).
  */
-export async function wake(client: KubeClient, namespace: string, name: string, replicasFor: (current: number) => number): Promise<{ from: number; to: number }> {
+export async function wake(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  replicasFor: (current: number) => number,
+): Promise<{ from: number; to: number }> {
   for (let attempt = 0; ; attempt++) {
     const d = await client.get<Deployment>(DEPLOYMENTS, namespace, name);
     const from = replicasOf(d);

@@ -14,9 +14,22 @@
 // kubernetes#91072, #118376), so requests would go to pods that are gone.
 
 import type { KubeObject, ResourceType } from '../kube/client.ts';
-import { API_LABEL, MANAGED_BY, MANAGED_BY_LABEL, childMetadata, type ApiInstance, type ChildReconciler, type PolicyRule } from '../reconcilers/types.ts';
+import {
+  API_LABEL,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  childMetadata,
+  type ApiInstance,
+  type ChildReconciler,
+  type PolicyRule,
+} from '../reconcilers/types.ts';
 
-export const ENDPOINT_SLICES: ResourceType = { group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices' };
+export const ENDPOINT_SLICES: ResourceType = {
+  group: 'discovery.k8s.io',
+  version: 'v1',
+  kind: 'EndpointSlice',
+  plural: 'endpointslices',
+};
 /** The label every implementation of Services selects slices by. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 /** Who manages a slice; anything but endpointslice-controller.k8s.io is left alone by the controller. */
@@ -25,7 +38,11 @@ export const SLICE_MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
 export const ACTIVATOR_SLICES_SELECTOR = `${API_LABEL},${SLICE_MANAGED_BY_LABEL}=${MANAGED_BY}`;
 
 export const sliceRbac: PolicyRule[] = [
-  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+  {
+    apiGroups: ['discovery.k8s.io'],
+    resources: ['endpointslices'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+  },
 ];
 
 /** Where the activator listens, as Services reach it: the operator pod's IP and the activator port. */
@@ -40,7 +57,12 @@ export interface ActivatorEndpoint {
  */
 export function desiredActivatorSlice(api: ApiInstance, activator: ActivatorEndpoint): KubeObject {
   const metadata = childMetadata(api);
-  metadata.labels = { ...metadata.labels, [SERVICE_NAME_LABEL]: api.name, [SLICE_MANAGED_BY_LABEL]: MANAGED_BY, [MANAGED_BY_LABEL]: MANAGED_BY };
+  metadata.labels = {
+    ...metadata.labels,
+    [SERVICE_NAME_LABEL]: api.name,
+    [SLICE_MANAGED_BY_LABEL]: MANAGED_BY,
+    [MANAGED_BY_LABEL]: MANAGED_BY,
+  };
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',

@@ -3,7 +3,14 @@ import { test } from 'node:test';
 import { JobTable } from './job-table.ts';
 import type { PredictJob } from './types.ts';
 
-const job = (id: number): PredictJob => ({ id, body: Buffer.alloc(0), contentType: undefined, query: '', rawHeaders: [], done: () => {} });
+const job = (id: number): PredictJob => ({
+  id,
+  body: Buffer.alloc(0),
+  contentType: undefined,
+  query: '',
+  rawHeaders: [],
+  done: () => {},
+});
 
 test('jobs are found by id, out of order, including one outlived by 10000 newer jobs', () => {
   const t = new JobTable();

@@ -9,7 +9,14 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FrameReader, requestHead } from './frames.ts';
 import { PythonWorker } from './python.ts';
-import { BodyKind, InitError, type PredictJob, type PredictResult, type WorkerExit, type WorkerOptions } from './types.ts';
+import {
+  BodyKind,
+  InitError,
+  type PredictJob,
+  type PredictResult,
+  type WorkerExit,
+  type WorkerOptions,
+} from './types.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const TMP = mkdtempSync(join(tmpdir(), 'cortex-python-worker-'));
@@ -42,7 +49,10 @@ interface Started {
   logs: Record<string, unknown>[];
 }
 
-function spawnWorker(file: string, over: Partial<WorkerOptions> = {}): { worker: PythonWorker; logs: Record<string, unknown>[]; started: Promise<void> } {
+function spawnWorker(
+  file: string,
+  over: Partial<WorkerOptions> = {},
+): { worker: PythonWorker; logs: Record<string, unknown>[]; started: Promise<void> } {
   const worker = new PythonWorker(options(file, over), { stdio: 'pipe' });
   live.push(worker);
   const started = worker.start();
@@ -161,9 +171,15 @@ describe('payload decoding', () => {
   });
 
   test('application/json → parsed object', async () => {
-    assert.deepEqual(await echo({ body: '{"text": "hi", "n": [1, 2]}' }), { type: 'dict', value: { text: 'hi', n: [1, 2] } });
+    assert.deepEqual(await echo({ body: '{"text": "hi", "n": [1, 2]}' }), {
+      type: 'dict',
+      value: { text: 'hi', n: [1, 2] },
+    });
     assert.deepEqual(await echo({ body: '"a string"' }), { type: 'str', value: 'a string' });
-    assert.deepEqual(await echo({ body: '[1]', contentType: 'application/json; charset=utf-8' }), { type: 'list', value: [1] });
+    assert.deepEqual(await echo({ body: '[1]', contentType: 'application/json; charset=utf-8' }), {
+      type: 'list',
+      value: [1],
+    });
   });
 
   test('invalid JSON → 400 with the parser message', async () => {
@@ -178,20 +194,26 @@ describe('payload decoding', () => {
 
   test('text/plain → str, charset from the header', async () => {
     assert.deepEqual(await echo({ body: 'héllo', contentType: 'text/plain' }), { type: 'str', value: 'héllo' });
-    assert.deepEqual(await echo({ body: Buffer.from('café', 'latin1'), contentType: 'text/plain; charset=ISO-8859-1' }), {
-      type: 'str',
-      value: 'café',
-    });
+    assert.deepEqual(
+      await echo({ body: Buffer.from('café', 'latin1'), contentType: 'text/plain; charset=ISO-8859-1' }),
+      {
+        type: 'str',
+        value: 'café',
+      },
+    );
     const bad = await ask(worker, { body: Buffer.from([0xff, 0xfe, 0x41]), contentType: 'text/plain; charset=utf-8' });
     assert.equal(bad.status, 400);
     assert.match(json(bad).error, /could not be decoded as utf-8/);
   });
 
   test('application/x-www-form-urlencoded → dict, last value wins', async () => {
-    assert.deepEqual(await echo({ body: 'a=1&b=x+y%21&a=2&empty=', contentType: 'application/x-www-form-urlencoded' }), {
-      type: 'dict',
-      value: { a: '2', b: 'x y!', empty: '' },
-    });
+    assert.deepEqual(
+      await echo({ body: 'a=1&b=x+y%21&a=2&empty=', contentType: 'application/x-www-form-urlencoded' }),
+      {
+        type: 'dict',
+        value: { a: '2', b: 'x y!', empty: '' },
+      },
+    );
   });
 
   test('multipart/form-data → dict, fields as str and files as bytes', async () => {
@@ -199,7 +221,9 @@ describe('payload decoding', () => {
     const file = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7) % 256)); // every byte value, CR and LF included
     const body = Buffer.concat([
       Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="field"\r\n\r\nvalue ü\r\n`),
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="upload"; filename="x.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="upload"; filename="x.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      ),
       file,
       Buffer.from(`\r\n--${boundary}--\r\n`),
     ]);
@@ -365,7 +389,10 @@ describe('return values', () => {
     assert.equal(printed.api, 'test-api');
     assert.equal(printed.worker, 3);
     assert.match(String(printed.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    const warned = await waitFor(() => logs.find((l) => l.message === 'careful' && l.request_id === 'client-req-1'), 'the logging line');
+    const warned = await waitFor(
+      () => logs.find((l) => l.message === 'careful' && l.request_id === 'client-req-1'),
+      'the logging line',
+    );
     assert.equal(warned.level, 'warning');
     const second = await waitFor(() => logs.find((l) => l.message === 'hello from predict 8'), 'the second print line');
     assert.equal(second.request_id, String(job.id));
@@ -397,14 +424,31 @@ describe('post_predict', () => {
     const logFile = join(TMP, 'post-threads.jsonl');
     const { worker } = await startWorker('post.py', { threads: 3, config: { log_file: logFile } });
     const results = await Promise.all([1, 2, 3, 4, 5, 6].map((x) => ask(worker, { body: JSON.stringify({ x }) })));
-    assert.deepEqual(results.map((r) => json(r).doubled), [2, 4, 6, 8, 10, 12]);
-    const text = await waitFor(() => existsSync(logFile) && readFileSync(logFile, 'utf8').split('\n').length === 7 && readFileSync(logFile, 'utf8'), 'six post_predict lines');
-    assert.deepEqual(text.trim().split('\n').map((l) => JSON.parse(l).payload.x).sort(), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(
+      results.map((r) => json(r).doubled),
+      [2, 4, 6, 8, 10, 12],
+    );
+    const text = await waitFor(
+      () =>
+        existsSync(logFile) && readFileSync(logFile, 'utf8').split('\n').length === 7 && readFileSync(logFile, 'utf8'),
+      'six post_predict lines',
+    );
+    assert.deepEqual(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).payload.x)
+        .sort(),
+      [1, 2, 3, 4, 5, 6],
+    );
   });
 });
 
 describe('init failures', () => {
-  async function failure(file: string, over: Partial<WorkerOptions> = {}): Promise<{ err: InitError; exit: WorkerExit }> {
+  async function failure(
+    file: string,
+    over: Partial<WorkerOptions> = {},
+  ): Promise<{ err: InitError; exit: WorkerExit }> {
     const { worker, started } = spawnWorker(file, over);
     const exited = new Promise<WorkerExit>((resolve) => worker.onExit(resolve));
     const err = await started.then(
@@ -453,7 +497,10 @@ describe('concurrency', () => {
     const results = await Promise.all([1, 2, 3, 4].map((i) => ask(worker, { body: String(i) })));
     const wall = Date.now() - t0;
     assert.ok(wall < 550, `4 × 300 ms took ${wall} ms`);
-    assert.deepEqual(results.map((r) => json(r).echo), [1, 2, 3, 4]);
+    assert.deepEqual(
+      results.map((r) => json(r).echo),
+      [1, 2, 3, 4],
+    );
     assert.equal(new Set(results.map((r) => json(r).thread)).size, 4);
   });
 
@@ -461,7 +508,9 @@ describe('concurrency', () => {
     const { worker } = await startWorker('slow.py', { config: { sleep: 0.15 } });
     const t0 = Date.now();
     const arrivals: number[] = [];
-    await Promise.all([1, 2, 3].map((i) => ask(worker, { body: String(i) }).then(() => arrivals.push(Date.now() - t0))));
+    await Promise.all(
+      [1, 2, 3].map((i) => ask(worker, { body: String(i) }).then(() => arrivals.push(Date.now() - t0))),
+    );
     assert.ok(arrivals[2] >= 440, `${arrivals}`);
     assert.ok(arrivals[0] < 290, `the first answer waited for the others: ${arrivals}`);
     assert.ok(arrivals[1] < 440, `the second answer waited for the third: ${arrivals}`);
@@ -511,7 +560,9 @@ describe('batching', () => {
   });
 
   test('a list in, a list out', async () => {
-    const results = await Promise.all(askBatch(worker, [{ body: '1' }, { body: '"two"' }, { body: 'three', contentType: 'text/plain' }]));
+    const results = await Promise.all(
+      askBatch(worker, [{ body: '1' }, { body: '"two"' }, { body: 'three', contentType: 'text/plain' }]),
+    );
     assert.deepEqual(
       results.map((r) => [r.status, json(r).item, json(r).batch_size]),
       [
@@ -527,7 +578,9 @@ describe('batching', () => {
   });
 
   test('wrong length → every item 500', async () => {
-    const results = await Promise.all(askBatch(worker, [{ body: '1' }, { body: '"short"' }, { body: '3' }, { body: '4' }]));
+    const results = await Promise.all(
+      askBatch(worker, [{ body: '1' }, { body: '"short"' }, { body: '3' }, { body: '4' }]),
+    );
     for (const r of results) {
       assert.equal(r.status, 500);
       assert.deepEqual(json(r), { error: 'predict returned 3 results for a batch of 4' });
@@ -589,7 +642,10 @@ describe('worker exit', () => {
     const exited = new Promise<WorkerExit>((resolve) => worker.onExit(resolve));
     const answers = [1, 2, 3].map((i) => ask(worker, { body: String(i) }));
     await worker.shutdown(5000);
-    assert.deepEqual((await Promise.all(answers)).map((r) => r.status), [200, 200, 200]);
+    assert.deepEqual(
+      (await Promise.all(answers)).map((r) => r.status),
+      [200, 200, 200],
+    );
     assert.equal((await exited).code, 0);
     assert.equal((await ask(worker, { body: '1' })).status, 503);
   });

@@ -14,15 +14,7 @@ import {
   type WorkerExit,
   type WorkerOptions,
 } from './types.ts';
-import {
-  EMPTY,
-  FrameReader,
-  FromWorker,
-  MAX_META,
-  SHUTDOWN_FRAME,
-  batchChunks,
-  requestHead,
-} from './frames.ts';
+import { EMPTY, FrameReader, FromWorker, MAX_META, SHUTDOWN_FRAME, batchChunks, requestHead } from './frames.ts';
 
 /** Absolute path of the Python host script. */
 export const HOST_SCRIPT = fileURLToPath(new URL('../python/cortex_host.py', import.meta.url));
@@ -261,7 +253,11 @@ export class PythonWorker implements PredictorWorker {
       }
       job.done(result);
     } else if (type === FromWorker.Ready) {
-      const info = JSON.parse(buf.toString('utf8', start, end)) as { params: string[]; post_predict: boolean; pid: number };
+      const info = JSON.parse(buf.toString('utf8', start, end)) as {
+        params: string[];
+        post_predict: boolean;
+        pid: number;
+      };
       this.ready = { params: info.params, postPredict: info.post_predict, pid: info.pid };
       this.#wantQuery = info.params.includes('query_params');
       this.#wantHeaders = info.params.includes('headers');

@@ -46,11 +46,7 @@ export interface Job {
  * One transferable buffer holding `units` (jobs, or with batching arrays of jobs).
  * `withHeaders`: whether to send the request headers (the predictor may read them).
  */
-export function encodeJobs(
-  units: (PredictJob | PredictJob[])[],
-  batching: boolean,
-  withHeaders: boolean,
-): ArrayBuffer {
+export function encodeJobs(units: (PredictJob | PredictJob[])[], batching: boolean, withHeaders: boolean): ArrayBuffer {
   // Pass 1: an upper bound of the size (strings: at most 3 bytes per UTF-16 unit).
   let size = 4;
   for (let u = 0; u < units.length; u++) {

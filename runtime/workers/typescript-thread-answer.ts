@@ -18,8 +18,13 @@ interface ResponseLike {
 export function isResponse(v: object): v is ResponseLike {
   const r = v as Partial<ResponseLike>;
   // No `instanceof Response` first: it would load undici in every thread.
-  return typeof r.arrayBuffer === 'function' && typeof r.status === 'number' &&
-    r.headers !== undefined && r.headers !== null && typeof r.headers.forEach === 'function';
+  return (
+    typeof r.arrayBuffer === 'function' &&
+    typeof r.status === 'number' &&
+    r.headers !== undefined &&
+    r.headers !== null &&
+    typeof r.headers.forEach === 'function'
+  );
 }
 
 /** Encodes what predict returned and pushes it; a promise only for a Response (its body). */

@@ -37,8 +37,11 @@ export function usePredictor(instance: Predictor, onPostPredictDone: () => void)
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function';
+  return (
+    v !== null &&
+    (typeof v === 'object' || typeof v === 'function') &&
+    typeof (v as { then?: unknown }).then === 'function'
+  );
 }
 
 function callPredict(payload: unknown, ctx: unknown): unknown {
@@ -163,10 +166,16 @@ function failBatch(jobs: Job[], err: unknown): void {
   for (const j of jobs) pushError(j.id, 500, text);
 }
 
-function finishBatch(jobs: Job[], value: unknown, payloads: unknown[], ctxs: RequestContext[]): Promise<void> | undefined {
+function finishBatch(
+  jobs: Job[],
+  value: unknown,
+  payloads: unknown[],
+  ctxs: RequestContext[],
+): Promise<void> | undefined {
   if (!Array.isArray(value) || value.length !== jobs.length) {
     const got = Array.isArray(value) ? `an array of ${value.length}` : describe(value);
-    const text = `with server_side_batching, predict must return an array with one result per ` +
+    const text =
+      `with server_side_batching, predict must return an array with one result per ` +
       `payload: it got ${jobs.length} payload${jobs.length === 1 ? '' : 's'} and returned ${got}`;
     writeLog('error', text, jobs);
     for (const j of jobs) pushError(j.id, 500, text);
@@ -183,7 +192,13 @@ function finishBatch(jobs: Job[], value: unknown, payloads: unknown[], ctxs: Req
     if (!hasPostPredict) return;
     for (let i = 0; i < jobs.length; i++) {
       const v = value[i] as unknown;
-      if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array) && !(v instanceof ArrayBuffer) && isResponse(v)) {
+      if (
+        v !== null &&
+        typeof v === 'object' &&
+        !(v instanceof Uint8Array) &&
+        !(v instanceof ArrayBuffer) &&
+        isResponse(v)
+      ) {
         postQueue.push(v, payloads[i], ctxs[i], jobs[i]);
       }
     }

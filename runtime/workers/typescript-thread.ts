@@ -32,7 +32,13 @@ import { captureConsole, writeLog } from './typescript-thread-console.ts';
 import { stackText } from './typescript-thread-errors.ts';
 import { failed } from './typescript-thread-answer.ts';
 import {
-  postQueue, postRunning, runPostPredicts, startBatch, startJob, usePredictor, type Predictor,
+  postQueue,
+  postRunning,
+  runPostPredicts,
+  startBatch,
+  startJob,
+  usePredictor,
+  type Predictor,
 } from './typescript-thread-predict.ts';
 import { load, mayReadSecondArgument } from './typescript-thread-load.ts';
 

@@ -381,7 +381,10 @@ describe('TypeScriptWorker: concurrency', () => {
     const t0 = performance.now();
     const rs = await Promise.all([1, 2, 3, 4].map((n) => request(h.worker, { body: JSON.stringify({ n }) })));
     const took = performance.now() - t0;
-    assert.deepEqual(rs.map((r) => (json(r) as { n: number }).n), [1, 2, 3, 4]);
+    assert.deepEqual(
+      rs.map((r) => (json(r) as { n: number }).n),
+      [1, 2, 3, 4],
+    );
     assert.equal(Math.max(...rs.map((r) => (json(r) as { maxConcurrent: number }).maxConcurrent)), 4);
     assert.ok(took < 390, `4 × 200 ms with 4 threads took ${took.toFixed(0)} ms`);
     // a fifth call waits for a free slot
@@ -425,7 +428,10 @@ describe('TypeScriptWorker: server-side batching', () => {
 
   it('an item with invalid JSON → 400 alone; the others are predicted', async () => {
     const rs = await batch(h.worker, [{ body: '1' }, { body: '{oops' }, { body: '3' }]);
-    assert.deepEqual(rs.map((r) => r.status), [200, 400, 200]);
+    assert.deepEqual(
+      rs.map((r) => r.status),
+      [200, 400, 200],
+    );
     assert.deepEqual(json(rs[0]), { echo: 1, batchSize: 2 });
     assert.match((json(rs[1]) as { error: string }).error, /^invalid JSON/);
   });
@@ -434,7 +440,10 @@ describe('TypeScriptWorker: server-side batching', () => {
     const rs = await batch(h.worker, [{ body: '{"wrong":true}' }, { body: '2' }, { body: '3' }]);
     for (const r of rs) {
       assert.equal(r.status, 500);
-      assert.match((json(r) as { error: string }).error, /one result per payload: it got 3 payloads and returned an array of 2/);
+      assert.match(
+        (json(r) as { error: string }).error,
+        /one result per payload: it got 3 payloads and returned an array of 2/,
+      );
     }
   });
 
@@ -456,10 +465,12 @@ describe('TypeScriptWorker: crashes and shutdown', () => {
     const order: string[] = [];
     h.worker.onExit(() => order.push('exit'));
     const hanging = new Promise<PredictResult>((resolve) =>
-      h.worker.send(job({ query: 'return=hang' }, (r) => {
-        order.push('hang'); // synchronously, to see that it comes before the exit listener
-        resolve(r);
-      })),
+      h.worker.send(
+        job({ query: 'return=hang' }, (r) => {
+          order.push('hang'); // synchronously, to see that it comes before the exit listener
+          resolve(r);
+        }),
+      ),
     );
     await new Promise((r) => setTimeout(r, 50));
     const exiting = request(h.worker, { query: 'return=exit' });

@@ -35,9 +35,7 @@ export interface TypeScriptWorkerExtras {
   log?: (line: string) => void;
 }
 
-type ControlMessage =
-  | { type: 'ready'; headers: boolean }
-  | { type: 'init-error'; message: string; stack: string };
+type ControlMessage = { type: 'ready'; headers: boolean } | { type: 'init-error'; message: string; stack: string };
 
 export class TypeScriptWorker implements PredictorWorker {
   readonly index: number;
@@ -116,10 +114,12 @@ export class TypeScriptWorker implements PredictorWorker {
       });
     } catch (err) {
       this.#exited = true;
-      this.#rejectStart!(new InitError(
-        `could not start the predictor thread: ${err instanceof Error ? err.message : String(err)}`,
-        err instanceof Error ? (err.stack ?? err.message) : String(err),
-      ));
+      this.#rejectStart!(
+        new InitError(
+          `could not start the predictor thread: ${err instanceof Error ? err.message : String(err)}`,
+          err instanceof Error ? (err.stack ?? err.message) : String(err),
+        ),
+      );
       this.#resolveExit();
       return this.#startPromise;
     }

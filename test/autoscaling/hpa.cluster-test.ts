@@ -58,37 +58,69 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
   const get = (p: string): Promise<Obj> => client.request(HttpMethod.GET, p);
   const deployment = () => get(`/apis/apps/v1/namespaces/${NS}/deployments/${API}`);
   const hpa = () => get(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${API}`);
-  const podMetric = (h: Obj): string | undefined => h.status?.currentMetrics?.find((m: Obj) => m.type === 'Pods')?.pods?.current?.averageValue;
+  const podMetric = (h: Obj): string | undefined =>
+    h.status?.currentMetrics?.find((m: Obj) => m.type === 'Pods')?.pods?.current?.averageValue;
 
-  before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'cortex-hpa-test-'));
-    const poolsFile = path.join(dir, 'node-pools.yaml');
-    cluster = await startCluster({
-      stateDir: path.join(dir, 'state'),
-      nodePoolsFile: poolsFile,
-      podCidr: LOOPBACK_POD_CIDR,
-      extraArgs: { 'kube-controller-manager': ['--horizontal-pod-autoscaler-sync-period=5s'] },
-    });
-    await k(['create', 'namespace', NS]);
-    adapterPort = await freePort();
-    // the metrics API on: this cluster's pod IPs are loopback addresses the test serves itself
-    operator = await startOperator(cluster, dir, {
-      nodePoolsFile: poolsFile,
-      extraArgs: ['--metrics-api', '--metrics-api-port', String(adapterPort), '--metrics-api-bind-address', '127.0.0.1', '--log-level', 'debug'],
-    });
-    await waitFor('the operator to serve the metrics API', async () => operator!.logs.some((l) => l.includes('"metrics API serving"')), 60_000);
+  before(
+    async () => {
+      dir = mkdtempSync(path.join(tmpdir(), 'cortex-hpa-test-'));
+      const poolsFile = path.join(dir, 'node-pools.yaml');
+      cluster = await startCluster({
+        stateDir: path.join(dir, 'state'),
+        nodePoolsFile: poolsFile,
+        podCidr: LOOPBACK_POD_CIDR,
+        extraArgs: { 'kube-controller-manager': ['--horizontal-pod-autoscaler-sync-period=5s'] },
+      });
+      await k(['create', 'namespace', NS]);
+      adapterPort = await freePort();
+      // the metrics API on: this cluster's pod IPs are loopback addresses the test serves itself
+      operator = await startOperator(cluster, dir, {
+        nodePoolsFile: poolsFile,
+        extraArgs: [
+          '--metrics-api',
+          '--metrics-api-port',
+          String(adapterPort),
+          '--metrics-api-bind-address',
+          '127.0.0.1',
+          '--log-level',
+          'debug',
+        ],
+      });
+      await waitFor(
+        'the operator to serve the metrics API',
+        async () => operator!.logs.some((l) => l.includes('"metrics API serving"')),
+        60_000,
+      );
 
-    // what the chart installs, with the Service pointing at this local process instead of the operator's pods
-    const objects = metricsApiObjects({ namespace: OPERATOR_NAMESPACE, externalName: 'localhost', targetPort: adapterPort });
-    await k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
-    await k(['wait', '--for=condition=Available', '--timeout=90s', 'apiservice/v1beta2.custom.metrics.k8s.io', 'apiservice/v1beta1.custom.metrics.k8s.io']);
+      // what the chart installs, with the Service pointing at this local process instead of the operator's pods
+      const objects = metricsApiObjects({
+        namespace: OPERATOR_NAMESPACE,
+        externalName: 'localhost',
+        targetPort: adapterPort,
+      });
+      await k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+      await k([
+        'wait',
+        '--for=condition=Available',
+        '--timeout=90s',
+        'apiservice/v1beta2.custom.metrics.k8s.io',
+        'apiservice/v1beta1.custom.metrics.k8s.io',
+      ]);
 
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfig);
-    client = new KubeClient(kc);
-    runtimes = new PodRuntimes({ client, namespace: NS, api: API, project: path.join(here, 'fixtures', 'slow'), tmpDir: dir });
-    await runtimes.start();
-  }, { timeout: BUILD_TIMEOUT_MS });
+      const kc = new KubeConfig();
+      kc.loadFromFile(cluster.kubeconfig);
+      client = new KubeClient(kc);
+      runtimes = new PodRuntimes({
+        client,
+        namespace: NS,
+        api: API,
+        project: path.join(here, 'fixtures', 'slow'),
+        tmpDir: dir,
+      });
+      await runtimes.start();
+    },
+    { timeout: BUILD_TIMEOUT_MS },
+  );
 
   after(async () => {
     await runtimes?.stop();
@@ -99,7 +131,9 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
       const kcm = path.join(cluster.stateDir, 'logs', 'kube-controller-manager.log');
       const hpaLines = (() => {
         try {
-          return readFileSync(kcm, 'utf8').split('\n').filter((l) => /horizontal|custom.metrics|podautoscaler/i.test(l));
+          return readFileSync(kcm, 'utf8')
+            .split('\n')
+            .filter((l) => /horizontal|custom.metrics|podautoscaler/i.test(l));
         } catch {
           return [];
         }
@@ -113,98 +147,168 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
   test('the API server serves discovery of custom.metrics.k8s.io from the operator (both versions)', async () => {
     for (const v of ['v1beta2', 'v1beta1']) {
       const list = JSON.parse(await k(['get', '--raw', `/apis/custom.metrics.k8s.io/${v}`]));
-      assert.deepEqual(list.resources.map((r: Obj) => r.name), ['pods/cortex_in_flight_requests'], v);
+      assert.deepEqual(
+        list.resources.map((r: Obj) => r.name),
+        ['pods/cortex_in_flight_requests'],
+        v,
+      );
     }
   });
 
-  test('under load the HPA scales the API up on the metric it reads through the APIService, and back to minReplicas after the downscale stabilisation window', { timeout: 10 * 60_000 }, async (t) => {
-    await k(['apply', '--server-side', '--field-manager=test', '-f', '-'], JSON.stringify({
-      apiVersion: 'cortex.dev/v1alpha1',
-      kind: 'RealtimeAPI',
-      metadata: { name: API, namespace: NS },
-      spec: {
-        predictor: { type: 'typescript', path: 'predictor.ts', image: 'fake.invalid/slow:1', threadsPerProcess: 16 },
-        compute: { cpu: '100m' },
-        autoscaling: {
-          minReplicas: 1, maxReplicas: MAX, targetReplicaConcurrency: TARGET,
-          window: '10s', upscaleStabilizationPeriod: '0s', downscaleStabilizationPeriod: `${DOWNSCALE_STABILIZATION_S}s`,
-          maxUpscaleFactor: 4, maxDownscaleFactor: 0.25,
+  test(
+    'under load the HPA scales the API up on the metric it reads through the APIService, and back to minReplicas after the downscale stabilisation window',
+    { timeout: 10 * 60_000 },
+    async (t) => {
+      await k(
+        ['apply', '--server-side', '--field-manager=test', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'cortex.dev/v1alpha1',
+          kind: 'RealtimeAPI',
+          metadata: { name: API, namespace: NS },
+          spec: {
+            predictor: {
+              type: 'typescript',
+              path: 'predictor.ts',
+              image: 'fake.invalid/slow:1',
+              threadsPerProcess: 16,
+            },
+            compute: { cpu: '100m' },
+            autoscaling: {
+              minReplicas: 1,
+              maxReplicas: MAX,
+              targetReplicaConcurrency: TARGET,
+              window: '10s',
+              upscaleStabilizationPeriod: '0s',
+              downscaleStabilizationPeriod: `${DOWNSCALE_STABILIZATION_S}s`,
+              maxUpscaleFactor: 4,
+              maxDownscaleFactor: 0.25,
+            },
+          },
+        }),
+      );
+      const rt = runtimes!;
+      await waitFor("the first replica's runtime to be ready", async () => rt.readyIps().length === 1, 120_000);
+
+      // idle: the controller reads 0 and keeps minReplicas
+      const idle = await waitFor(
+        'the HPA to read the metric of the idle API',
+        async () => {
+          const h = await hpa();
+          return podMetric(h) !== undefined && h;
         },
-      },
-    }));
-    const rt = runtimes!;
-    await waitFor('the first replica\'s runtime to be ready', async () => rt.readyIps().length === 1, 120_000);
+        120_000,
+      );
+      assert.equal(parseMetricQuantity(podMetric(idle)!), 0);
+      assert.equal(idle.status.desiredReplicas, 1);
+      assert.ok(
+        idle.status.conditions.some(
+          (c: Obj) => c.type === 'ScalingActive' && c.status === 'True' && c.reason === 'ValidMetricFound',
+        ),
+        JSON.stringify(idle.status.conditions),
+      );
 
-    // idle: the controller reads 0 and keeps minReplicas
-    const idle = await waitFor('the HPA to read the metric of the idle API', async () => {
-      const h = await hpa();
-      return podMetric(h) !== undefined && h;
-    }, 120_000);
-    assert.equal(parseMetricQuantity(podMetric(idle)!), 0);
-    assert.equal(idle.status.desiredReplicas, 1);
-    assert.ok(idle.status.conditions.some((c: Obj) => c.type === 'ScalingActive' && c.status === 'True' && c.reason === 'ValidMetricFound'), JSON.stringify(idle.status.conditions));
+      const start = Date.now();
+      const timeline: Point[] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const [d, h] = await Promise.all([deployment(), hpa()]).catch(() => [undefined, undefined]);
+          if (d)
+            timeline.push({
+              s: Math.round((Date.now() - start) / 1000),
+              replicas: d.spec.replicas,
+              desired: h?.status?.desiredReplicas,
+              average: podMetric(h),
+              runtimes: rt.readyIps().length,
+            });
+          await sleep(1000);
+        }
+      })();
+      t.after(async () => {
+        sampling = false;
+        await sampler;
+        t.diagnostic(
+          `timeline (s, replicas, HPA desired, HPA average in-flight, ready runtimes): ${timeline.map((p) => `${p.s}:${p.replicas}/${p.desired}/${p.average}/${p.runtimes}`).join(' ')}`,
+        );
+      });
 
-    const start = Date.now();
-    const timeline: Point[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const [d, h] = await Promise.all([deployment(), hpa()]).catch(() => [undefined, undefined]);
-        if (d) timeline.push({ s: Math.round((Date.now() - start) / 1000), replicas: d.spec.replicas, desired: h?.status?.desiredReplicas, average: podMetric(h), runtimes: rt.readyIps().length });
-        await sleep(1000);
-      }
-    })();
-    t.after(async () => {
-      sampling = false;
-      await sampler;
-      t.diagnostic(`timeline (s, replicas, HPA desired, HPA average in-flight, ready runtimes): ${timeline.map((p) => `${p.s}:${p.replicas}/${p.desired}/${p.average}/${p.runtimes}`).join(' ')}`);
-    });
+      const load = startLoad(() => rt.readyIps(), { concurrency: LOAD, sleepMs: 1000 });
+      let loadStopped = false;
+      t.after(() => (loadStopped ? undefined : load.stop()));
 
-    const load = startLoad(() => rt.readyIps(), { concurrency: LOAD, sleepMs: 1000 });
-    let loadStopped = false;
-    t.after(() => (loadStopped ? undefined : load.stop()));
+      // the metric through the API server, as the HPA controller asks for it
+      const raw = await waitFor(
+        'a loaded pod in the custom metrics API',
+        async () => {
+          const list = JSON.parse(
+            await k([
+              'get',
+              '--raw',
+              `/apis/custom.metrics.k8s.io/v1beta2/namespaces/${NS}/pods/*/cortex_in_flight_requests?labelSelector=${encodeURIComponent(`cortex.dev/api=${API}`)}`,
+            ]),
+          );
+          return list.items.some((i: Obj) => parseMetricQuantity(i.value) >= TARGET) && list;
+        },
+        60_000,
+      );
+      assert.equal(raw.kind, 'MetricValueList');
+      for (const i of raw.items)
+        assert.ok(rt.pods().includes(i.describedObject.name), `${i.describedObject.name} is a pod with a runtime`);
 
-    // the metric through the API server, as the HPA controller asks for it
-    const raw = await waitFor('a loaded pod in the custom metrics API', async () => {
-      const list = JSON.parse(await k(['get', '--raw', `/apis/custom.metrics.k8s.io/v1beta2/namespaces/${NS}/pods/*/cortex_in_flight_requests?labelSelector=${encodeURIComponent(`cortex.dev/api=${API}`)}`]));
-      return list.items.some((i: Obj) => parseMetricQuantity(i.value) >= TARGET) && list;
-    }, 60_000);
-    assert.equal(raw.kind, 'MetricValueList');
-    for (const i of raw.items) assert.ok(rt.pods().includes(i.describedObject.name), `${i.describedObject.name} is a pod with a runtime`);
+      const up = await waitFor(
+        `the Deployment to be scaled to ${MAX}`,
+        async () => {
+          const d = await deployment();
+          return d.spec.replicas === MAX && d;
+        },
+        180_000,
+      );
+      assert.equal(up.spec.replicas, MAX);
+      const loaded = timeline.find((p) => p.desired !== undefined && p.desired > 1);
+      assert.ok(
+        loaded?.average !== undefined && parseMetricQuantity(loaded.average) > TARGET,
+        `the HPA saw more than ${TARGET} in flight per replica when it scaled up: ${JSON.stringify(loaded)}`,
+      );
 
-    const up = await waitFor(`the Deployment to be scaled to ${MAX}`, async () => {
-      const d = await deployment();
-      return d.spec.replicas === MAX && d;
-    }, 180_000);
-    assert.equal(up.spec.replicas, MAX);
-    const loaded = timeline.find((p) => p.desired !== undefined && p.desired > 1);
-    assert.ok(loaded?.average !== undefined && parseMetricQuantity(loaded.average) > TARGET, `the HPA saw more than ${TARGET} in flight per replica when it scaled up: ${JSON.stringify(loaded)}`);
+      // every replica gets its runtime and its share of the load; the HPA settles at MAX
+      await waitFor(`${MAX} runtimes ready`, async () => rt.readyIps().length === MAX, 120_000);
+      const settled = await waitFor(
+        'the HPA to read the load spread over every replica',
+        async () => {
+          const h = await hpa();
+          const avg = podMetric(h);
+          return avg !== undefined && Math.abs(parseMetricQuantity(avg) - LOAD / MAX) <= 0.5 && h;
+        },
+        120_000,
+      );
+      assert.equal(settled.status.desiredReplicas, MAX, `${LOAD} in flight at ${TARGET} per replica`);
+      assert.ok(load.ok() > 0, 'requests were answered');
 
-    // every replica gets its runtime and its share of the load; the HPA settles at MAX
-    await waitFor(`${MAX} runtimes ready`, async () => rt.readyIps().length === MAX, 120_000);
-    const settled = await waitFor('the HPA to read the load spread over every replica', async () => {
-      const h = await hpa();
-      const avg = podMetric(h);
-      return avg !== undefined && Math.abs(parseMetricQuantity(avg) - LOAD / MAX) <= 0.5 && h;
-    }, 120_000);
-    assert.equal(settled.status.desiredReplicas, MAX, `${LOAD} in flight at ${TARGET} per replica`);
-    assert.ok(load.ok() > 0, 'requests were answered');
-
-    await load.stop();
-    loadStopped = true;
-    const stoppedAt = Date.now();
-    const down = await waitFor('the Deployment to be scaled back to 1', async () => {
-      const d = await deployment();
-      return d.spec.replicas === 1 && d;
-    }, 180_000);
-    const seconds = (Date.now() - stoppedAt) / 1000;
-    assert.equal(down.spec.replicas, 1);
-    assert.ok(seconds >= DOWNSCALE_STABILIZATION_S, `scaled down ${seconds.toFixed(1)} s after the load stopped: not before the ${DOWNSCALE_STABILIZATION_S} s stabilisation window`);
-    const quiet = await hpa();
-    assert.equal(quiet.status.desiredReplicas, 1);
-    assert.equal(parseMetricQuantity(podMetric(quiet) ?? 'NaN'), 0, 'nothing in flight');
-    // the pods the HPA removed lost their runtimes with them
-    await waitFor('one runtime left', async () => rt.pods().length === 1, 60_000);
-    t.diagnostic(`scale-up to ${MAX} after ${((timeline.find((p) => p.replicas === MAX)?.s) ?? NaN)} s of load; back to 1 replica ${seconds.toFixed(1)} s after it stopped; ${load.ok()} requests answered, ${load.failed()} failed; runtimes started for ${rt.started.length} pods`);
-  });
+      await load.stop();
+      loadStopped = true;
+      const stoppedAt = Date.now();
+      const down = await waitFor(
+        'the Deployment to be scaled back to 1',
+        async () => {
+          const d = await deployment();
+          return d.spec.replicas === 1 && d;
+        },
+        180_000,
+      );
+      const seconds = (Date.now() - stoppedAt) / 1000;
+      assert.equal(down.spec.replicas, 1);
+      assert.ok(
+        seconds >= DOWNSCALE_STABILIZATION_S,
+        `scaled down ${seconds.toFixed(1)} s after the load stopped: not before the ${DOWNSCALE_STABILIZATION_S} s stabilisation window`,
+      );
+      const quiet = await hpa();
+      assert.equal(quiet.status.desiredReplicas, 1);
+      assert.equal(parseMetricQuantity(podMetric(quiet) ?? 'NaN'), 0, 'nothing in flight');
+      // the pods the HPA removed lost their runtimes with them
+      await waitFor('one runtime left', async () => rt.pods().length === 1, 60_000);
+      t.diagnostic(
+        `scale-up to ${MAX} after ${timeline.find((p) => p.replicas === MAX)?.s ?? NaN} s of load; back to 1 replica ${seconds.toFixed(1)} s after it stopped; ${load.ok()} requests answered, ${load.failed()} failed; runtimes started for ${rt.started.length} pods`,
+      );
+    },
+  );
 });

@@ -20,7 +20,9 @@ type Pod = V1Pod & KubeObject;
 /** Throws unless `ip` is an IPv4 loopback address (127.0.0.0/8): the only kind this machine may connect to. */
 export function loopbackOnly(ip: string | undefined): string {
   if (!ip || isIP(ip) !== 4 || !ip.startsWith('127.')) {
-    throw new Error(`refusing to use pod IP ${ip ?? '(none)'}: not loopback; start the cluster with podCidr: LOOPBACK_POD_CIDR`);
+    throw new Error(
+      `refusing to use pod IP ${ip ?? '(none)'}: not loopback; start the cluster with podCidr: LOOPBACK_POD_CIDR`,
+    );
   }
   return ip;
 }
@@ -50,10 +52,18 @@ export class PodRuntimes {
     this.tmpDir = options.tmpDir;
     this.informer = new Informer<Pod>({
       name: 'test pods',
-      source: listerWatcher(options.client, { group: '', version: 'v1', kind: 'Pod', plural: 'pods' }, options.namespace, { labelSelector: `${API_LABEL}=${options.api}` }),
+      source: listerWatcher(
+        options.client,
+        { group: '', version: 'v1', kind: 'Pod', plural: 'pods' },
+        options.namespace,
+        { labelSelector: `${API_LABEL}=${options.api}` },
+      ),
       resyncMs: 0,
     });
-    this.informer.on('add', (p) => this.sync(p)).on('update', (p) => this.sync(p)).on('delete', (p) => this.gone(p));
+    this.informer
+      .on('add', (p) => this.sync(p))
+      .on('update', (p) => this.sync(p))
+      .on('delete', (p) => this.gone(p));
   }
 
   async start(): Promise<void> {
@@ -66,11 +76,26 @@ export class PodRuntimes {
     if (pod.metadata?.deletionTimestamp || pod.status?.phase !== 'Running' || !pod.status.podIP) return this.gone(pod);
     if (this.runtimes.has(name)) return;
     const ip = loopbackOnly(pod.status.podIP);
-    const proc = execa(process.execPath, [cortexBin, 'serve', this.project, '--host', ip, '--port', String(RUNTIME_PORT), '--grace-period', '1'], {
-      reject: false, all: true, buffer: false, env: { CORTEX_TERMINATION_LOG: path.join(this.tmpDir, `termination-log-${name}`) },
-    });
+    const proc = execa(
+      process.execPath,
+      [cortexBin, 'serve', this.project, '--host', ip, '--port', String(RUNTIME_PORT), '--grace-period', '1'],
+      {
+        reject: false,
+        all: true,
+        buffer: false,
+        env: { CORTEX_TERMINATION_LOG: path.join(this.tmpDir, `termination-log-${name}`) },
+      },
+    );
     const rt: Runtime = { pod: name, ip, proc, ready: false, stopping: false };
-    proc.all?.on('data', (chunk: Buffer) => this.log.push(...chunk.toString().split('\n').filter(Boolean).map((l) => `[${name} ${ip}] ${l}`)));
+    proc.all?.on('data', (chunk: Buffer) =>
+      this.log.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => `[${name} ${ip}] ${l}`),
+      ),
+    );
     void proc.then((r) => {
       if (!rt.stopping) this.log.push(`[${name} ${ip}] exited unexpectedly: ${r.exitCode ?? r.signal}`);
       if (this.runtimes.get(name) === rt) this.runtimes.delete(name);
@@ -131,7 +156,10 @@ export class PodRuntimes {
 }
 
 /** Keeps `concurrency` requests in flight, round-robin over `targets()`, each sleeping sleepMs in the predictor. */
-export function startLoad(targets: () => string[], options: { concurrency: number; sleepMs: number }): { stop(): Promise<void>; ok: () => number; failed: () => number } {
+export function startLoad(
+  targets: () => string[],
+  options: { concurrency: number; sleepMs: number },
+): { stop(): Promise<void>; ok: () => number; failed: () => number } {
   let stopped = false;
   let next = 0;
   let ok = 0;
@@ -146,7 +174,10 @@ export function startLoad(targets: () => string[], options: { concurrency: numbe
       const ip = loopbackOnly(ips[next++ % ips.length]);
       try {
         const res = await fetch(`http://${ip}:${RUNTIME_PORT}/`, {
-          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sleep_ms: options.sleepMs }), signal: AbortSignal.timeout(30_000),
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ sleep_ms: options.sleepMs }),
+          signal: AbortSignal.timeout(30_000),
         });
         await res.arrayBuffer();
         if (res.ok) ok++;

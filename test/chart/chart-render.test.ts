@@ -29,26 +29,43 @@ type Obj = any;
 describe('the chart renders the metrics API and the activator', () => {
   let helmBin: string;
   const helm = async (args: string[]) => {
-    const r = await execa(helmBin, args, { reject: false, timeout: 60_000, env: { HELM_CONFIG_HOME: '/nonexistent', KUBECONFIG: '/nonexistent' } });
+    const r = await execa(helmBin, args, {
+      reject: false,
+      timeout: 60_000,
+      env: { HELM_CONFIG_HOME: '/nonexistent', KUBECONFIG: '/nonexistent' },
+    });
     return { code: r.exitCode, out: r.stdout, err: r.stderr };
   };
   const render = async (release: string, ...args: string[]): Promise<Obj[]> => {
     const r = await helm(['template', release, CHART, '-n', NS, ...args]);
     assert.equal(r.code, 0, `helm template ${args.join(' ')}:\n${r.err}`);
-    return parseAllDocuments(r.out).map((d) => d.toJS()).filter(Boolean);
+    return parseAllDocuments(r.out)
+      .map((d) => d.toJS())
+      .filter(Boolean);
   };
   const operatorContainer = (objs: Obj[]) => objs.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0];
-  const metricsApi = (objs: Obj[]) => objs.filter((o) => o.kind === 'APIService' || (o.kind === 'Service' && o.metadata.name.endsWith('-metrics-api')));
+  const metricsApi = (objs: Obj[]) =>
+    objs.filter((o) => o.kind === 'APIService' || (o.kind === 'Service' && o.metadata.name.endsWith('-metrics-api')));
 
-  before(async () => {
-    helmBin = (await ensureBinaries()).helm;
-  }, { timeout: 60 * 60_000 });
+  before(
+    async () => {
+      helmBin = (await ensureBinaries()).helm;
+    },
+    { timeout: 60 * 60_000 },
+  );
 
   test('helm lint --strict passes with each provider and with the metrics API off', async () => {
     const variants = [
       [],
       ['--set-string', `metricsApi.tls.secretName=tls`, '--set-string', `metricsApi.tls.caBundle=${PEM}`],
-      ['--set', 'metricsApi.provider=prometheus-adapter', '--set', 'metricsApi.prometheusAdapter.rulesConfigMap=true', '--set', 'metricsApi.prometheusAdapter.podMonitor.enabled=true'],
+      [
+        '--set',
+        'metricsApi.provider=prometheus-adapter',
+        '--set',
+        'metricsApi.prometheusAdapter.rulesConfigMap=true',
+        '--set',
+        'metricsApi.prometheusAdapter.podMonitor.enabled=true',
+      ],
       ['--set', 'metricsApi.enabled=false'],
     ];
     for (const args of variants) {
@@ -60,12 +77,21 @@ describe('the chart renders the metrics API and the activator', () => {
 
   test('bad metricsApi values are refused with the path of the value and the fix', async () => {
     const cases: [string[], RegExp][] = [
-      [['--set', 'metricsApi.provider=keda'], /metricsApi.provider: metricsApi.provider must be one of the following: "builtin", "prometheus-adapter"/],
+      [
+        ['--set', 'metricsApi.provider=keda'],
+        /metricsApi.provider: metricsApi.provider must be one of the following: "builtin", "prometheus-adapter"/,
+      ],
       [['--set', 'metricsApi.port=70000'], /metricsApi.port: Must be less than or equal to 65535/],
       [['--set', 'metricsApi.scrapeInterval=often'], /metricsApi.scrapeInterval: Does not match pattern/],
       [['--set', 'metricsApi.tls.caBundle=LS0tLS1CRUdJTg=='], /metricsApi.tls.caBundle: Does not match pattern/],
-      [['--set', 'metricsApi.tls.secretName=tls'], /metricsApi.tls.caBundle: with metricsApi.tls.secretName=tls, give the PEM CA that signed its certificate/],
-      [['--set-string', `metricsApi.tls.caBundle=${PEM}`], /metricsApi.tls.secretName: metricsApi.tls.caBundle is set but no Secret holds the certificate it signed/],
+      [
+        ['--set', 'metricsApi.tls.secretName=tls'],
+        /metricsApi.tls.caBundle: with metricsApi.tls.secretName=tls, give the PEM CA that signed its certificate/,
+      ],
+      [
+        ['--set-string', `metricsApi.tls.caBundle=${PEM}`],
+        /metricsApi.tls.secretName: metricsApi.tls.caBundle is set but no Secret holds the certificate it signed/,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = await helm(['template', 'cortex', CHART, ...args]);
@@ -75,10 +101,37 @@ describe('the chart renders the metrics API and the activator', () => {
   });
 
   test('builtin: the Service and both APIServices are metricsApiObjects() for the same settings', async () => {
-    const cases: { release: string; args: string[]; fullname: string; port: number; targetPort: number; caBundle?: string }[] = [
+    const cases: {
+      release: string;
+      args: string[];
+      fullname: string;
+      port: number;
+      targetPort: number;
+      caBundle?: string;
+    }[] = [
       { release: 'cortex', args: [], fullname: 'cortex', port: 443, targetPort: 6443 },
-      { release: 'ml', args: ['--set', 'metricsApi.port=7443', '--set', 'metricsApi.service.port=8443'], fullname: 'ml-cortex', port: 8443, targetPort: 7443 },
-      { release: 'cortex', args: ['--set', 'fullnameOverride=cx', '--set', 'metricsApi.tls.secretName=tls', '--set-string', `metricsApi.tls.caBundle=${PEM}`], fullname: 'cx', port: 443, targetPort: 6443, caBundle: PEM },
+      {
+        release: 'ml',
+        args: ['--set', 'metricsApi.port=7443', '--set', 'metricsApi.service.port=8443'],
+        fullname: 'ml-cortex',
+        port: 8443,
+        targetPort: 7443,
+      },
+      {
+        release: 'cortex',
+        args: [
+          '--set',
+          'fullnameOverride=cx',
+          '--set',
+          'metricsApi.tls.secretName=tls',
+          '--set-string',
+          `metricsApi.tls.caBundle=${PEM}`,
+        ],
+        fullname: 'cx',
+        port: 443,
+        targetPort: 6443,
+        caBundle: PEM,
+      },
     ];
     for (const c of cases) {
       const objs = await render(c.release, ...c.args);
@@ -96,7 +149,10 @@ describe('the chart renders the metrics API and the activator', () => {
       assert.deepEqual(metricsApi(objs).sort(byName), expected.sort(byName), c.args.join(' '));
       // the Service reaches the operator: it selects the Deployment's pods, on a port the container declares
       const container = operatorContainer(objs);
-      assert.ok(container.ports.some((p: Obj) => p.name === 'metrics-api' && p.containerPort === c.targetPort), JSON.stringify(container.ports));
+      assert.ok(
+        container.ports.some((p: Obj) => p.name === 'metrics-api' && p.containerPort === c.targetPort),
+        JSON.stringify(container.ports),
+      );
       assert.ok(container.args.includes(`--metrics-api-port=${c.targetPort}`), container.args.join(' '));
       assert.ok(container.args.includes('--metrics-scrape-interval=1s'));
       assert.ok(!container.args.includes('--no-metrics-api'));
@@ -104,7 +160,13 @@ describe('the chart renders the metrics API and the activator', () => {
   });
 
   test('builtin with a TLS Secret: mounted read-only, passed as --metrics-api-cert-file/--metrics-api-key-file, the APIServices verify with the caBundle', async () => {
-    const objs = await render('cortex', '--set', 'metricsApi.tls.secretName=cortex-metrics-api-tls', '--set-string', `metricsApi.tls.caBundle=${PEM}`);
+    const objs = await render(
+      'cortex',
+      '--set',
+      'metricsApi.tls.secretName=cortex-metrics-api-tls',
+      '--set-string',
+      `metricsApi.tls.caBundle=${PEM}`,
+    );
     const pod = objs.find((o) => o.kind === 'Deployment').spec.template.spec;
     const container = operatorContainer(objs);
     assert.deepEqual(pod.volumes, [{ name: 'metrics-api-tls', secret: { secretName: 'cortex-metrics-api-tls' } }]);
@@ -118,12 +180,25 @@ describe('the chart renders the metrics API and the activator', () => {
     }
     const plain = await render('cortex');
     assert.equal(objs.find((o) => o.kind === 'Deployment').spec.template.spec.volumes.length, 1);
-    assert.equal(plain.find((o) => o.kind === 'Deployment').spec.template.spec.volumes, undefined, 'no Secret: no volume');
+    assert.equal(
+      plain.find((o) => o.kind === 'Deployment').spec.template.spec.volumes,
+      undefined,
+      'no Secret: no volume',
+    );
   });
 
   test('prometheus-adapter: the operator runs with --no-metrics-api, no APIService, the rules ConfigMap is the shipped file, the PodMonitor selects the replicas the operator makes', async () => {
-    const objs = await render('cortex', '--set', 'metricsApi.provider=prometheus-adapter', '--set', 'metricsApi.prometheusAdapter.rulesConfigMap=true',
-      '--set', 'metricsApi.prometheusAdapter.podMonitor.enabled=true', '--set', 'metricsApi.prometheusAdapter.podMonitor.labels.release=prom');
+    const objs = await render(
+      'cortex',
+      '--set',
+      'metricsApi.provider=prometheus-adapter',
+      '--set',
+      'metricsApi.prometheusAdapter.rulesConfigMap=true',
+      '--set',
+      'metricsApi.prometheusAdapter.podMonitor.enabled=true',
+      '--set',
+      'metricsApi.prometheusAdapter.podMonitor.labels.release=prom',
+    );
     assert.deepEqual(metricsApi(objs), []);
     const container = operatorContainer(objs);
     assert.ok(container.args.includes('--no-metrics-api'), container.args.join(' '));
@@ -140,8 +215,19 @@ describe('the chart renders the metrics API and the activator', () => {
     assert.deepEqual(pm.spec.namespaceSelector, { any: true });
     // an API's pod as the operator writes it
     const name = 'iris';
-    const api = { name, namespace: 'ml', uid: 'u', generation: 1, spec: applyDefaults(name, { predictor: { type: 'python', path: 'predictor.py' } }) };
-    const template = desiredDeployment(api, { runtimeImage: 'r:1', hpaTolerance: true, clusterDomain: 'cluster.local', placement: { nodeSelector: {}, tolerations: [] } } as never).spec!.template;
+    const api = {
+      name,
+      namespace: 'ml',
+      uid: 'u',
+      generation: 1,
+      spec: applyDefaults(name, { predictor: { type: 'python', path: 'predictor.py' } }),
+    };
+    const template = desiredDeployment(api, {
+      runtimeImage: 'r:1',
+      hpaTolerance: true,
+      clusterDomain: 'cluster.local',
+      placement: { nodeSelector: {}, tolerations: [] },
+    } as never).spec!.template;
     for (const e of pm.spec.selector.matchExpressions) {
       assert.equal(e.operator, 'Exists');
       assert.ok(e.key in template.metadata!.labels!, `the replicas carry ${e.key}`);
@@ -153,32 +239,63 @@ describe('the chart renders the metrics API and the activator', () => {
     assert.equal(endpoint.path, template.metadata!.annotations!['prometheus.io/path']);
 
     const bare = await render('cortex', '--set', 'metricsApi.provider=prometheus-adapter');
-    assert.deepEqual(bare.filter((o) => o.kind === 'PodMonitor' || o.metadata.name === 'cortex-prometheus-adapter'), [], 'both off by default');
+    assert.deepEqual(
+      bare.filter((o) => o.kind === 'PodMonitor' || o.metadata.name === 'cortex-prometheus-adapter'),
+      [],
+      'both off by default',
+    );
   });
 
   test('metricsApi.enabled=false: --no-metrics-api and nothing of either provider', async () => {
-    const objs = await render('cortex', '--set', 'metricsApi.enabled=false', '--set', 'metricsApi.prometheusAdapter.podMonitor.enabled=true');
+    const objs = await render(
+      'cortex',
+      '--set',
+      'metricsApi.enabled=false',
+      '--set',
+      'metricsApi.prometheusAdapter.podMonitor.enabled=true',
+    );
     assert.ok(operatorContainer(objs).args.includes('--no-metrics-api'));
-    assert.deepEqual(objs.filter((o) => ['APIService', 'PodMonitor'].includes(o.kind) || o.metadata.name.endsWith('-metrics-api')), []);
+    assert.deepEqual(
+      objs.filter((o) => ['APIService', 'PodMonitor'].includes(o.kind) || o.metadata.name.endsWith('-metrics-api')),
+      [],
+    );
   });
 
   test('the activator: its port and timeout as flags, the pod IP as CORTEX_ACTIVATOR_ADDRESS; activator.enabled=false turns it off', async () => {
-    const on = operatorContainer(await render('cortex', '--set', 'activator.port=9999', '--set', 'activator.timeout=30s'));
-    assert.ok(on.args.includes('--activator-port=9999') && on.args.includes('--activator-timeout=30s'), on.args.join(' '));
-    assert.deepEqual(on.env, [{ name: 'CORTEX_ACTIVATOR_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }]);
-    assert.deepEqual(on.ports.find((p: Obj) => p.name === 'activator'), { name: 'activator', containerPort: 9999, protocol: 'TCP' });
+    const on = operatorContainer(
+      await render('cortex', '--set', 'activator.port=9999', '--set', 'activator.timeout=30s'),
+    );
+    assert.ok(
+      on.args.includes('--activator-port=9999') && on.args.includes('--activator-timeout=30s'),
+      on.args.join(' '),
+    );
+    assert.deepEqual(on.env, [
+      { name: 'CORTEX_ACTIVATOR_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    ]);
+    assert.deepEqual(
+      on.ports.find((p: Obj) => p.name === 'activator'),
+      { name: 'activator', containerPort: 9999, protocol: 'TCP' },
+    );
     const off = operatorContainer(await render('cortex', '--set', 'activator.enabled=false'));
     assert.ok(off.args.includes('--activator-port=0'));
     assert.equal(off.env, undefined, 'no address: nothing goes to zero');
-    assert.equal(off.ports.find((p: Obj) => p.name === 'activator'), undefined);
+    assert.equal(
+      off.ports.find((p: Obj) => p.name === 'activator'),
+      undefined,
+    );
   });
 
   test('the user role: exactly the rules the CLI declares, aggregated into edit/admin; rbac.userRole.create=false leaves it out', async () => {
     const role = (await render('cortex')).find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'cortex-user');
     assert.deepEqual(role.rules, mergeRules(cliUserRules));
     assert.equal(role.metadata.labels['rbac.authorization.k8s.io/aggregate-to-edit'], 'true');
-    const plain = (await render('cortex', '--set', 'rbac.userRole.aggregateToEdit=false')).find((o) => o.metadata.name === 'cortex-user');
+    const plain = (await render('cortex', '--set', 'rbac.userRole.aggregateToEdit=false')).find(
+      (o) => o.metadata.name === 'cortex-user',
+    );
     assert.equal(plain.metadata.labels['rbac.authorization.k8s.io/aggregate-to-edit'], undefined);
-    assert.equal((await render('cortex', '--set', 'rbac.userRole.create=false')).find((o) => o.metadata.name === 'cortex-user'), undefined);
+    assert.equal(
+      (await render('cortex', '--set', 'rbac.userRole.create=false')).find((o) => o.metadata.name === 'cortex-user'),
+      undefined,
+    );
   });
 });

@@ -12,7 +12,16 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { withLock } from './lock.ts';
-import { binDir, cacheRoot, HELM_KUBE_MINOR, HELM_VERSION, KUBERNETES_VERSION, KWOK_VERSION, MIN_KUBECTL_MINOR, moduleDir } from './paths.ts';
+import {
+  binDir,
+  cacheRoot,
+  HELM_KUBE_MINOR,
+  HELM_VERSION,
+  KUBERNETES_VERSION,
+  KWOK_VERSION,
+  MIN_KUBECTL_MINOR,
+  moduleDir,
+} from './paths.ts';
 
 export interface Binaries {
   kubeApiserver: string;
@@ -65,7 +74,9 @@ async function kubernetesGoMod(version: string): Promise<{ staging: string[]; go
   const out = await go(['mod', 'download', '-json', `k8s.io/kubernetes@${version}`], tmpdir());
   const info = JSON.parse(out) as { GoMod?: string; Error?: string };
   if (!info.GoMod) throw new Error(`go mod download k8s.io/kubernetes@${version}: ${info.Error ?? 'no go.mod'}`);
-  const mods = [...readFileSync(info.GoMod, 'utf8').matchAll(/^\s*(k8s\.io\/[\w.-]+)\s+=>\s+\.\/staging\//gm)].map((m) => m[1]);
+  const mods = [...readFileSync(info.GoMod, 'utf8').matchAll(/^\s*(k8s\.io\/[\w.-]+)\s+=>\s+\.\/staging\//gm)].map(
+    (m) => m[1],
+  );
   if (mods.length < 20) throw new Error(`expected the staging replaces in ${info.GoMod}, found ${mods.length}`);
   const goLine = /^go\s+(\S+)/m.exec(readFileSync(info.GoMod, 'utf8'))?.[1] ?? '1.26.0';
   return { staging: mods, goLine };
@@ -75,14 +86,24 @@ export function ldflags(version: string): string {
   const [major, minor] = version.replace(/^v/, '').split('.');
   const flags = ['-s', '-w'];
   for (const pkg of ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']) {
-    flags.push(`-X ${pkg}.gitVersion=${version}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`, `-X ${pkg}.gitTreeState=clean`);
+    flags.push(
+      `-X ${pkg}.gitVersion=${version}`,
+      `-X ${pkg}.gitMajor=${major}`,
+      `-X ${pkg}.gitMinor=${minor}`,
+      `-X ${pkg}.gitTreeState=clean`,
+    );
   }
   return flags.join(' ');
 }
 
 /** As helm's Makefile: its version, and the Kubernetes version `helm template`/`helm lint` assume. */
 function helmLdflags(): string {
-  const flags = ['-s', '-w', `-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}`, '-X helm.sh/helm/v3/internal/version.gitTreeState=clean'];
+  const flags = [
+    '-s',
+    '-w',
+    `-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}`,
+    '-X helm.sh/helm/v3/internal/version.gitTreeState=clean',
+  ];
   for (const pkg of ['helm.sh/helm/v3/pkg/chartutil', 'helm.sh/helm/v3/pkg/lint/rules']) {
     flags.push(`-X ${pkg}.k8sVersionMajor=1`, `-X ${pkg}.k8sVersionMinor=${HELM_KUBE_MINOR}`);
   }
@@ -93,7 +114,9 @@ function helmLdflags(): string {
 async function prepareModule(log: Log, version: string): Promise<string> {
   const dir = moduleDir(version);
   mkdirSync(dir, { recursive: true });
-  const { staging, goLine } = await step(log, `reading the staging modules of k8s.io/kubernetes@${version}`, () => kubernetesGoMod(version));
+  const { staging, goLine } = await step(log, `reading the staging modules of k8s.io/kubernetes@${version}`, () =>
+    kubernetesGoMod(version),
+  );
   const stagingVersion = version.replace(/^v1\./, 'v0.');
   const gomod = [
     'module cortex-test-cluster-build',
@@ -123,7 +146,9 @@ async function prepareModule(log: Log, version: string): Promise<string> {
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted && existsSync(path.join(dir, 'go.sum'))) return dir;
   writeFileSync(path.join(dir, 'go.mod'), gomod);
   writeFileSync(path.join(dir, 'tools.go'), tools);
-  await step(log, `resolving and downloading modules (go mod tidy, ${staging.length} staging replaces)`, () => go(['mod', 'tidy'], dir));
+  await step(log, `resolving and downloading modules (go mod tidy, ${staging.length} staging replaces)`, () =>
+    go(['mod', 'tidy'], dir),
+  );
   writeFileSync(stamp, wanted);
   return dir;
 }
@@ -144,7 +169,9 @@ async function goInstall(log: Log, pkg: string, dest: string, flags: string[] = 
   const tmp = `${dest}.tmp-${process.pid}`;
   mkdirSync(tmp, { recursive: true });
   try {
-    await step(log, `building ${path.basename(dest)} (go install ${pkg})`, () => go(['install', '-trimpath', ...flags, pkg], cacheRoot(), { GOBIN: tmp }));
+    await step(log, `building ${path.basename(dest)} (go install ${pkg})`, () =>
+      go(['install', '-trimpath', ...flags, pkg], cacheRoot(), { GOBIN: tmp }),
+    );
     renameSync(path.join(tmp, path.basename(pkg.split('@')[0])), dest);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -154,9 +181,18 @@ async function goInstall(log: Log, pkg: string, dest: string, flags: string[] = 
 /** Kubernetes v1.37 needs Go 1.26 (its go.mod's `go` line); the toolchain is never downloaded (GOTOOLCHAIN=local). */
 async function checkGo(): Promise<void> {
   const r = await execa('go', ['env', 'GOVERSION'], { reject: false });
-  if (r.failed || r.exitCode !== 0) throw new Error(`Go is needed to build the test cluster (go ${MIN_GO.join('.')} or newer on PATH): ${r.stderr || r.message}`);
-  const [major, minor] = r.stdout.replace(/^go/, '').split('.').map((n) => parseInt(n, 10));
-  if (major < MIN_GO[0] || (major === MIN_GO[0] && minor < MIN_GO[1])) throw new Error(`${r.stdout} is too old to build Kubernetes ${KUBERNETES_VERSION}: go ${MIN_GO.join('.')} or newer is needed`);
+  if (r.failed || r.exitCode !== 0)
+    throw new Error(
+      `Go is needed to build the test cluster (go ${MIN_GO.join('.')} or newer on PATH): ${r.stderr || r.message}`,
+    );
+  const [major, minor] = r.stdout
+    .replace(/^go/, '')
+    .split('.')
+    .map((n) => parseInt(n, 10));
+  if (major < MIN_GO[0] || (major === MIN_GO[0] && minor < MIN_GO[1]))
+    throw new Error(
+      `${r.stdout} is too old to build Kubernetes ${KUBERNETES_VERSION}: go ${MIN_GO.join('.')} or newer is needed`,
+    );
 }
 
 function onPath(cmd: string): string | undefined {
@@ -195,34 +231,51 @@ export async function ensureBinaries(log: Log = defaultLog, version = KUBERNETES
   };
   const missing = () => Object.values(b).filter((p) => !existsSync(p));
   if (missing().length === 0) return b;
-  return withLock(path.join(cacheRoot(), version, '.lock'), `building binaries for Kubernetes ${version}`, log, async () => {
-    if (missing().length === 0) return b;
-    mkdirSync(bin, { recursive: true });
-    await checkGo();
-    const start = Date.now();
-    log(`building test-cluster binaries for Kubernetes ${version} into ${bin} (cold: ~11 min on 2 cores, then cached)`);
-    const kube: Record<string, string> = {};
-    for (const c of KUBE_COMMANDS) if (!existsSync(path.join(bin, c))) kube[c] = path.join(bin, c);
-    if (!existsSync(b.kubectl)) kube.kubectl = b.kubectl;
-    if (Object.keys(kube).length > 0 || !existsSync(b.etcd)) {
-      const dir = await prepareModule(log, version);
-      if (Object.keys(kube).length > 0) {
-        const names = Object.keys(kube);
-        await step(log, `building ${names.join(', ')} ${version}`, () =>
-          goBuild(dir, kube, names.map((c) => `k8s.io/kubernetes/cmd/${c}`), ['-tags', 'selinux,notest', '-ldflags', ldflags(version)]),
-        );
+  return withLock(
+    path.join(cacheRoot(), version, '.lock'),
+    `building binaries for Kubernetes ${version}`,
+    log,
+    async () => {
+      if (missing().length === 0) return b;
+      mkdirSync(bin, { recursive: true });
+      await checkGo();
+      const start = Date.now();
+      log(
+        `building test-cluster binaries for Kubernetes ${version} into ${bin} (cold: ~11 min on 2 cores, then cached)`,
+      );
+      const kube: Record<string, string> = {};
+      for (const c of KUBE_COMMANDS) if (!existsSync(path.join(bin, c))) kube[c] = path.join(bin, c);
+      if (!existsSync(b.kubectl)) kube.kubectl = b.kubectl;
+      if (Object.keys(kube).length > 0 || !existsSync(b.etcd)) {
+        const dir = await prepareModule(log, version);
+        if (Object.keys(kube).length > 0) {
+          const names = Object.keys(kube);
+          await step(log, `building ${names.join(', ')} ${version}`, () =>
+            goBuild(
+              dir,
+              kube,
+              names.map((c) => `k8s.io/kubernetes/cmd/${c}`),
+              ['-tags', 'selinux,notest', '-ldflags', ldflags(version)],
+            ),
+          );
+        }
+        if (!existsSync(b.etcd)) {
+          await step(log, 'building etcd (go.etcd.io/etcd/server/v3, the version Kubernetes requires)', () =>
+            goBuild(dir, { server: b.etcd }, ['go.etcd.io/etcd/server/v3'], ['-ldflags', '-s -w']),
+          );
+        }
       }
-      if (!existsSync(b.etcd)) {
-        await step(log, 'building etcd (go.etcd.io/etcd/server/v3, the version Kubernetes requires)', () =>
-          goBuild(dir, { server: b.etcd }, ['go.etcd.io/etcd/server/v3'], ['-ldflags', '-s -w']),
-        );
-      }
-    }
-    if (!existsSync(b.kwok)) await goInstall(log, `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`, b.kwok, ['-ldflags', `-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}`]);
-    if (!existsSync(b.helm)) await goInstall(log, `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`, b.helm, ['-ldflags', helmLdflags()]);
-    const left = missing();
-    if (left.length > 0) throw new Error(`still missing after the build: ${left.join(', ')}`);
-    log(`binaries ready in ${seconds(Date.now() - start)}`);
-    return b;
-  });
+      if (!existsSync(b.kwok))
+        await goInstall(log, `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`, b.kwok, [
+          '-ldflags',
+          `-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}`,
+        ]);
+      if (!existsSync(b.helm))
+        await goInstall(log, `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`, b.helm, ['-ldflags', helmLdflags()]);
+      const left = missing();
+      if (left.length > 0) throw new Error(`still missing after the build: ${left.join(', ')}`);
+      log(`binaries ready in ${seconds(Date.now() - start)}`);
+      return b;
+    },
+  );
 }

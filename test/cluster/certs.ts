@@ -54,20 +54,59 @@ async function ca(dir: string, name: string, cn: string): Promise<{ cert: string
   const k = await key(dir, name);
   const cert = path.join(dir, `${name}.crt`);
   await openssl(dir, [
-    'req', '-x509', '-new', '-key', k, '-subj', `/CN=${cn}`, '-days', '3650', '-out', cert,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign',
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    k,
+    '-subj',
+    `/CN=${cn}`,
+    '-days',
+    '3650',
+    '-out',
+    cert,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign',
   ]);
   return { cert, key: k };
 }
 
-async function leaf(dir: string, name: string, subject: string, signer: { cert: string; key: string }, ext: string[]): Promise<{ cert: string; key: string }> {
+async function leaf(
+  dir: string,
+  name: string,
+  subject: string,
+  signer: { cert: string; key: string },
+  ext: string[],
+): Promise<{ cert: string; key: string }> {
   const k = await key(dir, name);
   const csr = path.join(dir, `${name}.csr`);
   const extFile = path.join(dir, `${name}.ext`);
   const cert = path.join(dir, `${name}.crt`);
-  writeFileSync(extFile, ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', ...ext].join('\n') + '\n');
+  writeFileSync(
+    extFile,
+    ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', ...ext].join('\n') +
+      '\n',
+  );
   await openssl(dir, ['req', '-new', '-key', k, '-subj', subject, '-out', csr]);
-  await openssl(dir, ['x509', '-req', '-in', csr, '-CA', signer.cert, '-CAkey', signer.key, '-CAcreateserial', '-days', '3650', '-extfile', extFile, '-out', cert]);
+  await openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    signer.cert,
+    '-CAkey',
+    signer.key,
+    '-CAcreateserial',
+    '-days',
+    '3650',
+    '-extfile',
+    extFile,
+    '-out',
+    cert,
+  ]);
   return { cert, key: k };
 }
 
@@ -75,9 +114,14 @@ export async function makePki(stateDir: string): Promise<Pki> {
   const dir = path.join(stateDir, 'pki');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const root = await ca(dir, 'ca', 'cortex-test-cluster-ca');
-  const apiserver = await leaf(dir, 'apiserver', '/CN=kube-apiserver', root, ['extendedKeyUsage=serverAuth', `subjectAltName=${APISERVER_SANS.join(',')}`]);
+  const apiserver = await leaf(dir, 'apiserver', '/CN=kube-apiserver', root, [
+    'extendedKeyUsage=serverAuth',
+    `subjectAltName=${APISERVER_SANS.join(',')}`,
+  ]);
   const frontProxyCa = await ca(dir, 'front-proxy-ca', 'cortex-test-cluster-front-proxy-ca');
-  const frontProxyClient = await leaf(dir, 'front-proxy-client', '/CN=front-proxy-client', frontProxyCa, ['extendedKeyUsage=clientAuth']);
+  const frontProxyClient = await leaf(dir, 'front-proxy-client', '/CN=front-proxy-client', frontProxyCa, [
+    'extendedKeyUsage=clientAuth',
+  ]);
   const clients = {} as Pki['clients'];
   for (const [name, subject] of Object.entries(CLIENTS) as [ClientName, string][]) {
     clients[name] = await leaf(dir, name, subject, root, ['extendedKeyUsage=clientAuth']);

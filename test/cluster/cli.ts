@@ -29,9 +29,14 @@ async function main(cmd: string | undefined): Promise<number> {
         process.stdout.write(`down (no cluster in ${stateDir})\n`);
         return 1;
       }
-      for (const d of s.daemons) process.stdout.write(`${d.name.padEnd(24)} pid ${String(d.pid).padEnd(8)} ${d.running ? 'running' : 'NOT RUNNING'}  log ${d.log}\n`);
+      for (const d of s.daemons)
+        process.stdout.write(
+          `${d.name.padEnd(24)} pid ${String(d.pid).padEnd(8)} ${d.running ? 'running' : 'NOT RUNNING'}  log ${d.log}\n`,
+        );
       if (s.state) {
-        process.stdout.write(`kube-apiserver ${s.state.server} ${s.apiserverReady ? 'ready' : 'NOT READY'} (Kubernetes ${s.state.version})\n`);
+        process.stdout.write(
+          `kube-apiserver ${s.state.server} ${s.apiserverReady ? 'ready' : 'NOT READY'} (Kubernetes ${s.state.version})\n`,
+        );
         process.stdout.write(`node pools ${s.state.nodePoolsFile}\n`);
       }
       process.stdout.write(s.up ? `up\nKUBECONFIG=${s.state?.kubeconfig}\n` : 'not up\n');

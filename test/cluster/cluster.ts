@@ -48,7 +48,9 @@ export interface ClusterOptions {
   /** Where kwok takes pod IPs from. Default POD_CIDR (fake, never to be connected to); LOOPBACK_POD_CIDR for pods a test serves itself. */
   podCidr?: string;
   /** Extra flags per component, e.g. { 'kube-controller-manager': ['--horizontal-pod-autoscaler-sync-period=5s'] }. */
-  extraArgs?: Partial<Record<'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok', string[]>>;
+  extraArgs?: Partial<
+    Record<'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok', string[]>
+  >;
 }
 
 export interface ClusterState {
@@ -93,7 +95,11 @@ function apiGet(url: string, pki: { ca: Buffer; cert: Buffer; key: Buffer }): Pr
 
 function adminPki(stateDir: string) {
   const dir = path.join(stateDir, 'pki');
-  return { ca: readFileSync(path.join(dir, 'ca.crt')), cert: readFileSync(path.join(dir, 'admin.crt')), key: readFileSync(path.join(dir, 'admin.key')) };
+  return {
+    ca: readFileSync(path.join(dir, 'ca.crt')),
+    cert: readFileSync(path.join(dir, 'admin.crt')),
+    key: readFileSync(path.join(dir, 'admin.key')),
+  };
 }
 
 export async function apiserverReady(stateDir: string, server: string): Promise<boolean> {
@@ -130,7 +136,11 @@ export async function clusterStatus(stateDir = defaultStateDir()): Promise<Clust
 }
 
 /** Stops every process of the state dir (by pid, verified gone) and removes the state (unless keepFiles). */
-export async function stopCluster(stateDir = defaultStateDir(), log: Log = defaultLog, keepFiles = false): Promise<void> {
+export async function stopCluster(
+  stateDir = defaultStateDir(),
+  log: Log = defaultLog,
+  keepFiles = false,
+): Promise<void> {
   const ds = daemons(stateDir).sort((a, b) => ORDER.indexOf(b.name) - ORDER.indexOf(a.name));
   for (const d of ds) {
     if (running(d)) log(`stopping ${d.name} (pid ${d.pid})`);
@@ -166,7 +176,16 @@ function crdFiles(dir: string): string[] {
 export async function applyCrds(kubectl: Kubectl, dir = REPO_CRDS_DIR): Promise<string[]> {
   const names: string[] = [];
   for (const f of crdFiles(dir)) {
-    const out = await kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=cortex-test-cluster', '-o', 'name', '-f', f]);
+    const out = await kubectl([
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '--field-manager=cortex-test-cluster',
+      '-o',
+      'name',
+      '-f',
+      f,
+    ]);
     names.push(...out.split('\n').filter((l) => l.startsWith('customresourcedefinition')));
   }
   if (names.length > 0) await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...names]);
@@ -205,17 +224,29 @@ async function launch(stateDir: string, b: Binaries, opts: ClusterOptions, log: 
   writeKubeconfig(kubeconfig, server, pki.caCert, pki.clients.admin, 'cortex-test-admin');
   const kcmConfig = path.join(kcDir, 'kube-controller-manager');
   const schedConfig = path.join(kcDir, 'kube-scheduler');
-  writeKubeconfig(kcmConfig, server, pki.caCert, pki.clients['kube-controller-manager'], 'system:kube-controller-manager');
+  writeKubeconfig(
+    kcmConfig,
+    server,
+    pki.caCert,
+    pki.clients['kube-controller-manager'],
+    'system:kube-controller-manager',
+  );
   writeKubeconfig(schedConfig, server, pki.caCert, pki.clients['kube-scheduler'], 'system:kube-scheduler');
 
   const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
   const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
   let t = Date.now();
   const etcd = startDaemon(stateDir, 'etcd', b.etcd, [
-    '--name=default', `--data-dir=${path.join(stateDir, 'etcd')}`,
-    `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-    `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`, `--initial-cluster=default=${peerUrl}`,
-    '--unsafe-no-fsync', '--log-level=warn', ...(extra.etcd ?? []),
+    '--name=default',
+    `--data-dir=${path.join(stateDir, 'etcd')}`,
+    `--listen-client-urls=${etcdUrl}`,
+    `--advertise-client-urls=${etcdUrl}`,
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-advertise-peer-urls=${peerUrl}`,
+    `--initial-cluster=default=${peerUrl}`,
+    '--unsafe-no-fsync',
+    '--log-level=warn',
+    ...(extra.etcd ?? []),
   ]);
   await waitUntil('etcd /health', etcd, 30_000, async () => {
     try {
@@ -229,37 +260,66 @@ async function launch(stateDir: string, b: Binaries, opts: ClusterOptions, log: 
   t = Date.now();
   const apiserver = startDaemon(stateDir, 'kube-apiserver', b.kubeApiserver, [
     `--etcd-servers=${etcdUrl}`,
-    '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${ports.apiserver}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${ports.apiserver}`,
     `--cert-dir=${path.join(pki.dir, 'apiserver')}`,
-    `--tls-cert-file=${pki.apiserverCert}`, `--tls-private-key-file=${pki.apiserverKey}`, `--client-ca-file=${pki.caCert}`,
+    `--tls-cert-file=${pki.apiserverCert}`,
+    `--tls-private-key-file=${pki.apiserverKey}`,
+    `--client-ca-file=${pki.caCert}`,
     '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-    `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
+    `--service-account-key-file=${pki.saPub}`,
+    `--service-account-signing-key-file=${pki.saKey}`,
     `--service-cluster-ip-range=${SERVICE_CIDR}`,
-    '--authorization-mode=RBAC', '--allow-privileged=true', '--endpoint-reconciler-type=none',
-    `--requestheader-client-ca-file=${pki.frontProxyCaCert}`, '--requestheader-allowed-names=front-proxy-client',
-    '--requestheader-username-headers=X-Remote-User', '--requestheader-group-headers=X-Remote-Group',
+    '--authorization-mode=RBAC',
+    '--allow-privileged=true',
+    '--endpoint-reconciler-type=none',
+    `--requestheader-client-ca-file=${pki.frontProxyCaCert}`,
+    '--requestheader-allowed-names=front-proxy-client',
+    '--requestheader-username-headers=X-Remote-User',
+    '--requestheader-group-headers=X-Remote-Group',
     '--requestheader-extra-headers-prefix=X-Remote-Extra-',
-    `--proxy-client-cert-file=${pki.frontProxyClientCert}`, `--proxy-client-key-file=${pki.frontProxyClientKey}`,
-    '--profiling=false', ...(extra['kube-apiserver'] ?? []),
+    `--proxy-client-cert-file=${pki.frontProxyClientCert}`,
+    `--proxy-client-key-file=${pki.frontProxyClientKey}`,
+    '--profiling=false',
+    ...(extra['kube-apiserver'] ?? []),
   ]);
   await waitUntil(`kube-apiserver ${server}/readyz`, apiserver, 120_000, () => apiserverReady(stateDir, server));
   log(`kube-apiserver ready on ${server} (${Date.now() - t} ms)`);
 
-  const authn = (kc: string) => [`--kubeconfig=${kc}`, `--authentication-kubeconfig=${kc}`, `--authorization-kubeconfig=${kc}`];
+  const authn = (kc: string) => [
+    `--kubeconfig=${kc}`,
+    `--authentication-kubeconfig=${kc}`,
+    `--authorization-kubeconfig=${kc}`,
+  ];
   startDaemon(stateDir, 'kube-controller-manager', b.kubeControllerManager, [
-    ...authn(kcmConfig), '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${ports.controllerManager}`,
-    `--root-ca-file=${pki.caCert}`, `--service-account-private-key-file=${pki.saKey}`, '--use-service-account-credentials=true',
-    `--cluster-signing-cert-file=${pki.caCert}`, `--cluster-signing-key-file=${pki.caKey}`,
-    `--service-cluster-ip-range=${SERVICE_CIDR}`, '--controllers=*', ...(extra['kube-controller-manager'] ?? []),
+    ...authn(kcmConfig),
+    '--leader-elect=false',
+    '--bind-address=127.0.0.1',
+    `--secure-port=${ports.controllerManager}`,
+    `--root-ca-file=${pki.caCert}`,
+    `--service-account-private-key-file=${pki.saKey}`,
+    '--use-service-account-credentials=true',
+    `--cluster-signing-cert-file=${pki.caCert}`,
+    `--cluster-signing-key-file=${pki.caKey}`,
+    `--service-cluster-ip-range=${SERVICE_CIDR}`,
+    '--controllers=*',
+    ...(extra['kube-controller-manager'] ?? []),
   ]);
   startDaemon(stateDir, 'kube-scheduler', b.kubeScheduler, [
-    ...authn(schedConfig), '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${ports.scheduler}`,
+    ...authn(schedConfig),
+    '--leader-elect=false',
+    '--bind-address=127.0.0.1',
+    `--secure-port=${ports.scheduler}`,
     ...(extra['kube-scheduler'] ?? []),
   ]);
   startDaemon(stateDir, 'kwok', b.kwok, [
-    `--kubeconfig=${kubeconfig}`, '--manage-all-nodes=false',
-    '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', '--node-lease-duration-seconds=40',
-    `--cidr=${opts.podCidr ?? POD_CIDR}`, '--node-ip=127.0.0.1',
+    `--kubeconfig=${kubeconfig}`,
+    '--manage-all-nodes=false',
+    '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+    '--node-lease-duration-seconds=40',
+    `--cidr=${opts.podCidr ?? POD_CIDR}`,
+    '--node-ip=127.0.0.1',
     ...(extra.kwok ?? []),
   ]);
 
@@ -274,7 +334,9 @@ async function launch(stateDir: string, b: Binaries, opts: ClusterOptions, log: 
       if (names.length > 0) log(`CRDs Established: ${names.map((n) => n.split('/')[1]).join(', ')}`);
     } catch (err) {
       if (opts.crdErrors !== 'warn') throw err;
-      log(`WARNING: the CRDs in ${dir} were not all applied; the cluster runs without them:\n${err instanceof Error ? err.message : String(err)}`);
+      log(
+        `WARNING: the CRDs in ${dir} were not all applied; the cluster runs without them:\n${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   }
   await waitForDefaultServiceAccount(kubectl);
@@ -284,11 +346,19 @@ async function launch(stateDir: string, b: Binaries, opts: ClusterOptions, log: 
     kubectl(['apply', '--server-side', '--field-manager=cortex-test-cluster', '-f', '-'], { input: yaml }),
   );
 
-  const pools = opts.nodePoolsFile === false ? path.join(stateDir, 'node-pools.yaml') : (opts.nodePoolsFile ?? nodePoolsFile());
+  const pools =
+    opts.nodePoolsFile === false ? path.join(stateDir, 'node-pools.yaml') : (opts.nodePoolsFile ?? nodePoolsFile());
   writeNodePools(path.join(stateDir, 'node-pools.yaml'));
   if (opts.nodePoolsFile !== false) writeNodePools(pools);
 
-  const state: ClusterState = { version: KUBERNETES_VERSION, server, kubeconfig, nodePoolsFile: pools, ports, startedAt: new Date().toISOString() };
+  const state: ClusterState = {
+    version: KUBERNETES_VERSION,
+    server,
+    kubeconfig,
+    nodePoolsFile: pools,
+    ports,
+    startedAt: new Date().toISOString(),
+  };
   writeFileSync(stateFile(stateDir), JSON.stringify(state, null, 2) + '\n');
   return state;
 }
@@ -306,7 +376,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const start = Date.now();
     try {
       const state = await launch(stateDir, binaries, opts, log);
-      log(`cluster up in ${((Date.now() - start) / 1000).toFixed(1)}s (Kubernetes ${KUBERNETES_VERSION}, logs in ${path.join(stateDir, 'logs')})`);
+      log(
+        `cluster up in ${((Date.now() - start) / 1000).toFixed(1)}s (Kubernetes ${KUBERNETES_VERSION}, logs in ${path.join(stateDir, 'logs')})`,
+      );
       return { state, reused: false };
     } catch (err) {
       // Stop what started but keep the logs to read; the next start cleans up.

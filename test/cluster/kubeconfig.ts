@@ -4,7 +4,13 @@ import { stringify } from 'yaml';
 
 const b64 = (file: string) => readFileSync(file).toString('base64');
 
-export function writeKubeconfig(file: string, server: string, caCert: string, client: { cert: string; key: string }, user: string): void {
+export function writeKubeconfig(
+  file: string,
+  server: string,
+  caCert: string,
+  client: { cert: string; key: string },
+  user: string,
+): void {
   const config = {
     apiVersion: 'v1',
     kind: 'Config',

@@ -15,7 +15,8 @@ export function kubectlFor(bin: string, kubeconfig: string): Kubectl {
       timeout: options.timeoutMs ?? 120_000,
       reject: false,
     });
-    if (r.exitCode !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.exitCode ?? r.signal}): ${r.stderr || r.stdout}`);
+    if (r.exitCode !== 0)
+      throw new Error(`kubectl ${args.join(' ')} failed (${r.exitCode ?? r.signal}): ${r.stderr || r.stdout}`);
     return r.stdout;
   };
   return Object.assign(run, { json: async <T>(args: string[]) => JSON.parse(await run([...args, '-o', 'json'])) as T });

@@ -5,7 +5,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { alive } from './processes.ts';
 
-export async function withLock<T>(dir: string, what: string, log: (msg: string) => void, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(
+  dir: string,
+  what: string,
+  log: (msg: string) => void,
+  fn: () => Promise<T>,
+): Promise<T> {
   const owner = path.join(dir, 'owner');
   let announced = false;
   for (;;) {

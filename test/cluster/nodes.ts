@@ -46,7 +46,12 @@ export const FAKE_POOLS: FakePool[] = [
     },
     nodes: ['kwok-gpu-0', 'kwok-gpu-1'],
     capacity: { cpu: '32', memory: '128Gi', pods: '110', 'ephemeral-storage': '100Gi', [GPU_RESOURCE]: '8' },
-    labels: { [POOL_LABEL]: 'gpu', 'node.kubernetes.io/instance-type': 'fake-gpu-8', 'nvidia.com/gpu.product': GPU_TYPE, 'nvidia.com/gpu.count': '8' },
+    labels: {
+      [POOL_LABEL]: 'gpu',
+      'node.kubernetes.io/instance-type': 'fake-gpu-8',
+      'nvidia.com/gpu.product': GPU_TYPE,
+      'nvidia.com/gpu.count': '8',
+    },
     taints: [GPU_TAINT],
   },
 ];
@@ -80,7 +85,9 @@ function nodeManifest(name: string, p: FakePool): object {
 export async function registerFakeNodes(kubectl: Kubectl, timeoutS = 120): Promise<void> {
   const items = FAKE_POOLS.flatMap((p) => p.nodes.map((n) => nodeManifest(n, p)));
   await kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
-  await kubectl(['wait', '--for=condition=Ready', `--timeout=${timeoutS}s`, ...FAKE_NODES.map((n) => `node/${n}`)], { timeoutMs: (timeoutS + 30) * 1000 });
+  await kubectl(['wait', '--for=condition=Ready', `--timeout=${timeoutS}s`, ...FAKE_NODES.map((n) => `node/${n}`)], {
+    timeoutMs: (timeoutS + 30) * 1000,
+  });
 }
 
 export function writeNodePools(file: string): void {

@@ -45,7 +45,13 @@ function runDir(stateDir: string): string {
   return path.join(stateDir, 'run');
 }
 
-export function startDaemon(stateDir: string, name: string, bin: string, args: string[], env: Record<string, string> = {}): Daemon {
+export function startDaemon(
+  stateDir: string,
+  name: string,
+  bin: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Daemon {
   mkdirSync(logDir(stateDir), { recursive: true });
   mkdirSync(runDir(stateDir), { recursive: true });
   const log = path.join(logDir(stateDir), `${name}.log`);

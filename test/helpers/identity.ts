@@ -27,7 +27,19 @@ export function kubeconfigAs(cluster: Pick<Cluster, 'kubeconfig'>, user: string,
 export async function operatorIdentity(cluster: Cluster, dir: string, nodePoolsFile: string): Promise<string> {
   const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
   await k(['create', 'serviceaccount', OPERATOR_SA, '-n', OPERATOR_NS]);
-  await k(['apply', '-f', '-'], rbacManifests({ namespace: OPERATOR_NS, serviceAccount: OPERATOR_SA }).map((o) => stringify(o)).join('---\n'));
-  await k(['create', 'configmap', 'cortex-node-pools', '-n', OPERATOR_NS, `--from-file=${NODE_POOLS_KEY}=${nodePoolsFile}`]);
+  await k(
+    ['apply', '-f', '-'],
+    rbacManifests({ namespace: OPERATOR_NS, serviceAccount: OPERATOR_SA })
+      .map((o) => stringify(o))
+      .join('---\n'),
+  );
+  await k([
+    'create',
+    'configmap',
+    'cortex-node-pools',
+    '-n',
+    OPERATOR_NS,
+    `--from-file=${NODE_POOLS_KEY}=${nodePoolsFile}`,
+  ]);
   return kubeconfigAs(cluster, OPERATOR_USER, path.join(dir, 'operator.kubeconfig'));
 }

@@ -19,7 +19,10 @@ export interface LocalEnv {
   port: number;
   env: Record<string, string>;
   /** `cortex ARGS` in `cwd` (default: the repository). */
-  cortex(args: string[], options?: { cwd?: string; input?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<CliResult>;
+  cortex(
+    args: string[],
+    options?: { cwd?: string; input?: string; timeoutMs?: number; env?: Record<string, string> },
+  ): Promise<CliResult>;
   url(endpoint: string): string;
   /** The supervisor's pid, if it runs. */
   supervisorPid(): number | undefined;
@@ -113,7 +116,9 @@ export async function localEnv(): Promise<LocalEnv> {
       const pid = supervisorPid();
       if (pid !== undefined && alive(pid)) {
         process.kill(pid, 'SIGTERM');
-        await waitFor('the supervisor to exit', () => (alive(pid) ? undefined : true), 45_000).catch(() => process.kill(pid, 'SIGKILL'));
+        await waitFor('the supervisor to exit', () => (alive(pid) ? undefined : true), 45_000).catch(() =>
+          process.kill(pid, 'SIGKILL'),
+        );
       }
       // Anything left running from this home (replicas of a supervisor that was killed).
       for (const leftover of await processesMentioning(home)) {
@@ -136,7 +141,8 @@ export function copyProject(from: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'cortex-project-'));
   const source = path.isAbsolute(from) ? from : path.join(repoRoot, from);
   cpSync(source, dir, { recursive: true, filter: (src) => !src.includes('__pycache__') });
-  if (!existsSync(path.join(dir, 'cortex.yaml')) && !existsSync(path.join(dir, 'predictor.py'))) throw new Error(`nothing copied from ${source}`);
+  if (!existsSync(path.join(dir, 'cortex.yaml')) && !existsSync(path.join(dir, 'predictor.py')))
+    throw new Error(`nothing copied from ${source}`);
   return dir;
 }
 
@@ -148,7 +154,11 @@ export function loadGenerator(url: string, body: unknown, concurrency = 8) {
   const clients = Array.from({ length: concurrency }, async () => {
     while (running) {
       try {
-        const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const r = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
         results.push({ status: r.status, body: await r.text(), at: Date.now() });
       } catch (error) {
         errors.push(String((error as Error).cause ?? error));

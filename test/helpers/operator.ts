@@ -22,36 +22,56 @@ export interface OperatorProcess {
  * node-pools file), then starts the operator impersonating the ServiceAccount and waits until
  * its caches are synced. `dir` holds its kubeconfig.
  */
-export async function startOperator(cluster: Cluster, dir: string, options: { nodePoolsFile: string; extraArgs?: string[]; metricsApi?: boolean }): Promise<OperatorProcess> {
+export async function startOperator(
+  cluster: Cluster,
+  dir: string,
+  options: { nodePoolsFile: string; extraArgs?: string[]; metricsApi?: boolean },
+): Promise<OperatorProcess> {
   const operatorKubeconfig = await operatorIdentity(cluster, dir, options.nodePoolsFile);
 
   const healthPort = await freePort();
-  const proc = execa(process.execPath, [
-    ...operatorNodeFlags,
-    path.join(repoRoot, 'operator', 'bin', 'cortex-operator.ts'),
-    '--kubeconfig', operatorKubeconfig,
-    '--node-pools-configmap', 'cortex-node-pools',
-    '--node-pools-namespace', OPERATOR_NS,
-    '--runtime-image', 'fake.invalid/cortex-runtime:test',
-    '--health-port', String(healthPort),
-    '--no-leader-elect',
-    // its metrics API would scrape kwok's fake pod IPs, which nothing may connect to (test/autoscaling covers it)
-    '--no-metrics-api',
-    // no activator on the default port 8889, which operators of tests running side by side would share (test/autoscaling/scale-to-zero passes its own)
-    '--activator-port', '0',
-    ...(options.extraArgs ?? []),
-  ], { reject: false, all: true, buffer: false });
+  const proc = execa(
+    process.execPath,
+    [
+      ...operatorNodeFlags,
+      path.join(repoRoot, 'operator', 'bin', 'cortex-operator.ts'),
+      '--kubeconfig',
+      operatorKubeconfig,
+      '--node-pools-configmap',
+      'cortex-node-pools',
+      '--node-pools-namespace',
+      OPERATOR_NS,
+      '--runtime-image',
+      'fake.invalid/cortex-runtime:test',
+      '--health-port',
+      String(healthPort),
+      '--no-leader-elect',
+      // its metrics API would scrape kwok's fake pod IPs, which nothing may connect to (test/autoscaling covers it)
+      '--no-metrics-api',
+      // no activator on the default port 8889, which operators of tests running side by side would share (test/autoscaling/scale-to-zero passes its own)
+      '--activator-port',
+      '0',
+      ...(options.extraArgs ?? []),
+    ],
+    { reject: false, all: true, buffer: false },
+  );
   const logs: string[] = [];
   proc.all?.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)));
   try {
-    await waitFor('the operator to sync its caches', async () => logs.some((l) => l.includes('"running"')) || proc.exitCode !== null, 90_000);
+    await waitFor(
+      'the operator to sync its caches',
+      async () => logs.some((l) => l.includes('"running"')) || proc.exitCode !== null,
+      90_000,
+    );
   } catch (error) {
     proc.kill('SIGKILL');
     throw new Error(`${(error as Error).message}; its log:\n${logs.slice(-30).join('\n')}`);
   }
   if (proc.exitCode !== null) throw new Error(`the operator exited (${proc.exitCode}):\n${logs.slice(-30).join('\n')}`);
   return {
-    proc, healthPort, logs,
+    proc,
+    healthPort,
+    logs,
     async stop() {
       proc.kill('SIGTERM');
       await proc.catch(() => undefined);

@@ -67,11 +67,15 @@ export async function serveFailure(target: string, options: ServeOptions = {}): 
 export function serve(target: string, options: ServeOptions = {}): Promise<Served> {
   const env = testEnv(options.env);
   const terminationLog = env.CORTEX_TERMINATION_LOG!;
-  const proc = spawn(process.execPath, [cortexBin, 'serve', target, '--port', '0', '--host', '127.0.0.1', ...(options.args ?? [])], {
-    cwd: repoRoot,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [cortexBin, 'serve', target, '--port', '0', '--host', '127.0.0.1', ...(options.args ?? [])],
+    {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   proc.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
@@ -113,7 +117,12 @@ export function serve(target: string, options: ServeOptions = {}): Promise<Serve
     proc.stderr!.on('data', check);
     exited.then(({ code, signal }) => {
       clearTimeout(deadline);
-      reject(Object.assign(new Error(`cortex serve exited (${code ?? signal}) before it was ready\nstdout:\n${out}\nstderr:\n${err}`), { code, out, err, terminationLog }));
+      reject(
+        Object.assign(
+          new Error(`cortex serve exited (${code ?? signal}) before it was ready\nstdout:\n${out}\nstderr:\n${err}`),
+          { code, out, err, terminationLog },
+        ),
+      );
     });
   });
 }
@@ -126,10 +135,18 @@ export function parseLogs(text: string): Record<string, unknown>[] {
 }
 
 export async function postJson(url: string, value: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(value) });
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(value),
+  });
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

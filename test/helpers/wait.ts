@@ -3,7 +3,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Calls `fn` every 250 ms until it returns something truthy; errors count as "not yet". */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

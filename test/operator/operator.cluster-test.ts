@@ -21,8 +21,6 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 const NS = 'ml';
 
-
-
 /** The sum of a metric's samples whose labels contain every `labels` entry. */
 function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;
@@ -47,8 +45,18 @@ interface Operator {
 type Obj = any;
 
 function realtimeApi(name: string, spec: Record<string, unknown>): Obj {
-  const predictor = { type: 'python', path: 'predictor.py', image: 'fake.invalid/iris:1', ...(spec.predictor as object) };
-  return { apiVersion: 'cortex.dev/v1alpha1', kind: 'RealtimeAPI', metadata: { name, namespace: NS }, spec: { ...spec, predictor } };
+  const predictor = {
+    type: 'python',
+    path: 'predictor.py',
+    image: 'fake.invalid/iris:1',
+    ...(spec.predictor as object),
+  };
+  return {
+    apiVersion: 'cortex.dev/v1alpha1',
+    kind: 'RealtimeAPI',
+    metadata: { name, namespace: NS },
+    spec: { ...spec, predictor },
+  };
 }
 
 describe('cortex-operator on a real control plane', { concurrency: false }, () => {
@@ -61,66 +69,115 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
   /** An operator process (leader election on, a 3 s lease) with /metrics and /healthz on a free port. */
   async function startOperator(name: string): Promise<Operator> {
     const port = await freePort();
-    const proc = execa(process.execPath, [
-      ...operatorNodeFlags,
-      path.join(repo, 'operator', 'bin', 'cortex-operator.ts'),
-      '--kubeconfig', operatorKubeconfig,
-      '--node-pools-configmap', 'cortex-node-pools',
-      '--node-pools-namespace', OPERATOR_NS,
-      '--runtime-image', 'fake.invalid/cortex-runtime:test',
-      '--health-port', String(port),
-      '--resync', '30s',
-      '--log-level', 'debug',
-      '--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms',
-      // its metrics API would scrape kwok's fake pod IPs, which nothing may connect to (test/autoscaling covers it)
-      '--no-metrics-api',
-      '--activator-port', '0', // several operators run at once here
-    ], { reject: false, all: true, buffer: false });
+    const proc = execa(
+      process.execPath,
+      [
+        ...operatorNodeFlags,
+        path.join(repo, 'operator', 'bin', 'cortex-operator.ts'),
+        '--kubeconfig',
+        operatorKubeconfig,
+        '--node-pools-configmap',
+        'cortex-node-pools',
+        '--node-pools-namespace',
+        OPERATOR_NS,
+        '--runtime-image',
+        'fake.invalid/cortex-runtime:test',
+        '--health-port',
+        String(port),
+        '--resync',
+        '30s',
+        '--log-level',
+        'debug',
+        '--lease-duration',
+        '3s',
+        '--renew-deadline',
+        '2s',
+        '--retry-period',
+        '500ms',
+        // its metrics API would scrape kwok's fake pod IPs, which nothing may connect to (test/autoscaling covers it)
+        '--no-metrics-api',
+        '--activator-port',
+        '0', // several operators run at once here
+      ],
+      { reject: false, all: true, buffer: false },
+    );
     const own: string[] = [];
     proc.all?.on('data', (chunk: Buffer) => {
       const lines = chunk.toString().split('\n').filter(Boolean);
       own.push(...lines);
       logs.push(...lines.map((l) => `[${name}] ${l}`));
     });
-    const op: Operator = { name, proc, port, logs: own, metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text() };
+    const op: Operator = {
+      name,
+      proc,
+      port,
+      logs: own,
+      metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    };
     operators.push(op);
     return op;
   }
-  const running = (op: Operator) => waitFor(`${op.name} to sync its caches`, async () => op.logs.some((l) => l.includes('"running"')), 30_000);
-  const childWrites = (text: string) => ['Deployment', 'Service', 'HorizontalPodAutoscaler'].reduce((n, kind) => n + metricValue(text, 'cortex_operator_writes_total', { kind }), 0);
+  const running = (op: Operator) =>
+    waitFor(`${op.name} to sync its caches`, async () => op.logs.some((l) => l.includes('"running"')), 30_000);
+  const childWrites = (text: string) =>
+    ['Deployment', 'Service', 'HorizontalPodAutoscaler'].reduce(
+      (n, kind) => n + metricValue(text, 'cortex_operator_writes_total', { kind }),
+      0,
+    );
   const reconciles = (text: string) => metricValue(text, 'cortex_operator_reconciles_total');
   const events = async (name: string): Promise<Obj[]> =>
-    (await cluster.kubectl.json<{ items: Obj[] }>(['get', 'events', '-n', NS, '--field-selector', `involvedObject.kind=RealtimeAPI,involvedObject.name=${name}`])).items;
+    (
+      await cluster.kubectl.json<{ items: Obj[] }>([
+        'get',
+        'events',
+        '-n',
+        NS,
+        '--field-selector',
+        `involvedObject.kind=RealtimeAPI,involvedObject.name=${name}`,
+      ])
+    ).items;
   let leader: Operator;
 
   const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
-  const get = (kind: string, name: string, ns = NS): Promise<Obj> => cluster.kubectl.json(['get', kind, name, '-n', ns]);
+  const get = (kind: string, name: string, ns = NS): Promise<Obj> =>
+    cluster.kubectl.json(['get', kind, name, '-n', ns]);
   const apply = (obj: Obj) => k(['apply', '--server-side', '--field-manager=test', '-f', '-'], JSON.stringify(obj));
   const statusOf = async (name: string) => (await get('realtimeapi', name)).status ?? {};
   const waitStatus = (name: string, word: string, timeoutMs = 60_000) =>
-    waitFor(`${name} to be ${word}`, async () => {
-      const api = await get('realtimeapi', name);
-      return api.status?.status === word && api.status.observedGeneration === api.metadata.generation && api;
-    }, timeoutMs);
+    waitFor(
+      `${name} to be ${word}`,
+      async () => {
+        const api = await get('realtimeapi', name);
+        return api.status?.status === word && api.status.observedGeneration === api.metadata.generation && api;
+      },
+      timeoutMs,
+    );
 
-  before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'cortex-operator-test-'));
-    const poolsFile = path.join(dir, 'node-pools.yaml');
-    cluster = await startCluster({ stateDir: path.join(dir, 'state'), nodePoolsFile: poolsFile });
-    // The test cluster creates the operator's namespace itself (cortex-system); this test checks it is there.
-    await k(['get', 'namespace', OPERATOR_NS, '-o', 'name']);
-    await k(['create', 'namespace', NS]);
-    // its ServiceAccount bound to exactly the declared rules, its node pools as a ConfigMap in its namespace
-    operatorKubeconfig = await operatorIdentity(cluster, dir, poolsFile);
+  before(
+    async () => {
+      dir = mkdtempSync(path.join(tmpdir(), 'cortex-operator-test-'));
+      const poolsFile = path.join(dir, 'node-pools.yaml');
+      cluster = await startCluster({ stateDir: path.join(dir, 'state'), nodePoolsFile: poolsFile });
+      // The test cluster creates the operator's namespace itself (cortex-system); this test checks it is there.
+      await k(['get', 'namespace', OPERATOR_NS, '-o', 'name']);
+      await k(['create', 'namespace', NS]);
+      // its ServiceAccount bound to exactly the declared rules, its node pools as a ConfigMap in its namespace
+      operatorKubeconfig = await operatorIdentity(cluster, dir, poolsFile);
 
-    leader = await startOperator('a');
-    await running(leader);
-  }, { timeout: BUILD_TIMEOUT_MS });
+      leader = await startOperator('a');
+      await running(leader);
+    },
+    { timeout: BUILD_TIMEOUT_MS },
+  );
 
   after(async () => {
     for (const op of operators) op.proc.kill('SIGTERM');
     for (const op of operators) await op.proc.catch(() => undefined);
-    if (process.exitCode || logs.some((l) => /"level":"(warn|error)"/.test(l)) || process.env.CORTEX_TEST_OPERATOR_LOG) {
+    if (
+      process.exitCode ||
+      logs.some((l) => /"level":"(warn|error)"/.test(l)) ||
+      process.env.CORTEX_TEST_OPERATOR_LOG
+    ) {
       process.stderr.write(`--- operator log (last 60 lines) ---\n${logs.slice(-60).join('\n')}\n`);
     }
     await cluster?.stop();
@@ -128,18 +185,30 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
   });
 
   test('a CPU API gets its Deployment, Service and HPA with the right fields', async () => {
-    await apply(realtimeApi('iris', {
-      compute: { cpu: '500m', mem: '256Mi' },
-      autoscaling: { minReplicas: 2, maxReplicas: 5, targetReplicaConcurrency: 3 },
-      predictor: { env: { MODEL: 's3://bucket/iris.pkl' } },
-    }));
+    await apply(
+      realtimeApi('iris', {
+        compute: { cpu: '500m', mem: '256Mi' },
+        autoscaling: { minReplicas: 2, maxReplicas: 5, targetReplicaConcurrency: 3 },
+        predictor: { env: { MODEL: 's3://bucket/iris.pkl' } },
+      }),
+    );
     const api = await get('realtimeapi', 'iris');
     const d = await waitFor('the Deployment', () => get('deployment', 'iris'));
-    const owner = { apiVersion: 'cortex.dev/v1alpha1', kind: 'RealtimeAPI', name: 'iris', uid: api.metadata.uid, controller: true, blockOwnerDeletion: true };
+    const owner = {
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'RealtimeAPI',
+      name: 'iris',
+      uid: api.metadata.uid,
+      controller: true,
+      blockOwnerDeletion: true,
+    };
     assert.deepEqual(d.metadata.ownerReferences, [owner]);
     assert.equal(d.metadata.labels['cortex.dev/api'], 'iris');
     assert.equal(d.spec.replicas, 2, 'created with initReplicas (= minReplicas)');
-    assert.deepEqual(d.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } });
+    assert.deepEqual(d.spec.strategy, {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' },
+    });
     const pod = d.spec.template.spec;
     const c = pod.containers[0];
     assert.equal(c.image, 'fake.invalid/iris:1');
@@ -154,24 +223,47 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     assert.deepEqual(pod.nodeSelector, { 'cortex.dev/node-pool': 'cpu' });
     assert.equal(d.spec.template.metadata.annotations['prometheus.io/scrape'], 'true');
     // replicas are never applied by cortex-operator (the HPA owns them after creation)
-    const withFields = await cluster.kubectl.json<Obj>(['get', 'deployment', 'iris', '-n', NS, '--show-managed-fields']);
-    const appliedBy = withFields.metadata.managedFields.find((m: Obj) => m.manager === 'cortex-operator' && m.operation === 'Apply');
+    const withFields = await cluster.kubectl.json<Obj>([
+      'get',
+      'deployment',
+      'iris',
+      '-n',
+      NS,
+      '--show-managed-fields',
+    ]);
+    const appliedBy = withFields.metadata.managedFields.find(
+      (m: Obj) => m.manager === 'cortex-operator' && m.operation === 'Apply',
+    );
     assert.ok(appliedBy, 'applied with field manager cortex-operator');
     assert.equal(appliedBy.fieldsV1['f:spec']['f:replicas'], undefined);
 
     const svc = await waitFor('the Service', () => get('service', 'iris'));
     assert.deepEqual(svc.spec.selector, { 'cortex.dev/api': 'iris' });
-    assert.deepEqual(svc.spec.ports.map((p: Obj) => [p.port, p.targetPort]), [[80, 8888]]);
+    assert.deepEqual(
+      svc.spec.ports.map((p: Obj) => [p.port, p.targetPort]),
+      [[80, 8888]],
+    );
     assert.deepEqual(svc.metadata.ownerReferences, [owner]);
 
     const hpa = await waitFor('the HPA', () => get('hpa', 'iris'));
     assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'iris' });
     assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas], [2, 5]);
-    assert.deepEqual(hpa.spec.metrics, [{ type: 'Pods', pods: { metric: { name: 'cortex_in_flight_requests' }, target: { type: 'AverageValue', averageValue: '3' } } }]);
+    assert.deepEqual(hpa.spec.metrics, [
+      {
+        type: 'Pods',
+        pods: { metric: { name: 'cortex_in_flight_requests' }, target: { type: 'AverageValue', averageValue: '3' } },
+      },
+    ]);
     assert.equal(hpa.spec.behavior.scaleUp.stabilizationWindowSeconds, 60);
     assert.equal(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds, 300);
-    assert.deepEqual(hpa.spec.behavior.scaleUp.policies, [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 1, periodSeconds: 60 }]);
-    assert.deepEqual(hpa.spec.behavior.scaleDown.policies, [{ type: 'Percent', value: 25, periodSeconds: 300 }, { type: 'Pods', value: 1, periodSeconds: 300 }]);
+    assert.deepEqual(hpa.spec.behavior.scaleUp.policies, [
+      { type: 'Percent', value: 50, periodSeconds: 60 },
+      { type: 'Pods', value: 1, periodSeconds: 60 },
+    ]);
+    assert.deepEqual(hpa.spec.behavior.scaleDown.policies, [
+      { type: 'Percent', value: 25, periodSeconds: 300 },
+      { type: 'Pods', value: 1, periodSeconds: 300 },
+    ]);
     assert.deepEqual(hpa.metadata.ownerReferences, [owner]);
   });
 
@@ -182,7 +274,8 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     assert.equal(api.status.endpoint, `http://iris.${NS}.svc.cluster.local/`);
     const ready = api.status.conditions.find((c: Obj) => c.type === 'Ready');
     assert.deepEqual([ready.status, ready.reason, ready.observedGeneration], ['True', 'Live', api.metadata.generation]);
-    const pods = (await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', 'cortex.dev/api=iris'])).items;
+    const pods = (await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', 'cortex.dev/api=iris']))
+      .items;
     assert.equal(pods.length, 2);
     for (const p of pods) {
       assert.equal(p.status.phase, 'Running');
@@ -203,8 +296,12 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     const pod = d.spec.template.spec;
     assert.deepEqual(pod.containers[0].resources.limits, { memory: '1Gi', 'nvidia.com/gpu': '2' });
     assert.deepEqual(pod.nodeSelector, { 'cortex.dev/node-pool': 'gpu' });
-    assert.deepEqual(pod.tolerations, [{ key: 'nvidia.com/gpu', operator: 'Equal', value: 'present', effect: 'NoSchedule' }]);
-    const pods = (await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', 'cortex.dev/api=gpu-api'])).items;
+    assert.deepEqual(pod.tolerations, [
+      { key: 'nvidia.com/gpu', operator: 'Equal', value: 'present', effect: 'NoSchedule' },
+    ]);
+    const pods = (
+      await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', 'cortex.dev/api=gpu-api'])
+    ).items;
     assert.equal(pods.length, 1);
     assert.match(pods[0].spec.nodeName, /^kwok-gpu-\d$/);
   });
@@ -215,36 +312,75 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     await waitStatus('iris', 'live');
     await waitFor('3 ready replicas', async () => (await statusOf('iris')).ready === '3/3');
     const before = await get('realtimeapi', 'iris');
-    await k(['patch', 'realtimeapi', 'iris', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { predictor: { image: 'fake.invalid/iris:2' } } })]);
-    const api = await waitFor('the new generation to be live', async () => {
-      const a = await get('realtimeapi', 'iris');
-      return a.metadata.generation > before.metadata.generation && a.status?.observedGeneration === a.metadata.generation && a.status.status === 'live' && a;
-    }, 90_000);
+    await k([
+      'patch',
+      'realtimeapi',
+      'iris',
+      '-n',
+      NS,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { predictor: { image: 'fake.invalid/iris:2' } } }),
+    ]);
+    const api = await waitFor(
+      'the new generation to be live',
+      async () => {
+        const a = await get('realtimeapi', 'iris');
+        return (
+          a.metadata.generation > before.metadata.generation &&
+          a.status?.observedGeneration === a.metadata.generation &&
+          a.status.status === 'live' &&
+          a
+        );
+      },
+      90_000,
+    );
     assert.equal(api.status.ready, '3/3');
     const d = await get('deployment', 'iris');
     assert.equal(d.spec.replicas, 3, 'the operator does not fight the autoscaler over replicas');
     assert.equal(d.spec.template.spec.containers[0].image, 'fake.invalid/iris:2');
-    const pods = (await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', 'cortex.dev/api=iris'])).items.filter((p) => !p.metadata.deletionTimestamp);
+    const pods = (
+      await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', 'cortex.dev/api=iris'])
+    ).items.filter((p) => !p.metadata.deletionTimestamp);
     assert.equal(pods.length, 3);
     for (const p of pods) assert.equal(p.spec.containers[0].image, 'fake.invalid/iris:2');
-    const rs = (await cluster.kubectl.json<{ items: Obj[] }>(['get', 'replicasets', '-n', NS, '-l', 'cortex.dev/api=iris'])).items;
+    const rs = (
+      await cluster.kubectl.json<{ items: Obj[] }>(['get', 'replicasets', '-n', NS, '-l', 'cortex.dev/api=iris'])
+    ).items;
     assert.equal(rs.length, 2, 'a new ReplicaSet rolled out, the old one kept at 0');
   });
 
   test('drift: a deleted Service, an edited Deployment image and an edited HPA are put back within seconds', async () => {
     const svc = await get('service', 'iris');
     await k(['delete', 'service', 'iris', '-n', NS, '--wait=true']);
-    await k(['patch', 'deployment', 'iris', '-n', NS, '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'fake.invalid/evil:1' }])]);
+    await k([
+      'patch',
+      'deployment',
+      'iris',
+      '-n',
+      NS,
+      '--type=json',
+      '-p',
+      JSON.stringify([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'fake.invalid/evil:1' }]),
+    ]);
     await k(['patch', 'hpa', 'iris', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { maxReplicas: 99 } })]);
-    const back = await waitFor('the Service to be recreated', async () => {
-      const s = await get('service', 'iris').catch(() => undefined);
-      return s && s.metadata.uid !== svc.metadata.uid && s;
-    }, 10_000);
+    const back = await waitFor(
+      'the Service to be recreated',
+      async () => {
+        const s = await get('service', 'iris').catch(() => undefined);
+        return s && s.metadata.uid !== svc.metadata.uid && s;
+      },
+      10_000,
+    );
     assert.deepEqual(back.spec.selector, { 'cortex.dev/api': 'iris' });
     assert.equal(back.metadata.ownerReferences[0].name, 'iris');
-    await waitFor('the image to be restored', async () => (await get('deployment', 'iris')).spec.template.spec.containers[0].image === 'fake.invalid/iris:2', 10_000);
+    await waitFor(
+      'the image to be restored',
+      async () => (await get('deployment', 'iris')).spec.template.spec.containers[0].image === 'fake.invalid/iris:2',
+      10_000,
+    );
     await waitFor('the HPA to be restored', async () => (await get('hpa', 'iris')).spec.maxReplicas === 5, 10_000);
-    assert.equal((await get('deployment', 'iris')).spec.replicas, 3, 'replicas stay the autoscaler\'s');
+    assert.equal((await get('deployment', 'iris')).spec.replicas, 3, "replicas stay the autoscaler's");
     await waitStatus('iris', 'live', 90_000);
   });
 
@@ -259,22 +395,34 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
   test('a request no node pool fits is "compute unavailable" naming the pools', async () => {
     await apply(realtimeApi('tpu-api', { compute: { nodeGroups: ['tpu'] } }));
     const api = await waitStatus('tpu-api', 'compute unavailable');
-    assert.match(api.status.message, /compute\.nodeGroups lists tpu, which does not exist; the pools are: cpu \(no GPUs\), gpu \(GPU: NVIDIA-A10G, nvidia\.com\/gpu\)/);
+    assert.match(
+      api.status.message,
+      /compute\.nodeGroups lists tpu, which does not exist; the pools are: cpu \(no GPUs\), gpu \(GPU: NVIDIA-A10G, nvidia\.com\/gpu\)/,
+    );
     assert.match(api.status.message, /ConfigMap cortex-system\/cortex-node-pools/);
     await assert.rejects(get('deployment', 'tpu-api'), /NotFound/);
   });
 
   test('the CEL rules reject minReplicas > maxReplicas (and other cross-field mistakes) at apply time', async () => {
-    await assert.rejects(apply(realtimeApi('bad', { autoscaling: { minReplicas: 5, maxReplicas: 2 } })), /minReplicas must be less than or equal to maxReplicas/);
-    await assert.rejects(apply(realtimeApi('bad', { updateStrategy: { maxSurge: 0, maxUnavailable: '0%' } })), /must not both be 0/);
+    await assert.rejects(
+      apply(realtimeApi('bad', { autoscaling: { minReplicas: 5, maxReplicas: 2 } })),
+      /minReplicas must be less than or equal to maxReplicas/,
+    );
+    await assert.rejects(
+      apply(realtimeApi('bad', { updateStrategy: { maxSurge: 0, maxUnavailable: '0%' } })),
+      /must not both be 0/,
+    );
     await assert.rejects(apply(realtimeApi('bad', { autoscaling: { window: '15s' } })), /multiple of 10s/);
     await assert.rejects(apply(realtimeApi('bad', { compute: { gpu: 0.5 } })), /must be of type integer/);
     await assert.rejects(apply(realtimeApi('9bad', {})), /metadata\.name/);
-    await assert.rejects(apply({ ...realtimeApi('bad', {}), spec: { predictor: { type: 'python', path: 'p.py' } } }), /predictor\.bundle/);
+    await assert.rejects(
+      apply({ ...realtimeApi('bad', {}), spec: { predictor: { type: 'python', path: 'p.py' } } }),
+      /predictor\.bundle/,
+    );
     await assert.rejects(get('realtimeapi', 'bad'), /NotFound/);
   });
 
-  test('an object of the same name that is not the API\'s is never taken over', async () => {
+  test("an object of the same name that is not the API's is never taken over", async () => {
     await k(['create', 'service', 'clusterip', 'taken', '-n', NS, '--tcp=81:81']);
     await apply(realtimeApi('taken', {}));
     const api = await waitStatus('taken', 'error');
@@ -285,20 +433,38 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
   });
 
   test('Events on the RealtimeAPI: children created and updated, live, and failures as Warnings', async () => {
-    const iris = await waitFor('iris\'s events', async () => {
-      const evs = await events('iris');
-      const reasons = new Set(evs.map((e) => e.reason));
-      return ['Created', 'Updated', 'Live'].every((r) => reasons.has(r)) && evs;
-    }, 15_000);
-    assert.ok(iris.some((e) => e.reason === 'Created' && e.type === 'Normal' && /created Service ml\/iris/.test(e.message)), 'the recreated Service');
-    assert.ok(iris.some((e) => e.reason === 'Updated' && /updated Deployment ml\/iris/.test(e.message)), 'the restored image');
+    const iris = await waitFor(
+      "iris's events",
+      async () => {
+        const evs = await events('iris');
+        const reasons = new Set(evs.map((e) => e.reason));
+        return ['Created', 'Updated', 'Live'].every((r) => reasons.has(r)) && evs;
+      },
+      15_000,
+    );
+    assert.ok(
+      iris.some((e) => e.reason === 'Created' && e.type === 'Normal' && /created Service ml\/iris/.test(e.message)),
+      'the recreated Service',
+    );
+    assert.ok(
+      iris.some((e) => e.reason === 'Updated' && /updated Deployment ml\/iris/.test(e.message)),
+      'the restored image',
+    );
     for (const e of iris) {
       assert.equal(e.source.component, 'cortex-operator');
       assert.equal(e.involvedObject.apiVersion, 'cortex.dev/v1alpha1');
     }
-    const taken = await waitFor('a Warning on taken', async () => (await events('taken')).find((e) => e.type === 'Warning'), 15_000);
+    const taken = await waitFor(
+      'a Warning on taken',
+      async () => (await events('taken')).find((e) => e.type === 'Warning'),
+      15_000,
+    );
     assert.match(taken.message, /not controlled by this RealtimeAPI/);
-    const huge = await waitFor('a Warning on huge', async () => (await events('huge')).find((e) => e.type === 'Warning'), 15_000);
+    const huge = await waitFor(
+      'a Warning on huge',
+      async () => (await events('huge')).find((e) => e.type === 'Warning'),
+      15_000,
+    );
     assert.equal(huge.reason, 'Unschedulable');
     assert.match(await k(['describe', 'realtimeapi', 'iris', '-n', NS]), /Created\s+.*created Deployment ml\/iris/);
   });
@@ -316,16 +482,39 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     assert.equal(metricValue(text, 'cortex_operator_leader'), 1);
     assert.ok(metricValue(text, 'cortex_operator_writes_total', { kind: 'Service', verb: 'apply' }) > 0);
     // logs are JSON lines naming the API
-    const line = leader.logs.map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((l) => l?.message === 'status');
+    const line = leader.logs
+      .map((l) => {
+        try {
+          return JSON.parse(l);
+        } catch {
+          return undefined;
+        }
+      })
+      .find((l) => l?.message === 'status');
     assert.ok(line && line.api && line.time && line.level, 'a structured status line with the API key');
   });
 
   test('a restarted operator does no duplicate work: everything up to date, no child is written', async () => {
-    const rvs = async () => (await k(['get', 'deployments,services,hpa', '-n', NS, '-l', 'cortex.dev/api', '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.generation}{"\\n"}{end}'])).trim();
+    const rvs = async () =>
+      (
+        await k([
+          'get',
+          'deployments,services,hpa',
+          '-n',
+          NS,
+          '-l',
+          'cortex.dev/api',
+          '-o',
+          'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.generation}{"\\n"}{end}',
+        ])
+      ).trim();
     const before = await rvs();
     leader.proc.kill('SIGTERM');
     await leader.proc;
-    assert.ok(leader.logs.some((l) => l.includes('released the lease')), 'a graceful stop gives the lease up');
+    assert.ok(
+      leader.logs.some((l) => l.includes('released the lease')),
+      'a graceful stop gives the lease up',
+    );
     const b = await startOperator('b');
     leader = b;
     await running(b);
@@ -333,15 +522,26 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     await waitFor('every API reconciled once', async () => reconciles(await b.metrics()) >= apis, 20_000);
     await sleep(1000);
     const text = await b.metrics();
-    assert.equal(childWrites(text), 0, `no create/apply of children:\n${text.split('\n').filter((l) => l.startsWith('cortex_operator_writes_total')).join('\n')}\n${b.logs.filter((l) => l.includes('differs')).join('\n')}`);
-    assert.equal(await rvs(), before, 'no child\'s generation moved');
+    assert.equal(
+      childWrites(text),
+      0,
+      `no create/apply of children:\n${text
+        .split('\n')
+        .filter((l) => l.startsWith('cortex_operator_writes_total'))
+        .join('\n')}\n${b.logs.filter((l) => l.includes('differs')).join('\n')}`,
+    );
+    assert.equal(await rvs(), before, "no child's generation moved");
     leader = b;
   });
 
   test('leader election: a standby does nothing; when the leader dies it takes over within the lease and reconciles a new API', async () => {
     const standby = await startOperator('c');
     const old = leader;
-    await waitFor('the standby to wait for the lease', async () => standby.logs.some((l) => l.includes('waiting for the lease')), 20_000);
+    await waitFor(
+      'the standby to wait for the lease',
+      async () => standby.logs.some((l) => l.includes('waiting for the lease')),
+      20_000,
+    );
     await sleep(2000);
     let text = await standby.metrics();
     assert.equal(metricValue(text, 'cortex_operator_leader'), 0);
@@ -358,7 +558,7 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     await waitFor('the standby to lead', async () => standby.logs.some((l) => l.includes('became the leader')), 15_000);
     const tookOver = Date.now() - killedAt;
     assert.ok(tookOver < 3000 + 2000 + 2000, `took over after ${tookOver} ms (lease 3 s)`);
-    await waitFor('the new API\'s Deployment', () => get('deployment', 'after-failover'), 20_000);
+    await waitFor("the new API's Deployment", () => get('deployment', 'after-failover'), 20_000);
     await waitStatus('after-failover', 'live', 60_000);
     text = await standby.metrics();
     assert.equal(metricValue(text, 'cortex_operator_leader'), 1);
@@ -370,17 +570,42 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
   });
 
   test('deleting a RealtimeAPI garbage-collects its Deployment, Service, HPA and pods', async () => {
-    const children = await k(['get', 'deployments,services,hpa,pods', '-n', NS, '-l', 'cortex.dev/api=iris', '-o', 'name']);
+    const children = await k([
+      'get',
+      'deployments,services,hpa,pods',
+      '-n',
+      NS,
+      '-l',
+      'cortex.dev/api=iris',
+      '-o',
+      'name',
+    ]);
     assert.equal(children.trim().split('\n').length, 6, `before: ${children}`);
     await k(['delete', 'realtimeapi', 'iris', '-n', NS, '--wait=true']);
-    await waitFor('the children to be collected', async () => {
-      const left = await k(['get', 'deployments,services,hpa,replicasets,pods', '-n', NS, '-l', 'cortex.dev/api=iris', '-o', 'name']);
-      return left.trim() === '';
-    }, 90_000);
+    await waitFor(
+      'the children to be collected',
+      async () => {
+        const left = await k([
+          'get',
+          'deployments,services,hpa,replicasets,pods',
+          '-n',
+          NS,
+          '-l',
+          'cortex.dev/api=iris',
+          '-o',
+          'name',
+        ]);
+        return left.trim() === '';
+      },
+      90_000,
+    );
   });
 
   test('the operator ran as a ServiceAccount bound to exactly the declared rules, and needed nothing more', async () => {
-    const can = async (...args: string[]) => (await cluster.kubectl(['auth', 'can-i', ...args, `--as=${OPERATOR_USER}`]).catch((e: Error) => e.message)).trim();
+    const can = async (...args: string[]) =>
+      (
+        await cluster.kubectl(['auth', 'can-i', ...args, `--as=${OPERATOR_USER}`]).catch((e: Error) => e.message)
+      ).trim();
     assert.equal(await can('patch', 'deployments', '-n', NS), 'yes');
     assert.equal(await can('patch', 'realtimeapis', '--subresource=status', '-n', NS), 'yes');
     assert.equal(await can('watch', 'configmaps', '-n', OPERATOR_NS), 'yes');
@@ -390,9 +615,12 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     assert.match(await can('update', 'configmaps', '-n', NS), /no/);
     assert.match(await can('delete', 'deployments', '-n', NS), /no/);
     assert.match(await can('get', 'secrets', '-n', NS), /no/);
-    assert.match(await can('patch', 'realtimeapis', '-n', NS), /no/, 'the spec is the user\'s');
+    assert.match(await can('patch', 'realtimeapis', '-n', NS), /no/, "the spec is the user's");
     const forbidden = logs.filter((l) => /forbidden|\b403\b/i.test(l));
     assert.deepEqual(forbidden, [], 'no request of the operator was refused');
-    assert.ok(logs.some((l) => l.includes('"status"')), 'the operator did its work under these rules');
+    assert.ok(
+      logs.some((l) => l.includes('"status"')),
+      'the operator did its work under these rules',
+    );
   });
 });

@@ -3,7 +3,14 @@
 
 import type { TSchema } from '@sinclair/typebox';
 import { DURATION_PATTERN, parseDurationMs } from './duration.ts';
-import { INT_OR_PERCENT_PATTERN, QUANTITY_PATTERN, parseCpuMillis, parseMemBytes, parseQuantity, quantitySuffix } from './quantity.ts';
+import {
+  INT_OR_PERCENT_PATTERN,
+  QUANTITY_PATTERN,
+  parseCpuMillis,
+  parseMemBytes,
+  parseQuantity,
+  quantitySuffix,
+} from './quantity.ts';
 import { fieldsOf, isDataMap, isPlainObject } from './schema-walk.ts';
 import type { IssueCollector } from './issues.ts';
 import { ENDPOINT_PATTERN } from './realtimeapi-types.ts';
@@ -12,7 +19,12 @@ const ENDPOINT = /^\/([A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*)?$/;
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 /** Patterns whose failures checkFormats explains; the schema's own pattern errors are dropped. */
-export const EXPLAINED_PATTERNS: ReadonlySet<string> = new Set([QUANTITY_PATTERN, DURATION_PATTERN, INT_OR_PERCENT_PATTERN, ENDPOINT_PATTERN]);
+export const EXPLAINED_PATTERNS: ReadonlySet<string> = new Set([
+  QUANTITY_PATTERN,
+  DURATION_PATTERN,
+  INT_OR_PERCENT_PATTERN,
+  ENDPOINT_PATTERN,
+]);
 
 /** Checks of the values whose schema carries a pattern (quantities, durations, endpoint...). */
 export function checkFormats(schema: TSchema, value: unknown, path: string[], ctx: IssueCollector): void {
@@ -28,7 +40,11 @@ export function checkFormats(schema: TSchema, value: unknown, path: string[], ct
     if (path.join('.') === 'predictor.env' && isPlainObject(value)) {
       for (const key of Object.keys(value)) {
         if (!ENV_NAME.test(key)) {
-          ctx.add({ path: [...path, key], message: `"${key}" is not a valid environment variable name`, fix: 'use letters, digits, "_", "-" and ".", not starting with a digit' });
+          ctx.add({
+            path: [...path, key],
+            message: `"${key}" is not a valid environment variable name`,
+            fix: 'use letters, digits, "_", "-" and ".", not starting with a digit',
+          });
         }
       }
     }
@@ -43,14 +59,22 @@ export function checkFormats(schema: TSchema, value: unknown, path: string[], ct
       return checkIntOrPercent(value, path, ctx);
     case ENDPOINT_PATTERN:
       if (typeof value === 'string' && !ENDPOINT.test(value)) {
-        ctx.add({ path, message: `"${value}" is not a valid endpoint`, fix: 'use a URL path such as /iris-classifier (letters, digits, ".", "_", "~", "-" between slashes)' });
+        ctx.add({
+          path,
+          message: `"${value}" is not a valid endpoint`,
+          fix: 'use a URL path such as /iris-classifier (letters, digits, ".", "_", "~", "-" between slashes)',
+        });
       }
   }
 }
 
 function quantityNotNumber(value: unknown, path: string[], ctx: IssueCollector, examples: string): boolean {
   if (typeof value === 'number' && !Number.isInteger(value)) {
-    ctx.add({ path, message: `must be a whole number or a quantity string (got ${value})`, fix: `write it as a string: "${value}"` });
+    ctx.add({
+      path,
+      message: `must be a whole number or a quantity string (got ${value})`,
+      fix: `write it as a string: "${value}"`,
+    });
     return true;
   }
   if (typeof value !== 'number' && typeof value !== 'string') {
@@ -67,9 +91,15 @@ function checkCpu(value: unknown, path: string[], ctx: IssueCollector): void {
     parseCpuMillis(value as string | number);
   } catch {
     const negative = typeof value === 'number' ? value < 0 : String(value).trim().startsWith('-');
-    ctx.add(negative
-      ? { path, message: `must not be negative (got ${value})`, fix: `use a quantity such as ${examples}` }
-      : { path, message: `must be a CPU quantity such as ${examples} (got ${JSON.stringify(value)})`, fix: `write the CPU as cores (0.5, 2) or millicores (500m)` });
+    ctx.add(
+      negative
+        ? { path, message: `must not be negative (got ${value})`, fix: `use a quantity such as ${examples}` }
+        : {
+            path,
+            message: `must be a CPU quantity such as ${examples} (got ${JSON.stringify(value)})`,
+            fix: `write the CPU as cores (0.5, 2) or millicores (500m)`,
+          },
+    );
   }
 }
 
@@ -80,14 +110,24 @@ function checkMem(value: unknown, path: string[], ctx: IssueCollector): void {
     parseMemBytes(value as string | number);
   } catch {
     const negative = typeof value === 'number' ? value < 0 : String(value).trim().startsWith('-');
-    ctx.add(negative
-      ? { path, message: `must not be negative (got ${value})`, fix: `use a quantity such as ${examples}` }
-      : { path, message: `must be a memory quantity such as ${examples} (got ${JSON.stringify(value)})`, fix: `write the memory with a unit: M, G (powers of 1000) or Mi, Gi (powers of 1024)` });
+    ctx.add(
+      negative
+        ? { path, message: `must not be negative (got ${value})`, fix: `use a quantity such as ${examples}` }
+        : {
+            path,
+            message: `must be a memory quantity such as ${examples} (got ${JSON.stringify(value)})`,
+            fix: `write the memory with a unit: M, G (powers of 1000) or Mi, Gi (powers of 1024)`,
+          },
+    );
     return;
   }
   if (typeof value === 'string' && quantitySuffix(value) === 'm') {
     const n = value.trim().slice(0, -1);
-    ctx.add({ path, message: `"${value}" means ${n} millibytes (${parseQuantity(value)} bytes)`, fix: `write ${n}M (megabytes) or ${n}Mi (mebibytes)` });
+    ctx.add({
+      path,
+      message: `"${value}" means ${n} millibytes (${parseQuantity(value)} bytes)`,
+      fix: `write ${n}M (megabytes) or ${n}Mi (mebibytes)`,
+    });
   }
 }
 
@@ -97,7 +137,11 @@ function checkDuration(value: unknown, path: string[], ctx: IssueCollector): voi
   try {
     ms = parseDurationMs(value);
   } catch {
-    ctx.add({ path, message: `must be a duration such as 100ms, 10s, 5m or 1h30m (got ${JSON.stringify(value)})`, fix: 'write a number followed by a unit (ms, s, m, h)' });
+    ctx.add({
+      path,
+      message: `must be a duration such as 100ms, 10s, 5m or 1h30m (got ${JSON.stringify(value)})`,
+      fix: 'write a number followed by a unit (ms, s, m, h)',
+    });
     return;
   }
   const leaf = path[path.length - 1];
@@ -111,9 +155,15 @@ function checkDuration(value: unknown, path: string[], ctx: IssueCollector): voi
 }
 
 function checkIntOrPercent(value: unknown, path: string[], ctx: IssueCollector): void {
-  const ok = (typeof value === 'number' && Number.isInteger(value) && value >= 0) || (typeof value === 'string' && /^[0-9]+%$/.test(value));
+  const ok =
+    (typeof value === 'number' && Number.isInteger(value) && value >= 0) ||
+    (typeof value === 'string' && /^[0-9]+%$/.test(value));
   if (!ok) {
-    ctx.add({ path, message: `must be a whole number ≥ 0 or a percentage such as 25% (got ${JSON.stringify(value)})`, fix: 'write e.g. 1 or 25%' });
+    ctx.add({
+      path,
+      message: `must be a whole number ≥ 0 or a percentage such as 25% (got ${JSON.stringify(value)})`,
+      fix: 'write e.g. 1 or 25%',
+    });
     return;
   }
   if (path[path.length - 1] === 'maxUnavailable' && typeof value === 'string' && Number.parseInt(value, 10) > 100) {

@@ -15,7 +15,12 @@ ajv.addKeyword('x-kubernetes-validations'); // CEL rules: the API server runs th
 const validate = ajv.compile(RealtimeApiSpecSchema);
 
 const TYPE_WORDS: Record<string, string> = {
-  integer: 'a whole number', number: 'a number', string: 'a string', object: 'a mapping', array: 'a list', boolean: 'true or false',
+  integer: 'a whole number',
+  number: 'a number',
+  string: 'a string',
+  object: 'a mapping',
+  array: 'a list',
+  boolean: 'true or false',
 };
 
 /** The schema's findings, at most one per path; none for int-or-string nodes and explained patterns. */
@@ -43,13 +48,21 @@ export function unknownFields(schema: TSchema, value: unknown, path: string[], c
       continue;
     }
     const allowed = Object.keys(fields).map((f) => ctx.name([...path, f], [...path, key]));
-    ctx.add({ path: [...path, key], message: 'unknown field', allowed, fix: `remove it; known fields here: ${allowed.join(', ')}` });
+    ctx.add({
+      path: [...path, key],
+      message: 'unknown field',
+      allowed,
+      fix: `remove it; known fields here: ${allowed.join(', ')}`,
+    });
   }
 }
 
 function pointerToPath(pointer: string): string[] {
   if (pointer === '') return [];
-  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function fromAjv(e: ErrorObject, ctx: IssueCollector): SpecIssue | undefined {
@@ -60,30 +73,48 @@ function fromAjv(e: ErrorObject, ctx: IssueCollector): SpecIssue | undefined {
     case 'required': {
       const missing = [...path, String((e.params as { missingProperty: string }).missingProperty)];
       const desc = schemaAt(RealtimeApiSpecSchema, missing)?.description;
-      return { path: missing, message: 'is required', fix: `add ${ctx.name(missing)}${desc ? ` (${lowerFirst(desc)})` : ''}` };
+      return {
+        path: missing,
+        message: 'is required',
+        fix: `add ${ctx.name(missing)}${desc ? ` (${lowerFirst(desc)})` : ''}`,
+      };
     }
     case 'type': {
       const t = String((e.params as { type: string }).type);
       const words = TYPE_WORDS[t] ?? t;
       const bound = typeof parent.minimum === 'number' ? ` ≥ ${parent.minimum}` : '';
-      const example = parent.default !== undefined && typeof parent.default !== 'object' ? `, e.g. ${String(parent.default)}` : '';
+      const example =
+        parent.default !== undefined && typeof parent.default !== 'object' ? `, e.g. ${String(parent.default)}` : '';
       return { path, message: `must be ${words}${bound} (got ${describe(e.data)})`, fix: `write ${words}${example}` };
     }
     case 'enum': {
       const allowed = ((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map(String);
-      return { path, message: `must be one of: ${allowed.join(', ')} (got ${describe(e.data)})`, allowed, fix: `use one of: ${allowed.join(', ')}` };
+      return {
+        path,
+        message: `must be one of: ${allowed.join(', ')} (got ${describe(e.data)})`,
+        allowed,
+        fix: `use one of: ${allowed.join(', ')}`,
+      };
     }
     case 'minimum':
     case 'maximum': {
       const { limit } = e.params as { comparison: string; limit: number };
       const comparison = e.keyword === 'minimum' ? '≥' : '≤';
-      return { path, message: `must be ${comparison} ${limit} (got ${String(e.data)})`, fix: `use a value ${comparison} ${limit}` };
+      return {
+        path,
+        message: `must be ${comparison} ${limit} (got ${String(e.data)})`,
+        fix: `use a value ${comparison} ${limit}`,
+      };
     }
     case 'minLength':
       return { path, message: 'must not be empty', fix: `give ${ctx.name(path)} a value or leave it out` };
     case 'pattern':
       if (EXPLAINED_PATTERNS.has(String((e.params as { pattern: string }).pattern))) return undefined;
-      return { path, message: `must match ${String((e.params as { pattern: string }).pattern)}`, fix: 'correct the value' };
+      return {
+        path,
+        message: `must match ${String((e.params as { pattern: string }).pattern)}`,
+        fix: 'correct the value',
+      };
     default:
       return { path, message: e.message ?? 'is invalid', fix: 'correct the value' };
   }

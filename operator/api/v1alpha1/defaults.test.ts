@@ -8,14 +8,30 @@ test('applyDefaults fills in Cortex defaults', () => {
   const spec = applyDefaults('iris-classifier', minimal);
   const expected: RealtimeApiSpec = {
     predictor: {
-      type: 'python', path: 'predictor.py', config: {}, env: {}, logLevel: 'info', processesPerReplica: 1, threadsPerProcess: 1,
+      type: 'python',
+      path: 'predictor.py',
+      config: {},
+      env: {},
+      logLevel: 'info',
+      processesPerReplica: 1,
+      threadsPerProcess: 1,
       dependencies: { pip: 'requirements.txt', conda: 'conda-packages.txt', shell: 'dependencies.sh' },
     },
     compute: { cpu: '200m', gpu: 0 },
     autoscaling: {
-      minReplicas: 1, maxReplicas: 100, initReplicas: 1, targetReplicaConcurrency: 1, maxReplicaConcurrency: 1024, window: '60s',
-      downscaleStabilizationPeriod: '5m', upscaleStabilizationPeriod: '1m', maxDownscaleFactor: 0.75, maxUpscaleFactor: 1.5,
-      downscaleTolerance: 0.05, upscaleTolerance: 0.05, scaleToZeroAfter: '5m',
+      minReplicas: 1,
+      maxReplicas: 100,
+      initReplicas: 1,
+      targetReplicaConcurrency: 1,
+      maxReplicaConcurrency: 1024,
+      window: '60s',
+      downscaleStabilizationPeriod: '5m',
+      upscaleStabilizationPeriod: '1m',
+      maxDownscaleFactor: 0.75,
+      maxUpscaleFactor: 1.5,
+      downscaleTolerance: 0.05,
+      upscaleTolerance: 0.05,
+      scaleToZeroAfter: '5m',
     },
     updateStrategy: { maxSurge: '25%', maxUnavailable: '25%' },
     networking: { endpoint: '/iris-classifier' },
@@ -34,14 +50,21 @@ test('computed defaults follow the fields they come from', () => {
   });
   assert.equal(spec.autoscaling.initReplicas, 3);
   assert.equal(spec.autoscaling.targetReplicaConcurrency, 8);
-  const explicit = applyDefaults('a', { ...minimal, autoscaling: { minReplicas: 3, initReplicas: 5, targetReplicaConcurrency: 2.5 }, networking: { endpoint: '/v1/a' } });
+  const explicit = applyDefaults('a', {
+    ...minimal,
+    autoscaling: { minReplicas: 3, initReplicas: 5, targetReplicaConcurrency: 2.5 },
+    networking: { endpoint: '/v1/a' },
+  });
   assert.equal(explicit.autoscaling.initReplicas, 5);
   assert.equal(explicit.autoscaling.targetReplicaConcurrency, 2.5);
   assert.equal(explicit.networking.endpoint, '/v1/a');
 });
 
 test('applyDefaults keeps what was given and does not mutate its input', () => {
-  const input = { predictor: { ...minimal.predictor, config: { a: { b: 1 } }, env: { X: '1' }, logLevel: 'debug' as const }, compute: { cpu: 2, gpu: 1, mem: '1Gi', nodeGroups: ['gpu'] } };
+  const input = {
+    predictor: { ...minimal.predictor, config: { a: { b: 1 } }, env: { X: '1' }, logLevel: 'debug' as const },
+    compute: { cpu: 2, gpu: 1, mem: '1Gi', nodeGroups: ['gpu'] },
+  };
   const copy = structuredClone(input);
   const spec = applyDefaults('a', input);
   assert.deepEqual(input, copy);
@@ -49,13 +72,26 @@ test('applyDefaults keeps what was given and does not mutate its input', () => {
   assert.deepEqual(spec.predictor.env, { X: '1' });
   assert.equal(spec.predictor.logLevel, 'debug');
   assert.deepEqual(spec.compute, { cpu: 2, gpu: 1, mem: '1Gi', nodeGroups: ['gpu'] });
-  assert.deepEqual(spec.predictor.dependencies, { pip: 'requirements.txt', conda: 'conda-packages.txt', shell: 'dependencies.sh' });
+  assert.deepEqual(spec.predictor.dependencies, {
+    pip: 'requirements.txt',
+    conda: 'conda-packages.txt',
+    shell: 'dependencies.sh',
+  });
   const partialDeps = applyDefaults('a', { predictor: { ...minimal.predictor, dependencies: { pip: 'reqs.txt' } } });
-  assert.deepEqual(partialDeps.predictor.dependencies, { pip: 'reqs.txt', conda: 'conda-packages.txt', shell: 'dependencies.sh' });
+  assert.deepEqual(partialDeps.predictor.dependencies, {
+    pip: 'reqs.txt',
+    conda: 'conda-packages.txt',
+    shell: 'dependencies.sh',
+  });
 });
 
 test('normalisation: fractional quantities become strings, digit strings numbers, endpoints canonical', () => {
-  const spec = applyDefaults('a', { ...minimal, compute: { cpu: 0.2, mem: 1.5 }, updateStrategy: { maxSurge: '1', maxUnavailable: '0' }, networking: { endpoint: 'x/y/' } });
+  const spec = applyDefaults('a', {
+    ...minimal,
+    compute: { cpu: 0.2, mem: 1.5 },
+    updateStrategy: { maxSurge: '1', maxUnavailable: '0' },
+    networking: { endpoint: 'x/y/' },
+  });
   assert.equal(spec.compute.cpu, '0.2');
   assert.equal(spec.compute.mem, '1.5');
   assert.equal(spec.updateStrategy.maxSurge, 1);

@@ -57,7 +57,8 @@ export function applyDefaults(name: string, partialSpec: RealtimeApiSpecInput): 
       const processes = predictor.processesPerReplica ?? 1;
       const threads = predictor.threadsPerProcess ?? 1;
       const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 1;
-      if (count(processes) && count(threads)) autoscaling.targetReplicaConcurrency = (processes as number) * (threads as number);
+      if (count(processes) && count(threads))
+        autoscaling.targetReplicaConcurrency = (processes as number) * (threads as number);
     }
   }
 

@@ -5,7 +5,16 @@ export * from './realtimeapi-types.ts';
 export { applyDefaults, canonicalEndpoint } from './defaults.ts';
 export { validateSpec, validateApiName, type SpecIssue, type ValidateOptions } from './validate.ts';
 export { parseDurationMs, DURATION_PATTERN } from './duration.ts';
-export { parseQuantity, parseCpuMillis, parseMemBytes, parseIntOrPercent, quantitySuffix, QUANTITY_PATTERN, INT_OR_PERCENT_PATTERN, type IntOrPercent } from './quantity.ts';
+export {
+  parseQuantity,
+  parseCpuMillis,
+  parseMemBytes,
+  parseIntOrPercent,
+  quantitySuffix,
+  QUANTITY_PATTERN,
+  INT_OR_PERCENT_PATTERN,
+  type IntOrPercent,
+} from './quantity.ts';
 export { fieldsOf, isDataMap, childSchema, schemaAt, isPlainObject, valueAt } from './schema-walk.ts';
 export { ComputedDefault, hasDefault, isOptional } from './schema-helpers.ts';
 export * from './realtimeapi-status.ts';

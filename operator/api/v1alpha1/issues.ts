@@ -29,7 +29,8 @@ export class IssueCollector {
   /** A field's name as seen from `from`: its last segment when they share a parent, else the full path. */
   name(path: string[], from?: string[]): string {
     const renamed = this.rename(path);
-    if (from && from.length === path.length && from.slice(0, -1).join('.') === path.slice(0, -1).join('.')) return renamed[renamed.length - 1];
+    if (from && from.length === path.length && from.slice(0, -1).join('.') === path.slice(0, -1).join('.'))
+      return renamed[renamed.length - 1];
     return renamed.join('.');
   }
 }

@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCpuMillis, parseMemBytes, parseQuantity, parseIntOrPercent, quantitySuffix, QUANTITY_PATTERN } from './quantity.ts';
+import {
+  parseCpuMillis,
+  parseMemBytes,
+  parseQuantity,
+  parseIntOrPercent,
+  quantitySuffix,
+  QUANTITY_PATTERN,
+} from './quantity.ts';
 import { parseDurationMs, DURATION_PATTERN } from './duration.ts';
 
 test('parseCpuMillis follows Kubernetes quantity rules', () => {

@@ -9,7 +9,8 @@ type Node = Record<string, unknown>;
 
 function walk(node: Node, path: string, visit: (node: Node, path: string) => void): void {
   visit(node, path);
-  for (const [key, child] of Object.entries((node.properties ?? {}) as Record<string, Node>)) walk(child, `${path}.${key}`, visit);
+  for (const [key, child] of Object.entries((node.properties ?? {}) as Record<string, Node>))
+    walk(child, `${path}.${key}`, visit);
   if (node.items) walk(node.items as Node, `${path}[]`, visit);
   if (typeof node.additionalProperties === 'object') walk(node.additionalProperties as Node, `${path}{}`, visit);
 }
@@ -23,7 +24,19 @@ test('group, version, kind, plural', () => {
 
 test('every node is structural: a type (or int-or-string), no forbidden keywords', () => {
   walk(wire, 'spec', (node, path) => {
-    for (const forbidden of ['$ref', 'patternProperties', 'const', 'uniqueItems', 'oneOf', 'allOf', 'not', 'exclusiveMinimum', 'exclusiveMaximum', '$id', 'definitions']) {
+    for (const forbidden of [
+      '$ref',
+      'patternProperties',
+      'const',
+      'uniqueItems',
+      'oneOf',
+      'allOf',
+      'not',
+      'exclusiveMinimum',
+      'exclusiveMaximum',
+      '$id',
+      'definitions',
+    ]) {
       assert.ok(!(forbidden in node), `${path} uses ${forbidden}`);
     }
     assert.notEqual(node.additionalProperties, false, `${path} has additionalProperties: false`);
@@ -48,7 +61,8 @@ test('every field has a description (kubectl explain)', () => {
 test('defaults are valid for their field, and required fields have none', () => {
   const ajv = new Ajv({ strict: false });
   walk(wire, 'spec', (node, path) => {
-    if ('default' in node) assert.ok(ajv.validate(node, node.default), `${path}: default ${JSON.stringify(node.default)} is invalid`);
+    if ('default' in node)
+      assert.ok(ajv.validate(node, node.default), `${path}: default ${JSON.stringify(node.default)} is invalid`);
     for (const key of (node.required ?? []) as string[]) {
       const child = (node.properties as Record<string, Node>)[key];
       assert.ok(!('default' in child), `${path}.${key} is required and has a default`);
@@ -60,6 +74,7 @@ test('defaults are valid for their field, and required fields have none', () => 
 
 test('camelCase field names', () => {
   walk(wire, 'spec', (node, path) => {
-    for (const key of Object.keys((node.properties ?? {}) as object)) assert.match(key, /^[a-z][a-zA-Z0-9]*$/, `${path}.${key}`);
+    for (const key of Object.keys((node.properties ?? {}) as object))
+      assert.match(key, /^[a-z][a-zA-Z0-9]*$/, `${path}.${key}`);
   });
 });

@@ -3,7 +3,16 @@
 // Fields with a default are optional on the wire (see Struct) and always set after applyDefaults.
 
 import { Type, type Static } from '@sinclair/typebox';
-import { Computed, Duration, FreeForm, IntOrPercent, Quantity, StringEnum, StringMap, Struct } from './schema-helpers.ts';
+import {
+  Computed,
+  Duration,
+  FreeForm,
+  IntOrPercent,
+  Quantity,
+  StringEnum,
+  StringMap,
+  Struct,
+} from './schema-helpers.ts';
 
 /** Predictor languages this project runs. Cortex's tensorflow and onnx types are not supported. */
 export const PREDICTOR_TYPES = ['python', 'typescript'] as const;
@@ -20,27 +29,50 @@ export const ServerSideBatchingSchema = Struct(
   {
     maxBatchSize: Type.Integer({
       minimum: 1,
-      description: 'Largest number of requests gathered into one predict call, which then receives a list of payloads and must return a list of the same length.',
+      description:
+        'Largest number of requests gathered into one predict call, which then receives a list of payloads and must return a list of the same length.',
     }),
     batchInterval: Duration({
-      description: 'Longest time to wait for a batch to fill before calling predict with what has arrived (a duration such as 100ms or 0.5s).',
+      description:
+        'Longest time to wait for a batch to fill before calling predict with what has arrived (a duration such as 100ms or 0.5s).',
     }),
   },
   {
-    description: 'Server-side batching: concurrent requests are grouped into one predict call. Absent: every request is predicted on its own.',
+    description:
+      'Server-side batching: concurrent requests are grouped into one predict call. Absent: every request is predicted on its own.',
     'x-kubernetes-validations': [
-      { rule: "duration(self.batchInterval) > duration('0s')", message: 'batchInterval must be greater than 0', fieldPath: '.batchInterval', reason: 'FieldValueInvalid' },
+      {
+        rule: "duration(self.batchInterval) > duration('0s')",
+        message: 'batchInterval must be greater than 0',
+        fieldPath: '.batchInterval',
+        reason: 'FieldValueInvalid',
+      },
     ],
   },
 );
 
 export const DependenciesSchema = Struct(
   {
-    pip: Type.String({ minLength: 1, default: 'requirements.txt', description: 'pip requirements file, relative to the project folder. Default: requirements.txt (installed when present).' }),
-    conda: Type.String({ minLength: 1, default: 'conda-packages.txt', description: 'conda package list, relative to the project folder. Default: conda-packages.txt (installed when present).' }),
-    shell: Type.String({ minLength: 1, default: 'dependencies.sh', description: 'Shell script run before the predictor starts, relative to the project folder. Default: dependencies.sh (run when present).' }),
+    pip: Type.String({
+      minLength: 1,
+      default: 'requirements.txt',
+      description:
+        'pip requirements file, relative to the project folder. Default: requirements.txt (installed when present).',
+    }),
+    conda: Type.String({
+      minLength: 1,
+      default: 'conda-packages.txt',
+      description:
+        'conda package list, relative to the project folder. Default: conda-packages.txt (installed when present).',
+    }),
+    shell: Type.String({
+      minLength: 1,
+      default: 'dependencies.sh',
+      description:
+        'Shell script run before the predictor starts, relative to the project folder. Default: dependencies.sh (run when present).',
+    }),
   },
-  { default: {}, description: 'Files that install the predictor\'s dependencies when a replica starts.' },
+  { default: {}, description: "Files that install the predictor's dependencies when a replica starts." },
 );
 
 /** Key of the binaryData entry that holds a bundle chunk in each of predictor.bundle.configMaps. */
@@ -51,29 +83,72 @@ export const BUNDLE_MAX_CONFIGMAPS = 64;
 export const BundleSchema = Struct(
   {
     configMaps: Type.Array(
-      Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', description: 'Name of a ConfigMap in the API\'s namespace.' }),
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+        description: "Name of a ConfigMap in the API's namespace.",
+      }),
       {
         minItems: 1,
         maxItems: BUNDLE_MAX_CONFIGMAPS,
         description: `ConfigMaps in the API's namespace holding the project folder as a gzipped tar, in order: each one's binaryData key "${BUNDLE_KEY}" is the next chunk. Written by cortex deploy.`,
       },
     ),
-    sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 (lowercase hex) of the whole tar.gz: checked before it is unpacked, and a new value rolls the replicas out even when the ConfigMap names stay the same.' }),
+    sha256: Type.String({
+      pattern: '^[0-9a-f]{64}$',
+      description:
+        'SHA-256 (lowercase hex) of the whole tar.gz: checked before it is unpacked, and a new value rolls the replicas out even when the ConfigMap names stay the same.',
+    }),
   },
-  { description: 'Where the project folder (cortex.yaml, the predictor, its files) comes from when it is not baked into predictor.image: a bundle cortex deploy uploads as ConfigMaps, unpacked into /mnt/project when a replica starts.' },
+  {
+    description:
+      'Where the project folder (cortex.yaml, the predictor, its files) comes from when it is not baked into predictor.image: a bundle cortex deploy uploads as ConfigMaps, unpacked into /mnt/project when a replica starts.',
+  },
 );
 
 export const PredictorSchema = Struct(
   {
-    type: StringEnum(PREDICTOR_TYPES, { description: 'Language of the predictor: python (a PythonPredictor class) or typescript (an exported predictor class).' }),
-    path: Type.String({ minLength: 1, description: 'File holding the predictor class, relative to the project folder (the folder of cortex.yaml).' }),
-    config: FreeForm({ default: {}, description: 'Free-form configuration passed to the predictor\'s constructor. Default: {}.' }),
+    type: StringEnum(PREDICTOR_TYPES, {
+      description:
+        'Language of the predictor: python (a PythonPredictor class) or typescript (an exported predictor class).',
+    }),
+    path: Type.String({
+      minLength: 1,
+      description: 'File holding the predictor class, relative to the project folder (the folder of cortex.yaml).',
+    }),
+    config: FreeForm({
+      default: {},
+      description: "Free-form configuration passed to the predictor's constructor. Default: {}.",
+    }),
     env: StringMap({ default: {}, description: 'Environment variables set for the predictor. Default: none.' }),
-    pythonPath: Type.Optional(Type.String({ minLength: 1, description: 'Folder added to PYTHONPATH, relative to the project folder. Default: the project folder.' })),
-    image: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Container image that replaces the runtime image. Default: the image of this Cortex version.' })),
-    logLevel: StringEnum(LOG_LEVELS, { default: 'info', description: 'Log level: debug, info, warning or error. Default: info.' }),
-    processesPerReplica: Type.Integer({ minimum: 1, default: 1, description: 'Predictor processes (or worker threads, for typescript) per replica. Default: 1.' }),
-    threadsPerProcess: Type.Integer({ minimum: 1, default: 1, description: 'Concurrent predict calls per process. Default: 1.' }),
+    pythonPath: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Folder added to PYTHONPATH, relative to the project folder. Default: the project folder.',
+      }),
+    ),
+    image: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description: 'Container image that replaces the runtime image. Default: the image of this Cortex version.',
+      }),
+    ),
+    logLevel: StringEnum(LOG_LEVELS, {
+      default: 'info',
+      description: 'Log level: debug, info, warning or error. Default: info.',
+    }),
+    processesPerReplica: Type.Integer({
+      minimum: 1,
+      default: 1,
+      description: 'Predictor processes (or worker threads, for typescript) per replica. Default: 1.',
+    }),
+    threadsPerProcess: Type.Integer({
+      minimum: 1,
+      default: 1,
+      description: 'Concurrent predict calls per process. Default: 1.',
+    }),
     serverSideBatching: Type.Optional(ServerSideBatchingSchema),
     dependencies: DependenciesSchema,
     bundle: Type.Optional(BundleSchema),
@@ -83,7 +158,8 @@ export const PredictorSchema = Struct(
     'x-kubernetes-validations': [
       {
         rule: 'has(self.bundle) || has(self.image)',
-        message: 'the predictor\'s code must come from predictor.bundle (cortex deploy uploads it) or be baked into predictor.image at /mnt/project',
+        message:
+          "the predictor's code must come from predictor.bundle (cortex deploy uploads it) or be baked into predictor.image at /mnt/project",
       },
     ],
   },
@@ -91,10 +167,26 @@ export const PredictorSchema = Struct(
 
 export const ComputeSchema = Struct(
   {
-    cpu: Quantity({ default: '200m', description: 'CPU requested per replica, a Kubernetes quantity such as 200m, 0.5 or 2. Default: 200m.' }),
-    gpu: Type.Integer({ minimum: 0, default: 0, description: 'GPUs requested per replica (nvidia.com/gpu), a whole number. Default: 0.' }),
-    mem: Type.Optional(Quantity({ description: 'Memory requested per replica, a Kubernetes quantity such as 200M, 512Mi or 2Gi. Default: none.' })),
-    nodeGroups: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 32, description: 'Node groups the replicas may run on. Default: any node that fits.' })),
+    cpu: Quantity({
+      default: '200m',
+      description: 'CPU requested per replica, a Kubernetes quantity such as 200m, 0.5 or 2. Default: 200m.',
+    }),
+    gpu: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description: 'GPUs requested per replica (nvidia.com/gpu), a whole number. Default: 0.',
+    }),
+    mem: Type.Optional(
+      Quantity({
+        description: 'Memory requested per replica, a Kubernetes quantity such as 200M, 512Mi or 2Gi. Default: none.',
+      }),
+    ),
+    nodeGroups: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 63 }), {
+        maxItems: 32,
+        description: 'Node groups the replicas may run on. Default: any node that fits.',
+      }),
+    ),
   },
   { default: {}, description: 'Resources requested by each replica.' },
 );
@@ -103,17 +195,65 @@ export const AutoscalingSchema = Struct(
   {
     minReplicas: Type.Integer({ minimum: 0, default: 1, description: 'Fewest replicas. Default: 1.' }),
     maxReplicas: Type.Integer({ minimum: 1, default: 100, description: 'Most replicas. Default: 100.' }),
-    initReplicas: Computed(Type.Integer({ minimum: 0, description: 'Replicas when the API is first created, between minReplicas and maxReplicas. Default: minReplicas.' })),
-    targetReplicaConcurrency: Computed(Type.Number({ minimum: 0, description: 'In-flight requests per replica the autoscaler aims for (greater than 0). Default: processesPerReplica × threadsPerProcess.' })),
-    maxReplicaConcurrency: Type.Integer({ minimum: 1, default: 1024, description: 'In-flight requests a replica accepts before answering 503. Default: 1024.' }),
-    window: Duration({ default: '60s', description: 'Period over which in-flight requests are averaged, a multiple of 10s. Default: 60s.' }),
-    downscaleStabilizationPeriod: Duration({ default: '5m', description: 'Replicas never go below the highest recommendation of this period. Default: 5m.' }),
-    upscaleStabilizationPeriod: Duration({ default: '1m', description: 'Replicas never go above the lowest recommendation of this period. Default: 1m.' }),
-    maxDownscaleFactor: Type.Number({ minimum: 0, maximum: 1, default: 0.75, description: 'Largest step down, as a factor of the current replicas, strictly between 0 and 1. Default: 0.75.' }),
-    maxUpscaleFactor: Type.Number({ minimum: 1, default: 1.5, description: 'Largest step up, as a factor of the current replicas, greater than 1. Default: 1.5.' }),
-    downscaleTolerance: Type.Number({ minimum: 0, default: 0.05, description: 'No downscale while the recommendation is within this fraction below the current replicas. Default: 0.05.' }),
-    upscaleTolerance: Type.Number({ minimum: 0, default: 0.05, description: 'No upscale while the recommendation is within this fraction above the current replicas. Default: 0.05.' }),
-    scaleToZeroAfter: Duration({ default: '5m', description: 'With minReplicas 0: the API goes to 0 replicas after this long without a request; the next request is held until a replica is ready. Default: 5m.' }),
+    initReplicas: Computed(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'Replicas when the API is first created, between minReplicas and maxReplicas. Default: minReplicas.',
+      }),
+    ),
+    targetReplicaConcurrency: Computed(
+      Type.Number({
+        minimum: 0,
+        description:
+          'In-flight requests per replica the autoscaler aims for (greater than 0). Default: processesPerReplica × threadsPerProcess.',
+      }),
+    ),
+    maxReplicaConcurrency: Type.Integer({
+      minimum: 1,
+      default: 1024,
+      description: 'In-flight requests a replica accepts before answering 503. Default: 1024.',
+    }),
+    window: Duration({
+      default: '60s',
+      description: 'Period over which in-flight requests are averaged, a multiple of 10s. Default: 60s.',
+    }),
+    downscaleStabilizationPeriod: Duration({
+      default: '5m',
+      description: 'Replicas never go below the highest recommendation of this period. Default: 5m.',
+    }),
+    upscaleStabilizationPeriod: Duration({
+      default: '1m',
+      description: 'Replicas never go above the lowest recommendation of this period. Default: 1m.',
+    }),
+    maxDownscaleFactor: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 0.75,
+      description: 'Largest step down, as a factor of the current replicas, strictly between 0 and 1. Default: 0.75.',
+    }),
+    maxUpscaleFactor: Type.Number({
+      minimum: 1,
+      default: 1.5,
+      description: 'Largest step up, as a factor of the current replicas, greater than 1. Default: 1.5.',
+    }),
+    downscaleTolerance: Type.Number({
+      minimum: 0,
+      default: 0.05,
+      description:
+        'No downscale while the recommendation is within this fraction below the current replicas. Default: 0.05.',
+    }),
+    upscaleTolerance: Type.Number({
+      minimum: 0,
+      default: 0.05,
+      description:
+        'No upscale while the recommendation is within this fraction above the current replicas. Default: 0.05.',
+    }),
+    scaleToZeroAfter: Duration({
+      default: '5m',
+      description:
+        'With minReplicas 0: the API goes to 0 replicas after this long without a request; the next request is held until a replica is ready. Default: 5m.',
+    }),
   },
   {
     default: {},
@@ -123,16 +263,36 @@ export const AutoscalingSchema = Struct(
     // has() guards are for the `default: {}` itself, which the API server validates before
     // nested defaults fill it.
     'x-kubernetes-validations': [
-      { rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas', message: 'minReplicas must be less than or equal to maxReplicas', fieldPath: '.minReplicas', reason: 'FieldValueInvalid' },
+      {
+        rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas',
+        message: 'minReplicas must be less than or equal to maxReplicas',
+        fieldPath: '.minReplicas',
+        reason: 'FieldValueInvalid',
+      },
       {
         rule: '!has(self.initReplicas) || !has(self.minReplicas) || !has(self.maxReplicas) || (self.initReplicas >= self.minReplicas && self.initReplicas <= self.maxReplicas)',
         message: 'initReplicas must be between minReplicas and maxReplicas',
         fieldPath: '.initReplicas',
         reason: 'FieldValueInvalid',
       },
-      { rule: '!has(self.targetReplicaConcurrency) || self.targetReplicaConcurrency > 0.0', message: 'targetReplicaConcurrency must be greater than 0', fieldPath: '.targetReplicaConcurrency', reason: 'FieldValueInvalid' },
-      { rule: '!has(self.maxDownscaleFactor) || (self.maxDownscaleFactor > 0.0 && self.maxDownscaleFactor < 1.0)', message: 'maxDownscaleFactor must be greater than 0 and less than 1', fieldPath: '.maxDownscaleFactor', reason: 'FieldValueInvalid' },
-      { rule: '!has(self.maxUpscaleFactor) || self.maxUpscaleFactor > 1.0', message: 'maxUpscaleFactor must be greater than 1', fieldPath: '.maxUpscaleFactor', reason: 'FieldValueInvalid' },
+      {
+        rule: '!has(self.targetReplicaConcurrency) || self.targetReplicaConcurrency > 0.0',
+        message: 'targetReplicaConcurrency must be greater than 0',
+        fieldPath: '.targetReplicaConcurrency',
+        reason: 'FieldValueInvalid',
+      },
+      {
+        rule: '!has(self.maxDownscaleFactor) || (self.maxDownscaleFactor > 0.0 && self.maxDownscaleFactor < 1.0)',
+        message: 'maxDownscaleFactor must be greater than 0 and less than 1',
+        fieldPath: '.maxDownscaleFactor',
+        reason: 'FieldValueInvalid',
+      },
+      {
+        rule: '!has(self.maxUpscaleFactor) || self.maxUpscaleFactor > 1.0',
+        message: 'maxUpscaleFactor must be greater than 1',
+        fieldPath: '.maxUpscaleFactor',
+        reason: 'FieldValueInvalid',
+      },
       {
         rule: "!has(self.window) || (duration(self.window) >= duration('10s') && duration(self.window).getMilliseconds() % 10000 == 0)",
         message: 'window must be a multiple of 10s',
@@ -141,7 +301,7 @@ export const AutoscalingSchema = Struct(
       },
       {
         rule: "(!has(self.downscaleStabilizationPeriod) || duration(self.downscaleStabilizationPeriod) <= duration('1h')) && (!has(self.upscaleStabilizationPeriod) || duration(self.upscaleStabilizationPeriod) <= duration('1h'))",
-        message: 'stabilization periods must be at most 1h (the HorizontalPodAutoscaler\'s limit)',
+        message: "stabilization periods must be at most 1h (the HorizontalPodAutoscaler's limit)",
         reason: 'FieldValueInvalid',
       },
     ],
@@ -150,8 +310,16 @@ export const AutoscalingSchema = Struct(
 
 export const UpdateStrategySchema = Struct(
   {
-    maxSurge: IntOrPercent({ default: '25%', description: 'Replicas created above the desired count during a rolling update: a number or a percentage. 0 disables surging. Default: 25%.' }),
-    maxUnavailable: IntOrPercent({ default: '25%', description: 'Replicas that may be unavailable during a rolling update: a number or a percentage (not 0 when maxSurge is 0). Default: 25%.' }),
+    maxSurge: IntOrPercent({
+      default: '25%',
+      description:
+        'Replicas created above the desired count during a rolling update: a number or a percentage. 0 disables surging. Default: 25%.',
+    }),
+    maxUnavailable: IntOrPercent({
+      default: '25%',
+      description:
+        'Replicas that may be unavailable during a rolling update: a number or a percentage (not 0 when maxSurge is 0). Default: 25%.',
+    }),
   },
   {
     default: {},
@@ -170,7 +338,9 @@ export const UpdateStrategySchema = Struct(
 
 export const NetworkingSchema = Struct(
   {
-    endpoint: Computed(Type.String({ minLength: 1, pattern: ENDPOINT_PATTERN, description: 'URL path of the API. Default: /<name>.' })),
+    endpoint: Computed(
+      Type.String({ minLength: 1, pattern: ENDPOINT_PATTERN, description: 'URL path of the API. Default: /<name>.' }),
+    ),
   },
   { default: {}, description: 'How the API is reached.' },
 );

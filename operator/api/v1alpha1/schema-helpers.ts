@@ -2,7 +2,16 @@
 // `type` (or is int-or-string / preserve-unknown-fields), and nothing uses $ref,
 // patternProperties, additionalProperties: false, const or uniqueItems.
 
-import { Type, OptionalKind, type ObjectOptions, type SchemaOptions, type TObject, type TProperties, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import {
+  Type,
+  OptionalKind,
+  type ObjectOptions,
+  type SchemaOptions,
+  type TObject,
+  type TProperties,
+  type TSchema,
+  type TUnsafe,
+} from '@sinclair/typebox';
 import { QUANTITY_PATTERN, INT_OR_PERCENT_PATTERN } from './quantity.ts';
 import { DURATION_PATTERN } from './duration.ts';
 
@@ -34,7 +43,10 @@ export function isOptional(schema: TSchema): boolean {
  * default stay non-optional in the TypeScript type (they are always set after applyDefaults),
  * but are optional for ajv and in the CRD, so hand-written resources may omit them.
  */
-export function Struct<P extends TProperties>(properties: P, options: ObjectOptions & { description: string }): TObject<P> {
+export function Struct<P extends TProperties>(
+  properties: P,
+  options: ObjectOptions & { description: string },
+): TObject<P> {
   const schema = Type.Object(properties, options);
   const required = Object.keys(properties).filter((k) => !isOptional(properties[k]) && !hasDefault(properties[k]));
   const wire = schema as { required?: string[] };
@@ -44,7 +56,10 @@ export function Struct<P extends TProperties>(properties: P, options: ObjectOpti
 }
 
 /** A string restricted to `values` (an `enum`, not a union of `const`s, which CRDs reject). */
-export function StringEnum<const T extends readonly string[]>(values: T, options: SchemaOptions & { description: string }): TUnsafe<T[number]> {
+export function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: SchemaOptions & { description: string },
+): TUnsafe<T[number]> {
   return Type.Unsafe<T[number]>({ ...options, type: 'string', enum: [...values] });
 }
 
@@ -76,7 +91,11 @@ export function Duration(options: SchemaOptions & { description: string }) {
 
 /** A free-form object kept as is (x-kubernetes-preserve-unknown-fields). */
 export function FreeForm(options: SchemaOptions & { description: string }): TUnsafe<Record<string, unknown>> {
-  return Type.Unsafe<Record<string, unknown>>({ ...options, type: 'object', 'x-kubernetes-preserve-unknown-fields': true });
+  return Type.Unsafe<Record<string, unknown>>({
+    ...options,
+    type: 'object',
+    'x-kubernetes-preserve-unknown-fields': true,
+  });
 }
 
 /** A map of strings to strings (additionalProperties with a schema, not patternProperties). */

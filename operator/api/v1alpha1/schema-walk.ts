@@ -19,7 +19,8 @@ export function childSchema(schema: TSchema | undefined, key: string | number): 
   const fields = fieldsOf(schema);
   if (fields) return typeof key === 'string' && Object.hasOwn(fields, key) ? fields[key] : undefined;
   if (schema.type === 'array') return schema.items as TSchema | undefined;
-  if (schema.type === 'object' && typeof schema.additionalProperties === 'object') return schema.additionalProperties as TSchema;
+  if (schema.type === 'object' && typeof schema.additionalProperties === 'object')
+    return schema.additionalProperties as TSchema;
   return undefined;
 }
 

@@ -29,16 +29,26 @@ test('a defaulted minimal spec is valid', () => {
 
 test('required fields', () => {
   assert.match(only(issuesFor({}), 'predictor').message, /is required/);
-  const missing = issuesFor({ predictor: {} }).map((i) => i.path.join('.')).sort();
+  const missing = issuesFor({ predictor: {} })
+    .map((i) => i.path.join('.'))
+    .sort();
   assert.deepEqual(missing, ['predictor.path', 'predictor.type']);
-  assert.match(only(issuesFor({ predictor: { type: 'python' } }), 'predictor.path').fix!, /relative to the project folder/);
+  assert.match(
+    only(issuesFor({ predictor: { type: 'python' } }), 'predictor.path').fix!,
+    /relative to the project folder/,
+  );
 });
 
 test('enums list the allowed values', () => {
   const t = only(issuesFor({ predictor: { type: 'tensorflow', path: 'x' } }), 'predictor.type');
   assert.deepEqual(t.allowed, ['python', 'typescript']);
   assert.match(t.message, /one of: python, typescript/);
-  assert.deepEqual(only(issuesFor(withPatch({ predictor: { logLevel: 'verbose' } })), 'predictor.logLevel').allowed, ['debug', 'info', 'warning', 'error']);
+  assert.deepEqual(only(issuesFor(withPatch({ predictor: { logLevel: 'verbose' } })), 'predictor.logLevel').allowed, [
+    'debug',
+    'info',
+    'warning',
+    'error',
+  ]);
 });
 
 test('exactly one issue per bad value', () => {
@@ -59,17 +69,37 @@ test('exactly one issue per bad value', () => {
     [{ predictor: { config: [] } }, 'predictor.config', /mapping/],
     [{ predictor: { env: { 'BAD NAME': 'x' } } }, 'predictor.env.BAD NAME', /environment variable name/],
     [{ predictor: { env: { A: 1 } } }, 'predictor.env.A', /a string/],
-    [{ predictor: { serverSideBatching: { maxBatchSize: 8 } } }, 'predictor.serverSideBatching.batchInterval', /required/],
-    [{ predictor: { serverSideBatching: { maxBatchSize: 8, batchInterval: '0s' } } }, 'predictor.serverSideBatching.batchInterval', /greater than 0/],
-    [{ predictor: { serverSideBatching: { maxBatchSize: 0, batchInterval: '10ms' } } }, 'predictor.serverSideBatching.maxBatchSize', /≥ 1/],
+    [
+      { predictor: { serverSideBatching: { maxBatchSize: 8 } } },
+      'predictor.serverSideBatching.batchInterval',
+      /required/,
+    ],
+    [
+      { predictor: { serverSideBatching: { maxBatchSize: 8, batchInterval: '0s' } } },
+      'predictor.serverSideBatching.batchInterval',
+      /greater than 0/,
+    ],
+    [
+      { predictor: { serverSideBatching: { maxBatchSize: 0, batchInterval: '10ms' } } },
+      'predictor.serverSideBatching.maxBatchSize',
+      /≥ 1/,
+    ],
     [{ autoscaling: { window: '65s' } }, 'autoscaling.window', /multiple of 10s/],
     [{ autoscaling: { window: '5s' } }, 'autoscaling.window', /multiple of 10s/],
     [{ autoscaling: { window: 60 } }, 'autoscaling.window', /a string/],
-    [{ autoscaling: { downscaleStabilizationPeriod: '5 minutes' } }, 'autoscaling.downscaleStabilizationPeriod', /duration/],
+    [
+      { autoscaling: { downscaleStabilizationPeriod: '5 minutes' } },
+      'autoscaling.downscaleStabilizationPeriod',
+      /duration/,
+    ],
     [{ autoscaling: { minReplicas: -1, initReplicas: 0 } }, 'autoscaling.minReplicas', /≥ 0/],
     [{ autoscaling: { maxReplicas: 0, minReplicas: 0 } }, 'autoscaling.maxReplicas', /≥ 1/],
     [{ autoscaling: { minReplicas: 5, maxReplicas: 2 } }, 'autoscaling.minReplicas', /≤ maxReplicas \(2\)/],
-    [{ autoscaling: { minReplicas: 2, maxReplicas: 5, initReplicas: 6 } }, 'autoscaling.initReplicas', /between minReplicas \(2\) and maxReplicas \(5\)/],
+    [
+      { autoscaling: { minReplicas: 2, maxReplicas: 5, initReplicas: 6 } },
+      'autoscaling.initReplicas',
+      /between minReplicas \(2\) and maxReplicas \(5\)/,
+    ],
     [{ autoscaling: { minReplicas: 2, maxReplicas: 5, initReplicas: 1 } }, 'autoscaling.initReplicas', /between/],
     [{ autoscaling: { targetReplicaConcurrency: 0 } }, 'autoscaling.targetReplicaConcurrency', /greater than 0/],
     [{ autoscaling: { maxDownscaleFactor: 1 } }, 'autoscaling.maxDownscaleFactor', /less than 1/],
@@ -78,7 +108,11 @@ test('exactly one issue per bad value', () => {
     [{ autoscaling: { maxUpscaleFactor: 1 } }, 'autoscaling.maxUpscaleFactor', /greater than 1/],
     [{ autoscaling: { maxUpscaleFactor: 0.5 } }, 'autoscaling.maxUpscaleFactor', /greater than 1/],
     [{ autoscaling: { downscaleTolerance: -0.1 } }, 'autoscaling.downscaleTolerance', /≥ 0/],
-    [{ updateStrategy: { maxSurge: 0, maxUnavailable: 0 } }, 'updateStrategy.maxUnavailable', /must not be 0 when maxSurge is 0/],
+    [
+      { updateStrategy: { maxSurge: 0, maxUnavailable: 0 } },
+      'updateStrategy.maxUnavailable',
+      /must not be 0 when maxSurge is 0/,
+    ],
     [{ updateStrategy: { maxSurge: '0%', maxUnavailable: '0%' } }, 'updateStrategy.maxUnavailable', /must not be 0/],
     [{ updateStrategy: { maxSurge: 'lots' } }, 'updateStrategy.maxSurge', /percentage/],
     [{ updateStrategy: { maxSurge: -1 } }, 'updateStrategy.maxSurge', /percentage/],
@@ -109,26 +143,55 @@ test('valid edge values', () => {
 });
 
 test('server-side batching does not require threadsPerProcess == maxBatchSize', () => {
-  assert.deepEqual(issuesFor(withPatch({ predictor: { threadsPerProcess: 1, serverSideBatching: { maxBatchSize: 32, batchInterval: '50ms' } } })), []);
+  assert.deepEqual(
+    issuesFor(
+      withPatch({
+        predictor: { threadsPerProcess: 1, serverSideBatching: { maxBatchSize: 32, batchInterval: '50ms' } },
+      }),
+    ),
+    [],
+  );
 });
 
 test('all issues are collected, not only the first', () => {
-  const issues = issuesFor(withPatch({ compute: { cpu: 'lots', gpu: 0.5 }, autoscaling: { minReplicas: 9, maxReplicas: 3, window: '15s' }, predictor: { logLevel: 'loud' } }));
-  assert.deepEqual(issues.map((i) => i.path.join('.')).sort(), ['autoscaling.minReplicas', 'autoscaling.window', 'compute.cpu', 'compute.gpu', 'predictor.logLevel']);
+  const issues = issuesFor(
+    withPatch({
+      compute: { cpu: 'lots', gpu: 0.5 },
+      autoscaling: { minReplicas: 9, maxReplicas: 3, window: '15s' },
+      predictor: { logLevel: 'loud' },
+    }),
+  );
+  assert.deepEqual(issues.map((i) => i.path.join('.')).sort(), [
+    'autoscaling.minReplicas',
+    'autoscaling.window',
+    'compute.cpu',
+    'compute.gpu',
+    'predictor.logLevel',
+  ]);
 });
 
 test('unknown fields are reported with the allowed names', () => {
   const issue = only(validateSpec({ ...applyDefaults('a', base), autoscale: {} }), 'autoscale');
   assert.match(issue.message, /unknown field/);
   assert.ok(issue.allowed!.includes('autoscaling'));
-  const nested = only(validateSpec(applyDefaults('a', withPatch({ compute: { cpus: 1 } }) as RealtimeApiSpecInput)), 'compute.cpus');
+  const nested = only(
+    validateSpec(applyDefaults('a', withPatch({ compute: { cpus: 1 } }) as RealtimeApiSpecInput)),
+    'compute.cpus',
+  );
   assert.deepEqual(nested.allowed, ['cpu', 'gpu', 'mem', 'nodeGroups']);
-  assert.deepEqual(issuesFor(withPatch({ predictor: { config: { anything: { goes: [1] } } } })), [], 'config is free-form');
+  assert.deepEqual(
+    issuesFor(withPatch({ predictor: { config: { anything: { goes: [1] } } } })),
+    [],
+    'config is free-form',
+  );
 });
 
 test('rename speaks another naming in messages and fixes', () => {
   const snake = (p: string[]) => p.map((s) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
-  const [issue] = validateSpec(applyDefaults('a', withPatch({ autoscaling: { minReplicas: 5, maxReplicas: 2 } }) as RealtimeApiSpecInput), { rename: snake });
+  const [issue] = validateSpec(
+    applyDefaults('a', withPatch({ autoscaling: { minReplicas: 5, maxReplicas: 2 } }) as RealtimeApiSpecInput),
+    { rename: snake },
+  );
   assert.equal(issue.message, 'must be ≤ max_replicas (2)');
   assert.match(issue.fix!, /lower min_replicas to 2 or less, or raise max_replicas to 5 or more/);
   assert.deepEqual(issue.path, ['autoscaling', 'minReplicas'], 'paths stay spec paths');
@@ -142,7 +205,8 @@ test('validateSpec works on raw (undefaulted) resources too', () => {
 });
 
 test('validateApiName: DNS-1123 labels', () => {
-  for (const ok of ['iris', 'iris-classifier', 'a', 'a1', '1a', 'x'.repeat(63)]) assert.equal(validateApiName(ok), undefined, ok);
+  for (const ok of ['iris', 'iris-classifier', 'a', 'a1', '1a', 'x'.repeat(63)])
+    assert.equal(validateApiName(ok), undefined, ok);
   for (const bad of ['Iris', 'iris_classifier', '-a', 'a-', 'a.b', '', 'x'.repeat(64), 5, undefined]) {
     assert.ok(validateApiName(bad), String(bad));
   }

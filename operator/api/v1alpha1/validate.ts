@@ -18,9 +18,18 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
  * named after it. Returns the problem, or undefined when the name is fine.
  */
 export function validateApiName(name: unknown): { message: string; fix: string } | undefined {
-  if (typeof name !== 'string' || name === '') return { message: 'must be a non-empty string', fix: 'name the API with lowercase letters, digits and "-", e.g. iris-classifier' };
+  if (typeof name !== 'string' || name === '')
+    return {
+      message: 'must be a non-empty string',
+      fix: 'name the API with lowercase letters, digits and "-", e.g. iris-classifier',
+    };
   if (name.length > 63 || !DNS1123_LABEL.test(name)) {
-    const suggestion = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '');
+    const suggestion = name
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 63)
+      .replace(/-+$/, '');
     return {
       message: `"${name}" is not a valid name: use at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit`,
       fix: suggestion ? `rename it, e.g. to "${suggestion}"` : 'rename it, e.g. to "my-api"',
@@ -71,15 +80,27 @@ function crossField(spec: unknown, ctx: IssueCollector): void {
 
   const target = valueAt(spec, p('targetReplicaConcurrency'));
   if (typeof target === 'number' && target <= 0) {
-    ctx.add({ path: p('targetReplicaConcurrency'), message: `must be greater than 0 (got ${target})`, fix: 'use the number of requests one replica serves at once, e.g. 1' });
+    ctx.add({
+      path: p('targetReplicaConcurrency'),
+      message: `must be greater than 0 (got ${target})`,
+      fix: 'use the number of requests one replica serves at once, e.g. 1',
+    });
   }
   const down = valueAt(spec, p('maxDownscaleFactor'));
   if (typeof down === 'number' && !(down > 0 && down < 1)) {
-    ctx.add({ path: p('maxDownscaleFactor'), message: `must be greater than 0 and less than 1 (got ${down})`, fix: 'use e.g. 0.75 (scale down by at most a quarter per step)' });
+    ctx.add({
+      path: p('maxDownscaleFactor'),
+      message: `must be greater than 0 and less than 1 (got ${down})`,
+      fix: 'use e.g. 0.75 (scale down by at most a quarter per step)',
+    });
   }
   const up = valueAt(spec, p('maxUpscaleFactor'));
   if (typeof up === 'number' && !(up > 1)) {
-    ctx.add({ path: p('maxUpscaleFactor'), message: `must be greater than 1 (got ${up})`, fix: 'use e.g. 1.5 (scale up by at most half per step)' });
+    ctx.add({
+      path: p('maxUpscaleFactor'),
+      message: `must be greater than 1 (got ${up})`,
+      fix: 'use e.g. 1.5 (scale up by at most half per step)',
+    });
   }
 
   const us = ['updateStrategy'];
