@@ -14,9 +14,9 @@ class PythonPredictor:
     def predict(self, payload):
         # payload is a list: one item per request in this batch, in arrival order.
         rows = [item["features"] for item in payload]
-        columns = list(zip(*rows)) if rows else []
+        columns = list(zip(*rows, strict=False)) if rows else []
         scores = [self.bias] * len(rows)
-        for weight, column in zip(self.weights, columns):
-            scores = [s + weight * x for s, x in zip(scores, column)]
+        for weight, column in zip(self.weights, columns, strict=False):
+            scores = [s + weight * x for s, x in zip(scores, column, strict=True)]
         batch_size = len(payload)
         return [{"score": round(s, 6), "batch_size": batch_size} for s in scores]

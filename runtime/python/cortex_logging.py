@@ -28,10 +28,17 @@ def log(level, message, rid=False):
     if rid is False:
         rid = getattr(request_ctx, "rid", None)
     t = time.time()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
-    line = _log_dumps({"time": stamp, "level": level, "api": _log["api"],
-                       "request_id": None if rid is None else str(rid), "worker": _log["worker"],
-                       "message": message})
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+    line = _log_dumps(
+        {
+            "time": stamp,
+            "level": level,
+            "api": _log["api"],
+            "request_id": None if rid is None else str(rid),
+            "worker": _log["worker"],
+            "message": message,
+        }
+    )
     data = (line + "\n").encode("utf-8", "replace")
     with _log_lock:
         try:
