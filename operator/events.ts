@@ -4,13 +4,13 @@
 // them. Emitting never fails a reconcile: a refused Event is logged and dropped.
 
 import { errorMessage } from './controller/informer.ts';
-import type { KubeClient, KubeObject, ResourceType } from './kube/client.ts';
+import type { KubeClient, KubeObject } from './kube/client.ts';
+import { EVENTS } from './kube/resources.ts';
 import type { Logger } from './log.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import type { PolicyRule } from './reconcilers/types.ts';
+import { ruleOn, type PolicyRule } from './reconcilers/types.ts';
 
-export const EVENTS: ResourceType = { group: '', version: 'v1', kind: 'Event', plural: 'events' };
-export const eventsRbac: PolicyRule[] = [{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }];
+export const eventsRbac: PolicyRule[] = [ruleOn(EVENTS, ['create', 'patch'])];
 export const EVENT_COMPONENT = 'cortex-operator';
 
 export type EventType = 'Normal' | 'Warning';

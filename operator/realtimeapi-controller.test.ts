@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { KubeError, type KubeClient, type KubeObject, type ResourceType, type WatchHandle } from './kube/client.ts';
+import { REALTIME_APIS as REALTIMEAPIS, SERVICES } from './kube/resources.ts';
 import { RealtimeApiController } from './realtimeapi-controller.ts';
 import { silentLogger } from './log.ts';
 import type { NodePoolSource } from './node-pools-source.ts';
@@ -81,8 +82,6 @@ const noPools: NodePoolSource = {
   start: async () => {},
   stop: async () => {},
 };
-const REALTIMEAPIS = { group: 'cortex.dev', version: 'v1alpha1', kind: 'RealtimeAPI', plural: 'realtimeapis' };
-const SERVICES = { group: '', version: 'v1', kind: 'Service', plural: 'services' };
 
 function apiObject(name: string, spec: object, status?: object): KubeObject {
   return {

@@ -16,8 +16,8 @@ import {
 } from './api/v1alpha1/index.ts';
 import { Informer, errorMessage, listerWatcher, objectKey, type InformerOptions } from './controller/informer.ts';
 import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
-import { isNotFound, type KubeClient, type KubeObject, type ResourceType } from './kube/client.ts';
-import { PODS } from './kube/resources.ts';
+import { isNotFound, type KubeClient, type KubeObject } from './kube/client.ts';
+import { ENDPOINT_SLICES, PODS, REALTIME_APIS } from './kube/resources.ts';
 import type { Logger } from './log.ts';
 import type { NodePoolSource } from './node-pools-source.ts';
 import { selectPool } from './node-pools.ts';
@@ -36,9 +36,8 @@ import {
 } from './reconcilers/types.ts';
 import { BundleCollector } from './reconcilers/bundle-gc.ts';
 import { deriveStatus, statusChanged, type Observed } from './status.ts';
-import { ENDPOINT_SLICES, ScaleToZero, type ScaleToZeroOptions } from './scale-to-zero/index.ts';
+import { ScaleToZero, type ScaleToZeroOptions } from './scale-to-zero/index.ts';
 
-export const REALTIMEAPIS: ResourceType = { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL };
 /** Field manager of status writes (the children's is cortex-operator). */
 export const STATUS_FIELD_MANAGER = 'cortex-operator-status';
 
@@ -49,8 +48,31 @@ export const realtimeApiRbac: PolicyRule[] = [
   { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ['update'] },
 ];
 
-/** The child reconcilers, in the order they are applied. */
-export const CHILDREN: ChildReconciler<unknown>[] = [serviceReconciler, deploymentReconciler, hpaReconciler];
+/** What holds the replicas back this time: new ones could not run, so the running ones are kept. */
+export interface Holds {
+  /** No node pool fits compute (the status says why). */
+  computeUnavailable?: string;
+  /** Bundle ConfigMaps the spec names do not exist: new replicas would be stuck in ContainerCreating. */
+  bundleMissing?: string;
+}
+
+/** One row of the apply sequence: a child reconciler, when it applies, what it tells the status. */
+export interface Child extends ChildReconciler<unknown> {
+  /** Whether to apply the child this time (default: always); false keeps the cached object as it is. */
+  gate?(holds: Holds): boolean;
+  /** Records the child as applied (or as cached, when gated off) for the status. */
+  observe?(observed: Observed, child: KubeObject | undefined, api: ApiInstance, config: OperatorConfig): void;
+}
+
+/** Only when new replicas can run: nothing to run the new spec on leaves the old ones as they are. */
+const replicasCanRun = (h: Holds) => h.computeUnavailable === undefined && h.bundleMissing === undefined;
+
+/** The children, in the order they are applied. */
+export const CHILDREN: Child[] = [
+  { ...serviceReconciler, observe: (o, _service, api, config) => (o.endpoint = endpointOf(api, config)) },
+  { ...deploymentReconciler, gate: replicasCanRun, observe: (o, d) => (o.deployment = d as V1Deployment) },
+  { ...hpaReconciler, gate: replicasCanRun },
+];
 
 export interface ControllerOptions {
   client: KubeClient;
@@ -86,7 +108,10 @@ function describeIssues(issues: { path: string[]; message: string; fix?: string 
 export class RealtimeApiController {
   readonly queue: WorkQueue;
   readonly apis: Informer<ApiObject>;
+  /** The cache of each child kind (CHILDREN's), by kind. */
   readonly children = new Map<string, Informer<KubeObject>>();
+  /** The Deployments' cache (the bundle collector, scale to zero and the status read it). */
+  private readonly deployments: Informer<KubeObject>;
   readonly pods: Informer<V1Pod & KubeObject>;
   /** Owner references on bundle ConfigMaps, release of unused ones, the orphan sweep. */
   readonly bundles: BundleCollector;
@@ -95,6 +120,8 @@ export class RealtimeApiController {
   private readonly options: ControllerOptions;
   private readonly log: Logger;
   private workers: Promise<void> | undefined;
+  /** Aborts the reconciles in flight when the controller stops. */
+  private readonly stopping = new AbortController();
 
   constructor(options: ControllerOptions) {
     this.options = options;
@@ -108,7 +135,7 @@ export class RealtimeApiController {
     this.apis = new Informer<ApiObject>({
       name: PLURAL,
       onWatchRestart: restarts(PLURAL),
-      source: listerWatcher(client, REALTIMEAPIS, namespace),
+      source: listerWatcher(client, REALTIME_APIS, namespace),
       resyncMs: options.resyncMs ?? 600_000,
       ...common,
     });
@@ -131,6 +158,7 @@ export class RealtimeApiController {
         .on('delete', (o) => this.enqueueOwner(o));
       this.children.set(child.resource.kind, inf);
     }
+    this.deployments = this.cacheOf(deploymentReconciler);
     this.pods = new Informer<V1Pod & KubeObject>({
       name: 'pods',
       onWatchRestart: restarts('pods'),
@@ -154,7 +182,7 @@ export class RealtimeApiController {
       sources: {
         apis: () => this.apis.list(),
         pods: () => this.pods.list(),
-        deployments: () => this.children.get(deploymentReconciler.resource.kind)!.list() as V1Deployment[],
+        deployments: () => this.deployments.list() as V1Deployment[],
       },
     });
     this.scaleToZero = new ScaleToZero(
@@ -166,11 +194,17 @@ export class RealtimeApiController {
         events: options.events,
         onWatchRestart: restarts('endpointslices'),
         apis: this.apis,
-        deployments: this.children.get(deploymentReconciler.resource.kind)!,
+        deployments: this.deployments,
         enqueue: (key) => this.queue.add(key),
       },
       options.scaleToZero ?? {},
     );
+  }
+
+  private cacheOf(child: Pick<ChildReconciler<unknown>, 'resource'>): Informer<KubeObject> {
+    const informer = this.children.get(child.resource.kind);
+    if (!informer) throw new Error(`no cache of ${child.resource.kind}: it is not one of CHILDREN`);
+    return informer;
   }
 
   private enqueue(obj: KubeObject): void {
@@ -212,9 +246,12 @@ export class RealtimeApiController {
     this.log.info('caches synced', { apis: this.apis.list().length });
     this.workers = runWorkers(this.queue, {
       workers: this.options.workers ?? 4,
-      reconcile: (key) => this.measured(key),
-      onError: (key, error, retryInMs) =>
-        this.log.warn('reconcile failed', { api: key, error: errorMessage(error), retryInMs }),
+      signal: this.stopping.signal,
+      reconcile: (key, signal) => this.measured(key, signal),
+      onError: (key, error, retryInMs) => {
+        if (this.stopping.signal.aborted) this.log.info('reconcile stopped', { api: key, error: errorMessage(error) });
+        else this.log.warn('reconcile failed', { api: key, error: errorMessage(error), retryInMs });
+      },
     });
     this.bundles.startSweeping();
     this.scaleToZero.start();
@@ -224,22 +261,24 @@ export class RealtimeApiController {
     return this.informers().every((i) => i.synced);
   }
 
+  /** Stops the workers (aborting the reconciles in flight, waiting for them), the loops and the caches. */
   async stop(): Promise<void> {
     this.queue.shutDown();
+    this.stopping.abort(new Error('the controller is stopping'));
+    await this.workers;
     await this.scaleToZero.stop();
     await this.bundles.stopSweeping();
     await Promise.all(this.informers().map((i) => i.stop()));
     await this.options.nodePools.stop();
-    await this.workers;
   }
 
   /** reconcile(key), counted and timed. */
-  private async measured(key: string): Promise<ReconcileResult | void> {
+  private async measured(key: string, signal: AbortSignal): Promise<ReconcileResult | void> {
     const m = this.options.metrics;
     const start = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - start) / 1e9;
     try {
-      const result = await this.reconcile(key);
+      const result = await this.reconcile(key, signal);
       const label = result && result.requeueAfterMs !== undefined ? 'requeue' : 'success';
       m?.reconciles.inc({ result: label });
       m?.reconcileDuration.observe({ result: label }, seconds());
@@ -253,8 +292,8 @@ export class RealtimeApiController {
     }
   }
 
-  /** Makes one API's children and status match its spec. */
-  async reconcile(key: string): Promise<ReconcileResult | void> {
+  /** Makes one API's children and status match its spec; `signal` aborts its requests (it then rejects). */
+  async reconcile(key: string, signal?: AbortSignal): Promise<ReconcileResult | void> {
     const api = this.apis.get(key);
     if (!api || api.metadata.deletionTimestamp) return; // deleted: garbage collection removes the children
     const { name, namespace, uid } = api.metadata;
@@ -273,8 +312,7 @@ export class RealtimeApiController {
         fix: 'deploy with cortex deploy (it uploads the bundle) or set predictor.image to an image with the project in /mnt/project',
       });
     }
-    const cachedDeployment = this.children.get(deploymentReconciler.resource.kind)!.get(key) as
-      V1Deployment | undefined;
+    const cachedDeployment = this.deployments.get(key) as V1Deployment | undefined;
     let instance: ApiInstance | undefined;
     if (issues.length > 0) {
       observed.invalidSpec = describeIssues(issues);
@@ -283,7 +321,6 @@ export class RealtimeApiController {
       instance = { name, namespace, uid, generation, spec };
       const choice = selectPool(spec.compute, this.options.nodePools.current());
       const childConfig = { ...config, placement: choice.placement ?? { pools: [], tolerations: [] } };
-      const cached = (r: ChildReconciler<unknown>) => this.children.get(r.resource.kind)!.get(key);
       const hooks = (r: Pick<ChildReconciler<unknown>, 'resource'>): ApplyHooks => ({
         wrote: (verb, field) => {
           this.options.metrics?.writes.inc({ kind: r.resource.kind, verb });
@@ -303,41 +340,25 @@ export class RealtimeApiController {
         },
       });
       try {
-        observed.bundleMissing = await this.bundles.adopt({ name, namespace, uid, bundle: spec.predictor.bundle });
-        await applyChild(
-          client,
-          serviceReconciler,
-          instance,
-          childConfig,
-          cached(serviceReconciler),
-          hooks(serviceReconciler),
-        );
-        observed.endpoint = endpointOf(instance, config);
-        if (choice.unavailable !== undefined) {
-          // nothing to run the new spec on: leave the replicas as they are, say why
-          observed.computeUnavailable = choice.unavailable;
-          observed.deployment = cachedDeployment;
-        } else if (observed.bundleMissing !== undefined) {
-          // new replicas could not unpack the project (stuck in ContainerCreating): keep the running ones
-          observed.deployment = cachedDeployment;
-        } else {
-          observed.deployment = (await applyChild(
-            client,
-            deploymentReconciler,
-            instance,
-            childConfig,
-            cachedDeployment as KubeObject | undefined,
-            hooks(deploymentReconciler),
-          )) as V1Deployment;
-          await applyChild(client, hpaReconciler, instance, childConfig, cached(hpaReconciler), hooks(hpaReconciler));
+        const bundle = spec.predictor.bundle;
+        observed.bundleMissing = await this.bundles.adopt({ name, namespace, uid, bundle }, signal);
+        const holds: Holds = { computeUnavailable: choice.unavailable, bundleMissing: observed.bundleMissing };
+        for (const child of CHILDREN) {
+          let obj = this.cacheOf(child).get(key);
+          if (child.gate?.(holds) === false) observed.computeUnavailable ??= holds.computeUnavailable;
+          else obj = await applyChild(client, child, instance, childConfig, obj, hooks(child), signal);
+          child.observe?.(observed, obj, instance, config);
         }
         observed.scaledToZero = await this.scaleToZero.reconcile(
           instance,
           childConfig,
           observed.deployment,
           hooks({ resource: ENDPOINT_SLICES }),
+          signal,
         );
       } catch (error) {
+        // given up (the operator stops, the reconcile took too long): no status from half a reconcile
+        signal?.throwIfAborted();
         observed.applyError = errorMessage(error);
         observed.deployment ??= cachedDeployment;
         if (error instanceof NotOwnedError) result = { requeueAfterMs: 60_000 };
@@ -353,6 +374,7 @@ export class RealtimeApiController {
           { name, namespace, uid, bundle: instance.spec.predictor.bundle },
           observed.deployment,
           observed.pods,
+          signal,
         );
       } catch (error) {
         this.log.warn('releasing unused bundles failed', { api: key, error: errorMessage(error) });
@@ -362,7 +384,7 @@ export class RealtimeApiController {
 
     const status = deriveStatus(observed);
     if (statusChanged(api.status, status)) {
-      await this.writeStatus(api, status);
+      await this.writeStatus(api, status, signal);
       this.statusEvent(api, status);
     }
     if (failure) throw failure;
@@ -384,17 +406,17 @@ export class RealtimeApiController {
   }
 
   /** Server-side apply of the status subresource with its own field manager. */
-  private async writeStatus(api: ApiObject, status: RealtimeApiStatus): Promise<void> {
+  private async writeStatus(api: ApiObject, status: RealtimeApiStatus, signal?: AbortSignal): Promise<void> {
     try {
       await this.options.client.apply(
-        REALTIMEAPIS,
+        REALTIME_APIS,
         {
           apiVersion: `${GROUP}/${VERSION}`,
           kind: KIND,
           metadata: { name: api.metadata.name, namespace: api.metadata.namespace },
           status,
         },
-        { fieldManager: STATUS_FIELD_MANAGER, force: true, subresource: 'status' },
+        { fieldManager: STATUS_FIELD_MANAGER, force: true, subresource: 'status', signal },
       );
       this.options.metrics?.writes.inc({ kind: KIND, verb: 'apply-status' });
       this.log.info('status', {

@@ -16,6 +16,7 @@ import { createGzip } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
 import { BUNDLE_KEY, BUNDLE_MAX_CONFIGMAPS, type BundleSpec } from '../../operator/api/v1alpha1/index.ts';
 import type { KubeObject } from '../../operator/kube/client.ts';
+import { MANAGED_BY_LABEL } from '../../operator/kube/resources.ts';
 import {
   BUNDLE_LABEL,
   BUNDLE_MANAGED_BY,
@@ -47,7 +48,10 @@ export const BUNDLE_MAX_BYTES = 8 * 1024 * 1024;
 export const BUNDLE_MTIME = new Date('1980-01-01T00:00:00Z');
 /** The name the deployed config file gets in the bundle: `cortex serve /mnt/project` reads it. */
 export const BUNDLE_CONFIG_NAME = 'cortex.yaml';
-/** gzip's OS byte (RFC 1952): zlib writes the platform it was built for; Unix everywhere gives the same bytes on every machine. */
+/**
+ * gzip's OS byte (RFC 1952): zlib writes the platform it was built for; Unix everywhere gives
+ * the same bytes on every machine.
+ */
 const GZIP_OS_UNIX = 3;
 
 export interface BundleFile {
@@ -222,10 +226,13 @@ export function oversizeError(root: string, files: { rel: string; abs: string }[
   const width = Math.max(...largest.map((e) => e.path.length));
   return new CliError(
     [
-      `cannot deploy ${root}: its ${plural(files.length, 'file')} hold ${bytes(total)}, more than the ${bytes(maxBytes)} a code bundle may hold once compressed (bundles are stored in the cluster as ConfigMaps)`,
+      `cannot deploy ${root}: its ${plural(files.length, 'file')} hold ${bytes(total)}, ` +
+        `more than the ${bytes(maxBytes)} a code bundle may hold once compressed ` +
+        '(bundles are stored in the cluster as ConfigMaps)',
       'the largest:',
       ...largest.map((e) => `  ${e.path.padEnd(width)}  ${bytes(e.size)}`),
-      `leave out what the predictor does not need by listing it in ${path.join(root, IGNORE_FILE)} (gitignore syntax, e.g. "${largest[0]?.path ?? 'data/'}"), ` +
+      `leave out what the predictor does not need by listing it in ${path.join(root, IGNORE_FILE)} ` +
+        `(gitignore syntax, e.g. "${largest[0]?.path ?? 'data/'}"), ` +
         "load models and data from storage in the predictor's constructor, " +
         'or bake the code into predictor.image (the project in /mnt/project) so that no bundle is needed',
     ].join('\n'),
@@ -263,9 +270,9 @@ export function bundleSpec(bundle: Pick<Bundle, 'tgz' | 'sha256'>): BundleSpec {
 }
 
 /**
- * The ConfigMaps that hold the bundle in `namespace` (undefined: none set, for kubectl -n or kustomize): immutable (the kubelet need not watch
- * them, and a name always means the same bytes), labelled so the operator can find them, each
- * with the full sha256. The operator adds owner references to the APIs that use them.
+ * The ConfigMaps that hold the bundle in `namespace` (undefined: none set, for kubectl -n or
+ * kustomize): immutable (the kubelet need not watch them, and a name always means the same
+ * bytes), labelled so the operator can find them, each with the full sha256. The operator adds owner references to the APIs that use them.
  */
 export function bundleConfigMaps(bundle: Pick<Bundle, 'tgz' | 'sha256'>, namespace: string | undefined): KubeObject[] {
   const parts = splitBundle(bundle.tgz);
@@ -280,7 +287,7 @@ export function bundleConfigMaps(bundle: Pick<Bundle, 'tgz' | 'sha256'>, namespa
     metadata: {
       name: bundleConfigMapName(bundle.sha256, i),
       ...(namespace !== undefined ? { namespace } : {}),
-      labels: { 'app.kubernetes.io/managed-by': BUNDLE_MANAGED_BY, [BUNDLE_LABEL]: bundleId(bundle.sha256) },
+      labels: { [MANAGED_BY_LABEL]: BUNDLE_MANAGED_BY, [BUNDLE_LABEL]: bundleId(bundle.sha256) },
       annotations: { [BUNDLE_SHA256_ANNOTATION]: bundle.sha256, [BUNDLE_PART_ANNOTATION]: `${i + 1}/${parts.length}` },
     },
     immutable: true,

@@ -3,17 +3,15 @@
 // then store the bundle and server-side apply the RealtimeAPIs. Nothing is half-applied: a bad
 // object stops the deploy before the first write.
 import { ConfigError, formatIssue, loadProject, type LoadedProject } from '../config/index.ts';
-import { PLURAL, GROUP, VERSION, KIND } from '../../operator/api/v1alpha1/index.ts';
-import { CONFIG_MAPS } from '../../operator/kube/resources.ts';
-import { KubeError, isConflict, isNotFound, type KubeObject, type ResourceType } from '../../operator/kube/client.ts';
+import { KIND } from '../../operator/api/v1alpha1/index.ts';
+import { CONFIG_MAPS, REALTIME_APIS } from '../../operator/kube/resources.ts';
+import { KubeError, isConflict, isNotFound, type KubeObject } from '../../operator/kube/client.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { bytes, plural } from '../output.ts';
 import { bundleObjects, packProject, type PackedProject } from './pack.ts';
 import { FIELD_MANAGER, talk, type Connection } from './connect.ts';
 import { realtimeApis, type RealtimeApiObject } from './manifests.ts';
 import type { DeployReporter } from '../local/deploy.ts';
-
-export const REALTIME_APIS: ResourceType = { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL };
 
 /** What a cluster deploy reports: the same steps and warnings as a local one. */
 export type ClusterDeployReporter = Pick<DeployReporter, 'step' | 'warning'>;

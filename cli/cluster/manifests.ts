@@ -3,10 +3,10 @@
 // RealtimeAPI per API of the cortex.yaml.
 import { API_VERSION, KIND, type BundleSpec, type RealtimeApiSpec } from '../../operator/api/v1alpha1/index.ts';
 import type { KubeObject } from '../../operator/kube/client.ts';
+import { MANAGED_BY_LABEL } from '../../operator/kube/resources.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import type { LoadedProject } from '../config/index.ts';
 
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_CLI = 'cortex';
 
 export interface RealtimeApiObject extends KubeObject {
@@ -35,7 +35,8 @@ export function realtimeApis(
     const missing = project.apis.filter((a) => a.spec.predictor.image === undefined).map((a) => a.name);
     if (missing.length > 0) {
       throw new CliError(
-        `${project.file}: --no-bundle means the code is baked into predictor.image, but ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no predictor.image; ` +
+        `${project.file}: --no-bundle means the code is baked into predictor.image, ` +
+          `but ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no predictor.image; ` +
           'set predictor.image to an image with the project in /mnt/project, or deploy without --no-bundle',
         ExitCode.Usage,
       );

@@ -2,12 +2,10 @@
 // the API server's service proxy (works from a laptop with only a kubeconfig).
 import { HttpMethod } from '@kubernetes/client-node';
 import { isNotFound, resourcePath } from '../../operator/kube/client.ts';
-import { CONFIG_MAPS } from '../../operator/kube/resources.ts';
-import { DEPLOYMENTS } from '../../operator/reconcilers/deployment.ts';
+import { CONFIG_MAPS, DEPLOYMENTS, REALTIME_APIS } from '../../operator/kube/resources.ts';
 import { SERVICE_PORT } from '../../operator/reconcilers/service.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { explain, talk, type Connection } from './connect.ts';
-import { REALTIME_APIS } from './deploy.ts';
 import { getApi } from './status.ts';
 import { BUNDLE_LABEL } from '../../operator/reconcilers/bundle-names.ts';
 
@@ -45,7 +43,8 @@ export async function deleteApi(conn: Connection, name: string, options: { waitM
     }
     if (Date.now() > deadline)
       throw new CliError(
-        `${name} is still being deleted after ${Math.round((options.waitMs ?? 60_000) / 1000)} s (finalizers or the garbage collector are slow); check with cortex get -e ${conn.env.name}`,
+        `${name} is still being deleted after ${Math.round((options.waitMs ?? 60_000) / 1000)} s ` +
+          `(finalizers or the garbage collector are slow); check with cortex get -e ${conn.env.name}`,
         ExitCode.Failed,
       );
     await new Promise((r) => setTimeout(r, 500));
@@ -93,7 +92,9 @@ export async function predictThroughProxy(
   contentType: string,
 ): Promise<Prediction> {
   await getApi(conn, name);
-  const path = `/api/v1/namespaces/${encodeURIComponent(conn.namespace)}/services/http:${encodeURIComponent(name)}:${SERVICE_PORT}/proxy/`;
+  const path =
+    `/api/v1/namespaces/${encodeURIComponent(conn.namespace)}` +
+    `/services/http:${encodeURIComponent(name)}:${SERVICE_PORT}/proxy/`;
   const answer = await talk(conn, `calling ${name}`, () =>
     conn.client.raw(HttpMethod.POST, path, { body, headers: { 'Content-Type': contentType } }),
   );

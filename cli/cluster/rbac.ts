@@ -2,22 +2,19 @@
 // that need it. The chart renders it as the ClusterRole <release>-user (bind it per namespace
 // with a RoleBinding; aggregated into the built-in edit and admin roles by default), and the
 // end-to-end test runs every command as a user bound to exactly these rules.
-import type { PolicyRule } from '../../operator/reconcilers/types.ts';
+import { CONFIG_MAPS, DEPLOYMENTS, PODS, REALTIME_APIS, SERVICES } from '../../operator/kube/resources.ts';
+import { ruleOn, type PolicyRule } from '../../operator/reconcilers/types.ts';
 
 export const cliUserRules: PolicyRule[] = [
   // deploy (server-side apply = patch, dry runs included), get, delete, the wait, env configure's check
-  {
-    apiGroups: ['cortex.dev'],
-    resources: ['realtimeapis'],
-    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
-  },
+  ruleOn(REALTIME_APIS, ['get', 'list', 'watch', 'create', 'patch', 'delete']),
   // deploy uploads bundles (immutable: never updated); delete waits for the API's to be released
-  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create'] },
+  ruleOn(CONFIG_MAPS, ['get', 'list', 'create']),
   // get API shows the pods; logs lists them and reads their logs
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+  ruleOn(PODS, ['get', 'list', 'watch']),
+  ruleOn(PODS, ['get'], { subresource: 'log' }),
   // predict POSTs through the API server's service proxy
-  { apiGroups: [''], resources: ['services/proxy'], verbs: ['get', 'create'] },
+  ruleOn(SERVICES, ['get', 'create'], { subresource: 'proxy' }),
   // refresh: a rolling restart, as kubectl rollout restart does it
-  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
+  ruleOn(DEPLOYMENTS, ['get', 'patch']),
 ];

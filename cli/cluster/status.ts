@@ -3,11 +3,10 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { RealtimeApi } from '../../operator/api/v1alpha1/index.ts';
 import { isNotFound, type KubeObject } from '../../operator/kube/client.ts';
-import { PODS } from '../../operator/kube/resources.ts';
+import { PODS, REALTIME_APIS } from '../../operator/kube/resources.ts';
 import { API_LABEL } from '../../operator/reconcilers/types.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { explain, talk, type Connection } from './connect.ts';
-import { REALTIME_APIS } from './deploy.ts';
 
 export interface ClusterApiView {
   name: string;

@@ -4,7 +4,7 @@
 import type { RealtimeApi } from '../../operator/api/v1alpha1/index.ts';
 import { isNotFound, type KubeObject } from '../../operator/kube/client.ts';
 import { explain, type Connection } from './connect.ts';
-import { REALTIME_APIS } from './deploy.ts';
+import { REALTIME_APIS } from '../../operator/kube/resources.ts';
 
 export type WaitOutcome =
   | { kind: 'live'; api: RealtimeApi }

@@ -2,7 +2,7 @@
 // machine) and clusters (a kubeconfig context and a namespace).
 import { Command } from 'commander';
 import { connect, explain, kubeconfigPath, loadKubeConfig } from '../cluster/connect.ts';
-import { REALTIME_APIS } from '../cluster/deploy.ts';
+import { REALTIME_APIS } from '../../operator/kube/resources.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { findSupervisor } from '../local/client.ts';
 import {

@@ -1,7 +1,9 @@
 // What Cortex accepted that this project does not: removed or unsupported settings, each with
 // the word the user gets about it. Paths are snake_case, relative to one API.
 
-export const SUPPORTED_KINDS = ['RealtimeAPI'] as const;
+import { KIND } from '../../operator/api/v1alpha1/index.ts';
+
+export const SUPPORTED_KINDS = [KIND] as const;
 
 /** Kinds Cortex had that are not implemented (yet). */
 export const UNSUPPORTED_KINDS: Record<string, string> = {
@@ -12,7 +14,7 @@ export const UNSUPPORTED_KINDS: Record<string, string> = {
 };
 
 /** Kinds renamed by Cortex before the versions this project reads. */
-export const RENAMED_KINDS: Record<string, string> = { SyncAPI: 'RealtimeAPI' };
+export const RENAMED_KINDS: Record<string, string> = { SyncAPI: KIND };
 
 /** Predictor types Cortex had that are not supported. */
 export const UNSUPPORTED_PREDICTOR_TYPES = ['tensorflow', 'onnx'];
@@ -34,7 +36,9 @@ const forModelServers =
       : {
           level: 'error',
           message: `not supported yet: ${field} (Cortex's model cache and live model reloading)`,
-          fix: `load the model in the predictor's constructor (its location can go in predictor.config) and remove ${field}`,
+          fix:
+            "load the model in the predictor's constructor (its location can go in predictor.config) " +
+            `and remove ${field}`,
         };
 
 /** Cortex 0.20–0.25 fields that no longer mean anything here. */

@@ -30,7 +30,7 @@ import { checkProjectFiles } from './project-files.ts';
 
 export interface LoadedApi {
   name: string;
-  kind: 'RealtimeAPI';
+  kind: typeof KIND;
   /** The defaulted, validated spec, as a RealtimeAPI resource carries it. */
   spec: RealtimeApiSpec;
   /** Line of the API in the file (1-based). */
@@ -185,7 +185,9 @@ class Loader {
         base,
         ['predictor', 'type'],
         `predictor type "${predictorType}" is not supported; supported types: ${PREDICTOR_TYPES.join(', ')}`,
-        `load the model yourself in a python predictor (e.g. with ${predictorType === 'onnx' ? 'onnxruntime' : 'tensorflow'} in PythonPredictor.__init__) and set type: python`,
+        'load the model yourself in a python predictor ' +
+          `(e.g. with ${predictorType === 'onnx' ? 'onnxruntime' : 'tensorflow'} in PythonPredictor.__init__) ` +
+          'and set type: python',
       );
       handled.add('predictor.type');
     }

@@ -3,9 +3,9 @@
 // Sharing it keeps one copy of every pod in memory instead of one per part. (The controller,
 // which runs only on the leader and must see every object from its first list, keeps its own.)
 import type { V1Pod } from '@kubernetes/client-node';
-import { GROUP, KIND, PLURAL, VERSION, type RealtimeApi } from '../api/v1alpha1/index.ts';
+import type { RealtimeApi } from '../api/v1alpha1/index.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
-import { PODS } from '../kube/resources.ts';
+import { PODS, REALTIME_APIS } from '../kube/resources.ts';
 import type { Logger } from '../log.ts';
 import { API_LABEL } from '../reconcilers/types.ts';
 import { Informer, listerWatcher, type InformerOptions } from './informer.ts';
@@ -36,8 +36,8 @@ export function cortexInformers(o: CortexInformerOptions): CortexInformers {
       ...common,
     }),
     apis: new Informer<CortexApi>({
-      name: PLURAL,
-      source: listerWatcher(o.client, { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL }, o.namespace),
+      name: REALTIME_APIS.plural,
+      source: listerWatcher(o.client, REALTIME_APIS, o.namespace),
       ...common,
     }),
   };

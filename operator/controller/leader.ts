@@ -12,24 +12,18 @@
 
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { KubeError, isNotFound, type KubeClient, type KubeObject, type ResourceType } from '../kube/client.ts';
+import { KubeError, isNotFound, type KubeClient, type KubeObject } from '../kube/client.ts';
+import { LEASES } from '../kube/resources.ts';
 import type { Logger } from '../log.ts';
-import type { PolicyRule } from '../reconcilers/types.ts';
+import { ruleOn, type PolicyRule } from '../reconcilers/types.ts';
 import { errorMessage } from './informer.ts';
 import { sleep } from './backoff.ts';
 import { HttpMethod } from '@kubernetes/client-node';
 import { resourcePath } from '../kube/client.ts';
 
-export const LEASES: ResourceType = { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases' };
-
 /** The Lease lives in the operator's namespace. */
 export const leaderElectionRbac: PolicyRule[] = [
-  {
-    apiGroups: ['coordination.k8s.io'],
-    resources: ['leases'],
-    verbs: ['get', 'create', 'update'],
-    scope: 'operator-namespace',
-  },
+  ruleOn(LEASES, ['get', 'create', 'update'], { scope: 'operator-namespace' }),
 ];
 
 export interface LeaseSpec {
@@ -156,9 +150,11 @@ export class LeaderElector {
     const { client, namespace, name } = this.o;
     const now = this.o.now();
     const durationSeconds = Math.max(1, Math.round(this.o.leaseDurationMs / 1000));
+    // a hung request must not outlast the renew deadline; release() aborts one in flight
+    const request = { signal: this.stopper.signal, timeoutMs: this.o.renewDeadlineMs };
     let current: Lease | undefined;
     try {
-      current = await client.get<Lease>(LEASES, namespace, name);
+      current = await client.get<Lease>(LEASES, namespace, name, request);
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -175,6 +171,7 @@ export class LeaderElector {
           LEASES,
           { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec },
           'cortex-operator',
+          request,
         );
       } catch (error) {
         if (error instanceof KubeError && error.code === 409) return false; // created by another candidate meanwhile
@@ -203,6 +200,7 @@ export class LeaderElector {
       // PUT with the resourceVersion read above: 409 when anyone wrote the Lease meanwhile
       this.lease = await client.request<Lease>(HttpMethod.PUT, resourcePath(LEASES, namespace, name), {
         body: { ...current, spec: next },
+        ...request,
       });
     } catch (error) {
       if (error instanceof KubeError && error.code === 409) return false;

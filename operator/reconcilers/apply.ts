@@ -4,6 +4,7 @@
 // fields set only at creation (onCreate), a create request under a separate field manager.
 
 import { KubeError, isNotFound, type KubeClient, type KubeObject } from '../kube/client.ts';
+import { REALTIME_APIS } from '../kube/resources.ts';
 import { parseQuantity } from '../api/v1alpha1/quantity.ts';
 import { isOwnedBy, type ApiInstance, type ChildConfig, type ChildReconciler } from './types.ts';
 
@@ -27,7 +28,7 @@ function describe(obj: KubeObject, kind: string): string {
 function checkOwner(existing: KubeObject, api: ApiInstance, kind: string): void {
   if (isOwnedBy(existing, api.uid)) return;
   const previous = (existing.metadata?.ownerReferences ?? []).find(
-    (r) => r.controller && r.kind === 'RealtimeAPI' && r.name === api.name,
+    (r) => r.controller && r.kind === REALTIME_APIS.kind && r.name === api.name,
   );
   if (previous)
     throw new Error(
@@ -120,7 +121,7 @@ export interface ApplyHooks {
 /**
  * Makes the child match `reconciler.desired(api, config)` and returns the object as the server
  * answered (with its new generation). `existing` is the cached object, undefined when the
- * cache has none.
+ * cache has none. `signal` aborts its requests (the reconcile was given up).
  */
 export async function applyChild<T>(
   client: KubeClient,
@@ -129,6 +130,7 @@ export async function applyChild<T>(
   config: ChildConfig,
   existing: KubeObject | undefined,
   hooks: ApplyHooks = {},
+  signal?: AbortSignal,
 ): Promise<KubeObject> {
   const desired = reconciler.desired(api, config) as unknown as KubeObject;
   const { kind } = reconciler.resource;
@@ -144,7 +146,7 @@ export async function applyChild<T>(
     // of the same name must not be taken over by the forced apply below
     let found: KubeObject | undefined;
     try {
-      found = await client.get(reconciler.resource, api.namespace, api.name);
+      found = await client.get(reconciler.resource, api.namespace, api.name, { signal });
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -157,11 +159,12 @@ export async function applyChild<T>(
           reconciler.resource,
           deepMerge(desired, reconciler.onCreate(api, config)) as KubeObject,
           CREATE_FIELD_MANAGER,
+          { signal },
         );
         created = true;
       } catch (error) {
         if (!(error instanceof KubeError && error.code === 409)) throw error;
-        checkOwner(await client.get(reconciler.resource, api.namespace, api.name), api, kind);
+        checkOwner(await client.get(reconciler.resource, api.namespace, api.name, { signal }), api, kind);
       }
     } else {
       created = true; // the apply below creates it
@@ -169,7 +172,11 @@ export async function applyChild<T>(
   }
   try {
     hooks.wrote?.('apply', field);
-    const applied = await client.apply(reconciler.resource, desired, { fieldManager: FIELD_MANAGER, force: true });
+    const applied = await client.apply(reconciler.resource, desired, {
+      fieldManager: FIELD_MANAGER,
+      force: true,
+      signal,
+    });
     if (created) hooks.changed?.('created');
     else if (existing && applied?.metadata?.resourceVersion !== existing.metadata?.resourceVersion)
       hooks.changed?.('updated');

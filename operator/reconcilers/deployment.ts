@@ -2,19 +2,18 @@
 
 import type { V1Container, V1Deployment, V1EnvVar, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { BUNDLE_KEY } from '../api/v1alpha1/index.ts';
-import type { ResourceType } from '../kube/client.ts';
+import { DEPLOYMENTS } from '../kube/resources.ts';
 import {
   API_LABEL,
   childMetadata,
   hashOf,
   labelsFor,
+  ruleOn,
   type ApiInstance,
   type ChildConfig,
   type ChildReconciler,
   type PolicyRule,
 } from './types.ts';
-
-export const DEPLOYMENTS: ResourceType = { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments' };
 
 /** Port `cortex serve` listens on in every replica. */
 export const RUNTIME_PORT = 8888;
@@ -41,7 +40,7 @@ const CONTAINER = CONTAINER_NAME;
 
 export const deploymentRbac: PolicyRule[] = [
   // create: the first version (with replicas) is created, never applied; patch: server-side apply
-  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
+  ruleOn(DEPLOYMENTS, ['get', 'list', 'watch', 'create', 'patch']),
 ];
 
 /** The name of the file a bundle chunk gets in BUNDLE_DIR; zero-padded so that a glob sorts them in order. */

@@ -27,16 +27,15 @@
 
 import type { V2HorizontalPodAutoscaler, V2HPAScalingRules } from '@kubernetes/client-node';
 import { parseDurationMs } from '../api/v1alpha1/index.ts';
-import type { ResourceType } from '../kube/client.ts';
-import { DEPLOYMENTS } from './deployment.ts';
-import { childMetadata, type ApiInstance, type ChildConfig, type ChildReconciler, type PolicyRule } from './types.ts';
-
-export const HPAS: ResourceType = {
-  group: 'autoscaling',
-  version: 'v2',
-  kind: 'HorizontalPodAutoscaler',
-  plural: 'horizontalpodautoscalers',
-};
+import { DEPLOYMENTS, HPAS } from '../kube/resources.ts';
+import {
+  childMetadata,
+  ruleOn,
+  type ApiInstance,
+  type ChildConfig,
+  type ChildReconciler,
+  type PolicyRule,
+} from './types.ts';
 
 /** The metric every replica exports (runtime/metrics.ts) and the HPA scales on. */
 export const IN_FLIGHT_METRIC = 'cortex_in_flight_requests';
@@ -47,13 +46,7 @@ export const MAX_POLICY_PERIOD_SECONDS = 1800;
 /** The HPA's largest stabilization window. */
 export const MAX_STABILIZATION_SECONDS = 3600;
 
-export const hpaRbac: PolicyRule[] = [
-  {
-    apiGroups: ['autoscaling'],
-    resources: ['horizontalpodautoscalers'],
-    verbs: ['get', 'list', 'watch', 'create', 'patch'],
-  },
-];
+export const hpaRbac: PolicyRule[] = [ruleOn(HPAS, ['get', 'list', 'watch', 'create', 'patch'])];
 
 /** A number as a Kubernetes quantity: 2 → "2", 0.5 → "500m". */
 export function quantityOf(n: number): string {

@@ -1,23 +1,21 @@
 // The API's Service: port 80 in front of the replicas' cortex serve (8888).
 
 import type { V1Service } from '@kubernetes/client-node';
-import type { ResourceType } from '../kube/client.ts';
+import { SERVICES } from '../kube/resources.ts';
 import { RUNTIME_PORT } from './deployment.ts';
 import {
   API_LABEL,
   childMetadata,
+  ruleOn,
   type ApiInstance,
   type ChildConfig,
   type ChildReconciler,
   type PolicyRule,
 } from './types.ts';
 
-export const SERVICES: ResourceType = { group: '', version: 'v1', kind: 'Service', plural: 'services' };
 export const SERVICE_PORT = 80;
 
-export const serviceRbac: PolicyRule[] = [
-  { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
-];
+export const serviceRbac: PolicyRule[] = [ruleOn(SERVICES, ['get', 'list', 'watch', 'create', 'patch'])];
 
 /** The in-cluster URL of the API. */
 export function endpointOf(

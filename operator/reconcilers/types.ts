@@ -4,11 +4,11 @@
 import { createHash } from 'node:crypto';
 import { API_VERSION, KIND, type RealtimeApiSpec } from '../api/v1alpha1/index.ts';
 import type { KubeObject, OwnerReference, ResourceType } from '../kube/client.ts';
+import { MANAGED_BY_LABEL } from '../kube/resources.ts';
 import type { Placement } from '../node-pools.ts';
 
 /** The label every object of an API carries; Services and Deployments select on it. */
 export const API_LABEL = 'cortex.dev/api';
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'cortex-operator';
 
 /** A RealtimeAPI with its spec defaulted (applyDefaults) and validated. */
@@ -46,6 +46,17 @@ export interface PolicyRule {
   resourceNames?: string[];
   /** 'cluster': a ClusterRole (APIs live in any namespace); 'operator-namespace': a Role in the operator's namespace. */
   scope?: 'cluster' | 'operator-namespace';
+}
+
+/** A rule on one resource type of kube/resources.ts (or one of its subresources: `${plural}/status`). */
+export function ruleOn(
+  resource: ResourceType,
+  verbs: string[],
+  more: Omit<PolicyRule, 'apiGroups' | 'resources' | 'verbs'> & { subresource?: string } = {},
+): PolicyRule {
+  const { subresource, ...rest } = more;
+  const name = subresource === undefined ? resource.plural : `${resource.plural}/${subresource}`;
+  return { apiGroups: [resource.group], resources: [name], verbs, ...rest };
 }
 
 /** One kind of child object. */

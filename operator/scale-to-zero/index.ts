@@ -11,22 +11,17 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { Informer, listerWatcher, objectKey, type InformerOptions } from '../controller/informer.ts';
 import type { EventRecorder } from '../events.ts';
 import { isNotFound, type KubeClient, type KubeObject } from '../kube/client.ts';
+import { ENDPOINT_SLICES, REALTIME_APIS } from '../kube/resources.ts';
 import type { Logger } from '../log.ts';
 import type { ApiActivity } from '../metrics-adapter/samples.ts';
 import { applyChild, type ApplyHooks } from '../reconcilers/apply.ts';
 import type { ApiInstance, ChildConfig, PolicyRule } from '../reconcilers/types.ts';
 import { ScaleToZeroLoop, type ApiObject, type ScaleToZeroStates } from './loop.ts';
 import { patchReplicas, replicasOf, replicasRbac, scaledToZeroAt, type Deployment } from './replicas.ts';
-import {
-  ACTIVATOR_SLICES_SELECTOR,
-  ENDPOINT_SLICES,
-  activatorSliceReconciler,
-  sliceRbac,
-  type ActivatorEndpoint,
-} from './slice.ts';
+import { ACTIVATOR_SLICES_SELECTOR, activatorSliceReconciler, sliceRbac, type ActivatorEndpoint } from './slice.ts';
 
 export { SCALED_TO_ZERO_ANNOTATION, patchReplicas, wake } from './replicas.ts';
-export { ENDPOINT_SLICES, desiredActivatorSlice, type ActivatorEndpoint } from './slice.ts';
+export { desiredActivatorSlice, type ActivatorEndpoint } from './slice.ts';
 export type { ScaleToZeroStates } from './loop.ts';
 
 export const scaleToZeroRbac: PolicyRule[] = [...replicasRbac, ...sliceRbac];
@@ -86,7 +81,7 @@ export class ScaleToZero {
     });
     // a slice edited or deleted by hand is put back (or removed) by its API's reconcile
     const owner = (o: KubeObject) =>
-      (o.metadata?.ownerReferences ?? []).find((r) => r.controller && r.kind === 'RealtimeAPI')?.name;
+      (o.metadata?.ownerReferences ?? []).find((r) => r.controller && r.kind === REALTIME_APIS.kind)?.name;
     const enqueue = (o: KubeObject) => {
       const name = owner(o);
       if (name && o.metadata?.namespace) deps.enqueue(`${o.metadata.namespace}/${name}`);
@@ -110,13 +105,15 @@ export class ScaleToZero {
   /**
    * The activator's slice for this API: there while minReplicas is 0 and no replica is ready
    * (at zero, waking, or not started yet: requests wait in the activator instead of failing),
-   * gone otherwise. Returns what the status should say when the API is at zero.
+   * gone otherwise. Returns what the status should say when the API is at zero. `signal`: the
+   * reconcile's.
    */
   async reconcile(
     api: ApiInstance,
     config: ChildConfig,
     deployment: V1Deployment | undefined,
     hooks: ApplyHooks = {},
+    signal?: AbortSignal,
   ): Promise<ScaledToZero | undefined> {
     const key = `${api.namespace}/${api.name}`;
     const zeroAllowed = api.spec.autoscaling.minReplicas === 0;
@@ -127,10 +124,12 @@ export class ScaleToZero {
       (deployment.status?.readyReplicas ?? 0) === 0;
     const cached = this.slices.get(key);
     if (route) {
-      await applyChild(this.deps.client, activatorSliceReconciler(this.options.activator!), api, config, cached, hooks);
+      const slice = activatorSliceReconciler(this.options.activator!);
+      await applyChild(this.deps.client, slice, api, config, cached, hooks, signal);
     } else if (cached) {
       try {
-        await this.deps.client.delete(ENDPOINT_SLICES, api.namespace, objectKey(cached).split('/')[1]);
+        const name = objectKey(cached).split('/')[1];
+        await this.deps.client.delete(ENDPOINT_SLICES, api.namespace, name, undefined, { signal });
         this.deps.log.debug('removed the activator EndpointSlice', { api: key });
       } catch (error) {
         if (!isNotFound(error)) throw error;

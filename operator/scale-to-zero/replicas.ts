@@ -13,17 +13,15 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { HttpMethod } from '@kubernetes/client-node';
 import { isConflict, resourcePath, type KubeClient, type KubeObject } from '../kube/client.ts';
-import { DEPLOYMENTS } from '../reconcilers/deployment.ts';
-import type { PolicyRule } from '../reconcilers/types.ts';
+import { DEPLOYMENTS } from '../kube/resources.ts';
+import { ruleOn, type PolicyRule } from '../reconcilers/types.ts';
 
 /** On a Deployment the operator scaled to zero: when (RFC 3339). Removed when it wakes. */
 export const SCALED_TO_ZERO_ANNOTATION = 'cortex.dev/scaled-to-zero-at';
 /** Field manager of these patches (the children's applies are cortex-operator's and never set replicas). */
 export const SCALE_FIELD_MANAGER = 'cortex-operator-scale-to-zero';
 
-export const replicasRbac: PolicyRule[] = [
-  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
-];
+export const replicasRbac: PolicyRule[] = [ruleOn(DEPLOYMENTS, ['get', 'patch'])];
 
 export type Deployment = V1Deployment & KubeObject;
 

@@ -13,23 +13,18 @@
 // the last pod addresses, and the Endpoints then mirrored into yet another slice:
 // kubernetes#91072, #118376), so requests would go to pods that are gone.
 
-import type { KubeObject, ResourceType } from '../kube/client.ts';
+import type { KubeObject } from '../kube/client.ts';
+import { ENDPOINT_SLICES, MANAGED_BY_LABEL } from '../kube/resources.ts';
 import {
   API_LABEL,
   MANAGED_BY,
-  MANAGED_BY_LABEL,
   childMetadata,
+  ruleOn,
   type ApiInstance,
   type ChildReconciler,
   type PolicyRule,
 } from '../reconcilers/types.ts';
 
-export const ENDPOINT_SLICES: ResourceType = {
-  group: 'discovery.k8s.io',
-  version: 'v1',
-  kind: 'EndpointSlice',
-  plural: 'endpointslices',
-};
 /** The label every implementation of Services selects slices by. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 /** Who manages a slice; anything but endpointslice-controller.k8s.io is left alone by the controller. */
@@ -37,13 +32,7 @@ export const SLICE_MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
 /** The label selector of the slices this operator manages (its informer's). */
 export const ACTIVATOR_SLICES_SELECTOR = `${API_LABEL},${SLICE_MANAGED_BY_LABEL}=${MANAGED_BY}`;
 
-export const sliceRbac: PolicyRule[] = [
-  {
-    apiGroups: ['discovery.k8s.io'],
-    resources: ['endpointslices'],
-    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
-  },
-];
+export const sliceRbac: PolicyRule[] = [ruleOn(ENDPOINT_SLICES, ['get', 'list', 'watch', 'create', 'patch', 'delete'])];
 
 /** Where the activator listens, as Services reach it: the operator pod's IP and the activator port. */
 export interface ActivatorEndpoint {
