@@ -256,7 +256,7 @@ async function startOperator(c: Cluster): Promise<{ pid: number; flags: string[]
     partial = lines.pop() ?? '';
     for (const l of lines) {
       if (!l) continue;
-      if (l.includes('"level":"warn"')) opWarnings++;
+      if (l.includes('"level":"warning"')) opWarnings++;
       if (l.includes('"level":"error"')) opErrors++;
       if (l.includes('"message":"running"')) running = true;
       opLog.push(l);

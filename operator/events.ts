@@ -3,10 +3,10 @@
 // it failed (InvalidSpec, ApplyFailed, ComputeUnavailable). `kubectl describe rapi <name>` lists
 // them. Emitting never fails a reconcile: a refused Event is logged and dropped.
 
-import { errorMessage } from './controller/informer.ts';
+import { errorMessage } from './util/errors.ts';
 import type { KubeClient, KubeObject } from './kube/client.ts';
 import { EVENTS } from './kube/resources.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from './util/log.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { ruleOn, type PolicyRule } from './reconcilers/types.ts';
 

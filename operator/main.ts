@@ -10,11 +10,11 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { parseDurationMs } from './api/v1alpha1/index.ts';
 import { KubeClient } from './kube/client.ts';
-import { jsonLogger, type LogLevel, type Logger } from './log.ts';
+import { LOG_LEVELS, operatorLogger, type LogLevel, type Logger } from './util/log.ts';
 import { configMapPools, filePools, type NodePoolSource } from './node-pools-source.ts';
 import { RealtimeApiController } from './realtimeapi-controller.ts';
 import { rbacManifests } from './rbac.ts';
-import { errorMessage } from './controller/informer.ts';
+import { errorMessage } from './util/errors.ts';
 import { HttpMethod } from '@kubernetes/client-node';
 import { LeaderElector, defaultIdentity } from './controller/leader.ts';
 import { eventRecorder } from './events.ts';
@@ -44,7 +44,8 @@ interface Flags {
   resync: string;
   healthPort: string;
   clusterDomain: string;
-  logLevel: LogLevel;
+  /** 'warn': the older spelling of 'warning', still accepted (charts installed with logLevel: warn). */
+  logLevel: LogLevel | 'warn';
   printRbac?: boolean;
   serviceAccount: string;
   leaderElect: boolean;
@@ -206,7 +207,7 @@ async function run(flags: Flags): Promise<void> {
     );
     return;
   }
-  const log = jsonLogger(flags.logLevel);
+  const log = operatorLogger(flags.logLevel === 'warn' ? 'warning' : flags.logLevel);
   const kc = loadKubeConfig(flags);
   const client = new KubeClient(kc);
   const metrics = createMetrics({ defaultMetrics: true });
@@ -388,8 +389,8 @@ export function operatorCommand(): Command {
     .option('--health-port <port>', 'port of /healthz and /readyz (0: none)', '8081')
     .option('--cluster-domain <domain>', 'DNS suffix of Services, for status.endpoint', 'cluster.local')
     .addOption(
-      new Option('--log-level <level>', 'debug, info, warn or error')
-        .choices(['debug', 'info', 'warn', 'error'])
+      new Option('--log-level <level>', 'debug, info, warning or error')
+        .choices([...LOG_LEVELS, 'warn'])
         .default('info'),
     )
     .option('--print-rbac', 'print the RBAC objects the operator needs (YAML) and exit')

@@ -2,10 +2,11 @@
 // named explicitly) or a file it re-reads when it changes (out of the cluster).
 
 import { readFileSync, statSync } from 'node:fs';
-import { Informer, errorMessage, listerWatcher } from './controller/informer.ts';
+import { Informer, listerWatcher } from './controller/informer.ts';
+import { errorMessage } from './util/errors.ts';
 import type { KubeClient, KubeObject } from './kube/client.ts';
 import { CONFIG_MAPS } from './kube/resources.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from './util/log.ts';
 import { NODE_POOLS_KEY, parseNodePools, type NodePools } from './node-pools.ts';
 import type { PolicyRule } from './reconcilers/types.ts';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseNodePools, selectPool, type NodePools } from './node-pools.ts';
 import { filePools } from './node-pools-source.ts';
-import { silentLogger } from './log.ts';
+import { silentLogger } from './util/log.ts';
 
 // the format test/cluster writes (nulls for pools without GPUs)
 const YAML = `

@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { KubeError, type KubeClient, type KubeObject, type ResourceType, type WatchHandle } from './kube/client.ts';
 import { REALTIME_APIS as REALTIMEAPIS, SERVICES } from './kube/resources.ts';
 import { RealtimeApiController } from './realtimeapi-controller.ts';
-import { silentLogger } from './log.ts';
+import { silentLogger } from './util/log.ts';
 import type { NodePoolSource } from './node-pools-source.ts';
 import type { NodePools } from './node-pools.ts';
 import { createMetrics, type OperatorMetrics } from './metrics.ts';

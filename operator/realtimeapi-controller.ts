@@ -14,11 +14,12 @@ import {
   type RealtimeApi,
   type RealtimeApiStatus,
 } from './api/v1alpha1/index.ts';
-import { Informer, errorMessage, listerWatcher, objectKey, type InformerOptions } from './controller/informer.ts';
+import { Informer, listerWatcher, objectKey, type InformerOptions } from './controller/informer.ts';
+import { errorMessage } from './util/errors.ts';
 import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
 import { isNotFound, type KubeClient, type KubeObject } from './kube/client.ts';
 import { ENDPOINT_SLICES, PODS, REALTIME_APIS } from './kube/resources.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from './util/log.ts';
 import type { NodePoolSource } from './node-pools-source.ts';
 import { selectPool } from './node-pools.ts';
 import { NotOwnedError, applyChild, type ApplyHooks } from './reconcilers/apply.ts';

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { Logger } from './log.ts';
+import type { Logger } from '../operator/util/log.ts';
 
 export class DependencyError extends Error {
   constructor(message: string) {

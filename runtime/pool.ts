@@ -2,7 +2,7 @@
 // restarts one that dies with exponential backoff, and reports a failed init as fatal
 // (the replica then exits non-zero, as Cortex's did, so the orchestrator sees it).
 import type { Dispatcher } from './dispatcher.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../operator/util/log.ts';
 import { InitError, type PredictorWorker, type WorkerExit } from './workers/types.ts';
 
 export interface PoolOptions {

@@ -7,7 +7,7 @@ import type { RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
 import { parseDurationMs } from '../operator/api/v1alpha1/index.ts';
 import { DependencyError, preparePython } from './deps.ts';
 import { Dispatcher } from './dispatcher.ts';
-import { Logger } from './log.ts';
+import { apiLogger } from '../operator/util/log.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { WorkerPool } from './pool.ts';
 import { RuntimeServer } from './server.ts';
@@ -40,7 +40,7 @@ export interface Replica {
 export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   const { spec, name, projectDir } = options;
   const predictor = spec.predictor;
-  const logger = new Logger(name, predictor.logLevel);
+  const logger = apiLogger(name, predictor.logLevel);
   const fatal = (message: string, detail?: string): never => {
     logger.error(message, detail !== undefined ? { detail } : undefined);
     logger.flush();
@@ -129,7 +129,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     stopping ??= (async () => {
       logger.info(`draining (grace period ${options.gracePeriodMs} ms)`);
       const finished = await server.drain(options.gracePeriodMs);
-      if (!finished) logger.warning('grace period ended with requests still in flight');
+      if (!finished) logger.warn('grace period ended with requests still in flight');
       await pool.shutdown(Math.max(1000, options.gracePeriodMs / 10));
       dispatcher.failPending(shuttingDown);
       logger.info('stopped');

@@ -5,7 +5,7 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from './dispatcher.ts';
-import type { Logger } from './log.ts';
+import type { JsonLogger } from '../operator/util/log.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { BodyKind, type PredictJob, type PredictResult } from './workers/types.ts';
 
@@ -14,7 +14,7 @@ export interface ServerOptions {
   predictorType: string;
   dispatcher: Dispatcher;
   metrics: RuntimeMetrics;
-  logger: Logger;
+  logger: JsonLogger;
   /** Whether every worker has finished init. */
   isReady(): boolean;
   workerSummary(): { size: number; ready: number };

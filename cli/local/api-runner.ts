@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../../runtime/log.ts';
+import type { Logger } from '../../operator/util/log.ts';
 import type { Layout } from './paths.ts';
 import type { ApiStatus, DeployRequest, ReplicaStatus, RolloutAction, RolloutEvent } from './protocol.ts';
 import { ReplicaProcess, type ExitInfo } from './replica.ts';
@@ -180,7 +180,7 @@ export class ApiRunner {
       }
       this.ctx.changed();
       this.ctx.dropped();
-      this.ctx.log.warning(`${this.name}: version ${short(run.version.hash)} failed: ${outcome.reason}`);
+      this.ctx.log.warn(`${this.name}: version ${short(run.version.hash)} failed: ${outcome.reason}`);
       return { action: 'failed', reason: outcome.reason, replica: outcome.replica?.id, logTail };
     }
     // Switch: the new replicas take every new request from now on; the old ones drain.
@@ -283,7 +283,7 @@ export class ApiRunner {
   private exited(run: Run, replica: ReplicaProcess, info: ExitInfo): void {
     this.ctx.changed();
     if (info.expected || run.cancelled || this.deleted) return;
-    this.ctx.log.warning(`${this.name}: replica ${replica.id} ${info.reason}`, {
+    this.ctx.log.warn(`${this.name}: replica ${replica.id} ${info.reason}`, {
       replica: replica.id,
       code: info.code,
       signal: info.signal,

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, displayPath, formatIssue, loadProject, type LoadedProject } from '../config/index.ts';
 import { DependencyError, preparePython } from '../../runtime/deps.ts';
-import { Logger } from '../../runtime/log.ts';
+import { apiLogger } from '../../operator/util/log.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { bytes, plural } from '../output.ts';
 import { ensureSupervisor, type SupervisorClient } from './client.ts';
@@ -175,7 +175,7 @@ async function installRequirements(
   for (const file of files) {
     const step = reporter.step(`installing ${path.relative(snapshot.dir, file)}`);
     let cached = false;
-    const logger = new Logger('cortex', 'info', (chunk) => {
+    const logger = apiLogger('cortex', 'info', (chunk) => {
       for (const line of chunk.split('\n')) {
         if (line === '') continue;
         const entry = JSON.parse(line) as { source?: string; message: string };

@@ -18,7 +18,7 @@ import {
 import http from 'node:http';
 import path from 'node:path';
 import { execa } from 'execa';
-import { Logger } from '../../runtime/log.ts';
+import { apiLogger, type JsonLogger } from '../../operator/util/log.ts';
 import { ApiRunner, versionOf, type RunnerContext } from './api-runner.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
@@ -38,7 +38,7 @@ const PRIVATE_ENV = ['CORTEX_PORT', 'CORTEX_HOST', 'CORTEX_TERMINATION_LOG', 'NO
 export async function runSupervisor(): Promise<void> {
   const l = layout();
   for (const dir of [l.home, l.logs, l.run, l.snapshots]) mkdirSync(dir, { recursive: true });
-  const log = new Logger('supervisor');
+  const log = apiLogger('supervisor');
   if (!acquireLock(l)) {
     log.info('another supervisor already runs for this CORTEX_HOME; exiting');
     log.flush();
@@ -83,13 +83,13 @@ function alive(pid: number): boolean {
 }
 
 /** Replicas of a supervisor that was killed outright (SIGKILL, OOM) are still running: end them. */
-async function killLeftovers(l: Layout, log: Logger): Promise<void> {
+async function killLeftovers(l: Layout, log: JsonLogger): Promise<void> {
   const { stdout } = await execa('ps', ['-eo', 'pid=,args='], { reject: false });
   for (const line of (stdout ?? '').split('\n')) {
     const match = /^\s*(\d+)\s+(.*)$/.exec(line);
     if (!match || !match[2].includes(' serve ') || !match[2].includes(l.snapshots + path.sep)) continue;
     const pid = Number(match[1]);
-    log.warning(`ending replica ${pid} left over from a previous supervisor`);
+    log.warn(`ending replica ${pid} left over from a previous supervisor`);
     try {
       process.kill(-pid, 'SIGKILL');
     } catch {
@@ -104,7 +104,7 @@ async function killLeftovers(l: Layout, log: Logger): Promise<void> {
 
 class Supervisor {
   private readonly l: Layout;
-  private readonly log: Logger;
+  private readonly log: JsonLogger;
   private readonly state: StateFile;
   private env: LocalEnvironment;
   private readonly runners = new Map<string, ApiRunner>();
@@ -117,7 +117,7 @@ class Supervisor {
   private idleSince = Date.now();
   private stopping = false;
 
-  constructor(l: Layout, log: Logger, state: StateFile, env: LocalEnvironment) {
+  constructor(l: Layout, log: JsonLogger, state: StateFile, env: LocalEnvironment) {
     this.l = l;
     this.log = log;
     this.state = state;

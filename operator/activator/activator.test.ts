@@ -6,7 +6,7 @@ import http, { type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
-import { silentLogger } from '../log.ts';
+import { silentLogger } from '../util/log.ts';
 import { Activator, RETRY_AFTER_SECONDS, type Backend } from './activator.ts';
 
 /** APIs, their ready replicas and wake-ups, in memory. */

@@ -16,8 +16,8 @@
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { errorMessage } from '../controller/informer.ts';
-import type { Logger } from '../log.ts';
+import { errorMessage } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
 import { RUNTIME_PORT } from '../reconcilers/deployment.ts';
 import { forward, jsonError } from './proxy.ts';
 import { routeOf } from './route.ts';

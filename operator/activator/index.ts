@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import type { EventRecorder } from '../events.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import type { InformerOptions } from '../controller/informer.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../util/log.ts';
 import type { ScaleToZeroStates } from '../scale-to-zero/loop.ts';
 import { Activator } from './activator.ts';
 import { kubeBackend } from './kube-backend.ts';

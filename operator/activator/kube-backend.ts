@@ -11,7 +11,7 @@ import type { InformerOptions } from '../controller/informer.ts';
 import { cortexInformers, type CortexInformers } from '../controller/cortex-informers.ts';
 import type { EventRecorder } from '../events.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../util/log.ts';
 import { API_LABEL, type PolicyRule } from '../reconcilers/types.ts';
 import type { ScaleToZeroStates } from '../scale-to-zero/loop.ts';
 import { replicasRbac, wake } from '../scale-to-zero/replicas.ts';

@@ -6,7 +6,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { RealtimeApi } from '../api/v1alpha1/index.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { PODS, REALTIME_APIS } from '../kube/resources.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../util/log.ts';
 import { API_LABEL } from '../reconcilers/types.ts';
 import { Informer, listerWatcher, type InformerOptions } from './informer.ts';
 

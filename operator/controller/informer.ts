@@ -20,7 +20,8 @@ import {
   type WatchEvent,
   type WatchHandle,
 } from '../kube/client.ts';
-import type { Logger } from '../log.ts';
+import { errorMessage } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
 
 /** Where an informer gets its objects: a list and a watch of one collection. */
 export interface ListerWatcher<T> {
@@ -349,10 +350,6 @@ export class Informer<T extends KubeObject> {
 
 function isGone(error: unknown): boolean {
   return error instanceof KubeError && error.code === 410;
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeError, type KubeClient, type KubeObject } from '../kube/client.ts';
-import { silentLogger } from '../log.ts';
+import { silentLogger } from '../util/log.ts';
 import { LeaderElector, microTime } from './leader.ts';
 
 /** One Lease; PUT must carry the current resourceVersion (else 409), like the API server. */

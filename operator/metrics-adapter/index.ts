@@ -10,10 +10,11 @@
 
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { errorMessage, type Informer, type InformerOptions } from '../controller/informer.ts';
+import { type Informer, type InformerOptions } from '../controller/informer.ts';
+import { errorMessage } from '../util/errors.ts';
 import { cortexInformers, type CortexInformers } from '../controller/cortex-informers.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../util/log.ts';
 import { MetricsApi } from './api.ts';
 import { loadRequestHeaderConfig, type RequestHeaderConfig } from './authn.ts';
 import { subjectAccessReviewAuthorizer, type Authorizer } from './authz.ts';

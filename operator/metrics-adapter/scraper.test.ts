@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Informer, type ListerWatcher } from '../controller/informer.ts';
 import type { KubeObject, WatchEvent, WatchHandle } from '../kube/client.ts';
-import { silentLogger } from '../log.ts';
+import { silentLogger } from '../util/log.ts';
 import { RuntimeMetrics } from '../../runtime/metrics.ts';
 import { SampleStore } from './samples.ts';
 import { DEFAULT_WINDOW_MS, Scraper, scrapeTarget, type ApiObject, type PodObject } from './scraper.ts';

@@ -9,9 +9,10 @@
 
 import type { V1Pod } from '@kubernetes/client-node';
 import { parseDurationMs, type RealtimeApi } from '../api/v1alpha1/index.ts';
-import { errorMessage, objectKey, type Informer } from '../controller/informer.ts';
+import { objectKey, type Informer } from '../controller/informer.ts';
+import { errorMessage } from '../util/errors.ts';
 import type { KubeObject } from '../kube/client.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../util/log.ts';
 import { RUNTIME_PORT } from '../reconcilers/deployment.ts';
 import { API_LABEL } from '../reconcilers/types.ts';
 import type { SampleStore } from './samples.ts';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import selfsigned from 'selfsigned';
-import { silentLogger } from '../log.ts';
+import { silentLogger } from '../util/log.ts';
 import { MetricsApi } from './api.ts';
 import type { RequestHeaderConfig, UserInfo } from './authn.ts';
 import type { ResourceAttributes } from './authz.ts';

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:https';
 import { hostname } from 'node:os';
 import selfsigned from 'selfsigned';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../util/log.ts';
 import { attributesOf, route, status, type Answer, type MetricsApi } from './api.ts';
 import { authenticate, type RequestHeaderConfig } from './authn.ts';
 import type { Authorizer } from './authz.ts';

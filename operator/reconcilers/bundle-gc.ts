@@ -6,7 +6,8 @@
 
 import { CONFIG_MAPS } from '../kube/resources.ts';
 import { HttpMethod, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
-import { Informer, errorMessage, objectKey, type InformerOptions, type ListerWatcher } from '../controller/informer.ts';
+import { Informer, objectKey, type InformerOptions, type ListerWatcher } from '../controller/informer.ts';
+import { errorMessage } from '../util/errors.ts';
 import { KIND } from '../api/v1alpha1/index.ts';
 import {
   isConflict,
@@ -16,7 +17,7 @@ import {
   type KubeObject,
   type OwnerReference,
 } from '../kube/client.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../util/log.ts';
 import { BUNDLE_LABEL } from './bundle-names.ts';
 import {
   bundlesInUse,

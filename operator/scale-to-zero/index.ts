@@ -12,7 +12,8 @@ import { Informer, listerWatcher, objectKey, type InformerOptions } from '../con
 import type { EventRecorder } from '../events.ts';
 import { isNotFound, type KubeClient, type KubeObject } from '../kube/client.ts';
 import { ENDPOINT_SLICES, REALTIME_APIS } from '../kube/resources.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../util/log.ts';
+import { untilAborted, type Runnable } from '../manager/runnable.ts';
 import type { ApiActivity } from '../metrics-adapter/samples.ts';
 import { applyChild, type ApplyHooks } from '../reconcilers/apply.ts';
 import type { ApiInstance, ChildConfig, PolicyRule } from '../reconcilers/types.ts';

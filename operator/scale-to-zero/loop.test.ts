@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ApiActivity } from '../metrics-adapter/samples.ts';
-import { silentLogger } from '../log.ts';
+import { silentLogger } from '../util/log.ts';
 import { ScaleToZeroLoop, formatSeconds, type ApiObject } from './loop.ts';
 import { SCALED_TO_ZERO_ANNOTATION, type Deployment } from './replicas.ts';
 

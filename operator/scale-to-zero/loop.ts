@@ -21,10 +21,10 @@ import {
   scaleToZeroDecision,
   type ScaleToZeroState,
 } from '../autoscaling/scale-to-zero.ts';
-import { errorMessage } from '../controller/informer.ts';
+import { errorMessage } from '../util/errors.ts';
 import type { EventRecorder } from '../events.ts';
 import type { KubeObject } from '../kube/client.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../util/log.ts';
 import type { ApiActivity } from '../metrics-adapter/samples.ts';
 import { replicasOf, scaledToZeroAt, type Deployment } from './replicas.ts';
 

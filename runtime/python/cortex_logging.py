@@ -1,6 +1,6 @@
 """JSON logging for the Python worker host: everything the predictor prints and every
 `logging` record becomes one JSON object per line on fd 1 (`time, level, api, request_id,
-worker, message`, like runtime/log.ts). sys.stdout / sys.stderr are replaced by line writers
+worker, message`, like operator/util/log.ts). sys.stdout / sys.stderr are replaced by line writers
 (info / error, always written); the root logger gets a handler filtered by log_level. The
 request id is per thread (`request_ctx.rid`), set by the host around each predict call.
 Standard library only; imported by cortex_host.py from this directory.
@@ -20,7 +20,7 @@ LOG_FD = 1
 request_ctx = threading.local()  # .rid: the current request's id (int or str) on this thread
 _log_lock = threading.Lock()
 _log = {"api": None, "worker": None}
-_log_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # like runtime/log.ts
+_log_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # like operator/util/log.ts
 
 
 def log(level, message, rid=False):

@@ -77,7 +77,7 @@ describe('the Helm chart on a real control plane', { concurrency: false }, () =>
   after(async () => {
     operator?.kill('SIGTERM');
     await operator?.catch(() => undefined);
-    if (process.exitCode || logs.some((l) => /"level":"(warn|error)"/.test(l))) {
+    if (process.exitCode || logs.some((l) => /"level":"(warning|error)"/.test(l))) {
       process.stderr.write(`--- operator log (last 40 lines) ---\n${logs.slice(-40).join('\n')}\n`);
     }
     await cluster?.stop();

@@ -114,7 +114,7 @@ describe('code bundles on a real control plane', { concurrency: false }, () => {
     const logs = operator?.logs ?? [];
     if (
       process.exitCode ||
-      logs.some((l) => /"level":"(warn|error)"/.test(l)) ||
+      logs.some((l) => /"level":"(warning|error)"/.test(l)) ||
       process.env.CORTEX_TEST_OPERATOR_LOG
     ) {
       process.stderr.write(`--- operator log (last 60 lines) ---\n${logs.slice(-60).join('\n')}\n`);

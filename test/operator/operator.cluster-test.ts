@@ -175,7 +175,7 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     for (const op of operators) await op.proc.catch(() => undefined);
     if (
       process.exitCode ||
-      logs.some((l) => /"level":"(warn|error)"/.test(l)) ||
+      logs.some((l) => /"level":"(warning|error)"/.test(l)) ||
       process.env.CORTEX_TEST_OPERATOR_LOG
     ) {
       process.stderr.write(`--- operator log (last 60 lines) ---\n${logs.slice(-60).join('\n')}\n`);

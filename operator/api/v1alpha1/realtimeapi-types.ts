@@ -13,17 +13,17 @@ import {
   StringMap,
   Struct,
 } from './schema-helpers.ts';
+import { LOG_LEVELS } from '../../util/log.ts';
 
 /** Predictor languages this project runs. Cortex's tensorflow and onnx types are not supported. */
 export const PREDICTOR_TYPES = ['python', 'typescript'] as const;
 export type PredictorType = (typeof PREDICTOR_TYPES)[number];
 
-/** Log levels of the runtime and the predictor's logger. */
 /** The endpoint's pattern in the schema; check-formats explains what fails it. */
 export const ENDPOINT_PATTERN = '^/';
 
-export const LOG_LEVELS = ['debug', 'info', 'warning', 'error'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+/** Log levels of the runtime and the predictor's logger: the logger's own (util/log.ts). */
+export { LOG_LEVELS, type LogLevel } from '../../util/log.ts';
 
 export const ServerSideBatchingSchema = Struct(
   {
