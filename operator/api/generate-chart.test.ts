@@ -32,7 +32,8 @@ const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
 const schema = JSON.parse(read(`${CHART_DIR}/values.schema.json`)) as {
   definitions: Record<string, { pattern?: string }>;
 };
-const values = parse(read(`${CHART_DIR}/values.yaml`)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the chart's values, read field by field
+const values = parse(read(`${CHART_DIR}/values.yaml`)) as Record<string, any>;
 const chart = parse(read(`${CHART_DIR}/Chart.yaml`)) as { appVersion: string; apiVersion: string };
 const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(schema);
 
@@ -70,30 +71,34 @@ test('values.yaml passes values.schema.json, which is JSON Schema draft-07 (what
   assert.ok(!schemaAccepts({ ...values, replicaCount: 0 }));
 });
 
-test("the GPU example in values.yaml's comments is ci/gpu-values.yaml, and the operator reads it as a CPU and a GPU pool", () => {
-  const text = read(`${CHART_DIR}/values.yaml`);
-  const block = /# --- example: node pools ---\n([\s\S]*?)# --- end of example ---/.exec(text);
-  assert.ok(block, 'values.yaml has the marked example');
-  const example = parse(
-    block[1]
-      .split('\n')
-      .map((l) => l.replace(/^# ?/, ''))
-      .join('\n'),
-  );
-  assert.deepEqual(example, parse(read(`${CHART_DIR}/ci/gpu-values.yaml`)));
-  assert.ok(schemaAccepts({ ...values, ...example }), JSON.stringify(validate.errors));
-  const pools = parseNodePools(stringify(example.nodePools));
-  assert.deepEqual(
-    pools.map((p) => [p.name, p.gpuResource]),
-    [
-      ['cpu', undefined],
-      ['gpu', 'nvidia.com/gpu'],
-    ],
-  );
-  assert.deepEqual(pools[1].tolerations, [
-    { key: 'nvidia.com/gpu', operator: 'Equal', value: 'present', effect: 'NoSchedule' },
-  ]);
-});
+test(
+  "the GPU example in values.yaml's comments is ci/gpu-values.yaml, " +
+    'and the operator reads it as a CPU and a GPU pool',
+  () => {
+    const text = read(`${CHART_DIR}/values.yaml`);
+    const block = /# --- example: node pools ---\n([\s\S]*?)# --- end of example ---/.exec(text);
+    assert.ok(block, 'values.yaml has the marked example');
+    const example = parse(
+      block[1]
+        .split('\n')
+        .map((l) => l.replace(/^# ?/, ''))
+        .join('\n'),
+    );
+    assert.deepEqual(example, parse(read(`${CHART_DIR}/ci/gpu-values.yaml`)));
+    assert.ok(schemaAccepts({ ...values, ...example }), JSON.stringify(validate.errors));
+    const pools = parseNodePools(stringify(example.nodePools));
+    assert.deepEqual(
+      pools.map((p) => [p.name, p.gpuResource]),
+      [
+        ['cpu', undefined],
+        ['gpu', 'nvidia.com/gpu'],
+      ],
+    );
+    assert.deepEqual(pools[1].tolerations, [
+      { key: 'nvidia.com/gpu', operator: 'Equal', value: 'present', effect: 'NoSchedule' },
+    ]);
+  },
+);
 
 test("values.schema.json accepts exactly the node pools the operator's parser accepts", () => {
   const cases: [string, unknown][] = [
@@ -190,28 +195,32 @@ test('values.schema.json refuses an unknown metricsApi.provider and a caBundle t
   assert.ok(!schemaAccepts(withMetricsApi({ prometheusAdapter: { podMonitors: {} } })));
 });
 
-test("files/prometheus-adapter-rules.yaml serves the HPAs' metric per pod, averaged over the built-in adapter's default window", () => {
-  type Rule = {
-    seriesQuery: string;
-    resources: { overrides: Record<string, { resource: string }> };
-    name: { matches: string; as: string };
-    metricsQuery: string;
-  };
-  const rules = parse(read(`${CHART_DIR}/files/prometheus-adapter-rules.yaml`)) as { rules: { custom: Rule[] } };
-  assert.equal(rules.rules.custom.length, 1);
-  const [rule] = rules.rules.custom;
-  assert.equal(rule.name.as, IN_FLIGHT_METRIC, 'the metric name the HPAs ask for');
-  assert.match(rule.seriesQuery, new RegExp(`^${IN_FLIGHT_METRIC}\\{`), 'the gauge the replicas export');
-  assert.deepEqual(
-    rule.resources.overrides,
-    { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } },
-    'a pods metric',
-  );
-  const range = /avg_over_time\(<<\.Series>>\{<<\.LabelMatchers>>\}\[(\w+)\]\)/.exec(rule.metricsQuery);
-  assert.ok(range, `a mean over time: ${rule.metricsQuery}`);
-  assert.equal(parseDurationMs(range[1]), DEFAULT_WINDOW_MS, 'the default autoscaling.window');
-  assert.match(rule.metricsQuery, /^avg by \(<<\.GroupBy>>\)/, 'one value per pod, a pod scraped twice counts once');
-});
+test(
+  "files/prometheus-adapter-rules.yaml serves the HPAs' metric per pod, " +
+    "averaged over the built-in adapter's default window",
+  () => {
+    type Rule = {
+      seriesQuery: string;
+      resources: { overrides: Record<string, { resource: string }> };
+      name: { matches: string; as: string };
+      metricsQuery: string;
+    };
+    const rules = parse(read(`${CHART_DIR}/files/prometheus-adapter-rules.yaml`)) as { rules: { custom: Rule[] } };
+    assert.equal(rules.rules.custom.length, 1);
+    const [rule] = rules.rules.custom;
+    assert.equal(rule.name.as, IN_FLIGHT_METRIC, 'the metric name the HPAs ask for');
+    assert.match(rule.seriesQuery, new RegExp(`^${IN_FLIGHT_METRIC}\\{`), 'the gauge the replicas export');
+    assert.deepEqual(
+      rule.resources.overrides,
+      { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } },
+      'a pods metric',
+    );
+    const range = /avg_over_time\(<<\.Series>>\{<<\.LabelMatchers>>\}\[(\w+)\]\)/.exec(rule.metricsQuery);
+    assert.ok(range, `a mean over time: ${rule.metricsQuery}`);
+    assert.equal(parseDurationMs(range[1]), DEFAULT_WINDOW_MS, 'the default autoscaling.window');
+    assert.match(rule.metricsQuery, /^avg by \(<<\.GroupBy>>\)/, 'one value per pod, a pod scraped twice counts once');
+  },
+);
 
 test('docs/install.md lists every value of the chart', () => {
   const docs = read('docs/install.md');

@@ -29,7 +29,8 @@ function wire(schema: unknown): Record<string, unknown> {
 const NAME_RULE = {
   rule: "size(self.metadata.name) <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
   message:
-    'metadata.name must be at most 63 lowercase letters, digits and "-", starting with a letter and ending with a letter or digit (the API\'s Service is named after it)',
+    'metadata.name must be at most 63 lowercase letters, digits and "-", ' +
+    "starting with a letter and ending with a letter or digit (the API's Service is named after it)",
   reason: 'FieldValueInvalid',
 };
 
@@ -81,7 +82,8 @@ export function buildCrd(): Record<string, unknown> {
             openAPIV3Schema: {
               type: 'object',
               description:
-                "A realtime prediction API: a predictor class served over HTTP by autoscaled replicas (Cortex's RealtimeAPI).",
+                'A realtime prediction API: a predictor class served over HTTP by autoscaled replicas ' +
+                "(Cortex's RealtimeAPI).",
               required: ['spec'],
               properties: {
                 apiVersion: {

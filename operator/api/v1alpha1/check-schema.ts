@@ -68,7 +68,8 @@ function pointerToPath(pointer: string): string[] {
 function fromAjv(e: ErrorObject, ctx: IssueCollector): SpecIssue | undefined {
   const path = pointerToPath(e.instancePath);
   const parent = (e.parentSchema ?? {}) as TSchema;
-  if (e.schemaPath.includes('/anyOf/') || e.keyword === 'anyOf') return undefined; // int-or-string: checked in formats()
+  // int-or-string: checked in formats()
+  if (e.schemaPath.includes('/anyOf/') || e.keyword === 'anyOf') return undefined;
   switch (e.keyword) {
     case 'required': {
       const missing = [...path, String((e.params as { missingProperty: string }).missingProperty)];

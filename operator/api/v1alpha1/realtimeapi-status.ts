@@ -26,7 +26,8 @@ export const ConditionSchema = Type.Object(
       minLength: 1,
       maxLength: 316,
       pattern:
-        '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+        '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?' +
+        '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
       description: 'Type of the condition: Ready or Progressing.',
     }),
     status: StringEnum(['True', 'False', 'Unknown'] as const, {
@@ -81,14 +82,16 @@ export const RealtimeApiStatusSchema = Type.Object(
     status: Type.Optional(
       StringEnum(STATUS_WORDS, {
         description:
-          'In one word, as cortex get shows it: live, updating, error, error (out of memory), error (image pull) or compute unavailable.',
+          'In one word, as cortex get shows it: live, updating, error, error (out of memory), ' +
+          'error (image pull) or compute unavailable.',
       }),
     ),
     message: Type.Optional(
       Type.String({
         maxLength: 32768,
         description:
-          "What to do about the status, when it is not live: the container's termination message, the scheduler's reason, the invalid field.",
+          'What to do about the status, when it is not live: ' +
+          "the container's termination message, the scheduler's reason, the invalid field.",
       }),
     ),
     ready: Type.Optional(

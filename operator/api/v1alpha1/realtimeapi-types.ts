@@ -30,16 +30,19 @@ export const ServerSideBatchingSchema = Struct(
     maxBatchSize: Type.Integer({
       minimum: 1,
       description:
-        'Largest number of requests gathered into one predict call, which then receives a list of payloads and must return a list of the same length.',
+        'Largest number of requests gathered into one predict call, ' +
+        'which then receives a list of payloads and must return a list of the same length.',
     }),
     batchInterval: Duration({
       description:
-        'Longest time to wait for a batch to fill before calling predict with what has arrived (a duration such as 100ms or 0.5s).',
+        'Longest time to wait for a batch to fill before calling predict with what has arrived ' +
+        '(a duration such as 100ms or 0.5s).',
     }),
   },
   {
     description:
-      'Server-side batching: concurrent requests are grouped into one predict call. Absent: every request is predicted on its own.',
+      'Server-side batching: concurrent requests are grouped into one predict call. ' +
+      'Absent: every request is predicted on its own.',
     'x-kubernetes-validations': [
       {
         rule: "duration(self.batchInterval) > duration('0s')",
@@ -69,7 +72,8 @@ export const DependenciesSchema = Struct(
       minLength: 1,
       default: 'dependencies.sh',
       description:
-        'Shell script run before the predictor starts, relative to the project folder. Default: dependencies.sh (run when present).',
+        'Shell script run before the predictor starts, relative to the project folder. ' +
+        'Default: dependencies.sh (run when present).',
     }),
   },
   { default: {}, description: "Files that install the predictor's dependencies when a replica starts." },
@@ -92,18 +96,23 @@ export const BundleSchema = Struct(
       {
         minItems: 1,
         maxItems: BUNDLE_MAX_CONFIGMAPS,
-        description: `ConfigMaps in the API's namespace holding the project folder as a gzipped tar, in order: each one's binaryData key "${BUNDLE_KEY}" is the next chunk. Written by cortex deploy.`,
+        description:
+          "ConfigMaps in the API's namespace holding the project folder as a gzipped tar, in order: " +
+          `each one's binaryData key "${BUNDLE_KEY}" is the next chunk. Written by cortex deploy.`,
       },
     ),
     sha256: Type.String({
       pattern: '^[0-9a-f]{64}$',
       description:
-        'SHA-256 (lowercase hex) of the whole tar.gz: checked before it is unpacked, and a new value rolls the replicas out even when the ConfigMap names stay the same.',
+        'SHA-256 (lowercase hex) of the whole tar.gz: checked before it is unpacked, ' +
+        'and a new value rolls the replicas out even when the ConfigMap names stay the same.',
     }),
   },
   {
     description:
-      'Where the project folder (cortex.yaml, the predictor, its files) comes from when it is not baked into predictor.image: a bundle cortex deploy uploads as ConfigMaps, unpacked into /mnt/project when a replica starts.',
+      'Where the project folder (cortex.yaml, the predictor, its files) comes from ' +
+      'when it is not baked into predictor.image: ' +
+      'a bundle cortex deploy uploads as ConfigMaps, unpacked into /mnt/project when a replica starts.',
   },
 );
 
@@ -159,7 +168,8 @@ export const PredictorSchema = Struct(
       {
         rule: 'has(self.bundle) || has(self.image)',
         message:
-          "the predictor's code must come from predictor.bundle (cortex deploy uploads it) or be baked into predictor.image at /mnt/project",
+          "the predictor's code must come from predictor.bundle " +
+          '(cortex deploy uploads it) or be baked into predictor.image at /mnt/project',
       },
     ],
   },
@@ -206,7 +216,8 @@ export const AutoscalingSchema = Struct(
       Type.Number({
         minimum: 0,
         description:
-          'In-flight requests per replica the autoscaler aims for (greater than 0). Default: processesPerReplica × threadsPerProcess.',
+          'In-flight requests per replica the autoscaler aims for (greater than 0). ' +
+          'Default: processesPerReplica × threadsPerProcess.',
       }),
     ),
     maxReplicaConcurrency: Type.Integer({
@@ -252,7 +263,8 @@ export const AutoscalingSchema = Struct(
     scaleToZeroAfter: Duration({
       default: '5m',
       description:
-        'With minReplicas 0: the API goes to 0 replicas after this long without a request; the next request is held until a replica is ready. Default: 5m.',
+        'With minReplicas 0: the API goes to 0 replicas after this long without a request; ' +
+        'the next request is held until a replica is ready. Default: 5m.',
     }),
   },
   {
@@ -270,7 +282,9 @@ export const AutoscalingSchema = Struct(
         reason: 'FieldValueInvalid',
       },
       {
-        rule: '!has(self.initReplicas) || !has(self.minReplicas) || !has(self.maxReplicas) || (self.initReplicas >= self.minReplicas && self.initReplicas <= self.maxReplicas)',
+        rule:
+          '!has(self.initReplicas) || !has(self.minReplicas) || !has(self.maxReplicas) || ' +
+          '(self.initReplicas >= self.minReplicas && self.initReplicas <= self.maxReplicas)',
         message: 'initReplicas must be between minReplicas and maxReplicas',
         fieldPath: '.initReplicas',
         reason: 'FieldValueInvalid',
@@ -294,13 +308,18 @@ export const AutoscalingSchema = Struct(
         reason: 'FieldValueInvalid',
       },
       {
-        rule: "!has(self.window) || (duration(self.window) >= duration('10s') && duration(self.window).getMilliseconds() % 10000 == 0)",
+        rule:
+          "!has(self.window) || (duration(self.window) >= duration('10s') && " +
+          'duration(self.window).getMilliseconds() % 10000 == 0)',
         message: 'window must be a multiple of 10s',
         fieldPath: '.window',
         reason: 'FieldValueInvalid',
       },
       {
-        rule: "(!has(self.downscaleStabilizationPeriod) || duration(self.downscaleStabilizationPeriod) <= duration('1h')) && (!has(self.upscaleStabilizationPeriod) || duration(self.upscaleStabilizationPeriod) <= duration('1h'))",
+        rule:
+          '(!has(self.downscaleStabilizationPeriod) || ' +
+          "duration(self.downscaleStabilizationPeriod) <= duration('1h')) && " +
+          "(!has(self.upscaleStabilizationPeriod) || duration(self.upscaleStabilizationPeriod) <= duration('1h'))",
         message: "stabilization periods must be at most 1h (the HorizontalPodAutoscaler's limit)",
         reason: 'FieldValueInvalid',
       },
@@ -313,12 +332,14 @@ export const UpdateStrategySchema = Struct(
     maxSurge: IntOrPercent({
       default: '25%',
       description:
-        'Replicas created above the desired count during a rolling update: a number or a percentage. 0 disables surging. Default: 25%.',
+        'Replicas created above the desired count during a rolling update: a number or a percentage. ' +
+        '0 disables surging. Default: 25%.',
     }),
     maxUnavailable: IntOrPercent({
       default: '25%',
       description:
-        'Replicas that may be unavailable during a rolling update: a number or a percentage (not 0 when maxSurge is 0). Default: 25%.',
+        'Replicas that may be unavailable during a rolling update: ' +
+        'a number or a percentage (not 0 when maxSurge is 0). Default: 25%.',
     }),
   },
   {
@@ -327,7 +348,9 @@ export const UpdateStrategySchema = Struct(
     'x-kubernetes-validations': [
       {
         // int-or-string values are dynamic in CEL: string() reads 0 and '0%' alike.
-        rule: "!has(self.maxSurge) || !has(self.maxUnavailable) || !(string(self.maxSurge) in ['0', '0%'] && string(self.maxUnavailable) in ['0', '0%'])",
+        rule:
+          '!has(self.maxSurge) || !has(self.maxUnavailable) || ' +
+          "!(string(self.maxSurge) in ['0', '0%'] && string(self.maxUnavailable) in ['0', '0%'])",
         message: 'maxSurge and maxUnavailable must not both be 0 (a rolling update could never progress)',
         fieldPath: '.maxUnavailable',
         reason: 'FieldValueInvalid',

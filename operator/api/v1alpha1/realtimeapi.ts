@@ -3,7 +3,10 @@
 import type { RealtimeApiSpecInput } from './realtimeapi-types.ts';
 import type { RealtimeApiStatus } from './realtimeapi-status.ts';
 
-/** A RealtimeAPI as read from the API server: the spec is as written (defaulted by the CRD's schema, not by applyDefaults). */
+/**
+ * A RealtimeAPI as read from the API server: the spec is as written (defaulted by the CRD's
+ * schema, not by applyDefaults).
+ */
 export interface RealtimeApi {
   apiVersion: string;
   kind: string;

@@ -31,7 +31,9 @@ export function validateApiName(name: unknown): { message: string; fix: string }
       .slice(0, 63)
       .replace(/-+$/, '');
     return {
-      message: `"${name}" is not a valid name: use at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit`,
+      message:
+        `"${name}" is not a valid name: ` +
+        'use at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit',
       fix: suggestion ? `rename it, e.g. to "${suggestion}"` : 'rename it, e.g. to "my-api"',
     };
   }
@@ -68,13 +70,19 @@ function crossField(spec: unknown, ctx: IssueCollector): void {
     ctx.add({
       path: p('minReplicas'),
       message: `must be ≤ ${ctx.name(p('maxReplicas'), p('minReplicas'))} (${max})`,
-      fix: `lower ${ctx.name(p('minReplicas'), p('minReplicas'))} to ${max} or less, or raise ${ctx.name(p('maxReplicas'), p('minReplicas'))} to ${min} or more`,
+      fix:
+        `lower ${ctx.name(p('minReplicas'), p('minReplicas'))} to ${max} or less, ` +
+        `or raise ${ctx.name(p('maxReplicas'), p('minReplicas'))} to ${min} or more`,
     });
   } else if (int(min) && int(max) && int(init) && (init < min || init > max)) {
     ctx.add({
       path: p('initReplicas'),
-      message: `must be between ${ctx.name(p('minReplicas'), p('initReplicas'))} (${min}) and ${ctx.name(p('maxReplicas'), p('initReplicas'))} (${max}) (got ${init})`,
-      fix: `set ${ctx.name(p('initReplicas'), p('initReplicas'))} between ${min} and ${max}, or leave it out (it defaults to ${ctx.name(p('minReplicas'), p('initReplicas'))})`,
+      message:
+        `must be between ${ctx.name(p('minReplicas'), p('initReplicas'))} (${min}) ` +
+        `and ${ctx.name(p('maxReplicas'), p('initReplicas'))} (${max}) (got ${init})`,
+      fix:
+        `set ${ctx.name(p('initReplicas'), p('initReplicas'))} between ${min} and ${max}, ` +
+        `or leave it out (it defaults to ${ctx.name(p('minReplicas'), p('initReplicas'))})`,
     });
   }
 
