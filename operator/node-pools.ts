@@ -167,7 +167,9 @@ export function selectPool(compute: Pick<ComputeSpec, 'gpu' | 'nodeGroups'>, con
     const missing = wanted.filter((n) => !pools.some((p) => p.name === n));
     if (missing.length > 0) {
       return {
-        unavailable: `compute.nodeGroups lists ${missing.join(', ')}, which ${missing.length === 1 ? 'does' : 'do'} not exist; ${existing}${where}`,
+        unavailable:
+          `compute.nodeGroups lists ${missing.join(', ')}, ` +
+          `which ${missing.length === 1 ? 'does' : 'do'} not exist; ${existing}${where}`,
       };
     }
     candidates = pools.filter((p) => wanted.includes(p.name));

@@ -21,7 +21,8 @@ test('merged rules: one per resource, the union of verbs, nothing wider than dec
   assert.deepEqual(find('cortex.dev', 'realtimeapis')?.verbs, ['get', 'list', 'watch']);
   assert.deepEqual(find('cortex.dev', 'realtimeapis/status')?.verbs, ['get', 'patch', 'update']);
   assert.deepEqual(find('', 'pods')?.verbs, ['get', 'list', 'watch']);
-  // bundle ConfigMaps live next to the APIs: owner references (patch) and unused ones deleted (the node pools' ConfigMap needs only the Role)
+  // bundle ConfigMaps live next to the APIs: owner references (patch) and unused ones deleted
+  // (the node pools' ConfigMap needs only the Role)
   assert.deepEqual(find('', 'configmaps')?.verbs, ['delete', 'get', 'list', 'patch', 'watch']);
   assert.deepEqual(find('', 'events')?.verbs, ['create', 'patch'], 'Events on the APIs');
   assert.equal(find('coordination.k8s.io', 'leases'), undefined, 'the leader Lease only in the operator namespace');

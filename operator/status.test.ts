@@ -188,24 +188,28 @@ test('unschedulable → compute unavailable with the scheduler message', () => {
   assert.equal(s.conditions![0].reason, 'Unschedulable');
 });
 
-test('problems are ranked: image pull before OOM before crash before unschedulable; ready and terminating pods are ignored', () => {
-  const pull = pod('p', { containers: [container({ waiting: { reason: 'ErrImagePull' } })] });
-  const crash = pod('c', {
-    containers: [container({ waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { exitCode: 1 } })],
-  });
-  const unsched = pod('u', { scheduled: { status: 'False', reason: 'Unschedulable', message: 'no' } });
-  assert.equal(podProblem([unsched, crash, pull])?.word, 'error (image pull)');
-  assert.equal(podProblem([unsched, crash])?.word, 'error');
-  const recovered = pod('r', {
-    ready: true,
-    containers: [container({ running: {} }, { terminated: { reason: 'OOMKilled', exitCode: 137 } })],
-  });
-  assert.equal(podProblem([recovered]), undefined, 'a ready pod that was once OOMKilled is fine');
-  assert.equal(
-    podProblem([pod('d', { deleting: true, containers: [container({ waiting: { reason: 'ErrImagePull' } })] })]),
-    undefined,
-  );
-});
+test(
+  'problems are ranked: image pull before OOM before crash before unschedulable; ' +
+    'ready and terminating pods are ignored',
+  () => {
+    const pull = pod('p', { containers: [container({ waiting: { reason: 'ErrImagePull' } })] });
+    const crash = pod('c', {
+      containers: [container({ waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { exitCode: 1 } })],
+    });
+    const unsched = pod('u', { scheduled: { status: 'False', reason: 'Unschedulable', message: 'no' } });
+    assert.equal(podProblem([unsched, crash, pull])?.word, 'error (image pull)');
+    assert.equal(podProblem([unsched, crash])?.word, 'error');
+    const recovered = pod('r', {
+      ready: true,
+      containers: [container({ running: {} }, { terminated: { reason: 'OOMKilled', exitCode: 137 } })],
+    });
+    assert.equal(podProblem([recovered]), undefined, 'a ready pod that was once OOMKilled is fine');
+    assert.equal(
+      podProblem([pod('d', { deleting: true, containers: [container({ waiting: { reason: 'ErrImagePull' } })] })]),
+      undefined,
+    );
+  },
+);
 
 test('a complete rollout is live even if an old pod is still going away with a problem', () => {
   const s = deriveStatus(

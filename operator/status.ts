@@ -253,7 +253,8 @@ export function deriveStatus(o: Observed): RealtimeApiStatus {
   }
   const progressing = conditions.find((c) => c.type === 'Progressing');
   if (progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {
-    const message = `the rollout made no progress for ${o.deployment?.spec?.progressDeadlineSeconds ?? 600} s (${counts})`;
+    const deadline = o.deployment?.spec?.progressDeadlineSeconds ?? 600;
+    const message = `the rollout made no progress for ${deadline} s (${counts})`;
     return finish(
       'error',
       { ok: false, reason: 'ProgressDeadlineExceeded', message },

@@ -213,7 +213,9 @@ export class RuntimeServer {
     this.options.metrics.observeRequest(413, 0);
     res.setHeader('Connection', 'close');
     this.json(res, 413, {
-      error: `request body is larger than the limit of ${this.options.maxBodyBytes} bytes (cortex serve --max-body-size)`,
+      error:
+        `request body is larger than the limit of ${this.options.maxBodyBytes} bytes ` +
+        '(cortex serve --max-body-size)',
     });
     req.resume();
   }

@@ -167,122 +167,146 @@ async function metric(registry: Registry, name: string, labels: Record<string, s
   return v?.value ?? 0;
 }
 
-test('a request for an API with a ready replica is passed on: method, path and query, headers, streamed body; the answer streams back', async () => {
-  const backend = new MemoryBackend();
-  const r = await replica('127.0.0.2');
-  backend.apis.set('ml/iris', {});
-  backend.replicas.set('ml/iris', ['127.0.0.2']);
-  const { port, registry } = await activator(backend, { replicaPort: r.port });
+test(
+  'a request for an API with a ready replica is passed on: method, path and query, headers, streamed body; ' +
+    'the answer streams back',
+  async () => {
+    const backend = new MemoryBackend();
+    const r = await replica('127.0.0.2');
+    backend.apis.set('ml/iris', {});
+    backend.replicas.set('ml/iris', ['127.0.0.2']);
+    const { port, registry } = await activator(backend, { replicaPort: r.port });
 
-  const answer = await send(port, {
-    method: 'PUT',
-    path: '/predict?x=1&y=2',
-    headers: {
-      host: 'iris.ml.svc.cluster.local',
-      'x-request-id': 'abc',
-      'content-type': 'application/json',
-      connection: 'keep-alive, x-private',
-      'x-private': 'hop',
-    },
-    body: ['{"a":', '1}'],
-  });
-  assert.equal(answer.status, 201);
-  assert.deepEqual(JSON.parse(answer.body), { echo: '{"a":1}', url: '/predict?x=1&y=2' });
-  assert.equal(answer.headers['x-replica'], '127.0.0.2');
-  const [seen] = r.seen;
-  assert.equal(seen.method, 'PUT');
-  assert.equal(seen.headers.host, 'iris.ml.svc.cluster.local', 'Host is kept');
-  assert.equal(seen.headers['x-request-id'], 'abc');
-  assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
-  assert.equal(seen.headers['x-private'], undefined, 'a header Connection names is hop-by-hop');
-  assert.equal(await metric(registry, 'cortex_operator_activator_requests_total', { result: 'proxied' }), 1);
-  assert.deepEqual(backend.wakes, [], 'an API with a ready replica is not woken');
-});
+    const answer = await send(port, {
+      method: 'PUT',
+      path: '/predict?x=1&y=2',
+      headers: {
+        host: 'iris.ml.svc.cluster.local',
+        'x-request-id': 'abc',
+        'content-type': 'application/json',
+        connection: 'keep-alive, x-private',
+        'x-private': 'hop',
+      },
+      body: ['{"a":', '1}'],
+    });
+    assert.equal(answer.status, 201);
+    assert.deepEqual(JSON.parse(answer.body), { echo: '{"a":1}', url: '/predict?x=1&y=2' });
+    assert.equal(answer.headers['x-replica'], '127.0.0.2');
+    const [seen] = r.seen;
+    assert.equal(seen.method, 'PUT');
+    assert.equal(seen.headers.host, 'iris.ml.svc.cluster.local', 'Host is kept');
+    assert.equal(seen.headers['x-request-id'], 'abc');
+    assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+    assert.equal(seen.headers['x-private'], undefined, 'a header Connection names is hop-by-hop');
+    assert.equal(await metric(registry, 'cortex_operator_activator_requests_total', { result: 'proxied' }), 1);
+    assert.deepEqual(backend.wakes, [], 'an API with a ready replica is not woken');
+  },
+);
 
-test('an unknown API, or a Host that names none, gets 404 with what was asked and how the activator routes', async () => {
-  const backend = new MemoryBackend();
-  const { port } = await activator(backend, { replicaPort: 1 });
-  const unknown = await send(port, { headers: { 'x-cortex-api': 'ml/nope' } });
-  assert.equal(unknown.status, 404);
-  assert.equal(JSON.parse(unknown.body).error, 'no RealtimeAPI nope in namespace ml (named by X-Cortex-API "ml/nope")');
-  const other = await send(port, { headers: { host: 'example.com' } });
-  assert.equal(JSON.parse(other.body).error, 'no RealtimeAPI example in namespace com (named by Host "example.com")');
-  const bad = await send(port, { headers: { host: '127.0.0.1:8889' } });
-  assert.equal(bad.status, 404);
-  assert.match(
-    JSON.parse(bad.body).error,
-    /Host "127\.0\.0\.1:8889" is not an API's Service name: the activator finds the API from the Host header/,
-  );
-  assert.deepEqual(backend.wakes, []);
-});
+test(
+  'an unknown API, or a Host that names none, ' + 'gets 404 with what was asked and how the activator routes',
+  async () => {
+    const backend = new MemoryBackend();
+    const { port } = await activator(backend, { replicaPort: 1 });
+    const unknown = await send(port, { headers: { 'x-cortex-api': 'ml/nope' } });
+    assert.equal(unknown.status, 404);
+    assert.equal(
+      JSON.parse(unknown.body).error,
+      'no RealtimeAPI nope in namespace ml (named by X-Cortex-API "ml/nope")',
+    );
+    const other = await send(port, { headers: { host: 'example.com' } });
+    assert.equal(JSON.parse(other.body).error, 'no RealtimeAPI example in namespace com (named by Host "example.com")');
+    const bad = await send(port, { headers: { host: '127.0.0.1:8889' } });
+    assert.equal(bad.status, 404);
+    assert.match(
+      JSON.parse(bad.body).error,
+      /Host "127\.0\.0\.1:8889" is not an API's Service name: the activator finds the API from the Host header/,
+    );
+    assert.deepEqual(backend.wakes, []);
+  },
+);
 
-test("requests for an API at zero are held, share one wake-up, and get the replica's answers once its /readyz passes", async () => {
-  const backend = new MemoryBackend();
-  backend.apis.set('ml/iris', {});
-  let ready = false;
-  const r = await replica('127.0.0.3', 0, { ready: () => ready });
-  backend.onWake = () => setTimeout(() => backend.setReplicas('ml/iris', ['127.0.0.3']), 200); // the pod is Running...
-  const { a, port, registry } = await activator(backend, { replicaPort: r.port });
+test(
+  'requests for an API at zero are held, share one wake-up, ' + "and get the replica's answers once its /readyz passes",
+  async () => {
+    const backend = new MemoryBackend();
+    backend.apis.set('ml/iris', {});
+    let ready = false;
+    const r = await replica('127.0.0.3', 0, { ready: () => ready });
+    // the pod is Running...
+    backend.onWake = () => setTimeout(() => backend.setReplicas('ml/iris', ['127.0.0.3']), 200);
+    const { a, port, registry } = await activator(backend, { replicaPort: r.port });
 
-  const answers = Promise.all(
-    [1, 2, 3].map((i) => send(port, { headers: { 'x-cortex-api': 'ml/iris' }, path: `/?i=${i}`, body: `{"i":${i}}` })),
-  );
-  await sleep(600);
-  // ...but its runtime is not ready yet: nothing is answered, everything is held
-  assert.equal(a.held('ml', 'iris'), 3);
-  assert.equal(await metric(registry, 'cortex_operator_activator_held_requests'), 3);
-  assert.equal(r.seen.length, 0);
-  ready = true;
-  const done = await answers;
-  assert.deepEqual(
-    done.map((x) => x.status),
-    [201, 201, 201],
-  );
-  assert.deepEqual(
-    done.map((x) => JSON.parse(x.body).echo).sort(),
-    ['{"i":1}', '{"i":2}', '{"i":3}'],
-    'each held body reaches the replica',
-  );
-  assert.deepEqual(backend.wakes, ['ml/iris'], 'one wake-up for all three');
-  assert.equal(a.held('ml', 'iris'), 0);
-  assert.equal(await metric(registry, 'cortex_operator_activator_held_requests'), 0);
-  assert.equal(await metric(registry, 'cortex_operator_activator_wakes_total'), 1);
-  assert.equal(await metric(registry, 'cortex_operator_activator_cold_start_seconds'), 1, 'one cold start observed');
-  assert.equal(await metric(registry, 'cortex_operator_activator_requests_total', { result: 'held_proxied' }), 3);
-  assert.equal(backend.watchers('ml/iris'), 0, 'the wake-up stopped watching');
-  assert.ok(Math.min(...done.map((x) => x.ms)) >= 600, 'answered only after the replica was ready');
-});
+    const answers = Promise.all(
+      [1, 2, 3].map((i) =>
+        send(port, { headers: { 'x-cortex-api': 'ml/iris' }, path: `/?i=${i}`, body: `{"i":${i}}` }),
+      ),
+    );
+    await sleep(600);
+    // ...but its runtime is not ready yet: nothing is answered, everything is held
+    assert.equal(a.held('ml', 'iris'), 3);
+    assert.equal(await metric(registry, 'cortex_operator_activator_held_requests'), 3);
+    assert.equal(r.seen.length, 0);
+    ready = true;
+    const done = await answers;
+    assert.deepEqual(
+      done.map((x) => x.status),
+      [201, 201, 201],
+    );
+    assert.deepEqual(
+      done.map((x) => JSON.parse(x.body).echo).sort(),
+      ['{"i":1}', '{"i":2}', '{"i":3}'],
+      'each held body reaches the replica',
+    );
+    assert.deepEqual(backend.wakes, ['ml/iris'], 'one wake-up for all three');
+    assert.equal(a.held('ml', 'iris'), 0);
+    assert.equal(await metric(registry, 'cortex_operator_activator_held_requests'), 0);
+    assert.equal(await metric(registry, 'cortex_operator_activator_wakes_total'), 1);
+    assert.equal(await metric(registry, 'cortex_operator_activator_cold_start_seconds'), 1, 'one cold start observed');
+    assert.equal(await metric(registry, 'cortex_operator_activator_requests_total', { result: 'held_proxied' }), 3);
+    assert.equal(backend.watchers('ml/iris'), 0, 'the wake-up stopped watching');
+    assert.ok(Math.min(...done.map((x) => x.ms)) >= 600, 'answered only after the replica was ready');
+  },
+);
 
-test("a waking API's running replica gets the held requests as soon as its own /readyz passes, before the kubelet calls it ready", async () => {
-  const backend = new MemoryBackend();
-  backend.apis.set('ml/iris', {});
-  const r = await replica('127.0.0.5');
-  backend.onWake = (key) => backend.starting.set(key, ['127.0.0.5']);
-  const { port } = await activator(backend, { replicaPort: r.port });
-  const answer = await send(port, { headers: { host: 'iris.ml' }, body: '{}' });
-  assert.equal(answer.status, 201);
-  assert.deepEqual(backend.readyReplicas('ml', 'iris'), [], 'never marked ready by the kubelet');
-  assert.equal(r.seen.length, 1);
-});
+test(
+  "a waking API's running replica gets the held requests as soon as its own /readyz passes, " +
+    'before the kubelet calls it ready',
+  async () => {
+    const backend = new MemoryBackend();
+    backend.apis.set('ml/iris', {});
+    const r = await replica('127.0.0.5');
+    backend.onWake = (key) => backend.starting.set(key, ['127.0.0.5']);
+    const { port } = await activator(backend, { replicaPort: r.port });
+    const answer = await send(port, { headers: { host: 'iris.ml' }, body: '{}' });
+    assert.equal(answer.status, 201);
+    assert.deepEqual(backend.readyReplicas('ml', 'iris'), [], 'never marked ready by the kubelet');
+    assert.equal(r.seen.length, 1);
+  },
+);
 
-test("a held request that no replica answers in time gets 503 with Retry-After and the API's status as the reason", async () => {
-  const backend = new MemoryBackend();
-  backend.apis.set('ml/big', {
-    reason: 'compute unavailable: no node can run pod big-1: 0/4 nodes are available: 2 Insufficient cpu',
-  });
-  const { a, port, registry } = await activator(backend, { replicaPort: 1, timeoutMs: 400 });
-  const answer = await send(port, { headers: { host: 'big.ml' } });
-  assert.equal(answer.status, 503);
-  assert.equal(answer.headers['retry-after'], String(RETRY_AFTER_SECONDS));
-  assert.equal(
-    JSON.parse(answer.body).error,
-    'the API ml/big did not become ready within 0.4s: compute unavailable: no node can run pod big-1: 0/4 nodes are available: 2 Insufficient cpu; retry later',
-  );
-  assert.ok(answer.ms >= 400 && answer.ms < 3000, `answered after the timeout (${answer.ms} ms)`);
-  assert.deepEqual(backend.wakes, ['ml/big'], 'it was woken');
-  assert.equal(a.held('ml', 'big'), 0);
-  assert.equal(await metric(registry, 'cortex_operator_activator_requests_total', { result: 'timeout' }), 1);
-});
+test(
+  'a held request that no replica answers in time gets ' + "503 with Retry-After and the API's status as the reason",
+  async () => {
+    const backend = new MemoryBackend();
+    backend.apis.set('ml/big', {
+      reason: 'compute unavailable: no node can run pod big-1: 0/4 nodes are available: 2 Insufficient cpu',
+    });
+    const { a, port, registry } = await activator(backend, { replicaPort: 1, timeoutMs: 400 });
+    const answer = await send(port, { headers: { host: 'big.ml' } });
+    assert.equal(answer.status, 503);
+    assert.equal(answer.headers['retry-after'], String(RETRY_AFTER_SECONDS));
+    assert.equal(
+      JSON.parse(answer.body).error,
+      'the API ml/big did not become ready within 0.4s: compute unavailable: ' +
+        'no node can run pod big-1: 0/4 nodes are available: 2 Insufficient cpu; retry later',
+    );
+    assert.ok(answer.ms >= 400 && answer.ms < 3000, `answered after the timeout (${answer.ms} ms)`);
+    assert.deepEqual(backend.wakes, ['ml/big'], 'it was woken');
+    assert.equal(a.held('ml', 'big'), 0);
+    assert.equal(await metric(registry, 'cortex_operator_activator_requests_total', { result: 'timeout' }), 1);
+  },
+);
 
 test('when the wake-up itself fails, the 503 says so', async () => {
   const backend = new MemoryBackend();
@@ -312,20 +336,23 @@ test('a client that leaves while held is no longer counted, and the wake-up stop
   assert.equal(backend.watchers('ml/iris'), 0);
 });
 
-test('a "ready" replica that refuses the connection is not an error: the request waits for one that answers', async () => {
-  const backend = new MemoryBackend();
-  backend.apis.set('ml/iris', {});
-  // the pod is reported ready before its runtime listens (a stale readiness, a kwok pod)
-  const probe = await replica('127.0.0.4');
-  const port4 = probe.port;
-  await new Promise<void>((resolve) => probe.server.close(() => resolve()));
-  backend.replicas.set('ml/iris', ['127.0.0.4']);
-  const { port } = await activator(backend, { replicaPort: port4 });
-  const pending = send(port, { headers: { host: 'iris.ml' }, body: '{"late":true}' });
-  await sleep(300);
-  const r = await replica('127.0.0.4', port4);
-  const answer = await pending;
-  assert.equal(answer.status, 201);
-  assert.equal(JSON.parse(answer.body).echo, '{"late":true}', 'the body was not lost on the refused connection');
-  assert.equal(r.seen.length, 1);
-});
+test(
+  'a "ready" replica that refuses the connection is not an error: ' + 'the request waits for one that answers',
+  async () => {
+    const backend = new MemoryBackend();
+    backend.apis.set('ml/iris', {});
+    // the pod is reported ready before its runtime listens (a stale readiness, a kwok pod)
+    const probe = await replica('127.0.0.4');
+    const port4 = probe.port;
+    await new Promise<void>((resolve) => probe.server.close(() => resolve()));
+    backend.replicas.set('ml/iris', ['127.0.0.4']);
+    const { port } = await activator(backend, { replicaPort: port4 });
+    const pending = send(port, { headers: { host: 'iris.ml' }, body: '{"late":true}' });
+    await sleep(300);
+    const r = await replica('127.0.0.4', port4);
+    const answer = await pending;
+    assert.equal(answer.status, 201);
+    assert.equal(JSON.parse(answer.body).echo, '{"late":true}', 'the body was not lost on the refused connection');
+    assert.equal(r.seen.length, 1);
+  },
+);

@@ -97,7 +97,9 @@ export class Activator {
     this.metrics = {
       requests: new Counter({
         name: 'cortex_operator_activator_requests_total',
-        help: 'Requests the activator received, by result: proxied, held_proxied (after waiting for a replica), timeout (503), not_found, client_gone',
+        help:
+          'Requests the activator received, by result: ' +
+          'proxied, held_proxied (after waiting for a replica), timeout (503), not_found, client_gone',
         labelNames: ['result'],
         registers,
       }),
@@ -160,7 +162,8 @@ export class Activator {
       return jsonError(
         res,
         503,
-        `the activator could not list the RealtimeAPIs within ${seconds(timeoutMs)} (see the operator's log); retry later`,
+        `the activator could not list the RealtimeAPIs within ${seconds(timeoutMs)} ` +
+          "(see the operator's log); retry later",
         { 'Retry-After': String(RETRY_AFTER_SECONDS) },
       );
     }
@@ -210,7 +213,8 @@ export class Activator {
   private timeoutMessage(namespace: string, name: string, problem: string): string {
     const why = problem || this.o.backend.api(namespace, name)?.reason;
     const waited = seconds(this.o.timeoutMs ?? DEFAULT_ACTIVATOR_TIMEOUT_MS);
-    return `the API ${namespace}/${name} did not become ready within ${waited}${why ? `: ${why}` : ' (its status reports no problem yet: it may still be starting)'}; retry later`;
+    const detail = why ? `: ${why}` : ' (its status reports no problem yet: it may still be starting)';
+    return `the API ${namespace}/${name} did not become ready within ${waited}${detail}; retry later`;
   }
 
   /** Round-robin over the ready replicas. */

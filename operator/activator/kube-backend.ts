@@ -132,7 +132,8 @@ export function kubeBackend(options: KubeBackendOptions): Backend & { start(): v
           api,
           'Normal',
           'ScaledFromZero',
-          `a request arrived while at zero: scaled from ${result.from} to ${result.to}; requests wait in the activator until it is ready`,
+          `a request arrived while at zero: scaled from ${result.from} to ${result.to}; ` +
+            'requests wait in the activator until it is ready',
         );
       return result;
     },

@@ -15,7 +15,10 @@ const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** The API a request is for (`from`: which header said so), or why it names none. */
 export type Route = { namespace: string; name: string; from: string } | { error: string };
 
-const HOW = `the activator finds the API from the Host header (<api>.<namespace>[.svc[.<cluster domain>]], as the API's Service is called) or from the header X-Cortex-API: <namespace>/<api>`;
+const HOW =
+  'the activator finds the API from the Host header ' +
+  "(<api>.<namespace>[.svc[.<cluster domain>]], as the API's Service is called) " +
+  'or from the header X-Cortex-API: <namespace>/<api>';
 
 function named(namespace: string, name: string, from: string): Route {
   if (!LABEL.test(namespace) || !LABEL.test(name))

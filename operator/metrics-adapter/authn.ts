@@ -59,7 +59,10 @@ export function requestHeaderConfigFrom(data: Record<string, string> | undefined
   const clientCA = d['requestheader-client-ca-file'];
   if (!clientCA || !clientCA.includes('BEGIN CERTIFICATE')) {
     throw new Error(
-      `${where} has no requestheader-client-ca-file: the API server runs without --requestheader-client-ca-file, so it cannot call aggregated APIs such as custom.metrics.k8s.io (enable the front proxy, or run the operator with --no-metrics-api)`,
+      `${where} has no requestheader-client-ca-file: ` +
+        'the API server runs without --requestheader-client-ca-file, ' +
+        'so it cannot call aggregated APIs such as custom.metrics.k8s.io ' +
+        '(enable the front proxy, or run the operator with --no-metrics-api)',
     );
   }
   const config: RequestHeaderConfig = {
@@ -103,7 +106,9 @@ export function authenticate(req: IncomingMessage, config: RequestHeaderConfig |
   const cnText = Array.isArray(cn) ? cn.join(',') : cn;
   if (config.allowedNames.length > 0 && !config.allowedNames.includes(cnText ?? '')) {
     return {
-      error: `the client certificate's common name "${cnText ?? ''}" is not one of requestheader-allowed-names (${config.allowedNames.join(', ')})`,
+      error:
+        `the client certificate's common name "${cnText ?? ''}" ` +
+        `is not one of requestheader-allowed-names (${config.allowedNames.join(', ')})`,
     };
   }
   const header = (name: string): string[] => (req.headersDistinct[name.toLowerCase()] ?? []).filter((v) => v !== '');

@@ -28,10 +28,14 @@ test('in a cluster: a ClusterIP Service on the operator pods and one APIService 
   assert.equal(spec2.insecureSkipTLSVerify, undefined, 'verified when the CA is known');
 });
 
-test('a local operator (tests): an ExternalName Service and the APIServices dialling its port; no CA: verification skipped', () => {
-  const [svc, v2] = metricsApiObjects({ namespace: 'cortex-system', externalName: 'localhost', targetPort: 41234 });
-  assert.deepEqual(svc.spec, { type: 'ExternalName', externalName: 'localhost' });
-  const spec = v2.spec as Record<string, unknown>;
-  assert.deepEqual(spec.service, { namespace: 'cortex-system', name: 'cortex-operator-metrics-api', port: 41234 });
-  assert.equal(spec.insecureSkipTLSVerify, true);
-});
+test(
+  'a local operator (tests): an ExternalName Service and the APIServices dialling its port; ' +
+    'no CA: verification skipped',
+  () => {
+    const [svc, v2] = metricsApiObjects({ namespace: 'cortex-system', externalName: 'localhost', targetPort: 41234 });
+    assert.deepEqual(svc.spec, { type: 'ExternalName', externalName: 'localhost' });
+    const spec = v2.spec as Record<string, unknown>;
+    assert.deepEqual(spec.service, { namespace: 'cortex-system', name: 'cortex-operator-metrics-api', port: 41234 });
+    assert.equal(spec.insecureSkipTLSVerify, true);
+  },
+);

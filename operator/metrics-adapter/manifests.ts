@@ -20,7 +20,10 @@ export interface MetricsApiObjectsOptions {
   selector?: Record<string, string>;
   /** Instead of selecting pods: an ExternalName Service (a local operator in tests: "localhost"). */
   externalName?: string;
-  /** PEM CA of the serving certificate; without it the API server skips verification (a self-signed certificate made at start cannot be known ahead). */
+  /**
+   * PEM CA of the serving certificate; without it the API server skips verification (a
+   * self-signed certificate made at start cannot be known ahead).
+   */
   caBundle?: string;
   labels?: Record<string, string>;
 }

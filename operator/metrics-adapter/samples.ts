@@ -73,7 +73,10 @@ class PodSeries {
 
 /** What scale to zero reads: whether an API served requests lately. */
 export interface ApiActivity {
-  /** The last time a request was seen (a counter went up, or one was in flight); undefined: none since observedSince. */
+  /**
+   * The last time a request was seen (a counter went up, or one was in flight); undefined: none
+   * since observedSince.
+   */
   lastRequestAt?: Date;
   /** When this process started watching the API: nothing before it is known. */
   observedSince: Date;

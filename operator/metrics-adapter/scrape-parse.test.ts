@@ -3,20 +3,28 @@ import assert from 'node:assert/strict';
 import { RuntimeMetrics } from '../../runtime/metrics.ts';
 import { parseScrape } from './scrape-parse.ts';
 
-test("what the runtime's own registry writes (runtime/metrics.ts) is read back: in-flight and requests over every status", async () => {
-  let inFlight = 3;
-  const metrics = new RuntimeMetrics('iris', { inFlight: () => inFlight, queueLength: () => 1, workersReady: () => 2 });
-  assert.deepEqual(
-    parseScrape(await metrics.render()),
-    { inFlight: 3, requestsTotal: 0 },
-    'no request yet: the counter may be absent',
-  );
-  metrics.observeRequest(200, 0.01);
-  metrics.observeRequest(200, 0.01);
-  metrics.observeRequest(500, 0.01);
-  inFlight = 0;
-  assert.deepEqual(parseScrape(await metrics.render()), { inFlight: 0, requestsTotal: 3 });
-});
+test(
+  "what the runtime's own registry writes (runtime/metrics.ts) is read back: " +
+    'in-flight and requests over every status',
+  async () => {
+    let inFlight = 3;
+    const metrics = new RuntimeMetrics('iris', {
+      inFlight: () => inFlight,
+      queueLength: () => 1,
+      workersReady: () => 2,
+    });
+    assert.deepEqual(
+      parseScrape(await metrics.render()),
+      { inFlight: 3, requestsTotal: 0 },
+      'no request yet: the counter may be absent',
+    );
+    metrics.observeRequest(200, 0.01);
+    metrics.observeRequest(200, 0.01);
+    metrics.observeRequest(500, 0.01);
+    inFlight = 0;
+    assert.deepEqual(parseScrape(await metrics.render()), { inFlight: 0, requestsTotal: 3 });
+  },
+);
 
 test('fractional and exponent values are read; several series are summed', () => {
   const text = [

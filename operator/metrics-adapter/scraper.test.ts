@@ -80,7 +80,7 @@ describe('Scraper', () => {
       r.server = createServer((req, res) => {
         r.hits++;
         if (r.answer !== undefined) return void res.writeHead(200).end(r.answer);
-        r.metrics.render().then((t) => res.writeHead(200, { 'content-type': r.metrics.contentType() }).end(t));
+        void r.metrics.render().then((t) => res.writeHead(200, { 'content-type': r.metrics.contentType() }).end(t));
       });
       await new Promise<void>((resolve) => r.server.listen(0, '127.0.0.1', resolve));
       r.port = (r.server.address() as AddressInfo).port;
@@ -101,90 +101,94 @@ describe('Scraper', () => {
     assert.equal(scrapeTarget(noAnnotations)?.url, 'http://127.0.0.1:8888/metrics', 'the runtime port by default');
   });
 
-  test("rounds record each pod's in-flight and request counts; windows come from the API; deleted pods and APIs are forgotten", async () => {
-    const [r0, r1, r2] = replicas;
-    const pods = new HandSource<PodObject>([
-      readyPod('iris-0', 'iris', r0.port),
-      readyPod('iris-1', 'iris', r1.port),
-      readyPod('iris-2', 'iris', r2.port, { ready: false }),
-    ]);
-    const api: ApiObject = {
-      apiVersion: 'cortex.dev/v1alpha1',
-      kind: 'RealtimeAPI',
-      metadata: { name: 'iris', namespace: 'ml', uid: 'u', resourceVersion: '1' },
-      spec: { autoscaling: { window: '20s' } },
-    } as ApiObject;
-    const apis = new HandSource<ApiObject>([api]);
-    const podInf = new Informer<PodObject>({ name: 'pods', source: pods, resyncMs: 0 });
-    const apiInf = new Informer<ApiObject>({ name: 'apis', source: apis, resyncMs: 0 });
-    const store = new SampleStore();
-    let now = Date.parse('2030-01-01T00:00:00Z');
-    const results: string[] = [];
-    const scraper = new Scraper({
-      pods: podInf,
-      apis: apiInf,
-      store,
-      log: silentLogger,
-      now: () => now,
-      onScrape: (r) => results.push(r),
-    });
-    podInf.start();
-    apiInf.start();
-    await Promise.all([podInf.waitForSync(), apiInf.waitForSync()]);
-    try {
-      assert.equal(scraper.windowMs('ml', 'iris'), 20_000);
-      assert.equal(scraper.windowMs('ml', 'unknown'), DEFAULT_WINDOW_MS);
-
-      r0.inFlight = 4;
-      r1.inFlight = 1;
-      r0.metrics.observeRequest(200, 0.1);
-      for (let i = 0; i < 3; i++) {
-        await scraper.round();
-        now += 1000;
-      }
-      assert.equal(r2.hits, 0, 'a pod that is not ready is not scraped');
-      assert.equal(store.average('ml', 'iris-0', 20_000, now)?.value, 4);
-      assert.equal(store.average('ml', 'iris-1', 20_000, now)?.samples, 3);
-      r0.inFlight = 0;
-      await scraper.round();
-      assert.equal(store.average('ml', 'iris-0', 20_000, now)?.value, 3, '(4+4+4+0)/4');
-      assert.deepEqual(
-        store.activity('ml', 'iris')?.pods.map((p) => [p.name, p.requestsTotal]),
-        [
-          ['iris-0', 1],
-          ['iris-1', 0],
-        ],
-      );
-      assert.deepEqual(results, Array(8).fill('success'));
-
-      // a replica answering something else: a failed scrape, no sample
-      r1.answer = '<html>proxy error</html>';
-      now += 1000;
-      await scraper.round();
-      assert.equal(results.at(-1), 'error');
-      assert.equal(store.average('ml', 'iris-1', 20_000, now)?.samples, 4, 'the failed scrape added nothing');
-      r1.answer = undefined;
-
-      pods.send!({ type: 'DELETED', object: readyPod('iris-1', 'iris', r1.port) });
-      assert.equal(store.has('ml', 'iris-1'), false, "a deleted pod's samples go at once");
-      pods.send!({
-        type: 'MODIFIED',
-        object: {
-          ...readyPod('iris-0', 'iris', r0.port, { deleting: true }),
-          metadata: { ...readyPod('iris-0', 'iris', r0.port, { deleting: true }).metadata, resourceVersion: '2' },
-        },
+  test(
+    "rounds record each pod's in-flight and request counts; " +
+      'windows come from the API; deleted pods and APIs are forgotten',
+    async () => {
+      const [r0, r1, r2] = replicas;
+      const pods = new HandSource<PodObject>([
+        readyPod('iris-0', 'iris', r0.port),
+        readyPod('iris-1', 'iris', r1.port),
+        readyPod('iris-2', 'iris', r2.port, { ready: false }),
+      ]);
+      const api: ApiObject = {
+        apiVersion: 'cortex.dev/v1alpha1',
+        kind: 'RealtimeAPI',
+        metadata: { name: 'iris', namespace: 'ml', uid: 'u', resourceVersion: '1' },
+        spec: { autoscaling: { window: '20s' } },
+      } as ApiObject;
+      const apis = new HandSource<ApiObject>([api]);
+      const podInf = new Informer<PodObject>({ name: 'pods', source: pods, resyncMs: 0 });
+      const apiInf = new Informer<ApiObject>({ name: 'apis', source: apis, resyncMs: 0 });
+      const store = new SampleStore();
+      let now = Date.parse('2030-01-01T00:00:00Z');
+      const results: string[] = [];
+      const scraper = new Scraper({
+        pods: podInf,
+        apis: apiInf,
+        store,
+        log: silentLogger,
+        now: () => now,
+        onScrape: (r) => results.push(r),
       });
-      assert.equal(store.has('ml', 'iris-0'), false, 'a terminating pod is no longer counted');
-      const hits = r0.hits;
-      await scraper.round();
-      assert.equal(r0.hits, hits, 'nor scraped');
-      apis.send!({ type: 'DELETED', object: api });
-      assert.equal(store.activity('ml', 'iris'), undefined);
-    } finally {
-      await scraper.stop();
-      await Promise.all([podInf.stop(), apiInf.stop()]);
-    }
-  });
+      podInf.start();
+      apiInf.start();
+      await Promise.all([podInf.waitForSync(), apiInf.waitForSync()]);
+      try {
+        assert.equal(scraper.windowMs('ml', 'iris'), 20_000);
+        assert.equal(scraper.windowMs('ml', 'unknown'), DEFAULT_WINDOW_MS);
+
+        r0.inFlight = 4;
+        r1.inFlight = 1;
+        r0.metrics.observeRequest(200, 0.1);
+        for (let i = 0; i < 3; i++) {
+          await scraper.round();
+          now += 1000;
+        }
+        assert.equal(r2.hits, 0, 'a pod that is not ready is not scraped');
+        assert.equal(store.average('ml', 'iris-0', 20_000, now)?.value, 4);
+        assert.equal(store.average('ml', 'iris-1', 20_000, now)?.samples, 3);
+        r0.inFlight = 0;
+        await scraper.round();
+        assert.equal(store.average('ml', 'iris-0', 20_000, now)?.value, 3, '(4+4+4+0)/4');
+        assert.deepEqual(
+          store.activity('ml', 'iris')?.pods.map((p) => [p.name, p.requestsTotal]),
+          [
+            ['iris-0', 1],
+            ['iris-1', 0],
+          ],
+        );
+        assert.deepEqual(results, Array(8).fill('success'));
+
+        // a replica answering something else: a failed scrape, no sample
+        r1.answer = '<html>proxy error</html>';
+        now += 1000;
+        await scraper.round();
+        assert.equal(results.at(-1), 'error');
+        assert.equal(store.average('ml', 'iris-1', 20_000, now)?.samples, 4, 'the failed scrape added nothing');
+        r1.answer = undefined;
+
+        pods.send!({ type: 'DELETED', object: readyPod('iris-1', 'iris', r1.port) });
+        assert.equal(store.has('ml', 'iris-1'), false, "a deleted pod's samples go at once");
+        pods.send!({
+          type: 'MODIFIED',
+          object: {
+            ...readyPod('iris-0', 'iris', r0.port, { deleting: true }),
+            metadata: { ...readyPod('iris-0', 'iris', r0.port, { deleting: true }).metadata, resourceVersion: '2' },
+          },
+        });
+        assert.equal(store.has('ml', 'iris-0'), false, 'a terminating pod is no longer counted');
+        const hits = r0.hits;
+        await scraper.round();
+        assert.equal(r0.hits, hits, 'nor scraped');
+        apis.send!({ type: 'DELETED', object: api });
+        assert.equal(store.activity('ml', 'iris'), undefined);
+      } finally {
+        await scraper.stop();
+        await Promise.all([podInf.stop(), apiInf.stop()]);
+      }
+    },
+  );
 
   test('a replica that does not answer within the timeout fails alone; the others are scraped meanwhile', async () => {
     const hang = createServer(() => {

@@ -163,7 +163,8 @@ export class Scraper {
       // once per failing streak at warn: a replica that is still starting fails a few times
       if (!state.failing)
         log.warn(
-          'metrics scrape failed; the pod has no cortex_in_flight_requests until one works (the operator must reach pods on their metrics port)',
+          'metrics scrape failed; the pod has no cortex_in_flight_requests until one works ' +
+            '(the operator must reach pods on their metrics port)',
           fields,
         );
       else log.debug('metrics scrape failed', fields);

@@ -18,6 +18,13 @@ interface Pem {
   key: string;
 }
 
+/** An item of a MetricValueList, as much of it as the tests read. */
+interface MetricValue {
+  describedObject: { name: string };
+  metricName?: string;
+  value: string;
+}
+
 async function makeCa(cn: string): Promise<Pem> {
   const p = await selfsigned.generate([{ name: 'commonName', value: cn }], {
     keyType: 'ec',
@@ -118,6 +125,7 @@ describe('metrics API server (TLS, front-proxy authentication, routes)', () => {
   function get(
     path: string,
     options: { client?: Pem; headers?: Record<string, string | string[]>; method?: string } = {},
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the adapter's JSON answers, read field by field
   ): Promise<{ status: number; body: any }> {
     return new Promise((resolve, reject) => {
       const req = request(
@@ -151,7 +159,8 @@ describe('metrics API server (TLS, front-proxy authentication, routes)', () => {
     });
   }
   const podsPath = (v: string, selector = 'cortex.dev/api=iris', ns = 'ml') =>
-    `/apis/custom.metrics.k8s.io/${v}/namespaces/${ns}/pods/%2A/cortex_in_flight_requests?labelSelector=${encodeURIComponent(selector)}`;
+    `/apis/custom.metrics.k8s.io/${v}/namespaces/${ns}/pods/%2A/cortex_in_flight_requests` +
+    `?labelSelector=${encodeURIComponent(selector)}`;
 
   test('discovery lists pods/cortex_in_flight_requests in both versions; the group prefers v1beta2', async () => {
     for (const v of ['v1beta2', 'v1beta1']) {
@@ -160,7 +169,11 @@ describe('metrics API server (TLS, front-proxy authentication, routes)', () => {
       assert.equal(r.body.kind, 'APIResourceList');
       assert.equal(r.body.groupVersion, `custom.metrics.k8s.io/${v}`);
       assert.deepEqual(
-        r.body.resources.map((x: any) => [x.name, x.namespaced, x.verbs]),
+        r.body.resources.map((x: { name: string; namespaced: boolean; verbs: string[] }) => [
+          x.name,
+          x.namespaced,
+          x.verbs,
+        ]),
         [['pods/cortex_in_flight_requests', true, ['get']]],
       );
     }
@@ -168,75 +181,83 @@ describe('metrics API server (TLS, front-proxy authentication, routes)', () => {
     assert.equal(group.body.preferredVersion.version, 'v1beta2');
   });
 
-  test('without a client certificate, with one of another CA, or with a common name not allowed: 401, headers ignored', async () => {
-    const none = await get(podsPath('v1beta2'));
-    assert.equal(none.status, 401);
-    assert.match(none.body.message, /no client certificate/);
-    const foreign = await get(podsPath('v1beta2'), { client: stranger });
-    assert.equal(foreign.status, 401);
-    assert.match(foreign.body.message, /not signed by the requestheader CA/);
-    const cn = await get(podsPath('v1beta2'), { client: otherCn });
-    assert.equal(cn.status, 401);
-    assert.match(
-      cn.body.message,
-      /common name "someone-else" is not one of requestheader-allowed-names \(front-proxy-client\)/,
-    );
-    assert.equal(asked.length, 0, 'nothing unauthenticated reached the authorizer');
-    const health = await get('/healthz');
-    assert.equal(health.status, 200, '/healthz needs no identity');
-  });
+  test(
+    'without a client certificate, with one of another CA, or with a common name not allowed: ' +
+      '401, headers ignored',
+    async () => {
+      const none = await get(podsPath('v1beta2'));
+      assert.equal(none.status, 401);
+      assert.match(none.body.message, /no client certificate/);
+      const foreign = await get(podsPath('v1beta2'), { client: stranger });
+      assert.equal(foreign.status, 401);
+      assert.match(foreign.body.message, /not signed by the requestheader CA/);
+      const cn = await get(podsPath('v1beta2'), { client: otherCn });
+      assert.equal(cn.status, 401);
+      assert.match(
+        cn.body.message,
+        /common name "someone-else" is not one of requestheader-allowed-names \(front-proxy-client\)/,
+      );
+      assert.equal(asked.length, 0, 'nothing unauthenticated reached the authorizer');
+      const health = await get('/healthz');
+      assert.equal(health.status, 200, '/healthz needs no identity');
+    },
+  );
 
-  test("pods/* with a label selector: each pod's mean over its API's window, in milli-units; pods without samples or other APIs left out", async () => {
-    const r = await get(podsPath('v1beta2'), { client: proxy });
-    assert.equal(r.status, 200);
-    assert.equal(r.body.kind, 'MetricValueList');
-    assert.equal(r.body.apiVersion, 'custom.metrics.k8s.io/v1beta2');
-    assert.deepEqual(
-      r.body.items.map((i: any) => [i.describedObject.name, i.value]),
-      [
-        ['iris-a', '1'],
-        ['iris-b', '1500m'],
-      ],
-    );
-    const a = r.body.items[0];
-    assert.deepEqual(a.describedObject, { kind: 'Pod', namespace: 'ml', name: 'iris-a', apiVersion: 'v1' });
-    assert.deepEqual(a.metric, { name: 'cortex_in_flight_requests' });
-    assert.equal(a.timestamp, '2030-01-01T00:00:59Z');
-    assert.equal(a.windowSeconds, 9);
+  test(
+    "pods/* with a label selector: each pod's mean over its API's window, in milli-units; " +
+      'pods without samples or other APIs left out',
+    async () => {
+      const r = await get(podsPath('v1beta2'), { client: proxy });
+      assert.equal(r.status, 200);
+      assert.equal(r.body.kind, 'MetricValueList');
+      assert.equal(r.body.apiVersion, 'custom.metrics.k8s.io/v1beta2');
+      assert.deepEqual(
+        r.body.items.map((i: MetricValue) => [i.describedObject.name, i.value]),
+        [
+          ['iris-a', '1'],
+          ['iris-b', '1500m'],
+        ],
+      );
+      const a = r.body.items[0];
+      assert.deepEqual(a.describedObject, { kind: 'Pod', namespace: 'ml', name: 'iris-a', apiVersion: 'v1' });
+      assert.deepEqual(a.metric, { name: 'cortex_in_flight_requests' });
+      assert.equal(a.timestamp, '2030-01-01T00:00:59Z');
+      assert.equal(a.windowSeconds, 9);
 
-    const v1 = await get(podsPath('v1beta1'), { client: proxy });
-    assert.equal(v1.body.apiVersion, 'custom.metrics.k8s.io/v1beta1');
-    assert.deepEqual(
-      v1.body.items.map((i: any) => [i.describedObject.name, i.metricName, i.value]),
-      [
-        ['iris-a', 'cortex_in_flight_requests', '1'],
-        ['iris-b', 'cortex_in_flight_requests', '1500m'],
-      ],
-    );
+      const v1 = await get(podsPath('v1beta1'), { client: proxy });
+      assert.equal(v1.body.apiVersion, 'custom.metrics.k8s.io/v1beta1');
+      assert.deepEqual(
+        v1.body.items.map((i: MetricValue) => [i.describedObject.name, i.metricName, i.value]),
+        [
+          ['iris-a', 'cortex_in_flight_requests', '1'],
+          ['iris-b', 'cortex_in_flight_requests', '1500m'],
+        ],
+      );
 
-    const all = await get(podsPath('v1beta2', ''), { client: proxy });
-    assert.deepEqual(
-      all.body.items.map((i: any) => [i.describedObject.name, i.value]),
-      [
-        ['iris-a', '1'],
-        ['iris-b', '1500m'],
-        ['other-a', '9'],
-      ],
-      'no selector: every pod of the namespace',
-    );
-    const none = await get(podsPath('v1beta2', 'cortex.dev/api=nothing'), { client: proxy });
-    assert.deepEqual([none.status, none.body.items], [200, []], 'no pod matches: an empty list');
-    const other = await get(podsPath('v1beta2', 'cortex.dev/api=iris', 'elsewhere'), { client: proxy });
-    assert.deepEqual(other.body.items, [], 'a same-named pod in another namespace has no samples of its own');
-    const metricSel = await get(`${podsPath('v1beta2')}&metricLabelSelector=${encodeURIComponent('instance=x')}`, {
-      client: proxy,
-    });
-    assert.deepEqual(
-      metricSel.body.items,
-      [],
-      'the metric has no labels: a metric selector requiring one matches nothing',
-    );
-  });
+      const all = await get(podsPath('v1beta2', ''), { client: proxy });
+      assert.deepEqual(
+        all.body.items.map((i: MetricValue) => [i.describedObject.name, i.value]),
+        [
+          ['iris-a', '1'],
+          ['iris-b', '1500m'],
+          ['other-a', '9'],
+        ],
+        'no selector: every pod of the namespace',
+      );
+      const none = await get(podsPath('v1beta2', 'cortex.dev/api=nothing'), { client: proxy });
+      assert.deepEqual([none.status, none.body.items], [200, []], 'no pod matches: an empty list');
+      const other = await get(podsPath('v1beta2', 'cortex.dev/api=iris', 'elsewhere'), { client: proxy });
+      assert.deepEqual(other.body.items, [], 'a same-named pod in another namespace has no samples of its own');
+      const metricSel = await get(`${podsPath('v1beta2')}&metricLabelSelector=${encodeURIComponent('instance=x')}`, {
+        client: proxy,
+      });
+      assert.deepEqual(
+        metricSel.body.items,
+        [],
+        'the metric has no labels: a metric selector requiring one matches nothing',
+      );
+    },
+  );
 
   test('one pod by name; a pod without samples, another metric or another resource: 404 Status', async () => {
     const one = await get('/apis/custom.metrics.k8s.io/v1beta2/namespaces/ml/pods/iris-b/cortex_in_flight_requests', {
@@ -244,7 +265,7 @@ describe('metrics API server (TLS, front-proxy authentication, routes)', () => {
     });
     assert.equal(one.status, 200);
     assert.deepEqual(
-      one.body.items.map((i: any) => i.value),
+      one.body.items.map((i: MetricValue) => i.value),
       ['1500m'],
     );
     for (const [path, re] of [
@@ -278,36 +299,40 @@ describe('metrics API server (TLS, front-proxy authentication, routes)', () => {
     assert.equal(post.status, 405);
   });
 
-  test('every metric read is authorized for the user the proxy names, with its groups and extra; a denial is a 403 that says why', async () => {
-    asked.length = 0;
-    await get(podsPath('v1beta2'), {
-      client: proxy,
-      headers: { 'X-Remote-Extra-Scopes': ['a', 'b'], 'X-Remote-Extra-Team%2FName': 'ml' },
-    });
-    assert.equal(asked.length, 1);
-    assert.deepEqual(asked[0].user, {
-      name: 'system:serviceaccount:kube-system:horizontal-pod-autoscaler',
-      groups: ['system:serviceaccounts', 'system:authenticated'],
-      extra: { scopes: ['a', 'b'], 'team/name': ['ml'] },
-    });
-    assert.deepEqual(asked[0].attributes, {
-      namespace: 'ml',
-      verb: 'get',
-      group: 'custom.metrics.k8s.io',
-      version: 'v1beta2',
-      resource: 'pods',
-      subresource: 'cortex_in_flight_requests',
-      name: '*',
-    });
-    const denied = await get(podsPath('v1beta2'), { client: proxy, headers: { 'X-Remote-User': 'mallory' } });
-    assert.equal(denied.status, 403);
-    assert.match(
-      denied.body.message,
-      /mallory cannot get pods\/cortex_in_flight_requests "\*" in the API group "custom.metrics.k8s.io" in the namespace "ml": RBAC: no rule/,
-    );
-    const noUser = await get(podsPath('v1beta2'), { client: proxy, headers: { 'X-Remote-User': '' } });
-    assert.equal(noUser.status, 401);
-  });
+  test(
+    'every metric read is authorized for the user the proxy names, with its groups and extra; ' +
+      'a denial is a 403 that says why',
+    async () => {
+      asked.length = 0;
+      await get(podsPath('v1beta2'), {
+        client: proxy,
+        headers: { 'X-Remote-Extra-Scopes': ['a', 'b'], 'X-Remote-Extra-Team%2FName': 'ml' },
+      });
+      assert.equal(asked.length, 1);
+      assert.deepEqual(asked[0].user, {
+        name: 'system:serviceaccount:kube-system:horizontal-pod-autoscaler',
+        groups: ['system:serviceaccounts', 'system:authenticated'],
+        extra: { scopes: ['a', 'b'], 'team/name': ['ml'] },
+      });
+      assert.deepEqual(asked[0].attributes, {
+        namespace: 'ml',
+        verb: 'get',
+        group: 'custom.metrics.k8s.io',
+        version: 'v1beta2',
+        resource: 'pods',
+        subresource: 'cortex_in_flight_requests',
+        name: '*',
+      });
+      const denied = await get(podsPath('v1beta2'), { client: proxy, headers: { 'X-Remote-User': 'mallory' } });
+      assert.equal(denied.status, 403);
+      assert.match(
+        denied.body.message,
+        /mallory cannot get pods\/cortex_in_flight_requests "\*" in the API group "custom.metrics.k8s.io" in the namespace "ml": RBAC: no rule/,
+      );
+      const noUser = await get(podsPath('v1beta2'), { client: proxy, headers: { 'X-Remote-User': '' } });
+      assert.equal(noUser.status, 401);
+    },
+  );
 
   test('a new front-proxy CA applies to new connections: certificates of the old one are then refused', async () => {
     const nextCa = await makeCa('front-proxy-ca-2');

@@ -95,12 +95,16 @@ export function createMetricsServer(options: MetricsServerOptions): Server & { s
           status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`),
           onRequest,
         );
-      if (r.kind !== 'metric') return send(res, api.answer(r, url.searchParams), onRequest); // discovery: any authenticated user
+      // discovery: any authenticated user
+      if (r.kind !== 'metric') return send(res, api.answer(r, url.searchParams), onRequest);
       const attributes = attributesOf(r);
       authorize(who.user, attributes).then(
         (decision) => {
           if (!decision.allowed) {
-            const what = `${attributes.resource}/${attributes.subresource} "${attributes.name}" in the API group "${attributes.group}"${attributes.namespace ? ` in the namespace "${attributes.namespace}"` : ''}`;
+            const what =
+              `${attributes.resource}/${attributes.subresource} "${attributes.name}" ` +
+              `in the API group "${attributes.group}"` +
+              (attributes.namespace ? ` in the namespace "${attributes.namespace}"` : '');
             return send(
               res,
               status(

@@ -76,22 +76,25 @@ function harness(o: { api?: ApiObject; deployment?: Deployment; routable?: boole
   return { h, loop, at, scraped };
 }
 
-test('an API with minReplicas 0 goes to zero once no request was seen for scaleToZeroAfter, with an Event', async () => {
-  const { h, at, scraped } = harness();
-  scraped(0, 0);
-  await at(0); // first seen: idle counts from here
-  scraped(20, 0);
-  await at(20);
-  assert.deepEqual(h.writes, [], 'idle 20 s of 30 s');
-  scraped(30, 0);
-  await at(30);
-  assert.deepEqual(h.writes, [0]);
-  assert.deepEqual(h.events, [
-    'ScaledToZero: no request for 30s (scaleToZeroAfter 30s): scaled to zero; the next request starts a replica',
-  ]);
-  await at(60);
-  assert.deepEqual(h.writes, [0], 'at zero it stays there without a request');
-});
+test(
+  'an API with minReplicas 0 goes to zero once no request was seen for scaleToZeroAfter, ' + 'with an Event',
+  async () => {
+    const { h, at, scraped } = harness();
+    scraped(0, 0);
+    await at(0); // first seen: idle counts from here
+    scraped(20, 0);
+    await at(20);
+    assert.deepEqual(h.writes, [], 'idle 20 s of 30 s');
+    scraped(30, 0);
+    await at(30);
+    assert.deepEqual(h.writes, [0]);
+    assert.deepEqual(h.events, [
+      'ScaledToZero: no request for 30s (scaleToZeroAfter 30s): scaled to zero; the next request starts a replica',
+    ]);
+    await at(60);
+    assert.deepEqual(h.writes, [0], 'at zero it stays there without a request');
+  },
+);
 
 test('requests keep it up: idleness counts from the last one', async () => {
   const { h, at, scraped } = harness();
@@ -163,31 +166,37 @@ test('a write refused because the Deployment changed meanwhile is decided again 
   assert.deepEqual(h.writes, [0]);
 });
 
-test('minReplicas raised while at zero: back to minReplicas; a zero a person chose (no annotation) is left alone', async () => {
-  const ours = harness({
-    api: api({ minReplicas: 2 }),
-    deployment: deployment(0, 0, { [SCALED_TO_ZERO_ANNOTATION]: '2026-11-25T09:00:00Z' }),
-  });
-  await ours.at(0);
-  assert.deepEqual(ours.h.writes, [2]);
-  assert.deepEqual(ours.h.events, ['ScaledFromZero: minReplicas is 2: scaled from 0 to 2']);
-  const theirs = harness({ api: api({ minReplicas: 2 }), deployment: deployment(0, 0) });
-  await theirs.at(0);
-  assert.deepEqual(theirs.h.writes, []);
-});
+test(
+  'minReplicas raised while at zero: back to minReplicas; ' + 'a zero a person chose (no annotation) is left alone',
+  async () => {
+    const ours = harness({
+      api: api({ minReplicas: 2 }),
+      deployment: deployment(0, 0, { [SCALED_TO_ZERO_ANNOTATION]: '2026-11-25T09:00:00Z' }),
+    });
+    await ours.at(0);
+    assert.deepEqual(ours.h.writes, [2]);
+    assert.deepEqual(ours.h.events, ['ScaledFromZero: minReplicas is 2: scaled from 0 to 2']);
+    const theirs = harness({ api: api({ minReplicas: 2 }), deployment: deployment(0, 0) });
+    await theirs.at(0);
+    assert.deepEqual(theirs.h.writes, []);
+  },
+);
 
-test('without an activator address nothing goes to zero, and an API at zero stays there (nothing could wake it)', async () => {
-  const idle = harness({ routable: false });
-  idle.scraped(0, 0);
-  await idle.at(0);
-  idle.scraped(600, 0);
-  await idle.at(600);
-  assert.deepEqual(idle.h.writes, []);
-  const atZero = harness({ routable: false, deployment: deployment(0, 0) });
-  atZero.h.held = 1;
-  await atZero.at(0);
-  assert.deepEqual(atZero.h.writes, []);
-});
+test(
+  'without an activator address nothing goes to zero, ' + 'and an API at zero stays there (nothing could wake it)',
+  async () => {
+    const idle = harness({ routable: false });
+    idle.scraped(0, 0);
+    await idle.at(0);
+    idle.scraped(600, 0);
+    await idle.at(600);
+    assert.deepEqual(idle.h.writes, []);
+    const atZero = harness({ routable: false, deployment: deployment(0, 0) });
+    atZero.h.held = 1;
+    await atZero.at(0);
+    assert.deepEqual(atZero.h.writes, []);
+  },
+);
 
 test('durations read as people write them', () => {
   assert.deepEqual(

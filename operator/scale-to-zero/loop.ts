@@ -170,7 +170,8 @@ export class ScaleToZeroLoop {
         ? [
             0,
             'ScaledToZero',
-            `no request for ${formatSeconds(decision.idleSeconds)} (scaleToZeroAfter ${scaleToZeroAfter}): scaled to zero; the next request starts a replica`,
+            `no request for ${formatSeconds(decision.idleSeconds)} (scaleToZeroAfter ${scaleToZeroAfter}): ` +
+              'scaled to zero; the next request starts a replica',
           ]
         : [decision.replicas, 'ScaledFromZero', 'a request arrived while at zero: scaled from 0 to 1'];
     // the state moves on only once the write went through; a conflict decides again next tick

@@ -115,6 +115,7 @@ function askBatch(worker: PythonWorker, reqs: Req[]): Promise<PredictResult>[] {
   return promises;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the predictors' JSON answers, read field by field
 const json = (result: PredictResult): any => JSON.parse(result.body.toString('utf8'));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -218,11 +219,13 @@ describe('payload decoding', () => {
 
   test('multipart/form-data → dict, fields as str and files as bytes', async () => {
     const boundary = '----cortexBoundary1234';
-    const file = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7) % 256)); // every byte value, CR and LF included
+    // every byte value, CR and LF included
+    const file = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7) % 256));
     const body = Buffer.concat([
       Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="field"\r\n\r\nvalue ü\r\n`),
       Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="upload"; filename="x.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+        `--${boundary}\r\nContent-Disposition: form-data; name="upload"; filename="x.bin"\r\n` +
+          'Content-Type: application/octet-stream\r\n\r\n',
       ),
       file,
       Buffer.from(`\r\n--${boundary}--\r\n`),

@@ -536,7 +536,6 @@ describe('mayReadSecondArgument', () => {
         return args;
       }
       args(payload: unknown) {
-        // eslint-disable-next-line prefer-rest-params
         return [payload, arguments[1]];
       }
       none() {
