@@ -54,7 +54,8 @@ export async function pickLoadGenerator(
         'sh',
         [
           '-c',
-          'apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1)',
+          'apt-get install -y -qq wrk >/dev/null 2>&1 || ' +
+            '(apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1)',
         ],
         { stdio: 'ignore' },
       );

@@ -643,7 +643,8 @@ function printTable(r: Obj): void {
   const L = r.latency;
   w('');
   w(
-    `cortex-operator benchmark  ${r.date}  ${r.machine.cores} cores  load average ${r.loadAverage.start.join(' ')} → ${r.loadAverage.end.join(' ')}`,
+    `cortex-operator benchmark  ${r.date}  ${r.machine.cores} cores  ` +
+      `load average ${r.loadAverage.start.join(' ')} → ${r.loadAverage.end.join(' ')}`,
   );
   w('');
   w(`1. latency, N = ${L.n} sequential creates each (client-side watch events, create seen → child seen)`);
@@ -651,27 +652,35 @@ function printTable(r: Obj): void {
     `   ${'controller'.padEnd(44)}${'p50'.padStart(10)}${'p90'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}`,
   );
   w(
-    `   ${'cortex-operator: RealtimeAPI → Deployment'.padEnd(44)}${ms(L.operator.p50)}${ms(L.operator.p90)}${ms(L.operator.p99)}${ms(L.operator.max)}`,
+    `   ${'cortex-operator: RealtimeAPI → Deployment'.padEnd(44)}` +
+      `${ms(L.operator.p50)}${ms(L.operator.p90)}${ms(L.operator.p99)}${ms(L.operator.max)}`,
   );
   w(
-    `   ${'built-in: Deployment → ReplicaSet'.padEnd(44)}${ms(L.builtin.p50)}${ms(L.builtin.p90)}${ms(L.builtin.p99)}${ms(L.builtin.max)}`,
+    `   ${'built-in: Deployment → ReplicaSet'.padEnd(44)}` +
+      `${ms(L.builtin.p50)}${ms(L.builtin.p90)}${ms(L.builtin.p99)}${ms(L.builtin.max)}`,
   );
   w(`   ${'ratio'.padEnd(44)}${`${L.ratioP50}×`.padStart(10)}${''.padStart(10)}${`${L.ratioP99}×`.padStart(10)}`);
   w(
-    `   (from the create response instead: ours p50 ${r1(L.operatorFromCreateResponse.p50)} ms, built-in p50 ${r1(L.builtinFromCreateResponse.p50)} ms)`,
+    `   (from the create response instead: ours p50 ${r1(L.operatorFromCreateResponse.p50)} ms, ` +
+      `built-in p50 ${r1(L.builtinFromCreateResponse.p50)} ms)`,
   );
   if (!r.scale.skipped) {
     const s = r.scale;
     w('');
     w(`2. scale: ${s.apis} RealtimeAPIs, ${s.concurrency} creates in flight, ${s.replicasPerApi} replicas each`);
     w(
-      `   created in ${s.createsSeconds} s (${s.createsPerSecond}/s, request p50 ${r1(s.createRequestMs.p50)} ms p99 ${r1(s.createRequestMs.p99)} ms, ${s.retries429} × 429)`,
+      `   created in ${s.createsSeconds} s (${s.createsPerSecond}/s, ` +
+        `request p50 ${r1(s.createRequestMs.p50)} ms p99 ${r1(s.createRequestMs.p99)} ms, ${s.retries429} × 429)`,
     );
     w(
-      `   all reconciled: ${s.timedOut ? `TIMED OUT (${JSON.stringify(s.reconciled)})` : `${s.allReconciledSeconds} s (${s.afterLastCreateSeconds} s after the last create)`}`,
+      `   all reconciled: ` +
+        (s.timedOut
+          ? `TIMED OUT (${JSON.stringify(s.reconciled)})`
+          : `${s.allReconciledSeconds} s (${s.afterLastCreateSeconds} s after the last create)`),
     );
     w(
-      `   every Deployment ${s.allDoneSeconds.deployments} s, Service ${s.allDoneSeconds.services} s, HPA ${s.allDoneSeconds.hpas} s, status ${s.allDoneSeconds.observedGeneration} s`,
+      `   every Deployment ${s.allDoneSeconds.deployments} s, Service ${s.allDoneSeconds.services} s, ` +
+        `HPA ${s.allDoneSeconds.hpas} s, status ${s.allDoneSeconds.observedGeneration} s`,
     );
     w(`   operator RSS ${s.rssBeforeMB} MB before, peak ${s.peakRssMB} MB`);
     w(
@@ -681,7 +690,9 @@ function printTable(r: Obj): void {
     );
   }
   w(
-    `   operator RSS idle after start ${r.memory.idleRssMB} MB; peak over the whole run: ${r.memory.peakRssSampledMB} MB sampled, VmHWM ${r.memory.vmHwmMB} MB; log: ${r.operator.warnings} warnings, ${r.operator.errors} errors; bench watches resumed ${r.watchRestarts}×`,
+    `   operator RSS idle after start ${r.memory.idleRssMB} MB; ` +
+      `peak over the whole run: ${r.memory.peakRssSampledMB} MB sampled, VmHWM ${r.memory.vmHwmMB} MB; ` +
+      `log: ${r.operator.warnings} warnings, ${r.operator.errors} errors; bench watches resumed ${r.watchRestarts}×`,
   );
   w('');
   w(`   ${'goal'.padEnd(44)}${'target'.padStart(22)}${'value'.padStart(10)}  result`);

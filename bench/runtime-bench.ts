@@ -1,4 +1,5 @@
-// npm run bench [-- --duration 10 --connections 64 --warmup 2 --idle-wait 20 --retries 2 --json --only a,b --load wrk|autocannon]
+// npm run bench [-- --duration 10 --connections 64 --warmup 2 --idle-wait 20 --retries 2 --json
+//                   --only a,b --load wrk|autocannon]
 //
 // Serves the same trivial predictor with this runtime and with the usual alternatives, one
 // after another, loads each with the same POST for the same time, and compares requests/s,
@@ -114,7 +115,8 @@ const machine = {
   ]),
 };
 say(
-  `load generator: ${load.name} ${load.version}; ${connections} connections, ${warmupS}s warm-up, ${durationS}s measured per server`,
+  `load generator: ${load.name} ${load.version}; ` +
+    `${connections} connections, ${warmupS}s warm-up, ${durationS}s measured per server`,
 );
 say(`machine: ${machine.cores} cores (${machine.cpu}), node ${machine.node}, ${machine.python}, ${machine.fastapi}`);
 say();
@@ -192,7 +194,8 @@ for (const c of selected) {
     let result = await measure(server.pid, server.url, busyBefore);
     for (let retry = 1; retry <= retries && result.otherCores > QUIET; retry++) {
       say(
-        `${c.label}: other work kept ${result.otherCores.toFixed(2)} cores busy meanwhile; measuring again (${retry}/${retries})`,
+        `${c.label}: other work kept ${result.otherCores.toFixed(2)} cores busy meanwhile; ` +
+          `measuring again (${retry}/${retries})`,
       );
       const again = await measure(server.pid, server.url, await waitForIdle());
       if (again.otherCores < result.otherCores) result = again;

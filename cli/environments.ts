@@ -74,7 +74,8 @@ function parseLocal(file: string, item: Record<string, unknown>): LocalEnvironme
   if (item.name !== LOCAL)
     invalid(
       file,
-      `environment ${String(item.name)}: provider local is only for the environment named local (other environments are provider: kubernetes)`,
+      `environment ${String(item.name)}: provider local is only for the environment named local ` +
+        '(other environments are provider: kubernetes)',
     );
   return { name: LOCAL, provider: 'local', port: port as number, host };
 }

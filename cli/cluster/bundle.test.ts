@@ -74,75 +74,82 @@ async function tarList(tgz: Buffer, verbose = false): Promise<string[]> {
   return stdout.split('\n').filter(Boolean);
 }
 
-test('packing is reproducible: same files give the same bytes, whatever the mtimes, permissions beyond x, and folder', async () => {
-  const dir = project();
-  const a = await packBundle(dir);
-  const b = await packBundle(dir);
-  assert.ok(a.tgz.equals(b.tgz));
-  assert.equal(a.sha256, b.sha256);
-  assert.match(a.sha256, /^[0-9a-f]{64}$/);
+test(
+  'packing is reproducible: ' + 'same files give the same bytes, whatever the mtimes, permissions beyond x, and folder',
+  async () => {
+    const dir = project();
+    const a = await packBundle(dir);
+    const b = await packBundle(dir);
+    assert.ok(a.tgz.equals(b.tgz));
+    assert.equal(a.sha256, b.sha256);
+    assert.match(a.sha256, /^[0-9a-f]{64}$/);
 
-  // new mtimes, other read/write bits, another absolute path: still the same bundle
-  const copy = tempDir('cortex-bundle-copy-');
-  cpSync(dir, copy, { recursive: true });
-  const past = new Date('2001-02-03T04:05:06Z');
-  for (const rel of PACKED) utimesSync(path.join(copy, rel), past, past);
-  utimesSync(path.join(copy, 'lib'), past, past);
-  chmodSync(path.join(copy, 'predictor.py'), 0o664);
-  chmodSync(path.join(copy, 'bin/run.sh'), 0o755);
-  const c = await packBundle(copy);
-  assert.ok(c.tgz.equals(a.tgz), 'a copy with other mtimes and modes packs to the same bytes');
-  assert.deepEqual(bundleSpec(c), bundleSpec(a));
+    // new mtimes, other read/write bits, another absolute path: still the same bundle
+    const copy = tempDir('cortex-bundle-copy-');
+    cpSync(dir, copy, { recursive: true });
+    const past = new Date('2001-02-03T04:05:06Z');
+    for (const rel of PACKED) utimesSync(path.join(copy, rel), past, past);
+    utimesSync(path.join(copy, 'lib'), past, past);
+    chmodSync(path.join(copy, 'predictor.py'), 0o664);
+    chmodSync(path.join(copy, 'bin/run.sh'), 0o755);
+    const c = await packBundle(copy);
+    assert.ok(c.tgz.equals(a.tgz), 'a copy with other mtimes and modes packs to the same bytes');
+    assert.deepEqual(bundleSpec(c), bundleSpec(a));
 
-  // one changed byte: another hash, other ConfigMap names
-  writeFileSync(path.join(copy, 'lib/util.py'), 'X = 2\n');
-  const d = await packBundle(copy);
-  assert.notEqual(d.sha256, a.sha256);
-  assert.notDeepEqual(bundleSpec(d).configMaps, bundleSpec(a).configMaps);
-});
+    // one changed byte: another hash, other ConfigMap names
+    writeFileSync(path.join(copy, 'lib/util.py'), 'X = 2\n');
+    const d = await packBundle(copy);
+    assert.notEqual(d.sha256, a.sha256);
+    assert.notDeepEqual(bundleSpec(d).configMaps, bundleSpec(a).configMaps);
+  },
+);
 
-test('the tar holds exactly the files a deploy takes, with uid/gid 0, no user names, a fixed mtime and 0644/0755 modes', async () => {
-  const dir = project();
-  const bundle = await packBundle(dir);
-  assert.deepEqual(
-    bundle.files.map((f) => f.path),
-    PACKED,
-  );
-  assert.equal(
-    bundle.bytes,
-    PACKED.reduce((n, rel) => n + statSync(path.join(dir, rel)).size, 0),
-  );
-  assert.deepEqual(await tarList(bundle.tgz), [
-    'bin/',
-    'bin/run.sh',
-    'cortex.yaml',
-    'lib/',
-    'lib/empty.txt',
-    'lib/util.py',
-    'predictor.py',
-  ]);
-  const lines = await tarList(bundle.tgz, true);
-  // e.g. "-rwxr-xr-x 0/0 27 1980-01-01 00:00 bin/run.sh"
-  const byName = new Map(lines.map((l) => [l.split(/\s+/).at(-1)!, l.split(/\s+/)]));
-  assert.deepEqual(byName.get('bin/run.sh')!.slice(0, 2), ['-rwxr-xr-x', '0/0']);
-  assert.deepEqual(byName.get('lib/util.py')!.slice(0, 2), ['-rw-r--r--', '0/0']);
-  assert.deepEqual(byName.get('lib/')!.slice(0, 2), ['drwxr-xr-x', '0/0']);
-  for (const fields of byName.values()) assert.equal(fields[3], '1980-01-01', fields.join(' '));
-  assert.deepEqual(bundle.files.find((f) => f.path === 'bin/run.sh')!.mode, 0o755);
-  // user and group names are empty in every header (offsets 265 and 297 of the ustar header)
-  const { gunzipSync } = await import('node:zlib');
-  const tar = gunzipSync(bundle.tgz);
-  for (let off = 0; off + 512 <= tar.length && tar[off] !== 0;) {
-    const header = tar.subarray(off, off + 512);
-    assert.equal(
-      header.subarray(265, 265 + 64).every((x) => x === 0),
-      true,
-      'no uname/gname',
+test(
+  'the tar holds exactly the files a deploy takes, ' +
+    'with uid/gid 0, no user names, a fixed mtime and 0644/0755 modes',
+  async () => {
+    const dir = project();
+    const bundle = await packBundle(dir);
+    assert.deepEqual(
+      bundle.files.map((f) => f.path),
+      PACKED,
     );
-    const size = Number.parseInt(header.subarray(124, 136).toString().replace(/\0/g, '').trim() || '0', 8);
-    off += 512 + Math.ceil(size / 512) * 512;
-  }
-});
+    assert.equal(
+      bundle.bytes,
+      PACKED.reduce((n, rel) => n + statSync(path.join(dir, rel)).size, 0),
+    );
+    assert.deepEqual(await tarList(bundle.tgz), [
+      'bin/',
+      'bin/run.sh',
+      'cortex.yaml',
+      'lib/',
+      'lib/empty.txt',
+      'lib/util.py',
+      'predictor.py',
+    ]);
+    const lines = await tarList(bundle.tgz, true);
+    // e.g. "-rwxr-xr-x 0/0 27 1980-01-01 00:00 bin/run.sh"
+    const byName = new Map(lines.map((l) => [l.split(/\s+/).at(-1)!, l.split(/\s+/)]));
+    assert.deepEqual(byName.get('bin/run.sh')!.slice(0, 2), ['-rwxr-xr-x', '0/0']);
+    assert.deepEqual(byName.get('lib/util.py')!.slice(0, 2), ['-rw-r--r--', '0/0']);
+    assert.deepEqual(byName.get('lib/')!.slice(0, 2), ['drwxr-xr-x', '0/0']);
+    for (const fields of byName.values()) assert.equal(fields[3], '1980-01-01', fields.join(' '));
+    assert.deepEqual(bundle.files.find((f) => f.path === 'bin/run.sh')!.mode, 0o755);
+    // user and group names are empty in every header (offsets 265 and 297 of the ustar header)
+    const { gunzipSync } = await import('node:zlib');
+    const tar = gunzipSync(bundle.tgz);
+    for (let off = 0; off + 512 <= tar.length && tar[off] !== 0;) {
+      const header = tar.subarray(off, off + 512);
+      assert.equal(
+        header.subarray(265, 265 + 64).every((x) => x === 0),
+        true,
+        'no uname/gname',
+      );
+      const size = Number.parseInt(header.subarray(124, 136).toString().replace(/\0/g, '').trim() || '0', 8);
+      off += 512 + Math.ceil(size / 512) * 512;
+    }
+  },
+);
 
 test('the gzip header carries no time, no file name and the Unix OS byte', async () => {
   const bundle = await packBundle(project());
@@ -177,42 +184,46 @@ test('splitting into ConfigMap chunks and joining them again gives the bundle ba
   }
 });
 
-test('bundle ConfigMaps: immutable, named by the hash, labelled, annotated, in order, and predictor.bundle lists them', () => {
-  const tgz = randomBytes(BUNDLE_CHUNK_BYTES * 2 + 100);
-  const bundle = { tgz, sha256: 'ab'.repeat(32) };
-  const cms = bundleConfigMaps(bundle, 'ml');
-  const spec = bundleSpec(bundle);
-  assert.deepEqual(spec, {
-    configMaps: [
-      'cortex-bundle-abababababababab-0',
-      'cortex-bundle-abababababababab-1',
-      'cortex-bundle-abababababababab-2',
-    ],
-    sha256: bundle.sha256,
-  });
-  assert.ok(Value.Check(BundleSchema, spec), 'a valid predictor.bundle');
-  assert.deepEqual(
-    cms.map((c) => c.metadata!.name),
-    spec.configMaps,
-  );
-  for (const [i, cm] of cms.entries()) {
-    assert.equal(cm.metadata!.namespace, 'ml');
-    assert.equal(cm.immutable, true);
-    assert.deepEqual(cm.metadata!.labels, {
-      'app.kubernetes.io/managed-by': 'cortex',
-      'cortex.dev/bundle': 'abababababababab',
+test(
+  'bundle ConfigMaps: immutable, named by the hash, labelled, annotated, in order, ' +
+    'and predictor.bundle lists them',
+  () => {
+    const tgz = randomBytes(BUNDLE_CHUNK_BYTES * 2 + 100);
+    const bundle = { tgz, sha256: 'ab'.repeat(32) };
+    const cms = bundleConfigMaps(bundle, 'ml');
+    const spec = bundleSpec(bundle);
+    assert.deepEqual(spec, {
+      configMaps: [
+        'cortex-bundle-abababababababab-0',
+        'cortex-bundle-abababababababab-1',
+        'cortex-bundle-abababababababab-2',
+      ],
+      sha256: bundle.sha256,
     });
-    assert.deepEqual(cm.metadata!.annotations, {
-      'cortex.dev/bundle-sha256': bundle.sha256,
-      'cortex.dev/bundle-part': `${i + 1}/3`,
-    });
-    assert.deepEqual(Object.keys(cm.binaryData as object), [BUNDLE_KEY]);
-  }
-  const joined = Buffer.concat(
-    cms.map((c) => Buffer.from((c.binaryData as Record<string, string>)[BUNDLE_KEY], 'base64')),
-  );
-  assert.ok(joined.equals(tgz));
-});
+    assert.ok(Value.Check(BundleSchema, spec), 'a valid predictor.bundle');
+    assert.deepEqual(
+      cms.map((c) => c.metadata!.name),
+      spec.configMaps,
+    );
+    for (const [i, cm] of cms.entries()) {
+      assert.equal(cm.metadata!.namespace, 'ml');
+      assert.equal(cm.immutable, true);
+      assert.deepEqual(cm.metadata!.labels, {
+        'app.kubernetes.io/managed-by': 'cortex',
+        'cortex.dev/bundle': 'abababababababab',
+      });
+      assert.deepEqual(cm.metadata!.annotations, {
+        'cortex.dev/bundle-sha256': bundle.sha256,
+        'cortex.dev/bundle-part': `${i + 1}/3`,
+      });
+      assert.deepEqual(Object.keys(cm.binaryData as object), [BUNDLE_KEY]);
+    }
+    const joined = Buffer.concat(
+      cms.map((c) => Buffer.from((c.binaryData as Record<string, string>)[BUNDLE_KEY], 'base64')),
+    );
+    assert.ok(joined.equals(tgz));
+  },
+);
 
 test('a full chunk stays appliable by client-side kubectl apply: the object fits the 256 KiB annotation limit', () => {
   const [cm] = bundleConfigMaps(
@@ -278,61 +289,67 @@ test('the init container joins the ConfigMap chunks, verifies the sha256 and unp
   );
 });
 
-test('the init container refuses a bundle whose chunks do not match the sha256 and says so in the termination log', async () => {
-  const bundle = await packBundle(project());
-  const parts = splitBundle(bundle.tgz, 100);
-  parts[1] = Buffer.from(parts[1]);
-  parts[1][0] ^= 0xff;
-  const { result, projectDir, terminationLog } = await runInitContainer(
-    tempDir('cortex-init-bad-'),
-    parts,
-    bundle.sha256,
-  );
-  assert.equal(result.exitCode, 1);
-  assert.match(
-    readFileSync(terminationLog, 'utf8'),
-    new RegExp(`does not match predictor.bundle.sha256 ${bundle.sha256}: redeploy`),
-  );
-  const { stdout } = await execa('find', ['.', '-mindepth', '1', '!', '-name', '.bundle.tgz'], { cwd: projectDir });
-  assert.equal(stdout, '', 'nothing unpacked');
-});
+test(
+  'the init container refuses a bundle whose chunks do ' + 'not match the sha256 and says so in the termination log',
+  async () => {
+    const bundle = await packBundle(project());
+    const parts = splitBundle(bundle.tgz, 100);
+    parts[1] = Buffer.from(parts[1]);
+    parts[1][0] ^= 0xff;
+    const { result, projectDir, terminationLog } = await runInitContainer(
+      tempDir('cortex-init-bad-'),
+      parts,
+      bundle.sha256,
+    );
+    assert.equal(result.exitCode, 1);
+    assert.match(
+      readFileSync(terminationLog, 'utf8'),
+      new RegExp(`does not match predictor.bundle.sha256 ${bundle.sha256}: redeploy`),
+    );
+    const { stdout } = await execa('find', ['.', '-mindepth', '1', '!', '-name', '.bundle.tgz'], { cwd: projectDir });
+    assert.equal(stdout, '', 'nothing unpacked');
+  },
+);
 
-test('a project over the size limit: a usage error naming the folder, its size, the largest entries and the fixes', async () => {
-  const dir = project();
-  write(dir, {
-    'models/resnet.bin': randomBytes(300_000),
-    'models/small.bin': randomBytes(20_000),
-    'big.csv': randomBytes(100_000),
-  });
-  let error: unknown;
-  try {
-    await packBundle(dir, { maxBytes: 64 * 1024 });
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error instanceof CliError, String(error));
-  assert.equal(error.exitCode, ExitCode.Usage);
-  const lines = error.message.split('\n');
-  assert.match(
-    lines[0],
-    new RegExp(
-      `^cannot deploy ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: its 8 files hold 41\\d\\.\\d KiB, more than the 64\\.0 KiB a code bundle may hold once compressed`,
-    ),
-  );
-  assert.equal(lines[1], 'the largest:');
-  assert.deepEqual(
-    lines.slice(2, 5).map((l) => l.trim().split(/\s+/)[0]),
-    ['models/', 'models/resnet.bin', 'big.csv'],
-  );
-  assert.match(lines[2], /models\/\s+312\.5 KiB$/);
-  assert.match(
-    error.message,
-    new RegExp(
-      `${path.join(dir, '.cortexignore').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(gitignore syntax, e\\.g\\. "models/"\\)`,
-    ),
-  );
-  assert.match(error.message, /predictor\.image/);
-});
+test(
+  'a project over the size limit: ' + 'a usage error naming the folder, its size, the largest entries and the fixes',
+  async () => {
+    const dir = project();
+    write(dir, {
+      'models/resnet.bin': randomBytes(300_000),
+      'models/small.bin': randomBytes(20_000),
+      'big.csv': randomBytes(100_000),
+    });
+    let error: unknown;
+    try {
+      await packBundle(dir, { maxBytes: 64 * 1024 });
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof CliError, String(error));
+    assert.equal(error.exitCode, ExitCode.Usage);
+    const lines = error.message.split('\n');
+    assert.match(
+      lines[0],
+      new RegExp(
+        `^cannot deploy ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: its 8 files hold 41\\d\\.\\d KiB, more than the 64\\.0 KiB a code bundle may hold once compressed`,
+      ),
+    );
+    assert.equal(lines[1], 'the largest:');
+    assert.deepEqual(
+      lines.slice(2, 5).map((l) => l.trim().split(/\s+/)[0]),
+      ['models/', 'models/resnet.bin', 'big.csv'],
+    );
+    assert.match(lines[2], /models\/\s+312\.5 KiB$/);
+    assert.match(
+      error.message,
+      new RegExp(
+        `${path.join(dir, '.cortexignore').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(gitignore syntax, e\\.g\\. "models/"\\)`,
+      ),
+    );
+    assert.match(error.message, /predictor\.image/);
+  },
+);
 
 test('largest entries: top-level folders summed, files anywhere, biggest first', () => {
   const files = [

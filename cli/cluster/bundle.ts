@@ -272,7 +272,8 @@ export function bundleSpec(bundle: Pick<Bundle, 'tgz' | 'sha256'>): BundleSpec {
 /**
  * The ConfigMaps that hold the bundle in `namespace` (undefined: none set, for kubectl -n or
  * kustomize): immutable (the kubelet need not watch them, and a name always means the same
- * bytes), labelled so the operator can find them, each with the full sha256. The operator adds owner references to the APIs that use them.
+ * bytes), labelled so the operator can find them, each with the full sha256. The operator adds
+ * owner references to the APIs that use them.
  */
 export function bundleConfigMaps(bundle: Pick<Bundle, 'tgz' | 'sha256'>, namespace: string | undefined): KubeObject[] {
   const parts = splitBundle(bundle.tgz);

@@ -37,7 +37,8 @@ export function loadKubeConfig(env: Pick<ClusterEnvironment, 'name' | 'kubeconfi
   const file = kubeconfigPath(env);
   if (!existsSync(file)) {
     throw new CliError(
-      `environment ${env.name}: no kubeconfig at ${file}; point the environment at one with: cortex env configure ${env.name} --kubeconfig <file>`,
+      `environment ${env.name}: no kubeconfig at ${file}; ` +
+        `point the environment at one with: cortex env configure ${env.name} --kubeconfig <file>`,
       ExitCode.Usage,
     );
   }
@@ -54,7 +55,8 @@ export function loadKubeConfig(env: Pick<ClusterEnvironment, 'name' | 'kubeconfi
   if (env.context !== undefined) {
     if (!contexts.includes(env.context)) {
       throw new CliError(
-        `environment ${env.name}: the kubeconfig ${file} has no context "${env.context}"; its contexts: ${contexts.join(', ') || 'none'} ` +
+        `environment ${env.name}: the kubeconfig ${file} has no context "${env.context}"; ` +
+          `its contexts: ${contexts.join(', ') || 'none'} ` +
           `(fix with: cortex env configure ${env.name} --context <context>)`,
         ExitCode.Usage,
       );
@@ -62,7 +64,8 @@ export function loadKubeConfig(env: Pick<ClusterEnvironment, 'name' | 'kubeconfi
     kc.setCurrentContext(env.context);
   } else if (!kc.getCurrentContext()) {
     throw new CliError(
-      `environment ${env.name}: the kubeconfig ${file} has no current context; choose one with: cortex env configure ${env.name} --context <context>`,
+      `environment ${env.name}: the kubeconfig ${file} has no current context; ` +
+        `choose one with: cortex env configure ${env.name} --context <context>`,
       ExitCode.Usage,
     );
   }
@@ -93,12 +96,16 @@ export function explain(conn: Connection, error: unknown, doing: string): CliErr
   if (error instanceof KubeError) {
     if (error.code === 401)
       return new CliError(
-        `${doing}: the cluster of ${where} did not accept the kubeconfig's credentials (401); log in again or refresh them`,
+        `${doing}: the cluster of ${where} did not accept the kubeconfig's credentials (401); ` +
+          'log in again or refresh them',
         ExitCode.Failed,
       );
     if (error.code === 403)
       return new CliError(
-        `${doing}: not allowed in namespace ${conn.namespace} of ${where}: ${error.serverMessage}; ask a cluster admin for Cortex's user role there (the chart's ClusterRole <release>-user: kubectl create rolebinding <you>-cortex -n ${conn.namespace} --clusterrole=cortex-user --user=<you>) or choose another namespace with cortex env configure ${conn.env.name} --namespace <ns>`,
+        `${doing}: not allowed in namespace ${conn.namespace} of ${where}: ${error.serverMessage}; ` +
+          "ask a cluster admin for Cortex's user role there (the chart's ClusterRole <release>-user: " +
+          `kubectl create rolebinding <you>-cortex -n ${conn.namespace} --clusterrole=cortex-user --user=<you>) ` +
+          `or choose another namespace with cortex env configure ${conn.env.name} --namespace <ns>`,
         ExitCode.Failed,
       );
     if (
@@ -107,7 +114,9 @@ export function explain(conn: Connection, error: unknown, doing: string): CliErr
       error.serverMessage.includes('the server could not find the requested resource')
     ) {
       return new CliError(
-        `${doing}: Cortex is not installed in the cluster of ${where} (no ${PLURAL}.${GROUP} resource); install it with: helm install cortex charts/cortex --namespace cortex-system --create-namespace (docs/install.md)`,
+        `${doing}: Cortex is not installed in the cluster of ${where} (no ${PLURAL}.${GROUP} resource); ` +
+          'install it with: helm install cortex charts/cortex --namespace cortex-system --create-namespace ' +
+          '(docs/install.md)',
         ExitCode.Failed,
       );
     }
@@ -116,7 +125,8 @@ export function explain(conn: Connection, error: unknown, doing: string): CliErr
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   const detail = cause?.code ?? cause?.message ?? (error as Error).message;
   return new CliError(
-    `${doing}: cannot reach the cluster of ${where}: ${detail}; check that it runs and that the kubeconfig points at it`,
+    `${doing}: cannot reach the cluster of ${where}: ${detail}; ` +
+      'check that it runs and that the kubeconfig points at it',
     ExitCode.Failed,
   );
 }

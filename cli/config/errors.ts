@@ -18,7 +18,10 @@ export interface ConfigIssue {
   fix: string;
 }
 
-/** Something loaded but deserving attention (ignored or deprecated settings): located like an issue, the fix optional. */
+/**
+ * Something loaded but deserving attention (ignored or deprecated settings): located like an
+ * issue, the fix optional.
+ */
 export type ConfigWarning = Omit<ConfigIssue, 'fix'> & { fix?: string };
 
 /** The file as shown to a person: relative to the working directory when inside it. */

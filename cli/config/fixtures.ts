@@ -50,7 +50,9 @@ export function expectIssue(
   assert.match(issue.message, want.message);
   if (want.fix) assert.match(issue.fix, want.fix);
   assert.ok(issue.fix.length > 0, 'every issue has a fix');
-  const rendered = `${issue.file}:${issue.line}:${issue.column}: ${want.api !== undefined ? `api "${want.api}": ` : ''}${issue.field}: ${issue.message}; fix: ${issue.fix}`;
+  const apiPrefix = want.api !== undefined ? `api "${want.api}": ` : '';
+  const rendered =
+    `${issue.file}:${issue.line}:${issue.column}: ${apiPrefix}` + `${issue.field}: ${issue.message}; fix: ${issue.fix}`;
   assert.ok(err.message.split('\n').includes(rendered), `message lacks:\n${rendered}\ngot:\n${err.message}`);
   return issue;
 }

@@ -46,7 +46,9 @@ test('a missing config file', () => {
 
 test('missing name, kind, predictor type and path', () => {
   const err = failing(
-    '- kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n- name: b\n  predictor:\n    config: {}\n- name: c\n  kind: RealtimeAPI\n',
+    '- kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n' +
+      '- name: b\n  predictor:\n    config: {}\n' +
+      '- name: c\n  kind: RealtimeAPI\n',
   );
   expectIssue(err, { line: 1, field: 'name', message: /is required/, fix: /add a name/ });
   expectIssue(err, { line: 5, field: 'kind', api: 'b', message: /is required/, fix: /kind: RealtimeAPI/ });
@@ -157,7 +159,8 @@ test('window must be a multiple of 10s; durations must parse', () => {
   const err = failing(
     api(
       'a',
-      '  autoscaling:\n    window: 45s\n    downscale_stabilization_period: 5 minutes\n    upscale_stabilization_period: 60\n  predictor2: {}\n',
+      '  autoscaling:\n    window: 45s\n    downscale_stabilization_period: 5 minutes\n' +
+        '    upscale_stabilization_period: 60\n  predictor2: {}\n',
     ),
   );
   expectIssue(err, {

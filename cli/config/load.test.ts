@@ -215,7 +215,8 @@ test('null fields mean "not set"', () => {
   const dir = project({
     'p.py': '',
     'cortex.yaml':
-      '- name: a\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: p.py\n    config:\n  autoscaling:\n    min_replicas:\n',
+      '- name: a\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: p.py\n    config:\n' +
+      '  autoscaling:\n    min_replicas:\n',
   });
   const [api] = loadProject(dir).apis;
   assert.deepEqual(api.spec.predictor.config, {});

@@ -45,7 +45,8 @@ export function checkProjectFiles(
       report(
         field,
         `${predictor.path} is outside the project folder ${dir}`,
-        'move the predictor into the folder of cortex.yaml (that folder is what gets deployed) and give its path relative to it',
+        'move the predictor into the folder of cortex.yaml (that folder is what gets deployed) ' +
+          'and give its path relative to it',
       );
     } else if (!stat) {
       report(

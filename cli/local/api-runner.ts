@@ -145,7 +145,9 @@ export class ApiRunner {
           resolve({
             ok: false,
             replica: slow,
-            reason: `not ready after ${Math.round(this.ctx.readyTimeoutMs / 1000)} s${last ? `; it last logged: ${last}` : ''}`,
+            reason:
+              `not ready after ${Math.round(this.ctx.readyTimeoutMs / 1000)} s` +
+              (last ? `; it last logged: ${last}` : ''),
           });
         }, this.ctx.readyTimeoutMs);
         run.waiter = (replica, exit) => {
@@ -203,7 +205,8 @@ export class ApiRunner {
     for (const r of run.replicas) {
       this.cancelRestart(r);
       this.draining.set(r, run.version);
-      r.stop().finally(() => {
+      // Deliberately not awaited: draining runs in the background.
+      void r.stop().finally(() => {
         this.draining.delete(r);
         this.ctx.forget(r.id);
         this.removeFiles(r);
@@ -344,7 +347,9 @@ export class ApiRunner {
     } else if (next) {
       status = 'updating';
       const nextReady = next.replicas.filter((r) => r.state === 'ready').length;
-      reason = `${current ? 'updating to' : 'creating'} version ${short(next.version.hash)}: ${nextReady}/${next.replicas.length} replicas ready`;
+      reason =
+        `${current ? 'updating to' : 'creating'} version ${short(next.version.hash)}: ` +
+        `${nextReady}/${next.replicas.length} replicas ready`;
     } else if (!current) {
       status = 'error';
       reason = this.record.failure?.reason ?? 'not running';

@@ -148,7 +148,9 @@ export async function ensureSupervisor(l: Layout, onStart?: () => void): Promise
     if ((child.exited !== undefined && child.exited !== 0) || Date.now() > until) {
       const tail = readTail(l.supervisorLog, 5);
       throw new CliError(
-        `could not start the local environment's supervisor${child.exited != null ? ` (it exited with code ${child.exited})` : ''}; ` +
+        "could not start the local environment's supervisor" +
+          (child.exited != null ? ` (it exited with code ${child.exited})` : '') +
+          '; ' +
           `its log ${l.supervisorLog} ends with:\n${tail}`,
         ExitCode.Unavailable,
       );

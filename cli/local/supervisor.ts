@@ -203,7 +203,8 @@ class Supervisor {
       const code = (error as NodeJS.ErrnoException).code;
       this.gatewayError =
         code === 'EADDRINUSE'
-          ? `port ${this.env.port} is in use by another program; choose a free one with: cortex env configure local --port <port>`
+          ? `port ${this.env.port} is in use by another program; ` +
+            'choose a free one with: cortex env configure local --port <port>'
           : `cannot listen on ${this.env.host}:${this.env.port}: ${(error as Error).message}`;
       this.log.error(this.gatewayError);
       // Try again: the port may be freed.
@@ -301,7 +302,9 @@ class Supervisor {
         type: 'result',
         api: name,
         action: 'failed',
-        reason: `endpoint ${endpoint} is already used by API ${clash.name}; set networking.endpoint to another path, or delete ${clash.name}`,
+        reason:
+          `endpoint ${endpoint} is already used by API ${clash.name}; ` +
+          `set networking.endpoint to another path, or delete ${clash.name}`,
       });
       return void res.end();
     }
