@@ -114,7 +114,8 @@ describe('local environment: several APIs, Cortex 0.25 files, several replicas',
       cpSync(fixture('whoami'), project, { recursive: true });
       writeFileSync(
         path.join(project, 'cortex.yaml'),
-        '- name: impostor\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n  networking:\n    endpoint: /whoami\n',
+        '- name: impostor\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n' +
+          '  networking:\n    endpoint: /whoami\n',
       );
       const r = await local.cortex(['deploy', project]);
       assert.equal(r.code, 1);

@@ -92,7 +92,8 @@ describe('local environment: recovery', { concurrency: false }, () => {
         assert.match(
           table.stdout,
           new RegExp(
-            `crashy: error: predictor failed to initialise: ValueError: refusing to start while .* \\(restarted \\d+ times?\\)`,
+            'crashy: error: predictor failed to initialise: ' +
+              `ValueError: refusing to start while .* \\(restarted \\d+ times?\\)`,
           ),
         );
       } finally {

@@ -29,16 +29,19 @@ describe('cortex serve lifecycle', { concurrency: false }, () => {
     }
   });
 
-  test('a failing __init__ exits non-zero, logs the traceback and writes its last line to the termination log', async () => {
-    const error = await serveFailure(fixture, { args: ['--api', 'bad-init'] });
-    assert.equal(error.code, 1);
-    assert.match(error.out, /Traceback/);
-    assert.match(error.out, /ValueError: model file not found/);
-    assert.equal(
-      readFileSync(error.terminationLog, 'utf8'),
-      'predictor failed to initialise: ValueError: model file not found: /models/missing.pkl',
-    );
-  });
+  test(
+    'a failing __init__ exits non-zero, ' + 'logs the traceback and writes its last line to the termination log',
+    async () => {
+      const error = await serveFailure(fixture, { args: ['--api', 'bad-init'] });
+      assert.equal(error.code, 1);
+      assert.match(error.out, /Traceback/);
+      assert.match(error.out, /ValueError: model file not found/);
+      assert.equal(
+        readFileSync(error.terminationLog, 'utf8'),
+        'predictor failed to initialise: ValueError: model file not found: /models/missing.pkl',
+      );
+    },
+  );
 
   test(
     "a failed pip install stops the replica with pip's reason and leaves no half-built environment",

@@ -23,7 +23,7 @@ import { waitFor } from '../helpers/wait.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { KubeClient } from '../../operator/kube/client.ts';
 import { metricsApiObjects } from '../../operator/metrics-adapter/manifests.ts';
-import { parseMetricQuantity } from '../../operator/metrics-adapter/quantity.ts';
+import { parseQuantity as parseMetricQuantity } from '../../operator/api/v1alpha1/quantity.ts';
 import { PodRuntimes, startLoad } from './runtimes.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -35,7 +35,7 @@ const MAX = 4;
 const LOAD = 8; // requests kept in flight: 8 / 2 per replica → 4 replicas
 const DOWNSCALE_STABILIZATION_S = 20;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from kubectl, read field by field
 type Obj = any;
 
 interface Point {
@@ -156,7 +156,8 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
   });
 
   test(
-    'under load the HPA scales the API up on the metric it reads through the APIService, and back to minReplicas after the downscale stabilisation window',
+    'under load the HPA scales the API up on the metric it reads through the APIService, ' +
+      'and back to minReplicas after the downscale stabilisation window',
     { timeout: 10 * 60_000 },
     async (t) => {
       await k(
@@ -228,7 +229,8 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
         sampling = false;
         await sampler;
         t.diagnostic(
-          `timeline (s, replicas, HPA desired, HPA average in-flight, ready runtimes): ${timeline.map((p) => `${p.s}:${p.replicas}/${p.desired}/${p.average}/${p.runtimes}`).join(' ')}`,
+          'timeline (s, replicas, HPA desired, HPA average in-flight, ready runtimes): ' +
+            timeline.map((p) => `${p.s}:${p.replicas}/${p.desired}/${p.average}/${p.runtimes}`).join(' '),
         );
       });
 
@@ -244,7 +246,8 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
             await k([
               'get',
               '--raw',
-              `/apis/custom.metrics.k8s.io/v1beta2/namespaces/${NS}/pods/*/cortex_in_flight_requests?labelSelector=${encodeURIComponent(`cortex.dev/api=${API}`)}`,
+              `/apis/custom.metrics.k8s.io/v1beta2/namespaces/${NS}/pods/*/cortex_in_flight_requests` +
+                `?labelSelector=${encodeURIComponent(`cortex.dev/api=${API}`)}`,
             ]),
           );
           return list.items.some((i: Obj) => parseMetricQuantity(i.value) >= TARGET) && list;
@@ -299,7 +302,8 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
       assert.equal(down.spec.replicas, 1);
       assert.ok(
         seconds >= DOWNSCALE_STABILIZATION_S,
-        `scaled down ${seconds.toFixed(1)} s after the load stopped: not before the ${DOWNSCALE_STABILIZATION_S} s stabilisation window`,
+        `scaled down ${seconds.toFixed(1)} s after the load stopped: ` +
+          `not before the ${DOWNSCALE_STABILIZATION_S} s stabilisation window`,
       );
       const quiet = await hpa();
       assert.equal(quiet.status.desiredReplicas, 1);
@@ -307,7 +311,9 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
       // the pods the HPA removed lost their runtimes with them
       await waitFor('one runtime left', async () => rt.pods().length === 1, 60_000);
       t.diagnostic(
-        `scale-up to ${MAX} after ${timeline.find((p) => p.replicas === MAX)?.s ?? NaN} s of load; back to 1 replica ${seconds.toFixed(1)} s after it stopped; ${load.ok()} requests answered, ${load.failed()} failed; runtimes started for ${rt.started.length} pods`,
+        `scale-up to ${MAX} after ${timeline.find((p) => p.replicas === MAX)?.s ?? NaN} s of load; ` +
+          `back to 1 replica ${seconds.toFixed(1)} s after it stopped; ` +
+          `${load.ok()} requests answered, ${load.failed()} failed; runtimes started for ${rt.started.length} pods`,
       );
     },
   );

@@ -37,7 +37,7 @@ const IDLE = '10s';
 const IDLE_S = 10;
 const HOLD_S = 25; // --activator-timeout
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from kubectl, read field by field
 type Obj = any;
 
 interface Answer {
@@ -106,7 +106,10 @@ describe(
     const activatorSlices = async (name = API): Promise<Obj[]> =>
       (
         await get(
-          `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=${encodeURIComponent(`kubernetes.io/service-name=${name},endpointslice.kubernetes.io/managed-by=cortex-operator`)}`,
+          `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=` +
+            encodeURIComponent(
+              `kubernetes.io/service-name=${name},endpointslice.kubernetes.io/managed-by=cortex-operator`,
+            ),
         )
       ).items;
     const readyCondition = (r: Obj) => r.status?.conditions?.find((c: Obj) => c.type === 'Ready');
@@ -176,7 +179,8 @@ describe(
     });
 
     test(
-      `an API with minReplicas 0 serves, then after ${IDLE} without requests its Deployment goes to 0 replicas and its Service's EndpointSlice points at the activator`,
+      `an API with minReplicas 0 serves, then after ${IDLE} without requests its Deployment goes to 0 replicas ` +
+        "and its Service's EndpointSlice points at the activator",
       { timeout: 5 * 60_000 },
       async (t) => {
         await k(
@@ -258,7 +262,8 @@ describe(
     );
 
     test(
-      "requests to the API at zero are held by the activator, wake it once, and get the predictor's answer after the cold start",
+      'requests to the API at zero are held by the activator, wake it once, ' +
+        "and get the predictor's answer after the cold start",
       { timeout: 3 * 60_000 },
       async (t) => {
         const rt = runtimes!;
@@ -333,7 +338,9 @@ describe(
         );
         assert.equal(r.status.status, 'live');
         t.diagnostic(
-          `cold start ${coldStart.toFixed(2)} s (request sent → answer); Deployment at 1 replica after ${marks.scaled.toFixed(2)} s, pod Running after ${marks.running?.toFixed(2)} s, runtime ready after ${marks.runtimeReady.toFixed(2)} s`,
+          `cold start ${coldStart.toFixed(2)} s (request sent → answer); ` +
+            `Deployment at 1 replica after ${marks.scaled.toFixed(2)} s, ` +
+            `pod Running after ${marks.running?.toFixed(2)} s, runtime ready after ${marks.runtimeReady.toFixed(2)} s`,
         );
       },
     );
@@ -345,7 +352,8 @@ describe(
     });
 
     test(
-      `a request for an API at zero that cannot start gets 503 after ${HOLD_S} s with Retry-After and the reason, and the API goes back to zero`,
+      `a request for an API at zero that cannot start gets 503 after ${HOLD_S} s with Retry-After and the reason, ` +
+        'and the API goes back to zero',
       { timeout: 4 * 60_000 },
       async () => {
         // 64 CPUs per replica: more than any node has (8 on the CPU pool; the GPU pool is tainted)
@@ -371,7 +379,8 @@ describe(
         assert.match(
           JSON.parse(a.body).error,
           new RegExp(
-            `^the API ${NS}/huge did not become ready within ${HOLD_S}s: compute unavailable: no node can run pod huge-[a-z0-9-]+: 0/4 nodes are available: .*Insufficient cpu.*; retry later$`,
+            `^the API ${NS}/huge did not become ready within ${HOLD_S}s: compute unavailable: ` +
+              'no node can run pod huge-[a-z0-9-]+: 0/4 nodes are available: .*Insufficient cpu.*; retry later$',
           ),
         );
         assert.equal((await rapi('huge')).status.status, 'compute unavailable');

@@ -23,7 +23,7 @@ const CHART = path.join(repo, 'charts', 'cortex');
 const NS = 'cortex-system';
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from kubectl, read field by field
 type Obj = any;
 
 describe('the chart renders the metrics API and the activator', () => {
@@ -159,92 +159,103 @@ describe('the chart renders the metrics API and the activator', () => {
     }
   });
 
-  test('builtin with a TLS Secret: mounted read-only, passed as --metrics-api-cert-file/--metrics-api-key-file, the APIServices verify with the caBundle', async () => {
-    const objs = await render(
-      'cortex',
-      '--set',
-      'metricsApi.tls.secretName=cortex-metrics-api-tls',
-      '--set-string',
-      `metricsApi.tls.caBundle=${PEM}`,
-    );
-    const pod = objs.find((o) => o.kind === 'Deployment').spec.template.spec;
-    const container = operatorContainer(objs);
-    assert.deepEqual(pod.volumes, [{ name: 'metrics-api-tls', secret: { secretName: 'cortex-metrics-api-tls' } }]);
-    const mount = container.volumeMounts.find((m: Obj) => m.name === 'metrics-api-tls');
-    assert.equal(mount.readOnly, true);
-    assert.ok(container.args.includes(`--metrics-api-cert-file=${mount.mountPath}/tls.crt`), container.args.join(' '));
-    assert.ok(container.args.includes(`--metrics-api-key-file=${mount.mountPath}/tls.key`));
-    for (const s of objs.filter((o) => o.kind === 'APIService')) {
-      assert.equal(Buffer.from(s.spec.caBundle, 'base64').toString(), PEM);
-      assert.equal(s.spec.insecureSkipTLSVerify, undefined, 'the API server rejects both at once');
-    }
-    const plain = await render('cortex');
-    assert.equal(objs.find((o) => o.kind === 'Deployment').spec.template.spec.volumes.length, 1);
-    assert.equal(
-      plain.find((o) => o.kind === 'Deployment').spec.template.spec.volumes,
-      undefined,
-      'no Secret: no volume',
-    );
-  });
+  test(
+    'builtin with a TLS Secret: mounted read-only, passed as --metrics-api-cert-file/--metrics-api-key-file, ' +
+      'the APIServices verify with the caBundle',
+    async () => {
+      const objs = await render(
+        'cortex',
+        '--set',
+        'metricsApi.tls.secretName=cortex-metrics-api-tls',
+        '--set-string',
+        `metricsApi.tls.caBundle=${PEM}`,
+      );
+      const pod = objs.find((o) => o.kind === 'Deployment').spec.template.spec;
+      const container = operatorContainer(objs);
+      assert.deepEqual(pod.volumes, [{ name: 'metrics-api-tls', secret: { secretName: 'cortex-metrics-api-tls' } }]);
+      const mount = container.volumeMounts.find((m: Obj) => m.name === 'metrics-api-tls');
+      assert.equal(mount.readOnly, true);
+      assert.ok(
+        container.args.includes(`--metrics-api-cert-file=${mount.mountPath}/tls.crt`),
+        container.args.join(' '),
+      );
+      assert.ok(container.args.includes(`--metrics-api-key-file=${mount.mountPath}/tls.key`));
+      for (const s of objs.filter((o) => o.kind === 'APIService')) {
+        assert.equal(Buffer.from(s.spec.caBundle, 'base64').toString(), PEM);
+        assert.equal(s.spec.insecureSkipTLSVerify, undefined, 'the API server rejects both at once');
+      }
+      const plain = await render('cortex');
+      assert.equal(objs.find((o) => o.kind === 'Deployment').spec.template.spec.volumes.length, 1);
+      assert.equal(
+        plain.find((o) => o.kind === 'Deployment').spec.template.spec.volumes,
+        undefined,
+        'no Secret: no volume',
+      );
+    },
+  );
 
-  test('prometheus-adapter: the operator runs with --no-metrics-api, no APIService, the rules ConfigMap is the shipped file, the PodMonitor selects the replicas the operator makes', async () => {
-    const objs = await render(
-      'cortex',
-      '--set',
-      'metricsApi.provider=prometheus-adapter',
-      '--set',
-      'metricsApi.prometheusAdapter.rulesConfigMap=true',
-      '--set',
-      'metricsApi.prometheusAdapter.podMonitor.enabled=true',
-      '--set',
-      'metricsApi.prometheusAdapter.podMonitor.labels.release=prom',
-    );
-    assert.deepEqual(metricsApi(objs), []);
-    const container = operatorContainer(objs);
-    assert.ok(container.args.includes('--no-metrics-api'), container.args.join(' '));
-    assert.ok(!container.args.some((a: string) => a.startsWith('--metrics-api-port')));
-    assert.ok(!container.ports.some((p: Obj) => p.name === 'metrics-api'));
+  test(
+    'prometheus-adapter: the operator runs with --no-metrics-api, no APIService, ' +
+      'the rules ConfigMap is the shipped file, the PodMonitor selects the replicas the operator makes',
+    async () => {
+      const objs = await render(
+        'cortex',
+        '--set',
+        'metricsApi.provider=prometheus-adapter',
+        '--set',
+        'metricsApi.prometheusAdapter.rulesConfigMap=true',
+        '--set',
+        'metricsApi.prometheusAdapter.podMonitor.enabled=true',
+        '--set',
+        'metricsApi.prometheusAdapter.podMonitor.labels.release=prom',
+      );
+      assert.deepEqual(metricsApi(objs), []);
+      const container = operatorContainer(objs);
+      assert.ok(container.args.includes('--no-metrics-api'), container.args.join(' '));
+      assert.ok(!container.args.some((a: string) => a.startsWith('--metrics-api-port')));
+      assert.ok(!container.ports.some((p: Obj) => p.name === 'metrics-api'));
 
-    const shipped = parse(readFileSync(path.join(CHART, 'files', 'prometheus-adapter-rules.yaml'), 'utf8'));
-    const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'cortex-prometheus-adapter');
-    assert.deepEqual(parse(cm.data['config.yaml']), { rules: shipped.rules.custom });
+      const shipped = parse(readFileSync(path.join(CHART, 'files', 'prometheus-adapter-rules.yaml'), 'utf8'));
+      const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'cortex-prometheus-adapter');
+      assert.deepEqual(parse(cm.data['config.yaml']), { rules: shipped.rules.custom });
 
-    const pm = objs.find((o) => o.kind === 'PodMonitor');
-    assert.equal(pm.apiVersion, 'monitoring.coreos.com/v1');
-    assert.equal(pm.metadata.labels.release, 'prom');
-    assert.deepEqual(pm.spec.namespaceSelector, { any: true });
-    // an API's pod as the operator writes it
-    const name = 'iris';
-    const api = {
-      name,
-      namespace: 'ml',
-      uid: 'u',
-      generation: 1,
-      spec: applyDefaults(name, { predictor: { type: 'python', path: 'predictor.py' } }),
-    };
-    const template = desiredDeployment(api, {
-      runtimeImage: 'r:1',
-      hpaTolerance: true,
-      clusterDomain: 'cluster.local',
-      placement: { nodeSelector: {}, tolerations: [] },
-    } as never).spec!.template;
-    for (const e of pm.spec.selector.matchExpressions) {
-      assert.equal(e.operator, 'Exists');
-      assert.ok(e.key in template.metadata!.labels!, `the replicas carry ${e.key}`);
-    }
-    const [endpoint] = pm.spec.podMetricsEndpoints;
-    const port = template.spec!.containers[0].ports!.find((p) => p.name === endpoint.port);
-    assert.ok(port, `the replicas' container has a port named ${endpoint.port}`);
-    assert.equal(String(port.containerPort), template.metadata!.annotations!['prometheus.io/port']);
-    assert.equal(endpoint.path, template.metadata!.annotations!['prometheus.io/path']);
+      const pm = objs.find((o) => o.kind === 'PodMonitor');
+      assert.equal(pm.apiVersion, 'monitoring.coreos.com/v1');
+      assert.equal(pm.metadata.labels.release, 'prom');
+      assert.deepEqual(pm.spec.namespaceSelector, { any: true });
+      // an API's pod as the operator writes it
+      const name = 'iris';
+      const api = {
+        name,
+        namespace: 'ml',
+        uid: 'u',
+        generation: 1,
+        spec: applyDefaults(name, { predictor: { type: 'python', path: 'predictor.py' } }),
+      };
+      const template = desiredDeployment(api, {
+        runtimeImage: 'r:1',
+        hpaTolerance: true,
+        clusterDomain: 'cluster.local',
+        placement: { nodeSelector: {}, tolerations: [] },
+      } as never).spec!.template;
+      for (const e of pm.spec.selector.matchExpressions) {
+        assert.equal(e.operator, 'Exists');
+        assert.ok(e.key in template.metadata!.labels!, `the replicas carry ${e.key}`);
+      }
+      const [endpoint] = pm.spec.podMetricsEndpoints;
+      const port = template.spec!.containers[0].ports!.find((p) => p.name === endpoint.port);
+      assert.ok(port, `the replicas' container has a port named ${endpoint.port}`);
+      assert.equal(String(port.containerPort), template.metadata!.annotations!['prometheus.io/port']);
+      assert.equal(endpoint.path, template.metadata!.annotations!['prometheus.io/path']);
 
-    const bare = await render('cortex', '--set', 'metricsApi.provider=prometheus-adapter');
-    assert.deepEqual(
-      bare.filter((o) => o.kind === 'PodMonitor' || o.metadata.name === 'cortex-prometheus-adapter'),
-      [],
-      'both off by default',
-    );
-  });
+      const bare = await render('cortex', '--set', 'metricsApi.provider=prometheus-adapter');
+      assert.deepEqual(
+        bare.filter((o) => o.kind === 'PodMonitor' || o.metadata.name === 'cortex-prometheus-adapter'),
+        [],
+        'both off by default',
+      );
+    },
+  );
 
   test('metricsApi.enabled=false: --no-metrics-api and nothing of either provider', async () => {
     const objs = await render(
@@ -261,41 +272,49 @@ describe('the chart renders the metrics API and the activator', () => {
     );
   });
 
-  test('the activator: its port and timeout as flags, the pod IP as CORTEX_ACTIVATOR_ADDRESS; activator.enabled=false turns it off', async () => {
-    const on = operatorContainer(
-      await render('cortex', '--set', 'activator.port=9999', '--set', 'activator.timeout=30s'),
-    );
-    assert.ok(
-      on.args.includes('--activator-port=9999') && on.args.includes('--activator-timeout=30s'),
-      on.args.join(' '),
-    );
-    assert.deepEqual(on.env, [
-      { name: 'CORTEX_ACTIVATOR_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-    ]);
-    assert.deepEqual(
-      on.ports.find((p: Obj) => p.name === 'activator'),
-      { name: 'activator', containerPort: 9999, protocol: 'TCP' },
-    );
-    const off = operatorContainer(await render('cortex', '--set', 'activator.enabled=false'));
-    assert.ok(off.args.includes('--activator-port=0'));
-    assert.equal(off.env, undefined, 'no address: nothing goes to zero');
-    assert.equal(
-      off.ports.find((p: Obj) => p.name === 'activator'),
-      undefined,
-    );
-  });
+  test(
+    'the activator: its port and timeout as flags, the pod IP as CORTEX_ACTIVATOR_ADDRESS; ' +
+      'activator.enabled=false turns it off',
+    async () => {
+      const on = operatorContainer(
+        await render('cortex', '--set', 'activator.port=9999', '--set', 'activator.timeout=30s'),
+      );
+      assert.ok(
+        on.args.includes('--activator-port=9999') && on.args.includes('--activator-timeout=30s'),
+        on.args.join(' '),
+      );
+      assert.deepEqual(on.env, [
+        { name: 'CORTEX_ACTIVATOR_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      ]);
+      assert.deepEqual(
+        on.ports.find((p: Obj) => p.name === 'activator'),
+        { name: 'activator', containerPort: 9999, protocol: 'TCP' },
+      );
+      const off = operatorContainer(await render('cortex', '--set', 'activator.enabled=false'));
+      assert.ok(off.args.includes('--activator-port=0'));
+      assert.equal(off.env, undefined, 'no address: nothing goes to zero');
+      assert.equal(
+        off.ports.find((p: Obj) => p.name === 'activator'),
+        undefined,
+      );
+    },
+  );
 
-  test('the user role: exactly the rules the CLI declares, aggregated into edit/admin; rbac.userRole.create=false leaves it out', async () => {
-    const role = (await render('cortex')).find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'cortex-user');
-    assert.deepEqual(role.rules, mergeRules(cliUserRules));
-    assert.equal(role.metadata.labels['rbac.authorization.k8s.io/aggregate-to-edit'], 'true');
-    const plain = (await render('cortex', '--set', 'rbac.userRole.aggregateToEdit=false')).find(
-      (o) => o.metadata.name === 'cortex-user',
-    );
-    assert.equal(plain.metadata.labels['rbac.authorization.k8s.io/aggregate-to-edit'], undefined);
-    assert.equal(
-      (await render('cortex', '--set', 'rbac.userRole.create=false')).find((o) => o.metadata.name === 'cortex-user'),
-      undefined,
-    );
-  });
+  test(
+    'the user role: exactly the rules the CLI declares, aggregated into edit/admin; ' +
+      'rbac.userRole.create=false leaves it out',
+    async () => {
+      const role = (await render('cortex')).find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'cortex-user');
+      assert.deepEqual(role.rules, mergeRules(cliUserRules));
+      assert.equal(role.metadata.labels['rbac.authorization.k8s.io/aggregate-to-edit'], 'true');
+      const plain = (await render('cortex', '--set', 'rbac.userRole.aggregateToEdit=false')).find(
+        (o) => o.metadata.name === 'cortex-user',
+      );
+      assert.equal(plain.metadata.labels['rbac.authorization.k8s.io/aggregate-to-edit'], undefined);
+      assert.equal(
+        (await render('cortex', '--set', 'rbac.userRole.create=false')).find((o) => o.metadata.name === 'cortex-user'),
+        undefined,
+      );
+    },
+  );
 });

@@ -1,7 +1,8 @@
 // The Helm chart (charts/cortex) against a real control plane (test/cluster: kube-apiserver,
 // controller-manager, scheduler, etcd, kwok's fake nodes) with the helm binary it builds: lint,
 // the values schema, a server-side dry run (both metrics API providers), a real install whose
-// operator pod is scheduled onto a kwok node and whose APIServices register its metrics API, then the operator itself, run as a local process from its image's entrypoint with
+// operator pod is scheduled onto a kwok node and whose APIServices register its metrics API,
+// then the operator itself, run as a local process from its image's entrypoint with
 // the Deployment's own args, impersonating the chart's ServiceAccount: only the chart's RBAC and
 // the chart's node pools, a CPU and a GPU API go live. Finally helm uninstall cleans up.
 import assert from 'node:assert/strict';
@@ -28,7 +29,7 @@ const FULLNAME = 'cortex'; // the release name contains the chart name
 const SA_USER = `system:serviceaccount:${NS}:${FULLNAME}`;
 const APPS = 'ml';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from kubectl, read field by field
 type Obj = any;
 
 describe('the Helm chart on a real control plane', { concurrency: false }, () => {
@@ -127,258 +128,299 @@ describe('the Helm chart on a real control plane', { concurrency: false }, () =>
     }
   });
 
-  test('helm template | kubectl apply --dry-run=server is accepted, CRD included, with either metrics API provider', async () => {
-    // two ClusterRoles: the operator's and the user role (<release>-user)
-    const common = [
-      'ClusterRole',
-      'ClusterRole',
-      'ClusterRoleBinding',
-      'ConfigMap',
-      'CustomResourceDefinition',
-      'Deployment',
-      'Role',
-      'RoleBinding',
-      'Service',
-      'ServiceAccount',
-    ];
-    const variants: [string[], string[]][] = [
-      [[], [...common, 'APIService', 'APIService', 'Service']],
-      // the PodMonitor needs the Prometheus Operator's CRDs, which this cluster has not
-      [
+  test(
+    'helm template | kubectl apply --dry-run=server is accepted, ' + 'CRD included, with either metrics API provider',
+    async () => {
+      // two ClusterRoles: the operator's and the user role (<release>-user)
+      const common = [
+        'ClusterRole',
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'ConfigMap',
+        'CustomResourceDefinition',
+        'Deployment',
+        'Role',
+        'RoleBinding',
+        'Service',
+        'ServiceAccount',
+      ];
+      const variants: [string[], string[]][] = [
+        [[], [...common, 'APIService', 'APIService', 'Service']],
+        // the PodMonitor needs the Prometheus Operator's CRDs, which this cluster has not
         [
-          '--set',
-          'metricsApi.provider=prometheus-adapter',
-          '--set',
-          'metricsApi.prometheusAdapter.rulesConfigMap=true',
+          [
+            '--set',
+            'metricsApi.provider=prometheus-adapter',
+            '--set',
+            'metricsApi.prometheusAdapter.rulesConfigMap=true',
+          ],
+          [...common, 'ConfigMap'],
         ],
-        [...common, 'ConfigMap'],
-      ],
-    ];
-    for (const [args, expected] of variants) {
-      const rendered = await helmOk([
-        'template',
-        RELEASE,
-        CHART,
-        '-n',
-        'cortex-system',
-        '--include-crds',
-        '-f',
-        GPU_VALUES,
-        ...args,
-      ]);
-      const kinds = docs(rendered)
-        .map((o) => o.kind)
-        .sort();
-      assert.deepEqual(kinds, expected.sort(), args.join(' '));
-      const out = await k(['apply', '--dry-run=server', '-f', '-'], rendered);
-      assert.equal(
-        out
-          .trim()
-          .split('\n')
-          .filter((l) => l.endsWith('(server dry run)')).length,
-        kinds.length,
-        out,
-      );
-    }
-  });
+      ];
+      for (const [args, expected] of variants) {
+        const rendered = await helmOk([
+          'template',
+          RELEASE,
+          CHART,
+          '-n',
+          'cortex-system',
+          '--include-crds',
+          '-f',
+          GPU_VALUES,
+          ...args,
+        ]);
+        const kinds = docs(rendered)
+          .map((o) => o.kind)
+          .sort();
+        assert.deepEqual(kinds, expected.sort(), args.join(' '));
+        const out = await k(['apply', '--dry-run=server', '-f', '-'], rendered);
+        assert.equal(
+          out
+            .trim()
+            .split('\n')
+            .filter((l) => l.endsWith('(server dry run)')).length,
+          kinds.length,
+          out,
+        );
+      }
+    },
+  );
 
-  test('serviceMonitor.enabled renders a monitoring.coreos.com/v1 ServiceMonitor that selects the metrics Service by its port name', async () => {
-    const objs = docs(
-      await helmOk([
-        'template',
+  test(
+    'serviceMonitor.enabled renders a monitoring.coreos.com/v1 ' +
+      'ServiceMonitor that selects the metrics Service by its port name',
+    async () => {
+      const objs = docs(
+        await helmOk([
+          'template',
+          RELEASE,
+          CHART,
+          '-n',
+          NS,
+          '--set',
+          'serviceMonitor.enabled=true',
+          '--set',
+          'serviceMonitor.labels.release=prom',
+        ]),
+      );
+      const sm = objs.find((o) => o.kind === 'ServiceMonitor');
+      const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === `${FULLNAME}-metrics`);
+      assert.equal(sm.apiVersion, 'monitoring.coreos.com/v1');
+      assert.equal(sm.metadata.labels.release, 'prom');
+      for (const [key, v] of Object.entries(sm.spec.selector.matchLabels)) assert.equal(svc.metadata.labels[key], v);
+      assert.deepEqual(
+        sm.spec.endpoints.map((e: Obj) => [e.port, e.path]),
+        [[svc.spec.ports[0].name, '/metrics']],
+      );
+      assert.equal(
+        docs(await helmOk(['template', RELEASE, CHART])).filter((o) => o.kind === 'ServiceMonitor').length,
+        0,
+        'off by default',
+      );
+    },
+  );
+
+  test(
+    'helm install: the CRD, the RBAC and the operator Deployment, ' +
+      'whose pod runs on a kwok node as a non-root user',
+    async () => {
+      assert.equal((await k(['get', 'crd', '-o', 'name'])).trim(), '', 'no CRD before the install');
+      const out = await helmOk([
+        'install',
         RELEASE,
         CHART,
         '-n',
         NS,
-        '--set',
-        'serviceMonitor.enabled=true',
-        '--set',
-        'serviceMonitor.labels.release=prom',
-      ]),
-    );
-    const sm = objs.find((o) => o.kind === 'ServiceMonitor');
-    const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === `${FULLNAME}-metrics`);
-    assert.equal(sm.apiVersion, 'monitoring.coreos.com/v1');
-    assert.equal(sm.metadata.labels.release, 'prom');
-    for (const [key, v] of Object.entries(sm.spec.selector.matchLabels)) assert.equal(svc.metadata.labels[key], v);
-    assert.deepEqual(
-      sm.spec.endpoints.map((e: Obj) => [e.port, e.path]),
-      [[svc.spec.ports[0].name, '/metrics']],
-    );
-    assert.equal(
-      docs(await helmOk(['template', RELEASE, CHART])).filter((o) => o.kind === 'ServiceMonitor').length,
-      0,
-      'off by default',
-    );
-  });
-
-  test('helm install: the CRD, the RBAC and the operator Deployment, whose pod runs on a kwok node as a non-root user', async () => {
-    assert.equal((await k(['get', 'crd', '-o', 'name'])).trim(), '', 'no CRD before the install');
-    const out = await helmOk([
-      'install',
-      RELEASE,
-      CHART,
-      '-n',
-      NS,
-      '--create-namespace',
-      '-f',
-      GPU_VALUES,
-      '--wait',
-      '--timeout',
-      '120s',
-    ]);
-    assert.match(out, /STATUS: deployed/);
-    assert.match(out, /cortex env configure/, 'NOTES.txt says what to do next');
-    assert.match(
-      out,
-      /kubectl get --raw "\/apis\/custom\.metrics\.k8s\.io\/v1beta2\/namespaces\/<namespace>\/pods\/\*\/cortex_in_flight_requests"/,
-      'and how to check the metrics API',
-    );
-    await k(['wait', '--for=condition=Established', '--timeout=30s', 'crd/realtimeapis.cortex.dev']);
-    const d = await get('deployment', FULLNAME, NS);
-    assert.equal(d.status.availableReplicas, 1);
-    const pods = (
-      await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', 'app.kubernetes.io/instance=cortex'])
-    ).items;
-    assert.equal(pods.length, 1);
-    assert.equal(pods[0].status.phase, 'Running');
-    assert.match(pods[0].spec.nodeName, /^kwok-cpu-\d$/, "no toleration for the GPU nodes' taint: a CPU node");
-    assert.equal(pods[0].spec.serviceAccountName, FULLNAME);
-    assert.equal(pods[0].spec.securityContext.runAsNonRoot, true);
-    const c = pods[0].spec.containers[0];
-    assert.equal(c.image, 'cortex-ts/operator:0.1.0');
-    assert.deepEqual(
-      [c.livenessProbe.httpGet.path, c.readinessProbe.httpGet.path, c.ports[0].containerPort],
-      ['/healthz', '/readyz', 8081],
-    );
-    assert.ok(
-      c.args.includes('--leader-elect') && c.args.includes('--runtime-image=cortex-ts/runtime:0.1.0'),
-      c.args.join(' '),
-    );
-    const svc = await get('service', `${FULLNAME}-metrics`, NS);
-    assert.deepEqual(
-      svc.spec.ports.map((p: Obj) => [p.name, p.port, p.targetPort]),
-      [['http-metrics', 8081, 'health']],
-    );
-    const pools = parse((await get('configmap', `${FULLNAME}-node-pools`, NS)).data['node-pools.yaml']);
-    assert.deepEqual(pools, parse(readFileSync(GPU_VALUES, 'utf8')).nodePools);
-  });
-
-  test("helm install registers the operator's metrics API: both APIServices point at the Service, whose endpoint is the operator pod's metrics-api port", async () => {
-    // Available stays False here (the operator pod on kwok runs nothing), so only where they point is checked
-    for (const version of ['v1beta2', 'v1beta1']) {
-      const s = await cluster.kubectl.json(['get', 'apiservice', `${version}.custom.metrics.k8s.io`]);
-      assert.equal(s.metadata.labels['app.kubernetes.io/instance'], RELEASE);
-      assert.deepEqual(s.spec.service, { namespace: NS, name: `${FULLNAME}-metrics-api`, port: 443 });
-      assert.deepEqual(
-        [s.spec.group, s.spec.version, s.spec.insecureSkipTLSVerify],
-        ['custom.metrics.k8s.io', version, true],
+        '--create-namespace',
+        '-f',
+        GPU_VALUES,
+        '--wait',
+        '--timeout',
+        '120s',
+      ]);
+      assert.match(out, /STATUS: deployed/);
+      assert.match(out, /cortex env configure/, 'NOTES.txt says what to do next');
+      assert.match(
+        out,
+        /kubectl get --raw "\/apis\/custom\.metrics\.k8s\.io\/v1beta2\/namespaces\/<namespace>\/pods\/\*\/cortex_in_flight_requests"/,
+        'and how to check the metrics API',
       );
-    }
-    const pod = (
-      await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', 'app.kubernetes.io/instance=cortex'])
-    ).items[0];
-    const container = pod.spec.containers[0];
-    assert.ok(
-      container.args.includes('--metrics-api-port=6443') && !container.args.includes('--no-metrics-api'),
-      container.args.join(' '),
-    );
-    const slices = await waitFor(
-      "the metrics-api Service's EndpointSlice to list the operator pod",
-      async () => {
-        const list = await cluster.kubectl.json<{ items: Obj[] }>([
+      await k(['wait', '--for=condition=Established', '--timeout=30s', 'crd/realtimeapis.cortex.dev']);
+      const d = await get('deployment', FULLNAME, NS);
+      assert.equal(d.status.availableReplicas, 1);
+      const pods = (
+        await cluster.kubectl.json<{ items: Obj[] }>([
           'get',
-          'endpointslices',
+          'pods',
           '-n',
           NS,
           '-l',
-          `kubernetes.io/service-name=${FULLNAME}-metrics-api`,
-        ]);
-        return (
-          list.items.some((e) => e.endpoints?.some((ep: Obj) => ep.targetRef?.name === pod.metadata.name)) && list.items
-        );
-      },
-      30_000,
-    );
-    assert.deepEqual(
-      slices.flatMap((e: Obj) => e.ports.map((p: Obj) => [p.name, p.port])),
-      [['metrics-api', 6443]],
-    );
-  });
-
-  test("the operator, from its image's entrypoint with the Deployment's args, as the chart's ServiceAccount, runs a CPU and a GPU API", async () => {
-    const container = (await get('deployment', FULLNAME, NS)).spec.template.spec.containers[0];
-    const image = readDockerfile('operator/Dockerfile');
-    const [, ...rest] = image.entrypoint; // node, its V8 flags, the script
-    const script = repoPathOf(image, rest[rest.length - 1]);
-    // the admin kubeconfig, every request impersonating the chart's ServiceAccount (RBAC applies)
-    const saKubeconfig = kubeconfigAs(cluster, SA_USER, path.join(dir, 'sa.kubeconfig'));
-    const port = await freePort();
-    // --no-metrics-api: its metrics API would scrape the replicas' pod IPs, kwok's fake ones here,
-    // which nothing may connect to (test/autoscaling covers that API)
-    const args = [...container.args, '--kubeconfig', saKubeconfig, `--health-port=${port}`, '--no-metrics-api'];
-    operator = execa(process.execPath, [...rest.slice(0, -1), script, ...args], {
-      reject: false,
-      all: true,
-      buffer: false,
-    });
-    operator.all?.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)));
-    await waitFor('the operator to lead and sync', async () => logs.some((l) => l.includes('"running"')), 30_000);
-    assert.ok(
-      logs.some((l) => l.includes(`"configMap":"${NS}/${FULLNAME}-node-pools"`)),
-      "reads the chart's node pools",
-    );
-
-    await k(['create', 'namespace', APPS]);
-    const api = (name: string, compute: Obj) => ({
-      apiVersion: 'cortex.dev/v1alpha1',
-      kind: 'RealtimeAPI',
-      metadata: { name, namespace: APPS },
-      spec: { predictor: { type: 'python', path: 'predictor.py', image: 'fake.invalid/iris:1' }, compute },
-    });
-    await k(
-      ['apply', '-f', '-'],
-      [api('iris', { cpu: '200m', mem: '128Mi' }), api('gpu-api', { cpu: 1, gpu: 1, mem: '1Gi' })]
-        .map((o) => stringify(o))
-        .join('---\n'),
-    );
-    for (const name of ['iris', 'gpu-api']) {
-      const live = await waitFor(
-        `${name} to be live`,
-        async () => {
-          const a = await get('realtimeapi', name, APPS);
-          return a.status?.status === 'live' && a.status.observedGeneration === a.metadata.generation && a;
-        },
-        60_000,
+          'app.kubernetes.io/instance=cortex',
+        ])
+      ).items;
+      assert.equal(pods.length, 1);
+      assert.equal(pods[0].status.phase, 'Running');
+      assert.match(pods[0].spec.nodeName, /^kwok-cpu-\d$/, "no toleration for the GPU nodes' taint: a CPU node");
+      assert.equal(pods[0].spec.serviceAccountName, FULLNAME);
+      assert.equal(pods[0].spec.securityContext.runAsNonRoot, true);
+      const c = pods[0].spec.containers[0];
+      assert.equal(c.image, 'cortex-ts/operator:0.1.0');
+      assert.deepEqual(
+        [c.livenessProbe.httpGet.path, c.readinessProbe.httpGet.path, c.ports[0].containerPort],
+        ['/healthz', '/readyz', 8081],
       );
-      assert.equal(live.status.endpoint, `http://${name}.${APPS}.svc.cluster.local/`);
-      for (const kind of ['deployment', 'service', 'hpa']) await get(kind, name, APPS);
-    }
-    const gpuPods = (
-      await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', APPS, '-l', 'cortex.dev/api=gpu-api'])
-    ).items;
-    assert.match(gpuPods[0].spec.nodeName, /^kwok-gpu-\d$/, "the GPU pool of the chart's values");
-    assert.equal((await get('deployment', 'iris', APPS)).spec.template.spec.containers[0].image, 'fake.invalid/iris:1');
-    const lease = await get('lease', FULLNAME, NS);
-    assert.ok(lease.spec.holderIdentity, 'leader election on the Lease in the release namespace');
+      assert.ok(
+        c.args.includes('--leader-elect') && c.args.includes('--runtime-image=cortex-ts/runtime:0.1.0'),
+        c.args.join(' '),
+      );
+      const svc = await get('service', `${FULLNAME}-metrics`, NS);
+      assert.deepEqual(
+        svc.spec.ports.map((p: Obj) => [p.name, p.port, p.targetPort]),
+        [['http-metrics', 8081, 'health']],
+      );
+      const pools = parse((await get('configmap', `${FULLNAME}-node-pools`, NS)).data['node-pools.yaml']);
+      assert.deepEqual(pools, parse(readFileSync(GPU_VALUES, 'utf8')).nodePools);
+    },
+  );
 
-    const can = async (...args: string[]) =>
-      (await cluster.kubectl(['auth', 'can-i', ...args, `--as=${SA_USER}`]).catch((e: Error) => e.message)).trim();
-    assert.match(await can('get', 'secrets', '-n', APPS), /no/);
-    assert.match(await can('create', 'leases', '-n', APPS), /no/, 'the Lease only in the release namespace (the Role)');
-    assert.equal(await can('create', 'leases', '-n', NS), 'yes');
-    assert.match(
-      await can('patch', 'realtimeapis', '-n', APPS),
-      /no/,
-      "the spec is the user's; only the status is the operator's",
-    );
-    assert.match(await can('delete', 'deployments', '-n', APPS), /no/);
-    assert.deepEqual(
-      logs.filter((l) => /forbidden|\b403\b/i.test(l)),
-      [],
-      'no request of the operator was refused',
-    );
-  });
+  test(
+    "helm install registers the operator's metrics API: " +
+      "both APIServices point at the Service, whose endpoint is the operator pod's metrics-api port",
+    async () => {
+      // Available stays False here (the operator pod on kwok runs nothing), so only where they point is checked
+      for (const version of ['v1beta2', 'v1beta1']) {
+        const s = await cluster.kubectl.json(['get', 'apiservice', `${version}.custom.metrics.k8s.io`]);
+        assert.equal(s.metadata.labels['app.kubernetes.io/instance'], RELEASE);
+        assert.deepEqual(s.spec.service, { namespace: NS, name: `${FULLNAME}-metrics-api`, port: 443 });
+        assert.deepEqual(
+          [s.spec.group, s.spec.version, s.spec.insecureSkipTLSVerify],
+          ['custom.metrics.k8s.io', version, true],
+        );
+      }
+      const pod = (
+        await cluster.kubectl.json<{ items: Obj[] }>([
+          'get',
+          'pods',
+          '-n',
+          NS,
+          '-l',
+          'app.kubernetes.io/instance=cortex',
+        ])
+      ).items[0];
+      const container = pod.spec.containers[0];
+      assert.ok(
+        container.args.includes('--metrics-api-port=6443') && !container.args.includes('--no-metrics-api'),
+        container.args.join(' '),
+      );
+      const slices = await waitFor(
+        "the metrics-api Service's EndpointSlice to list the operator pod",
+        async () => {
+          const list = await cluster.kubectl.json<{ items: Obj[] }>([
+            'get',
+            'endpointslices',
+            '-n',
+            NS,
+            '-l',
+            `kubernetes.io/service-name=${FULLNAME}-metrics-api`,
+          ]);
+          return (
+            list.items.some((e) => e.endpoints?.some((ep: Obj) => ep.targetRef?.name === pod.metadata.name)) &&
+            list.items
+          );
+        },
+        30_000,
+      );
+      assert.deepEqual(
+        slices.flatMap((e: Obj) => e.ports.map((p: Obj) => [p.name, p.port])),
+        [['metrics-api', 6443]],
+      );
+    },
+  );
+
+  test(
+    "the operator, from its image's entrypoint with the Deployment's args, " +
+      "as the chart's ServiceAccount, runs a CPU and a GPU API",
+    async () => {
+      const container = (await get('deployment', FULLNAME, NS)).spec.template.spec.containers[0];
+      const image = readDockerfile('operator/Dockerfile');
+      const [, ...rest] = image.entrypoint; // node, its V8 flags, the script
+      const script = repoPathOf(image, rest[rest.length - 1]);
+      // the admin kubeconfig, every request impersonating the chart's ServiceAccount (RBAC applies)
+      const saKubeconfig = kubeconfigAs(cluster, SA_USER, path.join(dir, 'sa.kubeconfig'));
+      const port = await freePort();
+      // --no-metrics-api: its metrics API would scrape the replicas' pod IPs, kwok's fake ones here,
+      // which nothing may connect to (test/autoscaling covers that API)
+      const args = [...container.args, '--kubeconfig', saKubeconfig, `--health-port=${port}`, '--no-metrics-api'];
+      operator = execa(process.execPath, [...rest.slice(0, -1), script, ...args], {
+        reject: false,
+        all: true,
+        buffer: false,
+      });
+      operator.all?.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)));
+      await waitFor('the operator to lead and sync', async () => logs.some((l) => l.includes('"running"')), 30_000);
+      assert.ok(
+        logs.some((l) => l.includes(`"configMap":"${NS}/${FULLNAME}-node-pools"`)),
+        "reads the chart's node pools",
+      );
+
+      await k(['create', 'namespace', APPS]);
+      const api = (name: string, compute: Obj) => ({
+        apiVersion: 'cortex.dev/v1alpha1',
+        kind: 'RealtimeAPI',
+        metadata: { name, namespace: APPS },
+        spec: { predictor: { type: 'python', path: 'predictor.py', image: 'fake.invalid/iris:1' }, compute },
+      });
+      await k(
+        ['apply', '-f', '-'],
+        [api('iris', { cpu: '200m', mem: '128Mi' }), api('gpu-api', { cpu: 1, gpu: 1, mem: '1Gi' })]
+          .map((o) => stringify(o))
+          .join('---\n'),
+      );
+      for (const name of ['iris', 'gpu-api']) {
+        const live = await waitFor(
+          `${name} to be live`,
+          async () => {
+            const a = await get('realtimeapi', name, APPS);
+            return a.status?.status === 'live' && a.status.observedGeneration === a.metadata.generation && a;
+          },
+          60_000,
+        );
+        assert.equal(live.status.endpoint, `http://${name}.${APPS}.svc.cluster.local/`);
+        for (const kind of ['deployment', 'service', 'hpa']) await get(kind, name, APPS);
+      }
+      const gpuPods = (
+        await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', APPS, '-l', 'cortex.dev/api=gpu-api'])
+      ).items;
+      assert.match(gpuPods[0].spec.nodeName, /^kwok-gpu-\d$/, "the GPU pool of the chart's values");
+      assert.equal(
+        (await get('deployment', 'iris', APPS)).spec.template.spec.containers[0].image,
+        'fake.invalid/iris:1',
+      );
+      const lease = await get('lease', FULLNAME, NS);
+      assert.ok(lease.spec.holderIdentity, 'leader election on the Lease in the release namespace');
+
+      const can = async (...args: string[]) =>
+        (await cluster.kubectl(['auth', 'can-i', ...args, `--as=${SA_USER}`]).catch((e: Error) => e.message)).trim();
+      assert.match(await can('get', 'secrets', '-n', APPS), /no/);
+      assert.match(
+        await can('create', 'leases', '-n', APPS),
+        /no/,
+        'the Lease only in the release namespace (the Role)',
+      );
+      assert.equal(await can('create', 'leases', '-n', NS), 'yes');
+      assert.match(
+        await can('patch', 'realtimeapis', '-n', APPS),
+        /no/,
+        "the spec is the user's; only the status is the operator's",
+      );
+      assert.match(await can('delete', 'deployments', '-n', APPS), /no/);
+      assert.deepEqual(
+        logs.filter((l) => /forbidden|\b403\b/i.test(l)),
+        [],
+        'no request of the operator was refused',
+      );
+    },
+  );
 
   test('a second install with bad values fails and creates nothing: no release, no object', async () => {
     const before = (

@@ -24,7 +24,7 @@ const NS = 'ml';
 const API = 'iris-classifier';
 const USER = 'alice';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from kubectl, read field by field
 type Obj = any;
 
 describe('cortex deploy to a cluster environment', { concurrency: false }, () => {
@@ -53,7 +53,8 @@ describe('cortex deploy to a cluster environment', { concurrency: false }, () =>
       operator = await startOperator(cluster, dir, { nodePoolsFile });
       cli = await localEnv();
       project = copyProject('examples/iris-classifier');
-      // the CLI runs as a person bound in the namespace to exactly the rules it declares (the chart's <release>-user role)
+      // the CLI runs as a person bound in the namespace to exactly the rules it declares
+      // (the chart's <release>-user role)
       await cluster.kubectl(['apply', '-f', '-'], {
         input: JSON.stringify({
           apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -208,7 +209,8 @@ describe('cortex deploy to a cluster environment', { concurrency: false }, () =>
     try {
       writeFileSync(
         path.join(bad, 'cortex.yaml'),
-        '- name: broken\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n  autoscaling:\n    min_replicas: 5\n    max_replicas: 2\n',
+        '- name: broken\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n' +
+          '  autoscaling:\n    min_replicas: 5\n    max_replicas: 2\n',
       );
       const before = (await bundles()).length;
       const r = await cli.cortex(['deploy', bad, '-e', 'test'], { cwd: dir });
@@ -276,7 +278,8 @@ describe('cortex deploy to a cluster environment', { concurrency: false }, () =>
     try {
       writeFileSync(
         path.join(gpu, 'cortex.yaml'),
-        '- name: big-gpu\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n  compute:\n    gpu: 16\n',
+        '- name: big-gpu\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n' +
+          '  compute:\n    gpu: 16\n',
       );
       const proc = execa(process.execPath, [cortexBin, 'deploy', gpu, '-e', 'test', '--wait'], {
         env: { ...process.env, ...cli.env },

@@ -31,11 +31,13 @@ async function main(cmd: string | undefined): Promise<number> {
       }
       for (const d of s.daemons)
         process.stdout.write(
-          `${d.name.padEnd(24)} pid ${String(d.pid).padEnd(8)} ${d.running ? 'running' : 'NOT RUNNING'}  log ${d.log}\n`,
+          `${d.name.padEnd(24)} pid ${String(d.pid).padEnd(8)} ` +
+            `${d.running ? 'running' : 'NOT RUNNING'}  log ${d.log}\n`,
         );
       if (s.state) {
         process.stdout.write(
-          `kube-apiserver ${s.state.server} ${s.apiserverReady ? 'ready' : 'NOT READY'} (Kubernetes ${s.state.version})\n`,
+          `kube-apiserver ${s.state.server} ${s.apiserverReady ? 'ready' : 'NOT READY'} ` +
+            `(Kubernetes ${s.state.version})\n`,
         );
         process.stdout.write(`node pools ${s.state.nodePoolsFile}\n`);
       }

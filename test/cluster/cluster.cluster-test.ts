@@ -22,6 +22,16 @@ import { alive, daemons } from './processes.ts';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 
+interface Node {
+  metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> };
+  spec: { taints?: { key: string; value?: string; effect: string }[] };
+  status: {
+    conditions: { type: string; status: string }[];
+    capacity: Record<string, string | undefined>;
+    allocatable: Record<string, string | undefined>;
+  };
+}
+
 interface Pod {
   metadata: { name: string; labels?: Record<string, string> };
   spec: { nodeName?: string };
@@ -82,14 +92,14 @@ describe('test cluster', { concurrency: false }, () => {
   });
 
   test('4 fake nodes are Ready with their pool labels, taints and capacity', async () => {
-    const nodes = (await cluster.kubectl.json<{ items: any[] }>(['get', 'nodes'])).items;
+    const nodes = (await cluster.kubectl.json<{ items: Node[] }>(['get', 'nodes'])).items;
     assert.deepEqual(nodes.map((n) => n.metadata.name).sort(), [...FAKE_NODES].sort());
     for (const n of nodes) {
       assert.equal(n.metadata.annotations['kwok.x-k8s.io/node'], 'fake');
-      const readyCond = n.status.conditions.find((c: any) => c.type === 'Ready');
+      const readyCond = n.status.conditions.find((c) => c.type === 'Ready');
       assert.equal(readyCond?.status, 'True', `${n.metadata.name} Ready`);
       const pool = n.metadata.labels[POOL_LABEL];
-      const taints = (n.spec.taints ?? []).filter((t: any) => !t.key.startsWith('node.kubernetes.io/'));
+      const taints = (n.spec.taints ?? []).filter((t) => !t.key.startsWith('node.kubernetes.io/'));
       if (n.metadata.name.startsWith('kwok-gpu-')) {
         assert.equal(pool, 'gpu');
         assert.equal(n.status.capacity[GPU_RESOURCE], '8');
@@ -127,32 +137,36 @@ describe('test cluster', { concurrency: false }, () => {
     assert.equal(pools[0].gpuResource, null);
   });
 
-  test('a Deployment becomes available, its pods Running on kwok CPU nodes; deleting it collects its ReplicaSet and pods', async () => {
-    const k = cluster.kubectl;
-    await k(['create', 'deployment', 'web', '-n', ns, '--image=fake.invalid/web:1', '--replicas=2']);
-    await k(['rollout', 'status', 'deployment/web', '-n', ns, '--timeout=90s'], { timeoutMs: 120_000 });
-    const d = await k.json<any>(['get', 'deployment', 'web', '-n', ns]);
-    assert.equal(d.status.availableReplicas, 2);
-    const pods = (await k.json<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', 'app=web'])).items;
-    assert.equal(pods.length, 2);
-    for (const p of pods) {
-      assert.equal(p.status.phase, 'Running');
-      assert.match(p.spec.nodeName ?? '', /^kwok-cpu-\d$/, `${p.metadata.name} on a CPU node (no toleration)`);
-      assert.match(p.status.podIP ?? '', /^10\.244\./);
-    }
-    const rs = (await k.json<{ items: any[] }>(['get', 'replicasets', '-n', ns, '-l', 'app=web'])).items;
-    assert.equal(rs.length, 1);
+  test(
+    'a Deployment becomes available, its pods Running on kwok CPU nodes; ' +
+      'deleting it collects its ReplicaSet and pods',
+    async () => {
+      const k = cluster.kubectl;
+      await k(['create', 'deployment', 'web', '-n', ns, '--image=fake.invalid/web:1', '--replicas=2']);
+      await k(['rollout', 'status', 'deployment/web', '-n', ns, '--timeout=90s'], { timeoutMs: 120_000 });
+      const d = await k.json<{ status: { availableReplicas?: number } }>(['get', 'deployment', 'web', '-n', ns]);
+      assert.equal(d.status.availableReplicas, 2);
+      const pods = (await k.json<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', 'app=web'])).items;
+      assert.equal(pods.length, 2);
+      for (const p of pods) {
+        assert.equal(p.status.phase, 'Running');
+        assert.match(p.spec.nodeName ?? '', /^kwok-cpu-\d$/, `${p.metadata.name} on a CPU node (no toleration)`);
+        assert.match(p.status.podIP ?? '', /^10\.244\./);
+      }
+      const rs = (await k.json<{ items: unknown[] }>(['get', 'replicasets', '-n', ns, '-l', 'app=web'])).items;
+      assert.equal(rs.length, 1);
 
-    await k(['delete', 'deployment', 'web', '-n', ns, '--cascade=background', '--wait=false']);
-    await waitFor(
-      'the ReplicaSet and pods to be garbage-collected',
-      async () => {
-        const left = await k(['get', 'replicasets,pods', '-n', ns, '-l', 'app=web', '-o', 'name']);
-        return left.trim() === '';
-      },
-      90_000,
-    );
-  });
+      await k(['delete', 'deployment', 'web', '-n', ns, '--cascade=background', '--wait=false']);
+      await waitFor(
+        'the ReplicaSet and pods to be garbage-collected',
+        async () => {
+          const left = await k(['get', 'replicasets,pods', '-n', ns, '-l', 'app=web', '-o', 'name']);
+          return left.trim() === '';
+        },
+        90_000,
+      );
+    },
+  );
 
   test('a GPU pod with the toleration lands on a GPU node; one without it never does', async () => {
     const k = cluster.kubectl;
@@ -195,8 +209,15 @@ describe('test cluster', { concurrency: false }, () => {
     const conditions = await waitFor(
       'HPA conditions',
       async () => {
-        const hpa = await k.json<any>(['get', 'hpa', 'scaled', '-n', ns]);
-        return hpa.status?.conditions?.length > 0 && (hpa.status.conditions as { type: string; status: string }[]);
+        const hpa = await k.json<{ status?: { conditions?: { type: string; status: string }[] } }>([
+          'get',
+          'hpa',
+          'scaled',
+          '-n',
+          ns,
+        ]);
+        const conditions = hpa.status?.conditions ?? [];
+        return conditions.length > 0 && conditions;
       },
       90_000,
     );
@@ -207,91 +228,94 @@ describe('test cluster', { concurrency: false }, () => {
     await k(['delete', 'hpa,deployment', 'scaled', '-n', ns]);
   });
 
-  test('an aggregated API served on 127.0.0.1 is reached through the front proxy (ExternalName localhost)', async (t) => {
-    const pki = path.join(cluster.stateDir, 'pki');
-    const seen: { user?: string; groups: string; clientCert: boolean }[] = [];
-    const group = 'pings.test.cortex.dev';
-    const server = https.createServer(
-      {
-        cert: readFileSync(path.join(pki, 'apiserver.crt')),
-        key: readFileSync(path.join(pki, 'apiserver.key')),
-        ca: readFileSync(path.join(pki, 'front-proxy-ca.crt')),
-        requestCert: true,
-        rejectUnauthorized: true,
-      },
-      (req, res) => {
-        const send = (code: number, body: object) =>
-          res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-        if (req.url === `/apis/${group}/v1`) {
-          return send(200, {
-            kind: 'APIResourceList',
-            apiVersion: 'v1',
-            groupVersion: `${group}/v1`,
-            resources: [{ name: 'pings', singularName: 'ping', namespaced: true, kind: 'Ping', verbs: ['get'] }],
-          });
-        }
-        const m = /^\/apis\/pings\.test\.cortex\.dev\/v1\/namespaces\/([^/]+)\/pings\/([^/?]+)/.exec(req.url ?? '');
-        if (m) {
-          seen.push({
-            user: req.headers['x-remote-user'] as string,
-            groups: String(req.headers['x-remote-group']),
-            clientCert: (req.socket as import('node:tls').TLSSocket).authorized,
-          });
-          return send(200, {
-            kind: 'Ping',
-            apiVersion: `${group}/v1`,
-            metadata: { name: m[2], namespace: m[1] },
-            user: req.headers['x-remote-user'],
-          });
-        }
-        send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404 });
-      },
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    const port = (server.address() as AddressInfo).port;
-    const k = cluster.kubectl;
-    await k(['apply', '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'List',
-        items: [
-          {
-            apiVersion: 'v1',
-            kind: 'Service',
-            metadata: { name: 'pings', namespace: ns },
-            spec: { type: 'ExternalName', externalName: 'localhost' },
-          },
-          {
-            apiVersion: 'apiregistration.k8s.io/v1',
-            kind: 'APIService',
-            metadata: { name: `v1.${group}` },
-            spec: {
-              group,
-              version: 'v1',
-              groupPriorityMinimum: 100,
-              versionPriority: 100,
-              insecureSkipTLSVerify: true,
-              service: { namespace: ns, name: 'pings', port },
+  test(
+    'an aggregated API served on 127.0.0.1 is reached ' + 'through the front proxy (ExternalName localhost)',
+    async (t) => {
+      const pki = path.join(cluster.stateDir, 'pki');
+      const seen: { user?: string; groups: string; clientCert: boolean }[] = [];
+      const group = 'pings.test.cortex.dev';
+      const server = https.createServer(
+        {
+          cert: readFileSync(path.join(pki, 'apiserver.crt')),
+          key: readFileSync(path.join(pki, 'apiserver.key')),
+          ca: readFileSync(path.join(pki, 'front-proxy-ca.crt')),
+          requestCert: true,
+          rejectUnauthorized: true,
+        },
+        (req, res) => {
+          const send = (code: number, body: object) =>
+            res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+          if (req.url === `/apis/${group}/v1`) {
+            return send(200, {
+              kind: 'APIResourceList',
+              apiVersion: 'v1',
+              groupVersion: `${group}/v1`,
+              resources: [{ name: 'pings', singularName: 'ping', namespaced: true, kind: 'Ping', verbs: ['get'] }],
+            });
+          }
+          const m = /^\/apis\/pings\.test\.cortex\.dev\/v1\/namespaces\/([^/]+)\/pings\/([^/?]+)/.exec(req.url ?? '');
+          if (m) {
+            seen.push({
+              user: req.headers['x-remote-user'] as string,
+              groups: String(req.headers['x-remote-group']),
+              clientCert: (req.socket as import('node:tls').TLSSocket).authorized,
+            });
+            return send(200, {
+              kind: 'Ping',
+              apiVersion: `${group}/v1`,
+              metadata: { name: m[2], namespace: m[1] },
+              user: req.headers['x-remote-user'],
+            });
+          }
+          send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404 });
+        },
+      );
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      const port = (server.address() as AddressInfo).port;
+      const k = cluster.kubectl;
+      await k(['apply', '-f', '-'], {
+        input: JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'List',
+          items: [
+            {
+              apiVersion: 'v1',
+              kind: 'Service',
+              metadata: { name: 'pings', namespace: ns },
+              spec: { type: 'ExternalName', externalName: 'localhost' },
             },
-          },
-        ],
-      }),
-    });
-    await k(['wait', '--for=condition=Available', `apiservice/v1.${group}`, '--timeout=60s'], { timeoutMs: 90_000 });
-    const ping = JSON.parse(await k(['get', '--raw', `/apis/${group}/v1/namespaces/${ns}/pings/hello`])) as {
-      metadata: { name: string };
-      user: string;
-    };
-    assert.equal(ping.metadata.name, 'hello');
-    assert.equal(ping.user, 'cortex-test-admin');
-    assert.ok(
-      seen.some((r) => r.clientCert && r.groups.includes('system:masters')),
-      JSON.stringify(seen),
-    );
-    await k(['delete', `apiservice/v1.${group}`]);
-    await k(['delete', 'service', 'pings', '-n', ns]);
-  });
+            {
+              apiVersion: 'apiregistration.k8s.io/v1',
+              kind: 'APIService',
+              metadata: { name: `v1.${group}` },
+              spec: {
+                group,
+                version: 'v1',
+                groupPriorityMinimum: 100,
+                versionPriority: 100,
+                insecureSkipTLSVerify: true,
+                service: { namespace: ns, name: 'pings', port },
+              },
+            },
+          ],
+        }),
+      });
+      await k(['wait', '--for=condition=Available', `apiservice/v1.${group}`, '--timeout=60s'], { timeoutMs: 90_000 });
+      const ping = JSON.parse(await k(['get', '--raw', `/apis/${group}/v1/namespaces/${ns}/pings/hello`])) as {
+        metadata: { name: string };
+        user: string;
+      };
+      assert.equal(ping.metadata.name, 'hello');
+      assert.equal(ping.user, 'cortex-test-admin');
+      assert.ok(
+        seen.some((r) => r.clientCert && r.groups.includes('system:masters')),
+        JSON.stringify(seen),
+      );
+      await k(['delete', `apiservice/v1.${group}`]);
+      await k(['delete', 'service', 'pings', '-n', ns]);
+    },
+  );
 
   test('applyCrds applies a folder of CRDs and waits until they are Established', async () => {
     const crds = path.join(dir, 'crds');
@@ -328,7 +352,10 @@ describe('test cluster', { concurrency: false }, () => {
     ]);
     const widget = { apiVersion: 'example.cortex.dev/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { size: 3 } };
     await cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: JSON.stringify(widget) });
-    assert.equal((await cluster.kubectl.json<any>(['get', 'widget', 'w', '-n', ns])).spec.size, 3);
+    assert.equal(
+      (await cluster.kubectl.json<{ spec: { size: number } }>(['get', 'widget', 'w', '-n', ns])).spec.size,
+      3,
+    );
     await assert.rejects(
       cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: JSON.stringify({ ...widget, spec: { size: 0 } }) }),
       /should be greater than or equal to 1/,

@@ -39,13 +39,19 @@ export interface ClusterOptions {
   crdsDir?: string | false;
   /** A CRD the API server rejects fails the start ('throw', the default) or is only reported ('warn'). */
   crdErrors?: 'throw' | 'warn';
-  /** Where node-pools.yaml goes (it is always written to the state dir too); false: only there. Default: ~/.cortex/operator/node-pools.yaml. */
+  /**
+   * Where node-pools.yaml goes (it is always written to the state dir too); false: only there.
+   * Default: ~/.cortex/operator/node-pools.yaml.
+   */
   nodePoolsFile?: string | false;
   /** The API server's port when free. Default: 6443 for the default state dir, any free port otherwise. */
   apiserverPort?: number;
   /** Kill the cluster when this process exits (tests). Default: true, unless an already running cluster was reused. */
   stopOnExit?: boolean;
-  /** Where kwok takes pod IPs from. Default POD_CIDR (fake, never to be connected to); LOOPBACK_POD_CIDR for pods a test serves itself. */
+  /**
+   * Where kwok takes pod IPs from. Default POD_CIDR (fake, never to be connected to);
+   * LOOPBACK_POD_CIDR for pods a test serves itself.
+   */
   podCidr?: string;
   /** Extra flags per component, e.g. { 'kube-controller-manager': ['--horizontal-pod-autoscaler-sync-period=5s'] }. */
   extraArgs?: Partial<
@@ -335,7 +341,8 @@ async function launch(stateDir: string, b: Binaries, opts: ClusterOptions, log: 
     } catch (err) {
       if (opts.crdErrors !== 'warn') throw err;
       log(
-        `WARNING: the CRDs in ${dir} were not all applied; the cluster runs without them:\n${err instanceof Error ? err.message : String(err)}`,
+        `WARNING: the CRDs in ${dir} were not all applied; the cluster runs without them:\n` +
+          (err instanceof Error ? err.message : String(err)),
       );
     }
   }
@@ -377,7 +384,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     try {
       const state = await launch(stateDir, binaries, opts, log);
       log(
-        `cluster up in ${((Date.now() - start) / 1000).toFixed(1)}s (Kubernetes ${KUBERNETES_VERSION}, logs in ${path.join(stateDir, 'logs')})`,
+        `cluster up in ${((Date.now() - start) / 1000).toFixed(1)}s ` +
+          `(Kubernetes ${KUBERNETES_VERSION}, logs in ${path.join(stateDir, 'logs')})`,
       );
       return { state, reused: false };
     } catch (err) {

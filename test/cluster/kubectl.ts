@@ -4,6 +4,7 @@ import { execa } from 'execa';
 export interface Kubectl {
   (args: string[], options?: { input?: string; timeoutMs?: number }): Promise<string>;
   /** The same, resolving to the parsed `-o json` output. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- kubectl's JSON, loosely typed unless T is given
   json<T = any>(args: string[]): Promise<T>;
 }
 

@@ -48,7 +48,8 @@ export async function startOperator(
       '--no-leader-elect',
       // its metrics API would scrape kwok's fake pod IPs, which nothing may connect to (test/autoscaling covers it)
       '--no-metrics-api',
-      // no activator on the default port 8889, which operators of tests running side by side would share (test/autoscaling/scale-to-zero passes its own)
+      // no activator on the default port 8889, which operators of tests running side by side
+      // would share (test/autoscaling/scale-to-zero passes its own)
       '--activator-port',
       '0',
       ...(options.extraArgs ?? []),

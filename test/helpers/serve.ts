@@ -115,7 +115,7 @@ export function serve(target: string, options: ServeOptions = {}): Promise<Serve
     };
     proc.stdout!.on('data', check);
     proc.stderr!.on('data', check);
-    exited.then(({ code, signal }) => {
+    void exited.then(({ code, signal }) => {
       clearTimeout(deadline);
       reject(
         Object.assign(

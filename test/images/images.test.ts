@@ -101,39 +101,43 @@ describe('hadolint', () => {
 });
 
 describe('the images', () => {
-  test('Node 24 LTS (slim Debian, or copied onto a CUDA runtime base), a numeric non-root user, production dependencies only', () => {
-    for (const file of DOCKERFILES) {
-      const image = readDockerfile(file);
-      const node24 = /^node:24-[a-z]+-slim$/;
-      if (file.endsWith('.gpu')) {
-        assert.match(image.base, /^nvidia\/cuda:\d+\.\d+\.\d+-(cudnn-)?runtime-ubuntu\d+\.\d+$/, file);
-        const fromNode = image.copies.find((c) => c.sources.includes('/usr/local/bin/node'));
-        assert.ok(
-          fromNode?.from && node24.test(image.stages[fromNode.from]),
-          `${file}: node comes from a node:24 slim stage`,
+  test(
+    'Node 24 LTS (slim Debian, or copied onto a CUDA runtime base), ' +
+      'a numeric non-root user, production dependencies only',
+    () => {
+      for (const file of DOCKERFILES) {
+        const image = readDockerfile(file);
+        const node24 = /^node:24-[a-z]+-slim$/;
+        if (file.endsWith('.gpu')) {
+          assert.match(image.base, /^nvidia\/cuda:\d+\.\d+\.\d+-(cudnn-)?runtime-ubuntu\d+\.\d+$/, file);
+          const fromNode = image.copies.find((c) => c.sources.includes('/usr/local/bin/node'));
+          assert.ok(
+            fromNode?.from && node24.test(image.stages[fromNode.from]),
+            `${file}: node comes from a node:24 slim stage`,
+          );
+        } else {
+          assert.match(image.base, node24, file);
+        }
+        assert.match(
+          image.user ?? '',
+          /^[1-9]\d*:[1-9]\d*$/,
+          `${file}: USER uid:gid, not root, numeric for runAsNonRoot`,
         );
-      } else {
-        assert.match(image.base, node24, file);
+        const deps = image.copies.find((c) => c.sources.some((s) => s.endsWith('node_modules')));
+        assert.ok(deps?.from, `${file}: node_modules from a build stage`);
+        assert.match(
+          readFileSync(path.join(repoRoot, file), 'utf8'),
+          /npm ci --omit=dev/,
+          `${file}: production dependencies only`,
+        );
       }
-      assert.match(
-        image.user ?? '',
-        /^[1-9]\d*:[1-9]\d*$/,
-        `${file}: USER uid:gid, not root, numeric for runAsNonRoot`,
-      );
-      const deps = image.copies.find((c) => c.sources.some((s) => s.endsWith('node_modules')));
-      assert.ok(deps?.from, `${file}: node_modules from a build stage`);
-      assert.match(
-        readFileSync(path.join(repoRoot, file), 'utf8'),
-        /npm ci --omit=dev/,
-        `${file}: production dependencies only`,
-      );
-    }
-    for (const file of RUNTIME_DOCKERFILES) {
-      const install = readDockerfile(file).runs.find((r) => r.includes('apt-get install')) ?? '';
-      for (const pkg of ['python3', 'python3-venv'])
-        assert.match(install, new RegExp(`\\s${pkg}(\\s|$)`), `${file} installs ${pkg}`);
-    }
-  });
+      for (const file of RUNTIME_DOCKERFILES) {
+        const install = readDockerfile(file).runs.find((r) => r.includes('apt-get install')) ?? '';
+        for (const pkg of ['python3', 'python3-venv'])
+          assert.match(install, new RegExp(`\\s${pkg}(\\s|$)`), `${file} installs ${pkg}`);
+      }
+    },
+  );
 
   for (const file of RUNTIME_DOCKERFILES) {
     test(
@@ -163,7 +167,8 @@ describe('the images', () => {
         );
         writeFileSync(
           path.join(project, 'predictor.py'),
-          'class PythonPredictor:\n    def __init__(self, config):\n        pass\n\n    def predict(self, payload):\n        return {"echo": payload}\n',
+          'class PythonPredictor:\n    def __init__(self, config):\n        pass\n\n' +
+            '    def predict(self, payload):\n        return {"echo": payload}\n',
         );
         const proc = spawn(cortex, [...image.entrypoint.slice(1), project, '--port', '0', '--host', '127.0.0.1'], {
           env,

@@ -21,7 +21,7 @@ const NS = 'ml';
 /** The operator's --bundle-grace-period here: short, so the orphan sweep can be watched. */
 const GRACE = '4s';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from kubectl, read field by field
 type Obj = any;
 
 describe('code bundles on a real control plane', { concurrency: false }, () => {
@@ -126,119 +126,142 @@ describe('code bundles on a real control plane', { concurrency: false }, () => {
   let a: Bundle;
   let b: Bundle;
 
-  test('an API gets an owner reference on each ConfigMap of its bundle (applied by plain kubectl apply), and its replicas mount them', async () => {
-    a = await bundle(true);
-    assert.equal(names(a).length, 2, 'a bundle over one chunk');
-    await upload(a);
-    await withBundle('iris', a);
-    await waitOwners(a, ['RealtimeAPI/iris']);
-    const api = await get('realtimeapi', 'iris');
-    const ref = (await get('configmap', names(a)[0])).metadata.ownerReferences[0];
-    assert.deepEqual(
-      ref,
-      { apiVersion: 'cortex.dev/v1alpha1', kind: 'RealtimeAPI', name: 'iris', uid: api.metadata.uid },
-      'not a controller: bundles are shared',
-    );
-    const d = await waitFor('the Deployment', () => get('deployment', 'iris'));
-    const sources = d.spec.template.spec.volumes
-      .find((v: Obj) => v.name === 'bundle')
-      .projected.sources.map((s: Obj) => s.configMap.name);
-    assert.deepEqual(sources, names(a));
-    await waitStatus('iris', 'live');
-  });
+  test(
+    'an API gets an owner reference on each ConfigMap of its bundle (applied by plain kubectl apply), ' +
+      'and its replicas mount them',
+    async () => {
+      a = await bundle(true);
+      assert.equal(names(a).length, 2, 'a bundle over one chunk');
+      await upload(a);
+      await withBundle('iris', a);
+      await waitOwners(a, ['RealtimeAPI/iris']);
+      const api = await get('realtimeapi', 'iris');
+      const ref = (await get('configmap', names(a)[0])).metadata.ownerReferences[0];
+      assert.deepEqual(
+        ref,
+        { apiVersion: 'cortex.dev/v1alpha1', kind: 'RealtimeAPI', name: 'iris', uid: api.metadata.uid },
+        'not a controller: bundles are shared',
+      );
+      const d = await waitFor('the Deployment', () => get('deployment', 'iris'));
+      const sources = d.spec.template.spec.volumes
+        .find((v: Obj) => v.name === 'bundle')
+        .projected.sources.map((s: Obj) => s.configMap.name);
+      assert.deepEqual(sources, names(a));
+      await waitStatus('iris', 'live');
+    },
+  );
 
-  test('switching to bundle B: A is deleted once the rollout is done (no replica mounts it), B is kept and owned', async () => {
-    b = await bundle();
-    await upload(b);
-    await withBundle('iris', b);
-    await waitOwners(b, ['RealtimeAPI/iris']);
-    await waitGone(a);
-    // by the time A was gone, no replica (not even a terminating one) mounted it any more
-    const pods = (await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', 'cortex.dev/api=iris']))
-      .items;
-    assert.ok(pods.length > 0);
-    for (const pod of pods) assert.deepEqual(mounts(pod.spec), names(b), pod.metadata.name);
-    await waitStatus('iris', 'live');
-    assert.ok(await exists('configmap', names(b)[0]));
-  });
+  test(
+    'switching to bundle B: ' + 'A is deleted once the rollout is done (no replica mounts it), B is kept and owned',
+    async () => {
+      b = await bundle();
+      await upload(b);
+      await withBundle('iris', b);
+      await waitOwners(b, ['RealtimeAPI/iris']);
+      await waitGone(a);
+      // by the time A was gone, no replica (not even a terminating one) mounted it any more
+      const pods = (
+        await cluster.kubectl.json<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', 'cortex.dev/api=iris'])
+      ).items;
+      assert.ok(pods.length > 0);
+      for (const pod of pods) assert.deepEqual(mounts(pod.spec), names(b), pod.metadata.name);
+      await waitStatus('iris', 'live');
+      assert.ok(await exists('configmap', names(b)[0]));
+    },
+  );
 
-  test('a rollout that cannot finish keeps the bundle its old replica mounts; once it finishes, that bundle goes', async () => {
-    const next = await bundle();
-    await upload(next);
-    // 100 CPUs fit no node: the new replica stays Pending, the old one (on B) keeps serving
-    await withBundle('iris', next, { compute: { cpu: '100' } });
-    await waitStatus('iris', 'compute unavailable');
-    await waitOwners(next, ['RealtimeAPI/iris']);
-    assert.deepEqual(
-      mounts((await get('deployment', 'iris')).spec.template.spec),
-      names(next),
-      'the template has moved on',
-    );
-    await new Promise((resolve) => setTimeout(resolve, 3000)); // reconciles on pod events and status writes meanwhile
-    assert.deepEqual(await owners(names(b)[0]), ['RealtimeAPI/iris'], 'B is still there and still owned');
-    await withBundle('iris', next);
-    await waitGone(b);
-    await waitStatus('iris', 'live');
-  });
+  test(
+    'a rollout that cannot finish keeps the bundle its old replica mounts; ' + 'once it finishes, that bundle goes',
+    async () => {
+      const next = await bundle();
+      await upload(next);
+      // 100 CPUs fit no node: the new replica stays Pending, the old one (on B) keeps serving
+      await withBundle('iris', next, { compute: { cpu: '100' } });
+      await waitStatus('iris', 'compute unavailable');
+      await waitOwners(next, ['RealtimeAPI/iris']);
+      assert.deepEqual(
+        mounts((await get('deployment', 'iris')).spec.template.spec),
+        names(next),
+        'the template has moved on',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 3000)); // reconciles on pod events and status writes meanwhile
+      assert.deepEqual(await owners(names(b)[0]), ['RealtimeAPI/iris'], 'B is still there and still owned');
+      await withBundle('iris', next);
+      await waitGone(b);
+      await waitStatus('iris', 'live');
+    },
+  );
 
-  test("two APIs share a bundle: deleting one keeps it for the other, deleting both removes it (Kubernetes' garbage collector)", async () => {
-    const c = await bundle();
-    await upload(c);
-    await withBundle('one', c);
-    await withBundle('two', c);
-    await waitOwners(c, ['RealtimeAPI/one', 'RealtimeAPI/two']);
-    await k(['delete', 'realtimeapi', 'one', '-n', NS, '--wait=true']);
-    // the GC drops the reference to the deleted owner and keeps the object for the remaining one
-    await waitOwners(c, ['RealtimeAPI/two']);
-    await waitStatus('two', 'live');
-    await k(['delete', 'realtimeapi', 'two', '-n', NS, '--wait=true']);
-    await waitGone(c);
-  });
+  test(
+    'two APIs share a bundle: ' +
+      "deleting one keeps it for the other, deleting both removes it (Kubernetes' garbage collector)",
+    async () => {
+      const c = await bundle();
+      await upload(c);
+      await withBundle('one', c);
+      await withBundle('two', c);
+      await waitOwners(c, ['RealtimeAPI/one', 'RealtimeAPI/two']);
+      await k(['delete', 'realtimeapi', 'one', '-n', NS, '--wait=true']);
+      // the GC drops the reference to the deleted owner and keeps the object for the remaining one
+      await waitOwners(c, ['RealtimeAPI/two']);
+      await waitStatus('two', 'live');
+      await k(['delete', 'realtimeapi', 'two', '-n', NS, '--wait=true']);
+      await waitGone(c);
+    },
+  );
 
-  test('a missing ConfigMap: the status names it and says to redeploy, no replicas are rolled out to it; uploading it heals the API', async () => {
-    const d = await bundle(true);
-    await k(['apply', '-f', '-'], stringify(bundleConfigMaps(d, NS)[0])); // the first chunk only
-    await withBundle('wine', d);
-    const api = await waitStatus('wine', 'error');
-    assert.match(
-      api.status.message,
-      new RegExp(`^1 of the 2 ConfigMaps of predictor.bundle is missing \\(ml/${names(d)[1]}\\).*Redeploy the API`),
-    );
-    assert.equal(api.status.conditions.find((c: Obj) => c.type === 'Ready').reason, 'BundleMissing');
-    assert.equal(
-      await exists('deployment', 'wine'),
-      false,
-      'no Deployment whose pods would wait for the ConfigMap forever',
-    );
-    // the ConfigMap's arrival alone (a watch event, not a resync) brings the API back
-    await upload(d);
-    await waitStatus('wine', 'live', 20_000);
-    await waitOwners(d, ['RealtimeAPI/wine']);
-  });
+  test(
+    'a missing ConfigMap: the status names it and says to redeploy, no replicas are rolled out to it; ' +
+      'uploading it heals the API',
+    async () => {
+      const d = await bundle(true);
+      await k(['apply', '-f', '-'], stringify(bundleConfigMaps(d, NS)[0])); // the first chunk only
+      await withBundle('wine', d);
+      const api = await waitStatus('wine', 'error');
+      assert.match(
+        api.status.message,
+        new RegExp(`^1 of the 2 ConfigMaps of predictor.bundle is missing \\(ml/${names(d)[1]}\\).*Redeploy the API`),
+      );
+      assert.equal(api.status.conditions.find((c: Obj) => c.type === 'Ready').reason, 'BundleMissing');
+      assert.equal(
+        await exists('deployment', 'wine'),
+        false,
+        'no Deployment whose pods would wait for the ConfigMap forever',
+      );
+      // the ConfigMap's arrival alone (a watch event, not a resync) brings the API back
+      await upload(d);
+      await waitStatus('wine', 'live', 20_000);
+      await waitOwners(d, ['RealtimeAPI/wine']);
+    },
+  );
 
-  test("an upload no API refers to is swept after the grace period; a user's ConfigMap a bundle refers to is mounted but never owned or deleted", async () => {
-    const orphan = await bundle();
-    await upload(orphan);
-    assert.ok(await exists('configmap', names(orphan)[0]));
-    await waitGone(orphan, 30_000);
+  test(
+    'an upload no API refers to is swept after the grace period; ' +
+      "a user's ConfigMap a bundle refers to is mounted but never owned or deleted",
+    async () => {
+      const orphan = await bundle();
+      await upload(orphan);
+      assert.ok(await exists('configmap', names(orphan)[0]));
+      await waitGone(orphan, 30_000);
 
-    // a ConfigMap without the bundle label, named in predictor.bundle by hand
-    const own = await bundle();
-    const cm = bundleConfigMaps(own, NS)[0];
-    cm.metadata!.name = 'hand-made';
-    delete cm.metadata!.labels;
-    await k(['apply', '-f', '-'], stringify(cm));
-    await applyApi('hand', { bundle: { configMaps: ['hand-made'], sha256: own.sha256 } });
-    await waitStatus('hand', 'live');
-    const next = await bundle();
-    await upload(next);
-    await withBundle('hand', next);
-    await waitOwners(next, ['RealtimeAPI/hand']);
-    await waitStatus('hand', 'live');
-    // the sweep runs every 2 s here: give it several rounds
-    await new Promise((resolve) => setTimeout(resolve, 10_000));
-    assert.deepEqual(await owners('hand-made'), []);
-    assert.ok(await exists('configmap', 'hand-made'), 'not a bundle: never deleted');
-    assert.ok(await exists('configmap', names(next)[0]), 'in use: kept past the grace period');
-  });
+      // a ConfigMap without the bundle label, named in predictor.bundle by hand
+      const own = await bundle();
+      const cm = bundleConfigMaps(own, NS)[0];
+      cm.metadata!.name = 'hand-made';
+      delete cm.metadata!.labels;
+      await k(['apply', '-f', '-'], stringify(cm));
+      await applyApi('hand', { bundle: { configMaps: ['hand-made'], sha256: own.sha256 } });
+      await waitStatus('hand', 'live');
+      const next = await bundle();
+      await upload(next);
+      await withBundle('hand', next);
+      await waitOwners(next, ['RealtimeAPI/hand']);
+      await waitStatus('hand', 'live');
+      // the sweep runs every 2 s here: give it several rounds
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      assert.deepEqual(await owners('hand-made'), []);
+      assert.ok(await exists('configmap', 'hand-made'), 'not a bundle: never deleted');
+      assert.ok(await exists('configmap', names(next)[0]), 'in use: kept past the grace period');
+    },
+  );
 });

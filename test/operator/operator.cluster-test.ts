@@ -41,7 +41,7 @@ interface Operator {
   metrics(): Promise<string>;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from kubectl, read field by field
 type Obj = any;
 
 function realtimeApi(name: string, spec: Record<string, unknown>): Obj {
@@ -350,39 +350,44 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     assert.equal(rs.length, 2, 'a new ReplicaSet rolled out, the old one kept at 0');
   });
 
-  test('drift: a deleted Service, an edited Deployment image and an edited HPA are put back within seconds', async () => {
-    const svc = await get('service', 'iris');
-    await k(['delete', 'service', 'iris', '-n', NS, '--wait=true']);
-    await k([
-      'patch',
-      'deployment',
-      'iris',
-      '-n',
-      NS,
-      '--type=json',
-      '-p',
-      JSON.stringify([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'fake.invalid/evil:1' }]),
-    ]);
-    await k(['patch', 'hpa', 'iris', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { maxReplicas: 99 } })]);
-    const back = await waitFor(
-      'the Service to be recreated',
-      async () => {
-        const s = await get('service', 'iris').catch(() => undefined);
-        return s && s.metadata.uid !== svc.metadata.uid && s;
-      },
-      10_000,
-    );
-    assert.deepEqual(back.spec.selector, { 'cortex.dev/api': 'iris' });
-    assert.equal(back.metadata.ownerReferences[0].name, 'iris');
-    await waitFor(
-      'the image to be restored',
-      async () => (await get('deployment', 'iris')).spec.template.spec.containers[0].image === 'fake.invalid/iris:2',
-      10_000,
-    );
-    await waitFor('the HPA to be restored', async () => (await get('hpa', 'iris')).spec.maxReplicas === 5, 10_000);
-    assert.equal((await get('deployment', 'iris')).spec.replicas, 3, "replicas stay the autoscaler's");
-    await waitStatus('iris', 'live', 90_000);
-  });
+  test(
+    'drift: a deleted Service, ' + 'an edited Deployment image and an edited HPA are put back within seconds',
+    async () => {
+      const svc = await get('service', 'iris');
+      await k(['delete', 'service', 'iris', '-n', NS, '--wait=true']);
+      await k([
+        'patch',
+        'deployment',
+        'iris',
+        '-n',
+        NS,
+        '--type=json',
+        '-p',
+        JSON.stringify([
+          { op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'fake.invalid/evil:1' },
+        ]),
+      ]);
+      await k(['patch', 'hpa', 'iris', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { maxReplicas: 99 } })]);
+      const back = await waitFor(
+        'the Service to be recreated',
+        async () => {
+          const s = await get('service', 'iris').catch(() => undefined);
+          return s && s.metadata.uid !== svc.metadata.uid && s;
+        },
+        10_000,
+      );
+      assert.deepEqual(back.spec.selector, { 'cortex.dev/api': 'iris' });
+      assert.equal(back.metadata.ownerReferences[0].name, 'iris');
+      await waitFor(
+        'the image to be restored',
+        async () => (await get('deployment', 'iris')).spec.template.spec.containers[0].image === 'fake.invalid/iris:2',
+        10_000,
+      );
+      await waitFor('the HPA to be restored', async () => (await get('hpa', 'iris')).spec.maxReplicas === 5, 10_000);
+      assert.equal((await get('deployment', 'iris')).spec.replicas, 3, "replicas stay the autoscaler's");
+      await waitStatus('iris', 'live', 90_000);
+    },
+  );
 
   test('an unsatisfiable GPU request is "compute unavailable" with the scheduler\'s message', async () => {
     await apply(realtimeApi('huge', { compute: { gpu: 16 } }));
@@ -469,30 +474,34 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     assert.match(await k(['describe', 'realtimeapi', 'iris', '-n', NS]), /Created\s+.*created Deployment ml\/iris/);
   });
 
-  test('/metrics and /healthz on the health port: reconciles by result, errors, duration, queue depth, watch restarts, leader', async () => {
-    assert.equal((await fetch(`http://127.0.0.1:${leader.port}/healthz`)).status, 200);
-    assert.equal((await fetch(`http://127.0.0.1:${leader.port}/readyz`)).status, 200);
-    const text = await leader.metrics();
-    assert.ok(metricValue(text, 'cortex_operator_reconciles_total', { result: 'success' }) > 0);
-    assert.ok(metricValue(text, 'cortex_operator_reconciles_total', { result: 'requeue' }) > 0, 'taken: requeued');
-    assert.match(text, /# TYPE cortex_operator_reconcile_errors_total counter/);
-    assert.ok(metricValue(text, 'cortex_operator_reconcile_duration_seconds_count') > 0);
-    assert.match(text, /^cortex_operator_workqueue_depth \d+/m);
-    assert.match(text, /# TYPE cortex_operator_watch_restarts_total counter/);
-    assert.equal(metricValue(text, 'cortex_operator_leader'), 1);
-    assert.ok(metricValue(text, 'cortex_operator_writes_total', { kind: 'Service', verb: 'apply' }) > 0);
-    // logs are JSON lines naming the API
-    const line = leader.logs
-      .map((l) => {
-        try {
-          return JSON.parse(l);
-        } catch {
-          return undefined;
-        }
-      })
-      .find((l) => l?.message === 'status');
-    assert.ok(line && line.api && line.time && line.level, 'a structured status line with the API key');
-  });
+  test(
+    '/metrics and /healthz on the health port: ' +
+      'reconciles by result, errors, duration, queue depth, watch restarts, leader',
+    async () => {
+      assert.equal((await fetch(`http://127.0.0.1:${leader.port}/healthz`)).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${leader.port}/readyz`)).status, 200);
+      const text = await leader.metrics();
+      assert.ok(metricValue(text, 'cortex_operator_reconciles_total', { result: 'success' }) > 0);
+      assert.ok(metricValue(text, 'cortex_operator_reconciles_total', { result: 'requeue' }) > 0, 'taken: requeued');
+      assert.match(text, /# TYPE cortex_operator_reconcile_errors_total counter/);
+      assert.ok(metricValue(text, 'cortex_operator_reconcile_duration_seconds_count') > 0);
+      assert.match(text, /^cortex_operator_workqueue_depth \d+/m);
+      assert.match(text, /# TYPE cortex_operator_watch_restarts_total counter/);
+      assert.equal(metricValue(text, 'cortex_operator_leader'), 1);
+      assert.ok(metricValue(text, 'cortex_operator_writes_total', { kind: 'Service', verb: 'apply' }) > 0);
+      // logs are JSON lines naming the API
+      const line = leader.logs
+        .map((l) => {
+          try {
+            return JSON.parse(l);
+          } catch {
+            return undefined;
+          }
+        })
+        .find((l) => l?.message === 'status');
+      assert.ok(line && line.api && line.time && line.level, 'a structured status line with the API key');
+    },
+  );
 
   test('a restarted operator does no duplicate work: everything up to date, no child is written', async () => {
     const rvs = async () =>
@@ -534,40 +543,48 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     leader = b;
   });
 
-  test('leader election: a standby does nothing; when the leader dies it takes over within the lease and reconciles a new API', async () => {
-    const standby = await startOperator('c');
-    const old = leader;
-    await waitFor(
-      'the standby to wait for the lease',
-      async () => standby.logs.some((l) => l.includes('waiting for the lease')),
-      20_000,
-    );
-    await sleep(2000);
-    let text = await standby.metrics();
-    assert.equal(metricValue(text, 'cortex_operator_leader'), 0);
-    assert.equal(reconciles(text), 0, 'the standby reconciles nothing');
-    assert.ok(!standby.logs.some((l) => l.includes('"running"')), 'no informers or workers on the standby');
-    const lease = await get('lease', 'cortex-operator', OPERATOR_NS);
-    assert.match(lease.spec.renewTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'MicroTime');
-    assert.equal(lease.spec.leaseDurationSeconds, 3);
-    assert.ok(lease.spec.holderIdentity && standby.logs.every((l) => !l.includes(`became the leader`)));
+  test(
+    'leader election: a standby does nothing; ' +
+      'when the leader dies it takes over within the lease and reconciles a new API',
+    async () => {
+      const standby = await startOperator('c');
+      const old = leader;
+      await waitFor(
+        'the standby to wait for the lease',
+        async () => standby.logs.some((l) => l.includes('waiting for the lease')),
+        20_000,
+      );
+      await sleep(2000);
+      let text = await standby.metrics();
+      assert.equal(metricValue(text, 'cortex_operator_leader'), 0);
+      assert.equal(reconciles(text), 0, 'the standby reconciles nothing');
+      assert.ok(!standby.logs.some((l) => l.includes('"running"')), 'no informers or workers on the standby');
+      const lease = await get('lease', 'cortex-operator', OPERATOR_NS);
+      assert.match(lease.spec.renewTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'MicroTime');
+      assert.equal(lease.spec.leaseDurationSeconds, 3);
+      assert.ok(lease.spec.holderIdentity && standby.logs.every((l) => !l.includes(`became the leader`)));
 
-    old.proc.kill('SIGKILL');
-    const killedAt = Date.now();
-    await apply(realtimeApi('after-failover', { compute: { cpu: '100m', mem: '64Mi' } }));
-    await waitFor('the standby to lead', async () => standby.logs.some((l) => l.includes('became the leader')), 15_000);
-    const tookOver = Date.now() - killedAt;
-    assert.ok(tookOver < 3000 + 2000 + 2000, `took over after ${tookOver} ms (lease 3 s)`);
-    await waitFor("the new API's Deployment", () => get('deployment', 'after-failover'), 20_000);
-    await waitStatus('after-failover', 'live', 60_000);
-    text = await standby.metrics();
-    assert.equal(metricValue(text, 'cortex_operator_leader'), 1);
-    assert.ok(reconciles(text) > 0);
-    const taken = await get('lease', 'cortex-operator', OPERATOR_NS);
-    assert.ok(taken.spec.leaseTransitions >= 1);
-    leader = standby;
-    assert.ok(!old.logs.some((l) => l.includes('lost the lease')), 'killed, not stopped');
-  });
+      old.proc.kill('SIGKILL');
+      const killedAt = Date.now();
+      await apply(realtimeApi('after-failover', { compute: { cpu: '100m', mem: '64Mi' } }));
+      await waitFor(
+        'the standby to lead',
+        async () => standby.logs.some((l) => l.includes('became the leader')),
+        15_000,
+      );
+      const tookOver = Date.now() - killedAt;
+      assert.ok(tookOver < 3000 + 2000 + 2000, `took over after ${tookOver} ms (lease 3 s)`);
+      await waitFor("the new API's Deployment", () => get('deployment', 'after-failover'), 20_000);
+      await waitStatus('after-failover', 'live', 60_000);
+      text = await standby.metrics();
+      assert.equal(metricValue(text, 'cortex_operator_leader'), 1);
+      assert.ok(reconciles(text) > 0);
+      const taken = await get('lease', 'cortex-operator', OPERATOR_NS);
+      assert.ok(taken.spec.leaseTransitions >= 1);
+      leader = standby;
+      assert.ok(!old.logs.some((l) => l.includes('lost the lease')), 'killed, not stopped');
+    },
+  );
 
   test('deleting a RealtimeAPI garbage-collects its Deployment, Service, HPA and pods', async () => {
     const children = await k([
@@ -601,26 +618,30 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     );
   });
 
-  test('the operator ran as a ServiceAccount bound to exactly the declared rules, and needed nothing more', async () => {
-    const can = async (...args: string[]) =>
-      (
-        await cluster.kubectl(['auth', 'can-i', ...args, `--as=${OPERATOR_USER}`]).catch((e: Error) => e.message)
-      ).trim();
-    assert.equal(await can('patch', 'deployments', '-n', NS), 'yes');
-    assert.equal(await can('patch', 'realtimeapis', '--subresource=status', '-n', NS), 'yes');
-    assert.equal(await can('watch', 'configmaps', '-n', OPERATOR_NS), 'yes');
-    // bundle ConfigMaps (test/operator/bundle.cluster-test.ts): read, owner references patched, unused ones deleted; never created or replaced
-    assert.equal(await can('list', 'configmaps', '-n', NS), 'yes');
-    assert.match(await can('create', 'configmaps', '-n', NS), /no/);
-    assert.match(await can('update', 'configmaps', '-n', NS), /no/);
-    assert.match(await can('delete', 'deployments', '-n', NS), /no/);
-    assert.match(await can('get', 'secrets', '-n', NS), /no/);
-    assert.match(await can('patch', 'realtimeapis', '-n', NS), /no/, "the spec is the user's");
-    const forbidden = logs.filter((l) => /forbidden|\b403\b/i.test(l));
-    assert.deepEqual(forbidden, [], 'no request of the operator was refused');
-    assert.ok(
-      logs.some((l) => l.includes('"status"')),
-      'the operator did its work under these rules',
-    );
-  });
+  test(
+    'the operator ran as a ServiceAccount bound to exactly the declared rules, ' + 'and needed nothing more',
+    async () => {
+      const can = async (...args: string[]) =>
+        (
+          await cluster.kubectl(['auth', 'can-i', ...args, `--as=${OPERATOR_USER}`]).catch((e: Error) => e.message)
+        ).trim();
+      assert.equal(await can('patch', 'deployments', '-n', NS), 'yes');
+      assert.equal(await can('patch', 'realtimeapis', '--subresource=status', '-n', NS), 'yes');
+      assert.equal(await can('watch', 'configmaps', '-n', OPERATOR_NS), 'yes');
+      // bundle ConfigMaps (test/operator/bundle.cluster-test.ts): read, owner references patched,
+      // unused ones deleted; never created or replaced
+      assert.equal(await can('list', 'configmaps', '-n', NS), 'yes');
+      assert.match(await can('create', 'configmaps', '-n', NS), /no/);
+      assert.match(await can('update', 'configmaps', '-n', NS), /no/);
+      assert.match(await can('delete', 'deployments', '-n', NS), /no/);
+      assert.match(await can('get', 'secrets', '-n', NS), /no/);
+      assert.match(await can('patch', 'realtimeapis', '-n', NS), /no/, "the spec is the user's");
+      const forbidden = logs.filter((l) => /forbidden|\b403\b/i.test(l));
+      assert.deepEqual(forbidden, [], 'no request of the operator was refused');
+      assert.ok(
+        logs.some((l) => l.includes('"status"')),
+        'the operator did its work under these rules',
+      );
+    },
+  );
 });
