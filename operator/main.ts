@@ -19,9 +19,14 @@ import { HttpMethod } from '@kubernetes/client-node';
 import { LeaderElector, defaultIdentity } from './controller/leader.ts';
 import { eventRecorder } from './events.ts';
 import { createMetrics, type OperatorMetrics } from './metrics.ts';
-import { DEFAULT_METRICS_API_PORT, startMetricsAdapter, type MetricsAdapter } from './metrics-adapter/index.ts';
+import {
+  DEFAULT_METRICS_API_PORT,
+  metricsAdapterRunnable,
+  type MetricsAdapterRunnable,
+} from './metrics-adapter/index.ts';
 import { cortexInformers, type CortexInformers } from './controller/cortex-informers.ts';
-import { DEFAULT_ACTIVATOR_PORT, startActivator, type RunningActivator } from './activator/index.ts';
+import { DEFAULT_ACTIVATOR_PORT, activatorRunnable, type ActivatorRunnable } from './activator/index.ts';
+import { Manager, startStop } from './manager/manager.ts';
 import type { ScaleToZeroStates } from './scale-to-zero/index.ts';
 
 /** The runtime image when neither predictor.image nor --runtime-image says otherwise. */
@@ -120,7 +125,7 @@ function metricsAdapter(
   log: Logger,
   metrics: OperatorMetrics,
   informers: CortexInformers,
-): MetricsAdapter | undefined {
+): MetricsAdapterRunnable | undefined {
   if (!flags.metricsApi) return undefined;
   if ((flags.metricsApiCertFile === undefined) !== (flags.metricsApiKeyFile === undefined)) {
     throw new Error(
@@ -141,7 +146,7 @@ function metricsAdapter(
           key: read('--metrics-api-key-file', flags.metricsApiKeyFile),
         }
       : undefined;
-  return startMetricsAdapter({
+  return metricsAdapterRunnable({
     client,
     log,
     namespace: flags.namespace,
@@ -163,7 +168,7 @@ function activator(
   states: ScaleToZeroStates,
   identity: string,
   informers: CortexInformers,
-): RunningActivator | undefined {
+): ActivatorRunnable | undefined {
   const port = wholeNumber('--activator-port', flags.activatorPort);
   if (port === 0) return undefined;
   let timeoutMs: number;
@@ -174,7 +179,7 @@ function activator(
   }
   if (timeoutMs <= 0)
     throw new Error('--activator-timeout must be longer than 0 (a held request waits this long for a replica)');
-  const running = startActivator({
+  const running = activatorRunnable({
     client,
     log,
     namespace: flags.namespace,
@@ -213,16 +218,11 @@ async function run(flags: Flags): Promise<void> {
   const metrics = createMetrics({ defaultMetrics: true });
   const identity = defaultIdentity();
   // every replica serves the metrics API and the activator, leader or not: the API server and
-  // the Services may reach any of them. They share one cache of RealtimeAPIs and Cortex pods,
-  // started once both have attached their handlers.
+  // the Services may reach any of them. They share one cache of RealtimeAPIs and Cortex pods.
   const shared = cortexInformers({ client, log, namespace: flags.namespace });
   const adapter = metricsAdapter(flags, client, log, metrics, shared);
   const scaleToZeroStates: ScaleToZeroStates = new Map();
   const activatorServer = activator(flags, client, log, metrics, scaleToZeroStates, identity, shared);
-  if (adapter || activatorServer) {
-    shared.pods.start();
-    shared.apis.start();
-  }
   const activatorPort = Number(flags.activatorPort);
   if (!flags.activatorAddress || !activatorServer)
     log.warn(
@@ -298,7 +298,40 @@ async function run(flags: Flags): Promise<void> {
         retryPeriodMs: parseDurationMs(flags.retryPeriod),
       })
     : undefined;
-  let started = false;
+  let stopping = false;
+  const stop = (signal: string, code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    health?.close();
+    // within the manager's grace period; what has not stopped by then is cut off by the exit
+    void manager.stop().then((clean) => process.exit(clean ? code : code || 1));
+  };
+  const manager = new Manager({
+    log,
+    elector,
+    gracePeriodMs: 10_000,
+    onLeading: (leading) => {
+      metrics.leader.set(leading ? 1 : 0);
+      if (leading)
+        log.info('starting', { namespace: flags.namespace ?? '(all)', runtimeImage: flags.runtimeImage, identity });
+    },
+    // losing the lease stops reconciling (the manager did), then exits (as controller-runtime
+    // does): a restart campaigns again from a clean state
+    onLostLeadership: (why) => stop(`lost the leader lease: ${why}`, 1),
+    onFailure: (name) => stop(`${name} failed`, 1),
+  });
+  // caches first (the handlers of the metrics API and the activator are attached by now), then
+  // what serves every replica; only the leader runs the controller (informers, workers) and the
+  // scale-to-zero loop, which reads the controller's caches
+  if (adapter || activatorServer) {
+    manager.add(startStop('pods cache', false, shared.pods, () => shared.pods.waitForSync()));
+    manager.add(startStop('realtimeapis cache', false, shared.apis, () => shared.apis.waitForSync()));
+  }
+  if (adapter) manager.add(adapter);
+  if (activatorServer) manager.add(activatorServer);
+  manager.add(startStop('controller', true, controller, 'started')).add(controller.scaleToZero);
+
   // a standby is ready (it can take over); the leader once its caches are synced
   // not ready while the metrics API does not serve: its Service must not send the API server here
   let metricsApiUp = adapter === undefined;
@@ -307,37 +340,14 @@ async function run(flags: Flags): Promise<void> {
     () => undefined,
   );
   const health =
-    port > 0 ? healthServer(port, () => metricsApiUp && (!started || controller.synced), metrics, log) : undefined;
+    port > 0
+      ? healthServer(port, () => metricsApiUp && (!manager.leading || controller.synced), metrics, log)
+      : undefined;
 
-  let stopping = false;
-  const stop = (signal: string, code = 0) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('stopping', { signal });
-    health?.close();
-    metrics.leader.set(0);
-    Promise.all([controller.stop(), adapter?.stop(), activatorServer?.stop(), shared.pods.stop(), shared.apis.stop()])
-      .then(() => (code === 0 ? elector?.release() : undefined))
-      .then(
-        () => process.exit(code),
-        () => process.exit(1),
-      );
-    setTimeout(() => process.exit(code || 1), 10_000).unref();
-  };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-
-  if (elector) {
-    // only the leader runs informers and workers; losing the lease stops reconciling and exits
-    // (as controller-runtime does): a restart campaigns again from a clean state
-    const leading = await elector.run((why) => stop(`lost the leader lease: ${why}`, 1));
-    if (!leading) return;
-  }
-  metrics.leader.set(1);
-  started = true;
-  log.info('starting', { namespace: flags.namespace ?? '(all)', runtimeImage: flags.runtimeImage, identity });
-  await controller.start();
-  log.info('running');
+  await manager.start();
+  if (manager.leading && !stopping) log.info('running');
 }
 
 export function operatorCommand(): Command {

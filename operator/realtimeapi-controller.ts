@@ -116,7 +116,7 @@ export class RealtimeApiController {
   readonly pods: Informer<V1Pod & KubeObject>;
   /** Owner references on bundle ConfigMaps, release of unused ones, the orphan sweep. */
   readonly bundles: BundleCollector;
-  /** The scale-to-zero loop and the activator's EndpointSlices. */
+  /** The activator's EndpointSlices, and the scale-to-zero loop (a Runnable of its own: start it after this). */
   readonly scaleToZero: ScaleToZero;
   private readonly options: ControllerOptions;
   private readonly log: Logger;
@@ -255,7 +255,6 @@ export class RealtimeApiController {
       },
     });
     this.bundles.startSweeping();
-    this.scaleToZero.start();
   }
 
   get synced(): boolean {
@@ -267,7 +266,6 @@ export class RealtimeApiController {
     this.queue.shutDown();
     this.stopping.abort(new Error('the controller is stopping'));
     await this.workers;
-    await this.scaleToZero.stop();
     await this.bundles.stopSweeping();
     await Promise.all(this.informers().map((i) => i.stop()));
     await this.options.nodePools.stop();

@@ -7,6 +7,7 @@ import type { EventRecorder } from '../events.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import type { InformerOptions } from '../controller/informer.ts';
 import type { Logger } from '../util/log.ts';
+import { deferred, untilAborted, type Runnable } from '../manager/runnable.ts';
 import type { ScaleToZeroStates } from '../scale-to-zero/loop.ts';
 import { Activator } from './activator.ts';
 import { kubeBackend } from './kube-backend.ts';
@@ -45,6 +46,32 @@ export interface RunningActivator {
   /** Requests held for an API now. */
   held(namespace: string, name: string): number;
   stop(): Promise<void>;
+}
+
+/** The activator as the operator's manager runs it: on every replica, from start(signal) until the signal aborts. */
+export interface ActivatorRunnable extends Runnable {
+  /** The bound port, once listening; rejects if it never will. */
+  listening: Promise<number>;
+  /** Requests held for an API now (0 before start). */
+  held(namespace: string, name: string): number;
+}
+
+export function activatorRunnable(options: StartActivatorOptions): ActivatorRunnable {
+  let running: RunningActivator | undefined;
+  const listening = deferred<number>();
+  listening.promise.catch(() => undefined); // its owner logs it
+  return {
+    name: 'activator',
+    needsLeader: false,
+    listening: listening.promise,
+    held: (ns, name) => running?.held(ns, name) ?? 0,
+    async start(signal) {
+      running = startActivator(options);
+      running.listening.then(listening.resolve, listening.reject);
+      await untilAborted(signal);
+      await running.stop();
+    },
+  };
 }
 
 export function startActivator(options: StartActivatorOptions): RunningActivator {

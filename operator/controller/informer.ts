@@ -25,7 +25,8 @@ import type { Logger } from '../util/log.ts';
 
 /** Where an informer gets its objects: a list and a watch of one collection. */
 export interface ListerWatcher<T> {
-  list(options: { limit: number; continue?: string }): Promise<ListResult<T>>;
+  /** One page; `signal` aborts it when the informer stops. */
+  list(options: { limit: number; continue?: string }, signal?: AbortSignal): Promise<ListResult<T>>;
   watch(
     options: { resourceVersion: string; timeoutSeconds: number; allowWatchBookmarks: boolean },
     onEvent: (event: WatchEvent<T>) => void,
@@ -40,7 +41,7 @@ export function listerWatcher<T extends KubeObject>(
   selectors: { labelSelector?: string; fieldSelector?: string } = {},
 ): ListerWatcher<T> {
   return {
-    list: (options) => client.list<T>(r, namespace, { ...selectors, ...options }),
+    list: (options, signal) => client.list<T>(r, namespace, { ...selectors, ...options }, undefined, { signal }),
     watch: (options, onEvent) => client.watch<T>(r, namespace, { ...selectors, ...options }, onEvent),
   };
 }
@@ -227,7 +228,7 @@ export class Informer<T extends KubeObject> {
     let cont: string | undefined;
     let resourceVersion = '';
     do {
-      const page = await this.source.list({ limit: this.options.pageSize, continue: cont });
+      const page = await this.source.list({ limit: this.options.pageSize, continue: cont }, this.stopper.signal);
       items.push(...page.items);
       cont = page.metadata.continue || undefined;
       resourceVersion = page.metadata.resourceVersion;

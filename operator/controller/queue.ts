@@ -4,7 +4,10 @@
 // - a key is handed to one worker at a time: added while being reconciled, it is queued again
 //   only when that reconcile is done, so the same key never runs twice at once;
 // - failures requeue with per-key exponential backoff and jitter; forget() after a success
-//   resets it; addAfter() is for "look again later" (requeueAfter).
+//   resets it; addAfter() is for "look again later" (requeueAfter);
+// - each reconcile gets an AbortSignal: aborted when the workers are stopped (so a stopping
+//   operator does not wait on a hung request) or after its own timeout; an aborted reconcile is
+//   a failure like any other and its key is retried with backoff.
 
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 
@@ -136,23 +139,36 @@ export interface ReconcileResult {
 
 export interface WorkerOptions {
   workers: number;
-  reconcile: (key: string) => Promise<ReconcileResult | void>;
+  /** Makes `key` right; must give up (reject) soon after `signal` aborts. */
+  reconcile: (key: string, signal: AbortSignal) => Promise<ReconcileResult | void>;
   /** Told of each failure and when the key will be retried. */
   onError?: (key: string, error: unknown, retryInMs: number) => void;
+  /** Stops the workers: shuts the queue down and aborts every reconcile in flight. */
+  signal?: AbortSignal;
+  /** Aborts one reconcile that takes longer than this. Default: no limit but the signal. */
+  reconcileTimeoutMs?: number;
 }
 
 /**
- * Runs `workers` loops taking keys from `queue` until it shuts down; each key's errors requeue
- * it with backoff, successes forget its failures. Resolves when every loop has finished its
- * current reconcile after shutDown().
+ * Runs `workers` loops taking keys from `queue` until it shuts down (or options.signal aborts);
+ * each key's errors requeue it with backoff, successes forget its failures. Resolves when every
+ * loop has finished its current reconcile.
  */
 export async function runWorkers(queue: WorkQueue, options: WorkerOptions): Promise<void> {
+  const stop = options.signal ?? new AbortController().signal;
+  const shutDown = () => queue.shutDown();
+  if (stop.aborted) shutDown();
+  else stop.addEventListener('abort', shutDown, { once: true });
+  const signalFor = () =>
+    options.reconcileTimeoutMs === undefined
+      ? stop
+      : AbortSignal.any([stop, AbortSignal.timeout(options.reconcileTimeoutMs)]);
   const loop = async () => {
     for (;;) {
       const key = await queue.get();
       if (key === undefined) return;
       try {
-        const result = await options.reconcile(key);
+        const result = await options.reconcile(key, signalFor());
         queue.forget(key);
         if (result && result.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
       } catch (error) {
@@ -167,5 +183,9 @@ export async function runWorkers(queue: WorkQueue, options: WorkerOptions): Prom
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, options.workers) }, loop));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, options.workers) }, loop));
+  } finally {
+    stop.removeEventListener('abort', shutDown);
+  }
 }

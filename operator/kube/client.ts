@@ -48,10 +48,6 @@ export interface ResourceType {
   plural: string;
 }
 
-export function apiVersionOf(r: ResourceType): string {
-  return r.group === '' ? r.version : `${r.group}/${r.version}`;
-}
-
 /** The REST path of a collection (namespace undefined: all namespaces) or of one object. */
 export function resourcePath(r: ResourceType, namespace?: string, name?: string, subresource?: string): string {
   let p = r.group === '' ? `/api/${r.version}` : `/apis/${r.group}/${r.version}`;
@@ -130,7 +126,37 @@ export interface WatchHandle {
   done: Promise<void>;
 }
 
-export interface ApplyOptions {
+/**
+ * Cancellation of one request. Every request but a watch or a raw one ends after `timeoutMs`
+ * (default: the client's, 30 s) so that a hung API server cannot hang its caller forever.
+ */
+export interface RequestOptions {
+  /** Aborts the request (a stopping operator, a reconcile given up): it rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Rejects with a RequestTimeoutError when no whole answer arrived in this long. */
+  timeoutMs?: number;
+}
+
+/** The default of KubeClientOptions.timeoutMs. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+export interface KubeClientOptions {
+  /** How long a request (not a watch) may take before it is aborted. Default 30 s. */
+  timeoutMs?: number;
+}
+
+/** A request that got no whole answer within its timeout. */
+export class RequestTimeoutError extends Error {
+  readonly timeoutMs: number;
+
+  constructor(method: string, path: string, timeoutMs: number) {
+    super(`${method} ${path}: no answer within ${timeoutMs} ms`);
+    this.name = 'RequestTimeoutError';
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+export interface ApplyOptions extends RequestOptions {
   fieldManager: string;
   force?: boolean;
   /** 'status' to apply to the /status subresource. */
@@ -143,9 +169,11 @@ export class KubeClient {
   readonly kc: KubeConfig;
   private readonly http = new IsomorphicFetchHttpLibrary();
   private dispatcher: unknown;
+  private readonly timeoutMs: number;
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: KubeConfig, options: KubeClientOptions = {}) {
     this.kc = kc;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
   private server(): string {
@@ -172,7 +200,10 @@ export class KubeClient {
     return ctx;
   }
 
-  /** Sends a request and parses the JSON answer; throws KubeError for 4xx/5xx. */
+  /**
+   * Sends a request and parses the JSON answer; throws KubeError for 4xx/5xx, RequestTimeoutError
+   * after the timeout, the signal's reason when it aborts.
+   */
   async request<T>(
     method: HttpMethod,
     path: string,
@@ -181,21 +212,41 @@ export class KubeClient {
       body?: unknown;
       contentType?: string;
       accept?: string;
-    } = {},
+    } & RequestOptions = {},
   ): Promise<T> {
-    const ctx = await this.context(method, path, options.query ?? {}, options.accept);
-    if (options.body !== undefined) {
-      ctx.setHeaderParam('Content-Type', options.contentType ?? 'application/json');
-      ctx.setBody(JSON.stringify(options.body));
+    options.signal?.throwIfAborted();
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new RequestTimeoutError(method, path, timeoutMs)), timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
+    try {
+      const ctx = await this.context(method, path, options.query ?? {}, options.accept);
+      ctx.setSignal(signal);
+      if (options.body !== undefined) {
+        ctx.setHeaderParam('Content-Type', options.contentType ?? 'application/json');
+        ctx.setBody(JSON.stringify(options.body));
+      }
+      // the signal also ends the body's stream: a server that stops halfway times out as well
+      const response = await this.http.send(ctx).toPromise();
+      const text = await response.body.text();
+      if (response.httpStatusCode >= 400) throw new KubeError(method, path, response.httpStatusCode, text);
+      return (text === '' ? undefined : JSON.parse(text)) as T;
+    } catch (error) {
+      // fetch rejects with a DOMException of its own: name the cause instead
+      if (signal.aborted) throw signal.reason;
+      throw error;
+    } finally {
+      clearTimeout(timer);
     }
-    const response = await this.http.send(ctx).toPromise();
-    const text = await response.body.text();
-    if (response.httpStatusCode >= 400) throw new KubeError(method, path, response.httpStatusCode, text);
-    return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
-  get<T extends KubeObject>(r: ResourceType, namespace: string | undefined, name: string): Promise<T> {
-    return this.request<T>(HttpMethod.GET, resourcePath(r, namespace, name));
+  get<T extends KubeObject>(
+    r: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    options: RequestOptions = {},
+  ): Promise<T> {
+    return this.request<T>(HttpMethod.GET, resourcePath(r, namespace, name), options);
   }
 
   list<T extends KubeObject>(
@@ -203,19 +254,26 @@ export class KubeClient {
     namespace: string | undefined,
     options: ListOptions = {},
     accept?: string,
+    request: RequestOptions = {},
   ): Promise<ListResult<T>> {
-    return this.request<ListResult<T>>(HttpMethod.GET, resourcePath(r, namespace), { query: { ...options }, accept });
+    return this.request<ListResult<T>>(HttpMethod.GET, resourcePath(r, namespace), {
+      query: { ...options },
+      accept,
+      ...request,
+    });
   }
 
   create<T extends KubeObject>(
     r: ResourceType,
     obj: T,
     fieldManager: string,
-    options: { dryRun?: boolean } = {},
+    options: { dryRun?: boolean } & RequestOptions = {},
   ): Promise<T> {
     return this.request<T>(HttpMethod.POST, resourcePath(r, obj.metadata?.namespace), {
       query: { fieldManager, fieldValidation: 'Strict', dryRun: options.dryRun ? 'All' : undefined },
       body: obj,
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
     });
   }
 
@@ -241,12 +299,15 @@ export class KubeClient {
       },
       body,
       contentType: 'application/apply-patch+yaml', // JSON is YAML
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
     });
   }
 
   /**
    * A request whose answer is not JSON (a service proxy's answer, a log): the status, the
-   * headers and the body as bytes, whatever the status.
+   * headers and the body as bytes, whatever the status. No default timeout: a proxied request
+   * takes as long as the service behind it does.
    */
   async raw(
     method: HttpMethod,
@@ -255,9 +316,11 @@ export class KubeClient {
       query?: Record<string, string | number | boolean | undefined>;
       body?: Buffer;
       headers?: Record<string, string>;
+      signal?: AbortSignal;
     } = {},
   ): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
     const ctx = await this.context(method, path, options.query ?? {});
+    if (options.signal) ctx.setSignal(options.signal);
     for (const [k, v] of Object.entries(options.headers ?? {})) ctx.setHeaderParam(k, v);
     if (options.body !== undefined) ctx.setBody(options.body as unknown as string);
     const response = await this.http.send(ctx).toPromise();
@@ -273,14 +336,17 @@ export class KubeClient {
     namespace: string | undefined,
     name: string,
     propagationPolicy = 'Background',
+    options: RequestOptions = {},
   ): Promise<unknown> {
     return this.request(HttpMethod.DELETE, resourcePath(r, namespace, name), {
       body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy },
+      ...options,
     });
   }
 
   /**
-   * Starts a watch of a collection. `onEvent` runs for each event line; the returned handle's
+   * Starts a watch of a collection (no timeout: the server ends it after options.timeoutSeconds,
+   * the informer aborts it when idle). `onEvent` runs for each event line; the returned handle's
    * `done` resolves when the server ends the stream (timeoutSeconds) and rejects on errors
    * (a KubeError for an HTTP error answer, e.g. 410 when the resourceVersion is too old).
    */

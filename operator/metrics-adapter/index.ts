@@ -15,6 +15,7 @@ import { errorMessage } from '../util/errors.ts';
 import { cortexInformers, type CortexInformers } from '../controller/cortex-informers.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import type { Logger } from '../util/log.ts';
+import { deferred, untilAborted, type Runnable } from '../manager/runnable.ts';
 import { MetricsApi } from './api.ts';
 import { loadRequestHeaderConfig, type RequestHeaderConfig } from './authn.ts';
 import { subjectAccessReviewAuthorizer, type Authorizer } from './authz.ts';
@@ -60,6 +61,31 @@ export interface MetricsAdapter {
   /** Requests and in-flight requests of one API as last scraped, and when it last served (scale to zero). */
   activity(namespace: string, api: string): ApiActivity | undefined;
   stop(): Promise<void>;
+}
+
+/** The adapter as the operator's manager runs it: on every replica, from start(signal) until the signal aborts. */
+export interface MetricsAdapterRunnable extends Runnable {
+  /** Resolves with the bound port once the server listens; rejects if it never will. */
+  listening: Promise<number>;
+  activity(namespace: string, api: string): ApiActivity | undefined;
+}
+
+export function metricsAdapterRunnable(options: MetricsAdapterOptions): MetricsAdapterRunnable {
+  let adapter: MetricsAdapter | undefined;
+  const listening = deferred<number>();
+  listening.promise.catch(() => undefined); // startMetricsAdapter logs it; a caller may not listen
+  return {
+    name: 'metrics API',
+    needsLeader: false,
+    listening: listening.promise,
+    activity: (ns, name) => adapter?.activity(ns, name),
+    async start(signal) {
+      adapter = startMetricsAdapter(options);
+      adapter.listening.then(listening.resolve, listening.reject);
+      await untilAborted(signal);
+      await adapter.stop();
+    },
+  };
 }
 
 export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdapter {

@@ -69,12 +69,13 @@ function metadataListerWatcher(client: KubeClient, namespace: string | undefined
   const selectors = { labelSelector: BUNDLE_LABEL };
   return {
     // an empty PartialObjectMetadataList comes with "items": null
-    list: async (options) => {
+    list: async (options, signal) => {
       const page = await client.list<ConfigMapMeta>(
         CONFIG_MAPS,
         namespace,
         { ...selectors, ...options },
         METADATA_LIST,
+        { signal },
       );
       return { ...page, items: page.items ?? [] };
     },
@@ -96,6 +97,8 @@ export class BundleCollector {
   private readonly orphanSince = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
+  /** Aborts a sweep's requests on stopSweeping(). */
+  private readonly sweepStop = new AbortController();
 
   constructor(options: BundleCollectorOptions) {
     this.options = options;
@@ -128,7 +131,10 @@ export class BundleCollector {
     const every = Math.min(Math.max(this.gracePeriodMs / 2, 1000), 5 * 60_000);
     this.sweepTimer = setInterval(() => {
       this.sweeping ??= this.sweep()
-        .catch((error: unknown) => this.options.log.warn('bundle sweep failed', { error: errorMessage(error) }))
+        .catch((error: unknown) => {
+          if (!this.sweepStop.signal.aborted)
+            this.options.log.warn('bundle sweep failed', { error: errorMessage(error) });
+        })
         .finally(() => (this.sweeping = undefined));
     }, every);
     this.sweepTimer.unref();
@@ -136,6 +142,7 @@ export class BundleCollector {
 
   async stopSweeping(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepStop.abort();
     await this.sweeping;
   }
 
@@ -143,25 +150,30 @@ export class BundleCollector {
    * Makes the API an owner of every bundle ConfigMap its spec refers to. Returns the status
    * message when some of them do not exist (then the replicas must not be rolled out to it).
    */
-  async adopt(api: BundleUser): Promise<string | undefined> {
+  async adopt(api: BundleUser, signal?: AbortSignal): Promise<string | undefined> {
     if (!api.bundle) return undefined;
     const missing: string[] = [];
     for (const name of api.bundle.configMaps) {
       let cm = this.informer.get(`${api.namespace}/${name}`);
       // not cached: not a bundle, or created a moment ago and not seen yet by the watch
-      cm ??= await this.getMeta(api.namespace, name);
+      cm ??= await this.getMeta(api.namespace, name, signal);
       if (unusable(cm)) {
         missing.push(name);
         continue;
       }
       if (!isBundle(cm!)) continue; // the user's own ConfigMap: mounted, never owned or deleted
-      await this.writeOwners(api.namespace, cm!, (current) => withOwner(current, api));
+      await this.writeOwners(api.namespace, cm!, (current) => withOwner(current, api), signal);
     }
     return missing.length > 0 ? missingMessage(api.namespace, api.bundle, missing) : undefined;
   }
 
   /** Gives up the bundles the API owns but no longer uses (see bundlesInUse). */
-  async release(api: BundleUser, deployment: V1Deployment | undefined, pods: V1Pod[]): Promise<void> {
+  async release(
+    api: BundleUser,
+    deployment: V1Deployment | undefined,
+    pods: V1Pod[],
+    signal?: AbortSignal,
+  ): Promise<void> {
     const inUse = bundlesInUse(api.bundle, deployment, pods);
     const owned = this.informer
       .list()
@@ -178,7 +190,7 @@ export class BundleCollector {
     );
     for (const write of planRelease(api, owned, inUse, (name) => others.has(name))) {
       try {
-        await this.send(api.namespace, write);
+        await this.send(api.namespace, write, signal);
       } catch (error) {
         // the cache was behind (our own last write) or someone changed it: its watch event brings the API back
         if (isConflict(error) || isNotFound(error)) continue;
@@ -209,7 +221,7 @@ export class BundleCollector {
     );
     for (const d of deletes) {
       try {
-        await this.send(d.namespace, d);
+        await this.send(d.namespace, d, this.sweepStop.signal);
         this.options.log.info('deleted orphaned bundle', {
           configMap: `${d.namespace}/${d.name}`,
           graceSeconds: this.gracePeriodMs / 1000,
@@ -220,12 +232,12 @@ export class BundleCollector {
     }
   }
 
-  private async getMeta(namespace: string, name: string): Promise<ConfigMapMeta | undefined> {
+  private async getMeta(namespace: string, name: string, signal?: AbortSignal): Promise<ConfigMapMeta | undefined> {
     try {
       return await this.options.client.request<ConfigMapMeta>(
         HttpMethod.GET,
         resourcePath(CONFIG_MAPS, namespace, name),
-        { accept: METADATA },
+        { accept: METADATA, signal },
       );
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -238,29 +250,34 @@ export class BundleCollector {
     namespace: string,
     cm: ConfigMapMeta,
     change: (cm: ConfigMapMeta) => OwnerReference[] | undefined,
+    signal?: AbortSignal,
   ): Promise<void> {
     let current: ConfigMapMeta | undefined = cm;
     for (let attempt = 1; ; attempt++) {
       const owners = change(current);
       if (owners === undefined) return;
       try {
-        await this.send(namespace, {
-          op: 'set-owners',
-          name: current.metadata.name!,
-          resourceVersion: current.metadata.resourceVersion!,
-          ownerReferences: owners,
-        });
+        await this.send(
+          namespace,
+          {
+            op: 'set-owners',
+            name: current.metadata.name!,
+            resourceVersion: current.metadata.resourceVersion!,
+            ownerReferences: owners,
+          },
+          signal,
+        );
         return;
       } catch (error) {
         if (!isConflict(error) || attempt >= WRITE_TRIES) throw error;
-        current = await this.getMeta(namespace, cm.metadata.name!);
+        current = await this.getMeta(namespace, cm.metadata.name!, signal);
         if (current === undefined) return; // deleted meanwhile: the next reconcile reports it missing
       }
     }
   }
 
   /** One guarded write: a merge patch of ownerReferences, or a delete, both preconditioned on the resourceVersion. */
-  private async send(namespace: string, write: BundleWrite): Promise<void> {
+  private async send(namespace: string, write: BundleWrite, signal?: AbortSignal): Promise<void> {
     const { client } = this.options;
     const path = resourcePath(CONFIG_MAPS, namespace, write.name);
     this.options.wrote?.(write.op === 'delete' ? 'delete' : 'patch');
@@ -272,6 +289,7 @@ export class BundleCollector {
           preconditions: { uid: write.uid, resourceVersion: write.resourceVersion },
         },
         accept: METADATA,
+        signal,
       });
       return;
     }
@@ -281,6 +299,7 @@ export class BundleCollector {
       body: { metadata: { resourceVersion: write.resourceVersion, ownerReferences: write.ownerReferences } },
       contentType: 'application/merge-patch+json',
       accept: METADATA,
+      signal,
     });
   }
 }

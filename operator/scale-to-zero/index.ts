@@ -5,7 +5,8 @@
 // whole picture.
 //
 // The RealtimeAPI controller owns one ScaleToZero: reconcile() runs in its reconcile of each API
-// (after the Deployment), the loop and the slices' informer run with its informers, on the leader.
+// (after the Deployment), the slices' informer runs with its informers; the loop is a leader-only
+// Runnable of the operator's manager, started after the controller (whose caches it reads).
 
 import type { V1Deployment } from '@kubernetes/client-node';
 import { Informer, listerWatcher, objectKey, type InformerOptions } from '../controller/informer.ts';
@@ -61,7 +62,9 @@ export interface ScaleToZeroDeps {
   onWatchRestart?: (reason: string) => void;
 }
 
-export class ScaleToZero {
+export class ScaleToZero implements Runnable {
+  readonly name = 'scale-to-zero loop';
+  readonly needsLeader = true;
   /** The EndpointSlices this operator manages (labelled cortex.dev/api, managed by cortex-operator). */
   readonly slices: Informer<KubeObject>;
   readonly loop: ScaleToZeroLoop;
@@ -142,11 +145,10 @@ export class ScaleToZero {
     return { after: api.spec.autoscaling.scaleToZeroAfter, since: scaledToZeroAt(deployment) };
   }
 
-  start(): void {
+  /** Runs the loop until `signal` aborts (the controller's caches must be synced). */
+  async start(signal: AbortSignal): Promise<void> {
     this.loop.start();
-  }
-
-  async stop(): Promise<void> {
+    await untilAborted(signal);
     await this.loop.stop();
   }
 }
