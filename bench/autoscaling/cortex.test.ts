@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDefaults } from '../api/v1alpha1/index.ts';
+import { applyDefaults } from '../../operator/api/v1alpha1/index.ts';
 import {
   cortexAwaken,
   cortexParamsOf,

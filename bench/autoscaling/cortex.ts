@@ -19,7 +19,7 @@
 // the defaults), not one step per tick.
 // The state is an argument and a result: nothing is mutated, nothing reads the clock.
 
-import { parseDurationMs, type AutoscalingSpec } from '../api/v1alpha1/index.ts';
+import { parseDurationMs, type AutoscalingSpec } from '../../operator/api/v1alpha1/index.ts';
 
 /** Cortex's tick (spec.AutoscalingTickInterval). */
 export const CORTEX_TICK_SECONDS = 10;

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDefaults, type RealtimeApiSpecInput } from '../api/v1alpha1/index.ts';
-import { desiredHpa } from '../reconcilers/hpa.ts';
-import type { ApiInstance, ChildConfig } from '../reconcilers/types.ts';
+import { applyDefaults, type RealtimeApiSpecInput } from '../../operator/api/v1alpha1/index.ts';
+import { behaviorOf, desiredHpa } from '../../operator/reconcilers/hpa.ts';
+import type { ApiInstance, ChildConfig } from '../../operator/reconcilers/types.ts';
 import {
   hpaModelSpecOf,
   hpaSync,
@@ -15,6 +15,7 @@ import {
   type HpaModelSpec,
   type HpaState,
   type PodMetric,
+  stepLimits,
 } from './hpa.ts';
 
 const CONFIG: ChildConfig = {
@@ -235,4 +236,17 @@ test('HPA min/max clamps: beyond the bounds it goes straight to them, within the
 test('HPA at zero replicas (scaled to zero by someone else) disables itself and leaves them at zero', () => {
   const r = hpaSync(SPEC, KUBE_1_37_FLAGS, initialHpaState(), { now: 0, specReplicas: 0, pods: [] });
   assert.deepEqual([r.desiredReplicas, r.rescale, r.reason], [0, false, 'ScalingDisabled']);
+});
+
+test('HPA step limits match Cortex: [min(cur−1, ⌈cur·down⌉) (HPA rounds down), max(cur+1, ⌈cur·up⌉)]', () => {
+  const b = behaviorOf(api(), { hpaTolerance: false });
+  for (const cur of [1, 2, 3, 4, 7, 10, 33, 100]) {
+    const [lo, hi] = stepLimits(cur, b);
+    const cortexHi = Math.max(cur + 1, Math.ceil(cur * 1.5));
+    const cortexLo = Math.min(cur - 1, Math.ceil(cur * 0.75));
+    assert.equal(hi, cortexHi, `up from ${cur}`);
+    assert.ok(lo <= cortexLo && lo >= cortexLo - 1, `down from ${cur}: HPA ${lo}, Cortex ${cortexLo}`);
+  }
+  assert.deepEqual(stepLimits(4, b), [3, 6]);
+  assert.deepEqual(stepLimits(10, b), [7, 15]);
 });

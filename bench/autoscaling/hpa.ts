@@ -18,7 +18,7 @@
 // (Quantity.MilliValue()).
 
 import type { V2HorizontalPodAutoscaler, V2HPAScalingRules } from '@kubernetes/client-node';
-import { parseQuantity } from '../api/v1alpha1/index.ts';
+import { parseQuantity } from '../../operator/api/v1alpha1/index.ts';
 
 /** --horizontal-pod-autoscaler-sync-period default. */
 export const HPA_SYNC_SECONDS = 15;
@@ -372,4 +372,25 @@ export function hpaSync(spec: HpaModelSpec, flags: HpaControllerFlags, state: Hp
   const rescale = desired !== current;
   if (rescale) s = storeScaleEvent(spec, s, now, current, desired);
   return { state: s, desiredReplicas: rescale ? desired : current, rescale, reason, proposal };
+}
+
+/**
+ * What the HPA's step limits allow from `current` replicas in one period (the HPA controller's
+ * arithmetic, for tests and docs): [lowest, highest].
+ */
+export function stepLimits(
+  current: number,
+  behavior: { scaleUp: V2HPAScalingRules; scaleDown: V2HPAScalingRules },
+): [number, number] {
+  let highest = current;
+  for (const p of behavior.scaleUp.policies ?? []) {
+    const proposed = p.type === 'Pods' ? current + p.value : Math.ceil(current * (1 + p.value / 100));
+    highest = Math.max(highest, proposed);
+  }
+  let lowest = current;
+  for (const p of behavior.scaleDown.policies ?? []) {
+    const proposed = p.type === 'Pods' ? current - p.value : Math.trunc(current * (1 - p.value / 100));
+    lowest = Math.min(lowest, proposed);
+  }
+  return [Math.max(0, lowest), highest];
 }

@@ -1,10 +1,10 @@
 // The two policies the simulation compares, each called once a simulated second:
 // - ours: the HPA the operator generates (desiredHpa / behaviorOf from operator/reconcilers/hpa.ts,
 //   so the shipped mapping is what runs), synced every 15 s by the HPA controller's maths
-//   (operator/autoscaling/hpa.ts) on the per-pod metric our adapter serves (in-flight requests
+//   (hpa.ts) on the per-pod metric our adapter serves (in-flight requests
 //   averaged over `window`); plus, for minReplicas 0, scale to zero after scale_to_zero_after and
 //   the activator's wake on the first request (operator/autoscaling/scale-to-zero.ts).
-// - cortex: Cortex's own autoscaler (operator/autoscaling/cortex.ts) every 10 s on the API-wide
+// - cortex: Cortex's own autoscaler (cortex.ts) every 10 s on the API-wide
 //   average, with its activator's Awaken for minReplicas 0.
 
 import {
@@ -13,8 +13,8 @@ import {
   cortexTick,
   CORTEX_TICK_SECONDS,
   initialCortexState,
-} from '../../operator/autoscaling/cortex.ts';
-import { hpaModelSpecOf, hpaSync, initialHpaState, type HpaControllerFlags } from '../../operator/autoscaling/hpa.ts';
+} from './cortex.ts';
+import { hpaModelSpecOf, hpaSync, initialHpaState, type HpaControllerFlags } from './hpa.ts';
 import {
   initialScaleToZeroState,
   observeActivity,

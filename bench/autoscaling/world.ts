@@ -14,8 +14,8 @@
 // over-provisioned = replicas (starting ones included: they are paid for) beyond needed;
 // under-provisioned = needed beyond the ready replicas; queued = requests waiting.
 
-import type { PodMetric } from '../../operator/autoscaling/hpa.ts';
-import { pruneSamples, windowAverage, type Sample } from '../../operator/autoscaling/window.ts';
+import type { PodMetric } from './hpa.ts';
+import { pruneSamples, windowAverage, type Sample } from './window.ts';
 
 export interface WorldOptions {
   serviceTimeSeconds: number;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { metricQuantity, parseMetricQuantity } from './quantity.ts';
+import { parseQuantity } from '../api/v1alpha1/quantity.ts';
+import { metricQuantity } from './quantity.ts';
 
 test('whole numbers are written plainly, fractions in milli-units, rounded to the nearest milli', () => {
   assert.equal(metricQuantity(0), '0');
@@ -20,9 +21,9 @@ test('a value that is not finite is refused, not written as NaN', () => {
   assert.throws(() => metricQuantity(Number.POSITIVE_INFINITY), /finite/);
 });
 
-test('quantities read back: milli, plain, decimal and k suffixes', () => {
-  for (const v of [0, 3, 1.5, 0.25, 1024, 0.667]) assert.equal(parseMetricQuantity(metricQuantity(v)), v);
-  assert.equal(parseMetricQuantity('2.5'), 2.5);
-  assert.equal(parseMetricQuantity('1k'), 1000);
-  assert.throws(() => parseMetricQuantity('lots'), /not a quantity/);
+test('quantities read back with the API parser: milli, plain, decimal and k suffixes', () => {
+  for (const v of [0, 3, 1.5, 0.25, 1024, 0.667]) assert.equal(parseQuantity(metricQuantity(v)), v);
+  assert.equal(parseQuantity('2.5'), 2.5);
+  assert.equal(parseQuantity('1k'), 1000);
+  assert.throws(() => parseQuantity('lots'), /not a valid quantity/);
 });

@@ -9,11 +9,3 @@ export function metricQuantity(value: number): string {
   if (milli === 0) return '0';
   return milli % 1000 === 0 ? String(milli / 1000) : `${milli}m`;
 }
-
-/** The inverse for the forms metricQuantity writes and the HPA reports ("3", "1500m", "2.5", "1k"). */
-export function parseMetricQuantity(q: string): number {
-  const m = /^([+-]?\d+(?:\.\d+)?)(m|k|M|G)?$/.exec(q.trim());
-  if (!m) throw new Error(`not a quantity this code reads: "${q}"`);
-  const scale = { m: 1e-3, k: 1e3, M: 1e6, G: 1e9 }[m[2] ?? ''] ?? 1;
-  return Number(m[1]) * scale;
-}

@@ -1,6 +1,6 @@
 // The API's HorizontalPodAutoscaler (autoscaling/v2): Cortex's autoscaling fields expressed as
 // an HPA on the replicas' in-flight requests. docs/autoscaling.md explains the mapping and
-// bench/autoscaling-sim.ts measures it against Cortex's own algorithm (operator/autoscaling/).
+// bench/autoscaling-sim.ts measures it against Cortex's own algorithm (bench/autoscaling/).
 //
 // Cortex's algorithm (every 10 s): rec = ⌈avg in-flight / targetReplicaConcurrency⌉, cut to
 // [min(cur−1, ⌈cur·maxDownscaleFactor⌉), max(cur+1, ⌈cur·maxUpscaleFactor⌉)] and
@@ -132,24 +132,3 @@ export const hpaReconciler: ChildReconciler<V2HorizontalPodAutoscaler> = {
   desired: desiredHpa,
   rbac: hpaRbac,
 };
-
-/**
- * What the HPA's step limits allow from `current` replicas in one period (the HPA controller's
- * arithmetic, for tests and docs): [lowest, highest].
- */
-export function stepLimits(
-  current: number,
-  behavior: { scaleUp: V2HPAScalingRules; scaleDown: V2HPAScalingRules },
-): [number, number] {
-  let highest = current;
-  for (const p of behavior.scaleUp.policies ?? []) {
-    const proposed = p.type === 'Pods' ? current + p.value : Math.ceil(current * (1 + p.value / 100));
-    highest = Math.max(highest, proposed);
-  }
-  let lowest = current;
-  for (const p of behavior.scaleDown.policies ?? []) {
-    const proposed = p.type === 'Pods' ? current - p.value : Math.trunc(current * (1 - p.value / 100));
-    lowest = Math.min(lowest, proposed);
-  }
-  return [Math.max(0, lowest), highest];
-}

@@ -12,7 +12,7 @@ import {
   UNPACK_SCRIPT,
 } from './deployment.ts';
 import { desiredService, endpointOf } from './service.ts';
-import { behaviorOf, desiredHpa, quantityOf, stepLimits } from './hpa.ts';
+import { behaviorOf, desiredHpa, quantityOf } from './hpa.ts';
 import { deepMerge } from './apply.ts';
 import { isOwnedBy, type ApiInstance, type ChildConfig } from './types.ts';
 
@@ -359,18 +359,4 @@ test('HPA behavior from Cortex defaults: windows, Percent and Pods policies (one
     'no window: one step per 15 s sync',
   );
   assert.deepEqual([fast.scaleDown.stabilizationWindowSeconds, fast.scaleDown.policies![1].periodSeconds], [10, 15]);
-});
-
-test('HPA step limits match Cortex: [min(cur−1, ⌈cur·down⌉) (HPA rounds down), max(cur+1, ⌈cur·up⌉)]', () => {
-  const a = api({});
-  const b = behaviorOf(a, { hpaTolerance: false });
-  for (const cur of [1, 2, 3, 4, 7, 10, 33, 100]) {
-    const [lo, hi] = stepLimits(cur, b);
-    const cortexHi = Math.max(cur + 1, Math.ceil(cur * 1.5));
-    const cortexLo = Math.min(cur - 1, Math.ceil(cur * 0.75));
-    assert.equal(hi, cortexHi, `up from ${cur}`);
-    assert.ok(lo <= cortexLo && lo >= cortexLo - 1, `down from ${cur}: HPA ${lo}, Cortex ${cortexLo}`);
-  }
-  assert.deepEqual(stepLimits(4, b), [3, 6]);
-  assert.deepEqual(stepLimits(10, b), [7, 15]);
 });
