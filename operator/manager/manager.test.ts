@@ -42,7 +42,7 @@ function fakeElector(events: string[]): Elector & { lose(why: string): void } {
   };
 }
 
-test('starts caches (each until ready), the always-on runnables, then the leader-only ones; stops in reverse', async () => {
+test('starts caches (each until ready), always-on runnables, then leader-only ones; stops in reverse', async () => {
   const events: string[] = [];
   const leading: boolean[] = [];
   const m = new Manager({ log: silentLogger, elector: fakeElector(events), onLeading: (l) => leading.push(l) });
