@@ -12,6 +12,11 @@ from struct import Struct
 
 IN_FD, OUT_FD = 3, 4
 
+# Frame types, as runtime/workers/frames.ts names them. Front -> worker (ToWorker):
+REQUEST, BATCH, SHUTDOWN = 1, 2, 9
+# Worker -> front (FromWorker):
+RESPONSE, READY, INIT_ERROR = 1, 2, 3
+
 U32 = Struct("<I")
 REQ = Struct("<BIH")  # type, id, metaLen
 BATCH_HEAD = Struct("<BH")  # type, count
@@ -43,7 +48,7 @@ def parse_batch(data, at):
 
 
 def respond(out, id_, status, kind, hdr, body):
-    out.append(RESP.pack(10 + len(hdr) + len(body), 1, id_, status, kind, len(hdr)))
+    out.append(RESP.pack(10 + len(hdr) + len(body), RESPONSE, id_, status, kind, len(hdr)))
     if hdr:
         out.append(hdr)
     out.append(body)

@@ -25,10 +25,23 @@ import threading
 import time
 import traceback
 
-from cortex_frames import IN_FD, OUT_FD, REQ, U32, parse_batch, respond, send_frame, write_all
+from cortex_frames import (
+    BATCH,
+    IN_FD,
+    INIT_ERROR,
+    OUT_FD,
+    READY,
+    REQ,
+    REQUEST,
+    SHUTDOWN,
+    U32,
+    parse_batch,
+    respond,
+    send_frame,
+    write_all,
+)
 from cortex_logging import log, request_ctx, setup_logging
-from cortex_payload import (PayloadError, decode_payload, encode_result, error_body,
-                            headers_dict, query_dict)
+from cortex_payload import JSON, PayloadError, decode_payload, encode_result, error_body, headers_dict, query_dict
 
 READ_SIZE = 1 << 16
 FLUSH_AFTER = 0.0005  # seconds after the first unflushed response
@@ -117,10 +130,10 @@ class Host:
             try:
                 kw["payload"] = _loads(body) if ct is JSON_CT else decode_payload(ct, body)
             except PayloadError as e:
-                respond(out, id_, 400, 0, b"", error_body(str(e)))
+                respond(out, id_, 400, JSON, b"", error_body(str(e)))
                 return None
             except (ValueError, RecursionError) as e:  # the inlined JSON case of decode_payload
-                respond(out, id_, 400, 0, b"", error_body(f"invalid JSON: {e}"))
+                respond(out, id_, 400, JSON, b"", error_body(f"invalid JSON: {e}"))
                 return None
         if self.want_query:
             kw["query_params"] = query_dict(m.get("q")) if m else {}
@@ -131,7 +144,7 @@ class Host:
             result = self.predict(**args)
         except Exception as e:
             log("error", traceback.format_exc().rstrip())
-            respond(out, id_, 500, 0, b"", error_body(f"{type(e).__name__}: {e}"))
+            respond(out, id_, 500, JSON, b"", error_body(f"{type(e).__name__}: {e}"))
             return None
         respond_result(out, id_, result)
         return (rid, result, kw) if self.post else None
@@ -145,7 +158,7 @@ class Host:
                 try:
                     payloads.append(decode_payload(ct, body))
                 except PayloadError as e:
-                    respond(out, id_, 400, 0, b"", error_body(str(e)))
+                    respond(out, id_, 400, JSON, b"", error_body(str(e)))
                     continue
             ids.append(id_)
             rids.append(str(m.get("rid", id_) if m else id_))
@@ -165,7 +178,7 @@ class Host:
             log("error", msg if isinstance(e, BatchError) else traceback.format_exc().rstrip())
             body = error_body(msg)
             for id_ in ids:
-                respond(out, id_, 500, 0, b"", body)
+                respond(out, id_, 500, JSON, b"", body)
             return None
         for id_, result in zip(ids, results):
             respond_result(out, id_, result)
@@ -243,15 +256,15 @@ class Host:
                 if stop > end:
                     break
                 typ = data[pos + 4]
-                if typ == 1:  # REQUEST: u32 id, u16 metaLen, meta, body
+                if typ == REQUEST:  # u32 id, u16 metaLen, meta, body
                     _, id_, mlen = unpack_req(data, pos + 4)
                     b0 = pos + 11 + mlen
                     fn, args = call, (id_, data[pos + 11:b0], data[b0:stop])
                     if batching:
                         fn, args = call_batch, ([args],)
-                elif typ == 2:
+                elif typ == BATCH:
                     fn, args = call_batch, (parse_batch(data, pos + 4),)
-                elif typ == 9:
+                elif typ == SHUTDOWN:
                     running = False
                     break
                 else:
@@ -295,7 +308,7 @@ def respond_result(out, id_, result):
     except (TypeError, ValueError, RecursionError, OverflowError, UnicodeError) as e:
         msg = f"predict returned a {type(result).__name__} that cannot be sent as a response: {e}"
         log("error", msg)
-        respond(out, id_, 500, 0, b"", error_body(msg))
+        respond(out, id_, 500, JSON, b"", error_body(msg))
         return
     respond(out, id_, status, kind, hdr, body)
 
@@ -318,10 +331,10 @@ def main():
         tb = traceback.format_exc().rstrip()
         message = str(e) if isinstance(e, PredictorError) else traceback.format_exception_only(e)[-1].strip()
         log("error", tb, None)
-        send_frame(3, {"message": message, "traceback": tb})
+        send_frame(INIT_ERROR, {"message": message, "traceback": tb})
         return 1
     host = Host(predictor, params, post_params, cfg)
-    send_frame(2, {"params": params + [p for p in ALLOWED if p in (post_params or ()) and p not in params],
+    send_frame(READY, {"params": params + [p for p in ALLOWED if p in (post_params or ()) and p not in params],
                    "post_predict": post_params is not None, "pid": os.getpid()})
     try:
         host.serve()
