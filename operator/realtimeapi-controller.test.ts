@@ -27,6 +27,8 @@ class FakeKube {
   objects = new Map<string, KubeObject>();
   calls: Call[] = [];
   failApply: ((r: ResourceType) => KubeError | undefined) | undefined;
+  /** Applies never answer: they wait for the request's signal to abort. */
+  hangApply = false;
   private rv = 100;
 
   put(r: ResourceType, obj: KubeObject): void {
@@ -58,7 +60,11 @@ class FakeKube {
     return created;
   }
 
-  async apply(r: ResourceType, obj: KubeObject, options: { fieldManager: string; subresource?: string }) {
+  async apply(
+    r: ResourceType,
+    obj: KubeObject,
+    options: { fieldManager: string; subresource?: string; signal?: AbortSignal },
+  ) {
     this.calls.push({
       verb: 'apply',
       kind: r.kind,
@@ -69,6 +75,11 @@ class FakeKube {
     });
     const err = this.failApply?.(r);
     if (err) throw err;
+    if (this.hangApply) {
+      await new Promise((_resolve, reject) =>
+        options.signal?.addEventListener('abort', () => reject(options.signal?.reason as Error)),
+      );
+    }
     return {
       ...obj,
       metadata: { ...obj.metadata, generation: 2 },
@@ -272,4 +283,20 @@ test('metrics count reconciles and writes; Events say what was created and why a
   assert.equal(bad.length, 1);
   assert.deepEqual(bad[0].slice(1, 3), ['Warning', 'InvalidSpec']);
   assert.match(bad[0][3], /minReplicas/);
+});
+
+test('stop() aborts a reconcile in flight (a hung apply) and waits for it; nothing is written afterwards', async () => {
+  const fake = new FakeKube();
+  fake.hangApply = true;
+  fake.put(REALTIMEAPIS, apiObject('iris', {}));
+  let stopMs = 0;
+  await run(fake, async (c) => {
+    await until(() => fake.calls.some((call) => call.verb === 'apply'), 'an apply in flight');
+    const start = Date.now();
+    await c.stop(); // run() stops it again: stop() may be called twice
+    stopMs = Date.now() - start;
+    assert.equal(c.queue.inFlight, 0);
+  });
+  assert.ok(stopMs < 1000, `stopped in ${stopMs} ms`);
+  assert.equal(fake.calls.filter((call) => call.subresource === 'status').length, 0, 'no status from half a reconcile');
 });
