@@ -7,13 +7,7 @@
 // - cortex: Cortex's own autoscaler (cortex.ts) every 10 s on the API-wide
 //   average, with its activator's Awaken for minReplicas 0.
 
-import {
-  cortexAwaken,
-  cortexParamsOf,
-  cortexTick,
-  CORTEX_TICK_SECONDS,
-  initialCortexState,
-} from './cortex.ts';
+import { cortexAwaken, cortexParamsOf, cortexTick, CORTEX_TICK_SECONDS, initialCortexState } from './cortex.ts';
 import { hpaModelSpecOf, hpaSync, initialHpaState, type HpaControllerFlags } from './hpa.ts';
 import {
   initialScaleToZeroState,

@@ -24,7 +24,10 @@ test("a replica's logger names the API and the request, and writes one turn's li
   assert.equal(log.enabled('debug'), true);
   await tick();
   assert.equal(chunks.length, 1);
-  const [a, b] = chunks[0].trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const [a, b] = chunks[0]
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(Object.keys(a), ['time', 'level', 'api', 'request_id', 'status', 'message']);
   assert.deepEqual([a.level, a.api, a.request_id], ['info', 'iris', '7']);
   assert.deepEqual([b.level, b.request_id], ['error', null]);
