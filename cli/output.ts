@@ -10,12 +10,12 @@ export function outputFormat(value: string | undefined): OutputFormat {
   throw new CliError(`-o/--output must be pretty or json, got "${value}"`, ExitCode.Usage);
 }
 
-export function isTty(stream: NodeJS.WriteStream): boolean {
+export function isTty(stream: { readonly isTTY?: boolean }): boolean {
   return stream.isTTY === true;
 }
 
 /** Colours for `stream`: none when it is not a terminal, or NO_COLOR is set. */
-export function colors(stream: NodeJS.WriteStream): ChalkInstance {
+export function colors(stream: { readonly isTTY?: boolean }): ChalkInstance {
   const off = !isTty(stream) || (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '');
   return new Chalk({ level: off ? 0 : 1 });
 }

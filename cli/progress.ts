@@ -1,7 +1,8 @@
 // A deploy's steps with how long each took: a spinner on a terminal, plain lines otherwise.
 // Always on stderr (diagnostics), so stdout keeps only the data.
 import type { ChalkInstance } from 'chalk';
-import { colors, isTty, seconds } from './output.ts';
+import { colorsOf, systemIO, type IOStreams, type Sink } from './io.ts';
+import { seconds } from './output.ts';
 
 const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
@@ -39,7 +40,7 @@ export class Step {
 }
 
 export class Progress {
-  private readonly stream: NodeJS.WriteStream;
+  private readonly stream: Sink;
   private readonly tty: boolean;
   private readonly c: ChalkInstance;
   private readonly quiet: boolean;
@@ -47,10 +48,11 @@ export class Progress {
   private timer: NodeJS.Timeout | undefined;
   private frame = 0;
 
-  constructor(stream: NodeJS.WriteStream = process.stderr, options: { quiet?: boolean } = {}) {
-    this.stream = stream;
-    this.tty = isTty(stream) && process.env.TERM !== 'dumb';
-    this.c = colors(stream);
+  /** Draws on io's stderr: a spinner when it can redraw a line, plain lines otherwise. */
+  constructor(io: IOStreams = systemIO(), options: { quiet?: boolean } = {}) {
+    this.stream = io.stderr;
+    this.tty = io.canRedraw;
+    this.c = colorsOf(io, 'stderr');
     this.quiet = options.quiet ?? false;
   }
 

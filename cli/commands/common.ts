@@ -1,10 +1,14 @@
-// What several commands share: the environment flag, confirmations.
-import { createInterface } from 'node:readline/promises';
-import { Option } from 'commander';
+// What several commands share: the environment flag, parsing flags at the boundary,
+// confirmations, the not-found error.
+import { Command, Option } from 'commander';
+import type { Static, TObject } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { CliError, ExitCode } from '../errors.ts';
-import { baseUrl, resolveEnvironment, type Environment, type LocalEnvironment } from '../environments.ts';
-import { layout, type Layout } from '../local/paths.ts';
+import type { Factory } from '../factory.ts';
+import type { IOStreams } from '../io.ts';
 import { outputFormat, type OutputFormat } from '../output.ts';
+
+export type { Target } from '../factory.ts';
 
 export const envOption = () =>
   new Option(
@@ -14,32 +18,34 @@ export const envOption = () =>
 export const outputOption = () =>
   new Option('-o, --output <format>', 'output format: pretty or json').default('pretty');
 
-export interface Target {
-  layout: Layout;
-  env: LocalEnvironment;
-  /** What users call: http://localhost:8888 */
-  baseUrl: string;
-  /** What this machine's CLI calls (the loopback address when the gateway listens on all). */
-  clientUrl: string;
+/** Checks what commander parsed against a command's options schema: the typed options object. */
+export function parseOptions<T extends TObject>(schema: T, raw: unknown): Static<T> {
+  if (Value.Check(schema, raw)) return raw;
+  const first = Value.Errors(schema, raw).First();
+  const where = first?.path.replace(/^\//, '') ?? '';
+  throw new CliError(
+    `invalid ${where === '' ? 'options' : where}: ${first?.message ?? 'unexpected value'}`,
+    ExitCode.Usage,
+  );
 }
 
-/** The environment a command runs against: -e NAME, else the default one. */
-export function environment(envName: string | undefined): Environment {
-  return resolveEnvironment(layout(), envName);
-}
-
-/** Where the local environment's APIs are served. */
-export function localTarget(env: LocalEnvironment): Target {
-  const l = layout();
-  const host =
-    env.host === '0.0.0.0' || env.host === 'localhost'
-      ? '127.0.0.1'
-      : env.host === '::'
-        ? '[::1]'
-        : env.host.includes(':')
-          ? `[${env.host}]`
-          : env.host;
-  return { layout: l, env, baseUrl: baseUrl(env), clientUrl: `http://${host}:${env.port}` };
+/**
+ * A commander action that gathers the positional arguments (named `args`, in order) and the
+ * flags into one object, checks it against `schema`, and hands it to `run`.
+ */
+export function action<T extends TObject>(
+  schema: T,
+  args: readonly string[],
+  run: (options: Static<T>) => Promise<void> | void,
+): (this: Command) => Promise<void> {
+  return async function (this: Command) {
+    const raw: Record<string, unknown> = { ...this.opts() };
+    args.forEach((name, i) => {
+      const value: unknown = this.processedArgs[i];
+      if (value !== undefined) raw[name] = value;
+    });
+    await run(parseOptions(schema, raw));
+  };
 }
 
 export function format(flags: { output?: string }): OutputFormat {
@@ -47,15 +53,10 @@ export function format(flags: { output?: string }): OutputFormat {
 }
 
 /** Asks on a terminal; elsewhere (scripts) the answer is `otherwise`. */
-export async function confirm(question: string, otherwise: boolean): Promise<boolean> {
-  if (!process.stdin.isTTY || !process.stderr.isTTY) return otherwise;
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(`${question} [y/N] `);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
+export async function confirm(io: IOStreams, question: string, otherwise: boolean): Promise<boolean> {
+  if (io.stdin.isTTY !== true || io.stderr.isTTY !== true) return otherwise;
+  const answer = await io.prompt(`${question} [y/N] `);
+  return /^y(es)?$/i.test(answer.trim());
 }
 
 export function notFound(name: string, known: string[]): CliError {
@@ -66,3 +67,6 @@ export function notFound(name: string, known: string[]): CliError {
     ExitCode.NotFound,
   );
 }
+
+/** The factory a command runs with, and its run function (the real one, or a test's). */
+export type RunF<O> = (options: O, f: Factory) => Promise<void> | void;

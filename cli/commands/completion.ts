@@ -1,10 +1,12 @@
 // `cortex completion bash|zsh`: a shell completion script, generated from the commands
 // themselves; API names come from `cortex __complete-apis` (reads state.json, starts nothing).
+import { Type, type Static } from '@sinclair/typebox';
 import { Command, Argument } from 'commander';
 import { CliError, ExitCode } from '../errors.ts';
-import { layout } from '../local/paths.ts';
+import type { Factory } from '../factory.ts';
+import { printOut } from '../io.ts';
 import { readState } from '../local/state.ts';
-import { out } from '../output.ts';
+import { action, type RunF } from './common.ts';
 
 function visible(cmd: Command): Command[] {
   return cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);
@@ -64,25 +66,44 @@ complete -o default -F _cortex_complete cortex
 `;
 }
 
-export function completionCommand(program: () => Command): Command {
+export const CompletionOptions = Type.Object({ shell: Type.String() });
+export type CompletionOptions = Static<typeof CompletionOptions>;
+
+export function runCompletion(options: CompletionOptions, f: Factory, program: () => Command): void {
+  const { shell } = options;
+  if (shell === 'bash') return printOut(f.io, bashScript(program()));
+  if (shell === 'zsh')
+    return printOut(f.io, `#compdef cortex\nautoload -U +X bashcompinit && bashcompinit\n${bashScript(program())}`);
+  throw new CliError(`shell must be bash or zsh, got "${shell}"`, ExitCode.Usage);
+}
+
+export function completionCommand(
+  f: Factory,
+  program: () => Command,
+  runF: RunF<CompletionOptions> = (options) => runCompletion(options, f, program),
+): Command {
   return new Command('completion')
     .description('print a shell completion script (bash or zsh)')
     .argument('<shell>', 'bash or zsh')
     .addHelpText(
       'after',
-      '\nbash: cortex completion bash > ~/.local/share/bash-completion/completions/cortex\nzsh:  cortex completion zsh > "${fpath[1]}/_cortex"  (or: source <(cortex completion zsh))',
+      '\nbash: cortex completion bash > ~/.local/share/bash-completion/completions/cortex\n' +
+        'zsh:  cortex completion zsh > "${fpath[1]}/_cortex"  (or: source <(cortex completion zsh))',
     )
-    .action((shell: string) => {
-      if (shell === 'bash') return out(bashScript(program()));
-      if (shell === 'zsh')
-        return out(`#compdef cortex\nautoload -U +X bashcompinit && bashcompinit\n${bashScript(program())}`);
-      throw new CliError(`shell must be bash or zsh, got "${shell}"`, ExitCode.Usage);
-    });
+    .action(action(CompletionOptions, ['shell'], (options) => runF(options, f)));
 }
 
-export function completeApisCommand(): Command {
-  return new Command('__complete-apis').description('API names, for shell completion').action(() => {
-    const names = Object.keys(readState(layout()).apis);
-    if (names.length > 0) out(names.join('\n'));
-  });
+export const CompleteApisOptions = Type.Object({});
+export type CompleteApisOptions = Static<typeof CompleteApisOptions>;
+
+/** API names recorded in the local environment (reads state.json, starts nothing). */
+export function runCompleteApis(_options: CompleteApisOptions, f: Factory): void {
+  const names = Object.keys(readState(f.layout()).apis);
+  if (names.length > 0) printOut(f.io, names.join('\n'));
+}
+
+export function completeApisCommand(f: Factory, runF: RunF<CompleteApisOptions> = runCompleteApis): Command {
+  return new Command('__complete-apis')
+    .description('API names, for shell completion')
+    .action(action(CompleteApisOptions, [], (options) => runF(options, f)));
 }

@@ -1,46 +1,40 @@
 // `cortex deploy` to a kubernetes environment: the printing around cluster/deploy.ts and
 // cluster/wait.ts. Ctrl-C while waiting stops the waiting, not the deploy.
-import { connect, type Connection } from '../cluster/connect.ts';
-import { deployToCluster, type ClusterDeployResult } from '../cluster/deploy.ts';
-import { waitForRollout, type WaitOutcome } from '../cluster/wait.ts';
+import type { ClusterDeployResult } from '../cluster/deploy.ts';
+import type { WaitOutcome } from '../cluster/wait.ts';
 import { parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
 import type { ClusterEnvironment } from '../environments.ts';
 import { CliError, ExitCode } from '../errors.ts';
+import type { ClusterSession, Factory } from '../factory.ts';
+import { colorsOf, isTty, printErr, printOut, type IOStreams } from '../io.ts';
 import { curlExample } from '../local/examples.ts';
-import { colors, err, isTty, out, type OutputFormat } from '../output.ts';
+import type { OutputFormat } from '../output.ts';
 import { Progress } from '../progress.ts';
 
+/** The flags of `cortex deploy` a cluster deploy reads. */
 export interface ClusterDeployFlags {
+  config: string;
   wait?: boolean;
   timeout: string;
-  bundle?: boolean;
+  bundle: boolean;
 }
 
+/** What the printed command lines need of a cluster environment. */
+type Where = Pick<ClusterSession, 'env' | 'namespace' | 'context'>;
+
 /** `-e prod` and the namespace, as the command lines the CLI prints need them. */
-export function envArgs(conn: Connection): string {
+export function envArgs(conn: Where): string {
   return `-e ${conn.env.name}`;
 }
 
-function kubectlArgs(conn: Connection): string {
+function kubectlArgs(conn: Where): string {
   return `kubectl --context ${conn.context} -n ${conn.namespace}`;
 }
 
-/** Resolves on the first Ctrl-C (the second one exits as usual). */
-function onInterrupt(): { promise: Promise<void>; dispose(): void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  const handler = () => {
-    process.removeListener('SIGINT', handler);
-    resolve();
-  };
-  process.on('SIGINT', handler);
-  return { promise, dispose: () => process.removeListener('SIGINT', handler) };
-}
-
 export async function deployToClusterCommand(
-  config: string,
-  env: ClusterEnvironment,
   flags: ClusterDeployFlags,
+  env: ClusterEnvironment,
+  f: Factory,
   fmt: OutputFormat,
 ): Promise<void> {
   let timeoutMs: number;
@@ -49,32 +43,35 @@ export async function deployToClusterCommand(
   } catch {
     throw new CliError(`--timeout must be a duration such as 90s, 10m or 1h, got "${flags.timeout}"`, ExitCode.Usage);
   }
-  const conn = connect(env);
-  const progress = new Progress(process.stderr);
-  const e = colors(process.stderr);
-  const { projectDir, results } = await deployToCluster(
-    { config, conn, noBundle: flags.bundle === false },
-    {
-      step: (label) => progress.step(label),
-      warning: (message) => progress.note(`${e.yellow('warning:')} ${message}`),
-    },
-  ).finally(() => progress.stop());
+  const conn = f.cluster(env);
+  const io = f.io;
+  const progress = new Progress(io);
+  const e = colorsOf(io, 'stderr');
+  const { projectDir, results } = await conn
+    .deploy(
+      { config: flags.config, noBundle: flags.bundle === false },
+      {
+        step: (label) => progress.step(label),
+        warning: (message) => progress.note(`${e.yellow('warning:')} ${message}`),
+      },
+    )
+    .finally(() => progress.stop());
 
-  const wait = flags.wait ?? isTty(process.stderr);
+  const wait = flags.wait ?? isTty(io.stderr);
   const outcomes = new Map<string, WaitOutcome>();
   if (wait) {
-    const interrupt = onInterrupt();
+    const interrupt = f.onInterrupt();
     try {
       for (const r of results) {
         const step = progress.step(`waiting for ${r.api}`);
-        const outcome = await waitForRollout(conn, {
+        const outcome = await conn.waitForRollout({
           name: r.api,
           generation: r.generation,
           timeoutMs,
           interrupted: interrupt.promise,
           // on a terminal the spinner's label changes; in a log each change is a line
           progress: (label) =>
-            isTty(process.stderr) ? step.update(`${r.api}: ${label}`) : step.detail(`${r.api}: ${label}`),
+            isTty(io.stderr) ? step.update(`${r.api}: ${label}`) : step.detail(`${r.api}: ${label}`),
         });
         outcomes.set(r.api, outcome);
         if (outcome.kind === 'live') step.done();
@@ -87,7 +84,8 @@ export async function deployToClusterCommand(
     }
   }
   if (fmt === 'json') {
-    out(
+    printOut(
+      io,
       JSON.stringify(
         results.map((r) => {
           const o = outcomes.get(r.api);
@@ -107,12 +105,12 @@ export async function deployToClusterCommand(
       ),
     );
   } else {
-    printResults(results, outcomes, conn, projectDir);
+    printResults(io, results, outcomes, conn, projectDir);
   }
   const interrupted = [...outcomes.values()].some((o) => o.kind === 'interrupted');
   if (interrupted) {
-    err(`stopped waiting; the deploy goes on in the cluster: follow it with cortex get ${envArgs(conn)} -w`);
-    process.exitCode = 130;
+    printErr(io, `stopped waiting; the deploy goes on in the cluster: follow it with cortex get ${envArgs(conn)} -w`);
+    f.exitCode = 130;
     return;
   }
   const failed = [...outcomes.entries()].filter(([, o]) => o.kind === 'failed' || o.kind === 'timeout');
@@ -121,7 +119,10 @@ export async function deployToClusterCommand(
       failed
         .map(
           ([api, o]) =>
-            `${api} is not live: ${'reason' in o ? o.reason : o.kind}${o.kind === 'timeout' ? ` (gave up after ${flags.timeout}; it may still become live: cortex get ${api} ${envArgs(conn)} -w)` : ''}`,
+            `${api} is not live: ${'reason' in o ? o.reason : o.kind}` +
+            (o.kind === 'timeout'
+              ? ` (gave up after ${flags.timeout}; it may still become live: cortex get ${api} ${envArgs(conn)} -w)`
+              : ''),
         )
         .join('\n') +
         `\nthe new spec stays applied; fix the problem and deploy again (logs: cortex logs <api> ${envArgs(conn)})`,
@@ -131,36 +132,38 @@ export async function deployToClusterCommand(
 }
 
 function printResults(
+  io: IOStreams,
   results: ClusterDeployResult[],
   outcomes: Map<string, WaitOutcome>,
-  conn: Connection,
+  conn: Where,
   projectDir: string,
 ): void {
-  const c = colors(process.stdout);
-  const e = colors(process.stderr);
+  const c = colorsOf(io, 'stdout');
+  const e = colorsOf(io, 'stderr');
   for (const r of results) {
     const o = outcomes.get(r.api);
     const verb = r.plan === 'creating' ? 'created' : r.plan === 'updating' ? 'updated' : 'is up to date';
     if (o === undefined) {
-      out(
-        `${r.api} ${verb} in ${conn.env.name} (namespace ${conn.namespace}); follow it with: cortex get ${r.api} ${envArgs(conn)} -w`,
+      printOut(
+        io,
+        `${r.api} ${verb} in ${conn.env.name} (namespace ${conn.namespace}); ` +
+          `follow it with: cortex get ${r.api} ${envArgs(conn)} -w`,
       );
       continue;
     }
     if (o.kind !== 'live') continue;
-    out(
-      `${r.api} ${r.plan === 'up to date' ? 'is up to date and live' : `${verb} and live`} in ${conn.env.name}: ${c.cyan(o.api.status?.endpoint ?? '')} ${e.dim('(inside the cluster)')}`,
+    const how = r.plan === 'up to date' ? 'is up to date and live' : `${verb} and live`;
+    printOut(
+      io,
+      `${r.api} ${how} in ${conn.env.name}: ${c.cyan(o.api.status?.endpoint ?? '')} ${e.dim('(inside the cluster)')}`,
     );
   }
   const live = results.filter((r) => outcomes.get(r.api)?.kind === 'live');
   if (live.length > 0) {
     const name = live[0].api;
-    err(e.dim(`try it: cortex predict ${name} ${envArgs(conn)} sample.json`));
-    err(
-      e.dim(
-        `or:     ${kubectlArgs(conn)} port-forward service/${name} 8080:80 &  ${curlExample('http://localhost:8080/', projectDir)}`,
-      ),
-    );
-    err(e.dim(`status: cortex get ${envArgs(conn)}   logs: cortex logs ${name} ${envArgs(conn)}`));
+    printErr(io, e.dim(`try it: cortex predict ${name} ${envArgs(conn)} sample.json`));
+    const forward = `${kubectlArgs(conn)} port-forward service/${name} 8080:80 &`;
+    printErr(io, e.dim(`or:     ${forward}  ${curlExample('http://localhost:8080/', projectDir)}`));
+    printErr(io, e.dim(`status: cortex get ${envArgs(conn)}   logs: cortex logs ${name} ${envArgs(conn)}`));
   }
 }

@@ -1,9 +1,11 @@
 // `cortex get [API]` for a kubernetes environment: the RealtimeAPIs' status as the operator
 // wrote it, and for one API its pods.
 import type { ChalkInstance } from 'chalk';
-import type { Connection } from '../cluster/connect.ts';
-import { apiPods, getApi, listApis, podView, viewOf, type ClusterApiView, type PodView } from '../cluster/status.ts';
-import { ago, colors, plural, table, type OutputFormat } from '../output.ts';
+import { podView, viewOf, type ClusterApiView, type PodView } from '../cluster/status.ts';
+import type { ClusterSession } from '../factory.ts';
+import { ago, plural, table, type OutputFormat } from '../output.ts';
+
+type Connection = Pick<ClusterSession, 'env' | 'namespace'>;
 
 function statusText(status: string, c: ChalkInstance): string {
   if (status === 'live') return c.green(status);
@@ -11,29 +13,33 @@ function statusText(status: string, c: ChalkInstance): string {
   return c.red(status);
 }
 
+/** `cortex get` against a cluster, as text or JSON; `c` colours stdout. */
 export async function clusterGetText(
-  conn: Connection,
+  conn: ClusterSession,
   name: string | undefined,
   fmt: OutputFormat,
   compact: boolean,
+  c: ChalkInstance,
 ): Promise<string> {
   if (name === undefined) {
-    const views = (await listApis(conn)).map(viewOf);
+    const views = (await conn.listApis()).map(viewOf);
     if (fmt === 'json') return JSON.stringify(views, null, compact ? 0 : 2) + '\n';
-    return renderList(views, conn);
+    return renderList(views, conn, c);
   }
-  const api = await getApi(conn, name);
+  const api = await conn.getApi(name);
   const view = viewOf(api);
-  const pods = (await apiPods(conn, name)).map(podView);
+  const pods = (await conn.apiPods(name)).map(podView);
   if (fmt === 'json')
     return JSON.stringify({ ...view, conditions: api.status?.conditions ?? [], pods }, null, compact ? 0 : 2) + '\n';
-  return renderOne(view, pods, api.status?.conditions ?? [], conn);
+  return renderOne(view, pods, api.status?.conditions ?? [], conn, c);
 }
 
-function renderList(apis: ClusterApiView[], conn: Connection): string {
-  const c = colors(process.stdout);
+function renderList(apis: ClusterApiView[], conn: Connection, c: ChalkInstance): string {
   if (apis.length === 0)
-    return `no APIs in namespace ${conn.namespace} of ${conn.env.name}; deploy one with: cortex deploy DIR -e ${conn.env.name}\n`;
+    return (
+      `no APIs in namespace ${conn.namespace} of ${conn.env.name}; ` +
+      `deploy one with: cortex deploy DIR -e ${conn.env.name}\n`
+    );
   const rows = apis.map((a) => [
     a.name,
     statusText(a.status, c),
@@ -55,8 +61,8 @@ function renderOne(
   pods: PodView[],
   conditions: { type: string; status: string; reason?: string; message?: string }[],
   conn: Connection,
+  c: ChalkInstance,
 ): string {
-  const c = colors(process.stdout);
   const fields: [string, string][] = [
     ['status', statusText(api.status, c) + (api.message && api.status !== 'live' ? `: ${api.message}` : '')],
     ['replicas', `${api.ready}/${api.requested} ready, ${api.upToDate} up to date`],

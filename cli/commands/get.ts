@@ -1,57 +1,77 @@
 // `cortex get [API]`: the APIs with their status, replicas, requests and endpoint.
+import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
 import type { ChalkInstance } from 'chalk';
+import type { Factory, LocalSession } from '../factory.ts';
+import { colorsOf, isTty } from '../io.ts';
 import { curlExample } from '../local/examples.ts';
 import type { ApiView } from '../local/status.ts';
-import { collectApis } from '../local/status.ts';
-import { ago, colors, isTty, out, plural, table } from '../output.ts';
-import { environment, envOption, format, localTarget, notFound, outputOption, type Target } from './common.ts';
-import { connect } from '../cluster/connect.ts';
-import type { LocalEnvironment } from '../environments.ts';
+import { ago, plural, table, type OutputFormat } from '../output.ts';
+import { action, envOption, format, notFound, outputOption, type RunF, type Target } from './common.ts';
 import { clusterGetText } from './get-cluster.ts';
 
-interface GetFlags {
-  env?: string;
-  watch?: boolean;
-  output: string;
+export const GetOptions = Type.Object({
+  api: Type.Optional(Type.String()),
+  env: Type.Optional(Type.String()),
+  watch: Type.Optional(Type.Boolean()),
+  output: Type.String(),
+});
+export type GetOptions = Static<typeof GetOptions>;
+
+/** What `cortex get` prints once for the local environment (the list, or one API), as text or JSON. */
+async function localGetText(
+  local: LocalSession,
+  name: string | undefined,
+  fmt: OutputFormat,
+  compact: boolean,
+  c: ChalkInstance,
+): Promise<string> {
+  const apis = await local.apis();
+  const one = name === undefined ? undefined : apis.find((a) => a.name === name);
+  if (name !== undefined && one === undefined)
+    throw notFound(
+      name,
+      apis.map((a) => a.name),
+    );
+  if (fmt === 'json') return JSON.stringify(one ?? apis, null, compact ? 0 : 2) + '\n';
+  return one === undefined ? renderList(apis, local.target, c) : renderOne(one, local.target, c);
 }
 
-export function getCommand(): Command {
+export async function runGet(options: GetOptions, f: Factory): Promise<void> {
+  const fmt = format(options);
+  const env = f.environment(options.env);
+  const name = options.api;
+  const watch = options.watch === true;
+  const c = colorsOf(f.io, 'stdout');
+  // the environment is resolved (a cluster connected) once, not every 2 seconds
+  let once: () => Promise<string>;
+  if (env.provider === 'kubernetes') {
+    const cluster = f.cluster(env);
+    once = () => clusterGetText(cluster, name, fmt, watch, c);
+  } else {
+    const local = f.local(env);
+    once = () => localGetText(local, name, fmt, watch, c);
+  }
+  if (!watch) return void f.io.stdout.write(await once());
+  const tty = isTty(f.io.stdout) && fmt === 'pretty';
+  for (;;) {
+    const text = await once();
+    if (tty) {
+      const title = `every 2s: cortex get${name ? ` ${name}` : ''}    ${new Date().toLocaleTimeString()}`;
+      f.io.stdout.write(`\x1b[H\x1b[2J${c.dim(title)}\n\n${text}`);
+    } else f.io.stdout.write(fmt === 'json' ? text : `${text}\n`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+export function getCommand(f: Factory, runF: RunF<GetOptions> = runGet): Command {
   return new Command('get')
     .description('show the deployed APIs (or one of them): status, replicas, requests, endpoint')
     .argument('[api]', 'name of an API: show it in detail')
     .addOption(envOption())
     .option('-w, --watch', 'show again every 2 seconds, until interrupted')
     .addOption(outputOption())
-    .action(async (name: string | undefined, flags: GetFlags) => {
-      const fmt = format(flags);
-      const env = environment(flags.env);
-      const conn = env.provider === 'kubernetes' ? connect(env) : undefined;
-      const once = async () => {
-        if (conn) return clusterGetText(conn, name, fmt, flags.watch === true);
-        const t = localTarget(env as LocalEnvironment);
-        const apis = await collectApis(t.layout, t.baseUrl);
-        if (name !== undefined && !apis.some((a) => a.name === name))
-          throw notFound(
-            name,
-            apis.map((a) => a.name),
-          );
-        const data = name === undefined ? apis : apis.find((a) => a.name === name)!;
-        if (fmt === 'json') return JSON.stringify(data, null, flags.watch ? 0 : 2) + '\n';
-        return name === undefined ? renderList(apis, t) : renderOne(data as ApiView, t);
-      };
-      if (!flags.watch) return void process.stdout.write(await once());
-      const tty = isTty(process.stdout) && fmt === 'pretty';
-      for (;;) {
-        const text = await once();
-        if (tty)
-          process.stdout.write(
-            `\x1b[H\x1b[2J${colors(process.stdout).dim(`every 2s: cortex get${name ? ` ${name}` : ''}    ${new Date().toLocaleTimeString()}`)}\n\n${text}`,
-          );
-        else process.stdout.write(fmt === 'json' ? text : `${text}\n`);
-        await new Promise((r) => setTimeout(r, 2000));
-      }
-    });
+    .action(action(GetOptions, ['api'], (options) => runF(options, f)));
 }
 
 function statusText(api: ApiView, c: ChalkInstance): string {
@@ -63,8 +83,7 @@ function statusText(api: ApiView, c: ChalkInstance): string {
 const latency = (ms: number | undefined) =>
   ms === undefined ? '-' : ms < 10 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`;
 
-export function renderList(apis: ApiView[], t: Target): string {
-  const c = colors(process.stdout);
+export function renderList(apis: ApiView[], t: Target, c: ChalkInstance): string {
   if (apis.length === 0)
     return `no APIs are deployed in the ${t.env.name} environment; deploy one with: cortex deploy DIR\n`;
   const rows = apis.map((a) => [
@@ -88,7 +107,8 @@ export function renderList(apis: ApiView[], t: Target): string {
     const lines: string[] = [];
     if (a.status === 'error')
       lines.push(
-        `${a.name}: ${c.red('error')}: ${a.reason ?? ''}${a.restarts > 0 ? ` (restarted ${plural(a.restarts, 'time')})` : ''}`,
+        `${a.name}: ${c.red('error')}: ${a.reason ?? ''}` +
+          (a.restarts > 0 ? ` (restarted ${plural(a.restarts, 'time')})` : ''),
       );
     else if (a.status === 'updating' && a.reason) lines.push(`${a.name}: ${a.reason}`);
     if (a.lastDeployError)
@@ -101,8 +121,7 @@ export function renderList(apis: ApiView[], t: Target): string {
   return text;
 }
 
-export function renderOne(api: ApiView, t: Target): string {
-  const c = colors(process.stdout);
+export function renderOne(api: ApiView, t: Target, c: ChalkInstance): string {
   const fields: [string, string][] = [
     ['status', statusText(api, c) + (api.reason ? `: ${api.reason}` : '')],
     ['replicas', `${api.ready}/${api.requested} ready, ${api.upToDate} up to date, ${plural(api.restarts, 'restart')}`],
@@ -110,7 +129,8 @@ export function renderOne(api: ApiView, t: Target): string {
     ['endpoint', api.url],
     [
       'requests',
-      `2XX ${api.metrics['2XX']}, 4XX ${api.metrics['4XX']}, 5XX ${api.metrics['5XX']}; average ${latency(api.metrics.averageLatencyMs)}`,
+      `2XX ${api.metrics['2XX']}, 4XX ${api.metrics['4XX']}, 5XX ${api.metrics['5XX']}; ` +
+        `average ${latency(api.metrics.averageLatencyMs)}`,
     ],
   ];
   if (api.updatingTo) fields.push(['updating to', `version ${api.updatingTo}`]);

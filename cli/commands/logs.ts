@@ -1,22 +1,22 @@
 // `cortex logs API [-f]`: what the API's replicas logged (JSON lines from the runtime), each
 // line prefixed with its replica when there are several.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
 import { CliError, ExitCode } from '../errors.ts';
-import { supervisorStatus } from '../local/status.ts';
+import type { ClusterSession, Factory } from '../factory.ts';
+import { colorsOf, printErr } from '../io.ts';
 import type { ReplicaStatus } from '../local/protocol.ts';
-import { readState } from '../local/state.ts';
-import { colors, err } from '../output.ts';
-import { connect } from '../cluster/connect.ts';
-import { streamLogs } from '../cluster/logs.ts';
-import { environment, envOption, localTarget, notFound } from './common.ts';
+import { action, envOption, notFound, type RunF } from './common.ts';
 
-interface LogsFlags {
-  env?: string;
-  follow?: boolean;
-  tail?: string;
-  pod?: string;
-}
+export const LogsOptions = Type.Object({
+  api: Type.String(),
+  env: Type.Optional(Type.String()),
+  follow: Type.Optional(Type.Boolean()),
+  tail: Type.Optional(Type.String()),
+  pod: Type.Optional(Type.String()),
+});
+export type LogsOptions = Static<typeof LogsOptions>;
 
 class Tail {
   readonly replica: string;
@@ -53,7 +53,76 @@ class Tail {
   }
 }
 
-export function logsCommand(): Command {
+export async function runLogs(flags: LogsOptions, f: Factory): Promise<void> {
+  const name = flags.api;
+  const io = f.io;
+  const env = f.environment(flags.env);
+  const tailLines = flags.tail === undefined ? undefined : Number(flags.tail);
+  if (tailLines !== undefined && (!Number.isInteger(tailLines) || tailLines < 0))
+    throw new CliError(`--tail must be a whole number, got "${flags.tail}"`, ExitCode.Usage);
+  if (env.provider === 'kubernetes') return clusterLogs(flags, tailLines, f.cluster(env), f);
+  if (flags.pod !== undefined)
+    throw new CliError(
+      "--pod is for cluster environments; locally every replica's log is shown with its name",
+      ExitCode.Usage,
+    );
+  const local = f.local(env);
+  const replicasOf = async (): Promise<ReplicaStatus[] | undefined> => {
+    const status = await local.status();
+    return status?.apis.find((a) => a.name === name)?.replicas;
+  };
+  let replicas = await replicasOf();
+  if (replicas === undefined) {
+    const records = local.records();
+    const record = records[name];
+    if (record === undefined) throw notFound(name, Object.keys(records));
+    throw new CliError(
+      `${name} has no replicas running${record.failure ? `; its deploy failed: ${record.failure.reason}` : ''}`,
+      ExitCode.Failed,
+    );
+  }
+  if (replicas.length === 0 && !flags.follow) {
+    printErr(io, `${name} has no replicas running`);
+    return;
+  }
+  const tails = new Map<string, Tail>();
+  const c = colorsOf(io, 'stdout');
+  const palette = [c.cyan, c.magenta, c.yellow, c.blue, c.green];
+  const prefixOf = (id: string) => palette[[...tails.keys()].indexOf(id) % palette.length](`[${id}]`);
+  const print = (tail: Tail, lines: string[]) => {
+    if (lines.length === 0) return;
+    const several = tails.size > 1;
+    io.stdout.write(lines.map((l) => (several ? `${prefixOf(tail.replica)} ${l}` : l)).join('\n') + '\n');
+  };
+  const track = (list: ReplicaStatus[], first: boolean) => {
+    for (const r of list) {
+      if (tails.has(r.id)) continue;
+      const tail = new Tail(r.id, r.logFile);
+      tails.set(r.id, tail);
+      if (!first) continue;
+      const lines = tail.read();
+      print(tail, tailLines === undefined ? lines : lines.slice(Math.max(0, lines.length - tailLines)));
+    }
+  };
+  track(replicas, true);
+  if (!flags.follow) return;
+  let lastCheck = Date.now();
+  for (;;) {
+    for (const tail of tails.values()) print(tail, tail.read());
+    if (Date.now() - lastCheck > 1000) {
+      lastCheck = Date.now();
+      replicas = await replicasOf();
+      if (replicas === undefined) {
+        printErr(io, `${name} was deleted`);
+        return;
+      }
+      track(replicas, false);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export function logsCommand(f: Factory, runF: RunF<LogsOptions> = runLogs): Command {
   return new Command('logs')
     .description("print an API's logs (every replica's; prefixed with the replica when there are several)")
     .argument('<api>', 'name of the API')
@@ -61,102 +130,37 @@ export function logsCommand(): Command {
     .option('-f, --follow', 'keep printing new lines (and those of replicas that start later), until interrupted')
     .option('--tail <lines>', 'begin with at most this many lines of each replica')
     .option('--pod <name>', 'cluster: only this pod')
-    .action(async (name: string, flags: LogsFlags) => {
-      const env = environment(flags.env);
-      const tailLines = flags.tail === undefined ? undefined : Number(flags.tail);
-      if (tailLines !== undefined && (!Number.isInteger(tailLines) || tailLines < 0))
-        throw new CliError(`--tail must be a whole number, got "${flags.tail}"`, ExitCode.Usage);
-      if (env.provider === 'kubernetes') return clusterLogs(name, flags, tailLines, connect(env));
-      if (flags.pod !== undefined)
-        throw new CliError(
-          "--pod is for cluster environments; locally every replica's log is shown with its name",
-          ExitCode.Usage,
-        );
-      const t = localTarget(env);
-      const replicasOf = async (): Promise<ReplicaStatus[] | undefined> => {
-        const status = await supervisorStatus(t.layout);
-        return status?.apis.find((a) => a.name === name)?.replicas;
-      };
-      let replicas = await replicasOf();
-      if (replicas === undefined) {
-        const record = readState(t.layout).apis[name];
-        if (record === undefined) throw notFound(name, Object.keys(readState(t.layout).apis));
-        throw new CliError(
-          `${name} has no replicas running${record.failure ? `; its deploy failed: ${record.failure.reason}` : ''}`,
-          ExitCode.Failed,
-        );
-      }
-      if (replicas.length === 0 && !flags.follow) {
-        err(`${name} has no replicas running`);
-        return;
-      }
-      const tails = new Map<string, Tail>();
-      const palette = [
-        colors(process.stdout).cyan,
-        colors(process.stdout).magenta,
-        colors(process.stdout).yellow,
-        colors(process.stdout).blue,
-        colors(process.stdout).green,
-      ];
-      const prefixOf = (id: string) => palette[[...tails.keys()].indexOf(id) % palette.length](`[${id}]`);
-      const print = (tail: Tail, lines: string[]) => {
-        if (lines.length === 0) return;
-        const several = tails.size > 1;
-        process.stdout.write(lines.map((l) => (several ? `${prefixOf(tail.replica)} ${l}` : l)).join('\n') + '\n');
-      };
-      const track = (list: ReplicaStatus[], first: boolean) => {
-        for (const r of list) {
-          if (tails.has(r.id)) continue;
-          const tail = new Tail(r.id, r.logFile);
-          tails.set(r.id, tail);
-          if (!first) continue;
-          const lines = tail.read();
-          print(tail, tailLines === undefined ? lines : lines.slice(Math.max(0, lines.length - tailLines)));
-        }
-      };
-      track(replicas, true);
-      if (!flags.follow) return;
-      let lastCheck = Date.now();
-      for (;;) {
-        for (const tail of tails.values()) print(tail, tail.read());
-        if (Date.now() - lastCheck > 1000) {
-          lastCheck = Date.now();
-          replicas = await replicasOf();
-          if (replicas === undefined) {
-            err(`${name} was deleted`);
-            return;
-          }
-          track(replicas, false);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    });
+    .action(action(LogsOptions, ['api'], (options) => runF(options, f)));
 }
 
 async function clusterLogs(
-  name: string,
-  flags: LogsFlags,
+  flags: LogsOptions,
   tailLines: number | undefined,
-  conn: ReturnType<typeof connect>,
+  conn: ClusterSession,
+  f: Factory,
 ): Promise<void> {
-  const c = colors(process.stdout);
+  const name = flags.api;
+  const io = f.io;
+  const c = colorsOf(io, 'stdout');
   const palette = [c.cyan, c.magenta, c.yellow, c.blue, c.green];
   const pods: string[] = [];
   const prefixed = flags.pod === undefined;
-  const stop = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-  await streamLogs(conn, {
-    name,
-    follow: flags.follow === true,
-    ...(tailLines !== undefined ? { tailLines } : {}),
-    ...(flags.pod !== undefined ? { pod: flags.pod } : {}),
-    stop,
-    print: ({ pod, text }) => {
-      if (!pods.includes(pod)) pods.push(pod);
-      process.stdout.write(
-        prefixed ? `${palette[pods.indexOf(pod) % palette.length](`[${pod}]`)} ${text}\n` : `${text}\n`,
-      );
-    },
-    note: (message) => err(colors(process.stderr).dim(message)),
-  });
-  if (flags.follow) process.exit(0); // Ctrl-C: the open log streams end with the process
+  const interrupt = f.onInterrupt();
+  await conn
+    .streamLogs({
+      name,
+      follow: flags.follow === true,
+      ...(tailLines !== undefined ? { tailLines } : {}),
+      ...(flags.pod !== undefined ? { pod: flags.pod } : {}),
+      stop: interrupt.promise,
+      print: ({ pod, text }) => {
+        if (!pods.includes(pod)) pods.push(pod);
+        io.stdout.write(
+          prefixed ? `${palette[pods.indexOf(pod) % palette.length](`[${pod}]`)} ${text}\n` : `${text}\n`,
+        );
+      },
+      note: (message) => printErr(io, colorsOf(io, 'stderr').dim(message)),
+    })
+    .finally(() => interrupt?.dispose());
+  if (flags.follow) f.exit(0); // Ctrl-C: the open log streams end with the process
 }

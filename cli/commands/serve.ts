@@ -2,23 +2,29 @@
 // container runs; the local environment runs it too.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
 import { Command, Option } from 'commander';
 import { loadProject } from '../config/load.ts';
 import { ConfigError } from '../config/errors.ts';
 import { parseMemBytes } from '../../operator/api/v1alpha1/index.ts';
-import { startReplica, type Replica } from '../../runtime/replica.ts';
+import type { Replica } from '../../runtime/replica.ts';
 import { CliError } from '../errors.ts';
+import type { Factory } from '../factory.ts';
+import { isTty, printErr, type IOStreams } from '../io.ts';
+import { action, type RunF } from './common.ts';
 
-interface ServeFlags {
-  api?: string;
-  port: string;
-  host: string;
-  maxBodySize: string;
-  gracePeriod: string;
-  requestTimeout: string;
-}
+export const ServeOptions = Type.Object({
+  config: Type.String(),
+  api: Type.Optional(Type.String()),
+  port: Type.String(),
+  host: Type.String(),
+  maxBodySize: Type.String(),
+  gracePeriod: Type.String(),
+  requestTimeout: Type.String(),
+});
+export type ServeOptions = Static<typeof ServeOptions>;
 
-export function serveCommand(): Command {
+export function serveCommand(f: Factory, runF: RunF<ServeOptions> = runServe): Command {
   return new Command('serve')
     .description('run one API in the foreground (what every replica runs)')
     .argument('[config]', 'cortex.yaml, or the folder that holds it', '.')
@@ -40,45 +46,45 @@ export function serveCommand(): Command {
         '30',
       ),
     )
-    .action(async (config: string, flags: ServeFlags) => {
-      const { name, spec, dir } = resolveApi(config, flags.api);
-      // Signals are handled from the start: before the replica is up (say, during a pip
-      // install) there is nothing to drain, so SIGTERM ends at once, cleaning up on 'exit'.
-      let replica: Replica | undefined;
-      const stop = () => {
-        if (replica === undefined) process.exit(143);
-        replica.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-      replica = await startReplica({
-        name,
-        spec,
-        projectDir: dir,
-        port: wholeNumber('--port', flags.port),
-        host: flags.host,
-        maxBodyBytes: bytes('--max-body-size', flags.maxBodySize),
-        gracePeriodMs: wholeNumber('--grace-period', flags.gracePeriod) * 1000,
-        requestTimeoutMs: wholeNumber('--request-timeout', flags.requestTimeout) * 1000,
-        terminationLogPath: process.env.CORTEX_TERMINATION_LOG ?? '/dev/termination-log',
-      });
-      // The hint is for a person at a terminal; replicas under a supervisor or in a pod log
-      // "<api> is ready" as JSON instead.
-      if (process.stderr.isTTY) {
-        const host = flags.host === '0.0.0.0' || flags.host === '::' ? 'localhost' : flags.host;
-        const sample = path.join(dir, 'sample.json');
-        const data = existsSync(sample) ? `@${path.relative(process.cwd(), sample)}` : `'{}'`;
-        process.stderr.write(
-          `${name} is ready; try:\n  curl http://${host}:${replica.port}/ -X POST -H 'Content-Type: application/json' -d ${data}\n`,
-        );
-      }
-    });
+    .action(action(ServeOptions, ['config'], (options) => runF(options, f)));
 }
 
-function resolveApi(config: string, wanted: string | undefined) {
+export async function runServe(flags: ServeOptions, f: Factory): Promise<void> {
+  const { name, spec, dir } = resolveApi(f.io, flags.config, flags.api);
+  // Signals are handled from the start: before the replica is up (say, during a pip
+  // install) there is nothing to drain, so SIGTERM ends at once, cleaning up on 'exit'.
+  let replica: Pick<Replica, 'port' | 'stop'> | undefined;
+  const stop = () => {
+    if (replica === undefined) return f.exit(143);
+    replica.stop().then(
+      () => f.exit(0),
+      () => f.exit(1),
+    );
+  };
+  f.onTerminate(stop);
+  replica = await f.startReplica({
+    name,
+    spec,
+    projectDir: dir,
+    port: wholeNumber('--port', flags.port),
+    host: flags.host,
+    maxBodyBytes: bytes('--max-body-size', flags.maxBodySize),
+    gracePeriodMs: wholeNumber('--grace-period', flags.gracePeriod) * 1000,
+    requestTimeoutMs: wholeNumber('--request-timeout', flags.requestTimeout) * 1000,
+    terminationLogPath: process.env.CORTEX_TERMINATION_LOG ?? '/dev/termination-log',
+  });
+  // The hint is for a person at a terminal; replicas under a supervisor or in a pod log
+  // "<api> is ready" as JSON instead.
+  if (isTty(f.io.stderr)) {
+    const host = flags.host === '0.0.0.0' || flags.host === '::' ? 'localhost' : flags.host;
+    const sample = path.join(dir, 'sample.json');
+    const data = existsSync(sample) ? `@${path.relative(process.cwd(), sample)}` : `'{}'`;
+    const curl = `curl http://${host}:${replica.port}/ -X POST -H 'Content-Type: application/json' -d ${data}`;
+    printErr(f.io, `${name} is ready; try:\n  ${curl}`);
+  }
+}
+
+function resolveApi(io: IOStreams, config: string, wanted: string | undefined) {
   let project;
   try {
     project = loadProject(path.resolve(config));
@@ -86,7 +92,7 @@ function resolveApi(config: string, wanted: string | undefined) {
     if (error instanceof ConfigError) throw new CliError(error.message, 2);
     throw error;
   }
-  for (const warning of project.warnings) process.stderr.write(`warning: ${warning.message}\n`);
+  for (const warning of project.warnings) printErr(io, `warning: ${warning.message}`);
   const names = project.apis.map((a) => a.name);
   const api =
     wanted === undefined

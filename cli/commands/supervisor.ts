@@ -1,12 +1,19 @@
 // `cortex __supervisor` (hidden): the local environment's background process. The CLI starts
 // it detached when it needs it; see cli/local/supervisor.ts.
+import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
-import { runSupervisor } from '../local/supervisor.ts';
+import type { Factory } from '../factory.ts';
+import { action, type RunF } from './common.ts';
 
-export function supervisorCommand(): Command {
+export const SupervisorOptions = Type.Object({});
+export type SupervisorOptions = Static<typeof SupervisorOptions>;
+
+export async function runSupervisorCommand(_options: SupervisorOptions, f: Factory): Promise<void> {
+  await f.runSupervisor();
+}
+
+export function supervisorCommand(f: Factory, runF: RunF<SupervisorOptions> = runSupervisorCommand): Command {
   return new Command('__supervisor')
     .description("run the local environment's supervisor in the foreground (started by the CLI)")
-    .action(async () => {
-      await runSupervisor();
-    });
+    .action(action(SupervisorOptions, [], (options) => runF(options, f)));
 }
