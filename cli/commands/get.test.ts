@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Chalk } from 'chalk';
+import { table } from '../output.ts';
+import { apiView, cortex, pod, prodEnv, realtimeApi, testFactory } from './testing.ts';
+
+const plain = new Chalk({ level: 0 });
+const HEADERS = ['api', 'status', 'replicas', 'up-to-date', 'last update', 'avg request', '2XX', '4XX', '5XX'];
+
+test('get: a table of the local APIs, with notes on those in error', async () => {
+  const broken = apiView({
+    name: 'broken',
+    endpoint: '/broken',
+    status: 'error',
+    reason: 'predictor.py crashed',
+    ready: 0,
+    upToDate: 0,
+    restarts: 2,
+    lastUpdate: undefined,
+    metrics: { '2XX': 0, '4XX': 0, '5XX': 5 },
+  });
+  const f = testFactory({ local: { apis: () => Promise.resolve([apiView(), broken]) } });
+  assert.deepEqual(await cortex(f, 'get'), {
+    code: 0,
+    stdout:
+      table(
+        [...HEADERS, 'endpoint'],
+        [
+          ['iris', 'live', '1/1', '1', '2m', '1.50 ms', '3', '1', '0', 'http://localhost:8888/iris'],
+          ['broken', 'error', '0/1', '0', '-', '-', '0', '0', '5', 'http://localhost:8888/broken'],
+        ],
+        plain,
+      ) + '\nbroken: error: predictor.py crashed (restarted 2 times)\n',
+    stderr: '',
+  });
+});
+
+test('get: colours only on a terminal', async () => {
+  const f = testFactory({ io: { tty: true }, local: { apis: () => Promise.resolve([apiView()]) } });
+  const { stdout } = await cortex(f, 'get');
+  assert.match(stdout, /^\x1b\[1mapi /);
+  assert.match(stdout, /\x1b\[32mlive\x1b\[39m/);
+  const noColor = testFactory({ io: { tty: true, color: false }, local: { apis: () => Promise.resolve([apiView()]) } });
+  assert.doesNotMatch((await cortex(noColor, 'get')).stdout, /\x1b/);
+});
+
+test('get with nothing deployed says how to deploy', async () => {
+  const f = testFactory({ local: { apis: () => Promise.resolve([]) } });
+  assert.deepEqual(await cortex(f, 'get'), {
+    code: 0,
+    stdout: 'no APIs are deployed in the local environment; deploy one with: cortex deploy DIR\n',
+    stderr: '',
+  });
+  const json = await cortex(testFactory({ local: { apis: () => Promise.resolve([]) } }), 'get', '-o', 'json');
+  assert.deepEqual(json, { code: 0, stdout: '[]\n', stderr: '' });
+});
+
+test('get API: its fields, replicas and a curl example; -o json is the API view as is', async () => {
+  const view = apiView({ source: '/projects/iris' });
+  const f = testFactory({ local: { apis: () => Promise.resolve([view]) } });
+  const { code, stdout, stderr } = await cortex(f, 'get', 'iris');
+  assert.equal(code, 0);
+  assert.equal(stderr, '');
+  const lines = stdout.split('\n');
+  assert.deepEqual(lines.slice(0, 6), [
+    'status:        live',
+    'replicas:      1/1 ready, 1 up to date, 0 restarts',
+    'last update:   2m ago (version abc1234)',
+    'endpoint:      http://localhost:8888/iris',
+    'requests:      2XX 3, 4XX 1, 5XX 0; average 1.50 ms',
+    'deployed from: /projects/iris',
+  ]);
+  assert.match(lines[7], /^replica +version +role +state +restarts +pid +started +last error$/);
+  assert.match(lines[8], /^iris-1 +abc1234 +current +ready +0 +4242 +30s +-$/);
+  assert.match(stdout, /\nexample: curl http:\/\/localhost:8888\/iris -X POST /);
+
+  const json = await cortex(
+    testFactory({ local: { apis: () => Promise.resolve([view]) } }),
+    'get',
+    'iris',
+    '-o',
+    'json',
+  );
+  assert.equal(json.code, 0);
+  assert.deepEqual(JSON.parse(json.stdout), JSON.parse(JSON.stringify(view)));
+  assert.ok(json.stdout.startsWith('{\n  "name": "iris"'), 'indented');
+});
+
+test('get API that is not deployed exits 3 naming those that are; a bad -o exits 2', async () => {
+  const f = testFactory({ local: { apis: () => Promise.resolve([apiView()]) } });
+  assert.deepEqual(await cortex(f, 'get', 'nope'), {
+    code: 3,
+    stdout: '',
+    stderr: 'error: no API named nope; deployed: iris\n',
+  });
+  const none = testFactory({ local: { apis: () => Promise.resolve([]) } });
+  assert.equal(
+    (await cortex(none, 'get', 'nope', '-o', 'json')).stderr,
+    'error: no API named nope: nothing is deployed\n',
+  );
+  assert.equal((await cortex(testFactory(), 'get', '-o', 'wide')).code, 2);
+  assert.equal((await cortex(testFactory(), 'get', '-e', 'nowhere')).code, 3);
+});
+
+test('get -e CLUSTER: the RealtimeAPIs as the operator describes them, as text and JSON', async () => {
+  const stuck = realtimeApi('slow', { status: 'compute unavailable', message: '0/3 nodes have a GPU' });
+  const cluster = { listApis: () => Promise.resolve([realtimeApi('iris'), stuck]) };
+  const f = testFactory({ environments: [prodEnv], cluster });
+  const { code, stdout } = await cortex(f, 'get', '-e', 'prod');
+  assert.equal(code, 0);
+  assert.deepEqual(f.connected, ['prod']);
+  assert.equal(
+    stdout,
+    table(
+      ['api', 'status', 'replicas', 'up-to-date', 'last update', 'endpoint (in the cluster)'],
+      [
+        ['iris', 'live', '1/1', '1', '1m', 'http://iris.ml.svc.cluster.local/'],
+        ['slow', 'compute unavailable', '1/1', '1', '1m', 'http://slow.ml.svc.cluster.local/'],
+      ],
+      plain,
+    ) + '\nslow: compute unavailable: 0/3 nodes have a GPU\n',
+  );
+  const json = await cortex(testFactory({ environments: [prodEnv], cluster }), 'get', '-e', 'prod', '-o', 'json');
+  const views: unknown = JSON.parse(json.stdout);
+  assert.ok(Array.isArray(views));
+  assert.deepEqual(
+    views.map((v: { name: string; status: string; namespace: string }) => [v.name, v.status, v.namespace]),
+    [
+      ['iris', 'live', 'ml'],
+      ['slow', 'compute unavailable', 'ml'],
+    ],
+  );
+
+  const empty = testFactory({
+    environments: [prodEnv],
+    defaultEnvironment: 'prod',
+    cluster: { listApis: () => Promise.resolve([]) },
+  });
+  assert.equal(
+    (await cortex(empty, 'get')).stdout,
+    'no APIs in namespace ml of prod; deploy one with: cortex deploy DIR -e prod\n',
+  );
+});
+
+test('get API -e CLUSTER: its status, environment and pods; -o json adds conditions and pods', async () => {
+  const cluster = {
+    getApi: (name: string) => Promise.resolve(realtimeApi(name)),
+    apiPods: () => Promise.resolve([pod('iris-abc', true), pod('iris-def', false)]),
+  };
+  const f = testFactory({ environments: [prodEnv], cluster });
+  const { code, stdout } = await cortex(f, 'get', 'iris', '-e', 'prod');
+  assert.equal(code, 0);
+  assert.match(stdout, /^status: {6}live\nreplicas: {4}1\/1 ready, 1 up to date\nlast update: 1m ago\n/);
+  assert.match(stdout, /\nendpoint: {4}http:\/\/iris\.ml\.svc\.cluster\.local\/ \(inside the cluster\)\n/);
+  assert.match(stdout, /\nenvironment: prod, namespace ml\n/);
+  assert.match(stdout, /\niris-abc +Running +yes +0 +node-1 +- +-\niris-def +Running +no /);
+  assert.match(stdout, /\ntry it: cortex predict iris -e prod sample\.json\n$/);
+  const json = await cortex(
+    testFactory({ environments: [prodEnv], cluster }),
+    'get',
+    'iris',
+    '-e',
+    'prod',
+    '-o',
+    'json',
+  );
+  const view: unknown = JSON.parse(json.stdout);
+  assert.ok(typeof view === 'object' && view !== null);
+  assert.deepEqual(Object.keys(view).slice(-2), ['conditions', 'pods']);
+});
