@@ -129,7 +129,8 @@ function metricsAdapter(
   if (!flags.metricsApi) return undefined;
   if ((flags.metricsApiCertFile === undefined) !== (flags.metricsApiKeyFile === undefined)) {
     throw new Error(
-      '--metrics-api-cert-file and --metrics-api-key-file go together: give both, or neither for a self-signed certificate',
+      '--metrics-api-cert-file and --metrics-api-key-file go together: ' +
+        'give both, or neither for a self-signed certificate',
     );
   }
   const read = (flag: string, file: string) => {
@@ -226,11 +227,13 @@ async function run(flags: Flags): Promise<void> {
   const activatorPort = Number(flags.activatorPort);
   if (!flags.activatorAddress || !activatorServer)
     log.warn(
-      'scale to zero is off: it needs the activator (--activator-port) and the address Services reach it at (--activator-address, the pod IP in a cluster); no API is scaled to zero',
+      'scale to zero is off: it needs the activator (--activator-port) and the address Services reach it at ' +
+        '(--activator-address, the pod IP in a cluster); no API is scaled to zero',
     );
   else if (!adapter)
     log.warn(
-      'scale to zero: no API goes to zero without the metrics API (--no-metrics-api), which tells when an API last served a request',
+      'scale to zero: no API goes to zero without the metrics API (--no-metrics-api), ' +
+        'which tells when an API last served a request',
     );
 
   let minor: number | undefined;
@@ -440,13 +443,15 @@ export function operatorCommand(): Command {
     .option('--metrics-scrape-interval <duration>', "how often every ready replica's /metrics is sampled", '1s')
     .option(
       '--activator-port <port>',
-      'port of the activator, which holds requests for APIs at zero until a replica is ready (0: none, and no API goes to zero)',
+      'port of the activator, which holds requests for APIs at zero until a replica is ready ' +
+        '(0: none, and no API goes to zero)',
       String(DEFAULT_ACTIVATOR_PORT),
     )
     .addOption(
       new Option(
         '--activator-address <ip>',
-        "the address Services reach this replica's activator at (in a cluster: the pod IP, from the downward API); without it no API goes to zero",
+        "the address Services reach this replica's activator at (in a cluster: the pod IP, " +
+          'from the downward API); without it no API goes to zero',
       ).env('CORTEX_ACTIVATOR_ADDRESS'),
     )
     .option('--activator-bind-address <address>', 'address the activator listens on (default: all)')

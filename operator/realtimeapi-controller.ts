@@ -244,6 +244,7 @@ export class RealtimeApiController {
     await this.options.nodePools.start(() => this.enqueueAll());
     for (const inf of this.informers()) inf.start();
     await Promise.all(this.informers().map((inf) => inf.waitForSync()));
+    if (this.stopping.signal.aborted) return; // stopped before the caches synced
     this.log.info('caches synced', { apis: this.apis.list().length });
     this.workers = runWorkers(this.queue, {
       workers: this.options.workers ?? 4,
@@ -308,7 +309,9 @@ export class RealtimeApiController {
       issues.push({
         path: ['predictor'],
         message: 'has neither a bundle nor an image',
-        fix: 'deploy with cortex deploy (it uploads the bundle) or set predictor.image to an image with the project in /mnt/project',
+        fix:
+          'deploy with cortex deploy (it uploads the bundle) ' +
+          'or set predictor.image to an image with the project in /mnt/project',
       });
     }
     const cachedDeployment = this.deployments.get(key) as V1Deployment | undefined;

@@ -182,7 +182,10 @@ export class KubeClient {
     return cluster.server.replace(/\/+$/, '');
   }
 
-  /** A request with authentication applied and the shared dispatcher; `accept`: another answer format (metadata only, say). */
+  /**
+   * A request with authentication applied and the shared dispatcher; `accept`: another answer
+   * format (metadata only, say).
+   */
   private async context(
     method: HttpMethod,
     path: string,
