@@ -42,7 +42,7 @@ def parse_batch(data, at):
     for _ in range(count):
         id_, mlen, blen = BATCH_ITEM.unpack_from(data, p)
         p += 10
-        items.append((id_, data[p:p + mlen], data[p + mlen:p + mlen + blen]))
+        items.append((id_, data[p : p + mlen], data[p + mlen : p + mlen + blen]))
         p += mlen + blen
     return items
 

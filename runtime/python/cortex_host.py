@@ -62,10 +62,10 @@ def declared(fn, allowed, what):
     params = inspect.signature(fn).parameters.values()
     names = [p.name for p in params if p.name in allowed]
     for p in params:
-        if (p.name not in allowed and p.default is p.empty
-                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)):
-            raise PredictorError(f"PythonPredictor.{what} has an unsupported parameter '{p.name}'"
-                                 f" (allowed: {', '.join(allowed)})")
+        if p.name not in allowed and p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise PredictorError(
+                f"PythonPredictor.{what} has an unsupported parameter '{p.name}' (allowed: {', '.join(allowed)})"
+            )
     return names
 
 
@@ -95,8 +95,10 @@ def load_predictor(cfg):
     post = getattr(predictor, "post_predict", None)
     post_params = declared(post, ("response",) + ALLOWED, "post_predict") if callable(post) else None
     if cfg.get("batching") and set(params) - {"payload"}:
-        raise PredictorError("with server_side_batching, PythonPredictor.predict may only declare"
-                             f" payload (it declares {', '.join(params)})")
+        raise PredictorError(
+            "with server_side_batching, PythonPredictor.predict may only declare"
+            f" payload (it declares {', '.join(params)})"
+        )
     return predictor, params, post_params
 
 
@@ -169,8 +171,9 @@ class Host:
         try:
             results = self.predict(payload=payloads) if "payload" in self.params else self.predict()
             if not isinstance(results, (list, tuple)):
-                raise BatchError(f"predict returned {type(results).__name__} for a batch of {n}"
-                                 f" (expected a list of {n} results)")
+                raise BatchError(
+                    f"predict returned {type(results).__name__} for a batch of {n} (expected a list of {n} results)"
+                )
             if len(results) != n:
                 raise BatchError(f"predict returned {len(results)} results for a batch of {n}")
         except Exception as e:
@@ -180,7 +183,7 @@ class Host:
             for id_ in ids:
                 respond(out, id_, 500, JSON, b"", body)
             return None
-        for id_, result in zip(ids, results):
+        for id_, result in zip(ids, results, strict=True):  # lengths checked above
             respond_result(out, id_, result)
         return (rid, results, {"payload": payloads}) if self.post else None
 
@@ -233,6 +236,7 @@ class Host:
         pool = None
         if self.threads > 1:
             from concurrent.futures import ThreadPoolExecutor
+
             pool = ThreadPoolExecutor(self.threads, thread_name_prefix="predict")
             submit, threaded = pool.submit, self.threaded
         out, posts = [], []
@@ -259,7 +263,7 @@ class Host:
                 if typ == REQUEST:  # u32 id, u16 metaLen, meta, body
                     _, id_, mlen = unpack_req(data, pos + 4)
                     b0 = pos + 11 + mlen
-                    fn, args = call, (id_, data[pos + 11:b0], data[b0:stop])
+                    fn, args = call, (id_, data[pos + 11 : b0], data[b0:stop])
                     if batching:
                         fn, args = call_batch, ([args],)
                 elif typ == BATCH:
@@ -334,8 +338,14 @@ def main():
         send_frame(INIT_ERROR, {"message": message, "traceback": tb})
         return 1
     host = Host(predictor, params, post_params, cfg)
-    send_frame(READY, {"params": params + [p for p in ALLOWED if p in (post_params or ()) and p not in params],
-                   "post_predict": post_params is not None, "pid": os.getpid()})
+    send_frame(
+        READY,
+        {
+            "params": params + [p for p in ALLOWED if p in (post_params or ()) and p not in params],
+            "post_predict": post_params is not None,
+            "pid": os.getpid(),
+        },
+    )
     try:
         host.serve()
     except BaseException:
