@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import type { TestIOOptions } from '../io.ts';
+import { apiStatus, cortex, prodEnv, supervisorStatus, testFactory } from './testing.ts';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'cortex-predict-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const sample = path.join(dir, 'sample.json');
+writeFileSync(sample, '{"sepal_length": 5.2}');
+
+interface Call {
+  url: string;
+  contentType: string | null;
+  body: string;
+}
+
+/** The local environment with the API `iris` at /iris, answering `answer`. */
+function local(answer: () => Promise<Response>, calls: Call[] = [], io: TestIOOptions = {}) {
+  return testFactory({
+    io,
+    local: {
+      status: () => Promise.resolve(supervisorStatus([apiStatus()])),
+      fetch: async (url, init) => {
+        const request = new Request(url, init);
+        calls.push({ url, contentType: request.headers.get('content-type'), body: await request.text() });
+        return answer();
+      },
+    },
+  });
+}
+
+test('predict API FILE posts the file to the endpoint and prints the answer as is', async () => {
+  const calls: Call[] = [];
+  const f = local(() => Promise.resolve(new Response('setosa')), calls);
+  assert.deepEqual(await cortex(f, 'predict', 'iris', sample), { code: 0, stdout: 'setosa', stderr: '' });
+  assert.deepEqual(calls, [
+    { url: 'http://127.0.0.1:8888/iris', contentType: 'application/json', body: '{"sepal_length": 5.2}' },
+  ]);
+  const tty = local(() => Promise.resolve(new Response('setosa')), [], { stdoutTTY: true });
+  assert.equal((await cortex(tty, 'predict', 'iris', sample)).stdout, 'setosa\n', 'a newline on a terminal');
+});
+
+test('predict reads stdin (- or when it is not a terminal), with -H for its content type', async () => {
+  const calls: Call[] = [];
+  const f = local(() => Promise.resolve(new Response('ok')), calls, { stdin: 'a,b' });
+  assert.equal((await cortex(f, 'predict', 'iris', '-', '-H', 'text/csv')).code, 0);
+  const g = local(() => Promise.resolve(new Response('ok')), calls, { stdin: '{}' });
+  assert.equal((await cortex(g, 'predict', 'iris')).code, 0);
+  assert.deepEqual(
+    calls.map((c) => [c.contentType, c.body]),
+    [
+      ['text/csv', 'a,b'],
+      ['application/json', '{}'],
+    ],
+  );
+  const terminal = await cortex(testFactory({ io: { stdinTTY: true } }), 'predict', 'iris');
+  assert.deepEqual(terminal, {
+    code: 2,
+    stdout: '',
+    stderr: 'error: give the request body: a file (cortex predict API sample.json) or - to read stdin\n',
+  });
+});
+
+test('predict: an answer that is not 2XX is printed and exits 1', async () => {
+  const f = local(() => Promise.resolve(new Response('no sepal_length', { status: 400, statusText: 'Bad Request' })));
+  assert.deepEqual(await cortex(f, 'predict', 'iris', sample), {
+    code: 1,
+    stdout: 'no sepal_length',
+    stderr: 'error: iris answered 400 Bad Request\n',
+  });
+});
+
+test('predict: a missing file (2), an unknown API (3), an API that does not answer (1)', async () => {
+  const missing = await cortex(testFactory(), 'predict', 'iris', path.join(dir, 'nope.json'));
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /^error: cannot read .*nope\.json: ENOENT/);
+  const f = local(() => Promise.resolve(new Response('')));
+  assert.deepEqual(await cortex(f, 'predict', 'rose', sample), {
+    code: 3,
+    stdout: '',
+    stderr: 'error: no API named rose; deployed: iris\n',
+  });
+  const down = local(() => Promise.reject(new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED') })));
+  assert.deepEqual(await cortex(down, 'predict', 'iris', sample), {
+    code: 1,
+    stdout: '',
+    stderr: 'error: could not reach http://localhost:8888/iris: connect ECONNREFUSED\n',
+  });
+});
+
+test('predict -e CLUSTER goes through the API server proxy', async () => {
+  const calls: [string, string, string][] = [];
+  const f = testFactory({
+    environments: [prodEnv],
+    cluster: {
+      predict: (name, body, contentType) => {
+        calls.push([name, body.toString(), contentType]);
+        return Promise.resolve({ status: 503, statusText: 'Service Unavailable', body: Buffer.from('no endpoints') });
+      },
+    },
+  });
+  assert.deepEqual(await cortex(f, 'predict', 'iris', sample, '-e', 'prod'), {
+    code: 1,
+    stdout: 'no endpoints',
+    stderr: 'error: iris answered 503 Service Unavailable\n',
+  });
+  assert.deepEqual(calls, [['iris', '{"sepal_length": 5.2}', 'application/json']]);
+});

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import type { ReplicaOptions } from '../../runtime/replica.ts';
+import type { TestIOOptions } from '../io.ts';
+import { cortex, testFactory } from './testing.ts';
+
+const IRIS = new URL('../../examples/iris-classifier', import.meta.url).pathname;
+const two = mkdtempSync(path.join(tmpdir(), 'cortex-serve-test-'));
+after(() => rmSync(two, { recursive: true, force: true }));
+writeFileSync(path.join(two, 'predictor.py'), 'class PythonPredictor:\n  pass\n');
+writeFileSync(
+  path.join(two, 'cortex.yaml'),
+  ['a', 'b']
+    .map((n) => `- name: ${n}\n  kind: RealtimeAPI\n  predictor: {type: python, path: predictor.py}\n`)
+    .join(''),
+);
+
+function serving(io: TestIOOptions = {}) {
+  const started: Omit<ReplicaOptions, 'spec'>[] = [];
+  let stopped = 0;
+  const f = testFactory({
+    io,
+    startReplica: ({ spec: _spec, ...options }) => {
+      started.push(options);
+      return Promise.resolve({
+        port: options.port === 0 ? 41234 : options.port,
+        stop: () => Promise.resolve(void stopped++),
+      });
+    },
+  });
+  return { f, started, stopped: () => stopped };
+}
+
+test('serve DIR starts the one API with the flags parsed; SIGTERM drains it and exits 0', async () => {
+  const { f, started, stopped } = serving();
+  const result = await cortex(f, 'serve', IRIS, '-p', '0', '--max-body-size', '1Mi', '--grace-period', '5');
+  assert.deepEqual(result, { code: 0, stdout: '', stderr: '' }, 'no hint when stderr is not a terminal');
+  assert.equal(started.length, 1);
+  assert.deepEqual(
+    { ...started[0], terminationLogPath: undefined },
+    {
+      name: 'iris-classifier',
+      projectDir: IRIS,
+      port: 0,
+      host: '0.0.0.0',
+      maxBodyBytes: 1024 * 1024,
+      gracePeriodMs: 5000,
+      requestTimeoutMs: 30_000,
+      terminationLogPath: undefined,
+    },
+  );
+  f.terminate();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(stopped(), 1);
+  assert.deepEqual(f.exits, [0]);
+});
+
+test('serve on a terminal prints a curl line to try it', async () => {
+  const { f } = serving({ stderrTTY: true });
+  const { stderr } = await cortex(f, 'serve', IRIS, '--host', '127.0.0.1', '-p', '0');
+  assert.match(
+    stderr,
+    /^iris-classifier is ready; try:\n {2}curl http:\/\/127\.0\.0\.1:41234\/ -X POST -H 'Content-Type: application\/json' -d @\S*sample\.json\n$/,
+  );
+});
+
+test('serve: several APIs need --api, an unknown one or a bad number is a usage error (2)', async () => {
+  const usage = async (...args: string[]) => {
+    const { f, started } = serving();
+    const r = await cortex(f, 'serve', ...args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(started.length, 0);
+    return r.stderr;
+  };
+  assert.match(await usage(two), /cortex\.yaml lists 2 APIs \(a, b\); choose one with --api NAME\n$/);
+  assert.match(await usage(two, '--api', 'c'), /has no API named "c"; it lists: a, b\n$/);
+  assert.equal(await usage(IRIS, '--port', 'http'), 'error: --port must be a whole number, got "http"\n');
+  assert.equal(
+    await usage(IRIS, '--max-body-size', 'big'),
+    'error: --max-body-size must be a size like 10Mi, 500k or 1048576, got "big"\n',
+  );
+  const { f, started } = serving();
+  assert.equal((await cortex(f, 'serve', two, '--api', 'b', '-p', '0')).code, 0);
+  assert.equal(started[0].name, 'b');
+});
