@@ -72,7 +72,8 @@ try {
   if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) throw new Error('not an object');
 } catch (e) {
   console.error(
-    `--autoscaling must be a JSON object of autoscaling fields, e.g. '{"upscaleStabilizationPeriod":"15s"}' (${(e as Error).message})`,
+    '--autoscaling must be a JSON object of autoscaling fields, ' +
+      `e.g. '{"upscaleStabilizationPeriod":"15s"}' (${(e as Error).message})`,
   );
   process.exit(2);
 }
@@ -92,7 +93,9 @@ function apiFor(trace: Trace): ApiInstance {
   const issues = validateSpec(spec);
   if (issues.length > 0) {
     console.error(
-      `--autoscaling: ${issues.map((i) => `field ${i.path.join('.')}: ${i.message}${i.fix ? ` (${i.fix})` : ''}`).join('; ')}`,
+      `--autoscaling: ${issues
+        .map((i) => `field ${i.path.join('.')}: ${i.message}${i.fix ? ` (${i.fix})` : ''}`)
+        .join('; ')}`,
     );
     process.exit(2);
   }
@@ -117,7 +120,10 @@ function run(trace: Trace, api: ApiInstance, policy: Policy, o: WorldOptions): R
 const rows: { trace: string; policy: string; totals: Totals }[] = [];
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 say(
-  `Autoscaling simulation, ${new Date().toISOString().slice(0, 10)}: service time ${SERVICE_TIME_SECONDS * 1000} ms, cold start ${coldStart} s, HPA sync ${hpaSyncSeconds} s, Cortex tick 10 s, ${flags.configurableTolerance ? 'per-HPA tolerances (Kubernetes ≥ 1.35)' : 'cluster-wide 10% tolerance'}`,
+  `Autoscaling simulation, ${new Date().toISOString().slice(0, 10)}: ` +
+    `service time ${SERVICE_TIME_SECONDS * 1000} ms, cold start ${coldStart} s, ` +
+    `HPA sync ${hpaSyncSeconds} s, Cortex tick 10 s, ` +
+    (flags.configurableTolerance ? 'per-HPA tolerances (Kubernetes ≥ 1.35)' : 'cluster-wide 10% tolerance'),
 );
 if (opts.autoscaling) say(`autoscaling fields: ${JSON.stringify(overrides)}`);
 if (policyPeriod !== undefined) say(`HPA policy periods replaced by ${policyPeriod} s (not the operator's mapping)`);
@@ -159,20 +165,26 @@ for (const name of names) {
     const file = path.join(repo, 'docs', 'img', `autoscaling-${name}.svg`);
     mkdirSync(path.dirname(file), { recursive: true });
     const fields = { ...trace.autoscaling, ...overrides };
-    const subtitle = `${SERVICE_TIME_SECONDS * 1000} ms per request, ${o.concurrency} at a time per replica, cold start ${coldStart} s; Cortex's default autoscaling fields${Object.keys(fields).length > 0 ? ` but ${JSON.stringify(fields)}` : ''}`;
+    const overrides = Object.keys(fields).length > 0 ? ` but ${JSON.stringify(fields)}` : '';
+    const subtitle =
+      `${SERVICE_TIME_SECONDS * 1000} ms per request, ${o.concurrency} at a time per replica, ` +
+      `cold start ${coldStart} s; Cortex's default autoscaling fields${overrides}`;
     writeFileSync(file, svgChart(curves, subtitle));
     say(`wrote ${path.relative(repo, file)}`);
   }
 }
 
 say(
-  '\n| trace | policy | replica-s | over-provisioned replica-s | under-provisioned replica-s | queued request-s | 503s | changes | peak |',
+  '\n| trace | policy | replica-s | over-provisioned replica-s | under-provisioned replica-s ' +
+    '| queued request-s | 503s | changes | peak |',
 );
 say('|---|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   const t = r.totals;
   say(
-    `| ${r.trace} | ${r.policy} | ${fmt(t.replicaSeconds)} | ${fmt(t.overProvisioned)} | ${fmt(t.underProvisioned)} | ${fmt(t.queuedRequestSeconds)} | ${fmt(t.rejected)} | ${t.scaleChanges} | ${t.peakReplicas} |`,
+    `| ${r.trace} | ${r.policy} | ${fmt(t.replicaSeconds)} | ${fmt(t.overProvisioned)} ` +
+      `| ${fmt(t.underProvisioned)} | ${fmt(t.queuedRequestSeconds)} | ${fmt(t.rejected)} ` +
+      `| ${t.scaleChanges} | ${t.peakReplicas} |`,
   );
 }
 if (opts.json)

@@ -100,20 +100,24 @@ test('Cortex min/max clamps come after the step limits', () => {
   );
 });
 
-test('Cortex stabilisation keeps the highest recommendation of the last 5 minutes when scaling down (boundary included)', () => {
-  let s = RUNNING;
-  const tick = (now: number, cur: number, avg: number) => {
-    const t = cortexTick(P, s, { now, currentReplicas: cur, avgInFlight: avg });
-    s = t.state;
-    return t;
-  };
-  assert.equal(tick(0, 10, 10).request, 10); // records 10
-  const low = tick(100, 10, 2); // ⌈2⌉ limited to 8, recorded; highest of 5 min = 10
-  assert.equal(low.recommendation, 8);
-  assert.equal(low.request, 10);
-  assert.equal(tick(300, 10, 2).request, 10, 'the 10 recorded at t=0 is 300 s old: still in the period');
-  assert.equal(tick(310, 10, 2).request, 8, 'at 310 s it is out: highest is 8');
-});
+test(
+  'Cortex stabilisation keeps the highest recommendation of the last 5 minutes when scaling down ' +
+    '(boundary included)',
+  () => {
+    let s = RUNNING;
+    const tick = (now: number, cur: number, avg: number) => {
+      const t = cortexTick(P, s, { now, currentReplicas: cur, avgInFlight: avg });
+      s = t.state;
+      return t;
+    };
+    assert.equal(tick(0, 10, 10).request, 10); // records 10
+    const low = tick(100, 10, 2); // ⌈2⌉ limited to 8, recorded; highest of 5 min = 10
+    assert.equal(low.recommendation, 8);
+    assert.equal(low.request, 10);
+    assert.equal(tick(300, 10, 2).request, 10, 'the 10 recorded at t=0 is 300 s old: still in the period');
+    assert.equal(tick(310, 10, 2).request, 8, 'at 310 s it is out: highest is 8');
+  },
+);
 
 test('Cortex stabilisation: scaling up goes no higher than the lowest recommendation of the last minute', () => {
   let s = RUNNING;
@@ -133,13 +137,17 @@ test('Cortex stabilisation: scaling up goes no higher than the lowest recommenda
   assert.equal(from6.request, 6);
 });
 
-test('Cortex stabilisation never moves against the recommendation: the floor is capped at cur, the ceiling at least cur', () => {
-  // 93 was recorded (a spike cut by the upscale stabilisation) while cur stayed 62; the load is gone
-  const s: CortexState = { startedAt: -10_000, recommendations: [{ at: 0, replicas: 93 }] };
-  const t = cortexTick(P, s, { now: 10, currentReplicas: 62, avgInFlight: 5 });
-  assert.equal(t.recommendation, 47); // min(61, ⌈46.5⌉)
-  assert.equal(t.request, 62, 'floor = min(93, 62): held, not raised to 93');
-});
+test(
+  'Cortex stabilisation never moves against the recommendation: ' +
+    'the floor is capped at cur, the ceiling at least cur',
+  () => {
+    // 93 was recorded (a spike cut by the upscale stabilisation) while cur stayed 62; the load is gone
+    const s: CortexState = { startedAt: -10_000, recommendations: [{ at: 0, replicas: 93 }] };
+    const t = cortexTick(P, s, { now: 10, currentReplicas: 62, avgInFlight: 5 });
+    assert.equal(t.recommendation, 47); // min(61, ⌈46.5⌉)
+    assert.equal(t.request, 62, 'floor = min(93, 62): held, not raised to 93');
+  },
+);
 
 test('Cortex with no data skips the tick: no change, nothing recorded', () => {
   const t = cortexTick(P, initialCortexState(), { now: 50, currentReplicas: 3, avgInFlight: undefined });

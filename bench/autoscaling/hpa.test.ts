@@ -141,22 +141,25 @@ test('HPA with no data skips the sync: an error, no rescale, nothing recorded bu
   assert.deepEqual(r.state.recommendations, [{ at: 0, replicas: 2 }]);
 });
 
-test('HPA step limits: 50% or 1 pod per 60 s up (Percent rounds up), 25% or 1 pod per 300 s down (Percent truncates)', () => {
-  const none = initialHpaState();
-  assert.equal(scaleUpLimit(4, none, SPEC.scaleUp, 0), 6); // max(⌈6⌉, 5)
-  assert.equal(scaleUpLimit(1, none, SPEC.scaleUp, 0), 2); // max(⌈1.5⌉, 2)
-  assert.equal(scaleDownLimit(10, none, SPEC.scaleDown, 0), 7); // min(⌊7.5⌋, 9): Cortex would stop at 8
-  assert.equal(scaleDownLimit(2, none, SPEC.scaleDown, 0), 1); // min(⌊1.5⌋, 1)
-  // 2 added at t=10: at t=69 the period (9, 69] counts them, so it starts from 4: max(⌈6⌉, 5) = 6 = current
-  const grew: HpaState = { ...none, scaleUpEvents: [{ at: 10, replicas: 2 }] };
-  assert.equal(scaleUpLimit(6, grew, SPEC.scaleUp, 69), 6);
-  // at t=70 the event is not after 70 − 60: from 6, max(9, 7) = 9
-  assert.equal(scaleUpLimit(6, grew, SPEC.scaleUp, 70), 9);
-  // 3 removed at t=0: until t=300 the period starts from 10: min(⌊7.5⌋, 9) = 7 = current
-  const shrank: HpaState = { ...none, scaleDownEvents: [{ at: 0, replicas: 3 }] };
-  assert.equal(scaleDownLimit(7, shrank, SPEC.scaleDown, 299), 7);
-  assert.equal(scaleDownLimit(7, shrank, SPEC.scaleDown, 300), 5); // min(⌊5.25⌋, 6)
-});
+test(
+  'HPA step limits: 50% or 1 pod per 60 s up (Percent rounds up), ' + '25% or 1 pod per 300 s down (Percent truncates)',
+  () => {
+    const none = initialHpaState();
+    assert.equal(scaleUpLimit(4, none, SPEC.scaleUp, 0), 6); // max(⌈6⌉, 5)
+    assert.equal(scaleUpLimit(1, none, SPEC.scaleUp, 0), 2); // max(⌈1.5⌉, 2)
+    assert.equal(scaleDownLimit(10, none, SPEC.scaleDown, 0), 7); // min(⌊7.5⌋, 9): Cortex would stop at 8
+    assert.equal(scaleDownLimit(2, none, SPEC.scaleDown, 0), 1); // min(⌊1.5⌋, 1)
+    // 2 added at t=10: at t=69 the period (9, 69] counts them, so it starts from 4: max(⌈6⌉, 5) = 6 = current
+    const grew: HpaState = { ...none, scaleUpEvents: [{ at: 10, replicas: 2 }] };
+    assert.equal(scaleUpLimit(6, grew, SPEC.scaleUp, 69), 6);
+    // at t=70 the event is not after 70 − 60: from 6, max(9, 7) = 9
+    assert.equal(scaleUpLimit(6, grew, SPEC.scaleUp, 70), 9);
+    // 3 removed at t=0: until t=300 the period starts from 10: min(⌊7.5⌋, 9) = 7 = current
+    const shrank: HpaState = { ...none, scaleDownEvents: [{ at: 0, replicas: 3 }] };
+    assert.equal(scaleDownLimit(7, shrank, SPEC.scaleDown, 299), 7);
+    assert.equal(scaleDownLimit(7, shrank, SPEC.scaleDown, 300), 5); // min(⌊5.25⌋, 6)
+  },
+);
 
 test('HPA stabilisation keeps the highest recommendation of the 300 s down window', () => {
   let s = initialHpaState();
@@ -180,29 +183,33 @@ test('HPA stabilisation keeps the highest recommendation of the 300 s down windo
   assert.deepEqual(s.scaleDownEvents, [{ at: 300, replicas: 3 }]);
 });
 
-test('HPA stabilisation: scaling up goes no higher than the lowest recommendation of the 60 s up window, then one step per period', () => {
-  let s = initialHpaState();
-  let cur = 2;
-  const sync = (now: number, totalMilli: number) => {
-    const r = hpaSync(SPEC, KUBE_1_37_FLAGS, s, {
-      now,
-      specReplicas: cur,
-      pods: pods(...Array(cur).fill(Math.trunc(totalMilli / cur))),
-    });
-    s = r.state;
-    cur = r.desiredReplicas;
-    return r;
-  };
-  assert.equal(sync(0, 2000).desiredReplicas, 2);
-  for (const t of [15, 30, 45])
-    assert.equal(sync(t, 10_000).desiredReplicas, 2, `t=${t}: the 2 from t=0 is in the window`);
-  // at 60 the window holds only 10s: stabilised 10, limited to max(⌈3⌉, 3) = 3
-  assert.equal(sync(60, 10_000).desiredReplicas, 3);
-  // the 60 s policy period counts the +1 of t=60 until t=120: the period starts from 2, limit 3
-  for (const t of [75, 90, 105]) assert.equal(sync(t, 10_000).desiredReplicas, 3, `t=${t}: one step per period`);
-  // at 120, from 3: max(⌈4.5⌉, 4) = 5
-  assert.equal(sync(120, 10_000).desiredReplicas, 5);
-});
+test(
+  'HPA stabilisation: scaling up goes no higher than the lowest recommendation of the 60 s up window, ' +
+    'then one step per period',
+  () => {
+    let s = initialHpaState();
+    let cur = 2;
+    const sync = (now: number, totalMilli: number) => {
+      const r = hpaSync(SPEC, KUBE_1_37_FLAGS, s, {
+        now,
+        specReplicas: cur,
+        pods: pods(...Array(cur).fill(Math.trunc(totalMilli / cur))),
+      });
+      s = r.state;
+      cur = r.desiredReplicas;
+      return r;
+    };
+    assert.equal(sync(0, 2000).desiredReplicas, 2);
+    for (const t of [15, 30, 45])
+      assert.equal(sync(t, 10_000).desiredReplicas, 2, `t=${t}: the 2 from t=0 is in the window`);
+    // at 60 the window holds only 10s: stabilised 10, limited to max(⌈3⌉, 3) = 3
+    assert.equal(sync(60, 10_000).desiredReplicas, 3);
+    // the 60 s policy period counts the +1 of t=60 until t=120: the period starts from 2, limit 3
+    for (const t of [75, 90, 105]) assert.equal(sync(t, 10_000).desiredReplicas, 3, `t=${t}: one step per period`);
+    // at 120, from 3: max(⌈4.5⌉, 4) = 5
+    assert.equal(sync(120, 10_000).desiredReplicas, 5);
+  },
+);
 
 test('HPA min/max clamps: beyond the bounds it goes straight to them, within them the limits cap at the bounds', () => {
   const noWindows: HpaModelSpec = {

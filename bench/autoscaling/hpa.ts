@@ -29,7 +29,10 @@ export interface HpaControllerFlags {
   tolerance: number;
   /** --horizontal-pod-autoscaler-downscale-stabilization (default 5m): used where scaleDown sets none. */
   downscaleStabilizationSeconds: number;
-  /** HPAConfigurableTolerance: alpha 1.33 (off), beta 1.35 (on), GA 1.37 (always on). Off: behavior tolerances are ignored. */
+  /**
+   * HPAConfigurableTolerance: alpha 1.33 (off), beta 1.35 (on), GA 1.37 (always on).
+   * Off: behavior tolerances are ignored.
+   */
   configurableTolerance: boolean;
 }
 

@@ -102,13 +102,16 @@ export function svgChart(c: Curves, subtitle: string): string {
   const lx = left;
   const ly = 52;
   out.push(
-    `<rect x="${lx}" y="${ly - 9}" width="14" height="10" fill="#d9d9d9"/><text x="${lx + 18}" y="${ly}">replicas the load needed</text>`,
+    `<rect x="${lx}" y="${ly - 9}" width="14" height="10" fill="#d9d9d9"/>` +
+      `<text x="${lx + 18}" y="${ly}">replicas the load needed</text>`,
   );
   out.push(
-    `<line x1="${lx + 180}" x2="${lx + 200}" y1="${ly - 4}" y2="${ly - 4}" stroke="#1f5fbf" stroke-width="2" stroke-dasharray="6 3"/><text x="${lx + 204}" y="${ly}">ours (HPA)</text>`,
+    `<line x1="${lx + 180}" x2="${lx + 200}" y1="${ly - 4}" y2="${ly - 4}" ` +
+      `stroke="#1f5fbf" stroke-width="2" stroke-dasharray="6 3"/><text x="${lx + 204}" y="${ly}">ours (HPA)</text>`,
   );
   out.push(
-    `<line x1="${lx + 290}" x2="${lx + 310}" y1="${ly - 4}" y2="${ly - 4}" stroke="#e6730f" stroke-width="2"/><text x="${lx + 314}" y="${ly}">Cortex's autoscaler</text>`,
+    `<line x1="${lx + 290}" x2="${lx + 310}" y1="${ly - 4}" y2="${ly - 4}" stroke="#e6730f" stroke-width="2"/>` +
+      `<text x="${lx + 314}" y="${ly}">Cortex's autoscaler</text>`,
   );
   out.push('</svg>');
   return `${out.join('\n')}\n`;

@@ -39,7 +39,8 @@ test('sim accounting: starting replicas are paid for (over) but do not serve (un
   for (let t = 1; t < 30; t++) w.step(t, 8);
   const v = w.step(30, 8);
   assert.equal(v.replicas, 3);
-  // seconds 0..29: 1 ready of 2 needed → under 30; seconds 1..29: 3 pods for 2 needed → over 29; second 30: 3 ready → over 1
+  // seconds 0..29: 1 ready of 2 needed → under 30; seconds 1..29: 3 pods for 2 needed → over 29;
+  // second 30: 3 ready → over 1
   assert.equal(w.totals.underProvisioned, 30);
   assert.equal(w.totals.overProvisioned, 30);
   assert.equal(w.totals.replicaSeconds, 1 + 3 * 30);

@@ -40,7 +40,9 @@ export function loadOrExplain(config: string): LoadedProject {
 function rejected(obj: KubeObject, error: unknown, file: string, conn: Connection): CliError | undefined {
   if (error instanceof KubeError && error.code === 404 && /namespaces? "[^"]+" not found/.test(error.serverMessage)) {
     return new CliError(
-      `namespace ${conn.namespace} does not exist in environment ${conn.env.name}; create it (kubectl create namespace ${conn.namespace}) or choose another: cortex env configure ${conn.env.name} --namespace <ns>`,
+      `namespace ${conn.namespace} does not exist in environment ${conn.env.name}; ` +
+        `create it (kubectl create namespace ${conn.namespace}) ` +
+        `or choose another: cortex env configure ${conn.env.name} --namespace <ns>`,
       ExitCode.Failed,
     );
   }
