@@ -165,10 +165,10 @@ for (const name of names) {
     const file = path.join(repo, 'docs', 'img', `autoscaling-${name}.svg`);
     mkdirSync(path.dirname(file), { recursive: true });
     const fields = { ...trace.autoscaling, ...overrides };
-    const overrides = Object.keys(fields).length > 0 ? ` but ${JSON.stringify(fields)}` : '';
+    const changed = Object.keys(fields).length > 0 ? ` but ${JSON.stringify(fields)}` : '';
     const subtitle =
       `${SERVICE_TIME_SECONDS * 1000} ms per request, ${o.concurrency} at a time per replica, ` +
-      `cold start ${coldStart} s; Cortex's default autoscaling fields${overrides}`;
+      `cold start ${coldStart} s; Cortex's default autoscaling fields${changed}`;
     writeFileSync(file, svgChart(curves, subtitle));
     say(`wrote ${path.relative(repo, file)}`);
   }
