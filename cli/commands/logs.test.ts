@@ -41,12 +41,10 @@ test('logs API: what its replica logged, as is; --tail N keeps the last N lines'
 });
 
 test('logs API with several replicas prefixes their lines with the replica (coloured on a terminal)', async () => {
-  // As before this refactor: the first replica's existing lines are printed before the second
-  // replica is tracked, so they are not prefixed; lines that come later are.
   const f = withLogs({ 'iris-1': ['a'], 'iris-2': ['b'] });
-  assert.equal((await cortex(f, 'logs', 'iris')).stdout, 'a\n[iris-2] b\n');
+  assert.equal((await cortex(f, 'logs', 'iris')).stdout, '[iris-1] a\n[iris-2] b\n');
   const tty = withLogs({ 'iris-1': ['a'], 'iris-2': ['b'] }, { stdoutTTY: true });
-  assert.equal((await cortex(tty, 'logs', 'iris')).stdout, 'a\n\x1b[35m[iris-2]\x1b[39m b\n');
+  assert.equal((await cortex(tty, 'logs', 'iris')).stdout, '\x1b[36m[iris-1]\x1b[39m a\n\x1b[35m[iris-2]\x1b[39m b\n');
 });
 
 test('logs of an API that is not deployed (3), that has no replicas (1, with why), or none running yet', async () => {

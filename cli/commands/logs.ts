@@ -95,11 +95,12 @@ export async function runLogs(flags: LogsOptions, f: Factory): Promise<void> {
     io.stdout.write(lines.map((l) => (several ? `${prefixOf(tail.replica)} ${l}` : l)).join('\n') + '\n');
   };
   const track = (list: ReplicaStatus[], first: boolean) => {
-    for (const r of list) {
-      if (tails.has(r.id)) continue;
-      const tail = new Tail(r.id, r.logFile);
-      tails.set(r.id, tail);
-      if (!first) continue;
+    // Every new replica is tracked before any line is printed, so the existing lines of the
+    // first one are prefixed too when there are several.
+    const added = list.filter((r) => !tails.has(r.id)).map((r) => new Tail(r.id, r.logFile));
+    for (const tail of added) tails.set(tail.replica, tail);
+    if (!first) return;
+    for (const tail of added) {
       const lines = tail.read();
       print(tail, tailLines === undefined ? lines : lines.slice(Math.max(0, lines.length - tailLines)));
     }
