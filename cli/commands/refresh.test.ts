@@ -48,6 +48,7 @@ test('refresh that fails exits 1 and says the running replicas keep serving', as
   const text = await cortex(running(refreshing(failed)), 'refresh', 'iris');
   assert.equal(text.code, 1);
   assert.equal(text.stdout, '');
+  assert.match(text.stderr, /waiting for iris to be ready \(0\/1\) \.\.\. failed/, 'the step failed, not done');
   assert.match(
     text.stderr,
     /\nerror: iris was not restarted: iris-2 exited with code 1; the running replicas keep serving\n$/,

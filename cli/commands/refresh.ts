@@ -76,9 +76,15 @@ export async function runRefresh(flags: RefreshOptions, f: Factory): Promise<voi
         waiting?.update(`waiting for ${name} to be ready (${event.ready}/${event.of})`);
       }
     })
-    .finally(() => progress.stop());
+    .catch((error: unknown) => {
+      waiting?.fail();
+      progress.stop();
+      throw error;
+    });
   const ok = last?.type === 'result' && last.action === 'refreshed';
+  // Failed before stopped: stop() would mark the step still running as done.
   if (!ok) waiting?.fail();
+  progress.stop();
   if (fmt === 'json')
     printOut(
       io,
