@@ -134,38 +134,41 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   }
 }
 
-test('a new API: Service applied, Deployment created with initReplicas then applied without, HPA, status via /status', async () => {
-  const fake = new FakeKube();
-  fake.put(REALTIMEAPIS, apiObject('iris', { autoscaling: { minReplicas: 2, maxReplicas: 4 } }));
-  await run(fake, async () => {
-    await until(() => fake.calls.some((c) => c.subresource === 'status'), 'a status write');
-  });
-  const writes = fake.calls.filter((c) => c.verb !== 'get');
-  assert.deepEqual(
-    writes.map((c) => [c.verb, c.kind, c.fieldManager, c.subresource]),
-    [
-      ['apply', 'Service', 'cortex-operator', undefined],
-      ['create', 'Deployment', 'cortex-operator-init', undefined],
-      ['apply', 'Deployment', 'cortex-operator', undefined],
-      ['apply', 'HorizontalPodAutoscaler', 'cortex-operator', undefined],
-      ['apply', 'RealtimeAPI', 'cortex-operator-status', 'status'],
-    ],
-  );
-  const created = writes[1].body as { spec: { replicas?: number } };
-  const applied = writes[2].body as { spec: { replicas?: number } };
-  assert.equal(created.spec.replicas, 2, 'initReplicas only at creation');
-  assert.equal(applied.spec.replicas, undefined, 'never applied: the HPA owns replicas');
-  const status = (writes[4].body as { status: { status: string; observedGeneration: number; endpoint: string } })
-    .status;
-  assert.equal(status.status, 'updating', "the applied Deployment's generation is not observed yet");
-  assert.equal(status.observedGeneration, 1);
-  assert.equal(status.endpoint, 'http://iris.ml.svc.cluster.local/');
-  assert.deepEqual(
-    Object.keys(writes[4].body!).sort(),
-    ['apiVersion', 'kind', 'metadata', 'status'],
-    'a status write carries no spec',
-  );
-});
+test(
+  'a new API: Service applied, ' + 'Deployment created with initReplicas then applied without, HPA, status via /status',
+  async () => {
+    const fake = new FakeKube();
+    fake.put(REALTIMEAPIS, apiObject('iris', { autoscaling: { minReplicas: 2, maxReplicas: 4 } }));
+    await run(fake, async () => {
+      await until(() => fake.calls.some((c) => c.subresource === 'status'), 'a status write');
+    });
+    const writes = fake.calls.filter((c) => c.verb !== 'get');
+    assert.deepEqual(
+      writes.map((c) => [c.verb, c.kind, c.fieldManager, c.subresource]),
+      [
+        ['apply', 'Service', 'cortex-operator', undefined],
+        ['create', 'Deployment', 'cortex-operator-init', undefined],
+        ['apply', 'Deployment', 'cortex-operator', undefined],
+        ['apply', 'HorizontalPodAutoscaler', 'cortex-operator', undefined],
+        ['apply', 'RealtimeAPI', 'cortex-operator-status', 'status'],
+      ],
+    );
+    const created = writes[1].body as { spec: { replicas?: number } };
+    const applied = writes[2].body as { spec: { replicas?: number } };
+    assert.equal(created.spec.replicas, 2, 'initReplicas only at creation');
+    assert.equal(applied.spec.replicas, undefined, 'never applied: the HPA owns replicas');
+    const status = (writes[4].body as { status: { status: string; observedGeneration: number; endpoint: string } })
+      .status;
+    assert.equal(status.status, 'updating', "the applied Deployment's generation is not observed yet");
+    assert.equal(status.observedGeneration, 1);
+    assert.equal(status.endpoint, 'http://iris.ml.svc.cluster.local/');
+    assert.deepEqual(
+      Object.keys(writes[4].body!).sort(),
+      ['apiVersion', 'kind', 'metadata', 'status'],
+      'a status write carries no spec',
+    );
+  },
+);
 
 test('an unchanged status is not written again', async () => {
   const fake = new FakeKube();

@@ -47,34 +47,37 @@ test('MicroTime: RFC 3339 with six fractional digits', () => {
   assert.equal(microTime(new Date('2026-11-25T13:30:00.123Z')), '2026-11-25T13:30:00.123000Z');
 });
 
-test('the first candidate creates the Lease; another waits until the record is stale on its own clock, then takes it', async () => {
-  const fake = new FakeLeases();
-  const clock = { now: 1_000_000 };
-  const a = elector(fake, 'a', clock);
-  const b = elector(fake, 'b', clock);
-  assert.equal(await a.tryAcquireOrRenew(), true);
-  const spec = fake.lease!.spec as {
-    holderIdentity: string;
-    leaseDurationSeconds: number;
-    renewTime: string;
-    leaseTransitions: number;
-  };
-  assert.equal(spec.holderIdentity, 'a');
-  assert.equal(spec.leaseDurationSeconds, 3);
-  assert.match(spec.renewTime, /\.\d{6}Z$/);
-  assert.equal(await b.tryAcquireOrRenew(), false, 'held');
-  clock.now += 1000;
-  assert.equal(await a.tryAcquireOrRenew(), true, 'renewed');
-  clock.now += 500;
-  assert.equal(await b.tryAcquireOrRenew(), false, 'b sees the renewal now (its own clock)');
-  clock.now += 2900;
-  assert.equal(await b.tryAcquireOrRenew(), false, 'unchanged for 2.9 s: still held');
-  clock.now += 200;
-  assert.equal(await b.tryAcquireOrRenew(), true, 'unchanged for 3.1 s: taken');
-  assert.equal((fake.lease!.spec as { holderIdentity: string }).holderIdentity, 'b');
-  assert.equal((fake.lease!.spec as { leaseTransitions: number }).leaseTransitions, 1);
-  assert.equal(await a.tryAcquireOrRenew(), false, 'a sees b hold it');
-});
+test(
+  'the first candidate creates the Lease; ' + 'another waits until the record is stale on its own clock, then takes it',
+  async () => {
+    const fake = new FakeLeases();
+    const clock = { now: 1_000_000 };
+    const a = elector(fake, 'a', clock);
+    const b = elector(fake, 'b', clock);
+    assert.equal(await a.tryAcquireOrRenew(), true);
+    const spec = fake.lease!.spec as {
+      holderIdentity: string;
+      leaseDurationSeconds: number;
+      renewTime: string;
+      leaseTransitions: number;
+    };
+    assert.equal(spec.holderIdentity, 'a');
+    assert.equal(spec.leaseDurationSeconds, 3);
+    assert.match(spec.renewTime, /\.\d{6}Z$/);
+    assert.equal(await b.tryAcquireOrRenew(), false, 'held');
+    clock.now += 1000;
+    assert.equal(await a.tryAcquireOrRenew(), true, 'renewed');
+    clock.now += 500;
+    assert.equal(await b.tryAcquireOrRenew(), false, 'b sees the renewal now (its own clock)');
+    clock.now += 2900;
+    assert.equal(await b.tryAcquireOrRenew(), false, 'unchanged for 2.9 s: still held');
+    clock.now += 200;
+    assert.equal(await b.tryAcquireOrRenew(), true, 'unchanged for 3.1 s: taken');
+    assert.equal((fake.lease!.spec as { holderIdentity: string }).holderIdentity, 'b');
+    assert.equal((fake.lease!.spec as { leaseTransitions: number }).leaseTransitions, 1);
+    assert.equal(await a.tryAcquireOrRenew(), false, 'a sees b hold it');
+  },
+);
 
 test('a write with a stale resourceVersion (409) loses the race', async () => {
   const fake = new FakeLeases();

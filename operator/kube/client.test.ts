@@ -102,34 +102,38 @@ test('paths of collections, objects and subresources', () => {
   );
 });
 
-test('server-side apply: PATCH, apply content type, field manager, force, strict validation, no managedFields/resourceVersion', async () => {
-  seen.length = 0;
-  const obj = {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'iris', namespace: 'ml', resourceVersion: '9', managedFields: [{}] },
-    spec: { x: 1 },
-  };
-  const back = await client.apply(DEPLOYMENTS, obj, { fieldManager: 'cortex-operator', force: true });
-  const req = seen[0];
-  assert.equal(req.method, 'PATCH');
-  const url = new URL(req.url, 'http://x');
-  assert.equal(url.pathname, '/apis/apps/v1/namespaces/ml/deployments/iris');
-  assert.equal(url.searchParams.get('fieldManager'), 'cortex-operator');
-  assert.equal(url.searchParams.get('force'), 'true');
-  assert.equal(url.searchParams.get('fieldValidation'), 'Strict');
-  assert.equal(req.headers['content-type'], 'application/apply-patch+yaml');
-  assert.equal(req.headers.authorization, 'Bearer secret-token');
-  assert.equal(req.headers['impersonate-user'], 'system:serviceaccount:ns:sa');
-  const sent = JSON.parse(req.body);
-  assert.equal(sent.metadata.resourceVersion, undefined);
-  assert.equal(sent.metadata.managedFields, undefined);
-  assert.equal(obj.metadata.resourceVersion, '9', "the caller's object is left alone");
-  assert.deepEqual(back.spec, { x: 1 });
-  await client.apply(DEPLOYMENTS, obj, { fieldManager: 'status-manager', subresource: 'status' });
-  assert.match(seen[1].url, /\/deployments\/iris\/status\?/);
-  assert.equal(new URL(seen[1].url, 'http://x').searchParams.get('force'), null);
-});
+test(
+  'server-side apply: PATCH, apply content type, field manager, force, ' +
+    'strict validation, no managedFields/resourceVersion',
+  async () => {
+    seen.length = 0;
+    const obj = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'iris', namespace: 'ml', resourceVersion: '9', managedFields: [{}] },
+      spec: { x: 1 },
+    };
+    const back = await client.apply(DEPLOYMENTS, obj, { fieldManager: 'cortex-operator', force: true });
+    const req = seen[0];
+    assert.equal(req.method, 'PATCH');
+    const url = new URL(req.url, 'http://x');
+    assert.equal(url.pathname, '/apis/apps/v1/namespaces/ml/deployments/iris');
+    assert.equal(url.searchParams.get('fieldManager'), 'cortex-operator');
+    assert.equal(url.searchParams.get('force'), 'true');
+    assert.equal(url.searchParams.get('fieldValidation'), 'Strict');
+    assert.equal(req.headers['content-type'], 'application/apply-patch+yaml');
+    assert.equal(req.headers.authorization, 'Bearer secret-token');
+    assert.equal(req.headers['impersonate-user'], 'system:serviceaccount:ns:sa');
+    const sent = JSON.parse(req.body);
+    assert.equal(sent.metadata.resourceVersion, undefined);
+    assert.equal(sent.metadata.managedFields, undefined);
+    assert.equal(obj.metadata.resourceVersion, '9', "the caller's object is left alone");
+    assert.deepEqual(back.spec, { x: 1 });
+    await client.apply(DEPLOYMENTS, obj, { fieldManager: 'status-manager', subresource: 'status' });
+    assert.match(seen[1].url, /\/deployments\/iris\/status\?/);
+    assert.equal(new URL(seen[1].url, 'http://x').searchParams.get('force'), null);
+  },
+);
 
 test("error answers become KubeErrors with the code, reason and the server's message", async () => {
   const err = await client.get(DEPLOYMENTS, 'ml', 'missing').catch((e: unknown) => e);

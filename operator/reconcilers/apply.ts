@@ -10,7 +10,10 @@ import { isOwnedBy, type ApiInstance, type ChildConfig, type ChildReconciler } f
 
 /** Field manager of every applied child (and the name in managedFields). */
 export const FIELD_MANAGER = 'cortex-operator';
-/** Field manager of the create request: it keeps the create-only fields (replicas), which cortex-operator never applies. */
+/**
+ * Field manager of the create request: it keeps the create-only fields (replicas), which
+ * cortex-operator never applies.
+ */
 export const CREATE_FIELD_MANAGER = 'cortex-operator-init';
 
 /** A child exists but belongs to something else: the API cannot take its name. */
@@ -35,7 +38,8 @@ function checkOwner(existing: KubeObject, api: ApiInstance, kind: string): void 
       `${describe(existing, kind)} of a deleted RealtimeAPI ${api.name} is still being removed; retrying`,
     );
   throw new NotOwnedError(
-    `${describe(existing, kind)} already exists and is not controlled by this RealtimeAPI: delete it or give the API another name`,
+    `${describe(existing, kind)} already exists and is not controlled by this RealtimeAPI: ` +
+      'delete it or give the API another name',
   );
 }
 

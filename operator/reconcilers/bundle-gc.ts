@@ -33,10 +33,16 @@ import {
 } from './bundle.ts';
 import { FIELD_MANAGER } from './apply.ts';
 
-/** Answers as PartialObjectMetadata(List): bundle ConfigMaps hold up to 176 KiB of data each, which the operator never reads. */
+/**
+ * Answers as PartialObjectMetadata(List): bundle ConfigMaps hold up to 176 KiB of data each,
+ * which the operator never reads.
+ */
 export const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 export const METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
-/** Default of --bundle-grace-period: how long a bundle no API refers to is kept (an upload whose apply is still to come). */
+/**
+ * Default of --bundle-grace-period: how long a bundle no API refers to is kept (an upload whose
+ * apply is still to come).
+ */
 export const DEFAULT_BUNDLE_GRACE_MS = 60 * 60_000;
 /** Tries of an owner-reference write that keeps meeting concurrent changes. */
 const WRITE_TRIES = 5;
@@ -115,7 +121,10 @@ export class BundleCollector {
     this.informer.on('add', changed).on('update', changed).on('delete', changed);
   }
 
-  /** The APIs that own a ConfigMap or refer to it: a deleted bundle turns their status to "missing", a new one clears it. */
+  /**
+   * The APIs that own a ConfigMap or refer to it: a deleted bundle turns their status to
+   * "missing", a new one clears it.
+   */
   private enqueueUsers(cm: ConfigMapMeta): void {
     const ns = cm.metadata.namespace;
     if (!ns) return;
@@ -293,7 +302,8 @@ export class BundleCollector {
       });
       return;
     }
-    // a merge patch replaces the whole list; metadata.resourceVersion makes it fail (409) if the list changed since it was read
+    // a merge patch replaces the whole list; metadata.resourceVersion makes it fail (409) if the
+    // list changed since it was read
     await client.request(HttpMethod.PATCH, path, {
       query: { fieldManager: FIELD_MANAGER },
       body: { metadata: { resourceVersion: write.resourceVersion, ownerReferences: write.ownerReferences } },

@@ -2,7 +2,10 @@
 // read by the operator's bundle garbage collection (bundle.ts, bundle-gc.ts), so both sides
 // agree on one definition.
 
-/** Label on every bundle ConfigMap: the first 16 hex digits of its bundle's sha256. The operator lists bundles by it. */
+/**
+ * Label on every bundle ConfigMap: the first 16 hex digits of its bundle's sha256. The operator
+ * lists bundles by it.
+ */
 export const BUNDLE_LABEL = 'cortex.dev/bundle';
 /** Annotation with the bundle's full sha256 (a label value cannot hold 64 characters). */
 export const BUNDLE_SHA256_ANNOTATION = 'cortex.dev/bundle-sha256';

@@ -79,30 +79,34 @@ test('the GC sees exactly the ConfigMaps the desired Deployment mounts from pred
   assert.deepEqual(mountedConfigMaps(d.spec?.template.spec), [A0, A1]);
 });
 
-test("in use: the spec's bundle, the Deployment template's (not yet updated) and unfinished pods' (old replicas), not finished pods'", () => {
-  const template = {
-    spec: {
-      selector: {},
-      template: {
-        spec: {
-          containers: [],
-          volumes: [
-            { name: 'x', configMap: { name: 'user-settings' } },
-            { name: 'bundle', projected: { sources: [{ configMap: { name: A0 } }, { secret: { name: 's' } }] } },
-          ],
+test(
+  "in use: the spec's bundle, the Deployment template's (not yet updated) " +
+    "and unfinished pods' (old replicas), not finished pods'",
+  () => {
+    const template = {
+      spec: {
+        selector: {},
+        template: {
+          spec: {
+            containers: [],
+            volumes: [
+              { name: 'x', configMap: { name: 'user-settings' } },
+              { name: 'bundle', projected: { sources: [{ configMap: { name: A0 } }, { secret: { name: 's' } }] } },
+            ],
+          },
         },
       },
-    },
-  };
-  const used = bundlesInUse(bundleB, template, [
-    pod('Running', [A1]),
-    pod('Pending', ['pending-cm']),
-    pod('Succeeded', ['done-cm']),
-    pod('Failed', ['failed-cm']),
-  ]);
-  assert.deepEqual([...used].sort(), [A0, A1, B0, 'pending-cm', 'user-settings'].sort());
-  assert.deepEqual([...bundlesInUse(undefined, undefined, [])], []);
-});
+    };
+    const used = bundlesInUse(bundleB, template, [
+      pod('Running', [A1]),
+      pod('Pending', ['pending-cm']),
+      pod('Succeeded', ['done-cm']),
+      pod('Failed', ['failed-cm']),
+    ]);
+    assert.deepEqual([...used].sort(), [A0, A1, B0, 'pending-cm', 'user-settings'].sort());
+    assert.deepEqual([...bundlesInUse(undefined, undefined, [])], []);
+  },
+);
 
 test('adopting: the API is added as a non-controller owner next to the others, once', () => {
   const shared = cm(A0, { owners: [wine] });
@@ -185,7 +189,8 @@ test('the orphan sweep waits the grace period after creation and after this proc
       ['ml', A1, `uid-${A1}`, '7'],
     ],
   );
-  // the API server's clock says it was created after this process first saw it (skew): the grace counts from the creation
+  // the API server's clock says it was created after this process first saw it (skew): the grace
+  // counts from the creation
   const later = cm(B0, { created: new Date(t0 + 30_000).toISOString() });
   const since2 = new Map<string, number>();
   assert.deepEqual(planSweep([later], notUsed, since2, t0 + 10_000, grace), []);
@@ -196,40 +201,46 @@ test('the orphan sweep waits the grace period after creation and after this proc
   );
 });
 
-test('the orphan sweep never deletes what is owned, referred to or mounted, nor non-bundles; a bundle that stops being an orphan starts over', () => {
-  const grace = 1000;
-  const since = new Map<string, number>();
-  const t0 = Date.parse('2030-02-01T00:00:00Z');
-  const all = [cm(A0, { owners: [iris] }), cm(A1), cm('settings', { bundle: false }), cm(B0, { deleting: true })];
-  const used = (ns: string, name: string) => ns === 'ml' && name === A1;
-  assert.deepEqual(planSweep(all, used, since, t0, grace), []);
-  assert.deepEqual(planSweep(all, used, since, t0 + 10 * grace, grace), []);
-  assert.equal(since.size, 0, 'nothing is an orphan');
-  // A1 is orphaned at t1, adopted before the grace ends, orphaned again: the clock starts over
-  const t1 = t0 + 20 * grace;
-  assert.deepEqual(
-    planSweep([cm(A1)], () => false, since, t1, grace),
-    [],
-  );
-  assert.deepEqual(
-    planSweep([cm(A1, { owners: [iris] })], () => false, since, t1 + grace / 2, grace),
-    [],
-  );
-  assert.deepEqual(
-    planSweep([cm(A1)], () => false, since, t1 + grace, grace),
-    [],
-  );
-  assert.deepEqual(
-    planSweep([cm(A1)], () => false, since, t1 + 2 * grace, grace).map((d) => d.name),
-    [A1],
-  );
-});
+test(
+  'the orphan sweep never deletes what is owned, referred to or mounted, nor non-bundles; ' +
+    'a bundle that stops being an orphan starts over',
+  () => {
+    const grace = 1000;
+    const since = new Map<string, number>();
+    const t0 = Date.parse('2030-02-01T00:00:00Z');
+    const all = [cm(A0, { owners: [iris] }), cm(A1), cm('settings', { bundle: false }), cm(B0, { deleting: true })];
+    const used = (ns: string, name: string) => ns === 'ml' && name === A1;
+    assert.deepEqual(planSweep(all, used, since, t0, grace), []);
+    assert.deepEqual(planSweep(all, used, since, t0 + 10 * grace, grace), []);
+    assert.equal(since.size, 0, 'nothing is an orphan');
+    // A1 is orphaned at t1, adopted before the grace ends, orphaned again: the clock starts over
+    const t1 = t0 + 20 * grace;
+    assert.deepEqual(
+      planSweep([cm(A1)], () => false, since, t1, grace),
+      [],
+    );
+    assert.deepEqual(
+      planSweep([cm(A1, { owners: [iris] })], () => false, since, t1 + grace / 2, grace),
+      [],
+    );
+    assert.deepEqual(
+      planSweep([cm(A1)], () => false, since, t1 + grace, grace),
+      [],
+    );
+    assert.deepEqual(
+      planSweep([cm(A1)], () => false, since, t1 + 2 * grace, grace).map((d) => d.name),
+      [A1],
+    );
+  },
+);
 
 test('a missing bundle ConfigMap: status error with reason BundleMissing, naming it and saying to redeploy', () => {
   const message = missingMessage('ml', bundleA, [A1]);
   assert.equal(
     message,
-    `1 of the 2 ConfigMaps of predictor.bundle is missing (ml/${A1}): the replicas cannot unpack the project. Redeploy the API (cortex deploy uploads the bundle again, or kubectl apply the ConfigMaps cortex render wrote); the running replicas are left as they are`,
+    `1 of the 2 ConfigMaps of predictor.bundle is missing (ml/${A1}): the replicas cannot unpack the project. ` +
+      'Redeploy the API (cortex deploy uploads the bundle again, ' +
+      'or kubectl apply the ConfigMaps cortex render wrote); the running replicas are left as they are',
   );
   const status = deriveStatus({
     name: 'iris',

@@ -39,7 +39,10 @@ export function isBundle(cm: KubeObject): boolean {
   return cm.metadata?.labels?.[BUNDLE_LABEL] !== undefined;
 }
 
-/** The API as an owner of its bundles: not a controller (several APIs share a bundle), not blocking the API's deletion. */
+/**
+ * The API as an owner of its bundles: not a controller (several APIs share a bundle), not
+ * blocking the API's deletion.
+ */
 export function bundleOwnerReference(api: Pick<BundleUser, 'name' | 'uid'>): OwnerReference {
   return { apiVersion: API_VERSION, kind: KIND, name: api.name, uid: api.uid };
 }
@@ -159,9 +162,11 @@ export function planSweep(
 /** The status message for bundle ConfigMaps an API refers to that do not exist (or are being deleted). */
 export function missingMessage(namespace: string, bundle: BundleSpec, missing: string[]): string {
   const which = missing.map((n) => `${namespace}/${n}`).join(', ');
-  const count = `${missing.length} of the ${bundle.configMaps.length} ConfigMap${bundle.configMaps.length === 1 ? '' : 's'} of predictor.bundle`;
+  const plural = bundle.configMaps.length === 1 ? '' : 's';
+  const count = `${missing.length} of the ${bundle.configMaps.length} ConfigMap${plural} of predictor.bundle`;
   return (
     `${count} ${missing.length === 1 ? 'is' : 'are'} missing (${which}): the replicas cannot unpack the project. ` +
-    'Redeploy the API (cortex deploy uploads the bundle again, or kubectl apply the ConfigMaps cortex render wrote); the running replicas are left as they are'
+    'Redeploy the API (cortex deploy uploads the bundle again, or kubectl apply the ConfigMaps cortex render wrote); ' +
+    'the running replicas are left as they are'
   );
 }

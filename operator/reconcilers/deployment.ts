@@ -52,7 +52,9 @@ export function bundlePart(index: number): string {
 export const UNPACK_SCRIPT = [
   'set -eu',
   `cat ${BUNDLE_DIR}/part-* > ${PROJECT_DIR}/.bundle.tgz`,
-  `echo "$CORTEX_BUNDLE_SHA256  ${PROJECT_DIR}/.bundle.tgz" | sha256sum -c - >/dev/null || { echo "the bundle does not match predictor.bundle.sha256 $CORTEX_BUNDLE_SHA256: redeploy the API" > /dev/termination-log; exit 1; }`,
+  `echo "$CORTEX_BUNDLE_SHA256  ${PROJECT_DIR}/.bundle.tgz" | sha256sum -c - >/dev/null || ` +
+    '{ echo "the bundle does not match predictor.bundle.sha256 $CORTEX_BUNDLE_SHA256: redeploy the API" ' +
+    '> /dev/termination-log; exit 1; }',
   `tar -xzf ${PROJECT_DIR}/.bundle.tgz -C ${PROJECT_DIR}`,
   `rm ${PROJECT_DIR}/.bundle.tgz`,
 ].join('\n');

@@ -178,30 +178,34 @@ test('Deployment: GPU APIs go to the GPU pool with its toleration and the GPU li
   });
 });
 
-test('Deployment: without predictor.image a GPU API runs the GPU runtime image, a CPU API the runtime image; predictor.image wins', () => {
-  const bundle = { configMaps: ['cortex-bundle-0123456789abcdef-0'], sha256: 'a'.repeat(64) };
-  const gpu = api({ predictor: { type: 'python', path: 'predictor.py', bundle }, compute: { gpu: 1 } });
-  const cpu = api({ predictor: { type: 'python', path: 'predictor.py', bundle } });
-  const withGpuImage = (a: ApiInstance) => ({ ...config(a), gpuRuntimeImage: 'cortex/runtime:test-gpu' });
-  assert.equal(
-    desiredDeployment(gpu, withGpuImage(gpu)).spec!.template.spec!.containers[0].image,
-    'cortex/runtime:test-gpu',
-  );
-  assert.equal(
-    desiredDeployment(cpu, withGpuImage(cpu)).spec!.template.spec!.containers[0].image,
-    'cortex/runtime:test',
-  );
-  assert.equal(
-    desiredDeployment(gpu, config(gpu)).spec!.template.spec!.containers[0].image,
-    'cortex/runtime:test',
-    'no GPU image configured: the runtime image',
-  );
-  const own = api({ compute: { gpu: 1 } });
-  assert.equal(
-    desiredDeployment(own, withGpuImage(own)).spec!.template.spec!.containers[0].image,
-    'registry.example.com/iris:1',
-  );
-});
+test(
+  'Deployment: without predictor.image a GPU API runs the GPU runtime image, ' +
+    'a CPU API the runtime image; predictor.image wins',
+  () => {
+    const bundle = { configMaps: ['cortex-bundle-0123456789abcdef-0'], sha256: 'a'.repeat(64) };
+    const gpu = api({ predictor: { type: 'python', path: 'predictor.py', bundle }, compute: { gpu: 1 } });
+    const cpu = api({ predictor: { type: 'python', path: 'predictor.py', bundle } });
+    const withGpuImage = (a: ApiInstance) => ({ ...config(a), gpuRuntimeImage: 'cortex/runtime:test-gpu' });
+    assert.equal(
+      desiredDeployment(gpu, withGpuImage(gpu)).spec!.template.spec!.containers[0].image,
+      'cortex/runtime:test-gpu',
+    );
+    assert.equal(
+      desiredDeployment(cpu, withGpuImage(cpu)).spec!.template.spec!.containers[0].image,
+      'cortex/runtime:test',
+    );
+    assert.equal(
+      desiredDeployment(gpu, config(gpu)).spec!.template.spec!.containers[0].image,
+      'cortex/runtime:test',
+      'no GPU image configured: the runtime image',
+    );
+    const own = api({ compute: { gpu: 1 } });
+    assert.equal(
+      desiredDeployment(own, withGpuImage(own)).spec!.template.spec!.containers[0].image,
+      'registry.example.com/iris:1',
+    );
+  },
+);
 
 test('Deployment: a pool with another GPU resource name is requested by that name', () => {
   const pools: NodePool[] = [

@@ -24,10 +24,16 @@ export interface ApiInstance {
 export interface OperatorConfig {
   /** The runtime image used when predictor.image is not set. */
   runtimeImage: string;
-  /** The runtime image of APIs with compute.gpu > 0 and no predictor.image (CUDA libraries inside); default: runtimeImage. */
+  /**
+   * The runtime image of APIs with compute.gpu > 0 and no predictor.image (CUDA libraries
+   * inside); default: runtimeImage.
+   */
   gpuRuntimeImage?: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
-  /** Whether the API server keeps HPA behavior tolerances (autoscaling/v2, Kubernetes ≥ 1.35, where the feature is on by default). */
+  /**
+   * Whether the API server keeps HPA behavior tolerances (autoscaling/v2, Kubernetes ≥ 1.35,
+   * where the feature is on by default).
+   */
   hpaTolerance: boolean;
   /** DNS suffix of Services (cluster.local). */
   clusterDomain: string;
@@ -38,13 +44,19 @@ export interface ChildConfig extends OperatorConfig {
   placement: Placement;
 }
 
-/** An RBAC rule (rbac.authorization.k8s.io/v1 PolicyRule), and whether it is needed in every namespace or only the operator's. */
+/**
+ * An RBAC rule (rbac.authorization.k8s.io/v1 PolicyRule), and whether it is needed in every
+ * namespace or only the operator's.
+ */
 export interface PolicyRule {
   apiGroups: string[];
   resources: string[];
   verbs: string[];
   resourceNames?: string[];
-  /** 'cluster': a ClusterRole (APIs live in any namespace); 'operator-namespace': a Role in the operator's namespace. */
+  /**
+   * 'cluster': a ClusterRole (APIs live in any namespace); 'operator-namespace': a Role in the
+   * operator's namespace.
+   */
   scope?: 'cluster' | 'operator-namespace';
 }
 
