@@ -15,6 +15,8 @@ class MemoryBackend implements Backend {
   apis = new Map<string, { reason?: string }>();
   replicas = new Map<string, string[]>();
   wakes: string[] = [];
+  /** APIs whose held requests ended, in order. */
+  releases: string[] = [];
   wakeError: Error | undefined;
   /** What a wake does besides counting (e.g. start a replica later). */
   onWake: ((key: string) => void) | undefined;
@@ -36,6 +38,9 @@ class MemoryBackend implements Backend {
     if (!this.listeners.has(key)) this.listeners.set(key, new Set());
     this.listeners.get(key)!.add(listener);
     return () => this.listeners.get(key)!.delete(listener);
+  }
+  released(ns: string, name: string) {
+    this.releases.push(`${ns}/${name}`);
   }
   watchers(key: string): number {
     return this.listeners.get(key)?.size ?? 0;
@@ -304,6 +309,7 @@ test(
     assert.ok(answer.ms >= 400 && answer.ms < 3000, `answered after the timeout (${answer.ms} ms)`);
     assert.deepEqual(backend.wakes, ['ml/big'], 'it was woken');
     assert.equal(a.held('ml', 'big'), 0);
+    assert.deepEqual(backend.releases, ['ml/big'], 'its end is reported: the idle time counts from the answer');
     assert.equal(await metric(registry, 'cortex_operator_activator_requests_total', { result: 'timeout' }), 1);
   },
 );
@@ -333,6 +339,7 @@ test('a client that leaves while held is no longer counted, and the wake-up stop
   req.destroy();
   await sleep(700);
   assert.equal(a.held('ml', 'iris'), 0);
+  assert.deepEqual(backend.releases, ['ml/iris']);
   assert.equal(backend.watchers('ml/iris'), 0);
 });
 

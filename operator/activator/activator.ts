@@ -40,6 +40,11 @@ export interface Backend {
   watch(namespace: string, name: string, listener: () => void): () => void;
   /** Makes sure the API has replicas (from 0 to 1); the replicas before and after. */
   wake(namespace: string, name: string): Promise<{ from: number; to: number }>;
+  /**
+   * A held request of the API was answered (or its client left): the API was busy until now, so
+   * its time without requests counts from here, not from the scale-to-zero loop's last look.
+   */
+  released?(namespace: string, name: string): void;
 }
 
 export interface ActivatorOptions {
@@ -207,6 +212,7 @@ export class Activator {
       if (left > 0) this.heldBy.set(key, left);
       else this.heldBy.delete(key);
       this.metrics.held.dec();
+      this.o.backend.released?.(namespace, name);
     }
   }
 

@@ -6,7 +6,7 @@
 
 import type { V1Pod } from '@kubernetes/client-node';
 import { GROUP, PLURAL, type RealtimeApi } from '../api/v1alpha1/index.ts';
-import { initialScaleToZeroState, wakeOnRequest } from '../autoscaling/scale-to-zero.ts';
+import { initialScaleToZeroState, observeActivity, wakeOnRequest } from '../autoscaling/scale-to-zero.ts';
 import type { InformerOptions } from '../controller/informer.ts';
 import { cortexInformers, type CortexInformers } from '../controller/cortex-informers.ts';
 import type { EventRecorder } from '../events.ts';
@@ -118,6 +118,11 @@ export function kubeBackend(options: KubeBackendOptions): Backend & { start(): v
         set.delete(listener);
         if (set.size === 0) listeners.delete(key);
       };
+    },
+    released(ns, name) {
+      const key = `${ns}/${name}`;
+      const at = Date.now() / 1000;
+      states.set(key, observeActivity(states.get(key) ?? initialScaleToZeroState(), { at, requests: 0, inFlight: 1 }));
     },
     async wake(ns, name) {
       const key = `${ns}/${name}`;
