@@ -11,6 +11,7 @@ import { PODS } from '../kube/resources.ts';
 import { Manager, startStop } from '../manager/manager.ts';
 import { silentLogger } from '../util/log.ts';
 import { WorkQueue, runWorkers } from './queue.ts';
+import { Informer, listerWatcher } from './informer.ts';
 
 let server: Server;
 let url: string;
@@ -105,4 +106,52 @@ test('a stop during a hung reconcile aborts it: far sooner than the request woul
   assert.equal(await manager.stop(), true, 'stopped within the grace period');
   assert.ok(Date.now() - start < 1_000, `stopped in ${Date.now() - start} ms`);
   assert.match(String(aborted), /stopping/);
+});
+
+test('a watch whose answer never comes is aborted by stop() and by the idle timeout (then started again)', async () => {
+  // lists answer at once (empty); watches get no headers at all, as from a hung API server
+  let watches = 0;
+  const closed: number[] = [];
+  const hung = createServer((req, res) => {
+    if (req.url?.includes('watch=true')) {
+      watches++;
+      res.on('close', () => closed.push(Date.now()));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '7' }, items: [] }));
+  });
+  await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [
+        { name: 'c', server: `http://127.0.0.1:${(hung.address() as AddressInfo).port}`, skipTLSVerify: true },
+      ],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const informer = new Informer({
+      name: 'pods',
+      source: listerWatcher(new KubeClient(kc), PODS, 'ml'),
+      idleTimeoutMs: 300,
+      log: silentLogger,
+    });
+    informer.start();
+    await informer.waitForSync();
+    const waitFor = async (what: string, cond: () => boolean) => {
+      for (const end = Date.now() + 5_000; !cond(); await new Promise((r) => setTimeout(r, 10))) {
+        if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+      }
+    };
+    await waitFor('a second watch after the idle timeout', () => watches >= 2 && closed.length >= 1);
+    const stopping = Date.now();
+    await informer.stop();
+    assert.ok(Date.now() - stopping < 1_000, `stopped in ${Date.now() - stopping} ms`);
+    await waitFor('the last watch to be closed by the client', () => closed.length === watches);
+  } finally {
+    hung.closeAllConnections();
+    hung.close();
+  }
 });

@@ -27,9 +27,14 @@ import type { Logger } from '../util/log.ts';
 export interface ListerWatcher<T> {
   /** One page; `signal` aborts it when the informer stops. */
   list(options: { limit: number; continue?: string }, signal?: AbortSignal): Promise<ListResult<T>>;
+  /**
+   * Starts a watch; `signal` aborts it, also while its answer has not come yet (a hung API
+   * server sends no headers: without it the informer could neither stop nor reconnect).
+   */
   watch(
     options: { resourceVersion: string; timeoutSeconds: number; allowWatchBookmarks: boolean },
     onEvent: (event: WatchEvent<T>) => void,
+    signal?: AbortSignal,
   ): Promise<WatchHandle>;
 }
 
@@ -42,7 +47,8 @@ export function listerWatcher<T extends KubeObject>(
 ): ListerWatcher<T> {
   return {
     list: (options, signal) => client.list<T>(r, namespace, { ...selectors, ...options }, undefined, { signal }),
-    watch: (options, onEvent) => client.watch<T>(r, namespace, { ...selectors, ...options }, onEvent),
+    watch: (options, onEvent, signal) =>
+      client.watch<T>(r, namespace, { ...selectors, ...options }, onEvent, undefined, signal),
   };
 }
 
@@ -267,10 +273,15 @@ export class Informer<T extends KubeObject> {
     let failure: unknown;
     let handle: WatchHandle | undefined;
     let abortRequested = false;
+    // ends the watch whether or not it has started streaming (stop, idle, an ERROR event)
+    const starting = new AbortController();
     const abort = () => {
       abortRequested = true;
+      starting.abort();
       handle?.abort();
     };
+    const onStop = () => abort();
+    this.stopper.signal.addEventListener('abort', onStop, { once: true });
     let idle: NodeJS.Timeout | undefined;
     const armIdle = () => {
       if (idle) clearTimeout(idle);
@@ -285,46 +296,54 @@ export class Informer<T extends KubeObject> {
 
     armIdle();
     try {
-      handle = await this.source.watch({ resourceVersion: rv, timeoutSeconds, allowWatchBookmarks: true }, (event) => {
-        if (abortRequested) return;
-        armIdle();
-        if (event.type !== 'ERROR') this.goneInARow = 0;
-        switch (event.type) {
-          case 'ADDED':
-          case 'MODIFIED': {
-            const obj = slim(event.object);
-            const key = objectKey(obj);
-            const old = this.cache.get(key);
-            this.cache.set(key, obj);
-            rv = obj.metadata?.resourceVersion ?? rv;
-            if (old) this.emit('update', obj, old);
-            else this.emit('add', obj);
-            break;
+      const options = { resourceVersion: rv, timeoutSeconds, allowWatchBookmarks: true };
+      handle = await this.source.watch(
+        options,
+        (event) => {
+          if (abortRequested) return;
+          armIdle();
+          if (event.type !== 'ERROR') this.goneInARow = 0;
+          switch (event.type) {
+            case 'ADDED':
+            case 'MODIFIED': {
+              const obj = slim(event.object);
+              const key = objectKey(obj);
+              const old = this.cache.get(key);
+              this.cache.set(key, obj);
+              rv = obj.metadata?.resourceVersion ?? rv;
+              if (old) this.emit('update', obj, old);
+              else this.emit('add', obj);
+              break;
+            }
+            case 'DELETED': {
+              const obj = event.object;
+              this.cache.delete(objectKey(obj));
+              rv = obj.metadata?.resourceVersion ?? rv;
+              this.emit('delete', obj);
+              break;
+            }
+            case 'BOOKMARK':
+              rv = event.object.metadata?.resourceVersion ?? rv;
+              break;
+            case 'ERROR': {
+              const status = event.object as unknown as { code?: number; message?: string; reason?: string };
+              if (status.code === 410 || status.reason === 'Expired' || status.reason === 'Gone') expired = true;
+              else failure = new Error(`watch error event: ${status.message ?? JSON.stringify(status)}`);
+              abort();
+              break;
+            }
           }
-          case 'DELETED': {
-            const obj = event.object;
-            this.cache.delete(objectKey(obj));
-            rv = obj.metadata?.resourceVersion ?? rv;
-            this.emit('delete', obj);
-            break;
-          }
-          case 'BOOKMARK':
-            rv = event.object.metadata?.resourceVersion ?? rv;
-            break;
-          case 'ERROR': {
-            const status = event.object as unknown as { code?: number; message?: string; reason?: string };
-            if (status.code === 410 || status.reason === 'Expired' || status.reason === 'Gone') expired = true;
-            else failure = new Error(`watch error event: ${status.message ?? JSON.stringify(status)}`);
-            abort();
-            break;
-          }
-        }
-      });
+        },
+        starting.signal,
+      );
       this.stopWatch = abort;
       if (abortRequested || this.stopper.signal.aborted) handle.abort();
       await handle.done;
+    } catch (error) {
+      if (!abortRequested) throw error; // aborted before it streamed: a normal end
     } finally {
       if (idle) clearTimeout(idle);
+      this.stopper.signal.removeEventListener('abort', onStop);
       this.stopWatch = undefined;
     }
     if (expired) {

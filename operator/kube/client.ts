@@ -359,11 +359,14 @@ export class KubeClient {
     options: WatchOptions,
     onEvent: (event: WatchEvent<T>) => void,
     accept?: string,
+    signal?: AbortSignal,
   ): Promise<WatchHandle> {
     const path = resourcePath(r, namespace);
+    signal?.throwIfAborted();
     const ctx = await this.context(HttpMethod.GET, path, { watch: true, ...options }, accept);
     const abort = new AbortController();
-    ctx.setSignal(abort.signal);
+    // `signal` ends it too, before its answer came (a hung server) as well as while it streams
+    ctx.setSignal(signal ? AbortSignal.any([abort.signal, signal]) : abort.signal);
     const response = await this.http.send(ctx).toPromise();
     if (response.httpStatusCode >= 400)
       throw new KubeError('WATCH', path, response.httpStatusCode, await response.body.text());
@@ -383,7 +386,7 @@ export class KubeClient {
           }
         }
       } catch (error) {
-        if (abort.signal.aborted) return; // ended by abort(): a normal end
+        if (abort.signal.aborted || signal?.aborted) return; // ended by abort(): a normal end
         throw error;
       }
     })();

@@ -85,8 +85,8 @@ function metadataListerWatcher(client: KubeClient, namespace: string | undefined
       );
       return { ...page, items: page.items ?? [] };
     },
-    watch: (options, onEvent) =>
-      client.watch<ConfigMapMeta>(CONFIG_MAPS, namespace, { ...selectors, ...options }, onEvent, METADATA),
+    watch: (options, onEvent, signal) =>
+      client.watch<ConfigMapMeta>(CONFIG_MAPS, namespace, { ...selectors, ...options }, onEvent, METADATA, signal),
   };
 }
 
