@@ -28,10 +28,10 @@ after(() => {
   server.close();
 });
 
-function client(timeoutMs: number): KubeClient {
+function client(timeoutMs?: number, server = url): KubeClient {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
+    clusters: [{ name: 'c', server, skipTLSVerify: true }],
     users: [{ name: 'u', token: 't' }],
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
@@ -123,18 +123,10 @@ test('a watch whose answer never comes is aborted by stop() and by the idle time
   });
   await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
   try {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [
-        { name: 'c', server: `http://127.0.0.1:${(hung.address() as AddressInfo).port}`, skipTLSVerify: true },
-      ],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const hungUrl = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
     const informer = new Informer({
       name: 'pods',
-      source: listerWatcher(new KubeClient(kc), PODS, 'ml'),
+      source: listerWatcher(client(undefined, hungUrl), PODS, 'ml'),
       idleTimeoutMs: 300,
       log: silentLogger,
     });
