@@ -104,3 +104,82 @@ export async function preparePython(requirementsFile: string, logger: Logger): P
   logger.info(`dependencies installed in ${((Date.now() - started) / 1000).toFixed(1)} s`, { venv });
   return venvPython;
 }
+
+/** predictor.dependencies.shell's default: run when present, skipped when not. */
+export const DEFAULT_SHELL_SCRIPT = 'dependencies.sh';
+
+/** The file a project's conda packages were listed in (Cortex's default); refused when present. */
+export const CONDA_FILE = 'conda-packages.txt';
+
+export const CONDA_UNSUPPORTED =
+  'conda is not supported: list pip packages in requirements.txt or install them in dependencies.sh';
+
+/** A conda-packages.txt in the project would be ignored; stop instead of serving without it. */
+export function refuseConda(projectDir: string): void {
+  if (existsSync(path.join(projectDir, CONDA_FILE))) {
+    throw new DependencyError(`${CONDA_UNSUPPORTED} (found ${CONDA_FILE} in the project folder; remove it)`);
+  }
+}
+
+export interface ShellScript {
+  /** The script, relative to the project folder (predictor.dependencies.shell). */
+  script: string;
+  /** Whether it was named explicitly; the default dependencies.sh runs only when present. */
+  required: boolean;
+  projectDir: string;
+  /** Variables the script sees on top of the runtime's own (predictor.env). */
+  env?: Record<string, string>;
+}
+
+/**
+ * Runs `bash SCRIPT` in the project folder (Cortex's dependencies.sh: system packages, builds
+ * from source), before pip, on every replica start. Each line it prints is one log line with
+ * source "dependencies.sh". A failure throws a DependencyError whose message is one line.
+ * Returns whether a script ran.
+ */
+export async function runShellDependencies(options: ShellScript, logger: Logger): Promise<boolean> {
+  const file = path.resolve(options.projectDir, options.script);
+  if (!existsSync(file)) {
+    if (!options.required) return false;
+    throw new DependencyError(`${options.script} not found in the project folder (predictor.dependencies.shell)`);
+  }
+  const started = Date.now();
+  const fields = { source: 'dependencies.sh', script: options.script };
+  logger.info(`running ${options.script}`, { script: options.script });
+  // stderr joins stdout in the script's own process, so its lines keep the order they were written in.
+  const child = execa('bash', ['-c', 'exec bash -- "$0" 2>&1', file], {
+    cwd: options.projectDir,
+    env: options.env ?? {},
+    stdin: 'ignore',
+    stderr: 'inherit',
+    reject: false,
+  });
+  let last = '';
+  let partial = '';
+  const emit = (line: string) => {
+    if (line.trim() === '') return;
+    last = line;
+    logger.info(line, fields);
+  };
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) emit(line.replace(/\r$/, ''));
+  });
+  const result = await child;
+  emit(partial);
+  if (result.failed) {
+    const how =
+      result.exitCode !== undefined
+        ? `failed with exit code ${result.exitCode}`
+        : result.signal
+          ? `was killed by ${result.signal}`
+          : `could not run: ${result.shortMessage}`;
+    const said = last !== '' ? `; its last output: ${last.length > 300 ? `${last.slice(0, 300)}…` : last}` : '';
+    throw new DependencyError(`${options.script} ${how}${said}`.replaceAll('\n', ' '));
+  }
+  logger.info(`${options.script} finished in ${((Date.now() - started) / 1000).toFixed(1)} s`, {
+    script: options.script,
+  });
+  return true;
+}

@@ -1,11 +1,11 @@
-// One replica of one API, as `cortex serve` and the container image run it: installs Python
-// dependencies, starts the HTTP front (so /healthz answers while predictors initialise),
-// starts the workers, and drains on SIGTERM.
+// One replica of one API, as `cortex serve` and the container image run it: runs dependencies.sh
+// and installs Python dependencies, starts the HTTP front (so /healthz answers while predictors
+// initialise), starts the workers, and drains on SIGTERM.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
 import { parseDurationMs } from '../operator/api/v1alpha1/index.ts';
-import { DependencyError, preparePython } from './deps.ts';
+import { DEFAULT_SHELL_SCRIPT, DependencyError, preparePython, refuseConda, runShellDependencies } from './deps.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { apiLogger } from '../operator/util/log.ts';
 import { RuntimeMetrics } from './metrics.ts';
@@ -49,13 +49,20 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   };
 
   let python: string | undefined;
-  if (predictor.type === 'python') {
-    try {
+  try {
+    // dependencies.sh first (it may install what pip needs), as Cortex did; conda is refused.
+    refuseConda(projectDir);
+    const shell = predictor.dependencies.shell;
+    await runShellDependencies(
+      { script: shell, required: shell !== DEFAULT_SHELL_SCRIPT, projectDir, env: predictor.env },
+      logger,
+    );
+    if (predictor.type === 'python') {
       python = await preparePython(path.resolve(projectDir, predictor.dependencies.pip), logger);
-    } catch (error) {
-      if (error instanceof DependencyError) fatal(error.message);
-      throw error;
     }
+  } catch (error) {
+    if (error instanceof DependencyError) fatal(error.message);
+    throw error;
   }
 
   const batching = predictor.serverSideBatching;

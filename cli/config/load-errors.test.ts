@@ -347,3 +347,35 @@ test('every issue of every API is collected before failing', () => {
   );
   assert.equal(err.message.split('\n').length, 5);
 });
+
+test('conda is refused: a conda list named in cortex.yaml, or a conda-packages.txt in the project', () => {
+  const named = failing(api('a', '    dependencies:\n      conda: environment.txt\n'), {
+    'predictor.py': '',
+    'environment.txt': '',
+  });
+  expectIssue(named, {
+    line: 7,
+    field: 'predictor.dependencies.conda',
+    api: 'a',
+    message: /^conda is not supported \(environment\.txt would not be installed\)$/,
+    fix: /list pip packages in predictor\.dependencies\.pip \(requirements\.txt\) or install them in .*shell/,
+  });
+  assert.equal(named.issues.length, 1);
+  const former = failing(api('a', '    dependencies:\n      conda: conda-packages.txt\n'));
+  expectIssue(former, {
+    line: 7,
+    field: 'predictor.dependencies.conda',
+    api: 'a',
+    message: /^conda is not supported/,
+    fix: /remove predictor\.dependencies\.conda/,
+  });
+  assert.equal(former.issues.length, 1);
+  const file = failing(api('a'), { 'predictor.py': '', 'conda-packages.txt': 'numpy\n' });
+  assert.equal(file.issues.length, 1);
+  const issue = file.issues[0];
+  assert.equal(issue.field, 'predictor.dependencies.conda');
+  assert.equal(issue.api, 'a');
+  assert.match(issue.message, /^conda is not supported \(found .*conda-packages\.txt\)$/);
+  assert.match(issue.fix, /list pip packages in requirements\.txt .* or install them in dependencies\.sh/);
+  assert.match(issue.fix, /remove conda-packages\.txt/);
+});

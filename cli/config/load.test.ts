@@ -66,7 +66,6 @@ const FULL = `# every field cortex.yaml knows
       batch_interval: 100ms
     dependencies:
       pip: requirements-prod.txt
-      conda: conda.txt
       shell: setup.sh
   compute:
     cpu: 1
@@ -105,7 +104,6 @@ test('a full-featured file round-trips to the expected camelCase spec', () => {
     'src/predictor.py': '',
     'summarizer.ts': '',
     'requirements-prod.txt': '',
-    'conda.txt': '',
     'setup.sh': '',
   });
   const loaded = loadProject(dir);
@@ -114,7 +112,7 @@ test('a full-featured file round-trips to the expected camelCase spec', () => {
     loaded.apis.map((a) => [a.name, a.line]),
     [
       ['sentiment', 2],
-      ['summarizer', 50],
+      ['summarizer', 49],
     ],
   );
   const expected: RealtimeApiSpec = {
@@ -129,7 +127,7 @@ test('a full-featured file round-trips to the expected camelCase spec', () => {
       config: { model_name: 'distilbert', thresholds: { low: 0.2, high_value: 0.8 }, labels: ['neg', 'pos'] },
       env: { HF_HOME: '/tmp/hf', WORKERS: '4' },
       serverSideBatching: { maxBatchSize: 8, batchInterval: '100ms' },
-      dependencies: { pip: 'requirements-prod.txt', conda: 'conda.txt', shell: 'setup.sh' },
+      dependencies: { pip: 'requirements-prod.txt', shell: 'setup.sh' },
     },
     compute: { cpu: 1, gpu: 1, mem: '4Gi', nodeGroups: ['gpu-spot', 'gpu-on-demand'] },
     autoscaling: {

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isPlainObject, valueAt, type RealtimeApiSpec } from '../../operator/api/v1alpha1/index.ts';
+import { CONDA_FORMER_DEFAULT } from '../../operator/api/v1alpha1/validate.ts';
 
 /** File extensions of a predictor, by predictor.type. */
 export const PREDICTOR_EXTENSIONS: Record<string, string[]> = {
@@ -23,7 +24,7 @@ function statOf(p: string): fs.Stats | undefined {
 /**
  * The files an API names must exist inside the project folder `dir`: predictor.path (a file
  * of its language), predictor.python_path (a folder), and dependency files the user wrote
- * (the default ones are optional). `written` is the API as written in cortex.yaml.
+ * (the default ones are optional); a conda-packages.txt is refused. `written` is the API as written in cortex.yaml.
  */
 export function checkProjectFiles(
   dir: string,
@@ -85,7 +86,7 @@ export function checkProjectFiles(
   }
   const deps = valueAt(written, ['predictor', 'dependencies']);
   if (isPlainObject(deps) && isPlainObject(predictor.dependencies)) {
-    for (const key of ['pip', 'conda', 'shell'] as const) {
+    for (const key of ['pip', 'shell'] as const) {
       const file = predictor.dependencies[key];
       if (typeof deps[key] !== 'string' || typeof file !== 'string') continue; // defaults are optional files
       if (!statOf(path.resolve(dir, file))?.isFile()) {
@@ -95,6 +96,22 @@ export function checkProjectFiles(
           `create it, or remove predictor.dependencies.${key} (it is relative to the folder of cortex.yaml)`,
         );
       }
+    }
+  }
+  // Other values of dependencies.conda are refused by validateSpec; here the default file and
+  // the former default written out, which it accepts for stored objects.
+  const conda = isPlainObject(predictor.dependencies) ? predictor.dependencies.conda : undefined;
+  if (conda === undefined || conda === CONDA_FORMER_DEFAULT) {
+    const written = isPlainObject(deps) && typeof deps.conda === 'string';
+    const present = statOf(path.join(dir, CONDA_FORMER_DEFAULT))?.isFile() === true;
+    if (written || present) {
+      report(
+        ['predictor', 'dependencies', 'conda'],
+        `conda is not supported (${present ? `found ${path.join(dir, CONDA_FORMER_DEFAULT)}` : 'it is not installed'})`,
+        'list pip packages in requirements.txt (predictor.dependencies.pip) or install them in dependencies.sh ' +
+          `(predictor.dependencies.shell)${present ? `, and remove ${CONDA_FORMER_DEFAULT}` : ''}` +
+          `${written ? ', and remove predictor.dependencies.conda' : ''}`,
+      );
     }
   }
 }

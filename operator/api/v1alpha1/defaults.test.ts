@@ -15,7 +15,7 @@ test('applyDefaults fills in Cortex defaults', () => {
       logLevel: 'info',
       processesPerReplica: 1,
       threadsPerProcess: 1,
-      dependencies: { pip: 'requirements.txt', conda: 'conda-packages.txt', shell: 'dependencies.sh' },
+      dependencies: { pip: 'requirements.txt', shell: 'dependencies.sh' },
     },
     compute: { cpu: '200m', gpu: 0 },
     autoscaling: {
@@ -74,13 +74,11 @@ test('applyDefaults keeps what was given and does not mutate its input', () => {
   assert.deepEqual(spec.compute, { cpu: 2, gpu: 1, mem: '1Gi', nodeGroups: ['gpu'] });
   assert.deepEqual(spec.predictor.dependencies, {
     pip: 'requirements.txt',
-    conda: 'conda-packages.txt',
     shell: 'dependencies.sh',
   });
   const partialDeps = applyDefaults('a', { predictor: { ...minimal.predictor, dependencies: { pip: 'reqs.txt' } } });
   assert.deepEqual(partialDeps.predictor.dependencies, {
     pip: 'reqs.txt',
-    conda: 'conda-packages.txt',
     shell: 'dependencies.sh',
   });
 });

@@ -62,18 +62,23 @@ export const DependenciesSchema = Struct(
       description:
         'pip requirements file, relative to the project folder. Default: requirements.txt (installed when present).',
     }),
-    conda: Type.String({
-      minLength: 1,
-      default: 'conda-packages.txt',
-      description:
-        'conda package list, relative to the project folder. Default: conda-packages.txt (installed when present).',
-    }),
+    conda: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Not supported: conda is not installed, so any value but conda-packages.txt (accepted and ignored, ' +
+          'for objects written when it was the default) is rejected, and so is a conda-packages.txt in the ' +
+          'project. List pip packages in the pip file, or install them in the shell script.',
+      }),
+    ),
     shell: Type.String({
       minLength: 1,
       default: 'dependencies.sh',
       description:
-        'Shell script run before the predictor starts, relative to the project folder. ' +
-        'Default: dependencies.sh (run when present).',
+        'Script run with bash in the project folder when a replica starts, before the pip install ' +
+        '(system packages, builds from source); its output is in the logs and a non-zero exit stops the ' +
+        'replica with the script and exit code as the reason. Relative to the project folder. ' +
+        'Default: dependencies.sh (run when present; a file named here must exist).',
     }),
   },
   { default: {}, description: "Files that install the predictor's dependencies when a replica starts." },
@@ -362,7 +367,14 @@ export const UpdateStrategySchema = Struct(
 export const NetworkingSchema = Struct(
   {
     endpoint: Computed(
-      Type.String({ minLength: 1, pattern: ENDPOINT_PATTERN, description: 'URL path of the API. Default: /<name>.' }),
+      Type.String({
+        minLength: 1,
+        pattern: ENDPOINT_PATTERN,
+        description:
+          'URL path of the API. Default: /<name>. The local environment routes this path on its gateway. ' +
+          'In a cluster it is the path an ingress will route to the API (none is created yet): today the ' +
+          "API's Service answers at its root, the in-cluster URL in status.endpoint.",
+      }),
     ),
   },
   { default: {}, description: 'How the API is reached.' },

@@ -212,3 +212,14 @@ test('validateApiName: DNS-1123 labels', () => {
   }
   assert.match(validateApiName('Iris_Classifier')!.fix, /iris-classifier/);
 });
+
+test('dependencies.conda is refused, but for the former default that stored objects may carry', () => {
+  const issue = only(
+    issuesFor(withPatch({ predictor: { dependencies: { conda: 'env.txt' } } })),
+    'predictor.dependencies.conda',
+  );
+  assert.equal(issue.message, 'conda is not supported (env.txt would not be installed)');
+  assert.match(issue.fix!, /predictor\.dependencies\.pip .*predictor\.dependencies\.shell/);
+  assert.deepEqual(issuesFor(withPatch({ predictor: { dependencies: { conda: 'conda-packages.txt' } } })), []);
+  assert.deepEqual(issuesFor(withPatch({ predictor: { dependencies: { shell: 'setup.sh' } } })), []);
+});

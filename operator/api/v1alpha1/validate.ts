@@ -11,6 +11,9 @@ import { valueAt } from './schema-walk.ts';
 
 export type { SpecIssue, ValidateOptions } from './issues.ts';
 
+/** dependencies.conda's default before conda was refused; stored objects may still carry it. */
+export const CONDA_FORMER_DEFAULT = 'conda-packages.txt';
+
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
@@ -108,6 +111,20 @@ function crossField(spec: unknown, ctx: IssueCollector): void {
       path: p('maxUpscaleFactor'),
       message: `must be greater than 1 (got ${up})`,
       fix: 'use e.g. 1.5 (scale up by at most half per step)',
+    });
+  }
+
+  // Nothing installs conda packages: a list of them must not be silently ignored.
+  const condaPath = ['predictor', 'dependencies', 'conda'];
+  const conda = valueAt(spec, condaPath);
+  if (typeof conda === 'string' && conda !== CONDA_FORMER_DEFAULT) {
+    const deps = (f: string) => ctx.name(['predictor', 'dependencies', f]);
+    ctx.add({
+      path: condaPath,
+      message: `conda is not supported (${conda} would not be installed)`,
+      fix:
+        `list pip packages in ${deps('pip')} (requirements.txt) or install them in ${deps('shell')} ` +
+        `(dependencies.sh), and remove ${deps('conda')}`,
     });
   }
 
