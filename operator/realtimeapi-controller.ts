@@ -25,7 +25,8 @@ import { selectPool } from './node-pools.ts';
 import { NotOwnedError, applyChild, type ApplyHooks } from './reconcilers/apply.ts';
 import type { EventRecorder } from './events.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import { deploymentReconciler } from './reconcilers/deployment.ts';
+import { deploymentReconciler, runtimeSpecJson } from './reconcilers/deployment.ts';
+import { runtimeSpecIssue } from './reconcilers/runtime-spec.ts';
 import { hpaReconciler } from './reconcilers/hpa.ts';
 import { endpointOf, serviceReconciler } from './reconcilers/service.ts';
 import {
@@ -313,6 +314,11 @@ export class RealtimeApiController {
           'deploy with cortex deploy (it uploads the bundle) ' +
           'or set predictor.image to an image with the project in /mnt/project',
       });
+    }
+    if (issues.length === 0) {
+      // the replicas get the runtime's part of the spec in an environment variable, which has a size limit
+      const tooBig = runtimeSpecIssue(runtimeSpecJson({ name, namespace, uid, generation, spec }));
+      if (tooBig) issues.push(tooBig);
     }
     const cachedDeployment = this.deployments.get(key) as V1Deployment | undefined;
     let instance: ApiInstance | undefined;

@@ -86,3 +86,80 @@ test('serve: several APIs need --api, an unknown one or a bad number is a usage 
   assert.equal((await cortex(f, 'serve', two, '--api', 'b', '-p', '0')).code, 0);
   assert.equal(started[0].name, 'b');
 });
+
+// What the operator hands every replica (CORTEX_API_SPEC): the RealtimeAPI it reconciled.
+function replicaSpec(name: string, predictor: Record<string, unknown>, maxReplicaConcurrency = 7): string {
+  return JSON.stringify({
+    apiVersion: 'cortex.dev/v1alpha1',
+    kind: 'RealtimeAPI',
+    metadata: { name, namespace: 'ml' },
+    spec: {
+      predictor: { type: 'python', path: 'predictor.py', image: 'registry.example.com/x:1', ...predictor },
+      autoscaling: { maxReplicaConcurrency },
+    },
+  });
+}
+
+function servingSpecs() {
+  const specs: ReplicaOptions[] = [];
+  const f = testFactory({
+    startReplica: (options) => {
+      specs.push(options);
+      return Promise.resolve({ port: 41234, stop: () => Promise.resolve() });
+    },
+  });
+  return { f, specs };
+}
+
+test("serve with CORTEX_API_SPEC runs that spec, not cortex.yaml's API of the same name", async () => {
+  const { f, specs } = servingSpecs();
+  const json = replicaSpec('b', { config: { k: 'from the resource' }, threadsPerProcess: 3, logLevel: 'debug' });
+  const r = await cortex(f, 'serve', two, '--api', 'b', '-p', '0', '--api-spec', json);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(specs.length, 1);
+  const { name, spec, projectDir } = specs[0];
+  assert.equal(name, 'b');
+  assert.equal(projectDir, two);
+  assert.deepEqual(spec.predictor.config, { k: 'from the resource' });
+  assert.equal(spec.predictor.threadsPerProcess, 3);
+  assert.equal(spec.predictor.logLevel, 'debug');
+  assert.equal(spec.predictor.processesPerReplica, 1, 'defaulted');
+  assert.equal(spec.autoscaling.maxReplicaConcurrency, 7);
+});
+
+test('serve reads CORTEX_API_SPEC from the environment; the folder needs no cortex.yaml', async () => {
+  const bare = mkdtempSync(path.join(tmpdir(), 'cortex-serve-bare-'));
+  const saved = process.env.CORTEX_API_SPEC;
+  try {
+    writeFileSync(path.join(bare, 'predictor.py'), 'class PythonPredictor:\n  pass\n');
+    process.env.CORTEX_API_SPEC = replicaSpec('image-only', {
+      serverSideBatching: { maxBatchSize: 4, batchInterval: '50ms' },
+    });
+    const { f, specs } = servingSpecs();
+    const r = await cortex(f, 'serve', bare, '--api', 'image-only', '-p', '0');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(specs[0].name, 'image-only');
+    assert.equal(specs[0].projectDir, bare);
+    assert.deepEqual(specs[0].spec.predictor.serverSideBatching, { maxBatchSize: 4, batchInterval: '50ms' });
+  } finally {
+    if (saved === undefined) delete process.env.CORTEX_API_SPEC;
+    else process.env.CORTEX_API_SPEC = saved;
+    rmSync(bare, { recursive: true, force: true });
+  }
+});
+
+test('serve: a CORTEX_API_SPEC of another API, not JSON or invalid is a usage error (2)', async () => {
+  const usage = async (json: string) => {
+    const { f, specs } = servingSpecs();
+    const r = await cortex(f, 'serve', two, '--api', 'b', '--api-spec', json);
+    assert.equal(r.code, 2, json);
+    assert.equal(specs.length, 0);
+    return r.stderr;
+  };
+  assert.match(await usage(replicaSpec('a', {})), /CORTEX_API_SPEC is the API "a", not "b" \(--api\)/);
+  assert.match(await usage('{'), /CORTEX_API_SPEC is not JSON/);
+  assert.match(
+    await usage(replicaSpec('b', { threadsPerProcess: 0 })),
+    /CORTEX_API_SPEC of b is not a valid spec:\n {2}predictor\.threadsPerProcess: /,
+  );
+});

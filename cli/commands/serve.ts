@@ -1,12 +1,13 @@
 // `cortex serve`: run one API's runtime in the foreground. This is exactly what a replica's
 // container runs; the local environment runs it too.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Command, Option } from 'commander';
 import { loadProject } from '../config/load.ts';
 import { ConfigError } from '../config/errors.ts';
 import { parseMemBytes } from '../../operator/api/v1alpha1/index.ts';
+import { RUNTIME_SPEC_ENV, RuntimeSpecError, parseRuntimeSpec } from '../../operator/reconcilers/runtime-spec.ts';
 import type { Replica } from '../../runtime/replica.ts';
 import { CliError } from '../errors.ts';
 import type { Factory } from '../factory.ts';
@@ -21,6 +22,7 @@ export const ServeOptions = Type.Object({
   maxBodySize: Type.String(),
   gracePeriod: Type.String(),
   requestTimeout: Type.String(),
+  apiSpec: Type.Optional(Type.String()),
 });
 export type ServeOptions = Static<typeof ServeOptions>;
 
@@ -46,11 +48,22 @@ export function serveCommand(f: Factory, runF: RunF<ServeOptions> = runServe): C
         '30',
       ),
     )
+    .addOption(
+      new Option(
+        '--api-spec <json>',
+        'the RealtimeAPI to serve, as JSON, instead of the one in cortex.yaml (the operator sets it in every replica)',
+      )
+        .env(RUNTIME_SPEC_ENV)
+        .hideHelp(),
+    )
     .action(action(ServeOptions, ['config'], (options) => runF(options, f)));
 }
 
 export async function runServe(flags: ServeOptions, f: Factory): Promise<void> {
-  const { name, spec, dir } = resolveApi(f.io, flags.config, flags.api);
+  const { name, spec, dir } =
+    flags.apiSpec !== undefined
+      ? resolveApiSpec(flags.apiSpec, flags.config, flags.api)
+      : resolveApi(f.io, flags.config, flags.api);
   // Signals are handled from the start: before the replica is up (say, during a pip
   // install) there is nothing to drain, so SIGTERM ends at once, cleaning up on 'exit'.
   let replica: Pick<Replica, 'port' | 'stop'> | undefined;
@@ -109,6 +122,23 @@ function resolveApi(io: IOStreams, config: string, wanted: string | undefined) {
     );
   }
   return { name: api.name, spec: api.spec, dir: project.dir };
+}
+
+/**
+ * A replica: the RealtimeAPI the operator reconciled (CORTEX_API_SPEC) is what runs; `config` is
+ * only the project folder its paths are relative to, with or without a cortex.yaml in it.
+ */
+function resolveApiSpec(json: string, config: string, wanted: string | undefined) {
+  let api;
+  try {
+    api = parseRuntimeSpec(json, wanted);
+  } catch (error) {
+    if (error instanceof RuntimeSpecError) throw new CliError(error.message, 2);
+    throw error;
+  }
+  const target = path.resolve(config);
+  const dir = existsSync(target) && statSync(target).isFile() ? path.dirname(target) : target;
+  return { ...api, dir };
 }
 
 function wholeNumber(flag: string, value: string): number {

@@ -5,6 +5,7 @@ import { BUNDLE_KEY } from '../api/v1alpha1/index.ts';
 import { DEPLOYMENTS } from '../kube/resources.ts';
 import {
   API_LABEL,
+  canonicalJson,
   childMetadata,
   hashOf,
   labelsFor,
@@ -14,10 +15,14 @@ import {
   type ChildReconciler,
   type PolicyRule,
 } from './types.ts';
+import { RUNTIME_SPEC_ENV, runtimeApi } from './runtime-spec.ts';
 
 /** Port `cortex serve` listens on in every replica. */
 export const RUNTIME_PORT = 8888;
-/** Where the project (cortex.yaml and the predictor) is in the container. */
+/**
+ * Where the project (the predictor and its files) is in the container. The runtime's settings
+ * come from the RealtimeAPI (CORTEX_API_SPEC, runtime-spec.ts), not from a cortex.yaml there.
+ */
 export const PROJECT_DIR = '/mnt/project';
 /** Where the bundle's ConfigMaps are mounted before being unpacked into PROJECT_DIR. */
 export const BUNDLE_DIR = '/mnt/bundle';
@@ -81,10 +86,10 @@ export function resourcesFor(api: ApiInstance, config: ChildConfig): NonNullable
   return Object.keys(limits).length > 0 ? { requests, limits } : { requests };
 }
 
-/** What the runtime reads from the project: a change of it rolls the replicas out. */
-function runtimeSpecHash(api: ApiInstance): string {
-  const { predictor, networking, autoscaling } = api.spec;
-  return hashOf({ predictor, networking, maxReplicaConcurrency: autoscaling.maxReplicaConcurrency });
+/** The RealtimeAPI as the replica's runtime reads it (CORTEX_API_SPEC), as JSON. */
+export function runtimeSpecJson(api: ApiInstance): string {
+  // keys sorted: the API server's key order must not change the template (and roll the replicas)
+  return canonicalJson(runtimeApi(api.name, api.namespace, api.spec));
 }
 
 export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Deployment {
@@ -98,6 +103,9 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
   const env: V1EnvVar[] = Object.entries(predictor.env)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, value]) => ({ name, value: String(value) }));
+  // what `cortex serve` runs (last, so that it wins over a predictor.env entry of the same name)
+  const runtimeSpec = runtimeSpecJson(api);
+  env.push({ name: RUNTIME_SPEC_ENV, value: runtimeSpec });
 
   const volumes: V1Volume[] = [];
   const mounts: V1VolumeMount[] = [];
@@ -145,7 +153,7 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
       String(DRAIN_SECONDS),
     ],
     ports: [{ name: 'http', containerPort: RUNTIME_PORT, protocol: 'TCP' }],
-    env: env.length > 0 ? env : undefined,
+    env,
     resources: resourcesFor(api, config),
     // /healthz answers as soon as the server listens; dependencies install before that, so the
     // startup probe gives them up to 30 minutes before liveness takes over
@@ -200,9 +208,10 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
     'prometheus.io/scrape': 'true',
     'prometheus.io/port': String(RUNTIME_PORT),
     'prometheus.io/path': '/metrics',
-    // the runtime reads its settings from the project's cortex.yaml; a spec change (or a new
-    // bundle under the same ConfigMap names) must still roll the replicas out
-    [SPEC_HASH_ANNOTATION]: runtimeSpecHash(api),
+    // the runtime's settings are in CORTEX_API_SPEC, so a change of them changes the template
+    // anyway; the hash says so in one short value (kubectl diff, rollout history), and a new
+    // bundle under the same ConfigMap names changes predictor.bundle.sha256 with it
+    [SPEC_HASH_ANNOTATION]: hashOf(runtimeSpec),
   };
   if (bundle) annotations[BUNDLE_HASH_ANNOTATION] = bundle.sha256;
 

@@ -10,7 +10,9 @@ import {
   SPEC_HASH_ANNOTATION,
   BUNDLE_HASH_ANNOTATION,
   UNPACK_SCRIPT,
+  runtimeSpecJson,
 } from './deployment.ts';
+import { RUNTIME_SPEC_ENV, RUNTIME_SPEC_MAX_BYTES, parseRuntimeSpec, runtimeSpecIssue } from './runtime-spec.ts';
 import { desiredService, endpointOf } from './service.ts';
 import { behaviorOf, desiredHpa, quantityOf } from './hpa.ts';
 import { deepMerge } from './apply.ts';
@@ -122,6 +124,7 @@ test('Deployment: the runtime image flag when predictor.image is absent; env sor
   assert.deepEqual(c.env, [
     { name: 'A', value: '1' },
     { name: 'B', value: '2' },
+    { name: RUNTIME_SPEC_ENV, value: runtimeSpecJson(a) },
   ]);
   assert.deepEqual(d.spec?.strategy?.rollingUpdate, { maxSurge: 0, maxUnavailable: 1 });
 });
@@ -254,6 +257,64 @@ test('Deployment: a spec change the runtime reads changes the template; an autos
     hash(base),
   );
   assert.equal(hash(api({ autoscaling: { maxReplicas: 7 } })), hash(base));
+  // every field the runtime reads changes the template (and so rolls the replicas)
+  const template = (a: ApiInstance) => JSON.stringify(desiredDeployment(a, config(a)).spec!.template);
+  const withPredictor = (p: Record<string, unknown>) =>
+    api({ predictor: { type: 'python', path: 'predictor.py', image: 'registry.example.com/iris:1', ...p } });
+  const changes: ApiInstance[] = [
+    withPredictor({ config: { k: 1 } }),
+    withPredictor({ threadsPerProcess: 2 }),
+    withPredictor({ logLevel: 'debug' }),
+    withPredictor({ serverSideBatching: { maxBatchSize: 2, batchInterval: '10ms' } }),
+    api({ autoscaling: { maxReplicaConcurrency: 5 } }),
+  ];
+  for (const changed of changes) {
+    assert.notEqual(template(changed), template(base));
+    assert.notEqual(hash(changed), hash(base));
+  }
+  assert.equal(template(api({ autoscaling: { maxReplicas: 7, window: '30s' } })), template(base));
+});
+
+test('Deployment: the container hands cortex serve the defaulted spec it runs (CORTEX_API_SPEC)', () => {
+  const a = api({
+    predictor: {
+      type: 'typescript',
+      path: 'src/predictor.ts',
+      image: 'registry.example.com/iris:1',
+      config: { model: 's3://bucket/iris', labels: ['a', 'b'] },
+      threadsPerProcess: 4,
+      serverSideBatching: { maxBatchSize: 8, batchInterval: '20ms' },
+    },
+    autoscaling: { maxReplicaConcurrency: 12, maxReplicas: 9 },
+  });
+  const c = desiredDeployment(a, config(a)).spec!.template.spec!.containers[0];
+  assert.deepEqual(c.command?.slice(0, 5), ['cortex', 'serve', '/mnt/project', '--api', 'iris']);
+  const env = c.env?.find((e) => e.name === RUNTIME_SPEC_ENV);
+  assert.ok(env?.value);
+  const parsed = JSON.parse(env.value);
+  assert.deepEqual(parsed.metadata, { name: 'iris', namespace: 'ml' });
+  assert.deepEqual(Object.keys(parsed.spec.autoscaling), ['maxReplicaConcurrency'], 'the HPA fields stay out');
+  // what cortex serve builds from it: the operator's defaulted spec, field for field
+  const served = parseRuntimeSpec(env.value, 'iris');
+  assert.equal(served.name, 'iris');
+  assert.deepEqual(served.spec.predictor, a.spec.predictor);
+  assert.equal(served.spec.autoscaling.maxReplicaConcurrency, 12);
+});
+
+test('Deployment: a spec that does not fit an environment variable is an issue for the status', () => {
+  const small = api({});
+  assert.equal(runtimeSpecIssue(runtimeSpecJson(small)), undefined);
+  const huge = api({
+    predictor: {
+      type: 'python',
+      path: 'predictor.py',
+      image: 'registry.example.com/iris:1',
+      config: { blob: 'x'.repeat(RUNTIME_SPEC_MAX_BYTES) },
+    },
+  });
+  const issue = runtimeSpecIssue(runtimeSpecJson(huge));
+  assert.deepEqual(issue?.path, ['predictor', 'config']);
+  assert.match(issue!.message, /^makes the settings handed to every replica 97 KiB as JSON .*over the 96 KiB/);
 });
 
 test('Deployment: initReplicas only in the create request', () => {

@@ -214,7 +214,13 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     assert.equal(c.image, 'fake.invalid/iris:1');
     assert.deepEqual(c.command.slice(0, 5), ['cortex', 'serve', '/mnt/project', '--api', 'iris']);
     assert.deepEqual(c.resources, { requests: { cpu: '500m', memory: '256Mi' }, limits: { memory: '256Mi' } });
-    assert.deepEqual(c.env, [{ name: 'MODEL', value: 's3://bucket/iris.pkl' }]);
+    assert.deepEqual(c.env[0], { name: 'MODEL', value: 's3://bucket/iris.pkl' });
+    // the runtime's settings: the spec the operator reconciled (test/operator/spec-to-runtime covers the replica)
+    assert.deepEqual(
+      c.env.slice(1).map((e: Obj) => e.name),
+      ['CORTEX_API_SPEC'],
+    );
+    assert.equal(JSON.parse(c.env[1].value).spec.predictor.env.MODEL, 's3://bucket/iris.pkl');
     assert.equal(c.readinessProbe.httpGet.path, '/readyz');
     assert.equal(c.livenessProbe.httpGet.path, '/healthz');
     assert.deepEqual(c.lifecycle.preStop, { sleep: { seconds: 5 } });
