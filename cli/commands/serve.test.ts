@@ -92,7 +92,7 @@ function replicaSpec(name: string, predictor: Record<string, unknown>, maxReplic
   return JSON.stringify({
     apiVersion: 'cortex.dev/v1alpha1',
     kind: 'RealtimeAPI',
-    metadata: { name, namespace: 'ml' },
+    metadata: { name },
     spec: {
       predictor: { type: 'python', path: 'predictor.py', image: 'registry.example.com/x:1', ...predictor },
       autoscaling: { maxReplicaConcurrency },

@@ -89,7 +89,7 @@ export function resourcesFor(api: ApiInstance, config: ChildConfig): NonNullable
 /** The RealtimeAPI as the replica's runtime reads it (CORTEX_API_SPEC), as JSON. */
 export function runtimeSpecJson(api: ApiInstance): string {
   // keys sorted: the API server's key order must not change the template (and roll the replicas)
-  return canonicalJson(runtimeApi(api.name, api.namespace, api.spec));
+  return canonicalJson(runtimeApi(api.name, api.spec));
 }
 
 export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Deployment {

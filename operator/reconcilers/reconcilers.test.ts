@@ -292,7 +292,7 @@ test('Deployment: the container hands cortex serve the defaulted spec it runs (C
   const env = c.env?.find((e) => e.name === RUNTIME_SPEC_ENV);
   assert.ok(env?.value);
   const parsed = JSON.parse(env.value);
-  assert.deepEqual(parsed.metadata, { name: 'iris', namespace: 'ml' });
+  assert.deepEqual(parsed.metadata, { name: 'iris' }, 'no namespace: a copy in another namespace runs the same pods');
   assert.deepEqual(Object.keys(parsed.spec.autoscaling), ['maxReplicaConcurrency'], 'the HPA fields stay out');
   // what cortex serve builds from it: the operator's defaulted spec, field for field
   const served = parseRuntimeSpec(env.value, 'iris');

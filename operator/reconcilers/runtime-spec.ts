@@ -30,7 +30,11 @@ export const RUNTIME_SPEC_MAX_BYTES = 96 * 1024;
 export interface RuntimeApi {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string };
+  /**
+   * No namespace: the runtime does not need it, and the same API in two namespaces (a GitOps
+   * copy) gets the same pod template.
+   */
+  metadata: { name: string };
   spec: {
     predictor: RealtimeApiSpec['predictor'];
     autoscaling: Pick<RealtimeApiSpec['autoscaling'], 'maxReplicaConcurrency'>;
@@ -38,11 +42,11 @@ export interface RuntimeApi {
 }
 
 /** The runtime's part of a defaulted spec. */
-export function runtimeApi(name: string, namespace: string | undefined, spec: RealtimeApiSpec): RuntimeApi {
+export function runtimeApi(name: string, spec: RealtimeApiSpec): RuntimeApi {
   return {
     apiVersion: API_VERSION,
     kind: KIND,
-    metadata: namespace !== undefined ? { name, namespace } : { name },
+    metadata: { name },
     spec: {
       predictor: spec.predictor,
       autoscaling: { maxReplicaConcurrency: spec.autoscaling.maxReplicaConcurrency },
