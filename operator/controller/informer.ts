@@ -94,7 +94,6 @@ export class Informer<T extends KubeObject> {
   private readonly log: Logger | undefined;
   private readonly onWatchRestart: InformerOptions<T>['onWatchRestart'];
   private readonly stopper = new AbortController();
-  private stopWatch: (() => void) | undefined;
   private running: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private syncedFlag = false;
@@ -164,7 +163,6 @@ export class Informer<T extends KubeObject> {
 
   async stop(): Promise<void> {
     this.stopper.abort();
-    this.stopWatch?.();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     for (const resolve of this.syncWaiters.splice(0)) resolve();
     await this.running;
@@ -336,7 +334,6 @@ export class Informer<T extends KubeObject> {
         },
         starting.signal,
       );
-      this.stopWatch = abort;
       if (abortRequested || this.stopper.signal.aborted) handle.abort();
       await handle.done;
     } catch (error) {
@@ -344,7 +341,6 @@ export class Informer<T extends KubeObject> {
     } finally {
       if (idle) clearTimeout(idle);
       this.stopper.signal.removeEventListener('abort', onStop);
-      this.stopWatch = undefined;
     }
     if (expired) {
       this.stats.relistsOnGone++;
