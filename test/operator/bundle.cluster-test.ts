@@ -6,14 +6,14 @@
 // the orphan sweep, and a user's ConfigMap that is never touched.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { bundleConfigMaps, bundleSpec, packBundle, type Bundle } from '../../cli/cluster/bundle.ts';
-import { startCluster, type Cluster } from '../cluster/cluster.ts';
+import type { Cluster } from '../cluster/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { startTestCluster } from '../helpers/test-cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 
 const BUILD_TIMEOUT_MS = 60 * 60_000;
@@ -97,10 +97,8 @@ describe('code bundles on a real control plane', { concurrency: false }, () => {
 
   before(
     async () => {
-      dir = mkdtempSync(path.join(tmpdir(), 'cortex-bundle-cluster-test-'));
-      const poolsFile = path.join(dir, 'node-pools.yaml');
-      cluster = await startCluster({ stateDir: path.join(dir, 'state'), nodePoolsFile: poolsFile });
-      await k(['create', 'namespace', NS]);
+      let poolsFile: string;
+      ({ dir, poolsFile, cluster } = await startTestCluster('cortex-bundle-cluster-test', NS));
       operator = await startOperator(cluster, dir, {
         nodePoolsFile: poolsFile,
         extraArgs: ['--resync', '30s', '--bundle-grace-period', GRACE],

@@ -4,16 +4,16 @@
 // hung API server would. The operator must abort that request and exit cleanly within its
 // manager's grace period (10 s) instead of waiting for the request's own 30 s timeout.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { startCluster, type Cluster } from '../cluster/cluster.ts';
+import type { Cluster } from '../cluster/cluster.ts';
 import { OPERATOR_USER } from '../helpers/identity.ts';
+import { startTestCluster } from '../helpers/test-cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -76,10 +76,8 @@ describe('cortex-operator stops on SIGTERM while a reconcile hangs on the API se
 
   before(
     async () => {
-      dir = mkdtempSync(path.join(tmpdir(), 'cortex-shutdown-cluster-test-'));
-      const poolsFile = path.join(dir, 'node-pools.yaml');
-      cluster = await startCluster({ stateDir: path.join(dir, 'state'), nodePoolsFile: poolsFile });
-      await cluster.kubectl(['create', 'namespace', NS]);
+      let poolsFile: string;
+      ({ dir, poolsFile, cluster } = await startTestCluster('cortex-shutdown-cluster-test', NS));
       const deploymentWrite = (req: IncomingMessage) =>
         req.method !== 'GET' && (req.url ?? '').startsWith(`/apis/apps/v1/namespaces/${NS}/deployments`);
       proxy = await hangingProxy(cluster, deploymentWrite);

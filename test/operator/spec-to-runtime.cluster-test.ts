@@ -8,13 +8,13 @@
 // Not part of `npm test`: `npm run test:cluster`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
-import { LOOPBACK_POD_CIDR, startCluster, type Cluster } from '../cluster/cluster.ts';
+import { LOOPBACK_POD_CIDR, type Cluster } from '../cluster/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { startTestCluster } from '../helpers/test-cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { cortexBin } from '../helpers/serve.ts';
 import { loopbackOnly } from '../autoscaling/runtimes.ts';
@@ -145,14 +145,8 @@ describe('the replicas run the RealtimeAPI the operator reconciled, not a cortex
 
   before(
     async () => {
-      dir = mkdtempSync(path.join(tmpdir(), 'cortex-handoff-test-'));
-      const poolsFile = path.join(dir, 'node-pools.yaml');
-      cluster = await startCluster({
-        stateDir: path.join(dir, 'state'),
-        nodePoolsFile: poolsFile,
-        podCidr: LOOPBACK_POD_CIDR,
-      });
-      await k(['create', 'namespace', NS]);
+      let poolsFile: string;
+      ({ dir, poolsFile, cluster } = await startTestCluster('cortex-handoff-test', NS, { podCidr: LOOPBACK_POD_CIDR }));
       operator = await startOperator(cluster, dir, { nodePoolsFile: poolsFile });
     },
     { timeout: BUILD_TIMEOUT_MS },
