@@ -12,11 +12,15 @@
 //   2. `podman build --isolation chroot --network host` of each Dockerfile from the repository root
 //      (crun cannot run containers on this kernel; chroot isolation can).
 //   3. Prints each step's time and each image's size.
+// runtime/Dockerfile.gpu starts FROM an NVIDIA CUDA runtime image, which cannot be pulled here either:
+// its `gpu` entry is built with CUDA_IMAGE set to the plain Debian trixie minbase (STAND_INS), so the
+// Dockerfile's steps (apt-get, the cortex user, node copied from the node stage) are built and run
+// for real, but without the CUDA and cuDNN libraries. Its size says nothing about the real image's.
 // A TLS-intercepting proxy: the host's $NODE_EXTRA_CA_CERTS file is mounted read-only into each RUN
 // (at /run/cortex-host-ca.crt) and NODE_EXTRA_CA_CERTS passed as a build argument (the deps stages
 // declare it for npm ci), so it is never baked into an image.
 //
-//   npx node test/images/build.ts [runtime|operator|all]     (default: all)
+//   npx node test/images/build.ts [runtime|operator|gpu|all]     (default: all = runtime and operator)
 
 import {
   copyFileSync,
@@ -42,8 +46,18 @@ const cacheDir = process.env.CORTEX_IMAGES_CACHE ?? path.join(homedir(), '.cache
 export const IMAGES = {
   runtime: { dockerfile: 'runtime/Dockerfile', tag: 'cortex-ts/runtime:0.1.0' },
   operator: { dockerfile: 'operator/Dockerfile', tag: 'cortex-ts/operator:0.1.0' },
+  gpu: { dockerfile: 'runtime/Dockerfile.gpu', tag: 'cortex-ts/runtime:0.1.0-gpu' },
 } as const;
 export type ImageName = keyof typeof IMAGES;
+
+/**
+ * Base images of IMAGES that no registry here can give, and what stands in for them (a build
+ * argument of the Dockerfile → a local image). The CUDA base of runtime/Dockerfile.gpu is
+ * replaced by the Debian minbase, without CUDA libraries.
+ */
+export const STAND_INS: Partial<Record<ImageName, { arg: string; replaces: string; image: string }>> = {
+  gpu: { arg: 'CUDA_IMAGE', replaces: 'nvidia/cuda (CUDA and cuDNN runtime)', image: ROOTFS_IMAGE },
+};
 
 export interface StepResult {
   step: string;
@@ -119,13 +133,9 @@ Dir::Cache::srcpkgcache "";
 Acquire::Languages "none";
 `;
 
-/** Makes BASE_IMAGE (node:24-trixie-slim's stand-in) unless it exists; its steps' times. */
-export async function ensureBaseImage(log: Log = defaultLog): Promise<StepResult[]> {
-  if (await imageExists(BASE_IMAGE)) {
-    log(`${BASE_IMAGE}: present`);
-    return [];
-  }
-  if (process.versions.node.split('.')[0] !== '24') throw new Error(`run with Node 24, not ${process.version}`);
+/** Imports the minbase root file system as ROOTFS_IMAGE (again when `always`, else when missing). */
+async function ensureRootfsImage(log: Log, always: boolean): Promise<StepResult[]> {
+  if (!always && (await imageExists(ROOTFS_IMAGE))) return [];
   const steps: StepResult[] = [];
   let tar = '';
   steps.push(await timed('rootfs (mmdebstrap, cached)', async () => void (tar = await ensureRootfs(log))));
@@ -135,6 +145,17 @@ export async function ensureBaseImage(log: Log = defaultLog): Promise<StepResult
       return ROOTFS_IMAGE;
     }),
   );
+  return steps;
+}
+
+/** Makes BASE_IMAGE (node:24-trixie-slim's stand-in) unless it exists; its steps' times. */
+export async function ensureBaseImage(log: Log = defaultLog): Promise<StepResult[]> {
+  if (await imageExists(BASE_IMAGE)) {
+    log(`${BASE_IMAGE}: present`);
+    return [];
+  }
+  if (process.versions.node.split('.')[0] !== '24') throw new Error(`run with Node 24, not ${process.version}`);
+  const steps = await ensureRootfsImage(log, true);
   const context = mkdtempSync(path.join(tmpdir(), 'cortex-node-base-'));
   try {
     steps.push(
@@ -175,6 +196,12 @@ export async function buildImage(name: ImageName, log: Log = defaultLog): Promis
   const steps = await ensureBaseImage(log);
   const { dockerfile, tag } = IMAGES[name];
   const extra = ['--build-arg', `NODE_IMAGE=${BASE_IMAGE}`];
+  const standIn = STAND_INS[name];
+  if (standIn) {
+    if (standIn.image === ROOTFS_IMAGE) steps.push(...(await ensureRootfsImage(log, false)));
+    log(`${tag}: ${standIn.arg}=${standIn.image} stands in for ${standIn.replaces}, which cannot be pulled here`);
+    extra.push('--build-arg', `${standIn.arg}=${standIn.image}`);
+  }
   const ca = process.env.NODE_EXTRA_CA_CERTS;
   // One file at a path of its own: mounted over /etc/ssl/certs, it breaks apt's ca-certificates.
   const mounted = '/run/cortex-host-ca.crt';
@@ -205,7 +232,7 @@ export function formatSteps(steps: StepResult[]): string {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const arg = process.argv[2] ?? 'all';
   if (arg !== 'all' && !(arg in IMAGES)) {
-    process.stderr.write('usage: node test/images/build.ts [runtime|operator|all]\n');
+    process.stderr.write('usage: node test/images/build.ts [runtime|operator|gpu|all]\n');
     process.exit(2);
   }
   const steps = await buildImages(arg === 'all' ? undefined : [arg as ImageName]);
