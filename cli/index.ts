@@ -1,11 +1,13 @@
 // Wires the commands; each lives in cli/commands/<name>.ts as a commander command built from a
 // factory (IO streams, environment resolver) and a run function that takes a typed options object.
 import { Command, CommanderError } from 'commander';
+import { buildCommand } from './commands/build.ts';
 import { completeApisCommand, completionCommand } from './commands/completion.ts';
 import { deleteCommand } from './commands/delete.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { envCommand } from './commands/env.ts';
 import { getCommand } from './commands/get.ts';
+import { installDepsCommand } from './commands/install-deps.ts';
 import { logsCommand } from './commands/logs.ts';
 import { predictCommand } from './commands/predict.ts';
 import { refreshCommand } from './commands/refresh.ts';
@@ -28,11 +30,13 @@ export function buildProgram(f: Factory = systemFactory()): Command {
     .addCommand(refreshCommand(f))
     .addCommand(deleteCommand(f))
     .addCommand(renderCommand(f))
+    .addCommand(buildCommand(f))
     .addCommand(envCommand(f))
     .addCommand(serveCommand(f))
     .addCommand(versionCommand(f))
     .addCommand(completionCommand(f, () => program))
     .addCommand(supervisorCommand(f), { hidden: true })
+    .addCommand(installDepsCommand(f), { hidden: true })
     .addCommand(completeApisCommand(f), { hidden: true });
   // In every command: commander's own messages (help, usage errors) go to the factory's streams,
   // and instead of exiting it throws a CommanderError that execute() turns into an exit code.

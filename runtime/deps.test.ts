@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { apiLogger } from '../operator/util/log.ts';
-import { DependencyError, refuseConda, runShellDependencies } from './deps.ts';
+import { DependencyError, basePython, preparePython, refuseConda, runShellDependencies, venvKey } from './deps.ts';
+import { COMPLETE_MARKER } from './venv-cache.ts';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -87,4 +88,47 @@ test('a conda-packages.txt in the project is refused', () => {
       ) &&
       e.message.includes('conda-packages.txt'),
   );
+});
+
+test('what cortex install-deps baked into an image is not run or installed again at start', async () => {
+  const dir = project({ 'dependencies.sh': 'echo "ran as $X"\n', 'requirements.txt': 'tiny-package==1.0\n' });
+  const baked = project({});
+  const { logger, lines } = capture();
+  const env = { X: 'builder' };
+  // at build time the script runs and is recorded
+  assert.equal(
+    await runShellDependencies(
+      { script: 'dependencies.sh', required: false, projectDir: dir, env, bakeInto: baked },
+      capture().logger,
+    ),
+    true,
+  );
+  // a virtualenv of these requirements as install-deps leaves it (no pip here: made by hand)
+  const venv = path.join(baked, 'venvs', await venvKey(basePython(), readFileSync(path.join(dir, 'requirements.txt'))));
+  mkdirSync(path.join(venv, 'bin'), { recursive: true });
+  writeFileSync(path.join(venv, COMPLETE_MARKER), '');
+
+  process.env.CORTEX_BAKED_DEPS = baked;
+  try {
+    assert.equal(
+      await runShellDependencies({ script: 'dependencies.sh', required: false, projectDir: dir, env }, logger),
+      false,
+    );
+    assert.equal(await preparePython(path.join(dir, 'requirements.txt'), logger), path.join(venv, 'bin', 'python'));
+    // the same script with other variables, or changed, runs again
+    assert.equal(
+      await runShellDependencies(
+        { script: 'dependencies.sh', required: false, projectDir: dir, env: { X: 'y' } },
+        logger,
+      ),
+      true,
+    );
+  } finally {
+    delete process.env.CORTEX_BAKED_DEPS;
+  }
+  const messages = lines().map((l) => l.message);
+  assert.ok(messages.includes('dependencies.sh ran when the image was built (cortex build); not running it again'));
+  assert.ok(messages.some((m) => typeof m === 'string' && m.startsWith('using the dependencies baked into the image')));
+  assert.ok(messages.includes('ran as y'));
+  assert.ok(!messages.includes('ran as builder'));
 });

@@ -1,13 +1,17 @@
-// Python dependencies: requirements.txt beside cortex.yaml is installed into a virtualenv
-// cached by the hash of its contents (and of the interpreter), so a restart or a second
-// replica reuses it instead of reinstalling — slow starts were Cortex's top complaint.
-// The venv sees the interpreter's site-packages, so what the image already has is reused.
+// Python dependencies: requirements.txt beside cortex.yaml is installed into a virtualenv cached
+// by the hash of its contents and of the interpreter (venv-cache.ts), so a restart or a second
+// replica on the same machine or node reuses it instead of reinstalling: slow starts were
+// Cortex's top complaint. An image made by `cortex build` carries its virtualenvs already
+// (CORTEX_BAKED_DEPS), looked up first. The venv sees the interpreter's site-packages, so what the
+// image already has is reused; that is why the image's Python packages are part of the key.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { parseMemBytes, type RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
 import type { Logger } from '../operator/util/log.ts';
+import { ensureVenv, evict, findVenv, markUsed } from './venv-cache.ts';
 
 export class DependencyError extends Error {
   constructor(message: string) {
@@ -16,93 +20,127 @@ export class DependencyError extends Error {
   }
 }
 
+/** Where virtualenvs are cached: CORTEX_CACHE_DIR (a node's hostPath in a cluster), else ~/.cache/cortex. */
 export function cacheRoot(): string {
   return (
     process.env.CORTEX_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'cortex')
   );
 }
 
+/** The cache's size cap in bytes (CORTEX_CACHE_MAX_SIZE: 20Gi, 500M, ...); undefined: no cap. */
+export function cacheMaxBytes(): number | undefined {
+  const raw = process.env.CORTEX_CACHE_MAX_SIZE;
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    return parseMemBytes(raw);
+  } catch {
+    throw new DependencyError(`CORTEX_CACHE_MAX_SIZE must be a size like 20Gi or 500M, got "${raw}"`);
+  }
+}
+
+/** The dependencies `cortex build` installed into the image (read-only at run time), if any. */
+export function bakedRoot(): string | undefined {
+  const dir = process.env.CORTEX_BAKED_DEPS;
+  return dir !== undefined && dir !== '' ? dir : undefined;
+}
+
 export function basePython(): string {
   return process.env.CORTEX_PYTHON ?? 'python3';
 }
 
+// The interpreter, its version and the distributions its own site-packages hold: a venv made with
+// --system-site-packages relies on them, so an image with other packages must not reuse it.
+const IDENTIFY = `
+import importlib.metadata as m, sys
+names = sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())
+print(sys.executable, sys.version, *names)
+`;
+
 async function interpreterId(python: string): Promise<string> {
-  const { stdout } = await execa(python, ['-c', 'import sys; print(sys.executable, sys.version)']);
+  const { stdout } = await execa(python, ['-c', IDENTIFY]);
   return stdout.trim();
+}
+
+/** The cache key of `requirements` installed on `python`. */
+export async function venvKey(python: string, requirements: Buffer): Promise<string> {
+  const id = await interpreterId(python);
+  return createHash('sha256').update(id).update('\0').update(requirements).digest('hex').slice(0, 16);
+}
+
+export interface PrepareOptions {
+  /** Install into this cache instead of cacheRoot(), ignoring the baked one (cortex install-deps). */
+  into?: string;
 }
 
 /**
  * Returns the Python interpreter a worker should run: the base interpreter when there is no
  * requirements file, otherwise the cached virtualenv's (installing it first when missing).
  */
-export async function preparePython(requirementsFile: string, logger: Logger): Promise<string> {
+export async function preparePython(
+  requirementsFile: string,
+  logger: Logger,
+  options: PrepareOptions = {},
+): Promise<string> {
   const python = basePython();
   if (!existsSync(requirementsFile)) return python;
-  const requirements = readFileSync(requirementsFile);
-  const hash = createHash('sha256')
-    .update(await interpreterId(python))
-    .update('\0')
-    .update(requirements)
-    .digest('hex')
-    .slice(0, 16);
-  const venvs = path.join(cacheRoot(), 'venvs');
-  const venv = path.join(venvs, hash);
-  const venvPython = path.join(venv, 'bin', 'python');
-  const marker = path.join(venv, '.cortex-complete');
-  if (existsSync(marker)) {
-    logger.info(`reusing cached dependencies for ${requirementsFile}`, { venv });
-    return venvPython;
+  const key = await venvKey(python, readFileSync(requirementsFile));
+  const baked = options.into === undefined ? bakedRoot() : undefined;
+  const inImage = baked !== undefined ? findVenv(baked, key) : undefined;
+  if (inImage) {
+    logger.info(`using the dependencies baked into the image for ${requirementsFile}`, { venv: inImage });
+    return path.join(inImage, 'bin', 'python');
   }
 
-  // Build in a private folder and rename it into place: replicas starting together on one
-  // machine never see (or use) a half-installed environment.
-  mkdirSync(venvs, { recursive: true });
-  const building = `${venv}.building-${process.pid}`;
-  rmSync(building, { recursive: true, force: true });
-  // A replica stopped mid-install must not leave a half-built environment in the cache.
-  const removeBuilding = () => rmSync(building, { recursive: true, force: true });
-  process.once('exit', removeBuilding);
+  const root = options.into ?? cacheRoot();
+  const maxBytes = cacheMaxBytes();
   const started = Date.now();
-  logger.info(`installing ${path.basename(requirementsFile)} into a cached virtualenv`, { venv });
+  const { venv, installed } = await ensureVenv(
+    root,
+    key,
+    async (folder) => {
+      logger.info(`installing ${path.basename(requirementsFile)} into a cached virtualenv`, { venv: folder });
+      await installRequirements(python, folder, requirementsFile, logger);
+    },
+    logger,
+  );
+  if (installed) {
+    logger.info(`dependencies installed in ${((Date.now() - started) / 1000).toFixed(1)} s`, { venv });
+    if (maxBytes !== undefined) evict(root, maxBytes, key, logger);
+  } else {
+    logger.info(`reusing cached dependencies for ${requirementsFile}`, { venv });
+  }
+  if (options.into === undefined) markUsed(venv);
+  return path.join(venv, 'bin', 'python');
+}
+
+/** `python -m venv` + `pip install -r` into `folder`, pip's output as log lines (source "pip"). */
+async function installRequirements(python: string, folder: string, requirementsFile: string, logger: Logger) {
   try {
-    await execa(python, ['-m', 'venv', '--system-site-packages', building]);
-    const pip = execa(
-      path.join(building, 'bin', 'python'),
-      ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', requirementsFile],
-      { all: true, reject: false, env: { PIP_PROGRESS_BAR: 'off' } },
-    );
-    const output: string[] = [];
-    pip.all?.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim() === '') continue;
-        output.push(line);
-        logger.info(line, { source: 'pip' });
-      }
-    });
-    const result = await pip;
-    if (result.exitCode !== 0) {
-      const tail = output.slice(-5).join('\n');
-      throw new DependencyError(
-        `pip install -r ${requirementsFile} failed (exit ${result.exitCode}):\n${tail}\n` +
-          'fix the requirement named above (check its spelling and version on https://pypi.org)',
-      );
-    }
+    await execa(python, ['-m', 'venv', '--system-site-packages', folder]);
   } catch (error) {
-    process.off('exit', removeBuilding);
-    removeBuilding();
-    if (error instanceof DependencyError) throw error;
     throw new DependencyError(`could not create a virtualenv with ${python}: ${(error as Error).message}`);
   }
-  process.off('exit', removeBuilding);
-  writeFileSync(path.join(building, '.cortex-complete'), `${new Date().toISOString()}\n`);
-  try {
-    renameSync(building, venv);
-  } catch {
-    // Another replica finished first; its environment is equivalent.
-    rmSync(building, { recursive: true, force: true });
+  const pip = execa(
+    path.join(folder, 'bin', 'python'),
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', requirementsFile],
+    { all: true, reject: false, env: { PIP_PROGRESS_BAR: 'off' } },
+  );
+  const output: string[] = [];
+  pip.all?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      output.push(line);
+      logger.info(line, { source: 'pip' });
+    }
+  });
+  const result = await pip;
+  if (result.exitCode !== 0) {
+    const tail = output.slice(-5).join('\n');
+    throw new DependencyError(
+      `pip install -r ${requirementsFile} failed (exit ${result.exitCode}):\n${tail}\n` +
+        'fix the requirement named above (check its spelling and version on https://pypi.org)',
+    );
   }
-  logger.info(`dependencies installed in ${((Date.now() - started) / 1000).toFixed(1)} s`, { venv });
-  return venvPython;
 }
 
 /** predictor.dependencies.shell's default: run when present, skipped when not. */
@@ -129,6 +167,17 @@ export interface ShellScript {
   projectDir: string;
   /** Variables the script sees on top of the runtime's own (predictor.env). */
   env?: Record<string, string>;
+  /** Record in this folder that the script ran (cortex install-deps, while an image is built). */
+  bakeInto?: string;
+}
+
+/** The file that records that `file` ran with `env` when the image was built. */
+function bakedShellRecord(root: string, file: string, env: Record<string, string> = {}): string {
+  const sorted = Object.keys(env)
+    .sort()
+    .map((k) => `${k}=${env[k]}`);
+  const hash = createHash('sha256').update(readFileSync(file)).update('\0').update(sorted.join('\0'));
+  return path.join(root, 'shell', hash.digest('hex').slice(0, 16));
 }
 
 /**
@@ -142,6 +191,14 @@ export async function runShellDependencies(options: ShellScript, logger: Logger)
   if (!existsSync(file)) {
     if (!options.required) return false;
     throw new DependencyError(`${options.script} not found in the project folder (predictor.dependencies.shell)`);
+  }
+  // while an image is built: already run for another API of the project
+  const baked = options.bakeInto ?? bakedRoot();
+  if (baked !== undefined && existsSync(bakedShellRecord(baked, file, options.env))) {
+    logger.info(`${options.script} ran when the image was built (cortex build); not running it again`, {
+      script: options.script,
+    });
+    return false;
   }
   const started = Date.now();
   const fields = { source: 'dependencies.sh', script: options.script };
@@ -181,5 +238,32 @@ export async function runShellDependencies(options: ShellScript, logger: Logger)
   logger.info(`${options.script} finished in ${((Date.now() - started) / 1000).toFixed(1)} s`, {
     script: options.script,
   });
+  if (options.bakeInto !== undefined) {
+    const record = bakedShellRecord(options.bakeInto, file, options.env);
+    mkdirSync(path.dirname(record), { recursive: true });
+    writeFileSync(record, `${options.script}\n`);
+  }
   return true;
+}
+
+/**
+ * Everything a replica needs before its workers start, in Cortex's order: conda refused,
+ * dependencies.sh (it may install what pip needs), then requirements.txt for a Python predictor.
+ * Returns the interpreter Python workers run. With `bakeInto` (cortex install-deps), both are
+ * recorded in that folder so that the image's replicas skip them.
+ */
+export async function prepareDependencies(
+  predictor: RealtimeApiSpec['predictor'],
+  projectDir: string,
+  logger: Logger,
+  bakeInto?: string,
+): Promise<string | undefined> {
+  refuseConda(projectDir);
+  const shell = predictor.dependencies.shell;
+  await runShellDependencies(
+    { script: shell, required: shell !== DEFAULT_SHELL_SCRIPT, projectDir, env: predictor.env, bakeInto },
+    logger,
+  );
+  if (predictor.type !== 'python') return undefined;
+  return preparePython(path.resolve(projectDir, predictor.dependencies.pip), logger, { into: bakeInto });
 }

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
 import { parseDurationMs } from '../operator/api/v1alpha1/index.ts';
-import { DEFAULT_SHELL_SCRIPT, DependencyError, preparePython, refuseConda, runShellDependencies } from './deps.ts';
+import { DependencyError, prepareDependencies } from './deps.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { apiLogger } from '../operator/util/log.ts';
 import { RuntimeMetrics } from './metrics.ts';
@@ -50,16 +50,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
 
   let python: string | undefined;
   try {
-    // dependencies.sh first (it may install what pip needs), as Cortex did; conda is refused.
-    refuseConda(projectDir);
-    const shell = predictor.dependencies.shell;
-    await runShellDependencies(
-      { script: shell, required: shell !== DEFAULT_SHELL_SCRIPT, projectDir, env: predictor.env },
-      logger,
-    );
-    if (predictor.type === 'python') {
-      python = await preparePython(path.resolve(projectDir, predictor.dependencies.pip), logger);
-    }
+    python = await prepareDependencies(predictor, projectDir, logger);
   } catch (error) {
     if (error instanceof DependencyError) fatal(error.message);
     throw error;
