@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { parseDurationMs } from './api/v1alpha1/index.ts';
+import { parseDurationMs, parseMemBytes } from './api/v1alpha1/index.ts';
+import type { DependencyCacheConfig } from './reconcilers/types.ts';
 import { KubeClient } from './kube/client.ts';
 import { LOG_LEVELS, operatorLogger, type LogLevel, type Logger } from './util/log.ts';
 import { configMapPools, filePools, type NodePoolSource } from './node-pools-source.ts';
@@ -33,6 +34,9 @@ import type { ScaleToZeroStates } from './scale-to-zero/index.ts';
 export const DEFAULT_RUNTIME_IMAGE = 'cortex-ts/runtime:0.1.0';
 /** The same for GPU APIs: runtime/Dockerfile.gpu, tagged <version>-gpu. */
 export const DEFAULT_GPU_RUNTIME_IMAGE = `${DEFAULT_RUNTIME_IMAGE}-gpu`;
+/** The node folder (hostPath) replicas share installed requirements in, and its size cap. */
+export const DEFAULT_DEPENDENCY_CACHE_DIR = '/var/lib/cortex/dependency-cache';
+export const DEFAULT_DEPENDENCY_CACHE_SIZE = '20Gi';
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 interface Flags {
@@ -42,6 +46,8 @@ interface Flags {
   runtimeImage: string;
   gpuRuntimeImage: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  dependencyCacheDir: string;
+  dependencyCacheSize: string;
   nodePoolsConfigmap?: string;
   nodePoolsNamespace?: string;
   nodePoolsFile: string;
@@ -203,6 +209,20 @@ function wholeNumber(flag: string, value: string): number {
   return n;
 }
 
+/** --dependency-cache-dir/-size, checked: an absolute folder and a size, or none. */
+function dependencyCache(flags: Flags): DependencyCacheConfig | undefined {
+  if (flags.dependencyCacheDir === '') return undefined;
+  if (!path.isAbsolute(flags.dependencyCacheDir)) {
+    throw new Error(`--dependency-cache-dir must be an absolute path on the nodes, got "${flags.dependencyCacheDir}"`);
+  }
+  try {
+    parseMemBytes(flags.dependencyCacheSize);
+  } catch {
+    throw new Error(`--dependency-cache-size must be a size like 20Gi or 500M, got "${flags.dependencyCacheSize}"`);
+  }
+  return { hostPath: flags.dependencyCacheDir, maxSize: flags.dependencyCacheSize };
+}
+
 async function run(flags: Flags): Promise<void> {
   const ns = operatorNamespace(flags.nodePoolsNamespace);
   if (flags.printRbac) {
@@ -285,6 +305,7 @@ async function run(flags: Flags): Promise<void> {
       // HPAConfigurableTolerance: alpha (off) in 1.33–1.34, where the API server drops the field; beta (on) from 1.35
       hpaTolerance: minor !== undefined && minor >= 35,
       clusterDomain: flags.clusterDomain,
+      dependencyCache: dependencyCache(flags),
     },
   });
 
@@ -376,6 +397,19 @@ export function operatorCommand(): Command {
       )
         .default(DEFAULT_GPU_RUNTIME_IMAGE)
         .env('CORTEX_GPU_RUNTIME_IMAGE'),
+    )
+    .addOption(
+      new Option(
+        '--dependency-cache-dir <path>',
+        "a folder on every node where the replicas there share their installed requirements.txt ('' for none)",
+      )
+        .default(DEFAULT_DEPENDENCY_CACHE_DIR)
+        .env('CORTEX_DEPENDENCY_CACHE_DIR'),
+    )
+    .addOption(
+      new Option('--dependency-cache-size <size>', 'its size cap per node: least recently used environments go first')
+        .default(DEFAULT_DEPENDENCY_CACHE_SIZE)
+        .env('CORTEX_DEPENDENCY_CACHE_SIZE'),
     )
     .addOption(
       new Option('--image-pull-policy <policy>', 'imagePullPolicy of the replicas').choices([

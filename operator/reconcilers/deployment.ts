@@ -26,6 +26,21 @@ export const RUNTIME_PORT = 8888;
 export const PROJECT_DIR = '/mnt/project';
 /** Where the bundle's ConfigMaps are mounted before being unpacked into PROJECT_DIR. */
 export const BUNDLE_DIR = '/mnt/bundle';
+/**
+ * Where the node's dependency cache (OperatorConfig.dependencyCache, a hostPath) is mounted; the
+ * runtime keeps its virtualenvs there (CORTEX_CACHE_DIR, runtime/venv-cache.ts).
+ */
+export const DEPENDENCY_CACHE_DIR = '/var/cache/cortex';
+/**
+ * The cache's init container: a hostPath folder is made by the kubelet as root, 0755. Made
+ * world-writable with the sticky bit (as /tmp), replicas of any image and user can share it, and
+ * none can remove what another user installed.
+ */
+const CACHE_VENVS_DIR = `${DEPENDENCY_CACHE_DIR}/venvs`;
+export const CACHE_PERMISSIONS_SCRIPT = [
+  `mkdir -p ${CACHE_VENVS_DIR}`,
+  `chmod 1777 ${DEPENDENCY_CACHE_DIR} ${CACHE_VENVS_DIR}`,
+].join(' && ');
 /** The runtime's drain time after SIGTERM (cortex serve --grace-period). */
 export const DRAIN_SECONDS = 30;
 /**
@@ -86,6 +101,15 @@ export function resourcesFor(api: ApiInstance, config: ChildConfig): NonNullable
   return Object.keys(limits).length > 0 ? { requests, limits } : { requests };
 }
 
+/**
+ * One entry per name, the last one kept: the operator's own variables win over a predictor.env
+ * entry of the same name, and server-side apply (env is a list keyed by name) gets no duplicates.
+ */
+function lastOfEachName(env: V1EnvVar[]): V1EnvVar[] {
+  const last = new Map(env.map((e) => [e.name, e]));
+  return env.filter((e) => last.get(e.name) === e);
+}
+
 /** The RealtimeAPI as the replica's runtime reads it (CORTEX_API_SPEC), as JSON. */
 export function runtimeSpecJson(api: ApiInstance): string {
   // keys sorted: the API server's key order must not change the template (and roll the replicas)
@@ -110,6 +134,23 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
   const volumes: V1Volume[] = [];
   const mounts: V1VolumeMount[] = [];
   const initContainers: V1Container[] = [];
+  const cache = config.dependencyCache;
+  if (cache) {
+    volumes.push({ name: 'dependency-cache', hostPath: { path: cache.hostPath, type: 'DirectoryOrCreate' } });
+    mounts.push({ name: 'dependency-cache', mountPath: DEPENDENCY_CACHE_DIR });
+    env.push(
+      { name: 'CORTEX_CACHE_DIR', value: DEPENDENCY_CACHE_DIR },
+      { name: 'CORTEX_CACHE_MAX_SIZE', value: cache.maxSize },
+    );
+    initContainers.push({
+      name: 'dependency-cache',
+      image,
+      imagePullPolicy: config.imagePullPolicy,
+      command: ['sh', '-c', CACHE_PERMISSIONS_SCRIPT],
+      securityContext: { runAsUser: 0, runAsNonRoot: false },
+      volumeMounts: [{ name: 'dependency-cache', mountPath: DEPENDENCY_CACHE_DIR }],
+    });
+  }
   if (bundle) {
     volumes.push(
       {
@@ -153,7 +194,7 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
       String(DRAIN_SECONDS),
     ],
     ports: [{ name: 'http', containerPort: RUNTIME_PORT, protocol: 'TCP' }],
-    env,
+    env: lastOfEachName(env),
     resources: resourcesFor(api, config),
     // /healthz answers as soon as the server listens; dependencies install before that, so the
     // startup probe gives them up to 30 minutes before liveness takes over

@@ -11,6 +11,8 @@ import {
   BUNDLE_HASH_ANNOTATION,
   UNPACK_SCRIPT,
   runtimeSpecJson,
+  DEPENDENCY_CACHE_DIR,
+  CACHE_PERMISSIONS_SCRIPT,
 } from './deployment.ts';
 import { RUNTIME_SPEC_ENV, RUNTIME_SPEC_MAX_BYTES, parseRuntimeSpec, runtimeSpecIssue } from './runtime-spec.ts';
 import { desiredService, endpointOf } from './service.ts';
@@ -299,6 +301,31 @@ test('Deployment: the container hands cortex serve the defaulted spec it runs (C
   assert.equal(served.name, 'iris');
   assert.deepEqual(served.spec.predictor, a.spec.predictor);
   assert.equal(served.spec.autoscaling.maxReplicaConcurrency, 12);
+});
+
+test('Deployment: the node dependency cache is a hostPath, made shareable by a root init container', () => {
+  const a = api({ predictor: { type: 'python', path: 'p.py', env: { CORTEX_CACHE_DIR: '/mine', A: '1' } } });
+  const without = desiredDeployment(a, config(a)).spec!.template.spec!;
+  assert.equal(without.volumes, undefined, 'no cache configured: no volume');
+  assert.equal(without.containers[0].env?.find((e) => e.name === 'CORTEX_CACHE_DIR')?.value, '/mine');
+
+  const cache = { hostPath: '/var/lib/cortex/dependency-cache', maxSize: '20Gi' };
+  const pod = desiredDeployment(a, { ...config(a), dependencyCache: cache }).spec!.template.spec!;
+  assert.deepEqual(pod.volumes, [
+    { name: 'dependency-cache', hostPath: { path: cache.hostPath, type: 'DirectoryOrCreate' } },
+  ]);
+  const c = pod.containers[0];
+  assert.deepEqual(c.volumeMounts, [{ name: 'dependency-cache', mountPath: DEPENDENCY_CACHE_DIR }]);
+  // the operator's variables win over predictor.env, and each name appears once (an SSA list key)
+  const names = c.env!.map((e) => e.name);
+  assert.equal(new Set(names).size, names.length);
+  assert.equal(c.env!.find((e) => e.name === 'CORTEX_CACHE_DIR')?.value, DEPENDENCY_CACHE_DIR);
+  assert.equal(c.env!.find((e) => e.name === 'CORTEX_CACHE_MAX_SIZE')?.value, '20Gi');
+  assert.equal(c.env!.find((e) => e.name === 'A')?.value, '1');
+  const init = pod.initContainers?.find((i) => i.name === 'dependency-cache');
+  assert.deepEqual(init?.command, ['sh', '-c', CACHE_PERMISSIONS_SCRIPT]);
+  assert.equal(init?.securityContext?.runAsUser, 0);
+  assert.equal(init?.image, c.image);
 });
 
 test('Deployment: a spec that does not fit an environment variable is an issue for the status', () => {

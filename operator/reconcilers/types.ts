@@ -37,6 +37,18 @@ export interface OperatorConfig {
   hpaTolerance: boolean;
   /** DNS suffix of Services (cluster.local). */
   clusterDomain: string;
+  /**
+   * A folder on each node that the replicas there share their installed requirements.txt in
+   * (runtime/venv-cache.ts), so that only a node's first replica of an API runs pip; undefined: none.
+   */
+  dependencyCache?: DependencyCacheConfig;
+}
+
+export interface DependencyCacheConfig {
+  /** The hostPath folder on every node. */
+  hostPath: string;
+  /** Its size cap (a Kubernetes quantity, e.g. 20Gi): least recently used environments go first. */
+  maxSize: string;
 }
 
 /** What a reconciler's desired() reads: the operator's settings and where the replicas go. */

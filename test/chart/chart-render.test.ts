@@ -257,6 +257,18 @@ describe('the chart renders the metrics API and the activator', () => {
     },
   );
 
+  test('dependencyCache: the node folder and its cap reach the operator; hostPath "" turns it off', async () => {
+    const args = (objs: Obj[]) =>
+      operatorContainer(objs).args.filter((a: string) => a.startsWith('--dependency-cache-'));
+    assert.deepEqual(args(await render('cortex')), [
+      '--dependency-cache-dir=/var/lib/cortex/dependency-cache',
+      '--dependency-cache-size=20Gi',
+    ]);
+    const off = await render('cortex', '--set', 'dependencyCache.hostPath=', '--set', 'dependencyCache.maxSize=5Gi');
+    assert.deepEqual(args(off), ['--dependency-cache-dir=', '--dependency-cache-size=5Gi']);
+    await assert.rejects(render('cortex', '--set', 'dependencyCache.maxSize=lots'), /dependencyCache.maxSize/);
+  });
+
   test('metricsApi.enabled=false: --no-metrics-api and nothing of either provider', async () => {
     const objs = await render(
       'cortex',
