@@ -326,7 +326,11 @@ test('build: flags become the options object', async () => {
     ['proj', '-t', 'x:1', '--api', 'a', '--api', 'b', '--builder', 'buildah'],
     { from: 'user' },
   );
-  assert.deepEqual(seen, [{ config: 'proj', tag: 'x:1', api: ['a', 'b'], builder: 'buildah', output: 'pretty' }]);
+  await buildCommand(f, (options) => void seen.push(options)).parseAsync(['-t', 'y:2', '-o', 'json'], { from: 'user' });
+  assert.deepEqual(seen, [
+    { config: 'proj', tag: 'x:1', api: ['a', 'b'], builder: 'buildah', output: 'pretty' },
+    { config: '.', tag: 'y:2', output: 'json' },
+  ]);
   f.cleanup();
 });
 

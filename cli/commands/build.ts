@@ -20,8 +20,8 @@ import { action, format, outputOption, type RunF } from './common.ts';
 export const BuildOptions = Type.Object({
   config: Type.String(),
   tag: Type.String(),
-  /** The APIs whose dependencies are baked; empty: every API of cortex.yaml. */
-  api: Type.Array(Type.String()),
+  /** The APIs whose dependencies are baked; undefined: every API of cortex.yaml. */
+  api: Type.Optional(Type.Array(Type.String())),
   base: Type.Optional(Type.String()),
   builder: Type.Optional(Type.String()),
   isolation: Type.Optional(Type.String()),
@@ -40,7 +40,7 @@ export interface BuildResult {
   sizeBytes?: number;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
 export function buildCommand(f: Factory, runF: RunF<BuildOptions> = runBuild): Command {
   return new Command('build')
@@ -50,7 +50,7 @@ export function buildCommand(f: Factory, runF: RunF<BuildOptions> = runBuild): C
     )
     .argument('[config]', 'cortex.yaml, or the folder that holds it', '.')
     .requiredOption('-t, --tag <image>', 'the image to build, e.g. registry.example.com/team/iris:1.4')
-    .option('--api <name>', 'bake the dependencies of this API only (repeatable; default: every API)', collect, [])
+    .option('--api <name>', 'bake the dependencies of this API only (repeatable; default: every API)', collect)
     .option(
       '--base <image>',
       'the image to build FROM (default: the runtime image of this version, its -gpu variant when an API has ' +
@@ -88,8 +88,8 @@ function chooseBuilder(wanted: string | undefined): Builder {
   );
 }
 
-function selectApis(project: LoadedProject, names: string[]): LoadedProject['apis'] {
-  if (names.length === 0) return project.apis;
+function selectApis(project: LoadedProject, names: string[] | undefined): LoadedProject['apis'] {
+  if (names === undefined) return project.apis;
   const known = project.apis.map((a) => a.name);
   const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length > 0) {
