@@ -138,11 +138,14 @@ describe('the images, built with podman and run with buildah', { concurrency: fa
         hpaTolerance: true,
         clusterDomain: 'cluster.local',
         placement: choice.placement,
+        // as the operator's default: a node's dependency cache (a hostPath) made shareable by a root init container
+        dependencyCache: { hostPath: '/var/cache/cortex', maxSize: '1Gi' },
       };
       const pod = desiredDeployment(api, config).spec!.template.spec!;
       log(`bundle of ${EXAMPLE}: ${packed.files} files, ${packed.size} bytes, sha256 ${packed.bundle.sha256}`);
 
-      // the volumes as the kubelet makes them: the projected ConfigMaps (one file per chunk), an emptyDir
+      // the volumes as the kubelet makes them: the projected ConfigMaps (one file per chunk), an emptyDir,
+      // the hostPath (DirectoryOrCreate: root's)
       const hostDirs: Record<string, string> = {};
       for (const volume of pod.volumes ?? []) {
         const host = path.join(dir, `volume-${volume.name}`);
@@ -162,13 +165,23 @@ describe('the images, built with podman and run with buildah', { concurrency: fa
         (c.volumeMounts ?? []).map((m) => `${hostDirs[m.name]}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
       const envOf = (c: V1Container) => Object.fromEntries((c.env ?? []).map((e) => [e.name, String(e.value)]));
 
-      const [init] = pod.initContainers ?? [];
-      assert.ok(init, 'a bundle API has an init container');
-      assert.equal(init.image, ref('runtime'));
-      assert.ok(mountsOf(init).some((m) => m.endsWith(`:${BUNDLE_DIR}:ro`)));
-      const initCtr = await containers.from(init.image!, 'init');
-      const unpacked = await containers.run(initCtr, init.command!, { volumes: mountsOf(init), env: envOf(init) });
-      assert.equal(unpacked.exitCode, 0, `the init container failed:\n${unpacked.all}`);
+      // every init container in order, as its user (securityContext.runAsUser, else the image's)
+      const inits = pod.initContainers ?? [];
+      const unpack = inits.find((c) => c.name === 'unpack-bundle');
+      assert.ok(unpack, 'a bundle API has an unpack-bundle init container');
+      assert.ok(mountsOf(unpack).some((m) => m.endsWith(`:${BUNDLE_DIR}:ro`)));
+      for (const init of inits) {
+        assert.equal(init.image, ref('runtime'));
+        const ctr = await containers.from(init.image, `init-${init.name}`);
+        const user = init.securityContext?.runAsUser;
+        log(`init container ${init.name}${user === undefined ? '' : ` (user ${user})`}`);
+        const r = await containers.run(ctr, init.command!, {
+          volumes: mountsOf(init),
+          env: envOf(init),
+          user: user === undefined ? undefined : String(user),
+        });
+        assert.equal(r.exitCode, 0, `init container ${init.name} failed:\n${r.all}`);
+      }
       for (const f of packed.bundle.files) assert.ok(existsSync(path.join(hostDirs.project, f.path)), f.path);
       assert.ok(!existsSync(path.join(hostDirs.project, '.bundle.tgz')), 'the joined tarball is removed');
 
@@ -187,7 +200,7 @@ describe('the images, built with podman and run with buildah', { concurrency: fa
       await waitFor(
         'cortex serve in the image to be ready',
         async () => {
-          if (server.exitCode !== null) throw new Error(`exited ${server.exitCode}`);
+          if (server.exitCode !== null) return true; // said below, with its output
           const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
           await res.arrayBuffer();
           return res.ok;
@@ -196,6 +209,7 @@ describe('the images, built with podman and run with buildah', { concurrency: fa
       ).catch((error: Error) => {
         throw new Error(`${error.message}:\n${out}`);
       });
+      assert.equal(server.exitCode, null, `cortex serve exited ${server.exitCode}:\n${out}`);
       assert.match(out, /"serving batching on http:\/\/[^"]*:\d+ \(python predictor/);
 
       const sample = JSON.parse(readFileSync(path.join(EXAMPLE, 'sample.json'), 'utf8')) as { features: number[] };
