@@ -8,11 +8,11 @@
 // Skips (and says why) where podman or buildah is missing.
 
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { applyDefaults } from '../../operator/api/v1alpha1/index.ts';
 import { selectPool } from '../../operator/node-pools.ts';
 import { PROJECT_DIR, desiredDeployment } from '../../operator/reconcilers/deployment.ts';
@@ -24,20 +24,14 @@ import { freePort } from '../helpers/local.ts';
 import { parseLogs } from '../helpers/serve.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { IMAGES, buildImage, formatSteps, imageSize, repoRoot } from '../images/build.ts';
+import { Containers, imageConfig, imagesUnavailable, signalCommand } from '../images/containers.ts';
 
 const log = (line: string) => process.stderr.write(`[build-image] ${line}\n`);
 const cortexBin = path.join(repoRoot, 'cli', 'bin', 'cortex.ts');
 const TAG = `localhost/cortex-build-test/baked:${process.pid}`;
 const API = 'baked';
 
-async function missingTool(): Promise<string | undefined> {
-  for (const tool of ['podman', 'buildah']) {
-    const r = await execa(tool, ['--version'], { reject: false });
-    if (r.failed) return `${tool} is not installed, so no image is built or run`;
-  }
-  return undefined;
-}
-const unavailable = await missingTool();
+const unavailable = await imagesUnavailable();
 if (unavailable) log(`skipped: ${unavailable}`);
 
 const PROJECT: Record<string, string> = {
@@ -62,44 +56,10 @@ class PythonPredictor:
   'notes.txt': 'not for the image\n',
 };
 
-/** Every process below `pid` (from /proc), children before grandchildren. */
-function descendants(pid: number): number[] {
-  const byParent = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      byParent.set(ppid, [...(byParent.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const queue = [...(byParent.get(pid) ?? [])];
-  while (queue.length > 0) {
-    const p = queue.shift()!;
-    out.push(p);
-    queue.push(...(byParent.get(p) ?? []));
-  }
-  return out;
-}
-
-function signal(pids: number[], sig: NodeJS.Signals): void {
-  for (const p of pids) {
-    try {
-      process.kill(p, sig);
-    } catch {
-      // already gone
-    }
-  }
-}
-
 describe('cortex build, for real: an image that serves without installing anything at start', () => {
   let dir: string;
   let project: string;
-  const containers: string[] = [];
-  let server: ResultPromise<{ all: true; reject: false }> | undefined;
+  const containers = new Containers('cortex-build-test');
   let built = false;
 
   before(
@@ -121,15 +81,7 @@ describe('cortex build, for real: an image that serves without installing anythi
   );
 
   after(async () => {
-    if (server?.pid !== undefined) {
-      signal(descendants(server.pid).reverse(), 'SIGKILL');
-      server.kill('SIGKILL');
-      await server.catch(() => undefined);
-    }
-    for (const name of containers) {
-      const r = await execa('buildah', ['rm', name], { reject: false });
-      if (r.exitCode !== 0) log(`buildah rm ${name}: ${r.stderr}`);
-    }
+    await containers.removeAll();
     if (built) {
       const r = await execa('podman', ['rmi', TAG], { reject: false });
       if (r.exitCode !== 0) log(`podman rmi ${TAG}: ${r.stderr}`);
@@ -139,9 +91,7 @@ describe('cortex build, for real: an image that serves without installing anythi
 
   test(
     'cortex build bakes the project and its dependencies; the operator-rendered replica serves it',
-    {
-      timeout: 10 * 60_000,
-    },
+    { timeout: 10 * 60_000 },
     async (t) => {
       if (unavailable) return t.skip(unavailable);
       assert.equal(IMAGES.runtime.tag, DEFAULT_RUNTIME_IMAGE, 'cortex build starts FROM the image built above');
@@ -167,9 +117,7 @@ describe('cortex build, for real: an image that serves without installing anythi
       log(`cortex build: ${seconds.toFixed(1)} s, ${TAG}: ${(size / 1e6).toFixed(1)} MB`);
 
       // the image: the project (no hidden or .cortexignore'd files), the user, no trace of the host's CA
-      const inspect = JSON.parse(
-        (await execa('podman', ['image', 'inspect', '--format', '{{json .Config}}', TAG])).stdout,
-      ) as { User?: string; Env?: string[] };
+      const inspect = await imageConfig(TAG);
       assert.equal(inspect.User, '10001:10001');
       assert.ok(inspect.Env?.includes('CORTEX_BAKED_DEPS=/opt/cortex/baked'), JSON.stringify(inspect.Env));
       assert.ok(!inspect.Env?.some((e) => /^(NODE_EXTRA_CA_CERTS|PIP_CERT)=/.test(e)), JSON.stringify(inspect.Env));
@@ -203,33 +151,28 @@ describe('cortex build, for real: an image that serves without installing anythi
       const port = await freePort();
       command[command.indexOf('--port') + 1] = String(port); // the pod's port, on the host's network here
 
-      const ctr = `cortex-build-test-${process.pid}`;
-      await execa('buildah', ['rm', ctr], { reject: false }); // a leftover of this very name, if any
-      await execa('buildah', ['from', '--pull=never', '--quiet', '--name', ctr, TAG]);
-      containers.push(ctr);
-      const ls = await execa('buildah', ['run', '--isolation', 'chroot', ctr, '--', 'ls', '-A', PROJECT_DIR]);
+      const ctr = await containers.from(TAG, 'api');
+      const ls = await containers.run(ctr, ['ls', '-A', PROJECT_DIR]);
       assert.deepEqual(ls.stdout.split('\n').sort(), [
         'cortex.yaml',
         'dependencies.sh',
         'predictor.py',
         'requirements.txt',
       ]);
-      const ca = await execa('buildah', ['run', '--isolation', 'chroot', ctr, '--', 'ls', '/run'], { reject: false });
+      const ca = await containers.run(ctr, ['ls', '/run']);
       assert.doesNotMatch(ca.stdout, /cortex-host-ca/, 'the CA was a secret mount of the RUN step only');
 
-      const args = ['run', '--isolation', 'chroot', '--network', 'host'];
-      for (const e of main.env ?? []) args.push('--env', `${e.name}=${e.value}`);
+      const env = Object.fromEntries((main.env ?? []).map((e) => [e.name, String(e.value)]));
       log(`running ${command.join(' ')} in ${TAG}`);
       const started = performance.now();
-      server = execa('buildah', [...args, ctr, '--', ...command], { all: true, reject: false });
+      const server = containers.run(ctr, command, { env });
       let out = '';
       server.all.on('data', (chunk: Buffer) => (out += chunk.toString()));
       const url = `http://127.0.0.1:${port}`;
-      const proc = server;
       await waitFor(
         'cortex serve in the built image to be ready',
         async () => {
-          if (proc.exitCode !== null) throw new Error(`exited ${proc.exitCode}`);
+          if (server.exitCode !== null) throw new Error(`exited ${server.exitCode}`);
           const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
           await res.arrayBuffer();
           return res.ok;
@@ -265,18 +208,9 @@ describe('cortex build, for real: an image that serves without installing anythi
       assert.ok(!messages.some((m) => m.source === 'pip' || m.source === 'dependencies.sh'), out);
 
       // SIGTERM to cortex serve (buildah would kill it outright): it drains and exits 0
-      const [inside] = descendants(proc.pid!).filter((p) => {
-        try {
-          return !readFileSync(`/proc/${p}/comm`, 'utf8').includes('buildah');
-        } catch {
-          return false;
-        }
-      });
-      assert.ok(inside !== undefined, 'cortex serve runs under buildah');
-      process.kill(inside, 'SIGTERM');
-      const ended = await proc;
+      signalCommand(server);
+      const ended = await server;
       assert.equal(ended.exitCode, 0, out);
-      server = undefined;
     },
   );
 });
