@@ -14,6 +14,7 @@ import type { KubeClient, KubeObject } from '../../operator/kube/client.ts';
 import { RUNTIME_PORT } from '../../operator/reconcilers/deployment.ts';
 import { API_LABEL } from '../../operator/reconcilers/types.ts';
 import { cortexBin } from '../helpers/serve.ts';
+import { podProcess } from '../helpers/pod-process.ts';
 
 type Pod = V1Pod & KubeObject;
 
@@ -33,6 +34,15 @@ interface Runtime {
   proc: ResultPromise;
   ready: boolean;
   stopping: boolean;
+  exited?: boolean;
+  startedAt: number;
+}
+
+/** How long a pod's runtime took from process start to its first 200 from /readyz. */
+export interface ReadyTime {
+  pod: string;
+  node: string;
+  ms: number;
 }
 
 export class PodRuntimes {
@@ -40,16 +50,30 @@ export class PodRuntimes {
   private readonly runtimes = new Map<string, Runtime>();
   private readonly project: string;
   private readonly tmpDir: string;
+  private readonly fromPod: boolean;
   readonly log: string[] = [];
+  /** Every runtime that became ready, in order. */
+  readonly readyTimes: ReadyTime[] = [];
   /** Pod names a runtime was started for, in order. */
   readonly started: string[] = [];
   /** Pod names whose runtime was stopped because the pod went away. */
   readonly stopped: string[] = [];
 
-  /** `tmpDir` gets the runtimes' termination-log files. */
-  constructor(options: { client: KubeClient; namespace: string; api: string; project: string; tmpDir: string }) {
+  /**
+   * `tmpDir` gets the runtimes' termination-log files. `fromPod`: run each pod's own command and
+   * env (pod-process.ts; hostPath volumes under tmpDir/nodes) rather than `cortex serve project`.
+   */
+  constructor(options: {
+    client: KubeClient;
+    namespace: string;
+    api: string;
+    project: string;
+    tmpDir: string;
+    fromPod?: boolean;
+  }) {
     this.project = options.project;
     this.tmpDir = options.tmpDir;
+    this.fromPod = options.fromPod ?? false;
     this.informer = new Informer<Pod>({
       name: 'test pods',
       source: listerWatcher(
@@ -76,17 +100,22 @@ export class PodRuntimes {
     if (pod.metadata?.deletionTimestamp || pod.status?.phase !== 'Running' || !pod.status.podIP) return this.gone(pod);
     if (this.runtimes.has(name)) return;
     const ip = loopbackOnly(pod.status.podIP);
-    const proc = execa(
-      process.execPath,
-      [cortexBin, 'serve', this.project, '--host', ip, '--port', String(RUNTIME_PORT), '--grace-period', '1'],
-      {
-        reject: false,
-        all: true,
-        buffer: false,
-        env: { CORTEX_TERMINATION_LOG: path.join(this.tmpDir, `termination-log-${name}`) },
+    const terminationLog = path.join(this.tmpDir, `termination-log-${name}`);
+    const { args, env } = this.fromPod
+      ? podProcess(pod, { project: this.project, nodeRoot: path.join(this.tmpDir, 'nodes'), terminationLog })
+      : { args: [cortexBin, 'serve', this.project, '--port', String(RUNTIME_PORT)], env: {} };
+    const proc = execa(process.execPath, [...args, '--host', ip, '--grace-period', '1'], {
+      reject: false,
+      all: true,
+      buffer: false,
+      // a container's own home: no pip download cache from this machine's
+      env: {
+        ...env,
+        ...(this.fromPod ? { HOME: path.join(this.tmpDir, 'homes', name) } : {}),
+        CORTEX_TERMINATION_LOG: terminationLog,
       },
-    );
-    const rt: Runtime = { pod: name, ip, proc, ready: false, stopping: false };
+    });
+    const rt: Runtime = { pod: name, ip, proc, ready: false, stopping: false, startedAt: performance.now() };
     proc.all?.on('data', (chunk: Buffer) =>
       this.log.push(
         ...chunk
@@ -98,21 +127,23 @@ export class PodRuntimes {
     );
     void proc.then((r) => {
       if (!rt.stopping) this.log.push(`[${name} ${ip}] exited unexpectedly: ${r.exitCode ?? r.signal}`);
+      rt.exited = true;
       if (this.runtimes.get(name) === rt) this.runtimes.delete(name);
     });
     this.runtimes.set(name, rt);
     this.started.push(name);
-    void this.waitReady(rt);
+    void this.waitReady(rt, pod.spec?.nodeName ?? '');
   }
 
-  private async waitReady(rt: Runtime): Promise<void> {
-    const deadline = Date.now() + 90_000;
-    while (!rt.stopping && Date.now() < deadline) {
+  private async waitReady(rt: Runtime, node: string): Promise<void> {
+    const deadline = Date.now() + 10 * 60_000; // a first replica may install its requirements
+    while (!rt.stopping && !rt.exited && Date.now() < deadline) {
       try {
         const res = await fetch(`http://${rt.ip}:${RUNTIME_PORT}/readyz`, { signal: AbortSignal.timeout(1000) });
         await res.arrayBuffer();
         if (res.ok) {
           rt.ready = true;
+          this.readyTimes.push({ pod: rt.pod, node, ms: performance.now() - rt.startedAt });
           return;
         }
       } catch {
