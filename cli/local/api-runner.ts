@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../operator/util/log.ts';
-import type { Layout } from './paths.ts';
+import { isInside, type Layout } from './paths.ts';
 import type { ApiStatus, DeployRequest, ReplicaStatus, RolloutAction, RolloutEvent } from './protocol.ts';
 import { ReplicaProcess, type ExitInfo } from './replica.ts';
 import type { ApiRecord, VersionRecord } from './state.ts';
@@ -248,7 +248,8 @@ export class ApiRunner {
       ...runs.map((run) => this.stopRun(run, run.cancelled)),
       ...[...this.draining.keys()].map((r) => r.stop()),
     ]);
-    rmSync(path.join(this.ctx.layout.logs, this.name), { recursive: true, force: true });
+    const logs = path.join(this.ctx.layout.logs, this.name);
+    if (isInside(this.ctx.layout.logs, logs)) rmSync(logs, { recursive: true, force: true });
   }
 
   /** Ends every process at once (the supervisor is going away; state stays). */

@@ -1,10 +1,10 @@
 // The CLI's side of the control socket: finds the supervisor, starts it when needed (detached,
 // so it outlives the CLI), and asks it things.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { CliError, ExitCode } from '../errors.ts';
-import type { Layout } from './paths.ts';
+import { checkSocket, secureLayout, type Layout } from './paths.ts';
 import type { RolloutEvent, SupervisorStatus } from './protocol.ts';
 import { cortexBin } from './replica.ts';
 import { readState } from './state.ts';
@@ -117,6 +117,7 @@ export class SupervisorClient {
 
 /** The running supervisor, or undefined. */
 export async function findSupervisor(l: Layout): Promise<SupervisorClient | undefined> {
+  if (!checkSocket(l.socket)) return undefined;
   const client = new SupervisorClient(l);
   try {
     await client.status();
@@ -137,7 +138,7 @@ export async function ensureSupervisor(l: Layout, onStart?: () => void): Promise
   const found = await findSupervisor(l);
   if (found) return found;
   onStart?.();
-  mkdirSync(l.home, { recursive: true });
+  secureLayout(l);
   const until = Date.now() + START_TIMEOUT_MS;
   let child: { exited?: number | null } | undefined;
   for (;;) {

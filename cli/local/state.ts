@@ -56,6 +56,6 @@ export function readState(l: Layout): StateFile {
 export function writeState(l: Layout, state: StateFile): void {
   mkdirSync(path.dirname(l.state), { recursive: true });
   const tmp = `${l.state}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n');
+  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
   renameSync(tmp, l.state);
 }

@@ -4,6 +4,7 @@
 // (HTTP + JSON; deploys stream progress as JSON lines). It starts on the CLI's first need and
 // exits once no API runs. On start it restores the APIs recorded in state.json.
 import {
+  chmodSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -22,7 +23,7 @@ import { apiLogger, type JsonLogger } from '../../operator/util/log.ts';
 import { ApiRunner, versionOf, type RunnerContext } from './api-runner.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
-import { layout, type Layout } from './paths.ts';
+import { checkSocket, isInside, layout, secureLayout, type Layout } from './paths.ts';
 import type { DeployRequest, RolloutEvent, SupervisorStatus } from './protocol.ts';
 import { readState, writeState, type StateFile } from './state.ts';
 
@@ -37,7 +38,8 @@ const PRIVATE_ENV = ['CORTEX_PORT', 'CORTEX_HOST', 'CORTEX_TERMINATION_LOG', 'NO
 
 export async function runSupervisor(): Promise<void> {
   const l = layout();
-  for (const dir of [l.home, l.logs, l.run, l.snapshots]) mkdirSync(dir, { recursive: true });
+  secureLayout(l);
+  for (const dir of [l.logs, l.run, l.snapshots]) mkdirSync(dir, { recursive: true, mode: 0o700 });
   const log = apiLogger('supervisor');
   if (!acquireLock(l)) {
     log.info('another supervisor already runs for this CORTEX_HOME; exiting');
@@ -155,11 +157,19 @@ class Supervisor {
   }
 
   async start(): Promise<void> {
+    checkSocket(this.l.socket); // another user's socket is refused, not replaced
     rmSync(this.l.socket, { force: true });
-    await new Promise<void>((resolve, reject) => {
-      this.control.once('error', reject);
-      this.control.listen(this.l.socket, () => resolve());
-    });
+    // Whoever can write to the socket runs code as this user: 0600 from the start, whatever the umask.
+    const umask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.control.once('error', reject);
+        this.control.listen(this.l.socket, () => resolve());
+      });
+    } finally {
+      process.umask(umask);
+    }
+    chmodSync(this.l.socket, 0o600);
     const ctx = this.context();
     for (const record of Object.values(this.state.apis)) {
       const runner = new ApiRunner(record, ctx);
@@ -292,6 +302,8 @@ class Supervisor {
   }
 
   private async deploy(request: DeployRequest, res: http.ServerResponse): Promise<void> {
+    const outside = this.outsideHome(request);
+    if (outside) return sendJson(res, 400, { error: outside });
     const emit = streamTo(res);
     const name = request.name;
     this.knownSnapshots.add(request.snapshot);
@@ -329,6 +341,15 @@ class Supervisor {
     emit({ type: 'result', api: name, ...outcome });
     res.end();
     await this.closeGatewayIfUnused();
+  }
+
+  /** Why a deploy request's files are not a snapshot of this home (undefined when they are). */
+  private outsideHome(request: DeployRequest): string | undefined {
+    if (path.dirname(path.resolve(request.snapshot)) !== path.resolve(this.l.snapshots))
+      return `snapshot ${request.snapshot} is not a folder of ${this.l.snapshots}`;
+    if (!isInside(request.snapshot, request.configFile))
+      return `configFile ${request.configFile} is not inside the snapshot ${request.snapshot}`;
+    return undefined;
   }
 
   private async refresh(name: string, res: http.ServerResponse): Promise<void> {
@@ -373,7 +394,8 @@ class Supervisor {
     for (const runner of this.runners.values()) for (const s of runner.snapshots()) used.add(s);
     for (const dir of this.knownSnapshots) {
       if (used.has(dir)) continue;
-      rmSync(dir, { recursive: true, force: true });
+      // Never anything outside $CORTEX_HOME/snapshots, whatever a request or state.json said.
+      if (isInside(this.l.snapshots, dir)) rmSync(dir, { recursive: true, force: true });
       this.knownSnapshots.delete(dir);
     }
   }
