@@ -379,3 +379,88 @@ test('conda is refused: a conda list named in cortex.yaml, or a conda-packages.t
   assert.match(issue.fix, /list pip packages in requirements\.txt .* or install them in dependencies\.sh/);
   assert.match(issue.fix, /remove conda-packages\.txt/);
 });
+
+test('the first error names what the user wrote, not a default computed from it', () => {
+  const first = (err: ConfigError) => err.message.split('\n')[0];
+  const min = failing(api('a', '  autoscaling:\n    min_replicas: -2\n'));
+  assert.match(first(min), /: api "a": autoscaling\.min_replicas: must be ≥ 0 \(got -2\)/);
+  assert.deepEqual(
+    min.issues.map((i) => i.field),
+    ['autoscaling.min_replicas'],
+    'init_replicas, left out, is not reported',
+  );
+  const name = failing(api('"Bad Name!"'));
+  assert.match(first(name), /: api "Bad Name!": name: "Bad Name!" is not a valid name/);
+  assert.deepEqual(
+    name.issues.map((i) => i.field),
+    ['name'],
+    'the endpoint, left out, is not reported',
+  );
+  const threads = failing(api('a', '    threads_per_process: 100000\n'));
+  assert.deepEqual(
+    threads.issues.map((i) => i.field),
+    ['predictor.threads_per_process'],
+  );
+  // written by the user, a bad value is reported even when it could have been computed
+  const init = failing(api('a', '  autoscaling:\n    min_replicas: -2\n    init_replicas: -3\n'));
+  assert.deepEqual(init.issues.map((i) => i.field).sort(), ['autoscaling.init_replicas', 'autoscaling.min_replicas']);
+});
+
+test('endpoints with dot segments, and absurd compute and threads, are refused with the limit', () => {
+  const err = failing(
+    api('a', '  networking:\n    endpoint: /../x\n') +
+      api('b', '  compute:\n    cpu: 1e99\n') +
+      api('c', '    threads_per_process: 100000\n'),
+  );
+  expectIssue(err, {
+    line: 7,
+    field: 'networking.endpoint',
+    api: 'a',
+    message: /"\/\.\.\/x" has a "\." or "\.\." segment, which no request can reach/,
+    fix: /without "\." or "\.\." segments/,
+  });
+  expectIssue(err, { line: 14, field: 'compute.cpu', api: 'b', message: /at most 1024 cores/, fix: /at most 1024/ });
+  expectIssue(err, {
+    line: 20,
+    field: 'predictor.threads_per_process',
+    api: 'c',
+    message: /must be ≤ 1024 \(got 100000\)/,
+    fix: /≤ 1024/,
+  });
+  assert.equal(err.issues.length, 3);
+});
+
+test('python_path and dependencies files outside the project folder are refused before anything runs', () => {
+  const err = failing(
+    api('a', '    python_path: /usr/lib/python3\n') +
+      api('b', '    python_path: ../shared\n') +
+      api('c', '    dependencies:\n      pip: ../requirements.txt\n      shell: /etc/setup.sh\n') +
+      api('d', '    dependencies:\n      conda: ../env.txt\n'),
+    { 'predictor.py': '' },
+  );
+  const fix = /copy it into the project folder .* relative to that folder, without "\.\."/;
+  expectIssue(err, { line: 6, field: 'predictor.python_path', api: 'a', message: /is an absolute path/, fix });
+  expectIssue(err, {
+    line: 12,
+    field: 'predictor.python_path',
+    api: 'b',
+    message: /\.\.\/shared goes outside the project folder/,
+    fix,
+  });
+  expectIssue(err, {
+    line: 19,
+    field: 'predictor.dependencies.pip',
+    api: 'c',
+    message: /outside the project folder/,
+    fix,
+  });
+  expectIssue(err, {
+    line: 20,
+    field: 'predictor.dependencies.shell',
+    api: 'c',
+    message: /\/etc\/setup\.sh is an absolute path/,
+    fix,
+  });
+  expectIssue(err, { line: 27, field: 'predictor.dependencies.conda', api: 'd', message: /outside the project/ });
+  assert.equal(err.issues.length, 5, 'one issue per field: no "file not found" on top');
+});

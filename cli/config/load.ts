@@ -46,6 +46,16 @@ export interface LoadedProject {
   warnings: ConfigWarning[];
 }
 
+/**
+ * Fields whose default is computed from others (applyDefaults): left out and invalid only
+ * because a field they come from is, they are not reported (that field is).
+ */
+const COMPUTED_FROM: Record<string, string[]> = {
+  'networking.endpoint': ['name'],
+  'autoscaling.init_replicas': ['autoscaling.min_replicas'],
+  'autoscaling.target_replica_concurrency': ['predictor.processes_per_replica', 'predictor.threads_per_process'],
+};
+
 /** Names looked for when loadProject is given a folder, in this order. */
 export const CONFIG_FILE_NAMES = ['cortex.yaml', 'cortex.yml'];
 
@@ -193,9 +203,15 @@ class Loader {
     }
 
     const spec = applyDefaults(name ?? 'api', input as RealtimeApiSpecInput);
-    for (const problem of validateSpec(spec, { rename: toSnakePath })) {
+    const problems = validateSpec(spec, { rename: toSnakePath });
+    // A default computed from a bad value is bad too; the first error names what the user wrote.
+    const bad = new Set(problems.map((p) => toSnakePath(p.path).join('.')));
+    if (raw.name !== undefined && validateApiName(raw.name)) bad.add('name');
+    for (const problem of problems) {
       const field = toSnakePath(problem.path);
       if (handled.has(field.join('.'))) continue;
+      const sources = COMPUTED_FROM[field.join('.')];
+      if (sources && valueAt(raw, field) === undefined && sources.some((f) => bad.has(f))) continue;
       let fix = problem.fix ?? 'correct the value';
       const value = valueAt(spec, problem.path);
       if (problem.allowed && typeof value === 'string') {
@@ -206,7 +222,13 @@ class Loader {
       this.issue(name, base, field, problem.message, fix);
     }
     if (!handled.has('predictor.path') && !modelServer) {
-      checkProjectFiles(this.dir, spec, raw, (field, message, fix) => this.issue(name, base, field, message, fix));
+      checkProjectFiles(
+        this.dir,
+        spec,
+        raw,
+        (field, message, fix) => this.issue(name, base, field, message, fix),
+        (field) => handled.has(field.join('.')),
+      );
     }
     return { name, spec, line, base };
   }

@@ -24,13 +24,15 @@ function statOf(p: string): fs.Stats | undefined {
 /**
  * The files an API names must exist inside the project folder `dir`: predictor.path (a file
  * of its language), predictor.python_path (a folder), and dependency files the user wrote
- * (the default ones are optional); a conda-packages.txt is refused. `written` is the API as written in cortex.yaml.
+ * (the default ones are optional); a conda-packages.txt is refused. `written` is the API as written in cortex.yaml;
+ * fields for which `reported` is true already have an issue (e.g. a path outside the project) and are skipped.
  */
 export function checkProjectFiles(
   dir: string,
   spec: RealtimeApiSpec,
   written: Record<string, unknown>,
   report: Report,
+  reported: (field: string[]) => boolean = () => false,
 ): void {
   const predictor = spec.predictor;
   if (!isPlainObject(predictor)) return;
@@ -74,7 +76,7 @@ export function checkProjectFiles(
       }
     }
   }
-  if (typeof predictor.pythonPath === 'string') {
+  if (typeof predictor.pythonPath === 'string' && !reported(['predictor', 'python_path'])) {
     const abs = path.resolve(dir, predictor.pythonPath);
     if (!statOf(abs)?.isDirectory()) {
       report(
@@ -89,6 +91,7 @@ export function checkProjectFiles(
     for (const key of ['pip', 'shell'] as const) {
       const file = predictor.dependencies[key];
       if (typeof deps[key] !== 'string' || typeof file !== 'string') continue; // defaults are optional files
+      if (reported(['predictor', 'dependencies', key])) continue; // e.g. outside the project
       if (!statOf(path.resolve(dir, file))?.isFile()) {
         report(
           ['predictor', 'dependencies', key],
@@ -101,7 +104,7 @@ export function checkProjectFiles(
   // Other values of dependencies.conda are refused by validateSpec; here the default file and
   // the former default written out, which it accepts for stored objects.
   const conda = isPlainObject(predictor.dependencies) ? predictor.dependencies.conda : undefined;
-  if (conda === undefined || conda === CONDA_FORMER_DEFAULT) {
+  if ((conda === undefined || conda === CONDA_FORMER_DEFAULT) && !reported(['predictor', 'dependencies', 'conda'])) {
     const written = isPlainObject(deps) && typeof deps.conda === 'string';
     const present = statOf(path.join(dir, CONDA_FORMER_DEFAULT))?.isFile() === true;
     if (written || present) {

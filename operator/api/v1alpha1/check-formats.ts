@@ -13,7 +13,7 @@ import {
 } from './quantity.ts';
 import { fieldsOf, isDataMap, isPlainObject } from './schema-walk.ts';
 import type { IssueCollector } from './issues.ts';
-import { ENDPOINT_PATTERN } from './realtimeapi-types.ts';
+import { ENDPOINT_PATTERN, LIMITS, PROJECT_PATH_PATTERN } from './realtimeapi-types.ts';
 
 const ENDPOINT = /^\/([A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*)?$/;
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
@@ -24,7 +24,9 @@ export const EXPLAINED_PATTERNS: ReadonlySet<string> = new Set([
   DURATION_PATTERN,
   INT_OR_PERCENT_PATTERN,
   ENDPOINT_PATTERN,
+  PROJECT_PATH_PATTERN,
 ]);
+const PROJECT_PATH = new RegExp(PROJECT_PATH_PATTERN);
 
 /** Checks of the values whose schema carries a pattern (quantities, durations, endpoint...). */
 export function checkFormats(schema: TSchema, value: unknown, path: string[], ctx: IssueCollector): void {
@@ -64,6 +66,27 @@ export function checkFormats(schema: TSchema, value: unknown, path: string[], ct
           message: `"${value}" is not a valid endpoint`,
           fix: 'use a URL path such as /iris-classifier (letters, digits, ".", "_", "~", "-" between slashes)',
         });
+      } else if (typeof value === 'string' && value.split('/').some((s) => s === '.' || s === '..')) {
+        // clients' URLs are normalised before routing: /../x is /x, so this path is never reached
+        ctx.add({
+          path,
+          message: `"${value}" has a "." or ".." segment, which no request can reach`,
+          fix: 'use a URL path without "." or ".." segments, such as /iris-classifier',
+        });
+      }
+      return;
+    case PROJECT_PATH_PATTERN:
+      if (typeof value === 'string' && value !== '' && !PROJECT_PATH.test(value)) {
+        const absolute = value.startsWith('/');
+        ctx.add({
+          path,
+          message: absolute
+            ? `${value} is an absolute path; only the project folder (the folder of cortex.yaml) is deployed`
+            : `${value} goes outside the project folder (a ".." segment); only the project folder is deployed`,
+          fix:
+            'copy it into the project folder (the folder of cortex.yaml) and write its path relative to that ' +
+            'folder, without ".."',
+        });
       }
   }
 }
@@ -88,7 +111,14 @@ function checkCpu(value: unknown, path: string[], ctx: IssueCollector): void {
   const examples = '200m, 0.5 or 2';
   if (quantityNotNumber(value, path, ctx, examples)) return;
   try {
-    parseCpuMillis(value as string | number);
+    const millis = parseCpuMillis(value as string | number);
+    if (millis > LIMITS.cpuCores * 1000) {
+      ctx.add({
+        path,
+        message: `must be at most ${LIMITS.cpuCores} cores (got ${value})`,
+        fix: `request what one replica uses, e.g. 2 or 500m (at most ${LIMITS.cpuCores})`,
+      });
+    }
   } catch {
     const negative = typeof value === 'number' ? value < 0 : String(value).trim().startsWith('-');
     ctx.add(
@@ -107,7 +137,14 @@ function checkMem(value: unknown, path: string[], ctx: IssueCollector): void {
   const examples = '200M, 512Mi or 2Gi';
   if (quantityNotNumber(value, path, ctx, examples)) return;
   try {
-    parseMemBytes(value as string | number);
+    if (parseMemBytes(value as string | number) > LIMITS.memBytes) {
+      ctx.add({
+        path,
+        message: `must be at most ${LIMITS.memText} (got ${value})`,
+        fix: `request what one replica uses, e.g. 512Mi or 2Gi (at most ${LIMITS.memText})`,
+      });
+      return;
+    }
   } catch {
     const negative = typeof value === 'number' ? value < 0 : String(value).trim().startsWith('-');
     ctx.add(

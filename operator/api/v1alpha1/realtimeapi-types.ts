@@ -22,6 +22,25 @@ export type PredictorType = (typeof PREDICTOR_TYPES)[number];
 /** The endpoint's pattern in the schema; check-formats explains what fails it. */
 export const ENDPOINT_PATTERN = '^/';
 
+/**
+ * A path inside the project folder, relative to it: not absolute, no `..` segment (RE2 and
+ * ECMAScript alike, so the CRD and ajv agree); check-formats explains what fails it.
+ */
+const PATH_SEGMENT = '([^/.][^/]*|[.]|[.][^/.][^/]*|[.][.][^/]+)'; // anything but ..
+export const PROJECT_PATH_PATTERN = `^${PATH_SEGMENT}(/+${PATH_SEGMENT})*/*$`;
+
+/** Sane upper bounds, so a typo (an exponent, extra zeros) is an error rather than a replica that never fits. */
+export const LIMITS = {
+  /** compute.cpu, in cores. */
+  cpuCores: 1024,
+  /** compute.mem, in bytes (64Ti). */
+  memBytes: 64 * 2 ** 40,
+  memText: '64Ti',
+  gpu: 16,
+  processesPerReplica: 256,
+  threadsPerProcess: 1024,
+} as const;
+
 /** Log levels of the runtime and the predictor's logger: the logger's own (util/log.ts). */
 export { LOG_LEVELS, type LogLevel } from '../../util/log.ts';
 
@@ -58,13 +77,16 @@ export const DependenciesSchema = Struct(
   {
     pip: Type.String({
       minLength: 1,
+      pattern: PROJECT_PATH_PATTERN,
       default: 'requirements.txt',
       description:
-        'pip requirements file, relative to the project folder. Default: requirements.txt (installed when present).',
+        'pip requirements file, relative to the project folder (inside it: not absolute, no ..). ' +
+        'Default: requirements.txt (installed when present).',
     }),
     conda: Type.Optional(
       Type.String({
         minLength: 1,
+        pattern: PROJECT_PATH_PATTERN,
         description:
           'Not supported: conda is not installed, so any value but conda-packages.txt (accepted and ignored, ' +
           'for objects written when it was the default) is rejected, and so is a conda-packages.txt in the ' +
@@ -73,11 +95,13 @@ export const DependenciesSchema = Struct(
     ),
     shell: Type.String({
       minLength: 1,
+      pattern: PROJECT_PATH_PATTERN,
       default: 'dependencies.sh',
       description:
         'Script run with bash in the project folder when a replica starts, before the pip install ' +
         '(system packages, builds from source); its output is in the logs and a non-zero exit stops the ' +
-        'replica with the script and exit code as the reason. Relative to the project folder. ' +
+        'replica with the script and exit code as the reason. Relative to the project folder (inside it: ' +
+        'not absolute, no ..). ' +
         'Default: dependencies.sh (run when present; a file named here must exist).',
     }),
   },
@@ -129,7 +153,10 @@ export const PredictorSchema = Struct(
     }),
     path: Type.String({
       minLength: 1,
-      description: 'File holding the predictor class, relative to the project folder (the folder of cortex.yaml).',
+      pattern: PROJECT_PATH_PATTERN,
+      description:
+        'File holding the predictor class, relative to the project folder (the folder of cortex.yaml; ' +
+        'inside it: not absolute, no ..).',
     }),
     config: FreeForm({
       default: {},
@@ -139,7 +166,10 @@ export const PredictorSchema = Struct(
     pythonPath: Type.Optional(
       Type.String({
         minLength: 1,
-        description: 'Folder added to PYTHONPATH, relative to the project folder. Default: the project folder.',
+        pattern: PROJECT_PATH_PATTERN,
+        description:
+          'Folder added to PYTHONPATH, relative to the project folder (inside it: not absolute, no ..). ' +
+          'Default: the project folder.',
       }),
     ),
     image: Type.Optional(
@@ -155,13 +185,17 @@ export const PredictorSchema = Struct(
     }),
     processesPerReplica: Type.Integer({
       minimum: 1,
+      maximum: LIMITS.processesPerReplica,
       default: 1,
-      description: 'Predictor processes (or worker threads, for typescript) per replica. Default: 1.',
+      description:
+        'Predictor processes (or worker threads, for typescript) per replica, ' +
+        `at most ${LIMITS.processesPerReplica}. Default: 1.`,
     }),
     threadsPerProcess: Type.Integer({
       minimum: 1,
+      maximum: LIMITS.threadsPerProcess,
       default: 1,
-      description: 'Concurrent predict calls per process. Default: 1.',
+      description: `Concurrent predict calls per process, at most ${LIMITS.threadsPerProcess}. Default: 1.`,
     }),
     serverSideBatching: Type.Optional(ServerSideBatchingSchema),
     dependencies: DependenciesSchema,
@@ -184,16 +218,21 @@ export const ComputeSchema = Struct(
   {
     cpu: Quantity({
       default: '200m',
-      description: 'CPU requested per replica, a Kubernetes quantity such as 200m, 0.5 or 2. Default: 200m.',
+      description:
+        'CPU requested per replica, a Kubernetes quantity such as 200m, 0.5 or 2, ' +
+        `at most ${LIMITS.cpuCores} cores. Default: 200m.`,
     }),
     gpu: Type.Integer({
       minimum: 0,
+      maximum: LIMITS.gpu,
       default: 0,
-      description: 'GPUs requested per replica (nvidia.com/gpu), a whole number. Default: 0.',
+      description: `GPUs requested per replica (nvidia.com/gpu), a whole number, at most ${LIMITS.gpu}. Default: 0.`,
     }),
     mem: Type.Optional(
       Quantity({
-        description: 'Memory requested per replica, a Kubernetes quantity such as 200M, 512Mi or 2Gi. Default: none.',
+        description:
+          'Memory requested per replica, a Kubernetes quantity such as 200M, 512Mi or 2Gi, ' +
+          `at most ${LIMITS.memText}. Default: none.`,
       }),
     ),
     nodeGroups: Type.Optional(
@@ -369,15 +408,29 @@ export const NetworkingSchema = Struct(
     endpoint: Computed(
       Type.String({
         minLength: 1,
+        maxLength: 1024, // bounded, since a CEL rule reads it
         pattern: ENDPOINT_PATTERN,
         description:
-          'URL path of the API. Default: /<name>. The local environment routes this path on its gateway. ' +
+          'URL path of the API, without . or .. segments. Default: /<name>. ' +
+          'The local environment routes this path on its gateway. ' +
           'In a cluster it is the path an ingress will route to the API (none is created yet): today the ' +
           "API's Service answers at its root, the in-cluster URL in status.endpoint.",
       }),
     ),
   },
-  { default: {}, description: 'How the API is reached.' },
+  {
+    default: {},
+    description: 'How the API is reached.',
+    'x-kubernetes-validations': [
+      {
+        // a client's URL never reaches a path with dot segments: it is normalised first
+        rule: "!has(self.endpoint) || !self.endpoint.matches('(^|/)[.][.]?(/|$)')",
+        message: 'endpoint must not have . or .. segments',
+        fieldPath: '.endpoint',
+        reason: 'FieldValueInvalid',
+      },
+    ],
+  },
 );
 
 export const RealtimeApiSpecSchema = Struct(

@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDefaults, validateApiName, validateSpec, type RealtimeApiSpecInput, type SpecIssue } from './index.ts';
+import {
+  RealtimeApiSpecSchema,
+  applyDefaults,
+  validateApiName,
+  validateSpec,
+  type RealtimeApiSpecInput,
+  type SpecIssue,
+} from './index.ts';
 
 const base = { predictor: { type: 'python' as const, path: 'predictor.py' } };
 
@@ -118,6 +125,26 @@ test('exactly one issue per bad value', () => {
     [{ updateStrategy: { maxSurge: -1 } }, 'updateStrategy.maxSurge', /percentage/],
     [{ updateStrategy: { maxUnavailable: '150%' } }, 'updateStrategy.maxUnavailable', /at most 100%/],
     [{ networking: { endpoint: '/a b' } }, 'networking.endpoint', /not a valid endpoint/],
+    // dot segments: a client's URL is normalised before routing, so these paths are never reached
+    [{ networking: { endpoint: '/../x' } }, 'networking.endpoint', /"\/\.\.\/x" has a "\." or "\.\." segment/],
+    [{ networking: { endpoint: '/a/./b' } }, 'networking.endpoint', /"\." or "\.\." segment/],
+    [{ networking: { endpoint: '/a/..' } }, 'networking.endpoint', /"\." or "\.\." segment/],
+    // sane maxima, named in the message
+    [{ compute: { cpu: 1e99 } }, 'compute.cpu', /at most 1024 cores/],
+    [{ compute: { cpu: '1025' } }, 'compute.cpu', /at most 1024 cores/],
+    [{ compute: { mem: 1e99 } }, 'compute.mem', /at most 64Ti/],
+    [{ compute: { mem: '65Ti' } }, 'compute.mem', /at most 64Ti/],
+    [{ compute: { gpu: 17 } }, 'compute.gpu', /≤ 16/],
+    [{ predictor: { threadsPerProcess: 100000 } }, 'predictor.threadsPerProcess', /≤ 1024 \(got 100000\)/],
+    [{ predictor: { processesPerReplica: 257 } }, 'predictor.processesPerReplica', /≤ 256/],
+    // project files: inside the project folder only
+    [{ predictor: { path: '/abs/predictor.py' } }, 'predictor.path', /absolute path/],
+    [{ predictor: { path: '../predictor.py' } }, 'predictor.path', /outside the project folder/],
+    [{ predictor: { pythonPath: '/opt/lib' } }, 'predictor.pythonPath', /absolute path/],
+    [{ predictor: { pythonPath: 'lib/../../x' } }, 'predictor.pythonPath', /outside the project folder/],
+    [{ predictor: { pythonPath: '..' } }, 'predictor.pythonPath', /outside the project folder/],
+    [{ predictor: { dependencies: { pip: '../requirements.txt' } } }, 'predictor.dependencies.pip', /outside/],
+    [{ predictor: { dependencies: { shell: '/etc/setup.sh' } } }, 'predictor.dependencies.shell', /absolute/],
   ];
   for (const [patch, path, message] of cases) {
     const issue = only(issuesFor(withPatch(patch)), path, JSON.stringify(patch));
@@ -136,10 +163,29 @@ test('valid edge values', () => {
     { predictor: { serverSideBatching: { maxBatchSize: 8, batchInterval: '100ms' }, threadsPerProcess: 2 } },
     { networking: { endpoint: '/' } },
     { networking: { endpoint: '/v1/iris-classifier' } },
+    { networking: { endpoint: '/v1.2/.well-known/..x' } },
+    { compute: { cpu: 1024, mem: '64Ti', gpu: 16 } },
+    { compute: { cpu: '1024000m' } },
+    { predictor: { processesPerReplica: 256, threadsPerProcess: 1024 } },
+    {
+      predictor: { path: './src/predictor.py', pythonPath: 'src/', dependencies: { pip: '.reqs/..a', shell: 's.sh' } },
+    },
+    { predictor: { pythonPath: '.' } },
   ];
   for (const patch of valid) {
     assert.deepEqual(issuesFor(withPatch(patch)), [], JSON.stringify(patch));
   }
+});
+
+test('the maxima are said in the schema descriptions', () => {
+  const p = RealtimeApiSpecSchema.properties.predictor.properties;
+  const c = RealtimeApiSpecSchema.properties.compute.properties;
+  assert.match(p.threadsPerProcess.description!, /at most 1024/);
+  assert.match(p.processesPerReplica.description!, /at most 256/);
+  assert.match(c.cpu.description!, /at most 1024 cores/);
+  assert.match(c.mem.description!, /at most 64Ti/);
+  assert.match(c.gpu.description!, /at most 16/);
+  assert.match(p.pythonPath.description!, /not absolute, no \.\./);
 });
 
 test('server-side batching does not require threadsPerProcess == maxBatchSize', () => {
