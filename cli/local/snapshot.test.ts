@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { createSnapshot, listProjectFiles } from './snapshot.ts';
+import { OutsideLinksError, createSnapshot, listProjectFiles } from './snapshot.ts';
 
 function project(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'cortex-snapshot-test-'));
@@ -70,5 +70,45 @@ test('snapshots are copies with a content hash: equal contents, equal hash; any 
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(store, { recursive: true, force: true });
+  }
+});
+
+test('links leaving the project are refused, each named with its target and the fix; links inside are followed', () => {
+  const dir = project();
+  const outside = mkdtempSync(path.join(tmpdir(), 'cortex-snapshot-outside-'));
+  try {
+    mkdirSync(path.join(outside, 'shared'));
+    writeFileSync(path.join(outside, 'shared', 'code.py'), 'Y = 1\n');
+    symlinkSync('/etc/passwd', path.join(dir, 'passwd'));
+    symlinkSync(path.join(outside, 'shared'), path.join(dir, 'lib', 'shared'));
+    symlinkSync('util.py', path.join(dir, 'lib', 'alias.py')); // inside: deployed under the link's name
+    assert.throws(
+      () => listProjectFiles(dir),
+      (err: unknown) => {
+        assert.ok(err instanceof OutsideLinksError);
+        assert.equal(err.exitCode, 2);
+        assert.deepEqual(
+          err.links.map((l) => [l.rel, l.target]),
+          [
+            ['lib/shared', realpathSync(path.join(outside, 'shared'))],
+            ['passwd', '/etc/passwd'],
+          ],
+        );
+        const lines = err.message.split('\n');
+        assert.equal(lines.length, 2);
+        assert.match(lines[1], /passwd: links to \/etc\/passwd, outside the project folder .*; fix: replace the link/);
+        assert.match(lines[1], /list \/passwd in \.cortexignore/);
+        return true;
+      },
+    );
+    // what .cortexignore leaves out is not looked at
+    writeFileSync(path.join(dir, '.cortexignore'), 'data/\n/passwd\nlib/shared\n');
+    assert.deepEqual(
+      listProjectFiles(dir).map((f) => f.rel),
+      ['cortex.yaml', 'lib/alias.py', 'lib/util.py', 'predictor.py'],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
   }
 });

@@ -7,6 +7,7 @@ import {
   constants,
   copyFileSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -18,6 +19,8 @@ import {
   statSync,
 } from 'node:fs';
 import path from 'node:path';
+import { displayPath } from '../config/errors.ts';
+import { CliError, ExitCode } from '../errors.ts';
 import { alwaysSkipped, isIgnored, parseIgnore, type IgnoreRule } from './ignore.ts';
 
 export const IGNORE_FILE = '.cortexignore';
@@ -41,16 +44,50 @@ export interface Snapshot {
   bytes: number;
 }
 
+/** A symbolic link in the project whose target is outside it: never deployed. */
+export interface OutsideLink {
+  /** The link, relative to the project folder, with `/`. */
+  rel: string;
+  abs: string;
+  /** Where it leads (resolved). */
+  target: string;
+}
+
+/**
+ * Thrown by listProjectFiles when links lead out of the project: what they point to is not part
+ * of the project (a deploy would copy /etc/passwd, or run code that changes behind its back).
+ * A usage error (exit 2): nothing was deployed, rendered or built.
+ */
+export class OutsideLinksError extends CliError {
+  readonly links: OutsideLink[];
+  constructor(root: string, links: OutsideLink[]) {
+    const lines = links.map(
+      (l) =>
+        `${displayPath(l.abs)}: links to ${l.target}, outside the project folder ${root} ` +
+        `(only the project folder is deployed); fix: replace the link with a copy of what it points to ` +
+        `(cp -rL), or list /${l.rel} in ${IGNORE_FILE} to leave it out`,
+    );
+    super(lines.join('\n'), ExitCode.Usage);
+    this.name = 'OutsideLinksError';
+    this.links = links;
+  }
+}
+
 /**
  * The files a deploy takes from `projectDir`: everything but hidden files and folders, Python
  * bytecode, node_modules and what .cortexignore lists. `include` names files taken whatever
- * the rules say (the config file); `skipDirs` are absolute folders never entered.
+ * the rules say (the config file); `skipDirs` are absolute folders never entered. Symbolic links
+ * are followed while they stay inside the project (their target is deployed under the link's
+ * name); one that leads outside it, and is not ignored, throws OutsideLinksError naming every
+ * such link. This is the one listing the local snapshot, the cluster bundle and `cortex build`
+ * share.
  */
 export function listProjectFiles(
   projectDir: string,
   options: { include?: string[]; skipDirs?: string[] } = {},
 ): ProjectFile[] {
   const root = path.resolve(projectDir);
+  const realRoot = safeRealpath(root);
   let rules: IgnoreRule[] = [];
   try {
     rules = parseIgnore(readFileSync(path.join(root, IGNORE_FILE), 'utf8'));
@@ -60,6 +97,7 @@ export function listProjectFiles(
   const skipDirs = new Set((options.skipDirs ?? []).map((d) => path.resolve(d)));
   const seen = new Set<string>();
   const files = new Map<string, ProjectFile>();
+  const outside: OutsideLink[] = [];
   const walk = (dir: string, relDir: string) => {
     const real = safeRealpath(dir);
     if (seen.has(real)) return; // a symlink loop
@@ -74,15 +112,23 @@ export function listProjectFiles(
       } catch {
         continue; // a dangling symlink
       }
-      if (stat.isDirectory()) {
-        if (skipDirs.has(abs) || isIgnored(rules, rel, true)) continue;
-        walk(abs, rel);
-      } else if (stat.isFile() && !isIgnored(rules, rel, false)) {
-        files.set(rel, { rel, abs, size: stat.size });
+      if (stat.isDirectory() ? skipDirs.has(abs) || isIgnored(rules, rel, true) : isIgnored(rules, rel, false)) {
+        continue;
       }
+      if (lstatSync(abs).isSymbolicLink()) {
+        const target = safeRealpath(abs);
+        const fromRoot = path.relative(realRoot, target);
+        if (fromRoot.startsWith('..') || path.isAbsolute(fromRoot)) {
+          outside.push({ rel, abs, target });
+          continue;
+        }
+      }
+      if (stat.isDirectory()) walk(abs, rel);
+      else if (stat.isFile()) files.set(rel, { rel, abs, size: stat.size });
     }
   };
   walk(root, '');
+  if (outside.length > 0) throw new OutsideLinksError(root, outside);
   for (const file of options.include ?? []) {
     const abs = path.resolve(file);
     const rel = path.relative(root, abs).split(path.sep).join('/');
