@@ -324,6 +324,24 @@ export class ApiRunner {
     rmSync(replica.options.terminationFile, { force: true });
   }
 
+  /**
+   * Why no replica takes requests, as clients may read it: never a replica's error itself (an
+   * exception message can hold a password); that stays in `cortex get` and the logs.
+   */
+  publicReason(): string {
+    if (this.deleted) return 'it is being deleted';
+    const failed = `the API failed to start; see cortex logs ${this.name} / cortex get ${this.name}`;
+    if (this.current?.replicas.some((r) => r.state !== 'ready' && r.error !== undefined)) return failed;
+    if (this.current === undefined && this.next === undefined) {
+      return this.record.failure
+        ? `its first version failed to start; see cortex get ${this.name}`
+        : 'it is not running; deploy it again';
+    }
+    const starting = this.next?.run ?? this.current!;
+    const ready = starting.replicas.filter((r) => r.state === 'ready').length;
+    return `it is starting (${ready}/${starting.replicas.length} replicas ready)`;
+  }
+
   status(): ApiStatus {
     const current = this.current;
     const next = this.next?.run;

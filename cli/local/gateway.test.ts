@@ -30,6 +30,7 @@ async function backend(
 class Table implements RouteTable {
   apis = new Map<string, { endpoint: string; backends: Backend[] }>();
   leaving = new Set<string>();
+  failed = new Map<string, string>();
   match(pathname: string) {
     let best: { api: string; endpoint: string } | undefined;
     for (const [api, { endpoint }] of this.apis) {
@@ -46,6 +47,9 @@ class Table implements RouteTable {
   }
   unavailableReason() {
     return 'starting';
+  }
+  down(api: string) {
+    return this.failed.get(api);
   }
   endpoints() {
     return [...this.apis].map(([api, { endpoint }]) => ({ api, endpoint }));
@@ -138,6 +142,24 @@ describe('gateway', () => {
     assert.equal(refused.json.error, 'never has no ready replica: starting');
     assert.ok(Date.now() - started >= 1400);
     routes.apis.clear();
+  });
+
+  test('an API that will not start without a new deploy gets 503 at once, naming the reason', async () => {
+    routes.apis.set('failed', { endpoint: '/failed', backends: [] });
+    routes.failed.set('failed', 'its first version failed to start; see cortex get failed');
+    try {
+      const started = Date.now();
+      const r = await post('/failed', '');
+      assert.equal(r.status, 503);
+      assert.equal(
+        r.json.error,
+        'failed has no ready replica: its first version failed to start; see cortex get failed',
+      );
+      assert.ok(Date.now() - started < 500, 'not held');
+    } finally {
+      routes.failed.clear();
+      routes.apis.clear();
+    }
   });
 
   test('a refused connection is sent to another replica', async () => {

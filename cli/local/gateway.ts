@@ -24,8 +24,13 @@ export interface RouteTable {
   backends(api: string): Backend[];
   /** Whether the supervisor is draining a replica (its 503s are retried elsewhere). */
   isLeaving(id: string): boolean;
-  /** Why `api` has no ready replica, for the 503 a held request finally gets. */
+  /**
+   * Why `api` has no ready replica, for the 503 a held request finally gets. Clients read it:
+   * a generic reason, never a replica's error (it can hold secrets).
+   */
   unavailableReason(api: string): string;
+  /** Why `api` will not have a ready replica without a new deploy (then no request is held). */
+  down(api: string): string | undefined;
   /** Every API with its endpoint (for the 404 of an unknown path). */
   endpoints(): { api: string; endpoint: string }[];
 }
@@ -139,6 +144,11 @@ export class Gateway {
             ? `no API at ${pathname}: nothing is deployed (cortex deploy)`
             : `no API at ${pathname}; endpoints: ${apis.map((a) => a.endpoint).join(', ')}`,
       });
+    }
+    const down = this.routes.down(route.api);
+    if (down !== undefined) {
+      req.resume();
+      return json(res, 503, { error: `${route.api} has no ready replica: ${down}` });
     }
     const body = await readBody(req, this.options.maxBodyBytes);
     if (body === undefined) {

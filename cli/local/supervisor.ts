@@ -32,6 +32,7 @@ const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const IDLE_EXIT_MS = 3_000;
 const READY_TIMEOUT_MS = Number(process.env.CORTEX_READY_TIMEOUT_S ?? 600) * 1000;
 const GRACE_PERIOD_S = 30;
+const SNAPSHOT_HOLD_MS = 30_000;
 
 /** Environment variables of the supervisor that replicas must not inherit. */
 const PRIVATE_ENV = ['CORTEX_PORT', 'CORTEX_HOST', 'CORTEX_TERMINATION_LOG', 'NODE_TEST_CONTEXT', 'NODE_CHANNEL_FD'];
@@ -115,6 +116,9 @@ class Supervisor {
   private bindTimer: NodeJS.Timeout | undefined;
   private readonly control: http.Server;
   private readonly knownSnapshots = new Set<string>();
+  /** Snapshots a deploy named recently: kept until then (ms), used or not. */
+  private readonly heldSnapshots = new Map<string, number>();
+  private collectTimer: NodeJS.Timeout | undefined;
   private operations = 0;
   private idleSince = Date.now();
   private stopping = false;
@@ -232,24 +236,29 @@ class Supervisor {
   private routeTable(): RouteTable {
     return {
       match: (pathname) => {
-        let best: { api: string; endpoint: string } | undefined;
-        for (const runner of this.runners.values()) {
-          if (!runner.active) continue;
-          const endpoint = runner.endpoint;
-          if (
-            stripEndpoint(endpoint, pathname) !== undefined &&
-            (best === undefined || endpoint.length > best.endpoint.length)
-          ) {
-            best = { api: runner.name, endpoint };
+        // APIs that run first; then one whose first version failed (answered 503, not 404).
+        for (const active of [true, false]) {
+          let best: { api: string; endpoint: string } | undefined;
+          for (const runner of this.runners.values()) {
+            if (runner.active !== active) continue;
+            const endpoint = runner.endpoint;
+            if (
+              stripEndpoint(endpoint, pathname) !== undefined &&
+              (best === undefined || endpoint.length > best.endpoint.length)
+            ) {
+              best = { api: runner.name, endpoint };
+            }
           }
+          if (best) return best;
         }
-        return best;
+        return undefined;
       },
       backends: (api) => (this.runners.get(api)?.routable() ?? []).map((r) => ({ id: r.id, port: r.port! })),
       isLeaving: (id) => [...this.runners.values()].some((r) => r.isDraining(id)),
-      unavailableReason: (api) => {
-        const status = this.runners.get(api)?.status();
-        return status?.reason ?? status?.status ?? 'deleted';
+      unavailableReason: (api) => this.runners.get(api)?.publicReason() ?? 'it was deleted',
+      down: (api) => {
+        const runner = this.runners.get(api);
+        return runner === undefined || runner.active ? undefined : runner.publicReason();
       },
       endpoints: () =>
         [...this.runners.values()]
@@ -307,6 +316,9 @@ class Supervisor {
     const emit = streamTo(res);
     const name = request.name;
     this.knownSnapshots.add(request.snapshot);
+    // The CLI deploys a project's APIs one after another from one snapshot: a failed first one
+    // must not take the snapshot from under the next.
+    this.heldSnapshots.set(request.snapshot, Date.now() + SNAPSHOT_HOLD_MS);
     const endpoint = request.spec.networking.endpoint;
     const clash = [...this.runners.values()].find((r) => r.name !== name && r.active && r.endpoint === endpoint);
     if (clash) {
@@ -392,11 +404,26 @@ class Supervisor {
   private collectSnapshots(): void {
     const used = new Set<string>();
     for (const runner of this.runners.values()) for (const s of runner.snapshots()) used.add(s);
+    const now = Date.now();
+    let retry = Infinity;
     for (const dir of this.knownSnapshots) {
       if (used.has(dir)) continue;
+      const held = this.heldSnapshots.get(dir) ?? 0;
+      if (held > now) {
+        retry = Math.min(retry, held - now);
+        continue;
+      }
+      this.heldSnapshots.delete(dir);
       // Never anything outside $CORTEX_HOME/snapshots, whatever a request or state.json said.
       if (isInside(this.l.snapshots, dir)) rmSync(dir, { recursive: true, force: true });
       this.knownSnapshots.delete(dir);
+    }
+    if (retry !== Infinity && this.collectTimer === undefined) {
+      this.collectTimer = setTimeout(() => {
+        this.collectTimer = undefined;
+        this.collectSnapshots();
+      }, retry + 10);
+      this.collectTimer.unref();
     }
   }
 
@@ -423,6 +450,8 @@ class Supervisor {
     this.stopping = true;
     this.log.info('stopping every replica');
     await Promise.all([...this.runners.values()].map((r) => r.shutdown()));
+    this.heldSnapshots.clear(); // no deploy can follow: a failed one's snapshot goes now
+    this.collectSnapshots();
     if (this.gateway.address) await this.gateway.close();
     this.control.close();
     rmSync(this.l.socket, { force: true });

@@ -2,12 +2,40 @@
 // $CORTEX_HOME on a free loopback port. Each prints its figures (docs/reliability.md).
 //   npx node --test test/faults/local.test.ts
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { copyProject, localEnv, type LocalEnv } from '../helpers/local.ts';
+import { postJson, repoRoot, waitFor } from '../helpers/serve.ts';
+
+const fixture = (name: string) => path.join(repoRoot, 'test', 'faults', 'fixtures', name);
+const SECRET = 'S3cretPassw0rd';
+
+interface ApiJson {
+  status: string;
+  reason?: string;
+  replicas: { id: string; pid?: number; state: string }[];
+}
+const getApi = async (local: LocalEnv, name: string) =>
+  JSON.parse((await local.cortex(['get', name, '-o', 'json'])).stdout) as ApiJson;
+
+/**
+ * A copy of fixtures/local-secret: API secret fails to start (a password in its error) while `flag`
+ * exists; API ok starts (it keeps the gateway up).
+ */
+function secretProject(): { dir: string; flag: string } {
+  const dir = copyProject(fixture('local-secret'));
+  const flag = `${dir}.flag`;
+  writeFileSync(
+    path.join(dir, 'cortex.yaml'),
+    `- name: secret\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n` +
+      `    config:\n      flag_file: ${flag}\n` +
+      `- name: ok\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: ok.py\n`,
+  );
+  return { dir, flag };
+}
 
 /** One request over the control socket, as any local process could send it. */
 function control(
@@ -85,6 +113,53 @@ describe('local environment: faults and hostile input', { concurrency: false }, 
           process.umask(old);
           rmSync(project, { recursive: true, force: true });
           rmSync(victim, { recursive: true, force: true });
+        }
+      }),
+  );
+
+  test(
+    'items 9 and 10: a failed first deploy answers 503 at once with a generic reason; a replica failing its ' +
+      'restarts with a password in its error: clients get a generic 503, cortex get keeps the details',
+    { timeout: 120_000 },
+    () =>
+      withLocal(async (local) => {
+        const { dir, flag } = secretProject();
+        try {
+          writeFileSync(flag, '');
+          const first = await local.cortex(['deploy', dir]);
+          assert.equal(first.code, 1, first.stderr);
+          let started = Date.now();
+          const never = await postJson(local.url('/secret'), {});
+          const neverText = await never.text();
+          figure(`failed first deploy: ${never.status} in ${Date.now() - started} ms: ${neverText}`);
+          assert.equal(never.status, 503, neverText);
+          assert.match(neverText, /secret has no ready replica: its first version failed to start/);
+          assert.doesNotMatch(neverText, new RegExp(SECRET));
+          assert.match((await getApi(local, 'secret')).reason ?? '', new RegExp(SECRET), 'details stay in cortex get');
+
+          rmSync(flag);
+          const second = await local.cortex(['deploy', dir]);
+          assert.equal(second.code, 0, second.stderr);
+          writeFileSync(flag, '');
+          process.kill((await getApi(local, 'secret')).replicas[0].pid!, 'SIGKILL');
+          await waitFor(
+            'secret to fail its restarts',
+            async () => {
+              const api = await getApi(local, 'secret');
+              return api.status === 'error' && (api.reason ?? '').includes(SECRET) ? api : undefined;
+            },
+            30_000,
+          );
+          started = Date.now();
+          const down = await postJson(local.url('/secret'), {});
+          const downText = await down.text();
+          figure(`failing restarts: ${down.status} after ${Date.now() - started} ms: ${downText}`);
+          assert.equal(down.status, 503, downText);
+          assert.doesNotMatch(downText, new RegExp(SECRET));
+          assert.match(downText, /the API failed to start; see cortex logs secret \/ cortex get secret/);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+          rmSync(flag, { force: true });
         }
       }),
   );
