@@ -179,6 +179,37 @@ describe('gateway', () => {
     routes.apis.clear();
   });
 
+  test('a replica that fails after it got the request: 502, never sent to another replica (no double run)', async () => {
+    const seen: string[] = [];
+    const crashing = http.createServer((req) => {
+      req.resume();
+      req.on('end', () => {
+        seen.push('crashing');
+        req.socket.destroy(); // a replica killed while its predictor runs the request
+      });
+    });
+    await new Promise<void>((r) => crashing.listen(0, '127.0.0.1', r));
+    servers.push(crashing);
+    const good = await backend('good');
+    servers.push(good.server);
+    routes.apis.set('api', {
+      endpoint: '/api',
+      backends: [
+        { id: 'crashing', port: (crashing.address() as AddressInfo).port },
+        { id: 'good-2', port: good.port },
+      ],
+    });
+    try {
+      const r = await post('/api', 'once');
+      assert.equal(r.status, 502);
+      assert.match(r.json.error ?? '', /replica crashing failed while answering: ECONNRESET/);
+      assert.deepEqual(seen, ['crashing']);
+      assert.deepEqual(good.seen, [], 'sent to another replica: it would have run twice');
+    } finally {
+      routes.apis.clear();
+    }
+  });
+
   test('a 503 is passed on, unless its replica is draining: then it goes to another replica', async () => {
     const busy = await backend('busy', { status: 503 });
     const good = await backend('good');

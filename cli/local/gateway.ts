@@ -5,8 +5,10 @@
 // - While an API has no ready replica (starting, restarting) a request is held up to holdMs
 //   rather than failed.
 // - The body is read first, so a request that never reached a predictor can be sent again:
-//   connection refused or reset on a reused keep-alive connection, or the 503 of a replica
-//   that started draining. That is what makes a rolling update lose no request.
+//   connection refused, a reset of a reused keep-alive connection by a draining replica, or
+//   the 503 of a replica that started draining. That is what makes a rolling update lose no
+//   request. Nothing else is sent twice: a replica that fails while it holds a request gets
+//   the client a 502, since its predictor may have run it.
 // It knows nothing about processes: a RouteTable says where things are.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -176,7 +178,6 @@ export class Gateway {
       clientGone = true;
       upstream?.destroy();
     });
-    let resetRetried = false;
     for (let attempt = 1; ; attempt++) {
       const backend = await this.pick(route.api, deadline, () => clientGone);
       if (clientGone) return;
@@ -193,11 +194,9 @@ export class Gateway {
         headers,
         body,
         res,
-        !resetRetried,
         (u) => (upstream = u),
       );
       if (outcome === 'done') return;
-      if (outcome === 'ECONNRESET' || outcome === 'EPIPE') resetRetried = true;
       if (attempt >= this.options.maxAttempts) {
         return json(res, 502, {
           error: `${route.api}: replica ${backend.id} failed before answering (${outcome}); retry`,
@@ -243,7 +242,6 @@ export class Gateway {
     headers: http.OutgoingHttpHeaders,
     body: Buffer,
     res: http.ServerResponse,
-    retryReset: boolean,
     bind: (upstream: http.ClientRequest) => void,
   ): Promise<'done' | string> {
     let agent = this.agents.get(backend.id);
@@ -297,15 +295,14 @@ export class Gateway {
           res.destroy();
           return resolve('done');
         }
-        // Sent again when no predictor can have seen it: the connection was refused, or it was
-        // reset before any answer (a kept-alive connection closed by a draining replica, or a
-        // replica that had just crashed). A replica that crashes *while* answering resets the
-        // connection the same way, so a reset is retried once only (unless the replica is
-        // draining): a request that kills replicas cannot take them all down.
+        // Sent again only when no predictor can have seen it: the connection was refused, or a
+        // draining replica closed a kept-alive connection (it finishes what it holds, so the
+        // reset came before the request). Any other reset may come from a replica that crashed
+        // while its predictor ran the request (a killed `cortex serve` leaves the Python worker
+        // to finish it): sending it elsewhere would run it twice, so it gets 502.
         const reset = error.code === 'ECONNRESET' || error.code === 'EPIPE';
         const neverReached =
-          error.code === 'ECONNREFUSED' ||
-          (reset && (retryReset || (upstream.reusedSocket && this.routes.isLeaving(backend.id))));
+          error.code === 'ECONNREFUSED' || (reset && upstream.reusedSocket && this.routes.isLeaving(backend.id));
         if (neverReached) {
           // Most likely gone: try the others (or wait for the supervisor to notice) first.
           this.suspect.set(backend.id, Date.now() + 1000);

@@ -2,7 +2,16 @@
 // $CORTEX_HOME on a free loopback port. Each prints its figures (docs/reliability.md).
 //   npx node --test test/faults/local.test.ts
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -160,6 +169,57 @@ describe('local environment: faults and hostile input', { concurrency: false }, 
         } finally {
           rmSync(dir, { recursive: true, force: true });
           rmSync(flag, { force: true });
+        }
+      }),
+  );
+
+  test(
+    'item 6: kill -9 of one of two replicas with 1 s requests in flight: no request runs twice; ' +
+      'those the dead replica held get 502',
+    { timeout: 120_000 },
+    () =>
+      withLocal(async (local) => {
+        const dir = copyProject(fixture('local-slow'));
+        const runs = mkdtempSync(path.join(tmpdir(), 'cortex-runs-'));
+        try {
+          writeFileSync(
+            path.join(dir, 'cortex.yaml'),
+            `- name: slow\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n` +
+              `    config:\n      runs_dir: ${runs}\n  autoscaling:\n    min_replicas: 2\n`,
+          );
+          const r = await local.cortex(['deploy', dir]);
+          assert.equal(r.code, 0, r.stderr);
+          const victim = (await getApi(local, 'slow')).replicas[0].pid!;
+          const n = 8;
+          const answers = Promise.all(
+            Array.from({ length: n }, async (_, id) => {
+              const answer = await postJson(local.url('/slow'), { id, sleep: 1 });
+              return { id, status: answer.status, body: await answer.text() };
+            }),
+          );
+          await new Promise((r) => setTimeout(r, 300));
+          process.kill(victim, 'SIGKILL'); // the replica's `cortex serve`: its Python worker finishes orphaned
+          const results = await answers;
+          await new Promise((r) => setTimeout(r, 2000)); // orphaned workers finish what they held
+          const counts = new Map<string, number>();
+          for (const file of readdirSync(runs)) {
+            const id = file.split('.')[0];
+            counts.set(id, (counts.get(id) ?? 0) + 1);
+          }
+          const twice = [...counts].filter(([, c]) => c > 1).map(([id]) => id);
+          const failed = results.filter((x) => x.status !== 200);
+          figure(
+            `replica kill -9 with ${n} requests of 1 s in flight: ${n - failed.length} × 200, ` +
+              `${failed.length} × ${[...new Set(failed.map((x) => x.status))].join('/') || '-'}, ` +
+              `${twice.length} ran twice`,
+          );
+          assert.deepEqual(twice, [], 'requests that ran twice');
+          assert.ok(failed.length > 0, 'the killed replica held some of the requests');
+          for (const f of failed) assert.equal(f.status, 502, f.body);
+          for (const ok of results.filter((x) => x.status === 200)) assert.equal(counts.get(String(ok.id)), 1);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+          rmSync(runs, { recursive: true, force: true });
         }
       }),
   );
