@@ -179,7 +179,7 @@ describe('gateway', () => {
     routes.apis.clear();
   });
 
-  test('a replica that fails after it got the request: 502, never sent to another replica (no double run)', async () => {
+  test('a replica that fails after it got the request: 502, not sent to another replica (no double run)', async () => {
     const seen: string[] = [];
     const crashing = http.createServer((req) => {
       req.resume();
