@@ -22,7 +22,7 @@ import { loadProject } from '../../cli/config/index.ts';
 import { DEFAULT_RUNTIME_IMAGE } from '../../operator/main.ts';
 import { freePort } from '../helpers/local.ts';
 import { parseLogs } from '../helpers/serve.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { waitForReadyz } from '../helpers/wait.ts';
 import { IMAGES, buildImage, formatSteps, imageSize, repoRoot } from '../images/build.ts';
 import { Containers, imageConfig, imagesUnavailable, signalCommand } from '../images/containers.ts';
 
@@ -169,18 +169,7 @@ describe('cortex build, for real: an image that serves without installing anythi
       let out = '';
       server.all.on('data', (chunk: Buffer) => (out += chunk.toString()));
       const url = `http://127.0.0.1:${port}`;
-      await waitFor(
-        'cortex serve in the built image to be ready',
-        async () => {
-          if (server.exitCode !== null) throw new Error(`exited ${server.exitCode}`);
-          const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
-          await res.arrayBuffer();
-          return res.ok;
-        },
-        60_000,
-      ).catch((error: Error) => {
-        throw new Error(`${error.message}:\n${out}`);
-      });
+      await waitForReadyz('cortex serve in the built image to be ready', url, server, () => out);
       log(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
       const res = await fetch(url, {

@@ -22,3 +22,29 @@ export async function waitFor<T>(
     await sleep(250);
   }
 }
+
+/**
+ * Waits until `url`/readyz answers 200 from a server process; throws with its output when it
+ * exits first or the time runs out.
+ */
+export async function waitForReadyz(
+  what: string,
+  url: string,
+  server: { exitCode: number | null },
+  output: () => string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await waitFor(
+    what,
+    async () => {
+      if (server.exitCode !== null) return true; // said below, with its output
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      return res.ok;
+    },
+    timeoutMs,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}:\n${output()}`);
+  });
+  if (server.exitCode !== null) throw new Error(`${what}: the server exited ${server.exitCode}:\n${output()}`);
+}

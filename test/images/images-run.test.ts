@@ -24,7 +24,7 @@ import { packProject } from '../../cli/cluster/pack.ts';
 import { realtimeApis } from '../../cli/cluster/manifests.ts';
 import { loadProject } from '../../cli/config/index.ts';
 import { freePort } from '../helpers/local.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { waitForReadyz } from '../helpers/wait.ts';
 import { IMAGES, STAND_INS, buildImage, formatSteps, imageSize, repoRoot, type ImageName } from './build.ts';
 import { Containers, imageConfig, imagesUnavailable, signalCommand } from './containers.ts';
 
@@ -197,19 +197,7 @@ describe('the images, built with podman and run with buildah', { concurrency: fa
       let out = '';
       server.all?.on('data', (chunk: Buffer) => (out += chunk.toString()));
       const url = `http://127.0.0.1:${port}`;
-      await waitFor(
-        'cortex serve in the image to be ready',
-        async () => {
-          if (server.exitCode !== null) return true; // said below, with its output
-          const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
-          await res.arrayBuffer();
-          return res.ok;
-        },
-        60_000,
-      ).catch((error: Error) => {
-        throw new Error(`${error.message}:\n${out}`);
-      });
-      assert.equal(server.exitCode, null, `cortex serve exited ${server.exitCode}:\n${out}`);
+      await waitForReadyz('cortex serve in the image to be ready', url, server, () => out);
       assert.match(out, /"serving batching on http:\/\/[^"]*:\d+ \(python predictor/);
 
       const sample = JSON.parse(readFileSync(path.join(EXAMPLE, 'sample.json'), 'utf8')) as { features: number[] };
