@@ -14,7 +14,9 @@ import {
 class HeldWorker implements PredictorWorker {
   readonly index: number;
   readonly pid = undefined;
+  accepting = true;
   readonly held: PredictJob[] = [];
+  readonly sent: PredictJob[] = [];
   readonly batches: PredictJob[][] = [];
   constructor(index: number) {
     this.index = index;
@@ -24,6 +26,7 @@ class HeldWorker implements PredictorWorker {
   }
   async start() {}
   send(job: PredictJob) {
+    this.sent.push(job);
     this.held.push(job);
   }
   sendBatch(jobs: PredictJob[]) {
@@ -185,4 +188,105 @@ test('a removed worker gets nothing more', () => {
   for (let i = 0; i < 3; i++) d.submit(job(i, answers));
   assert.equal(a.held.length, 0);
   assert.ok(b.held.length >= 1);
+});
+
+/** A worker that can die: it stops accepting, then refuses what it held, as python.ts does. */
+class MortalWorker extends HeldWorker {
+  send(job: PredictJob) {
+    if (this.accepting) return super.send(job);
+    job.done({ status: 503, kind: BodyKind.Json, body: Buffer.from('{"error":"worker exited"}') });
+  }
+  die() {
+    this.accepting = false;
+    for (const held of this.held.splice(0)) {
+      held.done({ status: 503, kind: BodyKind.Json, body: Buffer.from('{"error":"worker exited"}') });
+    }
+  }
+}
+
+test('a worker that dies fails only the jobs it held; the queue goes to the live worker', () => {
+  const d = new Dispatcher({ threadsPerWorker: 1, maxConcurrency: 100 });
+  const [a, b] = [new MortalWorker(0), new MortalWorker(1)];
+  d.addWorker(a);
+  d.addWorker(b);
+  const answers = new Map<number, PredictResult>();
+  for (let i = 0; i < 64; i++) d.submit(job(i, answers));
+  assert.equal(a.held.length + b.held.length, 2);
+  a.die();
+  d.removeWorker(a); // the pool does this after the worker's exit listeners run
+  assert.equal([...answers.values()].filter((r) => r.status === 503).length, 1, 'only the job a held');
+  while (b.held.length > 0) b.answerAll();
+  assert.equal(answers.size, 64);
+  assert.equal([...answers.values()].filter((r) => r.status === 200).length, 63);
+  assert.equal(d.inFlight, 0);
+});
+
+test('timeout: a queued job is answered 504 and never sent; a held one 504s and its worker is replaced', async () => {
+  const stuck: PredictorWorker[] = [];
+  const d = new Dispatcher({ threadsPerWorker: 1, maxConcurrency: 100, timeoutMs: 40, onStuck: (w) => stuck.push(w) });
+  const [a, b] = [new HeldWorker(0), new HeldWorker(1)];
+  d.addWorker(a);
+  const answers = new Map<number, PredictResult>();
+  d.submit(job(1, answers)); // held by a, hangs
+  d.submit(job(2, answers)); // queued behind it
+  assert.equal(d.usableSlots, 1);
+  await sleep(60);
+  assert.equal(answers.get(1)?.status, 504);
+  assert.equal(answers.get(2)?.status, 504);
+  assert.match(answers.get(1)!.body.toString(), /did not finish within 0\.04 s \(cortex serve --predict-timeout\)/);
+  assert.match(answers.get(2)!.body.toString(), /waited 0\.04 s for a free worker/);
+  assert.deepEqual(stuck, [a], 'a holds only timed-out jobs: replace it');
+  assert.equal(d.usableSlots, 0, 'no usable slot: /readyz fails');
+  assert.equal(d.inFlight, 0, 'timed-out jobs no longer count in flight');
+  d.submit(job(3, answers));
+  assert.equal(a.held.length, 1, 'a stuck worker gets nothing more');
+  d.addWorker(b);
+  assert.deepEqual(
+    b.held.map((j) => j.id),
+    [3],
+    'job 2 was dropped, never sent',
+  );
+  a.answerAll(); // the hung predict's late answer is dropped
+  assert.equal(answers.get(1)?.status, 504);
+  b.answerAll();
+  assert.equal(answers.get(3)?.status, 200);
+});
+
+test('a stuck worker is replaced only once its other jobs finished', async () => {
+  const stuck: PredictorWorker[] = [];
+  const d = new Dispatcher({ threadsPerWorker: 2, maxConcurrency: 100, timeoutMs: 40, onStuck: (w) => stuck.push(w) });
+  const w = new HeldWorker(0);
+  d.addWorker(w);
+  const answers = new Map<number, PredictResult>();
+  d.submit(job(1, answers));
+  await sleep(20);
+  d.submit(job(2, answers));
+  await sleep(30); // job 1 timed out, job 2 is still running
+  assert.equal(answers.get(1)?.status, 504);
+  assert.deepEqual(stuck, []);
+  const second = w.held.find((j) => j.id === 2)!;
+  second.done(ok(2));
+  assert.equal(answers.get(2)?.status, 200);
+  assert.deepEqual(stuck, [w]);
+});
+
+test('cancel: a queued job whose client went away is dropped and never runs', () => {
+  const d = new Dispatcher({ threadsPerWorker: 1, maxConcurrency: 100 });
+  const w = new HeldWorker(0);
+  d.addWorker(w);
+  const answers = new Map<number, PredictResult>();
+  const jobs = [1, 2, 3].map((id) => job(id, answers));
+  for (const j of jobs) d.submit(j);
+  assert.equal(d.cancel(jobs[0]), false, 'already at the worker: it stays counted until answered');
+  assert.equal(d.cancel(jobs[1]), true);
+  assert.equal(d.inFlight, 2);
+  assert.equal(d.queueLength, 1);
+  w.answerAll();
+  w.answerAll();
+  assert.deepEqual(
+    w.sent.map((j) => j.id),
+    [1, 3],
+  );
+  assert.equal(answers.has(2), false);
+  assert.equal(d.inFlight, 0);
 });

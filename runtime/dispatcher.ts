@@ -4,13 +4,20 @@
 //   batch); beyond that submit() returns false and the front answers 503 at once.
 // - Dispatch: to the worker with the fewest outstanding units (a unit is a job, or a batch
 //   when batching), so a request never waits while a worker is idle (Cortex issue #839).
+//   Only workers that accept work get any: a worker that died (or is being replaced) is
+//   skipped, so its death fails only the jobs it held, never the queue.
 // - Pipelining: a worker is given more than `threads` units only when its predictor is fast:
 //   about two milliseconds of estimated work at most, so the pipe round trip is amortised
 //   for trivial predictors while slow ones are fed strictly on demand and a queued request
 //   is never stuck behind a busy worker for long.
+// - Timeout (`timeoutMs`, from admission): the job is answered 504. A queued one is dropped
+//   and never runs. One a worker holds cannot be taken back (a Python thread cannot be
+//   killed): that worker gets no more work, and once it holds nothing but timed-out jobs
+//   `onStuck` is called so the pool replaces it.
+// - cancel(): a client that went away; a job still queued is dropped and never runs.
 import { performance } from 'node:perf_hooks';
 import { Deque } from './deque.ts';
-import type { PredictJob, PredictorWorker, PredictResult } from './workers/types.ts';
+import { BodyKind, type PredictJob, type PredictorWorker, type PredictResult } from './workers/types.ts';
 
 export interface BatchingOptions {
   maxBatchSize: number;
@@ -25,17 +32,43 @@ export interface DispatcherOptions {
   batching?: BatchingOptions;
   /** Called with the size of every batch sent to a worker. */
   onBatch?: (size: number) => void;
+  /** A job not answered this long after admission is answered 504; 0 or absent: no limit. */
+  timeoutMs?: number;
+  /** A worker holds only jobs past the timeout: it gets no more work and should be replaced. */
+  onStuck?: (worker: PredictorWorker) => void;
 }
 
-type Unit = PredictJob | PredictJob[];
+type Where = 'queued' | 'sent' | 'settled';
+
+interface Ticket {
+  job: PredictJob;
+  respond: (result: PredictResult) => void;
+  where: Where;
+  timer: NodeJS.Timeout | undefined;
+  unit: Unit | undefined;
+}
+
+interface Unit {
+  tickets: Ticket[];
+  /** Tickets the worker has not answered yet. */
+  left: number;
+  /** One of its jobs passed the timeout while the worker held it. */
+  expired: boolean;
+  state: WorkerState | undefined;
+  sentAt: number;
+}
 
 interface WorkerState {
   worker: PredictorWorker;
   units: number;
+  /** Units held past the timeout. */
+  expiredUnits: number;
+  /** Gets no more work: it holds a job past the timeout. */
+  stuck: boolean;
+  replacing: boolean;
   /** Exponentially weighted service time per unit, ms. */
   serviceMs: number;
   lastDone: number;
-  alive: boolean;
 }
 
 const pipelineBudgetMs = 2;
@@ -45,8 +78,10 @@ export class Dispatcher {
   private readonly options: DispatcherOptions;
   private readonly states: WorkerState[] = [];
   private readonly queue = new Deque<Unit>();
+  private readonly tickets = new WeakMap<PredictJob, Ticket>();
   private admitted = 0;
-  private forming: PredictJob[] = [];
+  private waiting = 0;
+  private forming: Ticket[] = [];
   private formingTimer: NodeJS.Timeout | undefined;
 
   constructor(options: DispatcherOptions) {
@@ -60,25 +95,37 @@ export class Dispatcher {
 
   /** Jobs waiting for a worker (including a batch still forming). */
   get queueLength(): number {
-    let n = this.forming.length;
-    for (const unit of this.queue) n += Array.isArray(unit) ? unit.length : 1;
-    return n;
+    return this.waiting;
   }
 
   get workerCount(): number {
     return this.states.length;
   }
 
+  /** Predict slots that can take work now: threads of live workers not stuck in a timed-out predict. */
+  get usableSlots(): number {
+    let n = 0;
+    for (const state of this.states) if (this.usable(state)) n += this.options.threadsPerWorker;
+    return n;
+  }
+
   addWorker(worker: PredictorWorker): void {
     // Unknown predictors start as slow ones: no pipelining until completions show otherwise.
-    this.states.push({ worker, units: 0, serviceMs: 10, lastDone: 0, alive: true });
+    this.states.push({
+      worker,
+      units: 0,
+      expiredUnits: 0,
+      stuck: false,
+      replacing: false,
+      serviceMs: 10,
+      lastDone: 0,
+    });
     this.pump();
   }
 
   removeWorker(worker: PredictorWorker): void {
     const i = this.states.findIndex((s) => s.worker === worker);
     if (i < 0) return;
-    this.states[i].alive = false;
     this.states.splice(i, 1);
   }
 
@@ -86,12 +133,18 @@ export class Dispatcher {
   submit(job: PredictJob): boolean {
     if (this.admitted >= this.options.maxConcurrency) return false;
     this.admitted++;
+    this.waiting++;
+    const ticket: Ticket = { job, respond: job.done, where: 'queued', timer: undefined, unit: undefined };
+    this.tickets.set(job, ticket);
+    job.done = (result) => this.answered(ticket, result);
+    const timeoutMs = this.options.timeoutMs ?? 0;
+    if (timeoutMs > 0) ticket.timer = setTimeout(() => this.expire(ticket), timeoutMs);
     const batching = this.options.batching;
     if (batching === undefined) {
-      this.enqueue(job);
+      this.enqueue({ tickets: [ticket], left: 1, expired: false, state: undefined, sentAt: 0 });
       return true;
     }
-    this.forming.push(job);
+    this.forming.push(ticket);
     if (this.forming.length >= batching.maxBatchSize) {
       this.sealBatch();
     } else if (this.forming.length === 1) {
@@ -100,29 +153,96 @@ export class Dispatcher {
     return true;
   }
 
+  /**
+   * The client went away. A job still waiting for a worker is dropped (it never runs, and no
+   * longer counts in flight); returns whether it was. A job a worker holds stays counted
+   * until the worker answers it or it times out.
+   */
+  cancel(job: PredictJob): boolean {
+    const ticket = this.tickets.get(job);
+    if (ticket === undefined || ticket.where !== 'queued') return false;
+    this.waiting--;
+    this.settle(ticket);
+    return true;
+  }
+
   /** Answer every job that has not reached a worker (used when shutting down for good). */
   failPending(result: PredictResult): void {
     clearTimeout(this.formingTimer);
-    const pending = [...this.forming];
+    const pending = this.forming;
     this.forming = [];
-    for (const unit of this.queue) {
-      if (Array.isArray(unit)) pending.push(...unit);
-      else pending.push(unit);
-    }
+    for (const unit of this.queue) pending.push(...unit.tickets);
     this.queue.clear();
-    for (const job of pending) {
-      this.admitted--;
-      job.done(result);
+    for (const ticket of pending) {
+      if (ticket.where !== 'queued') continue;
+      this.waiting--;
+      this.settle(ticket, result);
     }
+  }
+
+  /** Answers the client once; a job's later answer (after a timeout or a cancel) is dropped. */
+  private settle(ticket: Ticket, result?: PredictResult): void {
+    if (ticket.where === 'settled') return;
+    ticket.where = 'settled';
+    clearTimeout(ticket.timer);
+    this.admitted--;
+    if (result !== undefined) ticket.respond(result);
+  }
+
+  /** A worker answered (or, dying, refused) one job. */
+  private answered(ticket: Ticket, result: PredictResult): void {
+    const unit = ticket.unit;
+    this.settle(ticket, result);
+    if (unit === undefined || --unit.left > 0) return this.pump();
+    const state = unit.state;
+    if (state !== undefined) {
+      const now = performance.now();
+      state.units--;
+      if (unit.expired) {
+        state.expiredUnits--;
+        if (state.expiredUnits === 0) state.stuck = false; // slow, not hung: it finished after all
+      } else {
+        const service = now - Math.max(unit.sentAt, state.lastDone);
+        state.serviceMs = state.serviceMs * 0.8 + Math.min(service, 60_000) * 0.2;
+      }
+      state.lastDone = now;
+      this.checkStuck(state);
+    }
+    this.pump();
+  }
+
+  private expire(ticket: Ticket): void {
+    if (ticket.where === 'settled') return;
+    const seconds = (this.options.timeoutMs ?? 0) / 1000;
+    if (ticket.where === 'queued') {
+      this.waiting--;
+      this.settle(ticket, timedOut(`the request waited ${seconds} s for a free worker`));
+      return;
+    }
+    this.settle(ticket, timedOut(`the prediction did not finish within ${seconds} s`));
+    const unit = ticket.unit!;
+    const state = unit.state;
+    if (unit.expired || state === undefined) return;
+    unit.expired = true;
+    state.expiredUnits++;
+    state.stuck = true;
+    this.checkStuck(state);
+  }
+
+  private checkStuck(state: WorkerState): void {
+    if (!state.stuck || state.replacing || state.units > state.expiredUnits) return;
+    if (!this.states.includes(state)) return;
+    state.replacing = true;
+    this.options.onStuck?.(state.worker);
   }
 
   private sealBatch(): void {
     clearTimeout(this.formingTimer);
     this.formingTimer = undefined;
-    if (this.forming.length === 0) return;
-    const batch = this.forming;
+    const tickets = this.forming.filter((t) => t.where === 'queued');
     this.forming = [];
-    this.enqueue(batch);
+    if (tickets.length === 0) return;
+    this.enqueue({ tickets, left: tickets.length, expired: false, state: undefined, sentAt: 0 });
   }
 
   private enqueue(unit: Unit): void {
@@ -138,16 +258,29 @@ export class Dispatcher {
 
   private pump(): void {
     while (this.queue.length > 0) {
+      const head = this.queue.peek()!;
+      head.tickets = head.tickets.filter((t) => t.where === 'queued'); // drop the cancelled and timed out
+      head.left = head.tickets.length;
+      if (head.left === 0) {
+        this.queue.shift();
+        continue;
+      }
       const state = this.pick();
       if (state === undefined) break;
-      this.send(state, this.queue.shift()!);
+      this.queue.shift();
+      this.send(state, head);
     }
   }
 
-  /** The least-loaded worker that may take another unit, if any. */
+  private usable(state: WorkerState): boolean {
+    return !state.stuck && state.worker.accepting;
+  }
+
+  /** The least-loaded usable worker that may take another unit, if any. */
   private pick(): WorkerState | undefined {
     let best: WorkerState | undefined;
     for (const state of this.states) {
+      if (!this.usable(state)) continue;
       if (best === undefined || state.units < best.units) best = state;
     }
     if (best === undefined || best.units >= this.capacity(best)) return undefined;
@@ -163,36 +296,26 @@ export class Dispatcher {
 
   private send(state: WorkerState, unit: Unit): void {
     state.units++;
-    const sentAt = performance.now();
-    const finished = () => {
-      const now = performance.now();
-      const service = now - Math.max(sentAt, state.lastDone);
-      state.serviceMs = state.serviceMs * 0.8 + service * 0.2;
-      state.lastDone = now;
-      state.units--;
-    };
-    if (Array.isArray(unit)) {
-      let left = unit.length;
-      for (const job of unit) {
-        const respond = job.done;
-        job.done = (result) => {
-          this.admitted--;
-          if (--left === 0) finished();
-          respond(result);
-          this.pump();
-        };
-      }
-      this.options.onBatch?.(unit.length);
-      state.worker.sendBatch(unit);
+    unit.state = state;
+    unit.sentAt = performance.now();
+    for (const ticket of unit.tickets) {
+      ticket.where = 'sent';
+      ticket.unit = unit;
+    }
+    this.waiting -= unit.tickets.length;
+    if (this.options.batching !== undefined) {
+      this.options.onBatch?.(unit.tickets.length);
+      state.worker.sendBatch(unit.tickets.map((t) => t.job));
       return;
     }
-    const respond = unit.done;
-    unit.done = (result) => {
-      this.admitted--;
-      finished();
-      respond(result);
-      this.pump();
-    };
-    state.worker.send(unit);
+    state.worker.send(unit.tickets[0].job);
   }
+}
+
+function timedOut(what: string): PredictResult {
+  return {
+    status: 504,
+    kind: BodyKind.Json,
+    body: Buffer.from(JSON.stringify({ error: `${what} (cortex serve --predict-timeout)` })),
+  };
 }

@@ -1,6 +1,7 @@
 // Keeps `size` predictor workers alive: starts them, hands ready ones to the dispatcher,
 // restarts one that dies with exponential backoff, and reports a failed init as fatal
-// (the replica then exits non-zero, as Cortex's did, so the orchestrator sees it).
+// (the replica then exits non-zero, as Cortex's did, so the orchestrator sees it). A worker
+// stuck in a predict past the timeout is replaced: killed and started again at once.
 import type { Dispatcher } from './dispatcher.ts';
 import type { Logger } from '../operator/util/log.ts';
 import { InitError, type PredictorWorker, type WorkerExit } from './workers/types.ts';
@@ -26,6 +27,9 @@ export class WorkerPool {
   private readonly current: (PredictorWorker | undefined)[];
   private readonly crashes: number[];
   private readonly ready: boolean[];
+  /** Workers being replaced (stuck): their exit restarts them at once, not counted as a crash. */
+  private readonly replacing = new Set<PredictorWorker>();
+  private started = false;
   private stopping = false;
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -44,6 +48,11 @@ export class WorkerPool {
     return this.readyCount === this.options.size;
   }
 
+  /** Every worker finished its first initialisation (restarts since then do not matter). */
+  get startedOnce(): boolean {
+    return this.started;
+  }
+
   pids(): (number | undefined)[] {
     return this.current.map((w) => w?.pid);
   }
@@ -53,6 +62,20 @@ export class WorkerPool {
     const starts = [];
     for (let i = 0; i < this.options.size; i++) starts.push(this.startWorker(i));
     await Promise.all(starts);
+    this.started = true;
+  }
+
+  /**
+   * Kills a worker stuck in a predict past the timeout (Python threads cannot be stopped, so
+   * the process goes) and starts a new one at once. The dispatcher calls this only once the
+   * worker holds nothing but timed-out jobs.
+   */
+  replace(worker: PredictorWorker, why: string): void {
+    const index = this.current.indexOf(worker);
+    if (index < 0 || this.stopping || this.replacing.has(worker)) return;
+    this.replacing.add(worker);
+    this.options.logger.error(`worker ${index} ${why}; replacing it`, { worker: index, pid: worker.pid });
+    worker.shutdown(0).catch(() => undefined);
   }
 
   private async startWorker(index: number): Promise<void> {
@@ -72,18 +95,19 @@ export class WorkerPool {
     this.ready[index] = false;
     this.current[index] = undefined;
     this.options.dispatcher.removeWorker(worker);
+    const replaced = this.replacing.delete(worker);
     if (this.stopping || exit.initError !== undefined) return; // init failures surface via start()
     if (Date.now() - startedAt > stableAfterMs) this.crashes[index] = 0;
-    const delay = Math.min(
-      (this.options.backoffMs ?? 500) * 2 ** this.crashes[index],
-      this.options.maxBackoffMs ?? 30_000,
-    );
-    this.crashes[index]++;
-    const how = exit.signal !== null ? `signal ${exit.signal}` : `code ${exit.code}`;
-    this.options.logger.error(`worker ${index} exited (${how}); restarting in ${delay} ms`, {
-      worker: index,
-      restarts: this.crashes[index],
-    });
+    let delay = 0;
+    if (!replaced) {
+      delay = Math.min((this.options.backoffMs ?? 500) * 2 ** this.crashes[index], this.options.maxBackoffMs ?? 30_000);
+      this.crashes[index]++;
+      const how = exit.signal !== null ? `signal ${exit.signal}` : `code ${exit.code}`;
+      this.options.logger.error(`worker ${index} exited (${how}); restarting in ${delay} ms`, {
+        worker: index,
+        restarts: this.crashes[index],
+      });
+    }
     this.options.onRestart();
     const timer = setTimeout(() => {
       this.timers.delete(timer);

@@ -26,6 +26,11 @@ export interface ReplicaOptions {
   /** How long in-flight requests get to finish after SIGTERM. */
   gracePeriodMs: number;
   requestTimeoutMs: number;
+  /**
+   * A prediction not answered this long after its request arrived is answered 504 (queued:
+   * dropped; running: its worker is replaced). 0: no limit. Default 60 s.
+   */
+  predictTimeoutMs?: number;
   /** Kubernetes reads the last words of a failed container from here. */
   terminationLogPath: string;
 }
@@ -57,6 +62,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   }
 
   const batching = predictor.serverSideBatching;
+  const predictTimeoutMs = options.predictTimeoutMs ?? DEFAULT_PREDICT_TIMEOUT_MS;
   const dispatcher = new Dispatcher({
     threadsPerWorker: predictor.threadsPerProcess,
     maxConcurrency: spec.autoscaling.maxReplicaConcurrency,
@@ -65,6 +71,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       intervalMs: parseDurationMs(batching.batchInterval),
     },
     onBatch: (size) => metrics.observeBatch(size),
+    timeoutMs: predictTimeoutMs,
+    onStuck: (worker) => pool?.replace(worker, `has been running a predict for more than ${predictTimeoutMs / 1000} s`),
   });
   let pool: WorkerPool | undefined;
   const metrics = new RuntimeMetrics(name, {
@@ -102,7 +110,14 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     dispatcher,
     metrics,
     logger,
-    isReady: () => pool.allReady,
+    notReady: () => {
+      if (!pool.startedOnce) return `${pool.readyCount} of ${predictor.processesPerReplica} workers ready`;
+      if (dispatcher.usableSlots > 0) return undefined;
+      return (
+        `no worker can take a request (${pool.readyCount} of ${predictor.processesPerReplica} ready; ` +
+        'the others are restarting or stuck in a predict past --predict-timeout)'
+      );
+    },
     workerSummary: () => ({ size: predictor.processesPerReplica, ready: pool.readyCount }),
     maxBodyBytes: options.maxBodyBytes,
     requestTimeoutMs: options.requestTimeoutMs,
@@ -137,6 +152,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   };
   return { server, port: address.port, stop };
 }
+
+export const DEFAULT_PREDICT_TIMEOUT_MS = 60_000;
 
 const shuttingDown = {
   status: 503,

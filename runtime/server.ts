@@ -4,6 +4,7 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from './dispatcher.ts';
 import type { JsonLogger } from '../operator/util/log.ts';
 import type { RuntimeMetrics } from './metrics.ts';
@@ -15,8 +16,8 @@ export interface ServerOptions {
   dispatcher: Dispatcher;
   metrics: RuntimeMetrics;
   logger: JsonLogger;
-  /** Whether every worker has finished init. */
-  isReady(): boolean;
+  /** Why the replica cannot take requests now (undefined: it can): /readyz answers 503 with it. */
+  notReady(): string | undefined;
   workerSummary(): { size: number; ready: number };
   /** Largest accepted request body; larger → 413. */
   maxBodyBytes: number;
@@ -35,7 +36,8 @@ export class RuntimeServer {
   readonly http: http.Server;
   private readonly options: ServerOptions;
   private draining = false;
-  private active = 0;
+  /** Predict requests not answered yet, with their job once submitted. */
+  private readonly pending = new Map<http.ServerResponse, PredictJob | undefined>();
   private nextId = 0;
   private idle: (() => void) | undefined;
 
@@ -50,11 +52,18 @@ export class RuntimeServer {
       },
       (req, res) => this.handle(req, res),
     );
-    // A malformed request must never take the process down: answer 400 and close.
-    this.http.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    // A malformed request must never take the process down: answer with a JSON error and close.
+    this.http.on('clientError', (error: NodeJS.ErrnoException & { reason?: string }, socket) => {
       if (!socket.writable) return;
-      const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        return rawAnswer(socket, 408, 'the request did not arrive in time (cortex serve --request-timeout)');
+      }
+      if (error.code === 'HPE_HEADER_OVERFLOW') return rawAnswer(socket, 431, 'request headers too large');
+      rawAnswer(socket, 400, `malformed HTTP request: ${error.reason ?? error.message}`);
+    });
+    // Node hands CONNECT to this event and closes the connection when nobody listens.
+    this.http.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
+      rawAnswer(socket, 405, 'method CONNECT not allowed', 'Allow: GET, HEAD, POST\r\n');
     });
   }
 
@@ -77,15 +86,40 @@ export class RuntimeServer {
     this.http.close();
     this.http.closeIdleConnections();
     const finished = await new Promise<boolean>((resolve) => {
-      if (this.active === 0) return resolve(true);
+      if (this.pending.size === 0) return resolve(true);
       const timer = setTimeout(() => resolve(false), graceMs);
       this.idle = () => {
         clearTimeout(timer);
         resolve(true);
       };
     });
+    if (!finished) await this.answerPending();
     this.http.closeAllConnections();
     return finished;
+  }
+
+  /** The grace period is over: every request still unanswered gets 503 before its connection closes. */
+  private async answerPending(): Promise<void> {
+    const written: Promise<void>[] = [];
+    for (const [res, job] of [...this.pending]) {
+      this.release(res);
+      if (job !== undefined) this.options.dispatcher.cancel(job);
+      if (res.headersSent || res.destroyed) continue;
+      this.options.metrics.observeRequest(503, 0);
+      written.push(
+        new Promise<void>((resolve) => {
+          const body = JSON.stringify({ error: 'this replica shut down before the request was served; retry' });
+          res.writeHead(503, {
+            'Content-Type': 'application/json',
+            'Content-Length': Buffer.byteLength(body),
+            Connection: 'close',
+          });
+          res.end(body, resolve);
+          res.once('close', resolve);
+        }),
+      );
+    }
+    await Promise.race([Promise.all(written), new Promise((r) => setTimeout(r, 1000))]);
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -134,7 +168,20 @@ export class RuntimeServer {
     }
     if (declaredLength > maxBodyBytes) return this.tooLarge(req, res);
 
-    this.active++;
+    this.pending.set(res, undefined);
+    res.once('close', () => {
+      // Closed before it was answered: the client went away. A job still queued never runs.
+      if (!this.pending.has(res)) return;
+      const job = this.pending.get(res);
+      this.release(res);
+      const dropped = job !== undefined && this.options.dispatcher.cancel(job);
+      if (job !== undefined && this.options.logger.enabled('info')) {
+        this.options.logger.info(
+          `POST / client closed the connection before the answer${dropped ? '; dropped from the queue' : ''}`,
+          { request_id: job.clientRequestId ?? String(job.id) },
+        );
+      }
+    });
     const chunks: Buffer[] = [];
     let size = 0;
     let rejected = false;
@@ -143,7 +190,7 @@ export class RuntimeServer {
       size += chunk.length;
       if (size > maxBodyBytes) {
         rejected = true;
-        this.finished();
+        this.release(res);
         this.tooLarge(req, res);
         return;
       }
@@ -153,11 +200,11 @@ export class RuntimeServer {
       // The client went away mid-body; there is nobody to answer.
       if (!rejected) {
         rejected = true;
-        this.finished();
+        this.release(res);
       }
     });
     req.on('end', () => {
-      if (rejected) return;
+      if (rejected || !this.pending.has(res)) return;
       const job: PredictJob = {
         id: ++this.nextId,
         clientRequestId,
@@ -167,6 +214,7 @@ export class RuntimeServer {
         rawHeaders: raw,
         done: (result) => this.respond(res, job, result, started),
       };
+      this.pending.set(res, job);
       if (!this.options.dispatcher.submit(job)) {
         metrics.reject('over_capacity');
         this.respond(res, job, overCapacity, started);
@@ -175,6 +223,7 @@ export class RuntimeServer {
   }
 
   private respond(res: http.ServerResponse, job: PredictJob, result: PredictResult, started: number): void {
+    if (!this.pending.has(res)) return; // answered already (grace period over) or the client went away
     const { body, status } = result;
     // One writeHead with a flat header list: setHeader() per header costs measurably here.
     const headers: string[] = [];
@@ -200,12 +249,12 @@ export class RuntimeServer {
         latency_ms: Math.round(seconds * 1e6) / 1000,
       });
     }
-    this.finished();
+    this.release(res);
   }
 
-  private finished(): void {
-    this.active--;
-    if (this.active === 0 && this.idle !== undefined) this.idle();
+  private release(res: http.ServerResponse): void {
+    if (!this.pending.delete(res)) return;
+    if (this.pending.size === 0 && this.idle !== undefined) this.idle();
   }
 
   private tooLarge(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -221,9 +270,9 @@ export class RuntimeServer {
   }
 
   private readyz(res: http.ServerResponse): void {
-    const { size, ready } = this.options.workerSummary();
-    if (!this.draining && this.options.isReady()) return this.json(res, 200, { status: 'ready', workers: size });
-    const reason = this.draining ? 'shutting down' : `${ready} of ${size} workers ready`;
+    const { size } = this.options.workerSummary();
+    const reason = this.draining ? 'shutting down' : this.options.notReady();
+    if (reason === undefined) return this.json(res, 200, { status: 'ready', workers: size });
     this.json(res, 503, { status: 'not ready', reason });
   }
 
@@ -232,7 +281,7 @@ export class RuntimeServer {
     this.json(res, 200, {
       api: this.options.api,
       predictor_type: this.options.predictorType,
-      ready: !this.draining && this.options.isReady(),
+      ready: !this.draining && this.options.notReady() === undefined,
       workers: { ready, total: size },
       usage: 'POST a request body to this URL for a prediction',
     });
@@ -253,6 +302,15 @@ export class RuntimeServer {
     res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   }
+}
+
+/** An answer written straight to a socket Node's HTTP parser gave up on (or a CONNECT's). */
+function rawAnswer(socket: Duplex, status: number, error: string, extraHeaders = ''): void {
+  const body = JSON.stringify({ error });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n${extraHeaders}` +
+      `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 const overCapacity: PredictResult = {

@@ -49,6 +49,7 @@ test('serve DIR starts the one API with the flags parsed; SIGTERM drains it and 
       maxBodyBytes: 1024 * 1024,
       gracePeriodMs: 5000,
       requestTimeoutMs: 30_000,
+      predictTimeoutMs: 60_000,
       terminationLogPath: undefined,
     },
   );
@@ -77,7 +78,18 @@ test('serve: several APIs need --api, an unknown one or a bad number is a usage 
   };
   assert.match(await usage(two), /cortex\.yaml lists 2 APIs \(a, b\); choose one with --api NAME\n$/);
   assert.match(await usage(two, '--api', 'c'), /has no API named "c"; it lists: a, b\n$/);
-  assert.equal(await usage(IRIS, '--port', 'http'), 'error: --port must be a whole number, got "http"\n');
+  assert.equal(
+    await usage(IRIS, '--port', 'http'),
+    'error: --port must be a port number from 0 to 65535, got "http"\n',
+  );
+  assert.equal(
+    await usage(IRIS, '--port', '99999'),
+    'error: --port must be a port number from 0 to 65535, got "99999"\n',
+  );
+  assert.equal(
+    await usage(IRIS, '--predict-timeout', 'soon'),
+    'error: --predict-timeout must be a number of seconds (0 or more), got "soon"\n',
+  );
   assert.equal(
     await usage(IRIS, '--max-body-size', 'big'),
     'error: --max-body-size must be a size like 10Mi, 500k or 1048576, got "big"\n',
@@ -85,6 +97,24 @@ test('serve: several APIs need --api, an unknown one or a bad number is a usage 
   const { f, started } = serving();
   assert.equal((await cortex(f, 'serve', two, '--api', 'b', '-p', '0')).code, 0);
   assert.equal(started[0].name, 'b');
+});
+
+test('serve: --predict-timeout is passed on; a port in use is one line and exit 1', async () => {
+  const { f, started } = serving();
+  assert.equal((await cortex(f, 'serve', IRIS, '-p', '0', '--predict-timeout', '2.5')).code, 0);
+  assert.equal(started[0].predictTimeoutMs, 2500);
+  const busy = testFactory({
+    startReplica: () =>
+      Promise.reject(Object.assign(new Error('listen EADDRINUSE: address already in use'), { code: 'EADDRINUSE' })),
+  });
+  const r = await cortex(busy, 'serve', IRIS, '--host', '127.0.0.1', '-p', '8888');
+  assert.deepEqual(
+    { code: r.code, stderr: r.stderr },
+    {
+      code: 1,
+      stderr: 'error: cannot listen on 127.0.0.1:8888: the address is already in use (choose another --port)\n',
+    },
+  );
 });
 
 // What the operator hands every replica (CORTEX_API_SPEC): the RealtimeAPI it reconciled.

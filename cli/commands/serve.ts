@@ -8,7 +8,7 @@ import { loadProject } from '../config/load.ts';
 import { ConfigError } from '../config/errors.ts';
 import { parseMemBytes } from '../../operator/api/v1alpha1/index.ts';
 import { RUNTIME_SPEC_ENV, RuntimeSpecError, parseRuntimeSpec } from '../../operator/reconcilers/runtime-spec.ts';
-import type { Replica } from '../../runtime/replica.ts';
+import { DEFAULT_PREDICT_TIMEOUT_MS, type Replica } from '../../runtime/replica.ts';
 import { CliError } from '../errors.ts';
 import type { Factory } from '../factory.ts';
 import { isTty, printErr, type IOStreams } from '../io.ts';
@@ -22,6 +22,7 @@ export const ServeOptions = Type.Object({
   maxBodySize: Type.String(),
   gracePeriod: Type.String(),
   requestTimeout: Type.String(),
+  predictTimeout: Type.String(),
   apiSpec: Type.Optional(Type.String()),
 });
 export type ServeOptions = Static<typeof ServeOptions>;
@@ -50,6 +51,14 @@ export function serveCommand(f: Factory, runF: RunF<ServeOptions> = runServe): C
     )
     .addOption(
       new Option(
+        '--predict-timeout <seconds>',
+        'a prediction not answered within this gets 504 and its stuck worker is replaced (0: no limit)',
+      )
+        .default(String(DEFAULT_PREDICT_TIMEOUT_MS / 1000))
+        .env('CORTEX_PREDICT_TIMEOUT'),
+    )
+    .addOption(
+      new Option(
         '--api-spec <json>',
         'the RealtimeAPI to serve, as JSON, instead of the one in cortex.yaml (the operator sets it in every replica)',
       )
@@ -74,18 +83,28 @@ export async function runServe(flags: ServeOptions, f: Factory): Promise<void> {
       () => f.exit(1),
     );
   };
-  f.onTerminate(stop);
-  replica = await f.startReplica({
+  const port = portNumber(flags.port);
+  const options = {
     name,
     spec,
     projectDir: dir,
-    port: wholeNumber('--port', flags.port),
+    port,
     host: flags.host,
     maxBodyBytes: bytes('--max-body-size', flags.maxBodySize),
     gracePeriodMs: wholeNumber('--grace-period', flags.gracePeriod) * 1000,
     requestTimeoutMs: wholeNumber('--request-timeout', flags.requestTimeout) * 1000,
+    predictTimeoutMs: seconds('--predict-timeout', flags.predictTimeout) * 1000,
     terminationLogPath: process.env.CORTEX_TERMINATION_LOG ?? '/dev/termination-log',
-  });
+  };
+  f.onTerminate(stop);
+  try {
+    replica = await f.startReplica(options);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code !== undefined ? listenErrors[code] : undefined;
+    if (why !== undefined) throw new CliError(`cannot listen on ${flags.host}:${port}: ${why}`, 1);
+    throw error;
+  }
   // The hint is for a person at a terminal; replicas under a supervisor or in a pod log
   // "<api> is ready" as JSON instead.
   if (isTty(f.io.stderr)) {
@@ -144,6 +163,28 @@ function resolveApiSpec(json: string, config: string, wanted: string | undefined
 function wholeNumber(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new CliError(`${flag} must be a whole number, got "${value}"`, 2);
+  return n;
+}
+
+const listenErrors: Record<string, string> = {
+  EADDRINUSE: 'the address is already in use (choose another --port)',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'no such address on this machine (check --host)',
+};
+
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new CliError(`--port must be a port number from 0 to 65535, got "${value}"`, 2);
+  }
+  return n;
+}
+
+function seconds(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) {
+    throw new CliError(`${flag} must be a number of seconds (0 or more), got "${value}"`, 2);
+  }
   return n;
 }
 

@@ -8,7 +8,9 @@ from urllib.parse import parse_qsl
 
 JSON, TEXT, BYTES, CUSTOM = 0, 1, 2, 3
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode  # built once: json.dumps(separators=...) is not
+# Built once (json.dumps(separators=...) is not). allow_nan=False: NaN and Infinity are not JSON,
+# so a result holding them is a 500, as with Starlette's JSONResponse.
+_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _loads = json.loads
 _HOP_HEADERS = ("content-length", "transfer-encoding", "connection")
 

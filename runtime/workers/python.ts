@@ -81,6 +81,10 @@ export class PythonWorker implements PredictorWorker {
     return this.#jobs.size;
   }
 
+  get accepting(): boolean {
+    return this.ready !== undefined && !this.#exited && !this.#stopping;
+  }
+
   get pid(): number | undefined {
     return this.#child?.pid;
   }

@@ -89,6 +89,8 @@ export interface PredictorWorker {
   readonly index: number;
   /** Jobs sent and not yet answered. */
   readonly inFlight: number;
+  /** Ready, not exited and not shutting down: the dispatcher sends work only to such a worker. */
+  readonly accepting: boolean;
   /** OS pid (Python) or thread id (TypeScript), once started. */
   readonly pid: number | undefined;
   /** Resolves when the predictor finished initialising; rejects with InitError. */

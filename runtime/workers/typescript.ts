@@ -77,6 +77,10 @@ export class TypeScriptWorker implements PredictorWorker {
     return this.#jobs.size;
   }
 
+  get accepting(): boolean {
+    return this.#ready && !this.#closing && !this.#exited;
+  }
+
   /** The worker thread's threadId, once started. */
   get pid(): number | undefined {
     return this.#pid;
