@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
 import type { ChalkInstance } from 'chalk';
 import type { Factory, LocalSession } from '../factory.ts';
-import { colorsOf, isTty } from '../io.ts';
+import { colorsOf, isTty, printErr } from '../io.ts';
 import { curlExample } from '../local/examples.ts';
 import type { ApiView } from '../local/status.ts';
 import { ago, plural, table, type OutputFormat } from '../output.ts';
@@ -52,7 +52,16 @@ export async function runGet(options: GetOptions, f: Factory): Promise<void> {
     const local = f.local(env);
     once = () => localGetText(local, name, fmt, watch, c);
   }
-  if (!watch) return void f.io.stdout.write(await once());
+  if (!watch) {
+    const text = await once();
+    // What went wrong outside any API (a corrupt state.json that was replaced, ...).
+    if (env.provider !== 'kubernetes') {
+      const e = colorsOf(f.io, 'stderr');
+      const running = await f.local(env).findSupervisor();
+      for (const w of (await running?.status())?.warnings ?? []) printErr(f.io, `${e.yellow('warning:')} ${w}`);
+    }
+    return void f.io.stdout.write(text);
+  }
   const tty = isTty(f.io.stdout) && fmt === 'pretty';
   for (;;) {
     const text = await once();

@@ -121,6 +121,7 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
     const client = await ensureSupervisor(l, () => (starting = reporter.step('starting the local environment')));
     starting?.done();
     const status = await client.status();
+    for (const warning of status.warnings ?? []) reporter.warning(warning);
     if (!status.gateway.listening && status.gateway.error) {
       throw new CliError(`${status.gateway.error}\nnothing was deployed`, ExitCode.Failed);
     }

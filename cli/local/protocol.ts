@@ -1,5 +1,13 @@
 // What the supervisor and the CLI say to each other over the control socket. Data only: the
 // CLI prints it, `-o json` shows it as is (snake_case there, see cli/commands/get.ts).
+//
+// Every request the supervisor takes is checked first (parseControlRequest): the shape with
+// TypeBox, the name and spec as cortex.yaml's are (validateApiName, applyDefaults +
+// validateSpec). Anyone who can reach the socket could send anything; nothing unchecked is kept.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { applyDefaults, validateApiName, validateSpec } from '../../operator/api/v1alpha1/index.ts';
+import type { RealtimeApiSpecInput } from '../../operator/api/v1alpha1/index.ts';
 import type { VersionRecord } from './state.ts';
 
 export type ApiState = 'live' | 'updating' | 'error';
@@ -51,6 +59,8 @@ export interface ApiStatus {
 export interface SupervisorStatus {
   pid: number;
   home: string;
+  /** What went wrong outside any API (a corrupt state.json, ...), for the CLI to show. */
+  warnings?: string[];
   gateway: { host: string; port: number; listening: boolean; error?: string };
   apis: ApiStatus[];
 }
@@ -67,3 +77,60 @@ export type RolloutEvent =
   | { type: 'starting'; api: string; replicas: string[] }
   | { type: 'replica-ready'; api: string; replica: string; ready: number; of: number }
   | { type: 'result'; api: string; action: RolloutAction; reason?: string; replica?: string; logTail?: string[] };
+
+const Text = Type.String({ minLength: 1, maxLength: 4096 });
+
+export const DeployRequestSchema = Type.Object(
+  {
+    name: Type.String(),
+    hash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    snapshot: Text,
+    configFile: Text,
+    spec: Type.Unknown(),
+    env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 65536 })),
+    source: Text,
+  },
+  { additionalProperties: false },
+);
+
+export const NameRequestSchema = Type.Object({ name: Type.String() }, { additionalProperties: false });
+export type NameRequest = Static<typeof NameRequestSchema>;
+
+export class ControlRequestError extends Error {}
+
+function shape<T extends TSchema>(what: string, schema: T, body: unknown): Static<T> {
+  if (Value.Check(schema, body)) return body;
+  const first = Value.Errors(schema, body).First();
+  const where = first?.path.replace(/^\//, '').replaceAll('/', '.') ?? '';
+  throw new ControlRequestError(
+    `invalid ${what} request: ${where === '' ? '' : `${where}: `}${first?.message ?? 'unexpected value'}`,
+  );
+}
+
+function checkName(what: string, name: string): void {
+  const bad = validateApiName(name);
+  if (bad) throw new ControlRequestError(`invalid ${what} request: name: ${bad.message}`);
+}
+
+/** A deploy request, checked; its spec with defaults applied. Throws ControlRequestError. */
+export function parseDeployRequest(body: unknown): DeployRequest {
+  const request = shape('deploy', DeployRequestSchema, body);
+  checkName('deploy', request.name);
+  const spec = applyDefaults(request.name, request.spec as RealtimeApiSpecInput);
+  const issues = validateSpec(spec);
+  if (issues.length > 0) {
+    const first = issues[0];
+    throw new ControlRequestError(
+      `invalid deploy request: spec.${first.path.join('.')}: ${first.message}` +
+        (issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''),
+    );
+  }
+  return { ...request, spec };
+}
+
+/** The body of refresh and delete: an API name. Throws ControlRequestError. */
+export function parseNameRequest(what: string, body: unknown): NameRequest {
+  const request = shape(what, NameRequestSchema, body);
+  checkName(what, request.name);
+  return request;
+}

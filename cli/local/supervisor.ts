@@ -24,8 +24,15 @@ import { ApiRunner, versionOf, type RunnerContext } from './api-runner.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
 import { checkSocket, isInside, layout, secureLayout, type Layout } from './paths.ts';
-import type { DeployRequest, RolloutEvent, SupervisorStatus } from './protocol.ts';
-import { readState, writeState, type StateFile } from './state.ts';
+import {
+  ControlRequestError,
+  parseDeployRequest,
+  parseNameRequest,
+  type DeployRequest,
+  type RolloutEvent,
+  type SupervisorStatus,
+} from './protocol.ts';
+import { loadState, writeState, type StateFile } from './state.ts';
 
 const HOLD_MS = 10_000;
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -33,6 +40,7 @@ const IDLE_EXIT_MS = 3_000;
 const READY_TIMEOUT_MS = Number(process.env.CORTEX_READY_TIMEOUT_S ?? 600) * 1000;
 const GRACE_PERIOD_S = 30;
 const SNAPSHOT_HOLD_MS = 30_000;
+const MAX_CONTROL_BODY = 16 * 1024 * 1024;
 
 /** Environment variables of the supervisor that replicas must not inherit. */
 const PRIVATE_ENV = ['CORTEX_PORT', 'CORTEX_HOST', 'CORTEX_TERMINATION_LOG', 'NODE_TEST_CONTEXT', 'NODE_CHANNEL_FD'];
@@ -48,7 +56,10 @@ export async function runSupervisor(): Promise<void> {
     return;
   }
   await killLeftovers(l, log);
-  const supervisor = new Supervisor(l, log, readState(l), localEnvironment(l));
+  const { state, warning } = loadState(l);
+  if (warning) log.error(warning);
+  const supervisor = new Supervisor(l, log, state, localEnvironment(l));
+  if (warning) supervisor.warnings.push(warning);
   await supervisor.start();
 }
 
@@ -119,6 +130,8 @@ class Supervisor {
   /** Snapshots a deploy named recently: kept until then (ms), used or not. */
   private readonly heldSnapshots = new Map<string, number>();
   private collectTimer: NodeJS.Timeout | undefined;
+  /** Said to every CLI that asks for the status (a corrupt state.json, ...). */
+  readonly warnings: string[] = [];
   private operations = 0;
   private idleSince = Date.now();
   private stopping = false;
@@ -273,6 +286,7 @@ class Supervisor {
     return {
       pid: process.pid,
       home: this.l.home,
+      ...(this.warnings.length > 0 ? { warnings: [...this.warnings] } : {}),
       gateway: {
         host: this.env.host,
         port: address?.port ?? this.env.port,
@@ -291,16 +305,32 @@ class Supervisor {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (this.stopping) return sendJson(res, 503, { error: 'the supervisor is stopping', stopping: true });
     const route = `${req.method} ${(req.url ?? '/').split('?')[0]}`;
-    const body = req.method === 'POST' ? await readJson(req) : {};
+    let body: unknown;
+    try {
+      body = req.method === 'POST' ? await readJson(req) : {};
+      switch (route) {
+        case 'POST /deploy':
+          body = parseDeployRequest(body);
+          break;
+        case 'POST /refresh':
+        case 'POST /delete':
+          body = parseNameRequest(route.slice(6), body);
+          break;
+      }
+    } catch (error) {
+      if (!(error instanceof ControlRequestError || error instanceof SyntaxError)) throw error;
+      this.log.warn(`control ${route}: refused: ${error.message}`);
+      return sendJson(res, 400, { error: error.message });
+    }
     switch (route) {
       case 'GET /status':
         return sendJson(res, 200, this.status());
       case 'POST /deploy':
         return this.deploy(body as DeployRequest, res);
       case 'POST /refresh':
-        return this.refresh(String((body as { name?: unknown }).name), res);
+        return this.refresh((body as { name: string }).name, res);
       case 'POST /delete':
-        return this.delete(String((body as { name?: unknown }).name), res);
+        return this.delete((body as { name: string }).name, res);
       case 'POST /reload':
         return this.reload(res);
       case 'POST /shutdown':
@@ -478,7 +508,13 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let text = '';
     req.setEncoding('utf8');
-    req.on('data', (c: string) => (text += c));
+    req.on('data', (c: string) => {
+      text += c;
+      if (text.length > MAX_CONTROL_BODY) {
+        reject(new ControlRequestError(`request body is larger than ${MAX_CONTROL_BODY} bytes`));
+        req.destroy();
+      }
+    });
     req.on('end', () => {
       try {
         resolve(text === '' ? {} : JSON.parse(text));

@@ -223,4 +223,55 @@ describe('local environment: faults and hostile input', { concurrency: false }, 
         }
       }),
   );
+
+  test(
+    'item 8: malformed control requests get 400 and leave nothing behind; a corrupt state.json is replaced by ' +
+      'the last good copy, and get says so',
+    { timeout: 120_000 },
+    () =>
+      withLocal(async (local) => {
+        const project = copyProject('test/fixtures/local/whoami');
+        try {
+          const r = await local.cortex(['deploy', project]);
+          assert.equal(r.code, 0, r.stderr);
+          const socket = path.join(local.home, 'supervisor.sock');
+          const supervisor = local.supervisorPid()!;
+          const state = JSON.parse(readFileSync(path.join(local.home, 'state.json'), 'utf8')) as {
+            apis: Record<string, { version: { spec: unknown } }>;
+          };
+          const bad: [string, unknown][] = [
+            ['/deploy', { name: 'bad', hash: 'f'.repeat(64), snapshot: 123, spec: state.apis.whoami.version.spec }],
+            ['/deploy', '{"name": "bad", '],
+            ['/deploy', { name: 'Bad Name!', spec: {} }],
+            ['/delete', {}],
+            ['/refresh', { name: ['whoami'] }],
+          ];
+          const statuses: number[] = [];
+          for (const [route, body] of bad) {
+            const answer = await control(socket, 'POST', route, body);
+            statuses.push(answer.status);
+            assert.equal(answer.status, 400, `${route} ${JSON.stringify(body)}: ${answer.text}`);
+          }
+          await new Promise((r) => setTimeout(r, 1500));
+          assert.equal(local.supervisorPid(), supervisor);
+          process.kill(supervisor, 0); // still running
+          assert.equal((await postJson(local.url('/whoami'), {})).status, 200);
+          figure(`${bad.length} malformed control requests: ${statuses.join(', ')}; the supervisor kept running`);
+
+          // state.json corrupted while no supervisor runs: the next command restores the last good copy.
+          process.kill(supervisor, 'SIGKILL');
+          writeFileSync(path.join(local.home, 'state.json'), '{"apis": {"whoami": {"na');
+          const get = await local.cortex(['get', 'whoami']);
+          figure(`corrupt state.json: cortex get exit ${get.code}; stderr: ${get.stderr.trim().split('\n')[0]}`);
+          assert.equal(get.code, 0, get.stderr);
+          assert.match(
+            get.stderr,
+            /state.json could not be read .* the last good copy .* was restored, with APIs: whoami/,
+          );
+          assert.ok(readdirSync(local.home).some((f) => f.startsWith('state.json.corrupt-')));
+        } finally {
+          rmSync(project, { recursive: true, force: true });
+        }
+      }),
+  );
 });
