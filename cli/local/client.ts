@@ -65,7 +65,6 @@ export class SupervisorClient {
   stream(path: string, body: unknown, onEvent: (event: RolloutEvent) => void): Promise<RolloutEvent | undefined> {
     return new Promise((resolve, reject) => {
       let last: RolloutEvent | undefined;
-      let gotAny = false;
       const req = http.request(
         { socketPath: this.layout.socket, method: 'POST', path, headers: { 'content-type': 'application/json' } },
         (res) => {
@@ -88,7 +87,6 @@ export class SupervisorClient {
             return;
           }
           res.on('data', (chunk: string) => {
-            gotAny = true;
             pending += chunk;
             let nl: number;
             while ((nl = pending.indexOf('\n')) >= 0) {
@@ -100,16 +98,17 @@ export class SupervisorClient {
             }
           });
           res.on('end', () => resolve(last));
-          res.on('error', reject);
+          res.on('error', (error) => reject(lost(error)));
         },
       );
-      req.on('error', (error) =>
-        reject(
-          gotAny
-            ? new CliError(`lost the connection to the local environment: ${error.message}`, ExitCode.Unavailable)
-            : error,
-        ),
-      );
+      // The supervisor went away (killed, crashed) while it answered: exit 4, never a stack.
+      const lost = (error: Error) =>
+        new CliError(
+          `lost the connection to the local environment (${error.message}): its supervisor stopped; ` +
+            `see ${this.layout.supervisorLog}`,
+          ExitCode.Unavailable,
+        );
+      req.on('error', (error) => reject(lost(error)));
       req.end(JSON.stringify(body));
     });
   }
@@ -166,7 +165,8 @@ function spawnSupervisor(l: Layout): { exited?: number | null } {
   try {
     const env = { ...process.env };
     delete env.NODE_TEST_CONTEXT;
-    const child = spawn(process.execPath, [cortexBin, '__supervisor'], {
+    // --home: a watchdog and its supervisor name their home on their command line.
+    const child = spawn(process.execPath, [cortexBin, '__supervisor', '--home', l.home], {
       detached: true,
       stdio: ['ignore', fd, fd],
       cwd: l.home,

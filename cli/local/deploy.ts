@@ -10,6 +10,7 @@ import { apiLogger } from '../../operator/util/log.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { bytes, plural } from '../output.ts';
 import { ensureSupervisor, type SupervisorClient } from './client.ts';
+import { readState } from './state.ts';
 import type { Layout } from './paths.ts';
 import type { DeployRequest, RolloutAction, RolloutEvent } from './protocol.ts';
 import { PACK_LIMITS, createSnapshot, listProjectFiles, removeSnapshot, type Snapshot } from './snapshot.ts';
@@ -148,7 +149,15 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
         source: project.dir,
       };
       handedOver = true;
-      const result = await rollout(client, request, reporter);
+      let result;
+      try {
+        result = await rollout(client, request, reporter);
+      } catch (error) {
+        // The supervisor went away mid-deploy: the snapshot is ours again unless a version uses it.
+        const used = Object.values(readState(l).apis).some((a) => a.version?.snapshot === snapshot.dir);
+        if (error instanceof CliError && error.exitCode === ExitCode.Unavailable && !used) handedOver = false;
+        throw error;
+      }
       // Messages name the project's files, not their copies.
       const unsnap = (text: string) => text.replaceAll(snapshot.dir, project.dir);
       if (result.reason !== undefined) result.reason = unsnap(result.reason);
@@ -219,10 +228,17 @@ async function rollout(
       waiting?.update(`waiting for ${request.name} to be ready (${event.ready}/${event.of})`);
     }
   };
-  const last = await client.stream('/deploy', request, onEvent);
+  const last = await client.stream('/deploy', request, onEvent).catch((error: unknown) => {
+    waiting?.fail();
+    throw error;
+  });
   if (last?.type !== 'result') {
     waiting?.fail();
-    return { action: 'failed', reason: 'the local environment stopped answering during the deploy' };
+    throw new CliError(
+      `the local environment stopped answering during the deploy of ${request.name}: its supervisor stopped; ` +
+        'deploy again',
+      ExitCode.Unavailable,
+    );
   }
   if (last.action === 'failed' || last.action === 'superseded') waiting?.fail();
   else waiting?.done();

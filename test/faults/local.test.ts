@@ -13,10 +13,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { copyProject, localEnv, type LocalEnv } from '../helpers/local.ts';
+import { copyProject, localEnv, processesMentioning, type LocalEnv } from '../helpers/local.ts';
 import { postJson, repoRoot, waitFor } from '../helpers/serve.ts';
 
 const fixture = (name: string) => path.join(repoRoot, 'test', 'faults', 'fixtures', name);
@@ -271,6 +272,100 @@ describe('local environment: faults and hostile input', { concurrency: false }, 
           assert.ok(readdirSync(local.home).some((f) => f.startsWith('state.json.corrupt-')));
         } finally {
           rmSync(project, { recursive: true, force: true });
+        }
+      }),
+  );
+
+  test(
+    'item 5: kill -9 of the supervisor under load: the gateway is back by itself in a second or two',
+    { timeout: 120_000 },
+    () =>
+      withLocal(async (local) => {
+        const project = copyProject('test/fixtures/local/whoami');
+        try {
+          const r = await local.cortex(['deploy', project]);
+          assert.equal(r.code, 0, r.stderr);
+          const supervisor = local.supervisorPid()!;
+          let refused = 0;
+          let running = true;
+          const statuses = new Map<number, number>();
+          let first200: number | undefined;
+          let killed = Infinity;
+          const clients = Array.from({ length: 4 }, async () => {
+            while (running) {
+              const sent = Date.now();
+              try {
+                const answer = await postJson(local.url('/whoami'), {});
+                await answer.arrayBuffer();
+                statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+                if (answer.status === 200 && first200 === undefined && sent > killed) first200 = Date.now();
+              } catch {
+                refused++;
+                await new Promise((r) => setTimeout(r, 5));
+              }
+            }
+          });
+          await new Promise((r) => setTimeout(r, 300));
+          killed = Date.now();
+          process.kill(supervisor, 'SIGKILL');
+          // The gateway's port: how long until it accepts connections again.
+          let back: number | undefined;
+          while (back === undefined && Date.now() - killed < 10_000) {
+            const ok = await new Promise<boolean>((resolve) => {
+              const socket = net.connect(local.port, '127.0.0.1');
+              socket.once('connect', () => (socket.destroy(), resolve(true)));
+              socket.once('error', () => resolve(false));
+            });
+            if (ok && Date.now() - killed > 50 && local.supervisorPid() !== supervisor) back = Date.now();
+            else await new Promise((r) => setTimeout(r, 20));
+          }
+          await waitFor('an answer after the kill', () => first200, 30_000);
+          running = false;
+          await Promise.all(clients);
+          figure(
+            `supervisor kill -9: gateway back in ${back === undefined ? 'never' : back - killed} ms, ` +
+              `${refused} refused connections, first 200 after ${first200! - killed} ms; ` +
+              `answers ${[...statuses].map(([s, n]) => `${n} × ${s}`).join(', ')}`,
+          );
+          assert.ok(back !== undefined && back - killed < 3000, 'the gateway came back by itself within 3 s');
+          assert.notEqual(local.supervisorPid(), supervisor);
+          assert.equal((await getApi(local, 'whoami')).status, 'live');
+        } finally {
+          rmSync(project, { recursive: true, force: true });
+        }
+      }),
+  );
+
+  test(
+    'item 5: kill -9 of the supervisor during cortex deploy: exit 4 with one line, no stack; the snapshot is removed',
+    { timeout: 120_000 },
+    () =>
+      withLocal(async (local) => {
+        const dir = copyProject(fixture('local-slow'));
+        const runs = mkdtempSync(path.join(tmpdir(), 'cortex-runs-'));
+        try {
+          writeFileSync(
+            path.join(dir, 'cortex.yaml'),
+            `- name: slow\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n` +
+              `    config:\n      runs_dir: ${runs}\n      init_sleep: 5\n`,
+          );
+          const deploying = local.cortex(['deploy', dir]);
+          const snapshots = path.join(local.home, 'snapshots');
+          await waitFor(
+            'a replica of the deploy to start',
+            async () => (await processesMentioning(snapshots + path.sep)).length > 0 || undefined,
+            30_000,
+          );
+          process.kill(local.supervisorPid()!, 'SIGKILL');
+          const r = await deploying;
+          figure(`supervisor kill -9 during deploy: exit ${r.code}: ${r.stderr.trim().split('\n').at(-1)}`);
+          assert.equal(r.code, 4, r.stderr);
+          assert.match(r.stderr, /lost the connection to the local environment/);
+          assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
+          assert.deepEqual(readdirSync(snapshots), [], 'the aborted snapshot was removed');
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+          rmSync(runs, { recursive: true, force: true });
         }
       }),
   );
