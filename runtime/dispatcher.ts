@@ -41,10 +41,12 @@ export interface DispatcherOptions {
 type Where = 'queued' | 'sent' | 'settled';
 
 interface Ticket {
-  job: PredictJob;
+  /** Dropped once settled: a ticket may wait in `deadlines` behind a slow one, its body need not. */
+  job: PredictJob | undefined;
   respond: (result: PredictResult) => void;
   where: Where;
-  timer: NodeJS.Timeout | undefined;
+  /** performance.now() past which it is answered 504 (Infinity: no limit). */
+  deadline: number;
   unit: Unit | undefined;
 }
 
@@ -78,7 +80,12 @@ export class Dispatcher {
   private readonly options: DispatcherOptions;
   private readonly states: WorkerState[] = [];
   private readonly queue = new Deque<Unit>();
-  private readonly tickets = new WeakMap<PredictJob, Ticket>();
+  /**
+   * Unsettled tickets in admission order, hence in deadline order (one timeout for all): one
+   * timer for the oldest instead of a timer per request.
+   */
+  private readonly deadlines = new Deque<Ticket>();
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private admitted = 0;
   private waiting = 0;
   private forming: Ticket[] = [];
@@ -134,11 +141,15 @@ export class Dispatcher {
     if (this.admitted >= this.options.maxConcurrency) return false;
     this.admitted++;
     this.waiting++;
-    const ticket: Ticket = { job, respond: job.done, where: 'queued', timer: undefined, unit: undefined };
-    this.tickets.set(job, ticket);
-    job.done = (result) => this.answered(ticket, result);
     const timeoutMs = this.options.timeoutMs ?? 0;
-    if (timeoutMs > 0) ticket.timer = setTimeout(() => this.expire(ticket), timeoutMs);
+    const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+    const ticket: Ticket = { job, respond: job.done, where: 'queued', deadline, unit: undefined };
+    job.ticket = ticket;
+    job.done = (result) => this.answered(ticket, result);
+    if (timeoutMs > 0) {
+      this.deadlines.push(ticket);
+      if (this.deadlineTimer === undefined) this.armDeadline();
+    }
     const batching = this.options.batching;
     if (batching === undefined) {
       this.enqueue({ tickets: [ticket], left: 1, expired: false, state: undefined, sentAt: 0 });
@@ -159,7 +170,7 @@ export class Dispatcher {
    * until the worker answers it or it times out.
    */
   cancel(job: PredictJob): boolean {
-    const ticket = this.tickets.get(job);
+    const ticket = job.ticket as Ticket | undefined;
     if (ticket === undefined || ticket.where !== 'queued') return false;
     this.waiting--;
     this.settle(ticket);
@@ -183,10 +194,15 @@ export class Dispatcher {
   /** Answers the client once; a job's later answer (after a timeout or a cancel) is dropped. */
   private settle(ticket: Ticket, result?: PredictResult): void {
     if (ticket.where === 'settled') return;
+    const respond = ticket.respond;
     ticket.where = 'settled';
-    clearTimeout(ticket.timer);
+    ticket.job = undefined;
+    ticket.respond = ignore;
     this.admitted--;
-    if (result !== undefined) ticket.respond(result);
+    // Answered in order (the common case): forget them now, not at their deadline.
+    const deadlines = this.deadlines;
+    while (deadlines.length > 0 && deadlines.peek()!.where === 'settled') deadlines.shift();
+    if (result !== undefined) respond(result);
   }
 
   /** A worker answered (or, dying, refused) one job. */
@@ -210,6 +226,28 @@ export class Dispatcher {
     }
     this.pump();
   }
+
+  private armDeadline(): void {
+    let head = this.deadlines.peek();
+    while (head !== undefined && head.where === 'settled') {
+      this.deadlines.shift();
+      head = this.deadlines.peek();
+    }
+    if (head === undefined) return;
+    this.deadlineTimer = setTimeout(this.expireDue, Math.max(1, head.deadline - performance.now())).unref();
+  }
+
+  private readonly expireDue = (): void => {
+    this.deadlineTimer = undefined;
+    const now = performance.now();
+    for (let head = this.deadlines.peek(); head !== undefined; head = this.deadlines.peek()) {
+      if (head.where !== 'settled' && head.deadline > now) break;
+      this.deadlines.shift();
+      this.expire(head);
+    }
+    this.armDeadline();
+    this.pump();
+  };
 
   private expire(ticket: Ticket): void {
     if (ticket.where === 'settled') return;
@@ -259,8 +297,10 @@ export class Dispatcher {
   private pump(): void {
     while (this.queue.length > 0) {
       const head = this.queue.peek()!;
-      head.tickets = head.tickets.filter((t) => t.where === 'queued'); // drop the cancelled and timed out
-      head.left = head.tickets.length;
+      if (!allQueued(head.tickets)) {
+        head.tickets = head.tickets.filter((t) => t.where === 'queued'); // drop the cancelled and timed out
+        head.left = head.tickets.length;
+      }
       if (head.left === 0) {
         this.queue.shift();
         continue;
@@ -305,11 +345,18 @@ export class Dispatcher {
     this.waiting -= unit.tickets.length;
     if (this.options.batching !== undefined) {
       this.options.onBatch?.(unit.tickets.length);
-      state.worker.sendBatch(unit.tickets.map((t) => t.job));
+      state.worker.sendBatch(unit.tickets.map((t) => t.job!));
       return;
     }
-    state.worker.send(unit.tickets[0].job);
+    state.worker.send(unit.tickets[0].job!);
   }
+}
+
+const ignore = (): void => {};
+
+function allQueued(tickets: Ticket[]): boolean {
+  for (const t of tickets) if (t.where !== 'queued') return false;
+  return true;
 }
 
 function timedOut(what: string): PredictResult {

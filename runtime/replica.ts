@@ -113,10 +113,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     notReady: () => {
       if (!pool.startedOnce) return `${pool.readyCount} of ${predictor.processesPerReplica} workers ready`;
       if (dispatcher.usableSlots > 0) return undefined;
-      return (
-        `no worker can take a request (${pool.readyCount} of ${predictor.processesPerReplica} ready; ` +
-        'the others are restarting or stuck in a predict past --predict-timeout)'
-      );
+      return 'no worker can take a request: each is restarting or stuck in a predict past --predict-timeout';
     },
     workerSummary: () => ({ size: predictor.processesPerReplica, ready: pool.readyCount }),
     maxBodyBytes: options.maxBodyBytes,

@@ -213,6 +213,7 @@ export class RuntimeServer {
         query,
         rawHeaders: raw,
         done: (result) => this.respond(res, job, result, started),
+        ticket: undefined,
       };
       this.pending.set(res, job);
       if (!this.options.dispatcher.submit(job)) {

@@ -41,6 +41,8 @@ export interface PredictJob {
   rawHeaders: string[];
   /** Called exactly once with the answer; a worker that dies answers its jobs with 503. */
   done(result: PredictResult): void;
+  /** The dispatcher's bookkeeping for this job (set by submit; opaque to everyone else). */
+  ticket?: unknown;
 }
 
 /** What the front tells a worker when creating it (the Python side gets it as JSON). */
