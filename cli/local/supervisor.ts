@@ -101,6 +101,17 @@ export async function runSupervisor(): Promise<void> {
     });
     go(running);
     standby = spawnStandby();
+    // A supervisor that stops for good says so first: the watchdog ends its standby and itself,
+    // so that nothing of this home runs once the supervisor is gone.
+    running.on('message', (message) => {
+      if (message !== 'stopping') return;
+      stopping = true;
+      const last = standby;
+      standby = undefined;
+      if (last === undefined || last.exitCode !== null) return process.exit(0);
+      last.once('exit', () => process.exit(0));
+      last.kill('SIGKILL');
+    });
     const { code, signal } = await exited;
     current = undefined;
     const done = () => {
@@ -121,6 +132,20 @@ export async function runSupervisor(): Promise<void> {
     log.error(`the supervisor ${running.pid} ${how}; starting the next one`);
     log.flush();
   }
+}
+
+/** Tells the watchdog this supervisor stops for good, and waits (2 s at most) until it has gone. */
+async function leaveWatchdog(): Promise<void> {
+  if (!process.connected || process.send === undefined) return;
+  const send = process.send.bind(process);
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2000);
+    process.once('disconnect', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    send('stopping');
+  });
 }
 
 /** A standby started by the watchdog waits for its turn ('go'); it ends with its watchdog. */
@@ -583,6 +608,7 @@ class Supervisor {
     }
     this.log.info('supervisor stopped');
     this.log.flush();
+    await leaveWatchdog();
     process.exit(code);
   }
 }
