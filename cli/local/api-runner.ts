@@ -6,7 +6,7 @@
 // whose replica exits before it is ready (failed install, failed __init__, bad code) is
 // stopped; the old one never stopped serving.
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../operator/util/log.ts';
 import { isInside, type Layout } from './paths.ts';
@@ -39,6 +39,24 @@ interface Run {
   cancelled: boolean;
   /** A rollout waiting on this run: told about readiness and exits. */
   waiter?: (replica: ReplicaProcess, info?: ExitInfo) => void;
+}
+
+/**
+ * What run/<replica>.json records of a ready replica: enough for the next supervisor to take it
+ * over (adopt) if this one dies, instead of restarting it.
+ */
+export interface ReplicaRecord {
+  api: string;
+  id: string;
+  /** The version's hash. */
+  hash: string;
+  pid: number;
+  port: number;
+  startedAt: string;
+}
+
+export function replicaRecordFile(l: Layout, id: string): string {
+  return path.join(l.run, `${id}.json`);
 }
 
 export interface RolloutOutcome {
@@ -102,8 +120,11 @@ export class ApiRunner {
     return false;
   }
 
-  /** After a supervisor start: run the recorded version again. */
-  restore(): void {
+  /**
+   * After a supervisor start: run the recorded version again, taking over `adoptable` replicas
+   * of that version that still serve (a supervisor that died left them), starting the others.
+   */
+  restore(adoptable: ReplicaRecord[] = []): void {
     const version = this.record.version;
     if (version === undefined) return;
     if (!existsSync(version.configFile)) {
@@ -116,9 +137,40 @@ export class ApiRunner {
       this.ctx.persist();
       return;
     }
-    const run = this.newRun(version, true);
+    const adopt = adoptable.filter((a) => a.api === this.name && a.hash === version.hash);
+    const run = this.newRun(
+      version,
+      true,
+      adopt.map((a) => a.id),
+    );
     this.current = run;
-    for (const r of run.replicas) r.start();
+    for (const r of run.replicas) {
+      const found = adopt.find((a) => a.id === r.id);
+      if (found) {
+        r.adopt(found.pid, found.port, new Date(found.startedAt));
+        this.recordReady(r, version);
+        this.ctx.log.info(`${this.name}: took over replica ${r.id} (pid ${found.pid}), still serving`);
+      } else r.start();
+    }
+    if (adopt.length > 0) this.ctx.changed();
+  }
+
+  /** Writes run/<replica>.json (see ReplicaRecord). */
+  private recordReady(replica: ReplicaProcess, version: VersionRecord): void {
+    if (replica.pid === undefined || replica.port === undefined) return;
+    const record: ReplicaRecord = {
+      api: this.name,
+      id: replica.id,
+      hash: version.hash,
+      pid: replica.pid,
+      port: replica.port,
+      startedAt: (replica.startedAt ?? new Date()).toISOString(),
+    };
+    try {
+      writeFileSync(replicaRecordFile(this.ctx.layout, replica.id), JSON.stringify(record) + '\n', { mode: 0o600 });
+    } catch {
+      // only a faster recovery is lost
+    }
   }
 
   rollout(version: VersionRecord, emit: (event: RolloutEvent) => void, refresh = false): Promise<RolloutOutcome> {
@@ -260,11 +312,11 @@ export class ApiRunner {
     await Promise.all(replicas.map((r) => r.stop()));
   }
 
-  private newRun(version: VersionRecord, supervised: boolean): Run {
+  private newRun(version: VersionRecord, supervised: boolean, ids: string[] = []): Run {
     const run: Run = { version, replicas: [], supervised, cancelled: false };
     const count = requestedReplicas(version);
     for (let i = 0; i < count; i++) {
-      const id = `${this.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+      const id = ids[i] ?? `${this.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
       const replica = new ReplicaProcess({
         api: this.name,
         id,
@@ -275,6 +327,7 @@ export class ApiRunner {
         gracePeriodS: this.ctx.gracePeriodS,
       });
       replica.onReady = () => {
+        this.recordReady(replica, version);
         this.ctx.changed();
         run.waiter?.(replica);
       };
@@ -322,6 +375,7 @@ export class ApiRunner {
   private removeFiles(replica: ReplicaProcess): void {
     rmSync(replica.options.logFile, { force: true });
     rmSync(replica.options.terminationFile, { force: true });
+    rmSync(replicaRecordFile(this.ctx.layout, replica.id), { force: true });
   }
 
   /**

@@ -56,6 +56,8 @@ export class ReplicaProcess {
   onExit: ((info: ExitInfo) => void) | undefined;
 
   private child: ChildProcess | undefined;
+  /** Watches a replica taken over from a supervisor that died (not our child: no exit event). */
+  private adoptWatch: NodeJS.Timeout | undefined;
   private logOffset = 0;
   private poller: NodeJS.Timeout | undefined;
   private exited: Promise<void> = Promise.resolve();
@@ -140,6 +142,39 @@ export class ReplicaProcess {
     this.poll();
   }
 
+  /**
+   * Takes over a replica that a supervisor which died had started and that still serves
+   * (`pid` answers /readyz on `port`): ready at once; its exit is noticed by polling.
+   */
+  adopt(pid: number, port: number, startedAt: Date): void {
+    this.stopRequested = false;
+    this.pid = pid;
+    this.port = port;
+    this.startedAt = startedAt;
+    this.readyAt = new Date();
+    this.state = 'ready';
+    try {
+      this.logOffset = statSync(this.options.logFile).size;
+    } catch {
+      this.logOffset = 0;
+    }
+    this.exited = new Promise((resolve) => {
+      this.adoptWatch = setInterval(() => {
+        if (processAlive(pid)) return;
+        clearInterval(this.adoptWatch);
+        this.adoptWatch = undefined;
+        this.finish(null, null);
+        resolve();
+      }, 200);
+    });
+  }
+
+  /** The process to signal: our child, or an adopted replica while it runs. */
+  private get runningPid(): number | undefined {
+    if (this.child !== undefined) return this.child.pid;
+    return this.adoptWatch !== undefined ? this.pid : undefined;
+  }
+
   private poll(): void {
     this.poller = setTimeout(
       async () => {
@@ -191,7 +226,12 @@ export class ReplicaProcess {
       // no termination message
     }
     if (message !== '') return message;
-    const how = signal !== null ? `replica was killed by ${signal}` : `replica exited with code ${code}`;
+    const how =
+      signal !== null
+        ? `replica was killed by ${signal}`
+        : code !== null
+          ? `replica exited with code ${code}`
+          : 'replica exited';
     const lastError = this.lastLogLines(50)
       .reverse()
       .map(parseLine)
@@ -202,8 +242,7 @@ export class ReplicaProcess {
   /** Drains (SIGTERM: in-flight requests finish), then forces after the grace period. */
   stop(): Promise<void> {
     this.stopRequested = true;
-    const child = this.child;
-    if (child === undefined || this.state === 'exited') {
+    if (this.runningPid === undefined || this.state === 'exited') {
       this.state = 'exited';
       return this.exited;
     }
@@ -218,12 +257,12 @@ export class ReplicaProcess {
   /** Ends it at once (and its predictor processes). */
   kill(): Promise<void> {
     this.stopRequested = true;
-    if (this.child !== undefined) this.signal('SIGKILL', true);
+    if (this.runningPid !== undefined) this.signal('SIGKILL', true);
     return this.exited;
   }
 
   private signal(signal: NodeJS.Signals, group: boolean): void {
-    const pid = this.child?.pid;
+    const pid = this.runningPid;
     if (pid === undefined) return;
     try {
       process.kill(group ? -pid : pid, signal);
@@ -283,4 +322,19 @@ export function parseLine(line: string): { level?: string; message: string } {
     }
   }
   return { message: line };
+}
+
+/** Whether `pid` runs (a zombie does not). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true; // no /proc (macOS): kill(0) is all there is
+  }
 }

@@ -19,9 +19,13 @@ import {
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
+import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { execa } from 'execa';
 import { apiLogger, type JsonLogger } from '../../operator/util/log.ts';
-import { ApiRunner, versionOf, type RunnerContext } from './api-runner.ts';
+import { ApiRunner, versionOf, type ReplicaRecord, type RunnerContext } from './api-runner.ts';
+import { httpGet } from './http-util.ts';
+import { processAlive } from './replica.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
 import { checkSocket, isInside, layout, secureLayout, type Layout } from './paths.ts';
@@ -171,10 +175,11 @@ async function runSupervisorProcess(): Promise<void> {
     log.flush();
     return;
   }
-  await killLeftovers(l, log);
   const { state, warning } = loadState(l);
   if (warning) log.error(warning);
-  const supervisor = new Supervisor(l, log, state, localEnvironment(l));
+  const adoptable = await adoptableReplicas(l, state);
+  await killLeftovers(l, log, new Set(adoptable.map((a) => a.pid)));
+  const supervisor = new Supervisor(l, log, state, localEnvironment(l), adoptable);
   if (warning) supervisor.warnings.push(warning);
   await supervisor.start();
 }
@@ -212,13 +217,57 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Replicas of a supervisor that was killed outright (SIGKILL, OOM) are still running: end them. */
-async function killLeftovers(l: Layout, log: JsonLogger): Promise<void> {
+/**
+ * Replicas a supervisor that died left serving, which this one takes over instead of restarting:
+ * recorded in run/<replica>.json, of the version state.json records for their API, running
+ * `cortex serve` of that version's config file, and ready (/readyz answers 200).
+ */
+async function adoptableReplicas(l: Layout, state: StateFile): Promise<ReplicaRecord[]> {
+  const found: ReplicaRecord[] = [];
+  for (const name of safeList(l.run)) {
+    if (!name.endsWith('.json')) continue;
+    let record: ReplicaRecord;
+    try {
+      record = JSON.parse(readFileSync(path.join(l.run, name), 'utf8')) as ReplicaRecord;
+    } catch {
+      continue;
+    }
+    if (!Value.Check(ReplicaRecordSchema, record)) continue;
+    const version = state.apis[record.api]?.version;
+    if (version?.hash !== record.hash || name !== `${record.id}.json` || !processAlive(record.pid)) continue;
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').split('\0').join(' ');
+    } catch {
+      continue; // no /proc: cannot tell the process is that replica
+    }
+    if (!cmdline.includes(' serve ') || !cmdline.includes(version.configFile)) continue;
+    try {
+      if ((await httpGet(record.port, '/readyz', 1000)).status === 200) found.push(record);
+    } catch {
+      // not answering: restarted instead
+    }
+  }
+  return found;
+}
+
+const ReplicaRecordSchema = Type.Object({
+  api: Type.String(),
+  id: Type.String({ pattern: '^[a-z0-9-]+$' }),
+  hash: Type.String(),
+  pid: Type.Integer({ minimum: 2 }),
+  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  startedAt: Type.String(),
+});
+
+/** Replicas of a supervisor that was killed outright (SIGKILL, OOM) and that are not taken over: end them. */
+async function killLeftovers(l: Layout, log: JsonLogger, keep: Set<number>): Promise<void> {
   const { stdout } = await execa('ps', ['-eo', 'pid=,args='], { reject: false });
   for (const line of (stdout ?? '').split('\n')) {
     const match = /^\s*(\d+)\s+(.*)$/.exec(line);
     if (!match || !match[2].includes(' serve ') || !match[2].includes(l.snapshots + path.sep)) continue;
     const pid = Number(match[1]);
+    if (keep.has(pid)) continue;
     log.warn(`ending replica ${pid} left over from a previous supervisor`);
     try {
       process.kill(-pid, 'SIGKILL');
@@ -252,7 +301,10 @@ class Supervisor {
   private idleSince = Date.now();
   private stopping = false;
 
-  constructor(l: Layout, log: JsonLogger, state: StateFile, env: LocalEnvironment) {
+  private readonly adoptable: ReplicaRecord[];
+
+  constructor(l: Layout, log: JsonLogger, state: StateFile, env: LocalEnvironment, adoptable: ReplicaRecord[] = []) {
+    this.adoptable = adoptable;
     this.l = l;
     this.log = log;
     this.state = state;
@@ -312,7 +364,7 @@ class Supervisor {
     this.removeStrays();
     // Bound at once: whoever started the supervisor is about to deploy, or it restores APIs.
     await this.bindGateway();
-    for (const runner of this.runners.values()) runner.restore();
+    for (const runner of this.runners.values()) runner.restore(this.adoptable);
     this.log.info(`supervisor ${process.pid} started`, {
       home: this.l.home,
       port: this.env.port,
@@ -582,13 +634,16 @@ class Supervisor {
       const dir = path.join(this.l.snapshots, name);
       if (!used.has(dir) && statSync(dir).mtimeMs < hourAgo) rmSync(dir, { recursive: true, force: true });
     }
+    // Files of replicas taken over stay: they still write their log.
+    const kept = new Set(this.adoptable.map((a) => a.id));
+    const keep = (file: string) => kept.has(file.slice(0, file.indexOf('.')));
     for (const name of safeList(this.l.logs)) {
       if (!this.runners.has(name)) rmSync(path.join(this.l.logs, name), { recursive: true, force: true });
       else
         for (const file of safeList(path.join(this.l.logs, name)))
-          rmSync(path.join(this.l.logs, name, file), { force: true });
+          if (!keep(file)) rmSync(path.join(this.l.logs, name, file), { force: true });
     }
-    for (const name of safeList(this.l.run)) rmSync(path.join(this.l.run, name), { force: true });
+    for (const name of safeList(this.l.run)) if (!keep(name)) rmSync(path.join(this.l.run, name), { force: true });
   }
 
   private async shutdown(code: number): Promise<void> {

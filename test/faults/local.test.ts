@@ -286,6 +286,7 @@ describe('local environment: faults and hostile input', { concurrency: false }, 
           const r = await local.cortex(['deploy', project]);
           assert.equal(r.code, 0, r.stderr);
           const supervisor = local.supervisorPid()!;
+          const replicas = (await getApi(local, 'whoami')).replicas.map((r) => r.pid).sort();
           let refused = 0;
           let running = true;
           const statuses = new Map<number, number>();
@@ -327,9 +328,24 @@ describe('local environment: faults and hostile input', { concurrency: false }, 
               `${refused} refused connections, first 200 after ${first200! - killed} ms; ` +
               `answers ${[...statuses].map(([s, n]) => `${n} × ${s}`).join(', ')}`,
           );
+          const after = await getApi(local, 'whoami');
+          const kept = after.replicas.filter((r) => replicas.includes(r.pid)).length;
+          figure(`replicas taken over by the new supervisor (not restarted): ${kept} of ${replicas.length}`);
           assert.ok(back !== undefined && back - killed < 3000, 'the gateway came back by itself within 3 s');
           assert.notEqual(local.supervisorPid(), supervisor);
-          assert.equal((await getApi(local, 'whoami')).status, 'live');
+          assert.equal(after.status, 'live');
+          assert.deepEqual(after.replicas.map((r) => r.pid).sort(), replicas, 'the healthy replicas kept running');
+          // Taken over for good: a crash of one is noticed and it is restarted.
+          process.kill(replicas[0]!, 'SIGKILL');
+          const restarted = await waitFor(
+            'the killed replica to be restarted',
+            async () => {
+              const api = await getApi(local, 'whoami');
+              return api.status === 'live' && !api.replicas.some((r) => r.pid === replicas[0]) ? api : undefined;
+            },
+            30_000,
+          );
+          assert.ok(restarted.replicas.some((r) => r.pid === replicas[1]));
         } finally {
           rmSync(project, { recursive: true, force: true });
         }
