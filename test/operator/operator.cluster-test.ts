@@ -215,10 +215,15 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     assert.deepEqual(c.command.slice(0, 5), ['cortex', 'serve', '/mnt/project', '--api', 'iris']);
     assert.deepEqual(c.resources, { requests: { cpu: '500m', memory: '256Mi' }, limits: { memory: '256Mi' } });
     assert.deepEqual(c.env[0], { name: 'MODEL', value: 's3://bucket/iris.pkl' });
-    // the runtime's settings: the spec the operator reconciled (test/operator/spec-to-runtime covers the replica)
+    // the runtime's settings: the spec the operator reconciled (test/operator/spec-to-runtime covers the replica),
+    // then the node's dependency cache (on by default; test/operator/dependency-cache covers it)
     assert.deepEqual(
       c.env.slice(1).map((e: Obj) => e.name),
-      ['CORTEX_API_SPEC'],
+      ['CORTEX_API_SPEC', 'CORTEX_CACHE_DIR', 'CORTEX_CACHE_MAX_SIZE'],
+    );
+    assert.deepEqual(
+      pod.volumes.map((v: Obj) => v.hostPath?.path),
+      ['/var/lib/cortex/dependency-cache'],
     );
     assert.equal(JSON.parse(c.env[1].value).spec.predictor.env.MODEL, 's3://bucket/iris.pkl');
     assert.equal(c.readinessProbe.httpGet.path, '/readyz');
