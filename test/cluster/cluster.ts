@@ -75,6 +75,18 @@ export interface Cluster extends ClusterState {
   reused: boolean;
   kubectl: Kubectl;
   stop(): Promise<void>;
+  /**
+   * Stops only the kube-apiserver, keeps it down for `downMs`, then starts it again with the same
+   * flags: the same port and etcd, so the same state (fault tests: clients see it go and come back).
+   */
+  restartApiserver(options: { downMs: number }): Promise<ApiserverRestart>;
+}
+
+export interface ApiserverRestart {
+  /** When the old process was gone, and when the new one answered /readyz 200 (epoch ms). */
+  stoppedAt: number;
+  startedAt: number;
+  readyAt: number;
 }
 
 const stateFile = (stateDir: string) => path.join(stateDir, 'state.json');
@@ -114,6 +126,32 @@ export async function apiserverReady(stateDir: string, server: string): Promise<
   } catch {
     return false;
   }
+}
+
+/**
+ * Stops the kube-apiserver of a running cluster (SIGTERM; etcd and the other components keep
+ * running), waits `downMs`, and starts it again with the flags the old process had (read from
+ * /proc/<pid>/cmdline): the same --secure-port, so clients reconnect to the same address.
+ */
+export async function restartApiserver(
+  stateDir: string,
+  server: string,
+  options: { downMs: number },
+): Promise<ApiserverRestart> {
+  const old = daemons(stateDir).find((d) => d.name === 'kube-apiserver');
+  if (!old || !running(old)) throw new Error(`no kube-apiserver runs in ${stateDir}`);
+  const [bin, ...args] = readFileSync(`/proc/${old.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+  await stopDaemon(stateDir, old);
+  const stoppedAt = Date.now();
+  await sleep(options.downMs);
+  // the port was free while the old process held it; nothing else listens on loopback ports of
+  // the test cluster, so it is still free now (startDaemon's log says why if it is not)
+  const startedAt = Date.now();
+  const apiserver = startDaemon(stateDir, 'kube-apiserver', bin, args);
+  await waitUntil(`kube-apiserver ${server}/readyz after a restart`, apiserver, 120_000, () =>
+    apiserverReady(stateDir, server),
+  );
+  return { stoppedAt, startedAt, readyAt: Date.now() };
 }
 
 async function waitUntil(what: string, d: Daemon, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
@@ -422,5 +460,6 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       removeHandlers();
       await stopCluster(stateDir, log);
     },
+    restartApiserver: (options) => restartApiserver(stateDir, state.server, options),
   };
 }
