@@ -3,10 +3,11 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CliError, ExitCode } from '../errors.ts';
 import { checkSocket, secureLayout, type Layout } from './paths.ts';
 import type { RolloutEvent, SupervisorStatus } from './protocol.ts';
-import { cortexBin } from './replica.ts';
 import { readState } from './state.ts';
 
 export interface ControlResponse<T> {
@@ -15,6 +16,7 @@ export interface ControlResponse<T> {
 }
 
 const START_TIMEOUT_MS = 20_000;
+const watchdogBin = path.join(path.dirname(fileURLToPath(import.meta.url)), 'watchdog.ts');
 
 /** No supervisor answers (none runs, or the one there is stopping). */
 function isConnectionError(error: unknown): boolean {
@@ -165,8 +167,8 @@ function spawnSupervisor(l: Layout): { exited?: number | null } {
   try {
     const env = { ...process.env };
     delete env.NODE_TEST_CONTEXT;
-    // --home: a watchdog and its supervisor name their home on their command line.
-    const child = spawn(process.execPath, [cortexBin, '__supervisor', '--home', l.home], {
+    // The watchdog, which runs the supervisor (both name their home on their command line).
+    const child = spawn(process.execPath, [watchdogBin, '--home', l.home], {
       detached: true,
       stdio: ['ignore', fd, fd],
       cwd: l.home,

@@ -16,7 +16,6 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
@@ -26,6 +25,7 @@ import { apiLogger, type JsonLogger } from '../../operator/util/log.ts';
 import { ApiRunner, versionOf, type ReplicaRecord, type RunnerContext } from './api-runner.ts';
 import { httpGet } from './http-util.ts';
 import { processAlive } from './replica.ts';
+import { CHILD_ENV, runWatchdog } from './watchdog.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
 import { checkSocket, isInside, layout, secureLayout, type Layout } from './paths.ts';
@@ -50,92 +50,13 @@ const MAX_CONTROL_BODY = 16 * 1024 * 1024;
 /** Environment variables of the supervisor that replicas must not inherit. */
 const PRIVATE_ENV = ['CORTEX_PORT', 'CORTEX_HOST', 'CORTEX_TERMINATION_LOG', 'NODE_TEST_CONTEXT', 'NODE_CHANNEL_FD'];
 
-/** Set in the supervisor processes the watchdog starts. */
-const CHILD_ENV = 'CORTEX_SUPERVISOR_CHILD';
-/** A watchdog gives up after this many starts in a minute. */
-const MAX_STARTS_PER_MINUTE = 5;
-
 /**
- * `cortex __supervisor`: a small watchdog that runs the supervisor as its child and, when it is
- * killed or crashes, starts another at once, so the gateway comes back by itself. The next one
- * is already started and waiting (a standby, its modules loaded), so the switch takes a fraction
- * of a second rather than a Node start. It exits with the supervisor when that exits normally
- * (no API left, or asked to stop).
+ * `cortex __supervisor`: the supervisor when the watchdog started it (watchdog.ts); run by hand,
+ * the watchdog in this process, which runs the supervisor as its child.
  */
 export async function runSupervisor(): Promise<void> {
   if (process.env[CHILD_ENV] === '1') return runSupervisorProcess();
-  const l = layout();
-  const log = apiLogger('supervisor');
-  const spawnChild = () =>
-    spawn(process.execPath, process.argv.slice(1), {
-      env: { ...process.env, [CHILD_ENV]: '1' },
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    });
-  // A child says 'standby' once it waits (modules loaded); 'go' before then would be lost.
-  const waiting = new WeakSet<ChildProcess>();
-  const spawnStandby = () => {
-    const child = spawnChild();
-    child.once('message', () => waiting.add(child));
-    return child;
-  };
-  const go = (child: ChildProcess) => {
-    if (waiting.has(child)) return void child.send('go');
-    child.once('message', () => child.send('go'));
-  };
-  let current: ChildProcess | undefined;
-  let standby: ChildProcess | undefined = spawnStandby();
-  let stopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      stopping = true;
-      standby?.kill('SIGKILL');
-      current?.kill(signal);
-    });
-  }
-  process.on('SIGHUP', () => {});
-  const starts: number[] = [];
-  for (;;) {
-    const started = Date.now();
-    starts.push(started);
-    const running = standby ?? spawnStandby();
-    current = running;
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      running.once('exit', (code, signal) => resolve({ code, signal }));
-      running.once('error', () => resolve({ code: 1, signal: null }));
-    });
-    go(running);
-    standby = spawnStandby();
-    // A supervisor that stops for good says so first: the watchdog ends its standby and itself,
-    // so that nothing of this home runs once the supervisor is gone.
-    running.on('message', (message) => {
-      if (message !== 'stopping') return;
-      stopping = true;
-      const last = standby;
-      standby = undefined;
-      if (last === undefined || last.exitCode !== null) return process.exit(0);
-      last.once('exit', () => process.exit(0));
-      last.kill('SIGKILL');
-    });
-    const { code, signal } = await exited;
-    current = undefined;
-    const done = () => {
-      standby?.kill('SIGKILL');
-      standby = undefined;
-    };
-    if (stopping || code === 0 || !existsSync(l.home)) return done();
-    // A supervisor that fails as it starts (a bad cli.yaml, ...) would fail again: say so instead.
-    const failedToStart = signal === null && Date.now() - started < 2000;
-    const recent = starts.filter((t) => Date.now() - t < 60_000).length;
-    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-    if (failedToStart || recent >= MAX_STARTS_PER_MINUTE) {
-      log.error(`the supervisor ${running.pid} ${how}; not starting it again`);
-      log.flush();
-      process.exitCode = code ?? 1;
-      return done();
-    }
-    log.error(`the supervisor ${running.pid} ${how}; starting the next one`);
-    log.flush();
-  }
+  await runWatchdog(layout().home);
 }
 
 /** Tells the watchdog this supervisor stops for good, and waits (2 s at most) until it has gone. */
@@ -182,6 +103,7 @@ async function runSupervisorProcess(): Promise<void> {
   const supervisor = new Supervisor(l, log, state, localEnvironment(l), adoptable);
   if (warning) supervisor.warnings.push(warning);
   await supervisor.start();
+  process.send?.('started'); // the watchdog starts the next standby now
 }
 
 /** One supervisor per home: supervisor.pid, created exclusively; a dead owner's file is taken over. */
