@@ -41,7 +41,16 @@ from cortex_frames import (
     write_all,
 )
 from cortex_logging import log, request_ctx, setup_logging
-from cortex_payload import JSON, PayloadError, decode_payload, encode_result, error_body, headers_dict, query_dict
+from cortex_payload import (
+    JSON,
+    PREDICT_FAILED,
+    PayloadError,
+    decode_payload,
+    encode_result,
+    error_body,
+    headers_dict,
+    query_dict,
+)
 
 READ_SIZE = 1 << 16
 FLUSH_AFTER = 0.0005  # seconds after the first unflushed response
@@ -144,9 +153,9 @@ class Host:
         args = kw if len(kw) == len(self.params) else {k: kw[k] for k in self.params}
         try:
             result = self.predict(**args)
-        except Exception as e:
+        except Exception:
             log("error", traceback.format_exc().rstrip())
-            respond(out, id_, 500, JSON, b"", error_body(f"{type(e).__name__}: {e}"))
+            respond(out, id_, 500, JSON, b"", error_body(PREDICT_FAILED))
             return None
         respond_result(out, id_, result)
         return (rid, result, kw) if self.post else None
@@ -177,7 +186,8 @@ class Host:
             if len(results) != n:
                 raise BatchError(f"predict returned {len(results)} results for a batch of {n}")
         except Exception as e:
-            msg = str(e) if isinstance(e, BatchError) else f"{type(e).__name__}: {e}"
+            # a BatchError is the runtime's own words about the results' shape: safe to send
+            msg = str(e) if isinstance(e, BatchError) else PREDICT_FAILED
             log("error", msg if isinstance(e, BatchError) else traceback.format_exc().rstrip())
             body = error_body(msg)
             for id_ in ids:

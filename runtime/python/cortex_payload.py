@@ -19,6 +19,11 @@ class PayloadError(ValueError):
     """The request body cannot be decoded as its Content-Type says: answered 400."""
 
 
+# What a client gets when predict raises: as Cortex answered, no exception text (it may hold a
+# connection string or a customer's data); the type, message and traceback go to the API's logs.
+PREDICT_FAILED = "internal server error (the exception is in the API's logs)"
+
+
 def error_body(message):
     """The JSON body of an error answer: {"error": "..."}."""
     return json.dumps({"error": message}).encode()

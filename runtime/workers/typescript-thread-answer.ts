@@ -73,12 +73,18 @@ async function answerResponse(job: Job, res: ResponseLike): Promise<void> {
     pushResult(job.id, status, KIND_CUSTOM, JSON.stringify(headers), body);
   } catch (err) {
     writeLog('error', `reading the Response that predict returned failed: ${stackText(err)}`, job);
-    pushError(job.id, 500, errorText(err));
+    pushError(job.id, 500, PREDICT_FAILED);
   }
 }
 
-/** predict threw (or rejected): logged with its stack, answered 500 "<name>: <message>". */
+/**
+ * What a client gets when predict throws: as Cortex answered, no exception text (it may hold a
+ * connection string or a customer's data); the stack goes to the API's logs.
+ */
+export const PREDICT_FAILED = "internal server error (the exception is in the API's logs)";
+
+/** predict threw (or rejected): logged with its stack, answered 500 PREDICT_FAILED. */
 export function failed(job: Job, err: unknown): void {
   writeLog('error', stackText(err), job);
-  pushError(job.id, 500, errorText(err));
+  pushError(job.id, 500, PREDICT_FAILED);
 }

@@ -7,9 +7,9 @@
 import type { Job } from './typescript-job-codec.ts';
 import { pushError } from './typescript-result-codec.ts';
 import { requestScope, syncScope, writeLog } from './typescript-thread-console.ts';
-import { describe, errorText, stackText } from './typescript-thread-errors.ts';
+import { describe, stackText } from './typescript-thread-errors.ts';
 import { BadRequest, decode, RequestContext } from './typescript-thread-payload.ts';
-import { answer, failed, isResponse } from './typescript-thread-answer.ts';
+import { PREDICT_FAILED, answer, failed, isResponse } from './typescript-thread-answer.ts';
 
 export interface Predictor {
   predict(payload: unknown, ctx: unknown): unknown;
@@ -161,9 +161,8 @@ function predictBatch(allJobs: Job[], allPayloads: unknown[]): Promise<void> | u
 }
 
 function failBatch(jobs: Job[], err: unknown): void {
-  writeLog('error', stackText(err), jobs);
-  const text = `predict failed for a batch of ${jobs.length}: ${errorText(err)}`;
-  for (const j of jobs) pushError(j.id, 500, text);
+  writeLog('error', `predict failed for a batch of ${jobs.length}: ${stackText(err)}`, jobs);
+  for (const j of jobs) pushError(j.id, 500, PREDICT_FAILED);
 }
 
 function finishBatch(
