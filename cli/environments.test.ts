@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -107,4 +107,18 @@ test('a deep CORTEX_HOME gets its control socket in the temp folder (unix socket
   const deep = path.join(tmpdir(), 'x'.repeat(120));
   assert.ok(layout(deep).socket.length < 100);
   assert.equal(layout('/tmp/h').socket, '/tmp/h/supervisor.sock');
+});
+
+test('cortex env configure makes CORTEX_HOME 0700 and cli.yaml 0600 whatever the umask', () => {
+  const parent = mkdtempSync(path.join(tmpdir(), 'cortex-env-test-'));
+  const previous = process.umask(0);
+  try {
+    const l = layout(path.join(parent, 'home'));
+    writeEnvConfig(l, readEnvConfig(l));
+    assert.equal(statSync(path.dirname(l.config)).mode & 0o777, 0o700);
+    assert.equal(statSync(l.config).mode & 0o777, 0o600);
+  } finally {
+    process.umask(previous);
+    rmSync(parent, { recursive: true, force: true });
+  }
 });

@@ -152,10 +152,11 @@ function serialize(e: Environment): Record<string, unknown> {
 }
 
 export function writeEnvConfig(l: Layout, config: EnvConfig): void {
-  mkdirSync(path.dirname(l.config), { recursive: true });
+  // private whatever the umask: the home holds the control socket (cli/local/paths.ts makes it 0700 too)
+  mkdirSync(path.dirname(l.config), { recursive: true, mode: 0o700 });
   const doc = { default_environment: config.defaultEnvironment, environments: config.environments.map(serialize) };
   const tmp = `${l.config}.${process.pid}.tmp`;
-  writeFileSync(tmp, YAML.stringify(doc));
+  writeFileSync(tmp, YAML.stringify(doc), { mode: 0o600 });
   renameSync(tmp, l.config);
 }
 

@@ -97,7 +97,14 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
 
   // 2. Pack: copy the folder, so that later edits do not change what runs.
   const packing = reporter.step(`packing ${displayPath(project.dir)}`);
-  const files = listProjectFiles(project.dir, { include: [project.file], skipDirs: [l.home] });
+  let files: ReturnType<typeof listProjectFiles>;
+  try {
+    files = listProjectFiles(project.dir, { include: [project.file], skipDirs: [l.home] });
+  } catch (error) {
+    // e.g. links that leave the project: the step must not end as "done" above the error
+    packing.fail();
+    throw error;
+  }
   const total = files.reduce((n, f) => n + f.size, 0);
   if ((files.length > PACK_LIMITS.files || total > PACK_LIMITS.bytes) && !options.yes) {
     const what = `${project.dir} holds ${plural(files.length, 'file')} (${bytes(total)}), all of which would be copied`;

@@ -90,6 +90,12 @@ describe('project files and validation', { concurrency: false }, () => {
     symlinkSync('util.py', path.join(dir, 'lib', 'alias.py')); // inside the project: fine
     const results = await refusedByAll(dir, 'links to /etc/passwd and an outside folder');
     process.stdout.write(`${results.deploy.stderr.trimEnd().replace(/^/gm, '#   ')}\n`);
+    assert.doesNotMatch(
+      results.deploy.stderr,
+      /packing .*: done|packing .*\.\.\. \d+ files?/,
+      'no "packed" above the error',
+    );
+    assert.match(results.deploy.stderr, /packing .*failed/, 'the packing step says it failed');
     for (const [name, { stderr }] of Object.entries(results)) {
       const lines = stderr.split('\n').filter((l) => l.includes('links to'));
       assert.equal(lines.length, 2, `${name} names both links:\n${stderr}`);
