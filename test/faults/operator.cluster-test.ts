@@ -17,15 +17,10 @@ import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
 import type { Cluster } from '../cluster/cluster.ts';
-import { OPERATOR_NS } from '../helpers/identity.ts';
-import { freePort } from '../helpers/local.ts';
-import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
-import { repoRoot } from '../helpers/serve.ts';
+import { spawnOperator as spawnOperatorProcess, startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { startTestCluster } from '../helpers/test-cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { operatorNodeFlags } from '../../operator/node-flags.ts';
 import { SPEC_HASH_ANNOTATION } from '../../operator/reconcilers/deployment.ts';
 import { RUNTIME_SPEC_ENV } from '../../operator/reconcilers/runtime-spec.ts';
 import { hashOf } from '../../operator/reconcilers/types.ts';
@@ -109,40 +104,8 @@ describe('operator faults on a real control plane', { concurrency: false }, () =
 
   /** An operator process like startOperator's (the same identity and flags), with `extra` flags. */
   async function spawnOperator(name: string, extra: string[]): Promise<OperatorProcess> {
-    const healthPort = await freePort();
-    const proc = execa(
-      process.execPath,
-      [
-        ...operatorNodeFlags,
-        path.join(repoRoot, 'operator', 'bin', 'cortex-operator.ts'),
-        '--kubeconfig',
-        path.join(dir, 'operator.kubeconfig'), // written by startOperator (operatorIdentity)
-        '--node-pools-configmap',
-        'cortex-node-pools',
-        '--node-pools-namespace',
-        OPERATOR_NS,
-        '--runtime-image',
-        'fake.invalid/cortex-runtime:test',
-        '--health-port',
-        String(healthPort),
-        '--no-metrics-api', // it would scrape kwok's fake pod IPs
-        '--activator-port',
-        '0',
-        ...extra,
-      ],
-      { reject: false, all: true, buffer: false },
-    );
-    const logs: string[] = [];
-    proc.all?.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)));
-    const op: OperatorProcess = {
-      proc,
-      healthPort,
-      logs,
-      async stop() {
-        proc.kill('SIGTERM');
-        await proc.catch(() => undefined);
-      },
-    };
+    // operator.kubeconfig: written by startOperator (operatorIdentity) in the first test
+    const op = await spawnOperatorProcess(path.join(dir, 'operator.kubeconfig'), extra);
     operators.push({ name, op });
     return op;
   }

@@ -17,10 +17,65 @@ export interface OperatorProcess {
   stop(): Promise<void>;
 }
 
+/** The flags every test's operator runs with (a local process or the operator image). */
+export function operatorArgs(
+  kubeconfig: string,
+  healthPort: number,
+  runtimeImage = 'fake.invalid/cortex-runtime:test',
+) {
+  return [
+    '--kubeconfig',
+    kubeconfig,
+    '--node-pools-configmap',
+    'cortex-node-pools',
+    '--node-pools-namespace',
+    OPERATOR_NS,
+    '--runtime-image',
+    runtimeImage,
+    '--health-port',
+    String(healthPort),
+    // its metrics API would scrape kwok's fake pod IPs, which nothing may connect to (test/autoscaling covers it)
+    '--no-metrics-api',
+    // no activator on the default port 8889, which operators of tests running side by side
+    // would share (test/autoscaling/scale-to-zero passes its own)
+    '--activator-port',
+    '0',
+  ];
+}
+
+/**
+ * Starts the operator with the identity operatorIdentity() wrote (`kubeconfig`), the flags every
+ * test shares and `extraArgs`; does not wait for it. Its logs are collected in `logs`.
+ */
+export async function spawnOperator(kubeconfig: string, extraArgs: string[] = []): Promise<OperatorProcess> {
+  const healthPort = await freePort();
+  const proc = execa(
+    process.execPath,
+    [
+      ...operatorNodeFlags,
+      path.join(repoRoot, 'operator', 'bin', 'cortex-operator.ts'),
+      ...operatorArgs(kubeconfig, healthPort),
+      ...extraArgs,
+    ],
+    { reject: false, all: true, buffer: false },
+  );
+  const logs: string[] = [];
+  proc.all?.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)));
+  return {
+    proc,
+    healthPort,
+    logs,
+    async stop() {
+      proc.kill('SIGTERM');
+      await proc.catch(() => undefined);
+    },
+  };
+}
+
 /**
  * Creates the ServiceAccount, its declared RBAC and the node-pools ConfigMap (from the cluster's
- * node-pools file), then starts the operator impersonating the ServiceAccount and waits until
- * its caches are synced. `dir` holds its kubeconfig.
+ * node-pools file), then starts the operator impersonating the ServiceAccount, without leader
+ * election, and waits until its caches are synced. `dir` holds its kubeconfig.
  */
 export async function startOperator(
   cluster: Cluster,
@@ -28,36 +83,8 @@ export async function startOperator(
   options: { nodePoolsFile: string; extraArgs?: string[]; metricsApi?: boolean },
 ): Promise<OperatorProcess> {
   const operatorKubeconfig = await operatorIdentity(cluster, dir, options.nodePoolsFile);
-
-  const healthPort = await freePort();
-  const proc = execa(
-    process.execPath,
-    [
-      ...operatorNodeFlags,
-      path.join(repoRoot, 'operator', 'bin', 'cortex-operator.ts'),
-      '--kubeconfig',
-      operatorKubeconfig,
-      '--node-pools-configmap',
-      'cortex-node-pools',
-      '--node-pools-namespace',
-      OPERATOR_NS,
-      '--runtime-image',
-      'fake.invalid/cortex-runtime:test',
-      '--health-port',
-      String(healthPort),
-      '--no-leader-elect',
-      // its metrics API would scrape kwok's fake pod IPs, which nothing may connect to (test/autoscaling covers it)
-      '--no-metrics-api',
-      // no activator on the default port 8889, which operators of tests running side by side
-      // would share (test/autoscaling/scale-to-zero passes its own)
-      '--activator-port',
-      '0',
-      ...(options.extraArgs ?? []),
-    ],
-    { reject: false, all: true, buffer: false },
-  );
-  const logs: string[] = [];
-  proc.all?.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)));
+  const op = await spawnOperator(operatorKubeconfig, ['--no-leader-elect', ...(options.extraArgs ?? [])]);
+  const { proc, logs } = op;
   try {
     await waitFor(
       'the operator to sync its caches',
@@ -69,13 +96,5 @@ export async function startOperator(
     throw new Error(`${(error as Error).message}; its log:\n${logs.slice(-30).join('\n')}`);
   }
   if (proc.exitCode !== null) throw new Error(`the operator exited (${proc.exitCode}):\n${logs.slice(-30).join('\n')}`);
-  return {
-    proc,
-    healthPort,
-    logs,
-    async stop() {
-      proc.kill('SIGTERM');
-      await proc.catch(() => undefined);
-    },
-  };
+  return op;
 }

@@ -14,10 +14,11 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import type { ResultPromise } from 'execa';
 import type { Cluster } from '../cluster/cluster.ts';
-import { OPERATOR_NS, operatorIdentity } from '../helpers/identity.ts';
+import { operatorIdentity } from '../helpers/identity.ts';
 import { freePort } from '../helpers/local.ts';
 import { startTestCluster } from '../helpers/test-cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { operatorArgs } from '../helpers/operator.ts';
 import { bundleObjects, packProject } from '../../cli/cluster/pack.ts';
 import { realtimeApis } from '../../cli/cluster/manifests.ts';
 import { loadProject } from '../../cli/config/index.ts';
@@ -67,21 +68,8 @@ describe('the operator image reconciles a RealtimeAPI on the real control plane'
       const ctr = await containers.from(OPERATOR, 'operator');
       const command = [
         ...Entrypoint!,
-        '--kubeconfig',
-        '/etc/cortex/kubeconfig',
-        '--node-pools-configmap',
-        'cortex-node-pools',
-        '--node-pools-namespace',
-        OPERATOR_NS,
-        '--runtime-image',
-        RUNTIME,
-        '--health-port',
-        String(healthPort),
+        ...operatorArgs('/etc/cortex/kubeconfig', healthPort, RUNTIME),
         '--no-leader-elect',
-        // as test/helpers/operator.ts: no metrics API scraping kwok's fake pod IPs, no shared activator port
-        '--no-metrics-api',
-        '--activator-port',
-        '0',
       ];
       log(`buildah run ${OPERATOR}: ${command.join(' ')}`);
       operator = containers.run(ctr, command, { volumes: [`${secret}:/etc/cortex:ro`] });
