@@ -117,26 +117,11 @@ function acquireLock(l: Layout): boolean {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(readFileSync(l.pidFile, 'utf8').trim());
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) return false;
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) return false;
       rmSync(l.pidFile, { force: true });
     }
   }
   return false;
-}
-
-/** Whether `pid` runs. A killed process whose parent has not reaped it (a zombie) does not. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return true; // no /proc (macOS): kill(0) is all there is
-  }
 }
 
 /**
