@@ -13,7 +13,6 @@
 //      is held until a new replica is ready and answers: the request's whole time.
 // Times are from process start to the first 200 from /readyz (pod scheduling not included:
 // kwok marks pods Running at once). See docs/cluster.md ("Dependencies installed once per node").
-import http from 'node:http';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { LOOPBACK_POD_CIDR } from '../test/cluster/cluster.ts';
 import { freePort } from '../test/cluster/ports.ts';
-import { PodRuntimes } from '../test/autoscaling/runtimes.ts';
+import { PodRuntimes, viaActivator } from '../test/autoscaling/runtimes.ts';
 import { startOperator } from '../test/helpers/operator.ts';
 import { startTestCluster } from '../test/helpers/test-cluster.ts';
 import { waitFor } from '../test/helpers/wait.ts';
@@ -47,36 +46,6 @@ function realtimeApi(autoscaling: object): string {
       compute: { cpu: '100m' },
       autoscaling,
     },
-  });
-}
-
-/** POST to the activator with the Host a Service's client would send; the answer and its time. */
-function viaActivator(port: number, body: object): Promise<{ status: number; body: string; ms: number }> {
-  const started = performance.now();
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/',
-        headers: {
-          host: `${API}.${NS}.svc.cluster.local`,
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(data),
-        },
-      },
-      (res) => {
-        let text = '';
-        res
-          .setEncoding('utf8')
-          .on('data', (c: string) => (text += c))
-          .on('end', () => resolve({ status: res.statusCode!, body: text, ms: performance.now() - started }));
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
   });
 }
 
@@ -141,7 +110,7 @@ async function main(): Promise<void> {
     log(`3. idle for ${IDLE}, to zero, then a request wakes the API`);
     await apply({ minReplicas: 0, maxReplicas: 2, scaleToZeroAfter: IDLE });
     await waitFor('no replica left', async () => rt.pods().length === 0, 5 * 60_000);
-    const wake = await viaActivator(activatorPort, { features: [1, 1, 0, 0] });
+    const wake = await viaActivator(activatorPort, `${API}.${NS}.svc.cluster.local`, { features: [1, 1, 0, 0] });
     if (wake.status !== 200) throw new Error(`the waking request got ${wake.status}: ${wake.body}`);
     await readyCount(3, "the woken replica's readiness poll", 30_000);
     const [first, second, woken] = rt.readyTimes;

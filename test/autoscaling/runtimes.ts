@@ -4,6 +4,7 @@
 // a fixed number of requests in flight, spread over the runtimes that are ready, as a Service
 // would. Every address is checked to be loopback before anything connects to it.
 
+import http, { type IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -228,4 +229,39 @@ export function startLoad(
     ok: () => ok,
     failed: () => failed,
   };
+}
+
+export interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+  ms: number;
+}
+
+/** POST to the activator on loopback with the Host a Service's client would send. */
+export function viaActivator(port: number, host: string, body: object): Promise<Answer> {
+  const started = Date.now();
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/',
+        headers: { host, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+      },
+      (res) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (text += c))
+          .on('end', () =>
+            resolve({ status: res.statusCode!, headers: res.headers, body: text, ms: Date.now() - started }),
+          );
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
 }

@@ -12,7 +12,6 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http, { type IncomingHttpHeaders } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,7 +25,7 @@ import { waitFor } from '../helpers/wait.ts';
 import { KubeClient } from '../../operator/kube/client.ts';
 import { RUNTIME_PORT } from '../../operator/reconcilers/deployment.ts';
 import { SCALED_TO_ZERO_ANNOTATION } from '../../operator/scale-to-zero/index.ts';
-import { PodRuntimes, loopbackOnly } from './runtimes.ts';
+import { PodRuntimes, loopbackOnly, viaActivator } from './runtimes.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_TIMEOUT_MS = 60 * 60_000;
@@ -39,41 +38,6 @@ const HOLD_S = 25; // --activator-timeout
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from kubectl, read field by field
 type Obj = any;
-
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-  ms: number;
-}
-
-/** POST to the activator on loopback with the Host a Service's client would send. */
-function viaActivator(port: number, host: string, body: object): Promise<Answer> {
-  const started = Date.now();
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/',
-        headers: { host, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-      },
-      (res) => {
-        let text = '';
-        res
-          .setEncoding('utf8')
-          .on('data', (c: string) => (text += c))
-          .on('end', () =>
-            resolve({ status: res.statusCode!, headers: res.headers, body: text, ms: Date.now() - started }),
-          );
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 function realtimeApi(name: string, spec: { autoscaling: object; compute?: object }): string {
   return JSON.stringify({
