@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from './dispatcher.ts';
 import type { JsonLogger } from '../operator/util/log.ts';
 import type { RuntimeMetrics } from './metrics.ts';
+import { OpenExchanges, type Exchange } from './exchanges.ts';
 import { BodyKind, type PredictJob, type PredictResult } from './workers/types.ts';
 
 export interface ServerOptions {
@@ -36,8 +37,8 @@ export class RuntimeServer {
   readonly http: http.Server;
   private readonly options: ServerOptions;
   private draining = false;
-  /** Predict requests not answered yet, with their job once submitted. */
-  private readonly pending = new Map<http.ServerResponse, PredictJob | undefined>();
+  /** Predict requests not answered yet. */
+  private readonly pending = new OpenExchanges();
   private nextId = 0;
   private idle: (() => void) | undefined;
 
@@ -101,8 +102,9 @@ export class RuntimeServer {
   /** The grace period is over: every request still unanswered gets 503 before its connection closes. */
   private async answerPending(): Promise<void> {
     const written: Promise<void>[] = [];
-    for (const [res, job] of [...this.pending]) {
-      this.release(res);
+    for (const exchange of this.pending.snapshot()) {
+      const { res, job } = exchange;
+      this.release(exchange);
       if (job !== undefined) this.options.dispatcher.cancel(job);
       if (res.headersSent || res.destroyed) continue;
       this.options.metrics.observeRequest(503, 0);
@@ -168,12 +170,12 @@ export class RuntimeServer {
     }
     if (declaredLength > maxBodyBytes) return this.tooLarge(req, res);
 
-    this.pending.set(res, undefined);
+    const exchange = this.pending.open(res);
     res.once('close', () => {
       // Closed before it was answered: the client went away. A job still queued never runs.
-      if (!this.pending.has(res)) return;
-      const job = this.pending.get(res);
-      this.release(res);
+      if (!exchange.open) return;
+      const job = exchange.job;
+      this.release(exchange);
       const dropped = job !== undefined && this.options.dispatcher.cancel(job);
       if (job !== undefined && this.options.logger.enabled('info')) {
         this.options.logger.info(
@@ -190,7 +192,7 @@ export class RuntimeServer {
       size += chunk.length;
       if (size > maxBodyBytes) {
         rejected = true;
-        this.release(res);
+        this.release(exchange);
         this.tooLarge(req, res);
         return;
       }
@@ -200,11 +202,11 @@ export class RuntimeServer {
       // The client went away mid-body; there is nobody to answer.
       if (!rejected) {
         rejected = true;
-        this.release(res);
+        this.release(exchange);
       }
     });
     req.on('end', () => {
-      if (rejected || !this.pending.has(res)) return;
+      if (rejected || !exchange.open) return;
       const job: PredictJob = {
         id: ++this.nextId,
         clientRequestId,
@@ -212,19 +214,20 @@ export class RuntimeServer {
         contentType,
         query,
         rawHeaders: raw,
-        done: (result) => this.respond(res, job, result, started),
+        done: (result) => this.respond(exchange, job, result, started),
         ticket: undefined,
       };
-      this.pending.set(res, job);
+      exchange.job = job;
       if (!this.options.dispatcher.submit(job)) {
         metrics.reject('over_capacity');
-        this.respond(res, job, overCapacity, started);
+        this.respond(exchange, job, overCapacity, started);
       }
     });
   }
 
-  private respond(res: http.ServerResponse, job: PredictJob, result: PredictResult, started: number): void {
-    if (!this.pending.has(res)) return; // answered already (grace period over) or the client went away
+  private respond(exchange: Exchange, job: PredictJob, result: PredictResult, started: number): void {
+    if (!exchange.open) return; // answered already (grace period over) or the client went away
+    const res = exchange.res;
     const { body, status } = result;
     // One writeHead with a flat header list: setHeader() per header costs measurably here.
     const headers: string[] = [];
@@ -250,11 +253,11 @@ export class RuntimeServer {
         latency_ms: Math.round(seconds * 1e6) / 1000,
       });
     }
-    this.release(res);
+    this.release(exchange);
   }
 
-  private release(res: http.ServerResponse): void {
-    if (!this.pending.delete(res)) return;
+  private release(exchange: Exchange): void {
+    if (!this.pending.close(exchange)) return;
     if (this.pending.size === 0 && this.idle !== undefined) this.idle();
   }
 
