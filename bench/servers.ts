@@ -58,26 +58,38 @@ const uvicorn = (handler: 'async' | 'sync') => (port: number) => ({
   env: { BENCH_HANDLER: handler },
 });
 
-export const CONTENDERS: Contender[] = [
-  {
-    id: 'runtime-python',
-    label: '(a) cortex serve, Python predictor',
+/**
+ * `cortex serve` on one API of a bench fixture. Its stdout goes to a pipe the harness drains,
+ * as a container runtime's or the local supervisor's does; the access log is on unless the
+ * API sets `log_level: warning`.
+ */
+function cortexServe(id: string, label: string, fixture: string, api: string, startTimeoutMs: number): Contender {
+  return {
+    id,
+    label,
     unavailable: cliMissing,
     command: (port) => ({
       cmd: process.execPath,
       args: [
         CORTEX_CLI,
         'serve',
-        join(BENCH_DIR, 'fixtures', 'trivial'),
+        join(BENCH_DIR, 'fixtures', fixture),
+        '--api',
+        api,
         '--host',
         '127.0.0.1',
         '--port',
         String(port),
       ],
     }),
-    paths: cortexPaths('trivial'),
-    startTimeoutMs: 120_000,
-  },
+    paths: cortexPaths(api),
+    startTimeoutMs,
+  };
+}
+
+export const CONTENDERS: Contender[] = [
+  cortexServe('runtime-python', '(a) cortex serve, Python predictor', 'trivial', 'trivial', 120_000),
+  cortexServe('runtime-python-quiet', '(a2) cortex serve, Python, no access log', 'trivial', 'trivial-quiet', 120_000),
   {
     id: 'fastapi-async',
     label: '(b) FastAPI + uvicorn, async def',
@@ -102,25 +114,14 @@ export const CONTENDERS: Contender[] = [
     paths: ['/'],
     startTimeoutMs: 15_000,
   },
-  {
-    id: 'runtime-ts',
-    label: '(e) cortex serve, TypeScript predictor',
-    unavailable: cliMissing,
-    command: (port) => ({
-      cmd: process.execPath,
-      args: [
-        CORTEX_CLI,
-        'serve',
-        join(BENCH_DIR, 'fixtures', 'trivial-ts'),
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-      ],
-    }),
-    paths: cortexPaths('trivial-ts'),
-    startTimeoutMs: 60_000,
-  },
+  cortexServe('runtime-ts', '(e) cortex serve, TypeScript predictor', 'trivial-ts', 'trivial-ts', 60_000),
+  cortexServe(
+    'runtime-ts-quiet',
+    '(e2) cortex serve, TypeScript, no access log',
+    'trivial-ts',
+    'trivial-ts-quiet',
+    60_000,
+  ),
 ];
 
 /**
