@@ -13,106 +13,49 @@
 //      is held until a new replica is ready and answers: the request's whole time.
 // Times are from process start to the first 200 from /readyz (pod scheduling not included:
 // kwok marks pods Running at once). See docs/cluster.md ("Dependencies installed once per node").
-import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
-import { LOOPBACK_POD_CIDR } from '../test/cluster/cluster.ts';
-import { freePort } from '../test/cluster/ports.ts';
-import { PodRuntimes, viaActivator } from '../test/autoscaling/runtimes.ts';
-import { startOperator } from '../test/helpers/operator.ts';
-import { startTestCluster } from '../test/helpers/test-cluster.ts';
+import { viaActivator } from '../test/autoscaling/runtimes.ts';
 import { waitFor } from '../test/helpers/wait.ts';
-import { KubeClient } from '../operator/kube/client.ts';
+import { readyCount, startClusterReplicas, type ClusterReplicas } from './cluster-replicas.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PROJECT = path.join(here, 'dependency-cache', 'project');
 const NS = 'deps';
 const API = 'sklearn';
 const IDLE = '10s';
-const ACTIVATOR_ADDRESS = '192.0.2.10';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false } } });
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function realtimeApi(autoscaling: object): string {
-  return JSON.stringify({
-    apiVersion: 'cortex.dev/v1alpha1',
-    kind: 'RealtimeAPI',
-    metadata: { name: API, namespace: NS },
-    spec: {
-      predictor: { type: 'python', path: 'predictor.py', image: 'fake.invalid/sklearn:1' },
-      compute: { cpu: '100m' },
-      autoscaling,
-    },
-  });
-}
-
 async function main(): Promise<void> {
   log('starting the test control plane');
-  const { dir, poolsFile, cluster } = await startTestCluster('cortex-dep-cache-bench', NS, {
-    podCidr: LOOPBACK_POD_CIDR,
-  });
-  let runtimes: PodRuntimes | undefined;
-  let stopOperator: (() => Promise<void>) | undefined;
+  // one node, as "the second replica on the same node" says
+  const bench: ClusterReplicas = await startClusterReplicas('cortex-dep-cache-bench', NS);
   try {
-    // one node, as "the second replica on the same node" says
-    await cluster.kubectl(['cordon', 'kwok-cpu-1']);
-    const activatorPort = await freePort();
-    const operator = await startOperator(cluster, dir, {
-      nodePoolsFile: poolsFile,
-      extraArgs: [
-        '--metrics-api',
-        '--metrics-api-port',
-        String(await freePort()),
-        '--metrics-api-bind-address',
-        '127.0.0.1',
-        '--activator-port',
-        String(activatorPort),
-        '--activator-bind-address',
-        '127.0.0.1',
-        '--activator-address',
-        ACTIVATOR_ADDRESS,
-        '--activator-timeout',
-        '300s',
-      ],
-    });
-    stopOperator = () => operator.stop();
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfig);
-    const rt = new PodRuntimes({
-      client: new KubeClient(kc),
-      namespace: NS,
-      api: API,
-      project: PROJECT,
-      tmpDir: dir,
-      fromPod: true,
-    });
-    runtimes = rt;
-    await rt.start();
+    const { activatorPort } = bench;
+    const rt = await bench.runtimes(API, PROJECT);
     const apply = (autoscaling: object) =>
-      cluster.kubectl(['apply', '--server-side', '--field-manager=bench', '-f', '-'], {
-        input: realtimeApi(autoscaling),
-      });
-    const readyCount = (n: number, what: string, ms = 15 * 60_000) =>
-      waitFor(what, async () => rt.readyTimes.length >= n, ms).catch((error: unknown) => {
-        throw new Error(`${(error as Error).message}\n${rt.log.slice(-30).join('\n')}`);
+      bench.apply({
+        name: API,
+        predictor: { type: 'python', path: 'predictor.py', image: 'fake.invalid/sklearn:1' },
+        autoscaling,
       });
 
     log('1. the first replica, on an empty node: pip installs scikit-learn');
     await apply({ minReplicas: 1, maxReplicas: 2 });
-    await readyCount(1, 'the first replica to be ready');
+    await readyCount(rt, 1, 'the first replica to be ready');
     log('2. a second replica on the same node');
     await apply({ minReplicas: 2, maxReplicas: 2 });
-    await readyCount(2, 'the second replica to be ready', 5 * 60_000);
+    await readyCount(rt, 2, 'the second replica to be ready', 5 * 60_000);
 
     log(`3. idle for ${IDLE}, to zero, then a request wakes the API`);
     await apply({ minReplicas: 0, maxReplicas: 2, scaleToZeroAfter: IDLE });
     await waitFor('no replica left', async () => rt.pods().length === 0, 5 * 60_000);
     const wake = await viaActivator(activatorPort, `${API}.${NS}.svc.cluster.local`, { features: [1, 1, 0, 0] });
     if (wake.status !== 200) throw new Error(`the waking request got ${wake.status}: ${wake.body}`);
-    await readyCount(3, "the woken replica's readiness poll", 30_000);
+    await readyCount(rt, 3, "the woken replica's readiness poll", 30_000);
     const [first, second, woken] = rt.readyTimes;
     const installs = rt.log.filter((l) => l.includes('installing requirements.txt into a cached virtualenv')).length;
     const result = {
@@ -143,10 +86,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    await runtimes?.stop();
-    await stopOperator?.();
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await bench.stop();
   }
 }
 

@@ -43,6 +43,8 @@ export interface Replica {
 }
 
 export async function startReplica(options: ReplicaOptions): Promise<Replica> {
+  // ms since the process started (Node's time origin): Node and the CLI's modules loaded
+  const entered = performance.now();
   const { spec, name, projectDir } = options;
   const predictor = spec.predictor;
   const logger = apiLogger(name, predictor.logLevel);
@@ -60,6 +62,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     if (error instanceof DependencyError) fatal(error.message);
     throw error;
   }
+  const prepared = performance.now();
 
   const batching = predictor.serverSideBatching;
   const predictTimeoutMs = options.predictTimeoutMs ?? DEFAULT_PREDICT_TIMEOUT_MS;
@@ -121,6 +124,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     headersTimeoutMs: Math.min(10_000, options.requestTimeoutMs),
   });
   const address = await server.listen(options.port, options.host);
+  const listening = performance.now();
   logger.info(
     `serving ${name} on http://${options.host}:${address.port} (${predictor.type} predictor, ` +
       `${predictor.processesPerReplica} worker(s) × ${predictor.threadsPerProcess} thread(s))`,
@@ -132,7 +136,18 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     if (error instanceof InitError) fatal(`predictor failed to initialise: ${error.message}`, error.detail);
     throw error;
   }
-  logger.info(`${name} is ready`);
+  // where a cold start's time went (bench/cold-start.ts reads it): a slow start shows which part
+  const ms = (x: number) => Math.round(x);
+  const ready = performance.now();
+  logger.info(`${name} is ready`, {
+    startupMs: {
+      load: ms(entered),
+      dependencies: ms(prepared - entered),
+      listen: ms(listening - prepared),
+      workers: ms(ready - listening),
+      total: ms(ready),
+    },
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = () => {

@@ -24,6 +24,8 @@ import { routeOf } from './route.ts';
 
 export const DEFAULT_ACTIVATOR_PORT = 8889;
 export const DEFAULT_ACTIVATOR_TIMEOUT_MS = 120_000;
+/** How often a waking API's running replicas are asked whether they are ready. */
+const READY_POLL_MS = 50;
 /** Seconds a client is told to wait before retrying after a 503. */
 export const RETRY_AFTER_SECONDS = 10;
 
@@ -312,10 +314,12 @@ export class Activator {
               return ip;
             }
           }
-          // look again when its pods change, or in a moment (a /readyz that did not answer yet)
+          // look again when its pods change, or in a moment (a /readyz that did not answer yet):
+          // a short moment, since a waking replica's readiness is the request's wait (a refused
+          // or 503 /readyz costs the replica next to nothing, and only while requests are held)
           await new Promise<void>((resolve) => {
             changed = resolve;
-            setTimeout(resolve, 250).unref();
+            setTimeout(resolve, READY_POLL_MS).unref();
           });
         }
         return undefined;

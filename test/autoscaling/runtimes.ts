@@ -37,6 +37,7 @@ interface Runtime {
   stopping: boolean;
   exited?: boolean;
   startedAt: number;
+  startedEpoch: number;
 }
 
 /** How long a pod's runtime took from process start to its first 200 from /readyz. */
@@ -44,6 +45,10 @@ export interface ReadyTime {
   pod: string;
   node: string;
   ms: number;
+  /** Epoch ms (Date.now()): the pod first seen by the informer, its process started, its first 200. */
+  seenAt: number;
+  startedAt: number;
+  readyAt: number;
 }
 
 export class PodRuntimes {
@@ -59,6 +64,10 @@ export class PodRuntimes {
   readonly started: string[] = [];
   /** Pod names whose runtime was stopped because the pod went away. */
   readonly stopped: string[] = [];
+  /** When the informer first saw each pod (epoch ms): created, before it is scheduled or Running. */
+  readonly seenAt = new Map<string, number>();
+  /** Variables added to the env of the runtimes started from now on (what an image could set). */
+  env: Record<string, string> = {};
 
   /**
    * `tmpDir` gets the runtimes' termination-log files. `fromPod`: run each pod's own command and
@@ -98,6 +107,7 @@ export class PodRuntimes {
 
   private sync(pod: Pod): void {
     const name = pod.metadata?.name ?? '';
+    if (!this.seenAt.has(name)) this.seenAt.set(name, Date.now());
     if (pod.metadata?.deletionTimestamp || pod.status?.phase !== 'Running' || !pod.status.podIP) return this.gone(pod);
     if (this.runtimes.has(name)) return;
     const ip = loopbackOnly(pod.status.podIP);
@@ -113,10 +123,19 @@ export class PodRuntimes {
       env: {
         ...env,
         ...(this.fromPod ? { HOME: path.join(this.tmpDir, 'homes', name) } : {}),
+        ...this.env,
         CORTEX_TERMINATION_LOG: terminationLog,
       },
     });
-    const rt: Runtime = { pod: name, ip, proc, ready: false, stopping: false, startedAt: performance.now() };
+    const rt: Runtime = {
+      pod: name,
+      ip,
+      proc,
+      ready: false,
+      stopping: false,
+      startedAt: performance.now(),
+      startedEpoch: Date.now(),
+    };
     proc.all?.on('data', (chunk: Buffer) =>
       this.log.push(
         ...chunk
@@ -144,13 +163,21 @@ export class PodRuntimes {
         await res.arrayBuffer();
         if (res.ok) {
           rt.ready = true;
-          this.readyTimes.push({ pod: rt.pod, node, ms: performance.now() - rt.startedAt });
+          this.readyTimes.push({
+            pod: rt.pod,
+            node,
+            ms: performance.now() - rt.startedAt,
+            seenAt: this.seenAt.get(rt.pod) ?? rt.startedEpoch,
+            startedAt: rt.startedEpoch,
+            readyAt: Date.now(),
+          });
           return;
         }
       } catch {
         // not listening yet
       }
-      await sleep(200);
+      // short: the ready time is a measurement (bench/cold-start), not only a condition
+      await sleep(50);
     }
   }
 
