@@ -61,6 +61,8 @@ const cortex = (id: string, api: string, batching: string): Server => ({
   response: 'object',
   // The first start installs requirements.txt into cortex's own venv cache.
   startTimeoutMs: 600_000,
+  // The rest of the tree is the node front: the split shows which side a request's CPU is on.
+  worker: { label: 'Python worker', match: /cortex_host\.py/ },
 });
 
 /** Where the Python running the peers keeps libpython (see the pytriton entry). */
