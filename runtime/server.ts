@@ -1,6 +1,7 @@
 // The HTTP front of one replica: routes, request limits, response writing, draining.
 // The body is collected here (so a slow client never holds a worker) but never parsed:
 // decoding happens next to the predictor (PROTOCOL.md).
+import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +10,7 @@ import type { Dispatcher } from './dispatcher.ts';
 import type { JsonLogger } from '../operator/util/log.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { OpenExchanges, type Exchange } from './exchanges.ts';
+import { AccessLog } from './access-log.ts';
 import { BodyKind, type PredictJob, type PredictResult } from './workers/types.ts';
 
 export interface ServerOptions {
@@ -36,6 +38,7 @@ const contentTypes: Record<number, string> = {
 export class RuntimeServer {
   readonly http: http.Server;
   private readonly options: ServerOptions;
+  private readonly accessLog: AccessLog;
   private draining = false;
   /** Predict requests not answered yet. */
   private readonly pending = new OpenExchanges();
@@ -44,6 +47,7 @@ export class RuntimeServer {
 
   constructor(options: ServerOptions) {
     this.options = options;
+    this.accessLog = new AccessLog(options.logger, options.api);
     this.http = http.createServer(
       {
         requestTimeout: options.requestTimeoutMs,
@@ -242,16 +246,11 @@ export class RuntimeServer {
     if (job.clientRequestId !== undefined) headers.push('X-Request-ID', job.clientRequestId);
     if (this.draining) headers.push('Connection', 'close');
     res.writeHead(status, headers);
-    res.end(body);
+    res.end(asSmallText(result));
     const seconds = (performance.now() - started) / 1000;
     this.options.metrics.observeRequest(status, seconds);
-    const { logger } = this.options;
-    if (logger.enabled('info')) {
-      logger.info(`POST / ${status}`, {
-        request_id: job.clientRequestId ?? String(job.id),
-        status,
-        latency_ms: Math.round(seconds * 1e6) / 1000,
-      });
+    if (this.accessLog.enabled) {
+      this.accessLog.answered(status, job.clientRequestId ?? job.id, Math.round(seconds * 1e6) / 1000);
     }
     this.release(exchange);
   }
@@ -306,6 +305,23 @@ export class RuntimeServer {
     res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   }
+}
+
+/** Up to this size a JSON or text body is handed to Node as a string (see asSmallText). */
+const SMALL_TEXT_BYTES = 16 * 1024;
+
+/**
+ * Node writes a string body together with the status line and headers in one write, but a
+ * Buffer body as a second chunk through cork/writev: ~1-3 µs more per response, a tenth of the
+ * front's cost for a small prediction. Only valid UTF-8 becomes a string, so the bytes sent
+ * (and Content-Length) stay exactly the worker's.
+ */
+function asSmallText(result: PredictResult): Buffer | string {
+  const { body, kind } = result;
+  if ((kind !== BodyKind.Json && kind !== BodyKind.Text) || body.length > SMALL_TEXT_BYTES || !isUtf8(body)) {
+    return body;
+  }
+  return body.toString('utf8');
 }
 
 /** An answer written straight to a socket Node's HTTP parser gave up on (or a CONNECT's). */

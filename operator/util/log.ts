@@ -72,7 +72,16 @@ export class JsonLogger implements Logger {
 
   log(level: LogLevel, message: string, fields?: LogFields): void {
     if (RANK[level] < this.threshold) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level, ...this.context, ...fields, message }) + '\n';
+    this.writeLine(
+      JSON.stringify({ time: new Date().toISOString(), level, ...this.context, ...fields, message }) + '\n',
+    );
+  }
+
+  /**
+   * Writes a line already in this logger's shape (the runtime's access log builds its own, see
+   * runtime/access-log.ts); it must end in a newline.
+   */
+  writeLine(line: string): void {
     if (!this.buffered) {
       this.sink(line);
       return;
