@@ -5,13 +5,13 @@
 // (CORTEX_BAKED_DEPS), looked up first. The venv sees the interpreter's site-packages, so what the
 // image already has is reused; that is why the image's Python packages are part of the key.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { parseMemBytes, type RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
 import type { Logger } from '../operator/util/log.ts';
-import { ensureVenv, evict, findVenv, markUsed } from './venv-cache.ts';
+import { ensureVenv, evict, findVenv, keptInterpreterId, markUsed } from './venv-cache.ts';
 
 export class DependencyError extends Error {
   constructor(message: string) {
@@ -59,68 +59,15 @@ print(json.dumps([p for p in sys.path if p]))
 `;
 
 /**
- * The path `python` runs (looked up on PATH like a shell would), or undefined. Not resolved: a
- * virtualenv's python links to its base interpreter but sees other packages.
- */
-function executable(python: string): string | undefined {
-  const dirs = python.includes('/') ? [''] : (process.env.PATH ?? '').split(':').filter(Boolean);
-  for (const dir of dirs) {
-    const file = path.resolve(dir, python);
-    if (existsSync(file)) return file;
-  }
-  return undefined;
-}
-
-/** What changes when the interpreter or a folder on its sys.path (a package installed or removed) does. */
-function stamp(file: string, folders: string[]): string {
-  const of = (p: string) => {
-    try {
-      const st = statSync(p);
-      return `${st.ino}:${st.size}:${st.mtimeMs}`;
-    } catch {
-      return '-';
-    }
-  };
-  return [file, ...folders].map((p) => `${p}=${of(p)}`).join('\n');
-}
-
-/**
  * The interpreter's identity (the venv cache key's part). Asking Python takes 0.2 s or more of every
- * replica start, a large part of a wake from zero; the answer is kept in the cache folder with a
- * stamp of the interpreter and of its sys.path folders, and reused while the stamp matches.
+ * replica start, a large part of a wake from zero: the answer is kept in the cache (venv-cache.ts).
  */
 async function interpreterId(python: string): Promise<string> {
-  const file = executable(python);
-  const env = ['PYTHONPATH', 'PYTHONHOME', 'PYTHONNOUSERSITE', 'PYTHONUSERBASE'].map((k) => process.env[k] ?? '');
-  const name = createHash('sha256')
-    .update([file, ...env].join('\0'))
-    .digest('hex')
-    .slice(0, 16);
-  const saved = path.join(cacheRoot(), 'interpreters', `${name}.json`);
-  if (file !== undefined) {
-    try {
-      const kept = JSON.parse(readFileSync(saved, 'utf8')) as { id: string; folders: string[]; stamp: string };
-      if (kept.stamp === stamp(file, kept.folders)) return kept.id;
-    } catch {
-      // none kept yet, or unreadable: ask the interpreter
-    }
-  }
-  const { stdout } = await execa(python, ['-c', IDENTIFY]);
-  const out = stdout.trim();
-  const cut = out.lastIndexOf('\n');
-  const id = out.slice(0, cut).trim();
-  if (file !== undefined) {
-    try {
-      const folders = JSON.parse(out.slice(cut + 1)) as string[];
-      mkdirSync(path.dirname(saved), { recursive: true });
-      const tmp = `${saved}.${process.pid}`;
-      writeFileSync(tmp, JSON.stringify({ id, folders, stamp: stamp(file, folders) }));
-      renameSync(tmp, saved);
-    } catch {
-      // a read-only cache: asked again next time
-    }
-  }
-  return id;
+  return keptInterpreterId(cacheRoot(), python, async () => {
+    const out = (await execa(python, ['-c', IDENTIFY])).stdout.trim();
+    const cut = out.lastIndexOf('\n');
+    return { id: out.slice(0, cut).trim(), folders: JSON.parse(out.slice(cut + 1)) as string[] };
+  });
 }
 
 /** The cache key of `requirements` installed on `python`. */

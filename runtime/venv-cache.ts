@@ -6,11 +6,12 @@
 //   <key>/.cortex-used     touched when a replica starts on it and every USE_TOUCH_MS while it runs
 //   <key>.lock/            held by the replica installing <key>; its mtime is a heartbeat
 //   <key>.building-<id>/   the install in progress, renamed to <key> when complete
+// and <root>/interpreters/<hash>.json: an interpreter's identity, part of every key (keptInterpreterId).
 // Replicas of one node starting together install once: the first takes the lock, the others wait
 // for it (or take over a lock whose holder stopped beating). With a size cap (CORTEX_CACHE_MAX_SIZE)
 // the least recently used virtualenvs go once an install makes the cache larger than the cap; one
 // used in the last IN_USE_MS is never removed, since a running replica may still import from it.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -128,6 +129,71 @@ function tryLock(lock: string, staleMs: number, logger: Logger): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The path `python` runs (looked up on PATH like a shell would), or undefined. Not resolved: a
+ * virtualenv's python links to its base interpreter but sees other packages.
+ */
+function executable(python: string): string | undefined {
+  const dirs = python.includes('/') ? [''] : (process.env.PATH ?? '').split(':').filter(Boolean);
+  for (const dir of dirs) {
+    const file = path.resolve(dir, python);
+    if (existsSync(file)) return file;
+  }
+  return undefined;
+}
+
+/** What changes when the interpreter or a folder on its sys.path (a package installed or removed) does. */
+function stamp(file: string, folders: string[]): string {
+  const of = (p: string) => {
+    try {
+      const st = statSync(p);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return '-';
+    }
+  };
+  return [file, ...folders].map((p) => `${p}=${of(p)}`).join('\n');
+}
+
+/**
+ * `python`'s identity as `ask` gives it (with the folders of its sys.path), kept in
+ * <root>/interpreters with a stamp of the interpreter and of those folders, and reused while the
+ * stamp matches: what the interpreter's packages are changes only with them.
+ */
+export async function keptInterpreterId(
+  root: string,
+  python: string,
+  ask: () => Promise<{ id: string; folders: string[] }>,
+): Promise<string> {
+  const file = executable(python);
+  const env = ['PYTHONPATH', 'PYTHONHOME', 'PYTHONNOUSERSITE', 'PYTHONUSERBASE'].map((k) => process.env[k] ?? '');
+  const name = createHash('sha256')
+    .update([file, ...env].join('\0'))
+    .digest('hex')
+    .slice(0, 16);
+  const saved = path.join(root, 'interpreters', `${name}.json`);
+  if (file !== undefined) {
+    try {
+      const kept = JSON.parse(readFileSync(saved, 'utf8')) as { id: string; folders: string[]; stamp: string };
+      if (kept.stamp === stamp(file, kept.folders)) return kept.id;
+    } catch {
+      // none kept yet, or unreadable: ask the interpreter
+    }
+  }
+  const { id, folders } = await ask();
+  if (file !== undefined) {
+    try {
+      mkdirSync(path.dirname(saved), { recursive: true });
+      const tmp = `${saved}.${process.pid}`;
+      writeFileSync(tmp, JSON.stringify({ id, folders, stamp: stamp(file, folders) }));
+      renameSync(tmp, saved);
+    } catch {
+      // a read-only cache: asked again next time
+    }
+  }
+  return id;
 }
 
 /** Bytes of the regular files under `dir` (symbolic links not followed). */
