@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { apiLogger } from '../operator/util/log.ts';
-import { ensureVenv, evict, findVenv, markUsed } from './venv-cache.ts';
+import { ensureVenv, evict, findVenv, keptInterpreterId, markUsed } from './venv-cache.ts';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -126,4 +126,28 @@ test('over the size cap, the least recently used venvs go; the new one and those
   assert.deepEqual(evict(root, 10, 'new', logger), []);
   assert.ok(messages().some((m) => m.includes('over its limit') && m.includes('all of it in use')));
   assert.ok(existsSync(path.join(venvs, 'busy')));
+});
+
+test("an interpreter's identity is asked once, and again when a folder on its sys.path changes", async () => {
+  const root = cacheDir();
+  const python = path.join(root, 'bin', 'python3');
+  const site = path.join(root, 'site-packages');
+  mkdirSync(path.dirname(python));
+  mkdirSync(site);
+  writeFileSync(python, '');
+  let asked = 0;
+  const ask = async () => ({ id: `python ${++asked}`, folders: [site] });
+  assert.equal(await keptInterpreterId(root, python, ask), 'python 1');
+  assert.equal(await keptInterpreterId(root, python, ask), 'python 1');
+  // a package installed: a new folder in site-packages, whose mtime changes
+  const later = new Date(Date.now() + 5000);
+  mkdirSync(path.join(site, 'pkg-1.0.dist-info'));
+  utimesSync(site, later, later);
+  assert.equal(await keptInterpreterId(root, python, ask), 'python 2');
+  // another interpreter (a virtualenv's python) is kept apart
+  const other = path.join(root, 'venv', 'python');
+  mkdirSync(path.dirname(other));
+  writeFileSync(other, '');
+  assert.equal(await keptInterpreterId(root, other, ask), 'python 3');
+  assert.equal(await keptInterpreterId(root, python, ask), 'python 2');
 });
