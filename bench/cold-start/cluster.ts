@@ -47,7 +47,11 @@ async function answer(bench: ClusterReplicas, api: string, body: object): Promis
   }
 }
 
-/** Where a wake-up's time went, in order; the steps add up to the whole request. */
+/**
+ * Where a wake-up's time went, in order; the steps add up to the whole request. The operator logs
+ * "waking the API" once its write returned, sometimes after the pod exists: the split between
+ * the first two steps is approximate (a few tens of ms, now and then negative), their sum is not.
+ */
 function wakeSteps(bench: ClusterReplicas, rt: PodRuntimes, api: string, sent: number, answered: number) {
   const woken = rt.readyTimes.at(-1)!;
   const after = (l: LogLine | undefined) => l !== undefined && Date.parse(l.time) >= sent - 5;
