@@ -104,13 +104,11 @@ function versionOf(cmd: string, args: string[]): string {
 const hz = clockTicksPerSecond();
 const load = await pickLoadGenerator(opts.load, say);
 if (selected.some((c) => c.id.startsWith('fastapi'))) ensureVenv(say);
-const info = runInfo({
-  [load.name]: load.version,
-  'fastapi, uvicorn': versionOf(join(BENCH_DIR, '.venv', 'bin', 'python'), [
-    '-c',
-    'import fastapi, uvicorn; print(f"{fastapi.__version__}, {uvicorn.__version__}")',
-  ]),
-});
+const [fastapi = 'unknown', uvicorn = 'unknown'] = versionOf(join(BENCH_DIR, '.venv', 'bin', 'python'), [
+  '-c',
+  'import fastapi, uvicorn; print(fastapi.__version__, uvicorn.__version__)',
+]).split(' ');
+const info = runInfo({ [load.name]: load.version, fastapi, uvicorn });
 say(formatRunInfo(info));
 say(`load: ${load.name}, ${connections} connections, ${warmupS}s warm-up, ${durationS}s measured per server`);
 say();
