@@ -4,7 +4,8 @@
 // one with testIO() and fakes (cli/commands/testing.ts).
 import type { V1Pod } from '@kubernetes/client-node';
 import type { RealtimeApi } from '../operator/api/v1alpha1/index.ts';
-import { startReplica, type Replica, type ReplicaOptions } from '../runtime/replica.ts';
+import type { Replica, ReplicaOptions } from '../runtime/replica.ts';
+import { serveFactory } from './serve-main.ts';
 import { connect, explain, loadKubeConfig } from './cluster/connect.ts';
 import { deployToCluster, type ClusterDeployReporter } from './cluster/deploy.ts';
 import { REALTIME_APIS } from '../operator/kube/resources.ts';
@@ -180,19 +181,13 @@ function onSignalOnce(signal: NodeJS.Signals): Interrupt {
 /** The real world: the process's streams, $CORTEX_HOME, kubeconfigs, signals. */
 export function systemFactory(io: IOStreams = systemIO()): Factory {
   return {
-    io,
+    ...serveFactory(io),
     layout: () => layout(),
     environment: (name) => resolveEnvironment(layout(), name),
     local: (env) => localSession(layout(), env),
     cluster: (env) => clusterSession(env),
     kubeContext: (env) => loadKubeConfig(env).kc.getCurrentContext(),
-    startReplica: (options) => startReplica(options),
     runSupervisor: () => runSupervisor(),
     onInterrupt: () => onSignalOnce('SIGINT'),
-    onTerminate(handler) {
-      process.once('SIGTERM', handler);
-      process.once('SIGINT', handler);
-    },
-    exit: (code) => process.exit(code),
   };
 }

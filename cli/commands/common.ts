@@ -69,4 +69,4 @@ export function notFound(name: string, known: string[]): CliError {
 }
 
 /** The factory a command runs with, and its run function (the real one, or a test's). */
-export type RunF<O> = (options: O, f: Factory) => Promise<void> | void;
+export type RunF<O, F = Factory> = (options: O, f: F) => Promise<void> | void;

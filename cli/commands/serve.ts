@@ -27,7 +27,10 @@ export const ServeOptions = Type.Object({
 });
 export type ServeOptions = Static<typeof ServeOptions>;
 
-export function serveCommand(f: Factory, runF: RunF<ServeOptions> = runServe): Command {
+/** What serving needs from the world: `cortex serve` runs with only this (cli/serve-main.ts). */
+export type ServeFactory = Pick<Factory, 'io' | 'startReplica' | 'onTerminate' | 'exit'>;
+
+export function serveCommand(f: ServeFactory, runF: RunF<ServeOptions, ServeFactory> = runServe): Command {
   return new Command('serve')
     .description('run one API in the foreground (what every replica runs)')
     .argument('[config]', 'cortex.yaml, or the folder that holds it', '.')
@@ -68,7 +71,7 @@ export function serveCommand(f: Factory, runF: RunF<ServeOptions> = runServe): C
     .action(action(ServeOptions, ['config'], (options) => runF(options, f)));
 }
 
-export async function runServe(flags: ServeOptions, f: Factory): Promise<void> {
+export async function runServe(flags: ServeOptions, f: ServeFactory): Promise<void> {
   const { name, spec, dir } =
     flags.apiSpec !== undefined
       ? resolveApiSpec(flags.apiSpec, flags.config, flags.api)
