@@ -9,13 +9,13 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pickLoadGenerator } from './load.ts';
+import { parseLoadBenchOptions } from './options.ts';
 import { formatRunInfo, runInfo } from './run-info.ts';
 import { BENCH_DIR } from './servers.ts';
 import { REQUEST_FORMS, type Answer } from './peers/answers.ts';
 import { launch, type Running } from './peers/launch.ts';
-import { measure, QUIET, waitForIdle } from './peers/measure.ts';
+import { measure, QUIET, waitForIdle } from './measure.ts';
 import { FIXTURE, PEERS_DIR, SERVERS } from './peers/registry.ts';
 import { ensurePeerVenv, pinnedVersions } from './peers/venv.ts';
 import { table, verdicts, type Outcome } from './peers/report.ts';
@@ -30,39 +30,13 @@ const USAGE = `usage: npm run bench:peers -- [options]
   --load NAME       force the load generator: wrk or autocannon
   --json            write bench/results/peers-<timestamp>.json and print it on stdout (the table goes to stderr)`;
 
-const { values: opts } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '32' },
-    warmup: { type: 'string', default: '3' },
-    'idle-wait': { type: 'string', default: '20' },
-    retries: { type: 'string', default: '1' },
-    only: { type: 'string' },
-    load: { type: 'string' },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (opts.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const durationS = Number(opts.duration);
-const connections = Number(opts.connections);
-const warmupS = Number(opts.warmup);
-const idleWaitS = Number(opts['idle-wait']);
-const retries = Number(opts.retries);
-if (!(durationS > 0) || !(connections > 0) || !(warmupS >= 0) || !(idleWaitS >= 0) || !(retries >= 0)) {
-  console.error(USAGE);
-  process.exit(2);
-}
-const wanted = opts.only?.split(',').map((id) => id.trim()) ?? SERVERS.map((s) => s.id);
-const unknown = wanted.filter((id) => !SERVERS.some((s) => s.id === id));
-if (unknown.length > 0) {
-  console.error(`unknown server id: ${unknown.join(', ')}\n${USAGE}`);
-  process.exit(2);
-}
-const selected = SERVERS.filter((s) => wanted.includes(s.id));
+const opts = parseLoadBenchOptions(
+  SERVERS.map((s) => s.id),
+  { duration: 10, connections: 32, warmup: 3, retries: 1 },
+  USAGE,
+);
+const { durationS, connections, warmupS, idleWaitS, retries } = opts;
+const selected = SERVERS.filter((s) => opts.ids.includes(s.id));
 // With --json, stdout carries only the JSON document.
 const say = (msg = '') => (opts.json ? console.error(msg) : console.log(msg));
 

@@ -8,16 +8,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import {
-  clockTicksPerSecond,
-  cpuSecondsBetween,
-  machineBusyCores,
-  machineBusyTicks,
-  sampleTree,
-  selfAndReapedChildrenTicks,
-} from './cpu.ts';
-import { pickLoadGenerator, type LoadResult } from './load.ts';
+import { pickLoadGenerator } from './load.ts';
+import { measure, QUIET, waitForIdle, type Measurement } from './measure.ts';
+import { parseLoadBenchOptions } from './options.ts';
 import { formatRunInfo, runInfo } from './run-info.ts';
 import { BENCH_DIR, BODY, CONTENDERS, ensureVenv, startServer } from './servers.ts';
 
@@ -31,57 +24,16 @@ const USAGE = `usage: npm run bench -- [options]
   --load NAME       force the load generator: wrk or autocannon
   --json            write bench/results/<timestamp>.json and print it on stdout (the table goes to stderr)`;
 
-const { values: opts } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '64' },
-    warmup: { type: 'string', default: '2' },
-    'idle-wait': { type: 'string', default: '20' },
-    retries: { type: 'string', default: '2' },
-    only: { type: 'string' },
-    load: { type: 'string' },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (opts.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const durationS = Number(opts.duration);
-const connections = Number(opts.connections);
-const warmupS = Number(opts.warmup);
-const idleWaitS = Number(opts['idle-wait']);
-const retries = Number(opts.retries);
-/** Cores of other work below which the machine counts as quiet. */
-const QUIET = 0.1;
-if (!(durationS > 0) || !(connections > 0) || !(warmupS >= 0) || !(idleWaitS >= 0) || !(retries >= 0)) {
-  console.error(USAGE);
-  process.exit(2);
-}
-const wanted = opts.only?.split(',').map((id) => id.trim()) ?? CONTENDERS.map((c) => c.id);
-const unknown = wanted.filter((id) => !CONTENDERS.some((c) => c.id === id));
-if (unknown.length > 0) {
-  console.error(`unknown server id: ${unknown.join(', ')}\n${USAGE}`);
-  process.exit(2);
-}
-const selected = CONTENDERS.filter((c) => wanted.includes(c.id));
+const opts = parseLoadBenchOptions(
+  CONTENDERS.map((c) => c.id),
+  { duration: 10, connections: 64, warmup: 2, retries: 2 },
+  USAGE,
+);
+const { durationS, connections, warmupS, idleWaitS, retries } = opts;
+const selected = CONTENDERS.filter((c) => opts.ids.includes(c.id));
 // With --json, stdout carries only the JSON document.
 const say = (msg = '') => (opts.json ? console.error(msg) : console.log(msg));
 
-interface Measurement extends LoadResult {
-  cpuSeconds: number;
-  requestsPerCpuS: number;
-  /** Cores the server's process tree kept busy on average. */
-  cpuCores: number;
-  /** Cores something else kept busy just before the server started (should be ~0). */
-  busyBeforeCores: number;
-  /**
-   * Cores kept busy during the measurement by anything but the server and the load generator
-   * (machine busy time minus both): other work on the machine. Should be ~0.
-   */
-  otherCores: number;
-}
 interface Outcome {
   id: string;
   label: string;
@@ -101,7 +53,6 @@ function versionOf(cmd: string, args: string[]): string {
 
 // ---- setup ---------------------------------------------------------------------------------
 
-const hz = clockTicksPerSecond();
 const load = await pickLoadGenerator(opts.load, say);
 if (selected.some((c) => c.id.startsWith('fastapi'))) ensureVenv(say);
 const [fastapi = 'unknown', uvicorn = 'unknown'] = versionOf(join(BENCH_DIR, '.venv', 'bin', 'python'), [
@@ -122,32 +73,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** Waits up to idleWaitS for the machine to be idle; returns the busy cores last seen. */
-async function waitForIdle(): Promise<number> {
-  let busy = await machineBusyCores(1000, hz);
-  for (let waited = 1; busy > QUIET && waited < idleWaitS; waited++) busy = await machineBusyCores(1000, hz);
-  return busy;
-}
-
 /** One measured interval against a running server. */
-async function measure(pid: number, url: string, busyBeforeCores: number): Promise<Measurement> {
-  const before = sampleTree(pid);
-  const [machine0, self0] = [machineBusyTicks(), selfAndReapedChildrenTicks()];
-  const r = await load.run({ url, body: BODY, connections, durationS });
-  const [machine1, self1] = [machineBusyTicks(), selfAndReapedChildrenTicks()];
-  const after = sampleTree(pid);
-  const cpuSeconds = cpuSecondsBetween(before, after, hz);
-  // Machine busy time minus the server's and the harness's own (incl. the load generator's).
-  const otherCores = Math.max(0, (machine1 - machine0 - (self1 - self0)) / hz - cpuSeconds) / r.durationS;
-  return {
-    ...r,
-    cpuSeconds,
-    requestsPerCpuS: cpuSeconds > 0 ? r.requests / cpuSeconds : NaN,
-    cpuCores: cpuSeconds / r.durationS,
-    busyBeforeCores,
-    otherCores,
-  };
-}
+const measureOnce = (pid: number, url: string, busyBeforeCores: number) =>
+  measure({ load, pid, url, body: BODY, connections, durationS, busyBeforeCores });
 
 const outcomes: Outcome[] = [];
 for (const c of selected) {
@@ -158,7 +86,7 @@ for (const c of selected) {
     continue;
   }
   // Numbers from a machine that is busy with something else are not comparable.
-  const busyBefore = await waitForIdle();
+  const busyBefore = await waitForIdle(idleWaitS);
   if (busyBefore > QUIET)
     say(`WARNING: the machine is not idle (${busyBefore.toFixed(2)} cores busy before this run); numbers will be low`);
   say(`${c.label}: starting ...`);
@@ -183,13 +111,13 @@ for (const c of selected) {
   try {
     if (warmupS > 0) await load.run({ url: server.url, body: BODY, connections, durationS: warmupS });
     // When other work disturbed the interval, measure again (up to --retries) and keep the cleanest.
-    let result = await measure(server.pid, server.url, busyBefore);
+    let result = await measureOnce(server.pid, server.url, busyBefore);
     for (let retry = 1; retry <= retries && result.otherCores > QUIET; retry++) {
       say(
         `${c.label}: other work kept ${result.otherCores.toFixed(2)} cores busy meanwhile; ` +
           `measuring again (${retry}/${retries})`,
       );
-      const again = await measure(server.pid, server.url, await waitForIdle());
+      const again = await measureOnce(server.pid, server.url, await waitForIdle(idleWaitS));
       if (again.otherCores < result.otherCores) result = again;
     }
     const r = result;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Measurement } from './measure.ts';
+import type { Measurement } from '../measure.ts';
 import { table, verdicts, type Outcome } from './report.ts';
 
 const ran = (id: string, side: 'cortex' | 'peer', requestsPerCpuS: number, p99Ms: number): Outcome => ({

@@ -1,7 +1,7 @@
 // The peer bench's table and verdict: every server against the best peer (the most requests per
 // CPU-second), and the target: a cortex configuration at >= 1.5x that peer's requests per
 // CPU-second with a p99 no worse than that peer's.
-import type { Measurement } from './measure.ts';
+import type { Measurement } from '../measure.ts';
 
 export interface Outcome {
   id: string;

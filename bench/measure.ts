@@ -1,4 +1,4 @@
-// One measured interval against a running server, as bench/runtime-bench.ts measures: the load
+// One measured interval against a running server (npm run bench, bench:peers): the load
 // generator's requests and latencies, the CPU of the server's whole process tree from /proc, and
 // how much other work the machine did meanwhile (which makes a figure incomparable).
 import { readFileSync } from 'node:fs';
@@ -9,8 +9,8 @@ import {
   machineBusyTicks,
   sampleTree,
   selfAndReapedChildrenTicks,
-} from '../cpu.ts';
-import type { LoadGenerator, LoadResult } from '../load.ts';
+} from './cpu.ts';
+import type { LoadGenerator, LoadResult } from './load.ts';
 
 const hz = clockTicksPerSecond();
 /** Cores of other work below which the machine counts as quiet. */
