@@ -8,13 +8,10 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { LOOPBACK_POD_CIDR, type Cluster } from '../test/cluster/cluster.ts';
 import { freePort } from '../test/cluster/ports.ts';
 import { PodRuntimes } from '../test/autoscaling/runtimes.ts';
-import { startOperator, type OperatorProcess } from '../test/helpers/operator.ts';
+import { loopbackScalingArgs, startOperator, type OperatorProcess } from '../test/helpers/operator.ts';
 import { startTestCluster } from '../test/helpers/test-cluster.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 import { KubeClient } from '../operator/kube/client.ts';
-
-/** The address the activator's EndpointSlices carry (documentation range: nothing connects to it). */
-const ACTIVATOR_ADDRESS = '192.0.2.10';
 
 export interface ApiSpec {
   name: string;
@@ -78,19 +75,7 @@ export async function startClusterReplicas(
     operator = await startOperator(cluster, dir, {
       nodePoolsFile: poolsFile,
       extraArgs: [
-        '--metrics-api',
-        '--metrics-api-port',
-        String(await freePort()),
-        '--metrics-api-bind-address',
-        '127.0.0.1',
-        '--activator-port',
-        String(activatorPort),
-        '--activator-bind-address',
-        '127.0.0.1',
-        '--activator-address',
-        ACTIVATOR_ADDRESS,
-        '--activator-timeout',
-        options.activatorTimeout ?? '300s',
+        ...(await loopbackScalingArgs(activatorPort, options.activatorTimeout ?? '300s')),
         ...(options.operatorArgs ?? []),
       ],
     });

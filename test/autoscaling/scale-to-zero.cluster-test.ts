@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpMethod, KubeConfig } from '@kubernetes/client-node';
 import { LOOPBACK_POD_CIDR, startCluster, type Cluster } from '../cluster/cluster.ts';
 import { freePort } from '../cluster/ports.ts';
-import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import { ACTIVATOR_ADDRESS, loopbackScalingArgs, startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { KubeClient } from '../../operator/kube/client.ts';
 import { RUNTIME_PORT } from '../../operator/reconcilers/deployment.ts';
@@ -31,7 +31,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 const NS = 'zero';
 const API = 'slow'; // test/autoscaling/fixtures/slow: answers {"slept_ms": n} after sleeping n ms
-const ACTIVATOR_ADDRESS = '192.0.2.10';
 const IDLE = '10s';
 const IDLE_S = 10;
 const HOLD_S = 25; // --activator-timeout
@@ -98,23 +97,7 @@ describe(
         activatorPort = await freePort();
         operator = await startOperator(cluster, dir, {
           nodePoolsFile: poolsFile,
-          extraArgs: [
-            '--metrics-api',
-            '--metrics-api-port',
-            String(await freePort()),
-            '--metrics-api-bind-address',
-            '127.0.0.1',
-            '--activator-port',
-            String(activatorPort),
-            '--activator-bind-address',
-            '127.0.0.1',
-            '--activator-address',
-            ACTIVATOR_ADDRESS,
-            '--activator-timeout',
-            `${HOLD_S}s`,
-            '--log-level',
-            'debug',
-          ],
+          extraArgs: [...(await loopbackScalingArgs(activatorPort, `${HOLD_S}s`)), '--log-level', 'debug'],
         });
         const kc = new KubeConfig();
         kc.loadFromFile(cluster.kubeconfig);

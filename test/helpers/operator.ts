@@ -98,3 +98,29 @@ export async function startOperator(
   if (proc.exitCode !== null) throw new Error(`the operator exited (${proc.exitCode}):\n${logs.slice(-30).join('\n')}`);
   return op;
 }
+
+/** The address the activator's EndpointSlices carry (documentation range: nothing connects to it). */
+export const ACTIVATOR_ADDRESS = '192.0.2.10';
+
+/**
+ * Operator flags for scaling with replicas run as local processes: the custom metrics API and
+ * the activator, both on loopback (the activator on `activatorPort`, holding requests up to
+ * `activatorTimeout`).
+ */
+export async function loopbackScalingArgs(activatorPort: number, activatorTimeout: string): Promise<string[]> {
+  return [
+    '--metrics-api',
+    '--metrics-api-port',
+    String(await freePort()),
+    '--metrics-api-bind-address',
+    '127.0.0.1',
+    '--activator-port',
+    String(activatorPort),
+    '--activator-bind-address',
+    '127.0.0.1',
+    '--activator-address',
+    ACTIVATOR_ADDRESS,
+    '--activator-timeout',
+    activatorTimeout,
+  ];
+}
