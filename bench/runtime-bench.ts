@@ -12,6 +12,7 @@ import { pickLoadGenerator } from './load.ts';
 import { measure, QUIET, waitForIdle, type Measurement } from './measure.ts';
 import { parseLoadBenchOptions } from './options.ts';
 import { formatRunInfo, runInfo } from './run-info.ts';
+import { alignTable, formatCount } from './table.ts';
 import { BENCH_DIR, BODY, CONTENDERS, ensureVenv, startServer } from './servers.ts';
 
 const USAGE = `usage: npm run bench -- [options]
@@ -122,7 +123,8 @@ for (const c of selected) {
     }
     const r = result;
     say(
-      `${c.label}: ${fmt(r.requestsPerS)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${fmt(r.requestsPerCpuS)} req/CPU-s` +
+      `${c.label}: ${formatCount(r.requestsPerS)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ` +
+        `${formatCount(r.requestsPerCpuS)} req/CPU-s` +
         (r.non2xx + r.errors > 0 ? `  (WARNING: ${r.non2xx} non-2xx, ${r.errors} socket errors)` : '') +
         (r.otherCores > QUIET ? `  (WARNING: other work kept ${r.otherCores.toFixed(2)} cores busy meanwhile)` : ''),
     );
@@ -138,10 +140,6 @@ for (const c of selected) {
 
 // ---- table, ratios, targets -----------------------------------------------------------------
 
-function fmt(n: number): string {
-  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-';
-}
-
 const rows = [['server', 'req/s', 'p50 ms', 'p99 ms', 'CPU cores', 'req/CPU-s', 'errors', 'other load']];
 for (const o of outcomes) {
   const r = o.result;
@@ -149,23 +147,19 @@ for (const o of outcomes) {
     r
       ? [
           o.label,
-          fmt(r.requestsPerS),
+          formatCount(r.requestsPerS),
           r.p50Ms.toFixed(2),
           r.p99Ms.toFixed(2),
           r.cpuCores.toFixed(2),
-          fmt(r.requestsPerCpuS),
+          formatCount(r.requestsPerCpuS),
           String(r.non2xx + r.errors),
           r.otherCores.toFixed(2),
         ]
       : [o.label, o.status, '', '', '', '', '', ''],
   );
 }
-const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
 say();
-for (const [i, row] of rows.entries()) {
-  say(row.map((cell, j) => (j === 0 ? cell.padEnd(widths[j]) : cell.padStart(widths[j]))).join('  '));
-  if (i === 0) say(widths.map((w) => '-'.repeat(w)).join('  '));
-}
+for (const line of alignTable(rows)) say(line);
 
 const byId = (id: string) => outcomes.find((o) => o.id === id && o.status === 'ok')?.result;
 interface Target {

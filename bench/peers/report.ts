@@ -2,6 +2,7 @@
 // CPU-second), and the target: a cortex configuration at >= 1.5x that peer's requests per
 // CPU-second with a p99 no worse than that peer's.
 import type { Measurement } from '../measure.ts';
+import { alignTable, formatCount } from '../table.ts';
 
 export interface Outcome {
   id: string;
@@ -51,7 +52,7 @@ export function verdicts(outcomes: Outcome[]): {
   return { best: { id: best.id, label: best.label }, comparisons, verdict };
 }
 
-const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
+const fmt = formatCount;
 
 /** The results as aligned text lines; ratios are against `best`. */
 export function table(outcomes: Outcome[], best?: { id: string }): string[] {
@@ -85,10 +86,5 @@ export function table(outcomes: Outcome[], best?: { id: string }): string[] {
           `${fmt(r.worker.requestsPerCpuS)} req/CPU-s`,
       );
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const lines = rows.map((row) =>
-    row.map((cell, j) => (j === 0 ? cell.padEnd(widths[j]) : cell.padStart(widths[j]))).join('  '),
-  );
-  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
-  return [...lines, ...notes.map((n) => `  ${n}`)];
+  return [...alignTable(rows), ...notes.map((n) => `  ${n}`)];
 }
