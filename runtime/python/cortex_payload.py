@@ -1,6 +1,7 @@
 """Request decoding and return-value encoding for the Python worker host, with Cortex's
 semantics (runtime/PROTOCOL.md, "Semantics the host implements"). Standard library only."""
 
+import io
 import json
 from email import policy
 from email.parser import BytesParser
@@ -60,7 +61,8 @@ def _param(params, wanted):
 
 
 def _multipart(ct, body):
-    """multipart/form-data → {name: str} for fields, {name: bytes} for file parts (last wins)."""
+    """multipart/form-data → {name: str} for fields, {name: UploadFile} for file parts (last wins),
+    as Cortex passed Starlette's FormData: its documented examples read payload["file"].file."""
     head = b"Content-Type: " + ct.encode("latin-1", "replace") + b"\r\n\r\n"
     msg = BytesParser(policy=policy.HTTP).parsebytes(head + body)
     if not msg.is_multipart():
@@ -72,10 +74,50 @@ def _multipart(ct, body):
         if name is None:
             continue
         data = part.get_payload(decode=True) or b""
-        if part.get_filename() is None:
-            data = data.decode(part.get_content_charset() or "utf-8", "replace")
-        form[name] = data
+        filename = part.get_filename()
+        if filename is None:
+            form[name] = data.decode(part.get_content_charset() or "utf-8", "replace")
+        else:
+            headers = Headers((k.lower(), str(v)) for k, v in part.items())
+            form[name] = UploadFile(filename, io.BytesIO(data), headers.get("content-type"), headers)
     return form
+
+
+class Headers(dict):
+    """A part's headers: lower-cased names, looked up case-insensitively (like Starlette's Headers)."""
+
+    def __getitem__(self, key):
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key):
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+    def get(self, key, default=None):
+        return super().get(key.lower(), default)
+
+
+class UploadFile:
+    """A multipart file part with the surface of Starlette's UploadFile: .filename, .content_type,
+    .headers, .size and .file (a binary file object at position 0). read/seek/close are synchronous
+    here (Starlette's are coroutines), because predict is called synchronously: `payload["f"].read()`
+    and `payload["f"].file.read()` both return the bytes."""
+
+    def __init__(self, filename, file, content_type=None, headers=None):
+        self.filename, self.file, self.content_type = filename, file, content_type
+        self.headers = headers if headers is not None else Headers()
+        self.size = len(file.getbuffer()) if isinstance(file, io.BytesIO) else None
+
+    def read(self, size=-1):
+        return self.file.read(size)
+
+    def seek(self, offset):
+        return self.file.seek(offset)
+
+    def close(self):
+        self.file.close()
+
+    def __repr__(self):
+        return f"UploadFile(filename={self.filename!r}, size={self.size!r}, content_type={self.content_type!r})"
 
 
 def query_dict(raw):

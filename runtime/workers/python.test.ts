@@ -217,7 +217,7 @@ describe('payload decoding', () => {
     );
   });
 
-  test('multipart/form-data → dict, fields as str and files as bytes', async () => {
+  test('multipart/form-data → dict, fields as str and files as UploadFiles', async () => {
     const boundary = '----cortexBoundary1234';
     // every byte value, CR and LF included
     const file = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7) % 256));
@@ -232,7 +232,7 @@ describe('payload decoding', () => {
     ]);
     assert.deepEqual(await echo({ body, contentType: `multipart/form-data; boundary=${boundary}` }), {
       type: 'dict',
-      value: { field: 'value ü', upload: { bytes_hex: file.toString('hex') } },
+      value: { field: 'value ü', upload: { filename: 'x.bin', bytes_hex: file.toString('hex') } },
     });
     const bad = await ask(worker, { body: 'whatever', contentType: 'multipart/form-data' });
     assert.equal(bad.status, 400);
