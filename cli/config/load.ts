@@ -27,6 +27,7 @@ import { FIELD_TABLE, fromSnakeCase, toSnakePath } from './snake-case.ts';
 import { suggest } from './suggest.ts';
 import { YamlSource } from './yaml-source.ts';
 import { checkProjectFiles } from './project-files.ts';
+import { parseDotEnv } from './dotenv.ts';
 
 export interface LoadedApi {
   name: string;
@@ -96,6 +97,10 @@ class Loader {
   readonly src: YamlSource;
   readonly issues: ConfigIssue[] = [];
   readonly warnings: ConfigWarning[] = [];
+  /** What the API being read calls its predictor section: Cortex 0.34+ wrote handler. */
+  private section: 'predictor' | 'handler' = 'predictor';
+  /** The project's .env variables (undefined: no .env file). */
+  private dotEnv: Record<string, string> | undefined;
 
   constructor(file: string, src: YamlSource) {
     this.file = file;
@@ -112,16 +117,42 @@ class Loader {
     fix: string,
     part: 'key' | 'value' = 'value',
   ): void {
+    [field, message, fix] = this.asWritten(field, message, fix);
     const at = this.src.locate([...base, ...field], part);
     this.issues.push({ file: this.file, ...at, api, field: field.join('.'), message, fix });
   }
 
   warn(api: string | undefined, base: (string | number)[], field: string[], message: string, fix?: string): void {
+    [field, message, fix] = this.asWritten(field, message, fix);
     const at = this.src.locate([...base, ...field], 'key');
     this.warnings.push({ file: this.file, ...at, api, field: field.join('.'), message, ...(fix ? { fix } : {}) });
   }
 
+  /** In an API that wrote handler:, a problem under predictor is named (and located) under handler. */
+  private asWritten<F extends string | undefined>(field: string[], message: string, fix: F): [string[], string, F] {
+    if (this.section !== 'handler' || field[0] !== 'predictor') return [field, message, fix];
+    const rename = (text: string) => text.replace(/\bpredictor\./g, 'handler.');
+    return [['handler', ...field.slice(1)], rename(message), (fix === undefined ? fix : rename(fix)) as F];
+  }
+
+  /** Reads <project>/.env once; its lines that are not VARIABLE=value are issues. */
+  private readDotEnv(): void {
+    const file = path.join(this.dir, '.env');
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      return;
+    }
+    const { vars, problems } = parseDotEnv(text);
+    this.dotEnv = vars;
+    for (const p of problems) {
+      this.issues.push({ file, line: p.line, column: 1, api: undefined, field: '', message: p.message, fix: p.fix });
+    }
+  }
+
   load(): LoadedProject {
+    this.readDotEnv();
     const root = this.src.value;
     const items: { value: unknown; base: (string | number)[] }[] = Array.isArray(root)
       ? root.map((value, i) => ({ value, base: [i] }))
@@ -160,9 +191,18 @@ class Loader {
     };
   }
 
-  private loadApi(raw: unknown, base: (string | number)[]): ApiEntry | undefined {
+  private loadApi(written: unknown, base: (string | number)[]): ApiEntry | undefined {
+    this.section = 'predictor';
+    try {
+      return this.readApi(written, base);
+    } finally {
+      this.section = 'predictor';
+    }
+  }
+
+  private readApi(written: unknown, base: (string | number)[]): ApiEntry | undefined {
     const line = this.src.locate(base, 'key').line;
-    if (!isPlainObject(raw)) {
+    if (!isPlainObject(written)) {
       this.issue(
         undefined,
         base,
@@ -172,6 +212,7 @@ class Loader {
       );
       return undefined;
     }
+    let raw = written;
     const name = typeof raw.name === 'string' && raw.name !== '' ? raw.name : undefined;
     if (raw.name === undefined || raw.name === null) {
       this.issue(undefined, base, ['name'], 'is required', 'add a name, e.g. name: iris-classifier', 'key');
@@ -180,6 +221,24 @@ class Loader {
       if (bad) this.issue(name, base, ['name'], bad.message, bad.fix);
     }
     if (!this.checkKind(name, base, raw.kind)) return undefined;
+    if (Object.hasOwn(raw, 'handler')) {
+      // Cortex 0.34-0.35 renamed the predictor section handler (and the class Handler): same fields.
+      const { handler, ...rest } = raw;
+      if (Object.hasOwn(raw, 'predictor')) {
+        this.issue(
+          name,
+          base,
+          ['handler'],
+          'both handler and predictor are set; they are the same section (Cortex 0.34 renamed predictor to handler)',
+          'keep one of them: remove handler, or move its fields into predictor and remove predictor',
+          'key',
+        );
+        raw = rest;
+      } else {
+        this.section = 'handler';
+        raw = { ...rest, predictor: handler };
+      }
+    }
 
     const { name: _name, kind: _kind, ...fields } = raw;
     const predictorType = isPlainObject(raw.predictor) ? raw.predictor.type : undefined;
@@ -229,6 +288,10 @@ class Loader {
         (field, message, fix) => this.issue(name, base, field, message, fix),
         (field) => handled.has(field.join('.')),
       );
+    }
+    if (this.dotEnv !== undefined && isPlainObject(spec.predictor)) {
+      // Cortex sourced .env when the API started, over the API's own env: its values win.
+      spec.predictor.env = { ...(isPlainObject(spec.predictor.env) ? spec.predictor.env : {}), ...this.dotEnv };
     }
     return { name, spec, line, base };
   }
