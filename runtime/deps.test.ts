@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { apiLogger } from '../operator/util/log.ts';
-import { DependencyError, basePython, preparePython, refuseConda, runShellDependencies, venvKey } from './deps.ts';
+import {
+  DependencyError,
+  basePython,
+  preparePython,
+  refuseConda,
+  runShellDependencies,
+  venvKey,
+  pipFailureFix,
+} from './deps.ts';
 import { COMPLETE_MARKER } from './venv-cache.ts';
 
 const dirs: string[] = [];
@@ -131,4 +139,50 @@ test('what cortex install-deps baked into an image is not run or installed again
   assert.ok(messages.some((m) => typeof m === 'string' && m.startsWith('using the dependencies baked into the image')));
   assert.ok(messages.includes('ran as y'));
   assert.ok(!messages.includes('ran as builder'));
+});
+
+test('a failed pip install names the requirement as written, its line, the Python and CORTEX_PYTHON', () => {
+  const py = 'python3, Python 3.11.2';
+  // an old pin with only a source release, whose build fails: pip's last lines name no package
+  const build = [
+    'Collecting scikit-learn==0.21.3 (from -r /p/requirements.txt (line 2))',
+    '  Downloading scikit-learn-0.21.3.tar.gz (12.2 MB)',
+    "  Preparing metadata (setup.py): finished with status 'error'",
+    '  error: subprocess-exited-with-error',
+    'error: metadata-generation-failed',
+    '× Encountered error while generating package metadata.',
+    'note: This is an issue with the package mentioned above, not pip.',
+  ];
+  const fix = pipFailureFix(build, 'numpy==1.16.0\nscikit-learn==0.21.3  # the model\n', py);
+  assert.match(
+    fix,
+    /^fix the requirement scikit-learn==0\.21\.3 \(requirements\.txt line 2\): it does not install on python3, Python 3\.11\.2 /,
+  );
+  assert.match(fix, /CORTEX_PYTHON/);
+  // no such version: pip's error line names it; requirements.txt spells it differently
+  const missing = [
+    'ERROR: Could not find a version that satisfies the requirement torch==1.4.0 (from versions: 2.2.0, 2.3.0)',
+    'ERROR: No matching distribution found for torch==1.4.0',
+  ];
+  assert.match(
+    pipFailureFix(missing, 'Torch==1.4.0\n', py),
+    /^fix the requirement Torch==1\.4\.0 \(requirements\.txt line 1\)/,
+  );
+  // a wheel build that failed
+  const wheel = [
+    'Collecting xgboost==0.90',
+    'Building wheels for collected packages: xgboost',
+    '  ERROR: Failed building wheel for xgboost',
+    'Failed to build xgboost',
+    'ERROR: Could not build wheels for xgboost, which is required to install pyproject.toml-based projects',
+  ];
+  assert.match(
+    pipFailureFix(wheel, 'pandas\nxgboost==0.90\n', py),
+    /^fix the requirement xgboost==0\.90 \(requirements\.txt line 2\)/,
+  );
+  // nothing recognisable: still the Python and the advice
+  assert.match(
+    pipFailureFix(['ERROR: something else'], 'a\n', py),
+    /^fix the requirement named above: it does not install on python3, Python 3\.11\.2/,
+  );
 });

@@ -145,11 +145,75 @@ async function installRequirements(python: string, folder: string, requirementsF
   const result = await pip;
   if (result.exitCode !== 0) {
     const tail = output.slice(-5).join('\n');
-    throw new DependencyError(
-      `pip install -r ${requirementsFile} failed (exit ${result.exitCode}):\n${tail}\n` +
-        'fix the requirement named above (check its spelling and version on https://pypi.org)',
-    );
+    const version = await pythonVersion(path.join(folder, 'bin', 'python'));
+    const fix = pipFailureFix(output, readFileSync(requirementsFile, 'utf8'), `${python}, Python ${version}`);
+    throw new DependencyError(`pip install -r ${requirementsFile} failed (exit ${result.exitCode}):\n${tail}\n${fix}`);
   }
+}
+
+async function pythonVersion(python: string): Promise<string> {
+  try {
+    const r = await execa(python, ['-c', 'import platform; print(platform.python_version())']);
+    return r.stdout.trim();
+  } catch {
+    return 'version unknown';
+  }
+}
+
+/** PEP 503's comparable form of a distribution name: scikit_learn, Scikit.Learn → scikit-learn. */
+const normalizeName = (name: string) => name.toLowerCase().replace(/[-_.]+/g, '-');
+
+/**
+ * The last line of a failed install's error (the termination message in a cluster): which
+ * requirement failed, on which Python, and how to fix it. pip's own last lines often name no
+ * package (a build that failed says "metadata-generation-failed"), so the requirement comes from
+ * pip's error lines, else the last "Collecting" line, and is shown as written in requirements.txt.
+ * `python`: the interpreter and its version, e.g. "python3, Python 3.11.2".
+ */
+export function pipFailureFix(output: readonly string[], requirements: string, python: string): string {
+  const text = output.join('\n');
+  const lines = requirements.split('\n');
+  let spec: string | undefined;
+  let lineNo: number | undefined;
+  for (const pattern of [
+    /No matching distribution found for (\S+)/,
+    /Could not find a version that satisfies the requirement (\S+)/,
+    /Failed building wheel for (\S+)/,
+    /Failed to build installable wheels for some pyproject\.toml based projects \(([^),\s]+)/,
+    /Could not build wheels for ([^,\s]+)/,
+    /^Failed to build (\S+)/m,
+  ]) {
+    spec = pattern.exec(text)?.[1];
+    if (spec !== undefined) break;
+  }
+  // "Collecting numpy (from scikit-learn==0.21.3->-r requirements.txt (line 1))": the line it came from
+  const collecting = [...text.matchAll(/^\s*Collecting (\S+)(.*)$/gm)].at(-1);
+  if (spec === undefined && collecting !== undefined) spec = collecting[1];
+  const from =
+    collecting !== undefined &&
+    (spec === undefined || normalizeName(nameOf(spec)) === normalizeName(nameOf(collecting[1])))
+      ? /\(line (\d+)\)\)?\s*$/.exec(collecting[2])
+      : null;
+  if (from) lineNo = Number(from[1]);
+  if (spec !== undefined && lineNo === undefined) {
+    const wanted = normalizeName(nameOf(spec));
+    const index = lines.findIndex((l) => normalizeName(nameOf(l.trim())) === wanted);
+    if (index >= 0) lineNo = index + 1;
+  }
+  const written = lineNo !== undefined ? lines[lineNo - 1]?.replace(/\s+#.*$/, '').trim() : undefined;
+  const requirement = written || spec;
+  const advice =
+    'check its spelling and versions on https://pypi.org; an old pin may have no release or wheel for this ' +
+    'Python (Cortex ran Python 3.6): choose a version that supports it, or set CORTEX_PYTHON to an older ' +
+    'interpreter for cortex serve and local deploys';
+  if (requirement === undefined) return `fix the requirement named above: it does not install on ${python} (${advice})`;
+  const where = lineNo !== undefined ? ` (requirements.txt line ${lineNo})` : '';
+  return `fix the requirement ${requirement}${where}: it does not install on ${python} (${advice})`;
+}
+
+/** The distribution name at the start of a requirement ("scikit-learn==0.21.3" → "scikit-learn"). */
+function nameOf(spec: string): string {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*/.exec(spec)?.[0] ?? spec;
 }
 
 /** predictor.dependencies.shell's default: run when present, skipped when not. */

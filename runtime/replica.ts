@@ -9,6 +9,7 @@ import { DependencyError, prepareDependencies } from './deps.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { apiLogger } from '../operator/util/log.ts';
 import { RuntimeMetrics } from './metrics.ts';
+import { withPreinstalledHint } from './preinstalled.ts';
 import { WorkerPool } from './pool.ts';
 import { RuntimeServer } from './server.ts';
 import { PythonWorker } from './workers/python.ts';
@@ -104,7 +105,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     dispatcher,
     logger,
     onRestart: () => metrics.workerRestarted(),
-    onFatal: (error) => fatal(`predictor failed to initialise: ${error.message}`, error.detail),
+    onFatal: (error) => fatal(`predictor failed to initialise: ${withPreinstalledHint(error.message)}`, error.detail),
   });
 
   const server = new RuntimeServer({
@@ -133,7 +134,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   try {
     await pool.start();
   } catch (error) {
-    if (error instanceof InitError) fatal(`predictor failed to initialise: ${error.message}`, error.detail);
+    if (error instanceof InitError)
+      fatal(`predictor failed to initialise: ${withPreinstalledHint(error.message)}`, error.detail);
     throw error;
   }
   // where a cold start's time went (bench/cold-start.ts reads it): a slow start shows which part

@@ -43,6 +43,16 @@ describe('cortex serve lifecycle', { concurrency: false }, () => {
     },
   );
 
+  test("a module Cortex's images pre-installed, missing at import, says which package to add", async () => {
+    const error = await serveFailure(path.join(repoRoot, 'test', 'fixtures', 'cortex-preinstalled'));
+    assert.equal(error.code, 1);
+    assert.equal(
+      readFileSync(error.terminationLog, 'utf8'),
+      "predictor failed to initialise: ModuleNotFoundError: No module named 'sklearn' (Cortex's images " +
+        'pre-installed scikit-learn; here it must be listed: add scikit-learn to requirements.txt)',
+    );
+  });
+
   test(
     "a failed pip install stops the replica with pip's reason and leaves no half-built environment",
     { timeout: 180_000 },
@@ -56,7 +66,10 @@ describe('cortex serve lifecycle', { concurrency: false }, () => {
         assert.equal(error.code, 1);
         assert.match(error.out, /pip install -r .*requirements\.txt failed/);
         assert.match(error.out, /cortex-no-such-package-zz9/);
-        assert.match(readFileSync(error.terminationLog, 'utf8'), /fix the requirement named above/);
+        assert.match(
+          readFileSync(error.terminationLog, 'utf8'),
+          /^fix the requirement cortex-no-such-package-zz9==0\.0\.1 \(requirements\.txt line 1\): it does not install on .*Python 3\.\d+.*CORTEX_PYTHON/,
+        );
         assert.deepEqual(readdirSync(path.join(cache, 'venvs')), [], 'nothing left in the venv cache');
       } finally {
         rmSync(cache, { recursive: true, force: true });
