@@ -79,6 +79,7 @@ const maxPipelineDepth = 64;
 export class Dispatcher {
   private readonly options: DispatcherOptions;
   private readonly states: WorkerState[] = [];
+  private handlerVerbs: ReadonlySet<string> | undefined;
   private readonly queue = new Deque<Unit>();
   /**
    * Unsettled tickets in admission order, hence in deadline order (one timeout for all): one
@@ -116,7 +117,13 @@ export class Dispatcher {
     return n;
   }
 
+  /** A Python Handler's HTTP methods, from the first ready worker that has them (every worker runs the same class). */
+  get verbs(): ReadonlySet<string> | undefined {
+    return this.handlerVerbs;
+  }
+
   addWorker(worker: PredictorWorker): void {
+    this.handlerVerbs ??= worker.verbs;
     // Unknown predictors start as slow ones: no pipelining until completions show otherwise.
     this.states.push({
       worker,

@@ -132,11 +132,24 @@ export class RuntimeServer {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    if (req.method === 'POST') {
+    const method = req.method ?? 'GET';
+    const verbs = this.options.dispatcher.verbs; // a Handler's methods; undefined: POST only
+    if (method === 'POST' && verbs === undefined) {
       if (path === '/' || path === '/predict') return this.predict(req, res, q < 0 ? '' : url.slice(q + 1));
       return this.json(res, 404, { error: `no route POST ${path}; predictions go to POST / or POST /predict` });
     }
-    if (req.method === 'GET' || req.method === 'HEAD') {
+    if (verbs !== undefined && (path === '/' || path === '/predict')) {
+      // A Handler: GET / is handle_get when it has one (HEAD too, without the body), else the summary.
+      const verb = method === 'HEAD' ? 'GET' : method;
+      if (verbs.has(verb)) return this.predict(req, res, q < 0 ? '' : url.slice(q + 1), verb);
+      if (verb !== 'GET') {
+        res.setHeader('Allow', handlerAllow(verbs));
+        return this.json(res, 405, {
+          error: `method ${method} not allowed: the Handler has no handle_${verb.toLowerCase()}`,
+        });
+      }
+    }
+    if (method === 'GET' || method === 'HEAD') {
       switch (path) {
         case '/healthz':
           return this.json(res, 200, { status: 'alive' });
@@ -150,11 +163,13 @@ export class RuntimeServer {
       }
       return this.json(res, 404, { error: `no route ${req.method} ${path}` });
     }
+    if (verbs !== undefined) return this.json(res, 404, { error: `no route ${method} ${path}` });
     res.setHeader('Allow', 'GET, HEAD, POST');
     this.json(res, 405, { error: `method ${req.method} not allowed` });
   }
 
-  private predict(req: http.IncomingMessage, res: http.ServerResponse, query: string): void {
+  /** `verb`: the HTTP method for a Handler's handle_<verb> (undefined: POST, the hot path). */
+  private predict(req: http.IncomingMessage, res: http.ServerResponse, query: string, verb?: string): void {
     const started = performance.now();
     const { metrics, maxBodyBytes } = this.options;
     if (this.draining) {
@@ -218,6 +233,7 @@ export class RuntimeServer {
         contentType,
         query,
         rawHeaders: raw,
+        method: verb === 'POST' ? undefined : verb,
         done: (result) => this.respond(exchange, job, result, started),
         ticket: undefined,
       };
@@ -322,6 +338,12 @@ function asSmallText(result: PredictResult): Buffer | string {
     return body;
   }
   return body.toString('utf8');
+}
+
+/** The Allow header of a Handler's routes: its methods, and GET and HEAD always (the summary). */
+function handlerAllow(verbs: ReadonlySet<string>): string {
+  const allow = new Set(['GET', 'HEAD', ...verbs]);
+  return ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => allow.has(m)).join(', ');
 }
 
 /** An answer written straight to a socket Node's HTTP parser gave up on (or a CONNECT's). */

@@ -42,6 +42,7 @@ from cortex_frames import (
 )
 from cortex_logging import log, request_ctx, setup_logging
 from cortex_payload import (
+    CUSTOM,
     JSON,
     PREDICT_FAILED,
     PayloadError,
@@ -55,6 +56,8 @@ from cortex_payload import (
 READ_SIZE = 1 << 16
 FLUSH_AFTER = 0.0005  # seconds after the first unflushed response
 ALLOWED = ("payload", "query_params", "headers")
+VERBS = ("POST", "GET", "PUT", "PATCH", "DELETE")  # a Handler's handle_<verb> methods, in Cortex's order
+JSON_HDR_ALLOW = b'[["content-type","application/json"],["allow","%s"]]'
 JSON_CT = "application/json"
 _loads = json.loads
 
@@ -67,15 +70,35 @@ class BatchError(Exception):
     """predict's answer to a batch does not fit the batch."""
 
 
-def declared(fn, allowed, what):
+def declared(fn, allowed, what, cls="PythonPredictor"):
     params = inspect.signature(fn).parameters.values()
     names = [p.name for p in params if p.name in allowed]
     for p in params:
         if p.name not in allowed and p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise PredictorError(
-                f"PythonPredictor.{what} has an unsupported parameter '{p.name}' (allowed: {', '.join(allowed)})"
+                f"{cls}.{what} has an unsupported parameter '{p.name}' (allowed: {', '.join(allowed)})"
             )
     return names
+
+
+def load_handler(cls, path, cfg):
+    """Cortex 0.34-0.35's interface: handle_<verb> methods; returns (instance, {VERB: (method, params)})."""
+    defined = [v for v in VERBS if callable(getattr(cls, "handle_" + v.lower(), None))]
+    if not defined:
+        raise PredictorError(f"Handler in {path} defines none of {', '.join('handle_' + v.lower() for v in VERBS)}")
+    if cfg.get("batching") and defined != ["POST"]:
+        raise PredictorError(
+            "with server_side_batching, Handler may only define handle_post"
+            f" (it defines {', '.join('handle_' + v.lower() for v in defined)})"
+        )
+    handler = cls(cfg.get("config") or {})
+    verbs = {}
+    for v in defined:
+        fn = getattr(handler, "handle_" + v.lower())
+        verbs[v] = (fn, declared(fn, ALLOWED, "handle_" + v.lower(), "Handler"))
+    if cfg.get("batching") and set(verbs["POST"][1]) - {"payload"}:
+        raise PredictorError("with server_side_batching, Handler.handle_post may only declare payload")
+    return handler, verbs
 
 
 def load_predictor(cfg):
@@ -95,7 +118,9 @@ def load_predictor(cfg):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     cls = getattr(module, "PythonPredictor", None)
-    if cls is None:
+    if cls is None and inspect.isclass(getattr(module, "Handler", None)):
+        return load_handler(module.Handler, path, cfg) + (None,)
+    if cls is None:  # (the message python.test.ts expects; a Handler class is the other choice)
         raise PredictorError(f"{path} does not define a class named PythonPredictor")
     if not callable(getattr(cls, "predict", None)):
         raise PredictorError(f"PythonPredictor in {path} has no predict method")
@@ -113,11 +138,17 @@ def load_predictor(cfg):
 
 class Host:
     def __init__(self, predictor, params, post_params, cfg):
-        self.predict = predictor.predict
-        self.params = params
+        # params: predict's parameters, or a Handler's {VERB: (method, params)}
+        self.verbs = params if isinstance(params, dict) else None
+        if self.verbs is not None:
+            self.predict, self.params = self.verbs.get("POST", (None, []))
+            wanted = {p for _, ps in self.verbs.values() for p in ps}
+        else:
+            self.predict, self.params = predictor.predict, params
+            wanted = set(params)
         self.post = predictor.post_predict if post_params is not None else None
         self.post_params = post_params or []
-        wanted = set(params) | set(self.post_params)
+        wanted |= set(self.post_params)
         self.want_payload = "payload" in wanted
         self.want_query = "query_params" in wanted
         self.want_headers = "headers" in wanted
@@ -136,6 +167,14 @@ class Host:
             ct = m.get("ct", JSON_CT)
             rid = m.get("rid", id_)
         request_ctx.rid = rid
+        fn, params = self.predict, self.params
+        if m and "m" in m:  # a method other than POST (only a Handler gets them)
+            fn, params = self.verbs.get(m["m"], (None, None)) if self.verbs else (None, None)
+        if fn is None:
+            allow = ", ".join(self.verbs or ()).encode()
+            verb = m.get("m", "POST") if m else "POST"
+            respond(out, id_, 405, CUSTOM, JSON_HDR_ALLOW % allow, error_body(f"method {verb} not allowed"))
+            return None
         kw = {}
         if self.want_payload:
             try:
@@ -150,13 +189,17 @@ class Host:
             kw["query_params"] = query_dict(m.get("q")) if m else {}
         if self.want_headers:
             kw["headers"] = headers_dict(m.get("h")) if m else {}
-        args = kw if len(kw) == len(self.params) else {k: kw[k] for k in self.params}
+        args = kw if len(kw) == len(params) else {k: kw[k] for k in params}
         try:
-            result = self.predict(**args)
+            result = fn(**args)
         except Exception:
             log("error", traceback.format_exc().rstrip())
             respond(out, id_, 500, JSON, b"", error_body(PREDICT_FAILED))
             return None
+        if self.verbs is not None:
+            result, callback = split_callback(result)
+            respond_result(out, id_, result)
+            return (rid, callback, None) if callback is not None else None
         respond_result(out, id_, result)
         return (rid, result, kw) if self.post else None
 
@@ -177,8 +220,11 @@ class Host:
             return None
         n = len(ids)
         request_ctx.rid = rid = ",".join(rids)
+        callback = None
         try:
             results = self.predict(payload=payloads) if "payload" in self.params else self.predict()
+            if self.verbs is not None:
+                results, callback = split_callback(results)
             if not isinstance(results, (list, tuple)):
                 raise BatchError(
                     f"predict returned {type(results).__name__} for a batch of {n} (expected a list of {n} results)"
@@ -195,11 +241,20 @@ class Host:
             return None
         for id_, result in zip(ids, results, strict=True):  # lengths checked above
             respond_result(out, id_, result)
+        if callback is not None:
+            return (rid, callback, None)
         return (rid, results, {"payload": payloads}) if self.post else None
 
     def run_post(self, job):
         rid, result, kw = job
         request_ctx.rid = rid
+        if kw is None:  # a Handler's callback, run once its response was written
+            try:
+                result()
+            except Exception:
+                log("error", "callback: " + traceback.format_exc().rstrip())
+            request_ctx.rid = None
+            return
         try:
             self.post(**{p: result if p == "response" else kw.get(p) for p in self.post_params})
         except Exception:
@@ -316,6 +371,13 @@ class Host:
         return 0.0
 
 
+def split_callback(result):
+    """A Handler may return (result, callable): the callable runs after the response is sent."""
+    if type(result) is tuple and len(result) == 2 and callable(result[1]):
+        return result
+    return result, None
+
+
 def respond_result(out, id_, result):
     try:
         status, kind, hdr, body = encode_result(result)
@@ -348,14 +410,15 @@ def main():
         send_frame(INIT_ERROR, {"message": message, "traceback": tb})
         return 1
     host = Host(predictor, params, post_params, cfg)
-    send_frame(
-        READY,
-        {
+    if host.verbs is not None:
+        wanted = {p for _, ps in host.verbs.values() for p in ps}
+        ready = {"params": [p for p in ALLOWED if p in wanted], "post_predict": False, "verbs": list(host.verbs)}
+    else:
+        ready = {
             "params": params + [p for p in ALLOWED if p in (post_params or ()) and p not in params],
             "post_predict": post_params is not None,
-            "pid": os.getpid(),
-        },
-    )
+        }
+    send_frame(READY, {**ready, "pid": os.getpid()})
     try:
         host.serve()
     except BaseException:

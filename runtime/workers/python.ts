@@ -34,6 +34,8 @@ export interface ReadyInfo {
   params: string[];
   postPredict: boolean;
   pid: number;
+  /** A Handler (Cortex 0.34+): the HTTP methods it has a handle_<verb> for; undefined for a PythonPredictor. */
+  verbs?: string[];
 }
 
 const JSON_CT = 'application/json';
@@ -60,6 +62,7 @@ export class PythonWorker implements PredictorWorker {
   #scheduled = false;
   #wantQuery = false;
   #wantHeaders = false;
+  #verbs: ReadonlySet<string> | undefined;
   #stopping = false;
   #exited = false;
   #exit: WorkerExit | undefined;
@@ -83,6 +86,10 @@ export class PythonWorker implements PredictorWorker {
 
   get accepting(): boolean {
     return this.ready !== undefined && !this.#exited && !this.#stopping;
+  }
+
+  get verbs(): ReadonlySet<string> | undefined {
+    return this.#verbs;
   }
 
   get pid(): number | undefined {
@@ -205,13 +212,14 @@ export class PythonWorker implements PredictorWorker {
     return undefined;
   }
 
-  /** Empty for the common case; otherwise {"ct","q","h","rid"} as needed (PROTOCOL.md). */
+  /** Empty for the common case; otherwise {"ct","q","h","rid","m"} as needed (PROTOCOL.md). */
   #meta(job: PredictJob): Buffer {
     const ct = job.contentType;
     const q = this.#wantQuery && job.query !== '';
     const rid = job.clientRequestId !== undefined;
-    if (ct === JSON_CT && !q && !this.#wantHeaders && !rid) return EMPTY;
-    const meta: { ct?: string; q?: string; h?: [string, string][]; rid?: string } = {};
+    const m = job.method;
+    if (ct === JSON_CT && !q && !this.#wantHeaders && !rid && m === undefined) return EMPTY;
+    const meta: { ct?: string; q?: string; h?: [string, string][]; rid?: string; m?: string } = {};
     if (ct !== JSON_CT) meta.ct = ct ?? '';
     if (q) meta.q = job.query;
     if (this.#wantHeaders) {
@@ -221,6 +229,7 @@ export class PythonWorker implements PredictorWorker {
       meta.h = pairs;
     }
     if (rid) meta.rid = job.clientRequestId;
+    if (m !== undefined) meta.m = m;
     return Buffer.from(JSON.stringify(meta));
   }
 
@@ -261,8 +270,13 @@ export class PythonWorker implements PredictorWorker {
         params: string[];
         post_predict: boolean;
         pid: number;
+        verbs?: string[];
       };
       this.ready = { params: info.params, postPredict: info.post_predict, pid: info.pid };
+      if (info.verbs !== undefined) {
+        this.ready.verbs = info.verbs;
+        this.#verbs = new Set(info.verbs);
+      }
       this.#wantQuery = info.params.includes('query_params');
       this.#wantHeaders = info.params.includes('headers');
       this.#resolveStart();

@@ -37,6 +37,8 @@ export interface PredictJob {
   contentType: string | undefined;
   /** Raw query string without the leading '?', '' when none. */
   query: string;
+  /** The HTTP method when it is not POST (only a Python Handler's handle_<verb> gets such jobs). */
+  method?: string;
   /** Node's req.rawHeaders (name, value, name, value...); workers convert only when needed. */
   rawHeaders: string[];
   /** Called exactly once with the answer; a worker that dies answers its jobs with 503. */
@@ -93,6 +95,11 @@ export interface PredictorWorker {
   readonly inFlight: number;
   /** Ready, not exited and not shutting down: the dispatcher sends work only to such a worker. */
   readonly accepting: boolean;
+  /**
+   * A Python Handler's HTTP methods (handle_post → POST...), known once it is ready; undefined
+   * for a PythonPredictor or a TypeScript predictor (POST only).
+   */
+  readonly verbs?: ReadonlySet<string>;
   /** OS pid (Python) or thread id (TypeScript), once started. */
   readonly pid: number | undefined;
   /** Resolves when the predictor finished initialising; rejects with InitError. */
