@@ -1,7 +1,8 @@
 // One replica of one API, as `cortex serve` and the container image run it: runs dependencies.sh
 // and installs Python dependencies, starts the HTTP front (so /healthz answers while predictors
 // initialise), starts the workers, and drains on SIGTERM.
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
 import { parseDurationMs } from '../operator/api/v1alpha1/index.ts';
@@ -49,6 +50,13 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   const { spec, name, projectDir } = options;
   const predictor = spec.predictor;
   const logger = apiLogger(name, predictor.logLevel);
+  // Each replica its own TMPDIR (Python's tempfile, Node's os.tmpdir()): replicas of different APIs
+  // on one machine shared /tmp, and Cortex's examples write fixed names like model.pkl there.
+  // Removed when the replica stops or its process exits. A predictor.env TMPDIR is kept.
+  const ownTmp = mkdtempSync(path.join(tmpdir(), `cortex-${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-`));
+  const removeTmp = () => rmSync(ownTmp, { recursive: true, force: true });
+  process.once('exit', removeTmp);
+  const env = predictor.env.TMPDIR !== undefined ? predictor.env : { ...predictor.env, TMPDIR: ownTmp };
   const fatal = (message: string, detail?: string): never => {
     logger.error(message, detail !== undefined ? { detail } : undefined);
     logger.flush();
@@ -91,7 +99,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     predictorPath: path.resolve(projectDir, predictor.path),
     config: predictor.config,
     pythonPath: predictor.pythonPath !== undefined ? [path.resolve(projectDir, predictor.pythonPath)] : [],
-    env: predictor.env,
+    env,
     threads: predictor.threadsPerProcess,
     batching: batching !== undefined,
     index,
@@ -159,6 +167,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       if (!finished) logger.warn('grace period ended with requests still in flight');
       await pool.shutdown(Math.max(1000, options.gracePeriodMs / 10));
       dispatcher.failPending(shuttingDown);
+      removeTmp();
+      process.removeListener('exit', removeTmp);
       logger.info('stopped');
       logger.flush();
     })();

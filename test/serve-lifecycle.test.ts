@@ -1,6 +1,6 @@
 // `cortex serve` as a process: readiness, init failure, crashes, limits, draining, metrics.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -42,6 +42,35 @@ describe('cortex serve lifecycle', { concurrency: false }, () => {
       );
     },
   );
+
+  test('each replica has its own TMPDIR, removed when it stops', async () => {
+    const project = path.join(repoRoot, 'test', 'fixtures', 'tmpdir');
+    const [a, b] = await Promise.all([
+      serve(project, { args: ['--api', 'tmp-a'] }),
+      serve(project, { args: ['--api', 'tmp-b'] }),
+    ]);
+    try {
+      const answers = (await Promise.all([postJson(a.url, {}), postJson(b.url, {})])).map(
+        async (r) => (await r.json()) as { tmpdir: string; env: string; model: string },
+      );
+      const [fromA, fromB] = await Promise.all(answers);
+      assert.deepEqual([fromA.model, fromB.model], ['a', 'b'], 'neither overwrote the other');
+      assert.notEqual(fromA.tmpdir, fromB.tmpdir);
+      for (const [answer, api] of [
+        [fromA, 'tmp-a'],
+        [fromB, 'tmp-b'],
+      ] as const) {
+        assert.equal(answer.env, answer.tmpdir);
+        assert.equal(path.dirname(answer.tmpdir), tmpdir());
+        assert.match(path.basename(answer.tmpdir), new RegExp(`^cortex-${api}-`));
+      }
+      await Promise.all([a.stop(), b.stop()]);
+      assert.equal(existsSync(fromA.tmpdir), false, 'removed with its replica');
+      assert.equal(existsSync(fromB.tmpdir), false, 'removed with its replica');
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
 
   test("a module Cortex's images pre-installed, missing at import, says which package to add", async () => {
     const error = await serveFailure(path.join(repoRoot, 'test', 'fixtures', 'cortex-preinstalled'));
