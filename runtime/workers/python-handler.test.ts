@@ -129,3 +129,31 @@ test('a file with neither class is an init error', async () => {
     (err: unknown) => err instanceof InitError && /does not define a class named PythonPredictor/.test(err.message),
   );
 });
+
+test('with server_side_batching, handle_post gets the list and may return (results, callback)', async () => {
+  const { worker, logs } = await start('handler_batch.py', { batching: true });
+  const answers = [1, 2, 3].map(
+    (n) =>
+      new Promise<PredictResult>((resolve) =>
+        worker.sendBatch([
+          {
+            id: nextId++,
+            body: Buffer.from(String(n)),
+            contentType: 'application/json',
+            query: '',
+            rawHeaders: [],
+            done: resolve,
+          },
+        ]),
+      ),
+  );
+  assert.deepEqual(
+    (await Promise.all(answers)).map((r) => json(r)),
+    [2, 4, 6],
+  );
+  const until = Date.now() + 5000;
+  while (!/callback saw a batch of 1/.test(logs.join('')) && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.match(logs.join(''), /callback saw a batch of 1/);
+});
