@@ -86,3 +86,8 @@ test('parseDotEnv: quotes, escapes, export, comments; a later line wins', () => 
   assert.equal(problems.length, 1);
   assert.match(problems[0].message, /unterminated quote in the value of E/);
 });
+
+test('neither handler nor predictor: the fix names both', () => {
+  const err = failing('- name: a\n  kind: RealtimeAPI\n');
+  expectIssue(err, { line: 1, field: 'predictor', api: 'a', message: /is required/, fix: /called it handler/ });
+});

@@ -27,7 +27,14 @@ import { FIELD_TABLE, fromSnakeCase, toSnakePath } from './snake-case.ts';
 import { suggest } from './suggest.ts';
 import { YamlSource } from './yaml-source.ts';
 import { checkProjectFiles } from './project-files.ts';
-import { parseDotEnv } from './dotenv.ts';
+import {
+  BOTH_SECTIONS,
+  MISSING_PREDICTOR_FIX,
+  asWritten,
+  handlerAsPredictor,
+  readDotEnv,
+  type Section,
+} from './handler-section.ts';
 
 export interface LoadedApi {
   name: string;
@@ -98,7 +105,7 @@ class Loader {
   readonly issues: ConfigIssue[] = [];
   readonly warnings: ConfigWarning[] = [];
   /** What the API being read calls its predictor section: Cortex 0.34+ wrote handler. */
-  private section: 'predictor' | 'handler' = 'predictor';
+  private section: Section = 'predictor';
   /** The project's .env variables (undefined: no .env file). */
   private dotEnv: Record<string, string> | undefined;
 
@@ -117,42 +124,21 @@ class Loader {
     fix: string,
     part: 'key' | 'value' = 'value',
   ): void {
-    [field, message, fix] = this.asWritten(field, message, fix);
+    [field, message, fix] = asWritten(this.section, field, message, fix);
     const at = this.src.locate([...base, ...field], part);
     this.issues.push({ file: this.file, ...at, api, field: field.join('.'), message, fix });
   }
 
   warn(api: string | undefined, base: (string | number)[], field: string[], message: string, fix?: string): void {
-    [field, message, fix] = this.asWritten(field, message, fix);
+    [field, message, fix] = asWritten(this.section, field, message, fix);
     const at = this.src.locate([...base, ...field], 'key');
     this.warnings.push({ file: this.file, ...at, api, field: field.join('.'), message, ...(fix ? { fix } : {}) });
   }
 
-  /** In an API that wrote handler:, a problem under predictor is named (and located) under handler. */
-  private asWritten<F extends string | undefined>(field: string[], message: string, fix: F): [string[], string, F] {
-    if (this.section !== 'handler' || field[0] !== 'predictor') return [field, message, fix];
-    const rename = (text: string) => text.replace(/\bpredictor\./g, 'handler.');
-    return [['handler', ...field.slice(1)], rename(message), (fix === undefined ? fix : rename(fix)) as F];
-  }
-
-  /** Reads <project>/.env once; its lines that are not VARIABLE=value are issues. */
-  private readDotEnv(): void {
-    const file = path.join(this.dir, '.env');
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      return;
-    }
-    const { vars, problems } = parseDotEnv(text);
-    this.dotEnv = vars;
-    for (const p of problems) {
-      this.issues.push({ file, line: p.line, column: 1, api: undefined, field: '', message: p.message, fix: p.fix });
-    }
-  }
-
   load(): LoadedProject {
-    this.readDotEnv();
+    const dotEnv = readDotEnv(this.dir);
+    this.dotEnv = dotEnv.vars;
+    this.issues.push(...dotEnv.issues);
     const root = this.src.value;
     const items: { value: unknown; base: (string | number)[] }[] = Array.isArray(root)
       ? root.map((value, i) => ({ value, base: [i] }))
@@ -212,33 +198,19 @@ class Loader {
       );
       return undefined;
     }
-    let raw = written;
-    const name = typeof raw.name === 'string' && raw.name !== '' ? raw.name : undefined;
-    if (raw.name === undefined || raw.name === null) {
+    const name = typeof written.name === 'string' && written.name !== '' ? written.name : undefined;
+    if (written.name === undefined || written.name === null) {
       this.issue(undefined, base, ['name'], 'is required', 'add a name, e.g. name: iris-classifier', 'key');
     } else {
-      const bad = validateApiName(raw.name);
+      const bad = validateApiName(written.name);
       if (bad) this.issue(name, base, ['name'], bad.message, bad.fix);
     }
-    if (!this.checkKind(name, base, raw.kind)) return undefined;
-    if (Object.hasOwn(raw, 'handler')) {
-      // Cortex 0.34-0.35 renamed the predictor section handler (and the class Handler): same fields.
-      const { handler, ...rest } = raw;
-      if (Object.hasOwn(raw, 'predictor')) {
-        this.issue(
-          name,
-          base,
-          ['handler'],
-          'both handler and predictor are set; they are the same section (Cortex 0.34 renamed predictor to handler)',
-          'keep one of them: remove handler, or move its fields into predictor and remove predictor',
-          'key',
-        );
-        raw = rest;
-      } else {
-        this.section = 'handler';
-        raw = { ...rest, predictor: handler };
-      }
-    }
+    if (!this.checkKind(name, base, written.kind)) return undefined;
+    // Cortex 0.34-0.35 renamed the predictor section handler (and the class Handler): same fields.
+    const renamed = handlerAsPredictor(written);
+    if (renamed.conflict) this.issue(name, base, ['handler'], BOTH_SECTIONS.message, BOTH_SECTIONS.fix, 'key');
+    this.section = renamed.section;
+    const raw = renamed.api;
 
     const { name: _name, kind: _kind, ...fields } = raw;
     const predictorType = isPlainObject(raw.predictor) ? raw.predictor.type : undefined;
@@ -272,6 +244,7 @@ class Loader {
       const sources = COMPUTED_FROM[field.join('.')];
       if (sources && valueAt(raw, field) === undefined && sources.some((f) => bad.has(f))) continue;
       let fix = problem.fix ?? 'correct the value';
+      if (field.length === 1 && field[0] === 'predictor' && raw.predictor === undefined) fix = MISSING_PREDICTOR_FIX;
       const value = valueAt(spec, problem.path);
       if (problem.allowed && typeof value === 'string') {
         const close = suggest(value, problem.allowed);
