@@ -12,7 +12,8 @@ records are filtered by log_level.
 This file: predictor loading and the frame loop (reading frames, calling predict inline or in
 a thread pool, writing the answers in batches). Its siblings, imported from this directory
 (the script's own, first on sys.path): cortex_frames.py (frame layouts and writes),
-cortex_logging.py (JSON log lines), cortex_payload.py (payload decoding, result encoding).
+cortex_logging.py (JSON log lines), cortex_payload.py (payload decoding, result encoding),
+cortex_handler.py (Cortex 0.34-0.35's Handler class: handle_<verb> methods, callbacks).
 """
 
 import importlib.util
@@ -40,14 +41,21 @@ from cortex_frames import (
     send_frame,
     write_all,
 )
+from cortex_handler import (
+    ALLOWED,
+    PredictorError,
+    call_handler,
+    declared,
+    load_handler,
+    respond_result,
+    split_callback,
+)
 from cortex_logging import log, request_ctx, setup_logging
 from cortex_payload import (
-    CUSTOM,
     JSON,
     PREDICT_FAILED,
     PayloadError,
     decode_payload,
-    encode_result,
     error_body,
     headers_dict,
     query_dict,
@@ -55,50 +63,12 @@ from cortex_payload import (
 
 READ_SIZE = 1 << 16
 FLUSH_AFTER = 0.0005  # seconds after the first unflushed response
-ALLOWED = ("payload", "query_params", "headers")
-VERBS = ("POST", "GET", "PUT", "PATCH", "DELETE")  # a Handler's handle_<verb> methods, in Cortex's order
-JSON_HDR_ALLOW = b'[["content-type","application/json"],["allow","%s"]]'
 JSON_CT = "application/json"
 _loads = json.loads
 
 
-class PredictorError(Exception):
-    """A problem with the predictor's file or class; its message is shown as is."""
-
-
 class BatchError(Exception):
     """predict's answer to a batch does not fit the batch."""
-
-
-def declared(fn, allowed, what, cls="PythonPredictor"):
-    params = inspect.signature(fn).parameters.values()
-    names = [p.name for p in params if p.name in allowed]
-    for p in params:
-        if p.name not in allowed and p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise PredictorError(
-                f"{cls}.{what} has an unsupported parameter '{p.name}' (allowed: {', '.join(allowed)})"
-            )
-    return names
-
-
-def load_handler(cls, path, cfg):
-    """Cortex 0.34-0.35's interface: handle_<verb> methods; returns (instance, {VERB: (method, params)})."""
-    defined = [v for v in VERBS if callable(getattr(cls, "handle_" + v.lower(), None))]
-    if not defined:
-        raise PredictorError(f"Handler in {path} defines none of {', '.join('handle_' + v.lower() for v in VERBS)}")
-    if cfg.get("batching") and defined != ["POST"]:
-        raise PredictorError(
-            "with server_side_batching, Handler may only define handle_post"
-            f" (it defines {', '.join('handle_' + v.lower() for v in defined)})"
-        )
-    handler = cls(cfg.get("config") or {})
-    verbs = {}
-    for v in defined:
-        fn = getattr(handler, "handle_" + v.lower())
-        verbs[v] = (fn, declared(fn, ALLOWED, "handle_" + v.lower(), "Handler"))
-    if cfg.get("batching") and set(verbs["POST"][1]) - {"payload"}:
-        raise PredictorError("with server_side_batching, Handler.handle_post may only declare payload")
-    return handler, verbs
 
 
 def load_predictor(cfg):
@@ -152,6 +122,8 @@ class Host:
         self.want_payload = "payload" in wanted
         self.want_query = "query_params" in wanted
         self.want_headers = "headers" in wanted
+        if self.verbs is not None:  # a Handler: the method picks handle_<verb> (POST stays on call's path)
+            self.call = call_handler.__get__(self)
         self.batching = bool(cfg.get("batching"))
         self.threads = max(1, int(cfg.get("threads") or 1))
         self.lock = threading.Lock()  # threaded mode: pending, flushing, seq, flushed
@@ -167,14 +139,6 @@ class Host:
             ct = m.get("ct", JSON_CT)
             rid = m.get("rid", id_)
         request_ctx.rid = rid
-        fn, params = self.predict, self.params
-        if m and "m" in m:  # a method other than POST (only a Handler gets them)
-            fn, params = self.verbs.get(m["m"], (None, None)) if self.verbs else (None, None)
-        if fn is None:
-            allow = ", ".join(self.verbs or ()).encode()
-            verb = m.get("m", "POST") if m else "POST"
-            respond(out, id_, 405, CUSTOM, JSON_HDR_ALLOW % allow, error_body(f"method {verb} not allowed"))
-            return None
         kw = {}
         if self.want_payload:
             try:
@@ -189,17 +153,13 @@ class Host:
             kw["query_params"] = query_dict(m.get("q")) if m else {}
         if self.want_headers:
             kw["headers"] = headers_dict(m.get("h")) if m else {}
-        args = kw if len(kw) == len(params) else {k: kw[k] for k in params}
+        args = kw if len(kw) == len(self.params) else {k: kw[k] for k in self.params}
         try:
-            result = fn(**args)
+            result = self.predict(**args)
         except Exception:
             log("error", traceback.format_exc().rstrip())
             respond(out, id_, 500, JSON, b"", error_body(PREDICT_FAILED))
             return None
-        if self.verbs is not None:
-            result, callback = split_callback(result)
-            respond_result(out, id_, result)
-            return (rid, callback, None) if callback is not None else None
         respond_result(out, id_, result)
         return (rid, result, kw) if self.post else None
 
@@ -369,24 +329,6 @@ class Host:
                 self.run_post(job)
             posts.clear()
         return 0.0
-
-
-def split_callback(result):
-    """A Handler may return (result, callable): the callable runs after the response is sent."""
-    if type(result) is tuple and len(result) == 2 and callable(result[1]):
-        return result
-    return result, None
-
-
-def respond_result(out, id_, result):
-    try:
-        status, kind, hdr, body = encode_result(result)
-    except (TypeError, ValueError, RecursionError, OverflowError, UnicodeError) as e:
-        msg = f"predict returned a {type(result).__name__} that cannot be sent as a response: {e}"
-        log("error", msg)
-        respond(out, id_, 500, JSON, b"", error_body(msg))
-        return
-    respond(out, id_, status, kind, hdr, body)
 
 
 def fatal():
