@@ -34,13 +34,27 @@ function local(answer: () => Promise<Response>, calls: Call[] = [], io: TestIOOp
 
 test('predict API FILE posts the file to the endpoint and prints the answer as is', async () => {
   const calls: Call[] = [];
-  const f = local(() => Promise.resolve(new Response('setosa')), calls);
-  assert.deepEqual(await cortex(f, 'predict', 'iris', sample), { code: 0, stdout: 'setosa', stderr: '' });
+  const f = local(() => Promise.resolve(new Response('setosa')), calls); // text/plain: a line
+  assert.deepEqual(await cortex(f, 'predict', 'iris', sample), { code: 0, stdout: 'setosa\n', stderr: '' });
   assert.deepEqual(calls, [
     { url: 'http://127.0.0.1:8888/iris', contentType: 'application/json', body: '{"sepal_length": 5.2}' },
   ]);
-  const tty = local(() => Promise.resolve(new Response('setosa')), [], { stdoutTTY: true });
+  const bytes = () => new Response('setosa', { headers: { 'content-type': 'application/octet-stream' } });
+  const tty = local(() => Promise.resolve(bytes()), [], { stdoutTTY: true });
   assert.equal((await cortex(tty, 'predict', 'iris', sample)).stdout, 'setosa\n', 'a newline on a terminal');
+});
+
+test('a text or JSON answer ends with a newline also when stdout is not a terminal; bytes stay as is', async () => {
+  const answer = (body: string, type: string) => () =>
+    Promise.resolve(new Response(body, { headers: { 'content-type': type } }));
+  const json = local(answer('{"label":"setosa"}', 'application/json'));
+  assert.equal((await cortex(json, 'predict', 'iris', sample)).stdout, '{"label":"setosa"}\n');
+  const text = local(answer('setosa', 'text/plain; charset=utf-8'));
+  assert.equal((await cortex(text, 'predict', 'iris', sample)).stdout, 'setosa\n');
+  const line = local(answer('setosa\n', 'text/plain'));
+  assert.equal((await cortex(line, 'predict', 'iris', sample)).stdout, 'setosa\n', 'not a second one');
+  const bytes = local(answer('\x01\x02', 'application/octet-stream'));
+  assert.equal((await cortex(bytes, 'predict', 'iris', sample)).stdout, '\x01\x02');
 });
 
 test('predict reads stdin (- or when it is not a terminal), with -H for its content type', async () => {
@@ -68,7 +82,7 @@ test('predict: an answer that is not 2XX is printed and exits 1', async () => {
   const f = local(() => Promise.resolve(new Response('no sepal_length', { status: 400, statusText: 'Bad Request' })));
   assert.deepEqual(await cortex(f, 'predict', 'iris', sample), {
     code: 1,
-    stdout: 'no sepal_length',
+    stdout: 'no sepal_length\n',
     stderr: 'error: iris answered 400 Bad Request\n',
   });
 });

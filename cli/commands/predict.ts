@@ -48,7 +48,7 @@ export async function runPredict(options: PredictOptions, f: Factory): Promise<v
   if (env.provider === 'kubernetes') {
     // Through the API server's service proxy: only the kubeconfig is needed, no ingress.
     const answer = await f.cluster(env).predict(name, body, options.contentType);
-    return print(f.io, name, answer.status, answer.statusText, answer.body);
+    return print(f.io, name, answer.status, answer.statusText, answer.body, answer.contentType);
   }
   const local = f.local(env);
   const status = await local.status();
@@ -65,12 +65,26 @@ export async function runPredict(options: PredictOptions, f: Factory): Promise<v
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : message(error);
     throw new CliError(`could not reach ${local.target.baseUrl + api.endpoint}: ${cause}`, ExitCode.Failed);
   }
-  print(f.io, name, response.status, response.statusText, Buffer.from(await response.arrayBuffer()));
+  const answer = Buffer.from(await response.arrayBuffer());
+  print(f.io, name, response.status, response.statusText, answer, response.headers.get('content-type') ?? undefined);
 }
 
-function print(io: IOStreams, name: string, status: number, statusText: string, answer: Buffer): void {
+/** Text answers: JSON, text/*, and what the runtime sends for a str or dict (Cortex printed them as lines). */
+const TEXT_TYPE = /^(?:text\/|application\/(?:[\w.+-]+\+)?json\b)/i;
+
+function print(
+  io: IOStreams,
+  name: string,
+  status: number,
+  statusText: string,
+  answer: Buffer,
+  contentType: string | undefined,
+): void {
   io.stdout.write(answer);
-  if (isTty(io.stdout) && !answer.toString('utf8').endsWith('\n')) io.stdout.write('\n');
+  // A text answer ends with a newline, as Cortex's CLI printed it (a file or a script's log gets
+  // whole lines); other answers (an image, a model file) stay byte for byte unless on a terminal.
+  const text = contentType !== undefined && TEXT_TYPE.test(contentType);
+  if ((text || isTty(io.stdout)) && answer.length > 0 && answer.at(-1) !== 0x0a) io.stdout.write('\n');
   if (status < 200 || status >= 300) throw new CliError(`${name} answered ${status} ${statusText}`, ExitCode.Failed);
 }
 
