@@ -229,7 +229,9 @@ export class ApiRunner {
       if (this.next?.run === run) this.next = undefined;
       await this.stopRun(run, true);
       if (!this.deleted) {
-        this.record.failure = { hash: run.version.hash, reason: outcome.reason, at: new Date().toISOString() };
+        // kept for cortex get after the snapshot is gone: it names the project's files, as deploy's error did
+        const reason = unsnap(outcome.reason, run.version);
+        this.record.failure = { hash: run.version.hash, reason, at: new Date().toISOString() };
         this.ctx.persist();
       }
       this.ctx.changed();
@@ -416,7 +418,7 @@ export class ApiRunner {
     let reason: string | undefined;
     if (down) {
       status = 'error';
-      reason = down.error;
+      reason = unsnap(down.error!, current!.version);
     } else if (next) {
       status = 'updating';
       const nextReady = next.replicas.filter((r) => r.state === 'ready').length;
@@ -459,6 +461,11 @@ export class ApiRunner {
   }
 }
 
+/** A message about a version's replica names the project's files, not their snapshot copies. */
+export function unsnap(text: string, version: VersionRecord): string {
+  return version.snapshot !== '' ? text.replaceAll(version.snapshot, version.source) : text;
+}
+
 export function short(hash: string): string {
   return hash.slice(0, 8);
 }
@@ -472,8 +479,8 @@ function replicaStatus(r: ReplicaProcess, role: ReplicaStatus['role'], version: 
     ...(r.pid !== undefined && r.state !== 'exited' && r.state !== 'restarting' ? { pid: r.pid } : {}),
     ...(r.port !== undefined ? { port: r.port } : {}),
     restarts: r.restarts,
-    ...(r.error !== undefined ? { error: r.error } : {}),
-    ...(r.lastExit !== undefined ? { lastExit: r.lastExit } : {}),
+    ...(r.error !== undefined ? { error: unsnap(r.error, version) } : {}),
+    ...(r.lastExit !== undefined ? { lastExit: unsnap(r.lastExit, version) } : {}),
     ...(r.startedAt ? { startedAt: r.startedAt.toISOString() } : {}),
     ...(r.readyAt ? { readyAt: r.readyAt.toISOString() } : {}),
     logFile: r.options.logFile,
