@@ -11,6 +11,7 @@ import { CliError, ExitCode } from '../errors.ts';
 import { bytes, plural } from '../output.ts';
 import { ensureSupervisor, type SupervisorClient } from './client.ts';
 import { readState } from './state.ts';
+import { localIgnoredWarnings } from './ignored.ts';
 import type { Layout } from './paths.ts';
 import type { DeployRequest, RolloutAction, RolloutEvent } from './protocol.ts';
 import { PACK_LIMITS, createSnapshot, listProjectFiles, removeSnapshot, type Snapshot } from './snapshot.ts';
@@ -94,6 +95,7 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
   }
   validating.done(plural(project.apis.length, 'API'));
   for (const w of project.warnings) reporter.warning(formatIssue(w));
+  for (const w of localIgnoredWarnings(project)) reporter.warning(formatIssue(w));
 
   // 2. Pack: copy the folder, so that later edits do not change what runs.
   const packing = reporter.step(`packing ${displayPath(project.dir)}`);
