@@ -12,6 +12,7 @@
 //     [u32 len, utf8] raw query string  if flags & F_QUERY
 //     [u32 len, utf8] client request id if flags & F_RID
 //     [u32 len, utf8] rawHeaders joined with '\0'   if flags & F_HEADERS
+//     [u32 len, utf8] HTTP method       if flags & F_METHOD  (absent: POST; a handler class only)
 //     body (bodyLen bytes)
 
 import { Buffer } from 'node:buffer';
@@ -22,6 +23,7 @@ export const F_NO_CT = 2;
 export const F_QUERY = 4;
 export const F_RID = 8;
 export const F_HEADERS = 16;
+export const F_METHOD = 32;
 /** f64 id + u32 bodyLen + u8 flags */
 export const JOB_FIXED = 13;
 
@@ -33,6 +35,8 @@ export interface Job {
   ct: string | undefined;
   query: string;
   headers: string;
+  /** The HTTP method when it is not POST (a handler class's handleGet...). */
+  method?: string;
   /** The buffer of the message this job arrived in, and this job's body within it. */
   buf: Buffer;
   start: number;
@@ -79,6 +83,7 @@ function jobSize(j: PredictJob, withHeaders: boolean): number {
   if (ct !== undefined && ct !== 'application/json') n += 4 + ct.length * 3;
   if (j.query !== '') n += 4 + j.query.length * 3;
   if (j.clientRequestId !== undefined) n += 4 + j.clientRequestId.length * 3;
+  if (j.method !== undefined) n += 4 + j.method.length * 3;
   if (withHeaders) {
     const raw = j.rawHeaders;
     n += 4 + raw.length;
@@ -108,6 +113,10 @@ function writeJob(buf: Buffer, dv: DataView, off: number, j: PredictJob, withHea
   if (withHeaders && j.rawHeaders.length > 0) {
     flags |= F_HEADERS;
     off = writeString(buf, dv, off, j.rawHeaders.join('\0'));
+  }
+  if (j.method !== undefined) {
+    flags |= F_METHOD;
+    off = writeString(buf, dv, off, j.method);
   }
   const len = j.body.length;
   if (len > 0) buf.set(j.body, off);
@@ -153,6 +162,7 @@ export function decodeJobs(ab: ArrayBuffer, batching: boolean, queue: (Job | Job
     let query = '';
     let clientRid: string | undefined;
     let headers = '';
+    let method: string | undefined;
     if (flags !== 0) {
       if (flags & F_NO_CT) ct = undefined;
       if (flags & F_CT) {
@@ -175,8 +185,14 @@ export function decodeJobs(ab: ArrayBuffer, batching: boolean, queue: (Job | Job
         headers = buf.toString('utf8', off + 4, off + 4 + n);
         off += 4 + n;
       }
+      if (flags & F_METHOD) {
+        const n = dv.getUint32(off, true);
+        method = buf.toString('utf8', off + 4, off + 4 + n);
+        off += 4 + n;
+      }
     }
     const job: Job = { id, clientRid, ct, query, headers, buf, start: off, end: off + bodyLen };
+    if (method !== undefined) job.method = method;
     off += bodyLen;
     if (batching) {
       batch!.push(job);

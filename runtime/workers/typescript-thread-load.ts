@@ -37,11 +37,46 @@ export async function load(cfg: ThreadConfig): Promise<Predictor> {
     }
     throw err;
   }
+  const handlers = instance !== null && typeof instance === 'object' ? handlerMethods(instance) : undefined;
+  if (handlers !== undefined) {
+    const verbs = Object.keys(handlers);
+    if (cfg.batching && (verbs.length !== 1 || verbs[0] !== 'POST')) {
+      const names = verbs.map((v) => HANDLER_METHODS[v]).join(', ');
+      throw new Error(`with server_side_batching, a handler class may only define handlePost (it defines ${names})`);
+    }
+    if (typeof instance.init === 'function') await instance.init();
+    return instance;
+  }
   if (instance === null || typeof instance !== 'object' || typeof instance.predict !== 'function') {
     throw new Error(`the default-exported class of ${file} has no predict method; ${expected}`);
   }
   if (typeof instance.init === 'function') await instance.init();
   return instance;
+}
+
+/** Methods of a handler class, Cortex 0.34-0.35's interface in camelCase. */
+export const HANDLER_METHODS: Record<string, string> = {
+  POST: 'handlePost',
+  GET: 'handleGet',
+  PUT: 'handlePut',
+  PATCH: 'handlePatch',
+  DELETE: 'handleDelete',
+};
+
+type Handler = (payload: unknown, ctx: unknown) => unknown;
+
+/**
+ * A class without predict but with handlePost, handleGet, handlePut, handlePatch or
+ * handleDelete: those methods (bound) by HTTP method. undefined for a predictor.
+ */
+export function handlerMethods(instance: object): Record<string, Handler> | undefined {
+  if (typeof (instance as Predictor).predict === 'function') return undefined;
+  let found: Record<string, Handler> | undefined;
+  for (const [verb, name] of Object.entries(HANDLER_METHODS)) {
+    const fn = (instance as Record<string, unknown>)[name];
+    if (typeof fn === 'function') (found ??= {})[verb] = (fn as Handler).bind(instance);
+  }
+  return found;
 }
 
 /**

@@ -16,9 +16,12 @@ export class RequestContext {
   #rawHeaders: string;
   #queryParams: Record<string, string> | undefined;
   #headers: Record<string, string> | undefined;
-  constructor(query: string, rawHeaders: string) {
+  /** The HTTP method (POST unless a handler class's handleGet, handlePut... is called). */
+  readonly method: string;
+  constructor(query: string, rawHeaders: string, method = 'POST') {
     this.#query = query;
     this.#rawHeaders = rawHeaders;
+    this.method = method;
   }
   /** Query string parameters; the last value wins when a name repeats. */
   get queryParams(): Record<string, string> {

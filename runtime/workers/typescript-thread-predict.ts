@@ -28,11 +28,28 @@ export let postQueue: unknown[] = [];
 /** postPredict calls in progress (async ones). postQueue and this are read by the exit check. */
 export let postRunning = 0;
 
-/** The predictor that serves from now on; `onPostPredictDone` runs when an async postPredict ends. */
-export function usePredictor(instance: Predictor, onPostPredictDone: () => void): void {
+/** A handler class's methods (handlePost → POST...); undefined for a predictor (predict: POST only). */
+let verbs: ReadonlySet<string> | undefined;
+
+/**
+ * The predictor that serves from now on; `onPostPredictDone` runs when an async postPredict
+ * ends. `handlers`: a handler class's methods by HTTP method (its `predict` is then theirs).
+ */
+export function usePredictor(
+  instance: Predictor,
+  onPostPredictDone: () => void,
+  handlers?: Record<string, (payload: unknown, ctx: unknown) => unknown>,
+): void {
+  if (handlers !== undefined) {
+    verbs = new Set(Object.keys(handlers));
+    // With batching ctx is the batch's array of contexts, and only handlePost exists (load checks).
+    instance.predict = (payload, ctx) =>
+      handlers[Array.isArray(ctx) ? 'POST' : (ctx as RequestContext).method](payload, ctx);
+  }
   predictor = instance;
   hasPostPredict = typeof instance.postPredict === 'function';
-  useAls = instance.predict.constructor?.name === 'AsyncFunction';
+  const fns = handlers === undefined ? [instance.predict] : Object.values(handlers);
+  useAls = fns.some((fn) => fn.constructor?.name === 'AsyncFunction');
   postPredictDone = onPostPredictDone;
 }
 
@@ -68,6 +85,10 @@ function invoke(scope: Job | Job[], payload: unknown, ctx: unknown): unknown {
 // One job (no batching) -------------------------------------------------------------------------
 
 export function startJob(job: Job): Promise<void> | undefined {
+  if (verbs !== undefined && !verbs.has(job.method ?? 'POST')) {
+    pushError(job.id, 405, `method ${job.method ?? 'POST'} not allowed`);
+    return undefined;
+  }
   const payload = decode(job);
   if (payload instanceof BadRequest) {
     pushError(job.id, 400, payload.message);
@@ -83,7 +104,7 @@ export function startJob(job: Job): Promise<void> | undefined {
 }
 
 function predictJob(job: Job, payload: unknown): Promise<void> | undefined {
-  const ctx = new RequestContext(job.query, job.headers);
+  const ctx = new RequestContext(job.query, job.headers, job.method);
   let value: unknown;
   try {
     value = invoke(job, payload, ctx);

@@ -8,7 +8,8 @@
 // direction (no structured clone of arrays or strings). Layouts: typescript-job-codec.ts
 // (front → thread) and typescript-result-codec.ts (thread → front).
 // Control messages are plain objects: front → thread { type: 'shutdown' };
-// thread → front { type: 'ready', headers: boolean } | { type: 'init-error', message, stack }.
+// thread → front { type: 'ready', headers: boolean, verbs?: string[] } | { type: 'init-error', message, stack };
+// `verbs`: a handler class's HTTP methods (handlePost → POST...), absent for a predictor.
 // `headers` says whether the predictor may look at its second argument; when it cannot, the
 // front does not send the request headers at all.
 //
@@ -40,7 +41,7 @@ import {
   usePredictor,
   type Predictor,
 } from './typescript-thread-predict.ts';
-import { load, mayReadSecondArgument } from './typescript-thread-load.ts';
+import { HANDLER_METHODS, handlerMethods, load, mayReadSecondArgument } from './typescript-thread-load.ts';
 
 // The channel's constants and the header check, importable from here as before the split.
 export { F_CT, F_HEADERS, F_NO_CT, F_QUERY, F_RID, JOB_FIXED } from './typescript-job-codec.ts';
@@ -145,10 +146,16 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   // An async postPredict that ends may be the last thing a shutdown waits for.
-  usePredictor(predictor, maybeExit);
+  // A handler class (handlePost, handleGet...): the front routes those HTTP methods to it.
+  const handlers = handlerMethods(predictor);
+  const methods =
+    handlers === undefined
+      ? [predictor.predict]
+      : Object.keys(handlers).map((v) => (predictor as unknown as Record<string, () => unknown>)[HANDLER_METHODS[v]]);
+  usePredictor(predictor, maybeExit, handlers);
   const hasPostPredict = typeof predictor.postPredict === 'function';
-  const headers = hasPostPredict || mayReadSecondArgument(predictor.predict as (...args: never[]) => unknown);
-  port.postMessage({ type: 'ready', headers });
+  const headers = hasPostPredict || methods.some((fn) => mayReadSecondArgument(fn as (...args: never[]) => unknown));
+  port.postMessage({ type: 'ready', headers, ...(handlers !== undefined ? { verbs: Object.keys(handlers) } : {}) });
 }
 
 // Imported elsewhere for its constants, it must not start anything.

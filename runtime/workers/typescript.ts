@@ -35,7 +35,8 @@ export interface TypeScriptWorkerExtras {
   log?: (line: string) => void;
 }
 
-type ControlMessage = { type: 'ready'; headers: boolean } | { type: 'init-error'; message: string; stack: string };
+type ControlMessage =
+  { type: 'ready'; headers: boolean; verbs?: string[] } | { type: 'init-error'; message: string; stack: string };
 
 export class TypeScriptWorker implements PredictorWorker {
   readonly index: number;
@@ -50,6 +51,7 @@ export class TypeScriptWorker implements PredictorWorker {
   #flushScheduled = false;
   /** Whether the predictor may read the request headers (the thread says so when ready). */
   #sendHeaders = true;
+  #verbs: ReadonlySet<string> | undefined;
   #ready = false;
   #closing = false;
   #exited = false;
@@ -82,6 +84,11 @@ export class TypeScriptWorker implements PredictorWorker {
   }
 
   /** The worker thread's threadId, once started. */
+  /** A handler class's HTTP methods (handlePost → POST...); undefined for a predictor. */
+  get verbs(): ReadonlySet<string> | undefined {
+    return this.#verbs;
+  }
+
   get pid(): number | undefined {
     return this.#pid;
   }
@@ -245,6 +252,7 @@ export class TypeScriptWorker implements PredictorWorker {
     if (msg.type === 'ready') {
       this.#ready = true;
       this.#sendHeaders = msg.headers;
+      if (msg.verbs !== undefined) this.#verbs = new Set(msg.verbs);
       this.#resolveStart?.();
       if (this.#outbox.length > 0 && !this.#flushScheduled && !this.#exited) {
         this.#flushScheduled = true;
