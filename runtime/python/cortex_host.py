@@ -90,8 +90,10 @@ def load_predictor(cfg):
     cls = getattr(module, "PythonPredictor", None)
     if cls is None and inspect.isclass(getattr(module, "Handler", None)):
         return load_handler(module.Handler, path, cfg) + (None,)
-    if cls is None:  # (the message python.test.ts expects; a Handler class is the other choice)
-        raise PredictorError(f"{path} does not define a class named PythonPredictor")
+    if cls is None:
+        raise PredictorError(
+            f"{path} does not define a class named PythonPredictor (or Handler, Cortex 0.34-0.35's interface)"
+        )
     if not callable(getattr(cls, "predict", None)):
         raise PredictorError(f"PythonPredictor in {path} has no predict method")
     predictor = cls(cfg.get("config") or {})

@@ -473,7 +473,11 @@ describe('init failures', () => {
 
   test('missing class, missing file, bad signature → clear messages', async () => {
     const noClass = await failure('no_class.py');
-    assert.equal(noClass.err.message, `${join(FIXTURES, 'no_class.py')} does not define a class named PythonPredictor`);
+    assert.equal(
+      noClass.err.message,
+      `${join(FIXTURES, 'no_class.py')} does not define a class named PythonPredictor ` +
+        "(or Handler, Cortex 0.34-0.35's interface)",
+    );
     const missing = await failure('does_not_exist.py');
     assert.equal(missing.err.message, `predictor file not found: ${join(FIXTURES, 'does_not_exist.py')}`);
     const badParam = await failure('bad_param.py');
