@@ -2,44 +2,19 @@
 // Cortex's loggers (cortex_internal.lib.log, cortex.lib.log), and warnings and library records
 // logged at their own level rather than error.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PythonWorker } from '../workers/python.ts';
-import type { PredictResult, WorkerOptions } from '../workers/types.ts';
+import { fixtureOptions, spawnLoggingWorker, stopWorkers } from '../workers/python-testing.ts';
+import type { PredictResult } from '../workers/types.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const live: PythonWorker[] = [];
-after(async () => {
-  await Promise.all(live.map((w) => w.shutdown(1000)));
-});
+after(() => stopWorkers(live));
 
 async function start(file: string): Promise<{ worker: PythonWorker; logs: Record<string, unknown>[] }> {
-  const options: WorkerOptions = {
-    api: 'compat-api',
-    projectDir: FIXTURES,
-    predictorPath: join(FIXTURES, file),
-    config: {},
-    pythonPath: [],
-    env: {},
-    threads: 1,
-    batching: false,
-    index: 0,
-    logLevel: 'info',
-  };
-  const worker = new PythonWorker(options, { stdio: 'pipe' });
-  live.push(worker);
-  const started = worker.start();
-  const logs: Record<string, unknown>[] = [];
-  for (const stream of [worker.stdout!, worker.stderr!]) {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (text: string) => {
-      const lines = (rest + text).split('\n');
-      rest = lines.pop()!;
-      for (const line of lines) logs.push(JSON.parse(line));
-    });
-  }
+  const options = fixtureOptions(FIXTURES, file, { api: 'compat-api', index: 0 });
+  const { worker, logs, started } = spawnLoggingWorker(options, live);
   await started;
   return { worker, logs };
 }

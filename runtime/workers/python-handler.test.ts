@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PythonWorker } from './python.ts';
+import { fixtureOptions, stopWorkers } from './python-testing.ts';
 import { BodyKind, InitError, type PredictResult, type WorkerOptions } from './types.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -15,25 +16,10 @@ const TMP = mkdtempSync(join(tmpdir(), 'cortex-handler-'));
 const live: PythonWorker[] = [];
 let nextId = 1;
 
-after(async () => {
-  await Promise.all(live.map((w) => w.shutdown(1000)));
-});
+after(() => stopWorkers(live));
 
-function options(file: string, over: Partial<WorkerOptions> = {}): WorkerOptions {
-  return {
-    api: 'handler-api',
-    projectDir: FIXTURES,
-    predictorPath: join(FIXTURES, file),
-    config: {},
-    pythonPath: [],
-    env: { HANDLER_TMP: TMP },
-    threads: 1,
-    batching: false,
-    index: 0,
-    logLevel: 'info',
-    ...over,
-  };
-}
+const options = (file: string, over: Partial<WorkerOptions> = {}) =>
+  fixtureOptions(FIXTURES, file, { api: 'handler-api', env: { HANDLER_TMP: TMP }, index: 0, ...over });
 
 async function start(
   file: string,

@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FrameReader, requestHead } from './frames.ts';
 import { PythonWorker } from './python.ts';
+import { fixtureOptions, spawnLoggingWorker, stopWorkers, type LoggingWorker } from './python-testing.ts';
 import {
   BodyKind,
   InitError,
@@ -23,53 +24,15 @@ const TMP = mkdtempSync(join(tmpdir(), 'cortex-python-worker-'));
 const live: PythonWorker[] = [];
 let nextId = 1;
 
-after(async () => {
-  await Promise.all(live.map((w) => w.shutdown(1000)));
-});
+after(() => stopWorkers(live));
 
-function options(file: string, over: Partial<WorkerOptions> = {}): WorkerOptions {
-  return {
-    api: 'test-api',
-    projectDir: FIXTURES,
-    predictorPath: join(FIXTURES, file),
-    config: {},
-    pythonPath: [],
-    env: {},
-    threads: 1,
-    batching: false,
-    index: 3,
-    logLevel: 'info',
-    ...over,
-  };
+const options = (file: string, over: Partial<WorkerOptions> = {}) => fixtureOptions(FIXTURES, file, over);
+
+function spawnWorker(file: string, over: Partial<WorkerOptions> = {}): LoggingWorker {
+  return spawnLoggingWorker(options(file, over), live);
 }
 
-interface Started {
-  worker: PythonWorker;
-  /** Every JSON log line the worker wrote so far (stdout and stderr). */
-  logs: Record<string, unknown>[];
-}
-
-function spawnWorker(
-  file: string,
-  over: Partial<WorkerOptions> = {},
-): { worker: PythonWorker; logs: Record<string, unknown>[]; started: Promise<void> } {
-  const worker = new PythonWorker(options(file, over), { stdio: 'pipe' });
-  live.push(worker);
-  const started = worker.start();
-  const logs: Record<string, unknown>[] = [];
-  for (const stream of [worker.stdout!, worker.stderr!]) {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (text: string) => {
-      const lines = (rest + text).split('\n');
-      rest = lines.pop()!;
-      for (const line of lines) logs.push(JSON.parse(line));
-    });
-  }
-  return { worker, logs, started };
-}
-
-async function startWorker(file: string, over: Partial<WorkerOptions> = {}): Promise<Started> {
+async function startWorker(file: string, over: Partial<WorkerOptions> = {}): Promise<Omit<LoggingWorker, 'started'>> {
   const { worker, logs, started } = spawnWorker(file, over);
   await started;
   return { worker, logs };
