@@ -48,6 +48,13 @@ export const CORTEX_ONLY_FIELDS: Record<string, Rule> = {
     message: "ignored: monitoring was removed in Cortex 0.25; use the runtime's /metrics",
     fix: 'remove the monitoring section',
   }),
+  tracker: () => ({
+    level: 'warning',
+    message:
+      "ignored: tracker was Cortex 0.15's prediction tracking (monitoring from 0.16, removed in 0.25); " +
+      "use the runtime's /metrics",
+    fix: 'remove the tracker section',
+  }),
   'networking.api_gateway': () => ({
     level: 'warning',
     message: 'ignored: networking.api_gateway (an AWS API Gateway in front of the API) has no equivalent here',

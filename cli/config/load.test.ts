@@ -43,6 +43,15 @@ test('a Cortex 0.25 example loads, with a warning about monitoring', () => {
   assert.deepEqual([warning.line, warning.column, warning.api, warning.field], [9, 3, 'iris-classifier', 'monitoring']);
 });
 
+test("Cortex 0.15's tracker section is named in a warning, not refused as an unknown field", () => {
+  const yaml = CORTEX_025_EXAMPLE.replace('  monitoring:\n', '  tracker:\n    key: label\n');
+  const dir = project({ 'cortex.yaml': yaml, 'predictor.py': 'class PythonPredictor:\n    pass\n' });
+  const [warning, ...rest] = loadProject(dir).warnings;
+  assert.deepEqual(rest, []);
+  assert.match(warning.message, /^ignored: tracker was Cortex 0\.15's prediction tracking/);
+  assert.deepEqual([warning.line, warning.api, warning.field], [9, 'iris-classifier', 'tracker']);
+});
+
 const FULL = `# every field cortex.yaml knows
 - name: sentiment
   kind: RealtimeAPI
