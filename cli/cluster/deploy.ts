@@ -2,7 +2,7 @@
 // everything first, have the API server validate every object (dry run) before writing any,
 // then store the bundle and server-side apply the RealtimeAPIs. Nothing is half-applied: a bad
 // object stops the deploy before the first write.
-import { ConfigError, formatIssue, loadProject, type LoadedProject } from '../config/index.ts';
+import { ConfigError, explainConfigError, formatIssue, loadProject, type LoadedProject } from '../config/index.ts';
 import { KIND } from '../../operator/api/v1alpha1/index.ts';
 import { CONFIG_MAPS, REALTIME_APIS } from '../../operator/kube/resources.ts';
 import { KubeError, isConflict, isNotFound, type KubeObject } from '../../operator/kube/client.ts';
@@ -31,7 +31,7 @@ export function loadOrExplain(config: string): LoadedProject {
   try {
     return loadProject(config);
   } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(error.issues.map(formatIssue).join('\n'), ExitCode.Usage);
+    if (error instanceof ConfigError) throw new CliError(explainConfigError(error), ExitCode.Usage);
     throw error;
   }
 }

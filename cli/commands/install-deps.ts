@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
 import { loadProject } from '../config/load.ts';
-import { ConfigError } from '../config/errors.ts';
+import { ConfigError, explainConfigError } from '../config/errors.ts';
 import { DependencyError, prepareDependencies } from '../../runtime/deps.ts';
 import { apiLogger } from '../../operator/util/log.ts';
 import { CliError, ExitCode } from '../errors.ts';
@@ -42,7 +42,7 @@ export async function runInstallDeps(options: InstallDepsOptions, f: Factory): P
   try {
     project = loadProject(path.resolve(options.config));
   } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(error.message, ExitCode.Usage);
+    if (error instanceof ConfigError) throw new CliError(explainConfigError(error), ExitCode.Usage);
     throw error;
   }
   const names = project.apis.map((a) => a.name);

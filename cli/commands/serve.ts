@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Command, Option } from 'commander';
 import { loadProject } from '../config/load.ts';
-import { ConfigError } from '../config/errors.ts';
+import { ConfigError, explainConfigError } from '../config/errors.ts';
 import { parseMemBytes } from '../../operator/api/v1alpha1/index.ts';
 import { RUNTIME_SPEC_ENV, RuntimeSpecError, parseRuntimeSpec } from '../../operator/reconcilers/runtime-spec.ts';
 import { DEFAULT_PREDICT_TIMEOUT_MS, type Replica } from '../../runtime/replica.ts';
@@ -124,7 +124,7 @@ function resolveApi(io: IOStreams, config: string, wanted: string | undefined) {
   try {
     project = loadProject(path.resolve(config));
   } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(error.message, 2);
+    if (error instanceof ConfigError) throw new CliError(explainConfigError(error), 2);
     throw error;
   }
   for (const warning of project.warnings) printErr(io, `warning: ${warning.message}`);

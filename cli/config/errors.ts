@@ -59,3 +59,11 @@ export class ConfigError extends Error {
     this.warnings = warnings;
   }
 }
+
+/**
+ * A ConfigError as the CLI prints it: every issue, then the warnings found along the way, each
+ * with its file, line, API and field (a warning can explain an error: an ignored field).
+ */
+export function explainConfigError(error: ConfigError): string {
+  return [...error.issues.map(formatIssue), ...error.warnings.map((w) => `warning: ${formatIssue(w)}`)].join('\n');
+}

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { expectIssue, failing, project } from './fixtures.ts';
 import { loadProject } from './load.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError, explainConfigError } from './errors.ts';
 
 const api = (name: string, extra = '') =>
   `- name: ${name}\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n${extra}`;
@@ -463,4 +463,23 @@ test('python_path and dependencies files outside the project folder are refused 
   });
   expectIssue(err, { line: 27, field: 'predictor.dependencies.conda', api: 'd', message: /outside the project/ });
   assert.equal(err.issues.length, 5, 'one issue per field: no "file not found" on top');
+});
+
+test('a failed load keeps its warnings with file, line and API for the CLI to print (explainConfigError)', () => {
+  const dir = project({
+    'cortex.yaml':
+      '- name: a\n  kind: RealtimeAPI\n  monitoring: {model_type: regression}\n  predictor:\n    type: python\n' +
+      '    path: predictor.py\n  compute:\n    cpu: -1\n',
+    'predictor.py': 'class PythonPredictor:\n    pass\n',
+  });
+  let error: unknown;
+  try {
+    loadProject(dir);
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error instanceof ConfigError);
+  const lines = explainConfigError(error).split('\n');
+  assert.match(lines[0], /cortex\.yaml:8:\d+: api "a": compute\.cpu/);
+  assert.match(lines[1], /^warning: .*cortex\.yaml:3:3: api "a": monitoring: ignored: monitoring was removed/);
 });

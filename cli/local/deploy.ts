@@ -4,7 +4,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, displayPath, formatIssue, loadProject, type LoadedProject } from '../config/index.ts';
+import {
+  ConfigError,
+  displayPath,
+  explainConfigError,
+  formatIssue,
+  loadProject,
+  type LoadedProject,
+} from '../config/index.ts';
 import { DependencyError, preparePython } from '../../runtime/deps.ts';
 import { apiLogger } from '../../operator/util/log.ts';
 import { CliError, ExitCode } from '../errors.ts';
@@ -88,8 +95,7 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
   } catch (error) {
     if (error instanceof ConfigError) {
       validating.fail(plural(error.issues.length, 'problem'));
-      for (const w of error.warnings) reporter.warning(w.message);
-      throw new CliError(`${error.message}\nnothing was deployed`, ExitCode.Usage);
+      throw new CliError(`${explainConfigError(error)}\nnothing was deployed`, ExitCode.Usage);
     }
     throw error;
   }
