@@ -25,8 +25,17 @@ test('the file is not a list of APIs', () => {
 
 test('invalid YAML is reported where it is', () => {
   const err = failing('- name: a\n  kind: RealtimeAPI\n   predictor: x\n');
-  assert.equal(err.issues[0].line, 2, 'where the yaml parser sees the bad mapping start');
-  assert.match(err.issues[0].message, /^invalid YAML/);
+  assert.equal(err.issues.length, 1, err.message);
+  assert.deepEqual([err.issues[0].line, err.issues[0].column], [3, 4], 'the over-indented key, not the line above');
+  assert.match(err.issues[0].message, /^invalid YAML: this key is indented deeper than the key above it/);
+  const nested = failing('- name: a\n  kind: RealtimeAPI\n  compute:\n    cpu: 1\n      mem: 1G\n');
+  assert.deepEqual(
+    nested.issues.map((i) => [i.line, i.column]),
+    [[5, 7]],
+  );
+  const unaligned = failing('- name: a\n  kind: RealtimeAPI\n  compute:\n     cpu: 1\n    mem: 1G\n');
+  assert.equal(unaligned.issues[0].line, 5, 'other indentation errors keep the parser position');
+  assert.match(unaligned.issues[0].message, /^invalid YAML/);
   const dup = failing('- name: a\n  kind: RealtimeAPI\n  name: b\n');
   assert.equal(dup.issues[0].line, 3);
   assert.match(dup.issues[0].message, /unique/);

@@ -19,7 +19,10 @@ export class YamlSource {
   readonly errors: YamlProblem[];
   readonly warnings: YamlProblem[];
 
+  private readonly source: string;
+
   constructor(text: string) {
+    this.source = text;
     this.lines = new LineCounter();
     // merge keys (<<) as Go's yaml.v2, which Cortex used, accepted them
     this.doc = parseDocument(text, { lineCounter: this.lines, merge: true, prettyErrors: false, uniqueKeys: true });
@@ -27,9 +30,28 @@ export class YamlSource {
       ...this.pos(e.pos[0]),
       message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''),
     });
-    this.errors = this.doc.errors.map(problem);
+    // A key indented under a key whose value is already on its line (`cpu: 1` then `  mem: 1G`):
+    // yaml reports it twice, at the value one line up. Name the over-indented key's own line once.
+    const overIndented = this.doc.errors.filter((e) => e.code === 'MULTILINE_IMPLICIT_KEY');
+    this.errors = this.doc.errors
+      .filter((e) => !(e.code === 'BLOCK_AS_IMPLICIT_KEY' && overIndented.some((m) => m.pos[0] === e.pos[0])))
+      .map((e) => (e.code === 'MULTILINE_IMPLICIT_KEY' ? this.overIndentedKey(e.pos[1]) : problem(e)));
     this.warnings = this.doc.warnings.map(problem);
     this.value = this.errors.length > 0 ? undefined : this.doc.toJS({ maxAliasCount: 1000 });
+  }
+
+  /** The problem for a key on the line holding `offset` that is indented too deep. */
+  private overIndentedKey(offset: number): YamlProblem {
+    const { line } = this.pos(offset);
+    const text = this.source.split('\n')[line - 1] ?? '';
+    const column = text.length - text.trimStart().length + 1;
+    return {
+      line,
+      column,
+      message:
+        'this key is indented deeper than the key above it, whose value is already on its line ' +
+        '(a key cannot have both a value and keys under it)',
+    };
   }
 
   pos(offset: number): Position {
