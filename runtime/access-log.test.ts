@@ -39,3 +39,10 @@ test('the access log is off below info (log_level: warning)', () => {
   const { logger } = capture('warning');
   assert.equal(new AccessLog(logger, 'iris').enabled, false);
 });
+
+test("a Handler's request is logged with its own method, not as a POST", () => {
+  const { logger, lines } = capture('info');
+  new AccessLog(logger, 'notes').answered(405, 3, 0.5, 'PATCH');
+  logger.flush();
+  assert.equal((JSON.parse(lines[0]) as { message: string }).message, 'PATCH / 405');
+});

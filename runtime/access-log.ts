@@ -23,9 +23,10 @@ export class AccessLog {
 
   /**
    * `requestId`: the client's X-Request-ID (escaped, it is the client's text) or our numeric id.
-   * Callers check `enabled` first, so nothing is built when the log is off.
+   * Callers check `enabled` first, so nothing is built when the log is off. `method`: a Handler's
+   * verb (Cortex 0.34+); predictions are POSTs.
    */
-  answered(status: number, requestId: string | number, latencyMs: number): void {
+  answered(status: number, requestId: string | number, latencyMs: number, method = 'POST'): void {
     const now = Date.now();
     if (now !== this.lastMs) {
       this.lastMs = now;
@@ -34,7 +35,7 @@ export class AccessLog {
     const id = typeof requestId === 'number' ? `"${requestId}"` : JSON.stringify(requestId);
     this.logger.writeLine(
       `{"time":"${this.lastTime}${this.afterTime}${id},"status":${status},"latency_ms":${latencyMs},` +
-        `"message":"POST / ${status}"}\n`,
+        `"message":"${method} / ${status}"}\n`,
     );
   }
 }

@@ -63,6 +63,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     writeTerminationMessage(options.terminationLogPath, message);
     process.exit(1);
   };
+  const initFailed = (error: InitError): never =>
+    fatal(`predictor failed to initialise: ${withPreinstalledHint(error.message)}`, error.detail);
 
   let python: string | undefined;
   try {
@@ -113,7 +115,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     dispatcher,
     logger,
     onRestart: () => metrics.workerRestarted(),
-    onFatal: (error) => fatal(`predictor failed to initialise: ${withPreinstalledHint(error.message)}`, error.detail),
+    onFatal: initFailed,
   });
 
   const server = new RuntimeServer({
@@ -142,8 +144,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   try {
     await pool.start();
   } catch (error) {
-    if (error instanceof InitError)
-      fatal(`predictor failed to initialise: ${withPreinstalledHint(error.message)}`, error.detail);
+    if (error instanceof InitError) initFailed(error);
     throw error;
   }
   // where a cold start's time went (bench/cold-start.ts reads it): a slow start shows which part

@@ -198,7 +198,8 @@ export class RuntimeServer {
       const dropped = job !== undefined && this.options.dispatcher.cancel(job);
       if (job !== undefined && this.options.logger.enabled('info')) {
         this.options.logger.info(
-          `POST / client closed the connection before the answer${dropped ? '; dropped from the queue' : ''}`,
+          `${verb ?? 'POST'} / client closed the connection before the answer` +
+            (dropped ? '; dropped from the queue' : ''),
           { request_id: job.clientRequestId ?? String(job.id) },
         );
       }
@@ -266,7 +267,7 @@ export class RuntimeServer {
     const seconds = (performance.now() - started) / 1000;
     this.options.metrics.observeRequest(status, seconds);
     if (this.accessLog.enabled) {
-      this.accessLog.answered(status, job.clientRequestId ?? job.id, Math.round(seconds * 1e6) / 1000);
+      this.accessLog.answered(status, job.clientRequestId ?? job.id, Math.round(seconds * 1e6) / 1000, job.method);
     }
     this.release(exchange);
   }
