@@ -9,6 +9,8 @@ export interface LoadBenchOptions {
   warmupS: number;
   idleWaitS: number;
   retries: number;
+  /** Times every server is measured, in rounds (benches without --rounds: 1). */
+  rounds: number;
   /** The server ids to run, in the bench's order. */
   ids: string[];
   load: string | undefined;
@@ -20,6 +22,8 @@ export interface LoadBenchDefaults {
   connections: number;
   warmup: number;
   retries: number;
+  /** Only for benches that take --rounds. */
+  rounds?: number;
 }
 
 /** Parses process.argv; `ids` are the bench's servers, `usage` its help text. */
@@ -34,6 +38,7 @@ export function parseLoadBenchOptions(ids: string[], defaults: LoadBenchDefaults
       only: { type: 'string' },
       load: { type: 'string' },
       json: { type: 'boolean', default: false },
+      ...(defaults.rounds === undefined ? {} : { rounds: { type: 'string', default: String(defaults.rounds) } }),
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -47,8 +52,17 @@ export function parseLoadBenchOptions(ids: string[], defaults: LoadBenchDefaults
     warmupS: Number(opts.warmup),
     idleWaitS: Number(opts['idle-wait']),
     retries: Number(opts.retries),
+    rounds: Number((opts as { rounds?: string }).rounds ?? 1),
   };
-  if (!(o.durationS > 0) || !(o.connections > 0) || !(o.warmupS >= 0) || !(o.idleWaitS >= 0) || !(o.retries >= 0)) {
+  const valid =
+    o.durationS > 0 &&
+    o.connections > 0 &&
+    o.warmupS >= 0 &&
+    o.idleWaitS >= 0 &&
+    o.retries >= 0 &&
+    Number.isInteger(o.rounds) &&
+    o.rounds >= 1;
+  if (!valid) {
     console.error(usage);
     process.exit(2);
   }
