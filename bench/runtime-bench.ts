@@ -14,7 +14,7 @@ import { measure, QUIET, waitForIdle, type Measurement } from './measure.ts';
 import { parseLoadBenchOptions } from './options.ts';
 import { medianFigures, pairedRatios } from './rounds.ts';
 import { formatRunInfo, runInfo } from './run-info.ts';
-import { alignTable, formatCount } from './table.ts';
+import { alignTable, formatCount, loadCells } from './table.ts';
 import { BENCH_DIR, BODY, CONTENDERS, ensureVenv, startServer } from './servers.ts';
 
 const USAGE = `usage: npm run bench -- [options]
@@ -162,10 +162,7 @@ for (const c of selected) {
   const m = medianFigures(ran);
   rows.push([
     c.label,
-    formatCount(m.requestsPerS),
-    m.p50Ms.toFixed(2),
-    m.p99Ms.toFixed(2),
-    m.cpuCores.toFixed(2),
+    ...loadCells(m),
     formatCount(m.requestsPerCpuS),
     String(ran.reduce((n, r) => n + r.non2xx + r.errors, 0)),
     Math.max(...ran.map((r) => r.otherCores)).toFixed(2),

@@ -14,3 +14,8 @@ export function alignTable(rows: string[][]): string[] {
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   return lines;
 }
+
+/** The cells every load bench's row starts with: req/s, p50 ms, p99 ms, CPU cores. */
+export function loadCells(r: { requestsPerS: number; p50Ms: number; p99Ms: number; cpuCores: number }): string[] {
+  return [formatCount(r.requestsPerS), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2), r.cpuCores.toFixed(2)];
+}

@@ -2,7 +2,7 @@
 // CPU-second), and the target: a cortex configuration at >= 1.5x that peer's requests per
 // CPU-second with a p99 no worse than that peer's.
 import type { Measurement } from '../measure.ts';
-import { alignTable, formatCount } from '../table.ts';
+import { alignTable, formatCount, loadCells } from '../table.ts';
 
 export interface Outcome {
   id: string;
@@ -69,10 +69,7 @@ export function table(outcomes: Outcome[], best?: { id: string }): string[] {
     }
     rows.push([
       o.label,
-      fmt(r.requestsPerS),
-      r.p50Ms.toFixed(2),
-      r.p99Ms.toFixed(2),
-      r.cpuCores.toFixed(2),
+      ...loadCells(r),
       String(r.processes),
       fmt(r.requestsPerCpuS),
       b ? `${(r.requestsPerCpuS / b.requestsPerCpuS).toFixed(2)}` : '-',
