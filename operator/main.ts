@@ -29,6 +29,7 @@ import { cortexInformers, type CortexInformers } from './controller/cortex-infor
 import { DEFAULT_ACTIVATOR_PORT, activatorRunnable, type ActivatorRunnable } from './activator/index.ts';
 import { Manager, startStop } from './manager/manager.ts';
 import type { ScaleToZeroStates } from './scale-to-zero/index.ts';
+import { addRouteOptions, routeConfigFromFlags, type RouteFlags } from './routes/flags.ts';
 
 /** The runtime image when neither predictor.image nor --runtime-image says otherwise. */
 export const DEFAULT_RUNTIME_IMAGE = 'cortex-ts/runtime:0.1.0';
@@ -39,7 +40,7 @@ export const DEFAULT_DEPENDENCY_CACHE_DIR = '/var/lib/cortex/dependency-cache';
 export const DEFAULT_DEPENDENCY_CACHE_SIZE = '20Gi';
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-interface Flags {
+interface Flags extends RouteFlags {
   kubeconfig?: string;
   context?: string;
   namespace?: string;
@@ -298,6 +299,7 @@ async function run(flags: Flags): Promise<void> {
       held: activatorServer ? (ns, name) => activatorServer.held(ns, name) : undefined,
       states: scaleToZeroStates,
     },
+    routes: routeConfigFromFlags(flags),
     config: {
       runtimeImage: flags.runtimeImage,
       gpuRuntimeImage: flags.gpuRuntimeImage,
@@ -375,7 +377,7 @@ async function run(flags: Flags): Promise<void> {
 }
 
 export function operatorCommand(): Command {
-  return new Command('cortex-operator')
+  return addRouteOptions(new Command('cortex-operator'))
     .description(
       'the RealtimeAPI operator: turns RealtimeAPI resources into Deployments, Services and HorizontalPodAutoscalers',
     )

@@ -15,6 +15,7 @@ import { metricsAdapterRbac } from './metrics-adapter/rbac.ts';
 import { bundleRbac } from './reconcilers/bundle.ts';
 import { scaleToZeroRbac } from './scale-to-zero/index.ts';
 import { activatorRbac } from './activator/kube-backend.ts';
+import { routeRbac } from './routes/desired.ts';
 
 /** The rules as declared next to their code. */
 export const DECLARED_RULES: PolicyRule[] = [
@@ -28,6 +29,7 @@ export const DECLARED_RULES: PolicyRule[] = [
   ...metricsAdapterRbac,
   ...scaleToZeroRbac,
   ...activatorRbac,
+  ...routeRbac,
 ];
 
 type Rule = Omit<PolicyRule, 'scope'>;

@@ -39,6 +39,8 @@ import {
 import { BundleCollector } from './reconcilers/bundle-gc.ts';
 import { deriveStatus, statusChanged, type Observed } from './status.ts';
 import { ScaleToZero, type ScaleToZeroOptions } from './scale-to-zero/index.ts';
+import { HTTP_ROUTES, INGRESSES, type RouteConfig } from './routes/desired.ts';
+import { ROUTE_RECHECK_MS, RouteReconciler, withRoute, type RouteOutcome } from './routes/reconcile.ts';
 
 /** Field manager of status writes (the children's is cortex-operator). */
 export const STATUS_FIELD_MANAGER = 'cortex-operator-status';
@@ -98,6 +100,8 @@ export interface ControllerOptions {
   bundleGracePeriodMs?: number;
   /** minReplicas 0: the activator's address, the metrics adapter's activity (operator/scale-to-zero). */
   scaleToZero?: ScaleToZeroOptions;
+  /** Each API's endpoint as an HTTPRoute or Ingress (operator/routes); undefined: none. */
+  routes?: RouteConfig;
 }
 
 type ApiObject = RealtimeApi & KubeObject;
@@ -119,6 +123,8 @@ export class RealtimeApiController {
   readonly bundles: BundleCollector;
   /** The activator's EndpointSlices, and the scale-to-zero loop (a Runnable of its own: start it after this). */
   readonly scaleToZero: ScaleToZero;
+  /** The APIs' HTTPRoutes or Ingresses, when the admin chose either. */
+  private readonly routes: RouteReconciler | undefined;
   private readonly options: ControllerOptions;
   private readonly log: Logger;
   private workers: Promise<void> | undefined;
@@ -187,6 +193,7 @@ export class RealtimeApiController {
         deployments: () => this.deployments.list() as V1Deployment[],
       },
     });
+    this.routes = options.routes ? new RouteReconciler(client, options.routes) : undefined;
     this.scaleToZero = new ScaleToZero(
       {
         client,
@@ -322,6 +329,7 @@ export class RealtimeApiController {
     }
     const cachedDeployment = this.deployments.get(key) as V1Deployment | undefined;
     let instance: ApiInstance | undefined;
+    let route: RouteOutcome | undefined;
     if (issues.length > 0) {
       observed.invalidSpec = describeIssues(issues);
       observed.deployment = cachedDeployment;
@@ -364,6 +372,19 @@ export class RealtimeApiController {
           hooks({ resource: ENDPOINT_SLICES }),
           signal,
         );
+        if (this.routes) {
+          const kind = this.routes.config.kind === 'gateway' ? HTTP_ROUTES : INGRESSES;
+          route = await this.routes.reconcile(
+            instance,
+            api,
+            this.apis.list(),
+            childConfig,
+            hooks({ resource: kind }),
+            signal,
+          );
+          // nothing watches routes and Gateways (their CRDs may be missing): look again until it serves
+          if (route.status !== 'True') result = { requeueAfterMs: ROUTE_RECHECK_MS };
+        }
       } catch (error) {
         // given up (the operator stops, the reconcile took too long): no status from half a reconcile
         signal?.throwIfAborted();
@@ -390,7 +411,8 @@ export class RealtimeApiController {
       }
     }
 
-    const status = deriveStatus(observed);
+    let status = deriveStatus(observed);
+    if (route) status = withRoute(status, route, generation, api.status, observed.now);
     if (statusChanged(api.status, status)) {
       await this.writeStatus(api, status, signal);
       this.statusEvent(api, status);

@@ -99,13 +99,22 @@ export const RealtimeApiStatusSchema = Type.Object(
     ),
     replicas: Type.Optional(ReplicaCountsSchema),
     endpoint: Type.Optional(Type.String({ maxLength: 2048, description: 'URL of the API inside the cluster.' })),
+    url: Type.Optional(
+      Type.String({
+        maxLength: 2048,
+        description:
+          'URL of the API outside the cluster, through its HTTPRoute or Ingress (the routes chart values): ' +
+          "the admin's hostname, else the address the Gateway or ingress controller published.",
+      }),
+    ),
     conditions: Type.Optional(
       Type.Array(ConditionSchema, {
         maxItems: 16,
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['type'],
         description:
-          'Ready (serving on every requested replica with the latest spec) and Progressing (a rollout is under way).',
+          'Ready (serving on every requested replica with the latest spec), Progressing (a rollout is under way) ' +
+          'and, when the operator writes routes, Routed (the HTTPRoute or Ingress serves the endpoint).',
       }),
     ),
   },
