@@ -58,7 +58,8 @@ export function routeConfigFromFlags(flags: RouteFlags): RouteConfig | undefined
     case 'gateway': {
       if (!flags.gatewayName || !flags.gatewayNamespace)
         throw new Error(
-          '--routes gateway needs --gateway-name and --gateway-namespace (chart values routes.gateway.name and .namespace)',
+          '--routes gateway needs --gateway-name and --gateway-namespace ' +
+            '(chart values routes.gateway.name and .namespace)',
         );
       return {
         kind: 'gateway',

@@ -203,7 +203,7 @@ export class RouteReconciler {
   }
 }
 
-/** The status with the route's part: its URL and the Routed condition (and the problem as the message when it has none). */
+/** The status with the route's part: its URL, the Routed condition, and its problem as the message if none. */
 export function withRoute(
   status: RealtimeApiStatus,
   outcome: RouteOutcome,
