@@ -1,12 +1,13 @@
 // The one-shot operations on an API in a cluster: delete, rolling restart, a prediction through
-// the API server's service proxy (works from a laptop with only a kubeconfig).
+// the API's route when it has one (status.url), else through the API server's service proxy
+// (works from a laptop with only a kubeconfig).
 import { HttpMethod } from '@kubernetes/client-node';
 import { isNotFound, resourcePath } from '../../operator/kube/client.ts';
 import { CONFIG_MAPS, DEPLOYMENTS, REALTIME_APIS } from '../../operator/kube/resources.ts';
 import { SERVICE_PORT } from '../../operator/reconcilers/service.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { explain, talk, type Connection } from './connect.ts';
-import { getApi } from './status.ts';
+import { getApi, routedUrl } from './status.ts';
 import { BUNDLE_LABEL } from '../../operator/reconcilers/bundle-names.ts';
 
 /** The annotation `kubectl rollout restart` sets: a new value rolls the pods. */
@@ -91,7 +92,8 @@ export async function predictThroughProxy(
   body: Buffer,
   contentType: string,
 ): Promise<Prediction> {
-  await getApi(conn, name);
+  const url = routedUrl(await getApi(conn, name));
+  if (url) return predictThroughRoute(name, url, body, contentType);
   const path =
     `/api/v1/namespaces/${encodeURIComponent(conn.namespace)}` +
     `/services/http:${encodeURIComponent(name)}:${SERVICE_PORT}/proxy/`;
@@ -103,5 +105,26 @@ export async function predictThroughProxy(
     statusText: answer.status < 400 ? 'OK' : 'error',
     ...(answer.headers['content-type'] ? { contentType: answer.headers['content-type'] } : {}),
     body: answer.body,
+  };
+}
+
+/** The same through the API's route from outside the cluster (status.url, once its Routed condition is True). */
+async function predictThroughRoute(name: string, url: string, body: Buffer, contentType: string): Promise<Prediction> {
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+    throw new CliError(
+      `could not reach ${name} at ${url} (its route): ${cause}; ` +
+        'check the Gateway or Ingress and DNS for that host (cortex get shows the Routed condition)',
+      ExitCode.Failed,
+    );
+  }
+  return {
+    status: response.status,
+    statusText: response.statusText || (response.status < 400 ? 'OK' : 'error'),
+    ...(response.headers.get('content-type') ? { contentType: response.headers.get('content-type') ?? '' } : {}),
+    body: Buffer.from(await response.arrayBuffer()),
   };
 }

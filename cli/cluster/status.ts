@@ -22,6 +22,8 @@ export interface ClusterApiView {
   endpoint?: string;
   /** URL path of the API (spec.endpoint). */
   path: string;
+  /** URL outside the cluster, through the API's HTTPRoute or Ingress (docs/routes.md). */
+  url?: string;
   /** The status describes an older spec: the operator has not caught up yet. */
   stale: boolean;
 }
@@ -59,6 +61,7 @@ export function viewOf(api: RealtimeApi): ClusterApiView {
         : {}),
     ...(s.endpoint ? { endpoint: s.endpoint } : {}),
     path: api.spec.networking?.endpoint ?? `/${api.metadata.name}`,
+    ...(s.url ? { url: s.url } : {}),
     stale,
   };
 }
@@ -108,4 +111,10 @@ export async function apiPods(conn: Connection, name: string): Promise<V1Pod[]> 
   return (list.items as unknown as V1Pod[]).sort((a, b) =>
     String(a.metadata?.name).localeCompare(String(b.metadata?.name)),
   );
+}
+
+/** The API's URL outside the cluster once its route serves (the Routed condition is True); else undefined. */
+export function routedUrl(api: RealtimeApi): string | undefined {
+  const routed = (api.status?.conditions ?? []).find((c) => c.type === 'Routed');
+  return routed?.status === 'True' ? api.status?.url : undefined;
 }

@@ -48,7 +48,13 @@ function renderList(apis: ClusterApiView[], conn: Connection, c: ChalkInstance):
     ago(a.lastUpdate),
     a.endpoint ?? '-',
   ]);
-  let text = table(['api', 'status', 'replicas', 'up-to-date', 'last update', 'endpoint (in the cluster)'], rows, c);
+  const headers = ['api', 'status', 'replicas', 'up-to-date', 'last update', 'endpoint (in the cluster)'];
+  // the URL outside the cluster, when the operator writes routes (docs/routes.md)
+  if (apis.some((a) => a.url)) {
+    headers.push('url');
+    rows.forEach((row, i) => row.push(apis[i].url ?? '-'));
+  }
+  let text = table(headers, rows, c);
   const notes = apis
     .filter((a) => a.status !== 'live' && a.message)
     .map((a) => `${a.name}: ${statusText(a.status, c)}: ${a.message}`);
@@ -68,6 +74,7 @@ function renderOne(
     ['replicas', `${api.ready}/${api.requested} ready, ${api.upToDate} up to date`],
     ['last update', `${ago(api.lastUpdate)} ago`],
     ['endpoint', `${api.endpoint ?? '-'} (inside the cluster)`],
+    ...(api.url ? [['url', `${api.url} (outside the cluster)`] as [string, string]] : []),
     ['environment', `${conn.env.name}, namespace ${conn.namespace}`],
   ];
   for (const cond of conditions)
