@@ -413,8 +413,8 @@ export const NetworkingSchema = Struct(
         description:
           'URL path of the API, without . or .. segments. Default: /<name>. ' +
           'The local environment routes this path on its gateway. ' +
-          'In a cluster it is the path an ingress will route to the API (none is created yet): today the ' +
-          "API's Service answers at its root, the in-cluster URL in status.endpoint.",
+          "In a cluster it is the path prefix of the API's HTTPRoute or Ingress when the chart writes routes " +
+          '(docs/routes.md; the prefix is stripped), and status.url the URL; the Service answers at its root.',
       }),
     ),
   },
