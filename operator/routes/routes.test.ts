@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { applyDefaults } from '../api/v1alpha1/index.ts';
+import type { ApiInstance } from '../reconcilers/types.ts';
+import { desiredHttpRoute, desiredIngress, type RouteConfig } from './desired.ts';
+import { routeConfigFromFlags, type RouteFlags } from './flags.ts';
+import { gatewayUrl, routeAcceptance } from './url.ts';
+
+const api = (endpoint?: string): ApiInstance => ({
+  name: 'iris',
+  namespace: 'ml',
+  uid: 'u1',
+  generation: 1,
+  spec: applyDefaults('iris', {
+    predictor: { type: 'python', path: 'p.py', image: 'x/y:1' },
+    ...(endpoint ? { networking: { endpoint } } : {}),
+  }),
+});
+type IngressConfig = Extract<RouteConfig, { kind: 'ingress' }>;
+const ingress = (more: Partial<IngressConfig> = {}): IngressConfig => ({
+  kind: 'ingress',
+  hostnames: [],
+  nginx: true,
+  annotations: {},
+  ...more,
+});
+const gw: Extract<RouteConfig, { kind: 'gateway' }> = {
+  kind: 'gateway',
+  gateway: { name: 'public', namespace: 'gw' },
+  hostnames: [],
+};
+
+test('ingress-nginx: the endpoint is a regex with its metacharacters escaped; / matches everything', () => {
+  const paths = (e?: string) =>
+    (
+      desiredIngress(api(e), ingress(), 'cluster.local').spec as never as {
+        rules: { http: { paths: { path: string }[] } }[];
+      }
+    ).rules[0].http.paths[0].path;
+  assert.equal(paths(), '/iris(/|$)(.*)');
+  assert.equal(paths('/v1.2/iris+'), '/v1\\.2/iris\\+(/|$)(.*)');
+  assert.equal(paths('/'), '/()(.*)');
+});
+
+test('another controller: a plain Prefix path, only the admin annotations, TLS only with hostnames', () => {
+  const i = desiredIngress(
+    api(),
+    ingress({ nginx: false, annotations: { a: 'b' }, tlsSecretName: 's' }),
+    'cluster.local',
+  );
+  assert.deepEqual(i.metadata?.annotations, { a: 'b' });
+  const spec = i.spec as {
+    tls?: unknown;
+    rules: { host?: string; http: { paths: { path: string; pathType: string }[] } }[];
+  };
+  assert.equal(spec.tls, undefined, 'a certificate is for named hosts');
+  assert.deepEqual(spec.rules[0].http.paths[0].path, '/iris');
+  assert.equal(spec.rules[0].http.paths[0].pathType, 'Prefix');
+});
+
+test('the HTTPRoute has no hostnames or sectionName unless configured', () => {
+  const r = desiredHttpRoute(api(), gw).spec as { parentRefs: object[]; hostnames?: string[] };
+  assert.deepEqual(r.parentRefs, [
+    { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'public', namespace: 'gw' },
+  ]);
+  assert.equal(r.hostnames, undefined);
+});
+
+test('the URL: hostnames, the listener hostname, then the published address; ports only when not default', () => {
+  const gateway = (listener: object, addresses: object[] = []) => ({
+    spec: { listeners: [listener] },
+    status: { addresses },
+  });
+  assert.equal(
+    gatewayUrl(gateway({ protocol: 'HTTP', port: 8080 }, [{ value: '203.0.113.5' }]), gw, '/iris'),
+    'http://203.0.113.5:8080/iris',
+  );
+  assert.equal(
+    gatewayUrl(
+      gateway({ protocol: 'HTTPS', port: 443, hostname: '*.example.com' }, [{ value: '2001:db8::1' }]),
+      gw,
+      '/iris',
+    ),
+    'https://[2001:db8::1]/iris',
+  );
+  assert.equal(
+    gatewayUrl(gateway({ protocol: 'HTTPS', port: 443, hostname: 'a.example.com' }), gw, '/iris'),
+    'https://a.example.com/iris',
+  );
+  assert.equal(gatewayUrl(gateway({ protocol: 'HTTP', port: 80 }), gw, '/iris'), undefined, 'no address yet');
+});
+
+test('a route the Gateway refuses says why and what to change', () => {
+  const route = {
+    metadata: { namespace: 'ml' },
+    status: {
+      parents: [
+        {
+          parentRef: { name: 'public', namespace: 'gw' },
+          conditions: [
+            { type: 'Accepted', status: 'False', reason: 'NotAllowedByListeners', message: 'no listener admits it' },
+          ],
+        },
+      ],
+    },
+  };
+  const r = routeAcceptance(route, gw.gateway, 'HTTPRoute ml/iris');
+  assert.equal(r.status, 'False');
+  assert.equal(r.reason, 'NotAllowedByListeners');
+  assert.match(r.message, /no listener admits it: let the listener's allowedRoutes\.namespaces admit namespace ml/);
+});
+
+test('flags that do not fit together are refused with the chart value to set', () => {
+  const flags = (more: Partial<RouteFlags>): RouteFlags => ({
+    routes: 'none',
+    routeHostname: [],
+    ingressNginx: true,
+    ingressAnnotation: [],
+    ...more,
+  });
+  assert.equal(routeConfigFromFlags(flags({})), undefined);
+  assert.throws(
+    () => routeConfigFromFlags(flags({ routes: 'gateway', gatewayName: 'g' })),
+    /routes\.gateway\.name and \.namespace/,
+  );
+  assert.throws(
+    () => routeConfigFromFlags(flags({ routes: 'ingress', ingressAnnotation: ['novalue'] })),
+    /not key=value/,
+  );
+  assert.throws(
+    () => routeConfigFromFlags(flags({ routes: 'ingress', ingressTlsSecret: 's' })),
+    /needs --route-hostname/,
+  );
+  assert.deepEqual(routeConfigFromFlags(flags({ routes: 'ingress', ingressAnnotation: ['a/b=c=d'] })), {
+    kind: 'ingress',
+    className: undefined,
+    hostnames: [],
+    tlsSecretName: undefined,
+    nginx: true,
+    annotations: { 'a/b': 'c=d' },
+  });
+});
