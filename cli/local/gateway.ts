@@ -12,6 +12,7 @@
 // It knows nothing about processes: a RouteTable says where things are.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ShadowSender, pickWeighted, type Split } from './splitter.ts';
 
 export interface Backend {
   /** Unique per replica. */
@@ -20,8 +21,11 @@ export interface Backend {
 }
 
 export interface RouteTable {
-  /** The API serving `pathname`, by longest endpoint prefix on a path-segment boundary. */
-  match(pathname: string): { api: string; endpoint: string } | undefined;
+  /**
+   * The API serving `pathname`, by longest endpoint prefix on a path-segment boundary; for a
+   * TrafficSplitter's endpoint, its split (then `api` is the splitter's name).
+   */
+  match(pathname: string): { api: string; endpoint: string; split?: Split } | undefined;
   /** The replicas that take new requests now. */
   backends(api: string): Backend[];
   /** Whether the supervisor is draining a replica (its 503s are retried elsewhere). */
@@ -76,6 +80,8 @@ export class Gateway {
   private readonly suspect = new Map<string, number>();
   private waiters: (() => void)[] = [];
   private listening: AddressInfo | undefined;
+  /** Copies for the shadows of TrafficSplitters (cli/local/splitter.ts). */
+  readonly shadows = new ShadowSender();
 
   constructor(routes: RouteTable, options: GatewayOptions) {
     this.routes = routes;
@@ -110,6 +116,7 @@ export class Gateway {
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
+      this.shadows.close();
       for (const wake of this.waiters) wake();
     });
   }
@@ -133,7 +140,9 @@ export class Gateway {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const pathname = q < 0 ? url : url.slice(0, q);
-    const route = this.routes.match(pathname);
+    const matched = this.routes.match(pathname);
+    // a splitter's request goes to one of its APIs, by weight
+    const route = matched?.split ? { ...matched, api: pickWeighted(matched.split) } : matched;
     if (route === undefined) {
       const apis = this.routes.endpoints();
       if (pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
@@ -169,6 +178,13 @@ export class Gateway {
       headers['x-forwarded-for'] = req.headers['x-forwarded-for']
         ? `${req.headers['x-forwarded-for']}, ${forwardedFor}`
         : forwardedFor;
+
+    const shadow = route.split?.shadow;
+    if (shadow !== undefined) {
+      const ready = this.routes.backends(shadow);
+      const copy = ready[Math.floor(Math.random() * ready.length)];
+      this.shadows.send(copy, req.method ?? 'GET', forwardPath, { ...headers }, body);
+    }
 
     const deadline = Date.now() + this.options.holdMs;
     let clientGone = false;

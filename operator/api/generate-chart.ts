@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { mergeRules, operatorRules } from '../rbac.ts';
 import { cliUserRules } from '../../cli/cluster/rbac.ts';
 import { CRD_PATH, renderCrd } from './generate-crd.ts';
+import { SPLITTER_CRD_PATH, renderSplitterCrd } from './generate-splitter-crd.ts';
 
 export const CHART_DIR = 'charts/cortex';
 /** Helm installs everything in a chart's crds/ before the templates (and never templates it). */
@@ -47,6 +48,7 @@ export function renderUserRules(): string {
 export function chartFiles(): Record<string, string> {
   return {
     [CHART_CRD_PATH]: renderChartCrd(),
+    [`${CHART_DIR}/crds/${path.basename(SPLITTER_CRD_PATH)}`]: renderSplitterCrd(),
     [CHART_RBAC_RULES_PATH]: renderRbacRules(),
     [CHART_USER_RULES_PATH]: renderUserRules(),
   };

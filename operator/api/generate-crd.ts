@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { SPLITTER_CRD_PATH, renderSplitterCrd } from './generate-splitter-crd.ts';
 import {
   GROUP,
   KIND,
@@ -118,4 +119,6 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   writeFileSync(path.join(root, CRD_PATH), renderCrd());
   process.stdout.write(`wrote ${CRD_PATH}\n`);
+  writeFileSync(path.join(root, SPLITTER_CRD_PATH), renderSplitterCrd());
+  process.stdout.write(`wrote ${SPLITTER_CRD_PATH}\n`);
 }

@@ -19,3 +19,4 @@ export { fieldsOf, isDataMap, childSchema, schemaAt, isPlainObject, valueAt } fr
 export { ComputedDefault, hasDefault, isOptional } from './schema-helpers.ts';
 export * from './realtimeapi-status.ts';
 export type { RealtimeApi } from './realtimeapi.ts';
+export * from './trafficsplitter-types.ts';
