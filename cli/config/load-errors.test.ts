@@ -252,13 +252,13 @@ test('predictor types tensorflow and onnx are not supported', () => {
 });
 
 test('kinds Cortex had that are not supported yet', () => {
-  for (const kind of ['BatchAPI', 'TaskAPI', 'TrafficSplitter', 'AsyncAPI']) {
+  for (const kind of ['BatchAPI', 'TaskAPI', 'AsyncAPI']) {
     const err = failing(`- name: a\n  kind: ${kind}\n  apis: []\n`);
     expectIssue(err, {
       line: 2,
       field: 'kind',
       api: 'a',
-      message: new RegExp(`^${kind} is not supported yet; supported kinds: RealtimeAPI`),
+      message: new RegExp(`^${kind} is not supported yet; supported kinds: RealtimeAPI, TrafficSplitter`),
     });
     assert.equal(err.issues.length, 1);
   }

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   KIND,
+  SPLITTER_KIND,
   PREDICTOR_TYPES,
   RealtimeApiSpecSchema,
   applyDefaults,
@@ -35,6 +36,9 @@ import {
   readDotEnv,
   type Section,
 } from './handler-section.ts';
+import { readSplitter, type LoadedSplitter } from './splitter-section.ts';
+
+export type { LoadedSplitter } from './splitter-section.ts';
 
 export interface LoadedApi {
   name: string;
@@ -51,6 +55,8 @@ export interface LoadedProject {
   /** Absolute path of the project folder (the folder of the config file). */
   dir: string;
   apis: LoadedApi[];
+  /** The TrafficSplitters (docs/routes.md#traffic-splitting); the APIs they name are in `apis` or deployed. */
+  splitters: LoadedSplitter[];
   warnings: ConfigWarning[];
 }
 
@@ -108,6 +114,8 @@ class Loader {
   private section: Section = 'predictor';
   /** The project's .env variables (undefined: no .env file). */
   private dotEnv: Record<string, string> | undefined;
+  /** The TrafficSplitters read so far, with where each is. */
+  private readonly splitters: (LoadedSplitter & { base: (string | number)[] })[] = [];
 
   constructor(file: string, src: YamlSource) {
     this.file = file;
@@ -168,16 +176,22 @@ class Loader {
       if (entry) entries.push(entry);
     }
     this.checkAcrossApis(entries);
+    this.checkSplitters(entries);
     if (this.issues.length > 0) throw new ConfigError(this.issues, this.warnings.sort(byPosition));
     return {
       file: this.file,
       dir: this.dir,
       apis: entries.map((e) => ({ name: e.name!, kind: KIND, spec: e.spec, line: e.line })),
+      splitters: this.splitters.map(({ base: _base, ...s }) => s),
       warnings: this.warnings.sort(byPosition),
     };
   }
 
   private loadApi(written: unknown, base: (string | number)[]): ApiEntry | undefined {
+    if (isPlainObject(written) && written.kind === SPLITTER_KIND) {
+      this.loadSplitter(written, base);
+      return undefined;
+    }
     this.section = 'predictor';
     try {
       return this.readApi(written, base);
@@ -269,6 +283,21 @@ class Loader {
     return { name, spec, line, base };
   }
 
+  private loadSplitter(written: Record<string, unknown>, base: (string | number)[]): void {
+    const line = this.src.locate(base, 'key').line;
+    const name = typeof written.name === 'string' && written.name !== '' ? written.name : undefined;
+    if (written.name === undefined || written.name === null) {
+      this.issue(undefined, base, ['name'], 'is required', 'add a name, e.g. name: sentiment', 'key');
+    } else {
+      const bad = validateApiName(written.name);
+      if (bad) this.issue(name, base, ['name'], bad.message, bad.fix);
+    }
+    const spec = readSplitter(name ?? 'splitter', written, (field, message, fix, part) =>
+      this.issue(name, base, field.map(String), message, fix, part),
+    );
+    if (spec && name) this.splitters.push({ name, kind: SPLITTER_KIND, spec, line, base });
+  }
+
   /** Returns false when the rest of the API is not worth reading (a kind of another shape). */
   private checkKind(name: string | undefined, base: (string | number)[], kind: unknown): boolean {
     const supported = SUPPORTED_KINDS.join(', ');
@@ -354,6 +383,46 @@ class Loader {
     }
   }
 
+  /** Splitter names and endpoints no API of the file has; a splitter never splits to a splitter. */
+  private checkSplitters(entries: ApiEntry[]): void {
+    const apis = new Map(entries.filter((e) => e.name !== undefined).map((e) => [e.name!, e]));
+    const endpoints = new Map<string, string>();
+    for (const e of entries)
+      if (e.name && typeof e.spec?.networking?.endpoint === 'string') endpoints.set(e.spec.networking.endpoint, e.name);
+    const names = new Set<string>();
+    for (const s of this.splitters) {
+      if (apis.has(s.name) || names.has(s.name))
+        this.issue(
+          s.name,
+          s.base,
+          ['name'],
+          `duplicate name "${s.name}" (an API or splitter of this file has it)`,
+          'give the splitter a name of its own',
+        );
+      names.add(s.name);
+      const taken = endpoints.get(s.spec.networking.endpoint);
+      if (taken !== undefined)
+        this.issue(
+          s.name,
+          s.base,
+          ['networking', 'endpoint'],
+          `endpoint ${s.spec.networking.endpoint} is already used by "${taken}"`,
+          'set networking.endpoint to a path no API or other splitter uses (default: /<name>)',
+        );
+      endpoints.set(s.spec.networking.endpoint, s.name);
+      s.spec.apis.forEach((a, i) => {
+        if (this.splitters.some((o) => o.name === a.name))
+          this.issue(
+            s.name,
+            s.base,
+            ['apis', String(i), 'name'],
+            `${a.name} is a TrafficSplitter`,
+            'name RealtimeAPIs only',
+          );
+      });
+    }
+  }
+
   private checkAcrossApis(entries: ApiEntry[]): void {
     const nameLine = (e: ApiEntry) => this.src.locate([...e.base, 'name']).line;
     const byName = groupBy(
@@ -393,6 +462,11 @@ class Loader {
       }
     }
   }
+}
+
+/** Where a splitter's apis[i].name is: for the error about an API that is neither in the file nor deployed. */
+export function splitterTargetField(splitter: LoadedSplitter, api: string): string[] {
+  return ['apis', String(splitter.spec.apis.findIndex((a) => a.name === api)), 'name'];
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {

@@ -12,6 +12,7 @@ test('a local deploy warns that predictor.image is ignored, naming the file, the
     file: '/p/cortex.yaml',
     dir: '/p',
     apis: [api('plain', 1), api('custom', 7, 'quay.io/me/predictor:1')],
+    splitters: [],
     warnings: [],
   } as LoadedProject;
   const warnings = localIgnoredWarnings(project);
