@@ -30,6 +30,7 @@ import { DEFAULT_ACTIVATOR_PORT, activatorRunnable, type ActivatorRunnable } fro
 import { Manager, startStop } from './manager/manager.ts';
 import type { ScaleToZeroStates } from './scale-to-zero/index.ts';
 import { addRouteOptions, routeConfigFromFlags, type RouteFlags } from './routes/flags.ts';
+import { TrafficSplitterController } from './trafficsplitter-controller.ts';
 
 /** The runtime image when neither predictor.image nor --runtime-image says otherwise. */
 export const DEFAULT_RUNTIME_IMAGE = 'cortex-ts/runtime:0.1.0';
@@ -280,6 +281,7 @@ async function run(flags: Flags): Promise<void> {
     log.info('node pools', { file: flags.nodePoolsFile, exists: existsSync(flags.nodePoolsFile) });
   }
 
+  const routes = routeConfigFromFlags(flags);
   const controller = new RealtimeApiController({
     client,
     log,
@@ -299,7 +301,7 @@ async function run(flags: Flags): Promise<void> {
       held: activatorServer ? (ns, name) => activatorServer.held(ns, name) : undefined,
       states: scaleToZeroStates,
     },
-    routes: routeConfigFromFlags(flags),
+    routes,
     config: {
       runtimeImage: flags.runtimeImage,
       gpuRuntimeImage: flags.gpuRuntimeImage,
@@ -357,6 +359,14 @@ async function run(flags: Flags): Promise<void> {
   if (adapter) manager.add(adapter);
   if (activatorServer) manager.add(activatorServer);
   manager.add(startStop('controller', true, controller, 'started')).add(controller.scaleToZero);
+  const splitters = new TrafficSplitterController({
+    client,
+    log,
+    namespace: flags.namespace,
+    routes,
+    apis: controller.apis,
+  });
+  manager.add(startStop('traffic splitter controller', true, splitters, 'started'));
 
   // a standby is ready (it can take over); the leader once its caches are synced
   // not ready while the metrics API does not serve: its Service must not send the API server here

@@ -16,6 +16,7 @@ import { bundleRbac } from './reconcilers/bundle.ts';
 import { scaleToZeroRbac } from './scale-to-zero/index.ts';
 import { activatorRbac } from './activator/kube-backend.ts';
 import { routeRbac } from './routes/desired.ts';
+import { splitterRbac } from './trafficsplitter-controller.ts';
 
 /** The rules as declared next to their code. */
 export const DECLARED_RULES: PolicyRule[] = [
@@ -30,6 +31,7 @@ export const DECLARED_RULES: PolicyRule[] = [
   ...scaleToZeroRbac,
   ...activatorRbac,
   ...routeRbac,
+  ...splitterRbac,
 ];
 
 type Rule = Omit<PolicyRule, 'scope'>;

@@ -53,7 +53,7 @@ export const TrafficSplitterSpecSchema = Struct(
           }),
         ),
       },
-      { description: 'Where the splitter answers.' },
+      { default: {}, description: 'Where the splitter answers.' },
     ),
     apis: Type.Array(SplitterBackendSchema, {
       minItems: 1,
