@@ -12,6 +12,7 @@ import { bundleObjects, packProject, type PackedProject } from './pack.ts';
 import { FIELD_MANAGER, talk, type Connection } from './connect.ts';
 import { realtimeApis, type RealtimeApiObject } from './manifests.ts';
 import type { DeployReporter } from '../local/deploy.ts';
+import { applySplitters, checkSplitterTargets, dryRunSplitters, trafficSplitters } from './splitters.ts';
 
 /** What a cluster deploy reports: the same steps and warnings as a local one. */
 export type ClusterDeployReporter = Pick<DeployReporter, 'step' | 'warning'>;
@@ -74,6 +75,7 @@ export async function deployToCluster(
   }
   const apis = realtimeApis(project, packed?.spec, namespace);
   const configMaps = packed ? bundleObjects(packed, namespace) : [];
+  const splitters = trafficSplitters(project, namespace);
 
   const check = reporter.step(`checking with the cluster (namespace ${namespace})`);
   const plans = await talk(conn, `deploying to ${conn.env.name}`, async () => {
@@ -107,6 +109,12 @@ export async function deployToCluster(
             ? 'up to date'
             : 'updating';
       result.push({ api, plan, current: current?.metadata?.generation });
+    }
+    await checkSplitterTargets(conn, project);
+    for (const o of splitters) {
+      await dryRunSplitters(conn, [o]).catch((error: unknown) => {
+        throw rejected(o, error, project.file, conn) ?? error;
+      });
     }
     return result;
   }).catch((error: unknown) => {
@@ -152,6 +160,16 @@ export async function deployToCluster(
         generation,
         endpoint: api.spec.networking.endpoint ?? `/${api.metadata.name}`,
       });
+    }
+    // after the APIs they split to; a weight change is just this apply again
+    for (const o of splitters) {
+      const split = o.spec.apis.map((a) => (a.shadow ? `shadow ${a.name}` : `${a.name} ${a.weight}%`));
+      const step = reporter.step(`applying TrafficSplitter ${o.metadata.name} (${split.join(', ')})`);
+      await applySplitters(conn, [o]).catch((error: unknown) => {
+        step.fail();
+        throw error;
+      });
+      step.done();
     }
   });
   return { projectDir: project.dir, results };

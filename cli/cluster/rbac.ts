@@ -4,6 +4,7 @@
 // end-to-end test runs every command as a user bound to exactly these rules.
 import { CONFIG_MAPS, DEPLOYMENTS, PODS, REALTIME_APIS, SERVICES } from '../../operator/kube/resources.ts';
 import { ruleOn, type PolicyRule } from '../../operator/reconcilers/types.ts';
+import { TRAFFIC_SPLITTERS } from '../../operator/trafficsplitter-controller.ts';
 
 export const cliUserRules: PolicyRule[] = [
   // deploy (server-side apply = patch, dry runs included), get, delete, the wait, env configure's check
@@ -17,4 +18,6 @@ export const cliUserRules: PolicyRule[] = [
   ruleOn(SERVICES, ['get', 'create'], { subresource: 'proxy' }),
   // refresh: a rolling restart, as kubectl rollout restart does it
   ruleOn(DEPLOYMENTS, ['get', 'patch']),
+  // deploy applies TrafficSplitters (a weight change is another apply); get and delete them
+  ruleOn(TRAFFIC_SPLITTERS, ['get', 'list', 'watch', 'create', 'patch', 'delete']),
 ];

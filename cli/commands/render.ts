@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import YAML from 'yaml';
 import { loadOrExplain } from '../cluster/deploy.ts';
 import { realtimeApis } from '../cluster/manifests.ts';
+import { trafficSplitters } from '../cluster/splitters.ts';
 import { bundleObjects, packProject } from '../cluster/pack.ts';
 import type { KubeObject } from '../../operator/kube/client.ts';
 import { CliError, ExitCode } from '../errors.ts';
@@ -78,6 +79,7 @@ export async function runRender(flags: RenderOptions, f: Factory): Promise<void>
   const objects: KubeObject[] = [
     ...(packed ? bundleObjects(packed, namespace) : []),
     ...realtimeApis(project, packed?.spec, namespace),
+    ...trafficSplitters(project, namespace),
   ];
   if (flags.outputDir === undefined) {
     printOut(io, objects.map(yamlOf).join('---\n'));

@@ -5,7 +5,12 @@
 // weight change, and the route goes with its splitter.
 // Not part of `npm test`: `node --test --test-concurrency=1 test/routes/splitter.cluster-test.ts`.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { mergeRules } from '../../operator/rbac.ts';
+import { cliUserRules } from '../../cli/cluster/rbac.ts';
+import { kubeconfigAs } from '../helpers/identity.ts';
+import { localEnv, type LocalEnv } from '../helpers/local.ts';
 import { after, before, describe, test } from 'node:test';
 import { applyCrds } from '../cluster/cluster.ts';
 import { gatewayApiCrdsDir } from '../cluster/gateway-api.ts';
@@ -65,7 +70,9 @@ describe('TrafficSplitters on a real control plane', { concurrency: false, timeo
     });
   });
 
+  let cli: LocalEnv | undefined;
   after(async () => {
+    await cli?.cleanup();
     await operator?.stop();
     await tc?.cluster.stop();
     if (tc) rmSync(tc.dir, { recursive: true, force: true });
@@ -167,6 +174,72 @@ describe('TrafficSplitters on a real control plane', { concurrency: false, timeo
       } catch (error) {
         return /NotFound/.test(String(error));
       }
+    });
+  });
+
+  test('cortex deploy: a splitter naming a missing API changes nothing; new weights are a new deploy', async () => {
+    cli = await localEnv();
+    // the CLI runs as a person bound to exactly the rules it declares (the chart's <release>-user role)
+    await apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'cortex-user' },
+      rules: mergeRules(cliUserRules),
+    });
+    await k(['create', 'rolebinding', 'bob-cortex', '-n', NS, '--clusterrole=cortex-user', '--user=bob']);
+    const kubeconfig = kubeconfigAs(tc.cluster, 'bob', path.join(tc.dir, 'bob.kubeconfig'));
+    const project = path.join(tc.dir, 'project');
+    mkdirSync(project);
+    writeFileSync(
+      path.join(project, 'predictor.py'),
+      'class PythonPredictor:\n    def predict(self, payload):\n        return 1\n',
+    );
+    const yaml = (weights: string) =>
+      '- name: canary\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n' +
+      '    image: fake.invalid/iris:2\n' +
+      `- name: rollout\n  kind: TrafficSplitter\n  apis:\n${weights}`;
+    const deploy = async () =>
+      cli!.cortex(['deploy', project, '-e', 'test', '--no-bundle', '--no-wait'], { cwd: tc.dir });
+    const configure = await cli.cortex(['env', 'configure', 'test', '--kubeconfig', kubeconfig, '--namespace', NS], {
+      cwd: tc.dir,
+    });
+    assert.equal(configure.code, 0, configure.stderr);
+
+    writeFileSync(
+      path.join(project, 'cortex.yaml'),
+      yaml('    - name: canary\n      weight: 10\n    - name: nowhere\n      weight: 90\n'),
+    );
+    const refused = await deploy();
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /cortex\.yaml:7: TrafficSplitter rollout: apis\.1\.name: no RealtimeAPI nowhere in this file or in namespace ml of test; add it to the file, deploy it first/,
+    );
+    assert.match(refused.stderr, /nothing was deployed/);
+    await assert.rejects(get('realtimeapi', 'canary'), /NotFound/, 'nothing half-applied');
+
+    writeFileSync(
+      path.join(project, 'cortex.yaml'),
+      yaml('    - name: iris\n      weight: 90\n    - name: canary\n      weight: 10\n'),
+    );
+    const ok = await deploy();
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, /applying TrafficSplitter rollout \(iris 90%, canary 10%\)/);
+    await waitFor('the canary route', async () => {
+      const r = await get('httproute', 'rollout');
+      return (
+        JSON.stringify(r.spec.rules[0].backendRefs.map((b: Obj) => [b.name, b.weight])) ===
+        '[["iris",90],["canary",10]]'
+      );
+    });
+    writeFileSync(
+      path.join(project, 'cortex.yaml'),
+      yaml('    - name: iris\n      weight: 50\n    - name: canary\n      weight: 50\n'),
+    );
+    assert.equal((await deploy()).code, 0);
+    await waitFor('the new weights', async () => {
+      const r = await get('httproute', 'rollout');
+      return JSON.stringify(r.spec.rules[0].backendRefs.map((b: Obj) => b.weight)) === '[50,50]';
     });
   });
 });

@@ -1,0 +1,60 @@
+// The TrafficSplitters of a cortex.yaml in a cluster: the objects (`cortex deploy` and `cortex
+// render` write the same), the check that every API a splitter names is in the file or already
+// in the namespace (before anything is written), the dry run and the apply.
+import { API_VERSION, SPLITTER_KIND, type TrafficSplitterSpec } from '../../operator/api/v1alpha1/index.ts';
+import { isNotFound, type KubeObject } from '../../operator/kube/client.ts';
+import { MANAGED_BY_LABEL, REALTIME_APIS } from '../../operator/kube/resources.ts';
+import { TRAFFIC_SPLITTERS } from '../../operator/trafficsplitter-controller.ts';
+import type { LoadedProject } from '../config/index.ts';
+import { CliError, ExitCode } from '../errors.ts';
+import { FIELD_MANAGER, type Connection } from './connect.ts';
+import { MANAGED_BY_CLI } from './manifests.ts';
+
+export interface SplitterObject extends KubeObject {
+  metadata: { name: string; namespace?: string; labels: Record<string, string> };
+  spec: TrafficSplitterSpec;
+}
+
+export function trafficSplitters(project: LoadedProject, namespace: string | undefined): SplitterObject[] {
+  return project.splitters.map((s) => ({
+    apiVersion: API_VERSION,
+    kind: SPLITTER_KIND,
+    metadata: {
+      name: s.name,
+      ...(namespace !== undefined ? { namespace } : {}),
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_CLI },
+    },
+    spec: s.spec,
+  }));
+}
+
+/** Refuses a splitter naming an API that is neither in the file nor in the namespace, with where and how. */
+export async function checkSplitterTargets(conn: Connection, project: LoadedProject): Promise<void> {
+  const inFile = new Set(project.apis.map((a) => a.name));
+  const problems: string[] = [];
+  for (const s of project.splitters) {
+    for (const [i, target] of s.spec.apis.entries()) {
+      if (inFile.has(target.name)) continue;
+      try {
+        await conn.client.get(REALTIME_APIS, conn.namespace, target.name);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        problems.push(
+          `${project.file}:${s.line}: TrafficSplitter ${s.name}: apis.${i}.name: no RealtimeAPI ${target.name} ` +
+            `in this file or in namespace ${conn.namespace} of ${conn.env.name}; ` +
+            'add it to the file, deploy it first, or remove it from the splitter',
+        );
+      }
+    }
+  }
+  if (problems.length > 0) throw new CliError(`${problems.join('\n')}\nnothing was deployed`, ExitCode.Usage);
+}
+
+export async function dryRunSplitters(conn: Connection, objects: SplitterObject[]): Promise<void> {
+  for (const o of objects)
+    await conn.client.apply(TRAFFIC_SPLITTERS, o, { fieldManager: FIELD_MANAGER, force: true, dryRun: true });
+}
+
+export async function applySplitters(conn: Connection, objects: SplitterObject[]): Promise<void> {
+  for (const o of objects) await conn.client.apply(TRAFFIC_SPLITTERS, o, { fieldManager: FIELD_MANAGER, force: true });
+}
