@@ -87,13 +87,15 @@ test('get API: its fields, replicas and a curl example; -o json is the API view 
 });
 
 test('get API that is not deployed exits 3 naming those that are; a bad -o exits 2', async () => {
-  const f = testFactory({ local: { apis: () => Promise.resolve([apiView()]) } });
+  const f = testFactory({
+    local: { apis: () => Promise.resolve([apiView()]), status: () => Promise.resolve(undefined) },
+  });
   assert.deepEqual(await cortex(f, 'get', 'nope'), {
     code: 3,
     stdout: '',
     stderr: 'error: no API named nope; deployed: iris\n',
   });
-  const none = testFactory({ local: { apis: () => Promise.resolve([]) } });
+  const none = testFactory({ local: { apis: () => Promise.resolve([]), status: () => Promise.resolve(undefined) } });
   assert.equal(
     (await cortex(none, 'get', 'nope', '-o', 'json')).stderr,
     'error: no API named nope: nothing is deployed\n',

@@ -9,6 +9,7 @@ import type { ApiView } from '../local/status.ts';
 import { ago, plural, table, type OutputFormat } from '../output.ts';
 import { action, envOption, format, notFound, outputOption, type RunF, type Target } from './common.ts';
 import { clusterGetText } from './get-cluster.ts';
+import { renderSplitter, splitterRates } from '../local/splitter-view.ts';
 
 export const GetOptions = Type.Object({
   api: Type.Optional(Type.String()),
@@ -28,11 +29,16 @@ async function localGetText(
 ): Promise<string> {
   const apis = await local.apis();
   const one = name === undefined ? undefined : apis.find((a) => a.name === name);
+  // a name that is no API may be a TrafficSplitter
+  const splitters = name !== undefined && one === undefined ? ((await local.status())?.splitters ?? []) : [];
+  const splitter = splitters.find((sp) => sp.name === name);
+  if (splitter) {
+    const rows = await splitterRates(splitter, apis);
+    if (fmt === 'json') return JSON.stringify({ ...splitter, backends: rows }, null, compact ? 0 : 2) + '\n';
+    return renderSplitter(splitter, rows, local.target.baseUrl, c);
+  }
   if (name !== undefined && one === undefined)
-    throw notFound(
-      name,
-      apis.map((a) => a.name),
-    );
+    throw notFound(name, [...apis.map((a) => a.name), ...splitters.map((sp) => sp.name)]);
   if (fmt === 'json') return JSON.stringify(one ?? apis, null, compact ? 0 : 2) + '\n';
   return one === undefined ? renderList(apis, local.target, c) : renderOne(one, local.target, c);
 }

@@ -16,6 +16,7 @@ import { DependencyError, preparePython } from '../../runtime/deps.ts';
 import { apiLogger } from '../../operator/util/log.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { bytes, plural } from '../output.ts';
+import { applyLocalSplitters, checkLocalSplitterTargets } from './splitters-deploy.ts';
 import { ensureSupervisor, type SupervisorClient } from './client.ts';
 import { readState } from './state.ts';
 import { localIgnoredWarnings } from './ignored.ts';
@@ -141,6 +142,11 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
     if (!status.gateway.listening && status.gateway.error) {
       throw new CliError(`${status.gateway.error}\nnothing was deployed`, ExitCode.Failed);
     }
+    // a splitter naming an API that is neither in the file nor deployed stops the deploy here
+    checkLocalSplitterTargets(
+      project,
+      status.apis.map((a) => a.name),
+    );
     const env = replicaEnv();
     const results: DeployResult[] = [];
     for (const api of project.apis) {
@@ -179,6 +185,7 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
       if (result.logTail !== undefined) result.logTail = result.logTail.map(unsnap);
       results.push({ ...base, plan, ...result });
     }
+    await applyLocalSplitters(client, project, reporter);
     return results;
   } finally {
     if (!handedOver) removeSnapshot(snapshot.dir);

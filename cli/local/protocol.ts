@@ -4,6 +4,7 @@
 // Every request the supervisor takes is checked first (parseControlRequest): the shape with
 // TypeBox, the name and spec as cortex.yaml's are (validateApiName, applyDefaults +
 // validateSpec). Anyone who can reach the socket could send anything; nothing unchecked is kept.
+import type { SplitterStatus } from './splitters-local.ts';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { applyDefaults, validateApiName, validateSpec } from '../../operator/api/v1alpha1/index.ts';
@@ -63,6 +64,8 @@ export interface SupervisorStatus {
   warnings?: string[];
   gateway: { host: string; port: number; listening: boolean; error?: string };
   apis: ApiStatus[];
+  /** The TrafficSplitters (absent from supervisors of older versions). */
+  splitters?: SplitterStatus[];
 }
 
 /** A version the CLI asks the supervisor to run (the supervisor stamps deployedAt). */

@@ -11,6 +11,7 @@ import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { RealtimeApiSpec } from '../../operator/api/v1alpha1/index.ts';
 import type { Layout } from './paths.ts';
+import type { SplitterRecord } from './splitters-local.ts';
 
 /** One deployable version of an API: what `cortex serve` needs to run it. */
 export interface VersionRecord {
@@ -48,6 +49,8 @@ export interface ApiRecord {
 
 export interface StateFile {
   apis: Record<string, ApiRecord>;
+  /** The TrafficSplitters (cli/local/splitters-local.ts); absent in files of older versions. */
+  splitters?: Record<string, SplitterRecord>;
 }
 
 const StateSchema = Type.Object({
@@ -70,6 +73,16 @@ const StateSchema = Type.Object({
       liveSince: Type.Optional(Type.String()),
       failure: Type.Optional(Type.Object({ hash: Type.String(), reason: Type.String(), at: Type.String() })),
     }),
+  ),
+  splitters: Type.Optional(
+    Type.Record(
+      Type.String(),
+      Type.Object({
+        name: Type.String(),
+        createdAt: Type.String(),
+        spec: Type.Object({ networking: Type.Object({ endpoint: Type.String() }), apis: Type.Array(Type.Unknown()) }),
+      }),
+    ),
   ),
 });
 

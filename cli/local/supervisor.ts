@@ -38,6 +38,7 @@ import {
   type SupervisorStatus,
 } from './protocol.ts';
 import { loadState, writeState, type StateFile } from './state.ts';
+import { LocalSplitters, type SplitterRequest } from './splitters-local.ts';
 
 const HOLD_MS = 10_000;
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -194,6 +195,8 @@ class Supervisor {
   private readonly state: StateFile;
   private env: LocalEnvironment;
   private readonly runners = new Map<string, ApiRunner>();
+  /** TrafficSplitters: endpoints the gateway splits between APIs (cli/local/splitters-local.ts). */
+  private readonly splitters: LocalSplitters;
   private readonly gateway: Gateway;
   private gatewayError: string | undefined;
   private bindTimer: NodeJS.Timeout | undefined;
@@ -215,6 +218,7 @@ class Supervisor {
     this.l = l;
     this.log = log;
     this.state = state;
+    this.splitters = new LocalSplitters(state.splitters);
     this.env = env;
     this.gateway = new Gateway(this.routeTable(), { holdMs: HOLD_MS, maxBodyBytes: MAX_BODY_BYTES });
     this.control = http.createServer((req, res) => {
@@ -321,25 +325,33 @@ class Supervisor {
     if (this.gateway.address) await this.gateway.close();
   }
 
+  /** The API serving `pathname` (longest endpoint). */
+  private matchApi(pathname: string): { api: string; endpoint: string } | undefined {
+    // APIs that run first; then one whose first version failed (answered 503, not 404).
+    for (const active of [true, false]) {
+      let best: { api: string; endpoint: string } | undefined;
+      for (const runner of this.runners.values()) {
+        if (runner.active !== active) continue;
+        const endpoint = runner.endpoint;
+        if (
+          stripEndpoint(endpoint, pathname) !== undefined &&
+          (best === undefined || endpoint.length > best.endpoint.length)
+        ) {
+          best = { api: runner.name, endpoint };
+        }
+      }
+      if (best) return best;
+    }
+    return undefined;
+  }
+
   private routeTable(): RouteTable {
     return {
       match: (pathname) => {
-        // APIs that run first; then one whose first version failed (answered 503, not 404).
-        for (const active of [true, false]) {
-          let best: { api: string; endpoint: string } | undefined;
-          for (const runner of this.runners.values()) {
-            if (runner.active !== active) continue;
-            const endpoint = runner.endpoint;
-            if (
-              stripEndpoint(endpoint, pathname) !== undefined &&
-              (best === undefined || endpoint.length > best.endpoint.length)
-            ) {
-              best = { api: runner.name, endpoint };
-            }
-          }
-          if (best) return best;
-        }
-        return undefined;
+        const api = this.matchApi(pathname);
+        const splitter = this.splitters.match(pathname);
+        // the longer endpoint wins, an API's or a splitter's
+        return splitter && (!api || splitter.endpoint.length > api.endpoint.length) ? splitter : api;
       },
       backends: (api) => (this.runners.get(api)?.routable() ?? []).map((r) => ({ id: r.id, port: r.port! })),
       isLeaving: (id) => [...this.runners.values()].some((r) => r.isDraining(id)),
@@ -352,6 +364,7 @@ class Supervisor {
         [...this.runners.values()]
           .filter((r) => r.active)
           .map((r) => ({ api: r.name, endpoint: r.endpoint }))
+          .concat(this.splitters.endpoints())
           .sort((a, b) => a.endpoint.localeCompare(b.endpoint)),
     };
   }
@@ -369,11 +382,13 @@ class Supervisor {
         ...(this.gatewayError ? { error: this.gatewayError } : {}),
       },
       apis: [...this.runners.values()].map((r) => r.status()).sort((a, b) => a.name.localeCompare(b.name)),
+      ...(this.splitters.records.size > 0 ? { splitters: this.splitters.status() } : {}),
     };
   }
 
   private persist(): void {
     this.state.apis = Object.fromEntries([...this.runners.values()].map((r) => [r.name, r.record]));
+    this.state.splitters = this.splitters.toState();
     writeState(this.l, this.state);
   }
 
@@ -408,6 +423,8 @@ class Supervisor {
         return this.delete((body as { name: string }).name, res);
       case 'POST /reload':
         return this.reload(res);
+      case 'POST /splitter':
+        return this.applySplitter(body as SplitterRequest, res);
       case 'POST /shutdown':
         sendJson(res, 200, { stopping: true });
         return void this.shutdown(0);
@@ -425,7 +442,12 @@ class Supervisor {
     // must not take the snapshot from under the next.
     this.heldSnapshots.set(request.snapshot, Date.now() + SNAPSHOT_HOLD_MS);
     const endpoint = request.spec.networking.endpoint;
-    const clash = [...this.runners.values()].find((r) => r.name !== name && r.active && r.endpoint === endpoint);
+    const clash =
+      [...this.runners.values()].find((r) => r.name !== name && r.active && r.endpoint === endpoint) ??
+      this.splitters
+        .status()
+        .map((sp) => ({ name: `TrafficSplitter ${sp.name}`, endpoint: sp.endpoint }))
+        .find((sp) => sp.endpoint === endpoint);
     if (clash) {
       emit({
         type: 'result',
@@ -482,7 +504,24 @@ class Supervisor {
     res.end();
   }
 
+  /** Creates or updates a TrafficSplitter (its APIs must be deployed first). */
+  private applySplitter(request: SplitterRequest, res: http.ServerResponse): void {
+    const apis = [...this.runners.values()].map((r) => ({ name: r.name, endpoint: r.endpoint }));
+    const result = this.splitters.apply(request, apis);
+    if ('error' in result) return sendJson(res, 400, { error: result.error });
+    if (result.action !== 'up-to-date') {
+      this.persist();
+      this.log.info(`${result.action} TrafficSplitter ${request.name}`);
+    }
+    sendJson(res, 200, result);
+  }
+
   private async delete(name: string, res: http.ServerResponse): Promise<void> {
+    if (this.splitters.delete(name)) {
+      this.persist();
+      this.log.info(`deleted TrafficSplitter ${name}`);
+      return sendJson(res, 200, { deleted: name, portFreed: false });
+    }
     const runner = this.runners.get(name);
     if (runner === undefined) return sendJson(res, 404, { error: `no API named ${name}` });
     await runner.delete();
