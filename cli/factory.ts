@@ -22,6 +22,8 @@ import {
   type LocalEnvironment,
 } from './environments.ts';
 import { systemIO, type IOStreams } from './io.ts';
+import { clusterSplitterRates, getSplitter, type ClusterSplitter } from './cluster/splitter-view.ts';
+import type { BackendRates } from './local/splitter-view.ts';
 import { ensureSupervisor, findSupervisor, hasRunnableApis, type SupervisorClient } from './local/client.ts';
 import { deployProject, type DeployReporter, type DeployResult } from './local/deploy.ts';
 import { layout, type Layout } from './local/paths.ts';
@@ -82,6 +84,10 @@ export interface ClusterSession {
   delete(name: string): Promise<void>;
   /** Throws a CliError saying why unless the cluster answers and has the RealtimeAPI resource. */
   check(): Promise<void>;
+  /** The TrafficSplitter `name`, or undefined. */
+  splitter(name: string): Promise<ClusterSplitter | undefined>;
+  /** Each of its APIs' request and error rates, side by side. */
+  splitterRates(splitter: ClusterSplitter): Promise<BackendRates[]>;
 }
 
 /** Something that can be stopped (a process signal listener, a running replica). */
@@ -157,6 +163,8 @@ export function clusterSession(env: ClusterEnvironment): ClusterSession {
     predict: (name, body, contentType) => predictThroughProxy(conn, name, body, contentType),
     restart: (name) => restartApi(conn, name),
     delete: (name) => deleteApi(conn, name),
+    splitter: (name) => getSplitter(conn, name),
+    splitterRates: (splitter) => clusterSplitterRates(conn, splitter),
     async check() {
       try {
         await conn.client.list(REALTIME_APIS, env.namespace, { limit: 1 });

@@ -94,4 +94,11 @@ describe('a TrafficSplitter in the local environment', { concurrency: false }, (
       assert.equal(answer.version, 'canary');
     }
   });
+
+  test('cortex delete SPLITTER removes the endpoint and leaves its APIs running', async () => {
+    const r = await local.cortex(['delete', 'model', '-y']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await postJson(local.url('/model'), {})).status, 404);
+    assert.equal((await postJson(local.url('/canary'), {})).status, 200);
+  });
 });

@@ -8,6 +8,7 @@ import { SERVICE_PORT } from '../../operator/reconcilers/service.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { explain, talk, type Connection } from './connect.ts';
 import { getApi, routedUrl } from './status.ts';
+import { deleteSplitter } from './splitters.ts';
 import { BUNDLE_LABEL } from '../../operator/reconcilers/bundle-names.ts';
 
 /** The annotation `kubectl rollout restart` sets: a new value rolls the pods. */
@@ -19,6 +20,7 @@ export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
  * used. Waiting for the bundles means a deploy right after reuses none that is about to vanish.
  */
 export async function deleteApi(conn: Connection, name: string, options: { waitMs?: number } = {}): Promise<void> {
+  if (await deleteSplitter(conn, name)) return;
   const { uid } = (await getApi(conn, name)).metadata; // a clear not-found listing what is there
   await talk(conn, `deleting ${name}`, async () => {
     try {

@@ -14,6 +14,8 @@ export const cliUserRules: PolicyRule[] = [
   // get API shows the pods; logs lists them and reads their logs
   ruleOn(PODS, ['get', 'list', 'watch']),
   ruleOn(PODS, ['get'], { subresource: 'log' }),
+  // get SPLITTER reads each replica's /metrics (request and error rates) through the pod proxy
+  ruleOn(PODS, ['get'], { subresource: 'proxy' }),
   // predict POSTs through the API server's service proxy
   ruleOn(SERVICES, ['get', 'create'], { subresource: 'proxy' }),
   // refresh: a rolling restart, as kubectl rollout restart does it

@@ -58,3 +58,14 @@ export async function dryRunSplitters(conn: Connection, objects: SplitterObject[
 export async function applySplitters(conn: Connection, objects: SplitterObject[]): Promise<void> {
   for (const o of objects) await conn.client.apply(TRAFFIC_SPLITTERS, o, { fieldManager: FIELD_MANAGER, force: true });
 }
+
+/** Deletes the TrafficSplitter `name` (its HTTPRoute goes with it; its APIs stay); false when there is none. */
+export async function deleteSplitter(conn: Connection, name: string): Promise<boolean> {
+  try {
+    await conn.client.delete(TRAFFIC_SPLITTERS, conn.namespace, name);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}

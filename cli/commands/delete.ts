@@ -48,7 +48,11 @@ export async function runDelete(flags: DeleteOptions, f: Factory): Promise<void>
   }
   const local = f.local(env);
   const running = await local.findSupervisor();
-  const known = running ? (await running.status()).apis.map((a) => a.name) : Object.keys(local.records());
+  const status = running ? await running.status() : undefined;
+  // TrafficSplitters are deleted the same way (the APIs they split to stay)
+  const known = status
+    ? [...status.apis.map((a) => a.name), ...(status.splitters ?? []).map((s) => s.name)]
+    : Object.keys(local.records());
   if (!known.includes(name)) throw notFound(name, known);
   if (!flags.yes && !(await confirm(io, `delete ${name}? its replicas stop and its files are removed`, true))) {
     throw new CliError('not deleted', ExitCode.Failed);

@@ -4,6 +4,8 @@ import type { ChalkInstance } from 'chalk';
 import { podView, viewOf, type ClusterApiView, type PodView } from '../cluster/status.ts';
 import type { ClusterSession } from '../factory.ts';
 import { ago, plural, table, type OutputFormat } from '../output.ts';
+import { CliError, ExitCode } from '../errors.ts';
+import { renderSplitter } from '../local/splitter-view.ts';
 
 type Connection = Pick<ClusterSession, 'env' | 'namespace'>;
 
@@ -26,7 +28,21 @@ export async function clusterGetText(
     if (fmt === 'json') return JSON.stringify(views, null, compact ? 0 : 2) + '\n';
     return renderList(views, conn, c);
   }
-  const api = await conn.getApi(name);
+  const api = await conn.getApi(name).catch(async (error: unknown) => {
+    // a name that is no RealtimeAPI may be a TrafficSplitter
+    const splitter =
+      error instanceof CliError && error.exitCode === ExitCode.NotFound ? await conn.splitter(name) : undefined;
+    if (!splitter) throw error;
+    return splitter;
+  });
+  if (!('metadata' in api)) {
+    const rows = await conn.splitterRates(api);
+    if (fmt === 'json') return JSON.stringify({ ...api, backends: rows }, null, compact ? 0 : 2) + '\n';
+    const status = api.status?.status ?? 'updating';
+    const message = api.status?.message ? `\n${statusText(status, c)}: ${api.status.message}` : '';
+    const url = api.status?.url ?? `${api.spec.networking.endpoint} (no route yet)`;
+    return `status: ${statusText(status, c)}${message}\n\n${renderSplitter(rows, url, c)}`;
+  }
   const view = viewOf(api);
   const pods = (await conn.apiPods(name)).map(podView);
   if (fmt === 'json')

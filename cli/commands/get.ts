@@ -35,7 +35,7 @@ async function localGetText(
   if (splitter) {
     const rows = await splitterRates(splitter, apis);
     if (fmt === 'json') return JSON.stringify({ ...splitter, backends: rows }, null, compact ? 0 : 2) + '\n';
-    return renderSplitter(splitter, rows, local.target.baseUrl, c);
+    return renderSplitter(rows, `${local.target.baseUrl}${splitter.endpoint}`, c);
   }
   if (name !== undefined && one === undefined)
     throw notFound(name, [...apis.map((a) => a.name), ...splitters.map((sp) => sp.name)]);

@@ -106,6 +106,8 @@ export function testFactory(options: TestFactoryOptions = {}): TestFactory {
         restart: notFaked('cluster restart'),
         delete: notFaked('cluster delete'),
         check: notFaked('cluster check'),
+        splitter: notFaked('cluster splitter'),
+        splitterRates: notFaked('cluster splitterRates'),
         ...options.cluster,
       };
     },

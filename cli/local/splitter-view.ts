@@ -53,12 +53,8 @@ export async function splitterRates(
   });
 }
 
-export function renderSplitter(
-  splitter: SplitterStatus,
-  rows: BackendRates[],
-  baseUrl: string,
-  c: ChalkInstance,
-): string {
+/** The table, then where the splitter answers (`url`). */
+export function renderSplitter(rows: BackendRates[], url: string, c: ChalkInstance): string {
   const text = table(
     ['api', 'weight', 'status', 'requests/s', 'errors (5XX)', '2XX total', '5XX total'],
     rows.map((r) => [
@@ -73,7 +69,7 @@ export function renderSplitter(
     c,
   );
   return (
-    `${text}\nendpoint: ${baseUrl}${splitter.endpoint}\n` +
+    `${text}\nendpoint: ${url}\n` +
     'change the weights in cortex.yaml and run cortex deploy again; rates are over the last second\n'
   );
 }

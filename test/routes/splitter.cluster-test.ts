@@ -241,5 +241,9 @@ describe('TrafficSplitters on a real control plane', { concurrency: false, timeo
       const r = await get('httproute', 'rollout');
       return JSON.stringify(r.spec.rules[0].backendRefs.map((b: Obj) => b.weight)) === '[50,50]';
     });
+    const deleted = await cli.cortex(['delete', 'rollout', '-y', '-e', 'test'], { cwd: tc.dir });
+    assert.equal(deleted.code, 0, deleted.stderr);
+    await assert.rejects(get('trafficsplitter', 'rollout'), /NotFound/);
+    await get('realtimeapi', 'canary'); // the APIs stay
   });
 });
