@@ -131,12 +131,13 @@ describe('the Helm chart on a real control plane', { concurrency: false }, () =>
   test(
     'helm template | kubectl apply --dry-run=server is accepted, ' + 'CRD included, with either metrics API provider',
     async () => {
-      // two ClusterRoles: the operator's and the user role (<release>-user)
+      // two ClusterRoles: the operator's and the user role (<release>-user); two CRDs: RealtimeAPI, TrafficSplitter
       const common = [
         'ClusterRole',
         'ClusterRole',
         'ClusterRoleBinding',
         'ConfigMap',
+        'CustomResourceDefinition',
         'CustomResourceDefinition',
         'Deployment',
         'Role',
