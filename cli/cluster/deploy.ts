@@ -12,7 +12,13 @@ import { bundleObjects, packProject, type PackedProject } from './pack.ts';
 import { FIELD_MANAGER, talk, type Connection } from './connect.ts';
 import { realtimeApis, type RealtimeApiObject } from './manifests.ts';
 import type { DeployReporter } from '../local/deploy.ts';
-import { applySplitters, checkSplitterTargets, dryRunSplitters, trafficSplitters } from './splitters.ts';
+import {
+  applySplitters,
+  checkEndpointsFree,
+  checkSplitterTargets,
+  dryRunSplitters,
+  trafficSplitters,
+} from './splitters.ts';
 
 /** What a cluster deploy reports: the same steps and warnings as a local one. */
 export type ClusterDeployReporter = Pick<DeployReporter, 'step' | 'warning'>;
@@ -111,6 +117,7 @@ export async function deployToCluster(
       result.push({ api, plan, current: current?.metadata?.generation });
     }
     await checkSplitterTargets(conn, project);
+    await checkEndpointsFree(conn, project);
     for (const o of splitters) {
       await dryRunSplitters(conn, [o]).catch((error: unknown) => {
         throw rejected(o, error, project.file, conn) ?? error;

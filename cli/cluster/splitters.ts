@@ -4,6 +4,7 @@
 import { API_VERSION, SPLITTER_KIND, type TrafficSplitterSpec } from '../../operator/api/v1alpha1/index.ts';
 import { isNotFound, type KubeObject } from '../../operator/kube/client.ts';
 import { MANAGED_BY_LABEL, REALTIME_APIS } from '../../operator/kube/resources.ts';
+import { canonicalEndpoint } from '../../operator/api/v1alpha1/index.ts';
 import { TRAFFIC_SPLITTERS } from '../../operator/trafficsplitter-controller.ts';
 import type { LoadedProject } from '../config/index.ts';
 import { CliError, ExitCode } from '../errors.ts';
@@ -68,4 +69,47 @@ export async function deleteSplitter(conn: Connection, name: string): Promise<bo
     if (isNotFound(error)) return false;
     throw error;
   }
+}
+
+/**
+ * Refuses an API or splitter of the file whose endpoint another API or splitter of the namespace
+ * (not one of the file's, which the deploy updates) already serves: on a shared Gateway only one
+ * route can have it.
+ */
+export async function checkEndpointsFree(conn: Connection, project: LoadedProject): Promise<void> {
+  const mine = new Set([...project.apis.map((a) => a.name), ...project.splitters.map((s) => s.name)]);
+  const taken = new Map<string, string>();
+  const apis = await conn.client.list<KubeObject & { spec?: { networking?: { endpoint?: string } } }>(
+    REALTIME_APIS,
+    conn.namespace,
+  );
+  for (const o of apis.items) {
+    const name = o.metadata?.name ?? '';
+    if (!mine.has(name))
+      taken.set(canonicalEndpoint(o.spec?.networking?.endpoint ?? `/${name}`), `RealtimeAPI ${name}`);
+  }
+  try {
+    const splitters = await conn.client.list<KubeObject & { spec?: { networking?: { endpoint?: string } } }>(
+      TRAFFIC_SPLITTERS,
+      conn.namespace,
+    );
+    for (const o of splitters.items) {
+      const name = o.metadata?.name ?? '';
+      if (!mine.has(name))
+        taken.set(canonicalEndpoint(o.spec?.networking?.endpoint ?? `/${name}`), `TrafficSplitter ${name}`);
+    }
+  } catch (error) {
+    if (!isNotFound(error)) throw error; // a cluster without the TrafficSplitter CRD has none
+  }
+  const problems: string[] = [];
+  for (const item of [...project.apis, ...project.splitters]) {
+    const holder = taken.get(item.spec.networking.endpoint);
+    if (holder)
+      problems.push(
+        `${project.file}:${item.line}: ${item.kind} ${item.name}: networking.endpoint: ` +
+          `${item.spec.networking.endpoint} is already served by ${holder} in namespace ${conn.namespace}; ` +
+          'set networking.endpoint to a path no other API uses, or delete that one',
+      );
+  }
+  if (problems.length > 0) throw new CliError(`${problems.join('\n')}\nnothing was deployed`, ExitCode.Usage);
 }

@@ -218,6 +218,19 @@ describe('TrafficSplitters on a real control plane', { concurrency: false, timeo
     assert.match(refused.stderr, /nothing was deployed/);
     await assert.rejects(get('realtimeapi', 'canary'), /NotFound/, 'nothing half-applied');
 
+    // an endpoint another API of the namespace serves (iris has /iris)
+    writeFileSync(
+      path.join(project, 'cortex.yaml'),
+      yaml('    - name: iris\n      weight: 100\n') + '  networking:\n    endpoint: /iris\n',
+    );
+    const taken = await deploy();
+    assert.equal(taken.code, 2, taken.stderr);
+    assert.match(
+      taken.stderr,
+      /cortex\.yaml:7: TrafficSplitter rollout: networking\.endpoint: \/iris is already served by RealtimeAPI iris in namespace ml/,
+    );
+    await assert.rejects(get('realtimeapi', 'canary'), /NotFound/, 'nothing half-applied');
+
     writeFileSync(
       path.join(project, 'cortex.yaml'),
       yaml('    - name: iris\n      weight: 90\n    - name: canary\n      weight: 10\n'),
