@@ -77,28 +77,35 @@ export class TrafficSplitterController {
     this.splitters.on('add', enqueue).on('update', enqueue).on('delete', enqueue);
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts the cache and, once it synced, the workers. Returns at once: a cluster upgraded with
+   * `helm upgrade` lacks the TrafficSplitter CRD (Helm installs crds/ only on install), and
+   * RealtimeAPIs must not wait for it; the cache retries until the CRD is applied.
+   */
+  start(): void {
     this.splitters.start();
-    await this.splitters.waitForSync();
-    if (this.stopping.signal.aborted) return;
-    this.workers = runWorkers(this.queue, {
-      workers: 1,
-      signal: this.stopping.signal,
-      reconcile: (key, signal) => this.reconcile(key, signal),
-      onError: (key, error, retryInMs) =>
-        this.options.log.warn('traffic splitter reconcile failed', {
-          splitter: key,
-          error: errorMessage(error),
-          retryInMs,
-        }),
+    this.workers = this.splitters.waitForSync().then(() => {
+      if (this.stopping.signal.aborted) return;
+      return runWorkers(this.queue, {
+        workers: 1,
+        signal: this.stopping.signal,
+        reconcile: (key, signal) => this.reconcile(key, signal),
+        onError: (key, error, retryInMs) =>
+          this.options.log.warn('traffic splitter reconcile failed', {
+            splitter: key,
+            error: errorMessage(error),
+            retryInMs,
+          }),
+      });
     });
   }
 
   async stop(): Promise<void> {
     this.queue.shutDown();
     this.stopping.abort(new Error('the controller is stopping'));
-    await this.workers;
+    // the cache first: a cache that never synced (no CRD) holds the workers' start until it stops
     await this.splitters.stop();
+    await this.workers;
   }
 
   /** Why the splitter cannot have its route, or undefined. */
