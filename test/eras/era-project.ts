@@ -55,11 +55,12 @@ export async function eraEnvironment(era: string): Promise<Era> {
 
 /** A POST of `body` (a JSON value unless a string or bytes) with the given Content-Type (null: none). */
 export function post(body: unknown, contentType: string | null = 'application/json', headers = {}): RequestInit {
-  const raw = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+  const raw: string | Uint8Array<ArrayBuffer> =
+    typeof body === 'string' ? body : body instanceof Uint8Array ? new Uint8Array(body) : JSON.stringify(body);
   return {
     method: 'POST',
     headers: { ...(contentType === null ? {} : { 'Content-Type': contentType }), ...headers },
-    body: raw as BodyInit,
+    body: raw,
   };
 }
 
