@@ -257,6 +257,18 @@ describe('parameters', () => {
     assert.deepEqual(json(bare), { payload: {}, query_params: {}, headers: {} });
   });
 
+  test("headers are looked up in any case, as Starlette's Headers that Cortex passed", async () => {
+    const { worker } = await startWorker('headers_case.py');
+    const result = await ask(worker, {
+      body: '{}',
+      headers: [
+        ['Content-Type', 'application/json'],
+        ['X-Custom', 'first'],
+      ],
+    });
+    assert.deepEqual(json(result), { item: 'first', get: 'application/json', in: true, missing: 'default' });
+  });
+
   test('the body is not decoded when payload is not declared', async () => {
     const { worker } = await startWorker('query_only.py');
     assert.deepEqual(worker.ready?.params, ['query_params']);
