@@ -159,6 +159,7 @@ export class RuntimeServer {
           return this.metrics(res);
         case '/':
         case '/predict':
+        case '/info': // Cortex 0.34-0.35 served the summary at <endpoint>/info
           return this.summary(res);
       }
       return this.json(res, 404, { error: `no route ${req.method} ${path}` });

@@ -21,7 +21,14 @@ import { readState } from './state.ts';
 import { localIgnoredWarnings } from './ignored.ts';
 import type { Layout } from './paths.ts';
 import type { DeployRequest, RolloutAction, RolloutEvent } from './protocol.ts';
-import { PACK_LIMITS, createSnapshot, listProjectFiles, removeSnapshot, type Snapshot } from './snapshot.ts';
+import {
+  PACK_LIMITS,
+  createSnapshot,
+  listProjectFiles,
+  localSnapshotIncludes,
+  removeSnapshot,
+  type Snapshot,
+} from './snapshot.ts';
 
 export interface StepHandle {
   update(label: string): void;
@@ -107,7 +114,10 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
   const packing = reporter.step(`packing ${displayPath(project.dir)}`);
   let files: ReturnType<typeof listProjectFiles>;
   try {
-    files = listProjectFiles(project.dir, { include: [project.file], skipDirs: [l.home] });
+    files = listProjectFiles(project.dir, {
+      include: localSnapshotIncludes(project.dir, project.file),
+      skipDirs: [l.home],
+    });
   } catch (error) {
     // e.g. links that leave the project: the step must not end as "done" above the error
     packing.fail();

@@ -60,8 +60,6 @@ def load_handler(cls, path, cfg):
     for v in defined:
         fn = getattr(handler, "handle_" + v.lower())
         verbs[v] = (fn, declared(fn, ALLOWED, "handle_" + v.lower(), "Handler"))
-    if cfg.get("batching") and set(verbs["POST"][1]) - {"payload"}:
-        raise PredictorError("with server_side_batching, Handler.handle_post may only declare payload")
     return handler, verbs
 
 

@@ -4,8 +4,9 @@ runtime/PROTOCOL.md (frames in on fd 3, out on fd 4, JSON log lines on fd 1).
 Standard library only. Spawned by runtime/workers/python.ts as `python3 -u cortex_host.py`
 with its configuration in the environment variable CORTEX_WORKER_CONFIG.
 
-Batching (BATCH frames, and every REQUEST when config.batching is set): predict gets the
-list of payloads and may declare only `payload`; post_predict gets the lists too.
+Batching (BATCH frames, and every REQUEST when config.batching is set): each parameter predict
+declares (payload, query_params, headers) is a list, one entry per request, as Cortex passed
+them; post_predict gets the lists too.
 Logs: printed lines are always written (info for stdout, error for stderr); `logging`
 records are filtered by log_level.
 
@@ -100,11 +101,6 @@ def load_predictor(cfg):
     params = declared(predictor.predict, ALLOWED, "predict")
     post = getattr(predictor, "post_predict", None)
     post_params = declared(post, ("response",) + ALLOWED, "post_predict") if callable(post) else None
-    if cfg.get("batching") and set(params) - {"payload"}:
-        raise PredictorError(
-            "with server_side_batching, PythonPredictor.predict may only declare"
-            f" payload (it declares {', '.join(params)})"
-        )
     return predictor, params, post_params
 
 
@@ -166,7 +162,8 @@ class Host:
         return (rid, result, kw) if self.post else None
 
     def call_batch(self, items, out):
-        ids, rids, payloads = [], [], []
+        # As Cortex's DynamicBatcher: every declared parameter is a list, one entry per request.
+        ids, rids, payloads, queries, headers = [], [], [], [], []
         for id_, meta, body in items:
             m = json.loads(meta) if meta else None
             ct = m.get("ct", JSON_CT) if m else JSON_CT
@@ -176,6 +173,10 @@ class Host:
                 except PayloadError as e:
                     respond(out, id_, 400, JSON, b"", error_body(str(e)))
                     continue
+            if self.want_query:
+                queries.append(query_dict(m.get("q")) if m else {})
+            if self.want_headers:
+                headers.append(headers_dict(m.get("h")) if m else {})
             ids.append(id_)
             rids.append(str(m.get("rid", id_) if m else id_))
         if not ids:
@@ -184,7 +185,8 @@ class Host:
         request_ctx.rid = rid = ",".join(rids)
         callback = None
         try:
-            results = self.predict(payload=payloads) if "payload" in self.params else self.predict()
+            lists = {"payload": payloads, "query_params": queries, "headers": headers}
+            results = self.predict(**{p: lists[p] for p in self.params})
             if self.verbs is not None:
                 results, callback = split_callback(results)
             if not isinstance(results, (list, tuple)):
@@ -205,7 +207,7 @@ class Host:
             respond_result(out, id_, result)
         if callback is not None:
             return (rid, callback, None)
-        return (rid, results, {"payload": payloads}) if self.post else None
+        return (rid, results, lists) if self.post else None
 
     def run_post(self, job):
         rid, result, kw = job

@@ -84,7 +84,8 @@ def _multipart(ct, body):
 
 
 class Headers(dict):
-    """A part's headers: lower-cased names, looked up case-insensitively (like Starlette's Headers)."""
+    """A request's or a form part's headers: lower-cased names, looked up case-insensitively (like
+    Starlette's Headers)."""
 
     def __getitem__(self, key):
         return super().__getitem__(key.lower())
@@ -126,8 +127,9 @@ def query_dict(raw):
 
 
 def headers_dict(pairs):
-    """headers: lower-cased names; for a repeated header the first value wins (like Starlette)."""
-    out = {}
+    """headers: lower-cased names, looked up case-insensitively, and for a repeated header the first
+    value wins, as with the Starlette Headers Cortex passed: headers["X-Api-Key"] works."""
+    out = Headers()
     if pairs:
         for name, value in pairs:
             out.setdefault(name.lower(), value)
