@@ -10,6 +10,7 @@ import { DependencyError, prepareDependencies } from './deps.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { apiLogger } from '../operator/util/log.ts';
 import { RuntimeMetrics } from './metrics.ts';
+import { CustomMetrics } from './custom-metrics.ts';
 import { withPreinstalledHint } from './preinstalled.ts';
 import { WorkerPool } from './pool.ts';
 import { RuntimeServer } from './server.ts';
@@ -94,6 +95,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     queueLength: () => dispatcher.queueLength,
     workersReady: () => pool?.readyCount ?? 0,
   });
+  const customMetrics = new CustomMetrics(metrics.registry, name, logger);
 
   const workerOptions = (index: number): WorkerOptions => ({
     api: name,
@@ -107,6 +109,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     index,
     logLevel: predictor.logLevel,
     python,
+    onMetrics: (records) => customMetrics.record(records),
   });
   pool = new WorkerPool({
     size: predictor.processesPerReplica,

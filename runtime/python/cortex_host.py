@@ -31,7 +31,6 @@ from cortex_frames import (
     BATCH,
     IN_FD,
     INIT_ERROR,
-    OUT_FD,
     READY,
     REQ,
     REQUEST,
@@ -40,7 +39,7 @@ from cortex_frames import (
     parse_batch,
     respond,
     send_frame,
-    write_all,
+    write_out,
 )
 from cortex_handler import (
     ALLOWED,
@@ -52,6 +51,9 @@ from cortex_handler import (
     split_callback,
 )
 from cortex_logging import log, request_ctx, setup_logging
+from cortex_metrics import flush as flush_metrics
+from cortex_metrics import pending as metrics_pending
+from cortex_metrics import take_frame as take_metrics
 from cortex_payload import (
     JSON,
     PREDICT_FAILED,
@@ -246,6 +248,7 @@ class Host:
                 while self.flushed < mine:
                     self.flushed_cond.wait()
             self.run_post(job)
+            flush_metrics()  # what post_predict or a callback recorded
 
     def drain(self):
         while True:
@@ -253,9 +256,11 @@ class Host:
                 if not self.pending:
                     self.flushing = False
                     return
+                if metrics_pending():  # what predict recorded goes with its answer
+                    self.pending.append(take_metrics())
                 data, upto = b"".join(self.pending), self.seq
                 self.pending.clear()
-            write_all(OUT_FD, data)
+            write_out(data)
             with self.lock:
                 self.flushed = upto
                 self.flushed_cond.notify_all()
@@ -326,12 +331,15 @@ class Host:
 
     def flush_inline(self, out, posts):
         request_ctx.rid = None
-        write_all(OUT_FD, b"".join(out))
+        if metrics_pending():  # what predict recorded goes with its answer
+            out.append(take_metrics())
+        write_out(b"".join(out))
         out.clear()
         if posts:
             for job in posts:
                 self.run_post(job)
             posts.clear()
+            flush_metrics()  # what post_predict or a callback recorded
         return 0.0
 
 

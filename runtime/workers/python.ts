@@ -14,6 +14,7 @@ import {
   type WorkerExit,
   type WorkerOptions,
 } from './types.ts';
+import type { CustomMetricRecord } from '../custom-metrics.ts';
 import { EMPTY, FrameReader, FromWorker, MAX_META, SHUTDOWN_FRAME, batchChunks, requestHead } from './frames.ts';
 
 /** Absolute path of the Python host script. */
@@ -280,6 +281,8 @@ export class PythonWorker implements PredictorWorker {
       this.#wantQuery = info.params.includes('query_params');
       this.#wantHeaders = info.params.includes('headers');
       this.#resolveStart();
+    } else if (type === FromWorker.Metrics) {
+      this.#options.onMetrics?.(JSON.parse(buf.toString('utf8', start, end)) as CustomMetricRecord[]);
     } else if (type === FromWorker.InitError) {
       const info = JSON.parse(buf.toString('utf8', start, end)) as { message: string; traceback: string };
       this.#initError = new InitError(info.message, info.traceback);
