@@ -51,10 +51,11 @@ from cortex_handler import (
     split_callback,
 )
 from cortex_logging import log, request_ctx, setup_logging
-from cortex_models import CLASSES, ModelError, build_predictor
+from cortex_models import CLASSES, build_predictor
 from cortex_payload import (
     JSON,
     PREDICT_FAILED,
+    ClientError,
     PayloadError,
     decode_payload,
     error_body,
@@ -92,7 +93,7 @@ def load_predictor(cfg):
     cls_name = CLASSES[ptype]
     cls = getattr(module, cls_name, None)
     if cls is None and ptype == "python" and inspect.isclass(getattr(module, "Handler", None)):
-        return load_handler(module.Handler, path, cfg) + (None,)
+        return load_handler(module.Handler, path, cfg, lambda c: build_predictor(c, path, cfg, "handler")) + (None,)
     if cls is None:
         also = " (or Handler, Cortex 0.34-0.35's interface)" if ptype == "python" else f" (predictor.type is {ptype})"
         raise PredictorError(f"{path} does not define a class named {cls_name}{also}")
@@ -160,7 +161,7 @@ class Host:
         args = kw if len(kw) == len(self.params) else {k: kw[k] for k in self.params}
         try:
             result = self.predict(**args)
-        except ModelError as e:  # the runtime's own words about the model asked for: safe to send
+        except ClientError as e:  # the runtime's own words (a model that is not there): safe to send
             respond(out, id_, e.status, JSON, b"", error_body(str(e)))
             return None
         except Exception:
@@ -199,8 +200,8 @@ class Host:
             if len(results) != n:
                 raise BatchError(f"predict returned {len(results)} results for a batch of {n}")
         except Exception as e:
-            # BatchError and ModelError are the runtime's own words (results' shape, model asked for): safe to send
-            own = isinstance(e, (BatchError, ModelError))
+            # BatchError and ClientError are the runtime's own words (results' shape, model asked for): safe to send
+            own = isinstance(e, (BatchError, ClientError))
             msg = str(e) if own else PREDICT_FAILED
             log("error", msg if own else traceback.format_exc().rstrip())
             body = error_body(msg)

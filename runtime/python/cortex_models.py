@@ -26,6 +26,7 @@ from collections import OrderedDict
 
 from cortex_handler import PredictorError
 from cortex_logging import log
+from cortex_payload import ClientError
 
 STORAGE_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 SINGLE = None  # the key of models.path's one model: get_model() needs no name for it
@@ -36,12 +37,11 @@ class ModelConfigError(PredictorError):
     """predictor.models cannot be served as written: the worker does not start; shown as is."""
 
 
-class ModelError(Exception):
+class ModelError(ClientError):
     """A request asked for a model that cannot be served: answered with `status` and the message."""
 
     def __init__(self, message, status=404):
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status)
 
 
 def resolve_source(source, project_dir, field):
@@ -290,9 +290,10 @@ class PythonClient:
         return self._registry.get(model_name, model_version)
 
 
-# predictor.type → the class the predictor file defines, and the client its __init__ is given
-CLASSES = {"python": "PythonPredictor", "onnx": "ONNXPredictor"}
-CLIENTS = {"python": "python_client", "onnx": "onnx_client"}
+# predictor.type → the class the predictor file defines, and the client its __init__ is given;
+# "handler": Cortex 0.34-0.35's Handler class of a python predictor, given a model_client
+CLASSES = {"python": "PythonPredictor", "onnx": "ONNXPredictor", "handler": "Handler"}
+CLIENTS = {"python": "python_client", "onnx": "onnx_client", "handler": "model_client"}
 
 
 def start_registry(registry):
@@ -302,9 +303,10 @@ def start_registry(registry):
         raise ModelConfigError(str(e)) from e
 
 
-def build_predictor(cls, path, cfg):
-    """The predictor instance: its models loaded (or their cache set up) and its client handed over."""
-    ptype = cfg.get("predictor_type") or "python"
+def build_predictor(cls, path, cfg, kind=None):
+    """The predictor instance: its models loaded (or their cache set up) and its client handed over.
+    kind: a key of CLASSES (default: predictor.type)."""
+    ptype = kind or cfg.get("predictor_type") or "python"
     models, client_arg, cls_name = cfg.get("models"), CLIENTS[ptype], CLASSES[ptype]
     params = dict(inspect.signature(cls.__init__).parameters)
     params.pop("self", None)
@@ -320,7 +322,7 @@ def build_predictor(cls, path, cfg):
             f"{cls_name}.__init__ in {path} does not take {client_arg}, through which it gets the models of"
             f" predictor.models: write def __init__(self, config, {client_arg})"
         )
-    if ptype == "python" and not callable(getattr(cls, "load_model", None)):
+    if ptype != "onnx" and not callable(getattr(cls, "load_model", None)):
         raise PredictorError(
             f"{cls_name} in {path} has no load_model(self, model_path) method: with predictor.models"
             " (multi_model_reloading) the runtime calls it to load each model version, and python_client.get_model()"
@@ -344,7 +346,7 @@ def build_predictor(cls, path, cfg):
         start_registry(registry)  # before __init__, which may read signatures with onnx_client.get_model()
         kwargs[client_arg] = ONNXClient(registry)
         return cls(**kwargs)
-    kwargs[client_arg] = PythonClient(registry)
+    kwargs[client_arg] = PythonClient(registry)  # Cortex 0.34's model_client is the same client
     predictor = cls(**kwargs)
     registry.loader = predictor.load_model
     start_registry(registry)

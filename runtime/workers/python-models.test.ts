@@ -130,6 +130,17 @@ describe('python_client with models.dir', () => {
   });
 });
 
+describe("Cortex 0.34's Handler", () => {
+  test('model_client.get_model returns what load_model returned', async () => {
+    const dir = modelsDir({ a: { '1': 'a-v1', '2': 'a-v2' } });
+    const { worker, started } = start({ dir }, 'handler_client.py');
+    await started;
+    assert.deepEqual(await ask(worker, 'model=a'), { status: 200, body: { model: 'a-v2' } });
+    assert.deepEqual(await ask(worker, 'model=a&version=1'), { status: 200, body: { model: 'a-v1' } });
+    assert.equal((await ask(worker, 'model=b')).status, 404);
+  });
+});
+
 describe('models.cacheSize', () => {
   test('loads on first use and unloads the least recently used beyond cacheSize', async () => {
     const dir = modelsDir({ x: { '': 'x' }, y: { '': 'y' }, z: { '': 'z' } });
