@@ -109,6 +109,12 @@ test('cache_size rules, models on a typescript predictor, duplicate names', () =
       message: /must be at least predictor\.models\.cache_size \(3\)/,
     },
   );
+  expectIssue(failing(api('onnx', '    models:\n      dir: models\n      reload_interval: 0s\n'), files), {
+    line: 8,
+    field: 'predictor.models.reload_interval',
+    api: 'a',
+    message: /must be at least 100ms \(got 0s\)/,
+  });
   const both = failing(api('onnx', '    models:\n      dir: models\n      path: model.onnx\n'), files);
   expectIssue(both, {
     line: 7,

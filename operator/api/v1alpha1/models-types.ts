@@ -7,6 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Duration, Struct } from './schema-helpers.ts';
 import type { IssueCollector } from './issues.ts';
 import { valueAt } from './schema-walk.ts';
+import { parseDurationMs } from './duration.ts';
 
 /** A storage URI (s3://bucket/key, gs://...): not read yet; a later version downloads them. */
 export const STORAGE_URI_PATTERN = '^[a-zA-Z][a-zA-Z0-9+.-]*://';
@@ -114,6 +115,12 @@ export const ModelsSchema = Struct(
         fieldPath: '.diskCacheSize',
         reason: 'FieldValueInvalid',
       },
+      {
+        rule: "!has(self.reloadInterval) || duration(self.reloadInterval) >= duration('100ms')",
+        message: 'reloadInterval must be at least 100ms',
+        fieldPath: '.reloadInterval',
+        reason: 'FieldValueInvalid',
+      },
       uriRule('path'),
       uriRule('dir'),
     ],
@@ -121,6 +128,17 @@ export const ModelsSchema = Struct(
 );
 
 export type ModelsSpec = Static<typeof ModelsSchema>;
+
+const MIN_RELOAD_INTERVAL_MS = 100;
+
+/** A duration's milliseconds; Infinity when it does not parse (its pattern's issue says why). */
+function safeDurationMs(text: string): number {
+  try {
+    return parseDurationMs(text);
+  } catch {
+    return Infinity;
+  }
+}
 
 /** The rules PredictorSchema adds about models (with the predictor's other rules). */
 export const PREDICTOR_MODEL_RULES = [
@@ -194,6 +212,13 @@ export function checkModels(spec: unknown, ctx: IssueCollector): void {
         fix: `raise ${f('diskCacheSize')} to ${models.cacheSize} or more`,
       });
     }
+  }
+  if (typeof models.reloadInterval === 'string' && safeDurationMs(models.reloadInterval) < MIN_RELOAD_INTERVAL_MS) {
+    ctx.add({
+      path: [...at, 'reloadInterval'],
+      message: `must be at least 100ms (got ${models.reloadInterval}): each look walks every model folder`,
+      fix: `set ${f('reloadInterval')} to 100ms or more, e.g. ${DEFAULT_RELOAD_INTERVAL}`,
+    });
   }
   const sources: [string[], unknown][] = [
     [[...at, 'path'], models.path],
