@@ -24,7 +24,9 @@ const SOURCE_TEXT =
   '(the models travel with the project), absolute ones are read where the replica runs. ' +
   'Storage URIs such as s3:// are not supported yet.';
 
-const Source = (what: string) => Type.String({ minLength: 1, maxLength: 4096, description: `${what} ${SOURCE_TEXT}` });
+const Source = (what: string) =>
+  // maxLength 1024: within the CEL cost budget of the rule on every paths[].path
+  Type.String({ minLength: 1, maxLength: 1024, description: `${what} ${SOURCE_TEXT}` });
 
 const uriRule = (field: string) => ({
   rule: `!has(self.${field}) || !self.${field}.matches('${STORAGE_URI_PATTERN}')`,
