@@ -128,7 +128,10 @@ class ModelRegistry:
         sources = dict(self.sources)
         if self.dir is not None:
             if not os.path.isdir(self.dir):
-                raise ModelConfigError(f"predictor.models.dir: folder not found: {self.dir}")
+                if strict:
+                    raise ModelConfigError(f"predictor.models.dir: folder not found: {self.dir}")
+                log("warning", f"predictor.models.dir {self.dir} is gone: the models loaded so far keep serving")
+                return self.tree
             for name in sorted(os.listdir(self.dir)):
                 if not name.startswith(".") and os.path.isdir(os.path.join(self.dir, name)):
                     sources[name] = os.path.join(self.dir, name)
@@ -216,6 +219,8 @@ class ModelRegistry:
                 raise ModelError(f"model_name was not specified; available models: {self.names()}", 400)
             key_name = SINGLE if name is None or SINGLE in self.sources else str(name)
             versions = self.tree.get(key_name)
+            if versions is None and key_name is SINGLE:
+                raise ModelError(f"the model of predictor.models.path is not on disk: {self.sources[SINGLE]}", 503)
             if versions is None:
                 raise ModelError(f"model {name!r} was not found; available models: {self.names()}")
             if version is None or version == "latest":

@@ -4,7 +4,7 @@
 // cacheSize, and the errors of bad model folders and of requests for unknown models.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -127,6 +127,28 @@ describe('python_client with models.dir', () => {
       (r) => r.body.model === 'added',
       'the new model',
     );
+  });
+});
+
+describe('models that go away', () => {
+  test('a removed version is unloaded; a models.dir that is gone keeps the loaded models serving', async () => {
+    const dir = modelsDir({ a: { '1': 'a-v1', '2': 'a-v2' } });
+    const { worker, logs, started } = start({ dir, reloadInterval: '100ms' });
+    await started;
+    rmSync(join(dir, 'a', '2'), { recursive: true });
+    await eventually(
+      () => ask(worker, 'model=a'),
+      (r) => r.body.model === 'a-v1',
+      'version 1 as latest',
+    );
+    assert.equal((await ask(worker, 'model=a&version=2')).status, 404);
+    rmSync(dir, { recursive: true });
+    await eventually(
+      async () => logs.find((l) => String(l.message).includes('is gone: the models loaded so far keep serving')),
+      (line) => line !== undefined,
+      'the warning about the missing dir',
+    );
+    assert.deepEqual((await ask(worker, 'model=a')).body.model, 'a-v1');
   });
 });
 
