@@ -73,14 +73,15 @@ def transform_input(value, meta, model):
 
 def to_feed(model_input, inputs, model):
     """model_input → {input name: array}: a dict keyed by input names, or the value of a model's one input."""
-    if len(inputs) == 1 and not (isinstance(model_input, dict) and inputs[0].name in model_input):
+    if len(inputs) == 1 and not isinstance(model_input, dict):
         return {inputs[0].name: transform_input(model_input, inputs[0], model)}
     if not isinstance(model_input, dict):
         names = ", ".join(repr(i.name) for i in inputs)
         raise ModelError(f"{model} has several inputs: send an object with the keys {names}", 400)
     missing = [i.name for i in inputs if model_input.get(i.name) is None]
     if missing:
-        raise ModelError(f"missing key {missing[0]!r} for {model}", 400)
+        also = " (or send the input's value itself)" if len(inputs) == 1 else ""
+        raise ModelError(f"missing key {missing[0]!r} for {model}: send an object with its inputs{also}", 400)
     return {i.name: transform_input(model_input[i.name], i, model) for i in inputs}
 
 

@@ -64,6 +64,12 @@ describe('onnx predictor', () => {
     assert.ok(Number.isInteger(answer.body.label) && (answer.body.label as number) < 10);
     // the model's one input may also be sent as it is (reshaped to the signature's [None, 128])
     assert.deepEqual((await ask(worker, SAMPLE.features)).body, answer.body);
+    assert.deepEqual(await ask(worker, { features: SAMPLE.features }), {
+      status: 400,
+      body: {
+        error: "missing key 'input' for the model: send an object with its inputs (or send the input's value itself)",
+      },
+    });
     const bad = await ask(worker, { input: [1, 2, 3] });
     assert.equal(bad.status, 400);
     assert.match(String(bad.body.error), /input 'input' of the model does not fit its signature \[-1, 128\] float32/);
