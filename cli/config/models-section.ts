@@ -31,6 +31,7 @@ export function modelsAsSpec(written: Record<string, unknown>): ModelsRewrite {
   const out: ModelsRewrite = { predictor: { ...written }, aliases: new Map(), issues: [], warnings: [] };
   const p = out.predictor;
   const from = (field: string) => ['predictor', field];
+  let modelsField = 'models'; // the field as written that p.models came from
   const take = (field: string, to: string[]) => {
     if (!Object.hasOwn(p, field) || p[field] === null) return undefined;
     const value = p[field];
@@ -38,12 +39,13 @@ export function modelsAsSpec(written: Record<string, unknown>): ModelsRewrite {
     if (p.models !== undefined && p.models !== null) {
       out.issues.push({
         field: from(field),
-        message: `both ${field} and models are set; they name the same models`,
-        fix: `keep one of them: remove ${field}, or move its models into models and remove it`,
+        message: `both ${field} and ${modelsField} are set; they name the same models`,
+        fix: `keep one of them: remove ${field}, or move its models into ${modelsField} and remove it`,
       });
       return undefined;
     }
     out.aliases.set(['predictor', ...to].join('.'), from(field));
+    modelsField = field;
     return value;
   };
   if (p.type === 'tensorflow') {
