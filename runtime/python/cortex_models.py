@@ -179,8 +179,11 @@ class ModelRegistry:
                 for name, versions in tree.items()
                 for version, (path, sig) in versions.items()
                 for key in [(name, version)]
-                if (key in self.loaded and self.loaded[key][0] != sig)
-                or (key not in self.loaded and self.cache_size is None and self.failed.get(key) != sig)
+                if self.failed.get(key) != sig
+                and (
+                    (key in self.loaded and self.loaded[key][0] != sig)
+                    or (key not in self.loaded and self.cache_size is None)
+                )
             ]
             if self.cache_size is not None:  # changed ones are loaded again when next asked for
                 for key, _, _ in changed:
@@ -229,7 +232,10 @@ class ModelRegistry:
                 else:
                     candidates = [v for v, (_, sig) in versions.items() if self.failed.get((key_name, v)) != sig]
                 if not candidates:
-                    raise ModelError(f"{self.name_of((key_name, None))} has no version that loaded", 503)
+                    raise ModelError(
+                        f"{self.name_of((key_name, None))} has no version that loaded (the reasons are in the API's logs)",
+                        503,
+                    )
                 version = max(candidates, key=by_version)
             version = str(version)
             if version not in versions:
@@ -242,9 +248,9 @@ class ModelRegistry:
             if hit is not None:
                 self.loaded.move_to_end(key)
                 return hit[1]
-            if self.cache_size is None:
-                raise ModelError(f"{self.name_of(key)} failed to load (the reason is in the API's logs)", 503)
             path, sig = versions[version]
+            if self.cache_size is None or self.failed.get(key) == sig:  # tried again once its files change
+                raise ModelError(f"{self.name_of(key)} failed to load (the reason is in the API's logs)", 503)
             gate = self.loading.setdefault(key, threading.Lock())
         with gate:  # outside the registry's lock: other models are served while this one loads
             with self.lock:
@@ -254,10 +260,10 @@ class ModelRegistry:
                     return hit[1]
             try:
                 model = self.load(*key, path)
-            except ModelError:
+            except ModelError:  # its text may hold what a client must not see: load() logged it
                 with self.lock:
                     self.failed[key] = sig
-                raise
+                raise ModelError(f"{self.name_of(key)} failed to load (the reason is in the API's logs)", 503) from None
             with self.lock:
                 self.loaded[key] = (sig, model)
                 self.failed.pop(key, None)

@@ -180,6 +180,29 @@ describe('models.cacheSize', () => {
   });
 });
 
+describe('models.cacheSize with a broken model', () => {
+  test('a version that fails to load answers 503, without the exception, and is retried once it changes', async () => {
+    const dir = modelsDir({ ok: { '': 'ok' }, bad: { '': 'broken' } });
+    const paths = ['ok', 'bad'].map((name) => ({ name, path: join(dir, name) }));
+    const { worker, logs, started } = start({ paths, cacheSize: 1, reloadInterval: '100ms' });
+    await started;
+    const error = (text: string) => ({ status: 503, body: { error: `model 'bad' ${text} in the API's logs)` } });
+    assert.deepEqual(await ask(worker, 'model=bad'), error('version 1 failed to load (the reason is'));
+    assert.deepEqual(await ask(worker, 'model=bad'), error('has no version that loaded (the reasons are'));
+    assert.deepEqual(await ask(worker, 'model=bad&version=1'), error('version 1 failed to load (the reason is'));
+    assert.equal((await ask(worker, 'model=ok')).body.loads, 2, 'one failed load of bad, then ok: no retry of bad');
+    assert.ok(
+      logs.some((l) => /model 'bad' version 1 failed to load from .*this model is broken/s.test(String(l.message))),
+    );
+    writeFileSync(join(dir, 'bad', 'model.txt'), 'fixed now');
+    await eventually(
+      () => ask(worker, 'model=bad'),
+      (r) => r.body.model === 'fixed now',
+      'the fixed model',
+    );
+  });
+});
+
 describe('bad models', () => {
   test('missing path, no model in a folder, a storage URI, no load_model: the worker stops, saying why', async () => {
     const dir = modelsDir({});
