@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
 import { parseDurationMs } from '../operator/api/v1alpha1/index.ts';
-import { DependencyError, prepareDependencies } from './deps.ts';
+import { DependencyError, prepareDependencies, runsInPython } from './deps.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { apiLogger } from '../operator/util/log.ts';
 import { RuntimeMetrics } from './metrics.ts';
@@ -110,11 +110,15 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     logLevel: predictor.logLevel,
     python,
     onMetrics: (records) => customMetrics.record(records),
+    predictorType: predictor.type === 'onnx' ? 'onnx' : 'python',
+    models: predictor.models,
   });
   pool = new WorkerPool({
     size: predictor.processesPerReplica,
     create: (index): PredictorWorker =>
-      predictor.type === 'python' ? new PythonWorker(workerOptions(index)) : new TypeScriptWorker(workerOptions(index)),
+      runsInPython(predictor.type)
+        ? new PythonWorker(workerOptions(index))
+        : new TypeScriptWorker(workerOptions(index)),
     dispatcher,
     logger,
     onRestart: () => metrics.workerRestarted(),

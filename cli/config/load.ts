@@ -27,6 +27,7 @@ import { FIELD_TABLE, fromSnakeCase, toSnakePath } from './snake-case.ts';
 import { suggest } from './suggest.ts';
 import { YamlSource } from './yaml-source.ts';
 import { checkProjectFiles } from './project-files.ts';
+import { checkModelFiles, modelsAsSpec } from './models-section.ts';
 import {
   BOTH_SECTIONS,
   MISSING_PREDICTOR_FIX,
@@ -108,6 +109,8 @@ class Loader {
   private section: Section = 'predictor';
   /** The project's .env variables (undefined: no .env file). */
   private dotEnv: Record<string, string> | undefined;
+  /** The current API's renamed model fields (models-section.ts). */
+  private aliases = new Map<string, string[]>();
 
   constructor(file: string, src: YamlSource) {
     this.file = file;
@@ -124,15 +127,24 @@ class Loader {
     fix: string,
     part: 'key' | 'value' = 'value',
   ): void {
-    [field, message, fix] = asWritten(this.section, field, message, fix);
+    [field, message, fix] = asWritten(this.section, this.asWritten(field), message, fix);
     const at = this.src.locate([...base, ...field], part);
     this.issues.push({ file: this.file, ...at, api, field: field.join('.'), message, fix });
   }
 
   warn(api: string | undefined, base: (string | number)[], field: string[], message: string, fix?: string): void {
-    [field, message, fix] = asWritten(this.section, field, message, fix);
+    [field, message, fix] = asWritten(this.section, this.asWritten(field), message, fix);
     const at = this.src.locate([...base, ...field], 'key');
     this.warnings.push({ file: this.file, ...at, api, field: field.join('.'), message, ...(fix ? { fix } : {}) });
+  }
+
+  /** A spec field as the API wrote it (model_path for models.path...: models-section.ts). */
+  private asWritten(field: string[]): string[] {
+    for (let n = field.length; n > 0; n--) {
+      const written = this.aliases.get(field.slice(0, n).join('.'));
+      if (written) return [...written, ...field.slice(n)];
+    }
+    return field;
   }
 
   load(): LoadedProject {
@@ -212,6 +224,11 @@ class Loader {
     this.section = renamed.section;
     const raw = renamed.api;
 
+    const models = isPlainObject(renamed.api.predictor) ? modelsAsSpec(renamed.api.predictor) : undefined;
+    if (models) renamed.api.predictor = models.predictor;
+    this.aliases = models?.aliases ?? new Map();
+    for (const i of models?.issues ?? []) this.issue(name, base, i.field, i.message, i.fix, 'key');
+    for (const w of models?.warnings ?? []) this.warn(name, base, w.field, w.message, w.fix);
     const { name: _name, kind: _kind, ...fields } = raw;
     const predictorType = isPlainObject(raw.predictor) ? raw.predictor.type : undefined;
     const handled = new Set<string>();
@@ -219,16 +236,15 @@ class Loader {
       this.unknownField(name, base, raw, field, known, predictorType),
     );
 
-    const modelServer = typeof predictorType === 'string' && UNSUPPORTED_PREDICTOR_TYPES.includes(predictorType);
+    const modelServer = typeof predictorType === 'string' && Object.hasOwn(UNSUPPORTED_PREDICTOR_TYPES, predictorType);
     if (modelServer) {
       this.issue(
         name,
         base,
         ['predictor', 'type'],
-        `predictor type "${predictorType}" is not supported; supported types: ${PREDICTOR_TYPES.join(', ')}`,
-        'load the model yourself in a python predictor ' +
-          `(e.g. with ${predictorType === 'onnx' ? 'onnxruntime' : 'tensorflow'} in PythonPredictor.__init__) ` +
-          'and set type: python',
+        `predictor type "${predictorType}" is not supported (${UNSUPPORTED_PREDICTOR_TYPES[predictorType].why}); ` +
+          `supported types: ${PREDICTOR_TYPES.join(', ')}`,
+        UNSUPPORTED_PREDICTOR_TYPES[predictorType].fix,
       );
       handled.add('predictor.type');
     }
@@ -261,6 +277,9 @@ class Loader {
         (field, message, fix) => this.issue(name, base, field, message, fix),
         (field) => handled.has(field.join('.')),
       );
+      checkModelFiles(this.dir, spec, (field, message, fix) => {
+        if (!handled.has(field.join('.'))) this.issue(name, base, field, message, fix);
+      });
     }
     if (this.dotEnv !== undefined && isPlainObject(spec.predictor)) {
       // Cortex sourced .env when the API started, over the API's own env: its values win.

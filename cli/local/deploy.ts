@@ -12,7 +12,7 @@ import {
   loadProject,
   type LoadedProject,
 } from '../config/index.ts';
-import { DependencyError, preparePython } from '../../runtime/deps.ts';
+import { DependencyError, preparePython, runsInPython, runtimeRequirements } from '../../runtime/deps.ts';
 import { apiLogger } from '../../operator/util/log.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { bytes, plural } from '../output.ts';
@@ -200,18 +200,21 @@ async function installRequirements(
   snapshot: Snapshot,
   reporter: DeployReporter,
 ): Promise<void> {
-  const files = new Set<string>();
+  // one install per requirements file and runtime requirements (the replica's venv cache key)
+  const files = new Map<string, [file: string, extra: string[]]>();
   for (const api of project.apis) {
-    if (api.spec.predictor.type !== 'python') continue;
+    if (!runsInPython(api.spec.predictor.type)) continue;
     // dependencies.sh runs before pip (it may install what pip builds against), in each replica
     // as it starts: its pip install happens there too, and a failure is the rollout's reason.
     if (existsSync(path.resolve(snapshot.dir, api.spec.predictor.dependencies.shell))) continue;
     const rel = path.relative(project.dir, path.resolve(project.dir, api.spec.predictor.dependencies.pip));
     const file = path.join(snapshot.dir, rel);
-    if (existsSync(file)) files.add(file);
+    const extra = runtimeRequirements(api.spec.predictor.type, file);
+    if (existsSync(file) || extra.length > 0) files.set(`${file}\0${extra.join(' ')}`, [file, extra]);
   }
-  for (const file of files) {
-    const step = reporter.step(`installing ${path.relative(snapshot.dir, file)}`);
+  for (const [file, extra] of files.values()) {
+    const what = [...(existsSync(file) ? [path.relative(snapshot.dir, file)] : []), ...extra].join(' ');
+    const step = reporter.step(`installing ${what}`);
     let cached = false;
     const logger = apiLogger('cortex', 'info', (chunk) => {
       for (const line of chunk.split('\n')) {
@@ -222,7 +225,7 @@ async function installRequirements(
       }
     });
     try {
-      await preparePython(file, logger);
+      await preparePython(file, logger, { extra });
       logger.flush();
       step.done(cached ? 'cached' : undefined);
     } catch (error) {

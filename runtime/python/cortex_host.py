@@ -54,9 +54,11 @@ from cortex_logging import log, request_ctx, setup_logging
 from cortex_metrics import flush as flush_metrics
 from cortex_metrics import pending as metrics_pending
 from cortex_metrics import take_frame as take_metrics
+from cortex_models import CLASSES, build_predictor
 from cortex_payload import (
     JSON,
     PREDICT_FAILED,
+    ClientError,
     PayloadError,
     decode_payload,
     error_body,
@@ -90,16 +92,17 @@ def load_predictor(cfg):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    cls = getattr(module, "PythonPredictor", None)
-    if cls is None and inspect.isclass(getattr(module, "Handler", None)):
-        return load_handler(module.Handler, path, cfg) + (None,)
+    ptype = cfg.get("predictor_type") or "python"
+    cls_name = CLASSES[ptype]
+    cls = getattr(module, cls_name, None)
+    if cls is None and ptype == "python" and inspect.isclass(getattr(module, "Handler", None)):
+        return load_handler(module.Handler, path, cfg, lambda c: build_predictor(c, path, cfg, "handler")) + (None,)
     if cls is None:
-        raise PredictorError(
-            f"{path} does not define a class named PythonPredictor (or Handler, Cortex 0.34-0.35's interface)"
-        )
+        also = " (or Handler, Cortex 0.34-0.35's interface)" if ptype == "python" else f" (predictor.type is {ptype})"
+        raise PredictorError(f"{path} does not define a class named {cls_name}{also}")
     if not callable(getattr(cls, "predict", None)):
-        raise PredictorError(f"PythonPredictor in {path} has no predict method")
-    predictor = cls(cfg.get("config") or {})
+        raise PredictorError(f"{cls_name} in {path} has no predict method")
+    predictor = build_predictor(cls, path, cfg)
     params = declared(predictor.predict, ALLOWED, "predict")
     post = getattr(predictor, "post_predict", None)
     post_params = declared(post, ("response",) + ALLOWED, "post_predict") if callable(post) else None
@@ -156,6 +159,9 @@ class Host:
         args = kw if len(kw) == len(self.params) else {k: kw[k] for k in self.params}
         try:
             result = self.predict(**args)
+        except ClientError as e:  # the runtime's own words (a model that is not there): safe to send
+            respond(out, id_, e.status, JSON, b"", error_body(str(e)))
+            return None
         except Exception:
             log("error", traceback.format_exc().rstrip())
             respond(out, id_, 500, JSON, b"", error_body(PREDICT_FAILED))
@@ -198,12 +204,13 @@ class Host:
             if len(results) != n:
                 raise BatchError(f"predict returned {len(results)} results for a batch of {n}")
         except Exception as e:
-            # a BatchError is the runtime's own words about the results' shape: safe to send
-            msg = str(e) if isinstance(e, BatchError) else PREDICT_FAILED
-            log("error", msg if isinstance(e, BatchError) else traceback.format_exc().rstrip())
+            # BatchError and ClientError are the runtime's own words (results' shape, model asked for): safe to send
+            own = isinstance(e, (BatchError, ClientError))
+            msg = str(e) if own else PREDICT_FAILED
+            log("error", msg if own else traceback.format_exc().rstrip())
             body = error_body(msg)
             for id_ in ids:
-                respond(out, id_, 500, JSON, b"", body)
+                respond(out, id_, getattr(e, "status", 500), JSON, b"", body)
             return None
         for id_, result in zip(ids, results, strict=True):  # lengths checked above
             respond_result(out, id_, result)

@@ -20,6 +20,15 @@ class PayloadError(ValueError):
     """The request body cannot be decoded as its Content-Type says: answered 400."""
 
 
+class ClientError(Exception):
+    """Raised by the runtime's own code a predictor calls (cortex_models' clients): answered with
+    `status` and the message, which is the runtime's own words and safe to send."""
+
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.status = status
+
+
 # What a client gets when predict raises: as Cortex answered, no exception text (it may hold a
 # connection string or a customer's data); the type, message and traceback go to the API's logs.
 PREDICT_FAILED = "internal server error (the exception is in the API's logs)"

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_RELOAD_INTERVAL, parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
 import { JobTable } from './job-table.ts';
 import {
   BodyKind,
@@ -114,6 +115,11 @@ export class PythonWorker implements PredictorWorker {
       batching: o.batching,
       worker: o.index,
       log_level: o.logLevel,
+      predictor_type: o.predictorType ?? 'python',
+      models: o.models && {
+        ...o.models,
+        reloadIntervalSeconds: parseDurationMs(o.models.reloadInterval ?? DEFAULT_RELOAD_INTERVAL) / 1000,
+      },
     };
     const python = o.python ?? 'python3';
     const log = this.#stdio;

@@ -4,6 +4,7 @@
 // described in runtime/PROTOCOL.md.
 
 import type { CustomMetricRecord } from '../custom-metrics.ts';
+import type { ModelsSpec } from '../../operator/api/v1alpha1/index.ts';
 
 /** How the body of a PredictResult is to be labelled by the front. */
 export const BodyKind = {
@@ -73,6 +74,10 @@ export interface WorkerOptions {
   python?: string;
   /** The predictor's metrics_client calls (Python workers; see runtime/custom-metrics.ts). */
   onMetrics?: (records: CustomMetricRecord[]) => void;
+  /** predictor.type of a Python worker: python (PythonPredictor) or onnx (ONNXPredictor). Default: python. */
+  predictorType?: 'python' | 'onnx';
+  /** predictor.models: what the Python worker loads and reloads (runtime/python/cortex_models.py). */
+  models?: ModelsSpec;
 }
 
 /** A predictor's __init__ / constructor / init() failed. */

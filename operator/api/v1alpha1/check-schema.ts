@@ -11,6 +11,8 @@ import type { IssueCollector, SpecIssue } from './issues.ts';
 const ajv = new Ajv({ allErrors: true, verbose: true, strictTypes: false, strictTuples: false });
 ajv.addKeyword('x-kubernetes-int-or-string');
 ajv.addKeyword('x-kubernetes-preserve-unknown-fields');
+ajv.addKeyword('x-kubernetes-list-type');
+ajv.addKeyword('x-kubernetes-list-map-keys');
 ajv.addKeyword('x-kubernetes-validations'); // CEL rules: the API server runs them; validateSpec checks the same in code
 const validate = ajv.compile(RealtimeApiSpecSchema);
 

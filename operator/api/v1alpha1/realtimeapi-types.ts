@@ -14,9 +14,13 @@ import {
   Struct,
 } from './schema-helpers.ts';
 import { LOG_LEVELS } from '../../util/log.ts';
+import { ModelsSchema, PREDICTOR_MODEL_RULES } from './models-types.ts';
 
-/** Predictor languages this project runs. Cortex's tensorflow and onnx types are not supported. */
-export const PREDICTOR_TYPES = ['python', 'typescript'] as const;
+/**
+ * Predictor types this project runs: python, typescript, and onnx (Cortex's ONNXPredictor, in a
+ * Python process with onnxruntime). Cortex's tensorflow type is not supported (cli/config/compat.ts).
+ */
+export const PREDICTOR_TYPES = ['python', 'typescript', 'onnx'] as const;
 export type PredictorType = (typeof PREDICTOR_TYPES)[number];
 
 /** The endpoint's pattern in the schema; check-formats explains what fails it. */
@@ -148,8 +152,10 @@ export const BundleSchema = Struct(
 export const PredictorSchema = Struct(
   {
     type: StringEnum(PREDICTOR_TYPES, {
+      maxLength: 32, // bounded, since a CEL rule reads it
       description:
-        'Language of the predictor: python (a PythonPredictor class) or typescript (an exported predictor class).',
+        'Kind of predictor: python (a PythonPredictor class), typescript (an exported predictor class) or ' +
+        'onnx (an ONNXPredictor class given an onnx_client that runs predictor.models with onnxruntime).',
     }),
     path: Type.String({
       minLength: 1,
@@ -200,6 +206,7 @@ export const PredictorSchema = Struct(
     serverSideBatching: Type.Optional(ServerSideBatchingSchema),
     dependencies: DependenciesSchema,
     bundle: Type.Optional(BundleSchema),
+    models: Type.Optional(ModelsSchema),
   },
   {
     description: 'The code that serves predictions and how it runs.',
@@ -210,6 +217,7 @@ export const PredictorSchema = Struct(
           "the predictor's code must come from predictor.bundle " +
           '(cortex deploy uploads it) or be baked into predictor.image at /mnt/project',
       },
+      ...PREDICTOR_MODEL_RULES,
     ],
   },
 );
