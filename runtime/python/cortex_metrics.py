@@ -93,13 +93,3 @@ def flush():
             write_out(frame)
         except OSError:
             pass  # the front is gone; the process is about to end
-
-
-def wants_metrics_client(cls):
-    """Whether a predictor class's constructor declares `metrics_client`."""
-    import inspect
-
-    try:
-        return "metrics_client" in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False

@@ -26,6 +26,7 @@ from collections import OrderedDict
 
 from cortex_handler import PredictorError
 from cortex_logging import log
+from cortex_metrics import MetricsClient
 from cortex_payload import ClientError
 
 STORAGE_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -233,7 +234,8 @@ class ModelRegistry:
                     candidates = [v for v, (_, sig) in versions.items() if self.failed.get((key_name, v)) != sig]
                 if not candidates:
                     raise ModelError(
-                        f"{self.name_of((key_name, None))} has no version that loaded (the reasons are in the API's logs)",
+                        f"{self.name_of((key_name, None))} has no version that loaded"
+                        " (the reasons are in the API's logs)",
                         503,
                     )
                 version = max(candidates, key=by_version)
@@ -321,13 +323,15 @@ def build_predictor(cls, path, cfg, kind=None):
     models, client_arg, cls_name = cfg.get("models"), CLIENTS[ptype], CLASSES[ptype]
     params = dict(inspect.signature(cls.__init__).parameters)
     params.pop("self", None)
+    # Cortex 0.30-0.35's custom metrics: given to any class that declares it
+    metrics = {"metrics_client": MetricsClient()} if "metrics_client" in params else {}
     if not models:
         if client_arg in params and params[client_arg].default is inspect.Parameter.empty:
             raise PredictorError(
                 f"{cls_name}.__init__ in {path} takes {client_arg}, which serves the models of predictor.models;"
                 " add predictor.models (or multi_model_reloading) to cortex.yaml, or remove the parameter"
             )
-        return cls(cfg.get("config") or {})
+        return cls(cfg.get("config") or {}, **metrics)
     if client_arg not in params:
         raise PredictorError(
             f"{cls_name}.__init__ in {path} does not take {client_arg}, through which it gets the models of"
@@ -340,14 +344,18 @@ def build_predictor(cls, path, cfg, kind=None):
             " returns what it returned"
         )
     kwargs = {k: v for k, v in {"config": cfg.get("config") or {}}.items() if k in params}
+    kwargs.update(metrics)
     unknown = [
         n
         for n, p in params.items()
-        if n not in ("config", client_arg) and p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        if n not in ("config", client_arg, "metrics_client")
+        and p.default is p.empty
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
     if unknown:
         raise PredictorError(
-            f"{cls_name}.__init__ in {path} has an unsupported parameter {unknown[0]!r} (allowed: config, {client_arg})"
+            f"{cls_name}.__init__ in {path} has an unsupported parameter {unknown[0]!r}"
+            f" (allowed: config, {client_arg}, metrics_client)"
         )
     registry = ModelRegistry(models, cfg.get("project_dir"), cfg.get("api"))
     if ptype == "onnx":
