@@ -13,6 +13,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { PROXY_PROBE_HEADER as PROBE_HEADER } from '../operator/api/v1alpha1/pod-types.ts';
 import type { JsonLogger } from '../operator/util/log.ts';
 import { Deque } from './deque.ts';
 import { RuntimeMetrics } from './metrics.ts';
@@ -136,6 +137,13 @@ export class RequestProxy {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    // The activator confirms a waking replica on its traffic port (what it knows of a pod is its
+    // IP and the runtime's port); only its marked probe is answered here, any other /readyz is the
+    // user's.
+    if (req.headers[PROBE_HEADER] === 'readiness' && req.url === '/readyz') {
+      req.resume();
+      return this.readiness((status, value) => json(res, status, value));
+    }
     const started = performance.now();
     const { maxConcurrency, maxQueueLength } = this.options;
     if (this.draining) {
@@ -250,32 +258,33 @@ export class RequestProxy {
     res.req.resume();
   }
 
+  private readiness(answer: (status: number, value: unknown) => void): void {
+    if (this.draining) return answer(503, { status: 'not ready', reason: 'shutting down' });
+    void this.probeUpstream().then((reason) =>
+      reason === undefined ? answer(200, { status: 'ready' }) : answer(503, { status: 'not ready', reason }),
+    );
+  }
+
   private handleAdmin(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const json = (status: number, value: unknown) => {
-      const body = JSON.stringify(value);
-      res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-    };
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: `method ${req.method} not allowed` });
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return json(res, 405, { error: `method ${req.method} not allowed` });
+    }
     switch (path) {
       case '/healthz':
-        return json(200, { status: 'alive' });
+        return json(res, 200, { status: 'alive' });
       case '/readyz':
-        if (this.draining) return json(503, { status: 'not ready', reason: 'shutting down' });
-        return void this.probeUpstream().then((reason) =>
-          reason === undefined ? json(200, { status: 'ready' }) : json(503, { status: 'not ready', reason }),
-        );
+        return this.readiness((status, value) => json(res, status, value));
       case '/metrics':
         return void this.metrics.render().then(
           (text) => {
             res.writeHead(200, { 'Content-Type': this.metrics.contentType() });
             res.end(text);
           },
-          (error: unknown) => json(500, { error: `metrics: ${String(error)}` }),
+          (error: unknown) => json(res, 500, { error: `metrics: ${String(error)}` }),
         );
     }
-    json(404, { error: `no route ${path} (the admin port has /healthz, /readyz and /metrics)` });
+    json(res, 404, { error: `no route ${path} (the admin port has /healthz, /readyz and /metrics)` });
   }
 
   /** Whether the user's container accepts connections on pod.port: undefined when it does, else why not. */
@@ -294,6 +303,12 @@ export class RequestProxy {
       );
     });
   }
+}
+
+function json(res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 /** A request's headers without the hop-by-hop ones, as http.request takes them (repeated names kept). */

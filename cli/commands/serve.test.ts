@@ -150,10 +150,10 @@ test("serve with CORTEX_API_SPEC runs that spec, not cortex.yaml's API of the sa
   const { name, spec, projectDir } = specs[0];
   assert.equal(name, 'b');
   assert.equal(projectDir, two);
-  assert.deepEqual(spec.predictor.config, { k: 'from the resource' });
-  assert.equal(spec.predictor.threadsPerProcess, 3);
-  assert.equal(spec.predictor.logLevel, 'debug');
-  assert.equal(spec.predictor.processesPerReplica, 1, 'defaulted');
+  assert.deepEqual(spec.predictor?.config, { k: 'from the resource' });
+  assert.equal(spec.predictor?.threadsPerProcess, 3);
+  assert.equal(spec.predictor?.logLevel, 'debug');
+  assert.equal(spec.predictor?.processesPerReplica, 1, 'defaulted');
   assert.equal(spec.autoscaling.maxReplicaConcurrency, 7);
 });
 
@@ -170,7 +170,7 @@ test('serve reads CORTEX_API_SPEC from the environment; the folder needs no cort
     assert.equal(r.code, 0, r.stderr);
     assert.equal(specs[0].name, 'image-only');
     assert.equal(specs[0].projectDir, bare);
-    assert.deepEqual(specs[0].spec.predictor.serverSideBatching, { maxBatchSize: 4, batchInterval: '50ms' });
+    assert.deepEqual(specs[0].spec.predictor?.serverSideBatching, { maxBatchSize: 4, batchInterval: '50ms' });
   } finally {
     if (saved === undefined) delete process.env.CORTEX_API_SPEC;
     else process.env.CORTEX_API_SPEC = saved;

@@ -192,11 +192,12 @@ async function installRequirements(
 ): Promise<void> {
   const files = new Set<string>();
   for (const api of project.apis) {
-    if (api.spec.predictor.type !== 'python') continue;
+    const predictor = api.spec.predictor;
+    if (predictor?.type !== 'python') continue;
     // dependencies.sh runs before pip (it may install what pip builds against), in each replica
     // as it starts: its pip install happens there too, and a failure is the rollout's reason.
-    if (existsSync(path.resolve(snapshot.dir, api.spec.predictor.dependencies.shell))) continue;
-    const rel = path.relative(project.dir, path.resolve(project.dir, api.spec.predictor.dependencies.pip));
+    if (existsSync(path.resolve(snapshot.dir, predictor.dependencies.shell))) continue;
+    const rel = path.relative(project.dir, path.resolve(project.dir, predictor.dependencies.pip));
     const file = path.join(snapshot.dir, rel);
     if (existsSync(file)) files.add(file);
   }
