@@ -458,6 +458,12 @@ export const RealtimeApiSpecSchema = Struct(
         message: 'exactly one of predictor (a predictor class) and pod (your own containers) must be set',
         reason: 'FieldValueInvalid',
       },
+      {
+        rule: '!has(self.pod) || !has(self.compute) || !has(self.compute.gpu) || self.compute.gpu == 0',
+        message: 'compute.gpu must be 0 with pod: request GPUs in pod.containers[].compute.gpu',
+        fieldPath: '.compute.gpu',
+        reason: 'FieldValueInvalid',
+      },
     ],
   },
 );
