@@ -70,7 +70,7 @@ test('the 0.42 project loads unchanged into a pod API', () => {
   assert.equal(spec.networking.endpoint, '/sentiment');
 });
 
-test("the operator's objects: the proxy in front of the container, the Service on the proxy, the HPA on in-flight", () => {
+test("the operator's objects: the proxy before the container, the Service on the proxy, the HPA on in-flight", () => {
   const { deployment, service, hpa } = objects(loaded());
   const pod = deployment.spec!.template.spec!;
   assert.deepEqual(
