@@ -19,6 +19,7 @@ import { bytes, plural } from '../output.ts';
 import { ensureSupervisor, type SupervisorClient } from './client.ts';
 import { readState } from './state.ts';
 import { localIgnoredWarnings } from './ignored.ts';
+import { refusePodApisLocally } from './pod-apis.ts';
 import type { Layout } from './paths.ts';
 import type { DeployRequest, RolloutAction, RolloutEvent } from './protocol.ts';
 import { PACK_LIMITS, createSnapshot, listProjectFiles, removeSnapshot, type Snapshot } from './snapshot.ts';
@@ -97,6 +98,12 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
       validating.fail(plural(error.issues.length, 'problem'));
       throw new CliError(`${explainConfigError(error)}\nnothing was deployed`, ExitCode.Usage);
     }
+    throw error;
+  }
+  try {
+    refusePodApisLocally(project);
+  } catch (error) {
+    validating.fail('pod APIs need containers');
     throw error;
   }
   validating.done(plural(project.apis.length, 'API'));

@@ -12,6 +12,8 @@ const ajv = new Ajv({ allErrors: true, verbose: true, strictTypes: false, strict
 ajv.addKeyword('x-kubernetes-int-or-string');
 ajv.addKeyword('x-kubernetes-preserve-unknown-fields');
 ajv.addKeyword('x-kubernetes-validations'); // CEL rules: the API server runs them; validateSpec checks the same in code
+ajv.addKeyword('x-kubernetes-list-type'); // pod.containers is a list-map keyed by name; check-pod.ts checks the names
+ajv.addKeyword('x-kubernetes-list-map-keys');
 const validate = ajv.compile(RealtimeApiSpecSchema);
 
 const TYPE_WORDS: Record<string, string> = {

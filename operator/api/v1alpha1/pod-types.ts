@@ -235,6 +235,10 @@ export const PodSchema = Struct(
       minItems: 1,
       maxItems: POD_LIMITS.containers,
       description: "The replica's containers (unique names): one of them must serve HTTP on port.",
+      // keyed by name, as a Pod's containers: the API server refuses a duplicate name, and
+      // server-side apply merges container by container
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
     }),
   },
   {
@@ -242,12 +246,6 @@ export const PodSchema = Struct(
       "The API's own containers (Cortex 0.36-0.42's pod format), instead of predictor: each replica runs them " +
       "behind Cortex's proxy, which limits concurrency and reports in-flight requests for autoscaling.",
     'x-kubernetes-validations': [
-      {
-        rule: 'self.containers.all(c, self.containers.exists_one(d, d.name == c.name))',
-        message: 'container names must be unique',
-        fieldPath: '.containers',
-        reason: 'FieldValueDuplicate',
-      },
       {
         rule: `!has(self.port) || (self.port != ${PROXY_PORTS.traffic} && self.port != ${PROXY_PORTS.admin})`,
         message: `port must not be ${PROXY_PORTS.traffic} or ${PROXY_PORTS.admin} (the proxy listens there)`,

@@ -489,4 +489,4 @@ type DeepPartial<T> = T extends readonly (infer U)[]
 export type RealtimeApiSpecInput = DeepPartial<RealtimeApiSpec>;
 
 export type { PodSpec, ContainerSpec, ProbeSpec, PreStopSpec } from './pod-types.ts';
-export { PodSchema, PROXY_PORTS, PROXY_CONTAINER_NAME, POD_LIMITS } from './pod-types.ts';
+export { PodSchema, PROXY_PORTS, PROXY_CONTAINER_NAME, PROXY_PROBE_HEADER, POD_LIMITS } from './pod-types.ts';
