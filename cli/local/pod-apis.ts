@@ -31,11 +31,11 @@ export function refusePodApisLocally(project: LoadedProject, pathVar?: string): 
   if (pods.length === 0) return;
   const found = CONTAINER_RUNNERS.filter((r) => onPath(r, pathVar) !== undefined);
   const runner = found[0] ?? 'docker';
-  const looked = CONTAINER_RUNNERS.join(', ');
+  const looked = `${CONTAINER_RUNNERS.join(', ')} on PATH`;
   const lines = [
     `${project.file}: ${pods.map((a) => a.name).join(', ')} ${pods.length === 1 ? 'runs its' : 'run their'} own ` +
       'containers (pod:), and the local environment runs APIs as processes on this machine, not images.',
-    `Container runners on this machine: ${found.length > 0 ? found.join(', ') : `none (looked for ${looked} on PATH)`}.`,
+    `Container runners on this machine: ${found.length > 0 ? found.join(', ') : `none (looked for ${looked})`}.`,
     'Fix: deploy to a cluster environment (cortex deploy --env <name>; cortex env list), ' +
       `or run ${pods.length === 1 ? 'it' : 'each'} by hand, e.g.:`,
     ...pods.flatMap((a) => byHand(a.name, a.spec as PodApiSpec, runner)),
