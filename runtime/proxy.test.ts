@@ -206,6 +206,11 @@ test('readiness follows the container; a container that is down is a 502 that sa
   const upstream = await startUpstream();
   const up = await startProxy(upstream.port);
   assert.equal((await fetch(`http://127.0.0.1:${up.adminPort}/readyz`)).status, 200);
+  // the activator's marked probe on the traffic port is the proxy's; any other /readyz is the container's
+  const probe = await fetch(`${up.url}/readyz`, { headers: { 'x-cortex-probe': 'readiness' } });
+  assert.deepEqual([probe.status, await probe.json()], [200, { status: 'ready' }]);
+  assert.deepEqual(await (await fetch(`${up.url}/readyz`)).json(), { method: 'GET', path: '/readyz' });
+  assert.equal(await up.metric('cortex_requests_total', ',status_code="200"'), 1, 'the probe is not a request');
   assert.equal(await up.metric('cortex_workers_ready'), 1);
   up.child.kill('SIGKILL');
   upstream.child.kill('SIGKILL');

@@ -3,7 +3,7 @@
 // then store the bundle and server-side apply the RealtimeAPIs. Nothing is half-applied: a bad
 // object stops the deploy before the first write.
 import { ConfigError, explainConfigError, formatIssue, loadProject, type LoadedProject } from '../config/index.ts';
-import { KIND } from '../../operator/api/v1alpha1/index.ts';
+import { KIND, isPredictorApi } from '../../operator/api/v1alpha1/index.ts';
 import { CONFIG_MAPS, REALTIME_APIS } from '../../operator/kube/resources.ts';
 import { KubeError, isConflict, isNotFound, type KubeObject } from '../../operator/kube/client.ts';
 import { CliError, ExitCode } from '../errors.ts';
@@ -64,7 +64,8 @@ export async function deployToCluster(
   for (const w of project.warnings) reporter.warning(formatIssue(w));
 
   let packed: PackedProject | undefined;
-  if (!options.noBundle) {
+  // pod APIs run their own images: a project of only those has no code to upload
+  if (!options.noBundle && project.apis.some((a) => isPredictorApi(a.spec))) {
     const step = reporter.step('packing the project');
     packed = await packProject(project).catch((error: unknown) => {
       step.fail();
