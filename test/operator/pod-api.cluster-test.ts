@@ -1,13 +1,14 @@
 // A pod API (spec.pod, Cortex 0.36-0.42's containers) on the real control plane: the CRD's CEL
-// rules refuse malformed ones with their message; test/eras/v0_42's project, as `cortex deploy`
-// writes it, becomes a Deployment running the user's container behind cortex proxy; the pod the
-// API server has is then run here as processes (no kubelet: kwok's nodes) bound to its loopback
-// IP and serves through the proxy; containers' GPUs place the replica, and a request no node can
-// hold is said in the status. The operator runs as a local process impersonating its
-// ServiceAccount. Not part of `npm test`: `npm run test:cluster`.
+// rules refuse malformed ones with their message; test/eras/v0_42's project, refused by the
+// local environment and deployed by `cortex deploy -e <cluster env>`, becomes a Deployment
+// running the user's container behind cortex proxy; the pod the API server has is then run here
+// as processes (no kubelet: kwok's nodes) bound to its loopback IP and serves through the proxy;
+// containers' GPUs place the replica, and a request no node can hold is said in the status. The
+// operator runs as a local process impersonating its ServiceAccount.
+// Not part of `npm test`: `npm run test:cluster`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOOPBACK_POD_CIDR, type Cluster } from '../cluster/cluster.ts';
@@ -16,8 +17,7 @@ import { startTestCluster } from '../helpers/test-cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { loopbackOnly } from '../autoscaling/runtimes.ts';
 import { startPodApi, type PodApiProcesses } from '../helpers/pod-api-process.ts';
-import { loadProject } from '../../cli/config/load.ts';
-import { realtimeApis } from '../../cli/cluster/manifests.ts';
+import { copyProject, localEnv, type LocalEnv } from '../helpers/local.ts';
 import { PROXY_PROBE_HEADER } from '../../operator/api/v1alpha1/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -43,6 +43,8 @@ describe('pod APIs on the control plane', { concurrency: false }, () => {
   let cluster: Cluster;
   let operator: OperatorProcess | undefined;
   let replica: PodApiProcesses | undefined;
+  let cli: LocalEnv | undefined;
+  let project: string | undefined;
   const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
   const json = (args: string[]): Promise<Obj> => cluster.kubectl.json<Obj>(args);
   const apply = (manifest: string, ...flags: string[]) =>
@@ -53,6 +55,17 @@ describe('pod APIs on the control plane', { concurrency: false }, () => {
       let poolsFile: string;
       ({ dir, poolsFile, cluster } = await startTestCluster('cortex-pod-api-test', NS, { podCidr: LOOPBACK_POD_CIDR }));
       operator = await startOperator(cluster, dir, { nodePoolsFile: poolsFile });
+      cli = await localEnv();
+      const configured = await cli.cortex([
+        'env',
+        'configure',
+        'test',
+        '--kubeconfig',
+        cluster.kubeconfig,
+        '--namespace',
+        NS,
+      ]);
+      assert.equal(configured.code, 0, configured.stderr);
     },
     { timeout: BUILD_TIMEOUT_MS },
   );
@@ -60,6 +73,8 @@ describe('pod APIs on the control plane', { concurrency: false }, () => {
   after(async () => {
     await replica?.stop();
     await operator?.stop();
+    await cli?.cleanup();
+    if (project) rmSync(project, { recursive: true, force: true });
     if (process.exitCode || process.env.CORTEX_TEST_OPERATOR_LOG) {
       process.stderr.write(`--- operator log (last 60 lines) ---\n${operator?.logs.slice(-60).join('\n')}\n`);
       process.stderr.write(`--- replica log (last 40 lines) ---\n${replica?.logs.slice(-40).join('\n')}\n`);
@@ -118,10 +133,20 @@ describe('pod APIs on the control plane', { concurrency: false }, () => {
     "a 0.42 project's pod API: the proxy and the container in one pod, serving through the proxy",
     { timeout: 180_000 },
     async () => {
-      const project = loadProject(PROJECT);
-      const [api] = realtimeApis(project, undefined, NS);
-      api.spec.pod!.port = POD_PORT;
-      await apply(JSON.stringify(api));
+      project = copyProject(PROJECT);
+      const config = path.join(project, 'cortex.yaml');
+      writeFileSync(config, readFileSync(config, 'utf8').replace(/\b9000\b/g, String(POD_PORT)));
+
+      const local = await cli!.cortex(['deploy', project]);
+      assert.equal(local.code, 2, local.stderr);
+      assert.match(local.stderr, /sentiment runs its own containers \(pod:\), and the local environment runs APIs/);
+      assert.match(local.stderr, /Fix: deploy to a cluster environment/);
+      assert.match(local.stderr, /Nothing was deployed\./);
+
+      const deployed = await cli!.cortex(['deploy', project, '-e', 'test', '--wait', '--timeout', '2m']);
+      assert.equal(deployed.code, 0, `${deployed.stdout}\n${deployed.stderr}`);
+      assert.doesNotMatch(deployed.stderr, /uploading the bundle/, 'a pod API has no code to upload');
+      assert.match(deployed.stdout + deployed.stderr, /sentiment created and live in test/);
 
       const deployment = await waitFor(
         'the Deployment',
