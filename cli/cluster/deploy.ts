@@ -3,14 +3,14 @@
 // then store the bundle and server-side apply the RealtimeAPIs. Nothing is half-applied: a bad
 // object stops the deploy before the first write.
 import { ConfigError, explainConfigError, formatIssue, loadProject, type LoadedProject } from '../config/index.ts';
-import { KIND, isPredictorApi } from '../../operator/api/v1alpha1/index.ts';
+import { KIND } from '../../operator/api/v1alpha1/index.ts';
 import { CONFIG_MAPS, REALTIME_APIS } from '../../operator/kube/resources.ts';
 import { KubeError, isConflict, isNotFound, type KubeObject } from '../../operator/kube/client.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { bytes, plural } from '../output.ts';
 import { bundleObjects, packProject, type PackedProject } from './pack.ts';
 import { FIELD_MANAGER, talk, type Connection } from './connect.ts';
-import { realtimeApis, type RealtimeApiObject } from './manifests.ts';
+import { needsBundle, realtimeApis, type RealtimeApiObject } from './manifests.ts';
 import type { DeployReporter } from '../local/deploy.ts';
 
 /** What a cluster deploy reports: the same steps and warnings as a local one. */
@@ -65,7 +65,7 @@ export async function deployToCluster(
 
   let packed: PackedProject | undefined;
   // pod APIs run their own images: a project of only those has no code to upload
-  if (!options.noBundle && project.apis.some((a) => isPredictorApi(a.spec))) {
+  if (!options.noBundle && needsBundle(project)) {
     const step = reporter.step('packing the project');
     packed = await packProject(project).catch((error: unknown) => {
       step.fail();

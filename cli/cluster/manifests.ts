@@ -28,6 +28,11 @@ export interface ProjectManifests {
   apis: RealtimeApiObject[];
 }
 
+/** Whether a project has code to upload: pod APIs run their own images, predictor APIs need the folder. */
+export function needsBundle(project: LoadedProject): boolean {
+  return project.apis.some((a) => isPredictorApi(a.spec));
+}
+
 /**
  * The RealtimeAPIs of a project, pointing at `bundle` (absent: each API's predictor.image must
  * hold the project at /mnt/project). `namespace` undefined leaves it out (kubectl's current one).
