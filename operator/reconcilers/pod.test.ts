@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyDefaults, gpusPerReplica, type RealtimeApiSpecInput } from '../api/v1alpha1/index.ts';
+import { PROXY_PORTS, applyDefaults, gpusPerReplica, type RealtimeApiSpecInput } from '../api/v1alpha1/index.ts';
 import { selectPool, type NodePool } from '../node-pools.ts';
 import { deploymentReconciler, RUNTIME_PORT, SPEC_HASH_ANNOTATION } from './deployment.ts';
 import { desiredService } from './service.ts';
@@ -59,6 +59,7 @@ test("a pod API's replica: cortex proxy in front, then the user's containers as 
     ['cortex-proxy', 'server', 'sidecar'],
   );
   const [proxy, server, sidecar] = pod.containers;
+  assert.equal(PROXY_PORTS.traffic, RUNTIME_PORT, 'the port validation reserves is the one the proxy gets');
   assert.equal(proxy.image, 'cortex/runtime:test');
   assert.deepEqual(proxy.command, [
     'cortex', 'proxy', '--api', 'text', '--port', String(RUNTIME_PORT), '--admin-port', '15000',
