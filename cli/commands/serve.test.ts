@@ -193,3 +193,12 @@ test('serve: a CORTEX_API_SPEC of another API, not JSON or invalid is a usage er
     /CORTEX_API_SPEC of b is not a valid spec:\n {2}predictor\.threadsPerProcess: /,
   );
 });
+
+test('serve of a pod API (its own containers) says what runs it instead', async () => {
+  const v042 = new URL('../../test/eras/v0_42', import.meta.url).pathname;
+  const { f, started } = serving();
+  const r = await cortex(f, 'serve', v042);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /sentiment runs its own containers \(pod\), and cortex serve runs a predictor/);
+  assert.equal(started.length, 0);
+});
