@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { parseMemBytes, type RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
+import { parseMemBytes, type PredictorSpec } from '../operator/api/v1alpha1/index.ts';
 import type { Logger } from '../operator/util/log.ts';
 import { ensureVenv, evict, findVenv, keptInterpreterId, markUsed } from './venv-cache.ts';
 
@@ -381,7 +381,7 @@ export async function runShellDependencies(options: ShellScript, logger: Logger)
  * recorded in that folder so that the image's replicas skip them.
  */
 export async function prepareDependencies(
-  predictor: RealtimeApiSpec['predictor'],
+  predictor: PredictorSpec,
   projectDir: string,
   logger: Logger,
   bakeInto?: string,

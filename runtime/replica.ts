@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
-import { parseDurationMs } from '../operator/api/v1alpha1/index.ts';
+import { parseDurationMs, predictorOf } from '../operator/api/v1alpha1/index.ts';
 import { DependencyError, prepareDependencies, runsInPython } from './deps.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { apiLogger } from '../operator/util/log.ts';
@@ -49,7 +49,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   // ms since the process started (Node's time origin): Node and the CLI's modules loaded
   const entered = performance.now();
   const { spec, name, projectDir } = options;
-  const predictor = spec.predictor;
+  const predictor = predictorOf(spec, 'cortex serve');
   const logger = apiLogger(name, predictor.logLevel);
   // Each replica its own TMPDIR (Python's tempfile, Node's os.tmpdir()): replicas of different APIs
   // on one machine shared /tmp, and Cortex's examples write fixed names like model.pkl there.

@@ -76,6 +76,13 @@ export async function runServe(flags: ServeOptions, f: ServeFactory): Promise<vo
     flags.apiSpec !== undefined
       ? resolveApiSpec(flags.apiSpec, flags.config, flags.api)
       : resolveApi(f.io, flags.config, flags.api);
+  if (spec.predictor === undefined) {
+    throw new CliError(
+      `${name} runs its own containers (pod), and cortex serve runs a predictor: ` +
+        "a pod API's replicas run its containers behind cortex proxy; deploy it with cortex deploy",
+      2,
+    );
+  }
   // Signals are handled from the start: before the replica is up (say, during a pip
   // install) there is nothing to drain, so SIGTERM ends at once, cleaning up on 'exit'.
   let replica: Pick<Replica, 'port' | 'stop'> | undefined;

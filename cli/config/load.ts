@@ -26,6 +26,7 @@ import {
 import { FIELD_TABLE, fromSnakeCase, toSnakePath } from './snake-case.ts';
 import { suggest } from './suggest.ts';
 import { YamlSource } from './yaml-source.ts';
+import { cortex042Fields } from './pod-section.ts';
 import { checkProjectFiles } from './project-files.ts';
 import { checkModelFiles, modelsAsSpec } from './models-section.ts';
 import {
@@ -62,7 +63,11 @@ export interface LoadedProject {
 const COMPUTED_FROM: Record<string, string[]> = {
   'networking.endpoint': ['name'],
   'autoscaling.init_replicas': ['autoscaling.min_replicas'],
-  'autoscaling.target_replica_concurrency': ['predictor.processes_per_replica', 'predictor.threads_per_process'],
+  'autoscaling.target_replica_concurrency': [
+    'predictor.processes_per_replica',
+    'predictor.threads_per_process',
+    'pod.max_concurrency',
+  ],
 };
 
 /** Names looked for when loadProject is given a folder, in this order. */
@@ -222,7 +227,10 @@ class Loader {
     const renamed = handlerAsPredictor(written);
     if (renamed.conflict) this.issue(name, base, ['handler'], BOTH_SECTIONS.message, BOTH_SECTIONS.fix, 'key');
     this.section = renamed.section;
-    const raw = renamed.api;
+    // Cortex 0.36-0.42 (pod:) moved node_groups and renamed target_replica_concurrency
+    const podForm = cortex042Fields(renamed.api);
+    for (const p of podForm.problems) this.issue(name, base, p.field, p.message, p.fix, 'key');
+    const raw = podForm.api;
 
     const models = isPlainObject(renamed.api.predictor) ? modelsAsSpec(renamed.api.predictor) : undefined;
     if (models) renamed.api.predictor = models.predictor;

@@ -37,15 +37,15 @@ test("every era's model fields become predictor.models", () => {
   ];
   for (const [type, yaml, want] of cases) {
     const { project: loaded } = load(api(type, yaml));
-    assert.deepEqual(loaded.apis[0].spec.predictor.models, want, yaml);
-    assert.equal(loaded.apis[0].spec.predictor.type, type);
+    assert.deepEqual(loaded.apis[0].spec.predictor?.models, want, yaml);
+    assert.equal(loaded.apis[0].spec.predictor?.type, type);
   }
   // Cortex 0.34-0.35: the section is handler, the client model_client; the field is the same
   const handler = load(
     '- name: a\n  kind: RealtimeAPI\n  handler:\n    type: python\n    path: predictor.py\n' +
       '    multi_model_reloading:\n      dir: models\n',
   ).project;
-  assert.deepEqual(handler.apis[0].spec.predictor.models, { dir: 'models' });
+  assert.deepEqual(handler.apis[0].spec.predictor?.models, { dir: 'models' });
   const warned = load(api('onnx', '    model_path: model.onnx\n    signature_key: predict\n')).project.warnings;
   assert.deepEqual(
     warned.map((w) => [w.line, w.field]),

@@ -19,6 +19,7 @@ import { bytes, plural } from '../output.ts';
 import { ensureSupervisor, type SupervisorClient } from './client.ts';
 import { readState } from './state.ts';
 import { localIgnoredWarnings } from './ignored.ts';
+import { refusePodApisLocally } from './pod-apis.ts';
 import type { Layout } from './paths.ts';
 import type { DeployRequest, RolloutAction, RolloutEvent } from './protocol.ts';
 import {
@@ -104,6 +105,12 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
       validating.fail(plural(error.issues.length, 'problem'));
       throw new CliError(`${explainConfigError(error)}\nnothing was deployed`, ExitCode.Usage);
     }
+    throw error;
+  }
+  try {
+    refusePodApisLocally(project);
+  } catch (error) {
+    validating.fail('pod APIs need containers');
     throw error;
   }
   validating.done(plural(project.apis.length, 'API'));
@@ -203,13 +210,14 @@ async function installRequirements(
   // one install per requirements file and runtime requirements (the replica's venv cache key)
   const files = new Map<string, [file: string, extra: string[]]>();
   for (const api of project.apis) {
-    if (!runsInPython(api.spec.predictor.type)) continue;
+    const predictor = api.spec.predictor;
+    if (predictor === undefined || !runsInPython(predictor.type)) continue;
     // dependencies.sh runs before pip (it may install what pip builds against), in each replica
     // as it starts: its pip install happens there too, and a failure is the rollout's reason.
-    if (existsSync(path.resolve(snapshot.dir, api.spec.predictor.dependencies.shell))) continue;
-    const rel = path.relative(project.dir, path.resolve(project.dir, api.spec.predictor.dependencies.pip));
+    if (existsSync(path.resolve(snapshot.dir, predictor.dependencies.shell))) continue;
+    const rel = path.relative(project.dir, path.resolve(project.dir, predictor.dependencies.pip));
     const file = path.join(snapshot.dir, rel);
-    const extra = runtimeRequirements(api.spec.predictor.type, file);
+    const extra = runtimeRequirements(predictor.type, file);
     if (existsSync(file) || extra.length > 0) files.set(`${file}\0${extra.join(' ')}`, [file, extra]);
   }
   for (const [file, extra] of files.values()) {

@@ -19,6 +19,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { RUNTIME_PORT } from '../reconcilers/deployment.ts';
+import { PROXY_PROBE_HEADER as PROBE_HEADER } from '../api/v1alpha1/pod-types.ts';
 import { forward, jsonError } from './proxy.ts';
 import { routeOf } from './route.ts';
 
@@ -338,6 +339,8 @@ export class Activator {
     try {
       const res = await fetch(`http://${host}:${this.o.replicaPort ?? RUNTIME_PORT}/readyz`, {
         signal: AbortSignal.timeout(1000),
+        // a pod API's proxy answers this probe itself instead of forwarding it (runtime/proxy.ts)
+        headers: { [PROBE_HEADER]: 'readiness' },
       });
       await res.arrayBuffer();
       return res.ok;

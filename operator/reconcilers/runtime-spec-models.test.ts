@@ -29,8 +29,8 @@ test('an onnx API with models reaches the replica as it was reconciled', () => {
     models: { dir: 'models', cacheSize: 2, diskCacheSize: 4, reloadInterval: '30s' },
   });
   const served = parseRuntimeSpec(runtimeSpecJson(api), 'mlp');
-  assert.equal(served.spec.predictor.type, 'onnx');
-  assert.deepEqual(served.spec.predictor.models, {
+  assert.equal(served.spec.predictor?.type, 'onnx');
+  assert.deepEqual(served.spec.predictor?.models, {
     dir: 'models',
     cacheSize: 2,
     diskCacheSize: 4,
