@@ -16,6 +16,7 @@ import {
   type PolicyRule,
 } from './types.ts';
 import { RUNTIME_SPEC_ENV, runtimeApi } from './runtime-spec.ts';
+import { addApiKeysVolume } from './api-keys.ts';
 
 /** Port `cortex serve` listens on in every replica. */
 export const RUNTIME_PORT = 8888;
@@ -177,6 +178,8 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
       terminationMessagePolicy: 'FallbackToLogsOnError',
     });
   }
+
+  if (api.spec.networking.auth === 'api_key') addApiKeysVolume(api.name, volumes, mounts, env);
 
   const container: V1Container = {
     name: CONTAINER,
