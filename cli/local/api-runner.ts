@@ -5,6 +5,7 @@
 // gateway to them, then stop the old ones (SIGTERM: they finish what they hold). A new version
 // whose replica exits before it is ready (failed install, failed __init__, bad code) is
 // stopped; the old one never stopped serving.
+import type { AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -96,6 +97,12 @@ export class ApiRunner {
   get endpoint(): string {
     const version = this.next?.run.version ?? this.current?.version ?? this.record.version;
     return version?.spec.networking.endpoint ?? `/${this.name}`;
+  }
+
+  /** networking.auth of the version that serves now (the gateway checks keys by it). */
+  get auth(): AuthMode {
+    const version = this.current?.version ?? this.record.version;
+    return version?.spec.networking.auth ?? 'none';
   }
 
   /** Whether replicas run (or should): false for an API whose only version failed. */
