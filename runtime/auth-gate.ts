@@ -39,15 +39,16 @@ export class AuthMetrics {
   }
 }
 
-/** Checks `req` against `ring`: the key's name when it may pass, else undefined after answering 401/429. */
+/** Checks `req` against `ring` (and its rate limit unless `limit` is false); a refusal is answered here. */
 export function admit(
   ring: KeyRing,
   api: string,
   metrics: AuthMetrics,
   req: http.IncomingMessage,
   res: http.ServerResponse,
+  limit = true,
 ): Verdict {
-  const verdict = ring.check(req.headers.authorization);
+  const verdict = ring.check(req.headers.authorization, limit);
   metrics.count(api, verdict);
   if (!verdict.ok) refuse(req, res, verdict);
   return verdict;

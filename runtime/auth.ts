@@ -132,8 +132,12 @@ export class KeyRing {
     this.entries = next;
   }
 
-  /** Checks an Authorization header's value (undefined: none sent) and takes a token. */
-  check(authorization: string | undefined): Verdict {
+  /**
+   * Checks an Authorization header's value (undefined: none sent) and takes a token from the
+   * key's bucket, unless `limit` is false (the activator: the replica it passes the request to
+   * takes the token, and a request must not pay twice).
+   */
+  check(authorization: string | undefined, limit = true): Verdict {
     const presented = bearer(authorization);
     if (presented === undefined) {
       return {
@@ -157,7 +161,7 @@ export class KeyRing {
       };
     }
     const rate = entry.record.requestsPerSecond;
-    if (rate === undefined) return { ok: true, key: entry.id };
+    if (rate === undefined || !limit) return { ok: true, key: entry.id };
     const now = this.now();
     entry.tokens = Math.min(bucketSize(entry.record), entry.tokens + ((now - entry.at) / 1000) * rate);
     entry.at = now;

@@ -39,4 +39,4 @@ export function addApiKeysVolume(api: string, volumes: V1Volume[], mounts: V1Vol
 }
 
 /** The activator reads the keys Secrets of every namespace (by label) to check held requests. */
-export const apiKeysRbac: PolicyRule[] = [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] }];
+export const apiKeysRbac: PolicyRule[] = [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }];
