@@ -77,7 +77,7 @@ test('without a valid key: 401 with WWW-Authenticate, and the API at zero is not
   assert.deepEqual(wakes, ['ml/secured', 'ml/open']);
 });
 
-test('a valid key is passed on with its Authorization (the replica checks and limits it); a revoke applies at once', async () => {
+test('a valid key is passed on with its Authorization (the replica limits it); a revoke applies at once', async () => {
   replicaIps = ['127.0.0.1'];
   const k = newKey('limited', { requestsPerSecond: 1, burst: 1 });
   keys.replace(new Map([['limited', k.record]]));
