@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { applyDefaults, type AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import { hashKey, keyId } from '../../runtime/auth.ts';
 import type { ApiRecord } from '../local/state.ts';
 import { localKeysDir } from '../local/keys.ts';
-import { cortexIn as cortex, testFactory } from './testing.ts';
+import { apiStatus, cortexIn as cortex, prodEnv, supervisorStatus, testFactory } from './testing.ts';
 
 function withApis(apis: Record<string, AuthMode>) {
   const records: Record<string, ApiRecord> = {};
@@ -113,5 +114,33 @@ test('bad input is refused with what to do, and nothing is written', async () =>
     assert.match(r.stdout, /^ctx_k[0-9a-f]{8}_\S{43}\n$/);
   } finally {
     f.cleanup();
+  }
+});
+
+test('predict --api-key (or CORTEX_API_KEY) sends Authorization: Bearer locally; a cluster says why not', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cortex-predict-key-'));
+  const sample = path.join(dir, 'sample.json');
+  writeFileSync(sample, '{}');
+  const seen: (string | null)[] = [];
+  const f = testFactory({
+    environments: [prodEnv],
+    local: {
+      status: () => Promise.resolve(supervisorStatus([apiStatus()])),
+      fetch: (url, init) => {
+        seen.push(new Request(url, init).headers.get('authorization'));
+        return Promise.resolve(new Response('{}', { headers: { 'content-type': 'application/json' } }));
+      },
+    },
+  });
+  try {
+    assert.equal((await cortex(f, 'predict', 'iris', sample, '--api-key', 'ctx_me_x')).code, 0);
+    assert.equal((await cortex(f, 'predict', 'iris', sample)).code, 0);
+    assert.deepEqual(seen, ['Bearer ctx_me_x', null]);
+    const cluster = await cortex(f, 'predict', 'iris', sample, '--api-key', 'ctx_me_x', '-e', 'prod');
+    assert.equal(cluster.code, 2);
+    assert.match(cluster.stderr, /--api-key works locally only: .*service proxy, which takes the Authorization header/);
+  } finally {
+    f.cleanup();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
