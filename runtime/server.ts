@@ -219,7 +219,7 @@ export class RuntimeServer {
     if (declaredLength > maxBodyBytes) return this.tooLarge(req, res);
 
     const exchange = this.pending.open(res);
-    exchange.apiKey = apiKey;
+    if (apiKey !== undefined) exchange.apiKey = apiKey;
     res.once('close', () => {
       // Closed before it was answered: the client went away. A job still queued never runs.
       if (!exchange.open) return;
