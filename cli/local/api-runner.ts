@@ -5,10 +5,10 @@
 // gateway to them, then stop the old ones (SIGTERM: they finish what they hold). A new version
 // whose replica exits before it is ready (failed install, failed __init__, bad code) is
 // stopped; the old one never stopped serving.
-import type { AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import type { Logger } from '../../operator/util/log.ts';
 import { isInside, type Layout } from './paths.ts';
 import type { ApiStatus, DeployRequest, ReplicaStatus, RolloutAction, RolloutEvent } from './protocol.ts';
