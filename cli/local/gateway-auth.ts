@@ -4,8 +4,9 @@
 // takes effect within a second without a redeploy. Locally only the gateway checks: replicas
 // listen on the loopback address and are reached through it.
 //
-// Every refusal is a line in the supervisor's log (the key's name on a 429, never a key); the
-// counter by key name and result is the runtime's (cortex_api_key_requests_total).
+// Every refusal is a line in the supervisor's log (the key's name on a 429, never a key). The
+// gateway has no metrics endpoint: its counter (the runtime's cortex_api_key_requests_total) is
+// kept for a caller that registers it (the tests).
 import type http from 'node:http';
 import type { AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import type { JsonLogger } from '../../operator/util/log.ts';

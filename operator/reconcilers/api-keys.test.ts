@@ -31,7 +31,7 @@ test('auth: api_key mounts the keys Secret (optional, read-only) and tells corte
   const pod = deployment('api_key');
   assert.deepEqual(
     pod.volumes?.find((v) => v.name === 'api-keys'),
-    { name: 'api-keys', secret: { secretName: apiKeysSecretName('iris'), optional: true, defaultMode: 0o440 } },
+    { name: 'api-keys', secret: { secretName: apiKeysSecretName('iris'), optional: true, defaultMode: 0o444 } },
   );
   const c = pod.containers[0];
   assert.deepEqual(

@@ -31,8 +31,10 @@ export function apiKeysSecretName(api: string): string {
 export function addApiKeysVolume(api: string, volumes: V1Volume[], mounts: V1VolumeMount[], env: V1EnvVar[]): void {
   volumes.push({
     name: 'api-keys',
-    // optional: no Secret yet means no key yet (every prediction 401), not a pod that cannot start
-    secret: { secretName: apiKeysSecretName(api), optional: true, defaultMode: 0o440 },
+    // optional: no Secret yet means no key yet (every prediction 401), not a pod that cannot start.
+    // 0444: the files are root's and the runtime runs as the image's user (10001, no fsGroup); they
+    // hold hashes only, and the predictor in the same container could not be kept from them anyway
+    secret: { secretName: apiKeysSecretName(api), optional: true, defaultMode: 0o444 },
   });
   mounts.push({ name: 'api-keys', mountPath: API_KEYS_MOUNT, readOnly: true });
   env.push({ name: API_KEYS_DIR_ENV, value: API_KEYS_MOUNT });

@@ -180,6 +180,21 @@ describe(
       assert.deepEqual(secrets.items, []);
     });
 
+    test('the API server refuses an unknown auth mode (the CRD schema): nothing is stored', async () => {
+      const bad = JSON.stringify({
+        apiVersion: 'cortex.dev/v1alpha1',
+        kind: 'RealtimeAPI',
+        metadata: { name: 'typo', namespace: NS },
+        spec: { predictor: { type: 'typescript', path: 'predictor.ts' }, networking: { auth: 'apikey' } },
+      });
+      await assert.rejects(
+        cluster.kubectl(['apply', '--server-side', '--field-manager=test', '-f', '-'], { input: bad }),
+        /spec\.networking\.auth: Unsupported value: "apikey": supported values: "none", "api_key"/,
+      );
+      const list = await get(`/apis/cortex.dev/v1alpha1/namespaces/${NS}/realtimeapis`);
+      assert.deepEqual(list.items, []);
+    });
+
     test(
       'auth: api_key: the replica mounts the keys Secret and refuses every request until a key exists',
       { timeout: 5 * 60_000 },
@@ -207,7 +222,7 @@ describe(
         assert.deepEqual(pod.volumes.find((v: Obj) => v.name === 'api-keys').secret, {
           secretName: apiKeysSecretName(API),
           optional: true,
-          defaultMode: 0o440,
+          defaultMode: 0o444,
         });
         assert.ok(pod.containers[0].env.some((e: Obj) => e.name === API_KEYS_DIR_ENV));
         await waitFor('a ready replica', async () => runtimes!.readyIps().length > 0, 4 * 60_000);
