@@ -7,6 +7,8 @@ import type { RealtimeApi } from '../operator/api/v1alpha1/index.ts';
 import type { Replica, ReplicaOptions } from '../runtime/replica.ts';
 import { serveFactory } from './serve-main.ts';
 import { connect, explain, loadKubeConfig } from './cluster/connect.ts';
+import { clusterKeyStore } from './cluster/api-keys.ts';
+import type { KeyStore } from './local/keys.ts';
 import { deployToCluster, type ClusterDeployReporter } from './cluster/deploy.ts';
 import { REALTIME_APIS } from '../operator/kube/resources.ts';
 import type { ClusterDeployResult } from './cluster/deploy.ts';
@@ -82,6 +84,8 @@ export interface ClusterSession {
   delete(name: string): Promise<void>;
   /** Throws a CliError saying why unless the cluster answers and has the RealtimeAPI resource. */
   check(): Promise<void>;
+  /** The API's keys Secret (cortex api-key). */
+  apiKeys(api: RealtimeApi): KeyStore;
 }
 
 /** Something that can be stopped (a process signal listener, a running replica). */
@@ -157,6 +161,7 @@ export function clusterSession(env: ClusterEnvironment): ClusterSession {
     predict: (name, body, contentType) => predictThroughProxy(conn, name, body, contentType),
     restart: (name) => restartApi(conn, name),
     delete: (name) => deleteApi(conn, name),
+    apiKeys: (api) => clusterKeyStore(conn, api),
     async check() {
       try {
         await conn.client.list(REALTIME_APIS, env.namespace, { limit: 1 });

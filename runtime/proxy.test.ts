@@ -6,6 +6,10 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, test } from 'node:test';
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newKey } from './auth.ts';
 
 const CORTEX = new URL('../cli/bin/cortex.ts', import.meta.url).pathname;
 const UPSTREAM = new URL('./fixtures/upstream-server.mjs', import.meta.url).pathname;
@@ -233,5 +237,31 @@ test('SIGTERM: not ready, no new connections, admitted requests (queued too) ans
     [200, 200],
   );
   assert.deepEqual(await exited, [0, null]);
+  upstream.child.kill('SIGKILL');
+});
+
+test('auth api_key: no key or a wrong one is a 401 that never reaches the container; the key stays here', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cortex-proxy-keys-'));
+  const { key, record } = newKey('ci-bot');
+  writeFileSync(join(dir, 'ci-bot'), JSON.stringify(record));
+  const upstream = await startUpstream();
+  const proxy = await startProxy(upstream.port, '--api-keys', dir);
+  const before = (await upstream.state()).order.length;
+  const missing = await fetch(`${proxy.url}/headers`);
+  assert.equal(missing.status, 401);
+  assert.match(missing.headers.get('www-authenticate') ?? '', /Bearer/);
+  const wrong = await fetch(`${proxy.url}/headers`, { headers: { authorization: `Bearer ${key}x` } });
+  assert.equal(wrong.status, 401);
+  assert.equal((await upstream.state()).order.length, before, 'nothing refused reached the container');
+
+  const ok = await fetch(`${proxy.url}/headers`, { headers: { authorization: `Bearer ${key}`, 'x-id': 'k' } });
+  assert.equal(ok.status, 200);
+  const seen = (await ok.json()) as Record<string, string>;
+  assert.equal(seen['x-id'], 'k');
+  assert.equal(seen.authorization, undefined, 'the key stays in the proxy');
+  assert.equal(await proxy.metric('cortex_api_key_requests_total', ',api_key="ci-bot",result="allowed"'), 1);
+  assert.equal(await proxy.metric('cortex_api_key_requests_total', ',api_key="",result="missing"'), 1);
+  assert.ok(!proxy.lines.some((l) => JSON.stringify(l).includes(key.slice(12))), 'no key in the logs');
+  proxy.child.kill('SIGKILL');
   upstream.child.kill('SIGKILL');
 });

@@ -17,6 +17,8 @@ import { PROXY_PROBE_HEADER as PROBE_HEADER } from '../operator/api/v1alpha1/pod
 import type { JsonLogger } from '../operator/util/log.ts';
 import { Deque } from './deque.ts';
 import { RuntimeMetrics } from './metrics.ts';
+import type { KeyRing } from './auth.ts';
+import { admit, AuthMetrics } from './auth-gate.ts';
 
 export interface ProxyOptions {
   api: string;
@@ -32,6 +34,11 @@ export interface ProxyOptions {
   /** pod.maxQueueLength: requests waiting here beyond maxConcurrency before 503. */
   maxQueueLength: number;
   logger: JsonLogger;
+  /**
+   * networking.auth: api_key: every request needs a valid key before it is queued (runtime/auth.ts);
+   * the Authorization header is not forwarded. Undefined (auth: none): nothing is checked.
+   */
+  auth?: { keys: KeyRing };
 }
 
 /** One admitted request, from arrival to its answer. */
@@ -71,6 +78,7 @@ export class RequestProxy {
   private stopped = false;
   private upstreamUp = false;
   private idle: (() => void) | undefined;
+  private readonly authMetrics: AuthMetrics | undefined;
 
   constructor(options: ProxyOptions) {
     this.options = options;
@@ -80,6 +88,7 @@ export class RequestProxy {
       // a proxy has no workers: 1 while the user's container accepts connections
       workersReady: () => (this.upstreamUp ? 1 : 0),
     });
+    if (options.auth) this.authMetrics = new AuthMetrics({ registry: this.metrics.registry });
     // No request timeout: a queued request's body is only read once admitted, which may be long
     // after its headers arrived; headers must still arrive promptly.
     this.traffic = http.createServer(
@@ -151,6 +160,8 @@ export class RequestProxy {
       res.setHeader('Connection', 'close');
       return this.refuse(res, started, 'this replica is shutting down; retry');
     }
+    const keys = this.options.auth?.keys;
+    if (keys !== undefined && !admit(keys, this.options.api, this.authMetrics!, req, res).ok) return;
     if (this.active >= maxConcurrency && this.queued >= maxQueueLength) {
       this.metrics.reject('over_capacity');
       res.setHeader('Retry-After', '1');
@@ -180,7 +191,7 @@ export class RequestProxy {
       port: this.options.upstreamPort,
       method: req.method,
       path: req.url,
-      headers: endToEnd(req.rawHeaders),
+      headers: endToEnd(req.rawHeaders, this.options.auth !== undefined),
       agent: this.agent,
     });
     exchange.upstream = upstream;
@@ -312,11 +323,11 @@ function json(res: http.ServerResponse, status: number, value: unknown): void {
 }
 
 /** A request's headers without the hop-by-hop ones, as http.request takes them (repeated names kept). */
-function endToEnd(raw: string[]): Record<string, string | string[]> {
+function endToEnd(raw: string[], dropAuthorization: boolean): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
-    if (HOP_BY_HOP.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || (dropAuthorization && name === 'authorization')) continue; // the key stays here
     const seen = headers[name];
     headers[name] = seen === undefined ? raw[i + 1] : [...(Array.isArray(seen) ? seen : [seen]), raw[i + 1]];
   }

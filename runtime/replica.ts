@@ -14,6 +14,8 @@ import { CustomMetrics } from './custom-metrics.ts';
 import { withPreinstalledHint } from './preinstalled.ts';
 import { WorkerPool } from './pool.ts';
 import { RuntimeServer } from './server.ts';
+import { AuthMetrics } from './auth-gate.ts';
+import { KeyDir } from './key-dir.ts';
 import { PythonWorker } from './workers/python.ts';
 import { TypeScriptWorker } from './workers/typescript.ts';
 import { InitError, type PredictorWorker, type WorkerOptions } from './workers/types.ts';
@@ -36,6 +38,11 @@ export interface ReplicaOptions {
   predictTimeoutMs?: number;
   /** Kubernetes reads the last words of a failed container from here. */
   terminationLogPath: string;
+  /**
+   * networking.auth: api_key: the folder of the API's key records (its keys Secret, mounted;
+   * key-dir.ts), read again every second. Undefined: no key is asked for.
+   */
+  apiKeysDir?: string;
 }
 
 export interface Replica {
@@ -125,8 +132,13 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     onFatal: initFailed,
   });
 
+  const keyDir =
+    options.apiKeysDir === undefined
+      ? undefined
+      : new KeyDir({ dir: options.apiKeysDir, warn: (message) => logger.warn(message) });
   const server = new RuntimeServer({
     api: name,
+    auth: keyDir && { keys: keyDir.ring, metrics: new AuthMetrics({ registry: metrics.registry }) },
     predictorType: predictor.type,
     dispatcher,
     metrics,
@@ -175,6 +187,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       if (!finished) logger.warn('grace period ended with requests still in flight');
       await pool.shutdown(Math.max(1000, options.gracePeriodMs / 10));
       dispatcher.failPending(shuttingDown);
+      keyDir?.stop();
       removeTmp();
       process.removeListener('exit', removeTmp);
       logger.info('stopped');

@@ -4,6 +4,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Command, Option } from 'commander';
 import { apiLogger, LOG_LEVELS, type LogLevel } from '../../operator/util/log.ts';
+import path from 'node:path';
+import { API_KEYS_DIR_ENV } from '../../operator/reconcilers/api-keys.ts';
+import { KeyDir } from '../../runtime/key-dir.ts';
 import { RequestProxy } from '../../runtime/proxy.ts';
 import { CliError } from '../errors.ts';
 import type { ServeFactory } from './serve.ts';
@@ -19,6 +22,7 @@ export const ProxyOptions = Type.Object({
   maxQueueLength: Type.String(),
   gracePeriod: Type.String(),
   logLevel: Type.String(),
+  apiKeys: Type.Optional(Type.String()),
 });
 export type ProxyOptions = Static<typeof ProxyOptions>;
 
@@ -41,6 +45,12 @@ export function proxyCommand(f: ProxyFactory): Command {
     .option('--max-queue-length <n>', 'requests queued beyond those before 503 (pod.max_queue_length)', '100')
     .option('--grace-period <seconds>', 'time admitted requests get after SIGTERM', '30')
     .addOption(new Option('--log-level <level>', 'debug, info, warning or error').default('info'))
+    .addOption(
+      new Option(
+        '--api-keys <dir>',
+        'networking.auth api_key: folder of key records (a mounted keys Secret); requests need a valid key',
+      ).env(API_KEYS_DIR_ENV),
+    )
     .action(action(ProxyOptions, [], (options) => runProxy(options, f)));
 }
 
@@ -59,8 +69,15 @@ export async function runProxy(flags: ProxyOptions, f: ProxyFactory): Promise<vo
     maxQueueLength: integer('--max-queue-length', flags.maxQueueLength, 0),
     logger,
   };
+  const keyDir =
+    flags.apiKeys === undefined || flags.apiKeys === ''
+      ? undefined
+      : new KeyDir({ dir: path.resolve(flags.apiKeys), warn: (message) => logger.warn(message) });
   const graceMs = integer('--grace-period', flags.gracePeriod, 0) * 1000;
-  const proxy = new RequestProxy(options);
+  const proxy = new RequestProxy({
+    ...options,
+    auth: keyDir && { keys: keyDir.ring },
+  });
   let stopping = false;
   f.onTerminate(() => {
     if (stopping) return;
@@ -69,6 +86,7 @@ export async function runProxy(flags: ProxyOptions, f: ProxyFactory): Promise<vo
     proxy.drain(graceMs).then(
       (finished) => {
         if (!finished) logger.warn('grace period ended with requests still in flight');
+        keyDir?.stop();
         logger.info('stopped');
         logger.flush();
         f.exit(0);

@@ -106,6 +106,7 @@ export function testFactory(options: TestFactoryOptions = {}): TestFactory {
         restart: notFaked('cluster restart'),
         delete: notFaked('cluster delete'),
         check: notFaked('cluster check'),
+        apiKeys: notFaked('cluster apiKeys'),
         ...options.cluster,
       };
     },

@@ -155,7 +155,7 @@ test('a full-featured file round-trips to the expected camelCase spec', () => {
       scaleToZeroAfter: '10m',
     },
     updateStrategy: { maxSurge: 1, maxUnavailable: 0 },
-    networking: { endpoint: '/v1/sentiment' },
+    networking: { endpoint: '/v1/sentiment', auth: 'none' },
   };
   assert.deepEqual(loaded.apis[0].spec, expected);
   assert.deepEqual(

@@ -28,6 +28,8 @@ import { processAlive } from './replica.ts';
 import { CHILD_ENV, runWatchdog } from './watchdog.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
+import { gatewayAuth } from './gateway-auth.ts';
+import { removeLocalKeys } from './keys.ts';
 import { checkSocket, isInside, layout, secureLayout, type Layout } from './paths.ts';
 import {
   ControlRequestError,
@@ -195,6 +197,7 @@ class Supervisor {
   private env: LocalEnvironment;
   private readonly runners = new Map<string, ApiRunner>();
   private readonly gateway: Gateway;
+  private readonly auth: ReturnType<typeof gatewayAuth>;
   private gatewayError: string | undefined;
   private bindTimer: NodeJS.Timeout | undefined;
   private readonly control: http.Server;
@@ -216,7 +219,12 @@ class Supervisor {
     this.log = log;
     this.state = state;
     this.env = env;
-    this.gateway = new Gateway(this.routeTable(), { holdMs: HOLD_MS, maxBodyBytes: MAX_BODY_BYTES });
+    this.auth = gatewayAuth({ layout: l, log, mode: (api) => this.runners.get(api)?.auth ?? 'none' });
+    this.gateway = new Gateway(this.routeTable(), {
+      holdMs: HOLD_MS,
+      maxBodyBytes: MAX_BODY_BYTES,
+      authorize: this.auth.authorize,
+    });
     this.control = http.createServer((req, res) => {
       this.operations++;
       this.handle(req, res)
@@ -488,6 +496,7 @@ class Supervisor {
     await runner.delete();
     this.runners.delete(name);
     this.persist();
+    removeLocalKeys(this.l, name); // a new API of the same name starts without the old keys
     this.collectSnapshots();
     await this.closeGatewayIfUnused();
     this.log.info(`deleted ${name}`);
@@ -561,6 +570,7 @@ class Supervisor {
     this.heldSnapshots.clear(); // no deploy can follow: a failed one's snapshot goes now
     this.collectSnapshots();
     if (this.gateway.address) await this.gateway.close();
+    this.auth.stop();
     this.control.close();
     rmSync(this.l.socket, { force: true });
     try {

@@ -18,6 +18,7 @@ import {
 } from './types.ts';
 import { RUNTIME_SPEC_ENV, runtimeApi } from './runtime-spec.ts';
 import { podApiTemplate } from './pod.ts';
+import { addApiKeysVolume } from './api-keys.ts';
 
 /** Port `cortex serve` listens on in every replica. */
 export const RUNTIME_PORT = 8888;
@@ -182,6 +183,8 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
       terminationMessagePolicy: 'FallbackToLogsOnError',
     });
   }
+
+  if (api.spec.networking.auth === 'api_key') addApiKeysVolume(api.name, volumes, mounts, env);
 
   const container: V1Container = {
     name: CONTAINER,

@@ -128,3 +128,15 @@ test('a change to a container rolls the replicas (the template changes)', () => 
     deploymentReconciler.desired(x.api, x.config).spec!.template.metadata!.annotations![SPEC_HASH_ANNOTATION];
   assert.notEqual(hash(before), hash(after));
 });
+
+test('auth api_key: the proxy gets the keys Secret and checks the keys; the user containers do not see it', () => {
+  const { api, config } = podApi({ ...SPEC, networking: { auth: 'api_key' } });
+  const pod = deploymentReconciler.desired(api, config).spec!.template.spec!;
+  const [proxy, ...users] = pod.containers;
+  assert.deepEqual(proxy.volumeMounts, [{ name: 'api-keys', mountPath: '/etc/cortex/api-keys', readOnly: true }]);
+  assert.deepEqual(proxy.env, [{ name: 'CORTEX_API_KEYS_DIR', value: '/etc/cortex/api-keys' }]);
+  assert.equal(pod.volumes?.find((v) => v.name === 'api-keys')?.secret?.secretName, 'cortex-api-keys-text');
+  for (const c of users) assert.ok(!c.volumeMounts?.some((m) => m.name === 'api-keys'), c.name);
+  const open = deploymentReconciler.desired(podApi(SPEC).api, config).spec!.template.spec!;
+  assert.equal(open.containers[0].env, undefined, 'auth none: nothing to check');
+});

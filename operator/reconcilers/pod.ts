@@ -3,7 +3,14 @@
 // activator reach the proxy on the runtime's port (8888), so they, the HPA and scale to zero work
 // as for a predictor API; the metrics adapter scrapes the proxy's admin port (prometheus.io/port).
 
-import type { V1Container, V1EnvVar, V1LifecycleHandler, V1Probe, V1Volume } from '@kubernetes/client-node';
+import type {
+  V1Container,
+  V1EnvVar,
+  V1LifecycleHandler,
+  V1Probe,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
 import {
   PROXY_CONTAINER_NAME,
   PROXY_PORTS,
@@ -14,6 +21,7 @@ import {
 } from '../api/v1alpha1/index.ts';
 import { DRAIN_SECONDS, PRESTOP_SLEEP_SECONDS, RUNTIME_PORT, SPEC_HASH_ANNOTATION } from './deployment.ts';
 import { canonicalJson, hashOf, type ChildConfig } from './types.ts';
+import { addApiKeysVolume } from './api-keys.ts';
 
 /** Shared by every container of a replica at /mnt, as Cortex did (files passed between containers). */
 export const SHARED_VOLUME = 'cortex-mnt';
@@ -32,8 +40,17 @@ export function podApiTemplate(
       volumes.push({ name: shm, emptyDir: { medium: 'Memory', sizeLimit: String(c.compute.shm) } });
     return userContainer(c, pod.port, config, shm);
   });
+  const proxy = proxyContainer(name, spec, config);
+  if (spec.networking.auth === 'api_key') {
+    // the proxy checks the keys; the user's containers never see them
+    const mounts: V1VolumeMount[] = [];
+    const env: V1EnvVar[] = [];
+    addApiKeysVolume(name, volumes, mounts, env);
+    proxy.volumeMounts = mounts;
+    proxy.env = env;
+  }
   return {
-    containers: [proxyContainer(name, spec, config), ...containers],
+    containers: [proxy, ...containers],
     volumes,
     annotations: {
       'prometheus.io/scrape': 'true',

@@ -34,7 +34,7 @@ test('applyDefaults fills in Cortex defaults', () => {
       scaleToZeroAfter: '5m',
     },
     updateStrategy: { maxSurge: '25%', maxUnavailable: '25%' },
-    networking: { endpoint: '/iris-classifier' },
+    networking: { endpoint: '/iris-classifier', auth: 'none' },
   };
   assert.deepEqual(spec, expected);
   assert.deepEqual(validateSpec(spec), []);

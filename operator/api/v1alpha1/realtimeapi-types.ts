@@ -24,6 +24,10 @@ import { PodSchema } from './pod-types.ts';
 export const PREDICTOR_TYPES = ['python', 'typescript', 'onnx'] as const;
 export type PredictorType = (typeof PREDICTOR_TYPES)[number];
 
+/** networking.auth: who may call the API (docs/auth.md). */
+export const AUTH_MODES = ['none', 'api_key'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
 /** The endpoint's pattern in the schema; check-formats explains what fails it. */
 export const ENDPOINT_PATTERN = '^/';
 
@@ -431,6 +435,14 @@ export const NetworkingSchema = Struct(
           "API's Service answers at its root, the in-cluster URL in status.endpoint.",
       }),
     ),
+    auth: StringEnum(AUTH_MODES, {
+      default: 'none',
+      description:
+        'Who may call the API. none (default): anyone who reaches it. api_key: every prediction needs ' +
+        'Authorization: Bearer <key> with a key of this API (cortex api-key create), checked by the replicas, ' +
+        'the activator and the local gateway; a key may carry a rate limit (429 with Retry-After past it). ' +
+        'In a cluster the keys are in the Secret cortex-api-keys-<name> (hashed); see docs/auth.md.',
+    }),
   },
   {
     default: {},
