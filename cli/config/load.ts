@@ -227,16 +227,17 @@ class Loader {
     const renamed = handlerAsPredictor(written);
     if (renamed.conflict) this.issue(name, base, ['handler'], BOTH_SECTIONS.message, BOTH_SECTIONS.fix, 'key');
     this.section = renamed.section;
-    // Cortex 0.36-0.42 (pod:) moved node_groups and renamed target_replica_concurrency
-    const podForm = cortex042Fields(renamed.api);
-    for (const p of podForm.problems) this.issue(name, base, p.field, p.message, p.fix, 'key');
-    const raw = podForm.api;
-
+    // Cortex 0.20-0.25's model fields (model_path, models, multi_model_reloading) become predictor.models
     const models = isPlainObject(renamed.api.predictor) ? modelsAsSpec(renamed.api.predictor) : undefined;
     if (models) renamed.api.predictor = models.predictor;
     this.aliases = models?.aliases ?? new Map();
     for (const i of models?.issues ?? []) this.issue(name, base, i.field, i.message, i.fix, 'key');
     for (const w of models?.warnings ?? []) this.warn(name, base, w.field, w.message, w.fix);
+
+    // Cortex 0.36-0.42 (pod:) moved node_groups and renamed target_replica_concurrency
+    const podForm = cortex042Fields(renamed.api);
+    for (const p of podForm.problems) this.issue(name, base, p.field, p.message, p.fix, 'key');
+    const raw = podForm.api;
     const { name: _name, kind: _kind, ...fields } = raw;
     const predictorType = isPlainObject(raw.predictor) ? raw.predictor.type : undefined;
     const handled = new Set<string>();
