@@ -14,7 +14,7 @@
 // key is refused, the others still work. A missing folder is no keys: every request gets 401.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { KEY_ID_PATTERN, KeyRing, parseRecord, type KeyRecord } from './auth.ts';
+import { KEY_ID_PATTERN, KeyRing, parseRecord, type KeyRecord } from '../operator/auth/keys.ts';
 
 export const RELOAD_MS = 1000;
 

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newKey } from './auth.ts';
+import { newKey } from '../operator/auth/keys.ts';
 
 const CORTEX = new URL('../cli/bin/cortex.ts', import.meta.url).pathname;
 const UPSTREAM = new URL('./fixtures/upstream-server.mjs', import.meta.url).pathname;

@@ -17,8 +17,8 @@ import { PROXY_PROBE_HEADER as PROBE_HEADER } from '../operator/api/v1alpha1/pod
 import type { JsonLogger } from '../operator/util/log.ts';
 import { Deque } from './deque.ts';
 import { RuntimeMetrics } from './metrics.ts';
-import type { KeyRing } from './auth.ts';
-import { admit, AuthMetrics } from './auth-gate.ts';
+import type { KeyRing } from '../operator/auth/keys.ts';
+import { admit, AuthMetrics } from '../operator/auth/gate.ts';
 
 export interface ProxyOptions {
   api: string;
@@ -35,7 +35,7 @@ export interface ProxyOptions {
   maxQueueLength: number;
   logger: JsonLogger;
   /**
-   * networking.auth: api_key: every request needs a valid key before it is queued (runtime/auth.ts);
+   * networking.auth: api_key: every request needs a valid key before it is queued (operator/auth/keys.ts);
    * the Authorization header is not forwarded. Undefined (auth: none): nothing is checked.
    */
   auth?: { keys: KeyRing };

@@ -14,7 +14,7 @@ import { CustomMetrics } from './custom-metrics.ts';
 import { withPreinstalledHint } from './preinstalled.ts';
 import { WorkerPool } from './pool.ts';
 import { RuntimeServer } from './server.ts';
-import { AuthMetrics } from './auth-gate.ts';
+import { AuthMetrics } from '../operator/auth/gate.ts';
 import { KeyDir } from './key-dir.ts';
 import { PythonWorker } from './workers/python.ts';
 import { TypeScriptWorker } from './workers/typescript.ts';

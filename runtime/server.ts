@@ -12,8 +12,8 @@ import type { RuntimeMetrics } from './metrics.ts';
 import { OpenExchanges, type Exchange } from './exchanges.ts';
 import { AccessLog } from './access-log.ts';
 import { BodyKind, type PredictJob, type PredictResult } from './workers/types.ts';
-import type { KeyRing } from './auth.ts';
-import { admit, withoutAuthorization, type AuthMetrics } from './auth-gate.ts';
+import type { KeyRing } from '../operator/auth/keys.ts';
+import { admit, withoutAuthorization, type AuthMetrics } from '../operator/auth/gate.ts';
 
 export interface ServerOptions {
   api: string;
@@ -30,7 +30,7 @@ export interface ServerOptions {
   requestTimeoutMs: number;
   headersTimeoutMs: number;
   /**
-   * networking.auth: api_key: every prediction needs a valid key (auth.ts); /healthz, /readyz,
+   * networking.auth: api_key: every prediction needs a valid key (operator/auth/keys.ts); /healthz, /readyz,
    * /metrics and the GET summary stay open for the kubelet and Prometheus. Undefined (auth: none):
    * the check is not on the path at all.
    */

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { newKey } from '../runtime/auth.ts';
+import { newKey } from '../operator/auth/keys.ts';
 import { serve, type Served } from './helpers/serve.ts';
 
 const project = mkdtempSync(path.join(tmpdir(), 'cortex-serve-auth-'));

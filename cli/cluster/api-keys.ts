@@ -9,7 +9,7 @@ import { SECRETS } from '../../operator/kube/resources.ts';
 import { API_KEYS_LABEL, apiKeysSecretName } from '../../operator/reconcilers/api-keys.ts';
 import { API_LABEL } from '../../operator/reconcilers/types.ts';
 import { API_VERSION, KIND, type RealtimeApi } from '../../operator/api/v1alpha1/index.ts';
-import { parseRecord, type KeyRecord } from '../../runtime/auth.ts';
+import { parseRecord, type KeyRecord } from '../../operator/auth/keys.ts';
 import type { KeyStore } from '../local/keys.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { FIELD_MANAGER, talk, type Connection } from './connect.ts';

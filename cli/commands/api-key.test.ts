@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { applyDefaults, type AuthMode } from '../../operator/api/v1alpha1/index.ts';
-import { hashKey, keyId } from '../../runtime/auth.ts';
+import { hashKey, keyId } from '../../operator/auth/keys.ts';
 import type { ApiRecord } from '../local/state.ts';
 import { localKeysDir } from '../local/keys.ts';
 import { apiStatus, cortexIn as cortex, prodEnv, supervisorStatus, testFactory } from './testing.ts';

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { Command, Option } from 'commander';
-import { KEY_ID_PATTERN, newKey, type KeyRecord } from '../../runtime/auth.ts';
+import { KEY_ID_PATTERN, newKey, type KeyRecord } from '../../operator/auth/keys.ts';
 import type { AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import type { Factory } from '../factory.ts';

@@ -1,6 +1,6 @@
 // networking.auth on the local gateway: an API with auth: api_key needs one of its keys
 // ($CORTEX_HOME/api-keys/<api>/, written by `cortex api-key`, cli/local/keys.ts), checked with the
-// runtime's code (runtime/auth.ts) and read again every second, so a created or revoked key
+// runtime's code (operator/auth/keys.ts) and read again every second, so a created or revoked key
 // takes effect within a second without a redeploy. Locally only the gateway checks: replicas
 // listen on the loopback address and are reached through it.
 //
@@ -10,7 +10,7 @@
 import type http from 'node:http';
 import type { AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import type { JsonLogger } from '../../operator/util/log.ts';
-import { AuthMetrics, admit } from '../../runtime/auth-gate.ts';
+import { AuthMetrics, admit } from '../../operator/auth/gate.ts';
 import { KeyDir } from '../../runtime/key-dir.ts';
 import type { Authorize } from './gateway.ts';
 import { localKeysDir } from './keys.ts';

@@ -5,7 +5,7 @@
 // the gateway never reads half of one.
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { KeyRecord } from '../../runtime/auth.ts';
+import type { KeyRecord } from '../../operator/auth/keys.ts';
 import { readKeyDir } from '../../runtime/key-dir.ts';
 import { privateDir, type Layout } from './paths.ts';
 

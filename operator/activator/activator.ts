@@ -22,8 +22,8 @@ import { RUNTIME_PORT } from '../reconcilers/deployment.ts';
 import { PROXY_PROBE_HEADER as PROBE_HEADER } from '../api/v1alpha1/pod-types.ts';
 import { forward, jsonError } from './proxy.ts';
 import { routeOf } from './route.ts';
-import type { KeyRing } from '../../runtime/auth.ts';
-import { AuthMetrics, admit } from '../../runtime/auth-gate.ts';
+import type { KeyRing } from '../auth/keys.ts';
+import { AuthMetrics, admit } from '../auth/gate.ts';
 
 export const DEFAULT_ACTIVATOR_PORT = 8889;
 export const DEFAULT_ACTIVATOR_TIMEOUT_MS = 120_000;

@@ -8,7 +8,7 @@
 // the check, anyone who can reach the Service could wake an API (and hold its requests) without
 // a key; with it, a request without a valid key gets 401 and wakes nothing. It does not rate
 // limit: the replica it passes the request to does, and a request must not pay twice.
-import { KeyRing, parseRecord, type KeyRecord } from '../../runtime/auth.ts';
+import { KeyRing, parseRecord, type KeyRecord } from '../auth/keys.ts';
 import { Informer, listerWatcher, type InformerOptions } from '../controller/informer.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { SECRETS } from '../kube/resources.ts';

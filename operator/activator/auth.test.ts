@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { KeyRing, newKey } from '../../runtime/auth.ts';
+import { KeyRing, newKey } from '../auth/keys.ts';
 import { silentLogger } from '../util/log.ts';
 import { Activator, type Backend } from './activator.ts';
 

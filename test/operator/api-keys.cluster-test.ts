@@ -21,7 +21,7 @@ import { SECRETS } from '../../operator/kube/resources.ts';
 import { API_KEYS_DIR_ENV, API_KEYS_LABEL, apiKeysSecretName } from '../../operator/reconcilers/api-keys.ts';
 import { RUNTIME_PORT } from '../../operator/reconcilers/deployment.ts';
 import { mergeRules } from '../../operator/rbac.ts';
-import { hashKey, keyId } from '../../runtime/auth.ts';
+import { hashKey, keyId } from '../../operator/auth/keys.ts';
 import { LOOPBACK_POD_CIDR, startCluster, type Cluster } from '../cluster/cluster.ts';
 import { freePort } from '../cluster/ports.ts';
 import { kubeconfigAs } from '../helpers/identity.ts';

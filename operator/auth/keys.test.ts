@@ -3,8 +3,8 @@ import { mkdtempSync, mkdirSync, rmSync, symlinkSync, renameSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { KeyRing, hashKey, keyId, newKey, parseRecord, type KeyRecord } from './auth.ts';
-import { readKeyDir } from './key-dir.ts';
+import { KeyRing, hashKey, keyId, newKey, parseRecord, type KeyRecord } from './keys.ts';
+import { readKeyDir } from '../../runtime/key-dir.ts';
 
 const bearer = (key: string) => `Bearer ${key}`;
 

@@ -1,5 +1,6 @@
 // API keys and per-key rate limits, as the runtime's front, the local gateway and the activator
-// check them (networking.auth: api_key). docs/auth.md is the user's side of this.
+// check them (networking.auth: api_key). docs/auth.md is the user's side of this. Under operator/
+// because the operator's image holds only operator/ and the activator checks keys too.
 //
 // A key is `ctx_<id>_<secret>`: <id> is the key's name (readable in logs, metrics and `cortex
 // api-key list`, never secret), <secret> 32 random bytes in base64url. What is stored is the

@@ -5,8 +5,8 @@
 // real key, or someone else's secret).
 import type http from 'node:http';
 import client from 'prom-client';
-import type { KeyRing, Verdict } from './auth.ts';
-import { refusalHeaders } from './auth.ts';
+import type { KeyRing, Verdict } from './keys.ts';
+import { refusalHeaders } from './keys.ts';
 
 export type AuthResult = 'allowed' | 'rate_limited' | 'missing' | 'invalid';
 
