@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { applyDefaults, validateSpec } from '../operator/api/v1alpha1/index.ts';
+import { applyDefaults, predictorOf, validateSpec } from '../operator/api/v1alpha1/index.ts';
 import { cortexParamsOf } from './autoscaling/cortex.ts';
 import { HPA_SYNC_SECONDS, KUBE_1_37_FLAGS } from './autoscaling/hpa.ts';
 import type { ApiInstance } from '../operator/reconcilers/types.ts';
@@ -134,7 +134,9 @@ for (const name of names) {
   const o: WorldOptions = {
     serviceTimeSeconds: SERVICE_TIME_SECONDS,
     // what a replica runs at once (the target may ask for less, to keep headroom)
-    concurrency: api.spec.predictor.processesPerReplica * api.spec.predictor.threadsPerProcess,
+    concurrency:
+      predictorOf(api.spec, 'the simulation').processesPerReplica *
+      predictorOf(api.spec, 'the simulation').threadsPerProcess,
     maxReplicaConcurrency: a.maxReplicaConcurrency,
     coldStartSeconds: coldStart,
     windowSeconds: cortexParamsOf(a).windowSeconds,

@@ -7,6 +7,8 @@ import type { RealtimeApi } from '../operator/api/v1alpha1/index.ts';
 import type { Replica, ReplicaOptions } from '../runtime/replica.ts';
 import { serveFactory } from './serve-main.ts';
 import { connect, explain, loadKubeConfig } from './cluster/connect.ts';
+import { clusterKeyStore } from './cluster/api-keys.ts';
+import type { KeyStore } from './local/keys.ts';
 import { deployToCluster, type ClusterDeployReporter } from './cluster/deploy.ts';
 import { REALTIME_APIS } from '../operator/kube/resources.ts';
 import type { ClusterDeployResult } from './cluster/deploy.ts';
@@ -88,6 +90,8 @@ export interface ClusterSession {
   splitter(name: string): Promise<ClusterSplitter | undefined>;
   /** Each of its APIs' request and error rates, side by side. */
   splitterRates(splitter: ClusterSplitter): Promise<BackendRates[]>;
+  /** The API's keys Secret (cortex api-key). */
+  apiKeys(api: RealtimeApi): KeyStore;
 }
 
 /** Something that can be stopped (a process signal listener, a running replica). */
@@ -165,6 +169,7 @@ export function clusterSession(env: ClusterEnvironment): ClusterSession {
     delete: (name) => deleteApi(conn, name),
     splitter: (name) => getSplitter(conn, name),
     splitterRates: (splitter) => clusterSplitterRates(conn, splitter),
+    apiKeys: (api) => clusterKeyStore(conn, api),
     async check() {
       try {
         await conn.client.list(REALTIME_APIS, env.namespace, { limit: 1 });

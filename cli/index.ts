@@ -1,6 +1,7 @@
 // Wires the commands; each lives in cli/commands/<name>.ts as a commander command built from a
 // factory (IO streams, environment resolver) and a run function that takes a typed options object.
 import { Command } from 'commander';
+import { apiKeyCommand } from './commands/api-key.ts';
 import { buildCommand } from './commands/build.ts';
 import { completeApisCommand, completionCommand } from './commands/completion.ts';
 import { deleteCommand } from './commands/delete.ts';
@@ -29,6 +30,7 @@ export function buildProgram(f: Factory = systemFactory()): Command {
     .addCommand(predictCommand(f))
     .addCommand(refreshCommand(f))
     .addCommand(deleteCommand(f))
+    .addCommand(apiKeyCommand(f))
     .addCommand(renderCommand(f))
     .addCommand(buildCommand(f))
     .addCommand(envCommand(f))

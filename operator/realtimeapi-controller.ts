@@ -13,6 +13,8 @@ import {
   validateSpec,
   type RealtimeApi,
   type RealtimeApiStatus,
+  gpusPerReplica,
+  isPredictorApi,
 } from './api/v1alpha1/index.ts';
 import { Informer, listerWatcher, objectKey, type InformerOptions } from './controller/informer.ts';
 import { errorMessage } from './util/errors.ts';
@@ -313,7 +315,7 @@ export class RealtimeApiController {
 
     const spec = applyDefaults(name, api.spec);
     const issues = validateSpec(spec);
-    if (issues.length === 0 && !spec.predictor.bundle && !spec.predictor.image) {
+    if (issues.length === 0 && isPredictorApi(spec) && !spec.predictor.bundle && !spec.predictor.image) {
       issues.push({
         path: ['predictor'],
         message: 'has neither a bundle nor an image',
@@ -322,7 +324,7 @@ export class RealtimeApiController {
           'or set predictor.image to an image with the project in /mnt/project',
       });
     }
-    if (issues.length === 0) {
+    if (issues.length === 0 && isPredictorApi(spec)) {
       // the replicas get the runtime's part of the spec in an environment variable, which has a size limit
       const tooBig = runtimeSpecIssue(runtimeSpecJson({ name, namespace, uid, generation, spec }));
       if (tooBig) issues.push(tooBig);
@@ -335,7 +337,8 @@ export class RealtimeApiController {
       observed.deployment = cachedDeployment;
     } else {
       instance = { name, namespace, uid, generation, spec };
-      const choice = selectPool(spec.compute, this.options.nodePools.current());
+      const needs = { gpu: gpusPerReplica(spec), nodeGroups: spec.compute.nodeGroups };
+      const choice = selectPool(needs, this.options.nodePools.current());
       const childConfig = { ...config, placement: choice.placement ?? { pools: [], tolerations: [] } };
       const hooks = (r: Pick<ChildReconciler<unknown>, 'resource'>): ApplyHooks => ({
         wrote: (verb, field) => {
@@ -356,7 +359,7 @@ export class RealtimeApiController {
         },
       });
       try {
-        const bundle = spec.predictor.bundle;
+        const bundle = spec.predictor?.bundle; // a pod API has none
         observed.bundleMissing = await this.bundles.adopt({ name, namespace, uid, bundle }, signal);
         const holds: Holds = { computeUnavailable: choice.unavailable, bundleMissing: observed.bundleMissing };
         for (const child of CHILDREN) {
@@ -400,7 +403,7 @@ export class RealtimeApiController {
     if (instance) {
       try {
         await this.bundles.release(
-          { name, namespace, uid, bundle: instance.spec.predictor.bundle },
+          { name, namespace, uid, bundle: instance.spec.predictor?.bundle },
           observed.deployment,
           observed.pods,
           signal,

@@ -24,9 +24,10 @@ export class AccessLog {
   /**
    * `requestId`: the client's X-Request-ID (escaped, it is the client's text) or our numeric id.
    * Callers check `enabled` first, so nothing is built when the log is off. `method`: a Handler's
-   * verb (Cortex 0.34+); predictions are POSTs.
+   * verb (Cortex 0.34+); predictions are POSTs. `apiKey`: the name (id) of the API key the
+   * request came with (networking.auth: api_key), never the key.
    */
-  answered(status: number, requestId: string | number, latencyMs: number, method = 'POST'): void {
+  answered(status: number, requestId: string | number, latencyMs: number, method = 'POST', apiKey?: string): void {
     const now = Date.now();
     if (now !== this.lastMs) {
       this.lastMs = now;
@@ -35,6 +36,7 @@ export class AccessLog {
     const id = typeof requestId === 'number' ? `"${requestId}"` : JSON.stringify(requestId);
     this.logger.writeLine(
       `{"time":"${this.lastTime}${this.afterTime}${id},"status":${status},"latency_ms":${latencyMs},` +
+        (apiKey === undefined ? '' : `"api_key":${JSON.stringify(apiKey)},`) +
         `"message":"${method} / ${status}"}\n`,
     );
   }

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { parseMemBytes, type RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
+import { parseMemBytes, type PredictorSpec } from '../operator/api/v1alpha1/index.ts';
 import type { Logger } from '../operator/util/log.ts';
 import { ensureVenv, evict, findVenv, keptInterpreterId, markUsed } from './venv-cache.ts';
 
@@ -79,6 +79,38 @@ export async function venvKey(python: string, requirements: Buffer): Promise<str
 export interface PrepareOptions {
   /** Install into this cache instead of cacheRoot(), ignoring the baked one (cortex install-deps). */
   into?: string;
+  /** Requirements installed with the file (runtimeRequirements): part of the cache key. */
+  extra?: readonly string[];
+}
+
+/** Predictor types whose predictor runs in a Python worker (runtime/python/cortex_host.py). */
+export function runsInPython(type: string): boolean {
+  return type === 'python' || type === 'onnx';
+}
+
+/**
+ * What the runtime itself needs in a predictor type's Python, pinned: Cortex's onnx image carried
+ * onnxruntime and numpy, so Cortex projects do not list them. Pins the project's requirements
+ * file names itself are left to it (two pins of one package would make pip fail).
+ */
+export const TYPE_REQUIREMENTS: Readonly<Record<string, readonly string[]>> = {
+  onnx: ['onnxruntime==1.32.0', 'numpy==2.4.6'],
+};
+
+/** The runtime's requirements for `type` that `requirementsFile` (when present) does not name. */
+export function runtimeRequirements(type: string, requirementsFile: string): string[] {
+  const wanted = TYPE_REQUIREMENTS[type] ?? [];
+  if (wanted.length === 0) return [];
+  const listed = existsSync(requirementsFile)
+    ? new Set(
+        readFileSync(requirementsFile, 'utf8')
+          .split('\n')
+          .map((l) => l.replace(/#.*$/, '').trim())
+          .filter((l) => l !== '' && !l.startsWith('-'))
+          .map((l) => normalizeName(nameOf(l))),
+      )
+    : new Set<string>();
+  return wanted.filter((r) => !listed.has(normalizeName(nameOf(r))));
 }
 
 /**
@@ -91,8 +123,15 @@ export async function preparePython(
   options: PrepareOptions = {},
 ): Promise<string> {
   const python = basePython();
-  if (!existsSync(requirementsFile)) return python;
-  const key = await venvKey(python, readFileSync(requirementsFile));
+  const extra = options.extra ?? [];
+  const hasFile = existsSync(requirementsFile);
+  if (!hasFile && extra.length === 0) return python;
+  const requirements = Buffer.concat([
+    hasFile ? readFileSync(requirementsFile) : Buffer.alloc(0),
+    // the runtime's own requirements change the key only when there are some (old keys stay valid)
+    Buffer.from(extra.length > 0 ? `\0${extra.join('\n')}` : ''),
+  ]);
+  const key = await venvKey(python, requirements);
   const baked = options.into === undefined ? bakedRoot() : undefined;
   const inImage = baked !== undefined ? findVenv(baked, key) : undefined;
   if (inImage) {
@@ -108,7 +147,7 @@ export async function preparePython(
     key,
     async (folder) => {
       logger.info(`installing ${path.basename(requirementsFile)} into a cached virtualenv`, { venv: folder });
-      await installRequirements(python, folder, requirementsFile, logger);
+      await installRequirements(python, folder, hasFile ? requirementsFile : undefined, extra, logger);
     },
     logger,
   );
@@ -123,7 +162,13 @@ export async function preparePython(
 }
 
 /** `python -m venv` + `pip install -r` into `folder`, pip's output as log lines (source "pip"). */
-async function installRequirements(python: string, folder: string, requirementsFile: string, logger: Logger) {
+async function installRequirements(
+  python: string,
+  folder: string,
+  requirementsFile: string | undefined,
+  extra: readonly string[],
+  logger: Logger,
+) {
   try {
     await execa(python, ['-m', 'venv', '--system-site-packages', folder]);
   } catch (error) {
@@ -131,7 +176,15 @@ async function installRequirements(python: string, folder: string, requirementsF
   }
   const pip = execa(
     path.join(folder, 'bin', 'python'),
-    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', requirementsFile],
+    [
+      '-m',
+      'pip',
+      'install',
+      '--disable-pip-version-check',
+      '--no-input',
+      ...(requirementsFile !== undefined ? ['-r', requirementsFile] : []),
+      ...extra,
+    ],
     { all: true, reject: false, env: { PIP_PROGRESS_BAR: 'off' } },
   );
   const output: string[] = [];
@@ -146,8 +199,10 @@ async function installRequirements(python: string, folder: string, requirementsF
   if (result.exitCode !== 0) {
     const tail = output.slice(-5).join('\n');
     const version = await pythonVersion(path.join(folder, 'bin', 'python'));
-    const fix = pipFailureFix(output, readFileSync(requirementsFile, 'utf8'), `${python}, Python ${version}`);
-    throw new DependencyError(`pip install -r ${requirementsFile} failed (exit ${result.exitCode}):\n${tail}\n${fix}`);
+    const written = requirementsFile !== undefined ? readFileSync(requirementsFile, 'utf8') : '';
+    const fix = pipFailureFix(output, written, `${python}, Python ${version}`);
+    const what = [...(requirementsFile !== undefined ? [`-r ${requirementsFile}`] : []), ...extra].join(' ');
+    throw new DependencyError(`pip install ${what} failed (exit ${result.exitCode}):\n${tail}\n${fix}`);
   }
 }
 
@@ -326,7 +381,7 @@ export async function runShellDependencies(options: ShellScript, logger: Logger)
  * recorded in that folder so that the image's replicas skip them.
  */
 export async function prepareDependencies(
-  predictor: RealtimeApiSpec['predictor'],
+  predictor: PredictorSpec,
   projectDir: string,
   logger: Logger,
   bakeInto?: string,
@@ -337,6 +392,7 @@ export async function prepareDependencies(
     { script: shell, required: shell !== DEFAULT_SHELL_SCRIPT, projectDir, env: predictor.env, bakeInto },
     logger,
   );
-  if (predictor.type !== 'python') return undefined;
-  return preparePython(path.resolve(projectDir, predictor.dependencies.pip), logger, { into: bakeInto });
+  if (!runsInPython(predictor.type)) return undefined;
+  const file = path.resolve(projectDir, predictor.dependencies.pip);
+  return preparePython(file, logger, { into: bakeInto, extra: runtimeRequirements(predictor.type, file) });
 }

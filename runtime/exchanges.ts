@@ -11,6 +11,8 @@ export interface Exchange {
   readonly res: http.ServerResponse;
   /** Set once the body has arrived and the job was submitted. */
   job: PredictJob | undefined;
+  /** The name of the API key it came with (networking.auth: api_key), for the access log. */
+  apiKey: string | undefined;
   /** False once answered, refused or abandoned. */
   open: boolean;
   prev: Exchange | undefined;
@@ -26,7 +28,7 @@ export class OpenExchanges {
   }
 
   open(res: http.ServerResponse): Exchange {
-    const exchange: Exchange = { res, job: undefined, open: true, prev: undefined, next: this.head };
+    const exchange: Exchange = { res, job: undefined, apiKey: undefined, open: true, prev: undefined, next: this.head };
     if (this.head !== undefined) this.head.prev = exchange;
     this.head = exchange;
     this.count++;

@@ -5,14 +5,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
-import { parseDurationMs } from '../operator/api/v1alpha1/index.ts';
-import { DependencyError, prepareDependencies } from './deps.ts';
+import { parseDurationMs, predictorOf } from '../operator/api/v1alpha1/index.ts';
+import { DependencyError, prepareDependencies, runsInPython } from './deps.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { apiLogger } from '../operator/util/log.ts';
 import { RuntimeMetrics } from './metrics.ts';
+import { CustomMetrics } from './custom-metrics.ts';
 import { withPreinstalledHint } from './preinstalled.ts';
 import { WorkerPool } from './pool.ts';
 import { RuntimeServer } from './server.ts';
+import { AuthMetrics } from '../operator/auth/gate.ts';
+import { KeyDir } from './key-dir.ts';
 import { PythonWorker } from './workers/python.ts';
 import { TypeScriptWorker } from './workers/typescript.ts';
 import { InitError, type PredictorWorker, type WorkerOptions } from './workers/types.ts';
@@ -35,6 +38,11 @@ export interface ReplicaOptions {
   predictTimeoutMs?: number;
   /** Kubernetes reads the last words of a failed container from here. */
   terminationLogPath: string;
+  /**
+   * networking.auth: api_key: the folder of the API's key records (its keys Secret, mounted;
+   * key-dir.ts), read again every second. Undefined: no key is asked for.
+   */
+  apiKeysDir?: string;
 }
 
 export interface Replica {
@@ -48,7 +56,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   // ms since the process started (Node's time origin): Node and the CLI's modules loaded
   const entered = performance.now();
   const { spec, name, projectDir } = options;
-  const predictor = spec.predictor;
+  const predictor = predictorOf(spec, 'cortex serve');
   const logger = apiLogger(name, predictor.logLevel);
   // Each replica its own TMPDIR (Python's tempfile, Node's os.tmpdir()): replicas of different APIs
   // on one machine shared /tmp, and Cortex's examples write fixed names like model.pkl there.
@@ -94,6 +102,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     queueLength: () => dispatcher.queueLength,
     workersReady: () => pool?.readyCount ?? 0,
   });
+  const customMetrics = new CustomMetrics(metrics.registry, name, logger);
 
   const workerOptions = (index: number): WorkerOptions => ({
     api: name,
@@ -107,19 +116,29 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     index,
     logLevel: predictor.logLevel,
     python,
+    onMetrics: (records) => customMetrics.record(records),
+    predictorType: predictor.type === 'onnx' ? 'onnx' : 'python',
+    models: predictor.models,
   });
   pool = new WorkerPool({
     size: predictor.processesPerReplica,
     create: (index): PredictorWorker =>
-      predictor.type === 'python' ? new PythonWorker(workerOptions(index)) : new TypeScriptWorker(workerOptions(index)),
+      runsInPython(predictor.type)
+        ? new PythonWorker(workerOptions(index))
+        : new TypeScriptWorker(workerOptions(index)),
     dispatcher,
     logger,
     onRestart: () => metrics.workerRestarted(),
     onFatal: initFailed,
   });
 
+  const keyDir =
+    options.apiKeysDir === undefined
+      ? undefined
+      : new KeyDir({ dir: options.apiKeysDir, warn: (message) => logger.warn(message) });
   const server = new RuntimeServer({
     api: name,
+    auth: keyDir && { keys: keyDir.ring, metrics: new AuthMetrics({ registry: metrics.registry }) },
     predictorType: predictor.type,
     dispatcher,
     metrics,
@@ -168,6 +187,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       if (!finished) logger.warn('grace period ended with requests still in flight');
       await pool.shutdown(Math.max(1000, options.gracePeriodMs / 10));
       dispatcher.failPending(shuttingDown);
+      keyDir?.stop();
       removeTmp();
       process.removeListener('exit', removeTmp);
       logger.info('stopped');

@@ -12,6 +12,8 @@ import type { RuntimeMetrics } from './metrics.ts';
 import { OpenExchanges, type Exchange } from './exchanges.ts';
 import { AccessLog } from './access-log.ts';
 import { BodyKind, type PredictJob, type PredictResult } from './workers/types.ts';
+import type { KeyRing } from '../operator/auth/keys.ts';
+import { admit, withoutAuthorization, type AuthMetrics } from '../operator/auth/gate.ts';
 
 export interface ServerOptions {
   api: string;
@@ -27,6 +29,12 @@ export interface ServerOptions {
   /** Whole request (headers and body) must arrive within this; otherwise 408. */
   requestTimeoutMs: number;
   headersTimeoutMs: number;
+  /**
+   * networking.auth: api_key: every prediction needs a valid key (operator/auth/keys.ts); /healthz, /readyz,
+   * /metrics and the GET summary stay open for the kubelet and Prometheus. Undefined (auth: none):
+   * the check is not on the path at all.
+   */
+  auth?: { keys: KeyRing; metrics: AuthMetrics };
 }
 
 const contentTypes: Record<number, string> = {
@@ -159,6 +167,7 @@ export class RuntimeServer {
           return this.metrics(res);
         case '/':
         case '/predict':
+        case '/info': // Cortex 0.34-0.35 served the summary at <endpoint>/info
           return this.summary(res);
       }
       return this.json(res, 404, { error: `no route ${req.method} ${path}` });
@@ -177,7 +186,28 @@ export class RuntimeServer {
       res.setHeader('Connection', 'close');
       return this.json(res, 503, { error: 'this replica is shutting down; retry' });
     }
-    const raw = req.rawHeaders;
+    let raw = req.rawHeaders;
+    let apiKey: string | undefined;
+    const auth = this.options.auth;
+    if (auth !== undefined) {
+      // refused before the body is read: nothing of it reaches a worker
+      const verdict = admit(auth.keys, this.options.api, auth.metrics, req, res);
+      if (!verdict.ok) {
+        metrics.observeRequest(verdict.status, 0);
+        if (this.accessLog.enabled) {
+          this.accessLog.answered(
+            verdict.status,
+            ++this.nextId,
+            0,
+            verb,
+            verdict.status === 429 ? verdict.key : undefined,
+          );
+        }
+        return;
+      }
+      apiKey = verdict.key;
+      raw = withoutAuthorization(raw); // the predictor never sees the key
+    }
     let contentType: string | undefined;
     let clientRequestId: string | undefined;
     let declaredLength = -1;
@@ -190,6 +220,7 @@ export class RuntimeServer {
     if (declaredLength > maxBodyBytes) return this.tooLarge(req, res);
 
     const exchange = this.pending.open(res);
+    if (apiKey !== undefined) exchange.apiKey = apiKey;
     res.once('close', () => {
       // Closed before it was answered: the client went away. A job still queued never runs.
       if (!exchange.open) return;
@@ -267,7 +298,13 @@ export class RuntimeServer {
     const seconds = (performance.now() - started) / 1000;
     this.options.metrics.observeRequest(status, seconds);
     if (this.accessLog.enabled) {
-      this.accessLog.answered(status, job.clientRequestId ?? job.id, Math.round(seconds * 1e6) / 1000, job.method);
+      this.accessLog.answered(
+        status,
+        job.clientRequestId ?? job.id,
+        Math.round(seconds * 1e6) / 1000,
+        job.method,
+        exchange.apiKey,
+      );
     }
     this.release(exchange);
   }

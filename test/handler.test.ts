@@ -59,12 +59,15 @@ describe('cortex serve: a Cortex 0.35 Handler', { concurrency: false }, () => {
     assert.deepEqual(await deleted.json(), { deleted: true });
   });
 
-  test('PATCH (no handle_patch) is 405 with Allow listing the methods it has; health routes still answer', async () => {
+  test('PATCH (no handle_patch) is 405, Allow naming its methods; health routes and /info answer', async () => {
     const patch = await fetch(`${s.url}/`, { method: 'PATCH', body: '{}' });
     assert.equal(patch.status, 405);
     assert.equal(patch.headers.get('allow'), 'GET, HEAD, POST, PUT, DELETE');
     assert.match(((await patch.json()) as { error: string }).error, /no handle_patch/);
     assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+    // Cortex 0.35 served the API's summary at /info, whatever the Handler defines.
+    const info = await fetch(`${s.url}/info`);
+    assert.deepEqual([info.status, ((await info.json()) as { api: string }).api], [200, 'notes']);
     assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
     assert.match(await (await fetch(`${s.url}/metrics`)).text(), /cortex_/);
     assert.equal((await fetch(`${s.url}/other`, { method: 'PUT' })).status, 404);

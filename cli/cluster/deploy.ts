@@ -10,7 +10,7 @@ import { CliError, ExitCode } from '../errors.ts';
 import { bytes, plural } from '../output.ts';
 import { bundleObjects, packProject, type PackedProject } from './pack.ts';
 import { FIELD_MANAGER, talk, type Connection } from './connect.ts';
-import { realtimeApis, type RealtimeApiObject } from './manifests.ts';
+import { needsBundle, realtimeApis, type RealtimeApiObject } from './manifests.ts';
 import type { DeployReporter } from '../local/deploy.ts';
 import {
   applySplitters,
@@ -71,7 +71,8 @@ export async function deployToCluster(
   for (const w of project.warnings) reporter.warning(formatIssue(w));
 
   let packed: PackedProject | undefined;
-  if (!options.noBundle) {
+  // pod APIs run their own images: a project of only those has no code to upload
+  if (!options.noBundle && needsBundle(project)) {
     const step = reporter.step('packing the project');
     packed = await packProject(project).catch((error: unknown) => {
       step.fail();

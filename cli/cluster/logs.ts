@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { Log } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { CONTAINER_NAME } from '../../operator/reconcilers/deployment.ts';
+import type { RealtimeApi } from '../../operator/api/v1alpha1/index.ts';
 import { explain, type Connection } from './connect.ts';
 import { apiPods, getApi } from './status.ts';
 
@@ -41,14 +42,23 @@ export function splitTimestamp(line: string): [string | undefined, string] {
   return [undefined, line];
 }
 
-function running(pod: V1Pod): boolean {
+/**
+ * The container whose log is the API's: the runtime's, or for a pod API (its own containers)
+ * the first container of pod.containers, as written in cortex.yaml.
+ */
+export function logContainer(api: Pick<RealtimeApi, 'spec'>): string {
+  const first = api.spec.pod?.containers?.[0]?.name;
+  return first ?? CONTAINER_NAME;
+}
+
+function running(pod: V1Pod, container: string): boolean {
   return (pod.status?.containerStatuses ?? []).some(
-    (c) => c.name === CONTAINER_NAME && (c.state?.running !== undefined || c.state?.terminated !== undefined),
+    (c) => c.name === container && (c.state?.running !== undefined || c.state?.terminated !== undefined),
   );
 }
 
 export async function streamLogs(conn: Connection, options: LogsOptions): Promise<void> {
-  await getApi(conn, options.name);
+  const container = logContainer(await getApi(conn, options.name));
   const log = new Log(conn.client.kc);
   const streams = new Map<string, Stream>();
   let stopped = false;
@@ -70,7 +80,7 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
     try {
       // Never aborted: client-node's stream would emit an unhandled AbortError. A stream ends when
       // its container stops or its pod goes; following stops by the process exiting.
-      await log.log(conn.namespace, pod, CONTAINER_NAME, sink, {
+      await log.log(conn.namespace, pod, container, sink, {
         follow: options.follow,
         timestamps: true,
         ...(state.since !== undefined
@@ -103,13 +113,13 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
   const pods = await selected();
   if (options.pod !== undefined && pods.length === 0) options.note(`${options.name} has no pod named ${options.pod}`);
   if (!options.follow) {
-    for (const pod of pods.filter(running)) await await open(pod.metadata!.name!, true);
+    for (const pod of pods.filter((p) => running(p, container))) await await open(pod.metadata!.name!, true);
     return;
   }
   let first = true;
   while (!stopped) {
     const current = await selected();
-    for (const pod of current.filter(running)) {
+    for (const pod of current.filter((p) => running(p, container))) {
       const name = pod.metadata!.name!;
       if (streams.get(name)?.open) continue;
       if (!first && !streams.has(name)) options.note(`${name} started`);

@@ -1,7 +1,13 @@
 // The objects a cluster deploy writes, built in one place so that `cortex deploy` and
 // `cortex render` (GitOps) produce exactly the same ones: the bundle's ConfigMaps and one
 // RealtimeAPI per API of the cortex.yaml.
-import { API_VERSION, KIND, type BundleSpec, type RealtimeApiSpec } from '../../operator/api/v1alpha1/index.ts';
+import {
+  API_VERSION,
+  KIND,
+  isPredictorApi,
+  type BundleSpec,
+  type RealtimeApiSpec,
+} from '../../operator/api/v1alpha1/index.ts';
 import type { KubeObject } from '../../operator/kube/client.ts';
 import { MANAGED_BY_LABEL } from '../../operator/kube/resources.ts';
 import { CliError, ExitCode } from '../errors.ts';
@@ -22,6 +28,11 @@ export interface ProjectManifests {
   apis: RealtimeApiObject[];
 }
 
+/** Whether a project has code to upload: pod APIs run their own images, predictor APIs need the folder. */
+export function needsBundle(project: LoadedProject): boolean {
+  return project.apis.some((a) => isPredictorApi(a.spec));
+}
+
 /**
  * The RealtimeAPIs of a project, pointing at `bundle` (absent: each API's predictor.image must
  * hold the project at /mnt/project). `namespace` undefined leaves it out (kubectl's current one).
@@ -32,7 +43,9 @@ export function realtimeApis(
   namespace: string | undefined,
 ): RealtimeApiObject[] {
   if (bundle === undefined) {
-    const missing = project.apis.filter((a) => a.spec.predictor.image === undefined).map((a) => a.name);
+    const missing = project.apis
+      .filter((a) => isPredictorApi(a.spec) && a.spec.predictor.image === undefined)
+      .map((a) => a.name);
     if (missing.length > 0) {
       throw new CliError(
         `${project.file}: --no-bundle means the code is baked into predictor.image, ` +
@@ -50,6 +63,9 @@ export function realtimeApis(
       ...(namespace !== undefined ? { namespace } : {}),
       labels: { [MANAGED_BY_LABEL]: MANAGED_BY_CLI },
     },
-    spec: { ...api.spec, predictor: { ...api.spec.predictor, ...(bundle !== undefined ? { bundle } : {}) } },
+    // a pod API runs its own images: no project folder, no bundle
+    spec: isPredictorApi(api.spec)
+      ? { ...api.spec, predictor: { ...api.spec.predictor, ...(bundle !== undefined ? { bundle } : {}) } }
+      : api.spec,
   }));
 }

@@ -2,7 +2,7 @@
 // that need it. The chart renders it as the ClusterRole <release>-user (bind it per namespace
 // with a RoleBinding; aggregated into the built-in edit and admin roles by default), and the
 // end-to-end test runs every command as a user bound to exactly these rules.
-import { CONFIG_MAPS, DEPLOYMENTS, PODS, REALTIME_APIS, SERVICES } from '../../operator/kube/resources.ts';
+import { CONFIG_MAPS, DEPLOYMENTS, PODS, REALTIME_APIS, SECRETS, SERVICES } from '../../operator/kube/resources.ts';
 import { ruleOn, type PolicyRule } from '../../operator/reconcilers/types.ts';
 import { TRAFFIC_SPLITTERS } from '../../operator/trafficsplitter-controller.ts';
 
@@ -22,4 +22,6 @@ export const cliUserRules: PolicyRule[] = [
   ruleOn(DEPLOYMENTS, ['get', 'patch']),
   // deploy applies TrafficSplitters (a weight change is another apply); get and delete them
   ruleOn(TRAFFIC_SPLITTERS, ['get', 'list', 'watch', 'create', 'patch', 'delete']),
+  // api-key create/list/revoke: the API's keys Secret (hashes only), read and changed in one write
+  ruleOn(SECRETS, ['get', 'create', 'patch']),
 ];

@@ -112,5 +112,5 @@ test('--no-bundle needs predictor.image on every API, and says which lack it', (
   );
   const withBundle = realtimeApis(project, { configMaps: ['cortex-bundle-x-0'], sha256: 'f'.repeat(64) }, undefined);
   assert.equal(withBundle[1].metadata.namespace, undefined, 'no namespace when none is given (kubectl -n decides)');
-  assert.deepEqual(withBundle[1].spec.predictor.bundle, { configMaps: ['cortex-bundle-x-0'], sha256: 'f'.repeat(64) });
+  assert.deepEqual(withBundle[1].spec.predictor?.bundle, { configMaps: ['cortex-bundle-x-0'], sha256: 'f'.repeat(64) });
 });

@@ -93,10 +93,13 @@ function renderOne(
     ...(api.url ? [['url', `${api.url} (outside the cluster)`] as [string, string]] : []),
     ['environment', `${conn.env.name}, namespace ${conn.namespace}`],
   ];
+  // The operator writes a failure's message in status.message and in its conditions too: it is
+  // printed once, on the status line; a condition adds its message only when it says more.
+  const shown = api.status !== 'live' ? api.message : undefined;
   for (const cond of conditions)
     fields.push([
       `condition ${cond.type}`,
-      `${cond.status} (${cond.reason ?? ''})${cond.message ? `: ${cond.message}` : ''}`,
+      `${cond.status} (${cond.reason ?? ''})${cond.message && cond.message !== shown ? `: ${cond.message}` : ''}`,
     ]);
   const w = Math.max(...fields.map(([k]) => k.length)) + 2;
   let text = fields.map(([k, v]) => `${(k + ':').padEnd(w)}${v}`).join('\n') + '\n';

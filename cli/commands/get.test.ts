@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Chalk } from 'chalk';
 import { table } from '../output.ts';
-import { apiView, cortex, pod, prodEnv, realtimeApi, testFactory } from './testing.ts';
+import { ago, apiView, cortex, pod, prodEnv, realtimeApi, testFactory } from './testing.ts';
 
 const plain = new Chalk({ level: 0 });
 const HEADERS = ['api', 'status', 'replicas', 'up-to-date', 'last update', 'avg request', '2XX', '4XX', '5XX'];
@@ -169,4 +169,41 @@ test('get API -e CLUSTER: its status, environment and pods; -o json adds conditi
   const view: unknown = JSON.parse(json.stdout);
   assert.ok(typeof view === 'object' && view !== null);
   assert.deepEqual(Object.keys(view).slice(-2), ['conditions', 'pods']);
+});
+
+test('get API -e CLUSTER: a failure the operator also wrote in its conditions is printed once', async () => {
+  const failing = 'pod iris-abc keeps failing: predictor failed to initialise: ValueError: no model here';
+  const cluster = {
+    getApi: (name: string) =>
+      Promise.resolve(
+        realtimeApi(name, {
+          status: 'error',
+          message: failing,
+          replicas: { requested: 1, ready: 0, updated: 1, available: 0 },
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'False',
+              reason: 'ContainerFailing',
+              message: failing,
+              lastTransitionTime: ago(5),
+            },
+            {
+              type: 'Progressing',
+              status: 'True',
+              reason: 'RollingOut',
+              message: '0/1 replicas ready, 1 up to date',
+              lastTransitionTime: ago(5),
+            },
+          ],
+        }),
+      ),
+    apiPods: () => Promise.resolve([pod('iris-abc', false)]),
+  };
+  const { code, stdout } = await cortex(testFactory({ environments: [prodEnv], cluster }), 'get', 'iris', '-e', 'prod');
+  assert.equal(code, 0);
+  assert.equal(stdout.split('ValueError: no model here').length - 1, 1, stdout);
+  assert.match(stdout, /^status: +error: pod iris-abc keeps failing: /);
+  assert.match(stdout, /\ncondition Ready: +False \(ContainerFailing\)\n/);
+  assert.match(stdout, /\ncondition Progressing: +True \(RollingOut\): 0\/1 replicas ready, 1 up to date\n/);
 });

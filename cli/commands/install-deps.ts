@@ -57,10 +57,15 @@ export async function runInstallDeps(options: InstallDepsOptions, f: Factory): P
   process.env.PIP_NO_CACHE_DIR ??= '1';
   for (const api of project.apis) {
     if (options.api !== undefined && !options.api.includes(api.name)) continue;
+    const predictor = api.spec.predictor;
+    if (predictor === undefined) {
+      printErr(f.io, `${api.name} runs its own containers (pod): nothing to install`);
+      continue;
+    }
     printErr(f.io, `installing the dependencies of ${api.name}`);
-    const logger = apiLogger(api.name, api.spec.predictor.logLevel);
+    const logger = apiLogger(api.name, predictor.logLevel);
     try {
-      await prepareDependencies(api.spec.predictor, project.dir, logger, path.resolve(into));
+      await prepareDependencies(predictor, project.dir, logger, path.resolve(into));
     } catch (error) {
       logger.flush();
       if (error instanceof DependencyError) throw new CliError(`${api.name}: ${error.message}`, ExitCode.Failed);

@@ -2,7 +2,7 @@
 // and prints the answer.
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { CliError, ExitCode } from '../errors.ts';
 import type { Factory } from '../factory.ts';
 import { isTty, type IOStreams } from '../io.ts';
@@ -14,6 +14,7 @@ export const PredictOptions = Type.Object({
   file: Type.Optional(Type.String()),
   env: Type.Optional(Type.String()),
   contentType: Type.String(),
+  apiKey: Type.Optional(Type.String()),
 });
 export type PredictOptions = Static<typeof PredictOptions>;
 
@@ -46,6 +47,15 @@ export async function runPredict(options: PredictOptions, f: Factory): Promise<v
     }
   }
   if (env.provider === 'kubernetes') {
+    if (options.apiKey !== undefined) {
+      // the API server reads Authorization itself (the kubeconfig's credentials): a key cannot pass its proxy
+      throw new CliError(
+        "--api-key works locally only: in a cluster cortex predict goes through the API server's service proxy, " +
+          'which takes the Authorization header for itself; call the API where clients reach it with ' +
+          "curl -H 'Authorization: Bearer <key>' (docs/auth.md)",
+        ExitCode.Usage,
+      );
+    }
     // Through the API server's service proxy: only the kubeconfig is needed, no ingress.
     const answer = await f.cluster(env).predict(name, body, options.contentType);
     return print(f.io, name, answer.status, answer.statusText, answer.body, answer.contentType);
@@ -58,7 +68,10 @@ export async function runPredict(options: PredictOptions, f: Factory): Promise<v
   try {
     response = await local.fetch(local.target.clientUrl + api.endpoint, {
       method: 'POST',
-      headers: { 'content-type': options.contentType },
+      headers: {
+        'content-type': options.contentType,
+        ...(options.apiKey !== undefined ? { authorization: `Bearer ${options.apiKey}` } : {}),
+      },
       body,
     });
   } catch (error) {
@@ -95,5 +108,10 @@ export function predictCommand(f: Factory, runF: RunF<PredictOptions> = runPredi
     .argument('[file]', 'the request body: a file, or - for stdin (default: stdin when it is not a terminal)')
     .addOption(envOption())
     .option('-H, --content-type <type>', 'Content-Type of the body', 'application/json')
+    .addOption(
+      new Option('--api-key <key>', 'the API key of an API with networking.auth: api_key (local environment)').env(
+        'CORTEX_API_KEY',
+      ),
+    )
     .action(action(PredictOptions, ['api', 'file'], (options) => runF(options, f)));
 }

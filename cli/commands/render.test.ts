@@ -74,3 +74,17 @@ test('render -d DIR writes one file per object and a kustomization.yaml, and say
   assert.ok(files.includes('kustomization.yaml') && files.includes('realtimeapi-iris-classifier.yaml'));
   for (const file of files) assert.ok(readFileSync(path.join(dir, file), 'utf8').startsWith(RENDER_HEADER));
 });
+
+test('render of a Cortex 0.42 pod API: the RealtimeAPI with spec.pod, no bundle (the code is in images)', async () => {
+  const v042 = fileURLToDir('../../test/eras/v0_42');
+  const { code, stdout, stderr } = await cortex(testFactory(), 'render', v042, '-n', 'ml');
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(kindsAndNamespaces(stdout), [['RealtimeAPI', 'ml']]);
+  assert.equal(stderr, '', 'no bundle summary');
+  const api = YAML.parse(stdout) as { spec: Record<string, { containers?: { name: string }[] }> };
+  assert.equal(api.spec.predictor, undefined);
+  assert.deepEqual(
+    api.spec.pod.containers?.map((c) => c.name),
+    ['api'],
+  );
+});

@@ -7,7 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
 import YAML from 'yaml';
 import { loadOrExplain } from '../cluster/deploy.ts';
-import { realtimeApis } from '../cluster/manifests.ts';
+import { needsBundle, realtimeApis } from '../cluster/manifests.ts';
 import { trafficSplitters } from '../cluster/splitters.ts';
 import { bundleObjects, packProject } from '../cluster/pack.ts';
 import type { KubeObject } from '../../operator/kube/client.ts';
@@ -75,7 +75,8 @@ export async function runRender(flags: RenderOptions, f: Factory): Promise<void>
   }
   const project = loadOrExplain(flags.config);
   for (const w of project.warnings) printErr(io, `warning: ${formatIssue(w)}`);
-  const packed = flags.bundle === false ? undefined : await packProject(project);
+  // pod APIs run their own images: a project of only those has no code to upload
+  const packed = flags.bundle === false || !needsBundle(project) ? undefined : await packProject(project);
   const objects: KubeObject[] = [
     ...(packed ? bundleObjects(packed, namespace) : []),
     ...realtimeApis(project, packed?.spec, namespace),

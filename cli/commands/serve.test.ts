@@ -150,10 +150,10 @@ test("serve with CORTEX_API_SPEC runs that spec, not cortex.yaml's API of the sa
   const { name, spec, projectDir } = specs[0];
   assert.equal(name, 'b');
   assert.equal(projectDir, two);
-  assert.deepEqual(spec.predictor.config, { k: 'from the resource' });
-  assert.equal(spec.predictor.threadsPerProcess, 3);
-  assert.equal(spec.predictor.logLevel, 'debug');
-  assert.equal(spec.predictor.processesPerReplica, 1, 'defaulted');
+  assert.deepEqual(spec.predictor?.config, { k: 'from the resource' });
+  assert.equal(spec.predictor?.threadsPerProcess, 3);
+  assert.equal(spec.predictor?.logLevel, 'debug');
+  assert.equal(spec.predictor?.processesPerReplica, 1, 'defaulted');
   assert.equal(spec.autoscaling.maxReplicaConcurrency, 7);
 });
 
@@ -170,7 +170,7 @@ test('serve reads CORTEX_API_SPEC from the environment; the folder needs no cort
     assert.equal(r.code, 0, r.stderr);
     assert.equal(specs[0].name, 'image-only');
     assert.equal(specs[0].projectDir, bare);
-    assert.deepEqual(specs[0].spec.predictor.serverSideBatching, { maxBatchSize: 4, batchInterval: '50ms' });
+    assert.deepEqual(specs[0].spec.predictor?.serverSideBatching, { maxBatchSize: 4, batchInterval: '50ms' });
   } finally {
     if (saved === undefined) delete process.env.CORTEX_API_SPEC;
     else process.env.CORTEX_API_SPEC = saved;
@@ -192,4 +192,13 @@ test('serve: a CORTEX_API_SPEC of another API, not JSON or invalid is a usage er
     await usage(replicaSpec('b', { threadsPerProcess: 0 })),
     /CORTEX_API_SPEC of b is not a valid spec:\n {2}predictor\.threadsPerProcess: /,
   );
+});
+
+test('serve of a pod API (its own containers) says what runs it instead', async () => {
+  const v042 = new URL('../../test/eras/v0_42', import.meta.url).pathname;
+  const { f, started } = serving();
+  const r = await cortex(f, 'serve', v042);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /sentiment runs its own containers \(pod\), and cortex serve runs a predictor/);
+  assert.equal(started.length, 0);
 });

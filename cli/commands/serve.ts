@@ -9,6 +9,7 @@ import { ConfigError, explainConfigError } from '../config/errors.ts';
 import { parseMemBytes } from '../../operator/api/v1alpha1/index.ts';
 import { RUNTIME_SPEC_ENV, RuntimeSpecError, parseRuntimeSpec } from '../../operator/reconcilers/runtime-spec.ts';
 import { DEFAULT_PREDICT_TIMEOUT_MS, type Replica } from '../../runtime/replica.ts';
+import { API_KEYS_DIR_ENV } from '../../operator/reconcilers/api-keys.ts';
 import { CliError } from '../errors.ts';
 import type { Factory } from '../factory.ts';
 import { isTty, printErr, type IOStreams } from '../io.ts';
@@ -24,6 +25,7 @@ export const ServeOptions = Type.Object({
   requestTimeout: Type.String(),
   predictTimeout: Type.String(),
   apiSpec: Type.Optional(Type.String()),
+  apiKeys: Type.Optional(Type.String()),
 });
 export type ServeOptions = Static<typeof ServeOptions>;
 
@@ -68,6 +70,13 @@ export function serveCommand(f: ServeFactory, runF: RunF<ServeOptions, ServeFact
         .env(RUNTIME_SPEC_ENV)
         .hideHelp(),
     )
+    .addOption(
+      new Option(
+        '--api-keys <dir>',
+        'require an API key (Authorization: Bearer) for predictions, checked against the key records in this ' +
+          'folder, read again every second (docs/auth.md; the operator sets it for networking.auth: api_key)',
+      ).env(API_KEYS_DIR_ENV),
+    )
     .action(action(ServeOptions, ['config'], (options) => runF(options, f)));
 }
 
@@ -76,6 +85,13 @@ export async function runServe(flags: ServeOptions, f: ServeFactory): Promise<vo
     flags.apiSpec !== undefined
       ? resolveApiSpec(flags.apiSpec, flags.config, flags.api)
       : resolveApi(f.io, flags.config, flags.api);
+  if (spec.predictor === undefined) {
+    throw new CliError(
+      `${name} runs its own containers (pod), and cortex serve runs a predictor: ` +
+        "a pod API's replicas run its containers behind cortex proxy; deploy it with cortex deploy",
+      2,
+    );
+  }
   // Signals are handled from the start: before the replica is up (say, during a pip
   // install) there is nothing to drain, so SIGTERM ends at once, cleaning up on 'exit'.
   let replica: Pick<Replica, 'port' | 'stop'> | undefined;
@@ -98,6 +114,7 @@ export async function runServe(flags: ServeOptions, f: ServeFactory): Promise<vo
     requestTimeoutMs: wholeNumber('--request-timeout', flags.requestTimeout) * 1000,
     predictTimeoutMs: seconds('--predict-timeout', flags.predictTimeout) * 1000,
     terminationLogPath: process.env.CORTEX_TERMINATION_LOG ?? '/dev/termination-log',
+    ...(flags.apiKeys !== undefined && flags.apiKeys !== '' ? { apiKeysDir: path.resolve(flags.apiKeys) } : {}),
   };
   f.onTerminate(stop);
   try {

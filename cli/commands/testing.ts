@@ -108,6 +108,7 @@ export function testFactory(options: TestFactoryOptions = {}): TestFactory {
         check: notFaked('cluster check'),
         splitter: notFaked('cluster splitter'),
         splitterRates: notFaked('cluster splitterRates'),
+        apiKeys: notFaked('cluster apiKeys'),
         ...options.cluster,
       };
     },

@@ -15,8 +15,20 @@ export const UNSUPPORTED_KINDS: Record<string, string> = {
 /** Kinds renamed by Cortex before the versions this project reads. */
 export const RENAMED_KINDS: Record<string, string> = { SyncAPI: KIND };
 
-/** Predictor types Cortex had that are not supported. */
-export const UNSUPPORTED_PREDICTOR_TYPES = ['tensorflow', 'onnx'];
+/** Predictor types Cortex had that are not supported: why, and what to do instead. */
+export const UNSUPPORTED_PREDICTOR_TYPES: Record<string, { why: string; fix: string }> = {
+  tensorflow: {
+    why:
+      'Cortex ran TensorFlow Serving beside the predictor, which is not available here, and TensorFlow ' +
+      'itself is a download of several hundred MB in every replica',
+    fix:
+      'convert the SavedModel to ONNX (pip install tf2onnx; python -m tf2onnx.convert --saved-model <dir> ' +
+      '--output model.onnx) and serve it with type: onnx: keep models, rename TensorFlowPredictor to ' +
+      'ONNXPredictor and tensorflow_client to onnx_client (same predict(input, model_name, model_version)); ' +
+      'or add tensorflow to requirements.txt and load the SavedModel in a python predictor ' +
+      '(load_model with python_client, or in __init__)',
+  },
+};
 
 export interface CompatRule {
   level: 'warning' | 'error' | 'ignore';
@@ -27,17 +39,16 @@ export interface CompatRule {
 /** Decides what a Cortex-only field means here, given its value and the API's predictor type. */
 type Rule = (value: unknown, predictorType: unknown) => CompatRule;
 
-const forModelServers =
+/** A field of Cortex's TensorFlow Serving setup: reported with the type for tensorflow, else ignored. */
+const forTensorFlow =
   (field: string): Rule =>
   (_value, type) =>
-    UNSUPPORTED_PREDICTOR_TYPES.includes(String(type))
+    Object.hasOwn(UNSUPPORTED_PREDICTOR_TYPES, String(type))
       ? { level: 'ignore', message: '' } // the predictor type is reported already
       : {
-          level: 'error',
-          message: `not supported yet: ${field} (Cortex's model cache and live model reloading)`,
-          fix:
-            "load the model in the predictor's constructor (its location can go in predictor.config) " +
-            `and remove ${field}`,
+          level: 'warning',
+          message: `ignored: ${field} configured Cortex's TensorFlow Serving, unused by python and onnx predictors`,
+          fix: `remove ${field}`,
         };
 
 /** Cortex 0.20–0.25 fields that no longer mean anything here. */
@@ -82,9 +93,6 @@ export const CORTEX_ONLY_FIELDS: Record<string, Rule> = {
     message: 'not supported: predictor.protobuf_path (gRPC APIs, Cortex 0.34+); APIs here serve HTTP',
     fix: 'remove predictor.protobuf_path and serve the API over HTTP (handle_post and the other handle_<verb> methods)',
   }),
-  'predictor.models': forModelServers('predictor.models'),
-  'predictor.model_path': forModelServers('predictor.model_path'),
-  'predictor.multi_model_reloading': forModelServers('predictor.multi_model_reloading'),
-  'predictor.signature_key': forModelServers('predictor.signature_key'),
-  'predictor.tensorflow_serving_image': forModelServers('predictor.tensorflow_serving_image'),
+  // model_path, multi_model_reloading and signature_key are read by models-section.ts
+  'predictor.tensorflow_serving_image': forTensorFlow('predictor.tensorflow_serving_image'),
 };

@@ -17,10 +17,10 @@ test('handler: is read as the predictor section, with the same fields', () => {
     'handler.py': '',
   });
   const [api] = loadProject(dir).apis;
-  assert.equal(api.spec.predictor.path, 'handler.py');
-  assert.deepEqual(api.spec.predictor.config, { greeting: 'hi' });
-  assert.equal(api.spec.predictor.processesPerReplica, 2);
-  assert.deepEqual(api.spec.predictor.env, { A: '1' });
+  assert.equal(api.spec.predictor?.path, 'handler.py');
+  assert.deepEqual(api.spec.predictor?.config, { greeting: 'hi' });
+  assert.equal(api.spec.predictor?.processesPerReplica, 2);
+  assert.deepEqual(api.spec.predictor?.env, { A: '1' });
 });
 
 test('problems inside handler: are named and located under handler', () => {
@@ -56,7 +56,7 @@ test(".env: its variables are exported to the predictor's environment over the A
     '.env': '# secrets\nA=from-dotenv\nexport TOKEN="s3 cr#t"\nPLAIN = value # comment\n',
   });
   const [api] = loadProject(dir).apis;
-  assert.deepEqual(api.spec.predictor.env, { A: 'from-dotenv', B: 'kept', TOKEN: 's3 cr#t', PLAIN: 'value' });
+  assert.deepEqual(api.spec.predictor?.env, { A: 'from-dotenv', B: 'kept', TOKEN: 's3 cr#t', PLAIN: 'value' });
 });
 
 test('.env: a line that is not VARIABLE=value is an issue naming .env and its line', () => {

@@ -227,26 +227,28 @@ test('predictor files: outside the project, a folder, the wrong extension; pytho
   assert.equal(err.issues.length, 5, 'default dependency files need not exist');
 });
 
-test('predictor types tensorflow and onnx are not supported', () => {
-  for (const type of ['tensorflow', 'onnx']) {
+test('predictor type tensorflow is not supported: convert to ONNX', () => {
+  for (const models of ['model_path: s3://bucket/model', 'models:\n      - name: m\n        model_path: s3://b/m']) {
     const err = failing(
-      `- name: a\n  kind: RealtimeAPI\n  predictor:\n    type: ${type}\n    path: model/\n    model_path: s3://bucket/model\n    signature_key: serving_default\n`,
+      '- name: a\n  kind: RealtimeAPI\n  predictor:\n    type: tensorflow\n    path: model/\n' +
+        `    ${models}\n    signature_key: serving_default\n    tensorflow_serving_image: tfs:1\n`,
     );
     expectIssue(err, {
       line: 4,
       field: 'predictor.type',
       api: 'a',
-      message: new RegExp(`"${type}" is not supported; supported types: python, typescript`),
-      fix: /type: python/,
+      message:
+        /"tensorflow" is not supported \(Cortex ran TensorFlow Serving .*\); supported types: python, typescript, onnx/,
+      fix: /tf2onnx\.convert --saved-model .* type: onnx/,
     });
-    assert.equal(err.issues.length, 1, 'fields of those types are not reported on top');
+    assert.equal(err.issues.length, 1, 'fields of that type are not reported on top');
   }
   const typo = failing(api('a').replace('type: python', 'type: pyton'));
   expectIssue(typo, {
     line: 4,
     field: 'predictor.type',
     api: 'a',
-    message: /one of: python, typescript/,
+    message: /one of: python, typescript, onnx/,
     fix: /write python/,
   });
 });
@@ -313,9 +315,8 @@ test('unknown fields, with "did you mean"', () => {
 });
 
 test('Cortex features that cannot work here are errors that name them', () => {
-  const err = failing(api('a', '    models:\n      paths: []\n  compute:\n    inf: 1\n'));
-  expectIssue(err, { line: 6, field: 'predictor.models', api: 'a', message: /not supported yet: predictor\.models/ });
-  expectIssue(err, { line: 9, field: 'compute.inf', api: 'a', message: /Inferentia/ });
+  const err = failing(api('a', '  compute:\n    inf: 1\n'));
+  expectIssue(err, { line: 7, field: 'compute.inf', api: 'a', message: /Inferentia/ });
 });
 
 test('env names and values', () => {

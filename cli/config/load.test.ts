@@ -33,7 +33,7 @@ test('a Cortex 0.25 example loads, with a warning about monitoring', () => {
   assert.equal(api.name, 'iris-classifier');
   assert.equal(api.kind, 'RealtimeAPI');
   assert.equal(api.line, 1);
-  assert.deepEqual(api.spec.predictor.config, { bucket: 'cortex-examples', key: 'sklearn/iris-classifier/model.pkl' });
+  assert.deepEqual(api.spec.predictor?.config, { bucket: 'cortex-examples', key: 'sklearn/iris-classifier/model.pkl' });
   assert.deepEqual(api.spec.compute, { cpu: '0.2', gpu: 0, mem: '200M' });
   assert.equal(api.spec.networking.endpoint, '/iris-classifier');
   assert.deepEqual(validateSpec(api.spec), []);
@@ -155,7 +155,7 @@ test('a full-featured file round-trips to the expected camelCase spec', () => {
       scaleToZeroAfter: '10m',
     },
     updateStrategy: { maxSurge: 1, maxUnavailable: 0 },
-    networking: { endpoint: '/v1/sentiment' },
+    networking: { endpoint: '/v1/sentiment', auth: 'none' },
   };
   assert.deepEqual(loaded.apis[0].spec, expected);
   assert.deepEqual(
@@ -226,7 +226,7 @@ test('null fields mean "not set"', () => {
       '  autoscaling:\n    min_replicas:\n',
   });
   const [api] = loadProject(dir).apis;
-  assert.deepEqual(api.spec.predictor.config, {});
+  assert.deepEqual(api.spec.predictor?.config, {});
   assert.equal(api.spec.autoscaling.minReplicas, 1);
 });
 

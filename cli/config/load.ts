@@ -27,7 +27,9 @@ import {
 import { FIELD_TABLE, fromSnakeCase, toSnakePath } from './snake-case.ts';
 import { suggest } from './suggest.ts';
 import { YamlSource } from './yaml-source.ts';
+import { cortex042Fields } from './pod-section.ts';
 import { checkProjectFiles } from './project-files.ts';
+import { checkModelFiles, modelsAsSpec } from './models-section.ts';
 import {
   BOTH_SECTIONS,
   MISSING_PREDICTOR_FIX,
@@ -67,7 +69,11 @@ export interface LoadedProject {
 const COMPUTED_FROM: Record<string, string[]> = {
   'networking.endpoint': ['name'],
   'autoscaling.init_replicas': ['autoscaling.min_replicas'],
-  'autoscaling.target_replica_concurrency': ['predictor.processes_per_replica', 'predictor.threads_per_process'],
+  'autoscaling.target_replica_concurrency': [
+    'predictor.processes_per_replica',
+    'predictor.threads_per_process',
+    'pod.max_concurrency',
+  ],
 };
 
 /** Names looked for when loadProject is given a folder, in this order. */
@@ -116,6 +122,8 @@ class Loader {
   private dotEnv: Record<string, string> | undefined;
   /** The TrafficSplitters read so far, with where each is. */
   private readonly splitters: (LoadedSplitter & { base: (string | number)[] })[] = [];
+  /** The current API's renamed model fields (models-section.ts). */
+  private aliases = new Map<string, string[]>();
 
   constructor(file: string, src: YamlSource) {
     this.file = file;
@@ -132,15 +140,24 @@ class Loader {
     fix: string,
     part: 'key' | 'value' = 'value',
   ): void {
-    [field, message, fix] = asWritten(this.section, field, message, fix);
+    [field, message, fix] = asWritten(this.section, this.asWritten(field), message, fix);
     const at = this.src.locate([...base, ...field], part);
     this.issues.push({ file: this.file, ...at, api, field: field.join('.'), message, fix });
   }
 
   warn(api: string | undefined, base: (string | number)[], field: string[], message: string, fix?: string): void {
-    [field, message, fix] = asWritten(this.section, field, message, fix);
+    [field, message, fix] = asWritten(this.section, this.asWritten(field), message, fix);
     const at = this.src.locate([...base, ...field], 'key');
     this.warnings.push({ file: this.file, ...at, api, field: field.join('.'), message, ...(fix ? { fix } : {}) });
+  }
+
+  /** A spec field as the API wrote it (model_path for models.path...: models-section.ts). */
+  private asWritten(field: string[]): string[] {
+    for (let n = field.length; n > 0; n--) {
+      const written = this.aliases.get(field.slice(0, n).join('.'));
+      if (written) return [...written, ...field.slice(n)];
+    }
+    return field;
   }
 
   load(): LoadedProject {
@@ -224,8 +241,17 @@ class Loader {
     const renamed = handlerAsPredictor(written);
     if (renamed.conflict) this.issue(name, base, ['handler'], BOTH_SECTIONS.message, BOTH_SECTIONS.fix, 'key');
     this.section = renamed.section;
-    const raw = renamed.api;
+    // Cortex 0.20-0.25's model fields (model_path, models, multi_model_reloading) become predictor.models
+    const models = isPlainObject(renamed.api.predictor) ? modelsAsSpec(renamed.api.predictor) : undefined;
+    if (models) renamed.api.predictor = models.predictor;
+    this.aliases = models?.aliases ?? new Map();
+    for (const i of models?.issues ?? []) this.issue(name, base, i.field, i.message, i.fix, 'key');
+    for (const w of models?.warnings ?? []) this.warn(name, base, w.field, w.message, w.fix);
 
+    // Cortex 0.36-0.42 (pod:) moved node_groups and renamed target_replica_concurrency
+    const podForm = cortex042Fields(renamed.api);
+    for (const p of podForm.problems) this.issue(name, base, p.field, p.message, p.fix, 'key');
+    const raw = podForm.api;
     const { name: _name, kind: _kind, ...fields } = raw;
     const predictorType = isPlainObject(raw.predictor) ? raw.predictor.type : undefined;
     const handled = new Set<string>();
@@ -233,16 +259,15 @@ class Loader {
       this.unknownField(name, base, raw, field, known, predictorType),
     );
 
-    const modelServer = typeof predictorType === 'string' && UNSUPPORTED_PREDICTOR_TYPES.includes(predictorType);
+    const modelServer = typeof predictorType === 'string' && Object.hasOwn(UNSUPPORTED_PREDICTOR_TYPES, predictorType);
     if (modelServer) {
       this.issue(
         name,
         base,
         ['predictor', 'type'],
-        `predictor type "${predictorType}" is not supported; supported types: ${PREDICTOR_TYPES.join(', ')}`,
-        'load the model yourself in a python predictor ' +
-          `(e.g. with ${predictorType === 'onnx' ? 'onnxruntime' : 'tensorflow'} in PythonPredictor.__init__) ` +
-          'and set type: python',
+        `predictor type "${predictorType}" is not supported (${UNSUPPORTED_PREDICTOR_TYPES[predictorType].why}); ` +
+          `supported types: ${PREDICTOR_TYPES.join(', ')}`,
+        UNSUPPORTED_PREDICTOR_TYPES[predictorType].fix,
       );
       handled.add('predictor.type');
     }
@@ -275,6 +300,9 @@ class Loader {
         (field, message, fix) => this.issue(name, base, field, message, fix),
         (field) => handled.has(field.join('.')),
       );
+      checkModelFiles(this.dir, spec, (field, message, fix) => {
+        if (!handled.has(field.join('.'))) this.issue(name, base, field, message, fix);
+      });
     }
     if (this.dotEnv !== undefined && isPlainObject(spec.predictor)) {
       // Cortex sourced .env when the API started, over the API's own env: its values win.

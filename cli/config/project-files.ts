@@ -8,6 +8,7 @@ import { CONDA_FORMER_DEFAULT } from '../../operator/api/v1alpha1/validate.ts';
 /** File extensions of a predictor, by predictor.type. */
 export const PREDICTOR_EXTENSIONS: Record<string, string[]> = {
   python: ['.py'],
+  onnx: ['.py'],
   typescript: ['.ts', '.mts', '.js', '.mjs'],
 };
 

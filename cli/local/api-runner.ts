@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import type { Logger } from '../../operator/util/log.ts';
 import { isInside, type Layout } from './paths.ts';
 import type { ApiStatus, DeployRequest, ReplicaStatus, RolloutAction, RolloutEvent } from './protocol.ts';
@@ -96,6 +97,12 @@ export class ApiRunner {
   get endpoint(): string {
     const version = this.next?.run.version ?? this.current?.version ?? this.record.version;
     return version?.spec.networking.endpoint ?? `/${this.name}`;
+  }
+
+  /** networking.auth of the version that serves now (the gateway checks keys by it). */
+  get auth(): AuthMode {
+    const version = this.current?.version ?? this.record.version;
+    return version?.spec.networking.auth ?? 'none';
   }
 
   /** Whether replicas run (or should): false for an API whose only version failed. */

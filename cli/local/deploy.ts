@@ -12,7 +12,7 @@ import {
   loadProject,
   type LoadedProject,
 } from '../config/index.ts';
-import { DependencyError, preparePython } from '../../runtime/deps.ts';
+import { DependencyError, preparePython, runsInPython, runtimeRequirements } from '../../runtime/deps.ts';
 import { apiLogger } from '../../operator/util/log.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { bytes, plural } from '../output.ts';
@@ -20,9 +20,17 @@ import { applyLocalSplitters, checkLocalSplitterTargets } from './splitters-depl
 import { ensureSupervisor, type SupervisorClient } from './client.ts';
 import { readState } from './state.ts';
 import { localIgnoredWarnings } from './ignored.ts';
+import { refusePodApisLocally } from './pod-apis.ts';
 import type { Layout } from './paths.ts';
 import type { DeployRequest, RolloutAction, RolloutEvent } from './protocol.ts';
-import { PACK_LIMITS, createSnapshot, listProjectFiles, removeSnapshot, type Snapshot } from './snapshot.ts';
+import {
+  PACK_LIMITS,
+  createSnapshot,
+  listProjectFiles,
+  localSnapshotIncludes,
+  removeSnapshot,
+  type Snapshot,
+} from './snapshot.ts';
 
 export interface StepHandle {
   update(label: string): void;
@@ -100,6 +108,12 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
     }
     throw error;
   }
+  try {
+    refusePodApisLocally(project);
+  } catch (error) {
+    validating.fail('pod APIs need containers');
+    throw error;
+  }
   validating.done(plural(project.apis.length, 'API'));
   for (const w of project.warnings) reporter.warning(formatIssue(w));
   for (const w of localIgnoredWarnings(project)) reporter.warning(formatIssue(w));
@@ -108,7 +122,10 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
   const packing = reporter.step(`packing ${displayPath(project.dir)}`);
   let files: ReturnType<typeof listProjectFiles>;
   try {
-    files = listProjectFiles(project.dir, { include: [project.file], skipDirs: [l.home] });
+    files = listProjectFiles(project.dir, {
+      include: localSnapshotIncludes(project.dir, project.file),
+      skipDirs: [l.home],
+    });
   } catch (error) {
     // e.g. links that leave the project: the step must not end as "done" above the error
     packing.fail();
@@ -197,18 +214,22 @@ async function installRequirements(
   snapshot: Snapshot,
   reporter: DeployReporter,
 ): Promise<void> {
-  const files = new Set<string>();
+  // one install per requirements file and runtime requirements (the replica's venv cache key)
+  const files = new Map<string, [file: string, extra: string[]]>();
   for (const api of project.apis) {
-    if (api.spec.predictor.type !== 'python') continue;
+    const predictor = api.spec.predictor;
+    if (predictor === undefined || !runsInPython(predictor.type)) continue;
     // dependencies.sh runs before pip (it may install what pip builds against), in each replica
     // as it starts: its pip install happens there too, and a failure is the rollout's reason.
-    if (existsSync(path.resolve(snapshot.dir, api.spec.predictor.dependencies.shell))) continue;
-    const rel = path.relative(project.dir, path.resolve(project.dir, api.spec.predictor.dependencies.pip));
+    if (existsSync(path.resolve(snapshot.dir, predictor.dependencies.shell))) continue;
+    const rel = path.relative(project.dir, path.resolve(project.dir, predictor.dependencies.pip));
     const file = path.join(snapshot.dir, rel);
-    if (existsSync(file)) files.add(file);
+    const extra = runtimeRequirements(predictor.type, file);
+    if (existsSync(file) || extra.length > 0) files.set(`${file}\0${extra.join(' ')}`, [file, extra]);
   }
-  for (const file of files) {
-    const step = reporter.step(`installing ${path.relative(snapshot.dir, file)}`);
+  for (const [file, extra] of files.values()) {
+    const what = [...(existsSync(file) ? [path.relative(snapshot.dir, file)] : []), ...extra].join(' ');
+    const step = reporter.step(`installing ${what}`);
     let cached = false;
     const logger = apiLogger('cortex', 'info', (chunk) => {
       for (const line of chunk.split('\n')) {
@@ -219,7 +240,7 @@ async function installRequirements(
       }
     });
     try {
-      await preparePython(file, logger);
+      await preparePython(file, logger, { extra });
       logger.flush();
       step.done(cached ? 'cached' : undefined);
     } catch (error) {

@@ -41,6 +41,13 @@ export interface RouteTable {
   endpoints(): { api: string; endpoint: string }[];
 }
 
+/**
+ * networking.auth in front of an API (cli/local/gateway-auth.ts): 'open' (auth: none), 'allowed'
+ * (a valid key: its Authorization header is not passed on) or 'refused' (answered 401/429 already).
+ */
+export type Authorize = (api: string, req: http.IncomingMessage, res: http.ServerResponse) => AuthOutcome;
+export type AuthOutcome = 'open' | 'allowed' | 'refused';
+
 export interface GatewayOptions {
   /** How long a request waits for a ready replica. */
   holdMs: number;
@@ -48,6 +55,8 @@ export interface GatewayOptions {
   maxBodyBytes: number;
   /** Attempts per request when a replica refuses it because it is going away. */
   maxAttempts?: number;
+  /** Checks API keys; absent: every API is open. */
+  authorize?: Authorize;
 }
 
 const hopByHop = new Set([
@@ -72,7 +81,8 @@ export function stripEndpoint(endpoint: string, pathname: string): string | unde
 
 export class Gateway {
   private readonly routes: RouteTable;
-  private readonly options: Required<GatewayOptions>;
+  private readonly options: Required<Omit<GatewayOptions, 'authorize'>>;
+  private readonly authorize: Authorize | undefined;
   private readonly server: http.Server;
   private readonly active = new Map<string, number>();
   private readonly agents = new Map<string, http.Agent>();
@@ -86,6 +96,7 @@ export class Gateway {
   constructor(routes: RouteTable, options: GatewayOptions) {
     this.routes = routes;
     this.options = { maxAttempts: 10, ...options };
+    this.authorize = options.authorize;
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) json(res, 502, { error: `gateway: ${(error as Error).message}` });
@@ -156,6 +167,9 @@ export class Gateway {
             : `no API at ${pathname}; endpoints: ${apis.map((a) => a.endpoint).join(', ')}`,
       });
     }
+    // before anything about the API's state is told, and before its body is read
+    const auth = this.authorize?.(route.api, req, res) ?? 'open';
+    if (auth === 'refused') return;
     const down = this.routes.down(route.api);
     if (down !== undefined) {
       req.resume();
@@ -171,6 +185,7 @@ export class Gateway {
     for (const [name, value] of Object.entries(req.headers)) {
       if (!hopByHop.has(name) && value !== undefined) headers[name] = value;
     }
+    if (auth === 'allowed') delete headers.authorization; // the predictor never sees the key
     headers['content-length'] = body.length;
     headers.host = req.headers.host ?? 'localhost';
     const forwardedFor = req.socket.remoteAddress;

@@ -6,7 +6,7 @@ import type { LoadedProject } from '../config/load.ts';
 /** One warning per API whose predictor.image the local environment ignores. */
 export function localIgnoredWarnings(project: LoadedProject): ConfigWarning[] {
   return project.apis.flatMap((api) => {
-    const image = api.spec.predictor.image;
+    const image = api.spec.predictor?.image; // a pod API's images are its containers'
     if (image === undefined) return [];
     return [
       {

@@ -8,6 +8,7 @@
 //   snapshots/<id>/     the deployed copies of project folders
 //   logs/<api>/<replica>.log      each replica's stdout and stderr
 //   run/<replica>.termination     each replica's termination message
+//   api-keys/<api>/<key name>     each API key's record: its SHA-256, never the key (keys.ts)
 //
 // $CORTEX_HOME is made 0700 and the socket 0600 whatever the umask: whoever can write to the
 // socket runs code as this user. A home or socket owned by another user is refused.

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { OutsideLinksError, createSnapshot, listProjectFiles } from './snapshot.ts';
+import { OutsideLinksError, createSnapshot, listProjectFiles, localSnapshotIncludes } from './snapshot.ts';
 
 function project(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'cortex-snapshot-test-'));
@@ -38,6 +38,27 @@ test('a project folder is listed without what a deploy leaves out', () => {
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('.env is left out of a listing, but a local snapshot takes it (its replicas read it beside cortex.yaml)', () => {
+  const dir = project();
+  const store = mkdtempSync(path.join(tmpdir(), 'cortex-snapshots-'));
+  try {
+    writeFileSync(path.join(dir, '.env'), 'SECRET=1\n');
+    assert.ok(!listProjectFiles(dir).some((f) => f.rel === '.env'), 'bundles and image builds leave it out');
+    const includes = localSnapshotIncludes(dir, path.join(dir, 'cortex.yaml'));
+    const snapshot = createSnapshot(listProjectFiles(dir, { include: includes }), store);
+    assert.equal(readFileSync(path.join(snapshot.dir, '.env'), 'utf8'), 'SECRET=1\n');
+    rmSync(path.join(dir, '.env'));
+    assert.deepEqual(
+      listProjectFiles(dir, { include: includes }).map((f) => f.rel),
+      ['cortex.yaml', 'lib/util.py', 'predictor.py'],
+      'no .env, nothing added',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(store, { recursive: true, force: true });
   }
 });
 

@@ -25,6 +25,17 @@ import { alwaysSkipped, isIgnored, parseIgnore, type IgnoreRule } from './ignore
 
 export const IGNORE_FILE = '.cortexignore';
 
+/**
+ * The files a local snapshot takes whatever the ignore rules say: the config file, and the
+ * project's .env. The replicas load the config again from the snapshot (`cortex serve`), and
+ * .env's variables join the API's env only when the file is beside it: without the copy a
+ * local deploy lost them. The snapshot stays on this machine; the cluster bundle and image
+ * builds still leave .env out (the variables travel in the RealtimeAPI's spec there).
+ */
+export function localSnapshotIncludes(projectDir: string, configFile: string): string[] {
+  return [configFile, path.join(projectDir, '.env')];
+}
+
 /** Above these a deploy asks first (Cortex's limits), since the whole folder is copied. */
 export const PACK_LIMITS = { files: 1000, bytes: 10 * 1024 * 1024 };
 

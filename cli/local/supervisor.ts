@@ -28,6 +28,8 @@ import { processAlive } from './replica.ts';
 import { CHILD_ENV, runWatchdog } from './watchdog.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
+import { gatewayAuth } from './gateway-auth.ts';
+import { removeLocalKeys } from './keys.ts';
 import { checkSocket, isInside, layout, secureLayout, type Layout } from './paths.ts';
 import {
   ControlRequestError,
@@ -198,6 +200,7 @@ class Supervisor {
   /** TrafficSplitters: endpoints the gateway splits between APIs (cli/local/splitters-local.ts). */
   private readonly splitters: LocalSplitters;
   private readonly gateway: Gateway;
+  private readonly auth: ReturnType<typeof gatewayAuth>;
   private gatewayError: string | undefined;
   private bindTimer: NodeJS.Timeout | undefined;
   private readonly control: http.Server;
@@ -220,7 +223,12 @@ class Supervisor {
     this.state = state;
     this.splitters = new LocalSplitters(state.splitters);
     this.env = env;
-    this.gateway = new Gateway(this.routeTable(), { holdMs: HOLD_MS, maxBodyBytes: MAX_BODY_BYTES });
+    this.auth = gatewayAuth({ layout: l, log, mode: (api) => this.runners.get(api)?.auth ?? 'none' });
+    this.gateway = new Gateway(this.routeTable(), {
+      holdMs: HOLD_MS,
+      maxBodyBytes: MAX_BODY_BYTES,
+      authorize: this.auth.authorize,
+    });
     this.control = http.createServer((req, res) => {
       this.operations++;
       this.handle(req, res)
@@ -527,6 +535,7 @@ class Supervisor {
     await runner.delete();
     this.runners.delete(name);
     this.persist();
+    removeLocalKeys(this.l, name); // a new API of the same name starts without the old keys
     this.collectSnapshots();
     await this.closeGatewayIfUnused();
     this.log.info(`deleted ${name}`);
@@ -600,6 +609,7 @@ class Supervisor {
     this.heldSnapshots.clear(); // no deploy can follow: a failed one's snapshot goes now
     this.collectSnapshots();
     if (this.gateway.address) await this.gateway.close();
+    this.auth.stop();
     this.control.close();
     rmSync(this.l.socket, { force: true });
     try {

@@ -19,8 +19,11 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { RUNTIME_PORT } from '../reconcilers/deployment.ts';
+import { PROXY_PROBE_HEADER as PROBE_HEADER } from '../api/v1alpha1/pod-types.ts';
 import { forward, jsonError } from './proxy.ts';
 import { routeOf } from './route.ts';
+import type { KeyRing } from '../auth/keys.ts';
+import { AuthMetrics, admit } from '../auth/gate.ts';
 
 export const DEFAULT_ACTIVATOR_PORT = 8889;
 export const DEFAULT_ACTIVATOR_TIMEOUT_MS = 120_000;
@@ -34,6 +37,11 @@ export interface Backend {
   ready: Promise<void>;
   /** The API if it exists, with why it is not serving when its status says so. */
   api(namespace: string, name: string): { reason?: string } | undefined;
+  /**
+   * The API's keys when its networking.auth is api_key (undefined: none, no key is asked for).
+   * Checked before anything is held or woken (api-keys.ts says why).
+   */
+  keys?(namespace: string, name: string): KeyRing | undefined;
   /** IPs of the API's ready replicas (the kubelet's readiness). */
   readyReplicas(namespace: string, name: string): string[];
   /** IPs of the API's running replicas, ready or not: a waking API's are probed directly. */
@@ -97,16 +105,22 @@ export class Activator {
   private readonly heldBy = new Map<string, number>();
   private readonly next = new Map<string, number>();
   private readonly metrics;
+  private readonly authMetrics: AuthMetrics;
 
   constructor(options: ActivatorOptions) {
     this.o = options;
+    this.authMetrics = new AuthMetrics({
+      registry: options.registry,
+      metricName: 'cortex_operator_activator_api_key_requests_total',
+    });
     const registers = options.registry ? [options.registry] : [];
     this.metrics = {
       requests: new Counter({
         name: 'cortex_operator_activator_requests_total',
         help:
           'Requests the activator received, by result: ' +
-          'proxied, held_proxied (after waiting for a replica), timeout (503), not_found, client_gone',
+          'proxied, held_proxied (after waiting for a replica), timeout (503), not_found, client_gone, ' +
+          'unauthorized (401: no valid API key)',
         labelNames: ['result'],
         registers,
       }),
@@ -177,6 +191,11 @@ export class Activator {
     if (!this.o.backend.api(namespace, name)) {
       this.metrics.requests.inc({ result: 'not_found' });
       return jsonError(res, 404, `no RealtimeAPI ${name} in namespace ${namespace} (named by ${route.from})`);
+    }
+    const keys = this.o.backend.keys?.(namespace, name);
+    if (keys !== undefined && !admit(keys, `${namespace}/${name}`, this.authMetrics, req, res, false).ok) {
+      this.metrics.requests.inc({ result: 'unauthorized' });
+      return;
     }
     const port = this.o.replicaPort ?? RUNTIME_PORT;
 
@@ -338,6 +357,8 @@ export class Activator {
     try {
       const res = await fetch(`http://${host}:${this.o.replicaPort ?? RUNTIME_PORT}/readyz`, {
         signal: AbortSignal.timeout(1000),
+        // a pod API's proxy answers this probe itself instead of forwarding it (runtime/proxy.ts)
+        headers: { [PROBE_HEADER]: 'readiness' },
       });
       await res.arrayBuffer();
       return res.ok;

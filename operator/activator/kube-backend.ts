@@ -1,5 +1,6 @@
 // The activator's view of the cluster: RealtimeAPIs (which exist, and their status for the
-// 503's reason) and the APIs' pods (which replicas are ready), from informers of its own — the
+// 503's reason), the APIs' pods (which replicas are ready) and their keys Secrets (api-keys.ts),
+// from informers of its own — the
 // activator runs in every operator replica, and the controller's informers only on the leader.
 // Waking writes the Deployment (operator/scale-to-zero/replicas.ts) with the replica count
 // wakeOnRequest gives, and records an Event on the API.
@@ -16,6 +17,7 @@ import { API_LABEL, type PolicyRule } from '../reconcilers/types.ts';
 import type { ScaleToZeroStates } from '../scale-to-zero/loop.ts';
 import { replicasRbac, wake } from '../scale-to-zero/replicas.ts';
 import type { Backend } from './activator.ts';
+import { apiKeyRings, apiKeysRbac } from './api-keys.ts';
 
 type ApiObject = RealtimeApi & KubeObject;
 type Pod = V1Pod & KubeObject;
@@ -24,6 +26,7 @@ export const activatorRbac: PolicyRule[] = [
   { apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
   ...replicasRbac,
+  ...apiKeysRbac,
 ];
 
 export interface KubeBackendOptions {
@@ -84,6 +87,7 @@ export function kubeBackend(options: KubeBackendOptions): Backend & { start(): v
     changed(key);
   };
   pods.on('add', put).on('update', put).on('delete', remove);
+  const keys = apiKeyRings({ client, log, namespace, informer: options.informer });
   // the status (and so the 503's reason) may change while requests wait
   apis.on('update', (a) => changed(`${a.metadata.namespace}/${a.metadata.name}`));
 
@@ -96,6 +100,10 @@ export function kubeBackend(options: KubeBackendOptions): Backend & { start(): v
       const a = apis.get(`${ns}/${name}`);
       if (!a || a.metadata.deletionTimestamp) return undefined;
       return { reason: reasonOf(a) };
+    },
+    keys(ns, name) {
+      const a = apis.get(`${ns}/${name}`);
+      return a?.spec.networking?.auth === 'api_key' ? keys.ring(ns, name) : undefined;
     },
     readyReplicas(ns, name) {
       return [...(byApi.get(`${ns}/${name}`)?.values() ?? [])]
@@ -147,9 +155,11 @@ export function kubeBackend(options: KubeBackendOptions): Backend & { start(): v
         apis.start();
         pods.start();
       }
-      void Promise.all([apis.waitForSync(), pods.waitForSync()]).then(() => synced());
+      keys.informer.start(); // the activator's alone: nothing else reads the keys
+      void Promise.all([apis.waitForSync(), pods.waitForSync(), keys.informer.waitForSync()]).then(() => synced());
     },
     async stop() {
+      await keys.informer.stop();
       if (own) await Promise.all([apis.stop(), pods.stop()]);
     },
   };

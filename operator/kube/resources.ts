@@ -8,6 +8,7 @@ import type { ResourceType } from './client.ts';
 export const REALTIME_APIS: ResourceType = { group: GROUP, version: VERSION, kind: KIND, plural: PLURAL };
 
 export const CONFIG_MAPS: ResourceType = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps' };
+export const SECRETS: ResourceType = { group: '', version: 'v1', kind: 'Secret', plural: 'secrets' };
 export const PODS: ResourceType = { group: '', version: 'v1', kind: 'Pod', plural: 'pods' };
 export const SERVICES: ResourceType = { group: '', version: 'v1', kind: 'Service', plural: 'services' };
 export const EVENTS: ResourceType = { group: '', version: 'v1', kind: 'Event', plural: 'events' };

@@ -1,7 +1,8 @@
-// The API's Deployment: the replicas that run `cortex serve` on the project.
+// The API's Deployment: the replicas that run `cortex serve` on the project, or for a pod API
+// the user's containers behind `cortex proxy` (pod.ts).
 
 import type { V1Container, V1Deployment, V1EnvVar, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { BUNDLE_KEY } from '../api/v1alpha1/index.ts';
+import { BUNDLE_KEY, isPodApi, predictorOf } from '../api/v1alpha1/index.ts';
 import { DEPLOYMENTS } from '../kube/resources.ts';
 import {
   API_LABEL,
@@ -16,6 +17,8 @@ import {
   type PolicyRule,
 } from './types.ts';
 import { RUNTIME_SPEC_ENV, runtimeApi } from './runtime-spec.ts';
+import { podApiTemplate } from './pod.ts';
+import { addApiKeysVolume } from './api-keys.ts';
 
 /** Port `cortex serve` listens on in every replica. */
 export const RUNTIME_PORT = 8888;
@@ -117,12 +120,15 @@ export function runtimeSpecJson(api: ApiInstance): string {
 }
 
 export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Deployment {
-  const { predictor, updateStrategy } = api.spec;
+  if (isPodApi(api.spec)) {
+    const { containers, volumes, annotations } = podApiTemplate(api.name, api.spec, config);
+    return deploymentOf(api, config, { containers, volumes }, annotations);
+  }
+  const predictor = predictorOf(api.spec, 'the Deployment of a predictor API');
   const image =
     predictor.image ??
     (api.spec.compute.gpu > 0 && config.gpuRuntimeImage ? config.gpuRuntimeImage : config.runtimeImage);
   const bundle = predictor.bundle;
-  const labels = labelsFor(api);
 
   const env: V1EnvVar[] = Object.entries(predictor.env)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -178,6 +184,8 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
     });
   }
 
+  if (api.spec.networking.auth === 'api_key') addApiKeysVolume(api.name, volumes, mounts, env);
+
   const container: V1Container = {
     name: CONTAINER,
     image,
@@ -224,11 +232,40 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
     volumeMounts: mounts.length > 0 ? mounts : undefined,
   };
 
+  const annotations: Record<string, string> = {
+    'prometheus.io/scrape': 'true',
+    'prometheus.io/port': String(RUNTIME_PORT),
+    'prometheus.io/path': '/metrics',
+    // the runtime's settings are in CORTEX_API_SPEC, so a change of them changes the template
+    // anyway; the hash says so in one short value (kubectl diff, rollout history), and a new
+    // bundle under the same ConfigMap names changes predictor.bundle.sha256 with it
+    [SPEC_HASH_ANNOTATION]: hashOf(runtimeSpec),
+  };
+  if (bundle) annotations[BUNDLE_HASH_ANNOTATION] = bundle.sha256;
+  return deploymentOf(
+    api,
+    config,
+    {
+      containers: [container],
+      initContainers: initContainers.length > 0 ? initContainers : undefined,
+      volumes: volumes.length > 0 ? volumes : undefined,
+    },
+    annotations,
+  );
+}
+
+/** The Deployment around a replica's containers and volumes: placement, spreading, rollout, labels. */
+export function deploymentOf(
+  api: ApiInstance,
+  config: ChildConfig,
+  parts: Pick<V1PodSpec, 'containers' | 'initContainers' | 'volumes'>,
+  annotations: Record<string, string>,
+): V1Deployment {
+  const { updateStrategy } = api.spec;
+  const labels = labelsFor(api);
   const { placement } = config;
   const podSpec: V1PodSpec = {
-    containers: [container],
-    initContainers: initContainers.length > 0 ? initContainers : undefined,
-    volumes: volumes.length > 0 ? volumes : undefined,
+    ...parts,
     terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
     enableServiceLinks: false,
     nodeSelector: placement.nodeSelector,
@@ -244,17 +281,6 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
       },
     ],
   };
-
-  const annotations: Record<string, string> = {
-    'prometheus.io/scrape': 'true',
-    'prometheus.io/port': String(RUNTIME_PORT),
-    'prometheus.io/path': '/metrics',
-    // the runtime's settings are in CORTEX_API_SPEC, so a change of them changes the template
-    // anyway; the hash says so in one short value (kubectl diff, rollout history), and a new
-    // bundle under the same ConfigMap names changes predictor.bundle.sha256 with it
-    [SPEC_HASH_ANNOTATION]: hashOf(runtimeSpec),
-  };
-  if (bundle) annotations[BUNDLE_HASH_ANNOTATION] = bundle.sha256;
 
   // `replicas` is deliberately absent. The HPA owns it once the Deployment exists: it writes
   // spec.replicas through the scale subresource. Had this apply (field manager

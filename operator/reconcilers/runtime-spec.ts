@@ -15,7 +15,9 @@ import {
   API_VERSION,
   KIND,
   applyDefaults,
+  predictorOf,
   validateSpec,
+  type PredictorSpec,
   type RealtimeApiSpec,
   type RealtimeApiSpecInput,
   type SpecIssue,
@@ -36,7 +38,7 @@ export interface RuntimeApi {
    */
   metadata: { name: string };
   spec: {
-    predictor: RealtimeApiSpec['predictor'];
+    predictor: PredictorSpec;
     autoscaling: Pick<RealtimeApiSpec['autoscaling'], 'maxReplicaConcurrency'>;
   };
 }
@@ -48,7 +50,7 @@ export function runtimeApi(name: string, spec: RealtimeApiSpec): RuntimeApi {
     kind: KIND,
     metadata: { name },
     spec: {
-      predictor: spec.predictor,
+      predictor: predictorOf(spec, 'the runtime spec'),
       autoscaling: { maxReplicaConcurrency: spec.autoscaling.maxReplicaConcurrency },
     },
   };

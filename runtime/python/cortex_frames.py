@@ -1,13 +1,15 @@
 """The binary frames between the front and a Python worker host (runtime/PROTOCOL.md,
 "Frames"): the struct layouts the host's read loop unpacks, BATCH parsing, RESPONSE frames
 appended to an output list (the host joins and writes them in batches), the READY /
-INIT_ERROR frames, and the write that gets every byte onto a pipe (used for log lines too).
+INIT_ERROR / METRICS JSON frames, the one lock every write to the front takes, and the write
+that gets every byte onto a pipe (used for log lines too).
 Standard library only; imported by cortex_host.py and cortex_logging.py from this directory.
 """
 
 import json
 import os
 import select
+import threading
 from struct import Struct
 
 IN_FD, OUT_FD = 3, 4
@@ -15,7 +17,7 @@ IN_FD, OUT_FD = 3, 4
 # Frame types, as runtime/workers/frames.ts names them. Front -> worker (ToWorker):
 REQUEST, BATCH, SHUTDOWN = 1, 2, 9
 # Worker -> front (FromWorker):
-RESPONSE, READY, INIT_ERROR = 1, 2, 3
+RESPONSE, READY, INIT_ERROR, METRICS = 1, 2, 3, 4
 
 U32 = Struct("<I")
 REQ = Struct("<BIH")  # type, id, metaLen
@@ -33,6 +35,16 @@ def write_all(fd, data):
             select.select([], [fd], [])
             continue
         view = view[n:]
+
+
+_out_lock = threading.Lock()
+
+
+def write_out(data):
+    """Writes whole frames to the front. Every write to OUT_FD goes through here: a thread of the
+    predictor's own may send METRICS frames while the host writes answers."""
+    with _out_lock:
+        write_all(OUT_FD, data)
 
 
 def parse_batch(data, at):
@@ -54,7 +66,11 @@ def respond(out, id_, status, kind, hdr, body):
     out.append(body)
 
 
+def json_frame(typ, obj):
+    payload = json.dumps(obj).encode()
+    return U32.pack(1 + len(payload)) + bytes((typ,)) + payload
+
+
 def send_frame(typ, obj):
     """A JSON frame (READY, INIT_ERROR), written at once."""
-    payload = json.dumps(obj).encode()
-    write_all(OUT_FD, U32.pack(1 + len(payload)) + bytes((typ,)) + payload)
+    write_out(json_frame(typ, obj))

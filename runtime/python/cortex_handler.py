@@ -16,6 +16,7 @@ from cortex_payload import (
     CUSTOM,
     JSON,
     PREDICT_FAILED,
+    ClientError,
     PayloadError,
     decode_payload,
     encode_result,
@@ -45,8 +46,9 @@ def declared(fn, allowed, what, cls="PythonPredictor"):
     return names
 
 
-def load_handler(cls, path, cfg):
-    """The Handler instance and {VERB: (bound handle_<verb>, its declared params)}."""
+def load_handler(cls, path, cfg, make):
+    """The Handler instance and {VERB: (bound handle_<verb>, its declared params)}.
+    make(cls): the instance (cortex_models.build_predictor: config, and model_client with models)."""
     defined = [v for v in VERBS if callable(getattr(cls, "handle_" + v.lower(), None))]
     if not defined:
         raise PredictorError(f"Handler in {path} defines none of {', '.join('handle_' + v.lower() for v in VERBS)}")
@@ -55,13 +57,11 @@ def load_handler(cls, path, cfg):
             "with server_side_batching, Handler may only define handle_post"
             f" (it defines {', '.join('handle_' + v.lower() for v in defined)})"
         )
-    handler = cls(cfg.get("config") or {})
+    handler = make(cls)
     verbs = {}
     for v in defined:
         fn = getattr(handler, "handle_" + v.lower())
         verbs[v] = (fn, declared(fn, ALLOWED, "handle_" + v.lower(), "Handler"))
-    if cfg.get("batching") and set(verbs["POST"][1]) - {"payload"}:
-        raise PredictorError("with server_side_batching, Handler.handle_post may only declare payload")
     return handler, verbs
 
 
@@ -111,6 +111,9 @@ def call_handler(host, id_, meta, body, out):
         kw["headers"] = headers_dict(m.get("h")) if m else {}
     try:
         result, callback = split_callback(fn(**kw))
+    except ClientError as e:
+        respond(out, id_, e.status, JSON, b"", error_body(str(e)))
+        return None
     except Exception:
         log("error", traceback.format_exc().rstrip())
         respond(out, id_, 500, JSON, b"", error_body(PREDICT_FAILED))

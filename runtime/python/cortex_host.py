@@ -4,8 +4,9 @@ runtime/PROTOCOL.md (frames in on fd 3, out on fd 4, JSON log lines on fd 1).
 Standard library only. Spawned by runtime/workers/python.ts as `python3 -u cortex_host.py`
 with its configuration in the environment variable CORTEX_WORKER_CONFIG.
 
-Batching (BATCH frames, and every REQUEST when config.batching is set): predict gets the
-list of payloads and may declare only `payload`; post_predict gets the lists too.
+Batching (BATCH frames, and every REQUEST when config.batching is set): each parameter predict
+declares (payload, query_params, headers) is a list, one entry per request, as Cortex passed
+them; post_predict gets the lists too.
 Logs: printed lines are always written (info for stdout, error for stderr); `logging`
 records are filtered by log_level.
 
@@ -30,7 +31,6 @@ from cortex_frames import (
     BATCH,
     IN_FD,
     INIT_ERROR,
-    OUT_FD,
     READY,
     REQ,
     REQUEST,
@@ -39,7 +39,7 @@ from cortex_frames import (
     parse_batch,
     respond,
     send_frame,
-    write_all,
+    write_out,
 )
 from cortex_handler import (
     ALLOWED,
@@ -51,9 +51,14 @@ from cortex_handler import (
     split_callback,
 )
 from cortex_logging import log, request_ctx, setup_logging
+from cortex_metrics import flush as flush_metrics
+from cortex_metrics import pending as metrics_pending
+from cortex_metrics import take_frame as take_metrics
+from cortex_models import CLASSES, build_predictor
 from cortex_payload import (
     JSON,
     PREDICT_FAILED,
+    ClientError,
     PayloadError,
     decode_payload,
     error_body,
@@ -87,24 +92,20 @@ def load_predictor(cfg):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    cls = getattr(module, "PythonPredictor", None)
-    if cls is None and inspect.isclass(getattr(module, "Handler", None)):
-        return load_handler(module.Handler, path, cfg) + (None,)
+    ptype = cfg.get("predictor_type") or "python"
+    cls_name = CLASSES[ptype]
+    cls = getattr(module, cls_name, None)
+    if cls is None and ptype == "python" and inspect.isclass(getattr(module, "Handler", None)):
+        return load_handler(module.Handler, path, cfg, lambda c: build_predictor(c, path, cfg, "handler")) + (None,)
     if cls is None:
-        raise PredictorError(
-            f"{path} does not define a class named PythonPredictor (or Handler, Cortex 0.34-0.35's interface)"
-        )
+        also = " (or Handler, Cortex 0.34-0.35's interface)" if ptype == "python" else f" (predictor.type is {ptype})"
+        raise PredictorError(f"{path} does not define a class named {cls_name}{also}")
     if not callable(getattr(cls, "predict", None)):
-        raise PredictorError(f"PythonPredictor in {path} has no predict method")
-    predictor = cls(cfg.get("config") or {})
+        raise PredictorError(f"{cls_name} in {path} has no predict method")
+    predictor = build_predictor(cls, path, cfg)
     params = declared(predictor.predict, ALLOWED, "predict")
     post = getattr(predictor, "post_predict", None)
     post_params = declared(post, ("response",) + ALLOWED, "post_predict") if callable(post) else None
-    if cfg.get("batching") and set(params) - {"payload"}:
-        raise PredictorError(
-            "with server_side_batching, PythonPredictor.predict may only declare"
-            f" payload (it declares {', '.join(params)})"
-        )
     return predictor, params, post_params
 
 
@@ -158,6 +159,9 @@ class Host:
         args = kw if len(kw) == len(self.params) else {k: kw[k] for k in self.params}
         try:
             result = self.predict(**args)
+        except ClientError as e:  # the runtime's own words (a model that is not there): safe to send
+            respond(out, id_, e.status, JSON, b"", error_body(str(e)))
+            return None
         except Exception:
             log("error", traceback.format_exc().rstrip())
             respond(out, id_, 500, JSON, b"", error_body(PREDICT_FAILED))
@@ -166,7 +170,8 @@ class Host:
         return (rid, result, kw) if self.post else None
 
     def call_batch(self, items, out):
-        ids, rids, payloads = [], [], []
+        # As Cortex's DynamicBatcher: every declared parameter is a list, one entry per request.
+        ids, rids, payloads, queries, headers = [], [], [], [], []
         for id_, meta, body in items:
             m = json.loads(meta) if meta else None
             ct = m.get("ct", JSON_CT) if m else JSON_CT
@@ -176,6 +181,10 @@ class Host:
                 except PayloadError as e:
                     respond(out, id_, 400, JSON, b"", error_body(str(e)))
                     continue
+            if self.want_query:
+                queries.append(query_dict(m.get("q")) if m else {})
+            if self.want_headers:
+                headers.append(headers_dict(m.get("h")) if m else {})
             ids.append(id_)
             rids.append(str(m.get("rid", id_) if m else id_))
         if not ids:
@@ -184,7 +193,8 @@ class Host:
         request_ctx.rid = rid = ",".join(rids)
         callback = None
         try:
-            results = self.predict(payload=payloads) if "payload" in self.params else self.predict()
+            lists = {"payload": payloads, "query_params": queries, "headers": headers}
+            results = self.predict(**{p: lists[p] for p in self.params})
             if self.verbs is not None:
                 results, callback = split_callback(results)
             if not isinstance(results, (list, tuple)):
@@ -194,18 +204,19 @@ class Host:
             if len(results) != n:
                 raise BatchError(f"predict returned {len(results)} results for a batch of {n}")
         except Exception as e:
-            # a BatchError is the runtime's own words about the results' shape: safe to send
-            msg = str(e) if isinstance(e, BatchError) else PREDICT_FAILED
-            log("error", msg if isinstance(e, BatchError) else traceback.format_exc().rstrip())
+            # BatchError and ClientError are the runtime's own words (results' shape, model asked for): safe to send
+            own = isinstance(e, (BatchError, ClientError))
+            msg = str(e) if own else PREDICT_FAILED
+            log("error", msg if own else traceback.format_exc().rstrip())
             body = error_body(msg)
             for id_ in ids:
-                respond(out, id_, 500, JSON, b"", body)
+                respond(out, id_, getattr(e, "status", 500), JSON, b"", body)
             return None
         for id_, result in zip(ids, results, strict=True):  # lengths checked above
             respond_result(out, id_, result)
         if callback is not None:
             return (rid, callback, None)
-        return (rid, results, {"payload": payloads}) if self.post else None
+        return (rid, results, lists) if self.post else None
 
     def run_post(self, job):
         rid, result, kw = job
@@ -244,6 +255,7 @@ class Host:
                 while self.flushed < mine:
                     self.flushed_cond.wait()
             self.run_post(job)
+            flush_metrics()  # what post_predict or a callback recorded
 
     def drain(self):
         while True:
@@ -251,9 +263,11 @@ class Host:
                 if not self.pending:
                     self.flushing = False
                     return
+                if metrics_pending():  # what predict recorded goes with its answer
+                    self.pending.append(take_metrics())
                 data, upto = b"".join(self.pending), self.seq
                 self.pending.clear()
-            write_all(OUT_FD, data)
+            write_out(data)
             with self.lock:
                 self.flushed = upto
                 self.flushed_cond.notify_all()
@@ -324,12 +338,15 @@ class Host:
 
     def flush_inline(self, out, posts):
         request_ctx.rid = None
-        write_all(OUT_FD, b"".join(out))
+        if metrics_pending():  # what predict recorded goes with its answer
+            out.append(take_metrics())
+        write_out(b"".join(out))
         out.clear()
         if posts:
             for job in posts:
                 self.run_post(job)
             posts.clear()
+            flush_metrics()  # what post_predict or a callback recorded
         return 0.0
 
 

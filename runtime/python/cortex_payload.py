@@ -20,6 +20,15 @@ class PayloadError(ValueError):
     """The request body cannot be decoded as its Content-Type says: answered 400."""
 
 
+class ClientError(Exception):
+    """Raised by the runtime's own code a predictor calls (cortex_models' clients): answered with
+    `status` and the message, which is the runtime's own words and safe to send."""
+
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.status = status
+
+
 # What a client gets when predict raises: as Cortex answered, no exception text (it may hold a
 # connection string or a customer's data); the type, message and traceback go to the API's logs.
 PREDICT_FAILED = "internal server error (the exception is in the API's logs)"
@@ -84,7 +93,8 @@ def _multipart(ct, body):
 
 
 class Headers(dict):
-    """A part's headers: lower-cased names, looked up case-insensitively (like Starlette's Headers)."""
+    """A request's or a form part's headers: lower-cased names, looked up case-insensitively (like
+    Starlette's Headers)."""
 
     def __getitem__(self, key):
         return super().__getitem__(key.lower())
@@ -126,8 +136,9 @@ def query_dict(raw):
 
 
 def headers_dict(pairs):
-    """headers: lower-cased names; for a repeated header the first value wins (like Starlette)."""
-    out = {}
+    """headers: lower-cased names, looked up case-insensitively, and for a repeated header the first
+    value wins, as with the Starlette Headers Cortex passed: headers["X-Api-Key"] works."""
+    out = Headers()
     if pairs:
         for name, value in pairs:
             out.setdefault(name.lower(), value)

@@ -4,7 +4,7 @@
 /** Front → worker frame types. */
 export const ToWorker = { Request: 1, Batch: 2, Shutdown: 9 } as const;
 /** Worker → front frame types. */
-export const FromWorker = { Response: 1, Ready: 2, InitError: 3 } as const;
+export const FromWorker = { Response: 1, Ready: 2, InitError: 3, Metrics: 4 } as const;
 
 export const EMPTY = Buffer.alloc(0);
 /** The whole SHUTDOWN frame. */

@@ -257,6 +257,18 @@ describe('parameters', () => {
     assert.deepEqual(json(bare), { payload: {}, query_params: {}, headers: {} });
   });
 
+  test("headers are looked up in any case, as Starlette's Headers that Cortex passed", async () => {
+    const { worker } = await startWorker('headers_case.py');
+    const result = await ask(worker, {
+      body: '{}',
+      headers: [
+        ['Content-Type', 'application/json'],
+        ['X-Custom', 'first'],
+      ],
+    });
+    assert.deepEqual(json(result), { item: 'first', get: 'application/json', in: true, missing: 'default' });
+  });
+
   test('the body is not decoded when payload is not declared', async () => {
     const { worker } = await startWorker('query_only.py');
     assert.deepEqual(worker.ready?.params, ['query_params']);
@@ -445,8 +457,6 @@ describe('init failures', () => {
     assert.equal(missing.err.message, `predictor file not found: ${join(FIXTURES, 'does_not_exist.py')}`);
     const badParam = await failure('bad_param.py');
     assert.match(badParam.err.message, /predict has an unsupported parameter 'model'/);
-    const batching = await failure('params.py', { batching: true });
-    assert.match(batching.err.message, /server_side_batching.*may only declare payload/);
   });
 
   test('no interpreter → start() rejects', async () => {
@@ -564,6 +574,26 @@ describe('batching', () => {
       assert.equal(r.status, 500);
       assert.deepEqual(json(r), { error: "internal server error (the exception is in the API's logs)" });
     }
+  });
+
+  test('query_params and headers are lists too, one entry per request (Cortex 0.30 docs)', async () => {
+    const { worker: all } = await startWorker('batch_params.py', { batching: true });
+    assert.deepEqual(all.ready?.params, ['query_params', 'payload', 'headers']);
+    const results = await Promise.all(
+      askBatch(all, [
+        { body: '1', query: 'model=a', headers: [['X-Client', 'one']] },
+        { body: '2', headers: [['x-client', 'two']] },
+        { body: '3', query: 'model=c' },
+      ]),
+    );
+    assert.deepEqual(
+      results.map((r) => json(r)),
+      [
+        { payload: 1, model: 'a', client: 'one', batch_size: 3 },
+        { payload: 2, model: null, client: 'two', batch_size: 3 },
+        { payload: 3, model: 'c', client: null, batch_size: 3 },
+      ],
+    );
   });
 
   test('a bad item → 400 on its own, the others are predicted', async () => {

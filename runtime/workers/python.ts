@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_RELOAD_INTERVAL, parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
 import { JobTable } from './job-table.ts';
 import {
   BodyKind,
@@ -14,6 +15,7 @@ import {
   type WorkerExit,
   type WorkerOptions,
 } from './types.ts';
+import type { CustomMetricRecord } from '../custom-metrics.ts';
 import { EMPTY, FrameReader, FromWorker, MAX_META, SHUTDOWN_FRAME, batchChunks, requestHead } from './frames.ts';
 
 /** Absolute path of the Python host script. */
@@ -113,6 +115,11 @@ export class PythonWorker implements PredictorWorker {
       batching: o.batching,
       worker: o.index,
       log_level: o.logLevel,
+      predictor_type: o.predictorType ?? 'python',
+      models: o.models && {
+        ...o.models,
+        reloadIntervalSeconds: parseDurationMs(o.models.reloadInterval ?? DEFAULT_RELOAD_INTERVAL) / 1000,
+      },
     };
     const python = o.python ?? 'python3';
     const log = this.#stdio;
@@ -280,6 +287,8 @@ export class PythonWorker implements PredictorWorker {
       this.#wantQuery = info.params.includes('query_params');
       this.#wantHeaders = info.params.includes('headers');
       this.#resolveStart();
+    } else if (type === FromWorker.Metrics) {
+      this.#options.onMetrics?.(JSON.parse(buf.toString('utf8', start, end)) as CustomMetricRecord[]);
     } else if (type === FromWorker.InitError) {
       const info = JSON.parse(buf.toString('utf8', start, end)) as { message: string; traceback: string };
       this.#initError = new InitError(info.message, info.traceback);

@@ -3,6 +3,9 @@
 // TypeScript worker threads (workers/typescript.ts). The wire format of the Python side is
 // described in runtime/PROTOCOL.md.
 
+import type { CustomMetricRecord } from '../custom-metrics.ts';
+import type { ModelsSpec } from '../../operator/api/v1alpha1/index.ts';
+
 /** How the body of a PredictResult is to be labelled by the front. */
 export const BodyKind = {
   /** application/json */
@@ -69,6 +72,12 @@ export interface WorkerOptions {
   logLevel: 'debug' | 'info' | 'warning' | 'error';
   /** Python interpreter to use (a cached virtualenv's, or python3). Python workers only. */
   python?: string;
+  /** The predictor's metrics_client calls (Python workers; see runtime/custom-metrics.ts). */
+  onMetrics?: (records: CustomMetricRecord[]) => void;
+  /** predictor.type of a Python worker: python (PythonPredictor) or onnx (ONNXPredictor). Default: python. */
+  predictorType?: 'python' | 'onnx';
+  /** predictor.models: what the Python worker loads and reloads (runtime/python/cortex_models.py). */
+  models?: ModelsSpec;
 }
 
 /** A predictor's __init__ / constructor / init() failed. */

@@ -57,6 +57,7 @@ export class PodRuntimes {
   private readonly project: string;
   private readonly tmpDir: string;
   private readonly fromPod: boolean;
+  private readonly secrets: ((secretName: string) => string | undefined) | undefined;
   readonly log: string[] = [];
   /** Every runtime that became ready, in order. */
   readonly readyTimes: ReadyTime[] = [];
@@ -80,7 +81,10 @@ export class PodRuntimes {
     project: string;
     tmpDir: string;
     fromPod?: boolean;
+    /** With fromPod: the local folder standing in for a mounted Secret (pod-process.ts). */
+    secrets?: (secretName: string) => string | undefined;
   }) {
+    this.secrets = options.secrets;
     this.project = options.project;
     this.tmpDir = options.tmpDir;
     this.fromPod = options.fromPod ?? false;
@@ -113,7 +117,12 @@ export class PodRuntimes {
     const ip = loopbackOnly(pod.status.podIP);
     const terminationLog = path.join(this.tmpDir, `termination-log-${name}`);
     const { args, env } = this.fromPod
-      ? podProcess(pod, { project: this.project, nodeRoot: path.join(this.tmpDir, 'nodes'), terminationLog })
+      ? podProcess(pod, {
+          project: this.project,
+          nodeRoot: path.join(this.tmpDir, 'nodes'),
+          terminationLog,
+          secrets: this.secrets,
+        })
       : { args: [cortexBin, 'serve', this.project, '--port', String(RUNTIME_PORT)], env: {} };
     const proc = execa(process.execPath, [...args, '--host', ip, '--grace-period', '1'], {
       reject: false,

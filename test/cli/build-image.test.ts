@@ -131,7 +131,7 @@ describe('cortex build, for real: an image that serves without installing anythi
       );
       const [object] = realtimeApis(loadProject(project), undefined, 'ml');
       const spec = applyDefaults(API, object.spec);
-      assert.equal(spec.predictor.image, TAG);
+      assert.equal(spec.predictor?.image, TAG);
       const api: ApiInstance = { name: API, namespace: 'ml', uid: 'uid-build-image', generation: 1, spec };
       const choice = selectPool(spec.compute, { pools: [], source: 'test' });
       assert.ok(choice.placement, choice.unavailable);

@@ -3,7 +3,9 @@
 // kubelet here (kwok's nodes), so tests that need replicas to really serve start them this way.
 //   - the project (/mnt/project): a folder standing in for the image or the unpacked bundle;
 //   - a hostPath volume: <nodeRoot>/<the pod's node>/<hostPath>, one folder per fake node, so
-//     that what a node shares (the dependency cache) is shared only by the pods on that node.
+//     that what a node shares (the dependency cache) is shared only by the pods on that node;
+//   - a secret volume: the folder `secrets` gives for the Secret, which the test keeps in step
+//     with the Secret as the kubelet would (secret volumes it does not map are left out).
 // Every path in the command and the env under a mount is rewritten to its local folder.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +20,8 @@ export interface PodProcessOptions {
   nodeRoot: string;
   /** Termination-log file of the process. */
   terminationLog: string;
+  /** The local folder standing in for a mounted Secret, by the Secret's name. */
+  secrets?: (secretName: string) => string | undefined;
 }
 
 /** The `node cortex.ts ...` arguments and the env that run `pod`'s api container here. */
@@ -30,6 +34,9 @@ export function podProcess(pod: V1Pod, options: PodProcessOptions): { args: stri
 
   const mounts = new Map<string, string>([[PROJECT_DIR, options.project]]);
   for (const m of container.volumeMounts ?? []) {
+    const secretName = spec.volumes?.find((v) => v.name === m.name)?.secret?.secretName;
+    const secretDir = secretName === undefined ? undefined : options.secrets?.(secretName);
+    if (secretDir !== undefined) mounts.set(m.mountPath, secretDir);
     const hostPath = spec.volumes?.find((v) => v.name === m.name)?.hostPath?.path;
     if (hostPath === undefined) continue;
     const local = path.join(options.nodeRoot, spec.nodeName ?? 'unscheduled', hostPath);

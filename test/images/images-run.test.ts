@@ -209,7 +209,7 @@ describe('the images, built with podman and run with buildah', { concurrency: fa
       const body = (await res.json()) as { score: number; batch_size: number };
       assert.equal(res.status, 200, JSON.stringify(body));
       // the linear model of the example's config (weights, bias), evaluated here
-      const { weights, bias } = project.apis[0].spec.predictor.config as { weights: number[]; bias: number };
+      const { weights, bias } = project.apis[0].spec.predictor?.config as { weights: number[]; bias: number };
       const expected = sample.features.reduce((s, x, i) => s + weights[i] * x, bias);
       assert.ok(Math.abs(body.score - expected) < 1e-6, `${body.score} ≈ ${expected}`);
       assert.equal(body.batch_size, 1);

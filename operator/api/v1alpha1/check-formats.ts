@@ -11,7 +11,7 @@ import {
   parseQuantity,
   quantitySuffix,
 } from './quantity.ts';
-import { fieldsOf, isDataMap, isPlainObject } from './schema-walk.ts';
+import { childSchema, fieldsOf, isDataMap, isPlainObject } from './schema-walk.ts';
 import type { IssueCollector } from './issues.ts';
 import { ENDPOINT_PATTERN, LIMITS, PROJECT_PATH_PATTERN } from './realtimeapi-types.ts';
 
@@ -38,8 +38,15 @@ export function checkFormats(schema: TSchema, value: unknown, path: string[], ct
     }
     return;
   }
+  if (schema.type === 'array') {
+    // pod.containers[]: each container's quantities and env names
+    if (Array.isArray(value))
+      value.forEach((v, i) => checkFormats(childSchema(schema, i)!, v, [...path, String(i)], ctx));
+    return;
+  }
   if (isDataMap(schema)) {
-    if (path.join('.') === 'predictor.env' && isPlainObject(value)) {
+    const envMap = path.join('.') === 'predictor.env' || /^pod\.containers\.[0-9]+\.env$/.test(path.join('.'));
+    if (envMap && isPlainObject(value)) {
       for (const key of Object.keys(value)) {
         if (!ENV_NAME.test(key)) {
           ctx.add({

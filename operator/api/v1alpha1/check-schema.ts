@@ -4,7 +4,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import type { TSchema } from '@sinclair/typebox';
 import { RealtimeApiSpecSchema } from './realtimeapi-types.ts';
-import { fieldsOf, isPlainObject, schemaAt } from './schema-walk.ts';
+import { childSchema, fieldsOf, isPlainObject, schemaAt } from './schema-walk.ts';
 import { EXPLAINED_PATTERNS } from './check-formats.ts';
 import type { IssueCollector, SpecIssue } from './issues.ts';
 
@@ -12,6 +12,9 @@ const ajv = new Ajv({ allErrors: true, verbose: true, strictTypes: false, strict
 ajv.addKeyword('x-kubernetes-int-or-string');
 ajv.addKeyword('x-kubernetes-preserve-unknown-fields');
 ajv.addKeyword('x-kubernetes-validations'); // CEL rules: the API server runs them; validateSpec checks the same in code
+// list-maps keyed by name (pod.containers, models.paths): check-pod.ts and checkModels check the names
+ajv.addKeyword('x-kubernetes-list-type');
+ajv.addKeyword('x-kubernetes-list-map-keys');
 const validate = ajv.compile(RealtimeApiSpecSchema);
 
 const TYPE_WORDS: Record<string, string> = {
@@ -41,6 +44,11 @@ export function schemaIssues(spec: unknown, ctx: IssueCollector): SpecIssue[] {
 
 export function unknownFields(schema: TSchema, value: unknown, path: string[], ctx: IssueCollector): void {
   const fields = fieldsOf(schema);
+  if (schema.type === 'array' && Array.isArray(value)) {
+    // pod.containers[]: each item's fields
+    value.forEach((item, i) => unknownFields(childSchema(schema, i)!, item, [...path, String(i)], ctx));
+    return;
+  }
   if (!fields || !isPlainObject(value)) return;
   for (const [key, child] of Object.entries(value)) {
     if (Object.hasOwn(fields, key)) {

@@ -34,12 +34,12 @@ test('applyDefaults fills in Cortex defaults', () => {
       scaleToZeroAfter: '5m',
     },
     updateStrategy: { maxSurge: '25%', maxUnavailable: '25%' },
-    networking: { endpoint: '/iris-classifier' },
+    networking: { endpoint: '/iris-classifier', auth: 'none' },
   };
   assert.deepEqual(spec, expected);
   assert.deepEqual(validateSpec(spec), []);
-  assert.equal(spec.predictor.pythonPath, undefined);
-  assert.equal(spec.predictor.serverSideBatching, undefined);
+  assert.equal(spec.predictor?.pythonPath, undefined);
+  assert.equal(spec.predictor?.serverSideBatching, undefined);
   assert.equal(spec.compute.mem, undefined);
 });
 
@@ -68,16 +68,16 @@ test('applyDefaults keeps what was given and does not mutate its input', () => {
   const copy = structuredClone(input);
   const spec = applyDefaults('a', input);
   assert.deepEqual(input, copy);
-  assert.deepEqual(spec.predictor.config, { a: { b: 1 } });
-  assert.deepEqual(spec.predictor.env, { X: '1' });
-  assert.equal(spec.predictor.logLevel, 'debug');
+  assert.deepEqual(spec.predictor?.config, { a: { b: 1 } });
+  assert.deepEqual(spec.predictor?.env, { X: '1' });
+  assert.equal(spec.predictor?.logLevel, 'debug');
   assert.deepEqual(spec.compute, { cpu: 2, gpu: 1, mem: '1Gi', nodeGroups: ['gpu'] });
-  assert.deepEqual(spec.predictor.dependencies, {
+  assert.deepEqual(spec.predictor?.dependencies, {
     pip: 'requirements.txt',
     shell: 'dependencies.sh',
   });
   const partialDeps = applyDefaults('a', { predictor: { ...minimal.predictor, dependencies: { pip: 'reqs.txt' } } });
-  assert.deepEqual(partialDeps.predictor.dependencies, {
+  assert.deepEqual(partialDeps.predictor?.dependencies, {
     pip: 'reqs.txt',
     shell: 'dependencies.sh',
   });

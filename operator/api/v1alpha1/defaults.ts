@@ -34,7 +34,8 @@ export function canonicalEndpoint(endpoint: string): string {
  * Returns a copy of `partialSpec` with every default filled in:
  * - static defaults from the schema (logLevel info, cpu 200m, maxReplicas 100, window 60s, ...);
  * - computed ones: autoscaling.initReplicas = minReplicas,
- *   autoscaling.targetReplicaConcurrency = processesPerReplica × threadsPerProcess,
+ *   autoscaling.targetReplicaConcurrency = processesPerReplica × threadsPerProcess (with pod:
+ *   pod.maxConcurrency),
  *   networking.endpoint = `/<name>`;
  * - normalisation: a fractional number quantity becomes a string (cpu: 0.2 → '0.2', since a CRD
  *   int-or-string holds no floats), a digits-only maxSurge/maxUnavailable string becomes a number,
@@ -53,7 +54,11 @@ export function applyDefaults(name: string, partialSpec: RealtimeApiSpecInput): 
     if (autoscaling.initReplicas === undefined && typeof autoscaling.minReplicas === 'number') {
       autoscaling.initReplicas = autoscaling.minReplicas;
     }
-    if (autoscaling.targetReplicaConcurrency === undefined) {
+    const pod = isPlainObject(spec.pod) ? spec.pod : undefined;
+    if (autoscaling.targetReplicaConcurrency === undefined && pod !== undefined) {
+      // Cortex 0.42's target_in_flight defaulted to max_concurrency
+      if (typeof pod.maxConcurrency === 'number') autoscaling.targetReplicaConcurrency = pod.maxConcurrency;
+    } else if (autoscaling.targetReplicaConcurrency === undefined) {
       const processes = predictor.processesPerReplica ?? 1;
       const threads = predictor.threadsPerProcess ?? 1;
       const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 1;

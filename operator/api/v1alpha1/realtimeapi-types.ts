@@ -14,10 +14,19 @@ import {
   Struct,
 } from './schema-helpers.ts';
 import { LOG_LEVELS } from '../../util/log.ts';
+import { ModelsSchema, PREDICTOR_MODEL_RULES } from './models-types.ts';
+import { PodSchema } from './pod-types.ts';
 
-/** Predictor languages this project runs. Cortex's tensorflow and onnx types are not supported. */
-export const PREDICTOR_TYPES = ['python', 'typescript'] as const;
+/**
+ * Predictor types this project runs: python, typescript, and onnx (Cortex's ONNXPredictor, in a
+ * Python process with onnxruntime). Cortex's tensorflow type is not supported (cli/config/compat.ts).
+ */
+export const PREDICTOR_TYPES = ['python', 'typescript', 'onnx'] as const;
 export type PredictorType = (typeof PREDICTOR_TYPES)[number];
+
+/** networking.auth: who may call the API (docs/auth.md). */
+export const AUTH_MODES = ['none', 'api_key'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
 
 /** The endpoint's pattern in the schema; check-formats explains what fails it. */
 export const ENDPOINT_PATTERN = '^/';
@@ -148,8 +157,10 @@ export const BundleSchema = Struct(
 export const PredictorSchema = Struct(
   {
     type: StringEnum(PREDICTOR_TYPES, {
+      maxLength: 32, // bounded, since a CEL rule reads it
       description:
-        'Language of the predictor: python (a PythonPredictor class) or typescript (an exported predictor class).',
+        'Kind of predictor: python (a PythonPredictor class), typescript (an exported predictor class) or ' +
+        'onnx (an ONNXPredictor class given an onnx_client that runs predictor.models with onnxruntime).',
     }),
     path: Type.String({
       minLength: 1,
@@ -200,6 +211,7 @@ export const PredictorSchema = Struct(
     serverSideBatching: Type.Optional(ServerSideBatchingSchema),
     dependencies: DependenciesSchema,
     bundle: Type.Optional(BundleSchema),
+    models: Type.Optional(ModelsSchema),
   },
   {
     description: 'The code that serves predictions and how it runs.',
@@ -210,6 +222,7 @@ export const PredictorSchema = Struct(
           "the predictor's code must come from predictor.bundle " +
           '(cortex deploy uploads it) or be baked into predictor.image at /mnt/project',
       },
+      ...PREDICTOR_MODEL_RULES,
     ],
   },
 );
@@ -220,19 +233,22 @@ export const ComputeSchema = Struct(
       default: '200m',
       description:
         'CPU requested per replica, a Kubernetes quantity such as 200m, 0.5 or 2, ' +
-        `at most ${LIMITS.cpuCores} cores. Default: 200m.`,
+        `at most ${LIMITS.cpuCores} cores (with pod: by its proxy container; each container has its own). ` +
+        'Default: 200m.',
     }),
     gpu: Type.Integer({
       minimum: 0,
       maximum: LIMITS.gpu,
       default: 0,
-      description: `GPUs requested per replica (nvidia.com/gpu), a whole number, at most ${LIMITS.gpu}. Default: 0.`,
+      description:
+        `GPUs requested per replica (nvidia.com/gpu), a whole number, at most ${LIMITS.gpu} ` +
+        '(with pod: 0; GPUs go in pod.containers[].compute.gpu). Default: 0.',
     }),
     mem: Type.Optional(
       Quantity({
         description:
           'Memory requested per replica, a Kubernetes quantity such as 200M, 512Mi or 2Gi, ' +
-          `at most ${LIMITS.memText}. Default: none.`,
+          `at most ${LIMITS.memText} (with pod: by its proxy container). Default: none.`,
       }),
     ),
     nodeGroups: Type.Optional(
@@ -260,14 +276,16 @@ export const AutoscalingSchema = Struct(
       Type.Number({
         minimum: 0,
         description:
-          'In-flight requests per replica the autoscaler aims for (greater than 0). ' +
-          'Default: processesPerReplica × threadsPerProcess.',
+          'In-flight requests per replica the autoscaler aims for (greater than 0; Cortex 0.42 called it ' +
+          'target_in_flight). Default: processesPerReplica × threadsPerProcess; with pod: pod.maxConcurrency.',
       }),
     ),
     maxReplicaConcurrency: Type.Integer({
       minimum: 1,
       default: 1024,
-      description: 'In-flight requests a replica accepts before answering 503. Default: 1024.',
+      description:
+        'In-flight requests a replica accepts before answering 503 (predictor only: with pod, ' +
+        'pod.maxConcurrency + pod.maxQueueLength). Default: 1024.',
     }),
     window: Duration({
       default: '60s',
@@ -417,6 +435,14 @@ export const NetworkingSchema = Struct(
           '(docs/routes.md; the prefix is stripped), and status.url the URL; the Service answers at its root.',
       }),
     ),
+    auth: StringEnum(AUTH_MODES, {
+      default: 'none',
+      description:
+        'Who may call the API. none (default): anyone who reaches it. api_key: every prediction needs ' +
+        'Authorization: Bearer <key> with a key of this API (cortex api-key create), checked by the replicas, ' +
+        'the activator and the local gateway; a key may carry a rate limit (429 with Retry-After past it). ' +
+        'In a cluster the keys are in the Secret cortex-api-keys-<name> (hashed); see docs/auth.md.',
+    }),
   },
   {
     default: {},
@@ -435,18 +461,36 @@ export const NetworkingSchema = Struct(
 
 export const RealtimeApiSpecSchema = Struct(
   {
-    predictor: PredictorSchema,
+    predictor: Type.Optional(PredictorSchema),
+    pod: Type.Optional(PodSchema),
     compute: ComputeSchema,
     autoscaling: AutoscalingSchema,
     updateStrategy: UpdateStrategySchema,
     networking: NetworkingSchema,
   },
-  { description: 'A realtime prediction API: a predictor class served over HTTP, autoscaled on in-flight requests.' },
+  {
+    description:
+      'A realtime prediction API: a predictor class (predictor) or your own containers (pod) served over HTTP, ' +
+      'autoscaled on in-flight requests.',
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.predictor) != has(self.pod)',
+        message: 'exactly one of predictor (a predictor class) and pod (your own containers) must be set',
+        reason: 'FieldValueInvalid',
+      },
+      {
+        rule: '!has(self.pod) || !has(self.compute) || !has(self.compute.gpu) || self.compute.gpu == 0',
+        message: 'compute.gpu must be 0 with pod: request GPUs in pod.containers[].compute.gpu',
+        fieldPath: '.compute.gpu',
+        reason: 'FieldValueInvalid',
+      },
+    ],
+  },
 );
 
 /** A fully defaulted RealtimeAPI spec (what applyDefaults returns and the operator reads). */
 export type RealtimeApiSpec = Static<typeof RealtimeApiSpecSchema>;
-export type PredictorSpec = RealtimeApiSpec['predictor'];
+export type PredictorSpec = NonNullable<RealtimeApiSpec['predictor']>;
 export type ServerSideBatchingSpec = Static<typeof ServerSideBatchingSchema>;
 export type BundleSpec = Static<typeof BundleSchema>;
 export type ComputeSpec = RealtimeApiSpec['compute'];
@@ -454,7 +498,15 @@ export type AutoscalingSpec = RealtimeApiSpec['autoscaling'];
 export type UpdateStrategySpec = RealtimeApiSpec['updateStrategy'];
 export type NetworkingSpec = RealtimeApiSpec['networking'];
 
-type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+// lists are partial item by item (pod.containers: each container's defaults)
+type DeepPartial<T> = T extends readonly (infer U)[]
+  ? DeepPartial<U>[]
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
 
 /** A spec as written by a user: anything with a default may be left out. */
 export type RealtimeApiSpecInput = DeepPartial<RealtimeApiSpec>;
+
+export type { PodSpec, ContainerSpec, ProbeSpec, PreStopSpec } from './pod-types.ts';
+export { PodSchema, PROXY_PORTS, PROXY_CONTAINER_NAME, PROXY_PROBE_HEADER, POD_LIMITS } from './pod-types.ts';

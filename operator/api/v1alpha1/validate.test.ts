@@ -48,7 +48,7 @@ test('required fields', () => {
 
 test('enums list the allowed values', () => {
   const t = only(issuesFor({ predictor: { type: 'tensorflow', path: 'x' } }), 'predictor.type');
-  assert.deepEqual(t.allowed, ['python', 'typescript']);
+  assert.deepEqual(t.allowed, ['python', 'typescript', 'onnx']);
   assert.match(t.message, /one of: python, typescript/);
   assert.deepEqual(only(issuesFor(withPatch({ predictor: { logLevel: 'verbose' } })), 'predictor.logLevel').allowed, [
     'debug',

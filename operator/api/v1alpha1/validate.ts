@@ -5,9 +5,11 @@
 
 import { RealtimeApiSpecSchema } from './realtimeapi-types.ts';
 import { checkFormats } from './check-formats.ts';
+import { checkPredictorOrPod } from './check-pod.ts';
 import { schemaIssues, unknownFields } from './check-schema.ts';
 import { IssueCollector, type SpecIssue, type ValidateOptions } from './issues.ts';
 import { valueAt } from './schema-walk.ts';
+import { checkModels } from './models-types.ts';
 
 export type { SpecIssue, ValidateOptions } from './issues.ts';
 
@@ -53,6 +55,8 @@ export function validateSpec(spec: unknown, options: ValidateOptions = {}): Spec
   unknownFields(RealtimeApiSpecSchema, spec, [], ctx);
   checkFormats(RealtimeApiSpecSchema, spec, [], ctx);
   crossField(spec, ctx);
+  checkModels(spec, ctx);
+  checkPredictorOrPod(spec, ctx);
   // the specific checks speak for their field; the schema's finding there would repeat them
   const explained = new Set(ctx.issues.map((i) => i.path.join('\0')));
   return [...schemaIssues(spec, ctx).filter((i) => !explained.has(i.path.join('\0'))), ...ctx.issues];

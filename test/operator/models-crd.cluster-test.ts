@@ -1,0 +1,80 @@
+// predictor.models and type onnx on the real API server: the CRD's CEL rules (models-types.ts)
+// compile, accept a valid onnx API with models and reject each mistake at apply time with the
+// same words `cortex deploy` uses. No operator: only admission is under test.
+// Not part of `npm test`: `npm run test:cluster`.
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Cluster } from '../cluster/cluster.ts';
+import { startTestCluster } from '../helpers/test-cluster.ts';
+
+const NS = 'models';
+const BUILD_TIMEOUT_MS = 60 * 60_000;
+
+const onnxApi = (name: string, predictor: Record<string, unknown>) => ({
+  apiVersion: 'cortex.dev/v1alpha1',
+  kind: 'RealtimeAPI',
+  metadata: { name, namespace: NS },
+  spec: { predictor: { type: 'onnx', path: 'predictor.py', image: 'fake.invalid/mlp:1', ...predictor } },
+});
+
+describe('predictor.models on a real control plane', { concurrency: false }, () => {
+  let dir: string;
+  let cluster: Cluster;
+  const apply = (obj: unknown) =>
+    cluster.kubectl(['apply', '--server-side', '--field-manager=test', '-f', '-'], { input: JSON.stringify(obj) });
+
+  before(
+    async () => {
+      ({ dir, cluster } = await startTestCluster('cortex-models-crd-test', NS));
+    },
+    { timeout: BUILD_TIMEOUT_MS },
+  );
+  after(async () => {
+    await cluster?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('an onnx API with models is accepted and stored as written', async () => {
+    const models = { dir: 'models', cacheSize: 2, diskCacheSize: 3, reloadInterval: '5s' };
+    await apply(onnxApi('mlp', { models }));
+    const stored = await cluster.kubectl.json<{ spec: { predictor: { models: unknown } } }>([
+      'get',
+      'realtimeapi',
+      'mlp',
+      '-n',
+      NS,
+      '-o',
+      'json',
+    ]);
+    assert.deepEqual(stored.spec.predictor.models, models);
+    await apply(onnxApi('mlp-paths', { models: { paths: [{ name: 'a', path: 'a/' }] } }));
+  });
+
+  test('the CEL rules reject each mistake of models at apply time', async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{}, /an onnx predictor needs models/],
+      [{ models: { path: 'a', dir: 'b' } }, /exactly one of path, paths and dir/],
+      [{ models: { path: 's3://bucket/m' } }, /storage URIs .* are not supported yet/],
+      [{ models: { paths: [{ name: 'a', path: 'gs://b/a' }] } }, /storage URIs .* are not supported yet/],
+      [{ models: { path: 'a', cacheSize: 2 } }, /cacheSize needs several models/],
+      [{ models: { dir: 'a', cacheSize: 3, diskCacheSize: 2 } }, /diskCacheSize needs cacheSize and must be at least/],
+      [{ models: { dir: 'a', reloadInterval: '0s' } }, /reloadInterval must be at least 100ms/],
+      [
+        {
+          models: {
+            paths: [
+              { name: 'a', path: 'a' },
+              { name: 'a', path: 'b' },
+            ],
+          },
+        },
+        /duplicate entries for key \[name="a"\]/,
+      ],
+      [{ type: 'typescript', path: 'p.ts', models: { dir: 'a' } }, /a typescript predictor loads its own/],
+    ];
+    for (const [predictor, message] of cases) {
+      await assert.rejects(apply(onnxApi('bad', predictor)), message, JSON.stringify(predictor));
+    }
+  });
+});
