@@ -80,7 +80,8 @@ export interface ClusterSession {
   getApi(name: string): Promise<RealtimeApi>;
   apiPods(name: string): Promise<V1Pod[]>;
   streamLogs(options: LogsOptions): Promise<void>;
-  predict(name: string, body: Buffer, contentType: string): Promise<Prediction>;
+  /** Through the API's route when it serves, else the API server's proxy (no apiKey possible there). */
+  predict(name: string, body: Buffer, contentType: string, apiKey?: string): Promise<Prediction>;
   /** A rolling restart; the Deployment's new generation. */
   restart(name: string): Promise<number>;
   delete(name: string): Promise<void>;
@@ -164,7 +165,7 @@ export function clusterSession(env: ClusterEnvironment): ClusterSession {
     getApi: (name) => getApi(conn, name),
     apiPods: (name) => apiPods(conn, name),
     streamLogs: (options) => streamLogs(conn, options),
-    predict: (name, body, contentType) => predictThroughProxy(conn, name, body, contentType),
+    predict: (name, body, contentType, apiKey) => predictThroughProxy(conn, name, body, contentType, apiKey),
     restart: (name) => restartApi(conn, name),
     delete: (name) => deleteApi(conn, name),
     splitter: (name) => getSplitter(conn, name),

@@ -87,15 +87,29 @@ export interface Prediction {
   body: Buffer;
 }
 
-/** POSTs `body` to the API's Service through the API server's proxy. */
+/**
+ * POSTs `body` to the API: through its route when it has one that serves, else to its Service
+ * through the API server's proxy. `apiKey` (networking.auth: api_key) can only go by the route:
+ * the API server takes the Authorization header for itself.
+ */
 export async function predictThroughProxy(
   conn: Connection,
   name: string,
   body: Buffer,
   contentType: string,
+  apiKey?: string,
 ): Promise<Prediction> {
   const url = routedUrl(await getApi(conn, name));
-  if (url) return predictThroughRoute(name, url, body, contentType);
+  if (url) return predictThroughRoute(name, url, body, contentType, apiKey);
+  if (apiKey !== undefined) {
+    throw new CliError(
+      `${name} has no route that serves yet (cortex get ${name} shows its Routed condition), and without one ` +
+        "cortex predict goes through the API server's service proxy, which takes the Authorization header for " +
+        'itself: a key cannot pass it. Give the API a route (docs/routes.md), or call it where clients reach it ' +
+        "with curl -H 'Authorization: Bearer <key>' (docs/auth.md)",
+      ExitCode.Usage,
+    );
+  }
   const path =
     `/api/v1/namespaces/${encodeURIComponent(conn.namespace)}` +
     `/services/http:${encodeURIComponent(name)}:${SERVICE_PORT}/proxy/`;
@@ -111,10 +125,18 @@ export async function predictThroughProxy(
 }
 
 /** The same through the API's route from outside the cluster (status.url, once its Routed condition is True). */
-async function predictThroughRoute(name: string, url: string, body: Buffer, contentType: string): Promise<Prediction> {
+async function predictThroughRoute(
+  name: string,
+  url: string,
+  body: Buffer,
+  contentType: string,
+  apiKey: string | undefined,
+): Promise<Prediction> {
   let response: Response;
+  const headers: Record<string, string> = { 'content-type': contentType };
+  if (apiKey !== undefined) headers.authorization = `Bearer ${apiKey}`;
   try {
-    response = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
+    response = await fetch(url, { method: 'POST', headers, body });
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
     throw new CliError(

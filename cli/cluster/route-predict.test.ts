@@ -10,12 +10,13 @@ import type { Connection } from './connect.ts';
 import { predictThroughProxy } from './operations.ts';
 import { routedUrl } from './status.ts';
 
-const seen: { method?: string; url?: string; body: string }[] = [];
+const seen: { method?: string; url?: string; body: string; authorization?: string }[] = [];
 const gateway = createServer((req, res) => {
   let body = '';
   req.on('data', (c: Buffer) => (body += c.toString()));
   req.on('end', () => {
-    seen.push({ method: req.method, url: req.url, body });
+    const { authorization } = req.headers;
+    seen.push({ method: req.method, url: req.url, body, ...(authorization ? { authorization } : {}) });
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"label":"setosa"}');
   });
 });
@@ -71,4 +72,16 @@ test('a route that does not serve yet is not used: the API server proxy is', asy
   assert.deepEqual(proxied, ['/api/v1/namespaces/ml/services/http:iris:80/proxy/']);
   assert.equal(seen.length, before);
   assert.equal(routedUrl(apiWith('Unknown')), undefined);
+});
+
+test('an API key goes by the route; without a serving route it is refused before anything is sent', async () => {
+  const proxied: string[] = [];
+  await predictThroughProxy(connection(apiWith('True'), proxied), 'iris', Buffer.from('{}'), 'x', 'ctx_me_s');
+  assert.equal(seen.at(-1)?.authorization, 'Bearer ctx_me_s');
+  const before = seen.length;
+  await assert.rejects(
+    predictThroughProxy(connection(apiWith('Unknown'), proxied), 'iris', Buffer.from('{}'), 'x', 'ctx_me_s'),
+    /iris has no route that serves yet .*takes the Authorization header for itself/,
+  );
+  assert.deepEqual([proxied, seen.length], [[], before], 'nothing sent, the key neither');
 });

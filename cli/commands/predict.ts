@@ -47,17 +47,9 @@ export async function runPredict(options: PredictOptions, f: Factory): Promise<v
     }
   }
   if (env.provider === 'kubernetes') {
-    if (options.apiKey !== undefined) {
-      // the API server reads Authorization itself (the kubeconfig's credentials): a key cannot pass its proxy
-      throw new CliError(
-        "--api-key works locally only: in a cluster cortex predict goes through the API server's service proxy, " +
-          'which takes the Authorization header for itself; call the API where clients reach it with ' +
-          "curl -H 'Authorization: Bearer <key>' (docs/auth.md)",
-        ExitCode.Usage,
-      );
-    }
-    // Through the API server's service proxy: only the kubeconfig is needed, no ingress.
-    const answer = await f.cluster(env).predict(name, body, options.contentType);
+    // Through the API's route, or the API server's service proxy when it has none (only the kubeconfig
+    // is needed then); a key needs the route (the API server reads Authorization itself).
+    const answer = await f.cluster(env).predict(name, body, options.contentType, options.apiKey);
     return print(f.io, name, answer.status, answer.statusText, answer.body, answer.contentType);
   }
   const local = f.local(env);
@@ -109,9 +101,10 @@ export function predictCommand(f: Factory, runF: RunF<PredictOptions> = runPredi
     .addOption(envOption())
     .option('-H, --content-type <type>', 'Content-Type of the body', 'application/json')
     .addOption(
-      new Option('--api-key <key>', 'the API key of an API with networking.auth: api_key (local environment)').env(
-        'CORTEX_API_KEY',
-      ),
+      new Option(
+        '--api-key <key>',
+        'the API key of an API with networking.auth: api_key (in a cluster: sent by its route)',
+      ).env('CORTEX_API_KEY'),
     )
     .action(action(PredictOptions, ['api', 'file'], (options) => runF(options, f)));
 }
