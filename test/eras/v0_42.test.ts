@@ -29,6 +29,8 @@ import { homePrefix } from '../../cli/local/pod-replicas.ts';
 import { makeRunner } from '../../cli/local/runners/runner.ts';
 import { fixture } from './era-project.ts';
 import { readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cortexBin } from '../helpers/serve.ts';
 
 const PROJECT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'v0_42');
 const running: PodApiProcesses[] = [];
@@ -257,4 +259,60 @@ test('deployed locally: buildah runs it behind cortex proxy; nothing left after 
   assert.equal(deleted.code, 0, deleted.stderr);
   assert.deepEqual(await ours(), [], 'no container is left');
   assert.deepEqual(containerProcesses(prefix), [], 'no process of a container is left');
+});
+
+test('cortex serve of the pod API by hand: SIGTERM runs pre_stop, stops the container and removes it', async (t) => {
+  const why = await imagesUnavailable();
+  if (why) return t.skip(why);
+  const project = fixture('v0_42', 'local');
+  await ensureBaseImage();
+  await podmanBuild(
+    path.join(project, 'Containerfile'),
+    LOCAL_IMAGE,
+    project,
+    ['--build-arg', `BASE=${BASE_IMAGE}`],
+    () => {},
+  );
+  const prefix = `cortex-era-042-${process.pid}-`;
+  const buildah = makeRunner('buildah');
+  t.after(async () => buildah.remove(await buildah.list(prefix)));
+  const upstream = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      cortexBin,
+      'serve',
+      project,
+      '--port',
+      '0',
+      '--admin-port',
+      '0',
+      '--upstream-port',
+      String(upstream),
+      '--host',
+      '127.0.0.1',
+    ],
+    {
+      env: { ...process.env, CORTEX_CONTAINER_RUNNER: 'podman,buildah', CORTEX_CONTAINER_PREFIX: prefix },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = once(child, 'exit');
+  const port = await waitFor(
+    'the replica to serve',
+    async () => /serving echo on http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1],
+    30_000,
+  );
+  const answer = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: '{"text":"good"}' });
+  assert.deepEqual(await answer.json(), { label: 'positive', text: 'good', port: String(upstream) });
+  assert.deepEqual(await buildah.list(prefix), [`${prefix}api`]);
+  child.kill('SIGTERM');
+  assert.deepEqual(await exited, [0, null], out);
+  // the container's pre_stop (http_get /prestop) before its SIGTERM, both in its output
+  assert.match(out, /\[api\] pre_stop called\n(.*\n)*\[api\] SIGTERM: stopping/);
+  assert.deepEqual(await buildah.list(prefix), [], 'the container is removed');
+  assert.deepEqual(containerProcesses(prefix), []);
 });

@@ -6,8 +6,11 @@
 // command is resolved here from the image's config as Kubernetes would.
 //
 // buildah answers a SIGTERM by killing its command outright, so a graceful stop signals the
-// command's own process instead (process-tree.ts). Every container's processes carry
-// CORTEX_CONTAINER=<name> in their environment: remove() ends those a killed `buildah run` left.
+// command's own process instead (process-tree.ts). `buildah run` gets a process group of its
+// own: when its command ends on a SIGTERM, its group gets a SIGTERM too, which would otherwise
+// be ours (the replica's); and a Ctrl-C at a terminal must reach our handler, not the command.
+// Every container's processes carry CORTEX_CONTAINER=<name> in their environment: remove() ends
+// those a killed replica's `buildah run` left.
 import { readdirSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { commandPid, signalTree } from './process-tree.ts';
@@ -60,13 +63,18 @@ export class BuildahRunner implements ContainerRunner {
       reject: false,
       buffer: false,
       stdin: 'ignore',
+      detached: true,
     });
     return {
       name: launch.name,
       output: proc.all!,
       exited: proc.then((r) => ({ code: r.exitCode ?? null, signal: r.signal ?? null })),
       async exec(cmd) {
-        const r = await execa('buildah', [...base, launch.name, '--', ...cmd], { reject: false, all: true });
+        const r = await execa('buildah', [...base, launch.name, '--', ...cmd], {
+          reject: false,
+          all: true,
+          detached: true,
+        });
         return r.exitCode ?? 1;
       },
       async stop(graceMs) {
