@@ -30,7 +30,9 @@ export class EngineRunner implements ContainerRunner {
     const command = launch.command ?? [];
     if (command.length > 0) args.push('--entrypoint', command[0]);
     args.push(launch.image, ...command.slice(1), ...(launch.args ?? []));
-    const proc = execa(this.name, args, { all: true, reject: false, buffer: false, stdin: 'ignore' });
+    // A process group of its own, as buildah's (buildah.ts): a Ctrl-C or the replica's signals reach
+    // the replica, which drains first and then stops the container itself.
+    const proc = execa(this.name, args, { all: true, reject: false, buffer: false, stdin: 'ignore', detached: true });
     const engine = this.name;
     return {
       name: launch.name,
