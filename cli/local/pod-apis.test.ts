@@ -106,3 +106,12 @@ test("this machine's runners: the first that works is chosen, and a missing imag
   const missing = await detection.runner.missingImage('localhost/cortex-ts/no-such-image:0');
   assert.match(missing ?? '', /image localhost\/cortex-ts\/no-such-image:0 is not among .* does not pull: build it/);
 });
+
+test("a deploy whose image is not in the runner's local images stops before anything changes", async (t) => {
+  const detection = await detectRunner();
+  if (detection.runner === undefined) return t.skip('no container runner works here');
+  const message = await refusal(process.env); // python:3.11-slim: never pulled here
+  assert.match(message, /cortex\.yaml: API sentiment, pod\.containers api: image python:3\.11-slim is not among/);
+  assert.match(message, /the local environment does not pull: build it \(\w+ build -t python:3\.11-slim <folder>[,)]/);
+  assert.match(message, /Nothing was deployed\.$/);
+});
