@@ -8,7 +8,6 @@ import { loadProject } from '../config/load.ts';
 import { ConfigError, explainConfigError } from '../config/errors.ts';
 import { isPodApi, parseMemBytes } from '../../operator/api/v1alpha1/index.ts';
 import { apiLogger } from '../../operator/util/log.ts';
-import { runPodServe } from '../local/pod-serve.ts';
 import { RUNTIME_SPEC_ENV, RuntimeSpecError, parseRuntimeSpec } from '../../operator/reconcilers/runtime-spec.ts';
 import { DEFAULT_PREDICT_TIMEOUT_MS, type Replica } from '../../runtime/replica.ts';
 import { API_KEYS_DIR_ENV } from '../../operator/reconcilers/api-keys.ts';
@@ -101,7 +100,9 @@ export async function runServe(flags: ServeOptions, f: ServeFactory): Promise<vo
       ? resolveApiSpec(flags.apiSpec, flags.config, flags.api)
       : resolveApi(f.io, flags.config, flags.api);
   if (isPodApi(spec)) {
-    // Its containers, run by docker, podman or buildah, with cortex proxy in front (pod-serve.ts).
+    // Its containers, run by docker, podman or buildah, with cortex proxy in front (pod-serve.ts,
+    // loaded only here: a predictor replica's start loads none of the local environment).
+    const { runPodServe } = await import('../local/pod-serve.ts');
     return runPodServe({
       name,
       spec,
