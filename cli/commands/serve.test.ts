@@ -194,11 +194,20 @@ test('serve: a CORTEX_API_SPEC of another API, not JSON or invalid is a usage er
   );
 });
 
-test('serve of a pod API (its own containers) says what runs it instead', async () => {
+test('serve of a pod API runs its containers with a container runner; with none that works it says so', async () => {
   const v042 = new URL('../../test/eras/v0_42', import.meta.url).pathname;
   const { f, started } = serving();
-  const r = await cortex(f, 'serve', v042);
+  const saved = process.env.PATH;
+  // no runner at all, whatever this machine has (the real ones: test/eras/v0_42.test.ts)
+  process.env.PATH = '/nonexistent';
+  let r;
+  try {
+    r = await cortex(f, 'serve', v042);
+  } finally {
+    process.env.PATH = saved;
+  }
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /sentiment runs its own containers \(pod\), and cortex serve runs a predictor/);
+  assert.match(r.stderr, /API sentiment: sentiment runs its own containers \(pod:\), and no container runner works/);
+  assert.match(r.stderr, /docker: not installed \(not on PATH\); podman: not installed .*; buildah: not installed/);
   assert.equal(started.length, 0);
 });

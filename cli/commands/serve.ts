@@ -6,7 +6,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Command, Option } from 'commander';
 import { loadProject } from '../config/load.ts';
 import { ConfigError, explainConfigError } from '../config/errors.ts';
-import { parseMemBytes } from '../../operator/api/v1alpha1/index.ts';
+import { isPodApi, parseMemBytes } from '../../operator/api/v1alpha1/index.ts';
+import { apiLogger } from '../../operator/util/log.ts';
 import { RUNTIME_SPEC_ENV, RuntimeSpecError, parseRuntimeSpec } from '../../operator/reconcilers/runtime-spec.ts';
 import { DEFAULT_PREDICT_TIMEOUT_MS, type Replica } from '../../runtime/replica.ts';
 import { API_KEYS_DIR_ENV } from '../../operator/reconcilers/api-keys.ts';
@@ -26,6 +27,9 @@ export const ServeOptions = Type.Object({
   predictTimeout: Type.String(),
   apiSpec: Type.Optional(Type.String()),
   apiKeys: Type.Optional(Type.String()),
+  upstreamPort: Type.Optional(Type.String()),
+  adminPort: Type.String(),
+  containerPrefix: Type.Optional(Type.String()),
 });
 export type ServeOptions = Static<typeof ServeOptions>;
 
@@ -77,6 +81,16 @@ export function serveCommand(f: ServeFactory, runF: RunF<ServeOptions, ServeFact
           'folder, read again every second (docs/auth.md; the operator sets it for networking.auth: api_key)',
       ).env(API_KEYS_DIR_ENV),
     )
+    .option(
+      '--upstream-port <port>',
+      "pod APIs: the port the API's containers listen on (CORTEX_PORT; default: pod.port)",
+    )
+    .option('--admin-port <port>', "pod APIs: the port of cortex proxy's /healthz, /readyz, /metrics", '15000')
+    .addOption(
+      new Option('--container-prefix <prefix>', "pod APIs: start of the containers' names (the supervisor's)")
+        .env('CORTEX_CONTAINER_PREFIX')
+        .hideHelp(),
+    )
     .action(action(ServeOptions, ['config'], (options) => runF(options, f)));
 }
 
@@ -85,12 +99,25 @@ export async function runServe(flags: ServeOptions, f: ServeFactory): Promise<vo
     flags.apiSpec !== undefined
       ? resolveApiSpec(flags.apiSpec, flags.config, flags.api)
       : resolveApi(f.io, flags.config, flags.api);
-  if (spec.predictor === undefined) {
-    throw new CliError(
-      `${name} runs its own containers (pod), and cortex serve runs a predictor: ` +
-        "a pod API's replicas run its containers behind cortex proxy; deploy it with cortex deploy",
-      2,
-    );
+  if (isPodApi(spec)) {
+    // Its containers, run by docker, podman or buildah, with cortex proxy in front (pod-serve.ts,
+    // loaded only here: a predictor replica's start loads none of the local environment).
+    const { runPodServe } = await import('../local/pod-serve.ts');
+    return runPodServe({
+      name,
+      spec,
+      host: flags.host,
+      port: portNumber(flags.port),
+      adminPort: portNumber(flags.adminPort, '--admin-port'),
+      upstreamPort:
+        flags.upstreamPort === undefined ? spec.pod.port : portNumber(flags.upstreamPort, '--upstream-port'),
+      containerPrefix: flags.containerPrefix ?? `cortex-${name}-${process.pid}-`,
+      gracePeriodMs: wholeNumber('--grace-period', flags.gracePeriod) * 1000,
+      terminationLogPath: process.env.CORTEX_TERMINATION_LOG ?? '/dev/termination-log',
+      logger: apiLogger(name),
+      onTerminate: (handler) => f.onTerminate(handler),
+      exit: (code) => f.exit(code),
+    });
   }
   // Signals are handled from the start: before the replica is up (say, during a pip
   // install) there is nothing to drain, so SIGTERM ends at once, cleaning up on 'exit'.
@@ -192,10 +219,10 @@ const listenErrors: Record<string, string> = {
   EADDRNOTAVAIL: 'no such address on this machine (check --host)',
 };
 
-function portNumber(value: string): number {
+function portNumber(value: string, flag = '--port'): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new CliError(`--port must be a port number from 0 to 65535, got "${value}"`, 2);
+    throw new CliError(`${flag} must be a port number from 0 to 65535, got "${value}"`, 2);
   }
   return n;
 }

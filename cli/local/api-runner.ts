@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { AuthMode } from '../../operator/api/v1alpha1/index.ts';
+import { isPodApi, type AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import type { Logger } from '../../operator/util/log.ts';
 import { isInside, type Layout } from './paths.ts';
 import type { ApiStatus, DeployRequest, ReplicaStatus, RolloutAction, RolloutEvent } from './protocol.ts';
@@ -334,6 +334,7 @@ export class ApiRunner {
         logFile: path.join(this.ctx.layout.logs, this.name, `${id}.log`),
         terminationFile: path.join(this.ctx.layout.run, `${id}.termination`),
         gracePeriodS: this.ctx.gracePeriodS,
+        ...(isPodApi(version.spec) ? { pod: { port: version.spec.pod.port, home: this.ctx.layout.home } } : {}),
       });
       replica.onReady = () => {
         this.recordReady(replica, version);

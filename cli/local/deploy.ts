@@ -20,7 +20,7 @@ import { applyLocalSplitters, checkLocalSplitterTargets } from './splitters-depl
 import { ensureSupervisor, type SupervisorClient } from './client.ts';
 import { readState } from './state.ts';
 import { localIgnoredWarnings } from './ignored.ts';
-import { refusePodApisLocally } from './pod-apis.ts';
+import { checkPodApisLocally } from './pod-apis.ts';
 import type { Layout } from './paths.ts';
 import type { DeployRequest, RolloutAction, RolloutEvent } from './protocol.ts';
 import {
@@ -61,8 +61,8 @@ export interface DeployResult {
   plan: 'creating' | 'updating' | 'up to date';
 }
 
-/** Variables of the deploying shell that replicas get (they choose Python and its caches). */
-const PASSED_ENV = ['CORTEX_PYTHON', 'CORTEX_CACHE_DIR', 'XDG_CACHE_HOME'];
+/** Variables of the deploying shell that replicas get (they choose Python and its caches, and the container runner). */
+const PASSED_ENV = ['CORTEX_PYTHON', 'CORTEX_CACHE_DIR', 'XDG_CACHE_HOME', 'CORTEX_CONTAINER_RUNNER'];
 
 function replicaEnv(): Record<string, string> {
   const env: Record<string, string> = {};
@@ -109,9 +109,9 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
     throw error;
   }
   try {
-    refusePodApisLocally(project);
+    await checkPodApisLocally(project);
   } catch (error) {
-    validating.fail('pod APIs need containers');
+    validating.fail('pod APIs need a container runner and their images');
     throw error;
   }
   validating.done(plural(project.apis.length, 'API'));

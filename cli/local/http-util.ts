@@ -7,9 +7,14 @@ export interface SimpleResponse {
   body: string;
 }
 
-export function httpGet(port: number, path: string, timeoutMs = 2000): Promise<SimpleResponse> {
+export function httpGet(
+  port: number,
+  path: string,
+  timeoutMs = 2000,
+  headers: Record<string, string> = {},
+): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));

@@ -24,3 +24,13 @@ test('a local deploy warns that predictor.image is ignored, naming the file, the
   );
   assert.match(text, /fix: put what the image adds in requirements\.txt or dependencies\.sh/);
 });
+
+test("a local deploy warns about the pod containers' fields no local runner applies", async () => {
+  const { loadProject } = await import('../config/load.ts');
+  const project = loadProject(new URL('../../test/eras/v0_42', import.meta.url).pathname);
+  const text = localIgnoredWarnings(project).map(formatIssue).join('\n');
+  assert.match(
+    text,
+    /api "sentiment": pod\.containers\[0\]\.liveness_probe: the liveness probe .* is not applied by the local environment/,
+  );
+});

@@ -9,7 +9,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PROXY_PROBE_HEADER } from '../../operator/api/v1alpha1/index.ts';
 import { httpGet } from './http-util.ts';
+import { claimUpstreamPort, releaseUpstreamPort, removeContainers, replicaPrefix, runnerEnv } from './pod-replicas.ts';
+
+/**
+ * GET /readyz of a replica: `cortex serve`'s own, or, for a pod API's replica, cortex proxy's
+ * (the marked probe is answered by the proxy, not forwarded to the user's container).
+ */
+export function replicaReadyz(port: number, timeoutMs: number) {
+  return httpGet(port, '/readyz', timeoutMs, { [PROXY_PROBE_HEADER]: 'readiness' });
+}
 
 export const cortexBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'cortex.ts');
 
@@ -25,6 +35,11 @@ export interface ReplicaOptions {
   terminationFile: string;
   /** Seconds a draining replica gets for its in-flight requests. */
   gracePeriodS: number;
+  /**
+   * A pod API's replica (its containers run by a container runner, pod-serve.ts): pod.port, which
+   * its containers get when free, and the home that names its containers.
+   */
+  pod?: { port: number; home: string };
 }
 
 export interface ExitInfo {
@@ -62,6 +77,8 @@ export class ReplicaProcess {
   private poller: NodeJS.Timeout | undefined;
   private exited: Promise<void> = Promise.resolve();
   private stopRequested = false;
+  /** Whether the child is being spawned (a pod replica first claims its port). */
+  private launching = false;
 
   constructor(options: ReplicaOptions) {
     this.options = options;
@@ -97,6 +114,60 @@ export class ReplicaProcess {
       }) + '\n',
     );
     this.logOffset = statSync(options.logFile).size;
+    let resolveExited!: () => void;
+    this.exited = new Promise((resolve) => (resolveExited = resolve));
+    const ended = (code: number | null, signal: NodeJS.Signals | null, spawnError?: string) => {
+      this.child = undefined;
+      void this.removeContainers().finally(() => {
+        this.finish(code, signal, spawnError);
+        resolveExited();
+      });
+    };
+    if (options.pod === undefined) this.spawnServe([], options.env, ended);
+    else void this.launchPod(options.pod, ended);
+    this.poll();
+  }
+
+  /** A pod API's replica: its upstream port and the supervisor's container runner first. */
+  private async launchPod(
+    pod: NonNullable<ReplicaOptions['pod']>,
+    ended: (code: number | null, signal: NodeJS.Signals | null, spawnError?: string) => void,
+  ): Promise<void> {
+    this.launching = true;
+    try {
+      const upstream = await claimUpstreamPort(this.id, pod.port);
+      const env = await runnerEnv(this.options.env);
+      if (this.stopRequested) return ended(null, null);
+      this.spawnServe(
+        ['--upstream-port', String(upstream), '--admin-port', '0'],
+        { ...env, CORTEX_CONTAINER_PREFIX: replicaPrefix(pod.home, this.id) },
+        ended,
+      );
+    } catch (error) {
+      ended(null, null, `could not start: ${(error as Error).message}`);
+    } finally {
+      this.launching = false;
+    }
+  }
+
+  /** A pod replica's containers that are left (a killed replica could not remove them); its port freed. */
+  private async removeContainers(): Promise<void> {
+    const pod = this.options.pod;
+    if (pod === undefined) return;
+    try {
+      await removeContainers(this.options.env, replicaPrefix(pod.home, this.id));
+    } catch {
+      // no runner: nothing could have been started
+    }
+    releaseUpstreamPort(this.id);
+  }
+
+  private spawnServe(
+    extraArgs: string[],
+    env: Record<string, string>,
+    ended: (code: number | null, signal: NodeJS.Signals | null, spawnError?: string) => void,
+  ): void {
+    const { options } = this;
     const fd = openSync(options.logFile, 'a');
     let child: ChildProcess;
     try {
@@ -114,10 +185,11 @@ export class ReplicaProcess {
           '127.0.0.1',
           '--grace-period',
           String(options.gracePeriodS),
+          ...extraArgs,
         ],
         {
           cwd: path.dirname(options.configFile),
-          env: { ...options.env, CORTEX_TERMINATION_LOG: options.terminationFile },
+          env: { ...env, CORTEX_TERMINATION_LOG: options.terminationFile },
           stdio: ['ignore', fd, fd],
           // Its own process group, so a forced stop also ends its predictor processes.
           detached: true,
@@ -128,18 +200,9 @@ export class ReplicaProcess {
     }
     this.child = child;
     this.pid = child.pid;
-    this.exited = new Promise((resolve) => {
-      child.once('error', (error) => {
-        // spawn failed (no pid): reported like an exit.
-        this.finish(null, null, `could not start: ${error.message}`);
-        resolve();
-      });
-      child.once('exit', (code, signal) => {
-        this.finish(code, signal);
-        resolve();
-      });
-    });
-    this.poll();
+    // spawn failed (no pid): reported like an exit.
+    child.once('error', (error) => ended(null, null, `could not start: ${error.message}`));
+    child.once('exit', (code, signal) => ended(code, signal));
   }
 
   /**
@@ -163,8 +226,10 @@ export class ReplicaProcess {
         if (processAlive(pid)) return;
         clearInterval(this.adoptWatch);
         this.adoptWatch = undefined;
-        this.finish(null, null);
-        resolve();
+        void this.removeContainers().finally(() => {
+          this.finish(null, null);
+          resolve();
+        });
       }, 200);
     });
   }
@@ -186,7 +251,7 @@ export class ReplicaProcess {
         }
         if (this.port !== undefined) {
           try {
-            const { status } = await httpGet(this.port, '/readyz', 1000);
+            const { status } = await replicaReadyz(this.port, 1000);
             if (status === 200 && this.state === 'starting') {
               this.state = 'ready';
               this.readyAt = new Date();
@@ -242,7 +307,7 @@ export class ReplicaProcess {
   /** Drains (SIGTERM: in-flight requests finish), then forces after the grace period. */
   stop(): Promise<void> {
     this.stopRequested = true;
-    if (this.runningPid === undefined || this.state === 'exited') {
+    if ((this.runningPid === undefined && !this.launching) || this.state === 'exited') {
       this.state = 'exited';
       return this.exited;
     }

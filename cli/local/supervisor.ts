@@ -23,8 +23,10 @@ import { Value } from '@sinclair/typebox/value';
 import { execa } from 'execa';
 import { apiLogger, type JsonLogger } from '../../operator/util/log.ts';
 import { ApiRunner, versionOf, type ReplicaRecord, type RunnerContext } from './api-runner.ts';
-import { httpGet } from './http-util.ts';
-import { processAlive } from './replica.ts';
+import { processAlive, replicaReadyz } from './replica.ts';
+import { isPodApi } from '../../operator/api/v1alpha1/index.ts';
+import { homePrefix } from './pod-replicas.ts';
+import { detectRunnerOnce } from './runners/runner.ts';
 import { CHILD_ENV, runWatchdog } from './watchdog.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
@@ -103,6 +105,7 @@ async function runSupervisorProcess(): Promise<void> {
   if (warning) log.error(warning);
   const adoptable = await adoptableReplicas(l, state);
   await killLeftovers(l, log, new Set(adoptable.map((a) => a.pid)));
+  await removeLeftoverContainers(l, log, state, adoptable);
   const supervisor = new Supervisor(l, log, state, localEnvironment(l), adoptable);
   if (warning) supervisor.warnings.push(warning);
   await supervisor.start();
@@ -153,7 +156,7 @@ async function adoptableReplicas(l: Layout, state: StateFile): Promise<ReplicaRe
     }
     if (!cmdline.includes(' serve ') || !cmdline.includes(version.configFile)) continue;
     try {
-      if ((await httpGet(record.port, '/readyz', 1000)).status === 200) found.push(record);
+      if ((await replicaReadyz(record.port, 1000)).status === 200) found.push(record);
     } catch {
       // not answering: restarted instead
     }
@@ -189,6 +192,27 @@ async function killLeftovers(l: Layout, log: JsonLogger, keep: Set<number>): Pro
       }
     }
   }
+}
+
+/**
+ * Containers of pod API replicas that a supervisor killed outright left (docker's and podman's
+ * outlive their client; buildah's working containers stay): removed, except the adopted ones'.
+ */
+async function removeLeftoverContainers(
+  l: Layout,
+  log: JsonLogger,
+  state: StateFile,
+  adopted: ReplicaRecord[],
+): Promise<void> {
+  if (!Object.values(state.apis).some((a) => a.version !== undefined && isPodApi(a.version.spec))) return;
+  const { runner } = await detectRunnerOnce();
+  if (runner === undefined) return;
+  const prefix = homePrefix(l.home);
+  const kept = adopted.map((a) => `${prefix}${a.id}-`);
+  const left = (await runner.list(prefix)).filter((name) => !kept.some((k) => name.startsWith(k)));
+  if (left.length === 0) return;
+  log.warn(`removing ${runner.name} containers left over from a previous supervisor: ${left.join(', ')}`);
+  await runner.remove(left);
 }
 
 class Supervisor {

@@ -182,7 +182,13 @@ export async function ensureBaseImage(log: Log = defaultLog): Promise<StepResult
   return steps;
 }
 
-async function podmanBuild(file: string, tag: string, context: string, extra: string[], log: Log): Promise<void> {
+export async function podmanBuild(
+  file: string,
+  tag: string,
+  context: string,
+  extra: string[],
+  log: Log,
+): Promise<void> {
   log(`podman build -f ${path.relative(repoRoot, file) || file} -t ${tag}`);
   const args = ['build', '--isolation', 'chroot', '--network', 'host', '-f', file, '-t', tag, ...extra, context];
   const build = execa('podman', args, { all: true, reject: false });
