@@ -7,24 +7,19 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { SPLITTER_CRD_PATH, renderSplitterCrd } from './generate-splitter-crd.ts';
+import { customResourceDefinition } from './crd-object.ts';
 import {
   GROUP,
   KIND,
   PLURAL,
   SHORT_NAMES,
   SINGULAR,
-  VERSION,
   RealtimeApiSpecSchema,
   RealtimeApiStatusSchema,
 } from './v1alpha1/index.ts';
 
 /** Where the generated CRD lives, relative to the repository root. */
 export const CRD_PATH = `crds/${GROUP}_${PLURAL}.yaml`;
-
-/** The schema as JSON: TypeBox's symbol keys drop out, what is left is what the API server reads. */
-function wire(schema: unknown): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
-}
 
 /** A DNS-1035 label: the API's Service is named after it, and Services need one. */
 const NAME_RULE = {
@@ -37,75 +32,39 @@ const NAME_RULE = {
 
 /** The CustomResourceDefinition object. */
 export function buildCrd(): Record<string, unknown> {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${PLURAL}.${GROUP}` },
-    spec: {
-      group: GROUP,
-      names: {
-        kind: KIND,
-        listKind: `${KIND}List`,
-        plural: PLURAL,
-        singular: SINGULAR,
-        shortNames: [...SHORT_NAMES],
-        categories: ['cortex'],
+  return customResourceDefinition({
+    kind: KIND,
+    plural: PLURAL,
+    singular: SINGULAR,
+    shortNames: SHORT_NAMES,
+    printerColumns: [
+      {
+        name: 'Status',
+        type: 'string',
+        jsonPath: '.status.status',
+        description: 'live, updating, error, error (out of memory), error (image pull) or compute unavailable',
       },
-      scope: 'Namespaced',
-      versions: [
-        {
-          name: VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            {
-              name: 'Status',
-              type: 'string',
-              jsonPath: '.status.status',
-              description: 'live, updating, error, error (out of memory), error (image pull) or compute unavailable',
-            },
-            {
-              name: 'Ready',
-              type: 'string',
-              jsonPath: '.status.ready',
-              description: 'Ready replicas out of requested ones',
-            },
-            {
-              name: 'Endpoint',
-              type: 'string',
-              jsonPath: '.status.endpoint',
-              description: 'URL of the API inside the cluster',
-            },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description:
-                'A realtime prediction API: a predictor class served over HTTP by autoscaled replicas ' +
-                "(Cortex's RealtimeAPI).",
-              required: ['spec'],
-              properties: {
-                apiVersion: {
-                  type: 'string',
-                  description: 'APIVersion defines the versioned schema of this representation of an object.',
-                },
-                kind: {
-                  type: 'string',
-                  description: 'Kind is a string value representing the REST resource this object represents.',
-                },
-                metadata: { type: 'object' },
-                spec: wire(RealtimeApiSpecSchema),
-                status: wire(RealtimeApiStatusSchema),
-              },
-              'x-kubernetes-validations': [NAME_RULE],
-            },
-          },
-        },
-      ],
-    },
-  };
+      {
+        name: 'Ready',
+        type: 'string',
+        jsonPath: '.status.ready',
+        description: 'Ready replicas out of requested ones',
+      },
+      {
+        name: 'Endpoint',
+        type: 'string',
+        jsonPath: '.status.endpoint',
+        description: 'URL of the API inside the cluster',
+      },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    description:
+      'A realtime prediction API: a predictor class served over HTTP by autoscaled replicas ' +
+      "(Cortex's RealtimeAPI).",
+    spec: RealtimeApiSpecSchema,
+    status: RealtimeApiStatusSchema,
+    rules: [NAME_RULE],
+  });
 }
 
 /** The CRD as the committed YAML file. */

@@ -3,7 +3,8 @@
 // test fails when the committed file differs).
 
 import { stringify } from 'yaml';
-import { GROUP, VERSION } from './v1alpha1/groupversion.ts';
+import { GROUP } from './v1alpha1/groupversion.ts';
+import { customResourceDefinition } from './crd-object.ts';
 import {
   SPLITTER_KIND,
   SPLITTER_PLURAL,
@@ -15,54 +16,22 @@ import {
 
 export const SPLITTER_CRD_PATH = `crds/${GROUP}_${SPLITTER_PLURAL}.yaml`;
 
-const wire = (schema: unknown) => JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
-
 export function buildSplitterCrd(): Record<string, unknown> {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${SPLITTER_PLURAL}.${GROUP}` },
-    spec: {
-      group: GROUP,
-      names: {
-        kind: SPLITTER_KIND,
-        listKind: `${SPLITTER_KIND}List`,
-        plural: SPLITTER_PLURAL,
-        singular: SPLITTER_SINGULAR,
-        shortNames: [...SPLITTER_SHORT_NAMES],
-        categories: ['cortex'],
-      },
-      scope: 'Namespaced',
-      versions: [
-        {
-          name: VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Status', type: 'string', jsonPath: '.status.status', description: 'live, updating or error' },
-            { name: 'Weights', type: 'string', jsonPath: '.status.weights', description: 'The split and the shadow' },
-            { name: 'URL', type: 'string', jsonPath: '.status.url', description: 'URL outside the cluster' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description: "Splits an endpoint's requests between RealtimeAPIs by weight (Cortex's TrafficSplitter).",
-              required: ['spec'],
-              properties: {
-                apiVersion: { type: 'string', description: 'APIVersion of this representation of an object.' },
-                kind: { type: 'string', description: 'Kind of the REST resource this object represents.' },
-                metadata: { type: 'object' },
-                spec: wire(TrafficSplitterSpecSchema),
-                status: wire(TrafficSplitterStatusSchema),
-              },
-            },
-          },
-        },
-      ],
-    },
-  };
+  return customResourceDefinition({
+    kind: SPLITTER_KIND,
+    plural: SPLITTER_PLURAL,
+    singular: SPLITTER_SINGULAR,
+    shortNames: SPLITTER_SHORT_NAMES,
+    printerColumns: [
+      { name: 'Status', type: 'string', jsonPath: '.status.status', description: 'live, updating or error' },
+      { name: 'Weights', type: 'string', jsonPath: '.status.weights', description: 'The split and the shadow' },
+      { name: 'URL', type: 'string', jsonPath: '.status.url', description: 'URL outside the cluster' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    description: "Splits an endpoint's requests between RealtimeAPIs by weight (Cortex's TrafficSplitter).",
+    spec: TrafficSplitterSpecSchema,
+    status: TrafficSplitterStatusSchema,
+  });
 }
 
 export function renderSplitterCrd(): string {
