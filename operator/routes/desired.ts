@@ -64,36 +64,42 @@ export type RouteConfig =
 
 /** The HTTPRoute: a path-prefix match on the endpoint, the prefix rewritten to /, the API's Service as backend. */
 export function desiredHttpRoute(api: ApiInstance, config: Extract<RouteConfig, { kind: 'gateway' }>): KubeObject {
-  const { gateway, hostnames } = config;
   return {
     apiVersion: `${GATEWAY_GROUP}/v1`,
     kind: 'HTTPRoute',
     metadata: childMetadata(api),
-    spec: {
-      parentRefs: [
+    spec: routeSpec(config, api.spec.networking.endpoint, {
+      filters: [
+        { type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/' } } },
         {
-          group: GATEWAY_GROUP,
-          kind: 'Gateway',
-          name: gateway.name,
-          namespace: gateway.namespace,
-          ...(gateway.sectionName ? { sectionName: gateway.sectionName } : {}),
+          type: 'RequestHeaderModifier',
+          requestHeaderModifier: { set: [{ name: API_HEADER, value: `${api.namespace}/${api.name}` }] },
         },
       ],
-      ...(hostnames.length > 0 ? { hostnames } : {}),
-      rules: [
-        {
-          matches: [{ path: { type: 'PathPrefix', value: api.spec.networking.endpoint } }],
-          filters: [
-            { type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/' } } },
-            {
-              type: 'RequestHeaderModifier',
-              requestHeaderModifier: { set: [{ name: API_HEADER, value: `${api.namespace}/${api.name}` }] },
-            },
-          ],
-          backendRefs: [{ group: '', kind: 'Service', name: api.name, port: SERVICE_PORT }],
-        },
-      ],
-    },
+      backendRefs: [{ group: '', kind: 'Service', name: api.name, port: SERVICE_PORT }],
+    }),
+  };
+}
+
+/** An HTTPRoute's spec on the admin's Gateway (and hostnames): one rule, matching the endpoint's prefix. */
+export function routeSpec(
+  config: Extract<RouteConfig, { kind: 'gateway' }>,
+  endpoint: string,
+  rule: { filters: object[]; backendRefs: object[] },
+): Record<string, unknown> {
+  const { gateway, hostnames } = config;
+  return {
+    parentRefs: [
+      {
+        group: GATEWAY_GROUP,
+        kind: 'Gateway',
+        name: gateway.name,
+        namespace: gateway.namespace,
+        ...(gateway.sectionName ? { sectionName: gateway.sectionName } : {}),
+      },
+    ],
+    ...(hostnames.length > 0 ? { hostnames } : {}),
+    rules: [{ matches: [{ path: { type: 'PathPrefix', value: endpoint } }], ...rule }],
   };
 }
 

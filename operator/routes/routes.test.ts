@@ -5,6 +5,7 @@ import type { ApiInstance } from '../reconcilers/types.ts';
 import { desiredHttpRoute, desiredIngress, type RouteConfig } from './desired.ts';
 import { routeConfigFromFlags, type RouteFlags } from './flags.ts';
 import { gatewayUrl, routeAcceptance } from './url.ts';
+import { desiredSplitterRoute } from './splitter-route.ts';
 
 const api = (endpoint?: string): ApiInstance => ({
   name: 'iris',
@@ -139,4 +140,42 @@ test('flags that do not fit together are refused with the chart value to set', (
     nginx: true,
     annotations: { 'a/b': 'c=d' },
   });
+});
+
+test("a splitter's HTTPRoute: the endpoint's prefix, weighted backends, the shadow mirrored and never weighted", () => {
+  const route = desiredSplitterRoute(
+    {
+      name: 'iris-split',
+      namespace: 'ml',
+      uid: 'u2',
+      spec: {
+        networking: { endpoint: '/iris' },
+        apis: [
+          { name: 'iris', weight: 90, shadow: false },
+          { name: 'iris-v2', weight: 10, shadow: false },
+          { name: 'iris-v3', weight: 0, shadow: true },
+        ],
+      },
+    },
+    { ...gw, hostnames: ['api.example.com'] },
+  );
+  const spec = route.spec as {
+    parentRefs: { name: string }[];
+    hostnames: string[];
+    rules: { matches: object[]; filters: { type: string }[]; backendRefs: { name: string; weight: number }[] }[];
+  };
+  assert.deepEqual([spec.parentRefs[0].name, spec.hostnames], ['public', ['api.example.com']]);
+  const [rule] = spec.rules;
+  assert.deepEqual(rule.matches, [{ path: { type: 'PathPrefix', value: '/iris' } }]);
+  assert.deepEqual(
+    rule.filters.map((f) => f.type),
+    ['URLRewrite', 'RequestHeaderModifier', 'RequestMirror'],
+  );
+  assert.deepEqual(
+    rule.backendRefs.map((b) => [b.name, b.weight]),
+    [
+      ['iris', 90],
+      ['iris-v2', 10],
+    ],
+  );
 });

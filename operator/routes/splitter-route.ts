@@ -10,7 +10,7 @@ import { SERVICE_PORT } from '../reconcilers/service.ts';
 import { MANAGED_BY } from '../reconcilers/types.ts';
 import { MANAGED_BY_LABEL } from '../kube/resources.ts';
 import { API_VERSION, SPLITTER_KIND, type TrafficSplitterSpec } from '../api/v1alpha1/index.ts';
-import { GATEWAY_GROUP, type RouteConfig } from './desired.ts';
+import { GATEWAY_GROUP, routeSpec, type RouteConfig } from './desired.ts';
 
 export interface SplitterInstance {
   name: string;
@@ -27,7 +27,6 @@ export function desiredSplitterRoute(
   s: SplitterInstance,
   config: Extract<RouteConfig, { kind: 'gateway' }>,
 ): KubeObject {
-  const { gateway, hostnames } = config;
   const shadow = s.spec.apis.find((a) => a.shadow);
   const filters: object[] = [
     { type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/' } } },
@@ -59,34 +58,19 @@ export function desiredSplitterRoute(
         },
       ],
     },
-    spec: {
-      parentRefs: [
-        {
-          group: GATEWAY_GROUP,
-          kind: 'Gateway',
-          name: gateway.name,
-          namespace: gateway.namespace,
-          ...(gateway.sectionName ? { sectionName: gateway.sectionName } : {}),
-        },
-      ],
-      ...(hostnames.length > 0 ? { hostnames } : {}),
-      rules: [
-        {
-          matches: [{ path: { type: 'PathPrefix', value: s.spec.networking.endpoint } }],
-          filters,
-          backendRefs: s.spec.apis
-            .filter((a) => !a.shadow)
-            .map((a) => ({
-              group: '',
-              kind: 'Service',
-              name: a.name,
-              port: SERVICE_PORT,
-              weight: a.weight,
-              filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: header(s.namespace, a.name) }],
-            })),
-        },
-      ],
-    },
+    spec: routeSpec(config, s.spec.networking.endpoint, {
+      filters,
+      backendRefs: s.spec.apis
+        .filter((a) => !a.shadow)
+        .map((a) => ({
+          group: '',
+          kind: 'Service',
+          name: a.name,
+          port: SERVICE_PORT,
+          weight: a.weight,
+          filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: header(s.namespace, a.name) }],
+        })),
+    }),
   };
 }
 
