@@ -3,26 +3,18 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import { after, test } from 'node:test';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newKey } from '../operator/auth/keys.ts';
+import { freePort } from '../test/helpers/local.ts';
 
 const CORTEX = new URL('../cli/bin/cortex.ts', import.meta.url).pathname;
 const UPSTREAM = new URL('./fixtures/upstream-server.mjs', import.meta.url).pathname;
 const children: ChildProcess[] = [];
 after(() => children.forEach((c) => c.kill('SIGKILL')));
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function startUpstream() {
   const [port, control] = [await freePort(), await freePort()];

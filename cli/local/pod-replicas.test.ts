@@ -7,14 +7,7 @@ import { test } from 'node:test';
 import { expandVars } from './pod-serve.ts';
 import { claimUpstreamPort, homePrefix, releaseUpstreamPort, replicaPrefix } from './pod-replicas.ts';
 import { resolveArgv } from './runners/buildah.ts';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
+import { freePort } from '../../test/helpers/local.ts';
 
 test('the first replica gets pod.port; another replica, or any while a program holds it, a free port', async () => {
   const podPort = await freePort();

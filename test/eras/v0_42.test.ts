@@ -8,7 +8,6 @@
 // with podman FROM the project's local node base image, its container run by buildah (podman's
 // runtime cannot start containers here) behind cortex proxy, under the local supervisor.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +21,7 @@ import { desiredService } from '../../operator/reconcilers/service.ts';
 import type { ApiInstance, ChildConfig } from '../../operator/reconcilers/types.ts';
 import { startPodApi, type PodApiProcesses } from '../helpers/pod-api-process.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { localEnv, portIsFree } from '../helpers/local.ts';
+import { freePort, localEnv, portIsFree } from '../helpers/local.ts';
 import { BASE_IMAGE, ensureBaseImage, podmanBuild } from '../images/build.ts';
 import { imagesUnavailable } from '../images/containers.ts';
 import { homePrefix } from '../../cli/local/pod-replicas.ts';
@@ -35,14 +34,6 @@ import { cortexBin } from '../helpers/serve.ts';
 const PROJECT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'v0_42');
 const running: PodApiProcesses[] = [];
 after(() => Promise.all(running.map((r) => r.stop())));
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 function objects(api: ApiInstance) {
   const choice = selectPool(
