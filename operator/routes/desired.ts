@@ -29,9 +29,9 @@ export const INGRESSES: ResourceType = {
 
 /** The operator writes the routes, and reads the Gateway (does it exist, its addresses and listeners). */
 export const routeRbac: PolicyRule[] = [
-  ruleOn(HTTP_ROUTES, ['get', 'list', 'watch', 'create', 'patch']),
+  ruleOn(HTTP_ROUTES, ['get', 'list', 'watch', 'create', 'patch', 'delete']),
   ruleOn(GATEWAYS, ['get']),
-  ruleOn(INGRESSES, ['get', 'list', 'watch', 'create', 'patch']),
+  ruleOn(INGRESSES, ['get', 'list', 'watch', 'create', 'patch', 'delete']),
 ];
 
 /** The Gateway every API's HTTPRoute attaches to (a parentRef). */

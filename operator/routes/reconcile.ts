@@ -11,7 +11,7 @@ import { HttpMethod } from '@kubernetes/client-node';
 import { canonicalEndpoint, type Condition, type RealtimeApi, type RealtimeApiStatus } from '../api/v1alpha1/index.ts';
 import { isNotFound, type KubeClient, type KubeObject } from '../kube/client.ts';
 import { applyChild, type ApplyHooks } from '../reconcilers/apply.ts';
-import type { ApiInstance, ChildConfig, ChildReconciler } from '../reconcilers/types.ts';
+import { isOwnedBy, type ApiInstance, type ChildConfig, type ChildReconciler } from '../reconcilers/types.ts';
 import {
   GATEWAYS,
   GATEWAY_GROUP,
@@ -110,9 +110,23 @@ export class RouteReconciler {
         };
       }
     }
+    // The route of the other kind, left from before the admin switched routes.kind, goes first:
+    // two routes for one endpoint would both serve it.
+    await this.removeOwned(this.config.kind === 'gateway' ? INGRESSES : HTTP_ROUTES, api, signal);
     return this.config.kind === 'gateway'
       ? this.gatewayRoute(api, this.config, childConfig, hooks, signal)
       : this.ingress(api, this.config, childConfig, hooks, signal);
+  }
+
+  /** Deletes the API's object of this kind when the API controls it (one of ours, not a user's). */
+  private async removeOwned(r: typeof HTTP_ROUTES, api: ApiInstance, signal?: AbortSignal): Promise<void> {
+    const found = await this.getOrUndefined(r, api.namespace, api.name, signal);
+    if (found === undefined || !isOwnedBy(found, api.uid)) return;
+    try {
+      await this.client.delete(r, api.namespace, api.name, 'Background', { signal });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
   }
 
   private async getOrUndefined(r: typeof GATEWAYS, namespace: string, name: string, signal?: AbortSignal) {

@@ -243,7 +243,7 @@ describe('routes on a real control plane', { concurrency: false, timeout: BUILD_
     assert.equal((await routed('iris-v2')).url, 'https://api.example.com/models/iris');
   });
 
-  test('with routes.kind ingress: an Ingress per API (TLS, class, rewrite), the published URL', async () => {
+  test('routes.kind ingress: an Ingress per API (TLS, class, rewrite), its URL; the old HTTPRoute goes', async () => {
     await operator?.stop();
     // the same identity (startOperator made it), other route flags
     operator = await spawnOperator(path.join(tc.dir, 'operator.kubeconfig'), [
@@ -256,6 +256,7 @@ describe('routes on a real control plane', { concurrency: false, timeout: BUILD_
       '--resync=2s',
     ]);
     const ingress = await waitFor('the Ingress of iris-v2', () => get('ingress', 'iris-v2'));
+    await gone('httproute', 'iris-v2'); // the route of the kind the admin left goes
     assert.equal(ingress.spec.ingressClassName, 'nginx');
     assert.deepEqual(ingress.spec.tls, [{ hosts: ['models.example.com'], secretName: 'models-example-com-tls' }]);
     assert.deepEqual(ingress.spec.rules[0].http.paths[0].path, '/models/iris(/|$)(.*)');
