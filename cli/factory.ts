@@ -24,7 +24,7 @@ import {
   type LocalEnvironment,
 } from './environments.ts';
 import { systemIO, type IOStreams } from './io.ts';
-import { clusterSplitterRates, getSplitter, type ClusterSplitter } from './cluster/splitter-view.ts';
+import { clusterSplitterRates, getSplitter, listSplitters, type ClusterSplitter } from './cluster/splitter-view.ts';
 import type { BackendRates } from './local/splitter-view.ts';
 import { ensureSupervisor, findSupervisor, hasRunnableApis, type SupervisorClient } from './local/client.ts';
 import { deployProject, type DeployReporter, type DeployResult } from './local/deploy.ts';
@@ -89,6 +89,8 @@ export interface ClusterSession {
   check(): Promise<void>;
   /** The TrafficSplitter `name`, or undefined. */
   splitter(name: string): Promise<ClusterSplitter | undefined>;
+  /** The namespace's TrafficSplitters (cortex get's list). */
+  listSplitters(): Promise<ClusterSplitter[]>;
   /** Each of its APIs' request and error rates, side by side. */
   splitterRates(splitter: ClusterSplitter): Promise<BackendRates[]>;
   /** The API's keys Secret (cortex api-key). */
@@ -169,6 +171,7 @@ export function clusterSession(env: ClusterEnvironment): ClusterSession {
     restart: (name) => restartApi(conn, name),
     delete: (name) => deleteApi(conn, name),
     splitter: (name) => getSplitter(conn, name),
+    listSplitters: () => listSplitters(conn),
     splitterRates: (splitter) => clusterSplitterRates(conn, splitter),
     apiKeys: (api) => clusterKeyStore(conn, api),
     async check() {

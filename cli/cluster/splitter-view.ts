@@ -17,6 +17,21 @@ export interface ClusterSplitter {
   status?: TrafficSplitterStatus;
 }
 
+/** Every TrafficSplitter of the namespace (none when the cluster lacks the CRD: an older chart). */
+export async function listSplitters(conn: Connection): Promise<ClusterSplitter[]> {
+  try {
+    const list = await conn.client.list<KubeObject & ClusterSplitter>(TRAFFIC_SPLITTERS, conn.namespace);
+    return list.items.map((o) => ({
+      name: o.metadata!.name!,
+      spec: o.spec,
+      ...(o.status ? { status: o.status } : {}),
+    }));
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+}
+
 export async function getSplitter(conn: Connection, name: string): Promise<ClusterSplitter | undefined> {
   try {
     const o = await conn.client.get<KubeObject & ClusterSplitter>(TRAFFIC_SPLITTERS, conn.namespace, name);

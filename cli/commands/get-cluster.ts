@@ -5,7 +5,8 @@ import { podView, viewOf, type ClusterApiView, type PodView } from '../cluster/s
 import type { ClusterSession } from '../factory.ts';
 import { ago, plural, table, type OutputFormat } from '../output.ts';
 import { CliError, ExitCode } from '../errors.ts';
-import { renderSplitter } from '../local/splitter-view.ts';
+import { renderSplitter, renderSplitterList } from '../local/splitter-view.ts';
+import { weightsText } from '../../operator/routes/splitter-route.ts';
 
 type Connection = Pick<ClusterSession, 'env' | 'namespace'>;
 
@@ -26,7 +27,13 @@ export async function clusterGetText(
   if (name === undefined) {
     const views = (await conn.listApis()).map(viewOf);
     if (fmt === 'json') return JSON.stringify(views, null, compact ? 0 : 2) + '\n';
-    return renderList(views, conn, c);
+    const splitters = (await conn.listSplitters()).map((s) => ({
+      name: s.name,
+      status: s.status?.status ?? 'updating',
+      weights: weightsText(s.spec),
+      endpoint: s.status?.url ?? s.spec.networking.endpoint,
+    }));
+    return renderList(views, conn, c) + renderSplitterList(splitters, c);
   }
   const api = await conn.getApi(name).catch(async (error: unknown) => {
     // a name that is no RealtimeAPI may be a TrafficSplitter

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Chalk } from 'chalk';
 import { table } from '../output.ts';
-import { ago, apiView, cortex, pod, prodEnv, realtimeApi, testFactory } from './testing.ts';
+import { ago, apiView, cortex, pod, prodEnv, realtimeApi, supervisorStatus, testFactory } from './testing.ts';
 
 const plain = new Chalk({ level: 0 });
 const HEADERS = ['api', 'status', 'replicas', 'up-to-date', 'last update', 'avg request', '2XX', '4XX', '5XX'];
@@ -19,7 +19,23 @@ test('get: a table of the local APIs, with notes on those in error', async () =>
     lastUpdate: undefined,
     metrics: { '2XX': 0, '4XX': 0, '5XX': 5 },
   });
-  const f = testFactory({ local: { apis: () => Promise.resolve([apiView(), broken]) } });
+  const splitters = [
+    {
+      name: 'iris-split',
+      endpoint: '/iris-split',
+      createdAt: '2026-12-03T00:00:00Z',
+      apis: [
+        { name: 'iris', weight: 90, shadow: false },
+        { name: 'broken', weight: 10, shadow: false },
+      ],
+    },
+  ];
+  const f = testFactory({
+    local: {
+      apis: () => Promise.resolve([apiView(), broken]),
+      status: () => Promise.resolve({ ...supervisorStatus([]), splitters }),
+    },
+  });
   assert.deepEqual(await cortex(f, 'get'), {
     code: 0,
     stdout:
@@ -30,22 +46,30 @@ test('get: a table of the local APIs, with notes on those in error', async () =>
           ['broken', 'error', '0/1', '0', '-', '-', '0', '0', '5', 'http://localhost:8888/broken'],
         ],
         plain,
-      ) + '\nbroken: error: predictor.py crashed (restarted 2 times)\n',
+      ) +
+      '\nbroken: error: predictor.py crashed (restarted 2 times)\n' +
+      '\n' +
+      table(
+        ['traffic splitter', 'apis', 'endpoint'],
+        [['iris-split', 'iris:90 broken:10', 'http://localhost:8888/iris-split']],
+        plain,
+      ),
     stderr: '',
   });
 });
 
 test('get: colours only on a terminal', async () => {
-  const f = testFactory({ io: { tty: true }, local: { apis: () => Promise.resolve([apiView()]) } });
+  const local = { apis: () => Promise.resolve([apiView()]), status: () => Promise.resolve(undefined) };
+  const f = testFactory({ io: { tty: true }, local });
   const { stdout } = await cortex(f, 'get');
   assert.match(stdout, /^\x1b\[1mapi /);
   assert.match(stdout, /\x1b\[32mlive\x1b\[39m/);
-  const noColor = testFactory({ io: { tty: true, color: false }, local: { apis: () => Promise.resolve([apiView()]) } });
+  const noColor = testFactory({ io: { tty: true, color: false }, local });
   assert.doesNotMatch((await cortex(noColor, 'get')).stdout, /\x1b/);
 });
 
 test('get with nothing deployed says how to deploy', async () => {
-  const f = testFactory({ local: { apis: () => Promise.resolve([]) } });
+  const f = testFactory({ local: { apis: () => Promise.resolve([]), status: () => Promise.resolve(undefined) } });
   assert.deepEqual(await cortex(f, 'get'), {
     code: 0,
     stdout: 'no APIs are deployed in the local environment; deploy one with: cortex deploy DIR\n',

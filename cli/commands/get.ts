@@ -9,7 +9,8 @@ import type { ApiView } from '../local/status.ts';
 import { ago, plural, table, type OutputFormat } from '../output.ts';
 import { action, envOption, format, notFound, outputOption, type RunF, type Target } from './common.ts';
 import { clusterGetText } from './get-cluster.ts';
-import { renderSplitter, splitterRates } from '../local/splitter-view.ts';
+import { renderSplitter, renderSplitterList, splitterRates } from '../local/splitter-view.ts';
+import { weightsText } from '../../operator/routes/splitter-route.ts';
 
 export const GetOptions = Type.Object({
   api: Type.Optional(Type.String()),
@@ -40,7 +41,13 @@ async function localGetText(
   if (name !== undefined && one === undefined)
     throw notFound(name, [...apis.map((a) => a.name), ...splitters.map((sp) => sp.name)]);
   if (fmt === 'json') return JSON.stringify(one ?? apis, null, compact ? 0 : 2) + '\n';
-  return one === undefined ? renderList(apis, local.target, c) : renderOne(one, local.target, c);
+  if (one !== undefined) return renderOne(one, local.target, c);
+  const listed = ((await local.status())?.splitters ?? []).map((sp) => ({
+    name: sp.name,
+    weights: weightsText({ networking: { endpoint: sp.endpoint }, apis: sp.apis }),
+    endpoint: `${local.target.baseUrl}${sp.endpoint}`,
+  }));
+  return renderList(apis, local.target, c) + renderSplitterList(listed, c);
 }
 
 export async function runGet(options: GetOptions, f: Factory): Promise<void> {

@@ -107,6 +107,7 @@ export function testFactory(options: TestFactoryOptions = {}): TestFactory {
         delete: notFaked('cluster delete'),
         check: notFaked('cluster check'),
         splitter: notFaked('cluster splitter'),
+        listSplitters: () => Promise.resolve([]),
         splitterRates: notFaked('cluster splitterRates'),
         apiKeys: notFaked('cluster apiKeys'),
         ...options.cluster,

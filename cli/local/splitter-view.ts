@@ -53,6 +53,29 @@ export async function splitterRates(
   });
 }
 
+/** One line of `cortex get`'s list per TrafficSplitter: its name, its split, where it answers. */
+export interface SplitterListRow {
+  name: string;
+  weights: string;
+  endpoint: string;
+  status?: string;
+}
+
+/** The splitters under the APIs in `cortex get` (nothing when there are none). */
+export function renderSplitterList(rows: SplitterListRow[], c: ChalkInstance): string {
+  if (rows.length === 0) return '';
+  const withStatus = rows.some((r) => r.status !== undefined);
+  const head = ['traffic splitter', ...(withStatus ? ['status'] : []), 'apis', 'endpoint'];
+  return (
+    '\n' +
+    table(
+      head,
+      rows.map((r) => [r.name, ...(withStatus ? [r.status ?? '-'] : []), r.weights, r.endpoint]),
+      c,
+    )
+  );
+}
+
 /** The table, then where the splitter answers (`url`). */
 export function renderSplitter(rows: BackendRates[], url: string, c: ChalkInstance): string {
   const text = table(
