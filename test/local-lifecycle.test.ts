@@ -306,7 +306,10 @@ describe('local environment: an API from deploy to delete', { concurrency: false
     await waitFor('the supervisor to exit', () => (alive(supervisor) ? undefined : true), 15_000);
     assert.deepEqual(readdirSync(path.join(local.home, 'snapshots')), []);
     assert.ok(!existsSync(path.join(local.home, 'logs', 'iris-classifier')));
-    assert.deepEqual(JSON.parse(readFileSync(path.join(local.home, 'state.json'), 'utf8')), { apis: {} });
+    assert.deepEqual(JSON.parse(readFileSync(path.join(local.home, 'state.json'), 'utf8')), {
+      apis: {},
+      splitters: {},
+    });
     const get = await local.cortex(['get']);
     assert.match(get.stdout, /no APIs are deployed/);
     assert.equal(local.supervisorPid(), undefined, 'get did not start a supervisor for nothing');
