@@ -97,9 +97,20 @@ export const TYPE_REQUIREMENTS: Readonly<Record<string, readonly string[]>> = {
   onnx: ['onnxruntime==1.32.0', 'numpy==2.4.6'],
 };
 
-/** The runtime's requirements for `type` that `requirementsFile` (when present) does not name. */
-export function runtimeRequirements(type: string, requirementsFile: string): string[] {
-  const wanted = TYPE_REQUIREMENTS[type] ?? [];
+/**
+ * What a gRPC API's worker needs (predictor.protobufPath): grpcio-tools compiles the .proto at
+ * init, protobuf decodes and encodes the messages (runtime/python/cortex_grpc.py). Cortex's
+ * images carried both (and grpcio, which grpcio-tools brings: handlers import grpc for its
+ * StatusCode).
+ */
+export const GRPC_REQUIREMENTS: readonly string[] = ['grpcio-tools==1.76.0', 'protobuf==6.33.6'];
+
+/**
+ * The runtime's requirements for `type` (and for a gRPC API, `grpc`) that `requirementsFile`
+ * (when present) does not name.
+ */
+export function runtimeRequirements(type: string, requirementsFile: string, grpc = false): string[] {
+  const wanted = [...(TYPE_REQUIREMENTS[type] ?? []), ...(grpc ? GRPC_REQUIREMENTS : [])];
   if (wanted.length === 0) return [];
   const listed = existsSync(requirementsFile)
     ? new Set(
@@ -394,5 +405,6 @@ export async function prepareDependencies(
   );
   if (!runsInPython(predictor.type)) return undefined;
   const file = path.resolve(projectDir, predictor.dependencies.pip);
-  return preparePython(file, logger, { into: bakeInto, extra: runtimeRequirements(predictor.type, file) });
+  const extra = runtimeRequirements(predictor.type, file, predictor.protobufPath !== undefined);
+  return preparePython(file, logger, { into: bakeInto, extra });
 }

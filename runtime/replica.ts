@@ -16,6 +16,8 @@ import { WorkerPool } from './pool.ts';
 import { RuntimeServer } from './server.ts';
 import { AuthMetrics } from '../operator/auth/gate.ts';
 import { KeyDir } from './key-dir.ts';
+import { ProtoError } from './grpc/proto.ts';
+import { grpcWorkerOptions, startGrpcServing } from './grpc/serve.ts';
 import { PythonWorker } from './workers/python.ts';
 import { TypeScriptWorker } from './workers/typescript.ts';
 import { InitError, type PredictorWorker, type WorkerOptions } from './workers/types.ts';
@@ -43,10 +45,13 @@ export interface ReplicaOptions {
    * key-dir.ts), read again every second. Undefined: no key is asked for.
    */
   apiKeysDir?: string;
+  /** A gRPC API's HTTP port (/healthz, /readyz, /metrics; runtime/grpc/admin.ts). Default 15000. */
+  adminPort?: number;
 }
 
 export interface Replica {
-  server: RuntimeServer;
+  /** The HTTP front; undefined for a gRPC API (runtime/grpc/serve.ts). */
+  server: RuntimeServer | undefined;
   port: number;
   /** Drain and stop; resolves when everything has ended. */
   stop(): Promise<void>;
@@ -82,6 +87,13 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     throw error;
   }
   const prepared = performance.now();
+  let grpc: ReturnType<typeof grpcWorkerOptions> | undefined;
+  try {
+    if (predictor.protobufPath !== undefined) grpc = grpcWorkerOptions(projectDir, predictor.protobufPath);
+  } catch (error) {
+    if (error instanceof ProtoError) fatal(`predictor.protobuf_path: ${error.message} (fix: ${error.fix})`);
+    throw error;
+  }
 
   const batching = predictor.serverSideBatching;
   const predictTimeoutMs = options.predictTimeoutMs ?? DEFAULT_PREDICT_TIMEOUT_MS;
@@ -119,6 +131,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     onMetrics: (records) => customMetrics.record(records),
     predictorType: predictor.type === 'onnx' ? 'onnx' : 'python',
     models: predictor.models,
+    grpc: grpc?.worker,
   });
   pool = new WorkerPool({
     size: predictor.processesPerReplica,
@@ -136,7 +149,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     options.apiKeysDir === undefined
       ? undefined
       : new KeyDir({ dir: options.apiKeysDir, warn: (message) => logger.warn(message) });
-  const server = new RuntimeServer({
+  const front = {
     api: name,
     auth: keyDir && { keys: keyDir.ring, metrics: new AuthMetrics({ registry: metrics.registry }) },
     predictorType: predictor.type,
@@ -150,15 +163,33 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     },
     workerSummary: () => ({ size: predictor.processesPerReplica, ready: pool.readyCount }),
     maxBodyBytes: options.maxBodyBytes,
-    requestTimeoutMs: options.requestTimeoutMs,
-    headersTimeoutMs: Math.min(10_000, options.requestTimeoutMs),
-  });
-  const address = await server.listen(options.port, options.host);
+  };
+  // a gRPC API: the gRPC front on the port, /healthz, /readyz and /metrics on the admin port
+  const grpcServing =
+    grpc &&
+    (await startGrpcServing({
+      ...front,
+      service: grpc.service,
+      projectDir,
+      host: options.host,
+      port: options.port,
+      adminPort: options.adminPort ?? 15000,
+    }));
+  const server = grpcServing
+    ? undefined
+    : new RuntimeServer({
+        ...front,
+        requestTimeoutMs: options.requestTimeoutMs,
+        headersTimeoutMs: Math.min(10_000, options.requestTimeoutMs),
+      });
+  const address = server ? await server.listen(options.port, options.host) : { port: grpcServing!.port };
   const listening = performance.now();
-  logger.info(
-    `serving ${name} on http://${options.host}:${address.port} (${predictor.type} predictor, ` +
-      `${predictor.processesPerReplica} worker(s) × ${predictor.threadsPerProcess} thread(s))`,
-  );
+  if (server) {
+    logger.info(
+      `serving ${name} on http://${options.host}:${address.port} (${predictor.type} predictor, ` +
+        `${predictor.processesPerReplica} worker(s) × ${predictor.threadsPerProcess} thread(s))`,
+    );
+  }
 
   try {
     await pool.start();
@@ -166,6 +197,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     if (error instanceof InitError) initFailed(error);
     throw error;
   }
+  grpcServing?.setServing(true);
   // where a cold start's time went (bench/cold-start.ts reads it): a slow start shows which part
   const ms = (x: number) => Math.round(x);
   const ready = performance.now();
@@ -183,7 +215,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   const stop = () => {
     stopping ??= (async () => {
       logger.info(`draining (grace period ${options.gracePeriodMs} ms)`);
-      const finished = await server.drain(options.gracePeriodMs);
+      const finished = await (server ?? grpcServing!).drain(options.gracePeriodMs);
       if (!finished) logger.warn('grace period ended with requests still in flight');
       await pool.shutdown(Math.max(1000, options.gracePeriodMs / 10));
       dispatcher.failPending(shuttingDown);

@@ -85,7 +85,11 @@ export function serveCommand(f: ServeFactory, runF: RunF<ServeOptions, ServeFact
       '--upstream-port <port>',
       "pod APIs: the port the API's containers listen on (CORTEX_PORT; default: pod.port)",
     )
-    .option('--admin-port <port>', "pod APIs: the port of cortex proxy's /healthz, /readyz, /metrics", '15000')
+    .option(
+      '--admin-port <port>',
+      "gRPC and pod APIs: the HTTP port of /healthz, /readyz, /metrics (pod APIs: cortex proxy's)",
+      '15000',
+    )
     .addOption(
       new Option('--container-prefix <prefix>', "pod APIs: start of the containers' names (the supervisor's)")
         .env('CORTEX_CONTAINER_PREFIX')
@@ -141,6 +145,7 @@ export async function runServe(flags: ServeOptions, f: ServeFactory): Promise<vo
     requestTimeoutMs: wholeNumber('--request-timeout', flags.requestTimeout) * 1000,
     predictTimeoutMs: seconds('--predict-timeout', flags.predictTimeout) * 1000,
     terminationLogPath: process.env.CORTEX_TERMINATION_LOG ?? '/dev/termination-log',
+    adminPort: portNumber(flags.adminPort, '--admin-port'),
     ...(flags.apiKeys !== undefined && flags.apiKeys !== '' ? { apiKeysDir: path.resolve(flags.apiKeys) } : {}),
   };
   f.onTerminate(stop);

@@ -88,11 +88,6 @@ export const CORTEX_ONLY_FIELDS: Record<string, Rule> = {
     message: 'ignored: predictor.shm_size is not supported yet',
     fix: 'remove it',
   }),
-  'predictor.protobuf_path': () => ({
-    level: 'error',
-    message: 'not supported: predictor.protobuf_path (gRPC APIs, Cortex 0.34+); APIs here serve HTTP',
-    fix: 'remove predictor.protobuf_path and serve the API over HTTP (handle_post and the other handle_<verb> methods)',
-  }),
   // model_path, multi_model_reloading and signature_key are read by models-section.ts
   'predictor.tensorflow_serving_image': forTensorFlow('predictor.tensorflow_serving_image'),
 };

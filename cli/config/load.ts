@@ -39,6 +39,7 @@ import {
   type Section,
 } from './handler-section.ts';
 import { readSplitter, type LoadedSplitter } from './splitter-section.ts';
+import { ProtoError, inspectProto } from '../../runtime/grpc/proto.ts';
 
 export type { LoadedSplitter } from './splitter-section.ts';
 
@@ -303,6 +304,10 @@ class Loader {
       checkModelFiles(this.dir, spec, (field, message, fix) => {
         if (!handled.has(field.join('.'))) this.issue(name, base, field, message, fix);
       });
+      if (!handled.has('predictor.protobuf_path')) {
+        const problem = checkProtoFile(this.dir, spec);
+        if (problem) this.issue(name, base, ['predictor', 'protobuf_path'], problem.message, problem.fix);
+      }
     }
     if (this.dotEnv !== undefined && isPlainObject(spec.predictor)) {
       // Cortex sourced .env when the API started, over the API's own env: its values win.
@@ -495,6 +500,19 @@ class Loader {
 /** Where a splitter's apis[i].name is: for the error about an API that is neither in the file nor deployed. */
 export function splitterTargetField(splitter: LoadedSplitter, api: string): string[] {
   return ['apis', String(splitter.spec.apis.findIndex((a) => a.name === api)), 'name'];
+}
+
+/** A gRPC API's .proto file (predictor.protobuf_path): its problem, if any (runtime/grpc/proto.ts). */
+function checkProtoFile(dir: string, spec: RealtimeApiSpec): { message: string; fix: string } | undefined {
+  const proto = isPlainObject(spec.predictor) ? spec.predictor.protobufPath : undefined;
+  if (typeof proto !== 'string') return undefined;
+  try {
+    inspectProto(dir, proto);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ProtoError) return { message: error.message, fix: error.fix };
+    throw error;
+  }
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {

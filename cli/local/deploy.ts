@@ -224,7 +224,7 @@ async function installRequirements(
     if (existsSync(path.resolve(snapshot.dir, predictor.dependencies.shell))) continue;
     const rel = path.relative(project.dir, path.resolve(project.dir, predictor.dependencies.pip));
     const file = path.join(snapshot.dir, rel);
-    const extra = runtimeRequirements(predictor.type, file);
+    const extra = runtimeRequirements(predictor.type, file, predictor.protobufPath !== undefined);
     if (existsSync(file) || extra.length > 0) files.set(`${file}\0${extra.join(' ')}`, [file, extra]);
   }
   for (const [file, extra] of files.values()) {

@@ -185,6 +185,8 @@ export class ReplicaProcess {
           '127.0.0.1',
           '--grace-period',
           String(options.gracePeriodS),
+          '--admin-port', // a gRPC API's HTTP side (/readyz, /metrics); pod APIs' cortex proxy's
+          '0',
           ...extraArgs,
         ],
         {

@@ -92,6 +92,11 @@ def load_predictor(cfg):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    if cfg.get("grpc"):  # a gRPC API (predictor.protobuf_path): cortex_grpc.py serves its RPCs
+        from cortex_grpc import load_grpc
+
+        kind = lambda c: "handler" if c.__name__ == "Handler" else "python"  # noqa: E731
+        return load_grpc(module, path, cfg, lambda c, extra: build_predictor(c, path, cfg, kind(c), extra)), [], None
     ptype = cfg.get("predictor_type") or "python"
     cls_name = CLASSES[ptype]
     cls = getattr(module, cls_name, None)
@@ -127,6 +132,8 @@ class Host:
         self.want_headers = "headers" in wanted
         if self.verbs is not None:  # a Handler: the method picks handle_<verb> (POST stays on call's path)
             self.call = call_handler.__get__(self)
+        if cfg.get("grpc"):  # every frame is an RPC (cortex_grpc.py)
+            self.call = predictor.call
         self.batching = bool(cfg.get("batching"))
         self.threads = max(1, int(cfg.get("threads") or 1))
         self.lock = threading.Lock()  # threaded mode: pending, flushing, seq, flushed

@@ -316,15 +316,17 @@ def start_registry(registry):
         raise ModelConfigError(str(e)) from e
 
 
-def build_predictor(cls, path, cfg, kind=None):
+def build_predictor(cls, path, cfg, kind=None, extra=None):
     """The predictor instance: its models loaded (or their cache set up) and its client handed over.
-    kind: a key of CLASSES (default: predictor.type)."""
+    kind: a key of CLASSES (default: predictor.type). extra: more constructor arguments, each given
+    when __init__ declares it (a gRPC API's proto_module_pb2: cortex_grpc.py)."""
     ptype = kind or cfg.get("predictor_type") or "python"
     models, client_arg, cls_name = cfg.get("models"), CLIENTS[ptype], CLASSES[ptype]
     params = dict(inspect.signature(cls.__init__).parameters)
     params.pop("self", None)
     # Cortex 0.30-0.35's custom metrics: given to any class that declares it
     metrics = {"metrics_client": MetricsClient()} if "metrics_client" in params else {}
+    metrics.update({k: v for k, v in (extra or {}).items() if k in params})
     if not models:
         if client_arg in params and params[client_arg].default is inspect.Parameter.empty:
             raise PredictorError(
@@ -348,7 +350,7 @@ def build_predictor(cls, path, cfg, kind=None):
     unknown = [
         n
         for n, p in params.items()
-        if n not in ("config", client_arg, "metrics_client")
+        if n not in ("config", client_arg, "metrics_client", *(extra or {}))
         and p.default is p.empty
         and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]

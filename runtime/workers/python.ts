@@ -120,6 +120,7 @@ export class PythonWorker implements PredictorWorker {
         ...o.models,
         reloadIntervalSeconds: parseDurationMs(o.models.reloadInterval ?? DEFAULT_RELOAD_INTERVAL) / 1000,
       },
+      grpc: o.grpc && { proto: o.grpc.proto, files: o.grpc.files, service: o.grpc.service, cache_dir: o.grpc.cacheDir },
     };
     const python = o.python ?? 'python3';
     const log = this.#stdio;
@@ -221,6 +222,7 @@ export class PythonWorker implements PredictorWorker {
 
   /** Empty for the common case; otherwise {"ct","q","h","rid","m"} as needed (PROTOCOL.md). */
   #meta(job: PredictJob): Buffer {
+    if (job.rpc !== undefined) return Buffer.from(JSON.stringify(job.rpc)); // a gRPC call (cortex_grpc.py)
     const ct = job.contentType;
     const q = this.#wantQuery && job.query !== '';
     const rid = job.clientRequestId !== undefined;

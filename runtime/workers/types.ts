@@ -44,10 +44,36 @@ export interface PredictJob {
   method?: string;
   /** Node's req.rawHeaders (name, value, name, value...); workers convert only when needed. */
   rawHeaders: string[];
+  /** An RPC of a gRPC API (runtime/grpc/front.ts): the frame's whole meta, {"rpc": method, "h": metadata...}. */
+  rpc?: RpcMeta;
   /** Called exactly once with the answer; a worker that dies answers its jobs with 503. */
   done(result: PredictResult): void;
   /** The dispatcher's bookkeeping for this job (set by submit; opaque to everyone else). */
   ticket?: unknown;
+}
+
+/** The meta of an RPC's REQUEST frame (runtime/PROTOCOL.md, "gRPC"). */
+export interface RpcMeta {
+  /** The method's name as the service defines it. */
+  rpc: string;
+  /** The call's metadata, [key, value] (values of -bin keys base64). */
+  h: [string, string][];
+  rid?: string;
+  peer: string;
+  /** Milliseconds left before the client's deadline, when it set one. */
+  deadline_ms?: number;
+}
+
+/** A gRPC API's .proto, as the Python worker compiles it (runtime/python/cortex_grpc.py). */
+export interface GrpcWorkerOptions {
+  /** predictor.protobufPath, relative to the project folder. */
+  proto: string;
+  /** The project's .proto files to compile (it and what it imports), relative to the project folder. */
+  files: string[];
+  /** <package>.<Service>. */
+  service: string;
+  /** Where compiled modules are cached (a folder per contents). */
+  cacheDir: string;
 }
 
 /** What the front tells a worker when creating it (the Python side gets it as JSON). */
@@ -78,6 +104,8 @@ export interface WorkerOptions {
   predictorType?: 'python' | 'onnx';
   /** predictor.models: what the Python worker loads and reloads (runtime/python/cortex_models.py). */
   models?: ModelsSpec;
+  /** predictor.protobufPath: the worker serves the RPCs of this service (Python workers). */
+  grpc?: GrpcWorkerOptions;
 }
 
 /** A predictor's __init__ / constructor / init() failed. */

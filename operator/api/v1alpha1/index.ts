@@ -22,3 +22,4 @@ export { ComputedDefault, hasDefault, isOptional } from './schema-helpers.ts';
 export * from './realtimeapi-status.ts';
 export type { RealtimeApi } from './realtimeapi.ts';
 export * from './trafficsplitter-types.ts';
+export { isGrpcApi } from './check-grpc.ts';

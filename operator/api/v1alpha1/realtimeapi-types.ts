@@ -16,6 +16,7 @@ import {
 import { LOG_LEVELS } from '../../util/log.ts';
 import { ModelsSchema, PREDICTOR_MODEL_RULES } from './models-types.ts';
 import { PodSchema } from './pod-types.ts';
+import { PREDICTOR_GRPC_RULES, SPEC_GRPC_RULES } from './check-grpc.ts';
 
 /**
  * Predictor types this project runs: python, typescript, and onnx (Cortex's ONNXPredictor, in a
@@ -209,6 +210,19 @@ export const PredictorSchema = Struct(
       description: `Concurrent predict calls per process, at most ${LIMITS.threadsPerProcess}. Default: 1.`,
     }),
     serverSideBatching: Type.Optional(ServerSideBatchingSchema),
+    protobufPath: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024, // bounded, since a CEL rule reads it
+        pattern: PROJECT_PATH_PATTERN,
+        description:
+          'A .proto file with one service, relative to the project folder (inside it: not absolute, no ..): ' +
+          "the API then serves gRPC (HTTP/2 without TLS) on the replica's port instead of HTTP, each RPC " +
+          'calling the predictor method of its name with payload (the request message) and context, as ' +
+          'Cortex 0.33-0.35 did (docs/grpc.md). Python predictors only; unary and server-streaming RPCs. ' +
+          'Default: none (HTTP).',
+      }),
+    ),
     dependencies: DependenciesSchema,
     bundle: Type.Optional(BundleSchema),
     models: Type.Optional(ModelsSchema),
@@ -223,6 +237,7 @@ export const PredictorSchema = Struct(
           '(cortex deploy uploads it) or be baked into predictor.image at /mnt/project',
       },
       ...PREDICTOR_MODEL_RULES,
+      ...PREDICTOR_GRPC_RULES,
     ],
   },
 );
@@ -484,6 +499,7 @@ export const RealtimeApiSpecSchema = Struct(
         fieldPath: '.compute.gpu',
         reason: 'FieldValueInvalid',
       },
+      ...SPEC_GRPC_RULES,
     ],
   },
 );

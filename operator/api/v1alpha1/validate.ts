@@ -10,6 +10,7 @@ import { schemaIssues, unknownFields } from './check-schema.ts';
 import { IssueCollector, type SpecIssue, type ValidateOptions } from './issues.ts';
 import { valueAt } from './schema-walk.ts';
 import { checkModels } from './models-types.ts';
+import { checkGrpc } from './check-grpc.ts';
 
 export type { SpecIssue, ValidateOptions } from './issues.ts';
 
@@ -57,6 +58,7 @@ export function validateSpec(spec: unknown, options: ValidateOptions = {}): Spec
   crossField(spec, ctx);
   checkModels(spec, ctx);
   checkPredictorOrPod(spec, ctx);
+  checkGrpc(spec, ctx);
   // the specific checks speak for their field; the schema's finding there would repeat them
   const explained = new Set(ctx.issues.map((i) => i.path.join('\0')));
   return [...schemaIssues(spec, ctx).filter((i) => !explained.has(i.path.join('\0'))), ...ctx.issues];
