@@ -1,0 +1,171 @@
+// gRPC APIs (predictor.protobuf_path, docs/grpc.md) served by `cortex serve` as a process, called
+// with a real gRPC client (@grpc/grpc-js, the .proto loaded with @grpc/proto-loader): the Python
+// worker compiles the .proto (grpcio-tools, installed into the API's cached virtualenv on first use).
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { service as healthService } from 'grpc-health-check';
+import { repoRoot, serve, serveFailure, type Served } from './helpers/serve.ts';
+
+const project = path.join(repoRoot, 'test', 'fixtures', 'grpc');
+const INSTALL_MS = 300_000; // the first run installs grpcio-tools and protobuf into the venv cache
+
+type Callback = (error: grpc.ServiceError | null, reply?: Record<string, unknown>) => void;
+type Unary = (request: object, metadata: grpc.Metadata, callback: Callback) => grpc.ClientUnaryCall;
+type Streaming = (request: object) => grpc.ClientReadableStream<Record<string, unknown>>;
+type Client = grpc.Client & Record<string, Unary & Streaming>;
+
+function clientOf(proto: string, service: string, port: number): Client {
+  const pkg = grpc.loadPackageDefinition(loadSync(proto, { includeDirs: [project], keepCase: true, defaults: true }));
+  // a loaded package's nested namespaces, down to the service's client class
+  const Ctor = service.split('.').reduce((o: grpc.GrpcObject, k) => o[k] as grpc.GrpcObject, pkg);
+  return new (Ctor as unknown as grpc.ServiceClientConstructor)(
+    `127.0.0.1:${port}`,
+    grpc.credentials.createInsecure(),
+  ) as unknown as Client;
+}
+
+function grpcPort(s: Served): number {
+  const line = s.logs().find((l) => typeof l.grpcPort === 'number');
+  assert.ok(line, 'the replica logs its gRPC port');
+  return line.grpcPort as number;
+}
+
+function unary(client: Client, method: string, request: object, metadata = new grpc.Metadata()) {
+  return new Promise<{ error: grpc.ServiceError | null; reply?: Record<string, unknown>; trailers?: grpc.Metadata }>(
+    (resolve) => {
+      let result: { error: grpc.ServiceError | null; reply?: Record<string, unknown> } | undefined;
+      const call = client[method](request, metadata, (error, reply) => (result = { error, reply }));
+      call.on('status', (status: grpc.StatusObject) => resolve({ ...result!, trailers: status.metadata }));
+    },
+  );
+}
+
+function collect(stream: grpc.ClientReadableStream<Record<string, unknown>>) {
+  return new Promise<{ items: Record<string, unknown>[]; at: number[]; status: grpc.StatusObject }>((resolve) => {
+    const items: Record<string, unknown>[] = [];
+    const at: number[] = [];
+    stream.on('data', (item: Record<string, unknown>) => {
+      items.push(item);
+      at.push(Date.now());
+    });
+    stream.on('error', () => {});
+    stream.on('status', (status: grpc.StatusObject) => resolve({ items, at, status }));
+  });
+}
+
+describe('gRPC API (Cortex 0.34-0.35 Handler)', { concurrency: false }, () => {
+  let s: Served;
+  let echo: Client;
+  before(async () => {
+    s = await serve(project, { args: ['--api', 'echo', '--admin-port', '0'], timeoutMs: INSTALL_MS });
+    echo = clientOf('protos/echo.proto', 'echo.Echo', grpcPort(s));
+  });
+  after(async () => {
+    echo?.close();
+    await s?.stop();
+  });
+
+  test('a unary RPC calls the method of its name (payload, context): metadata in, trailing metadata out', async () => {
+    const md = new grpc.Metadata();
+    md.set('x-who', 'tester');
+    const { error, reply, trailers } = await unary(echo, 'Say', { text: 'hello' }, md);
+    assert.equal(error, null);
+    assert.deepEqual(reply, { text: 'HELLO', index: 0, who: 'tester', stamp: { by: 'handler' } });
+    assert.deepEqual(trailers?.get('x-said'), ['hello']);
+  });
+
+  test('a server-streaming RPC sends every message its method yields, in order', async () => {
+    const { items, status } = await collect(echo.Count({ text: 'c', n: 4 }));
+    assert.equal(status.code, grpc.status.OK);
+    assert.deepEqual(
+      items.map((i) => i.index),
+      [0, 1, 2, 3],
+    );
+  });
+
+  test('errors are status codes: an exception INTERNAL (logged), abort its code, a wrong return INTERNAL', async () => {
+    const failed = await unary(echo, 'Fail', { text: 'x' });
+    assert.equal(failed.error?.code, grpc.status.INTERNAL);
+    assert.match(failed.error!.details, /internal server error/);
+    assert.doesNotMatch(failed.error!.details, /cannot handle/, "the exception's text stays in the logs");
+    const found = await unary(echo, 'Find', { text: 'unicorn' });
+    assert.equal(found.error?.code, grpc.status.NOT_FOUND);
+    assert.equal(found.error?.details, 'no such thing: unicorn');
+    const wrong = await unary(echo, 'Wrong', {});
+    assert.equal(wrong.error?.code, grpc.status.INTERNAL);
+    const logs = s.stdout();
+    assert.match(logs, /ValueError: cannot handle x/);
+    assert.match(logs, /Wrong returned a dict; rpc Wrong replies echo.Reply/);
+  });
+
+  test('bytes that are not the request message: INVALID_ARGUMENT', async () => {
+    const raw = new grpc.Client(`127.0.0.1:${grpcPort(s)}`, grpc.credentials.createInsecure());
+    const error = await new Promise<grpc.ServiceError | null>((resolve) =>
+      raw.makeUnaryRequest(
+        '/echo.Echo/Say',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from([0x0a, 0x05, 0x61]), // field 1, length 5, one byte
+        (e) => resolve(e),
+      ),
+    );
+    raw.close();
+    assert.equal(error?.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(error!.details, /not a valid echo.Message/);
+  });
+
+  test('health service: SERVING for the server and the service; the admin port has readyz and metrics', async () => {
+    const Health = grpc.makeGenericClientConstructor(healthService, 'Health');
+    const health = new Health(`127.0.0.1:${grpcPort(s)}`, grpc.credentials.createInsecure()) as unknown as Record<
+      string,
+      (req: object, cb: (e: grpc.ServiceError | null, r: { status: string }) => void) => void
+    >;
+    const check = (service: string) =>
+      new Promise<{ e: grpc.ServiceError | null; r?: { status: string } }>((resolve) =>
+        health.check({ service }, (e, r) => resolve({ e, r })),
+      );
+    assert.equal((await check('')).r?.status, 'SERVING');
+    assert.equal((await check('echo.Echo')).r?.status, 'SERVING');
+    assert.equal((await check('other.Service')).e?.code, grpc.status.NOT_FOUND);
+    (health as unknown as grpc.Client).close();
+
+    assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    assert.match(metrics, /cortex_grpc_requests_total\{api="echo",grpc_method="Say",grpc_code="OK"\} 1/);
+    assert.match(metrics, /cortex_grpc_requests_total\{api="echo",grpc_method="Find",grpc_code="NOT_FOUND"\} 1/);
+    assert.match(metrics, /cortex_requests_total\{api="echo",status_code="404"\} 1/);
+  });
+});
+
+describe('gRPC API (Cortex 0.33 PythonPredictor)', () => {
+  test('predict serves the one RPC of the service; yielded messages stream back', async () => {
+    const s = await serve(project, { args: ['--api', 'prime-generator', '--admin-port', '0'], timeoutMs: INSTALL_MS });
+    const client = clientOf('generator.proto', 'prime_generator.Generator', grpcPort(s));
+    try {
+      const { items, status } = await collect(client.Predict({ prime_numbers_to_generate: 5 }));
+      assert.equal(status.code, grpc.status.OK);
+      assert.deepEqual(
+        items.map((i) => Number(i.prime_number)),
+        [2, 3, 5, 7, 11],
+      );
+    } finally {
+      client.close();
+      await s.stop();
+    }
+  });
+});
+
+test('an RPC with no method of its name fails the start, naming the RPC, the file and what to write', async () => {
+  const error = await serveFailure(project, {
+    args: ['--api', 'incomplete', '--admin-port', '0'],
+    timeoutMs: INSTALL_MS,
+  });
+  assert.equal(error.code, 1);
+  assert.match(
+    error.out,
+    /Handler in \S+incomplete\.py has no method Count for rpc Count of service echo\.Echo \(protos\/echo\.proto\): define def Count\(self, payload, context\)/,
+  );
+});
