@@ -35,7 +35,7 @@ test('problems inside handler: are named and located under handler', () => {
     fix: /handler\.path/,
   });
   const grpc = failing(handlerApi('    protobuf_path: handler.proto\n'), { 'handler.py': '' });
-  expectIssue(grpc, { line: 6, field: 'handler.protobuf_path', api: 'echo', message: /gRPC/ });
+  expectIssue(grpc, { line: 6, field: 'handler.protobuf_path', api: 'echo', message: /file not found/ });
   const shm = project({ 'cortex.yaml': handlerApi('    shm_size: 1Gi\n'), 'handler.py': '' });
   const { warnings } = loadProject(shm);
   assert.equal(warnings[0].field, 'handler.shm_size');
