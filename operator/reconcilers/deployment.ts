@@ -19,6 +19,7 @@ import {
 import { RUNTIME_SPEC_ENV, runtimeApi } from './runtime-spec.ts';
 import { podApiTemplate } from './pod.ts';
 import { addApiKeysVolume } from './api-keys.ts';
+import { GRPC_ADMIN_PORT, grpcContainer } from './grpc.ts';
 
 /** Port `cortex serve` listens on in every replica. */
 export const RUNTIME_PORT = 8888;
@@ -232,9 +233,15 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
     volumeMounts: mounts.length > 0 ? mounts : undefined,
   };
 
+  const grpc = predictor.protobufPath !== undefined ? grpcContainer(RUNTIME_PORT) : undefined;
+  if (grpc) {
+    const { args, ...parts } = grpc;
+    container.command!.push(...args);
+    Object.assign(container, parts);
+  }
   const annotations: Record<string, string> = {
     'prometheus.io/scrape': 'true',
-    'prometheus.io/port': String(RUNTIME_PORT),
+    'prometheus.io/port': String(grpc ? GRPC_ADMIN_PORT : RUNTIME_PORT),
     'prometheus.io/path': '/metrics',
     // the runtime's settings are in CORTEX_API_SPEC, so a change of them changes the template
     // anyway; the hash says so in one short value (kubectl diff, rollout history), and a new

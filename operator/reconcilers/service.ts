@@ -1,8 +1,11 @@
-// The API's Service: port 80 in front of the replicas' cortex serve (8888).
+// The API's Service: port 80 in front of the replicas' cortex serve (8888); for a gRPC API the port
+// is named grpc, with appProtocol kubernetes.io/h2c (grpc.ts).
 
 import type { V1Service } from '@kubernetes/client-node';
 import { SERVICES } from '../kube/resources.ts';
 import { RUNTIME_PORT } from './deployment.ts';
+import { grpcServicePort } from './grpc.ts';
+import { isGrpcApi } from '../api/v1alpha1/index.ts';
 import {
   API_LABEL,
   childMetadata,
@@ -33,7 +36,11 @@ export function desiredService(api: ApiInstance, _config: ChildConfig): V1Servic
     spec: {
       type: 'ClusterIP',
       selector: { [API_LABEL]: api.name },
-      ports: [{ name: 'http', protocol: 'TCP', port: SERVICE_PORT, targetPort: RUNTIME_PORT }],
+      ports: [
+        isGrpcApi(api.spec)
+          ? grpcServicePort(SERVICE_PORT, RUNTIME_PORT)
+          : { name: 'http', protocol: 'TCP', port: SERVICE_PORT, targetPort: RUNTIME_PORT },
+      ],
     },
   };
 }
