@@ -16,6 +16,15 @@ test('protobuf_path: a .proto with one service of unary and server-streaming RPC
   const dir = project({ 'cortex.yaml': api(), 'handler.py': '', 'echo.proto': UNARY });
   const [loaded] = loadProject(dir).apis;
   assert.equal(loaded.spec.predictor?.protobufPath, 'echo.proto');
+  assert.equal(loaded.spec.networking.endpoint, '/echo.Echo', "Cortex's endpoint: /<package>.<Service>");
+  const other = api('  networking:\n    endpoint: /echo\n');
+  expectIssue(failing(other, { 'handler.py': '', 'echo.proto': UNARY }), {
+    line: 8,
+    field: 'networking.endpoint',
+    api: 'echo',
+    message: /must be \/echo\.Echo for a gRPC API/,
+    fix: /remove networking\.endpoint/,
+  });
 });
 
 test('protobuf_path: a missing file, a syntax error, no service, two services are refused', () => {

@@ -39,7 +39,7 @@ import {
   type Section,
 } from './handler-section.ts';
 import { readSplitter, type LoadedSplitter } from './splitter-section.ts';
-import { ProtoError, inspectProto } from '../../runtime/grpc/proto.ts';
+import { ProtoError, inspectProto, type ProtoService } from '../../runtime/grpc/proto.ts';
 
 export type { LoadedSplitter } from './splitter-section.ts';
 
@@ -304,16 +304,45 @@ class Loader {
       checkModelFiles(this.dir, spec, (field, message, fix) => {
         if (!handled.has(field.join('.'))) this.issue(name, base, field, message, fix);
       });
-      if (!handled.has('predictor.protobuf_path')) {
-        const problem = checkProtoFile(this.dir, spec);
-        if (problem) this.issue(name, base, ['predictor', 'protobuf_path'], problem.message, problem.fix);
-      }
+      if (!handled.has('predictor.protobuf_path')) this.readProto(name, base, raw, spec);
     }
     if (this.dotEnv !== undefined && isPlainObject(spec.predictor)) {
       // Cortex sourced .env when the API started, over the API's own env: its values win.
       spec.predictor.env = { ...(isPlainObject(spec.predictor.env) ? spec.predictor.env : {}), ...this.dotEnv };
     }
     return { name, spec, line, base };
+  }
+
+  /**
+   * A gRPC API's .proto (runtime/grpc/proto.ts) must be servable; its endpoint is /<package>.<Service>,
+   * as Cortex 0.33-0.35 set it (a GRPCRoute matches that service; two APIs cannot serve one).
+   */
+  private readProto(
+    name: string | undefined,
+    base: (string | number)[],
+    raw: Record<string, unknown>,
+    spec: RealtimeApiSpec,
+  ) {
+    const proto = isPlainObject(spec.predictor) ? spec.predictor.protobufPath : undefined;
+    if (typeof proto !== 'string') return;
+    let service: ProtoService;
+    try {
+      service = inspectProto(this.dir, proto);
+    } catch (error) {
+      if (!(error instanceof ProtoError)) throw error;
+      return this.issue(name, base, ['predictor', 'protobuf_path'], error.message, error.fix);
+    }
+    const endpoint = `/${service.fullName}`;
+    if (valueAt(raw, ['networking', 'endpoint']) === undefined) spec.networking.endpoint = endpoint;
+    else if (spec.networking.endpoint !== endpoint) {
+      this.issue(
+        name,
+        base,
+        ['networking', 'endpoint'],
+        `must be ${endpoint} for a gRPC API: the service of its .proto file (protobuf_path), which calls are routed by`,
+        `remove networking.endpoint (it defaults to ${endpoint}), or write ${endpoint}`,
+      );
+    }
   }
 
   private loadSplitter(written: Record<string, unknown>, base: (string | number)[]): void {
@@ -500,19 +529,6 @@ class Loader {
 /** Where a splitter's apis[i].name is: for the error about an API that is neither in the file nor deployed. */
 export function splitterTargetField(splitter: LoadedSplitter, api: string): string[] {
   return ['apis', String(splitter.spec.apis.findIndex((a) => a.name === api)), 'name'];
-}
-
-/** A gRPC API's .proto file (predictor.protobuf_path): its problem, if any (runtime/grpc/proto.ts). */
-function checkProtoFile(dir: string, spec: RealtimeApiSpec): { message: string; fix: string } | undefined {
-  const proto = isPlainObject(spec.predictor) ? spec.predictor.protobufPath : undefined;
-  if (typeof proto !== 'string') return undefined;
-  try {
-    inspectProto(dir, proto);
-    return undefined;
-  } catch (error) {
-    if (error instanceof ProtoError) return { message: error.message, fix: error.fix };
-    throw error;
-  }
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {

@@ -19,6 +19,12 @@ export const HTTP_ROUTES: ResourceType = {
   kind: 'HTTPRoute',
   plural: 'httproutes',
 };
+export const GRPC_ROUTES: ResourceType = {
+  group: GATEWAY_GROUP,
+  version: 'v1',
+  kind: 'GRPCRoute',
+  plural: 'grpcroutes',
+};
 export const GATEWAYS: ResourceType = { group: GATEWAY_GROUP, version: 'v1', kind: 'Gateway', plural: 'gateways' };
 export const INGRESSES: ResourceType = {
   group: 'networking.k8s.io',
@@ -30,6 +36,7 @@ export const INGRESSES: ResourceType = {
 /** The operator writes the routes, and reads the Gateway (does it exist, its addresses and listeners). */
 export const routeRbac: PolicyRule[] = [
   ruleOn(HTTP_ROUTES, ['get', 'list', 'watch', 'create', 'patch', 'delete']),
+  ruleOn(GRPC_ROUTES, ['get', 'create', 'patch', 'delete']),
   ruleOn(GATEWAYS, ['get']),
   ruleOn(INGRESSES, ['get', 'list', 'watch', 'create', 'patch', 'delete']),
 ];
@@ -79,6 +86,26 @@ export function desiredHttpRoute(api: ApiInstance, config: Extract<RouteConfig, 
       backendRefs: [{ group: '', kind: 'Service', name: api.name, port: SERVICE_PORT }],
     }),
   };
+}
+
+/**
+ * A gRPC API's GRPCRoute (docs/grpc.md): the calls of its service to its Service (port grpc, h2c).
+ * The service is the endpoint without its slash (/<package>.<Service>, which cortex deploy sets
+ * from the .proto as Cortex did); an endpoint that names no service routes every call of the
+ * hostnames to the API.
+ */
+export function desiredGrpcRoute(api: ApiInstance, config: Extract<RouteConfig, { kind: 'gateway' }>): KubeObject {
+  const service = api.spec.networking.endpoint.slice(1);
+  const matches = /^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$/.test(service)
+    ? [{ method: { type: 'Exact', service } }]
+    : undefined;
+  const spec = routeSpec(config, api.spec.networking.endpoint, {
+    filters: [],
+    backendRefs: [{ group: '', kind: 'Service', name: api.name, port: SERVICE_PORT }],
+  });
+  const rules = spec.rules as Record<string, unknown>[];
+  spec.rules = [{ ...(matches ? { matches } : {}), backendRefs: rules[0].backendRefs }];
+  return { apiVersion: `${GATEWAY_GROUP}/v1`, kind: 'GRPCRoute', metadata: childMetadata(api), spec };
 }
 
 /** An HTTPRoute's spec on the admin's Gateway (and hostnames): one rule, matching the endpoint's prefix. */

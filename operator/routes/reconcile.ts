@@ -8,15 +8,23 @@
 // after ROUTE_RECHECK_MS (a Gateway created later, a controller that accepts the route).
 
 import { HttpMethod } from '@kubernetes/client-node';
-import { canonicalEndpoint, type Condition, type RealtimeApi, type RealtimeApiStatus } from '../api/v1alpha1/index.ts';
+import {
+  canonicalEndpoint,
+  isGrpcApi,
+  type Condition,
+  type RealtimeApi,
+  type RealtimeApiStatus,
+} from '../api/v1alpha1/index.ts';
 import { isNotFound, type KubeClient, type KubeObject } from '../kube/client.ts';
 import { applyChild, type ApplyHooks } from '../reconcilers/apply.ts';
 import { isOwnedBy, type ApiInstance, type ChildConfig, type ChildReconciler } from '../reconcilers/types.ts';
 import {
   GATEWAYS,
   GATEWAY_GROUP,
+  GRPC_ROUTES,
   HTTP_ROUTES,
   INGRESSES,
+  desiredGrpcRoute,
   desiredHttpRoute,
   desiredIngress,
   routeRbac,
@@ -110,6 +118,7 @@ export class RouteReconciler {
         };
       }
     }
+    if (isGrpcApi(api.spec)) return this.grpcRoute(api, childConfig, hooks, signal);
     // The route of the other kind, left from before the admin switched routes.kind, goes first:
     // two routes for one endpoint would both serve it.
     await this.removeOwned(this.config.kind === 'gateway' ? INGRESSES : HTTP_ROUTES, api, signal);
@@ -149,12 +158,34 @@ export class RouteReconciler {
     }
   }
 
+  /** A gRPC API: a GRPCRoute on the Gateway; an Ingress has no portable way to speak h2c to the Service. */
+  private async grpcRoute(
+    api: ApiInstance,
+    childConfig: ChildConfig,
+    hooks: ApplyHooks,
+    signal?: AbortSignal,
+  ): Promise<RouteOutcome> {
+    await this.removeOwned(HTTP_ROUTES, api, signal);
+    await this.removeOwned(INGRESSES, api, signal);
+    if (this.config.kind !== 'gateway') {
+      return {
+        status: 'False',
+        reason: 'GrpcNeedsGateway',
+        message:
+          'a gRPC API (predictor.protobufPath) is routed by a GRPCRoute on a Gateway, and routes.kind is ingress: ' +
+          `call it in the cluster at ${api.name}.${api.namespace}:80 (h2c), or set routes.kind: gateway (docs/grpc.md)`,
+      };
+    }
+    return this.gatewayRoute(api, this.config, childConfig, hooks, signal, GRPC_ROUTES);
+  }
+
   private async gatewayRoute(
     api: ApiInstance,
     config: Extract<RouteConfig, { kind: 'gateway' }>,
     childConfig: ChildConfig,
     hooks: ApplyHooks,
     signal?: AbortSignal,
+    kind = HTTP_ROUTES,
   ): Promise<RouteOutcome> {
     const { name, namespace } = config.gateway;
     const gateway = await this.getOrUndefined(GATEWAYS, namespace, name, signal);
@@ -169,23 +200,23 @@ export class RouteReconciler {
       };
     }
     const child: ChildReconciler<KubeObject> = {
-      resource: HTTP_ROUTES,
-      desired: (a) => desiredHttpRoute(a, config),
+      resource: kind,
+      desired: (a) => (kind === GRPC_ROUTES ? desiredGrpcRoute(a, config) : desiredHttpRoute(a, config)),
       rbac: [],
     };
-    const existing = await this.getOrUndefined(HTTP_ROUTES, api.namespace, api.name, signal);
+    const existing = await this.getOrUndefined(kind, api.namespace, api.name, signal);
     const route = await applyChild(this.client, child, api, childConfig, existing, hooks, signal);
     if (!gateway) {
       return {
         status: 'False',
         reason: 'GatewayNotFound',
         message:
-          `HTTPRoute ${api.namespace}/${api.name} waits for Gateway ${namespace}/${name}, which does not exist: ` +
+          `${kind.kind} ${api.namespace}/${api.name} waits for Gateway ${namespace}/${name}, which does not exist: ` +
           'create it (docs/routes.md), or name an existing one in the chart values routes.gateway.name/namespace',
       };
     }
     const url = gatewayUrl(gateway, config, api.spec.networking.endpoint);
-    return { ...routeAcceptance(route, config.gateway, `HTTPRoute ${api.namespace}/${api.name}`), url };
+    return { ...routeAcceptance(route, config.gateway, `${kind.kind} ${api.namespace}/${api.name}`), url };
   }
 
   private async ingress(

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { applyDefaults } from '../api/v1alpha1/index.ts';
 import type { ApiInstance } from '../reconcilers/types.ts';
-import { desiredHttpRoute, desiredIngress, type RouteConfig } from './desired.ts';
+import { desiredGrpcRoute, desiredHttpRoute, desiredIngress, type RouteConfig } from './desired.ts';
 import { routeConfigFromFlags, type RouteFlags } from './flags.ts';
 import { gatewayUrl, routeAcceptance } from './url.ts';
 import { desiredSplitterRoute } from './splitter-route.ts';
@@ -178,4 +178,29 @@ test("a splitter's HTTPRoute: the endpoint's prefix, weighted backends, the shad
       ['iris-v2', 10],
     ],
   );
+});
+
+test('a gRPC API: a GRPCRoute matching its service (the endpoint /<package>.<Service>) to its Service', () => {
+  const grpcApi = (endpoint: string): ApiInstance => ({
+    ...api(endpoint),
+    spec: applyDefaults('iris', {
+      predictor: { type: 'python', path: 'p.py', image: 'x/y:1', protobufPath: 'iris.proto' },
+      networking: { endpoint },
+    }),
+  });
+  const route = desiredGrpcRoute(grpcApi('/iris_classifier.Handler'), { ...gw, hostnames: ['api.example.com'] });
+  assert.equal(route.kind, 'GRPCRoute');
+  assert.deepEqual(route.spec, {
+    parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'public', namespace: 'gw' }],
+    hostnames: ['api.example.com'],
+    rules: [
+      {
+        matches: [{ method: { type: 'Exact', service: 'iris_classifier.Handler' } }],
+        backendRefs: [{ group: '', kind: 'Service', name: 'iris', port: 80 }],
+      },
+    ],
+  });
+  // an endpoint that names no service: every call of the hostnames goes to the API
+  const any = desiredGrpcRoute(grpcApi('/iris'), gw).spec as { rules: object[] };
+  assert.deepEqual(any.rules, [{ backendRefs: [{ group: '', kind: 'Service', name: 'iris', port: 80 }] }]);
 });
