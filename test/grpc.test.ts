@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
-import { repoRoot, serve, serveFailure, type Served } from './helpers/serve.ts';
+import { repoRoot, serve, serveFailure, waitFor, type Served } from './helpers/serve.ts';
 
 const project = path.join(repoRoot, 'test', 'fixtures', 'grpc');
 const INSTALL_MS = 300_000; // the first run installs grpcio-tools and protobuf into the venv cache
@@ -77,13 +77,44 @@ describe('gRPC API (Cortex 0.34-0.35 Handler)', { concurrency: false }, () => {
     assert.deepEqual(trailers?.get('x-said'), ['hello']);
   });
 
-  test('a server-streaming RPC sends every message its method yields, in order', async () => {
-    const { items, status } = await collect(echo.Count({ text: 'c', n: 4 }));
+  test('a server-streaming RPC: every reply in order, initial and trailing metadata, abort mid-stream', async () => {
+    const call = echo.Count({ text: 'c', n: 4 });
+    const initial = new Promise<grpc.Metadata>((resolve) => call.on('metadata', resolve));
+    const { items, status } = await collect(call);
     assert.equal(status.code, grpc.status.OK);
     assert.deepEqual(
       items.map((i) => i.index),
       [0, 1, 2, 3],
     );
+    assert.deepEqual((await initial).get('x-count'), ['4']);
+    assert.deepEqual(status.metadata.get('x-counted'), ['4']);
+    const aborted = await collect(echo.Count({ text: 'abort', n: 4 }));
+    assert.equal(aborted.items.length, 2, 'the replies before the abort arrive');
+    assert.equal(aborted.status.code, grpc.status.OUT_OF_RANGE);
+    assert.equal(aborted.status.details, 'stopped at 2');
+  });
+
+  test('streamed replies arrive as they are yielded, not at the end', async () => {
+    const started = Date.now();
+    const { at, status } = await collect(echo.Tick({ n: 4 }));
+    assert.equal(status.code, grpc.status.OK);
+    assert.equal(at.length, 4);
+    assert.ok(at[0] - started < 500, `first reply after ${at[0] - started} ms`);
+    assert.ok(at[3] - at[0] >= 450, `replies spread over the generator's 200 ms pauses: ${at.map((t) => t - started)}`);
+  });
+
+  test('a client that cancels a stream closes the generator (GeneratorExit) and frees the worker', async () => {
+    const call = echo.Tick({ n: 1000 });
+    call.on('error', () => {}); // CANCELLED, as asked
+    await new Promise<void>((resolve) => call.once('data', () => resolve()));
+    call.cancel();
+    await waitFor('the generator closed', () =>
+      /tick generator closed after \d+ replies/.test(s.stdout()) ? true : undefined,
+    );
+    const closedAfter = Number(/tick generator closed after (\d+) replies/.exec(s.stdout())![1]);
+    assert.ok(closedAfter < 10, `closed after ${closedAfter} replies`);
+    const { error } = await unary(echo, 'Say', { text: 'still serving' });
+    assert.equal(error, null);
   });
 
   test('errors are status codes: an exception INTERNAL (logged), abort its code, a wrong return INTERNAL', async () => {
@@ -134,7 +165,7 @@ describe('gRPC API (Cortex 0.34-0.35 Handler)', { concurrency: false }, () => {
 
     assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
     const metrics = await (await fetch(`${s.url}/metrics`)).text();
-    assert.match(metrics, /cortex_grpc_requests_total\{api="echo",grpc_method="Say",grpc_code="OK"\} 1/);
+    assert.match(metrics, /cortex_grpc_requests_total\{api="echo",grpc_method="Say",grpc_code="OK"\} [1-9]/);
     assert.match(metrics, /cortex_grpc_requests_total\{api="echo",grpc_method="Find",grpc_code="NOT_FOUND"\} 1/);
     assert.match(metrics, /cortex_requests_total\{api="echo",status_code="404"\} 1/);
   });
@@ -166,6 +197,6 @@ test('an RPC with no method of its name fails the start, naming the RPC, the fil
   assert.equal(error.code, 1);
   assert.match(
     error.out,
-    /Handler in \S+incomplete\.py has no method Count for rpc Count of service echo\.Echo \(protos\/echo\.proto\): define def Count\(self, payload, context\)/,
+    /Handler in \S+incomplete\.py has no method Count for rpc Count of service incomplete\.Partial \(protos\/incomplete\.proto\): define def Count\(self, payload, context\)/,
   );
 });

@@ -1,6 +1,6 @@
 // A worker's RESPONSE to an RPC (runtime/python/cortex_grpc.py) as a gRPC answer: the status code,
-// its details, the trailing and initial metadata, and the reply bytes (for a server-streaming RPC,
-// the replies, each with a u32 length before it).
+// its details, the trailing and initial metadata, and the reply bytes (a server-streaming RPC's
+// replies come as a stream instead: stream.ts).
 
 import { Metadata, status as Status } from '@grpc/grpc-js';
 import { BodyKind, type PredictResult } from '../workers/types.ts';
@@ -55,15 +55,4 @@ export function grpcAnswer(result: PredictResult): GrpcAnswer {
     else addPair(trailers, key, value);
   }
   return { code, details, trailers, initial, body: result.body };
-}
-
-/** The replies of a server-streaming RPC's body: u32 LE length, message, ... */
-export function splitReplies(body: Buffer): Buffer[] {
-  const replies: Buffer[] = [];
-  for (let at = 0; at + 4 <= body.length;) {
-    const end = at + 4 + body.readUInt32LE(at);
-    replies.push(body.subarray(at + 4, end));
-    at = end;
-  }
-  return replies;
 }

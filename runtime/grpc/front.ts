@@ -21,7 +21,8 @@ import type { KeyRing } from '../../operator/auth/keys.ts';
 import type { AuthMetrics } from '../../operator/auth/gate.ts';
 import type { PredictJob, PredictResult, RpcMeta } from '../workers/types.ts';
 import type { ProtoService, RpcMethod } from './proto.ts';
-import { HTTP_OF_CODE, grpcAnswer, splitReplies, type GrpcAnswer } from './answer.ts';
+import { HTTP_OF_CODE, grpcAnswer, type GrpcAnswer } from './answer.ts';
+import { pipeReplies } from './stream.ts';
 
 export interface GrpcFrontOptions {
   api: string;
@@ -131,8 +132,7 @@ export class GrpcFront {
         if (answer.code === grpc.status.OK) callback(null, answer.body, answer.trailers);
         else callback({ code: answer.code, details: answer.details, metadata: answer.trailers });
       } else {
-        const stream = call as grpc.ServerWritableStream<Buffer, Buffer>;
-        for (const reply of splitReplies(answer.body)) stream.write(reply);
+        const stream = call as grpc.ServerWritableStream<Buffer, Buffer>; // its replies were written (stream.ts)
         if (answer.code === grpc.status.OK) stream.end(answer.trailers);
         else stream.emit('error', { code: answer.code, details: answer.details, metadata: answer.trailers });
       }
@@ -181,7 +181,13 @@ export class GrpcFront {
       done: (result: PredictResult) => {
         if (answered) return;
         answered = true;
-        if (call.cancelled) return; // the client went away; nobody reads the answer
+        if (call.cancelled) return result.stream?.cancel(); // the client went away; nobody reads the answer
+        if (result.stream !== undefined) {
+          if (callback === undefined)
+            return pipeReplies(call as grpc.ServerWritableStream<Buffer, Buffer>, result, finish);
+          result.stream.cancel(); // a unary RPC answers one message (cortex_grpc.py never streams one)
+          return refuse(grpc.status.INTERNAL, 'the worker streamed the answer of a unary RPC');
+        }
         finish(grpcAnswer(result));
       },
       ticket: undefined,

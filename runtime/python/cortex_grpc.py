@@ -15,9 +15,10 @@ REQUEST frame whose meta has "rpc" (the method's name), "h" (the call's metadata
 - a call decodes the request (an invalid one: INVALID_ARGUMENT), calls the method and answers a
   RESPONSE: status 200, kind 2 (bytes), body = the serialized reply, or, when the context set a
   code, details or metadata, kind 3 with hdr [["grpc-status", n], ["grpc-message", s], trailing
-  metadata..., ["initial:<key>", v]...]. An exception is INTERNAL (its traceback logged); a
-  server-streaming RPC's method yields the replies: until its frames stream, the body is the
-  replies, each with a u32 length before it.
+  metadata..., ["initial:<key>", v]...]. An exception is INTERNAL (its traceback logged);
+- a server-streaming RPC's method yields the replies: each is sent as it comes in STREAM frames
+  (cortex_stream.py: credit window, CANCEL closes the generator), framed as records (Service.records)
+  and ended by a status record.
 """
 
 import hashlib
@@ -30,6 +31,7 @@ import sys
 import traceback
 from struct import Struct
 
+import cortex_stream
 from cortex_frames import respond
 from cortex_grpc_context import Abort, Context, code_number
 from cortex_handler import PredictorError, declared
@@ -41,6 +43,7 @@ OK, INVALID_ARGUMENT, UNIMPLEMENTED, INTERNAL = 0, 3, 12, 13
 # the HTTP status a gRPC code is counted as (cortex_requests_total; grpc-gateway's mapping)
 HTTP_STATUS = (200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401)
 U32 = Struct("<I")
+STATUS_MARK = b"\xff\xff\xff\xff"  # a status record in a streamed answer, where a reply's length would be
 FAILED = "internal server error (the exception is in the API's logs)"
 
 
@@ -124,6 +127,11 @@ def load_grpc(module, path, cfg, build):
     return Service(rpcs)
 
 
+def status_record(pairs):
+    data = json.dumps(pairs).encode()
+    return STATUS_MARK + U32.pack(len(data)) + data
+
+
 def answer_error(out, id_, context, code, details):
     respond(out, id_, HTTP_STATUS[code], CUSTOM, json.dumps(context.headers(code, details)).encode(), b"")
 
@@ -157,11 +165,11 @@ class Service:
         replies = []
         try:
             result = rpc.fn(**kw)
-            if rpc.streaming:
-                for item in result:
-                    replies.append(self.encode(rpc, item))
-            else:
-                replies.append(self.encode(rpc, result))
+            if rpc.streaming:  # the replies stream as yielded (STREAM frames, cortex_stream.py)
+                after = (lambda: [cb() for cb in context.callbacks]) if context.callbacks else None
+                cortex_stream.start(id_, self.records(rpc, result, context), False, after)
+                return None
+            replies.append(self.encode(rpc, result))
         except Abort:
             pass
         except ClientError as e:  # the runtime's own words (a model that is not there)
@@ -171,16 +179,43 @@ class Service:
             log("error", traceback.format_exc().rstrip())
             context.set_code(INTERNAL)
             context.set_details(FAILED)
-        reply = b"".join(U32.pack(len(r)) + r for r in replies) if rpc.streaming else b"".join(replies)
+        reply = b"".join(replies)
         code = context.code() or OK
         if code == OK and context.plain():
             respond(out, id_, 200, BYTES, b"", reply)
         else:
             hdr = json.dumps(context.headers(code, context.details())).encode()
-            respond(out, id_, HTTP_STATUS[code], CUSTOM, hdr, reply if code == OK or rpc.streaming else b"")
+            respond(out, id_, HTTP_STATUS[code], CUSTOM, hdr, reply if code == OK else b"")
         if context.callbacks:
             return (request_ctx.rid, lambda: [cb() for cb in context.callbacks], None)
         return None
+
+    def records(self, rpc, result, context):
+        """A server-streaming RPC's stream: each reply as a u32 length and its bytes, as it is yielded,
+        then the status record (u32 0xFFFFFFFF, u32 length, JSON pairs as a RESPONSE's hdr); initial
+        metadata set before a reply goes in a status record before it (runtime/grpc/stream.ts)."""
+        sent_initial = False
+        try:
+            for item in result:
+                data = self.encode(rpc, item)
+                if not sent_initial and context.initial() is not None:
+                    yield status_record(context.initial())
+                sent_initial = True
+                yield U32.pack(len(data)) + data
+        except Abort:
+            pass
+        except ClientError as e:
+            context.set_code({404: 5, 400: 3}.get(e.status, 14))
+            context.set_details(str(e))
+        except Exception:
+            log("error", traceback.format_exc().rstrip())
+            context.set_code(INTERNAL)
+            context.set_details(FAILED)
+        finally:  # a cancelled stream (GeneratorExit here) closes the predictor's generator too
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        yield status_record(context.headers(context.code() or OK, context.details()))
 
     @staticmethod
     def encode(rpc, value):

@@ -115,6 +115,10 @@ class Context:
     def send_initial_metadata(self, initial_metadata):
         self._initial = md_out(initial_metadata)
 
+    def initial(self):
+        """Initial metadata as status-record pairs (initial:<key>), or None when none was set."""
+        return None if self._initial is None else [["initial:" + k, v] for k, v in self._initial]
+
     def abort(self, code, details=""):
         self.set_code(code)
         self.set_details(details)
