@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 import { postJson, repoRoot, serve } from './helpers/serve.ts';
 
 const example = (name: string) => path.join(repoRoot, 'examples', name);
@@ -126,6 +128,30 @@ describe('examples', { concurrency: false }, () => {
       assert.equal(nd.headers.get('content-type'), 'application/x-ndjson');
       assert.equal(await nd.text(), '{"index":0,"token":"and"}\n{"index":1,"token":"so"}\n');
     } finally {
+      await s.stop();
+    }
+  });
+
+  test('grpc-primes: a unary RPC and a streaming one, called with a gRPC client', async () => {
+    const s = await serve(example('grpc-primes'), { args: ['--admin-port', '0'], timeoutMs: installTimeout });
+    const port = s.logs().find((l) => typeof l.grpcPort === 'number')!.grpcPort as number;
+    const proto = loadSync('primes.proto', { includeDirs: [example('grpc-primes')], defaults: true, longs: String });
+    const Primes = (grpc.loadPackageDefinition(proto).primes as grpc.GrpcObject)
+      .Primes as grpc.ServiceClientConstructor;
+    const client = new Primes(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    try {
+      const verdict = await new Promise<Record<string, unknown>>((resolve, reject) =>
+        client.Check({ value: 91 }, (e: grpc.ServiceError | null, r: Record<string, unknown>) =>
+          e ? reject(e) : resolve(r),
+        ),
+      );
+      assert.deepEqual(verdict, { value: '91', prime: false, smallestFactor: '7' });
+      const numbers: string[] = [];
+      const stream = client.Generate({ count: 5 }) as grpc.ClientReadableStream<{ value: string }>;
+      for await (const n of stream) numbers.push(n.value);
+      assert.deepEqual(numbers, ['2', '3', '5', '7', '11']);
+    } finally {
+      client.close();
       await s.stop();
     }
   });

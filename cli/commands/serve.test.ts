@@ -51,6 +51,7 @@ test('serve DIR starts the one API with the flags parsed; SIGTERM drains it and 
       requestTimeoutMs: 30_000,
       predictTimeoutMs: 60_000,
       terminationLogPath: undefined,
+      adminPort: 15000,
     },
   );
   f.terminate();

@@ -161,6 +161,10 @@ export async function runServe(flags: ServeOptions, f: ServeFactory): Promise<vo
   // "<api> is ready" as JSON instead.
   if (isTty(f.io.stderr)) {
     const host = flags.host === '0.0.0.0' || flags.host === '::' ? 'localhost' : flags.host;
+    if (spec.predictor?.protobufPath !== undefined) {
+      const proto = path.join(dir, spec.predictor.protobufPath);
+      return printErr(f.io, `${name} is ready; call it over gRPC (h2c) at ${host}:${replica.port}, as ${proto} says`);
+    }
     const sample = path.join(dir, 'sample.json');
     const data = existsSync(sample) ? `@${path.relative(process.cwd(), sample)}` : `'{}'`;
     const curl = `curl http://${host}:${replica.port}/ -X POST -H 'Content-Type: application/json' -d ${data}`;
