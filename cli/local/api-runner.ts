@@ -486,6 +486,7 @@ function replicaStatus(r: ReplicaProcess, role: ReplicaStatus['role'], version: 
     state: r.state,
     ...(r.pid !== undefined && r.state !== 'exited' && r.state !== 'restarting' ? { pid: r.pid } : {}),
     ...(r.port !== undefined ? { port: r.port } : {}),
+    ...(r.grpcPort !== undefined ? { grpcPort: r.grpcPort } : {}),
     restarts: r.restarts,
     ...(r.error !== undefined ? { error: unsnap(r.error, version) } : {}),
     ...(r.lastExit !== undefined ? { lastExit: unsnap(r.lastExit, version) } : {}),

@@ -22,6 +22,8 @@ export interface ReplicaStatus {
   state: 'starting' | 'ready' | 'restarting' | 'stopping' | 'exited';
   pid?: number;
   port?: number;
+  /** A gRPC API's replica: where it serves gRPC (the local gateway speaks HTTP/1 only; docs/grpc.md). */
+  grpcPort?: number;
   restarts: number;
   /** Why it is down now (crashed, failed init), until it is ready again. */
   error?: string;

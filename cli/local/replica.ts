@@ -59,6 +59,8 @@ export class ReplicaProcess {
   readonly options: ReplicaOptions;
   state: ReplicaState = 'starting';
   port: number | undefined;
+  /** A gRPC API's replica: the port of its gRPC server (port is then its admin port's). */
+  grpcPort: number | undefined;
   pid: number | undefined;
   /** Times it was started again after exiting on its own. */
   restarts = 0;
@@ -93,6 +95,7 @@ export class ReplicaProcess {
     this.stopRequested = false;
     this.state = 'starting';
     this.port = undefined;
+    this.grpcPort = undefined;
     this.readyAt = undefined;
     this.startedAt = new Date();
     mkdirSync(path.dirname(options.logFile), { recursive: true });
@@ -248,8 +251,12 @@ export class ReplicaProcess {
         this.poller = undefined;
         if (this.state !== 'starting') return;
         if (this.port === undefined) {
-          const match = servingLine.exec(this.readLogSinceStart(64 * 1024));
+          const log = this.readLogSinceStart(64 * 1024);
+          const match = servingLine.exec(log);
           if (match) this.port = Number(match[1]);
+          // a gRPC API (docs/grpc.md): that line is its admin port's; the gRPC port is beside it
+          const grpc = match ? /"grpcPort":(\d+)/.exec(log) : null;
+          this.grpcPort = grpc ? Number(grpc[1]) : undefined;
         }
         if (this.port !== undefined) {
           try {

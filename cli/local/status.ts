@@ -36,13 +36,22 @@ function fromState(l: Layout): ApiStatus[] {
   }));
 }
 
+/**
+ * A gRPC API's address: its serving replicas' gRPC ports (the local gateway does not carry gRPC:
+ * docs/grpc.md#locally); undefined for an HTTP API.
+ */
+function grpcAddress(api: ApiStatus): string | undefined {
+  const ports = api.replicas.filter((r) => r.role === 'current' && r.grpcPort !== undefined).map((r) => r.grpcPort);
+  return ports.length > 0 ? `grpc://127.0.0.1:${ports.join(',')}` : undefined;
+}
+
 export async function collectApis(l: Layout, baseUrl: string): Promise<ApiView[]> {
   const status = await supervisorStatus(l);
   const apis = status?.apis ?? fromState(l);
   return Promise.all(
     apis.map(async (api) => ({
       ...api,
-      url: baseUrl + (api.endpoint === '/' ? '/' : api.endpoint),
+      url: grpcAddress(api) ?? baseUrl + (api.endpoint === '/' ? '/' : api.endpoint),
       metrics: await apiMetrics(api),
     })),
   );

@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '../helpers/serve.ts';
-import { IRIS_SAMPLES, eraEnvironment, post, type Era } from './era-project.ts';
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { IRIS_SAMPLES, eraEnvironment, fixture, post, type Era } from './era-project.ts';
 
 describe('Cortex 0.35 projects', { concurrency: false }, () => {
   let era: Era;
@@ -14,6 +16,7 @@ describe('Cortex 0.35 projects', { concurrency: false }, () => {
     await era.deploy('iris-classifier');
     await era.deploy('sleep');
     notesWarnings = await era.deploy('notes');
+    await era.deploy('prime-generator');
   });
   after(async () => {
     await era?.cleanup();
@@ -83,5 +86,29 @@ describe('Cortex 0.35 projects', { concurrency: false }, () => {
     assert.deepEqual([deleted.status, deleted.json()], [200, { deleted: true }]);
     const patch = await era.ask('/notes', { method: 'PATCH', body: '{}' });
     assert.deepEqual([patch.status, patch.headers.get('allow')], [405, 'GET, HEAD, POST, PUT, DELETE']);
+  });
+
+  test('prime-generator (gRPC): cortex get gives its gRPC address; Predict streams the primes', async () => {
+    const got = await era.local.cortex(['get', 'prime-generator']);
+    const address = /grpc:\/\/(127\.0\.0\.1:\d+)/.exec(got.stdout);
+    assert.ok(address, `cortex get shows the gRPC address:\n${got.stdout}`);
+    const proto = loadSync('generator.proto', {
+      includeDirs: [fixture('v0_35', 'prime-generator')],
+      keepCase: true,
+      longs: Number,
+    });
+    const pkg = grpc.loadPackageDefinition(proto).prime_generator as grpc.GrpcObject;
+    const Generator = pkg.Generator as grpc.ServiceClientConstructor;
+    const client = new Generator(address[1], grpc.credentials.createInsecure());
+    try {
+      const primes: number[] = [];
+      const stream = client.Predict({ prime_numbers_to_generate: 5 }) as grpc.ClientReadableStream<{
+        prime_number: number;
+      }>;
+      for await (const out of stream) primes.push(out.prime_number);
+      assert.deepEqual(primes, [2, 3, 5, 7, 11]);
+    } finally {
+      client.close();
+    }
   });
 });
