@@ -2,11 +2,14 @@
 // with a real gRPC client (@grpc/grpc-js, the .proto loaded with @grpc/proto-loader): the Python
 // worker compiles the .proto (grpcio-tools, installed into the API's cached virtualenv on first use).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
+import { newKey } from '../operator/auth/keys.ts';
 import { repoRoot, serve, serveFailure, waitFor, type Served } from './helpers/serve.ts';
 
 const project = path.join(repoRoot, 'test', 'fixtures', 'grpc');
@@ -14,7 +17,7 @@ const INSTALL_MS = 300_000; // the first run installs grpcio-tools and protobuf 
 
 type Callback = (error: grpc.ServiceError | null, reply?: Record<string, unknown>) => void;
 type Unary = (request: object, metadata: grpc.Metadata, callback: Callback) => grpc.ClientUnaryCall;
-type Streaming = (request: object) => grpc.ClientReadableStream<Record<string, unknown>>;
+type Streaming = (request: object, metadata?: grpc.Metadata) => grpc.ClientReadableStream<Record<string, unknown>>;
 type Client = grpc.Client & Record<string, Unary & Streaming>;
 
 function clientOf(proto: string, service: string, port: number): Client {
@@ -104,14 +107,13 @@ describe('gRPC API (Cortex 0.34-0.35 Handler)', { concurrency: false }, () => {
   });
 
   test('a client that cancels a stream closes the generator (GeneratorExit) and frees the worker', async () => {
-    const call = echo.Tick({ n: 1000 });
+    const call = echo.Tick({ text: 'cancelled', n: 1000 });
     call.on('error', () => {}); // CANCELLED, as asked
     await new Promise<void>((resolve) => call.once('data', () => resolve()));
     call.cancel();
-    await waitFor('the generator closed', () =>
-      /tick generator closed after \d+ replies/.test(s.stdout()) ? true : undefined,
-    );
-    const closedAfter = Number(/tick generator closed after (\d+) replies/.exec(s.stdout())![1]);
+    const closed = /tick cancelled: generator closed after (\d+) replies/;
+    await waitFor('the generator closed', () => (closed.test(s.stdout()) ? true : undefined));
+    const closedAfter = Number(closed.exec(s.stdout())![1]);
     assert.ok(closedAfter < 10, `closed after ${closedAfter} replies`);
     const { error } = await unary(echo, 'Say', { text: 'still serving' });
     assert.equal(error, null);
@@ -127,9 +129,9 @@ describe('gRPC API (Cortex 0.34-0.35 Handler)', { concurrency: false }, () => {
     assert.equal(found.error?.details, 'no such thing: unicorn');
     const wrong = await unary(echo, 'Wrong', {});
     assert.equal(wrong.error?.code, grpc.status.INTERNAL);
-    const logs = s.stdout();
-    assert.match(logs, /ValueError: cannot handle x/);
-    assert.match(logs, /Wrong returned a dict; rpc Wrong replies echo.Reply/);
+    for (const logged of [/ValueError: cannot handle x/, /Wrong returned a dict; rpc Wrong replies echo.Reply/]) {
+      await waitFor(`${logged} in the log`, () => (logged.test(s.stdout()) ? true : undefined));
+    }
   });
 
   test('bytes that are not the request message: INVALID_ARGUMENT', async () => {
@@ -168,6 +170,40 @@ describe('gRPC API (Cortex 0.34-0.35 Handler)', { concurrency: false }, () => {
     assert.match(metrics, /cortex_grpc_requests_total\{api="echo",grpc_method="Say",grpc_code="OK"\} [1-9]/);
     assert.match(metrics, /cortex_grpc_requests_total\{api="echo",grpc_method="Find",grpc_code="NOT_FOUND"\} 1/);
     assert.match(metrics, /cortex_requests_total\{api="echo",status_code="404"\} 1/);
+  });
+});
+
+describe('gRPC API with API keys, drained by SIGTERM', () => {
+  test('authorization metadata is checked (UNAUTHENTICATED without a key), never seen by the predictor', async () => {
+    const keys = mkdtempSync(path.join(tmpdir(), 'cortex-grpc-keys-'));
+    const { key, record } = newKey('tester', {});
+    writeFileSync(path.join(keys, 'tester'), JSON.stringify(record));
+    const s = await serve(project, { args: ['--api', 'echo', '--admin-port', '0', '--api-keys', keys] });
+    const echo = clientOf('protos/echo.proto', 'echo.Echo', grpcPort(s));
+    try {
+      const refused = await unary(echo, 'Say', { text: 'hi' });
+      assert.equal(refused.error?.code, grpc.status.UNAUTHENTICATED);
+      const md = new grpc.Metadata();
+      md.set('authorization', `Bearer ${key}`);
+      md.set('x-who', 'keyholder');
+      const allowed = await unary(echo, 'Say', { text: 'hi' }, md);
+      assert.equal(allowed.error, null);
+      assert.equal(allowed.reply?.who, 'keyholder', 'the predictor saw no authorization metadata');
+
+      // SIGTERM: the health service turns NOT_SERVING, a stream in flight still ends whole
+      const stream = echo.Tick({ text: 'drained', n: 4 }, md);
+      const done = collect(stream);
+      await new Promise<void>((resolve) => stream.once('data', () => resolve()));
+      s.proc.kill('SIGTERM');
+      const { items, status } = await done;
+      assert.equal(status.code, grpc.status.OK);
+      assert.equal(items.length, 4);
+      assert.equal((await s.exited).code, 0);
+    } finally {
+      echo.close();
+      await s.stop();
+      rmSync(keys, { recursive: true, force: true });
+    }
   });
 });
 
