@@ -131,6 +131,30 @@ def _loop_flush():
         write_out(data)
 
 
+_thread_out = []  # frames sync streams queued while another stream thread was writing
+_thread_out_lock = threading.Lock()
+_thread_writing = False
+
+
+def _thread_write(data):
+    """From a stream thread: the thread that finds no write in progress writes everything queued
+    (its own frame and whatever others queue meanwhile), so busy streams share syscalls."""
+    global _thread_writing
+    with _thread_out_lock:
+        _thread_out.append(data)
+        if _thread_writing:
+            return
+        _thread_writing = True
+    while True:
+        with _thread_out_lock:
+            if not _thread_out:
+                _thread_writing = False
+                return
+            batch = b"".join(_thread_out)
+            _thread_out.clear()
+        write_out(batch)
+
+
 class Stream:
     def __init__(self, id_, result, sse, rid, after):
         self.id, self.rid, self.sse, self.after = id_, rid, sse, after
@@ -215,7 +239,7 @@ class Stream:
         if self.is_async:
             _loop_write(data)
         else:
-            write_out(data)
+            _thread_write(data)
 
     def window_full(self):
         return self.unacked >= WINDOW and not self.cancelled
