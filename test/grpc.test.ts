@@ -150,6 +150,24 @@ describe('gRPC API (Cortex 0.34-0.35 Handler)', { concurrency: false }, () => {
     assert.match(error!.details, /not a valid echo.Message/);
   });
 
+  test('server reflection lists the service (grpcurl works without the .proto)', async () => {
+    const proto = path.join(repoRoot, 'node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
+    const pkg = grpc.loadPackageDefinition(loadSync(proto, { keepCase: true }));
+    const v1 = ((pkg.grpc as grpc.GrpcObject).reflection as grpc.GrpcObject).v1 as grpc.GrpcObject;
+    const Reflection = v1.ServerReflection as grpc.ServiceClientConstructor;
+    const client = new Reflection(`127.0.0.1:${grpcPort(s)}`, grpc.credentials.createInsecure());
+    const call = client.ServerReflectionInfo() as grpc.ClientDuplexStream<object, Record<string, unknown>>;
+    const answer = new Promise<Record<string, unknown>>((resolve) => call.once('data', resolve));
+    call.write({ list_services: '' });
+    const services = ((await answer).list_services_response as { service: { name: string }[] }).service;
+    call.end();
+    client.close();
+    assert.ok(
+      services.some((x) => x.name === 'echo.Echo'),
+      JSON.stringify(services),
+    );
+  });
+
   test('health service: SERVING for the server and the service; the admin port has readyz and metrics', async () => {
     const Health = grpc.makeGenericClientConstructor(healthService, 'Health');
     const health = new Health(`127.0.0.1:${grpcPort(s)}`, grpc.credentials.createInsecure()) as unknown as Record<
