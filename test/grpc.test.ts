@@ -188,6 +188,9 @@ describe('gRPC API (Cortex 0.34-0.35 Handler)', { concurrency: false }, () => {
     assert.match(metrics, /cortex_grpc_requests_total\{api="echo",grpc_method="Say",grpc_code="OK"\} [1-9]/);
     assert.match(metrics, /cortex_grpc_requests_total\{api="echo",grpc_method="Find",grpc_code="NOT_FOUND"\} 1/);
     assert.match(metrics, /cortex_requests_total\{api="echo",status_code="404"\} 1/);
+    // the server-streaming calls so far, in the stream histograms as HTTP streams are
+    assert.match(metrics, /cortex_stream_duration_seconds_count\{api="echo"\} [1-9]/);
+    assert.match(metrics, /cortex_stream_first_byte_seconds_count\{api="echo"\} [1-9]/);
   });
 });
 

@@ -183,8 +183,16 @@ export class GrpcFront {
         answered = true;
         if (call.cancelled) return result.stream?.cancel(); // the client went away; nobody reads the answer
         if (result.stream !== undefined) {
-          if (callback === undefined)
-            return pipeReplies(call as grpc.ServerWritableStream<Buffer, Buffer>, result, finish);
+          if (callback === undefined) {
+            // a stream's time to first reply and duration, as for HTTP streams (docs/streaming.md)
+            const since = () => (performance.now() - started) / 1000;
+            const stream = call as grpc.ServerWritableStream<Buffer, Buffer>;
+            const end = (answer: GrpcAnswer) => {
+              this.options.metrics.observeStream(since());
+              finish(answer);
+            };
+            return pipeReplies(stream, result, end, () => this.options.metrics.observeFirstByte(since()));
+          }
           result.stream.cancel(); // a unary RPC answers one message (cortex_grpc.py never streams one)
           return refuse(grpc.status.INTERNAL, 'the worker streamed the answer of a unary RPC');
         }

@@ -44,11 +44,13 @@ export function pipeReplies(
   call: grpc.ServerWritableStream<Buffer, Buffer>,
   result: PredictResult,
   finish: (answer: GrpcAnswer) => void,
+  onFirstReply: () => void,
 ): void {
   const stream = result.stream!;
   const reader = new RecordReader();
   let ended = false;
   let sentInitial = false;
+  let first = true;
   let status: GrpcAnswer | undefined;
   call.on('cancelled', () => {
     if (ended) return;
@@ -71,6 +73,8 @@ export function pipeReplies(
             call.sendMetadata(status.initial);
           }
         } else {
+          if (first) onFirstReply();
+          first = false;
           sentInitial = true;
           if (i === last) call.write(record.reply, () => stream.credit(data.length));
           else call.write(record.reply);
