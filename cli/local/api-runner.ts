@@ -53,6 +53,8 @@ export interface ReplicaRecord {
   hash: string;
   pid: number;
   port: number;
+  /** A gRPC API's replica: its gRPC port (port is its admin port). */
+  grpcPort?: number;
   startedAt: string;
 }
 
@@ -154,7 +156,7 @@ export class ApiRunner {
     for (const r of run.replicas) {
       const found = adopt.find((a) => a.id === r.id);
       if (found) {
-        r.adopt(found.pid, found.port, new Date(found.startedAt));
+        r.adopt(found.pid, found.port, new Date(found.startedAt), found.grpcPort);
         this.recordReady(r, version);
         this.ctx.log.info(`${this.name}: took over replica ${r.id} (pid ${found.pid}), still serving`);
       } else r.start();
@@ -171,6 +173,7 @@ export class ApiRunner {
       hash: version.hash,
       pid: replica.pid,
       port: replica.port,
+      ...(replica.grpcPort !== undefined ? { grpcPort: replica.grpcPort } : {}),
       startedAt: (replica.startedAt ?? new Date()).toISOString(),
     };
     try {

@@ -214,10 +214,11 @@ export class ReplicaProcess {
    * Takes over a replica that a supervisor which died had started and that still serves
    * (`pid` answers /readyz on `port`): ready at once; its exit is noticed by polling.
    */
-  adopt(pid: number, port: number, startedAt: Date): void {
+  adopt(pid: number, port: number, startedAt: Date, grpcPort?: number): void {
     this.stopRequested = false;
     this.pid = pid;
     this.port = port;
+    this.grpcPort = grpcPort;
     this.startedAt = startedAt;
     this.readyAt = new Date();
     this.state = 'ready';
