@@ -114,6 +114,11 @@ describe('gRPC API (Cortex 0.34-0.35 Handler)', { concurrency: false }, () => {
     const closed = /tick cancelled: generator closed after (\d+) replies/;
     await waitFor('the generator closed', () => (closed.test(s.stdout()) ? true : undefined));
     const closedAfter = Number(closed.exec(s.stdout())![1]);
+    assert.match(
+      s.stdout(),
+      /tick cancelled: generator closed after \d+ replies, active: False/,
+      'context.is_active()',
+    );
     assert.ok(closedAfter < 10, `closed after ${closedAfter} replies`);
     const { error } = await unary(echo, 'Say', { text: 'still serving' });
     assert.equal(error, null);

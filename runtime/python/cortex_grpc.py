@@ -167,7 +167,7 @@ class Service:
             result = rpc.fn(**kw)
             if rpc.streaming:  # the replies stream as yielded (STREAM frames, cortex_stream.py)
                 after = (lambda: [cb() for cb in context.callbacks]) if context.callbacks else None
-                cortex_stream.start(id_, self.records(rpc, result, context), False, after)
+                context.stream = cortex_stream.start(id_, self.records(rpc, result, context), False, after)
                 return None
             replies.append(self.encode(rpc, result))
         except Abort:

@@ -77,6 +77,7 @@ class Context:
         self._code, self._details = None, None
         self._trailing, self._initial = [], None
         self.callbacks = []
+        self.stream = None  # a server-streaming RPC's cortex_stream.Stream, once started
 
     # --- what the client sent
     def invocation_metadata(self):
@@ -91,6 +92,9 @@ class Context:
         return max(0.0, self._deadline - time.monotonic())
 
     def is_active(self):
+        """False once the deadline passed or, for a stream, the client cancelled (cortex_stream's CANCEL)."""
+        if self.stream is not None and self.stream.cancelled:
+            return False
         return self._deadline is None or time.monotonic() < self._deadline
 
     # --- what goes back
