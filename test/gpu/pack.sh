@@ -2,7 +2,7 @@
 # Packs what test/gpu/run.sh needs on a machine that has no Node and reaches no registry (a lent
 # GPU machine): .gpu/node.xz (the Node 24 of node_modules) and .gpu/runtime-modules.tar.xz (the
 # production dependencies, without type declarations and source maps), about 35 MB together.
-# .gpu/ is ignored by git (add `/.gpu/` to .git/info/exclude); carry it to the machine.
+# .gpu/ is ignored by git (.gitignore); carry it to the machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .gpu
