@@ -12,6 +12,7 @@ import type { RuntimeMetrics } from './metrics.ts';
 import { OpenExchanges, type Exchange } from './exchanges.ts';
 import { AccessLog } from './access-log.ts';
 import { BodyKind, type PredictJob, type PredictResult } from './workers/types.ts';
+import { acceptsEventStream, answerStream } from './streaming/http-stream.ts';
 import type { KeyRing } from '../operator/auth/keys.ts';
 import { admit, withoutAuthorization, type AuthMetrics } from '../operator/auth/gate.ts';
 
@@ -211,9 +212,11 @@ export class RuntimeServer {
     let contentType: string | undefined;
     let clientRequestId: string | undefined;
     let declaredLength = -1;
+    let eventStream = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
       if (name.length === 12 && name.toLowerCase() === 'content-type') contentType = raw[i + 1];
+      else if (name.length === 6 && name.toLowerCase() === 'accept') eventStream ||= acceptsEventStream(raw[i + 1]);
       else if (name.length === 14 && name.toLowerCase() === 'content-length') declaredLength = Number(raw[i + 1]);
       else if (name.length === 12 && name.toLowerCase() === 'x-request-id') clientRequestId = raw[i + 1];
     }
@@ -223,7 +226,7 @@ export class RuntimeServer {
     if (apiKey !== undefined) exchange.apiKey = apiKey;
     res.once('close', () => {
       // Closed before it was answered: the client went away. A job still queued never runs.
-      if (!exchange.open) return;
+      if (!exchange.open || exchange.streaming) return;
       const job = exchange.job;
       this.release(exchange);
       const dropped = job !== undefined && this.options.dispatcher.cancel(job);
@@ -266,6 +269,7 @@ export class RuntimeServer {
         query,
         rawHeaders: raw,
         method: verb === 'POST' ? undefined : verb,
+        eventStream,
         done: (result) => this.respond(exchange, job, result, started),
         ticket: undefined,
       };
@@ -278,6 +282,7 @@ export class RuntimeServer {
   }
 
   private respond(exchange: Exchange, job: PredictJob, result: PredictResult, started: number): void {
+    if (result.stream !== undefined) return this.respondStream(exchange, job, result, started);
     if (!exchange.open) return; // answered already (grace period over) or the client went away
     const res = exchange.res;
     const { body, status } = result;
@@ -307,6 +312,21 @@ export class RuntimeServer {
       );
     }
     this.release(exchange);
+  }
+
+  /** A streamed answer: written as it comes; in flight (and awaited by drain) until it ends. */
+  private respondStream(exchange: Exchange, job: PredictJob, result: PredictResult, started: number): void {
+    if (!exchange.open || exchange.res.destroyed) return result.stream!.cancel();
+    exchange.streaming = true;
+    const { metrics, logger } = this.options;
+    answerStream(exchange, job, result, {
+      started,
+      draining: this.draining,
+      metrics,
+      logger,
+      accessLog: this.accessLog,
+      release: () => this.release(exchange),
+    });
   }
 
   private release(exchange: Exchange): void {
