@@ -106,6 +106,11 @@ export class Dispatcher {
     return this.waiting;
   }
 
+  /** The workers added and not removed (WebSockets pick theirs among them: websocket/front.ts). */
+  get workers(): PredictorWorker[] {
+    return this.states.map((s) => s.worker);
+  }
+
   get workerCount(): number {
     return this.states.length;
   }

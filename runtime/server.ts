@@ -14,6 +14,7 @@ import { AccessLog } from './access-log.ts';
 import { BodyKind, type PredictJob, type PredictResult } from './workers/types.ts';
 import type { KeyRing } from '../operator/auth/keys.ts';
 import { admit, withoutAuthorization, type AuthMetrics } from '../operator/auth/gate.ts';
+import type { SocketFront } from './websocket/front.ts';
 
 export interface ServerOptions {
   api: string;
@@ -35,6 +36,8 @@ export interface ServerOptions {
    * the check is not on the path at all.
    */
   auth?: { keys: KeyRing; metrics: AuthMetrics };
+  /** WebSocket upgrades (runtime/websocket/front.ts); undefined: none are handled. */
+  websockets?: SocketFront;
 }
 
 const contentTypes: Record<number, string> = {
@@ -74,6 +77,8 @@ export class RuntimeServer {
       if (error.code === 'HPE_HEADER_OVERFLOW') return rawAnswer(socket, 431, 'request headers too large');
       rawAnswer(socket, 400, `malformed HTTP request: ${error.reason ?? error.message}`);
     });
+    const websockets = options.websockets;
+    if (websockets !== undefined) this.http.on('upgrade', (req, socket, head) => websockets.upgrade(req, socket, head));
     // Node hands CONNECT to this event and closes the connection when nobody listens.
     this.http.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
       rawAnswer(socket, 405, 'method CONNECT not allowed', 'Allow: GET, HEAD, POST\r\n');
@@ -98,6 +103,7 @@ export class RuntimeServer {
     this.draining = true;
     this.http.close();
     this.http.closeIdleConnections();
+    const sockets = this.options.websockets?.drain(graceMs); // closed with 1001 once the grace period is over
     const finished = await new Promise<boolean>((resolve) => {
       if (this.pending.size === 0) return resolve(true);
       const timer = setTimeout(() => resolve(false), graceMs);
@@ -107,6 +113,7 @@ export class RuntimeServer {
       };
     });
     if (!finished) await this.answerPending();
+    await sockets;
     this.http.closeAllConnections();
     return finished;
   }

@@ -36,6 +36,7 @@ from cortex_frames import (
     REQUEST,
     SHUTDOWN,
     U32,
+    WS_FRAMES,
     parse_batch,
     respond,
     send_frame,
@@ -132,6 +133,7 @@ class Host:
         self.lock = threading.Lock()  # threaded mode: pending, flushing, seq, flushed
         self.flushed_cond = threading.Condition(self.lock)
         self.pending, self.flushing, self.seq, self.flushed = [], False, 0, 0
+        self.sockets = None  # cortex_ws.Sockets when the predictor has a websocket method
 
     # --- one request: appends its response frame to `out`; returns post_predict's job or None
     def call(self, id_, meta, body, out):
@@ -309,6 +311,10 @@ class Host:
                         fn, args = call_batch, ([args],)
                 elif typ == BATCH:
                     fn, args = call_batch, (parse_batch(data, pos + 4),)
+                elif typ in WS_FRAMES and self.sockets is not None:  # cortex_ws.py
+                    self.sockets.on_frame(typ, data[pos + 5 : stop])
+                    pos = stop
+                    continue
                 elif typ == SHUTDOWN:
                     running = False
                     break
@@ -364,6 +370,11 @@ def main():
         if cfg.get("project_dir") and os.path.isdir(cfg["project_dir"]):
             os.chdir(cfg["project_dir"])
         predictor, params, post_params = load_predictor(cfg)
+        sockets = None
+        if getattr(predictor, "websocket", None) is not None:  # imported only then: asyncio costs a cold start
+            from cortex_ws import for_predictor
+
+            sockets = for_predictor(predictor, cfg["predictor_path"])
     except BaseException as e:
         tb = traceback.format_exc().rstrip()
         message = str(e) if isinstance(e, PredictorError) else traceback.format_exception_only(e)[-1].strip()
@@ -371,6 +382,7 @@ def main():
         send_frame(INIT_ERROR, {"message": message, "traceback": tb})
         return 1
     host = Host(predictor, params, post_params, cfg)
+    host.sockets = sockets
     if host.verbs is not None:
         wanted = {p for _, ps in host.verbs.values() for p in ps}
         ready = {"params": [p for p in ALLOWED if p in wanted], "post_predict": False, "verbs": list(host.verbs)}
@@ -379,6 +391,8 @@ def main():
             "params": params + [p for p in ALLOWED if p in (post_params or ()) and p not in params],
             "post_predict": post_params is not None,
         }
+    if sockets is not None:
+        ready["websocket"] = True
     send_frame(READY, {**ready, "pid": os.getpid()})
     try:
         host.serve()

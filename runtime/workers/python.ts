@@ -16,6 +16,7 @@ import {
   type WorkerOptions,
 } from './types.ts';
 import type { CustomMetricRecord } from '../custom-metrics.ts';
+import { PythonSockets, WsFromWorker } from '../websocket/python-sockets.ts';
 import { EMPTY, FrameReader, FromWorker, MAX_META, SHUTDOWN_FRAME, batchChunks, requestHead } from './frames.ts';
 
 /** Absolute path of the Python host script. */
@@ -65,6 +66,8 @@ export class PythonWorker implements PredictorWorker {
   #wantQuery = false;
   #wantHeaders = false;
   #verbs: ReadonlySet<string> | undefined;
+  /** The predictor's websocket method, when it has one (websocket/python-sockets.ts). */
+  #sockets: PythonSockets | undefined;
   #stopping = false;
   #exited = false;
   #exit: WorkerExit | undefined;
@@ -92,6 +95,10 @@ export class PythonWorker implements PredictorWorker {
 
   get verbs(): ReadonlySet<string> | undefined {
     return this.#verbs;
+  }
+
+  get sockets(): PythonSockets | undefined {
+    return this.#sockets;
   }
 
   get pid(): number | undefined {
@@ -278,7 +285,9 @@ export class PythonWorker implements PredictorWorker {
         post_predict: boolean;
         pid: number;
         verbs?: string[];
+        websocket?: boolean;
       };
+      if (info.websocket === true) this.#sockets = new PythonSockets((chunk) => this.#write(chunk, chunk.length));
       this.ready = { params: info.params, postPredict: info.post_predict, pid: info.pid };
       if (info.verbs !== undefined) {
         this.ready.verbs = info.verbs;
@@ -287,6 +296,8 @@ export class PythonWorker implements PredictorWorker {
       this.#wantQuery = info.params.includes('query_params');
       this.#wantHeaders = info.params.includes('headers');
       this.#resolveStart();
+    } else if (type >= WsFromWorker.Send && type <= WsFromWorker.Accept) {
+      this.#sockets?.onFrame(type, buf, start, end);
     } else if (type === FromWorker.Metrics) {
       this.#options.onMetrics?.(JSON.parse(buf.toString('utf8', start, end)) as CustomMetricRecord[]);
     } else if (type === FromWorker.InitError) {
@@ -315,6 +326,7 @@ export class PythonWorker implements PredictorWorker {
       const jobs = this.#jobs.takeAll();
       for (const job of jobs) job.done({ ...gone });
     }
+    this.#sockets?.exited();
     for (const listener of this.#listeners.splice(0)) listener(exit);
     for (const resolve of this.#exitWaiters.splice(0)) resolve();
   }
