@@ -54,6 +54,7 @@ describe('websockets: an async Python handler', { concurrency: false }, () => {
       got: { a: [1, 2] },
       query: { mode: 'json', user: 'ada' },
       agent: 'test/1',
+      key: null,
     });
     j.ws.close();
   });
