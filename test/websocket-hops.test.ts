@@ -3,6 +3,7 @@
 // behind each, real sockets with the `ws` client.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,6 +12,8 @@ import { newKey } from '../operator/auth/keys.ts';
 import { Gateway, stripEndpoint, type RouteTable } from '../cli/local/gateway.ts';
 import { gatewayAuth } from '../cli/local/gateway-auth.ts';
 import { localKeyStore } from '../cli/local/keys.ts';
+import { Activator, type Backend } from '../operator/activator/activator.ts';
+import { silentLogger } from '../operator/util/log.ts';
 import { repoRoot, serve, type Served } from './helpers/serve.ts';
 import { connect, refused } from './helpers/ws-client.ts';
 
@@ -91,3 +94,53 @@ describe('through the local gateway', () => {
     c.ws.close();
   });
 });
+
+describe('through the activator', () => {
+  test('an upgrade to an API at zero wakes it, waits for its replica, then the socket works', async () => {
+    const port = await freePort();
+    let woken: Served | undefined;
+    let ready: string[] = [];
+    const listeners = new Set<() => void>();
+    const backend: Backend = {
+      ready: Promise.resolve(),
+      api: (ns, name) => (ns === 'default' && name === 'ws-async' ? {} : undefined),
+      readyReplicas: () => ready,
+      runningReplicas: () => ready,
+      watch: (_ns, _name, listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+      wake: async () => {
+        // the Deployment going from 0 to 1: a real replica starts on the Service's port
+        woken ??= await serve(fixture, { args: ['--api', 'ws-async', '--port', String(port)] });
+        ready = ['127.0.0.1'];
+        for (const l of listeners) l();
+        return { from: 0, to: 1 };
+      },
+    };
+    const activator = new Activator({ backend, log: silentLogger, replicaPort: port, timeoutMs: 60_000 });
+    const activatorPort = await activator.listen(0, '127.0.0.1');
+    try {
+      const c = await connect(`ws://127.0.0.1:${activatorPort}/?mode=echo`, {
+        headers: { host: 'ws-async.default.svc.cluster.local' },
+      });
+      assert.ok(woken !== undefined, 'the wake started a replica');
+      c.ws.send('woken');
+      assert.equal(await c.next(), 'woken');
+      c.ws.close(4200);
+      assert.equal((await c.closed).code, 4200);
+    } finally {
+      await activator.close();
+      await woken?.stop();
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
