@@ -151,6 +151,52 @@ describe('websockets: a blocking handler and draining', { concurrency: false }, 
   });
 });
 
+describe('websockets: the TypeScript twin', { concurrency: false }, () => {
+  let s: Served;
+  before(async () => {
+    s = await serve(fixture, { args: ['--api', 'ws-typescript'] });
+  });
+  after(() => s?.stop());
+
+  test('echo (text and binary), JSON with query and headers, close codes, refusal', async () => {
+    const c = await connect(wsUrl(s, '?mode=echo'));
+    c.ws.send('hello');
+    assert.equal(await c.next(), 'hello');
+    c.ws.send(Buffer.from([1, 2, 3]));
+    assert.deepEqual(await c.next(), Buffer.from([3, 2, 1]));
+    c.ws.close(4321);
+    await c.closed;
+    await until('the handler saw the disconnect', async () => {
+      const { disconnects } = (await (await postJson(s.url, {})).json()) as { disconnects: number[] };
+      return disconnects.includes(4321);
+    });
+    const j = await connect(wsUrl(s, '?mode=json&user=ada'), { headers: { 'X-Agent': 'ts/1' } });
+    j.ws.send('[1,2]');
+    assert.deepEqual(JSON.parse(String(await j.next())), {
+      got: [1, 2],
+      query: { mode: 'json', user: 'ada' },
+      agent: 'ts/1',
+    });
+    assert.deepEqual(await j.closed, { code: 4000, reason: 'done' });
+    const f = await connect(wsUrl(s, '?mode=fail'));
+    f.ws.send('boom');
+    assert.equal((await f.closed).code, 1011);
+    assert.equal((await refused(wsUrl(s, '?mode=refuse'))).status, 403);
+  });
+
+  test('flow control: a flood waits at the client until the handler reads; nothing lost', async () => {
+    const n = 2000;
+    const c = await connect(wsUrl(s, `?mode=slow-reader&n=${n}`));
+    assert.equal(await c.next(), 'ready');
+    const chunk = Buffer.alloc(16 * 1024, 1);
+    for (let i = 0; i < n; i++) c.ws.send(chunk);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(c.ws.bufferedAmount > 8 * 1024 * 1024, `client still holds ${c.ws.bufferedAmount} bytes`);
+    assert.equal(await c.next(), String(n));
+    c.ws.close();
+  });
+});
+
 function rssMiB(s: Served): number {
   const status = readFileSync(`/proc/${s.proc.pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;

@@ -41,6 +41,7 @@ import {
   usePredictor,
   type Predictor,
 } from './typescript-thread-predict.ts';
+import { serveSockets, type ToThread } from '../websocket/typescript-thread-sockets.ts';
 import { HANDLER_METHODS, handlerMethods, load, mayReadSecondArgument } from './typescript-thread-load.ts';
 
 // The channel's constants and the header check, importable from here as before the split.
@@ -128,8 +129,10 @@ async function main(): Promise<void> {
   captureConsole();
   const port = parentPort!;
   startResultWriter(port, runPostPredicts);
+  let onSocket: ((m: ToThread) => void) | undefined; // websocket(ws): websocket/typescript-thread-sockets.ts
   port.on('message', (msg: unknown) => {
     if (msg instanceof ArrayBuffer) onJobs(msg);
+    else if ((msg as { type?: string }).type === 'ws') onSocket?.(msg as ToThread);
     else if ((msg as { type?: string }).type === 'shutdown') {
       shuttingDown = true;
       maybeExit();
@@ -155,7 +158,14 @@ async function main(): Promise<void> {
   usePredictor(predictor, maybeExit, handlers);
   const hasPostPredict = typeof predictor.postPredict === 'function';
   const headers = hasPostPredict || methods.some((fn) => mayReadSecondArgument(fn as (...args: never[]) => unknown));
-  port.postMessage({ type: 'ready', headers, ...(handlers !== undefined ? { verbs: Object.keys(handlers) } : {}) });
+  const websocket = (predictor as { websocket?: unknown }).websocket;
+  if (typeof websocket === 'function') onSocket = serveSockets(port, websocket.bind(predictor) as () => unknown);
+  port.postMessage({
+    type: 'ready',
+    headers,
+    ...(handlers !== undefined ? { verbs: Object.keys(handlers) } : {}),
+    ...(onSocket !== undefined ? { websocket: true } : {}),
+  });
 }
 
 // Imported elsewhere for its constants, it must not start anything.

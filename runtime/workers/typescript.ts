@@ -36,7 +36,12 @@ export interface TypeScriptWorkerExtras {
 }
 
 type ControlMessage =
-  { type: 'ready'; headers: boolean; verbs?: string[] } | { type: 'init-error'; message: string; stack: string };
+  | { type: 'ready'; headers: boolean; verbs?: string[]; websocket?: boolean }
+  | { type: 'init-error'; message: string; stack: string }
+  | FromThread;
+
+import { ThreadSockets } from '../websocket/typescript-sockets.ts';
+import type { FromThread } from '../websocket/typescript-thread-sockets.ts';
 
 export class TypeScriptWorker implements PredictorWorker {
   readonly index: number;
@@ -52,6 +57,8 @@ export class TypeScriptWorker implements PredictorWorker {
   /** Whether the predictor may read the request headers (the thread says so when ready). */
   #sendHeaders = true;
   #verbs: ReadonlySet<string> | undefined;
+  /** The predictor's websocket method, when it has one (websocket/typescript-sockets.ts). */
+  sockets: ThreadSockets | undefined;
   #ready = false;
   #closing = false;
   #exited = false;
@@ -249,7 +256,10 @@ export class TypeScriptWorker implements PredictorWorker {
   }
 
   #onControl(msg: ControlMessage): void {
+    if (msg.type === 'ws') return this.sockets?.fromThread(msg);
     if (msg.type === 'ready') {
+      const worker = this.#worker!;
+      if (msg.websocket === true) this.sockets = new ThreadSockets((m) => worker.postMessage(m));
       this.#ready = true;
       this.#sendHeaders = msg.headers;
       if (msg.verbs !== undefined) this.#verbs = new Set(msg.verbs);
@@ -266,6 +276,7 @@ export class TypeScriptWorker implements PredictorWorker {
 
   #onExit(code: number): void {
     this.#exited = true;
+    this.sockets?.exited();
     this.#outbox = [];
     const jobs = this.#jobs.takeAll();
     for (const job of jobs) {
