@@ -131,6 +131,11 @@ describe('websockets: a blocking handler and draining', { concurrency: false }, 
       const r = await postJson(s.url, {});
       assert.deepEqual(await r.json(), { ok: true });
       for (const c of clients) c.ws.close();
+      const it = await connect(wsUrl(s, '?mode=iter'));
+      it.ws.send('"x"');
+      assert.deepEqual(JSON.parse(String(await it.next())), { echo: 'x' });
+      it.ws.close(1000);
+      assert.equal((await it.closed).code, 1000);
     } finally {
       await s.stop();
     }
@@ -195,6 +200,26 @@ describe('websockets: the TypeScript twin', { concurrency: false }, () => {
     assert.equal(await c.next(), String(n));
     c.ws.close();
   });
+});
+
+test('examples/websocket-tokens: the same prompt token by token over a socket, in one piece over HTTP', async () => {
+  const s = await serve(path.join(repoRoot, 'examples', 'websocket-tokens'));
+  try {
+    const sample = JSON.parse(readFileSync(path.join(repoRoot, 'examples', 'websocket-tokens', 'sample.json'), 'utf8'));
+    assert.deepEqual(await (await postJson(s.url, sample)).json(), { text: 'you said: hello there' });
+    const c = await connect(wsUrl(s));
+    c.ws.send(JSON.stringify(sample));
+    const tokens: string[] = [];
+    for (;;) {
+      const m = JSON.parse(String(await c.next())) as { token?: string; done?: boolean };
+      if (m.done) break;
+      tokens.push(m.token!);
+    }
+    assert.deepEqual(tokens, ['you', 'said:', 'hello', 'there']);
+    c.ws.close();
+  } finally {
+    await s.stop();
+  }
 });
 
 function rssMiB(s: Served): number {

@@ -213,6 +213,23 @@ class SyncWebSocket(_Socket):
     def receive_json(self):
         return self._json(self._next())
 
+    def iter_text(self):
+        return self._iter(self.receive_text)
+
+    def iter_bytes(self):
+        return self._iter(self.receive_bytes)
+
+    def iter_json(self):
+        return self._iter(self.receive_json)
+
+    @staticmethod
+    def _iter(receive):
+        try:
+            while True:
+                yield receive()
+        except WebSocketDisconnect:
+            pass
+
     def send_text(self, data):
         self._send_frame(data.encode(), False)
 
