@@ -14,7 +14,8 @@ import { gatewayAuth } from '../cli/local/gateway-auth.ts';
 import { localKeyStore } from '../cli/local/keys.ts';
 import { Activator, type Backend } from '../operator/activator/activator.ts';
 import { silentLogger } from '../operator/util/log.ts';
-import { repoRoot, serve, type Served } from './helpers/serve.ts';
+import { spawn } from 'node:child_process';
+import { cortexBin, repoRoot, serve, type Served } from './helpers/serve.ts';
 import { connect, refused } from './helpers/ws-client.ts';
 
 const fixture = path.join(repoRoot, 'test', 'fixtures', 'websocket');
@@ -132,6 +133,45 @@ describe('through the activator', () => {
     } finally {
       await activator.close();
       await woken?.stop();
+    }
+  });
+});
+
+describe('through cortex proxy (a pod API)', () => {
+  test("a socket to the user's container passes through and counts in flight while open", async () => {
+    const child = spawn(
+      process.execPath,
+      [cortexBin, 'proxy', '--api', 'pod-api', '--upstream-port', String(replica.port), '-p', '0', '--admin-port', '0'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const ports = await new Promise<{ port: number; adminPort: number }>((resolve) => {
+        let buffered = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString();
+          for (const line of buffered.split('\n').slice(0, -1)) {
+            const entry = JSON.parse(line) as { port?: number; adminPort?: number };
+            if (typeof entry.adminPort === 'number') resolve(entry as { port: number; adminPort: number });
+          }
+        });
+      });
+      const inFlight = async () => {
+        const text = await (await fetch(`http://127.0.0.1:${ports.adminPort}/metrics`)).text();
+        return Number(/^cortex_in_flight_requests\{[^}]*\} (\S+)$/m.exec(text)?.[1]);
+      };
+      const c = await connect(`ws://127.0.0.1:${ports.port}/?mode=echo`);
+      c.ws.send('via the pod proxy');
+      assert.equal(await c.next(), 'via the pod proxy');
+      assert.equal(await inFlight(), 1);
+      c.ws.close(4300);
+      assert.equal((await c.closed).code, 4300);
+      const deadline = Date.now() + 3000;
+      while ((await inFlight()) !== 0) {
+        if (Date.now() > deadline) assert.fail('in flight back to 0');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 });
