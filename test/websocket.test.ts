@@ -104,6 +104,42 @@ describe('websockets: an async Python handler', { concurrency: false }, () => {
     await until('the gauge back to 0', async () => (await metric(s, 'cortex_in_flight_requests')) === 0);
   });
 
+  test('a client that stops reading is closed with 1008 once 16 MiB wait for it; the handler hears of it', async () => {
+    const c = await connect(wsUrl(s, '?mode=firehose'));
+    c.ws.pause(); // reads nothing more
+    await until(
+      'the handler saw 1008',
+      async () => {
+        const { disconnects } = (await (await postJson(s.url, {})).json()) as { disconnects: number[] };
+        return disconnects.includes(1008);
+      },
+      20_000,
+    );
+    c.ws.terminate();
+  });
+
+  test('a worker that dies closes its sockets with 1011; the replica goes on serving sockets', async () => {
+    const c = await connect(wsUrl(s, '?mode=pid'));
+    const pid = Number(await c.next());
+    process.kill(pid, 'SIGKILL');
+    assert.equal((await c.closed).code, 1011);
+    await until(
+      'a new socket works',
+      async () => {
+        try {
+          const again = await connect(wsUrl(s, '?mode=echo'));
+          again.ws.send('back');
+          const ok = (await again.next()) === 'back';
+          again.ws.close();
+          return ok;
+        } catch {
+          return false; // 503 while the worker restarts
+        }
+      },
+      20_000,
+    );
+  });
+
   test('flow control: a flood at a handler that does not read waits at the client; nothing lost', async () => {
     const n = 2000;
     const size = 16 * 1024; // 32 MiB in all

@@ -65,7 +65,8 @@ class _Socket:
         self.request_id = meta.get("rid", str(id_))
         self.accepted = False
         self.closed = False  # by the handler (close) or the runtime
-        self.disconnect = None  # the client's close: (code, reason)
+        self.disconnect = None  # the client's close, once a receive reached it: (code, reason)
+        self._gone = None  # the client's close as soon as it arrived: sends fail from then on
         self._consumed = 0
 
     def _accept_frame(self, subprotocol):
@@ -76,8 +77,8 @@ class _Socket:
         write_out(_ACCEPT.pack(9 + len(sub), WS_ACCEPT, self._id, QUEUE) + sub)
 
     def _send_frame(self, data, binary):
-        if self.disconnect is not None:
-            raise WebSocketDisconnect(*self.disconnect)
+        if self._gone is not None:
+            raise WebSocketDisconnect(*self._gone)
         if not self.accepted or self.closed:
             raise RuntimeError("websocket: send before accept() or after close()")
         write_out(_SEND.pack(6 + len(data), WS_SEND, self._id, 1 if binary else 0) + data)
@@ -86,7 +87,7 @@ class _Socket:
         if self.closed:
             return
         self.closed = True
-        if self.disconnect is not None and self.accepted:
+        if self._gone is not None and self.accepted:
             return  # the client is gone already
         why = (reason or "").encode()[:123]  # a close frame's reason is at most 123 bytes
         write_out(_CLOSE.pack(7 + len(why), WS_CLOSE, self._id, code) + why)
@@ -97,7 +98,7 @@ class _Socket:
             self.disconnect = message[1:]
             raise WebSocketDisconnect(*self.disconnect)
         self._consumed += 1
-        if self._consumed >= GRANT and self.disconnect is None and not self.closed:
+        if self._consumed >= GRANT and self._gone is None and not self.closed:
             write_out(_ACCEPT.pack(9, WS_ACCEPT, self._id, self._consumed))
             self._consumed = 0
         return message
@@ -277,7 +278,8 @@ class Sockets:
             ws._deliver(("bytes", data) if frame[4] else ("text", data.decode("utf-8")))
         else:  # WS_CLOSED: the client left (or the replica drains: 1001)
             _, code = _CLOSE_IN.unpack_from(frame, 0)
-            ws._deliver(("close", code, bytes(frame[6:]).decode("utf-8", "replace")))
+            ws._gone = (code, bytes(frame[6:]).decode("utf-8", "replace"))
+            ws._deliver(("close", *ws._gone))
 
     def _run_sync(self, ws):
         request_ctx.rid = ws.request_id

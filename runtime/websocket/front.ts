@@ -76,7 +76,7 @@ class Session implements SocketPeer {
     const ws = this.ws;
     if (ws === undefined || ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > MAX_UNSENT_BYTES) {
-      this.front.closeBy(this, 1008, 'client is not reading its messages');
+      this.front.giveUp(this, 1008, 'client is not reading its messages');
       return;
     }
     ws.send(data, { binary });
@@ -236,6 +236,13 @@ export class SocketFront {
     if (this.sessions.size === 0) this.idle?.();
   }
 
+  /** The front ends an open socket: the client gets `code`, the handler a disconnect with it. */
+  giveUp(session: Session, code: number, reason: string): void {
+    const ws = session.ws;
+    this.ended(session, code, reason);
+    ws?.close(code, reason);
+  }
+
   /** No new sockets; open ones get up to graceMs, then close with 1001 (going away). */
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
@@ -251,13 +258,13 @@ export class SocketFront {
     const closing: Promise<void>[] = [];
     for (const session of [...this.sessions]) {
       const ws = session.ws;
-      this.ended(session, 1001, 'server shutting down');
       if (ws === undefined) {
+        this.ended(session, 1001, 'server shutting down');
         refuse(session.socket, 503, 'this replica is shutting down; retry');
         continue;
       }
       closing.push(new Promise((resolve) => ws.once('close', () => resolve())));
-      ws.close(1001, 'server shutting down');
+      this.giveUp(session, 1001, 'server shutting down');
     }
     // a client that never answers the close frame: ws ends the connection after its own timeout
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 1000))]);
