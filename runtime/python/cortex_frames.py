@@ -16,17 +16,19 @@ IN_FD, OUT_FD = 3, 4
 
 # Frame types, as runtime/workers/frames.ts names them. Front -> worker (ToWorker):
 REQUEST, BATCH, SHUTDOWN = 1, 2, 9
-WS_OPEN, WS_MESSAGE, WS_CLOSED = 5, 6, 7  # cortex_ws.py
-WS_FRAMES = (WS_OPEN, WS_MESSAGE, WS_CLOSED)
 # Worker -> front (FromWorker):
 RESPONSE, READY, INIT_ERROR, METRICS = 1, 2, 3, 4
-WS_SEND, WS_CLOSE, WS_ACCEPT = 8, 9, 10  # cortex_ws.py
 
 U32 = Struct("<I")
 REQ = Struct("<BIH")  # type, id, metaLen
 BATCH_HEAD = Struct("<BH")  # type, count
 BATCH_ITEM = Struct("<IHI")  # id, metaLen, bodyLen
 RESP = Struct("<IBIHBH")  # length, type, id, status, kind, hdrLen
+
+# WebSocket frames (layouts: cortex_ws.py). Front -> worker, then worker -> front:
+WS_OPEN, WS_MESSAGE, WS_CLOSED = 5, 6, 7
+WS_FRAMES = (WS_OPEN, WS_MESSAGE, WS_CLOSED)
+WS_SEND, WS_CLOSE, WS_ACCEPT = 8, 9, 10
 
 
 def write_all(fd, data):

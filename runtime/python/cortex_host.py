@@ -311,13 +311,13 @@ class Host:
                         fn, args = call_batch, ([args],)
                 elif typ == BATCH:
                     fn, args = call_batch, (parse_batch(data, pos + 4),)
+                elif typ == SHUTDOWN:
+                    running = False
+                    break
                 elif typ in WS_FRAMES and self.sockets is not None:  # cortex_ws.py
                     self.sockets.on_frame(typ, data[pos + 5 : stop])
                     pos = stop
                     continue
-                elif typ == SHUTDOWN:
-                    running = False
-                    break
                 else:
                     raise RuntimeError(f"unknown frame type {typ}")
                 pos = stop

@@ -6,6 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_RELOAD_INTERVAL, parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
 import { JobTable } from './job-table.ts';
+import { PythonSockets, WsFromWorker } from '../websocket/python-sockets.ts';
 import {
   BodyKind,
   InitError,
@@ -16,7 +17,6 @@ import {
   type WorkerOptions,
 } from './types.ts';
 import type { CustomMetricRecord } from '../custom-metrics.ts';
-import { PythonSockets, WsFromWorker } from '../websocket/python-sockets.ts';
 import { EMPTY, FrameReader, FromWorker, MAX_META, SHUTDOWN_FRAME, batchChunks, requestHead } from './frames.ts';
 
 /** Absolute path of the Python host script. */
@@ -314,6 +314,7 @@ export class PythonWorker implements PredictorWorker {
     this.#queue = [];
     this.#queued = 0;
     this.#in?.destroy();
+    this.#sockets?.exited(); // its sockets close with 1011
     const exit: WorkerExit = { code, signal };
     if (!this.ready) {
       const how = signal ? `signal ${signal}` : `code ${code}`;
@@ -326,7 +327,6 @@ export class PythonWorker implements PredictorWorker {
       const jobs = this.#jobs.takeAll();
       for (const job of jobs) job.done({ ...gone });
     }
-    this.#sockets?.exited();
     for (const listener of this.#listeners.splice(0)) listener(exit);
     for (const resolve of this.#exitWaiters.splice(0)) resolve();
   }

@@ -63,6 +63,8 @@ export interface ThreadConfig {
 }
 
 const cfg = workerData as ThreadConfig;
+/** The predictor's websocket(ws), served (websocket/typescript-thread-sockets.ts); undefined: none. */
+let onSocket: ((m: ToThread) => void) | undefined;
 
 // ---------------------------------------------------------------------------------------------
 // Scheduling: at most `threads` units (jobs, or batches) in progress
@@ -129,14 +131,12 @@ async function main(): Promise<void> {
   captureConsole();
   const port = parentPort!;
   startResultWriter(port, runPostPredicts);
-  let onSocket: ((m: ToThread) => void) | undefined; // websocket(ws): websocket/typescript-thread-sockets.ts
   port.on('message', (msg: unknown) => {
     if (msg instanceof ArrayBuffer) onJobs(msg);
-    else if ((msg as { type?: string }).type === 'ws') onSocket?.(msg as ToThread);
     else if ((msg as { type?: string }).type === 'shutdown') {
       shuttingDown = true;
       maybeExit();
-    }
+    } else if ((msg as { type?: string }).type === 'ws') onSocket?.(msg as ToThread);
   });
   let predictor: Predictor;
   try {

@@ -9,6 +9,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import { JobTable } from './job-table.ts';
+import { ThreadSockets } from '../websocket/typescript-sockets.ts';
+import type { FromThread } from '../websocket/typescript-thread-sockets.ts';
 import {
   BodyKind,
   InitError,
@@ -36,12 +38,7 @@ export interface TypeScriptWorkerExtras {
 }
 
 type ControlMessage =
-  | { type: 'ready'; headers: boolean; verbs?: string[]; websocket?: boolean }
-  | { type: 'init-error'; message: string; stack: string }
-  | FromThread;
-
-import { ThreadSockets } from '../websocket/typescript-sockets.ts';
-import type { FromThread } from '../websocket/typescript-thread-sockets.ts';
+  { type: 'ready'; headers: boolean; verbs?: string[] } | { type: 'init-error'; message: string; stack: string };
 
 export class TypeScriptWorker implements PredictorWorker {
   readonly index: number;
@@ -145,7 +142,14 @@ export class TypeScriptWorker implements PredictorWorker {
     this.#pid = worker.threadId;
     worker.on('message', (msg: unknown) => {
       if (msg instanceof ArrayBuffer) this.#onResults(msg);
-      else this.#onControl(msg as ControlMessage);
+      else if ((msg as { type?: string }).type === 'ws') this.sockets?.fromThread(msg as FromThread);
+      else {
+        // ready says whether the predictor has a websocket method (websocket/typescript-sockets.ts)
+        if ((msg as { websocket?: boolean }).websocket === true) {
+          this.sockets ??= new ThreadSockets((m) => worker.postMessage(m));
+        }
+        this.#onControl(msg as ControlMessage);
+      }
     });
     worker.on('error', (err: unknown) => {
       this.#crash = err;
@@ -256,10 +260,7 @@ export class TypeScriptWorker implements PredictorWorker {
   }
 
   #onControl(msg: ControlMessage): void {
-    if (msg.type === 'ws') return this.sockets?.fromThread(msg);
     if (msg.type === 'ready') {
-      const worker = this.#worker!;
-      if (msg.websocket === true) this.sockets = new ThreadSockets((m) => worker.postMessage(m));
       this.#ready = true;
       this.#sendHeaders = msg.headers;
       if (msg.verbs !== undefined) this.#verbs = new Set(msg.verbs);
