@@ -31,6 +31,7 @@ import { decodeJobs, type Job } from './typescript-job-codec.ts';
 import { flushScheduled, startResultWriter } from './typescript-result-codec.ts';
 import { captureConsole, writeLog } from './typescript-thread-console.ts';
 import { stackText } from './typescript-thread-errors.ts';
+import { serveSockets, type ToThread } from '../websocket/typescript-thread-sockets.ts';
 import { failed } from './typescript-thread-answer.ts';
 import {
   postQueue,
@@ -41,7 +42,6 @@ import {
   usePredictor,
   type Predictor,
 } from './typescript-thread-predict.ts';
-import { serveSockets, type ToThread } from '../websocket/typescript-thread-sockets.ts';
 import { HANDLER_METHODS, handlerMethods, load, mayReadSecondArgument } from './typescript-thread-load.ts';
 
 // The channel's constants and the header check, importable from here as before the split.
