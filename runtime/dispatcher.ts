@@ -111,6 +111,11 @@ export class Dispatcher {
     return this.states.map((s) => s.worker);
   }
 
+  /** max_replica_concurrency (also the limit on open WebSockets). */
+  get maxConcurrency(): number {
+    return this.options.maxConcurrency;
+  }
+
   get workerCount(): number {
     return this.states.length;
   }

@@ -14,7 +14,6 @@ import { CustomMetrics } from './custom-metrics.ts';
 import { withPreinstalledHint } from './preinstalled.ts';
 import { WorkerPool } from './pool.ts';
 import { RuntimeServer } from './server.ts';
-import { SocketFront } from './websocket/front.ts';
 import { AuthMetrics } from '../operator/auth/gate.ts';
 import { KeyDir } from './key-dir.ts';
 import { PythonWorker } from './workers/python.ts';
@@ -99,7 +98,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   });
   let pool: WorkerPool | undefined;
   const metrics = new RuntimeMetrics(name, {
-    inFlight: (): number => dispatcher.inFlight + websockets.count, // an open WebSocket counts as in flight
+    inFlight: (): number => dispatcher.inFlight + server.websockets.count, // an open WebSocket counts as in flight
     queueLength: () => dispatcher.queueLength,
     workersReady: () => pool?.readyCount ?? 0,
   });
@@ -137,20 +136,9 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     options.apiKeysDir === undefined
       ? undefined
       : new KeyDir({ dir: options.apiKeysDir, warn: (message) => logger.warn(message) });
-  const auth = keyDir && { keys: keyDir.ring, metrics: new AuthMetrics({ registry: metrics.registry }) };
-  const websockets: SocketFront = new SocketFront({
-    api: name,
-    workers: () => dispatcher.workers,
-    maxSockets: spec.autoscaling.maxReplicaConcurrency,
-    maxPayload: options.maxBodyBytes,
-    logger,
-    registry: metrics.registry,
-    auth,
-  });
   const server = new RuntimeServer({
     api: name,
-    auth,
-    websockets,
+    auth: keyDir && { keys: keyDir.ring, metrics: new AuthMetrics({ registry: metrics.registry }) },
     predictorType: predictor.type,
     dispatcher,
     metrics,

@@ -14,7 +14,7 @@ import { AccessLog } from './access-log.ts';
 import { BodyKind, type PredictJob, type PredictResult } from './workers/types.ts';
 import type { KeyRing } from '../operator/auth/keys.ts';
 import { admit, withoutAuthorization, type AuthMetrics } from '../operator/auth/gate.ts';
-import type { SocketFront } from './websocket/front.ts';
+import { SocketFront } from './websocket/front.ts';
 
 export interface ServerOptions {
   api: string;
@@ -36,8 +36,6 @@ export interface ServerOptions {
    * the check is not on the path at all.
    */
   auth?: { keys: KeyRing; metrics: AuthMetrics };
-  /** WebSocket upgrades (runtime/websocket/front.ts); undefined: none are handled. */
-  websockets?: SocketFront;
 }
 
 const contentTypes: Record<number, string> = {
@@ -49,6 +47,8 @@ const contentTypes: Record<number, string> = {
 export class RuntimeServer {
   readonly http: http.Server;
   private readonly options: ServerOptions;
+  /** Open WebSockets (runtime/websocket/front.ts); each counts as in flight. */
+  readonly websockets: SocketFront;
   private readonly accessLog: AccessLog;
   private draining = false;
   /** Predict requests not answered yet. */
@@ -77,8 +77,17 @@ export class RuntimeServer {
       if (error.code === 'HPE_HEADER_OVERFLOW') return rawAnswer(socket, 431, 'request headers too large');
       rawAnswer(socket, 400, `malformed HTTP request: ${error.reason ?? error.message}`);
     });
-    const websockets = options.websockets;
-    if (websockets !== undefined) this.http.on('upgrade', (req, socket, head) => websockets.upgrade(req, socket, head));
+    // WebSockets (a predictor's websocket method): same auth, limits from the same options
+    this.websockets = new SocketFront({
+      api: options.api,
+      workers: () => options.dispatcher.workers,
+      maxSockets: options.dispatcher.maxConcurrency,
+      maxPayload: options.maxBodyBytes,
+      logger: options.logger,
+      registry: options.metrics.registry,
+      auth: options.auth,
+    });
+    this.http.on('upgrade', (req, socket, head) => this.websockets.upgrade(req, socket, head));
     // Node hands CONNECT to this event and closes the connection when nobody listens.
     this.http.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
       rawAnswer(socket, 405, 'method CONNECT not allowed', 'Allow: GET, HEAD, POST\r\n');
@@ -103,7 +112,7 @@ export class RuntimeServer {
     this.draining = true;
     this.http.close();
     this.http.closeIdleConnections();
-    const sockets = this.options.websockets?.drain(graceMs); // closed with 1001 once the grace period is over
+    const sockets = this.websockets.drain(graceMs); // closed with 1001 once the grace period is over
     const finished = await new Promise<boolean>((resolve) => {
       if (this.pending.size === 0) return resolve(true);
       const timer = setTimeout(() => resolve(false), graceMs);
