@@ -83,6 +83,7 @@ export class RuntimeServer {
       workers: () => options.dispatcher.workers,
       maxSockets: options.dispatcher.maxConcurrency,
       maxPayload: options.maxBodyBytes,
+      acceptTimeoutMs: options.requestTimeoutMs,
       logger: options.logger,
       registry: options.metrics.registry,
       auth: options.auth,

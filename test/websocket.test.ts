@@ -177,6 +177,20 @@ describe('websockets: a blocking handler and draining', { concurrency: false }, 
     }
   });
 
+  test('a handler that neither accepts nor refuses: 504 after --request-timeout', async () => {
+    const s = await serve(fixture, { args: ['--api', 'ws-async', '--request-timeout', '1'] });
+    try {
+      const started = Date.now();
+      const late = await refused(wsUrl(s, '?mode=never-accept'));
+      assert.equal(late.status, 504);
+      assert.match(late.body, /did not accept within 1000 ms/);
+      assert.ok(Date.now() - started >= 900);
+      assert.equal(await metric(s, 'cortex_open_websockets'), 0);
+    } finally {
+      await s.stop();
+    }
+  });
+
   test('SIGTERM: open sockets keep working through the grace period, then close with 1001', async () => {
     const s = await serve(fixture, { args: ['--api', 'ws-async', '--grace-period', '2'] });
     const c = await connect(wsUrl(s, '?mode=echo'));

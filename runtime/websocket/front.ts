@@ -30,6 +30,8 @@ export interface SocketFrontOptions {
   maxSockets: number;
   /** Largest client message (the request body limit). */
   maxPayload: number;
+  /** A handler that has not accepted (or refused) this long after the upgrade request: 504. */
+  acceptTimeoutMs: number;
   logger: JsonLogger;
   registry: client.Registry;
   auth?: { keys: KeyRing; metrics: AuthMetrics };
@@ -42,6 +44,8 @@ class Session implements SocketPeer {
   /** Client messages read while out of credit (at most what ws parsed before pause took effect). */
   readonly backlog: [Buffer, boolean][] = [];
   ended = false;
+  /** Until the handler accepts or refuses (then cleared): 504 at acceptTimeoutMs. */
+  acceptTimer: NodeJS.Timeout | undefined;
 
   readonly id: number;
   readonly worker: WorkerSockets;
@@ -177,8 +181,14 @@ export class SocketFront {
     const session = new Session(++this.nextId >>> 0, worker, this, req, socket, head);
     this.sessions.add(session);
     socket.once('close', () => {
+      clearTimeout(session.acceptTimer);
       if (session.ws === undefined) this.ended(session, 1006, 'the client left before the socket was accepted');
     });
+    session.acceptTimer = setTimeout(() => {
+      if (session.ws !== undefined || session.ended) return;
+      this.ended(session, 1006, 'not accepted in time');
+      refuse(socket, 504, `the websocket handler did not accept within ${this.options.acceptTimeoutMs} ms`);
+    }, this.options.acceptTimeoutMs);
     const clientRequestId = req.headers['x-request-id'];
     worker.open(
       {
@@ -195,6 +205,7 @@ export class SocketFront {
   /** The handler accepted: the handshake completes. */
   complete(session: Session, subprotocol: string): void {
     if (session.ended) return;
+    clearTimeout(session.acceptTimer);
     const { req, socket, head } = session;
     const wss = this.wss;
     const chosen = subprotocol;
@@ -232,6 +243,7 @@ export class SocketFront {
   }
 
   private forget(session: Session): void {
+    clearTimeout(session.acceptTimer);
     this.sessions.delete(session);
     if (this.sessions.size === 0) this.idle?.();
   }
