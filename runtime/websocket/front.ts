@@ -268,6 +268,7 @@ export class SocketFront {
       });
     }
     const closing: Promise<void>[] = [];
+    const open: WebSocket[] = [];
     for (const session of [...this.sessions]) {
       const ws = session.ws;
       if (ws === undefined) {
@@ -275,11 +276,13 @@ export class SocketFront {
         refuse(session.socket, 503, 'this replica is shutting down; retry');
         continue;
       }
+      open.push(ws);
       closing.push(new Promise((resolve) => ws.once('close', () => resolve())));
       this.giveUp(session, 1001, 'server shutting down');
     }
-    // a client that never answers the close frame: ws ends the connection after its own timeout
+    // a client that does not answer the close frame within a second: its connection is cut
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 1000))]);
+    for (const ws of open) ws.terminate();
   }
 }
 
