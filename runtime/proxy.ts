@@ -19,6 +19,8 @@ import { Deque } from './deque.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import type { KeyRing } from '../operator/auth/keys.ts';
 import { admit, AuthMetrics } from '../operator/auth/gate.ts';
+import type { Duplex } from 'node:stream';
+import { responseFor, tunnel } from '../operator/util/upgrade.ts';
 
 export interface ProxyOptions {
   api: string;
@@ -71,6 +73,8 @@ export class RequestProxy {
   private readonly queue = new Deque<Exchange>();
   /** Admitted and not answered (queued or active): the autoscaling signal. */
   private readonly open = new Set<Exchange>();
+  /** Upgraded connections (WebSockets) joined to the container: in flight, apart from the request slots. */
+  private readonly sockets = new Set<Duplex>();
   private active = 0;
   private queued = 0;
   private draining = false;
@@ -83,7 +87,7 @@ export class RequestProxy {
   constructor(options: ProxyOptions) {
     this.options = options;
     this.metrics = new RuntimeMetrics(options.api, {
-      inFlight: () => this.open.size,
+      inFlight: () => this.inFlight,
       queueLength: () => this.queued,
       // a proxy has no workers: 1 while the user's container accepts connections
       workersReady: () => (this.upstreamUp ? 1 : 0),
@@ -96,10 +100,14 @@ export class RequestProxy {
       (req, res) => this.handle(req, res),
     );
     this.admin = http.createServer((req, res) => this.handleAdmin(req, res));
+    this.traffic.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.upgrade(req, socket, head),
+    );
   }
 
+  /** Requests admitted and WebSockets open. */
   get inFlight(): number {
-    return this.open.size;
+    return this.open.size + this.sockets.size;
   }
 
   get queueLength(): number {
@@ -126,7 +134,7 @@ export class RequestProxy {
     this.traffic.close();
     this.traffic.closeIdleConnections();
     const finished = await new Promise<boolean>((resolve) => {
-      if (this.open.size === 0) return resolve(true);
+      if (this.inFlight === 0) return resolve(true);
       const timer = setTimeout(() => resolve(false), graceMs);
       this.idle = () => {
         clearTimeout(timer);
@@ -138,6 +146,7 @@ export class RequestProxy {
       exchange.upstream?.destroy();
       this.answer(exchange, 503, 'this replica shut down before the request was answered; retry');
     }
+    for (const socket of this.sockets) socket.destroy(); // the container got SIGTERM too and closes its own
     this.traffic.closeAllConnections();
     this.agent.destroy();
     await new Promise<void>((resolve) => this.admin.close(() => resolve()));
@@ -236,7 +245,35 @@ export class RequestProxy {
     }
     this.open.delete(exchange);
     this.next();
-    if (this.open.size === 0 && this.idle !== undefined) this.idle();
+    if (this.inFlight === 0 && this.idle !== undefined) this.idle();
+  }
+
+  /**
+   * A WebSocket (or any upgrade): key-checked like a request, then joined to the container byte
+   * for byte (operator/util/upgrade.ts). It counts in flight while open but holds no
+   * pod.max_concurrency slot: a long-lived socket must not starve requests.
+   */
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {});
+    const res = responseFor(req, socket);
+    if (this.draining) return json(res, 503, { error: 'this replica is shutting down; retry' });
+    const keys = this.options.auth?.keys;
+    if (keys !== undefined && !admit(keys, this.options.api, this.authMetrics!, req, res).ok) return;
+    if (head.length > 0) socket.unshift(head);
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      if (this.inFlight === 0 && this.idle !== undefined) this.idle();
+    });
+    const target = {
+      host: '127.0.0.1',
+      port: this.options.upstreamPort,
+      headers: endToEnd(req.rawHeaders, keys !== undefined),
+    };
+    void tunnel(req, res, target).then((outcome) => {
+      if (outcome !== 'unreachable') return;
+      json(res, 502, { error: `the API's container did not answer on port ${this.options.upstreamPort}` });
+    });
   }
 
   /** Admits queued requests, oldest first, while there are free slots. */

@@ -9,6 +9,7 @@
 
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { isWebSocketUpgrade, tunnel } from '../util/upgrade.ts';
 
 /** RFC 9110 §7.6.1: meaningful for one connection only, never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -61,14 +62,26 @@ export function jsonError(
     .end(body);
 }
 
+function forwardedHeaders(req: IncomingMessage): OutgoingHttpHeaders {
+  const headers = endToEnd(req.headers);
+  const client = req.socket.remoteAddress;
+  if (client)
+    headers['x-forwarded-for'] = req.headers['x-forwarded-for']
+      ? `${String(req.headers['x-forwarded-for'])}, ${client}`
+      : client;
+  return headers;
+}
+
+/** A WebSocket upgrade (res on its socket: operator/util/upgrade.ts): 'done' once joined or refused. */
+async function forwardUpgrade(req: IncomingMessage, res: ServerResponse, options: ForwardOptions) {
+  const target = { ...options, headers: forwardedHeaders(req) };
+  return (await tunnel(req, res, target)) === 'unreachable' ? 'unreachable' : 'done';
+}
+
 export function forward(req: IncomingMessage, res: ServerResponse, options: ForwardOptions): Promise<ForwardResult> {
+  if (isWebSocketUpgrade(req)) return forwardUpgrade(req, res, options);
   return new Promise((resolve) => {
-    const headers = endToEnd(req.headers);
-    const client = req.socket.remoteAddress;
-    if (client)
-      headers['x-forwarded-for'] = req.headers['x-forwarded-for']
-        ? `${String(req.headers['x-forwarded-for'])}, ${client}`
-        : client;
+    const headers = forwardedHeaders(req);
     // one connection per request (agent: false): a kept-alive one the replica has closed would
     // fail after the body was sent, when it can no longer be retried
     const upstream = http.request({
