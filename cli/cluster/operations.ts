@@ -84,7 +84,11 @@ export interface Prediction {
   status: number;
   statusText: string;
   contentType?: string;
-  body: Buffer;
+  /**
+   * The answer's bytes as they arrive (a stream's chunks as the API sends them; through the API
+   * server's service proxy, where the Kubernetes client reads the whole answer, one chunk).
+   */
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }
 
 /**
@@ -120,7 +124,7 @@ export async function predictThroughProxy(
     status: answer.status,
     statusText: answer.status < 400 ? 'OK' : 'error',
     ...(answer.headers['content-type'] ? { contentType: answer.headers['content-type'] } : {}),
-    body: answer.body,
+    body: [answer.body],
   };
 }
 
@@ -149,6 +153,6 @@ async function predictThroughRoute(
     status: response.status,
     statusText: response.statusText || (response.status < 400 ? 'OK' : 'error'),
     ...(response.headers.get('content-type') ? { contentType: response.headers.get('content-type') ?? '' } : {}),
-    body: Buffer.from(await response.arrayBuffer()),
+    body: response.body ?? [],
   };
 }

@@ -112,7 +112,7 @@ test('predict -e CLUSTER goes through the API server proxy', async () => {
     cluster: {
       predict: (name, body, contentType) => {
         calls.push([name, body.toString(), contentType]);
-        return Promise.resolve({ status: 503, statusText: 'Service Unavailable', body: Buffer.from('no endpoints') });
+        return Promise.resolve({ status: 503, statusText: 'Service Unavailable', body: [Buffer.from('no endpoints')] });
       },
     },
   });
@@ -122,4 +122,46 @@ test('predict -e CLUSTER goes through the API server proxy', async () => {
     stderr: 'error: iris answered 503 Service Unavailable\n',
   });
   assert.deepEqual(calls, [['iris', '{"sepal_length": 5.2}', 'application/json']]);
+});
+
+test('a streamed answer is printed chunk by chunk as it arrives, not when it ends', async () => {
+  // The API sends an event, then waits until it is on stdout before it sends the next: an answer
+  // buffered until its end would never get past the first (the test would time out).
+  const events = ['data: {"token":"a"}\n\n', 'data: {"token":"b"}\n\n', 'data: [DONE]\n\n'];
+  const printed: string[] = [];
+  let onPrint = () => {};
+  let sent = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (sent === events.length) return controller.close();
+      while (printed.length < sent) await new Promise<void>((resolve) => (onPrint = resolve));
+      controller.enqueue(new TextEncoder().encode(events[sent++]));
+    },
+  });
+  const f = local(() => Promise.resolve(new Response(stream, { headers: { 'content-type': 'text/event-stream' } })));
+  const write = f.io.stdout.write.bind(f.io.stdout);
+  f.io.stdout.write = (chunk) => {
+    printed.push(Buffer.from(chunk).toString());
+    onPrint();
+    return write(chunk);
+  };
+  assert.equal((await cortex(f, 'predict', 'iris', sample)).code, 0);
+  assert.deepEqual(printed, events, 'each event printed on its own, in order, and nothing added');
+});
+
+test('an answer cut in the middle: what arrived is printed, then an error naming how far it got (exit 1)', async () => {
+  let sent = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent) return controller.error(new TypeError('terminated', { cause: new Error('other side closed') }));
+      sent = true;
+      controller.enqueue(new TextEncoder().encode('{"token":"a"}\n'));
+    },
+  });
+  const f = local(() => Promise.resolve(new Response(stream, { headers: { 'content-type': 'application/x-ndjson' } })));
+  assert.deepEqual(await cortex(f, 'predict', 'iris', sample), {
+    code: 1,
+    stdout: '{"token":"a"}\n',
+    stderr: 'error: the answer of http://localhost:8888/iris was cut after 14 bytes: other side closed\n',
+  });
 });
