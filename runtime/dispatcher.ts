@@ -15,6 +15,11 @@
 //   killed): that worker gets no more work, and once it holds nothing but timed-out jobs
 //   `onStuck` is called so the pool replaces it.
 // - cancel(): a client that went away; a job still queued is dropped and never runs.
+// - Streams (docs/streaming.md): an answer with a `stream` is passed on at its first chunk, but
+//   the job stays in flight and holds its worker's unit until the stream ends, so autoscaling
+//   sees it and a worker is never given more streams than its threads. The timeout is the
+//   deadline to the first chunk; a stream that started runs as long as it produces. A worker
+//   with a stream open gets no pipelined units.
 import { performance } from 'node:perf_hooks';
 import { Deque } from './deque.ts';
 import { BodyKind, type PredictJob, type PredictorWorker, type PredictResult } from './workers/types.ts';
@@ -38,7 +43,7 @@ export interface DispatcherOptions {
   onStuck?: (worker: PredictorWorker) => void;
 }
 
-type Where = 'queued' | 'sent' | 'settled';
+type Where = 'queued' | 'sent' | 'streaming' | 'settled';
 
 interface Ticket {
   /** Dropped once settled: a ticket may wait in `deadlines` behind a slow one, its body need not. */
@@ -67,6 +72,8 @@ interface WorkerState {
   expiredUnits: number;
   /** Gets no more work: it holds a job past the timeout. */
   stuck: boolean;
+  /** Streams it is producing (started, not ended). */
+  streams: number;
   replacing: boolean;
   /** Exponentially weighted service time per unit, ms. */
   serviceMs: number;
@@ -130,6 +137,7 @@ export class Dispatcher {
       units: 0,
       expiredUnits: 0,
       stuck: false,
+      streams: 0,
       replacing: false,
       serviceMs: 10,
       lastDone: 0,
@@ -206,16 +214,54 @@ export class Dispatcher {
     ticket.job = undefined;
     ticket.respond = ignore;
     this.admitted--;
-    // Answered in order (the common case): forget them now, not at their deadline.
-    const deadlines = this.deadlines;
-    while (deadlines.length > 0 && deadlines.peek()!.where === 'settled') deadlines.shift();
+    this.forgetAnswered();
     if (result !== undefined) respond(result);
+  }
+
+  /** Answered in order (the common case): forget them now, not at their deadline. */
+  private forgetAnswered(): void {
+    const deadlines = this.deadlines;
+    while (deadlines.length > 0 && answeredAlready(deadlines.peek()!)) deadlines.shift();
   }
 
   /** A worker answered (or, dying, refused) one job. */
   private answered(ticket: Ticket, result: PredictResult): void {
+    if (result.stream !== undefined) return this.streamStarted(ticket, result);
     const unit = ticket.unit;
     this.settle(ticket, result);
+    this.unitAnswered(unit);
+  }
+
+  /**
+   * The first chunk of a streamed answer: the client gets it now; the job stays in flight and its
+   * unit busy until the stream ends. A job that timed out meanwhile has its stream cancelled.
+   */
+  private streamStarted(ticket: Ticket, result: PredictResult): void {
+    const stream = result.stream!;
+    const unit = ticket.unit;
+    const state = unit?.state;
+    if (state !== undefined) state.streams++;
+    if (ticket.where === 'settled') {
+      stream.cancel();
+    } else {
+      const respond = ticket.respond;
+      ticket.where = 'streaming';
+      ticket.job = undefined;
+      ticket.respond = ignore;
+      this.forgetAnswered();
+      respond(result);
+    }
+    stream.onFinish(() => {
+      if (state !== undefined) state.streams--;
+      if (ticket.where === 'streaming') {
+        ticket.where = 'settled';
+        this.admitted--;
+      }
+      this.unitAnswered(unit);
+    });
+  }
+
+  private unitAnswered(unit: Unit | undefined): void {
     if (unit === undefined || --unit.left > 0) return this.pump();
     const state = unit.state;
     if (state !== undefined) {
@@ -236,7 +282,7 @@ export class Dispatcher {
 
   private armDeadline(): void {
     let head = this.deadlines.peek();
-    while (head !== undefined && head.where === 'settled') {
+    while (head !== undefined && answeredAlready(head)) {
       this.deadlines.shift();
       head = this.deadlines.peek();
     }
@@ -248,7 +294,7 @@ export class Dispatcher {
     this.deadlineTimer = undefined;
     const now = performance.now();
     for (let head = this.deadlines.peek(); head !== undefined; head = this.deadlines.peek()) {
-      if (head.where !== 'settled' && head.deadline > now) break;
+      if (!answeredAlready(head) && head.deadline > now) break;
       this.deadlines.shift();
       this.expire(head);
     }
@@ -257,7 +303,7 @@ export class Dispatcher {
   };
 
   private expire(ticket: Ticket): void {
-    if (ticket.where === 'settled') return;
+    if (answeredAlready(ticket)) return;
     const seconds = (this.options.timeoutMs ?? 0) / 1000;
     if (ticket.where === 'queued') {
       this.waiting--;
@@ -336,7 +382,7 @@ export class Dispatcher {
 
   private capacity(state: WorkerState): number {
     const threads = this.options.threadsPerWorker;
-    if (this.options.batching !== undefined) return threads;
+    if (this.options.batching !== undefined || state.streams > 0) return threads;
     const extra = Math.min(maxPipelineDepth, Math.floor(pipelineBudgetMs / Math.max(state.serviceMs, 0.001)));
     return threads + extra * threads;
   }
@@ -360,6 +406,11 @@ export class Dispatcher {
 }
 
 const ignore = (): void => {};
+
+/** Settled, or its stream started: the timeout no longer applies. */
+function answeredAlready(ticket: Ticket): boolean {
+  return ticket.where === 'settled' || ticket.where === 'streaming';
+}
 
 function allQueued(tickets: Ticket[]): boolean {
   for (const t of tickets) if (t.where !== 'queued') return false;

@@ -13,6 +13,8 @@ export interface Exchange {
   job: PredictJob | undefined;
   /** The name of the API key it came with (networking.auth: api_key), for the access log. */
   apiKey: string | undefined;
+  /** Set while its answer streams (docs/streaming.md): the stream's own writer handles a client that leaves. */
+  streaming: boolean;
   /** False once answered, refused or abandoned. */
   open: boolean;
   prev: Exchange | undefined;
@@ -28,7 +30,15 @@ export class OpenExchanges {
   }
 
   open(res: http.ServerResponse): Exchange {
-    const exchange: Exchange = { res, job: undefined, apiKey: undefined, open: true, prev: undefined, next: this.head };
+    const exchange: Exchange = {
+      res,
+      job: undefined,
+      apiKey: undefined,
+      streaming: false,
+      open: true,
+      prev: undefined,
+      next: this.head,
+    };
     if (this.head !== undefined) this.head.prev = exchange;
     this.head = exchange;
     this.count++;

@@ -18,6 +18,8 @@ export class RuntimeMetrics {
   private readonly latency: client.Histogram<'api'>;
   private readonly latencyChild: client.Histogram.Internal<'api'>;
   private readonly batchSize: client.Histogram<'api'>;
+  private readonly firstByteChild: client.Histogram.Internal<'api'>;
+  private readonly streamChild: client.Histogram.Internal<'api'>;
   private readonly rejected: client.Counter<'api' | 'reason'>;
   private readonly restarts: client.Counter<'api'>;
   private readonly byStatus = new Map<number, client.Counter.Internal>();
@@ -40,6 +42,20 @@ export class RuntimeMetrics {
       registers,
     });
     this.latencyChild = this.latency.labels({ api });
+    this.firstByteChild = new client.Histogram({
+      name: 'cortex_stream_first_byte_seconds',
+      help: 'Streamed answers: time from the request being read to its first chunk being written.',
+      labelNames: ['api'],
+      buckets: latencyBuckets,
+      registers,
+    }).labels({ api });
+    this.streamChild = new client.Histogram({
+      name: 'cortex_stream_duration_seconds',
+      help: 'Streamed answers: time from the request being read to the stream ending (or the client leaving).',
+      labelNames: ['api'],
+      buckets: [...latencyBuckets, 60, 120, 300, 600],
+      registers,
+    }).labels({ api });
     this.batchSize = new client.Histogram({
       name: 'cortex_batch_size',
       help: 'Number of requests in each server-side batch sent to a worker.',
@@ -93,6 +109,16 @@ export class RuntimeMetrics {
     }
     child.inc();
     this.latencyChild.observe(seconds);
+  }
+
+  /** A streamed answer's first chunk went out. */
+  observeFirstByte(seconds: number): void {
+    this.firstByteChild.observe(seconds);
+  }
+
+  /** A streamed answer ended. */
+  observeStream(seconds: number): void {
+    this.streamChild.observe(seconds);
   }
 
   observeBatch(size: number): void {

@@ -12,6 +12,7 @@ import type { RuntimeMetrics } from './metrics.ts';
 import { OpenExchanges, type Exchange } from './exchanges.ts';
 import { AccessLog } from './access-log.ts';
 import { BodyKind, type PredictJob, type PredictResult } from './workers/types.ts';
+import { writeStream } from './streaming/http-stream.ts';
 import type { KeyRing } from '../operator/auth/keys.ts';
 import { admit, withoutAuthorization, type AuthMetrics } from '../operator/auth/gate.ts';
 
@@ -211,9 +212,11 @@ export class RuntimeServer {
     let contentType: string | undefined;
     let clientRequestId: string | undefined;
     let declaredLength = -1;
+    let eventStream = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
       if (name.length === 12 && name.toLowerCase() === 'content-type') contentType = raw[i + 1];
+      else if (name.length === 6 && name.toLowerCase() === 'accept') eventStream ||= acceptsEventStream(raw[i + 1]);
       else if (name.length === 14 && name.toLowerCase() === 'content-length') declaredLength = Number(raw[i + 1]);
       else if (name.length === 12 && name.toLowerCase() === 'x-request-id') clientRequestId = raw[i + 1];
     }
@@ -223,7 +226,7 @@ export class RuntimeServer {
     if (apiKey !== undefined) exchange.apiKey = apiKey;
     res.once('close', () => {
       // Closed before it was answered: the client went away. A job still queued never runs.
-      if (!exchange.open) return;
+      if (!exchange.open || exchange.streaming) return;
       const job = exchange.job;
       this.release(exchange);
       const dropped = job !== undefined && this.options.dispatcher.cancel(job);
@@ -266,6 +269,7 @@ export class RuntimeServer {
         query,
         rawHeaders: raw,
         method: verb === 'POST' ? undefined : verb,
+        eventStream,
         done: (result) => this.respond(exchange, job, result, started),
         ticket: undefined,
       };
@@ -278,6 +282,7 @@ export class RuntimeServer {
   }
 
   private respond(exchange: Exchange, job: PredictJob, result: PredictResult, started: number): void {
+    if (result.stream !== undefined) return this.respondStream(exchange, job, result, started);
     if (!exchange.open) return; // answered already (grace period over) or the client went away
     const res = exchange.res;
     const { body, status } = result;
@@ -307,6 +312,38 @@ export class RuntimeServer {
       );
     }
     this.release(exchange);
+  }
+
+  /** A streamed answer: written as it comes; in flight (and awaited by drain) until it ends. */
+  private respondStream(exchange: Exchange, job: PredictJob, result: PredictResult, started: number): void {
+    if (!exchange.open || exchange.res.destroyed) return result.stream!.cancel();
+    exchange.streaming = true;
+    const headers: string[] = [];
+    if (job.clientRequestId !== undefined) headers.push('X-Request-ID', job.clientRequestId);
+    if (this.draining) headers.push('Connection', 'close');
+    const metrics = this.options.metrics;
+    writeStream(exchange.res, result, {
+      headers,
+      onFirstByte: () => metrics.observeFirstByte((performance.now() - started) / 1000),
+      onEnd: (error, clientGone) => {
+        const seconds = (performance.now() - started) / 1000;
+        metrics.observeStream(seconds);
+        metrics.observeRequest(result.status, seconds);
+        if (error !== undefined && this.options.logger.enabled('info')) {
+          this.options.logger.info(
+            clientGone
+              ? 'client closed the connection during a stream; the stream was cancelled'
+              : `stream failed: ${error.error}`,
+            { request_id: job.clientRequestId ?? String(job.id) },
+          );
+        }
+        if (this.accessLog.enabled) {
+          const ms = Math.round(seconds * 1e6) / 1000;
+          this.accessLog.answered(result.status, job.clientRequestId ?? job.id, ms, job.method, exchange.apiKey);
+        }
+        this.release(exchange);
+      },
+    });
   }
 
   private release(exchange: Exchange): void {
@@ -376,6 +413,11 @@ function asSmallText(result: PredictResult): Buffer | string {
     return body;
   }
   return body.toString('utf8');
+}
+
+/** Whether an Accept header value lists text/event-stream (a stream of JSON values then becomes SSE). */
+function acceptsEventStream(accept: string): boolean {
+  return accept.toLowerCase().includes('text/event-stream');
 }
 
 /** The Allow header of a Handler's routes: its methods, and GET and HEAD always (the summary). */

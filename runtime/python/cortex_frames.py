@@ -15,9 +15,10 @@ from struct import Struct
 IN_FD, OUT_FD = 3, 4
 
 # Frame types, as runtime/workers/frames.ts names them. Front -> worker (ToWorker):
-REQUEST, BATCH, SHUTDOWN = 1, 2, 9
+REQUEST, BATCH, CANCEL, CREDIT, SHUTDOWN = 1, 2, 3, 4, 9
 # Worker -> front (FromWorker):
 RESPONSE, READY, INIT_ERROR, METRICS = 1, 2, 3, 4
+STREAM_START, STREAM_CHUNK, STREAM_END = 5, 6, 7  # layouts: cortex_stream.py
 
 U32 = Struct("<I")
 REQ = Struct("<BIH")  # type, id, metaLen

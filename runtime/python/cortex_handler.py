@@ -10,6 +10,7 @@ import inspect
 import json
 import traceback
 
+import cortex_stream
 from cortex_frames import respond
 from cortex_logging import log, request_ctx
 from cortex_payload import (
@@ -111,6 +112,10 @@ def call_handler(host, id_, meta, body, out):
         kw["headers"] = headers_dict(m.get("h")) if m else {}
     try:
         result, callback = split_callback(fn(**kw))
+        if cortex_stream.is_stream(result):  # the callback runs once the stream ended
+            job = (rid, callback, None) if callback is not None else None
+            cortex_stream.start(id_, result, bool(m and m.get("sse")), job and (lambda: host.run_post(job)))
+            return None
     except ClientError as e:
         respond(out, id_, e.status, JSON, b"", error_body(str(e)))
         return None

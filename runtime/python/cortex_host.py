@@ -26,9 +26,13 @@ import sys
 import threading
 import time
 import traceback
+from struct import Struct
 
+import cortex_stream
 from cortex_frames import (
     BATCH,
+    CANCEL,
+    CREDIT,
     IN_FD,
     INIT_ERROR,
     READY,
@@ -67,6 +71,9 @@ from cortex_payload import (
 )
 
 READ_SIZE = 1 << 16
+STREAM_STOP_SECONDS = 5  # at SHUTDOWN, what streams still run get this long to stop once cancelled
+CREDIT_FRAME = Struct("<BII")  # type, id, n
+CANCEL_FRAME = Struct("<BI")  # type, id
 FLUSH_AFTER = 0.0005  # seconds after the first unflushed response
 JSON_CT = "application/json"
 _loads = json.loads
@@ -166,6 +173,10 @@ class Host:
             log("error", traceback.format_exc().rstrip())
             respond(out, id_, 500, JSON, b"", error_body(PREDICT_FAILED))
             return None
+        if cortex_stream.is_stream(result):  # post_predict runs once the stream ended
+            job = (rid, result, kw) if self.post else None
+            cortex_stream.start(id_, result, bool(m and m.get("sse")), job and (lambda: self.run_post(job)))
+            return None
         respond_result(out, id_, result)
         return (rid, result, kw) if self.post else None
 
@@ -203,6 +214,11 @@ class Host:
                 )
             if len(results) != n:
                 raise BatchError(f"predict returned {len(results)} results for a batch of {n}")
+            if any(cortex_stream.is_stream(r) for r in results):
+                raise BatchError(
+                    "predict returned a generator (a streamed answer) for an item of a batch: streaming is not "
+                    "supported with server_side_batching (docs/streaming.md)"
+                )
         except Exception as e:
             # BatchError and ClientError are the runtime's own words (results' shape, model asked for): safe to send
             own = isinstance(e, (BatchError, ClientError))
@@ -309,6 +325,15 @@ class Host:
                         fn, args = call_batch, ([args],)
                 elif typ == BATCH:
                     fn, args = call_batch, (parse_batch(data, pos + 4),)
+                elif typ == CREDIT:  # u32 id, u32 n: bytes of a stream the front passed on
+                    _, id_, n = CREDIT_FRAME.unpack_from(data, pos + 4)
+                    cortex_stream.credit(id_, n)
+                    pos = stop
+                    continue
+                elif typ == CANCEL:  # u32 id: the stream's client went away
+                    cortex_stream.cancel(CANCEL_FRAME.unpack_from(data, pos + 4)[1])
+                    pos = stop
+                    continue
                 elif typ == SHUTDOWN:
                     running = False
                     break
@@ -335,6 +360,7 @@ class Host:
             pool.shutdown(wait=True)
         elif out:
             self.flush_inline(out, posts)
+        cortex_stream.stop_all(STREAM_STOP_SECONDS)
 
     def flush_inline(self, out, posts):
         request_ctx.rid = None

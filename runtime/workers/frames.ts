@@ -2,9 +2,17 @@
 // Every frame: u32 LE length of what follows, then a u8 type.
 
 /** Front → worker frame types. */
-export const ToWorker = { Request: 1, Batch: 2, Shutdown: 9 } as const;
+export const ToWorker = { Request: 1, Batch: 2, Cancel: 3, Credit: 4, Shutdown: 9 } as const;
 /** Worker → front frame types. */
-export const FromWorker = { Response: 1, Ready: 2, InitError: 3, Metrics: 4 } as const;
+export const FromWorker = {
+  Response: 1,
+  Ready: 2,
+  InitError: 3,
+  Metrics: 4,
+  StreamStart: 5,
+  StreamChunk: 6,
+  StreamEnd: 7,
+} as const;
 
 export const EMPTY = Buffer.alloc(0);
 /** The whole SHUTDOWN frame. */
@@ -20,6 +28,25 @@ export function requestHead(id: number, metaLen: number, bodyLen: number): Buffe
   head.writeUInt32LE(id, 5);
   head.writeUInt16LE(metaLen, 9);
   return head;
+}
+
+/** CANCEL: the client of stream `id` went away; the worker stops its generator. */
+export function cancelFrame(id: number): Buffer {
+  const frame = Buffer.allocUnsafe(9);
+  frame.writeUInt32LE(5, 0);
+  frame[4] = ToWorker.Cancel;
+  frame.writeUInt32LE(id, 5);
+  return frame;
+}
+
+/** CREDIT: `n` more bytes of stream `id` left the front (flow control, runtime/PROTOCOL.md). */
+export function creditFrame(id: number, n: number): Buffer {
+  const frame = Buffer.allocUnsafe(13);
+  frame.writeUInt32LE(9, 0);
+  frame[4] = ToWorker.Credit;
+  frame.writeUInt32LE(id, 5);
+  frame.writeUInt32LE(n, 9);
+  return frame;
 }
 
 /** A BATCH frame as chunks to write in order (metas[i] goes with items[i]). */

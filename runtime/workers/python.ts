@@ -16,7 +16,18 @@ import {
   type WorkerOptions,
 } from './types.ts';
 import type { CustomMetricRecord } from '../custom-metrics.ts';
-import { EMPTY, FrameReader, FromWorker, MAX_META, SHUTDOWN_FRAME, batchChunks, requestHead } from './frames.ts';
+import {
+  EMPTY,
+  FrameReader,
+  FromWorker,
+  MAX_META,
+  SHUTDOWN_FRAME,
+  batchChunks,
+  cancelFrame,
+  creditFrame,
+  requestHead,
+} from './frames.ts';
+import { WorkerStream } from '../streaming/worker-stream.ts';
 
 /** Absolute path of the Python host script. */
 export const HOST_SCRIPT = fileURLToPath(new URL('../python/cortex_host.py', import.meta.url));
@@ -59,6 +70,8 @@ export class PythonWorker implements PredictorWorker {
   #child: ChildProcess | undefined;
   #in: Writable | undefined;
   #jobs = new JobTable();
+  /** Streamed answers in progress (STREAM_START seen, STREAM_END not yet), by wire id. */
+  #streams = new Map<number, WorkerStream>();
   #queue: Buffer[] = [];
   #queued = 0;
   #scheduled = false;
@@ -83,7 +96,7 @@ export class PythonWorker implements PredictorWorker {
   }
 
   get inFlight(): number {
-    return this.#jobs.size;
+    return this.#jobs.size + this.#streams.size;
   }
 
   get accepting(): boolean {
@@ -225,8 +238,9 @@ export class PythonWorker implements PredictorWorker {
     const q = this.#wantQuery && job.query !== '';
     const rid = job.clientRequestId !== undefined;
     const m = job.method;
-    if (ct === JSON_CT && !q && !this.#wantHeaders && !rid && m === undefined) return EMPTY;
-    const meta: { ct?: string; q?: string; h?: [string, string][]; rid?: string; m?: string } = {};
+    const sse = job.eventStream === true;
+    if (ct === JSON_CT && !q && !this.#wantHeaders && !rid && m === undefined && !sse) return EMPTY;
+    const meta: { ct?: string; q?: string; h?: [string, string][]; rid?: string; m?: string; sse?: 1 } = {};
     if (ct !== JSON_CT) meta.ct = ct ?? '';
     if (q) meta.q = job.query;
     if (this.#wantHeaders) {
@@ -237,6 +251,7 @@ export class PythonWorker implements PredictorWorker {
     }
     if (rid) meta.rid = job.clientRequestId;
     if (m !== undefined) meta.m = m;
+    if (sse) meta.sse = 1;
     return Buffer.from(JSON.stringify(meta));
   }
 
@@ -261,7 +276,22 @@ export class PythonWorker implements PredictorWorker {
   };
 
   #onFrame = (type: number, buf: Buffer, start: number, end: number): void => {
-    if (type === FromWorker.Response) {
+    if (type === FromWorker.StreamChunk) {
+      this.#streams.get(buf.readUInt32LE(start))?.push(buf.subarray(start + 4, end));
+    } else if (type === FromWorker.StreamStart) {
+      this.#streamStarted(buf, start, end);
+    } else if (type === FromWorker.StreamEnd) {
+      const id = buf.readUInt32LE(start);
+      const stream = this.#streams.get(id);
+      if (stream === undefined) return;
+      this.#streams.delete(id);
+      const ok = buf[start + 4] === 1;
+      stream.finish(
+        ok
+          ? undefined
+          : (JSON.parse(buf.toString('utf8', start + 5, end) || '{"error":"stream failed"}') as { error: string }),
+      );
+    } else if (type === FromWorker.Response) {
       const id = buf.readUInt32LE(start);
       const job = this.#jobs.take(id);
       if (job === undefined) return;
@@ -296,6 +326,23 @@ export class PythonWorker implements PredictorWorker {
     }
   };
 
+  /** STREAM_START: `u32 id, u16 status, u8 kind, u16 hdrLen, hdr` (runtime/PROTOCOL.md). */
+  #streamStarted(buf: Buffer, start: number, end: number): void {
+    const id = buf.readUInt32LE(start);
+    const job = this.#jobs.take(id);
+    const hdrEnd = start + 9 + buf.readUInt16LE(start + 7);
+    const kind = buf[start + 6] as BodyKind;
+    const stream = new WorkerStream({
+      credit: (n) => this.#write(creditFrame(id, n), 13),
+      cancel: () => this.#write(cancelFrame(id), 9),
+    });
+    this.#streams.set(id, stream);
+    if (job === undefined) return stream.cancel(); // cannot happen: a stream starts once per job
+    const result: PredictResult = { status: buf.readUInt16LE(start + 4), kind, body: EMPTY, stream };
+    if (hdrEnd > start + 9) result.headers = JSON.parse(buf.toString('utf8', start + 9, Math.min(hdrEnd, end)));
+    job.done(result);
+  }
+
   #finish(code: number | null, signal: string | null): void {
     if (this.#exited) return;
     this.#exited = true;
@@ -314,6 +361,12 @@ export class PythonWorker implements PredictorWorker {
       const gone = errorResult(503, `worker exited (${signal ? `signal ${signal}` : `code ${code}`})`);
       const jobs = this.#jobs.takeAll();
       for (const job of jobs) job.done({ ...gone });
+    }
+    if (this.#streams.size > 0) {
+      const how = `worker exited (${signal ? `signal ${signal}` : `code ${code}`})`;
+      const streams = [...this.#streams.values()];
+      this.#streams.clear();
+      for (const stream of streams) stream.finish({ error: how });
     }
     for (const listener of this.#listeners.splice(0)) listener(exit);
     for (const resolve of this.#exitWaiters.splice(0)) resolve();

@@ -16,6 +16,10 @@ export const BodyKind = {
   Bytes: 2,
   /** the result's own headers say it all (a Starlette / web Response) */
   Custom: 3,
+  /** a stream of JSON values as Server-Sent Events: text/event-stream (streams only) */
+  EventStream: 4,
+  /** a stream of JSON values, one per line: application/x-ndjson (streams only) */
+  Ndjson: 5,
 } as const;
 export type BodyKind = (typeof BodyKind)[keyof typeof BodyKind];
 
@@ -25,7 +29,37 @@ export interface PredictResult {
   kind: BodyKind;
   /** Only for kind Custom (may be empty): header pairs as the predictor set them. */
   headers?: [string, string][];
+  /** Empty when `stream` is set. */
   body: Buffer;
+  /** Set when the predictor streams its answer (docs/streaming.md): the body comes from here. */
+  stream?: ResultStream;
+}
+
+/** How a stream ended: undefined when it ended normally. */
+export interface StreamError {
+  error: string;
+}
+
+/** Where a ResultStream delivers its chunks (the HTTP front). */
+export interface StreamSink {
+  chunk(data: Buffer): void;
+  /** Exactly once, after the last chunk. */
+  end(error: StreamError | undefined): void;
+}
+
+/**
+ * A streamed answer, from its first chunk to its end (runtime/streaming/worker-stream.ts). The
+ * producer sends at most a bounded window of bytes the consumer has not credited back.
+ */
+export interface ResultStream {
+  /** Starts delivery; chunks that arrived before are delivered at once. */
+  pipe(sink: StreamSink): void;
+  /** The consumer got `n` bytes off its hands (written to a client that keeps up). */
+  credit(n: number): void;
+  /** Nobody wants the rest (the client went away): the producer is stopped; the end still comes. */
+  cancel(): void;
+  /** Runs once the producer stopped (ended, failed, cancelled or its worker died). */
+  onFinish(listener: () => void): void;
 }
 
 /** One HTTP request on its way to a predictor. */
@@ -42,6 +76,8 @@ export interface PredictJob {
   query: string;
   /** The HTTP method when it is not POST (only a Python Handler's handle_<verb> gets such jobs). */
   method?: string;
+  /** The Accept header asks for text/event-stream: a stream of JSON values becomes Server-Sent Events. */
+  eventStream?: boolean;
   /** Node's req.rawHeaders (name, value, name, value...); workers convert only when needed. */
   rawHeaders: string[];
   /** Called exactly once with the answer; a worker that dies answers its jobs with 503. */
