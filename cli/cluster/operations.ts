@@ -85,8 +85,8 @@ export interface Prediction {
   statusText: string;
   contentType?: string;
   /**
-   * The answer's bytes as they arrive (a stream's chunks as the API sends them; through the API
-   * server's service proxy, where the Kubernetes client reads the whole answer, one chunk).
+   * The answer's bytes as they arrive: a stream's chunks as the API sends them (the API server's
+   * service proxy passes them on as they come, flushing every 200 ms or so).
    */
   body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }
@@ -118,13 +118,13 @@ export async function predictThroughProxy(
     `/api/v1/namespaces/${encodeURIComponent(conn.namespace)}` +
     `/services/http:${encodeURIComponent(name)}:${SERVICE_PORT}/proxy/`;
   const answer = await talk(conn, `calling ${name}`, () =>
-    conn.client.raw(HttpMethod.POST, path, { body, headers: { 'Content-Type': contentType } }),
+    conn.client.rawStream(HttpMethod.POST, path, { body, headers: { 'Content-Type': contentType } }),
   );
   return {
     status: answer.status,
     statusText: answer.status < 400 ? 'OK' : 'error',
     ...(answer.headers['content-type'] ? { contentType: answer.headers['content-type'] } : {}),
-    body: [answer.body],
+    body: answer.body,
   };
 }
 

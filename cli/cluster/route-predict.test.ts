@@ -48,9 +48,9 @@ function apiWith(routed: 'True' | 'Unknown'): RealtimeApi {
 function connection(api: RealtimeApi, proxied: string[]): Connection {
   const client = {
     get: async () => api,
-    raw: async (_method: string, path: string) => {
+    rawStream: async (_method: string, path: string) => {
       proxied.push(path);
-      return { status: 200, headers: {}, body: Buffer.from('via proxy') };
+      return { status: 200, headers: {}, body: [Buffer.from('via proxy')] };
     },
   };
   return { client, namespace: 'ml', env: { name: 'prod' } } as unknown as Connection;
