@@ -59,6 +59,11 @@ describe('streams through the gateway', () => {
     assert.ok(times.at(-1)! - times[0] >= 350, `the last came ${times.at(-1)! - times[0]} ms after the first`);
   });
 
+  test("a pause longer than the replica connections' idle timeout (3 s) does not cut a stream", async () => {
+    const read = await readStream(port, '/chat/chunks?n=2&pause=3500');
+    assert.equal(read.chunks.join(''), 'data: 0\n\ndata: 1\n\n');
+  });
+
   test('a client that reads nothing holds the replica back: the gateway keeps no more than its sockets', async () => {
     const client = await stalledClient(port, '/chat/flood');
     try {
