@@ -104,4 +104,29 @@ describe('examples', { concurrency: false }, () => {
       await s.stop();
     }
   });
+
+  test('token-streamer: tokens arrive one by one as text, as SSE events, as NDJSON lines', async () => {
+    const s = await serve(example('token-streamer'));
+    try {
+      const r = await postJson(s.url, sample('token-streamer'));
+      assert.equal(r.headers.get('content-type'), 'text/plain; charset=utf-8');
+      const arrivals: number[] = [];
+      let text = '';
+      const decoder = new TextDecoder();
+      for await (const chunk of r.body!) {
+        arrivals.push(performance.now());
+        text += decoder.decode(chunk as Uint8Array);
+      }
+      assert.equal(text, 'and so the model kept writing, one token ');
+      assert.ok(arrivals.length >= 4 && arrivals.at(-1)! - arrivals[0] >= 200, 'streamed, not buffered');
+      const events = { prompt: 'hi', max_tokens: 2, events: true };
+      const sse = await postJson(s.url, events, { accept: 'text/event-stream' });
+      assert.equal(await sse.text(), 'data: {"index":0,"token":"and"}\n\ndata: {"index":1,"token":"so"}\n\n');
+      const nd = await postJson(s.url, events);
+      assert.equal(nd.headers.get('content-type'), 'application/x-ndjson');
+      assert.equal(await nd.text(), '{"index":0,"token":"and"}\n{"index":1,"token":"so"}\n');
+    } finally {
+      await s.stop();
+    }
+  });
 });

@@ -39,6 +39,12 @@ export function writeStream(res: http.ServerResponse, result: PredictResult, opt
   res.writeHead(result.status, headers);
   let first = true;
   let ended = false;
+  let corked = false;
+  const uncork = (): void => {
+    if (!corked) return;
+    corked = false;
+    res.uncork();
+  };
   /** Bytes written while the socket was full: credited back on 'drain'. */
   let owed = 0;
   const drained = (): void => {
@@ -60,6 +66,12 @@ export function writeStream(res: http.ServerResponse, result: PredictResult, opt
         first = false;
         options.onFirstByte();
       }
+      // The chunks that arrived together (one read from the worker) leave in one write.
+      if (!corked) {
+        corked = true;
+        res.cork();
+        process.nextTick(uncork);
+      }
       if (res.write(data)) {
         stream.credit(data.length + owed);
         owed = 0;
@@ -71,6 +83,7 @@ export function writeStream(res: http.ServerResponse, result: PredictResult, opt
       if (ended) return;
       ended = true;
       res.off('drain', drained);
+      uncork(); // end() on a corked response loses what was written since the cork
       options.onEnd(error, false);
       if (error === undefined) {
         res.end();

@@ -19,6 +19,8 @@ export class WorkerStream implements ResultStream {
   #error: StreamError | undefined;
   #cancelled = false;
   #listeners: (() => void)[] = [];
+  /** Credit not sent yet: what one tick gathers goes as one CREDIT, not one per chunk. */
+  #owed = 0;
 
   constructor(control: StreamControl) {
     this.#control = control;
@@ -54,8 +56,16 @@ export class WorkerStream implements ResultStream {
   }
 
   credit(n: number): void {
-    if (!this.#finished && !this.#cancelled && n > 0) this.#control.credit(n);
+    if (this.#finished || this.#cancelled || n <= 0) return;
+    if (this.#owed === 0) setImmediate(this.#sendCredit);
+    this.#owed += n;
   }
+
+  readonly #sendCredit = (): void => {
+    const n = this.#owed;
+    this.#owed = 0;
+    if (!this.#finished && !this.#cancelled) this.#control.credit(n);
+  };
 
   cancel(): void {
     if (this.#finished || this.#cancelled) return;

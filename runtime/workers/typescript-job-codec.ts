@@ -14,6 +14,7 @@
 //     [u32 len, utf8] rawHeaders joined with '\0'   if flags & F_HEADERS
 //     [u32 len, utf8] HTTP method       if flags & F_METHOD  (absent: POST; a handler class only)
 //     body (bodyLen bytes)
+//   flags & F_SSE (no bytes): the client accepts text/event-stream (docs/streaming.md).
 
 import { Buffer } from 'node:buffer';
 import type { PredictJob } from './types.ts';
@@ -24,6 +25,7 @@ export const F_QUERY = 4;
 export const F_RID = 8;
 export const F_HEADERS = 16;
 export const F_METHOD = 32;
+export const F_SSE = 64;
 /** f64 id + u32 bodyLen + u8 flags */
 export const JOB_FIXED = 13;
 
@@ -37,6 +39,8 @@ export interface Job {
   headers: string;
   /** The HTTP method when it is not POST (a handler class's handleGet...). */
   method?: string;
+  /** The client accepts text/event-stream: a stream of JSON values becomes Server-Sent Events. */
+  eventStream?: boolean;
   /** The buffer of the message this job arrived in, and this job's body within it. */
   buf: Buffer;
   start: number;
@@ -118,6 +122,7 @@ function writeJob(buf: Buffer, dv: DataView, off: number, j: PredictJob, withHea
     flags |= F_METHOD;
     off = writeString(buf, dv, off, j.method);
   }
+  if (j.eventStream === true) flags |= F_SSE;
   const len = j.body.length;
   if (len > 0) buf.set(j.body, off);
   dv.setFloat64(rec, j.id, true);
@@ -193,6 +198,7 @@ export function decodeJobs(ab: ArrayBuffer, batching: boolean, queue: (Job | Job
     }
     const job: Job = { id, clientRid, ct, query, headers, buf, start: off, end: off + bodyLen };
     if (method !== undefined) job.method = method;
+    if (flags & F_SSE) job.eventStream = true;
     off += bodyLen;
     if (batching) {
       batch!.push(job);

@@ -18,11 +18,30 @@ export class RequestContext {
   #headers: Record<string, string> | undefined;
   /** The HTTP method (POST unless a handler class's handleGet, handlePut... is called). */
   readonly method: string;
+  /** Made on first use of `signal`: most predictors never look. */
+  #abort: AbortController | undefined;
+  #aborted = false;
   constructor(query: string, rawHeaders: string, method = 'POST') {
     this.#query = query;
     this.#rawHeaders = rawHeaders;
     this.method = method;
   }
+  /**
+   * Aborted when the client of a streamed answer goes away (docs/streaming.md): pass it to what
+   * the stream awaits (fetch, timers/promises' setTimeout) or check `aborted` between items.
+   */
+  get signal(): AbortSignal {
+    this.#abort ??= new AbortController();
+    if (this.#aborted && !this.#abort.signal.aborted) this.#abort.abort(new Error('the client went away'));
+    return this.#abort.signal;
+  }
+
+  /** The thread's stream runner: the client of this request's stream went away. */
+  static abort(ctx: RequestContext): void {
+    ctx.#aborted = true;
+    ctx.#abort?.abort(new Error('the client went away'));
+  }
+
   /** Query string parameters; the last value wins when a name repeats. */
   get queryParams(): Record<string, string> {
     if (this.#queryParams === undefined) {

@@ -10,6 +10,7 @@ import { requestScope, syncScope, writeLog } from './typescript-thread-console.t
 import { describe, stackText } from './typescript-thread-errors.ts';
 import { BadRequest, decode, RequestContext } from './typescript-thread-payload.ts';
 import { PREDICT_FAILED, answer, failed, isResponse } from './typescript-thread-answer.ts';
+import { answerResponseStreaming, runStream, streamSource } from './typescript-thread-stream.ts';
 
 export interface Predictor {
   predict(payload: unknown, ctx: unknown): unknown;
@@ -122,7 +123,12 @@ function predictJob(job: Job, payload: unknown): Promise<void> | undefined {
 }
 
 function finishJob(job: Job, value: unknown, payload: unknown, ctx: RequestContext): Promise<void> | undefined {
-  const p = answer(job, value);
+  // A stream holds its slot (the unit) until it ended; postPredict runs after that.
+  const source = streamSource(value);
+  const p =
+    source !== undefined
+      ? runStream(job, source, ctx)
+      : (answerResponseStreaming(job, value, ctx) ?? answer(job, value));
   if (!hasPostPredict) return p;
   if (p === undefined) {
     postQueue.push(value, payload, ctx, job);
@@ -197,6 +203,14 @@ function finishBatch(
     const text =
       `with server_side_batching, predict must return an array with one result per ` +
       `payload: it got ${jobs.length} payload${jobs.length === 1 ? '' : 's'} and returned ${got}`;
+    writeLog('error', text, jobs);
+    for (const j of jobs) pushError(j.id, 500, text);
+    return undefined;
+  }
+  if (value.some((v) => streamSource(v) !== undefined)) {
+    const text =
+      'predict returned a stream (an async iterable) for an item of a batch: streaming is not supported ' +
+      'with server_side_batching (docs/streaming.md)';
     writeLog('error', text, jobs);
     for (const j of jobs) pushError(j.id, 500, text);
     return undefined;

@@ -41,6 +41,7 @@ import {
   usePredictor,
   type Predictor,
 } from './typescript-thread-predict.ts';
+import { onStreamMessage, startStreams } from './typescript-thread-stream.ts';
 import { HANDLER_METHODS, handlerMethods, load, mayReadSecondArgument } from './typescript-thread-load.ts';
 
 // The channel's constants and the header check, importable from here as before the split.
@@ -128,8 +129,10 @@ async function main(): Promise<void> {
   captureConsole();
   const port = parentPort!;
   startResultWriter(port, runPostPredicts);
+  startStreams(port);
   port.on('message', (msg: unknown) => {
     if (msg instanceof ArrayBuffer) onJobs(msg);
+    else if (onStreamMessage(msg as { type?: string })) return;
     else if ((msg as { type?: string }).type === 'shutdown') {
       shuttingDown = true;
       maybeExit();

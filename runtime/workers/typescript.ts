@@ -14,12 +14,14 @@ import {
   InitError,
   type PredictJob,
   type PredictorWorker,
+  type PredictResult,
   type WorkerExit,
   type WorkerOptions,
 } from './types.ts';
 import { encodeJobs } from './typescript-job-codec.ts';
 import { deliverResults } from './typescript-result-codec.ts';
 import type { ThreadConfig } from './typescript-thread.ts';
+import { WorkerStream } from '../streaming/worker-stream.ts';
 
 const THREAD_ENTRY = new URL('./typescript-thread.ts', import.meta.url);
 const EXITED_BODY = Buffer.from(JSON.stringify({ error: 'worker exited' }));
@@ -36,7 +38,15 @@ export interface TypeScriptWorkerExtras {
 }
 
 type ControlMessage =
-  { type: 'ready'; headers: boolean; verbs?: string[] } | { type: 'init-error'; message: string; stack: string };
+  | { type: 'ready'; headers: boolean; verbs?: string[] }
+  | { type: 'init-error'; message: string; stack: string }
+  | StreamMessage;
+
+/** A streamed answer's progress (runtime/workers/typescript-thread-stream.ts). */
+type StreamMessage =
+  | { type: 'stream'; op: 'start'; id: number; status: number; kind: BodyKind; headers?: [string, string][] }
+  | { type: 'stream'; op: 'chunk'; id: number; data: ArrayBuffer }
+  | { type: 'stream'; op: 'end'; id: number; error?: string };
 
 export class TypeScriptWorker implements PredictorWorker {
   readonly index: number;
@@ -46,6 +56,8 @@ export class TypeScriptWorker implements PredictorWorker {
   #pid: number | undefined;
   /** Sent and not yet answered, by id (includes the jobs still in #outbox). */
   readonly #jobs = new JobTable();
+  /** Streamed answers in progress (started, not ended), by job id. */
+  readonly #streams = new Map<number, WorkerStream>();
   /** Jobs (or, with batching, batches) waiting for this tick's postMessage. */
   #outbox: (PredictJob | PredictJob[])[] = [];
   #flushScheduled = false;
@@ -76,7 +88,7 @@ export class TypeScriptWorker implements PredictorWorker {
   }
 
   get inFlight(): number {
-    return this.#jobs.size;
+    return this.#jobs.size + this.#streams.size;
   }
 
   get accepting(): boolean {
@@ -200,7 +212,7 @@ export class TypeScriptWorker implements PredictorWorker {
       });
     if (this.#ready) {
       this.#flush();
-      if (this.#jobs.size > 0) {
+      if (this.inFlight > 0) {
         const drained = new Promise<void>((resolve) => {
           this.#drained = resolve;
         });
@@ -240,7 +252,7 @@ export class TypeScriptWorker implements PredictorWorker {
 
   #onResults(ab: ArrayBuffer): void {
     const thrown = deliverResults(ab, this.#jobs);
-    if (this.#drained !== undefined && this.#jobs.size === 0) this.#drained();
+    if (this.#drained !== undefined && this.inFlight === 0) this.#drained();
     if (thrown !== undefined) {
       queueMicrotask(() => {
         throw thrown;
@@ -249,7 +261,9 @@ export class TypeScriptWorker implements PredictorWorker {
   }
 
   #onControl(msg: ControlMessage): void {
-    if (msg.type === 'ready') {
+    if (msg.type === 'stream') {
+      this.#onStream(msg);
+    } else if (msg.type === 'ready') {
       this.#ready = true;
       this.#sendHeaders = msg.headers;
       if (msg.verbs !== undefined) this.#verbs = new Set(msg.verbs);
@@ -264,9 +278,41 @@ export class TypeScriptWorker implements PredictorWorker {
     }
   }
 
+  #onStream(msg: StreamMessage): void {
+    const id = msg.id;
+    if (msg.op === 'chunk') {
+      this.#streams.get(id)?.push(Buffer.from(msg.data));
+      return;
+    }
+    if (msg.op === 'end') {
+      const stream = this.#streams.get(id);
+      if (stream === undefined) return;
+      this.#streams.delete(id);
+      stream.finish(msg.error === undefined ? undefined : { error: msg.error });
+      if (this.#drained !== undefined && this.inFlight === 0) this.#drained();
+      return;
+    }
+    const worker = this.#worker!;
+    const stream = new WorkerStream({
+      credit: (n) => worker.postMessage({ type: 'stream-credit', id, n }),
+      cancel: () => worker.postMessage({ type: 'stream-cancel', id }),
+    });
+    this.#streams.set(id, stream);
+    const job = this.#jobs.take(id);
+    if (job === undefined) return stream.cancel();
+    const result: PredictResult = { status: msg.status, kind: msg.kind, body: Buffer.alloc(0), stream };
+    if (msg.headers !== undefined) result.headers = msg.headers;
+    job.done(result);
+  }
+
   #onExit(code: number): void {
     this.#exited = true;
     this.#outbox = [];
+    if (this.#streams.size > 0) {
+      const streams = [...this.#streams.values()];
+      this.#streams.clear();
+      for (const stream of streams) stream.finish({ error: `worker exited (code ${code})` });
+    }
     const jobs = this.#jobs.takeAll();
     for (const job of jobs) {
       try {
