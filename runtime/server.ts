@@ -12,7 +12,7 @@ import type { RuntimeMetrics } from './metrics.ts';
 import { OpenExchanges, type Exchange } from './exchanges.ts';
 import { AccessLog } from './access-log.ts';
 import { BodyKind, type PredictJob, type PredictResult } from './workers/types.ts';
-import { writeStream } from './streaming/http-stream.ts';
+import { acceptsEventStream, answerStream } from './streaming/http-stream.ts';
 import type { KeyRing } from '../operator/auth/keys.ts';
 import { admit, withoutAuthorization, type AuthMetrics } from '../operator/auth/gate.ts';
 
@@ -318,31 +318,14 @@ export class RuntimeServer {
   private respondStream(exchange: Exchange, job: PredictJob, result: PredictResult, started: number): void {
     if (!exchange.open || exchange.res.destroyed) return result.stream!.cancel();
     exchange.streaming = true;
-    const headers: string[] = [];
-    if (job.clientRequestId !== undefined) headers.push('X-Request-ID', job.clientRequestId);
-    if (this.draining) headers.push('Connection', 'close');
-    const metrics = this.options.metrics;
-    writeStream(exchange.res, result, {
-      headers,
-      onFirstByte: () => metrics.observeFirstByte((performance.now() - started) / 1000),
-      onEnd: (error, clientGone) => {
-        const seconds = (performance.now() - started) / 1000;
-        metrics.observeStream(seconds);
-        metrics.observeRequest(result.status, seconds);
-        if (error !== undefined && this.options.logger.enabled('info')) {
-          this.options.logger.info(
-            clientGone
-              ? 'client closed the connection during a stream; the stream was cancelled'
-              : `stream failed: ${error.error}`,
-            { request_id: job.clientRequestId ?? String(job.id) },
-          );
-        }
-        if (this.accessLog.enabled) {
-          const ms = Math.round(seconds * 1e6) / 1000;
-          this.accessLog.answered(result.status, job.clientRequestId ?? job.id, ms, job.method, exchange.apiKey);
-        }
-        this.release(exchange);
-      },
+    const { metrics, logger } = this.options;
+    answerStream(exchange, job, result, {
+      started,
+      draining: this.draining,
+      metrics,
+      logger,
+      accessLog: this.accessLog,
+      release: () => this.release(exchange),
     });
   }
 
@@ -413,11 +396,6 @@ function asSmallText(result: PredictResult): Buffer | string {
     return body;
   }
   return body.toString('utf8');
-}
-
-/** Whether an Accept header value lists text/event-stream (a stream of JSON values then becomes SSE). */
-function acceptsEventStream(accept: string): boolean {
-  return accept.toLowerCase().includes('text/event-stream');
 }
 
 /** The Allow header of a Handler's routes: its methods, and GET and HEAD always (the summary). */

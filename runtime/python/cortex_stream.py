@@ -23,6 +23,7 @@ import inspect
 import json
 import os
 import threading
+import time
 import traceback
 from struct import Struct
 
@@ -94,8 +95,9 @@ def stop_all(timeout):
         streams = list(_streams.values())
     for s in streams:
         s.cancel()
+    deadline = time.monotonic() + timeout
     for s in streams:
-        s.done.wait(timeout)
+        s.done.wait(max(0, deadline - time.monotonic()))
 
 
 _event_loop = None
@@ -303,7 +305,10 @@ class Stream:
             await _aclose(gen)
             self.failed(e)
         finally:
-            self.finished()
+            if self.after is None:
+                self.finished()
+            else:  # post_predict or a callback is sync code: not on the loop the other streams share
+                await asyncio.to_thread(self.finished)
 
 
 class _WithoutBody:

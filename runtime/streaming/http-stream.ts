@@ -4,7 +4,63 @@
 // one window per stream; the client going away cancels the producer; a failure after the
 // first byte ends the body with an error event (SSE, NDJSON) or aborts it (text, bytes).
 import type http from 'node:http';
-import { BodyKind, type PredictResult, type StreamError } from '../workers/types.ts';
+import { performance } from 'node:perf_hooks';
+import type { JsonLogger } from '../../operator/util/log.ts';
+import type { AccessLog } from '../access-log.ts';
+import type { Exchange } from '../exchanges.ts';
+import type { RuntimeMetrics } from '../metrics.ts';
+import { BodyKind, type PredictJob, type PredictResult, type StreamError } from '../workers/types.ts';
+
+/** Whether an Accept header value lists text/event-stream (a stream of JSON values then becomes SSE). */
+export function acceptsEventStream(accept: string): boolean {
+  return accept.toLowerCase().includes('text/event-stream');
+}
+
+export interface StreamAnswerContext {
+  /** performance.now() when the request was read. */
+  started: number;
+  draining: boolean;
+  metrics: RuntimeMetrics;
+  logger: JsonLogger;
+  accessLog: AccessLog;
+  /** The exchange is over (the front's in-flight bookkeeping). */
+  release(): void;
+}
+
+/** The front's answer with a stream: headers, metrics, the access log line and a log line when it failed. */
+export function answerStream(
+  exchange: Exchange,
+  job: PredictJob,
+  result: PredictResult,
+  ctx: StreamAnswerContext,
+): void {
+  const { started, metrics, logger, accessLog } = ctx;
+  const headers: string[] = [];
+  if (job.clientRequestId !== undefined) headers.push('X-Request-ID', job.clientRequestId);
+  if (ctx.draining) headers.push('Connection', 'close');
+  writeStream(exchange.res, result, {
+    headers,
+    onFirstByte: () => metrics.observeFirstByte((performance.now() - started) / 1000),
+    onEnd: (error, clientGone) => {
+      const seconds = (performance.now() - started) / 1000;
+      metrics.observeStream(seconds);
+      metrics.observeRequest(result.status, seconds);
+      if (error !== undefined && logger.enabled('info')) {
+        logger.info(
+          clientGone
+            ? 'client closed the connection during a stream; the stream was cancelled'
+            : `stream failed: ${error.error}`,
+          { request_id: job.clientRequestId ?? String(job.id) },
+        );
+      }
+      if (accessLog.enabled) {
+        const ms = Math.round(seconds * 1e6) / 1000;
+        accessLog.answered(result.status, job.clientRequestId ?? job.id, ms, job.method, exchange.apiKey);
+      }
+      ctx.release();
+    },
+  });
+}
 
 export const streamContentTypes: Record<number, string> = {
   [BodyKind.Json]: 'application/x-ndjson',
@@ -39,12 +95,7 @@ export function writeStream(res: http.ServerResponse, result: PredictResult, opt
   res.writeHead(result.status, headers);
   let first = true;
   let ended = false;
-  let corked = false;
-  const uncork = (): void => {
-    if (!corked) return;
-    corked = false;
-    res.uncork();
-  };
+
   /** Bytes written while the socket was full: credited back on 'drain'. */
   let owed = 0;
   const drained = (): void => {
@@ -66,12 +117,7 @@ export function writeStream(res: http.ServerResponse, result: PredictResult, opt
         first = false;
         options.onFirstByte();
       }
-      // The chunks that arrived together (one read from the worker) leave in one write.
-      if (!corked) {
-        corked = true;
-        res.cork();
-        process.nextTick(uncork);
-      }
+
       if (res.write(data)) {
         stream.credit(data.length + owed);
         owed = 0;
@@ -83,7 +129,6 @@ export function writeStream(res: http.ServerResponse, result: PredictResult, opt
       if (ended) return;
       ended = true;
       res.off('drain', drained);
-      uncork(); // end() on a corked response loses what was written since the cork
       options.onEnd(error, false);
       if (error === undefined) {
         res.end();

@@ -87,6 +87,7 @@ test('a StreamingResponse-like object: its status and headers (not content-lengt
   assert.equal(result.kind, BodyKind.Custom);
   assert.deepEqual(result.headers, [['content-type', 'text/x-parts']]);
   assert.equal((await collect(result)).body, 'part one;part two');
+  assert.equal(await waitForFile(join(TMP, 'stream-get-callback')), 'after the async stream');
 });
 
 test('post_predict runs once the stream ended, with the generator as its response', async () => {
