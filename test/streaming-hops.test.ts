@@ -102,6 +102,29 @@ describe('streams from a generator predictor through the local gateway', { concu
     assert.ok(lines[3].at - lines[0].at >= 800, `printed over ${lines[3].at - lines[0].at} ms, not at once`);
   });
 
+  test('cortex predict | head: predict exits quietly and the generator stops', async () => {
+    const marker = path.join(scratch, 'head');
+    const body = JSON.stringify({ mode: 'endless', marker });
+    // bash: the exit status of predict itself, and its stderr, after head took 3 KiB and left
+    const script =
+      `printf '%s' '${body}' | "$0" "$1" predict tokens - 2>"$2" | head -c 3072 >/dev/null; ` + 'echo ${PIPESTATUS[1]}';
+    const child = spawn('bash', ['-c', script, process.execPath, cortexBin, marker + '.stderr'], {
+      env: { ...process.env, ...local.env, NODE_TEST_CONTEXT: undefined },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let status = '';
+    child.stdout.on('data', (c: Buffer) => (status += c.toString()));
+    await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(status.trim(), '0', `cortex predict exited ${status.trim()}`);
+    assert.equal(readFileSync(marker + '.stderr', 'utf8'), '', 'no error, no stack trace');
+    const stopped = await waitFor(
+      'the generator to stop',
+      () => (existsSync(marker) ? readFileSync(marker, 'utf8') : undefined),
+      15_000,
+    );
+    assert.match(stopped, /^GeneratorExit after \d+$/);
+  });
+
   test('a client reading a byte a second holds the generator back, memory stays flat; leaving stops it', async (t) => {
     const marker = path.join(scratch, 'endless');
     const count = () => (existsSync(marker + '.count') ? Number(readFileSync(marker + '.count', 'utf8')) : 0);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -164,4 +165,28 @@ test('an answer cut in the middle: what arrived is printed, then an error naming
     stdout: '{"token":"a"}\n',
     stderr: 'error: the answer of http://localhost:8888/iris was cut after 14 bytes: other side closed\n',
   });
+});
+
+test('stdout closed by its reader (| head -1): printing stops quietly and the answer is cancelled', async () => {
+  let cancelled = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull: (controller) => controller.enqueue(new TextEncoder().encode('{"token":"a"}\n')), // endless
+    cancel: () => void (cancelled = true),
+  });
+  const f = local(() => Promise.resolve(new Response(stream, { headers: { 'content-type': 'application/x-ndjson' } })));
+  // a pipe whose reader left: the first write is taken, then EPIPE, as process.stdout reports it
+  const events = new EventEmitter();
+  let writes = 0;
+  Object.assign(f.io.stdout, {
+    on: events.on.bind(events),
+    off: events.off.bind(events),
+    write: () => {
+      if (++writes === 1)
+        setImmediate(() => events.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })));
+      return false;
+    },
+  });
+  assert.deepEqual(await cortex(f, 'predict', 'iris', sample), { code: 0, stdout: '', stderr: '' });
+  assert.ok(cancelled, 'the answer was cancelled: its connection closes and the API stops the generator');
+  assert.equal(writes, 1, 'nothing more was written');
 });

@@ -86,11 +86,40 @@ export async function runPredict(options: PredictOptions, f: Factory): Promise<v
 /** Text answers: JSON, text/*, and what the runtime sends for a str or dict (Cortex printed them as lines). */
 const TEXT_TYPE = /^(?:text\/|application\/(?:[\w.+-]+\+)?json\b)/i;
 
-/** Writes `chunk`, waiting for a process stream to drain when it is full (a slow pipe slows the reading). */
-async function write(sink: IOStreams['stdout'], chunk: Uint8Array): Promise<void> {
-  if (sink.write(chunk) !== false) return;
-  const stream = sink as Partial<NodeJS.WritableStream>;
-  if (typeof stream.once === 'function') await new Promise((resolve) => stream.once!('drain', resolve));
+/**
+ * stdout as print() writes to it: a full pipe is waited for (a slow reader slows the reading), and
+ * a closed one (`cortex predict API | head -1`: EPIPE) ends the printing quietly instead of
+ * throwing from an unhandled 'error' event.
+ */
+class Out {
+  closed = false;
+  private readonly sink: IOStreams['stdout'];
+  private readonly events: Partial<NodeJS.WritableStream>;
+  private wake: (() => void) | undefined;
+  private readonly onError = () => {
+    this.closed = true;
+    this.wake?.();
+  };
+  private readonly onDrain = () => this.wake?.();
+
+  constructor(sink: IOStreams['stdout']) {
+    this.sink = sink;
+    this.events = sink as Partial<NodeJS.WritableStream>;
+    this.events.on?.('error', this.onError);
+    this.events.on?.('drain', this.onDrain);
+  }
+
+  async write(chunk: Uint8Array | string): Promise<void> {
+    if (this.closed || this.sink.write(chunk) !== false || this.events.on === undefined) return;
+    await new Promise<void>((resolve) => (this.wake = resolve));
+    this.wake = undefined;
+  }
+
+  release(): void {
+    this.events.off?.('drain', this.onDrain);
+    // a write that failed after this still reports its EPIPE here, not as an uncaught error
+    if (!this.closed) this.events.off?.('error', this.onError);
+  }
 }
 
 async function print(
@@ -102,12 +131,15 @@ async function print(
   contentType: string | undefined,
   where: string,
 ): Promise<void> {
+  const out = new Out(io.stdout);
   let last: number | undefined;
   let bytes = 0;
   try {
     for await (const chunk of answer) {
       if (chunk.length === 0) continue;
-      await write(io.stdout, chunk);
+      await out.write(chunk);
+      // nobody reads any more: leaving the loop cancels the answer, which closes the connection
+      if (out.closed) return;
       last = chunk.at(-1);
       bytes += chunk.length;
     }
@@ -118,7 +150,8 @@ async function print(
     // A text answer ends with a newline, as Cortex's CLI printed it (a file or a script's log gets
     // whole lines); other answers (an image, a model file) stay byte for byte unless on a terminal.
     const text = contentType !== undefined && TEXT_TYPE.test(contentType);
-    if ((text || isTty(io.stdout)) && last !== undefined && last !== 0x0a) io.stdout.write('\n');
+    if (!out.closed && (text || isTty(io.stdout)) && last !== undefined && last !== 0x0a) await out.write('\n');
+    out.release();
   }
   if (status < 200 || status >= 300) throw new CliError(`${name} answered ${status} ${statusText}`, ExitCode.Failed);
 }
