@@ -114,6 +114,23 @@ def _loop():
         return _event_loop
 
 
+_loop_out = []  # frames the async streams wrote during this loop iteration
+
+
+def _loop_write(data):
+    """On the loop thread: queues a frame; the first of an iteration schedules the flush."""
+    if not _loop_out:
+        _event_loop.call_soon(_loop_flush)
+    _loop_out.append(data)
+
+
+def _loop_flush():
+    if _loop_out:
+        data = b"".join(_loop_out)
+        _loop_out.clear()
+        write_out(data)
+
+
 class Stream:
     def __init__(self, id_, result, sse, rid, after):
         self.id, self.rid, self.sse, self.after = id_, rid, sse, after
@@ -127,6 +144,7 @@ class Stream:
         self.is_async = hasattr(source, "__anext__")
         self.cond = threading.Condition()
         self.unacked, self.cancelled = 0, False
+        self.waiting = False  # the producer waits for credit: only then does CREDIT wake it
         self.started = False
         self.kind = CUSTOM if self.custom else None
         self.done = threading.Event()
@@ -137,8 +155,10 @@ class Stream:
     def credit(self, n):
         with self.cond:
             self.unacked -= n
-            self.cond.notify()
-        if self.wake is not None:
+            waiting = self.waiting
+            if waiting:
+                self.cond.notify()
+        if waiting and self.wake is not None:  # a wake-up of the shared loop costs a syscall: only when needed
             self.loop.call_soon_threadsafe(self.wake.set)
 
     def cancel(self):
@@ -188,7 +208,14 @@ class Stream:
             frame = self.start_frame() + frame
         with self.cond:
             self.unacked += len(data)
-        write_out(frame)
+        self.write(frame)
+
+    def write(self, data):
+        """Frames of an async stream go out once per loop iteration, together with the other streams'."""
+        if self.is_async:
+            _loop_write(data)
+        else:
+            write_out(data)
 
     def window_full(self):
         return self.unacked >= WINDOW and not self.cancelled
@@ -205,7 +232,7 @@ class Stream:
         if not self.started:
             out = []
             respond(out, self.id, status, JSON, b"", error_body(msg))
-            write_out(b"".join(out))
+            self.write(b"".join(out))
             return True
         self.end(msg)
         return False
@@ -219,7 +246,7 @@ class Stream:
         else:
             head = b""
         payload = b"" if error is None else json.dumps({"error": error}).encode()
-        write_out(head + END.pack(6 + len(payload), STREAM_END, self.id, 0 if error else 1) + payload)
+        self.write(head + END.pack(6 + len(payload), STREAM_END, self.id, 0 if error else 1) + payload)
 
     def finished(self):
         with _streams_lock:
@@ -242,7 +269,9 @@ class Stream:
             while True:
                 with self.cond:
                     while self.window_full():
+                        self.waiting = True
                         self.cond.wait()
+                    self.waiting = False
                     if self.cancelled:
                         raise Cancelled
                 try:
@@ -283,13 +312,13 @@ class Stream:
                 raise Cancelled
             while True:
                 while True:
-                    self.wake.clear()
                     with self.cond:
-                        full = self.window_full()
                         if self.cancelled:
                             raise Cancelled
-                    if not full:
-                        break
+                        self.waiting = self.unacked >= WINDOW
+                        if not self.waiting:
+                            break
+                        self.wake.clear()
                     await self.wake.wait()
                 try:
                     item = await gen.__anext__()
@@ -305,6 +334,7 @@ class Stream:
             await _aclose(gen)
             self.failed(e)
         finally:
+            _loop_flush()  # this stream's last frames, before it counts as done
             if self.after is None:
                 self.finished()
             else:  # post_predict or a callback is sync code: not on the loop the other streams share

@@ -4,6 +4,14 @@
 // worker threads (messages) each give it their own way of sending those.
 import type { ResultStream, StreamError, StreamSink } from '../workers/types.ts';
 
+/**
+ * Credit goes back to the producer once this much has gathered. It must stay well under the
+ * producer's window (64 KiB, runtime/PROTOCOL.md): a producer waits only with a full window
+ * un-credited, and then at least this much is owed, so a CREDIT is always on its way. A stream of
+ * small chunks (tokens) thus costs no CREDIT frames at all.
+ */
+export const CREDIT_BATCH = 16 * 1024;
+
 /** How the consumer's answers reach the producer. */
 export interface StreamControl {
   credit(n: number): void;
@@ -19,7 +27,7 @@ export class WorkerStream implements ResultStream {
   #error: StreamError | undefined;
   #cancelled = false;
   #listeners: (() => void)[] = [];
-  /** Credit not sent yet: what one tick gathers goes as one CREDIT, not one per chunk. */
+  /** Credit not sent yet: it goes back in CREDIT_BATCH steps, not one CREDIT per chunk. */
   #owed = 0;
 
   constructor(control: StreamControl) {
@@ -57,15 +65,11 @@ export class WorkerStream implements ResultStream {
 
   credit(n: number): void {
     if (this.#finished || this.#cancelled || n <= 0) return;
-    if (this.#owed === 0) setImmediate(this.#sendCredit);
     this.#owed += n;
-  }
-
-  readonly #sendCredit = (): void => {
-    const n = this.#owed;
+    if (this.#owed < CREDIT_BATCH) return;
+    this.#control.credit(this.#owed);
     this.#owed = 0;
-    if (!this.#finished && !this.#cancelled) this.#control.credit(n);
-  };
+  }
 
   cancel(): void {
     if (this.#finished || this.#cancelled) return;

@@ -4,7 +4,8 @@
 // (runtime/python/cortex_stream.py): strings are text, bytes are bytes, anything else a JSON
 // value, as a Server-Sent Event when the client accepts text/event-stream, else one NDJSON line.
 //
-// Messages (plain objects, the chunk's bytes transferred), thread → front:
+// Messages (plain objects, the chunk's bytes transferred; those of one tick travel together as
+// { type: 'streams', messages: [...] }), thread → front:
 //   { type: 'stream', op: 'start', id, status, kind, headers }  before the first chunk
 //   { type: 'stream', op: 'chunk', id, data: ArrayBuffer }
 //   { type: 'stream', op: 'end', id, error?: string }          exactly once, last
@@ -28,6 +29,23 @@ const encoder = new TextEncoder();
 
 let port: MessagePort | null = null;
 const streams = new Map<number, ThreadStream>();
+/** This tick's stream messages (and the chunks' buffers to transfer): posted as one message. */
+let outbox: object[] = [];
+let transfers: ArrayBuffer[] = [];
+
+function post(msg: object, transfer?: ArrayBuffer): void {
+  if (outbox.length === 0) setImmediate(flushOutbox);
+  outbox.push(msg);
+  if (transfer !== undefined) transfers.push(transfer);
+}
+
+function flushOutbox(): void {
+  const messages = outbox;
+  const buffers = transfers;
+  outbox = [];
+  transfers = [];
+  port!.postMessage({ type: 'streams', messages }, buffers);
+}
 
 export function startStreams(to: MessagePort): void {
   port = to;
@@ -41,9 +59,9 @@ export function onStreamMessage(msg: { type?: string; id?: number; n?: number })
   return true;
 }
 
-/** Streams still running (the thread's exit check waits for them). */
-export function openStreams(): number {
-  return streams.size;
+/** Stream messages not posted yet (the thread's exit check waits for them). */
+export function streamMessagesPending(): boolean {
+  return outbox.length > 0;
 }
 
 type Source = AsyncIterator<unknown> | Iterator<unknown>;
@@ -237,7 +255,7 @@ class ThreadStream {
     if (!this.#started) {
       this.#started = true;
       const custom = this.#custom;
-      port!.postMessage({
+      post({
         type: 'stream',
         op: 'start',
         id,
@@ -250,7 +268,7 @@ class ThreadStream {
     const copy = new Uint8Array(data.byteLength);
     copy.set(data);
     this.#unacked += copy.byteLength;
-    port!.postMessage({ type: 'stream', op: 'chunk', id, data: copy.buffer }, [copy.buffer]);
+    post({ type: 'stream', op: 'chunk', id, data: copy.buffer }, copy.buffer);
   }
 
   #end(error: string | undefined): void {
@@ -259,7 +277,7 @@ class ThreadStream {
       this.#started = true;
       const kind = this.#kind !== 0 ? this.#kind : this.#job.eventStream === true ? KIND_EVENT_STREAM : KIND_TEXT;
       const custom = this.#custom;
-      port!.postMessage({
+      post({
         type: 'stream',
         op: 'start',
         id,
@@ -268,7 +286,7 @@ class ThreadStream {
         headers: custom?.headers,
       });
     }
-    port!.postMessage({ type: 'stream', op: 'end', id, ...(error !== undefined ? { error } : {}) });
+    post({ type: 'stream', op: 'end', id, ...(error !== undefined ? { error } : {}) });
   }
 }
 

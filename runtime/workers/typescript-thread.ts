@@ -41,7 +41,7 @@ import {
   usePredictor,
   type Predictor,
 } from './typescript-thread-predict.ts';
-import { onStreamMessage, startStreams } from './typescript-thread-stream.ts';
+import { onStreamMessage, startStreams, streamMessagesPending } from './typescript-thread-stream.ts';
 import { HANDLER_METHODS, handlerMethods, load, mayReadSecondArgument } from './typescript-thread-load.ts';
 
 // The channel's constants and the header check, importable from here as before the split.
@@ -114,7 +114,7 @@ function onJobs(ab: ArrayBuffer): void {
 
 function maybeExit(): void {
   if (!shuttingDown || running > 0 || qHead < queue.length || postRunning > 0) return;
-  if (flushScheduled || postQueue.length > 0) {
+  if (flushScheduled || postQueue.length > 0 || streamMessagesPending()) {
     // The pending flush (and the postPredicts it starts) first.
     setImmediate(maybeExit);
     return;

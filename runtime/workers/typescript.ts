@@ -40,7 +40,7 @@ export interface TypeScriptWorkerExtras {
 type ControlMessage =
   | { type: 'ready'; headers: boolean; verbs?: string[] }
   | { type: 'init-error'; message: string; stack: string }
-  | StreamMessage;
+  | { type: 'streams'; messages: StreamMessage[] };
 
 /** A streamed answer's progress (runtime/workers/typescript-thread-stream.ts). */
 type StreamMessage =
@@ -261,8 +261,8 @@ export class TypeScriptWorker implements PredictorWorker {
   }
 
   #onControl(msg: ControlMessage): void {
-    if (msg.type === 'stream') {
-      this.#onStream(msg);
+    if (msg.type === 'streams') {
+      for (const m of msg.messages) this.#onStream(m);
     } else if (msg.type === 'ready') {
       this.#ready = true;
       this.#sendHeaders = msg.headers;
