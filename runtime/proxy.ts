@@ -3,7 +3,9 @@
 // forwards every request, any method and path, to 127.0.0.1:<pod.port>, with Cortex's limits:
 // at most pod.maxConcurrency requests are inside the container at once, pod.maxQueueLength more
 // wait here in arrival order, and any beyond get 503 at once. Bodies stream through both ways
-// (a queued request's body is not read until it is admitted: the client is held by TCP).
+// (a queued request's body is not read until it is admitted: the client is held by TCP), and
+// answers stream: a streamed answer passes chunk by chunk, a slow client slows the container
+// (pipe: backpressure), and a client that goes away closes the connection to the container.
 //
 // The admin port (never the traffic port, so that every path of the user's server stays
 // reachable) answers /healthz, /readyz (the container accepts connections) and /metrics with
@@ -208,6 +210,8 @@ export class RequestProxy {
       this.upstreamUp = true;
       if (exchange.state === 'done') return void answer.resume();
       res.writeHead(answer.statusCode ?? 502, endToEndList(answer.rawHeaders));
+      // a streamed answer's headers go at once, not with a first chunk that may come much later
+      if (answer.headers['content-length'] === undefined) res.flushHeaders();
       answer.pipe(res);
       answer.on('error', () => res.destroy());
     });

@@ -9,6 +9,10 @@
 //   the 503 of a replica that started draining. That is what makes a rolling update lose no
 //   request. Nothing else is sent twice: a replica that fails while it holds a request gets
 //   the client a 502, since its predictor may have run it.
+// - Answers stream: each chunk of a replica's answer is passed on as it comes (a streaming
+//   predictor's events reach the client as they are yielded), and a client that reads slowly
+//   slows the replica through TCP (pipe: nothing piles up here). A client that goes away closes
+//   the connection to the replica, which stops the predictor (docs/streaming-hops.md).
 // It knows nothing about processes: a RouteTable says where things are.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -369,6 +373,9 @@ export class Gateway {
             if (value !== undefined && (!hopByHop.has(name) || name === 'content-length')) out[name] = value;
           }
           res.writeHead(status, out);
+          // A streamed answer (no length): its headers go now, not with its first chunk, which a
+          // generator may yield much later. An answer with a length goes in one write as before.
+          if (out['content-length'] === undefined) res.flushHeaders();
           answer.pipe(res);
           answer.on('end', release);
           answer.on('error', () => {

@@ -1,6 +1,8 @@
 // Passes one request on to a replica and streams its answer back: method, path and query,
 // headers (less the hop-by-hop ones), the body as it arrives, then the replica's status,
-// headers and body as they arrive.
+// headers and body as they arrive: a streamed answer (a generator predictor's events) passes
+// chunk by chunk, a slow client slows the replica (pipeline: backpressure, no buffering here), and
+// a client that goes away closes the connection to the replica, which stops its predictor.
 //
 // The request body is not read until the connection to the replica is open. So when the
 // replica cannot be reached at all (refused, unreachable, no answer to the connect within
@@ -113,6 +115,8 @@ export function forward(req: IncomingMessage, res: ServerResponse, options: Forw
     });
     upstream.on('response', (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
+      // a streamed answer's headers go at once, not with a first chunk that may come much later
+      if (answer.headers['content-length'] === undefined) res.flushHeaders();
       pipeline(answer, res).then(
         () => settle('done'),
         () => settle('done'),
