@@ -10,8 +10,8 @@ import { isDeepStrictEqual } from 'node:util';
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(BENCH_DIR, '..');
 const VENV = join(BENCH_DIR, '.venv');
-const VENV_PYTHON = join(VENV, 'bin', 'python');
-const CORTEX_CLI = join(ROOT, 'cli', 'bin', 'cortex.ts');
+export const VENV_PYTHON = join(VENV, 'bin', 'python');
+export const CORTEX_CLI = join(ROOT, 'cli', 'bin', 'cortex.ts');
 
 /** The request every contender gets, and the answer every contender must give. */
 export const PAYLOAD = { features: [5.1, 3.5, 1.4, 0.2] };
@@ -30,40 +30,52 @@ export interface Contender {
   paths: string[];
   /** How long to wait for the first correct answer. */
   startTimeoutMs: number;
+  /** Whether `url` answers correctly: 'ok', else what is wrong (default: POST PAYLOAD, EXPECTED back). */
+  check?: (url: string) => Promise<string>;
 }
 
-const venvMissing = () => (existsSync(VENV_PYTHON) ? undefined : 'bench/.venv missing (setup failed?)');
+export const venvMissing = () => (existsSync(VENV_PYTHON) ? undefined : 'bench/.venv missing (setup failed?)');
 const cliMissing = () => (existsSync(CORTEX_CLI) ? undefined : 'cli/bin/cortex.ts does not exist yet');
 // `cortex serve` may answer on / or on the API's endpoint; try both.
 const cortexPaths = (name: string) => ['/', `/${name}`, '/predict'];
 
-const uvicorn = (handler: 'async' | 'sync') => (port: number) => ({
-  cmd: VENV_PYTHON,
-  args: [
-    '-m',
-    'uvicorn',
-    'fastapi_app:app',
-    '--app-dir',
-    BENCH_DIR,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--workers',
-    '1',
-    '--no-access-log',
-    '--log-level',
-    'warning',
-  ],
-  env: { BENCH_HANDLER: handler },
-});
+/** uvicorn serving `app` (module:attribute in bench/), one worker, no access log. */
+export const uvicornApp =
+  (app: string, env: Record<string, string> = {}) =>
+  (port: number) => ({
+    cmd: VENV_PYTHON,
+    args: [
+      '-m',
+      'uvicorn',
+      app,
+      '--app-dir',
+      BENCH_DIR,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--workers',
+      '1',
+      '--no-access-log',
+      '--log-level',
+      'warning',
+    ],
+    env,
+  });
+const uvicorn = (handler: 'async' | 'sync') => uvicornApp('fastapi_app:app', { BENCH_HANDLER: handler });
 
 /**
  * `cortex serve` on one API of a bench fixture. Its stdout goes to a pipe the harness drains,
  * as a container runtime's or the local supervisor's does; the access log is on unless the
  * API sets `log_level: warning`.
  */
-function cortexServe(id: string, label: string, fixture: string, api: string, startTimeoutMs: number): Contender {
+export function cortexServe(
+  id: string,
+  label: string,
+  fixture: string,
+  api: string,
+  startTimeoutMs: number,
+): Contender {
   return {
     id,
     label,
@@ -171,7 +183,7 @@ function explain(chunks: string[]): string {
   return [error ?? '', ...lines.slice(-15)].join('\n');
 }
 
-/** Starts a contender and resolves once a POST of PAYLOAD returns EXPECTED. */
+/** Starts a contender and resolves once its check passes (by default: a POST of PAYLOAD returns EXPECTED). */
 export async function startServer(c: Contender): Promise<RunningServer> {
   const port = await freePort();
   const { cmd, args, env } = c.command(port);
@@ -230,7 +242,7 @@ export async function startServer(c: Contender): Promise<RunningServer> {
     }
     for (const path of c.paths) {
       const url = `http://127.0.0.1:${port}${path}`;
-      const answer = await check(url);
+      const answer = await (c.check ?? check)(url);
       if (answer === 'ok') return { pid: child.pid!, url, stop };
       if (answer !== 'no connection') last = `${url}: ${answer}`;
     }

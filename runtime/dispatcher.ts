@@ -113,6 +113,16 @@ export class Dispatcher {
     return this.waiting;
   }
 
+  /** The workers added and not removed (WebSockets pick theirs among them: websocket/front.ts). */
+  get workers(): PredictorWorker[] {
+    return this.states.map((s) => s.worker);
+  }
+
+  /** max_replica_concurrency (also the limit on open WebSockets). */
+  get maxConcurrency(): number {
+    return this.options.maxConcurrency;
+  }
+
   get workerCount(): number {
     return this.states.length;
   }

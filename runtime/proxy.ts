@@ -3,7 +3,9 @@
 // forwards every request, any method and path, to 127.0.0.1:<pod.port>, with Cortex's limits:
 // at most pod.maxConcurrency requests are inside the container at once, pod.maxQueueLength more
 // wait here in arrival order, and any beyond get 503 at once. Bodies stream through both ways
-// (a queued request's body is not read until it is admitted: the client is held by TCP).
+// (a queued request's body is not read until it is admitted: the client is held by TCP), and
+// answers stream: a streamed answer passes chunk by chunk, a slow client slows the container
+// (pipe: backpressure), and a client that goes away closes the connection to the container.
 //
 // The admin port (never the traffic port, so that every path of the user's server stays
 // reachable) answers /healthz, /readyz (the container accepts connections) and /metrics with
@@ -19,6 +21,8 @@ import { Deque } from './deque.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import type { KeyRing } from '../operator/auth/keys.ts';
 import { admit, AuthMetrics } from '../operator/auth/gate.ts';
+import type { Duplex } from 'node:stream';
+import { responseFor, tunnel } from '../operator/util/upgrade.ts';
 
 export interface ProxyOptions {
   api: string;
@@ -71,6 +75,8 @@ export class RequestProxy {
   private readonly queue = new Deque<Exchange>();
   /** Admitted and not answered (queued or active): the autoscaling signal. */
   private readonly open = new Set<Exchange>();
+  /** Upgraded connections (WebSockets) joined to the container: in flight, apart from the request slots. */
+  private readonly sockets = new Set<Duplex>();
   private active = 0;
   private queued = 0;
   private draining = false;
@@ -83,7 +89,7 @@ export class RequestProxy {
   constructor(options: ProxyOptions) {
     this.options = options;
     this.metrics = new RuntimeMetrics(options.api, {
-      inFlight: () => this.open.size,
+      inFlight: () => this.inFlight,
       queueLength: () => this.queued,
       // a proxy has no workers: 1 while the user's container accepts connections
       workersReady: () => (this.upstreamUp ? 1 : 0),
@@ -96,10 +102,14 @@ export class RequestProxy {
       (req, res) => this.handle(req, res),
     );
     this.admin = http.createServer((req, res) => this.handleAdmin(req, res));
+    this.traffic.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.upgrade(req, socket, head),
+    );
   }
 
+  /** Requests admitted and WebSockets open. */
   get inFlight(): number {
-    return this.open.size;
+    return this.open.size + this.sockets.size;
   }
 
   get queueLength(): number {
@@ -126,7 +136,7 @@ export class RequestProxy {
     this.traffic.close();
     this.traffic.closeIdleConnections();
     const finished = await new Promise<boolean>((resolve) => {
-      if (this.open.size === 0) return resolve(true);
+      if (this.inFlight === 0) return resolve(true);
       const timer = setTimeout(() => resolve(false), graceMs);
       this.idle = () => {
         clearTimeout(timer);
@@ -138,6 +148,7 @@ export class RequestProxy {
       exchange.upstream?.destroy();
       this.answer(exchange, 503, 'this replica shut down before the request was answered; retry');
     }
+    for (const socket of this.sockets) socket.destroy(); // the container got SIGTERM too and closes its own
     this.traffic.closeAllConnections();
     this.agent.destroy();
     await new Promise<void>((resolve) => this.admin.close(() => resolve()));
@@ -199,6 +210,8 @@ export class RequestProxy {
       this.upstreamUp = true;
       if (exchange.state === 'done') return void answer.resume();
       res.writeHead(answer.statusCode ?? 502, endToEndList(answer.rawHeaders));
+      // a streamed answer's headers go at once, not with a first chunk that may come much later
+      if (answer.headers['content-length'] === undefined) res.flushHeaders();
       answer.pipe(res);
       answer.on('error', () => res.destroy());
     });
@@ -236,7 +249,35 @@ export class RequestProxy {
     }
     this.open.delete(exchange);
     this.next();
-    if (this.open.size === 0 && this.idle !== undefined) this.idle();
+    if (this.inFlight === 0 && this.idle !== undefined) this.idle();
+  }
+
+  /**
+   * A WebSocket (or any upgrade): key-checked like a request, then joined to the container byte
+   * for byte (operator/util/upgrade.ts). It counts in flight while open but holds no
+   * pod.max_concurrency slot: a long-lived socket must not starve requests.
+   */
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {});
+    const res = responseFor(req, socket);
+    if (this.draining) return json(res, 503, { error: 'this replica is shutting down; retry' });
+    const keys = this.options.auth?.keys;
+    if (keys !== undefined && !admit(keys, this.options.api, this.authMetrics!, req, res).ok) return;
+    if (head.length > 0) socket.unshift(head);
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      if (this.inFlight === 0 && this.idle !== undefined) this.idle();
+    });
+    const target = {
+      host: '127.0.0.1',
+      port: this.options.upstreamPort,
+      headers: endToEnd(req.rawHeaders, keys !== undefined),
+    };
+    void tunnel(req, res, target).then((outcome) => {
+      if (outcome !== 'unreachable') return;
+      json(res, 502, { error: `the API's container did not answer on port ${this.options.upstreamPort}` });
+    });
   }
 
   /** Admits queued requests, oldest first, while there are free slots. */

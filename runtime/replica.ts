@@ -110,7 +110,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   });
   let pool: WorkerPool | undefined;
   const metrics = new RuntimeMetrics(name, {
-    inFlight: () => dispatcher.inFlight,
+    inFlight: (): number => dispatcher.inFlight + server.websockets.count, // an open WebSocket counts as in flight
     queueLength: () => dispatcher.queueLength,
     workersReady: () => pool?.readyCount ?? 0,
   });

@@ -15,6 +15,7 @@ import { BodyKind, type PredictJob, type PredictResult } from './workers/types.t
 import { acceptsEventStream, answerStream } from './streaming/http-stream.ts';
 import type { KeyRing } from '../operator/auth/keys.ts';
 import { admit, withoutAuthorization, type AuthMetrics } from '../operator/auth/gate.ts';
+import { SocketFront } from './websocket/front.ts';
 
 export interface ServerOptions {
   api: string;
@@ -47,6 +48,8 @@ const contentTypes: Record<number, string> = {
 export class RuntimeServer {
   readonly http: http.Server;
   private readonly options: ServerOptions;
+  /** Open WebSockets (runtime/websocket/front.ts); each counts as in flight. */
+  readonly websockets: SocketFront;
   private readonly accessLog: AccessLog;
   private draining = false;
   /** Predict requests not answered yet. */
@@ -75,6 +78,18 @@ export class RuntimeServer {
       if (error.code === 'HPE_HEADER_OVERFLOW') return rawAnswer(socket, 431, 'request headers too large');
       rawAnswer(socket, 400, `malformed HTTP request: ${error.reason ?? error.message}`);
     });
+    // WebSockets (a predictor's websocket method): same auth, limits from the same options
+    this.websockets = new SocketFront({
+      api: options.api,
+      workers: () => options.dispatcher.workers,
+      maxSockets: options.dispatcher.maxConcurrency,
+      maxPayload: options.maxBodyBytes,
+      acceptTimeoutMs: options.requestTimeoutMs,
+      logger: options.logger,
+      registry: options.metrics.registry,
+      auth: options.auth,
+    });
+    this.http.on('upgrade', (req, socket, head) => this.websockets.upgrade(req, socket, head));
     // Node hands CONNECT to this event and closes the connection when nobody listens.
     this.http.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
       rawAnswer(socket, 405, 'method CONNECT not allowed', 'Allow: GET, HEAD, POST\r\n');
@@ -99,6 +114,7 @@ export class RuntimeServer {
     this.draining = true;
     this.http.close();
     this.http.closeIdleConnections();
+    const sockets = this.websockets.drain(graceMs); // closed with 1001 once the grace period is over
     const finished = await new Promise<boolean>((resolve) => {
       if (this.pending.size === 0) return resolve(true);
       const timer = setTimeout(() => resolve(false), graceMs);
@@ -108,6 +124,7 @@ export class RuntimeServer {
       };
     });
     if (!finished) await this.answerPending();
+    await sockets;
     this.http.closeAllConnections();
     return finished;
   }

@@ -84,7 +84,11 @@ export interface Prediction {
   status: number;
   statusText: string;
   contentType?: string;
-  body: Buffer;
+  /**
+   * The answer's bytes as they arrive: a stream's chunks as the API sends them (the API server's
+   * service proxy passes them on as they come, flushing every 200 ms or so).
+   */
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }
 
 /**
@@ -114,7 +118,7 @@ export async function predictThroughProxy(
     `/api/v1/namespaces/${encodeURIComponent(conn.namespace)}` +
     `/services/http:${encodeURIComponent(name)}:${SERVICE_PORT}/proxy/`;
   const answer = await talk(conn, `calling ${name}`, () =>
-    conn.client.raw(HttpMethod.POST, path, { body, headers: { 'Content-Type': contentType } }),
+    conn.client.rawStream(HttpMethod.POST, path, { body, headers: { 'Content-Type': contentType } }),
   );
   return {
     status: answer.status,
@@ -149,6 +153,6 @@ async function predictThroughRoute(
     status: response.status,
     statusText: response.statusText || (response.status < 400 ? 'OK' : 'error'),
     ...(response.headers.get('content-type') ? { contentType: response.headers.get('content-type') ?? '' } : {}),
-    body: Buffer.from(await response.arrayBuffer()),
+    body: response.body ?? [],
   };
 }

@@ -10,6 +10,12 @@ import type { Connection } from './connect.ts';
 import { predictThroughProxy } from './operations.ts';
 import { routedUrl } from './status.ts';
 
+async function text(body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<string> {
+  let out = '';
+  for await (const chunk of body) out += Buffer.from(chunk).toString();
+  return out;
+}
+
 const seen: { method?: string; url?: string; body: string; authorization?: string }[] = [];
 const gateway = createServer((req, res) => {
   let body = '';
@@ -42,9 +48,9 @@ function apiWith(routed: 'True' | 'Unknown'): RealtimeApi {
 function connection(api: RealtimeApi, proxied: string[]): Connection {
   const client = {
     get: async () => api,
-    raw: async (_method: string, path: string) => {
+    rawStream: async (_method: string, path: string) => {
       proxied.push(path);
-      return { status: 200, headers: {}, body: Buffer.from('via proxy') };
+      return { status: 200, headers: {}, body: [Buffer.from('via proxy')] };
     },
   };
   return { client, namespace: 'ml', env: { name: 'prod' } } as unknown as Connection;
@@ -59,7 +65,7 @@ test('a routed API is called at its URL outside the cluster, the body as given',
     'application/json',
   );
   assert.equal(answer.status, 200);
-  assert.equal(answer.body.toString(), '{"label":"setosa"}');
+  assert.equal(await text(answer.body), '{"label":"setosa"}');
   assert.deepEqual(seen.at(-1), { method: 'POST', url: '/iris', body: '{"x":1}' });
   assert.deepEqual(proxied, [], 'not through the API server');
 });
@@ -68,7 +74,7 @@ test('a route that does not serve yet is not used: the API server proxy is', asy
   const proxied: string[] = [];
   const before = seen.length;
   const answer = await predictThroughProxy(connection(apiWith('Unknown'), proxied), 'iris', Buffer.from('{}'), 'x');
-  assert.equal(answer.body.toString(), 'via proxy');
+  assert.equal(await text(answer.body), 'via proxy');
   assert.deepEqual(proxied, ['/api/v1/namespaces/ml/services/http:iris:80/proxy/']);
   assert.equal(seen.length, before);
   assert.equal(routedUrl(apiWith('Unknown')), undefined);

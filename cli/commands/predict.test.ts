@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -112,7 +113,7 @@ test('predict -e CLUSTER goes through the API server proxy', async () => {
     cluster: {
       predict: (name, body, contentType) => {
         calls.push([name, body.toString(), contentType]);
-        return Promise.resolve({ status: 503, statusText: 'Service Unavailable', body: Buffer.from('no endpoints') });
+        return Promise.resolve({ status: 503, statusText: 'Service Unavailable', body: [Buffer.from('no endpoints')] });
       },
     },
   });
@@ -122,4 +123,70 @@ test('predict -e CLUSTER goes through the API server proxy', async () => {
     stderr: 'error: iris answered 503 Service Unavailable\n',
   });
   assert.deepEqual(calls, [['iris', '{"sepal_length": 5.2}', 'application/json']]);
+});
+
+test('a streamed answer is printed chunk by chunk as it arrives, not when it ends', async () => {
+  // The API sends an event, then waits until it is on stdout before it sends the next: an answer
+  // buffered until its end would never get past the first (the test would time out).
+  const events = ['data: {"token":"a"}\n\n', 'data: {"token":"b"}\n\n', 'data: [DONE]\n\n'];
+  const printed: string[] = [];
+  let onPrint = () => {};
+  let sent = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (sent === events.length) return controller.close();
+      while (printed.length < sent) await new Promise<void>((resolve) => (onPrint = resolve));
+      controller.enqueue(new TextEncoder().encode(events[sent++]));
+    },
+  });
+  const f = local(() => Promise.resolve(new Response(stream, { headers: { 'content-type': 'text/event-stream' } })));
+  const write = f.io.stdout.write.bind(f.io.stdout);
+  f.io.stdout.write = (chunk) => {
+    printed.push(Buffer.from(chunk).toString());
+    onPrint();
+    return write(chunk);
+  };
+  assert.equal((await cortex(f, 'predict', 'iris', sample)).code, 0);
+  assert.deepEqual(printed, events, 'each event printed on its own, in order, and nothing added');
+});
+
+test('an answer cut in the middle: what arrived is printed, then an error naming how far it got (exit 1)', async () => {
+  let sent = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent) return controller.error(new TypeError('terminated', { cause: new Error('other side closed') }));
+      sent = true;
+      controller.enqueue(new TextEncoder().encode('{"token":"a"}\n'));
+    },
+  });
+  const f = local(() => Promise.resolve(new Response(stream, { headers: { 'content-type': 'application/x-ndjson' } })));
+  assert.deepEqual(await cortex(f, 'predict', 'iris', sample), {
+    code: 1,
+    stdout: '{"token":"a"}\n',
+    stderr: 'error: the answer of http://localhost:8888/iris was cut after 14 bytes: other side closed\n',
+  });
+});
+
+test('stdout closed by its reader (| head -1): printing stops quietly and the answer is cancelled', async () => {
+  let cancelled = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull: (controller) => controller.enqueue(new TextEncoder().encode('{"token":"a"}\n')), // endless
+    cancel: () => void (cancelled = true),
+  });
+  const f = local(() => Promise.resolve(new Response(stream, { headers: { 'content-type': 'application/x-ndjson' } })));
+  // a pipe whose reader left: the first write is taken, then EPIPE, as process.stdout reports it
+  const events = new EventEmitter();
+  let writes = 0;
+  Object.assign(f.io.stdout, {
+    on: events.on.bind(events),
+    off: events.off.bind(events),
+    write: () => {
+      if (++writes === 1)
+        setImmediate(() => events.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })));
+      return false;
+    },
+  });
+  assert.deepEqual(await cortex(f, 'predict', 'iris', sample), { code: 0, stdout: '', stderr: '' });
+  assert.ok(cancelled, 'the answer was cancelled: its connection closes and the API stops the generator');
+  assert.equal(writes, 1, 'nothing more was written');
 });

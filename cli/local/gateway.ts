@@ -9,10 +9,16 @@
 //   the 503 of a replica that started draining. That is what makes a rolling update lose no
 //   request. Nothing else is sent twice: a replica that fails while it holds a request gets
 //   the client a 502, since its predictor may have run it.
+// - Answers stream: each chunk of a replica's answer is passed on as it comes (a streaming
+//   predictor's events reach the client as they are yielded), and a client that reads slowly
+//   slows the replica through TCP (pipe: nothing piles up here). A client that goes away closes
+//   the connection to the replica, which stops the predictor (docs/streaming-hops.md).
 // It knows nothing about processes: a RouteTable says where things are.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ShadowSender, pickWeighted, type Split } from './splitter.ts';
+import { isWebSocketUpgrade, responseFor, tunnel } from '../../operator/util/upgrade.ts';
 
 export interface Backend {
   /** Unique per replica. */
@@ -89,6 +95,8 @@ export class Gateway {
   /** Replicas that just refused or reset a connection: skipped until then (ms), or until they change. */
   private readonly suspect = new Map<string, number>();
   private waiters: (() => void)[] = [];
+  /** Upgraded connections (WebSockets): Node's server no longer tracks them, close() ends them. */
+  private readonly upgraded = new Set<Duplex>();
   private listening: AddressInfo | undefined;
   /** Copies for the shadows of TrafficSplitters (cli/local/splitter.ts). */
   readonly shadows = new ShadowSender();
@@ -102,6 +110,12 @@ export class Gateway {
         if (!res.headersSent) json(res, 502, { error: `gateway: ${(error as Error).message}` });
         else res.destroy();
       });
+    });
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => {});
+      this.upgraded.add(socket);
+      socket.once('close', () => this.upgraded.delete(socket));
+      this.upgrade(req, socket, head).catch(() => socket.destroy());
     });
   }
 
@@ -127,6 +141,7 @@ export class Gateway {
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
+      for (const socket of this.upgraded) socket.destroy();
       this.shadows.close();
       for (const wake of this.waiters) wake();
     });
@@ -236,6 +251,57 @@ export class Gateway {
     }
   }
 
+  /**
+   * A WebSocket: routed, authorized and held like a request, then joined to the replica byte for
+   * byte (operator/util/upgrade.ts); the open socket counts in its replica's load until it closes.
+   */
+  private async upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const res = responseFor(req, socket);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pathname = q < 0 ? url : url.slice(0, q);
+    const matched = this.routes.match(pathname);
+    const route = matched?.split ? { ...matched, api: pickWeighted(matched.split) } : matched;
+    if (!isWebSocketUpgrade(req)) return json(res, 400, { error: 'only WebSocket upgrades are passed on' });
+    if (route === undefined) return json(res, 404, { error: `no API at ${pathname}` });
+    const auth = this.authorize?.(route.api, req, res) ?? 'open';
+    if (auth === 'refused') return;
+    const down = this.routes.down(route.api);
+    if (down !== undefined) return json(res, 503, { error: `${route.api} has no ready replica: ${down}` });
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (!hopByHop.has(name) && value !== undefined) headers[name] = value;
+    }
+    if (auth === 'allowed') delete headers.authorization;
+    headers.host = req.headers.host ?? 'localhost';
+    const target = { path: stripEndpoint(route.endpoint, pathname)! + (q < 0 ? '' : url.slice(q)), headers };
+    if (head.length > 0) socket.unshift(head);
+    const deadline = Date.now() + this.options.holdMs;
+    let gone = false;
+    socket.once('close', () => (gone = true));
+    for (let attempt = 1; attempt <= this.options.maxAttempts; attempt++) {
+      const backend = await this.pick(route.api, deadline, () => gone);
+      if (gone) return;
+      if (backend === undefined) {
+        res.setHeader('Retry-After', '1');
+        return json(res, 503, {
+          error: `${route.api} has no ready replica: ${this.routes.unavailableReason(route.api)}`,
+        });
+      }
+      this.active.set(backend.id, (this.active.get(backend.id) ?? 0) + 1);
+      const release = () => {
+        if (this.agents.has(backend.id) || this.active.has(backend.id))
+          this.active.set(backend.id, Math.max(0, (this.active.get(backend.id) ?? 1) - 1));
+      };
+      const outcome = await tunnel(req, res, { host: '127.0.0.1', port: backend.port, ...target }, release);
+      if (outcome === 'upgraded') return;
+      release();
+      if (outcome === 'answered') return;
+      this.suspect.set(backend.id, Date.now() + 1000);
+    }
+    json(res, 502, { error: `${route.api}: no replica could be reached for the upgrade; retry` });
+  }
+
   /** The least busy ready replica, waiting up to `deadline` for one. */
   private async pick(api: string, deadline: number, gone: () => boolean): Promise<Backend | undefined> {
     for (;;) {
@@ -307,6 +373,9 @@ export class Gateway {
             if (value !== undefined && (!hopByHop.has(name) || name === 'content-length')) out[name] = value;
           }
           res.writeHead(status, out);
+          // A streamed answer (no length): its headers go now, not with its first chunk, which a
+          // generator may yield much later. An answer with a length goes in one write as before.
+          if (out['content-length'] === undefined) res.flushHeaders();
           answer.pipe(res);
           answer.on('end', release);
           answer.on('error', () => {

@@ -2,7 +2,9 @@
 // copy goes to the shadow API, fire-and-forget. The copy is sent after the primary's body was
 // read and never awaited: a slow, failing or dead shadow cannot delay or fail the client. Copies
 // in flight are bounded (MAX_SHADOW_IN_FLIGHT): past it a copy is dropped and counted, so a
-// shadow that hangs cannot pile up sockets and bodies in memory.
+// shadow that hangs cannot pile up sockets and bodies in memory. A copy's answer is read and
+// dropped as it arrives (never kept), and a copy still open after SHADOW_TIMEOUT_MS is cut, even
+// one whose shadow keeps streaming: an endless stream cannot hold a place in the bound for ever.
 import http from 'node:http';
 import type { Backend } from './gateway.ts';
 
@@ -27,7 +29,7 @@ export function pickWeighted(split: Split, random = Math.random()): string {
 }
 
 export const MAX_SHADOW_IN_FLIGHT = 64;
-/** A shadow copy that has not been answered by then is abandoned. */
+/** A shadow copy whose answer has not ended by then (silent, or still streaming) is cut. */
 export const SHADOW_TIMEOUT_MS = 30_000;
 
 /** Fire-and-forget copies to shadow APIs, bounded. */
@@ -60,22 +62,25 @@ export class ShadowSender {
     }
     this.inFlight++;
     let done = false;
+    // the whole exchange, not the socket's idle time: a stream that trickles is never idle
+    const deadline = setTimeout(() => req.destroy(new Error('shadow timed out')), this.timeoutMs);
     const finish = (ok: boolean) => {
       if (done) return;
       done = true;
+      clearTimeout(deadline);
       this.inFlight--;
       if (ok) this.sent++;
       else this.failed++;
     };
     const req = http.request(
-      { host: '127.0.0.1', port: backend.port, method, path, headers, agent: this.agent, timeout: this.timeoutMs },
+      { host: '127.0.0.1', port: backend.port, method, path, headers, agent: this.agent },
       (answer) => {
         answer.resume(); // the answer is nobody's: read and dropped
         answer.on('end', () => finish(true));
         answer.on('error', () => finish(false));
+        answer.on('close', () => finish(answer.complete));
       },
     );
-    req.on('timeout', () => req.destroy(new Error('shadow timed out')));
     req.on('error', () => finish(false));
     req.end(body);
   }

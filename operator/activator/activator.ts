@@ -21,6 +21,8 @@ import type { Logger } from '../util/log.ts';
 import { RUNTIME_PORT } from '../reconcilers/deployment.ts';
 import { PROXY_PROBE_HEADER as PROBE_HEADER } from '../api/v1alpha1/pod-types.ts';
 import { forward, jsonError } from './proxy.ts';
+import { responseFor } from '../util/upgrade.ts';
+import type { Duplex } from 'node:stream';
 import { routeOf } from './route.ts';
 import type { KeyRing } from '../auth/keys.ts';
 import { AuthMetrics, admit } from '../auth/gate.ts';
@@ -106,6 +108,8 @@ export class Activator {
   private readonly next = new Map<string, number>();
   private readonly metrics;
   private readonly authMetrics: AuthMetrics;
+  /** Upgraded connections (WebSockets) being held or joined: Node's server no longer tracks them. */
+  private readonly upgraded = new Set<Duplex>();
 
   constructor(options: ActivatorOptions) {
     this.o = options;
@@ -150,6 +154,18 @@ export class Activator {
         else res.destroy();
       });
     });
+    // a WebSocket is held and woken for like a request, then joined to the replica (proxy.ts)
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => {});
+      this.upgraded.add(socket);
+      socket.once('close', () => this.upgraded.delete(socket));
+      if (head.length > 0) socket.unshift(head);
+      const res = responseFor(req, socket);
+      this.handle(req, res).catch((error: unknown) => {
+        this.o.log.error('activator: upgrade failed', { error: errorMessage(error) });
+        socket.destroy();
+      });
+    });
   }
 
   listen(port: number, host?: string): Promise<number> {
@@ -162,6 +178,7 @@ export class Activator {
   async close(): Promise<void> {
     await new Promise<void>((resolve) => (this.server.listening ? this.server.close(() => resolve()) : resolve()));
     this.server.closeAllConnections();
+    for (const socket of this.upgraded) socket.destroy();
   }
 
   /** Requests held for an API now (the scale-to-zero loop counts them as traffic). */

@@ -1,6 +1,8 @@
 // Passes one request on to a replica and streams its answer back: method, path and query,
 // headers (less the hop-by-hop ones), the body as it arrives, then the replica's status,
-// headers and body as they arrive.
+// headers and body as they arrive: a streamed answer (a generator predictor's events) passes
+// chunk by chunk, a slow client slows the replica (pipeline: backpressure, no buffering here), and
+// a client that goes away closes the connection to the replica, which stops its predictor.
 //
 // The request body is not read until the connection to the replica is open. So when the
 // replica cannot be reached at all (refused, unreachable, no answer to the connect within
@@ -9,6 +11,7 @@
 
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { isWebSocketUpgrade, tunnel } from '../util/upgrade.ts';
 
 /** RFC 9110 §7.6.1: meaningful for one connection only, never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -61,14 +64,26 @@ export function jsonError(
     .end(body);
 }
 
+function forwardedHeaders(req: IncomingMessage): OutgoingHttpHeaders {
+  const headers = endToEnd(req.headers);
+  const client = req.socket.remoteAddress;
+  if (client)
+    headers['x-forwarded-for'] = req.headers['x-forwarded-for']
+      ? `${String(req.headers['x-forwarded-for'])}, ${client}`
+      : client;
+  return headers;
+}
+
+/** A WebSocket upgrade (res on its socket: operator/util/upgrade.ts): 'done' once joined or refused. */
+async function forwardUpgrade(req: IncomingMessage, res: ServerResponse, options: ForwardOptions) {
+  const target = { ...options, headers: forwardedHeaders(req) };
+  return (await tunnel(req, res, target)) === 'unreachable' ? 'unreachable' : 'done';
+}
+
 export function forward(req: IncomingMessage, res: ServerResponse, options: ForwardOptions): Promise<ForwardResult> {
+  if (isWebSocketUpgrade(req)) return forwardUpgrade(req, res, options);
   return new Promise((resolve) => {
-    const headers = endToEnd(req.headers);
-    const client = req.socket.remoteAddress;
-    if (client)
-      headers['x-forwarded-for'] = req.headers['x-forwarded-for']
-        ? `${String(req.headers['x-forwarded-for'])}, ${client}`
-        : client;
+    const headers = forwardedHeaders(req);
     // one connection per request (agent: false): a kept-alive one the replica has closed would
     // fail after the body was sent, when it can no longer be retried
     const upstream = http.request({
@@ -100,6 +115,8 @@ export function forward(req: IncomingMessage, res: ServerResponse, options: Forw
     });
     upstream.on('response', (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
+      // a streamed answer's headers go at once, not with a first chunk that may come much later
+      if (answer.headers['content-length'] === undefined) res.flushHeaders();
       pipeline(answer, res).then(
         () => settle('done'),
         () => settle('done'),

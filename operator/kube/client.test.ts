@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import { HttpMethod, KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, KubeError, isNotFound, resourcePath, type WatchEvent } from './client.ts';
 
 interface Seen {
@@ -44,6 +44,13 @@ before(async () => {
           res.write(`${a.slice(10)}\n${b}\n`);
           setTimeout(() => res.end(), 10);
         }, 10);
+        return;
+      }
+      if (url.pathname.endsWith('/proxy/stream')) {
+        // a streaming answer through a service proxy: the second part 300 ms after the first
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: 1\n\n');
+        setTimeout(() => res.end('data: 2\n\n'), 300);
         return;
       }
       if (url.pathname.endsWith('/missing')) {
@@ -182,4 +189,19 @@ test('watch: an HTTP error (410) rejects with its code', async () => {
     .catch((e: unknown) => e);
   assert.ok(err instanceof KubeError);
   assert.equal(err.code, 410);
+});
+
+test('rawStream: the body as it arrives, each part when it comes; raw() gathers it', async () => {
+  const path = '/api/v1/namespaces/ml/services/http:chat:8888/proxy/stream';
+  const answer = await client.rawStream(HttpMethod.POST, path, { body: Buffer.from('{}') });
+  assert.equal(answer.status, 200);
+  assert.equal(answer.headers['content-type'], 'text/event-stream');
+  const parts: { text: string; at: number }[] = [];
+  for await (const chunk of answer.body) parts.push({ text: Buffer.from(chunk).toString(), at: Date.now() });
+  assert.deepEqual(
+    parts.map((p) => p.text),
+    ['data: 1\n\n', 'data: 2\n\n'],
+  );
+  assert.ok(parts[1].at - parts[0].at >= 250, 'the first part came before the second was written');
+  assert.equal((await client.raw(HttpMethod.POST, path)).body.toString(), 'data: 1\n\ndata: 2\n\n');
 });

@@ -7,6 +7,7 @@
 // apply always sends application/apply-patch+yaml, and one undici dispatcher is reused for
 // every request and watch (client-node 2.0 builds a new Agent per request otherwise).
 
+import { Readable } from 'node:stream';
 import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, type KubeConfig } from '@kubernetes/client-node';
 
 /** A Kubernetes object as plain JSON. */
@@ -165,6 +166,13 @@ export interface ApplyOptions extends RequestOptions {
   dryRun?: boolean;
 }
 
+export interface RawOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: Buffer;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
 export class KubeClient {
   readonly kc: KubeConfig;
   private readonly http = new IsomorphicFetchHttpLibrary();
@@ -315,23 +323,31 @@ export class KubeClient {
   async raw(
     method: HttpMethod,
     path: string,
-    options: {
-      query?: Record<string, string | number | boolean | undefined>;
-      body?: Buffer;
-      headers?: Record<string, string>;
-      signal?: AbortSignal;
-    } = {},
+    options: RawOptions = {},
   ): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+    const answer = await this.rawStream(method, path, options);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of answer.body) chunks.push(chunk);
+    return { ...answer, body: Buffer.concat(chunks) };
+  }
+
+  /**
+   * raw(), with the body as it arrives (`cortex predict` of a streaming API through the service
+   * proxy, which passes a stream on as it comes).
+   */
+  async rawStream(
+    method: HttpMethod,
+    path: string,
+    options: RawOptions = {},
+  ): Promise<{ status: number; headers: Record<string, string>; body: AsyncIterable<Uint8Array> }> {
     const ctx = await this.context(method, path, options.query ?? {});
     if (options.signal) ctx.setSignal(options.signal);
     for (const [k, v] of Object.entries(options.headers ?? {})) ctx.setHeaderParam(k, v);
     if (options.body !== undefined) ctx.setBody(options.body as unknown as string);
     const response = await this.http.send(ctx).toPromise();
-    return {
-      status: response.httpStatusCode,
-      headers: response.headers,
-      body: Buffer.from(await response.body.binary()),
-    };
+    // undici's web stream, which Node iterates
+    const stream = response.body.stream() as unknown as AsyncIterable<Uint8Array> | null;
+    return { status: response.httpStatusCode, headers: response.headers, body: stream ?? Readable.from([]) };
   }
 
   delete(

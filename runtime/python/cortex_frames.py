@@ -26,6 +26,11 @@ BATCH_HEAD = Struct("<BH")  # type, count
 BATCH_ITEM = Struct("<IHI")  # id, metaLen, bodyLen
 RESP = Struct("<IBIHBH")  # length, type, id, status, kind, hdrLen
 
+# WebSocket frames (layouts: cortex_ws.py). Front -> worker, then worker -> front:
+WS_OPEN, WS_MESSAGE, WS_CLOSED = 5, 6, 7
+WS_FRAMES = (WS_OPEN, WS_MESSAGE, WS_CLOSED)
+WS_SEND, WS_CLOSE, WS_ACCEPT = 8, 9, 10
+
 
 def write_all(fd, data):
     view = memoryview(data)

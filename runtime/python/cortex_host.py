@@ -40,6 +40,7 @@ from cortex_frames import (
     REQUEST,
     SHUTDOWN,
     U32,
+    WS_FRAMES,
     parse_batch,
     respond,
     send_frame,
@@ -146,6 +147,7 @@ class Host:
         self.lock = threading.Lock()  # threaded mode: pending, flushing, seq, flushed
         self.flushed_cond = threading.Condition(self.lock)
         self.pending, self.flushing, self.seq, self.flushed = [], False, 0, 0
+        self.sockets = None  # cortex_ws.Sockets when the predictor has a websocket method
 
     # --- one request: appends its response frame to `out`; returns post_predict's job or None
     def call(self, id_, meta, body, out):
@@ -344,6 +346,10 @@ class Host:
                 elif typ == SHUTDOWN:
                     running = False
                     break
+                elif typ in WS_FRAMES and self.sockets is not None:  # cortex_ws.py
+                    self.sockets.on_frame(typ, data[pos + 5 : stop])
+                    pos = stop
+                    continue
                 else:
                     raise RuntimeError(f"unknown frame type {typ}")
                 pos = stop
@@ -397,6 +403,11 @@ def main():
         if cfg.get("project_dir") and os.path.isdir(cfg["project_dir"]):
             os.chdir(cfg["project_dir"])
         predictor, params, post_params = load_predictor(cfg)
+        sockets = None
+        if getattr(predictor, "websocket", None) is not None:  # imported only then: asyncio costs a cold start
+            from cortex_ws import for_predictor
+
+            sockets = for_predictor(predictor, cfg["predictor_path"])
     except BaseException as e:
         tb = traceback.format_exc().rstrip()
         message = str(e) if isinstance(e, PredictorError) else traceback.format_exception_only(e)[-1].strip()
@@ -404,6 +415,7 @@ def main():
         send_frame(INIT_ERROR, {"message": message, "traceback": tb})
         return 1
     host = Host(predictor, params, post_params, cfg)
+    host.sockets = sockets
     if host.verbs is not None:
         wanted = {p for _, ps in host.verbs.values() for p in ps}
         ready = {"params": [p for p in ALLOWED if p in wanted], "post_predict": False, "verbs": list(host.verbs)}
@@ -412,6 +424,8 @@ def main():
             "params": params + [p for p in ALLOWED if p in (post_params or ()) and p not in params],
             "post_predict": post_params is not None,
         }
+    if sockets is not None:
+        ready["websocket"] = True
     send_frame(READY, {**ready, "pid": os.getpid()})
     try:
         host.serve()

@@ -6,6 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_RELOAD_INTERVAL, parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
 import { JobTable } from './job-table.ts';
+import { PythonSockets, WsFromWorker } from '../websocket/python-sockets.ts';
 import {
   BodyKind,
   InitError,
@@ -78,6 +79,8 @@ export class PythonWorker implements PredictorWorker {
   #wantQuery = false;
   #wantHeaders = false;
   #verbs: ReadonlySet<string> | undefined;
+  /** The predictor's websocket method, when it has one (websocket/python-sockets.ts). */
+  #sockets: PythonSockets | undefined;
   #stopping = false;
   #exited = false;
   #exit: WorkerExit | undefined;
@@ -105,6 +108,10 @@ export class PythonWorker implements PredictorWorker {
 
   get verbs(): ReadonlySet<string> | undefined {
     return this.#verbs;
+  }
+
+  get sockets(): PythonSockets | undefined {
+    return this.#sockets;
   }
 
   get pid(): number | undefined {
@@ -310,7 +317,9 @@ export class PythonWorker implements PredictorWorker {
         post_predict: boolean;
         pid: number;
         verbs?: string[];
+        websocket?: boolean;
       };
+      if (info.websocket === true) this.#sockets = new PythonSockets((chunk) => this.#write(chunk, chunk.length));
       this.ready = { params: info.params, postPredict: info.post_predict, pid: info.pid };
       if (info.verbs !== undefined) {
         this.ready.verbs = info.verbs;
@@ -319,6 +328,8 @@ export class PythonWorker implements PredictorWorker {
       this.#wantQuery = info.params.includes('query_params');
       this.#wantHeaders = info.params.includes('headers');
       this.#resolveStart();
+    } else if (type >= WsFromWorker.Send && type <= WsFromWorker.Accept) {
+      this.#sockets?.onFrame(type, buf, start, end);
     } else if (type === FromWorker.Metrics) {
       this.#options.onMetrics?.(JSON.parse(buf.toString('utf8', start, end)) as CustomMetricRecord[]);
     } else if (type === FromWorker.InitError) {
@@ -352,6 +363,7 @@ export class PythonWorker implements PredictorWorker {
     this.#queue = [];
     this.#queued = 0;
     this.#in?.destroy();
+    this.#sockets?.exited(); // its sockets close with 1011
     const exit: WorkerExit = { code, signal };
     if (!this.ready) {
       const how = signal ? `signal ${signal}` : `code ${code}`;

@@ -4,6 +4,7 @@
 // described in runtime/PROTOCOL.md.
 
 import type { CustomMetricRecord } from '../custom-metrics.ts';
+import type { WorkerSockets } from '../websocket/types.ts';
 import type { ModelsSpec } from '../../operator/api/v1alpha1/index.ts';
 
 /** How the body of a PredictResult is to be labelled by the front. */
@@ -173,6 +174,8 @@ export interface PredictorWorker {
    * for a PythonPredictor or a TypeScript predictor (POST only).
    */
   readonly verbs?: ReadonlySet<string>;
+  /** Present once ready when the predictor has a `websocket` method (runtime/websocket/). */
+  readonly sockets?: WorkerSockets;
   /** OS pid (Python) or thread id (TypeScript), once started. */
   readonly pid: number | undefined;
   /** Resolves when the predictor finished initialising; rejects with InitError. */

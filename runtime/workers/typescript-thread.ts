@@ -31,6 +31,7 @@ import { decodeJobs, type Job } from './typescript-job-codec.ts';
 import { flushScheduled, startResultWriter } from './typescript-result-codec.ts';
 import { captureConsole, writeLog } from './typescript-thread-console.ts';
 import { stackText } from './typescript-thread-errors.ts';
+import { serveSockets, type ToThread } from '../websocket/typescript-thread-sockets.ts';
 import { failed } from './typescript-thread-answer.ts';
 import {
   postQueue,
@@ -63,6 +64,8 @@ export interface ThreadConfig {
 }
 
 const cfg = workerData as ThreadConfig;
+/** The predictor's websocket(ws), served (websocket/typescript-thread-sockets.ts); undefined: none. */
+let onSocket: ((m: ToThread) => void) | undefined;
 
 // ---------------------------------------------------------------------------------------------
 // Scheduling: at most `threads` units (jobs, or batches) in progress
@@ -136,7 +139,7 @@ async function main(): Promise<void> {
     else if ((msg as { type?: string }).type === 'shutdown') {
       shuttingDown = true;
       maybeExit();
-    }
+    } else if ((msg as { type?: string }).type === 'ws') onSocket?.(msg as ToThread);
   });
   let predictor: Predictor;
   try {
@@ -158,7 +161,14 @@ async function main(): Promise<void> {
   usePredictor(predictor, maybeExit, handlers);
   const hasPostPredict = typeof predictor.postPredict === 'function';
   const headers = hasPostPredict || methods.some((fn) => mayReadSecondArgument(fn as (...args: never[]) => unknown));
-  port.postMessage({ type: 'ready', headers, ...(handlers !== undefined ? { verbs: Object.keys(handlers) } : {}) });
+  const websocket = (predictor as { websocket?: unknown }).websocket;
+  if (typeof websocket === 'function') onSocket = serveSockets(port, websocket.bind(predictor) as () => unknown);
+  port.postMessage({
+    type: 'ready',
+    headers,
+    ...(handlers !== undefined ? { verbs: Object.keys(handlers) } : {}),
+    ...(onSocket !== undefined ? { websocket: true } : {}),
+  });
 }
 
 // Imported elsewhere for its constants, it must not start anything.

@@ -9,6 +9,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import { JobTable } from './job-table.ts';
+import { ThreadSockets } from '../websocket/typescript-sockets.ts';
+import type { FromThread } from '../websocket/typescript-thread-sockets.ts';
 import {
   BodyKind,
   InitError,
@@ -64,6 +66,8 @@ export class TypeScriptWorker implements PredictorWorker {
   /** Whether the predictor may read the request headers (the thread says so when ready). */
   #sendHeaders = true;
   #verbs: ReadonlySet<string> | undefined;
+  /** The predictor's websocket method, when it has one (websocket/typescript-sockets.ts). */
+  sockets: ThreadSockets | undefined;
   #ready = false;
   #closing = false;
   #exited = false;
@@ -150,7 +154,14 @@ export class TypeScriptWorker implements PredictorWorker {
     this.#pid = worker.threadId;
     worker.on('message', (msg: unknown) => {
       if (msg instanceof ArrayBuffer) this.#onResults(msg);
-      else this.#onControl(msg as ControlMessage);
+      else if ((msg as { type?: string }).type === 'ws') this.sockets?.fromThread(msg as FromThread);
+      else {
+        // ready says whether the predictor has a websocket method (websocket/typescript-sockets.ts)
+        if ((msg as { websocket?: boolean }).websocket === true) {
+          this.sockets ??= new ThreadSockets((m) => worker.postMessage(m));
+        }
+        this.#onControl(msg as ControlMessage);
+      }
     });
     worker.on('error', (err: unknown) => {
       this.#crash = err;
@@ -307,6 +318,7 @@ export class TypeScriptWorker implements PredictorWorker {
 
   #onExit(code: number): void {
     this.#exited = true;
+    this.sockets?.exited();
     this.#outbox = [];
     if (this.#streams.size > 0) {
       const streams = [...this.#streams.values()];
