@@ -110,7 +110,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   });
   let pool: WorkerPool | undefined;
   const metrics = new RuntimeMetrics(name, {
-    inFlight: (): number => dispatcher.inFlight + server.websockets.count, // an open WebSocket counts as in flight
+    // an open WebSocket counts as in flight (a gRPC API has no HTTP server: its calls are all in the dispatcher)
+    inFlight: (): number => dispatcher.inFlight + (server?.websockets.count ?? 0),
     queueLength: () => dispatcher.queueLength,
     workersReady: () => pool?.readyCount ?? 0,
   });
