@@ -55,8 +55,8 @@ describe('predictor.models on a real control plane', { concurrency: false }, () 
     const cases: [Record<string, unknown>, RegExp][] = [
       [{}, /an onnx predictor needs models/],
       [{ models: { path: 'a', dir: 'b' } }, /exactly one of path, paths and dir/],
-      [{ models: { path: 's3://bucket/m' } }, /storage URIs .* are not supported yet/],
-      [{ models: { paths: [{ name: 'a', path: 'gs://b/a' }] } }, /storage URIs .* are not supported yet/],
+      [{ models: { path: 'azure://bucket/m' } }, /only s3:\/\/, gs:\/\/, http\(s\):\/\/, hf:\/\/ and pvc:\/\/ URIs/],
+      [{ models: { paths: [{ name: 'a', path: 'ftp://b/a' }] } }, /only s3:\/\/, gs:\/\/.* URIs are supported/],
       [{ models: { path: 'a', cacheSize: 2 } }, /cacheSize needs several models/],
       [{ models: { dir: 'a', cacheSize: 3, diskCacheSize: 2 } }, /diskCacheSize needs cacheSize and must be at least/],
       [{ models: { dir: 'a', reloadInterval: '0s' } }, /reloadInterval must be at least 100ms/],
