@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, renameSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import {
   DEFAULT_RELOAD_INTERVAL,
+  PVC_ROOT,
   parseDurationMs,
   parseMemBytes,
   parseStorageUri,
@@ -31,9 +32,6 @@ export class ModelSourceError extends Error {
     this.name = 'ModelSourceError';
   }
 }
-
-/** Where pvc://claim/path is read: the operator mounts each claim at <root>/<claim>. */
-export const PVC_ROOT = '/mnt/cortex-pvc';
 
 export function sourceFor(u: StorageUri, endpoints: Endpoints): StorageSource {
   if (u.scheme === 's3') return s3Source(u, endpoints);

@@ -125,6 +125,9 @@ export function parseStorageUri(uri: string): StorageUri {
   return { scheme: 'pvc', uri, claim: head, path: tail };
 }
 
+/** Where a replica reads pvc://claim/path: the operator mounts each claim at <PVC_ROOT>/<claim>. */
+export const PVC_ROOT = '/mnt/cortex-pvc';
+
 /** The claims a spec's pvc:// sources name (the operator mounts each). */
 export function pvcClaims(sources: string[]): string[] {
   const claims = new Set<string>();
