@@ -29,6 +29,8 @@ export interface CacheOptions {
   /** Extra text in the key (the endpoint): the same URI on two servers is two entries. */
   scope?: string;
   progressMs?: number;
+  /** Entries used more recently than this are never evicted (a replica may be reading them). */
+  inUseMs?: number;
 }
 
 const mib = (b: number) => (b < 2 ** 20 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);
@@ -91,7 +93,8 @@ export async function cachedModel(
     throw diskFull(uri, o.root, error);
   });
   markUsed(dir);
-  if (made && o.maxBytes !== undefined) evictFrom(folder, o.maxBytes, key, o.logger, IN_USE_MS, 'cached model');
+  if (made && o.maxBytes !== undefined)
+    evictFrom(folder, o.maxBytes, key, o.logger, o.inUseMs ?? IN_USE_MS, 'cached model');
   return { local: localOf(dir, listing), key, downloaded: made, bytes: total };
 }
 
