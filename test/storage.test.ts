@@ -15,6 +15,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { pack } from 'tar-stream';
+import { localEnv } from './helpers/local.ts';
 import { postJson, repoRoot, serve, serveFailure, waitFor, type Served } from './helpers/serve.ts';
 import { S3_CREDENTIALS, putS3, startFakeGcs, startFileServer, startMoto } from './helpers/storage-servers.ts';
 
@@ -59,11 +60,14 @@ let gcs: Awaited<ReturnType<typeof startFakeGcs>>;
 let web: Awaited<ReturnType<typeof startFileServer>>;
 
 before(async () => {
-  [moto, gcs, web] = await Promise.all([startMoto(), startFakeGcs(), startFileServer()]);
+  const started = await Promise.allSettled([startMoto(), startFakeGcs(), startFileServer()]);
+  for (const s of started) if (s.status === 'fulfilled') cleanups.push(() => s.value.stop());
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  [moto, gcs, web] = started.map((s) => (s as PromiseFulfilledResult<never>).value);
 });
 after(async () => {
   for (const c of cleanups.reverse()) await c();
-  await Promise.all([moto?.stop(), gcs?.stop(), web?.stop()]);
 });
 
 describe('each scheme end to end', { concurrency: false }, () => {
@@ -251,6 +255,22 @@ describe(
     });
   },
 );
+
+describe('the local environment', { concurrency: false }, () => {
+  test('cortex deploy: a model that cannot be downloaded fails the deploy, the reason in cortex get', async () => {
+    const local = await localEnv();
+    cleanups.push(() => local.cleanup());
+    const p = project({ path: `${web.url}/gone/model.onnx` });
+    const r = await local.cortex(['deploy', p.dir], { env: p.env });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /model download failed: predictor\.models\.path: .*gone\/model\.onnx: not found \(HTTP 404\)/,
+    );
+    const get = await local.cortex(['get', 'stored', '-o', 'json']);
+    assert.match(get.stdout + get.stderr, /model download failed: .*not found \(HTTP 404\)/);
+  });
+});
 
 describe('live reloading', { concurrency: false }, () => {
   test('a changed object is downloaded and served; a broken one keeps the old one serving', async () => {

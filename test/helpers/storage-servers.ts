@@ -27,6 +27,15 @@ export interface Server {
 }
 
 async function waitForHttp(url: string, proc: ChildProcess, what: string): Promise<void> {
+  try {
+    await answers(url, proc, what);
+  } catch (error) {
+    proc.kill('SIGKILL'); // never left running by a test that failed to start it
+    throw error;
+  }
+}
+
+async function answers(url: string, proc: ChildProcess, what: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`${what} exited (${proc.exitCode}) before it answered`);
@@ -59,7 +68,10 @@ export async function startMoto(): Promise<Server & { s3: S3Client }> {
     checkVersion: false,
   });
   const port = await freePort();
-  const proc = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  // the venv's python, not bin/moto_server: a console script's #! names the folder the venv was
+  // built in, which ensurePypiTool renames
+  const python = path.join(path.dirname(bin), 'python');
+  const proc = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/moto-api/`, proc, 'moto_server');
   const s3 = new S3Client({
