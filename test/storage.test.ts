@@ -214,6 +214,17 @@ describe(
         /fix: check the bucket, repository and path/,
       ));
 
+    test('wrong S3 credentials (moto checking keys and signatures)', async () => {
+      const strict = await startMoto({ checkCredentials: true });
+      cleanups.push(() => strict.stop());
+      await fails(
+        { path: 's3://models/iris', storage: { s3_endpoint: strict.url } },
+        { AWS_ACCESS_KEY_ID: 'AKIAWRONGWRONGWRONG1', AWS_SECRET_ACCESS_KEY: 'wrong-secret', AWS_REGION: 'us-east-1' },
+        /s3:\/\/models\/iris: access denied \(\w+, HTTP 403\)/,
+        /fix: check AWS_ACCESS_KEY_ID \/ AWS_SECRET_ACCESS_KEY/,
+      );
+    });
+
     test('wrong credentials', async () => {
       web.files.set('/private/model.txt', Buffer.from('secret model'));
       web.authorization = 'Bearer right';

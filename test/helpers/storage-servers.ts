@@ -58,8 +58,11 @@ function stopper(proc: ChildProcess): () => Promise<void> {
   };
 }
 
-/** moto's S3 server (`moto_server`), with S3_CREDENTIALS accepted. */
-export async function startMoto(): Promise<Server & { s3: S3Client }> {
+/**
+ * moto's S3 server (`moto_server`), with S3_CREDENTIALS accepted. checkCredentials: moto checks
+ * access keys and signatures as AWS does (INITIAL_NO_AUTH_ACTION_COUNT=0), so no key works.
+ */
+export async function startMoto(options: { checkCredentials?: boolean } = {}): Promise<Server & { s3: S3Client }> {
   const bin = await ensurePypiTool({
     command: 'moto_server',
     distribution: 'moto[server]',
@@ -71,7 +74,10 @@ export async function startMoto(): Promise<Server & { s3: S3Client }> {
   // the venv's python, not bin/moto_server: a console script's #! names the folder the venv was
   // built in, which ensurePypiTool renames
   const python = path.join(path.dirname(bin), 'python');
-  const proc = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const proc = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+    stdio: 'ignore',
+    env: { ...process.env, ...(options.checkCredentials ? { INITIAL_NO_AUTH_ACTION_COUNT: '0' } : {}) },
+  });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/moto-api/`, proc, 'moto_server');
   const s3 = new S3Client({
