@@ -22,7 +22,6 @@ import type { Logger } from '../../operator/util/log.ts';
 import { cacheRoot } from '../deps.ts';
 import { cachedModel } from './cache.ts';
 import { StorageError } from './fetch-file.ts';
-import { s3Source } from './s3.ts';
 import { env, gcsSource, hfSource, httpSource, type Endpoints, type StorageSource } from './sources.ts';
 
 /** A model that could not be prepared: the replica exits before any worker starts. */
@@ -33,8 +32,9 @@ export class ModelSourceError extends Error {
   }
 }
 
-export function sourceFor(u: StorageUri, endpoints: Endpoints): StorageSource {
-  if (u.scheme === 's3') return s3Source(u, endpoints);
+export async function sourceFor(u: StorageUri, endpoints: Endpoints): Promise<StorageSource> {
+  // the AWS SDK (~100 modules) only for an s3:// source: every replica start pays for what it loads
+  if (u.scheme === 's3') return (await import('./s3.ts')).s3Source(u, endpoints);
   if (u.scheme === 'gs') return gcsSource(u, endpoints);
   if (u.scheme === 'hf') return hfSource(u, endpoints);
   if (u.scheme === 'http' || u.scheme === 'https') return httpSource(u);
@@ -111,7 +111,7 @@ export async function prepareModels(
         set(local);
         continue;
       }
-      const remote = sourceFor(u, endpoints);
+      const remote = await sourceFor(u, endpoints);
       const listing = await remote.list();
       const scope = JSON.stringify(endpoints);
       const cached = await cachedModel(source, remote, listing, { root, maxBytes, logger: o.logger, scope });
