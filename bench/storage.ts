@@ -40,7 +40,11 @@ const { values } = parseArgs({
 const MB = Number(values.mb);
 const ROUNDS = Number(values.rounds);
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
 async function main(): Promise<void> {
   const work = mkdtempSync(path.join(tmpdir(), 'cortex-bench-storage-'));

@@ -267,6 +267,26 @@ describe(
   },
 );
 
+describe('resuming', { concurrency: false }, () => {
+  test('a replica killed mid-download leaves the part; the next one resumes it with Range', async () => {
+    web.files.set('/resume/model.bin', Buffer.alloc(10_000, 3));
+    web.cut.set('/resume/model.bin', { bytes: 1000, times: 4 });
+    const p = project({ path: `${web.url}/resume/model.bin` });
+    const first = await serveFailure(p.dir, { env: p.env });
+    assert.equal(first.code, 1);
+    const s = await serve(p.dir, { env: p.env });
+    try {
+      assert.match((await model(s))['model.bin'], /^10000 bytes/);
+      const ranges = web.requests
+        .filter((r) => r.path === '/resume/model.bin' && r.method === 'GET')
+        .map((r) => r.range);
+      assert.deepEqual(ranges, [undefined, 'bytes=1000-', 'bytes=2000-', 'bytes=3000-', 'bytes=4000-']);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe('the local environment', { concurrency: false }, () => {
   test('cortex deploy: a model that cannot be downloaded fails the deploy, the reason in cortex get', async () => {
     const local = await localEnv();
@@ -296,6 +316,19 @@ describe('live reloading', { concurrency: false }, () => {
       await waitFor('the broken version refused', async () => (/failed to load/.test(s.stdout()) ? true : undefined));
       assert.deepEqual(await model(s), { 'model.txt': 'version 2' }, 'the old version keeps serving');
       assert.match(s.stdout(), /this model is broken/);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a new integer version folder under an s3:// prefix becomes "latest" (Cortex 0.25 style)', async () => {
+    await putS3(moto.s3, 'versions', { 'm/1/model.txt': 'v1' });
+    const p = project({ path: 's3://versions/m', reload_interval: '200ms', storage: { s3_endpoint: moto.url } });
+    const s = await serve(p.dir, { env: { ...p.env, ...S3_CREDENTIALS } });
+    try {
+      assert.deepEqual(await model(s), { 'model.txt': 'v1' });
+      await putS3(moto.s3, 'versions', { 'm/2/model.txt': 'v2' });
+      await waitFor('version 2 is latest', async () => ((await model(s))['model.txt'] === 'v2' ? true : undefined));
     } finally {
       await s.stop();
     }
