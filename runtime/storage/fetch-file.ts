@@ -80,7 +80,13 @@ export async function fetchFile(o: FetchFileOptions): Promise<void> {
       await sleep(200 * attempt);
       continue;
     }
-    if (response.status >= 400 && response.status !== 416) {
+    if (response.status === 416) {
+      // the part is not a prefix of the file any more (it shrank or changed): start over
+      await response.body?.cancel();
+      rmSync(part, { force: true });
+      continue;
+    }
+    if (response.status >= 400) {
       await response.body?.cancel();
       if (response.status < 500) throw statusError(o.uri, response.status, `downloading ${path.basename(o.dest)}`);
       lastError = statusError(o.uri, response.status, 'downloading');

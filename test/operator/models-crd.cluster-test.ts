@@ -51,6 +51,34 @@ describe('predictor.models on a real control plane', { concurrency: false }, () 
     await apply(onnxApi('mlp-paths', { models: { paths: [{ name: 'a', path: 'a/' }] } }));
   });
 
+  test('storage URIs of every scheme, with models.storage, are accepted (issue 17)', async () => {
+    const models = {
+      paths: [
+        { name: 's3', path: 's3://bucket/iris' },
+        { name: 'gs', path: 'gs://bucket/iris/model.onnx' },
+        { name: 'web', path: 'https://example.com/iris.tar.gz' },
+        { name: 'hub', path: 'hf://acme/iris@v1' },
+        { name: 'claim', path: 'pvc://model-store/iris' },
+      ],
+      storage: {
+        secret: 'model-credentials',
+        s3Endpoint: 'http://minio.storage:9000',
+        hfEndpoint: 'https://hub.local',
+      },
+    };
+    await apply(onnxApi('stored-models', { models }));
+    const stored = await cluster.kubectl.json<{ spec: { predictor: { models: unknown } } }>([
+      'get',
+      'realtimeapi',
+      'stored-models',
+      '-n',
+      NS,
+      '-o',
+      'json',
+    ]);
+    assert.deepEqual(stored.spec.predictor.models, models);
+  });
+
   test('the CEL rules reject each mistake of models at apply time', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{}, /an onnx predictor needs models/],

@@ -117,8 +117,9 @@ export const ModelsSchema = Struct(
         minimum: 1,
         maximum: 1_000_000,
         description:
-          'Models kept on local disk, at least cacheSize; needs cacheSize. Local model folders are on disk ' +
-          'already, so today it only bounds cacheSize (downloads from storage URIs will use it).',
+          'Models kept on local disk, at least cacheSize; needs cacheSize. Model folders are on disk ' +
+          '(local, or downloaded into the node cache, whose cap is a size: CORTEX_MODEL_CACHE_MAX_SIZE), ' +
+          'so it only bounds cacheSize.',
       }),
     ),
     storage: Type.Optional(StorageSchema),
