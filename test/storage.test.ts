@@ -23,21 +23,25 @@ const predictor = path.join(repoRoot, 'test', 'fixtures', 'storage', 'predictor.
 const cleanups: (() => Promise<void> | void)[] = [];
 
 /** A project whose one API's predictor.models is `models`, and a private model cache. */
-function project(models: Record<string, unknown>): { dir: string; env: Record<string, string> } {
+function project(
+  models: Record<string, unknown>,
+  type = 'python',
+  predictorFile = predictor,
+): { dir: string; env: Record<string, string> } {
   const dir = mkdtempSync(path.join(tmpdir(), 'cortex-storage-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  copyFileSync(predictor, path.join(dir, 'predictor.py'));
+  copyFileSync(predictorFile, path.join(dir, 'predictor.py'));
   const yaml = [
     '- name: stored',
     '  kind: RealtimeAPI',
     '  predictor:',
-    '    type: python',
+    `    type: ${type}`,
     '    path: predictor.py',
     `    models: ${JSON.stringify(models)}`,
     '',
   ].join('\n');
   writeFileSync(path.join(dir, 'cortex.yaml'), yaml);
-  return { dir, env: { CORTEX_CACHE_DIR: path.join(dir, '.cache') } };
+  return { dir, env: { CORTEX_MODEL_CACHE_DIR: path.join(dir, '.cache') } };
 }
 
 async function model(s: Served): Promise<Record<string, string>> {
@@ -150,6 +154,26 @@ describe('each scheme end to end', { concurrency: false }, () => {
   });
 });
 
+describe('onnx', { concurrency: false }, () => {
+  test('onnx_client runs a .onnx file downloaded over https', async () => {
+    web.files.set('/mlp/model.onnx', readFileSync(path.join(repoRoot, 'bench', 'fixtures', 'onnx-mlp', 'model.onnx')));
+    const sample = JSON.parse(
+      readFileSync(path.join(repoRoot, 'bench', 'fixtures', 'onnx-mlp', 'sample.json'), 'utf8'),
+    );
+    const onnxPredictor = path.join(repoRoot, 'runtime', 'workers', 'fixtures', 'models', 'onnx_predictor.py');
+    const p = project({ path: `${web.url}/mlp/model.onnx` }, 'onnx', onnxPredictor);
+    const s = await serve(p.dir, { env: p.env, timeoutMs: 300_000 });
+    try {
+      const r = await postJson(s.url, { input: [sample.features] });
+      assert.equal(r.status, 200, await r.clone().text());
+      const body = (await r.json()) as { label: number; probabilities: number; inputs: string[] };
+      assert.deepEqual([body.probabilities, body.inputs], [10, ['input']]);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe('the node cache', { concurrency: false }, () => {
   test('two replicas started together download once; a third starts from the cache', async () => {
     web.files.set('/shared/model.txt', Buffer.from('shared'));
@@ -193,7 +217,7 @@ describe(
       assert.match(reason, message);
       assert.match(reason, fix);
       assert.doesNotMatch(error.out, /worker|is ready/, 'no worker started');
-      const cache = path.join(p.env.CORTEX_CACHE_DIR, 'models');
+      const cache = path.join(p.env.CORTEX_MODEL_CACHE_DIR, 'models');
       const complete = existsSync(cache) ? readdirSync(cache).filter((n) => /^[0-9a-f]{32}$/.test(n)) : [];
       assert.deepEqual(complete, [], 'nothing half-downloaded is left as a model');
     };

@@ -93,7 +93,8 @@ export async function prepareModels(
     gcs: models.storage?.gcsEndpoint,
     hf: models.storage?.hfEndpoint,
   };
-  const root = o.cacheRoot ?? cacheRoot();
+  // CORTEX_MODEL_CACHE_DIR: the models elsewhere than the virtualenvs (a bigger disk)
+  const root = o.cacheRoot ?? env('CORTEX_MODEL_CACHE_DIR') ?? cacheRoot();
   const maxBytes = modelCacheMaxBytes();
   mkdirSync(o.liveDir, { recursive: true });
   const remotes: Remote[] = [];
