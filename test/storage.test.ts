@@ -325,6 +325,28 @@ describe('the local environment', { concurrency: false }, () => {
     const get = await local.cortex(['get', 'stored', '-o', 'json']);
     assert.match(get.stdout + get.stderr, /model download failed: .*not found \(HTTP 404\)/);
   });
+
+  test('cortex get shows a download in progress on the starting replica', async () => {
+    const local = await localEnv();
+    cleanups.push(() => local.cleanup());
+    web.files.set('/slow/model.bin', Buffer.alloc(4 * 2 ** 20, 5));
+    web.throttle.set('/slow/model.bin', 128 * 1024);
+    const p = project({ path: `${web.url}/slow/model.bin` });
+    const deploying = local.cortex(['deploy', p.dir], { env: p.env });
+    const seen = await waitFor('cortex get to show the download', async () => {
+      const get = await local.cortex(['get', 'stored']);
+      return /starting: downloading http:\/\/127\.0\.0\.1:\d+\/slow\/model\.bin/.exec(get.stdout)?.[0];
+    });
+    assert.ok(seen);
+    const deployed = await deploying;
+    assert.equal(deployed.code, 0, deployed.stderr);
+    const r = await fetch(local.url('/stored'), {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.match(((await r.json()) as { model: Record<string, string> }).model['model.bin'], /^4194304 bytes/);
+  });
 });
 
 describe('live reloading', { concurrency: false }, () => {

@@ -168,6 +168,8 @@ export interface FileServer extends Server {
   requests: { method: string; path: string; range?: string }[];
   /** The next `times` GETs of this path send only `bytes` of the body, then drop the connection. */
   cut: Map<string, { bytes: number; times: number }>;
+  /** Paths sent slowly: this many bytes every 100 ms. */
+  throttle: Map<string, number>;
   /** When set, a request without `authorization: <this>` is answered 403. */
   authorization?: string;
 }
@@ -181,6 +183,7 @@ export async function startFileServer(): Promise<FileServer> {
   const files = new Map<string, Buffer>();
   const requests: FileServer['requests'] = [];
   const cut: FileServer['cut'] = new Map();
+  const throttle = new Map<string, number>();
   let fs: FileServer | undefined;
   const etag = (b: Buffer) => `"${createHash('md5').update(b).digest('hex')}"`;
   const server = http.createServer((req, res) => {
@@ -225,7 +228,18 @@ export async function startFileServer(): Promise<FileServer> {
       res.write(body.subarray(start, start + cutting.bytes), () => setTimeout(() => res.destroy(), 50));
       return;
     }
-    res.end(body.subarray(start));
+    const rate = throttle.get(key);
+    if (rate === undefined) return void res.end(body.subarray(start));
+    let at = start;
+    const timer = setInterval(() => {
+      res.write(body.subarray(at, at + rate));
+      at += rate;
+      if (at >= body.length) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, 100);
+    res.once('close', () => clearInterval(timer));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
@@ -234,6 +248,7 @@ export async function startFileServer(): Promise<FileServer> {
     files,
     requests,
     cut,
+    throttle,
     stop: () =>
       new Promise((r) => {
         server.closeAllConnections();
