@@ -230,6 +230,13 @@ describe(
         /fix: check the bucket name/,
       ));
 
+    test('a signed URL: its query never reaches the logs or the reason', async () => {
+      const p = project({ path: `${web.url}/nothing/signed.onnx?X-Amz-Signature=s3cr3t` });
+      const error = await serveFailure(p.dir, { env: p.env });
+      assert.match(readFileSync(error.terminationLog, 'utf8'), /signed\.onnx\?<redacted>: not found \(HTTP 404\)/);
+      assert.doesNotMatch(error.out + error.err, /s3cr3t/);
+    });
+
     test('a missing object', () =>
       fails(
         { path: `${web.url}/nothing/here.onnx` },

@@ -115,14 +115,15 @@ export async function prepareModels(
       const remote = await sourceFor(u, endpoints);
       const listing = await remote.list();
       const scope = JSON.stringify(endpoints);
-      const cached = await cachedModel(source, remote, listing, { root, maxBytes, logger: o.logger, scope });
-      if (!cached.downloaded) o.logger.info(`${source}: found in the model cache (${cached.key})`);
+      // u.uri: what logs and errors show (a signed URL's query redacted)
+      const cached = await cachedModel(u.uri, remote, listing, { root, maxBytes, logger: o.logger, scope });
+      if (!cached.downloaded) o.logger.info(`${u.uri}: found in the model cache (${cached.key})`);
       // a folder per source, so a single file keeps its own name (model.onnx) for the loader
       const link = path.join(o.liveDir, String(index), path.basename(cached.local));
       mkdirSync(path.dirname(link), { recursive: true });
       swapLink(cached.local, link);
       set(link);
-      remotes.push({ field, uri: source, source: remote, link, version: listing.version, scope });
+      remotes.push({ field, uri: u.uri, source: remote, link, version: listing.version, scope });
     } catch (error) {
       if (error instanceof StorageError) throw new ModelSourceError(field, error);
       throw error;

@@ -29,6 +29,12 @@ test('each scheme parses into its parts', () => {
     path: 'a/b',
   });
   assert.equal((parseStorageUri('https://h/m.tar.gz') as { url: URL }).url.pathname, '/m.tar.gz');
+  const signed = parseStorageUri('https://h/m.onnx?X-Amz-Signature=abc&X-Amz-Credential=AKIA') as {
+    uri: string;
+    url: URL;
+  };
+  assert.equal(signed.uri, 'https://h/m.onnx?<redacted>', 'a signed URL is never logged whole');
+  assert.equal(signed.url.searchParams.get('X-Amz-Signature'), 'abc');
   assert.deepEqual(pvcClaims(['pvc://a/x', 'pvc://a/y', 's3://b/c', 'pvc://B/x']), ['a']);
 });
 

@@ -20,6 +20,7 @@ export interface BucketUri {
 }
 export interface HttpUri {
   scheme: 'http' | 'https';
+  /** For logs and errors: a query (a signed URL's signature, a token) shows as ?<redacted>. */
   uri: string;
   url: URL;
 }
@@ -84,7 +85,8 @@ export function parseStorageUri(uri: string): StorageUri {
     if (url.pathname === '/' || url.pathname === '') {
       throw new StorageUriError(`${uri} names no file`, 'give the path of the model file or archive on the server');
     }
-    return { scheme, uri, url };
+    const shown = url.search === '' ? uri : `${url.origin}${url.pathname}?<redacted>`;
+    return { scheme, uri: shown, url };
   }
   const slash = rest.indexOf('/');
   const head = slash < 0 ? rest : rest.slice(0, slash);
