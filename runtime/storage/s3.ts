@@ -2,6 +2,7 @@
 // files, web identity). An object is fetched in ranged parts, several at once (as `aws s3 cp`
 // does), each pinned to the listed ETag with If-Match so an object replaced mid-download fails
 // instead of mixing two versions; the file is checked against the listed size before it is used.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -57,6 +58,17 @@ function s3Error(uri: string, error: unknown, what: string): StorageError {
   );
 }
 
+/** The complete ranges a ledger records for this ETag and size (none when it is for another version). */
+function readLedger(ledger: string, part: string, etag: string | undefined, size: number): number[] {
+  try {
+    const kept = JSON.parse(readFileSync(ledger, 'utf8')) as { etag?: string; size: number; done: number[] };
+    if (kept.etag === etag && kept.size === size && existsSync(part)) return kept.done;
+  } catch {
+    // none, or unreadable: start over
+  }
+  return [];
+}
+
 export function s3Source(u: BucketUri, endpoints: Endpoints): StorageSource {
   const endpoint = endpoints.s3 ?? env('AWS_ENDPOINT_URL_S3') ?? env('AWS_ENDPOINT_URL');
   const client = new S3Client({
@@ -110,8 +122,14 @@ export function s3Source(u: BucketUri, endpoints: Endpoints): StorageSource {
     async download(file, dest, onBytes) {
       await mkdir(path.dirname(dest), { recursive: true });
       const part = `${dest}.part`;
+      // which ranges of the part are complete, for the same ETag: a replica killed mid-download
+      // leaves them, and the next one fetches only the rest
+      const ledger = `${dest}.part.json`;
       const size = file.size ?? 0;
-      const handle = await open(part, 'w');
+      const kept = readLedger(ledger, part, file.etag, size);
+      const done = new Set(kept);
+      const handle = await open(part, kept.length > 0 ? 'r+' : 'w');
+      let failed = false;
       try {
         const ranges: [number, number][] = [];
         for (let start = 0; start < size; start += PART_BYTES)
@@ -119,9 +137,18 @@ export function s3Source(u: BucketUri, endpoints: Endpoints): StorageSource {
         if (ranges.length === 0) ranges.push([0, -1]); // an empty object: one plain GET
         let next = 0;
         const worker = async () => {
-          while (next < ranges.length) {
-            const [start, end] = ranges[next++];
-            await fetchRange(start, end);
+          while (next < ranges.length && !failed) {
+            const index = next++;
+            if (done.has(index)) continue;
+            const [start, end] = ranges[index];
+            try {
+              await fetchRange(start, end);
+            } catch (error) {
+              failed = true; // the other workers stop after their current range
+              throw error;
+            }
+            done.add(index);
+            writeFileSync(ledger, JSON.stringify({ etag: file.etag, size, done: [...done] }));
           }
         };
         const fetchRange = async (start: number, end: number) => {
@@ -151,7 +178,11 @@ export function s3Source(u: BucketUri, endpoints: Endpoints): StorageSource {
             );
           }
         };
-        await Promise.all(Array.from({ length: Math.min(PARTS_AT_ONCE, ranges.length) }, worker));
+        const results = await Promise.allSettled(
+          Array.from({ length: Math.min(PARTS_AT_ONCE, ranges.length) }, worker),
+        );
+        const rejected = results.find((r) => r.status === 'rejected');
+        if (rejected) throw rejected.reason;
         const { size: got } = await handle.stat();
         if (got !== size) {
           throw new StorageError(
@@ -161,10 +192,14 @@ export function s3Source(u: BucketUri, endpoints: Endpoints): StorageSource {
         }
       } catch (error) {
         await handle.close();
-        await rm(part, { force: true });
+        if (error instanceof StorageError && /changed while/.test(error.message)) {
+          await rm(part, { force: true });
+          await rm(ledger, { force: true });
+        }
         throw error;
       }
       await handle.close();
+      await rm(ledger, { force: true });
       await rename(part, dest);
     },
   };
