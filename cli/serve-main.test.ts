@@ -22,8 +22,9 @@ test('cortex serve (every replica start, every wake from zero) loads none of the
     loaded.some((url) => url.endsWith('/runtime/replica.ts')),
     'the hook saw the modules serving needs',
   );
+  // the AWS SDK too: runtime/storage loads it only for an s3:// model
   const heavy = loaded.filter((url) =>
-    /@kubernetes\/client-node|\/cli\/(local|cluster|build)\/|\/cli\/index\.ts/.test(url),
+    /@kubernetes\/client-node|@aws-sdk|\/cli\/(local|cluster|build)\/|\/cli\/index\.ts/.test(url),
   );
   assert.deepEqual(heavy, []);
 });

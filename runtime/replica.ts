@@ -7,6 +7,8 @@ import path from 'node:path';
 import type { RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
 import { parseDurationMs, predictorOf } from '../operator/api/v1alpha1/index.ts';
 import { DependencyError, prepareDependencies, runsInPython } from './deps.ts';
+import { ModelSourceError, prepareModels } from './storage/prepare.ts';
+import { StorageError } from './storage/fetch-file.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { apiLogger } from '../operator/util/log.ts';
 import { RuntimeMetrics } from './metrics.ts';
@@ -86,6 +88,17 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     if (error instanceof DependencyError) fatal(error.message);
     throw error;
   }
+  const dependenciesReady = performance.now();
+  // models from storage URIs, downloaded (or found in the node's cache) before any worker starts:
+  // a replica never starts with a model missing or half downloaded
+  let models: Awaited<ReturnType<typeof prepareModels>>;
+  try {
+    models = await prepareModels(predictor.models, { liveDir: path.join(ownTmp, 'models'), logger });
+  } catch (error) {
+    if (error instanceof ModelSourceError) fatal(`model download failed: ${error.message}`);
+    if (error instanceof StorageError) fatal(`model download failed: ${error.message}; fix: ${error.fix}`);
+    throw error;
+  }
   const prepared = performance.now();
   let grpc: ReturnType<typeof grpcWorkerOptions> | undefined;
   try {
@@ -131,7 +144,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     python,
     onMetrics: (records) => customMetrics.record(records),
     predictorType: predictor.type === 'onnx' ? 'onnx' : 'python',
-    models: predictor.models,
+    models: models?.models ?? predictor.models,
     grpc: grpc?.worker,
   });
   pool = new WorkerPool({
@@ -205,7 +218,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   logger.info(`${name} is ready`, {
     startupMs: {
       load: ms(entered),
-      dependencies: ms(prepared - entered),
+      dependencies: ms(dependenciesReady - entered),
+      models: ms(prepared - dependenciesReady),
       listen: ms(listening - prepared),
       workers: ms(ready - listening),
       total: ms(ready),
@@ -221,6 +235,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       await pool.shutdown(Math.max(1000, options.gracePeriodMs / 10));
       dispatcher.failPending(shuttingDown);
       keyDir?.stop();
+      models?.stop();
       removeTmp();
       process.removeListener('exit', removeTmp);
       logger.info('stopped');

@@ -67,18 +67,37 @@ export async function ensureVenv(
   logger: Logger,
   timing: CacheTiming = {},
 ): Promise<{ venv: string; installed: boolean }> {
-  const venvs = path.join(root, 'venvs');
+  const { dir, made } = await ensureCached(path.join(root, 'venvs'), key, install, logger, timing);
+  return { venv: dir, installed: made };
+}
+
+/**
+ * The same mechanism for any folder of cached entries (the model cache, runtime/storage/cache.ts):
+ * `<folder>/<key>` found complete, or made with `make(building)` under the key's lock.
+ */
+export async function ensureCached(
+  venvs: string,
+  key: string,
+  install: (folder: string) => Promise<void>,
+  logger: Logger,
+  timing: CacheTiming & { waitingMessage?: string } = {},
+): Promise<{ dir: string; made: boolean }> {
   mkdirSync(venvs, { recursive: true });
   const lock = path.join(venvs, `${key}.lock`);
   const staleMs = timing.staleLockMs ?? STALE_LOCK_MS;
   let waiting = false;
   for (;;) {
-    const found = findVenv(root, key);
-    if (found) return { venv: found, installed: false };
+    const found = path.join(venvs, key);
+    if (existsSync(path.join(found, COMPLETE_MARKER))) return { dir: found, made: false };
     if (tryLock(lock, staleMs, logger)) break;
     if (!waiting) {
       waiting = true;
-      logger.info('another replica on this machine is installing the same requirements; waiting for it', { lock });
+      logger.info(
+        timing.waitingMessage ?? 'another replica on this machine is installing the same requirements; waiting for it',
+        {
+          lock,
+        },
+      );
     }
     await sleep(timing.pollMs ?? 1000);
   }
@@ -98,7 +117,7 @@ export async function ensureVenv(
     const venv = path.join(venvs, key);
     rmSync(venv, { recursive: true, force: true }); // an incomplete leftover of an older runtime
     renameSync(building, venv);
-    return { venv, installed: true };
+    return { dir: venv, made: true };
   } finally {
     clearInterval(heartbeat);
     process.off('exit', cleanUp);
@@ -259,7 +278,18 @@ function readFileSafe(file: string): string {
  * nor one used within `inUseMs`. Returns the keys removed.
  */
 export function evict(root: string, maxBytes: number, keep: string, logger: Logger, inUseMs = IN_USE_MS): string[] {
-  const venvs = path.join(root, 'venvs');
+  return evictFrom(path.join(root, 'venvs'), maxBytes, keep, logger, inUseMs, 'cached dependencies');
+}
+
+/** evict() for any folder of ensureCached() entries; `what` names them in the logs. */
+export function evictFrom(
+  venvs: string,
+  maxBytes: number,
+  keep: string,
+  logger: Logger,
+  inUseMs: number,
+  what: string,
+): string[] {
   sweepLeftovers(venvs);
   const all = cachedVenvs(venvs);
   let total = all.reduce((sum, v) => sum + v.bytes, 0);
@@ -278,13 +308,13 @@ export function evict(root: string, maxBytes: number, keep: string, logger: Logg
     rmSync(doomed, { recursive: true, force: true });
     total -= v.bytes;
     removed.push(v.key);
-    logger.info(`evicted cached dependencies ${v.key} (${mib(v.bytes)}): the cache is over its size limit`, {
+    logger.info(`evicted ${what} ${v.key} (${mib(v.bytes)}): the cache is over its size limit`, {
       cacheBytes: total,
       maxBytes,
     });
   }
   if (total > maxBytes) {
-    logger.warn(`the dependency cache holds ${mib(total)}, over its limit of ${mib(maxBytes)}, all of it in use`);
+    logger.warn(`the cache of ${what} holds ${mib(total)}, over its limit of ${mib(maxBytes)}, all of it in use`);
   }
   return removed;
 }

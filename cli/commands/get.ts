@@ -173,7 +173,11 @@ export function renderOne(api: ApiView, t: Target, c: ChalkInstance): string {
           r.id,
           r.version,
           r.role,
-          r.state === 'ready' ? c.green(r.state) : r.error ? c.red(r.state) : c.yellow(r.state),
+          r.state === 'ready'
+            ? c.green(r.state)
+            : r.error
+              ? c.red(r.state)
+              : c.yellow(r.progress !== undefined ? `${r.state}: ${r.progress}` : r.state),
           String(r.restarts),
           r.pid !== undefined ? String(r.pid) : '-',
           ago(r.startedAt),

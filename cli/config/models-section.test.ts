@@ -54,7 +54,7 @@ test("every era's model fields become predictor.models", () => {
   assert.match(warned[0].message, /signature of a TensorFlow SavedModel/);
 });
 
-test('onnx without models, a storage URI, a missing path, two ways at once: errors at the field as written', () => {
+test('onnx without models, a bad storage URI, a missing path, two ways at once: errors at the field as written', () => {
   expectIssue(failing(api('onnx', ''), files), {
     line: 3,
     field: 'predictor.models',
@@ -62,12 +62,19 @@ test('onnx without models, a storage URI, a missing path, two ways at once: erro
     message: /is required for an onnx predictor/,
     fix: /add predictor\.models\.path/,
   });
-  expectIssue(failing(api('onnx', '    model_path: s3://bucket/model.onnx\n'), files), {
+  expectIssue(failing(api('onnx', '    model_path: s3://Bad_Bucket/model.onnx\n'), files), {
     line: 6,
     field: 'predictor.model_path',
     api: 'a',
-    message: /s3:\/\/bucket\/model\.onnx is a storage URI; .*not supported yet/,
-    fix: /copy the model into the project folder/,
+    message: /s3:\/\/Bad_Bucket\/model\.onnx: "Bad_Bucket" is not a bucket name/,
+    fix: /write s3:\/\/bucket\/prefix/,
+  });
+  expectIssue(failing(api('onnx', '    model_path: azure://c/model.onnx\n'), files), {
+    line: 6,
+    field: 'predictor.model_path',
+    api: 'a',
+    message: /the azure:\/\/ scheme is not supported/,
+    fix: /use s3:\/\/bucket\/prefix, gs:\/\/bucket\/prefix/,
   });
   const dir = project({ 'cortex.yaml': '', ...files });
   expectIssue(failing(api('onnx', '    models:\n      path: nothing-here.onnx\n'), files), {

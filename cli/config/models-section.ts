@@ -8,7 +8,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { STORAGE_URI_PATTERN, isPlainObject, type RealtimeApiSpec } from '../../operator/api/v1alpha1/index.ts';
+import { isPlainObject, isUri, type RealtimeApiSpec } from '../../operator/api/v1alpha1/index.ts';
 
 export interface ModelsRewrite {
   /** The predictor section with its models in the spec's shape. */
@@ -116,7 +116,7 @@ export function checkModelFiles(dir: string, spec: RealtimeApiSpec, report: Repo
       : []),
   ];
   for (const [field, source, kind] of sources) {
-    if (typeof source !== 'string' || new RegExp(STORAGE_URI_PATTERN).test(source)) continue; // validation said so
+    if (typeof source !== 'string' || isUri(source)) continue; // validation said so
     const abs = path.resolve(dir, source);
     const rel = path.relative(dir, abs);
     if (!path.isAbsolute(source) && (rel === '..' || rel.startsWith(`..${path.sep}`))) {

@@ -29,6 +29,8 @@ export interface ReplicaStatus {
   error?: string;
   /** Why it last crashed, once it is back. */
   lastExit?: string;
+  /** While starting: its last progress line (a model download, the dependency install). */
+  progress?: string;
   startedAt?: string;
   readyAt?: string;
   logFile: string;

@@ -363,6 +363,18 @@ export class ReplicaProcess {
   }
 
   /** The last `n` lines it logged since its last start. */
+  /**
+   * While starting: the replica's last word on a long step (a model download's progress, the
+   * dependency install), for `cortex get`.
+   */
+  get progress(): string | undefined {
+    if (this.state !== 'starting') return undefined;
+    return this.lastLogLines(20)
+      .reverse()
+      .map(parseLine)
+      .find((l) => /^(downloading|another replica on this machine is|installing) /.test(l.message))?.message;
+  }
+
   lastLogLines(n: number): string[] {
     let text = '';
     try {

@@ -20,6 +20,7 @@ import { RUNTIME_SPEC_ENV, runtimeApi } from './runtime-spec.ts';
 import { podApiTemplate } from './pod.ts';
 import { addApiKeysVolume } from './api-keys.ts';
 import { GRPC_ADMIN_PORT, grpcContainer } from './grpc.ts';
+import { modelStorage } from './model-storage.ts';
 
 /** Port `cortex serve` listens on in every replica. */
 export const RUNTIME_PORT = 8888;
@@ -41,9 +42,11 @@ export const DEPENDENCY_CACHE_DIR = '/var/cache/cortex';
  * none can remove what another user installed.
  */
 const CACHE_VENVS_DIR = `${DEPENDENCY_CACHE_DIR}/venvs`;
+/** The same node cache holds downloaded models (runtime/storage/cache.ts). */
+const CACHE_MODELS_DIR = `${DEPENDENCY_CACHE_DIR}/models`;
 export const CACHE_PERMISSIONS_SCRIPT = [
-  `mkdir -p ${CACHE_VENVS_DIR}`,
-  `chmod 1777 ${DEPENDENCY_CACHE_DIR} ${CACHE_VENVS_DIR}`,
+  `mkdir -p ${CACHE_VENVS_DIR} ${CACHE_MODELS_DIR}`,
+  `chmod 1777 ${DEPENDENCY_CACHE_DIR} ${CACHE_VENVS_DIR} ${CACHE_MODELS_DIR}`,
 ].join(' && ');
 /** The runtime's drain time after SIGTERM (cortex serve --grace-period). */
 export const DRAIN_SECONDS = 30;
@@ -186,6 +189,9 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
   }
 
   if (api.spec.networking.auth === 'api_key') addApiKeysVolume(api.name, volumes, mounts, env);
+  const storage = modelStorage(predictor.models);
+  volumes.push(...storage.volumes);
+  mounts.push(...storage.mounts);
 
   const container: V1Container = {
     name: CONTAINER,
@@ -204,6 +210,9 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
     ],
     ports: [{ name: 'http', containerPort: RUNTIME_PORT, protocol: 'TCP' }],
     env: lastOfEachName(env),
+    // models.storage.secret: its keys (AWS_ACCESS_KEY_ID, HF_TOKEN...) as the runtime's environment,
+    // read by the downloader; the spec holds only the Secret's name
+    envFrom: storage.envFrom,
     resources: resourcesFor(api, config),
     // /healthz answers as soon as the server listens; dependencies install before that, so the
     // startup probe gives them up to 30 minutes before liveness takes over

@@ -452,3 +452,32 @@ test('HPA behavior from Cortex defaults: windows, Percent and Pods policies (one
   );
   assert.deepEqual([fast.scaleDown.stabilizationWindowSeconds, fast.scaleDown.policies![1].periodSeconds], [10, 15]);
 });
+
+test('Deployment: models.storage.secret becomes envFrom; each pvc:// claim a read-only volume where the runtime reads it', () => {
+  const a = api({
+    predictor: {
+      type: 'python',
+      path: 'p.py',
+      models: {
+        paths: [
+          { name: 'a', path: 'pvc://models-claim/iris/1' },
+          { name: 'b', path: 'pvc://models-claim/other' },
+          { name: 'c', path: 's3://bucket/c' },
+        ],
+        storage: { secret: 'model-credentials' },
+      },
+    },
+  });
+  const pod = desiredDeployment(a, config(a)).spec!.template.spec!;
+  const c = pod.containers[0];
+  assert.deepEqual(c.envFrom, [{ secretRef: { name: 'model-credentials' } }]);
+  assert.deepEqual(pod.volumes, [
+    { name: 'model-pvc-0', persistentVolumeClaim: { claimName: 'models-claim', readOnly: true } },
+  ]);
+  assert.deepEqual(c.volumeMounts, [
+    { name: 'model-pvc-0', mountPath: '/mnt/cortex-pvc/models-claim', readOnly: true },
+  ]);
+  assert.equal(JSON.stringify(pod).includes('AWS_'), false, 'no credential in the Deployment');
+  const plain = api({ predictor: { type: 'python', path: 'p.py' } });
+  assert.equal(desiredDeployment(plain, config(plain)).spec!.template.spec!.containers[0].envFrom, undefined);
+});

@@ -3,8 +3,10 @@ loading them, reloading them when their folders change, and the LRU cache of cac
 Cortex 0.20-0.25's model_path / models / multi_model_reloading (docs: docs/models.md).
 
 A model source is one of predictor.models' path, paths[].path or dir[/name]. resolve_source is
-the one place that turns a source into a local path: storage URIs (s3://...) will be downloaded
-there. A model's versions are its integer subfolders (the highest is "latest"); a model without
+the one place that turns a source into a local path. Storage URIs (s3://, gs://, https://, hf://,
+pvc://) are downloaded by the replica's front before any worker starts (runtime/storage/), which
+hands the workers local paths: one reaching a worker was not prepared.
+A model's versions are its integer subfolders (the highest is "latest"); a model without
 any is version "1", made of the source's own files.
 
 Without cache_size, every version found is loaded before the worker is ready, and a poller
@@ -49,8 +51,8 @@ def resolve_source(source, project_dir, field):
     """A model source → a local path (relative sources start at the project folder)."""
     if STORAGE_URI.match(source):
         raise ModelConfigError(
-            f"{field}: {source} is a storage URI, which is not supported yet;"
-            " copy the model into the project folder and give its path relative to cortex.yaml"
+            f"{field}: {source} was not downloaded before the worker started;"
+            " start the predictor with `cortex serve` (runtime/storage downloads storage URIs)"
         )
     return os.path.normpath(source if os.path.isabs(source) else os.path.join(project_dir or ".", source))
 

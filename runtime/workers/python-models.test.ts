@@ -214,7 +214,7 @@ describe('bad models', () => {
     );
     assert.match(
       await initError({ paths: [{ name: 'm', path: 's3://bucket/m' }] }),
-      /predictor\.models\.paths\[0\]\.path: s3:\/\/bucket\/m is a storage URI, which is not supported yet/,
+      /predictor\.models\.paths\[0\]\.path: s3:\/\/bucket\/m was not downloaded before the worker started/,
     );
     const ok = modelsDir({ m: { '1': 'm' } });
     assert.match(

@@ -16,6 +16,8 @@ export interface PypiTool {
   version: string;
   /** An environment variable that overrides the install folder. */
   dirEnv: string;
+  /** False for a tool without --version (moto_server): the pinned install is trusted. */
+  checkVersion?: boolean;
 }
 
 function installDir(tool: PypiTool): string {
@@ -51,6 +53,7 @@ export async function ensurePypiTool(
   } catch {
     rmSync(building, { recursive: true, force: true }); // another run finished first
   }
+  if (tool.checkVersion === false) return bin;
   const { stdout } = await execa(bin, ['--version']);
   if (!stdout.includes(tool.version)) {
     throw new Error(`${bin} reports "${stdout}", expected ${tool.command} ${tool.version}`);

@@ -51,12 +51,40 @@ describe('predictor.models on a real control plane', { concurrency: false }, () 
     await apply(onnxApi('mlp-paths', { models: { paths: [{ name: 'a', path: 'a/' }] } }));
   });
 
+  test('storage URIs of every scheme, with models.storage, are accepted (issue 17)', async () => {
+    const models = {
+      paths: [
+        { name: 's3', path: 's3://bucket/iris' },
+        { name: 'gs', path: 'gs://bucket/iris/model.onnx' },
+        { name: 'web', path: 'https://example.com/iris.tar.gz' },
+        { name: 'hub', path: 'hf://acme/iris@v1' },
+        { name: 'claim', path: 'pvc://model-store/iris' },
+      ],
+      storage: {
+        secret: 'model-credentials',
+        s3Endpoint: 'http://minio.storage:9000',
+        hfEndpoint: 'https://hub.local',
+      },
+    };
+    await apply(onnxApi('stored-models', { models }));
+    const stored = await cluster.kubectl.json<{ spec: { predictor: { models: unknown } } }>([
+      'get',
+      'realtimeapi',
+      'stored-models',
+      '-n',
+      NS,
+      '-o',
+      'json',
+    ]);
+    assert.deepEqual(stored.spec.predictor.models, models);
+  });
+
   test('the CEL rules reject each mistake of models at apply time', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{}, /an onnx predictor needs models/],
       [{ models: { path: 'a', dir: 'b' } }, /exactly one of path, paths and dir/],
-      [{ models: { path: 's3://bucket/m' } }, /storage URIs .* are not supported yet/],
-      [{ models: { paths: [{ name: 'a', path: 'gs://b/a' }] } }, /storage URIs .* are not supported yet/],
+      [{ models: { path: 'azure://bucket/m' } }, /only s3:\/\/, gs:\/\/, http\(s\):\/\/, hf:\/\/ and pvc:\/\/ URIs/],
+      [{ models: { paths: [{ name: 'a', path: 'ftp://b/a' }] } }, /only s3:\/\/, gs:\/\/.* URIs are supported/],
       [{ models: { path: 'a', cacheSize: 2 } }, /cacheSize needs several models/],
       [{ models: { dir: 'a', cacheSize: 3, diskCacheSize: 2 } }, /diskCacheSize needs cacheSize and must be at least/],
       [{ models: { dir: 'a', reloadInterval: '0s' } }, /reloadInterval must be at least 100ms/],

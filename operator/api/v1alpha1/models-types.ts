@@ -8,10 +8,9 @@ import { Duration, Struct } from './schema-helpers.ts';
 import type { IssueCollector } from './issues.ts';
 import { valueAt } from './schema-walk.ts';
 import { parseDurationMs } from './duration.ts';
+import { ANY_URI_PATTERN, STORAGE_URI_PATTERN, StorageUriError, isUri, parseStorageUri } from './storage-uri.ts';
 
-/** A storage URI (s3://bucket/key, gs://...): not read yet; a later version downloads them. */
-export const STORAGE_URI_PATTERN = '^[a-zA-Z][a-zA-Z0-9+.-]*://';
-const STORAGE_URI = new RegExp(STORAGE_URI_PATTERN);
+export { STORAGE_URI_PATTERN } from './storage-uri.ts';
 
 /** A model name: a folder name under models.dir, or a name in models.paths (a URL query value). */
 export const MODEL_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
@@ -22,18 +21,53 @@ export const DEFAULT_RELOAD_INTERVAL = '10s';
 const SOURCE_TEXT =
   'A folder (or, for onnx, a .onnx file) on the replica: relative paths start at the project folder ' +
   '(the models travel with the project), absolute ones are read where the replica runs. ' +
-  'Storage URIs such as s3:// are not supported yet.';
+  'Or a storage URI, downloaded by the replica before its predictor starts (cached on the node): ' +
+  's3://bucket/prefix, gs://bucket/prefix, https://host/file (a .tar.gz, .tgz or .zip is unpacked), ' +
+  'hf://org/model@revision (Hugging Face Hub), pvc://claim/path (a PersistentVolumeClaim, cluster only).';
 
 const Source = (what: string) =>
   // maxLength 1024: within the CEL cost budget of the rule on every paths[].path
   Type.String({ minLength: 1, maxLength: 1024, description: `${what} ${SOURCE_TEXT}` });
 
 const uriRule = (field: string) => ({
-  rule: `!has(self.${field}) || !self.${field}.matches('${STORAGE_URI_PATTERN}')`,
-  message: `${field}: storage URIs (s3://, gs://...) are not supported yet; copy the model into the project folder`,
+  rule:
+    `!has(self.${field}) || !self.${field}.matches('${ANY_URI_PATTERN}') || ` +
+    `self.${field}.matches('${STORAGE_URI_PATTERN}')`,
+  message: `${field}: only s3://, gs://, http(s)://, hf:// and pvc:// URIs are supported`,
   fieldPath: `.${field}`,
   reason: 'FieldValueInvalid',
 });
+
+const Endpoint = (what: string) =>
+  Type.String({ minLength: 1, maxLength: 1024, pattern: '^https?://', description: what });
+
+/** Where storage URIs are downloaded from and with which credentials (never the credentials themselves). */
+export const StorageSchema = Struct(
+  {
+    secret: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+        description:
+          "A Secret in the API's namespace whose keys become the replica's environment: AWS_ACCESS_KEY_ID, " +
+          'AWS_SECRET_ACCESS_KEY (s3://), GOOGLE_APPLICATION_CREDENTIALS_JSON or GOOGLE_OAUTH_ACCESS_TOKEN ' +
+          '(gs://), HF_TOKEN (hf://), STORAGE_HTTP_AUTHORIZATION (https://). Cluster only: locally the ' +
+          "replica reads the same variables from the CLI's environment.",
+      }),
+    ),
+    s3Endpoint: Type.Optional(
+      Endpoint('An S3-compatible endpoint (MinIO, Ceph...). Default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS.'),
+    ),
+    gcsEndpoint: Type.Optional(
+      Endpoint('A GCS-compatible endpoint. Default: STORAGE_EMULATOR_HOST, or https://storage.googleapis.com.'),
+    ),
+    hfEndpoint: Type.Optional(
+      Endpoint('A Hugging Face Hub (a mirror, a private Hub). Default: HF_ENDPOINT, or https://huggingface.co.'),
+    ),
+  },
+  { description: 'How storage URIs of models are reached (issue 17; docs/models.md#storage).' },
+);
 
 export const NamedModelSchema = Struct(
   {
@@ -83,10 +117,12 @@ export const ModelsSchema = Struct(
         minimum: 1,
         maximum: 1_000_000,
         description:
-          'Models kept on local disk, at least cacheSize; needs cacheSize. Local model folders are on disk ' +
-          'already, so today it only bounds cacheSize (downloads from storage URIs will use it).',
+          'Models kept on local disk, at least cacheSize; needs cacheSize. Model folders are on disk ' +
+          '(local, or downloaded into the node cache, whose cap is a size: CORTEX_MODEL_CACHE_MAX_SIZE), ' +
+          'so it only bounds cacheSize.',
       }),
     ),
+    storage: Type.Optional(StorageSchema),
     reloadInterval: Type.Optional(
       Duration({
         description:
@@ -230,14 +266,12 @@ export function checkModels(spec: unknown, ctx: IssueCollector): void {
       : []),
   ];
   for (const [path, value] of sources) {
-    if (typeof value === 'string' && STORAGE_URI.test(value)) {
-      ctx.add({
-        path,
-        message: `${value} is a storage URI; models are read from local paths (storage URIs are not supported yet)`,
-        fix:
-          'copy the model into the project folder and give its path relative to cortex.yaml ' +
-          '(or an absolute path on the machine)',
-      });
+    if (typeof value !== 'string' || !isUri(value)) continue;
+    try {
+      parseStorageUri(value);
+    } catch (error) {
+      if (!(error instanceof StorageUriError)) throw error;
+      ctx.add({ path, message: error.message, fix: error.fix });
     }
   }
   if (Array.isArray(models.paths)) {
