@@ -3,15 +3,10 @@
 // workers (so the probes answer while predictors initialise), drained together.
 
 import path from 'node:path';
-import type { Dispatcher } from '../dispatcher.ts';
-import type { RuntimeMetrics } from '../metrics.ts';
-import type { JsonLogger } from '../../operator/util/log.ts';
-import type { KeyRing } from '../../operator/auth/keys.ts';
-import type { AuthMetrics } from '../../operator/auth/gate.ts';
 import type { GrpcWorkerOptions } from '../workers/types.ts';
 import { cacheRoot } from '../deps.ts';
 import { adminServer, listenHttp } from './admin.ts';
-import { GrpcFront } from './front.ts';
+import { GrpcFront, type GrpcFrontOptions } from './front.ts';
 import { inspectProto, type ProtoService } from './proto.ts';
 
 /** The .proto (inspectProto: throws ProtoError) and what the Python worker needs to compile it. */
@@ -31,15 +26,8 @@ export function grpcWorkerOptions(
   };
 }
 
-export interface GrpcServingOptions {
-  api: string;
-  service: ProtoService;
-  projectDir: string;
-  dispatcher: Dispatcher;
-  metrics: RuntimeMetrics;
-  logger: JsonLogger;
-  maxBodyBytes: number;
-  auth?: { keys: KeyRing; metrics: AuthMetrics };
+/** The front's options, plus where to listen and what the health service and /readyz report. */
+export interface GrpcServingOptions extends GrpcFrontOptions {
   host: string;
   port: number;
   adminPort: number;
