@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseStorageUri } from '../operator/api/v1alpha1/index.ts';
 import { sourceFor } from '../runtime/storage/prepare.ts';
 import { localEnv } from './helpers/local.ts';
@@ -212,5 +213,34 @@ describe('the local environment', { concurrency: false }, () => {
       headers: { 'content-type': 'application/json' },
     });
     assert.match(((await r.json()) as { model: Record<string, string> }).model['model.bin'], /^4194304 bytes/);
+  });
+
+  test('cortex get: a new version that fails to load keeps the old one serving and says why', async () => {
+    const local = await localEnv();
+    cleanups.push(() => local.cleanup());
+    await putS3(moto.s3, 'live-local', { 'm/model.txt': 'version 1' });
+    const p = project({ path: 's3://live-local/m', reload_interval: '200ms', storage: { s3_endpoint: moto.url } });
+    const env = { ...p.env, ...S3_CREDENTIALS };
+    const deployed = await local.cortex(['deploy', p.dir], { env });
+    assert.equal(deployed.code, 0, deployed.stderr);
+    const served = async () => {
+      const r = await fetch(local.url('/stored'), { method: 'POST', body: '{}' });
+      return ((await r.json()) as { model: Record<string, string> }).model['model.txt'];
+    };
+    assert.equal(await served(), 'version 1');
+    await moto.s3.send(new PutObjectCommand({ Bucket: 'live-local', Key: 'm/model.txt', Body: 'broken' }));
+    const json = await waitFor('cortex get -o json to say why the new version is not served', async () => {
+      const get = await local.cortex(['get', 'stored', '-o', 'json']);
+      return /"reloadErrors"/.test(get.stdout) ? get.stdout : undefined;
+    });
+    assert.match(json, /the model( version \S+)? failed to load from [^"]*: ValueError: this model is broken/);
+    assert.equal(await served(), 'version 1', 'the old version keeps serving');
+    const text = await local.cortex(['get', 'stored']);
+    assert.match(text.stdout, /ready, a new model version failed/);
+    assert.match(text.stdout, /failed to load from .*ValueError: this model is broken/);
+    await moto.s3.send(new PutObjectCommand({ Bucket: 'live-local', Key: 'm/model.txt', Body: 'version 3' }));
+    await waitFor('version 3 served', async () => ((await served()) === 'version 3' ? true : undefined));
+    const healed = await local.cortex(['get', 'stored', '-o', 'json']);
+    assert.doesNotMatch(healed.stdout, /reloadErrors/, 'a version that loads clears the reason');
   });
 });
