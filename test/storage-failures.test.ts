@@ -2,7 +2,8 @@
 // worker starts, naming the URI and the fix), resuming downloads, and the local environment's
 // view of both, against moto's S3 server and a node:http server on loopback.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -125,8 +126,44 @@ describe(
         /fix: raise CORTEX_MODEL_CACHE_MAX_SIZE/,
       );
     });
+
+    test('the disk filling up during the download (ENOSPC on a real 8 MiB tmpfs)', async (t) => {
+      if (process.getuid?.() !== 0) return t.skip('mounting a tmpfs needs root');
+      web.files.set('/fill/model.bin', Buffer.alloc(6 * 2 ** 20, 2));
+      web.throttle.set('/fill/model.bin', 512 * 1024);
+      const p = project({ path: `${web.url}/fill/model.bin` });
+      const cache = p.env.CORTEX_MODEL_CACHE_DIR;
+      mkdirSync(cache, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', cache]);
+      cleanups.push(() => void execFileSync('umount', ['-l', cache]));
+      const failing = serveFailure(p.dir, { env: p.env });
+      // 6 MiB fit the 8 MiB when the download starts; then another writer takes the rest of the disk
+      const part = await waitFor('the download to start', async () => findPart(path.join(cache, 'models')));
+      assert.ok(part);
+      const filler = path.join(cache, 'filler');
+      try {
+        for (;;) appendFileSync(filler, Buffer.alloc(256 * 1024));
+      } catch (error) {
+        assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
+      }
+      const error = await failing;
+      assert.equal(error.code, 1);
+      const reason = readFileSync(error.terminationLog, 'utf8');
+      assert.match(
+        reason,
+        /^model download failed: predictor\.models\.path: http:\/\/127\.0\.0\.1:\d+\/fill\/model\.bin: the disk of the model cache \(.*\.cache\) filled up during the download; fix: free space on that disk/,
+      );
+      assert.doesNotMatch(error.out, /worker|is ready/, 'no worker started');
+      assert.deepEqual(readdirSync(path.join(cache, 'models')), [], 'no partial download is left in the cache');
+    });
   },
 );
+
+/** The first `.part` file under `dir`, if any. */
+function findPart(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).find((n) => n.endsWith('.part'));
+}
 
 describe('resuming', { concurrency: false }, () => {
   test('a replica killed mid-download leaves the part; the next one resumes it with Range', async () => {
