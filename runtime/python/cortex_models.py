@@ -318,6 +318,33 @@ def start_registry(registry):
         raise ModelConfigError(str(e)) from e
 
 
+def config_with_model_paths(cfg):
+    """predictor.config with the models' local paths (a storage URI already downloaded by the
+    replica, a project path made absolute) under model_path, model_paths ({name: path}) and
+    model_dir, for a predictor that opens its model files itself (docs/models.md). A key the user's
+    config already has keeps the user's value."""
+    config = dict(cfg.get("config") or {})
+    models, project_dir = cfg.get("models"), cfg.get("project_dir")
+    if not models:
+        return config
+    paths = {}
+    if models.get("path") is not None:
+        paths["model_path"] = resolve_source(models["path"], project_dir, "predictor.models.path")
+    if models.get("paths"):
+        paths["model_paths"] = {
+            m["name"]: resolve_source(m["path"], project_dir, f"predictor.models.paths[{i}].path")
+            for i, m in enumerate(models["paths"])
+        }
+    if models.get("dir") is not None:
+        paths["model_dir"] = resolve_source(models["dir"], project_dir, "predictor.models.dir")
+    for key, value in paths.items():
+        if key in config:
+            log("warning", f"predictor.config.{key} is set, so the runtime does not put the model's local path there")
+        else:
+            config[key] = value
+    return config
+
+
 def build_predictor(cls, path, cfg, kind=None, extra=None):
     """The predictor instance: its models loaded (or their cache set up) and its client handed over.
     kind: a key of CLASSES (default: predictor.type). extra: more constructor arguments, each given
@@ -336,10 +363,19 @@ def build_predictor(cls, path, cfg, kind=None, extra=None):
                 " add predictor.models (or multi_model_reloading) to cortex.yaml, or remove the parameter"
             )
         return cls(cfg.get("config") or {}, **metrics)
+    config = config_with_model_paths(cfg)
+    if client_arg not in params and ptype == "python" and not callable(getattr(cls, "load_model", None)):
+        # no client and no load_model: it opens the files at config["model_path"]... itself (no reloading)
+        return cls(config, **metrics)
     if client_arg not in params:
         raise PredictorError(
             f"{cls_name}.__init__ in {path} does not take {client_arg}, through which it gets the models of"
             f" predictor.models: write def __init__(self, config, {client_arg})"
+            + (
+                " (or drop load_model and open the files at config['model_path'] yourself)"
+                if ptype == "python"
+                else ""
+            )
         )
     if ptype != "onnx" and not callable(getattr(cls, "load_model", None)):
         raise PredictorError(
@@ -347,7 +383,7 @@ def build_predictor(cls, path, cfg, kind=None, extra=None):
             " (multi_model_reloading) the runtime calls it to load each model version, and python_client.get_model()"
             " returns what it returned"
         )
-    kwargs = {k: v for k, v in {"config": cfg.get("config") or {}}.items() if k in params}
+    kwargs = {k: v for k, v in {"config": config}.items() if k in params}
     kwargs.update(metrics)
     unknown = [
         n
