@@ -371,11 +371,7 @@ def build_predictor(cls, path, cfg, kind=None, extra=None):
         raise PredictorError(
             f"{cls_name}.__init__ in {path} does not take {client_arg}, through which it gets the models of"
             f" predictor.models: write def __init__(self, config, {client_arg})"
-            + (
-                " (or drop load_model and open the files at config['model_path'] yourself)"
-                if ptype == "python"
-                else ""
-            )
+            + (" (or drop load_model and open the files at config['model_path'] yourself)" if ptype == "python" else "")
         )
     if ptype != "onnx" and not callable(getattr(cls, "load_model", None)):
         raise PredictorError(
