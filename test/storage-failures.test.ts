@@ -9,7 +9,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseStorageUri } from '../operator/api/v1alpha1/index.ts';
-import { sourceFor } from '../runtime/storage/prepare.ts';
+import { apiLogger } from '../operator/util/log.ts';
+import { prepareModels, sourceFor } from '../runtime/storage/prepare.ts';
 import { localEnv } from './helpers/local.ts';
 import { serve, serveFailure, waitFor } from './helpers/serve.ts';
 import { loadedModel, startAll, storageProject, type Cleanups } from './helpers/storage-project.ts';
@@ -212,6 +213,38 @@ describe('resuming s3://', { concurrency: false }, () => {
     assert.ok(first + second >= body.length);
     assert.ok(readFileSync(dest).equals(body), 'the resumed file is the object');
     assert.deepEqual(readdirSync(dir), ['big.bin'], 'the part and its ledger are gone');
+  });
+});
+
+describe('reloading', { concurrency: false }, () => {
+  test('a new version that cannot be downloaded is reported failing (the metric), cleared once one is', async () => {
+    web.files.set('/reload/model.bin', Buffer.from('v1'));
+    const p = project({});
+    const lines: string[] = [];
+    const reports: [string, boolean][] = [];
+    const prepared = await prepareModels(
+      { path: `${web.url}/reload/model.bin`, reloadInterval: '100ms' },
+      {
+        liveDir: path.join(p.dir, 'live'),
+        cacheRoot: p.env.CORTEX_MODEL_CACHE_DIR,
+        logger: apiLogger('stored', 'info', (l) => void lines.push(l)),
+        onReload: (model, failing) => void reports.push([model, failing]),
+      },
+    );
+    cleanups.push(() => prepared?.stop());
+    const local = prepared!.models.path!;
+    web.files.set('/reload/model.bin', Buffer.from('v2'));
+    web.authorization = 'Bearer right'; // the new version: 403 without the header
+    try {
+      await waitFor('the failure reported', async () => (reports.some(([, f]) => f) ? true : undefined));
+      assert.deepEqual(reports[0], ['(path)', true]);
+      assert.match(lines.join(''), /the new version of .*reload\/model\.bin could not be downloaded.*access denied/);
+      assert.equal(readFileSync(local, 'utf8'), 'v1', 'the old version stays');
+    } finally {
+      web.authorization = undefined;
+    }
+    await waitFor('the new version downloaded', async () => (reports.at(-1)?.[1] === false ? true : undefined));
+    assert.equal(readFileSync(local, 'utf8'), 'v2');
   });
 });
 

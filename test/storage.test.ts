@@ -191,6 +191,15 @@ describe('live reloading', { concurrency: false }, () => {
       await waitFor('the broken version refused', async () => (/failed to load/.test(s.stdout()) ? true : undefined));
       assert.deepEqual(await model(s), { 'model.txt': 'version 2' }, 'the old version keeps serving');
       assert.match(s.stdout(), /this model is broken/);
+      // the signal a cluster's Prometheus (or the operator) reads; the reason is in the log
+      const gauge = async () =>
+        /^cortex_model_reload_failing\{api="stored",model="\(path\)"\} (\d)$/m.exec(
+          await (await fetch(`${s.url}/metrics`)).text(),
+        )?.[1];
+      assert.equal(await gauge(), '1');
+      await moto.s3.send(new PutObjectCommand({ Bucket: 'live', Key: 'm/model.txt', Body: 'version 3' }));
+      await waitFor('version 3 served', async () => ((await model(s))['model.txt'] === 'version 3' ? true : undefined));
+      assert.equal(await gauge(), '0', 'a version that loads clears it');
     } finally {
       await s.stop();
     }

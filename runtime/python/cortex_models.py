@@ -28,7 +28,7 @@ from collections import OrderedDict
 
 from cortex_handler import PredictorError
 from cortex_logging import log
-from cortex_metrics import MetricsClient
+from cortex_metrics import MetricsClient, model_reload_failing
 from cortex_payload import ClientError
 
 STORAGE_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -198,11 +198,13 @@ class ModelRegistry:
             except Exception:
                 with self.lock:
                     self.failed[key] = sig
+                model_reload_failing(self.label_of(key[0]), True)
                 continue  # load() logged why; the version served so far stays
             with self.lock:
                 self.loaded[key] = (sig, model)
                 self.failed.pop(key, None)
             log("info", f"{self.name_of(key)} loaded and now served")
+            model_reload_failing(self.label_of(key[0]), False)
 
     def load(self, name, version, path):
         started = time.perf_counter()
@@ -279,6 +281,10 @@ class ModelRegistry:
     # --- words
     def names(self):
         return ", ".join(sorted(n for n in self.tree if n is not SINGLE)) or "none"
+
+    def label_of(self, name):
+        """The model label of the runtime's metrics: the name, (path) for predictor.models.path."""
+        return "(path)" if name is SINGLE else str(name)
 
     def name_of(self, key):
         name, version = key
