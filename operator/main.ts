@@ -133,6 +133,7 @@ function metricsAdapter(
   log: Logger,
   metrics: OperatorMetrics,
   informers: CortexInformers,
+  onReloadChange?: (namespace: string, api: string) => void,
 ): MetricsAdapterRunnable | undefined {
   if (!flags.metricsApi) return undefined;
   if ((flags.metricsApiCertFile === undefined) !== (flags.metricsApiKeyFile === undefined)) {
@@ -165,6 +166,7 @@ function metricsAdapter(
     registry: metrics.registry,
     scrapeIntervalMs: Math.max(100, parseDurationMs(flags.metricsScrapeInterval)),
     informers,
+    onReloadChange,
   });
 }
 
@@ -243,7 +245,9 @@ async function run(flags: Flags): Promise<void> {
   // every replica serves the metrics API and the activator, leader or not: the API server and
   // the Services may reach any of them. They share one cache of RealtimeAPIs and Cortex pods.
   const shared = cortexInformers({ client, log, namespace: flags.namespace });
-  const adapter = metricsAdapter(flags, client, log, metrics, shared);
+  // a replica's failing model reloads changed: its API's status is derived again (the controller comes later)
+  let reloadChanged = (_namespace: string, _api: string): void => undefined;
+  const adapter = metricsAdapter(flags, client, log, metrics, shared, (ns, api) => reloadChanged(ns, api));
   const scaleToZeroStates: ScaleToZeroStates = new Map();
   const activatorServer = activator(flags, client, log, metrics, scaleToZeroStates, identity, shared);
   const activatorPort = Number(flags.activatorPort);
@@ -312,6 +316,7 @@ async function run(flags: Flags): Promise<void> {
       dependencyCache: dependencyCache(flags),
     },
   });
+  reloadChanged = (ns, api) => controller.enqueueKey(`${ns}/${api}`);
 
   const port = wholeNumber('--health-port', flags.healthPort);
   const elector = flags.leaderElect

@@ -234,6 +234,11 @@ export class RealtimeApiController {
     if (name && obj.metadata?.namespace) this.queue.add(`${obj.metadata.namespace}/${name}`);
   }
 
+  /** One API again, by namespace/name (a replica's failing model reloads changed). */
+  enqueueKey(key: string): void {
+    this.queue.add(key);
+  }
+
   /** Every known API again (node pools changed, periodic resync). */
   enqueueAll(): void {
     for (const api of this.apis.list()) this.enqueue(api);
@@ -400,6 +405,11 @@ export class RealtimeApiController {
     observed.pods = this.pods
       .list()
       .filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[API_LABEL] === name);
+    // the replicas' cortex_model_reload_failing, as the metrics adapter last scraped it
+    const current = new Set(observed.pods.map((p) => p.metadata?.name));
+    observed.reloadFailing = (this.options.scaleToZero?.activity?.(namespace, name)?.pods ?? [])
+      .filter((p) => current.has(p.name) && (p.reloadFailing ?? []).length > 0)
+      .map((p) => ({ pod: p.name, models: p.reloadFailing ?? [] }));
     if (instance) {
       try {
         await this.bundles.release(

@@ -88,6 +88,27 @@ test('all replicas updated and ready: live, Ready=True, observedGeneration, read
   assert.deepEqual([progressing.status, progressing.reason], ['False', 'RolloutComplete']);
 });
 
+test("a model's new version failing on a replica (its /metrics): live, Ready True, the message says where", () => {
+  const s = deriveStatus(
+    observed({
+      deployment: deployment(),
+      pods: [pod('iris-a', { ready: true }), pod('iris-b', { ready: true })],
+      reloadFailing: [{ pod: 'iris-b', models: ['(path)'] }],
+    }),
+  );
+  assert.equal(s.status, 'live');
+  assert.equal(
+    s.message,
+    'the new version of model (path) failed to download or load on pod iris-b; ' +
+      'the previous version keeps serving (the reason: cortex logs iris)',
+  );
+  const ready = s.conditions!.find((c) => c.type === 'Ready')!;
+  assert.deepEqual([ready.status, ready.reason], ['True', 'ModelReloadFailing']);
+  const healed = deriveStatus(observed({ deployment: deployment(), reloadFailing: [{ pod: 'iris-b', models: [] }] }));
+  assert.equal(healed.message, undefined);
+  assert.equal(healed.conditions!.find((c) => c.type === 'Ready')!.reason, 'Live');
+});
+
 test('a Deployment whose new generation is not observed yet, or with old replicas left, is updating', () => {
   assert.equal(
     deriveStatus(observed({ deployment: deployment({ generation: 5, observedGeneration: 4 }) })).status,

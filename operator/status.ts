@@ -36,6 +36,8 @@ export interface Observed {
   bundleMissing?: string;
   /** Applying a child failed: the API server's message. */
   applyError?: string;
+  /** Ready pods serving an older version of models whose new one failed to download or load (their /metrics). */
+  reloadFailing?: { pod: string; models: string[] }[];
   /** minReplicas 0 and the Deployment at 0 replicas (operator/scale-to-zero): scaleToZeroAfter, and since when. */
   scaledToZero?: { after: string; since?: string };
   deployment?: V1Deployment;
@@ -177,6 +179,18 @@ function condition(type: string, status: boolean, reason: string, message: strin
   };
 }
 
+/** Live, but serving an older version of some models: which, on which pods, and where the reason is. */
+function reloadMessage(o: Observed): string | undefined {
+  const failing = (o.reloadFailing ?? []).filter((p) => p.models.length > 0);
+  if (failing.length === 0) return undefined;
+  const models = [...new Set(failing.flatMap((p) => p.models))].sort();
+  const pods = failing.map((p) => p.pod).sort();
+  return (
+    `the new version of model ${models.join(', ')} failed to download or load on pod ${pods.join(', ')}; ` +
+    `the previous version keeps serving (the reason: cortex logs ${o.name})`
+  );
+}
+
 /** The status for what was observed. */
 export function deriveStatus(o: Observed): RealtimeApiStatus {
   const r = rollout(o.deployment);
@@ -224,10 +238,14 @@ export function deriveStatus(o: Observed): RealtimeApiStatus {
 
   const counts = `${r.ready}/${r.requested} replicas ready, ${r.updated} up to date`;
   if (r.complete) {
+    const failing = reloadMessage(o);
     return finish(
       'live',
-      { ok: true, reason: 'Live', message: counts },
+      failing
+        ? { ok: true, reason: 'ModelReloadFailing', message: failing }
+        : { ok: true, reason: 'Live', message: counts },
       { ok: false, reason: 'RolloutComplete', message: 'every replica runs the latest spec' },
+      failing,
     );
   }
 

@@ -3,6 +3,10 @@
 // on the hot path. Gauges are read from the dispatcher at scrape time instead of being
 // updated on every request.
 import client from 'prom-client';
+import type { CustomMetricRecord } from './custom-metrics.ts';
+
+/** A model whose newest version could not be downloaded or loaded, while an older one serves. */
+export const RELOAD_FAILING_METRIC = 'cortex_model_reload_failing';
 
 export interface GaugeSources {
   inFlight(): number;
@@ -22,6 +26,7 @@ export class RuntimeMetrics {
   private readonly streamChild: client.Histogram.Internal<'api'>;
   private readonly rejected: client.Counter<'api' | 'reason'>;
   private readonly restarts: client.Counter<'api'>;
+  private readonly reloadFailing: client.Gauge<'api' | 'model'>;
   private readonly byStatus = new Map<number, client.Counter.Internal>();
   private readonly api: string;
 
@@ -75,6 +80,14 @@ export class RuntimeMetrics {
       labelNames: ['api'],
       registers,
     });
+    this.reloadFailing = new client.Gauge({
+      name: RELOAD_FAILING_METRIC,
+      help:
+        '1 while the newest version of a model (label model: its name, (path) or (dir)) could not be downloaded ' +
+        'or loaded and an older one keeps serving; the reason is in the logs.',
+      labelNames: ['api', 'model'],
+      registers,
+    });
     const gauge = (name: string, help: string, read: () => number) =>
       new client.Gauge({
         name,
@@ -99,6 +112,19 @@ export class RuntimeMetrics {
     // Zero-valued series exist from the start, so rate() works before the first event.
     this.rejected.labels({ api, reason: 'over_capacity' });
     this.restarts.labels({ api });
+  }
+
+  modelReloadFailing(model: string, failing: boolean): void {
+    this.reloadFailing.set({ api: this.api, model }, failing ? 1 : 0);
+  }
+
+  /** The workers' records of the runtime's own gauges applied; the predictor's (metrics_client) returned. */
+  takeOwn(records: CustomMetricRecord[]): CustomMetricRecord[] {
+    return records.filter(([, name, value, tags]) => {
+      if (name !== RELOAD_FAILING_METRIC) return true;
+      this.modelReloadFailing(tags?.model ?? '', value === 1);
+      return false;
+    });
   }
 
   observeRequest(status: number, seconds: number): void {

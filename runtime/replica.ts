@@ -93,7 +93,11 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   // a replica never starts with a model missing or half downloaded
   let models: Awaited<ReturnType<typeof prepareModels>>;
   try {
-    models = await prepareModels(predictor.models, { liveDir: path.join(ownTmp, 'models'), logger });
+    models = await prepareModels(predictor.models, {
+      liveDir: path.join(ownTmp, 'models'),
+      logger,
+      onReload: (model, failing) => metrics.modelReloadFailing(model, failing),
+    });
   } catch (error) {
     if (error instanceof ModelSourceError) fatal(`model download failed: ${error.message}`);
     if (error instanceof StorageError) fatal(`model download failed: ${error.message}; fix: ${error.fix}`);
@@ -142,7 +146,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     index,
     logLevel: predictor.logLevel,
     python,
-    onMetrics: (records) => customMetrics.record(records),
+    onMetrics: (records) => customMetrics.record(metrics.takeOwn(records)),
     predictorType: predictor.type === 'onnx' ? 'onnx' : 'python',
     models: models?.models ?? predictor.models,
     grpc: grpc?.worker,

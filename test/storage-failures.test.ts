@@ -2,12 +2,15 @@
 // worker starts, naming the URI and the fix), resuming downloads, and the local environment's
 // view of both, against moto's S3 server and a node:http server on loopback.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseStorageUri } from '../operator/api/v1alpha1/index.ts';
-import { sourceFor } from '../runtime/storage/prepare.ts';
+import { apiLogger } from '../operator/util/log.ts';
+import { prepareModels, sourceFor } from '../runtime/storage/prepare.ts';
 import { localEnv } from './helpers/local.ts';
 import { serve, serveFailure, waitFor } from './helpers/serve.ts';
 import { loadedModel, startAll, storageProject, type Cleanups } from './helpers/storage-project.ts';
@@ -124,8 +127,44 @@ describe(
         /fix: raise CORTEX_MODEL_CACHE_MAX_SIZE/,
       );
     });
+
+    test('the disk filling up during the download (ENOSPC on a real 8 MiB tmpfs)', async (t) => {
+      if (process.getuid?.() !== 0) return t.skip('mounting a tmpfs needs root');
+      web.files.set('/fill/model.bin', Buffer.alloc(6 * 2 ** 20, 2));
+      web.throttle.set('/fill/model.bin', 512 * 1024);
+      const p = project({ path: `${web.url}/fill/model.bin` });
+      const cache = p.env.CORTEX_MODEL_CACHE_DIR;
+      mkdirSync(cache, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', cache]);
+      cleanups.push(() => void execFileSync('umount', ['-l', cache]));
+      const failing = serveFailure(p.dir, { env: p.env });
+      // 6 MiB fit the 8 MiB when the download starts; then another writer takes the rest of the disk
+      const part = await waitFor('the download to start', async () => findPart(path.join(cache, 'models')));
+      assert.ok(part);
+      const filler = path.join(cache, 'filler');
+      try {
+        for (;;) appendFileSync(filler, Buffer.alloc(256 * 1024));
+      } catch (error) {
+        assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
+      }
+      const error = await failing;
+      assert.equal(error.code, 1);
+      const reason = readFileSync(error.terminationLog, 'utf8');
+      assert.match(
+        reason,
+        /^model download failed: predictor\.models\.path: http:\/\/127\.0\.0\.1:\d+\/fill\/model\.bin: the disk of the model cache \(.*\.cache\) filled up during the download; fix: free space on that disk/,
+      );
+      assert.doesNotMatch(error.out, /worker|is ready/, 'no worker started');
+      assert.deepEqual(readdirSync(path.join(cache, 'models')), [], 'no partial download is left in the cache');
+    });
   },
 );
+
+/** The first `.part` file under `dir`, if any. */
+function findPart(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).find((n) => n.endsWith('.part'));
+}
 
 describe('resuming', { concurrency: false }, () => {
   test('a replica killed mid-download leaves the part; the next one resumes it with Range', async () => {
@@ -177,6 +216,38 @@ describe('resuming s3://', { concurrency: false }, () => {
   });
 });
 
+describe('reloading', { concurrency: false }, () => {
+  test('a new version that cannot be downloaded is reported failing (the metric), cleared once one is', async () => {
+    web.files.set('/reload/model.bin', Buffer.from('v1'));
+    const p = project({});
+    const lines: string[] = [];
+    const reports: [string, boolean][] = [];
+    const prepared = await prepareModels(
+      { path: `${web.url}/reload/model.bin`, reloadInterval: '100ms' },
+      {
+        liveDir: path.join(p.dir, 'live'),
+        cacheRoot: p.env.CORTEX_MODEL_CACHE_DIR,
+        logger: apiLogger('stored', 'info', (l) => void lines.push(l)),
+        onReload: (model, failing) => void reports.push([model, failing]),
+      },
+    );
+    cleanups.push(() => prepared?.stop());
+    const local = prepared!.models.path!;
+    web.files.set('/reload/model.bin', Buffer.from('v2'));
+    web.authorization = 'Bearer right'; // the new version: 403 without the header
+    try {
+      await waitFor('the failure reported', async () => (reports.some(([, f]) => f) ? true : undefined));
+      assert.deepEqual(reports[0], ['(path)', true]);
+      assert.match(lines.join(''), /the new version of .*reload\/model\.bin could not be downloaded.*access denied/);
+      assert.equal(readFileSync(local, 'utf8'), 'v1', 'the old version stays');
+    } finally {
+      web.authorization = undefined;
+    }
+    await waitFor('the new version downloaded', async () => (reports.at(-1)?.[1] === false ? true : undefined));
+    assert.equal(readFileSync(local, 'utf8'), 'v2');
+  });
+});
+
 describe('the local environment', { concurrency: false }, () => {
   test('cortex deploy: a model that cannot be downloaded fails the deploy, the reason in cortex get', async () => {
     const local = await localEnv();
@@ -212,5 +283,34 @@ describe('the local environment', { concurrency: false }, () => {
       headers: { 'content-type': 'application/json' },
     });
     assert.match(((await r.json()) as { model: Record<string, string> }).model['model.bin'], /^4194304 bytes/);
+  });
+
+  test('cortex get: a new version that fails to load keeps the old one serving and says why', async () => {
+    const local = await localEnv();
+    cleanups.push(() => local.cleanup());
+    await putS3(moto.s3, 'live-local', { 'm/model.txt': 'version 1' });
+    const p = project({ path: 's3://live-local/m', reload_interval: '200ms', storage: { s3_endpoint: moto.url } });
+    const env = { ...p.env, ...S3_CREDENTIALS };
+    const deployed = await local.cortex(['deploy', p.dir], { env });
+    assert.equal(deployed.code, 0, deployed.stderr);
+    const served = async () => {
+      const r = await fetch(local.url('/stored'), { method: 'POST', body: '{}' });
+      return ((await r.json()) as { model: Record<string, string> }).model['model.txt'];
+    };
+    assert.equal(await served(), 'version 1');
+    await moto.s3.send(new PutObjectCommand({ Bucket: 'live-local', Key: 'm/model.txt', Body: 'broken' }));
+    const json = await waitFor('cortex get -o json to say why the new version is not served', async () => {
+      const get = await local.cortex(['get', 'stored', '-o', 'json']);
+      return /"reloadErrors"/.test(get.stdout) ? get.stdout : undefined;
+    });
+    assert.match(json, /the model( version \S+)? failed to load from [^"]*: ValueError: this model is broken/);
+    assert.equal(await served(), 'version 1', 'the old version keeps serving');
+    const text = await local.cortex(['get', 'stored']);
+    assert.match(text.stdout, /ready, a new model version failed/);
+    assert.match(text.stdout, /failed to load from .*ValueError: this model is broken/);
+    await moto.s3.send(new PutObjectCommand({ Bucket: 'live-local', Key: 'm/model.txt', Body: 'version 3' }));
+    await waitFor('version 3 served', async () => ((await served()) === 'version 3' ? true : undefined));
+    const healed = await local.cortex(['get', 'stored', '-o', 'json']);
+    assert.doesNotMatch(healed.stdout, /reloadErrors/, 'a version that loads clears the reason');
   });
 });

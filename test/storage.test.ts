@@ -133,6 +133,26 @@ describe('onnx', { concurrency: false }, () => {
   });
 });
 
+describe('a predictor without a model client', { concurrency: false }, () => {
+  test('gets the downloaded file at config["model_path"] and opens it itself', async () => {
+    web.files.set('/own/weights.txt', Buffer.from('weights v1'));
+    const fixture = path.join(repoRoot, 'test', 'fixtures', 'storage', 'config_predictor.py');
+    const p = project({ path: `${web.url}/own/weights.txt` }, 'python', fixture);
+    const s = await serve(p.dir, { env: p.env });
+    try {
+      const r = await postJson(s.url, {});
+      const body = (await r.json()) as { model_path: string; text: string; is_file: boolean };
+      assert.equal(r.status, 200, JSON.stringify(body));
+      assert.equal(body.text, 'weights v1');
+      assert.equal(body.is_file, true);
+      assert.match(body.model_path, /\/weights\.txt$/);
+      assert.doesNotMatch(body.model_path, /^https?:/, 'a local path, not the URI');
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe('the node cache', { concurrency: false }, () => {
   test('two replicas started together download once; a third starts from the cache', async () => {
     web.files.set('/shared/model.txt', Buffer.from('shared'));
@@ -171,6 +191,15 @@ describe('live reloading', { concurrency: false }, () => {
       await waitFor('the broken version refused', async () => (/failed to load/.test(s.stdout()) ? true : undefined));
       assert.deepEqual(await model(s), { 'model.txt': 'version 2' }, 'the old version keeps serving');
       assert.match(s.stdout(), /this model is broken/);
+      // the signal a cluster's Prometheus (or the operator) reads; the reason is in the log
+      const gauge = async () =>
+        /^cortex_model_reload_failing\{api="stored",model="\(path\)"\} (\d)$/m.exec(
+          await (await fetch(`${s.url}/metrics`)).text(),
+        )?.[1];
+      assert.equal(await gauge(), '1');
+      await moto.s3.send(new PutObjectCommand({ Bucket: 'live', Key: 'm/model.txt', Body: 'version 3' }));
+      await waitFor('version 3 served', async () => ((await model(s))['model.txt'] === 'version 3' ? true : undefined));
+      assert.equal(await gauge(), '0', 'a version that loads clears it');
     } finally {
       await s.stop();
     }

@@ -174,14 +174,16 @@ export function renderOne(api: ApiView, t: Target, c: ChalkInstance): string {
           r.version,
           r.role,
           r.state === 'ready'
-            ? c.green(r.state)
+            ? r.reloadErrors
+              ? c.yellow('ready, a new model version failed')
+              : c.green(r.state)
             : r.error
               ? c.red(r.state)
               : c.yellow(r.progress !== undefined ? `${r.state}: ${r.progress}` : r.state),
           String(r.restarts),
           r.pid !== undefined ? String(r.pid) : '-',
           ago(r.startedAt),
-          r.error ?? r.lastExit ?? '-',
+          r.error ?? r.reloadErrors?.join('; ') ?? r.lastExit ?? '-',
         ]),
         c,
       );

@@ -494,6 +494,7 @@ function replicaStatus(r: ReplicaProcess, role: ReplicaStatus['role'], version: 
     ...(r.error !== undefined ? { error: unsnap(r.error, version) } : {}),
     ...(r.lastExit !== undefined ? { lastExit: unsnap(r.lastExit, version) } : {}),
     ...(r.progress !== undefined ? { progress: r.progress } : {}),
+    ...(r.reloadErrors !== undefined ? { reloadErrors: r.reloadErrors } : {}),
     ...(r.startedAt ? { startedAt: r.startedAt.toISOString() } : {}),
     ...(r.readyAt ? { readyAt: r.readyAt.toISOString() } : {}),
     logFile: r.options.logFile,

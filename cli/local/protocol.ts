@@ -31,6 +31,8 @@ export interface ReplicaStatus {
   lastExit?: string;
   /** While starting: its last progress line (a model download, the dependency install). */
   progress?: string;
+  /** While ready: why a new model version is not served (it could not be downloaded or loaded), per model. */
+  reloadErrors?: string[];
   startedAt?: string;
   readyAt?: string;
   logFile: string;

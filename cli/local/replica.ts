@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROXY_PROBE_HEADER } from '../../operator/api/v1alpha1/index.ts';
 import { httpGet } from './http-util.ts';
+import { reloadFailures } from './reload-failures.ts';
 import { claimUpstreamPort, releaseUpstreamPort, removeContainers, replicaPrefix, runnerEnv } from './pod-replicas.ts';
 
 /**
@@ -373,6 +374,13 @@ export class ReplicaProcess {
       .reverse()
       .map(parseLine)
       .find((l) => /^(downloading|another replica on this machine is|installing) /.test(l.message))?.message;
+  }
+
+  /** While ready: why new model versions are not served (a failed download or load), for `cortex get`. */
+  get reloadErrors(): string[] | undefined {
+    if (this.state !== 'ready') return undefined;
+    const failing = reloadFailures(this.lastLogLines(Infinity).map((l) => parseLine(l).message));
+    return failing.length > 0 ? failing : undefined;
   }
 
   lastLogLines(n: number): string[] {

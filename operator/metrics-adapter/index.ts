@@ -46,6 +46,8 @@ export interface MetricsAdapterOptions {
   registry?: Registry;
   scrapeIntervalMs?: number;
   scrapeTimeoutMs?: number;
+  /** A replica's failing model reloads changed (cortex_model_reload_failing): its API's status is derived again. */
+  onReloadChange?: (namespace: string, api: string) => void;
   /** Default: SubjectAccessReviews. */
   authorizer?: Authorizer;
   /** How often the front-proxy ConfigMap is read again (CA rotation). Default 1 min. */
@@ -96,7 +98,7 @@ export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdap
     pods: Informer<PodObject>;
     apis: Informer<ApiObject>;
   };
-  const store = new SampleStore();
+  const store = new SampleStore(options.onReloadChange);
   const registers = registry ? [registry] : [];
   const scrapes = new Counter({
     name: 'cortex_operator_metrics_scrapes_total',

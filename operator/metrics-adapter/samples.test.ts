@@ -89,3 +89,15 @@ test('activity: a request is seen when the counter rises, when one is in flight,
   );
   assert.equal(idleForMs(a, T0 + 10_000), 3000);
 });
+
+test("a pod's failing model reloads changing calls onReloadChange for its API, once per change", () => {
+  const changed: string[] = [];
+  const store = new SampleStore((ns, api) => changed.push(`${ns}/${api}`));
+  const sample = (at: number, reloadFailing?: string[]) => ({ at, inFlight: 0, requestsTotal: 0, reloadFailing });
+  store.record('ml', 'iris-a', 'iris', sample(1000, []), 60_000);
+  store.record('ml', 'iris-a', 'iris', sample(2000, ['(path)']), 60_000);
+  store.record('ml', 'iris-a', 'iris', sample(3000, ['(path)']), 60_000);
+  assert.deepEqual(store.activity('ml', 'iris')!.pods[0].reloadFailing, ['(path)']);
+  store.record('ml', 'iris-a', 'iris', sample(4000, []), 60_000);
+  assert.deepEqual(changed, ['ml/iris', 'ml/iris']);
+});

@@ -11,6 +11,8 @@ export interface Sample {
   inFlight: number;
   /** cortex_requests_total summed over status codes: only its increases matter. */
   requestsTotal: number;
+  /** Models whose new version failed to download or load (cortex_model_reload_failing), sorted. */
+  reloadFailing?: string[];
 }
 
 export interface WindowAverage {
@@ -83,7 +85,7 @@ export interface ApiActivity {
   /** Sums over the pods scraped at least once and still present. */
   inFlight: number;
   requestsTotal: number;
-  pods: { name: string; inFlight: number; requestsTotal: number; at: Date }[];
+  pods: { name: string; inFlight: number; requestsTotal: number; at: Date; reloadFailing?: string[] }[];
 }
 
 interface ActivityRecord {
@@ -96,6 +98,13 @@ const key = (namespace: string, name: string) => `${namespace}/${name}`;
 export class SampleStore {
   private readonly pods = new Map<string, PodSeries>();
   private readonly apis = new Map<string, ActivityRecord>();
+
+  /** onReloadChange: a pod's failing models changed, so its API's status is derived again. */
+  private readonly onReloadChange?: (namespace: string, api: string) => void;
+
+  constructor(onReloadChange?: (namespace: string, api: string) => void) {
+    this.onReloadChange = onReloadChange;
+  }
 
   /** Starts the activity record of an API (idempotent); recording a sample does it too. */
   track(namespace: string, api: string, now: number): void {
@@ -111,6 +120,8 @@ export class SampleStore {
       this.pods.set(key(namespace, pod), series);
     }
     const previous = series.add(sample, retainMs);
+    if ((previous?.reloadFailing ?? []).join('\n') !== (sample.reloadFailing ?? []).join('\n'))
+      this.onReloadChange?.(namespace, api);
     // A request happened when the counter rose, when it restarted lower but above 0 (the
     // runtime restarted and served since), when one is in flight, or when a pod seen for the
     // first time has served already (it may have done so just now).
@@ -157,6 +168,7 @@ export class SampleStore {
         inFlight: last.inFlight,
         requestsTotal: last.requestsTotal,
         at: new Date(last.at),
+        reloadFailing: last.reloadFailing ?? [],
       });
     }
     pods.sort((a, b) => a.name.localeCompare(b.name));

@@ -15,16 +15,25 @@ test(
     });
     assert.deepEqual(
       parseScrape(await metrics.render()),
-      { inFlight: 3, requestsTotal: 0 },
+      { inFlight: 3, requestsTotal: 0, reloadFailing: [] },
       'no request yet: the counter may be absent',
     );
     metrics.observeRequest(200, 0.01);
     metrics.observeRequest(200, 0.01);
     metrics.observeRequest(500, 0.01);
     inFlight = 0;
-    assert.deepEqual(parseScrape(await metrics.render()), { inFlight: 0, requestsTotal: 3 });
+    assert.deepEqual(parseScrape(await metrics.render()), { inFlight: 0, requestsTotal: 3, reloadFailing: [] });
   },
 );
+
+test("the runtime's cortex_model_reload_failing: the models at 1, not those back at 0", async () => {
+  const metrics = new RuntimeMetrics('iris', { inFlight: () => 0, queueLength: () => 0, workersReady: () => 1 });
+  metrics.modelReloadFailing('(path)', true);
+  metrics.modelReloadFailing('b', true);
+  metrics.modelReloadFailing('a', true);
+  metrics.modelReloadFailing('b', false);
+  assert.deepEqual(parseScrape(await metrics.render()).reloadFailing, ['(path)', 'a']);
+});
 
 test('fractional and exponent values are read; several series are summed', () => {
   const text = [
@@ -35,7 +44,7 @@ test('fractional and exponent values are read; several series are summed', () =>
     'cortex_requests_total{api="a",status_code="200"} 10',
     '',
   ].join('\n');
-  assert.deepEqual(parseScrape(text), { inFlight: 3.5, requestsTotal: 10 });
+  assert.deepEqual(parseScrape(text), { inFlight: 3.5, requestsTotal: 10, reloadFailing: [] });
 });
 
 test("an answer that is not a Cortex replica's metrics is an error, never a zero", () => {

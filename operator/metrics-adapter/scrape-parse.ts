@@ -7,10 +7,14 @@ import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-t
 import { IN_FLIGHT_METRIC } from '../reconcilers/hpa.ts';
 
 export const REQUESTS_METRIC = 'cortex_requests_total';
+/** The runtime's gauge of a model whose new version failed to download or load (runtime/metrics.ts). */
+export const RELOAD_FAILING_METRIC = 'cortex_model_reload_failing';
 
 export interface Scraped {
   inFlight: number;
   requestsTotal: number;
+  /** The models (the label model) whose new version failed and an older one serves, sorted. */
+  reloadFailing: string[];
 }
 
 function values(family: MetricFamily, expectType: MetricFamily['type']): number[] {
@@ -40,7 +44,14 @@ export function parseScrape(text: string): Scraped {
   }
   const requests = families.find((f) => f.name === REQUESTS_METRIC);
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const reload = families.find((f) => f.name === RELOAD_FAILING_METRIC);
+  const reloadValues = reload === undefined ? [] : values(reload, 'GAUGE');
+  const reloadFailing = (reload?.metrics ?? [])
+    .filter((_, i) => reloadValues[i] === 1)
+    .map((m) => m.labels?.model ?? '')
+    .sort();
   return {
+    reloadFailing,
     inFlight: sum(values(inFlight, 'GAUGE')),
     // absent until the first request on runtimes that create the series lazily
     requestsTotal: requests === undefined ? 0 : sum(values(requests, 'COUNTER')),

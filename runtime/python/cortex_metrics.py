@@ -93,3 +93,15 @@ def flush():
             write_out(frame)
         except OSError:
             pass  # the front is gone; the process is about to end
+
+
+# The runtime's own gauge of a model whose new version failed to load while an older one serves
+# (docs/models.md); sent on the same channel, past metrics_client's checks (which refuse cortex_).
+RELOAD_FAILING = "cortex_model_reload_failing"
+
+
+def model_reload_failing(model, failing):
+    with _lock:
+        _pending.append(["gauge", RELOAD_FAILING, 1.0 if failing else 0.0, {"model": model}])
+    if getattr(request_ctx, "rid", None) is None:
+        flush()

@@ -28,7 +28,7 @@ from collections import OrderedDict
 
 from cortex_handler import PredictorError
 from cortex_logging import log
-from cortex_metrics import MetricsClient
+from cortex_metrics import MetricsClient, model_reload_failing
 from cortex_payload import ClientError
 
 STORAGE_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -198,11 +198,13 @@ class ModelRegistry:
             except Exception:
                 with self.lock:
                     self.failed[key] = sig
+                model_reload_failing(self.label_of(key[0]), True)
                 continue  # load() logged why; the version served so far stays
             with self.lock:
                 self.loaded[key] = (sig, model)
                 self.failed.pop(key, None)
             log("info", f"{self.name_of(key)} loaded and now served")
+            model_reload_failing(self.label_of(key[0]), False)
 
     def load(self, name, version, path):
         started = time.perf_counter()
@@ -280,6 +282,10 @@ class ModelRegistry:
     def names(self):
         return ", ".join(sorted(n for n in self.tree if n is not SINGLE)) or "none"
 
+    def label_of(self, name):
+        """The model label of the runtime's metrics: the name, (path) for predictor.models.path."""
+        return "(path)" if name is SINGLE else str(name)
+
     def name_of(self, key):
         name, version = key
         label = "the model" if name is SINGLE else f"model {name!r}"
@@ -318,6 +324,33 @@ def start_registry(registry):
         raise ModelConfigError(str(e)) from e
 
 
+def config_with_model_paths(cfg):
+    """predictor.config with the models' local paths (a storage URI already downloaded by the
+    replica, a project path made absolute) under model_path, model_paths ({name: path}) and
+    model_dir, for a predictor that opens its model files itself (docs/models.md). A key the user's
+    config already has keeps the user's value."""
+    config = dict(cfg.get("config") or {})
+    models, project_dir = cfg.get("models"), cfg.get("project_dir")
+    if not models:
+        return config
+    paths = {}
+    if models.get("path") is not None:
+        paths["model_path"] = resolve_source(models["path"], project_dir, "predictor.models.path")
+    if models.get("paths"):
+        paths["model_paths"] = {
+            m["name"]: resolve_source(m["path"], project_dir, f"predictor.models.paths[{i}].path")
+            for i, m in enumerate(models["paths"])
+        }
+    if models.get("dir") is not None:
+        paths["model_dir"] = resolve_source(models["dir"], project_dir, "predictor.models.dir")
+    for key, value in paths.items():
+        if key in config:
+            log("warning", f"predictor.config.{key} is set, so the runtime does not put the model's local path there")
+        else:
+            config[key] = value
+    return config
+
+
 def build_predictor(cls, path, cfg, kind=None, extra=None):
     """The predictor instance: its models loaded (or their cache set up) and its client handed over.
     kind: a key of CLASSES (default: predictor.type). extra: more constructor arguments, each given
@@ -336,10 +369,15 @@ def build_predictor(cls, path, cfg, kind=None, extra=None):
                 " add predictor.models (or multi_model_reloading) to cortex.yaml, or remove the parameter"
             )
         return cls(cfg.get("config") or {}, **metrics)
+    config = config_with_model_paths(cfg)
+    if client_arg not in params and ptype == "python" and not callable(getattr(cls, "load_model", None)):
+        # no client and no load_model: it opens the files at config["model_path"]... itself (no reloading)
+        return cls(config, **metrics)
     if client_arg not in params:
         raise PredictorError(
             f"{cls_name}.__init__ in {path} does not take {client_arg}, through which it gets the models of"
             f" predictor.models: write def __init__(self, config, {client_arg})"
+            + (" (or drop load_model and open the files at config['model_path'] yourself)" if ptype == "python" else "")
         )
     if ptype != "onnx" and not callable(getattr(cls, "load_model", None)):
         raise PredictorError(
@@ -347,7 +385,7 @@ def build_predictor(cls, path, cfg, kind=None, extra=None):
             " (multi_model_reloading) the runtime calls it to load each model version, and python_client.get_model()"
             " returns what it returned"
         )
-    kwargs = {k: v for k, v in {"config": cfg.get("config") or {}}.items() if k in params}
+    kwargs = {k: v for k, v in {"config": config}.items() if k in params}
     kwargs.update(metrics)
     unknown = [
         n

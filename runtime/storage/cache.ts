@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync } fr
 import path from 'node:path';
 import type { Logger } from '../../operator/util/log.ts';
 import { IN_USE_MS, ensureCached, evictFrom, markUsed } from '../venv-cache.ts';
-import { StorageError } from './fetch-file.ts';
+import { StorageError, isDiskFull } from './fetch-file.ts';
 import { unpack, archiveKind } from './unpack.ts';
 import type { Listing, StorageSource } from './sources.ts';
 
@@ -90,6 +90,9 @@ export async function cachedModel(
     o.logger,
     { waitingMessage: `another replica on this machine is downloading ${uri}; waiting for it` },
   ).catch((error: unknown) => {
+    // a full disk: the partial download is not kept for a resume (as a dropped connection's is),
+    // it holds the space the disk lacks
+    if (isDiskFull(error)) rmSync(partial, { recursive: true, force: true });
     throw diskFull(uri, o.root, error);
   });
   markUsed(dir);
@@ -153,7 +156,7 @@ function freeBytes(dir: string): number | undefined {
 }
 
 function diskFull(uri: string, root: string, error: unknown): unknown {
-  if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') return error;
+  if (!isDiskFull(error)) return error;
   return new StorageError(
     `${uri}: the disk of the model cache (${root}) filled up during the download`,
     'free space on that disk, lower the cache size so old models are evicted, or use a larger disk',

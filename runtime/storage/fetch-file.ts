@@ -47,6 +47,12 @@ export function statusError(uri: string, status: number, what: string): StorageE
   return new StorageError(`${uri}: HTTP ${status} ${what}`, 'check that the storage server is reachable and healthy');
 }
 
+/** A local write that failed for want of space (not the network): retrying or resuming cannot help. */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 function partSize(part: string): number {
   try {
     return statSync(part).size;
@@ -110,6 +116,7 @@ export async function fetchFile(o: FetchFileOptions): Promise<void> {
         createWriteStream(part, { flags: resumed ? 'a' : 'w', highWaterMark: 1 << 20 }),
       );
     } catch (error) {
+      if (isDiskFull(error)) throw error; // the cache's caller names the full disk (cache.ts)
       lastError = error; // the connection dropped: the next attempt resumes from the part's size
       await sleep(200 * attempt);
       continue;

@@ -57,6 +57,8 @@ export interface PrepareOptions {
   liveDir: string;
   logger: Logger;
   cacheRoot?: string;
+  /** After a look at a changed source: did its new version fail to download (model: its name, (path), (dir)). */
+  onReload?: (model: string, failing: boolean) => void;
 }
 
 export interface PreparedModels {
@@ -67,6 +69,8 @@ export interface PreparedModels {
 
 interface Remote {
   field: string;
+  /** The model label of the runtime's metrics. */
+  model: string;
   uri: string;
   source: StorageSource;
   link: string;
@@ -80,11 +84,11 @@ export async function prepareModels(
   o: PrepareOptions,
 ): Promise<PreparedModels | undefined> {
   if (models === undefined) return undefined;
-  const fields: [string, string, (local: string) => void][] = [];
+  const fields: [string, string, (local: string) => void, string][] = [];
   const out: ModelsSpec = { ...models, paths: models.paths?.map((m) => ({ ...m })) };
-  if (out.path !== undefined) fields.push(['predictor.models.path', out.path, (l) => (out.path = l)]);
-  if (out.dir !== undefined) fields.push(['predictor.models.dir', out.dir, (l) => (out.dir = l)]);
-  out.paths?.forEach((m, i) => fields.push([`predictor.models.paths[${i}].path`, m.path, (l) => (m.path = l)]));
+  if (out.path !== undefined) fields.push(['predictor.models.path', out.path, (l) => (out.path = l), '(path)']);
+  if (out.dir !== undefined) fields.push(['predictor.models.dir', out.dir, (l) => (out.dir = l), '(dir)']);
+  out.paths?.forEach((m, i) => fields.push([`predictor.models.paths[${i}].path`, m.path, (l) => (m.path = l), m.name]));
   const uris = fields.filter(([, source]) => isUri(source));
   if (uris.length === 0) return { models, stop: () => {} };
   if (out.storage === undefined) delete out.storage;
@@ -98,7 +102,7 @@ export async function prepareModels(
   const maxBytes = modelCacheMaxBytes();
   mkdirSync(o.liveDir, { recursive: true });
   const remotes: Remote[] = [];
-  for (const [index, [field, source, set]] of uris.entries()) {
+  for (const [index, [field, source, set, model]] of uris.entries()) {
     try {
       const u = parseStorageUri(source);
       if (u.scheme === 'pvc') {
@@ -123,7 +127,7 @@ export async function prepareModels(
       mkdirSync(path.dirname(link), { recursive: true });
       swapLink(cached.local, link);
       set(link);
-      remotes.push({ field, uri: u.uri, source: remote, link, version: listing.version, scope });
+      remotes.push({ field, model, uri: u.uri, source: remote, link, version: listing.version, scope });
     } catch (error) {
       if (error instanceof StorageError) throw new ModelSourceError(field, error);
       throw error;
@@ -154,11 +158,13 @@ export async function prepareModels(
         swapLink(cached.local, r.link);
         r.version = listing.version;
         o.logger.info(`${r.uri}: the new version is on disk; the workers load it on their next look`);
+        o.onReload?.(r.model, false);
       } catch (error) {
         const why = error instanceof StorageError ? `${error.message}; fix: ${error.fix}` : String(error);
         o.logger.warn(
           `${r.field}: the new version of ${r.uri} could not be downloaded, the current one keeps serving: ${why}`,
         );
+        o.onReload?.(r.model, true);
       }
     }
     if (!stopped) timer = setTimeout(() => void poll(), intervalMs).unref();

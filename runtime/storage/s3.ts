@@ -15,7 +15,7 @@ import {
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import type { BucketUri } from '../../operator/api/v1alpha1/index.ts';
-import { StorageError } from './fetch-file.ts';
+import { StorageError, isDiskFull } from './fetch-file.ts';
 import { env, type Endpoints, type Listing, type RemoteFile, type StorageSource } from './sources.ts';
 
 export const PART_BYTES = 8 * 2 ** 20;
@@ -168,6 +168,7 @@ export function s3Source(u: BucketUri, endpoints: Endpoints): StorageSource {
               onBytes(chunk.length);
             }
           } catch (error) {
+            if (isDiskFull(error)) throw error; // the cache names the full disk (cache.ts)
             throw s3Error(u.uri, error, `downloading ${keyOf(file)}`);
           }
           if (end >= start && position !== end + 1) {

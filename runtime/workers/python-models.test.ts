@@ -225,3 +225,22 @@ describe('bad models', () => {
     assert.match(await initError({ dir: ok }), /model 'm' version 2 failed to load: ValueError: this model is broken/);
   });
 });
+
+describe('a predictor without python_client (nor load_model)', () => {
+  test('gets the local paths in config: model_path, model_paths, model_dir; a key of its own config wins', async () => {
+    const dir = modelsDir({ a: { '1': 'a-v1' }, b: { '': 'b' } });
+    const one = start({ path: join(dir, 'a') }, 'config_paths.py', { config: { threshold: 0.5 } });
+    await one.started;
+    assert.deepEqual((await ask(one.worker)).body, { threshold: 0.5, model_path: join(dir, 'a') });
+    const named = start({ paths: [{ name: 'b', path: 'b' }] }, 'config_paths.py', { projectDir: dir });
+    await named.started;
+    assert.deepEqual((await ask(named.worker)).body, { model_paths: { b: join(dir, 'b') } });
+    const all = start({ dir }, 'config_paths.py', { config: { model_dir: 'mine' } });
+    await all.started;
+    assert.deepEqual((await ask(all.worker)).body, { model_dir: 'mine' });
+    assert.ok(
+      all.logs.some((l) => /predictor\.config\.model_dir is set/.test(String(l.message))),
+      'the clash is logged',
+    );
+  });
+});
