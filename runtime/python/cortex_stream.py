@@ -40,6 +40,30 @@ CHUNK = Struct("<IBI")  # length, type, id
 END = Struct("<IBIB")  # length, type, id, ok
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
+
+def _item_encoder():
+    """json.dumps builds a new C encoder for every call (a third of a small chunk's cost in the
+    worker); this one is built once, for the same output as _dumps. Without markers (the
+    circular-reference check) a cycle ends in RecursionError, which `encoded` reports as well.
+    Falls back to _dumps where the C encoder is missing or takes other arguments."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _dumps
+    try:
+        c = make(
+            None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False
+        )
+        sample = {"a": [1, 2.5, "\u00e9\n", None, True], "b": {}}
+        if "".join(c(sample, 0)) != _dumps(sample):
+            return _dumps
+    except Exception:
+        return _dumps
+    join = "".join
+    return lambda item: join(c(item, 0))
+
+
+_encode_item = _item_encoder()
+
 _streams = {}  # wire id -> Stream, while it runs
 _streams_lock = threading.Lock()
 
@@ -167,8 +191,12 @@ class Stream:
         self.source = source
         self.is_async = hasattr(source, "__anext__")
         self.cond = threading.Condition()
-        self.unacked, self.cancelled = 0, False
-        self.waiting = False  # the producer waits for credit: only then does CREDIT wake it
+        # The window: bytes sent (written by the producer only) less bytes credited (by the read
+        # loop only). One writer each, so a chunk takes no lock; the lock is for the hand-over
+        # when the producer waits (`waiting`: only then does CREDIT wake it).
+        self.sent = self.credited = 0
+        self.cancelled = False
+        self.waiting = False
         self.started = False
         self.kind = CUSTOM if self.custom else None
         self.done = threading.Event()
@@ -177,8 +205,8 @@ class Stream:
 
     # --- from the read loop
     def credit(self, n):
+        self.credited += n
         with self.cond:
-            self.unacked -= n
             waiting = self.waiting
             if waiting:
                 self.cond.notify()
@@ -206,32 +234,29 @@ class Stream:
         if kind == EVENT_STREAM:
             if isinstance(item, (bytes, bytearray, memoryview)):
                 item = bytes(item).decode("utf-8", "replace")
-            text = item if isinstance(item, str) else _dumps(item)
-            return ("".join(f"data: {line}\n" for line in text.split("\n")) + "\n").encode()
+            if not isinstance(item, str):  # compact JSON has no newline: one data line
+                return f"data: {_encode_item(item)}\n\n".encode()
+            return ("".join(f"data: {line}\n" for line in item.split("\n")) + "\n").encode()
         if kind == NDJSON:
             if isinstance(item, (bytes, bytearray, memoryview)):
                 item = bytes(item).decode("utf-8", "replace")
-            return (_dumps(item) + "\n").encode()
+            return (_encode_item(item) + "\n").encode()
         if isinstance(item, str):
             return item.encode("utf-8", "surrogatepass")
         if isinstance(item, (bytes, bytearray, memoryview)):
             return bytes(item)
-        return (_dumps(item) + "\n").encode()
+        return (_encode_item(item) + "\n").encode()
 
     def start_frame(self):
         return START.pack(10 + len(self.hdr), STREAM_START, self.id, self.status, self.kind, len(self.hdr)) + self.hdr
 
-    def chunk_frame(self, data):
-        return CHUNK.pack(5 + len(data), STREAM_CHUNK, self.id) + data
-
     def send(self, data):
         """Writes one chunk (STREAM_START first), counting it against the window."""
-        frame = self.chunk_frame(data)
+        frame = CHUNK.pack(5 + len(data), STREAM_CHUNK, self.id) + data
         if not self.started:
             self.started = True
             frame = self.start_frame() + frame
-        with self.cond:
-            self.unacked += len(data)
+        self.sent += len(data)
         self.write(frame)
 
     def write(self, data):
@@ -242,7 +267,7 @@ class Stream:
             _thread_write(data)
 
     def window_full(self):
-        return self.unacked >= WINDOW and not self.cancelled
+        return self.sent - self.credited >= WINDOW and not self.cancelled
 
     def failed(self, e):
         """The generator raised: before the first chunk an ordinary error RESPONSE, after it STREAM_END."""
@@ -325,6 +350,16 @@ class Stream:
             raise err from e
 
     # --- an async generator, on the shared event loop
+    async def credit_comes(self):
+        """The window is full: wait for CREDIT (or CANCEL), which sets `wake` while `waiting`."""
+        with self.cond:
+            self.waiting = self.window_full()
+            if not self.waiting:
+                return
+            self.wake.clear()
+        await self.wake.wait()
+        self.waiting = False
+
     async def run_async(self):
         request_ctx.rid = self.rid
         self.loop = asyncio.get_running_loop()
@@ -334,22 +369,19 @@ class Stream:
         try:
             if self.cancelled:
                 raise Cancelled
+            anext, rid = gen.__anext__, self.rid
             while True:
-                while True:
-                    with self.cond:
-                        if self.cancelled:
-                            raise Cancelled
-                        self.waiting = self.unacked >= WINDOW
-                        if not self.waiting:
-                            break
-                        self.wake.clear()
-                    await self.wake.wait()
+                if self.cancelled:
+                    raise Cancelled
+                if self.sent - self.credited >= WINDOW:
+                    await self.credit_comes()
+                    continue
                 try:
-                    item = await gen.__anext__()
+                    item = await anext()
                 except StopAsyncIteration:
                     self.end()
                     break
-                request_ctx.rid = self.rid
+                request_ctx.rid = rid
                 self.send(self.encoded(item))
         except (Cancelled, asyncio.CancelledError):
             await _aclose(gen)

@@ -93,6 +93,7 @@ export function writeStream(res: http.ServerResponse, result: PredictResult, opt
   // Proxies (nginx, Envoy) would otherwise buffer what must arrive as it is produced.
   headers.push('Cache-Control', 'no-cache', 'X-Accel-Buffering', 'no', ...options.headers);
   res.writeHead(result.status, headers);
+  const ownFraming = ownChunkFraming(res);
   let first = true;
   let ended = false;
 
@@ -118,7 +119,8 @@ export function writeStream(res: http.ServerResponse, result: PredictResult, opt
         options.onFirstByte();
       }
 
-      if (res.write(data)) {
+      if (ownFraming && data.length === 0) return; // a zero-size chunk would end the body
+      if (res.write(ownFraming ? chunkOf(data) : data)) {
         stream.credit(data.length + owed);
         owed = 0;
       } else {
@@ -130,12 +132,16 @@ export function writeStream(res: http.ServerResponse, result: PredictResult, opt
       ended = true;
       res.off('drain', drained);
       options.onEnd(error, false);
+      const last = (text: string): void => {
+        if (!ownFraming) return void res.end(text);
+        res.end(text === '' ? LAST_CHUNK : Buffer.concat([chunkOf(Buffer.from(text)), LAST_CHUNK]));
+      };
       if (error === undefined) {
-        res.end();
+        last('');
       } else if (result.kind === BodyKind.EventStream) {
-        res.end(`event: error\ndata: ${JSON.stringify(error)}\n\n`);
+        last(`event: error\ndata: ${JSON.stringify(error)}\n\n`);
       } else if (result.kind === BodyKind.Ndjson) {
-        res.end(`${JSON.stringify(error)}\n`);
+        last(`${JSON.stringify(error)}\n`);
       } else {
         // Raw text or bytes have no place for an error: the connection ends (after what was
         // written) without the body's last chunk, so every HTTP client reports an incomplete answer
@@ -147,4 +153,33 @@ export function writeStream(res: http.ServerResponse, result: PredictResult, opt
       }
     },
   });
+}
+
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+
+/**
+ * Whether this stream writes its own chunked transfer-coding. Node frames each res.write() as
+ * four socket writes (size, CRLF, data, CRLF) gathered into a writev; one buffer per chunk,
+ * framed here, is a single write and a third of the front's JavaScript per chunk. Only when Node
+ * chose chunked encoding (an HTTP/1.0 client gets a body that ends with the connection); the
+ * headers already say `Transfer-Encoding: chunked`, so switching Node's framing off afterwards
+ * changes nothing else (keep-alive, res.write()'s return value and 'drain' stay Node's).
+ */
+function ownChunkFraming(res: http.ServerResponse): boolean {
+  if (!res.chunkedEncoding) return false;
+  res.chunkedEncoding = false;
+  return true;
+}
+
+/** One chunk of the chunked transfer-coding: size in hex, CRLF, the data, CRLF. */
+export function chunkOf(data: Buffer): Buffer {
+  const size = data.length.toString(16);
+  const out = Buffer.allocUnsafe(size.length + data.length + 4);
+  let at = out.write(size, 0, 'latin1');
+  out[at++] = 13;
+  out[at++] = 10;
+  at += data.copy(out, at);
+  out[at++] = 13;
+  out[at] = 10;
+  return out;
 }
