@@ -119,7 +119,7 @@ describe('streams from a generator predictor through the local gateway', { concu
     assert.equal(readFileSync(marker + '.stderr', 'utf8'), '', 'no error, no stack trace');
     const stopped = await waitFor(
       'the generator to stop',
-      () => (existsSync(marker) ? readFileSync(marker, 'utf8') : undefined),
+      () => (existsSync(marker) ? readFileSync(marker, 'utf8') || undefined : undefined),
       15_000,
     );
     assert.match(stopped, /^GeneratorExit after \d+$/);
@@ -160,7 +160,7 @@ describe('streams from a generator predictor through the local gateway', { concu
     }
     const stopped = await waitFor(
       'the generator to stop',
-      () => (existsSync(marker) ? readFileSync(marker, 'utf8') : undefined),
+      () => (existsSync(marker) ? readFileSync(marker, 'utf8') || undefined : undefined),
       15_000,
     );
     assert.match(stopped, /^GeneratorExit after \d+$/);

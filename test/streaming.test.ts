@@ -97,7 +97,9 @@ for (const api of ['streamer', 'streamer-ts']) {
         const r = await streamRequest({ url: s.url, payload: { mode: 'late', delay: 1.5, marker: file } });
         assert.equal(r.status, 504);
         assert.match(
-          await waitFor('the late stream to stop', () => (existsSync(file) ? readFileSync(file, 'utf8') : undefined)),
+          await waitFor('the late stream to stop', () =>
+            existsSync(file) ? readFileSync(file, 'utf8') || undefined : undefined,
+          ),
           /late stream stopped/,
         );
       } finally {
@@ -119,7 +121,7 @@ for (const api of ['streamer', 'streamer-ts']) {
       });
       assert.match(r.body, /tick 0\n/);
       const stopped = await waitFor('the generator to stop', () =>
-        existsSync(file) ? readFileSync(file, 'utf8') : undefined,
+        existsSync(file) ? readFileSync(file, 'utf8') || undefined : undefined,
       );
       // Python: GeneratorExit at the yield; TypeScript: ctx.signal aborted (the sleep it awaited rejects)
       assert.match(stopped, api === 'streamer' ? /^GeneratorExit after \d+$/ : /^aborted=true after \d+$/);
@@ -184,7 +186,7 @@ for (const api of ['streamer', 'streamer-ts']) {
         assert.match(r.body, /^data: \{"tick":0\}\n\ndata: \{"tick":1\}\n\n/);
         assert.match(
           await waitFor('the async generator to stop', () =>
-            existsSync(file) ? readFileSync(file, 'utf8') : undefined,
+            existsSync(file) ? readFileSync(file, 'utf8') || undefined : undefined,
           ),
           /async stopped after \d+/,
         );

@@ -63,10 +63,12 @@ function collect(result: PredictResult): Promise<{ body: string; error: StreamEr
   );
 }
 
+/** The file's text once it has some: the fixture opens it (creating it empty) before it writes. */
 async function waitForFile(path: string): Promise<string> {
   const until = Date.now() + 10_000;
-  while (!existsSync(path) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-  return readFileSync(path, 'utf8');
+  const text = () => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+  while (text() === '' && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  return text();
 }
 
 test("a Handler's handle_post streams; its callback runs after the stream ended", async () => {

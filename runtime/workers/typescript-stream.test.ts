@@ -73,7 +73,10 @@ test('without credit the thread sends one window (64 KiB) and waits; credit resu
   assert.equal(received, 128 * 1024, 'one more window after the credit');
   stream.cancel();
   const until = Date.now() + 5000;
-  while (!existsSync(marker) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  // the marker exists (empty) a moment before its text is written
+  while (!(existsSync(marker) && readFileSync(marker, 'utf8')) && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   assert.match(readFileSync(marker, 'utf8'), /^stopped after \d+$/);
   await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(ended, { error: 'cancelled: the client went away' });
