@@ -79,6 +79,17 @@ describe('each scheme end to end', { concurrency: false }, () => {
     }
   });
 
+  test('gs:// at the endpoint models.storage.gcs_endpoint names (no environment)', async () => {
+    await gcs.put('gbucket', { 'spec/model.txt': 'gcs model, endpoint from the spec' });
+    const p = project({ path: 'gs://gbucket/spec/model.txt', storage: { gcs_endpoint: gcs.url } });
+    const s = await serve(p.dir, { env: p.env });
+    try {
+      assert.deepEqual(await model(s), { 'model.txt': 'gcs model, endpoint from the spec' });
+    } finally {
+      await s.stop();
+    }
+  });
+
   test('https:// .tar.gz archive: a dropped connection resumes with Range, then unpacked', async () => {
     const archive = await tarGz({ 'model.txt': 'from the archive', 'sub/extra.txt': 'x'.repeat(300) });
     web.files.set('/a/model.tar.gz', archive);
@@ -107,6 +118,16 @@ describe('each scheme end to end', { concurrency: false }, () => {
     const s = await serve(p.dir, { env: { ...p.env, HF_ENDPOINT: web.url } });
     try {
       assert.deepEqual(await model(s), { 'config.json': '{"layers": 2}', 'weights/model.bin': 'hub weights' });
+    } finally {
+      await s.stop();
+    }
+  });
+  test('hf:// at the endpoint models.storage.hf_endpoint names (no environment)', async () => {
+    web.files.set('/hf/acme/spec/config.json', Buffer.from('{"from": "spec"}'));
+    const p = project({ path: 'hf://acme/spec@main', storage: { hf_endpoint: web.url } });
+    const s = await serve(p.dir, { env: p.env });
+    try {
+      assert.deepEqual(await model(s), { 'config.json': '{"from": "spec"}' });
     } finally {
       await s.stop();
     }
