@@ -3,7 +3,15 @@
 // checking the object is this API's (never take over someone else's Deployment), and, for
 // fields set only at creation (onCreate), a create request under a separate field manager.
 
-import { KubeError, isNotFound, type KubeClient, type KubeObject } from '../kube/client.ts';
+import { HttpMethod } from '@kubernetes/client-node';
+import {
+  KubeError,
+  isNotFound,
+  resourcePath,
+  type KubeClient,
+  type KubeObject,
+  type ResourceType,
+} from '../kube/client.ts';
 import { REALTIME_APIS } from '../kube/resources.ts';
 import { parseQuantity } from '../api/v1alpha1/quantity.ts';
 import { isOwnedBy, type ApiInstance, type ChildConfig, type ChildReconciler } from './types.ts';
@@ -181,6 +189,7 @@ export async function applyChild<T>(
       force: true,
       signal,
     });
+    if (created && reconciler.onCreate) await releaseCreateFields(client, reconciler.resource, applied, signal);
     if (created) hooks.changed?.('created');
     else if (existing && applied?.metadata?.resourceVersion !== existing.metadata?.resourceVersion)
       hooks.changed?.('updated');
@@ -190,5 +199,45 @@ export async function applyChild<T>(
       throw new Error(`the ${kind} for this API is invalid: ${error.serverMessage}`, { cause: error });
     }
     throw error;
+  }
+}
+
+/**
+ * The create request (an Update) made cortex-operator-init an owner of every field of the first
+ * version, and the apply right after made cortex-operator a co-owner. A field that a later spec
+ * leaves out would then stay for ever: server-side apply removes only fields no other manager
+ * owns (a gRPC API's probes next to the HTTP ones, a GPU limit after the API moved to CPUs). So
+ * the create manager's entry goes once the apply took over: the create-only fields (replicas)
+ * are then owned by nobody until the HPA sets them, which is all onCreate needs. A JSON patch
+ * that tests the entry first, so a concurrent write is never undone; if it lost a race the
+ * entry is left (a later field removal may then be left too, and the reconcile logs nothing).
+ */
+async function releaseCreateFields(
+  client: KubeClient,
+  resource: ResourceType,
+  applied: KubeObject,
+  signal?: AbortSignal,
+): Promise<void> {
+  const entries = (applied.metadata?.managedFields ?? []) as { manager?: string }[];
+  const index = entries.findIndex((m) => m.manager === CREATE_FIELD_MANAGER);
+  if (index < 0) return;
+  const path = `/metadata/managedFields/${index}`;
+  try {
+    await client.request(
+      HttpMethod.PATCH,
+      resourcePath(resource, applied.metadata?.namespace, applied.metadata?.name),
+      {
+        body: [
+          { op: 'test', path: `${path}/manager`, value: CREATE_FIELD_MANAGER },
+          { op: 'remove', path },
+        ],
+        contentType: 'application/json-patch+json',
+        query: { fieldManager: FIELD_MANAGER },
+        signal,
+      },
+    );
+  } catch (error) {
+    // 422: the entry moved (another writer came first); the object is right as it is
+    if (!(error instanceof KubeError && error.code === 422)) throw error;
   }
 }

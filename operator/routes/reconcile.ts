@@ -120,8 +120,10 @@ export class RouteReconciler {
     }
     if (isGrpcApi(api.spec)) return this.grpcRoute(api, childConfig, hooks, signal);
     // The route of the other kind, left from before the admin switched routes.kind, goes first:
-    // two routes for one endpoint would both serve it.
+    // two routes for one endpoint would both serve it. So does the GRPCRoute of an API that no
+    // longer has a protobufPath (a 404 where the cluster has no GRPCRoute kind).
     await this.removeOwned(this.config.kind === 'gateway' ? INGRESSES : HTTP_ROUTES, api, signal);
+    await this.removeOwned(GRPC_ROUTES, api, signal);
     return this.config.kind === 'gateway'
       ? this.gatewayRoute(api, this.config, childConfig, hooks, signal)
       : this.ingress(api, this.config, childConfig, hooks, signal);

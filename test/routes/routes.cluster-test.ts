@@ -243,6 +243,29 @@ describe('routes on a real control plane', { concurrency: false, timeout: BUILD_
     assert.equal((await routed('iris-v2')).url, 'https://api.example.com/models/iris');
   });
 
+  test('a gRPC API gets a GRPCRoute the API server accepts; switching to and from gRPC swaps the route', async () => {
+    const grpcApi = (protobufPath?: string): Obj => {
+      const api = realtimeApi('primes', { endpoint: '/primes.Generator' });
+      if (protobufPath) api.spec.predictor.protobufPath = protobufPath;
+      return api;
+    };
+    await apply(grpcApi('primes.proto'));
+    const route = await waitFor('the GRPCRoute of primes', () => get('grpcroute', 'primes').catch(() => undefined));
+    assert.deepEqual(route.spec.rules[0].matches, [{ method: { type: 'Exact', service: 'primes.Generator' } }]);
+    assert.equal(route.spec.rules[0].backendRefs[0].name, 'primes');
+    await assert.rejects(get('httproute', 'primes'), /NotFound/);
+    // no protobufPath any more: an HTTP API, whose HTTPRoute replaces the GRPCRoute
+    await apply(grpcApi());
+    await waitFor('the HTTPRoute of primes', () => get('httproute', 'primes').catch(() => undefined));
+    await gone('grpcroute', 'primes');
+    // and back
+    await apply(grpcApi('primes.proto'));
+    await waitFor('the GRPCRoute of primes again', () => get('grpcroute', 'primes').catch(() => undefined));
+    await gone('httproute', 'primes');
+    await k(['delete', 'realtimeapi', 'primes', '-n', NS]);
+    await gone('grpcroute', 'primes');
+  });
+
   test('routes.kind ingress: an Ingress per API (TLS, class, rewrite), its URL; the old HTTPRoute goes', async () => {
     await operator?.stop();
     // the same identity (startOperator made it), other route flags
