@@ -4,7 +4,7 @@
 // the labels namespace and pod); replicas and the HPA from kube-state-metrics, whose Deployment
 // and HPA of an API carry the API's name (operator/reconcilers); cold starts from the operator's
 // activator, which counts them for the whole cluster.
-import type { DashboardSpec, PanelSpec } from './grafana.ts';
+import { quantileOf, type DashboardSpec, type PanelSpec } from './grafana.ts';
 
 const SEL = 'namespace=~"$namespace", api=~"$api"';
 const RATE = '$__rate_interval';
@@ -17,7 +17,7 @@ export function byApi(metric: string, objectLabel: 'deployment' | 'horizontalpod
 
 const quantiles = (metric: string, qs = [0.5, 0.95, 0.99]): { expr: string; legend: string }[] =>
   qs.map((q) => ({
-    expr: `histogram_quantile(${q}, sum by (api, le) (rate(${metric}_bucket{${SEL}}[${RATE}])))`,
+    expr: quantileOf(q, `${metric}_bucket{${SEL}}`, 'api'),
     legend: `{{api}} p${Math.round(q * 100)}`,
   }));
 
@@ -126,7 +126,7 @@ const scaling: PanelSpec[] = [
         legend: '{{api}} mean',
       },
       {
-        expr: `histogram_quantile(0.99, sum by (api, le) (rate(cortex_batch_size_bucket{${SEL}}[${RATE}])))`,
+        expr: quantileOf(0.99, `cortex_batch_size_bucket{${SEL}}`, 'api'),
         legend: '{{api}} p99',
       },
     ],
@@ -176,11 +176,11 @@ const health: PanelSpec[] = [
     unit: 's',
     targets: [
       {
-        expr: `histogram_quantile(0.5, sum by (le) (rate(cortex_operator_activator_cold_start_seconds_bucket[${RATE}])))`,
+        expr: quantileOf(0.5, 'cortex_operator_activator_cold_start_seconds_bucket'),
         legend: 'p50',
       },
       {
-        expr: `histogram_quantile(0.99, sum by (le) (rate(cortex_operator_activator_cold_start_seconds_bucket[${RATE}])))`,
+        expr: quantileOf(0.99, 'cortex_operator_activator_cold_start_seconds_bucket'),
         legend: 'p99',
       },
     ],

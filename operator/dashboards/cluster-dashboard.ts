@@ -2,7 +2,7 @@
 // operator itself: reconciles, its work queue, the activator's holds and cold starts, and the
 // built-in metrics API's scrapes of the replicas (operator/metrics.ts, operator/activator,
 // operator/metrics-adapter, scraped through the chart's metrics Service or ServiceMonitor).
-import type { DashboardSpec, PanelSpec } from './grafana.ts';
+import { quantileOf, type DashboardSpec, type PanelSpec } from './grafana.ts';
 
 const NS = 'namespace=~"$namespace"';
 const RATE = '$__rate_interval';
@@ -17,7 +17,10 @@ const apis: PanelSpec[] = [
     description: 'Prediction requests answered per second by each API, every status.',
     unit: 'reqps',
     targets: [
-      { expr: `sum by (namespace, api) (rate(cortex_requests_total{${NS}}[${RATE}]))`, legend: '{{namespace}}/{{api}}' },
+      {
+        expr: `sum by (namespace, api) (rate(cortex_requests_total{${NS}}[${RATE}]))`,
+        legend: '{{namespace}}/{{api}}',
+      },
     ],
   },
   {
@@ -39,7 +42,7 @@ const apis: PanelSpec[] = [
     unit: 's',
     targets: [
       {
-        expr: `histogram_quantile(0.99, sum by (namespace, api, le) (rate(cortex_request_duration_seconds_bucket{${NS}}[${RATE}])))`,
+        expr: quantileOf(0.99, `cortex_request_duration_seconds_bucket{${NS}}`, 'namespace, api'),
         legend: '{{namespace}}/{{api}}',
       },
     ],
@@ -48,9 +51,7 @@ const apis: PanelSpec[] = [
     title: 'In-flight requests',
     description: 'Requests admitted and not yet answered, summed over each API\u2019s replicas.',
     unit: 'short',
-    targets: [
-      { expr: `sum by (namespace, api) (cortex_in_flight_requests{${NS}})`, legend: '{{namespace}}/{{api}}' },
-    ],
+    targets: [{ expr: `sum by (namespace, api) (cortex_in_flight_requests{${NS}})`, legend: '{{namespace}}/{{api}}' }],
   },
   {
     title: 'Ready replicas',
@@ -83,9 +84,7 @@ const operator: PanelSpec[] = [
     title: 'Reconciles per second',
     description: 'Reconciles of RealtimeAPIs by result (success, requeue, error).',
     unit: 'ops',
-    targets: [
-      { expr: `sum by (result) (rate(cortex_operator_reconciles_total[${RATE}]))`, legend: '{{result}}' },
-    ],
+    targets: [{ expr: `sum by (result) (rate(cortex_operator_reconciles_total[${RATE}]))`, legend: '{{result}}' }],
   },
   {
     title: 'Reconcile duration p99 and work queue',
@@ -93,7 +92,7 @@ const operator: PanelSpec[] = [
     unit: 'short',
     targets: [
       {
-        expr: `histogram_quantile(0.99, sum by (le) (rate(cortex_operator_reconcile_duration_seconds_bucket[${RATE}])))`,
+        expr: quantileOf(0.99, 'cortex_operator_reconcile_duration_seconds_bucket'),
         legend: 'reconcile p99 (s)',
       },
       { expr: 'max(cortex_operator_workqueue_depth)', legend: 'queue depth' },
@@ -134,7 +133,7 @@ const operator: PanelSpec[] = [
     description: "From an API's first held request at zero replicas to its first ready replica (p50, p99).",
     unit: 's',
     targets: [0.5, 0.99].map((q) => ({
-      expr: `histogram_quantile(${q}, sum by (le) (rate(cortex_operator_activator_cold_start_seconds_bucket[${RATE}])))`,
+      expr: quantileOf(q, 'cortex_operator_activator_cold_start_seconds_bucket'),
       legend: `p${q * 100}`,
     })),
   },
@@ -144,9 +143,7 @@ const operator: PanelSpec[] = [
       "The built-in custom metrics API's scrapes of every ready replica's /metrics by result " +
       '(what the HPAs scale on).',
     unit: 'ops',
-    targets: [
-      { expr: `sum by (result) (rate(cortex_operator_metrics_scrapes_total[${RATE}]))`, legend: '{{result}}' },
-    ],
+    targets: [{ expr: `sum by (result) (rate(cortex_operator_metrics_scrapes_total[${RATE}]))`, legend: '{{result}}' }],
   },
 ];
 

@@ -34,6 +34,11 @@ export interface Variable {
   multi: boolean;
 }
 
+/** The q-quantile of a histogram's buckets (a selector of NAME_bucket), by `by` and le. */
+export function quantileOf(q: number, buckets: string, by = ''): string {
+  return `histogram_quantile(${q}, sum by (${by ? `${by}, ` : ''}le) (rate(${buckets}[$__rate_interval])))`;
+}
+
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 const PANEL_HEIGHT = 8;
 
@@ -139,16 +144,4 @@ export function dashboard(spec: DashboardSpec): Record<string, unknown> {
     annotations: { list: [] },
     panels,
   };
-}
-
-/** Every PromQL query of a dashboard's JSON model: panel targets and query variables. */
-export function queriesOf(model: { panels?: unknown[]; templating?: { list?: unknown[] } }): string[] {
-  const out: string[] = [];
-  for (const p of (model.panels ?? []) as { targets?: { expr?: string }[] }[]) {
-    for (const t of p.targets ?? []) if (t.expr) out.push(t.expr);
-  }
-  for (const v of (model.templating?.list ?? []) as { type: string; definition?: string }[]) {
-    if (v.type === 'query' && v.definition) out.push(v.definition);
-  }
-  return out;
 }

@@ -108,7 +108,10 @@ describe('the alerting rules in the chart', { skip }, () => {
         // someone else's Deployment whose HPA scales on CPU
         ...deployment('web', '1x10', '0x10'),
         {
-          series: `kube_horizontalpodautoscaler_spec_target_metric{${KSM}, namespace="ml", horizontalpodautoscaler="web", metric_name="cpu", metric_target_type="utilization"}`,
+          series:
+            'kube_horizontalpodautoscaler_spec_target_metric' +
+            `{${KSM}, namespace="ml", horizontalpodautoscaler="web", metric_name="cpu", ` +
+            'metric_target_type="utilization"}',
           values: '80x10',
         },
       ],
@@ -147,7 +150,7 @@ describe('the alerting rules in the chart', { skip }, () => {
       values: Number(b) >= Number(le) || b === '+Inf' ? `0+${perMinute}x30` : '0x30',
     }));
 
-  test('CortexAPILatencyP99 fires when the p99 stays over the threshold for 10 minutes, and not for a fast API', async () => {
+  test('CortexAPILatencyP99 fires when the p99 stays over its threshold for 10 minutes, not when fast', async () => {
     await promtest({
       series: [...latency('slow', '2.5'), ...latency('fast', '0.1')],
       at: '20m',
@@ -170,21 +173,16 @@ describe('the alerting rules in the chart', { skip }, () => {
     await promtest({ series: latency('slow', '2.5'), at: '20m', alert: 'CortexAPILatencyP99', expected: [] }, lenient);
   });
 
-  const hpa = (api: string, min: number, max: number, current: string) => [
-    {
-      series: `kube_horizontalpodautoscaler_spec_min_replicas{${KSM}, namespace="ml", horizontalpodautoscaler="${api}"}`,
-      values: `${min}x40`,
-    },
-    {
-      series: `kube_horizontalpodautoscaler_spec_max_replicas{${KSM}, namespace="ml", horizontalpodautoscaler="${api}"}`,
-      values: `${max}x40`,
-    },
-    {
-      series: `kube_horizontalpodautoscaler_status_current_replicas{${KSM}, namespace="ml", horizontalpodautoscaler="${api}"}`,
-      values: current,
-    },
-    { series: cortexHpa(api), values: '1x40' },
-  ];
+  const hpa = (api: string, min: number, max: number, current: string) => {
+    const of = (metric: string) =>
+      `kube_horizontalpodautoscaler_${metric}{${KSM}, namespace="ml", horizontalpodautoscaler="${api}"}`;
+    return [
+      { series: of('spec_min_replicas'), values: `${min}x40` },
+      { series: of('spec_max_replicas'), values: `${max}x40` },
+      { series: of('status_current_replicas'), values: current },
+      { series: cortexHpa(api), values: '1x40' },
+    ];
+  };
 
   test('CortexAPIReplicasAtMax fires after 30 minutes at max_replicas, not for a fixed size or below max', async () => {
     await promtest({

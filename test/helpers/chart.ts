@@ -25,3 +25,33 @@ export async function renderChart(set: string[] = [], extraArgs: string[] = []):
     .map((d) => d.toJS() as Rendered)
     .filter(Boolean);
 }
+
+export interface ChartQuery {
+  /** Where it is: "cortex-api.json: Latency p50 / p95 / p99" or "alert CortexAPIDown". */
+  where: string;
+  expr: string;
+}
+
+/** Every PromQL query the chart ships: its dashboards' panels and variables, and its alerts. */
+export async function chartQueries(): Promise<{ dashboards: Record<string, Rendered>; queries: ChartQuery[] }> {
+  const objs = await renderChart(['dashboards.enabled=true', 'prometheusRule.enabled=true']);
+  const configMap = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-dashboards'));
+  assert.ok(configMap, 'dashboards.enabled renders the dashboards ConfigMap');
+  const dashboards: Record<string, Rendered> = {};
+  const queries: ChartQuery[] = [];
+  for (const [file, text] of Object.entries(configMap.data as Record<string, string>)) {
+    const model = JSON.parse(text);
+    dashboards[file] = model;
+    for (const p of model.panels)
+      for (const t of p.targets ?? []) queries.push({ where: `${file}: ${p.title}`, expr: t.expr });
+    for (const v of model.templating.list) {
+      // label_values(<series selector>, <label>): Grafana's variable query around a selector
+      const inner = /^label_values\((.*),\s*\w+\)$/.exec(v.definition ?? '');
+      if (v.type === 'query')
+        queries.push({ where: `${file}: variable ${v.name}`, expr: inner ? inner[1] : v.definition });
+    }
+  }
+  const rule = objs.find((o) => o.kind === 'PrometheusRule');
+  for (const g of rule.spec.groups) for (const r of g.rules) queries.push({ where: `alert ${r.alert}`, expr: r.expr });
+  return { dashboards, queries };
+}
