@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
-import { renderChart } from '../helpers/chart.ts';
+import { helmOnChart, renderChart } from '../helpers/chart.ts';
 
 const PROMTOOL = (await execa('sh', ['-c', 'command -v promtool'], { reject: false })).stdout.trim();
 const skip = PROMTOOL ? false : 'promtool is not installed (Debian package prometheus; test/images/install-podman.sh)';
@@ -226,6 +226,22 @@ describe('the alerting rules in the chart', { skip }, () => {
         },
       ],
     });
+  });
+
+  test('helm lint --strict passes with the rules and dashboards on; bad thresholds are refused by path', async () => {
+    const lint = await helmOnChart('lint', ['prometheusRule.enabled=true', 'dashboards.enabled=true'], ['--strict']);
+    assert.equal(lint.exitCode, 0, `${lint.stdout}\n${lint.stderr}`);
+    const cases: [string, RegExp][] = [
+      ['prometheusRule.errorRatio.threshold=2', /prometheusRule\.errorRatio\.threshold/],
+      ['prometheusRule.latencyP99.seconds=0', /prometheusRule\.latencyP99\.seconds/],
+      ['prometheusRule.apiDown.for=5 minutes', /prometheusRule\.apiDown\.for/],
+      ['prometheusRule.workerRestarts.bogus=1', /prometheusRule\.workerRestarts.*bogus/],
+    ];
+    for (const [set, message] of cases) {
+      const r = await helmOnChart('template', ['prometheusRule.enabled=true', set]);
+      assert.notEqual(r.exitCode, 0, set);
+      assert.match(r.stderr, message, set);
+    }
   });
 
   test('an alert switched off in values is not rendered', async () => {

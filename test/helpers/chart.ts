@@ -12,14 +12,20 @@ export const CHART = path.join(repoRoot, 'charts', 'cortex');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered Kubernetes objects, read field by field
 export type Rendered = any;
 
-/** `helm template` with `--set` values (each "key=value"); the objects it renders. */
-export async function renderChart(set: string[] = [], extraArgs: string[] = []): Promise<Rendered[]> {
+/** helm `command` (template, lint) on the chart with `--set` values (each "key=value"). */
+export async function helmOnChart(command: 'template' | 'lint', set: string[] = [], extraArgs: string[] = []) {
   const helm = (await ensureBinaries()).helm;
-  const r = await execa(
+  const release = command === 'template' ? ['cortex'] : [];
+  return execa(
     helm,
-    ['template', 'cortex', CHART, '-n', 'cortex-system', ...set.flatMap((s) => ['--set', s]), ...extraArgs],
+    [command, ...release, CHART, '-n', 'cortex-system', ...set.flatMap((s) => ['--set', s]), ...extraArgs],
     { reject: false, timeout: 60_000, env: { HELM_CONFIG_HOME: '/nonexistent', KUBECONFIG: '/nonexistent' } },
   );
+}
+
+/** `helm template` with `--set` values (each "key=value"); the objects it renders. */
+export async function renderChart(set: string[] = [], extraArgs: string[] = []): Promise<Rendered[]> {
+  const r = await helmOnChart('template', set, extraArgs);
   assert.equal(r.exitCode, 0, `helm template ${set.join(' ')}:\n${r.stderr}`);
   return parseAllDocuments(r.stdout)
     .map((d) => d.toJS() as Rendered)
