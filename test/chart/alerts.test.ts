@@ -10,9 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { helmOnChart, renderChart } from '../helpers/chart.ts';
-
-const PROMTOOL = (await execa('sh', ['-c', 'command -v promtool'], { reject: false })).stdout.trim();
-const skip = PROMTOOL ? false : 'promtool is not installed (Debian package prometheus; test/images/install-podman.sh)';
+import { NO_PROMTOOL, PROMTOOL } from '../helpers/promql.ts';
 
 const KSM = 'job="kube-state-metrics"';
 const ksmLabels = { job: 'kube-state-metrics', namespace: 'ml' };
@@ -29,7 +27,7 @@ interface Case {
   expected: { exp_labels: Record<string, string>; exp_annotations: Record<string, string> }[];
 }
 
-describe('the alerting rules in the chart', { skip }, () => {
+describe('the alerting rules in the chart', { skip: NO_PROMTOOL }, () => {
   let dir: string;
   /** Rules of the PrometheusRule rendered with these --set values, written as a rule file. */
   const rulesFile = async (name: string, set: string[] = []) => {

@@ -4,11 +4,21 @@
 // listed below (docs/observability.md says which version), or an operator metric, which
 // test/chart/dashboards.cluster-test.ts checks against a running operator's /metrics.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chartQueries, renderChart, type ChartQuery, type Rendered } from '../helpers/chart.ts';
-import { exportedNames, metricNames, type Exported } from '../helpers/promql.ts';
+import { execa } from 'execa';
+import { stringify } from 'yaml';
+import {
+  NO_PROMTOOL,
+  PROMTOOL,
+  exportedNames,
+  metricNames,
+  withGrafanaVariables,
+  type Exported,
+} from '../helpers/promql.ts';
 import { postJson, repoRoot, serve, type Served } from '../helpers/serve.ts';
 
 /**
@@ -88,6 +98,22 @@ describe('the dashboards and alerts name metrics that are exported', () => {
       'cortex_stream_first_byte_seconds_bucket',
     ]) {
       assert.ok(exprs.includes(name), `the API dashboard reads ${name}`);
+    }
+  });
+
+  test('Prometheus itself parses every dashboard query (promtool check rules)', { skip: NO_PROMTOOL }, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cortex-dashboards-'));
+    try {
+      const file = path.join(dir, 'queries.yaml');
+      const rules = queries
+        .filter((q) => !q.where.startsWith('alert '))
+        .map((q, i) => ({ record: `cortex:dashboard_query_${i}`, expr: withGrafanaVariables(q.expr) }));
+      writeFileSync(file, stringify({ groups: [{ name: 'dashboards', rules }] }));
+      const r = await execa(PROMTOOL, ['check', 'rules', file], { reject: false });
+      assert.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`SUCCESS: ${rules.length} rules found`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

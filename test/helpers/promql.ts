@@ -1,12 +1,22 @@
 // The metric names a PromQL expression reads, from Prometheus's own PromQL grammar
 // (@prometheus-io/lezer-promql, the parser of Prometheus's web UI): every vector selector's name.
 // Grafana's variables are replaced by values of their kind first, as Grafana does before sending.
+import { execa } from 'execa';
 import { parser } from '@prometheus-io/lezer-promql';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 
-/** Grafana's `$__rate_interval` and the like become a duration; `$var` in label values stays text. */
+/** Prometheus's promtool on PATH ("" when absent), and the reason its tests skip then. */
+export const PROMTOOL = (await execa('sh', ['-c', 'command -v promtool'], { reject: false })).stdout.trim();
+export const NO_PROMTOOL = PROMTOOL
+  ? false
+  : 'promtool is not installed (Debian package prometheus; test/images/install-podman.sh installs it)';
+
+/**
+ * Grafana's `$__rate_interval` and the like become a duration; the dashboards' own variables
+ * (only ever in regex label matchers) match anything, as their "All" does.
+ */
 export function withGrafanaVariables(expr: string): string {
-  return expr.replace(/\$__(rate_)?interval|\$__range/g, '5m');
+  return expr.replace(/\$__(rate_)?interval|\$__range/g, '5m').replace(/\$(namespace|api)\b/g, '.*');
 }
 
 /** Metric names selected by `expr`; throws on a syntax error or a selector without a name. */
