@@ -15,6 +15,8 @@ import type { ClusterDeployResult } from './cluster/deploy.ts';
 import { streamLogs, type LogsOptions } from './cluster/logs.ts';
 import { deleteApi, predictThroughProxy, restartApi, type Prediction } from './cluster/operations.ts';
 import { apiPods, getApi, listApis } from './cluster/status.ts';
+import { sinceReplicasStarted } from './cluster/pod-metrics.ts';
+import type { RecentRequests } from './request-window.ts';
 import { waitForRollout, type WaitOptions, type WaitOutcome } from './cluster/wait.ts';
 import {
   baseUrl,
@@ -79,6 +81,8 @@ export interface ClusterSession {
   listApis(): Promise<RealtimeApi[]>;
   getApi(name: string): Promise<RealtimeApi>;
   apiPods(name: string): Promise<V1Pod[]>;
+  /** Requests, 5xx share and p50/p99 of these pods' ready replicas since they started (their /metrics). */
+  requestsSinceStart(pods: V1Pod[]): Promise<RecentRequests | undefined>;
   streamLogs(options: LogsOptions): Promise<void>;
   /** Through the API's route when it serves, else the API server's proxy (no apiKey possible there). */
   predict(name: string, body: Buffer, contentType: string, apiKey?: string): Promise<Prediction>;
@@ -166,6 +170,7 @@ export function clusterSession(env: ClusterEnvironment): ClusterSession {
     listApis: () => listApis(conn),
     getApi: (name) => getApi(conn, name),
     apiPods: (name) => apiPods(conn, name),
+    requestsSinceStart: (pods) => sinceReplicasStarted(conn, pods),
     streamLogs: (options) => streamLogs(conn, options),
     predict: (name, body, contentType, apiKey) => predictThroughProxy(conn, name, body, contentType, apiKey),
     restart: (name) => restartApi(conn, name),

@@ -1,6 +1,7 @@
 // Printing: data on stdout, diagnostics on stderr; colour and tables only on a terminal.
 import { Chalk, type ChalkInstance } from 'chalk';
 import { CliError, ExitCode } from './errors.ts';
+import type { RecentRequests } from './request-window.ts';
 
 export type OutputFormat = 'pretty' | 'json';
 
@@ -71,4 +72,24 @@ export function plural(n: number, word: string, many = `${word}s`): string {
 /** Quotes for a POSIX shell when needed. */
 export function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A latency in milliseconds: "1.50 ms", "120 ms"; "-" when unknown. */
+export const latency = (ms: number | undefined): string =>
+  ms === undefined ? '-' : ms < 10 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`;
+
+/** 300 → "5m", 90 → "1m30s", 20 → "20s". */
+export function duration(seconds: number): string {
+  const m = Math.floor(seconds / 60);
+  const s = Math.round(seconds % 60);
+  return m === 0 ? `${s}s` : s === 0 ? `${m}m` : `${m}m${s}s`;
+}
+
+/** "12 requests, 8.3% 5XX, p50 1.20 ms, p99 4.50 ms" (cli/request-window.ts collects). */
+export function recentText(r: RecentRequests): string {
+  if (r.requests === 0) return 'no requests';
+  const parts = [plural(Math.round(r.requests), 'request')];
+  if (r.errorRatio !== undefined) parts.push(`${(r.errorRatio * 100).toFixed(1)}% 5XX`);
+  parts.push(`p50 ${latency(r.p50Ms)}`, `p99 ${latency(r.p99Ms)}`);
+  return parts.join(', ');
 }

@@ -109,9 +109,10 @@ export class RuntimeMetrics {
       'Predictor workers that finished initialising and are serving.',
       sources.workersReady,
     );
-    // Zero-valued series exist from the start, so rate() works before the first event.
-    this.rejected.labels({ api, reason: 'over_capacity' });
-    this.restarts.labels({ api });
+    // Zero-valued series exist from the start, so rate() and increase() see the first event
+    // (labels() alone makes no sample in prom-client; inc by 0 does).
+    this.rejected.inc({ api, reason: 'over_capacity' }, 0);
+    this.restarts.inc({ api }, 0);
   }
 
   modelReloadFailing(model: string, failing: boolean): void {

@@ -1,15 +1,14 @@
 // `cortex get SPLITTER` against a cluster: the TrafficSplitter's status, and each API behind it
 // side by side with its request rate and error rate, read from every ready replica's /metrics
 // (the runtime's cortex_requests_total) through the API server's pod proxy, twice a second apart.
-import { HttpMethod } from '@kubernetes/client-node';
 import type { TrafficSplitterSpec, TrafficSplitterStatus } from '../../operator/api/v1alpha1/index.ts';
 import { isNotFound, type KubeObject } from '../../operator/kube/client.ts';
-import { RUNTIME_PORT } from '../../operator/reconcilers/deployment.ts';
 import { TRAFFIC_SPLITTERS } from '../../operator/trafficsplitter-controller.ts';
 import { parsePrometheus, type RequestMetrics } from '../local/metrics.ts';
 import type { BackendRates } from '../local/splitter-view.ts';
 import type { Connection } from './connect.ts';
 import { apiPods, getApi } from './status.ts';
+import { readyPodMetrics } from './pod-metrics.ts';
 
 export interface ClusterSplitter {
   name: string;
@@ -55,21 +54,12 @@ export function requestCounts(text: string): RequestMetrics {
 
 /** The sum over the API's ready replicas; undefined when none answers. */
 async function apiCounts(conn: Connection, api: string): Promise<RequestMetrics | undefined> {
-  const pods = (await apiPods(conn, api)).filter((p) =>
-    (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
-  );
-  let total: RequestMetrics | undefined;
-  for (const pod of pods) {
-    const path = `/api/v1/namespaces/${conn.namespace}/pods/${pod.metadata?.name}:${RUNTIME_PORT}/proxy/metrics`;
-    try {
-      const answer = await conn.client.raw(HttpMethod.GET, path, {});
-      if (answer.status !== 200) continue;
-      const c = requestCounts(answer.body.toString());
-      total = total ?? { '2XX': 0, '4XX': 0, '5XX': 0 };
-      for (const k of ['2XX', '4XX', '5XX'] as const) total[k] += c[k];
-    } catch {
-      // a replica going away: its counts go with it
-    }
+  const scraped = await readyPodMetrics(conn, await apiPods(conn, api));
+  if (scraped.length === 0) return undefined;
+  const total: RequestMetrics = { '2XX': 0, '4XX': 0, '5XX': 0 };
+  for (const { text } of scraped) {
+    const c = requestCounts(text);
+    for (const k of ['2XX', '4XX', '5XX'] as const) total[k] += c[k];
   }
   return total;
 }

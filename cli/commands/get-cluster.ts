@@ -3,10 +3,11 @@
 import type { ChalkInstance } from 'chalk';
 import { podView, viewOf, type ClusterApiView, type PodView } from '../cluster/status.ts';
 import type { ClusterSession } from '../factory.ts';
-import { ago, plural, table, type OutputFormat } from '../output.ts';
+import { ago, duration, plural, recentText, table, type OutputFormat } from '../output.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { renderSplitter, renderSplitterList } from '../local/splitter-view.ts';
 import { weightsText } from '../../operator/routes/splitter-route.ts';
+import type { RecentRequests } from '../request-window.ts';
 
 type Connection = Pick<ClusterSession, 'env' | 'namespace'>;
 
@@ -51,10 +52,18 @@ export async function clusterGetText(
     return `status: ${statusText(status, c)}${message}\n\n${renderSplitter(rows, url, c)}`;
   }
   const view = viewOf(api);
-  const pods = (await conn.apiPods(name)).map(podView);
+  const podObjects = await conn.apiPods(name);
+  const pods = podObjects.map(podView);
+  const recent = await conn.requestsSinceStart(podObjects);
   if (fmt === 'json')
-    return JSON.stringify({ ...view, conditions: api.status?.conditions ?? [], pods }, null, compact ? 0 : 2) + '\n';
-  return renderOne(view, pods, api.status?.conditions ?? [], conn, c);
+    return (
+      JSON.stringify(
+        { ...view, ...(recent ? { recent } : {}), conditions: api.status?.conditions ?? [], pods },
+        null,
+        compact ? 0 : 2,
+      ) + '\n'
+    );
+  return renderOne(view, pods, api.status?.conditions ?? [], conn, c, recent);
 }
 
 function renderList(apis: ClusterApiView[], conn: Connection, c: ChalkInstance): string {
@@ -91,6 +100,7 @@ function renderOne(
   conditions: { type: string; status: string; reason?: string; message?: string }[],
   conn: Connection,
   c: ChalkInstance,
+  recent: RecentRequests | undefined,
 ): string {
   const fields: [string, string][] = [
     ['status', statusText(api.status, c) + (api.message && api.status !== 'live' ? `: ${api.message}` : '')],
@@ -99,6 +109,15 @@ function renderOne(
     ['endpoint', `${api.endpoint ?? '-'} (inside the cluster)`],
     ...(api.url ? [['url', `${api.url} (outside the cluster)`] as [string, string]] : []),
     ['environment', `${conn.env.name}, namespace ${conn.namespace}`],
+    // the ready replicas' counters over their life: the CLI keeps no history between runs
+    ...(recent
+      ? [
+          [
+            'requests',
+            `${recentText(recent)} (the last ${duration(recent.windowSeconds)}, since the replicas started)`,
+          ] as [string, string],
+        ]
+      : []),
   ];
   // The operator writes a failure's message in status.message and in its conditions too: it is
   // printed once, on the status line; a condition adds its message only when it says more.

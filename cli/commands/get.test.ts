@@ -231,3 +231,26 @@ test('get API -e CLUSTER: a failure the operator also wrote in its conditions is
   assert.match(stdout, /\ncondition Ready: +False \(ContainerFailing\)\n/);
   assert.match(stdout, /\ncondition Progressing: +True \(RollingOut\): 0\/1 replicas ready, 1 up to date\n/);
 });
+
+test('get API: the requests, 5XX share and p50/p99 the environment collected, as text and in -o json', async () => {
+  const recent = { windowSeconds: 300, requests: 40, errorRatio: 0.025, p50Ms: 12.5, p99Ms: 4.25 };
+  const local = () => testFactory({ local: { apis: () => Promise.resolve([apiView({ recent })]) } });
+  assert.match(
+    (await cortex(local(), 'get', 'iris')).stdout,
+    /\nlast 5m: +40 requests, 2\.5% 5XX, p50 13 ms, p99 4\.25 ms\n/,
+  );
+  assert.deepEqual(JSON.parse((await cortex(local(), 'get', 'iris', '-o', 'json')).stdout).recent, recent);
+
+  const young = { windowSeconds: 95, requests: 0 };
+  const cluster = {
+    getApi: (name: string) => Promise.resolve(realtimeApi(name)),
+    apiPods: () => Promise.resolve([pod('iris-abc', true)]),
+    requestsSinceStart: () => Promise.resolve(young),
+  };
+  const f = () => testFactory({ environments: [prodEnv], cluster });
+  assert.match(
+    (await cortex(f(), 'get', 'iris', '-e', 'prod')).stdout,
+    /\nrequests: +no requests \(the last 1m35s, since the replicas started\)\n/,
+  );
+  assert.deepEqual(JSON.parse((await cortex(f(), 'get', 'iris', '-e', 'prod', '-o', 'json')).stdout).recent, young);
+});

@@ -6,7 +6,7 @@ import type { Factory, LocalSession } from '../factory.ts';
 import { colorsOf, isTty, printErr } from '../io.ts';
 import { curlExample } from '../local/examples.ts';
 import type { ApiView } from '../local/status.ts';
-import { ago, plural, table, type OutputFormat } from '../output.ts';
+import { ago, duration, latency, plural, recentText, table, type OutputFormat } from '../output.ts';
 import { action, envOption, format, notFound, outputOption, type RunF, type Target } from './common.ts';
 import { clusterGetText } from './get-cluster.ts';
 import { renderSplitter, renderSplitterList, splitterRates } from '../local/splitter-view.ts';
@@ -102,9 +102,6 @@ function statusText(api: ApiView, c: ChalkInstance): string {
   return c.red('error');
 }
 
-const latency = (ms: number | undefined) =>
-  ms === undefined ? '-' : ms < 10 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`;
-
 export function renderList(apis: ApiView[], t: Target, c: ChalkInstance): string {
   if (apis.length === 0)
     return `no APIs are deployed in the ${t.env.name} environment; deploy one with: cortex deploy DIR\n`;
@@ -155,6 +152,7 @@ export function renderOne(api: ApiView, t: Target, c: ChalkInstance): string {
         `average ${latency(api.metrics.averageLatencyMs)}`,
     ],
   ];
+  if (api.recent) fields.push([`last ${duration(api.recent.windowSeconds)}`, recentText(api.recent)]);
   if (api.updatingTo) fields.push(['updating to', `version ${api.updatingTo}`]);
   if (api.lastDeployError)
     fields.push([

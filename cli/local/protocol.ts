@@ -10,6 +10,7 @@ import { Value } from '@sinclair/typebox/value';
 import { applyDefaults, validateApiName, validateSpec } from '../../operator/api/v1alpha1/index.ts';
 import type { RealtimeApiSpecInput } from '../../operator/api/v1alpha1/index.ts';
 import type { VersionRecord } from './state.ts';
+import type { RecentRequests } from '../request-window.ts';
 
 export type ApiState = 'live' | 'updating' | 'error';
 
@@ -61,6 +62,8 @@ export interface ApiStatus {
   lastDeployError?: { version: string; reason: string; at: string };
   source?: string;
   replicas: ReplicaStatus[];
+  /** Requests, error ratio and latency over the last minutes (absent from older supervisors). */
+  recent?: RecentRequests;
 }
 
 export interface SupervisorStatus {

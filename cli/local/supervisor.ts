@@ -43,6 +43,7 @@ import {
 } from './protocol.ts';
 import { loadState, writeState, type StateFile } from './state.ts';
 import { LocalSplitters, type SplitterRequest } from './splitters-local.ts';
+import { RecentMetrics, SAMPLE_MS } from './recent-metrics.ts';
 
 const HOLD_MS = 10_000;
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -221,6 +222,8 @@ class Supervisor {
   private readonly state: StateFile;
   private env: LocalEnvironment;
   private readonly runners = new Map<string, ApiRunner>();
+  /** Each API's requests over the last minutes, for `cortex get`. */
+  private readonly recentMetrics = new RecentMetrics();
   /** TrafficSplitters: endpoints the gateway splits between APIs (cli/local/splitters-local.ts). */
   private readonly splitters: LocalSplitters;
   private readonly gateway: Gateway;
@@ -316,6 +319,7 @@ class Supervisor {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void this.shutdown(0));
     process.on('SIGHUP', () => {});
     setInterval(() => this.exitWhenIdle(), 1000).unref();
+    setInterval(() => void this.recentMetrics.sample(this.status().apis), SAMPLE_MS).unref();
   }
 
   private anyActive(): boolean {
@@ -413,7 +417,9 @@ class Supervisor {
         listening: address !== undefined,
         ...(this.gatewayError ? { error: this.gatewayError } : {}),
       },
-      apis: [...this.runners.values()].map((r) => r.status()).sort((a, b) => a.name.localeCompare(b.name)),
+      apis: [...this.runners.values()]
+        .map((r) => ({ ...r.status(), recent: this.recentMetrics.recent(r.name) }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
       ...(this.splitters.records.size > 0 ? { splitters: this.splitters.status() } : {}),
     };
   }
@@ -446,6 +452,8 @@ class Supervisor {
     }
     switch (route) {
       case 'GET /status':
+        // the last minutes' numbers include what was answered just now
+        await this.recentMetrics.sample(this.status().apis);
         return sendJson(res, 200, this.status());
       case 'POST /deploy':
         return this.deploy(body as DeployRequest, res);

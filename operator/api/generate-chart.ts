@@ -13,6 +13,7 @@ import { mergeRules, operatorRules } from '../rbac.ts';
 import { cliUserRules } from '../../cli/cluster/rbac.ts';
 import { CRD_PATH, renderCrd } from './generate-crd.ts';
 import { SPLITTER_CRD_PATH, renderSplitterCrd } from './generate-splitter-crd.ts';
+import { dashboardFiles } from '../dashboards/index.ts';
 
 export const CHART_DIR = 'charts/cortex';
 /** Helm installs everything in a chart's crds/ before the templates (and never templates it). */
@@ -51,6 +52,7 @@ export function chartFiles(): Record<string, string> {
     [`${CHART_DIR}/crds/${path.basename(SPLITTER_CRD_PATH)}`]: renderSplitterCrd(),
     [CHART_RBAC_RULES_PATH]: renderRbacRules(),
     [CHART_USER_RULES_PATH]: renderUserRules(),
+    ...Object.fromEntries(Object.entries(dashboardFiles()).map(([name, text]) => [`${CHART_DIR}/${name}`, text])),
   };
 }
 
