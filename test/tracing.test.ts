@@ -119,6 +119,18 @@ describe('W3C trace context through the gateway and the runtime to OTLP', { conc
     }
   });
 
+  test('a Handler’s handle_post runs in its cortex.predict span', async () => {
+    const traceId = 'd'.repeat(32);
+    const res = await fetch(local.url('/traced-handler'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: traceparent(traceId, CALLER_SPAN) },
+      body: '{}',
+    });
+    const seen = (await res.json()) as { traceparent: string };
+    const predict = one(await spansOf(receiver, traceId, 3), 'cortex.predict');
+    assert.equal(seen.traceparent, traceparent(traceId, predict.spanId));
+  });
+
   test('a TypeScript predictor gets ctx.traceparent and ctx.traceContext of its cortex.predict span', async () => {
     const traceId = 'c'.repeat(32);
     const res = await fetch(local.url('/traced-ts'), {
