@@ -1,5 +1,5 @@
 // predictor.payload_logging end to end (docs/payload-logging.md): real `cortex serve` processes
-// whose cortex.yaml names an HTTP sink on loopback (test/helpers/event-sink.ts). Sampled requests
+// whose cortex.yaml names an HTTP sink on loopback (tes./helpers/event-sink.ts). Sampled requests
 // and responses arrive as CloudEvents (binary and structured), secrets redacted, bodies cut at the
 // cap; a sink that never answers slows no request, and what it cannot take is counted as dropped.
 import assert from 'node:assert/strict';
@@ -28,24 +28,31 @@ function project(logging: string): string {
   return dir;
 }
 
-describe('binary CloudEvents, redaction and truncation', () => {
-  let sink: EventSink;
-  let served: Served;
-  let dir: string;
+/**
+ * For the tests of a describe: a sink and a `cortex serve` of the echo API logging to it with the
+ * payload_logging `fields` (YAML flow, without the url); both stopped after them.
+ */
+function servedWithSink(fields: string, options: { hang?: boolean } = {}) {
+  const at: { sink: EventSink; served: Served; dir: string } = {} as never;
   before(async () => {
-    sink = await eventSink();
-    dir = project(`{url: "${sink.url}", max_body_bytes: 16, redact_headers: [X-Secret]}`);
-    served = await serve(dir);
+    at.sink = await eventSink(options);
+    at.dir = project(`{url: "${at.sink.url}", ${fields}}`);
+    at.served = await serve(at.dir);
   });
   after(async () => {
-    await served?.stop();
-    await sink?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await at.served?.stop();
+    await at.sink?.close();
+    if (at.dir) rmSync(at.dir, { recursive: true, force: true });
   });
+  return at;
+}
+
+describe('binary CloudEvents, redaction and truncation', () => {
+  const at = servedWithSink('max_body_bytes: 16, redact_headers: [X-Secret]');
 
   test('a request and its response arrive as two events sharing a ce-id', async () => {
     const body = JSON.stringify({ text: 'a body longer than sixteen bytes' });
-    const res = await fetch(`${served.url}/?lang=en`, {
+    const res = await fetch(`${at.served.url}/?lang=en`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -59,10 +66,10 @@ describe('binary CloudEvents, redaction and truncation', () => {
     });
     const answer = await res.text();
     assert.equal(res.status, 200);
-    await waitFor('two events', () => (sink.events.length >= 2 ? true : undefined));
-    const request = sink.events.find((e) => e.ce.type === 'org.cortex.request')!;
-    const response = sink.events.find((e) => e.ce.type === 'org.cortex.response')!;
-    assert.ok(request && response, JSON.stringify(sink.events.map((e) => e.ce)));
+    await waitFor('two events', () => (at.sink.events.length >= 2 ? true : undefined));
+    const request = at.sink.events.find((e) => e.ce.type === 'org.cortex.request')!;
+    const response = at.sink.events.find((e) => e.ce.type === 'org.cortex.response')!;
+    assert.ok(request && response, JSON.stringify(at.sink.events.map((e) => e.ce)));
     assert.equal(request.ce.id, response.ce.id);
     assert.match(request.ce.id, /^[0-9a-f-]{36}$/);
     for (const e of [request, response]) {
@@ -84,7 +91,7 @@ describe('binary CloudEvents, redaction and truncation', () => {
     assert.equal(headers.cookie, 'REDACTED');
     assert.equal(headers['x-secret'], 'REDACTED', 'redact_headers, in any case');
     assert.equal(headers['x-kept'], 'visible');
-    assert.ok(!JSON.stringify(sink.events.map((e) => [e.ce, e.body.toString()])).includes('secret-key'));
+    assert.ok(!JSON.stringify(at.sink.events.map((e) => [e.ce, e.body.toString()])).includes('secret-key'));
     // the response: the status, the answer (cut too)
     assert.equal(response.ce.cortexstatus, '200');
     assert.equal(response.body.toString(), answer.slice(0, 16));
@@ -93,33 +100,25 @@ describe('binary CloudEvents, redaction and truncation', () => {
 });
 
 describe('structured CloudEvents', () => {
-  let sink: EventSink;
-  let served: Served;
-  let dir: string;
-  before(async () => {
-    sink = await eventSink();
-    dir = project(`{url: "${sink.url}", format: structured, mode: request}`);
-    served = await serve(dir);
-  });
-  after(async () => {
-    await served?.stop();
-    await sink?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const at = servedWithSink('format: structured, mode: request');
 
   test('JSON bodies become data, other bytes data_base64; mode request sends no response', async () => {
-    await fetch(served.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":[1,2]}' });
+    await fetch(at.served.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":[1,2]}',
+    });
     const bytes = Buffer.from([0, 1, 2, 250]);
-    const res = await fetch(served.url, {
+    const res = await fetch(at.served.url, {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },
       body: bytes,
     });
     assert.equal(res.status, 200);
-    await waitFor('two events', () => (sink.events.length >= 2 ? true : undefined));
+    await waitFor('two events', () => (at.sink.events.length >= 2 ? true : undefined));
     await new Promise((r) => setTimeout(r, 200)); // a response event, were one sent, would be here by now
-    assert.equal(sink.events.length, 2);
-    const docs = sink.events.map((e) => {
+    assert.equal(at.sink.events.length, 2);
+    const docs = at.sink.events.map((e) => {
       assert.equal(e.headers['content-type'], 'application/cloudevents+json; charset=utf-8');
       return JSON.parse(e.body.toString()) as Record<string, unknown>;
     });
@@ -134,25 +133,13 @@ describe('structured CloudEvents', () => {
 });
 
 describe('a sink that never answers', () => {
-  let sink: EventSink;
-  let served: Served;
-  let dir: string;
-  before(async () => {
-    sink = await eventSink({ hang: true });
-    dir = project(`{url: "${sink.url}", queue_size: 3}`);
-    served = await serve(dir);
-  });
-  after(async () => {
-    await served?.stop();
-    await sink?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const at = servedWithSink('queue_size: 3', { hang: true });
 
   test('slows no request, and the events it cannot take are counted as dropped', async () => {
     const slowest = { ms: 0 };
     for (let i = 0; i < 20; i++) {
       const started = performance.now();
-      const res = await fetch(served.url, {
+      const res = await fetch(at.served.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: '1',
@@ -163,8 +150,8 @@ describe('a sink that never answers', () => {
     }
     // the sink holds 4 POSTs open (the sender's concurrency), 3 more wait: 40 events, 33 dropped
     assert.ok(slowest.ms < 2000, `slowest request ${slowest.ms} ms`);
-    assert.equal(sink.received(), 4);
-    const metrics = await (await fetch(`${served.url}/metrics`)).text();
+    assert.equal(at.sink.received(), 4);
+    const metrics = await (await fetch(`${at.served.url}/metrics`)).text();
     const dropped = /cortex_payload_log_dropped_total\{api="echo",reason="queue_full"\} (\d+)/.exec(metrics);
     assert.equal(Number(dropped?.[1]), 33, metrics);
   });
