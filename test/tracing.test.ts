@@ -25,6 +25,17 @@ function spansOf(receiver: OtlpReceiver, traceId: string, count: number): Promis
   });
 }
 
+/** POSTs {} with a traceparent of `traceId` (parent CALLER_SPAN); the predictor's answer. */
+async function predictTraced(url: string, traceId: string): Promise<unknown> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', traceparent: traceparent(traceId, CALLER_SPAN) },
+    body: '{}',
+  });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
 function one(spans: ReceivedSpan[], name: string): ReceivedSpan {
   const found = spans.filter((s) => s.name === name);
   assert.equal(found.length, 1, `one ${name} span in ${JSON.stringify(spans)}`);
@@ -121,24 +132,14 @@ describe('W3C trace context through the gateway and the runtime to OTLP', { conc
 
   test('a Handler’s handle_post runs in its cortex.predict span', async () => {
     const traceId = 'd'.repeat(32);
-    const res = await fetch(local.url('/traced-handler'), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', traceparent: traceparent(traceId, CALLER_SPAN) },
-      body: '{}',
-    });
-    const seen = (await res.json()) as { traceparent: string };
+    const seen = (await predictTraced(local.url('/traced-handler'), traceId)) as { traceparent: string };
     const predict = one(await spansOf(receiver, traceId, 3), 'cortex.predict');
     assert.equal(seen.traceparent, traceparent(traceId, predict.spanId));
   });
 
   test('a TypeScript predictor gets ctx.traceparent and ctx.traceContext of its cortex.predict span', async () => {
     const traceId = 'c'.repeat(32);
-    const res = await fetch(local.url('/traced-ts'), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', traceparent: traceparent(traceId, CALLER_SPAN) },
-      body: '{}',
-    });
-    const seen = (await res.json()) as { traceparent: string; context: string[] };
+    const seen = (await predictTraced(local.url('/traced-ts'), traceId)) as { traceparent: string; context: string[] };
     const spans = await spansOf(receiver, traceId, 3);
     const predict = one(spans, 'cortex.predict');
     assert.equal(one(spans, 'POST /').parentSpanId, CALLER_SPAN);
