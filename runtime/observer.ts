@@ -45,9 +45,12 @@ export class RequestObserver {
     this.tracing?.abandon(job);
   }
 
-  /** The replica stops: what is buffered is sent (at most `timeoutMs` for the payload log's queue). */
+  /** The replica stops: what is buffered is sent, for at most `timeoutMs` (a collector that is down holds nothing). */
   async close(timeoutMs: number): Promise<void> {
-    await Promise.all([this.tracing?.shutdown(), this.payloadLog?.close(timeoutMs)]);
+    const flushed = Promise.all([this.tracing?.shutdown(), this.payloadLog?.close(timeoutMs)]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([flushed, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()))]);
+    clearTimeout(timer);
   }
 }
 

@@ -3,12 +3,13 @@
 // (test/helpers/otlp-receiver.ts) decodes the spans they export, and the predictors (Python with
 // opentelemetry-api installed from requirements.txt, TypeScript) answer with the context they saw.
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { copyProject, localEnv, type LocalEnv } from './helpers/local.ts';
 import { otlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver.ts';
-import { waitFor } from './helpers/serve.ts';
+import { postJson, serve, waitFor } from './helpers/serve.ts';
 
 const CALLER_TRACE = '0af7651916cd43dd8448eb211c80319c';
 const CALLER_SPAN = 'b7ad6b7169203331';
@@ -145,5 +146,34 @@ describe('W3C trace context through the gateway and the runtime to OTLP', { conc
     assert.equal(one(spans, 'POST /').parentSpanId, CALLER_SPAN);
     assert.equal(seen.traceparent, traceparent(traceId, predict.spanId));
     assert.deepEqual(seen.context, [traceId, predict.spanId]);
+  });
+});
+
+describe('a collector that is down', () => {
+  test('fails no request and does not hold the replica when it stops', async () => {
+    const gone = await otlpReceiver();
+    await gone.close(); // nothing listens at its address any more
+    const dir = mkdtempSync(path.join(tmpdir(), 'cortex-tracing-down-'));
+    writeFileSync(path.join(dir, 'predictor.ts'), 'export default class E { predict(p: unknown) { return p; } }\n');
+    writeFileSync(
+      path.join(dir, 'cortex.yaml'),
+      '- name: echo\n  kind: RealtimeAPI\n  predictor:\n    type: typescript\n    path: predictor.ts\n' +
+        `    env: {OTEL_EXPORTER_OTLP_ENDPOINT: "${gone.endpoint}", OTEL_BSP_SCHEDULE_DELAY: "50"}\n`,
+    );
+    const served = await serve(dir);
+    try {
+      assert.match(served.stdout(), /exporting traces to http:\/\/127\.0\.0\.1:\d+\/v1\/traces/);
+      for (let i = 0; i < 20; i++) {
+        const res = await postJson(served.url, i, { traceparent: traceparent(CALLER_TRACE, CALLER_SPAN) });
+        assert.equal(res.status, 200);
+        assert.equal(await res.text(), String(i));
+      }
+      await new Promise((r) => setTimeout(r, 200)); // exports have been tried and failed
+    } finally {
+      const stopping = performance.now();
+      await served.stop();
+      assert.ok(performance.now() - stopping < 5000, 'stopped within the grace period and the 1 s flush');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

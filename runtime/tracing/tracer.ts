@@ -111,10 +111,11 @@ export class RequestTracing {
     }
     if (traces.length === 0) return;
     if (!batching) {
-      for (let i = 0; i < traces.length; i++) {
-        const t = traces[i];
+      for (const job of jobs) {
+        const t = job.trace as JobTrace | undefined;
+        if (t === undefined) continue;
         t.predict = this.tracer.startSpan('cortex.predict', undefined, t.context);
-        Object.assign(jobs[i], traceHeaders(t.predict));
+        Object.assign(job, traceHeaders(t.predict));
       }
       return;
     }
