@@ -306,11 +306,8 @@ export class RuntimeServer {
   }
 
   private respond(exchange: Exchange, job: PredictJob, result: PredictResult, started: number): void {
-    if (result.stream !== undefined) {
-      if (this.observer !== undefined) this.observer.answered(job, result);
-      return this.respondStream(exchange, job, result, started);
-    }
     if (this.observer !== undefined) this.observer.answered(job, result);
+    if (result.stream !== undefined) return this.respondStream(exchange, job, result, started);
     if (!exchange.open) return; // answered already (grace period over) or the client went away
     const res = exchange.res;
     const { body, status } = result;
