@@ -2,7 +2,9 @@
 // responses, sent to an HTTP sink as CloudEvents as KServe's logger does. The front calls request()
 // once a body has arrived and response() once its answer was written; both only copy what the event
 // needs (the body up to maxBodyBytes, the headers with secrets redacted) and queue it (sender.ts).
-// A request and its response share a ce-id; ce-type tells them apart.
+// A request and its response share a ce-id; ce-type tells them apart. Only the sampling coin is
+// tossed on the request path: the copies are made in a setImmediate, after the answers of the
+// current I/O callbacks were written.
 import { randomUUID } from 'node:crypto';
 import type client from 'prom-client';
 import type { JsonLogger } from '../../operator/util/log.ts';
@@ -63,11 +65,13 @@ export class PayloadLog {
     const rate = this.spec.sampleRate;
     if (rate <= 0 || (rate < 1 && this.random() >= rate)) return undefined;
     const id = randomUUID();
-    if (this.spec.mode === 'response') return id;
-    if (this.sender.full) {
-      this.sender.drop('queue_full');
-      return id;
-    }
+    // the copy is made after the current I/O callbacks (the answers they write) have run
+    if (this.spec.mode !== 'response') setImmediate(() => this.logRequest(id, job, method));
+    return id;
+  }
+
+  private logRequest(id: string, job: PredictJob, method: string): void {
+    if (this.sender.full) return this.sender.drop('queue_full');
     const headers: Record<string, string> = {};
     const raw = job.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
@@ -78,12 +82,14 @@ export class PayloadLog {
     const extensions: CloudEvent['extensions'] = { cortexapi: this.api, cortexmethod: method };
     if (job.query !== '') extensions.cortexquery = job.query;
     this.send(id, REQUEST_TYPE, job.contentType, job.body, headers, extensions, job.clientRequestId);
-    return id;
   }
 
   /** The answer to the request logged under `id` was written (a stream: its first chunk). */
   response(id: string, job: PredictJob, result: PredictResult): void {
-    if (this.spec.mode === 'request') return;
+    if (this.spec.mode !== 'request') setImmediate(() => this.logResponse(id, job, result));
+  }
+
+  private logResponse(id: string, job: PredictJob, result: PredictResult): void {
     if (this.sender.full) return this.sender.drop('queue_full');
     const headers: Record<string, string> = {};
     let contentType = kindTypes[result.kind];
