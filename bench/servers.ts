@@ -64,6 +64,21 @@ export const uvicornApp =
   });
 const uvicorn = (handler: 'async' | 'sync') => uvicornApp('fastapi_app:app', { BENCH_HANDLER: handler });
 
+/** The arguments (after node) of `cortex serve` on one API of a bench fixture, on loopback. */
+export function cortexServeArgs(fixture: string, api: string, port: number): string[] {
+  return [
+    CORTEX_CLI,
+    'serve',
+    join(BENCH_DIR, 'fixtures', fixture),
+    '--api',
+    api,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+  ];
+}
+
 /**
  * `cortex serve` on one API of a bench fixture. Its stdout goes to a pipe the harness drains,
  * as a container runtime's or the local supervisor's does; the access log is on unless the
@@ -80,20 +95,7 @@ export function cortexServe(
     id,
     label,
     unavailable: cliMissing,
-    command: (port) => ({
-      cmd: process.execPath,
-      args: [
-        CORTEX_CLI,
-        'serve',
-        join(BENCH_DIR, 'fixtures', fixture),
-        '--api',
-        api,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-      ],
-    }),
+    command: (port) => ({ cmd: process.execPath, args: cortexServeArgs(fixture, api, port) }),
     paths: cortexPaths(api),
     startTimeoutMs,
   };

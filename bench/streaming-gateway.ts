@@ -6,9 +6,8 @@
 // serve + its worker) as one contender; the supervisor's bookkeeping costs nothing per request,
 // so leaving it out changes no figure. Stops `cortex serve` on SIGTERM/SIGINT.
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { Gateway, stripEndpoint } from '../cli/local/gateway.ts';
-import { BENCH_DIR, CORTEX_CLI, freePort } from './servers.ts';
+import { cortexServeArgs, freePort } from './servers.ts';
 
 const [port, fixture, api] = [Number(process.argv[2]), process.argv[3], process.argv[4]];
 if (!(port > 0) || !fixture || !api) {
@@ -16,21 +15,9 @@ if (!(port > 0) || !fixture || !api) {
   process.exit(2);
 }
 const servePort = await freePort();
-const serve = spawn(
-  process.execPath,
-  [
-    CORTEX_CLI,
-    'serve',
-    join(BENCH_DIR, 'fixtures', fixture),
-    '--api',
-    api,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(servePort),
-  ],
-  { stdio: ['ignore', 'inherit', 'inherit'] },
-);
+const serve = spawn(process.execPath, cortexServeArgs(fixture, api, servePort), {
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
 serve.once('exit', (code) => {
   console.error(`cortex serve exited (${code})`);
   process.exit(1);

@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { JsonLogger } from '../operator/util/log.ts';
 import {
-  floodUntilBlocked,
+  assertStalledClientHoldsBack,
   readStream,
-  stalledClient,
   streamingUpstream,
   type StreamingUpstream,
 } from '../test/helpers/streaming.ts';
@@ -57,16 +56,7 @@ test('each event reaches the client before the container writes the next; in fli
 });
 
 test('a client that reads nothing holds the container back: the proxy keeps no more than its sockets', async () => {
-  const client = await stalledClient(port, '/flood');
-  try {
-    const written = await floodUntilBlocked(up, 64 << 20);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.equal(up.flooded, written, 'nothing more was written while the client read nothing');
-  } finally {
-    const cut = up.nextCut();
-    client.close();
-    await cut;
-  }
+  await assertStalledClientHoldsBack(up, port, '/flood');
 });
 
 test("a client that leaves mid-stream closes the container's connection and frees the slot", async () => {

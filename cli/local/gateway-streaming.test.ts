@@ -5,10 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  FLOOD_CHUNK,
-  floodUntilBlocked,
+  assertStalledClientHoldsBack,
   readStream,
-  stalledClient,
   streamingUpstream,
   type StreamingUpstream,
 } from '../../test/helpers/streaming.ts';
@@ -65,21 +63,7 @@ describe('streams through the gateway', () => {
   });
 
   test('a client that reads nothing holds the replica back: the gateway keeps no more than its sockets', async () => {
-    const client = await stalledClient(port, '/chat/flood');
-    try {
-      // Without backpressure the replica writes on at memory speed, gigabytes; with it, only what
-      // the loopback sockets' kernel buffers (a few MiB each, two connections) and the gateway's
-      // stream buffers (tens of KiB) hold.
-      const written = await floodUntilBlocked(up, 64 << 20);
-      const heapBefore = process.memoryUsage().arrayBuffers;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      assert.equal(up.flooded, written, 'nothing more was written while the client read nothing');
-      assert.ok(process.memoryUsage().arrayBuffers - heapBefore < 8 * FLOOD_CHUNK.length, 'no growth here');
-    } finally {
-      const cut = up.nextCut();
-      client.close();
-      await cut; // the client left: the replica's connection was closed too
-    }
+    await assertStalledClientHoldsBack(up, port, '/chat/flood');
   });
 
   test('a client that leaves mid-stream closes the connection to the replica', async () => {

@@ -81,6 +81,18 @@ def compile_proto(cfg):
     return importlib.import_module(name)
 
 
+def _fail(context, error):
+    """The status of an RPC that raised: the runtime's own words for a ClientError (a model that is
+    not there), else INTERNAL with the traceback in the log only."""
+    if isinstance(error, ClientError):
+        context.set_code({404: 5, 400: 3}.get(error.status, 14))
+        context.set_details(str(error))
+    else:
+        log("error", traceback.format_exc().rstrip())
+        context.set_code(INTERNAL)
+        context.set_details(FAILED)
+
+
 class Rpc:
     def __init__(self, method, fn, params, request, reply):
         self.name, self.fn, self.params = method.name, fn, params
@@ -172,13 +184,8 @@ class Service:
             replies.append(self.encode(rpc, result))
         except Abort:
             pass
-        except ClientError as e:  # the runtime's own words (a model that is not there)
-            context.set_code({404: 5, 400: 3}.get(e.status, 14))
-            context.set_details(str(e))
-        except Exception:
-            log("error", traceback.format_exc().rstrip())
-            context.set_code(INTERNAL)
-            context.set_details(FAILED)
+        except Exception as e:
+            _fail(context, e)
         reply = b"".join(replies)
         code = context.code() or OK
         if code == OK and context.plain():
@@ -204,13 +211,8 @@ class Service:
                 yield U32.pack(len(data)) + data
         except Abort:
             pass
-        except ClientError as e:
-            context.set_code({404: 5, 400: 3}.get(e.status, 14))
-            context.set_details(str(e))
-        except Exception:
-            log("error", traceback.format_exc().rstrip())
-            context.set_code(INTERNAL)
-            context.set_details(FAILED)
+        except Exception as e:
+            _fail(context, e)
         finally:  # a cancelled stream (GeneratorExit here) closes the predictor's generator too
             close = getattr(result, "close", None)
             if close is not None:

@@ -4,13 +4,14 @@
 // the front: without CREDIT the worker stops after one window.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PythonWorker } from './python.ts';
 import { fixtureOptions, stopWorkers } from './python-testing.ts';
+import { assertCreditWindow, waitForFile } from './stream-testing.ts';
 import { BodyKind, type PredictResult, type StreamError, type WorkerOptions } from './types.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -64,13 +65,6 @@ function collect(result: PredictResult): Promise<{ body: string; error: StreamEr
 }
 
 /** The file's text once it has some: the fixture opens it (creating it empty) before it writes. */
-async function waitForFile(path: string): Promise<string> {
-  const until = Date.now() + 10_000;
-  const text = () => (existsSync(path) ? readFileSync(path, 'utf8') : '');
-  while (text() === '' && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-  return text();
-}
-
 test("a Handler's handle_post streams; its callback runs after the stream ended", async () => {
   const worker = await start(FIXTURES, 'stream_handler.py');
   const result = await ask(worker, { n: 4 });
@@ -111,25 +105,5 @@ test('without CREDIT the worker sends one window (64 KiB) and waits; credit resu
   const worker = await start(STREAMING, 'streamer.py', { threads: 2 });
   const marker = join(TMP, 'window');
   const result = await ask(worker, { mode: 'big', n: 1000, size: 4096, marker });
-  const stream = result.stream!;
-  let received = 0;
-  let ended: StreamError | undefined | null = null;
-  stream.pipe({
-    chunk(data) {
-      received += data.length;
-    },
-    end(error) {
-      ended = error;
-    },
-  });
-  await new Promise((r) => setTimeout(r, 500));
-  assert.equal(received, 64 * 1024, 'exactly one window of 4 KiB chunks, then it waits');
-  stream.credit(received);
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(received, 128 * 1024, 'one more window after the credit');
-  stream.cancel();
-  assert.match(await waitForFile(marker), /^stopped after \d+$/);
-  await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(ended, { error: 'cancelled: the client went away' });
-  assert.equal(worker.inFlight, 0);
+  await assertCreditWindow(result, marker, worker, 500);
 });

@@ -1,12 +1,13 @@
 // TypeScriptWorker streams seen from the front (runtime/workers/typescript-thread-stream.ts):
 // the credit window holds the producer, a cancel aborts ctx.signal, batching refuses streams.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type PredictResult, type StreamError, type WorkerOptions } from './types.ts';
+import { assertCreditWindow } from './stream-testing.ts';
+import { type PredictResult, type WorkerOptions } from './types.ts';
 import { TypeScriptWorker } from './typescript.ts';
 
 const STREAMING = fileURLToPath(new URL('../../test/fixtures/streaming/', import.meta.url));
@@ -55,32 +56,7 @@ test('without credit the thread sends one window (64 KiB) and waits; credit resu
   const worker = await start(join(STREAMING, 'streamer.ts'));
   const marker = join(TMP, 'window');
   const result = await ask(worker, { mode: 'big', n: 1000, size: 4096, marker });
-  const stream = result.stream!;
-  let received = 0;
-  let ended: StreamError | undefined | null = null;
-  stream.pipe({
-    chunk(data) {
-      received += data.length;
-    },
-    end(error) {
-      ended = error;
-    },
-  });
-  await new Promise((r) => setTimeout(r, 400));
-  assert.equal(received, 64 * 1024, 'exactly one window of 4 KiB chunks, then it waits');
-  stream.credit(received);
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(received, 128 * 1024, 'one more window after the credit');
-  stream.cancel();
-  const until = Date.now() + 5000;
-  // the marker exists (empty) a moment before its text is written
-  while (!(existsSync(marker) && readFileSync(marker, 'utf8')) && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.match(readFileSync(marker, 'utf8'), /^stopped after \d+$/);
-  await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(ended, { error: 'cancelled: the client went away' });
-  assert.equal(worker.inFlight, 0);
+  await assertCreditWindow(result, marker, worker, 400);
 });
 
 test('with server_side_batching a stream per item is refused with a 500 that says why', async () => {

@@ -250,20 +250,24 @@ class ThreadStream {
     }
   }
 
+  /** STREAM start goes out once, with the first chunk or the end, whichever comes first. */
+  #start(kind: number): void {
+    if (this.#started) return;
+    this.#started = true;
+    const custom = this.#custom;
+    post({
+      type: 'stream',
+      op: 'start',
+      id: this.#job.id,
+      status: custom?.status ?? 200,
+      kind,
+      headers: custom?.headers,
+    });
+  }
+
   #send(data: Uint8Array): void {
     const id = this.#job.id;
-    if (!this.#started) {
-      this.#started = true;
-      const custom = this.#custom;
-      post({
-        type: 'stream',
-        op: 'start',
-        id,
-        status: custom?.status ?? 200,
-        kind: this.#kind === 0 ? KIND_TEXT : this.#kind,
-        headers: custom?.headers,
-      });
-    }
+    this.#start(this.#kind === 0 ? KIND_TEXT : this.#kind);
     // A copy the thread gives away: the predictor may reuse its buffer.
     const copy = new Uint8Array(data.byteLength);
     copy.set(data);
@@ -273,19 +277,7 @@ class ThreadStream {
 
   #end(error: string | undefined): void {
     const id = this.#job.id;
-    if (!this.#started) {
-      this.#started = true;
-      const kind = this.#kind !== 0 ? this.#kind : this.#job.eventStream === true ? KIND_EVENT_STREAM : KIND_TEXT;
-      const custom = this.#custom;
-      post({
-        type: 'stream',
-        op: 'start',
-        id,
-        status: custom?.status ?? 200,
-        kind,
-        headers: custom?.headers,
-      });
-    }
+    this.#start(this.#kind !== 0 ? this.#kind : this.#job.eventStream === true ? KIND_EVENT_STREAM : KIND_TEXT);
     post({ type: 'stream', op: 'end', id, ...(error !== undefined ? { error } : {}) });
   }
 }

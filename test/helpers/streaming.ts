@@ -9,6 +9,7 @@
 // - /flood: 64 KiB chunks as fast as the connection takes them, forever, honouring
 //   backpressure (it waits for 'drain'). With a client that reads nothing, what it has written is
 //   bounded by what the hops in between hold: a hop that buffers lets it write without end.
+import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -172,4 +173,31 @@ export async function floodUntilBlocked(up: StreamingUpstream, limit: number, ti
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`the upstream neither stopped nor passed ${limit} bytes within ${timeoutMs} ms (${up.flooded})`);
+}
+
+/**
+ * A hop's backpressure: with a client at `path` that reads nothing, the upstream is held back
+ * (it wrote at most what the sockets and the hop buffer, and nothing more for 500 ms), and the
+ * client hanging up closes the upstream connection too.
+ */
+export async function assertStalledClientHoldsBack(
+  up: StreamingUpstream,
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<void> {
+  const client = await stalledClient(port, path, headers);
+  try {
+    // Without backpressure the upstream writes on at memory speed, gigabytes; with it, only what
+    // the loopback sockets' kernel buffers (a few MiB each) and the hop's stream buffers hold.
+    const written = await floodUntilBlocked(up, 64 << 20);
+    const heapBefore = process.memoryUsage().arrayBuffers;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(up.flooded, written, 'nothing more was written while the client read nothing');
+    assert.ok(process.memoryUsage().arrayBuffers - heapBefore < 8 * FLOOD_CHUNK.length, 'no growth in this process');
+  } finally {
+    const cut = up.nextCut();
+    client.close();
+    await cut; // the client left: the upstream's connection was closed too
+  }
 }

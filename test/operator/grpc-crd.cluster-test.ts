@@ -3,13 +3,10 @@
 // that cannot go with it is refused at apply time. No operator: only admission is under test.
 // Not part of `npm test`: `npm run test:cluster`.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import type { Cluster } from '../cluster/cluster.ts';
-import { startTestCluster } from '../helpers/test-cluster.ts';
+import { describe, test } from 'node:test';
+import { suiteCluster } from '../helpers/test-cluster.ts';
 
 const NS = 'grpc';
-const BUILD_TIMEOUT_MS = 60 * 60_000;
 
 const grpcApi = (name: string, predictor: Record<string, unknown> = {}, rest: Record<string, unknown> = {}) => ({
   apiVersion: 'cortex.dev/v1alpha1',
@@ -28,25 +25,12 @@ const grpcApi = (name: string, predictor: Record<string, unknown> = {}, rest: Re
 });
 
 describe('predictor.protobufPath on a real control plane', { concurrency: false }, () => {
-  let dir: string;
-  let cluster: Cluster;
-  const apply = (obj: unknown) =>
-    cluster.kubectl(['apply', '--server-side', '--field-manager=test', '-f', '-'], { input: JSON.stringify(obj) });
-
-  before(
-    async () => {
-      ({ dir, cluster } = await startTestCluster('cortex-grpc-crd-test', NS));
-    },
-    { timeout: BUILD_TIMEOUT_MS },
-  );
-  after(async () => {
-    await cluster?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = suiteCluster('cortex-grpc-crd-test', NS);
+  const apply = (obj: unknown) => suite.apply(obj);
 
   test('a gRPC API is accepted and stored as written', async () => {
     await apply(grpcApi('echo', {}, { networking: { endpoint: '/echo.Echo' } }));
-    const stored = await cluster.kubectl.json<{ spec: { predictor: { protobufPath: string } } }>([
+    const stored = await suite.cluster.kubectl.json<{ spec: { predictor: { protobufPath: string } } }>([
       'get',
       'realtimeapi',
       'echo',

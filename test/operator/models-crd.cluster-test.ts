@@ -3,13 +3,10 @@
 // same words `cortex deploy` uses. No operator: only admission is under test.
 // Not part of `npm test`: `npm run test:cluster`.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import type { Cluster } from '../cluster/cluster.ts';
-import { startTestCluster } from '../helpers/test-cluster.ts';
+import { describe, test } from 'node:test';
+import { suiteCluster } from '../helpers/test-cluster.ts';
 
 const NS = 'models';
-const BUILD_TIMEOUT_MS = 60 * 60_000;
 
 const onnxApi = (name: string, predictor: Record<string, unknown>) => ({
   apiVersion: 'cortex.dev/v1alpha1',
@@ -19,26 +16,13 @@ const onnxApi = (name: string, predictor: Record<string, unknown>) => ({
 });
 
 describe('predictor.models on a real control plane', { concurrency: false }, () => {
-  let dir: string;
-  let cluster: Cluster;
-  const apply = (obj: unknown) =>
-    cluster.kubectl(['apply', '--server-side', '--field-manager=test', '-f', '-'], { input: JSON.stringify(obj) });
-
-  before(
-    async () => {
-      ({ dir, cluster } = await startTestCluster('cortex-models-crd-test', NS));
-    },
-    { timeout: BUILD_TIMEOUT_MS },
-  );
-  after(async () => {
-    await cluster?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = suiteCluster('cortex-models-crd-test', NS);
+  const apply = (obj: unknown) => suite.apply(obj);
 
   test('an onnx API with models is accepted and stored as written', async () => {
     const models = { dir: 'models', cacheSize: 2, diskCacheSize: 3, reloadInterval: '5s' };
     await apply(onnxApi('mlp', { models }));
-    const stored = await cluster.kubectl.json<{ spec: { predictor: { models: unknown } } }>([
+    const stored = await suite.cluster.kubectl.json<{ spec: { predictor: { models: unknown } } }>([
       'get',
       'realtimeapi',
       'mlp',
@@ -67,7 +51,7 @@ describe('predictor.models on a real control plane', { concurrency: false }, () 
       },
     };
     await apply(onnxApi('stored-models', { models }));
-    const stored = await cluster.kubectl.json<{ spec: { predictor: { models: unknown } } }>([
+    const stored = await suite.cluster.kubectl.json<{ spec: { predictor: { models: unknown } } }>([
       'get',
       'realtimeapi',
       'stored-models',
