@@ -3,13 +3,10 @@
 // checks reject a sink URL that is not http(s) and a sample rate above 1 at apply time.
 // No operator: only admission is under test. Not part of `npm test`: `npm run test:cluster`.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import type { Cluster } from '../cluster/cluster.ts';
-import { startTestCluster } from '../helpers/test-cluster.ts';
+import { describe, test } from 'node:test';
+import { suiteCluster } from '../helpers/test-cluster.ts';
 
 const NS = 'payload-log';
-const BUILD_TIMEOUT_MS = 60 * 60_000;
 
 const api = (name: string, payloadLogging: Record<string, unknown>) => ({
   apiVersion: 'cortex.dev/v1alpha1',
@@ -19,25 +16,12 @@ const api = (name: string, payloadLogging: Record<string, unknown>) => ({
 });
 
 describe('predictor.payloadLogging on a real control plane', { concurrency: false }, () => {
-  let dir: string;
-  let cluster: Cluster;
-  const apply = (obj: unknown) =>
-    cluster.kubectl(['apply', '--server-side', '--field-manager=test', '-f', '-'], { input: JSON.stringify(obj) });
-
-  before(
-    async () => {
-      ({ dir, cluster } = await startTestCluster('cortex-payload-log-crd-test', NS));
-    },
-    { timeout: BUILD_TIMEOUT_MS },
-  );
-  after(async () => {
-    await cluster?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = suiteCluster('cortex-payload-log-crd-test', NS);
+  const apply = (obj: unknown) => suite.apply(obj);
 
   test('accepted and stored with its defaults', async () => {
     await apply(api('logged', { url: 'http://event-display.default.svc/', sampleRate: 0.5 }));
-    const stored = await cluster.kubectl.json<{ spec: { predictor: { payloadLogging: unknown } } }>([
+    const stored = await suite.cluster.kubectl.json<{ spec: { predictor: { payloadLogging: unknown } } }>([
       'get',
       'realtimeapi',
       'logged',
