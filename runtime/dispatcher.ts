@@ -41,6 +41,8 @@ export interface DispatcherOptions {
   timeoutMs?: number;
   /** A worker holds only jobs past the timeout: it gets no more work and should be replaced. */
   onStuck?: (worker: PredictorWorker) => void;
+  /** Jobs (one, or a batch) handed to a worker: traces end their queue span here (runtime/observer.ts). */
+  onSend?: (jobs: PredictJob[]) => void;
 }
 
 type Where = 'queued' | 'sent' | 'streaming' | 'settled';
@@ -98,9 +100,11 @@ export class Dispatcher {
   private waiting = 0;
   private forming: Ticket[] = [];
   private formingTimer: NodeJS.Timeout | undefined;
+  private readonly onSend: ((jobs: PredictJob[]) => void) | undefined;
 
   constructor(options: DispatcherOptions) {
     this.options = options;
+    this.onSend = options.onSend;
   }
 
   /** Jobs admitted and not yet answered: the autoscaling signal. */
@@ -406,6 +410,7 @@ export class Dispatcher {
       ticket.unit = unit;
     }
     this.waiting -= unit.tickets.length;
+    if (this.onSend !== undefined) this.onSend(unit.tickets.map((t) => t.job!));
     if (this.options.batching !== undefined) {
       this.options.onBatch?.(unit.tickets.length);
       state.worker.sendBatch(unit.tickets.map((t) => t.job!));

@@ -23,6 +23,9 @@ import { grpcWorkerOptions, startGrpcServing } from './grpc/serve.ts';
 import { PythonWorker } from './workers/python.ts';
 import { TypeScriptWorker } from './workers/typescript.ts';
 import { InitError, type PredictorWorker, type WorkerOptions } from './workers/types.ts';
+import { RequestObserver, startTracing } from './observer.ts';
+import { TracingConfigError } from './tracing/config.ts';
+import { PayloadLog } from './payload-log/payload-log.ts';
 
 export interface ReplicaOptions {
   name: string;
@@ -112,6 +115,14 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     throw error;
   }
 
+  let tracing: Awaited<ReturnType<typeof startTracing>>;
+  try {
+    tracing = await startTracing(name, { ...process.env, ...predictor.env });
+  } catch (error) {
+    if (error instanceof TracingConfigError) fatal(`tracing: ${error.message}`);
+    throw error;
+  }
+
   const batching = predictor.serverSideBatching;
   const predictTimeoutMs = options.predictTimeoutMs ?? DEFAULT_PREDICT_TIMEOUT_MS;
   const dispatcher = new Dispatcher({
@@ -124,6 +135,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     onBatch: (size) => metrics.observeBatch(size),
     timeoutMs: predictTimeoutMs,
     onStuck: (worker) => pool?.replace(worker, `has been running a predict for more than ${predictTimeoutMs / 1000} s`),
+    onSend: tracing && ((jobs) => tracing.sent(jobs, batching !== undefined)),
   });
   let pool: WorkerPool | undefined;
   const metrics = new RuntimeMetrics(name, {
@@ -133,6 +145,10 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     workersReady: () => pool?.readyCount ?? 0,
   });
   const customMetrics = new CustomMetrics(metrics.registry, name, logger);
+  const payloadLogging = predictor.payloadLogging;
+  const payloadLog =
+    payloadLogging && new PayloadLog({ api: name, spec: payloadLogging, registry: metrics.registry, logger });
+  const observer = tracing || payloadLog ? new RequestObserver(tracing, payloadLog) : undefined;
 
   const workerOptions = (index: number): WorkerOptions => ({
     api: name,
@@ -199,6 +215,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
         ...front,
         requestTimeoutMs: options.requestTimeoutMs,
         headersTimeoutMs: Math.min(10_000, options.requestTimeoutMs),
+        observer,
       });
   const address = server ? await server.listen(options.port, options.host) : { port: grpcServing!.port };
   const listening = performance.now();
@@ -207,6 +224,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       `serving ${name} on http://${options.host}:${address.port} (${predictor.type} predictor, ` +
         `${predictor.processesPerReplica} worker(s) × ${predictor.threadsPerProcess} thread(s))`,
     );
+    if (tracing) logger.info(`exporting traces to ${tracing.url} (OTLP/HTTP)`);
+    if (payloadLog) logger.info(`payload logging to ${payloadLogging!.url} (CloudEvents, ${payloadLogging!.format})`);
   }
 
   try {
@@ -238,6 +257,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       if (!finished) logger.warn('grace period ended with requests still in flight');
       await pool.shutdown(Math.max(1000, options.gracePeriodMs / 10));
       dispatcher.failPending(shuttingDown);
+      await observer?.close(1000);
       keyDir?.stop();
       models?.stop();
       removeTmp();

@@ -16,6 +16,7 @@ import { acceptsEventStream, answerStream } from './streaming/http-stream.ts';
 import type { KeyRing } from '../operator/auth/keys.ts';
 import { admit, withoutAuthorization, type AuthMetrics } from '../operator/auth/gate.ts';
 import { SocketFront } from './websocket/front.ts';
+import type { RequestObserver } from './observer.ts';
 
 export interface ServerOptions {
   api: string;
@@ -37,6 +38,8 @@ export interface ServerOptions {
    * the check is not on the path at all.
    */
   auth?: { keys: KeyRing; metrics: AuthMetrics };
+  /** Traces and payload logging (runtime/observer.ts); undefined when both are off. */
+  observer?: RequestObserver;
 }
 
 const contentTypes: Record<number, string> = {
@@ -56,9 +59,11 @@ export class RuntimeServer {
   private readonly pending = new OpenExchanges();
   private nextId = 0;
   private idle: (() => void) | undefined;
+  private readonly observer: RequestObserver | undefined;
 
   constructor(options: ServerOptions) {
     this.options = options;
+    this.observer = options.observer;
     this.accessLog = new AccessLog(options.logger, options.api);
     this.http = http.createServer(
       {
@@ -247,6 +252,7 @@ export class RuntimeServer {
       const job = exchange.job;
       this.release(exchange);
       const dropped = job !== undefined && this.options.dispatcher.cancel(job);
+      if (this.observer !== undefined && job !== undefined) this.observer.abandoned(job);
       if (job !== undefined && this.options.logger.enabled('info')) {
         this.options.logger.info(
           `${verb ?? 'POST'} / client closed the connection before the answer` +
@@ -291,6 +297,7 @@ export class RuntimeServer {
         ticket: undefined,
       };
       exchange.job = job;
+      if (this.observer !== undefined) this.observer.arrived(job, verb ?? 'POST', req.url ?? '/', started);
       if (!this.options.dispatcher.submit(job)) {
         metrics.reject('over_capacity');
         this.respond(exchange, job, overCapacity, started);
@@ -299,6 +306,7 @@ export class RuntimeServer {
   }
 
   private respond(exchange: Exchange, job: PredictJob, result: PredictResult, started: number): void {
+    if (this.observer !== undefined) this.observer.answered(job, result);
     if (result.stream !== undefined) return this.respondStream(exchange, job, result, started);
     if (!exchange.open) return; // answered already (grace period over) or the client went away
     const res = exchange.res;

@@ -189,6 +189,8 @@ test(
         host: 'iris.ml.svc.cluster.local',
         'x-request-id': 'abc',
         'content-type': 'application/json',
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        tracestate: 'vendor=abc',
         connection: 'keep-alive, x-private',
         'x-private': 'hop',
       },
@@ -202,6 +204,9 @@ test(
     assert.equal(seen.headers.host, 'iris.ml.svc.cluster.local', 'Host is kept');
     assert.equal(seen.headers['x-request-id'], 'abc');
     assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+    // the W3C trace context reaches the replica unchanged (docs/tracing.md)
+    assert.equal(seen.headers.traceparent, '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+    assert.equal(seen.headers.tracestate, 'vendor=abc');
     assert.equal(seen.headers['x-private'], undefined, 'a header Connection names is hop-by-hop');
     assert.equal(await metric(registry, 'cortex_operator_activator_requests_total', { result: 'proxied' }), 1);
     assert.deepEqual(backend.wakes, [], 'an API with a ready replica is not woken');

@@ -11,6 +11,7 @@ import json
 import traceback
 
 import cortex_stream
+import cortex_tracing
 from cortex_frames import respond
 from cortex_logging import log, request_ctx
 from cortex_payload import (
@@ -110,8 +111,15 @@ def call_handler(host, id_, meta, body, out):
         kw["query_params"] = query_dict(m.get("q")) if m else {}
     if "headers" in params:
         kw["headers"] = headers_dict(m.get("h")) if m else {}
+    traced = m is not None and "tp" in m  # only when the replica exports traces (cortex_tracing.py)
+    if traced:
+        token = cortex_tracing.enter(m["tp"], m.get("ts"))
     try:
-        result, callback = split_callback(fn(**kw))
+        try:
+            result, callback = split_callback(fn(**kw))
+        finally:
+            if traced:
+                cortex_tracing.leave(token)
         if cortex_stream.is_stream(result):  # the callback runs once the stream ended
             job = (rid, callback, None) if callback is not None else None
             cortex_stream.start(id_, result, bool(m and m.get("sse")), job and (lambda: host.run_post(job)))

@@ -29,6 +29,7 @@ import traceback
 from struct import Struct
 
 import cortex_stream
+import cortex_tracing
 from cortex_frames import (
     BATCH,
     CANCEL,
@@ -173,6 +174,9 @@ class Host:
         if self.want_headers:
             kw["headers"] = headers_dict(m.get("h")) if m else {}
         args = kw if len(kw) == len(self.params) else {k: kw[k] for k in self.params}
+        traced = m is not None and "tp" in m  # only when the replica exports traces (cortex_tracing.py)
+        if traced:
+            token = cortex_tracing.enter(m["tp"], m.get("ts"))
         try:
             result = self.predict(**args)
         except ClientError as e:  # the runtime's own words (a model that is not there): safe to send
@@ -182,6 +186,9 @@ class Host:
             log("error", traceback.format_exc().rstrip())
             respond(out, id_, 500, JSON, b"", error_body(PREDICT_FAILED))
             return None
+        finally:
+            if traced:
+                cortex_tracing.leave(token)
         if cortex_stream.is_stream(result):  # post_predict runs once the stream ended
             job = (rid, result, kw) if self.post else None
             cortex_stream.start(id_, result, bool(m and m.get("sse")), job and (lambda: self.run_post(job)))
@@ -192,8 +199,11 @@ class Host:
     def call_batch(self, items, out):
         # As Cortex's DynamicBatcher: every declared parameter is a list, one entry per request.
         ids, rids, payloads, queries, headers = [], [], [], [], []
+        trace = None  # the batch's span (every item carries the same): cortex_tracing.py
         for id_, meta, body in items:
             m = json.loads(meta) if meta else None
+            if m is not None and "tp" in m:
+                trace = (m["tp"], m.get("ts"))
             ct = m.get("ct", JSON_CT) if m else JSON_CT
             if self.want_payload:
                 try:
@@ -212,9 +222,14 @@ class Host:
         n = len(ids)
         request_ctx.rid = rid = ",".join(rids)
         callback = None
+        token = cortex_tracing.enter(*trace) if trace is not None else None
         try:
             lists = {"payload": payloads, "query_params": queries, "headers": headers}
-            results = self.predict(**{p: lists[p] for p in self.params})
+            try:
+                results = self.predict(**{p: lists[p] for p in self.params})
+            finally:
+                if trace is not None:
+                    cortex_tracing.leave(token)
             if self.verbs is not None:
                 results, callback = split_callback(results)
             if not isinstance(results, (list, tuple)):

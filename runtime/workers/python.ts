@@ -240,7 +240,7 @@ export class PythonWorker implements PredictorWorker {
     return undefined;
   }
 
-  /** Empty for the common case; otherwise {"ct","q","h","rid","m"} as needed (PROTOCOL.md). */
+  /** Empty for the common case; otherwise {"ct","q","h","rid","m","sse","tp","ts"} as needed (PROTOCOL.md). */
   #meta(job: PredictJob): Buffer {
     if (job.rpc !== undefined) return Buffer.from(JSON.stringify(job.rpc)); // a gRPC call (cortex_grpc.py)
     const ct = job.contentType;
@@ -248,8 +248,20 @@ export class PythonWorker implements PredictorWorker {
     const rid = job.clientRequestId !== undefined;
     const m = job.method;
     const sse = job.eventStream === true;
-    if (ct === JSON_CT && !q && !this.#wantHeaders && !rid && m === undefined && !sse) return EMPTY;
-    const meta: { ct?: string; q?: string; h?: [string, string][]; rid?: string; m?: string; sse?: 1 } = {};
+    const tp = job.traceparent; // set only when the replica exports traces
+    if (ct === JSON_CT && !q && !this.#wantHeaders && !rid && m === undefined && !sse && tp === undefined) {
+      return EMPTY;
+    }
+    const meta: {
+      ct?: string;
+      q?: string;
+      h?: [string, string][];
+      rid?: string;
+      m?: string;
+      sse?: 1;
+      tp?: string;
+      ts?: string;
+    } = {};
     if (ct !== JSON_CT) meta.ct = ct ?? '';
     if (q) meta.q = job.query;
     if (this.#wantHeaders) {
@@ -261,6 +273,10 @@ export class PythonWorker implements PredictorWorker {
     if (rid) meta.rid = job.clientRequestId;
     if (m !== undefined) meta.m = m;
     if (sse) meta.sse = 1;
+    if (tp !== undefined) {
+      meta.tp = tp;
+      if (job.tracestate !== undefined) meta.ts = job.tracestate;
+    }
     return Buffer.from(JSON.stringify(meta));
   }
 

@@ -83,6 +83,16 @@ export interface PredictJob {
   rawHeaders: string[];
   /** An RPC of a gRPC API (runtime/grpc/front.ts): the frame's whole meta, {"rpc": method, "h": metadata...}. */
   rpc?: RpcMeta;
+  /**
+   * W3C trace context the predictor runs in (its cortex.predict or cortex.batch span), set only when
+   * the replica exports traces (runtime/tracing/); sent to the worker as meta "tp"/"ts" (PROTOCOL.md).
+   */
+  traceparent?: string;
+  tracestate?: string;
+  /** The job's spans (runtime/tracing/tracer.ts JobTrace); set only when the replica exports traces. */
+  trace?: unknown;
+  /** predictor.payloadLogging: the CloudEvent id its request was logged under, when sampled. */
+  logId?: string;
   /** Called exactly once with the answer; a worker that dies answers its jobs with 503. */
   done(result: PredictResult): void;
   /** The dispatcher's bookkeeping for this job (set by submit; opaque to everyone else). */

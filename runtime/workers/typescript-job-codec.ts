@@ -14,6 +14,7 @@
 //     [u32 len, utf8] rawHeaders joined with '\0'   if flags & F_HEADERS
 //     [u32 len, utf8] HTTP method       if flags & F_METHOD  (absent: POST; a handler class only)
 //     body (bodyLen bytes)
+//     [u32 len, utf8] traceparent, then '\n' and tracestate when there is one   if flags & F_TRACE
 //   flags & F_SSE (no bytes): the client accepts text/event-stream (docs/streaming.md).
 
 import { Buffer } from 'node:buffer';
@@ -26,6 +27,8 @@ export const F_RID = 8;
 export const F_HEADERS = 16;
 export const F_METHOD = 32;
 export const F_SSE = 64;
+/** The W3C trace context the predictor runs in (only when the replica exports traces: runtime/tracing/). */
+export const F_TRACE = 128;
 /** f64 id + u32 bodyLen + u8 flags */
 export const JOB_FIXED = 13;
 
@@ -41,6 +44,8 @@ export interface Job {
   method?: string;
   /** The client accepts text/event-stream: a stream of JSON values becomes Server-Sent Events. */
   eventStream?: boolean;
+  /** "traceparent" or "traceparent\ntracestate": the W3C context the predict runs in (F_TRACE). */
+  trace?: string;
   /** The buffer of the message this job arrived in, and this job's body within it. */
   buf: Buffer;
   start: number;
@@ -88,6 +93,7 @@ function jobSize(j: PredictJob, withHeaders: boolean): number {
   if (j.query !== '') n += 4 + j.query.length * 3;
   if (j.clientRequestId !== undefined) n += 4 + j.clientRequestId.length * 3;
   if (j.method !== undefined) n += 4 + j.method.length * 3;
+  if (j.traceparent !== undefined) n += 5 + (j.traceparent.length + (j.tracestate?.length ?? 0)) * 3;
   if (withHeaders) {
     const raw = j.rawHeaders;
     n += 4 + raw.length;
@@ -121,6 +127,10 @@ function writeJob(buf: Buffer, dv: DataView, off: number, j: PredictJob, withHea
   if (j.method !== undefined) {
     flags |= F_METHOD;
     off = writeString(buf, dv, off, j.method);
+  }
+  if (j.traceparent !== undefined) {
+    flags |= F_TRACE;
+    off = writeString(buf, dv, off, j.tracestate ? `${j.traceparent}\n${j.tracestate}` : j.traceparent);
   }
   if (j.eventStream === true) flags |= F_SSE;
   const len = j.body.length;
@@ -168,6 +178,7 @@ export function decodeJobs(ab: ArrayBuffer, batching: boolean, queue: (Job | Job
     let clientRid: string | undefined;
     let headers = '';
     let method: string | undefined;
+    let trace: string | undefined;
     if (flags !== 0) {
       if (flags & F_NO_CT) ct = undefined;
       if (flags & F_CT) {
@@ -195,9 +206,15 @@ export function decodeJobs(ab: ArrayBuffer, batching: boolean, queue: (Job | Job
         method = buf.toString('utf8', off + 4, off + 4 + n);
         off += 4 + n;
       }
+      if (flags & F_TRACE) {
+        const n = dv.getUint32(off, true);
+        trace = buf.toString('utf8', off + 4, off + 4 + n);
+        off += 4 + n;
+      }
     }
     const job: Job = { id, clientRid, ct, query, headers, buf, start: off, end: off + bodyLen };
     if (method !== undefined) job.method = method;
+    if (trace !== undefined) job.trace = trace;
     if (flags & F_SSE) job.eventStream = true;
     off += bodyLen;
     if (batching) {

@@ -7,6 +7,7 @@
 import { inspect, TextDecoder } from 'node:util';
 import { Buffer, isUtf8 } from 'node:buffer';
 import type { Job } from './typescript-job-codec.ts';
+import { otelContext, type OtelContext } from './typescript-thread-trace.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The request context: the predictor's second argument, parsed only when it looks
@@ -21,10 +22,36 @@ export class RequestContext {
   /** Made on first use of `signal`: most predictors never look. */
   #abort: AbortController | undefined;
   #aborted = false;
-  constructor(query: string, rawHeaders: string, method = 'POST') {
+  /** "traceparent" or "traceparent\ntracestate" when the replica exports traces (runtime/tracing/). */
+  #trace: string | undefined;
+  constructor(query: string, rawHeaders: string, method = 'POST', trace?: string) {
     this.#query = query;
     this.#rawHeaders = rawHeaders;
     this.method = method;
+    this.#trace = trace;
+  }
+
+  /** The W3C traceparent of this predict's span (cortex.predict, or cortex.batch), when the replica exports traces. */
+  get traceparent(): string | undefined {
+    if (this.#trace === undefined) return undefined;
+    const nl = this.#trace.indexOf('\n');
+    return nl < 0 ? this.#trace : this.#trace.slice(0, nl);
+  }
+
+  /** The W3C tracestate that goes with traceparent, when there is one. */
+  get tracestate(): string | undefined {
+    const nl = this.#trace?.indexOf('\n') ?? -1;
+    return nl < 0 ? undefined : this.#trace!.slice(nl + 1);
+  }
+
+  /**
+   * The OpenTelemetry Context of this predict (its span as the parent), for
+   * `tracer.startSpan(name, {}, ctx.traceContext)`; undefined when the replica does not export traces.
+   * predict also runs inside `context.with(traceContext)`, so with a context manager registered
+   * (an SDK set up in the predictor's module) spans started in predict are its children already.
+   */
+  get traceContext(): OtelContext | undefined {
+    return this.#trace === undefined ? undefined : otelContext(this.traceparent!, this.tracestate);
   }
   /**
    * Aborted when the client of a streamed answer goes away (docs/streaming.md): pass it to what

@@ -11,6 +11,7 @@ import { describe, stackText } from './typescript-thread-errors.ts';
 import { BadRequest, decode, RequestContext } from './typescript-thread-payload.ts';
 import { PREDICT_FAILED, answer, failed, isResponse } from './typescript-thread-answer.ts';
 import { answerResponseStreaming, runStream, streamSource } from './typescript-thread-stream.ts';
+import { withTrace } from './typescript-thread-trace.ts';
 
 export interface Predictor {
   predict(payload: unknown, ctx: unknown): unknown;
@@ -105,10 +106,10 @@ export function startJob(job: Job): Promise<void> | undefined {
 }
 
 function predictJob(job: Job, payload: unknown): Promise<void> | undefined {
-  const ctx = new RequestContext(job.query, job.headers, job.method);
+  const ctx = new RequestContext(job.query, job.headers, job.method, job.trace);
   let value: unknown;
   try {
-    value = invoke(job, payload, ctx);
+    value = job.trace === undefined ? invoke(job, payload, ctx) : withTrace(ctx, () => invoke(job, payload, ctx));
   } catch (err) {
     failed(job, err);
     return undefined;
@@ -170,10 +171,14 @@ function predictBatch(allJobs: Job[], allPayloads: unknown[]): Promise<void> | u
     }
     if (jobs.length === 0) return undefined;
   }
-  const ctxs = jobs.map((j) => new RequestContext(j.query, j.headers));
+  const ctxs = jobs.map((j) => new RequestContext(j.query, j.headers, undefined, j.trace));
   let value: unknown;
   try {
-    value = invoke(jobs, payloads, ctxs);
+    // a batch runs in its cortex.batch span's context (every item carries the same)
+    value =
+      jobs[0].trace === undefined
+        ? invoke(jobs, payloads, ctxs)
+        : withTrace(ctxs[0], () => invoke(jobs, payloads, ctxs));
   } catch (err) {
     failBatch(jobs, err);
     return undefined;

@@ -14,6 +14,7 @@ import {
 import { childSchema, fieldsOf, isDataMap, isPlainObject } from './schema-walk.ts';
 import type { IssueCollector } from './issues.ts';
 import { ENDPOINT_PATTERN, LIMITS, PROJECT_PATH_PATTERN } from './realtimeapi-types.ts';
+import { SINK_URL_PATTERN } from './payload-logging-types.ts';
 
 const ENDPOINT = /^\/([A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*)?$/;
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
@@ -25,6 +26,7 @@ export const EXPLAINED_PATTERNS: ReadonlySet<string> = new Set([
   INT_OR_PERCENT_PATTERN,
   ENDPOINT_PATTERN,
   PROJECT_PATH_PATTERN,
+  SINK_URL_PATTERN,
 ]);
 const PROJECT_PATH = new RegExp(PROJECT_PATH_PATTERN);
 
@@ -66,6 +68,15 @@ export function checkFormats(schema: TSchema, value: unknown, path: string[], ct
       return checkDuration(value, path, ctx);
     case INT_OR_PERCENT_PATTERN:
       return checkIntOrPercent(value, path, ctx);
+    case SINK_URL_PATTERN:
+      if (typeof value === 'string' && !sinkUrl(value)) {
+        ctx.add({
+          path,
+          message: `must be an http:// or https:// URL (got ${JSON.stringify(value)})`,
+          fix: 'write the URL of the sink, e.g. http://event-display.default.svc/',
+        });
+      }
+      return;
     case ENDPOINT_PATTERN:
       if (typeof value === 'string' && !ENDPOINT.test(value)) {
         ctx.add({
@@ -212,5 +223,16 @@ function checkIntOrPercent(value: unknown, path: string[], ctx: IssueCollector):
   }
   if (path[path.length - 1] === 'maxUnavailable' && typeof value === 'string' && Number.parseInt(value, 10) > 100) {
     ctx.add({ path, message: `must be at most 100% (got ${value})`, fix: 'use a percentage up to 100%' });
+  }
+}
+
+/** An http(s) URL with a host that Node's URL parser accepts. */
+function sinkUrl(value: string): boolean {
+  if (!new RegExp(SINK_URL_PATTERN).test(value)) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
   }
 }

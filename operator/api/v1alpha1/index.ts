@@ -3,6 +3,7 @@
 export { GROUP, VERSION, API_VERSION, KIND, PLURAL, SINGULAR, SHORT_NAMES } from './groupversion.ts';
 export * from './realtimeapi-types.ts';
 export * from './models-types.ts';
+export * from './payload-logging-types.ts';
 export * from './storage-uri.ts';
 export * from './api-form.ts';
 export { applyDefaults, canonicalEndpoint } from './defaults.ts';

@@ -17,6 +17,7 @@ import { LOG_LEVELS } from '../../util/log.ts';
 import { ModelsSchema, PREDICTOR_MODEL_RULES } from './models-types.ts';
 import { PodSchema } from './pod-types.ts';
 import { PREDICTOR_GRPC_RULES, SPEC_GRPC_RULES } from './check-grpc.ts';
+import { PayloadLoggingSchema } from './payload-logging-types.ts';
 
 /**
  * Predictor types this project runs: python, typescript, and onnx (Cortex's ONNXPredictor, in a
@@ -226,6 +227,7 @@ export const PredictorSchema = Struct(
     dependencies: DependenciesSchema,
     bundle: Type.Optional(BundleSchema),
     models: Type.Optional(ModelsSchema),
+    payloadLogging: Type.Optional(PayloadLoggingSchema),
   },
   {
     description: 'The code that serves predictions and how it runs.',
@@ -509,6 +511,7 @@ export type RealtimeApiSpec = Static<typeof RealtimeApiSpecSchema>;
 export type PredictorSpec = NonNullable<RealtimeApiSpec['predictor']>;
 export type ServerSideBatchingSpec = Static<typeof ServerSideBatchingSchema>;
 export type BundleSpec = Static<typeof BundleSchema>;
+export type PayloadLoggingSpec = Static<typeof PayloadLoggingSchema>;
 export type ComputeSpec = RealtimeApiSpec['compute'];
 export type AutoscalingSpec = RealtimeApiSpec['autoscaling'];
 export type UpdateStrategySpec = RealtimeApiSpec['updateStrategy'];
