@@ -26,8 +26,16 @@ export interface LoadBenchDefaults {
   rounds?: number;
 }
 
-/** Parses process.argv; `ids` are the bench's servers, `usage` its help text. */
-export function parseLoadBenchOptions(ids: string[], defaults: LoadBenchDefaults, usage: string): LoadBenchOptions {
+/**
+ * Parses process.argv; `ids` are the bench's servers, `usage` its help text. Servers in `optIn`
+ * run only when --only names them.
+ */
+export function parseLoadBenchOptions(
+  ids: string[],
+  defaults: LoadBenchDefaults,
+  usage: string,
+  optIn: ReadonlySet<string> = new Set(),
+): LoadBenchOptions {
   const { values: opts } = parseArgs({
     options: {
       duration: { type: 'string', default: String(defaults.duration) },
@@ -66,7 +74,7 @@ export function parseLoadBenchOptions(ids: string[], defaults: LoadBenchDefaults
     console.error(usage);
     process.exit(2);
   }
-  const wanted = opts.only?.split(',').map((id) => id.trim()) ?? ids;
+  const wanted = opts.only?.split(',').map((id) => id.trim()) ?? ids.filter((id) => !optIn.has(id));
   const unknown = wanted.filter((id) => !ids.includes(id));
   if (unknown.length > 0) {
     console.error(`unknown server id: ${unknown.join(', ')}\n${usage}`);

@@ -15,7 +15,8 @@ import { parseLoadBenchOptions } from './options.ts';
 import { medianFigures, pairedRatios } from './rounds.ts';
 import { formatRunInfo, runInfo } from './run-info.ts';
 import { alignTable, formatCount, loadCells } from './table.ts';
-import { BENCH_DIR, BODY, CONTENDERS, ensureVenv, startServer } from './servers.ts';
+import { discardSink } from './discard-sink.ts';
+import { BENCH_DIR, BODY, CONTENDERS, OPT_IN, ensureVenv, startServer } from './servers.ts';
 
 const USAGE = `usage: npm run bench -- [options]
   --duration S      measured seconds per server (default 10)
@@ -26,6 +27,7 @@ const USAGE = `usage: npm run bench -- [options]
   --rounds N        measure every server N times, one round after another; ratios are taken
                     within each round and their median reported (default 3)
   --only IDS        comma-separated subset of: ${CONTENDERS.map((c) => c.id).join(', ')}
+                    (${[...OPT_IN].join(', ')}: only when named; npm run bench:observability)
   --load NAME       force the load generator: wrk or autocannon
   --json            write bench/results/<timestamp>.json and print it on stdout (the table goes to stderr)`;
 
@@ -33,6 +35,7 @@ const opts = parseLoadBenchOptions(
   CONTENDERS.map((c) => c.id),
   { duration: 10, connections: 64, warmup: 2, retries: 2, rounds: 3 },
   USAGE,
+  OPT_IN,
 );
 const { durationS, connections, warmupS, idleWaitS, retries } = opts;
 const selected = CONTENDERS.filter((c) => opts.ids.includes(c.id));
@@ -68,6 +71,10 @@ const info = runInfo({ [load.name]: load.version, fastapi, uvicorn });
 say(formatRunInfo(info));
 say(`load: ${load.name}, ${connections} connections, ${warmupS}s warm-up, ${durationS}s measured per server`);
 say();
+
+// Tracing's OTLP exports and payload logging's events go to a sink in this process, which
+// discards them: what they cost the server is measured, not what a collector does with them.
+const sink = selected.some((c) => OPT_IN.has(c.id)) ? await discardSink() : undefined;
 
 // ---- one server after another ---------------------------------------------------------------
 
@@ -145,6 +152,12 @@ for (let round = 1; round <= opts.rounds; round++) {
   }
   rounds.push(outcomes);
 }
+if (sink) {
+  say(
+    `\nthe sink received: ${[...sink.counts].map(([path, n]) => `${path} ${formatCount(n)}`).join(', ') || 'nothing'}`,
+  );
+  await sink.close();
+}
 const figuresOf = (id: string) =>
   rounds.map((outcomes) => outcomes.find((o) => o.id === id && o.status === 'ok')?.result);
 
@@ -215,6 +228,16 @@ const comparisons = [
   compare('runtime (TypeScript) vs bare node:http', 'runtime-ts', 'bare-node', { minPerCpu: 0.8, maxP99: 2 }),
   compare('runtime (TypeScript, no access log) vs bare node:http', 'runtime-ts-quiet', 'bare-node'),
   compare('FastAPI async vs bare node:http', 'fastapi-async', 'bare-node'),
+  // the opt-in contenders' cost, only when they ran (bench:observability)
+  ...(
+    [
+      ['traced (OTLP) vs not', 'runtime-python-traced'],
+      ['payload logging 100% vs not', 'runtime-python-logged'],
+      ['traced + payload logging vs neither', 'runtime-python-observed'],
+    ] as const
+  )
+    .filter(([, id]) => opts.ids.includes(id))
+    .map(([name, id]) => compare(name, id, 'runtime-python')),
 ];
 say();
 if (opts.rounds > 1) say("ratios: the median of the ratios taken within each round (each round's in brackets)");

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OTLP_ENDPOINT } from './discard-sink.ts';
 import { isDeepStrictEqual } from 'node:util';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -101,6 +102,13 @@ export function cortexServe(
   };
 }
 
+/** `cortex serve` of a bench fixture's API with extra environment (tracing's OTEL_* variables). */
+function withEnv(c: Contender, env: Record<string, string>): Contender {
+  return { ...c, command: (port) => ({ ...c.command(port), env }) };
+}
+
+const TRACED = { OTEL_EXPORTER_OTLP_ENDPOINT: OTLP_ENDPOINT };
+
 export const CONTENDERS: Contender[] = [
   cortexServe('runtime-python', '(a) cortex serve, Python predictor', 'trivial', 'trivial', 120_000),
   cortexServe('runtime-python-quiet', '(a2) cortex serve, Python, no access log', 'trivial', 'trivial-quiet', 120_000),
@@ -136,7 +144,32 @@ export const CONTENDERS: Contender[] = [
     'trivial-ts-quiet',
     60_000,
   ),
+  // Opt-in (`npm run bench:observability`): the cost of tracing and payload logging, next to (a).
+  withEnv(
+    cortexServe('runtime-python-traced', '(f) cortex serve, Python, traced (OTLP)', 'trivial', 'trivial', 120_000),
+    TRACED,
+  ),
+  cortexServe(
+    'runtime-python-logged',
+    '(g) cortex serve, Python, payload logging 100%',
+    'trivial',
+    'trivial-logged',
+    120_000,
+  ),
+  withEnv(
+    cortexServe(
+      'runtime-python-observed',
+      '(h) cortex serve, Python, traced + logged',
+      'trivial',
+      'trivial-logged',
+      120_000,
+    ),
+    TRACED,
+  ),
 ];
+
+/** Contenders a plain `npm run bench` leaves out: they need bench:observability's sink. */
+export const OPT_IN = new Set(['runtime-python-traced', 'runtime-python-logged', 'runtime-python-observed']);
 
 /**
  * Creates bench/.venv with bench/requirements.txt unless it already holds exactly that
