@@ -301,6 +301,8 @@ class Supervisor {
 
   async start(): Promise<void> {
     checkSocket(this.l.socket); // another user's socket is refused, not replaced
+    // before the socket takes a deploy and any replica starts: replicas are given the queue's URL
+    this.queue = await startLocalQueue(this.l.home, this.log);
     rmSync(this.l.socket, { force: true });
     // Whoever can write to the socket runs code as this user: 0600 from the start, whatever the umask.
     const umask = process.umask(0o177);
@@ -313,8 +315,6 @@ class Supervisor {
       process.umask(umask);
     }
     chmodSync(this.l.socket, 0o600);
-    // before any replica starts: they are given its URL (an AsyncAPI's replicas take requests there)
-    this.queue = await startLocalQueue(this.l.home, this.log);
     const ctx = this.context();
     for (const record of Object.values(this.state.apis)) {
       const runner = new ApiRunner(record, ctx);
