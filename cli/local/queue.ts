@@ -33,7 +33,11 @@ export async function startLocalQueue(home: string, log: Logger): Promise<LocalQ
       await stopLeftover(pidFile);
       await redis.start();
       writeFileSync(pidFile, String(redis.pid));
-      const broker = new RedisBroker(redis.url, { onError: (e) => log.warn(`local queue: ${e.message}`) });
+      // the gateway's: a POST while Redis is away gets 503 at once and is not queued later
+      const broker = new RedisBroker(redis.url, {
+        failFast: true,
+        onError: (e) => log.warn(`local queue: ${e.message}`),
+      });
       log.info(`AsyncAPI queue: redis-server on ${redis.url} (data in ${dir})`);
       return {
         url: redis.url,
