@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { MemoryBroker } from '../../runtime/queue/memory.ts';
 import { RedisBroker } from '../../runtime/queue/redis.ts';
-import { freeLoopbackPort, RedisProcess, redisServerMissing } from '../../runtime/queue/redis-process.ts';
+import { RedisProcess, redisServerMissing } from '../../runtime/queue/redis-process.ts';
+import { anyFreePort } from './pod-replicas.ts';
 import { serveBroker } from '../../runtime/queue/rpc.ts';
 import type { Broker } from '../../runtime/queue/types.ts';
 import type { Logger } from '../../operator/util/log.ts';
@@ -27,7 +28,7 @@ export async function startLocalQueue(home: string, log: Logger): Promise<LocalQ
   if (missing === undefined) {
     const dir = path.join(home, 'queue');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const redis = new RedisProcess(dir, await freeLoopbackPort());
+    const redis = new RedisProcess(dir, await anyFreePort());
     const pidFile = path.join(dir, 'redis-server.pid');
     try {
       await stopLeftover(pidFile);

@@ -71,18 +71,6 @@ export class RedisProcess {
   }
 }
 
-/** A TCP port free on loopback now. */
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** True when something answers PING with +PONG on the port. */
 function pings(port: number): Promise<boolean> {
   return new Promise((resolve) => {
