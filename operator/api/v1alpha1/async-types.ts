@@ -79,3 +79,9 @@ export function checkAsync(spec: unknown, ctx: IssueCollector): void {
     });
   }
 }
+
+/** Until the operator runs AsyncAPIs (a front, the queue URL, scaling on queue depth): what it and the CLI say. */
+export const ASYNC_IN_CLUSTER = {
+  message: 'AsyncAPIs do not run in a cluster yet: they run in the local environment (docs/async.md)',
+  fix: 'deploy it to the local environment (cortex deploy -e local), or make it a RealtimeAPI',
+};
