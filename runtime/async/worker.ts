@@ -53,6 +53,14 @@ export function startAsyncWorker(options: AsyncWorkerOptions): AsyncWorker {
       maxDeliveries: settings.maxDeliveries,
       signal: stop.signal,
       onError: (error, what) => logger.warn(`async queue: ${what} failed: ${String(error)}`),
+      // its last try's replica died too: the record says failed, not in_progress until it expires
+      onExhausted: (message) => {
+        const id = requestId(message);
+        if (id === undefined) return undefined;
+        const error = `no answer after ${message.deliveries - 1} tries (the replicas working on it stopped)`;
+        logger.error(`async request ${id}: ${error}; moved to the dead-letter stream`);
+        return put(id, record(id, 'failed', { error }));
+      },
     },
     async (message: QueueMessage): Promise<Effects | undefined> => {
       let request: AsyncMessage;
@@ -86,6 +94,14 @@ export function startAsyncWorker(options: AsyncWorkerOptions): AsyncWorker {
       await done;
     },
   };
+}
+
+function requestId(message: QueueMessage): string | undefined {
+  try {
+    return (JSON.parse(message.body) as AsyncMessage).id;
+  } catch {
+    return undefined;
+  }
 }
 
 const STREAM_ERROR = 'the predictor streamed its answer; an AsyncAPI needs it to return a value';

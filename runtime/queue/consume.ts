@@ -18,6 +18,11 @@ export interface ConsumeOptions extends Omit<ReadOptions, 'count'> {
   signal: AbortSignal;
   /** Queue errors (each is retried) and handler errors (each releases its message). */
   onError?: (error: unknown, what: string) => void;
+  /**
+   * A message past maxDeliveries (its last consumer died too): the effects to dead-letter it with,
+   * e.g. a record that says it failed. Without it, such messages are dead-lettered silently.
+   */
+  onExhausted?: (message: QueueMessage) => Effects | undefined;
 }
 
 /** The effects to ack with (undefined: ack alone); throw to release the message for a retry. */
@@ -36,7 +41,11 @@ export async function consume(queue: MessageQueue, options: ConsumeOptions, hand
     }
     let messages: QueueMessage[];
     try {
-      messages = await queue.read(stream, group, consumer, { ...options, count: options.concurrency - inFlight.size });
+      messages = await queue.read(stream, group, consumer, {
+        ...options,
+        count: options.concurrency - inFlight.size,
+        returnExhausted: options.onExhausted !== undefined,
+      });
       failures = 0;
     } catch (error) {
       if (signal.aborted) break;
@@ -54,6 +63,11 @@ export async function consume(queue: MessageQueue, options: ConsumeOptions, hand
 
 async function handle(queue: MessageQueue, options: ConsumeOptions, handler: Handler, message: QueueMessage) {
   const { stream, group, consumer } = options;
+  if (message.exhausted) {
+    const effects = options.onExhausted?.(message);
+    await retry(options, 'dead-letter', () => queue.deadLetter(stream, group, message, effects));
+    return;
+  }
   // Touch well before claimIdleMs runs out, so a handler slower than claimIdleMs keeps its message.
   const heartbeat = setInterval(
     () => void queue.touch(stream, group, consumer, message.id).catch(() => undefined),

@@ -103,6 +103,11 @@ export class MemoryBroker implements Broker {
       if (now - p.deliveredAt < options.claimIdleMs) continue;
       const body = s.entries.get(id) ?? '';
       const deliveries = p.deliveries + 1;
+      if (deliveries > options.maxDeliveries && options.returnExhausted) {
+        g.pending.set(id, { consumer, deliveredAt: now, deliveries });
+        out.push({ id, body, deliveries, exhausted: true });
+        continue;
+      }
       if (deliveries > options.maxDeliveries) {
         s.dead.push({ id, body, deliveries });
         g.pending.delete(id);
@@ -141,6 +146,16 @@ export class MemoryBroker implements Broker {
     const g = s?.groups.get(group);
     if (!s || !g?.pending.delete(id)) return Promise.resolve(false);
     s.entries.delete(id);
+    this.apply(effects);
+    return Promise.resolve(true);
+  }
+
+  deadLetter(stream: string, group: string, message: QueueMessage, effects?: Effects): Promise<boolean> {
+    const s = this.streams.get(stream);
+    const g = s?.groups.get(group);
+    if (!s || !g?.pending.delete(message.id)) return Promise.resolve(false);
+    s.entries.delete(message.id);
+    s.dead.push({ id: message.id, body: message.body, deliveries: message.deliveries });
     this.apply(effects);
     return Promise.resolve(true);
   }

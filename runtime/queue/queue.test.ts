@@ -10,6 +10,11 @@ import { openBroker } from './open.ts';
 import { serveBroker } from './rpc.ts';
 import type { Broker, ReadOptions } from './types.ts';
 
+async function waitForValue(get: () => Promise<string | undefined>): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while ((await get()) === undefined && Date.now() < deadline) await sleep(20);
+}
+
 const opts: ReadOptions = { count: 10, blockMs: 0, claimIdleMs: 300, maxDeliveries: 3 };
 let n = 0;
 const fresh = () => `q${process.pid}-${n++}`;
@@ -84,6 +89,60 @@ for (const kind of ['redis', 'memory', 'rpc'] as const) {
       assert.deepEqual(await broker.depth(s, 'g'), { waiting: 0, pending: 0 });
       await broker.deleteStream(s);
       assert.deepEqual(await broker.deadLetters(s), []);
+    });
+
+    test('returnExhausted: a message past maxDeliveries comes back marked; deadLetter moves it once', async () => {
+      const s = fresh();
+      const id = await broker.enqueue(s, 'g', 'doomed');
+      for (let i = 1; i <= opts.maxDeliveries; i++) {
+        await broker.read(s, 'g', `c${i}`, opts);
+        await broker.release(s, 'g', id);
+      }
+      const [m] = await broker.read(s, 'g', 'last', { ...opts, returnExhausted: true });
+      assert.deepEqual(m, { id, body: 'doomed', deliveries: opts.maxDeliveries + 1, exhausted: true });
+      assert.deepEqual(await broker.depth(s, 'g'), { waiting: 0, pending: 1 }, 'claimed by the reader until moved');
+      const effects = { put: [{ key: `${s}:why`, value: 'failed' }] };
+      assert.equal(await broker.deadLetter(s, 'g', m!, effects), true);
+      assert.equal(await broker.deadLetter(s, 'g', m!, { put: [{ key: `${s}:why`, value: 'twice' }] }), false);
+      assert.equal(await broker.get(`${s}:why`), 'failed');
+      assert.deepEqual(await broker.deadLetters(s), [{ id, body: 'doomed', deliveries: opts.maxDeliveries + 1 }]);
+      assert.deepEqual(await broker.depth(s, 'g'), { waiting: 0, pending: 0 });
+    });
+
+    test('consume() with onExhausted dead-letters a message whose consumers all died, with its effects', async () => {
+      const s = fresh();
+      await broker.enqueue(s, 'g', 'abandoned');
+      const quick = { ...opts, claimIdleMs: 100, maxDeliveries: 2 };
+      for (const dead of ['d1', 'd2']) {
+        await sleep(150);
+        assert.equal((await broker.read(s, 'g', dead, quick)).length, 1);
+      }
+      await sleep(150);
+      const stop = new AbortController();
+      const handled: string[] = [];
+      const running = consume(
+        broker,
+        {
+          ...quick,
+          stream: s,
+          group: 'g',
+          consumer: 'w',
+          concurrency: 1,
+          blockMs: 50,
+          signal: stop.signal,
+          onExhausted: (m) => ({ put: [{ key: `${s}:record`, value: `failed after ${m.deliveries - 1}` }] }),
+        },
+        async (m) => {
+          handled.push(m.body);
+          return undefined;
+        },
+      );
+      await waitForValue(() => broker.get(`${s}:record`));
+      stop.abort();
+      await running;
+      assert.deepEqual(handled, [], 'never given to the handler');
+      assert.equal(await broker.get(`${s}:record`), 'failed after 2');
+      assert.equal((await broker.deadLetters(s)).length, 1);
     });
 
     test('keys and counters expire after their TTL', async () => {

@@ -47,9 +47,10 @@ return 1
 `;
 
 /**
- * KEYS: stream, dead-letter stream. ARGV: group, consumer, min idle ms, count, max deliveries.
- * Claims idle pending entries; those past max deliveries go to the dead-letter stream (with their
- * old id and count) and leave the queue. Returns {id, body, deliveries} triples, flattened.
+ * KEYS: stream, dead-letter stream. ARGV: group, consumer, min idle ms, count, max deliveries,
+ * return exhausted (1/0). Claims idle pending entries; those past max deliveries go to the
+ * dead-letter stream (with their old id and count) and leave the queue, or are returned with a
+ * negative count when asked. Returns {id, body, deliveries} triples, flattened.
  */
 export const CLAIM = `
 local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], '0-0', 'COUNT', ARGV[4])
@@ -62,7 +63,9 @@ for _, e in ipairs(claimed[2]) do
   end
   local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
   local n = p[1] and p[1][4] or 1
-  if n > tonumber(ARGV[5]) then
+  if n > tonumber(ARGV[5]) and ARGV[6] == '1' then
+    table.insert(out, id); table.insert(out, body); table.insert(out, -n)
+  elseif n > tonumber(ARGV[5]) then
     redis.call('XADD', KEYS[2], '*', 'id', id, 'body', body, 'deliveries', n)
     redis.call('XACK', KEYS[1], ARGV[1], id)
     redis.call('XDEL', KEYS[1], id)
@@ -71,6 +74,15 @@ for _, e in ipairs(claimed[2]) do
   end
 end
 return out
+`;
+
+/** KEYS: stream, dead-letter stream, effect keys. ARGV: group, id, body, deliveries, effects. */
+export const DEAD_LETTER = `${APPLY_EFFECTS}
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[2], '*', 'id', ARGV[2], 'body', ARGV[3], 'deliveries', ARGV[4])
+apply(3, 5)
+return 1
 `;
 
 /** KEYS: stream. ARGV: group, consumer, id. Resets the idle time if `consumer` still owns it. */

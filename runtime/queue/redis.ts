@@ -6,7 +6,7 @@
 // leaves entries pending that XAUTOCLAIM re-delivers after claimIdleMs.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { ACK, CLAIM, encodeEffects, ENQUEUE, TOUCH } from './redis-scripts.ts';
+import { ACK, CLAIM, DEAD_LETTER, encodeEffects, ENQUEUE, TOUCH } from './redis-scripts.ts';
 import {
   deadLetterStream,
   type Broker,
@@ -102,10 +102,14 @@ export class RedisBroker implements Broker {
         options.claimIdleMs,
         options.count,
         options.maxDeliveries,
+        options.returnExhausted ? 1 : 0,
       )) as (string | number)[];
       const out: QueueMessage[] = [];
       for (let i = 0; i < claimed.length; i += 3) {
-        out.push({ id: String(claimed[i]), body: String(claimed[i + 1]), deliveries: Number(claimed[i + 2]) });
+        const n = Number(claimed[i + 2]); // negative: exhausted (returnExhausted)
+        const message: QueueMessage = { id: String(claimed[i]), body: String(claimed[i + 1]), deliveries: Math.abs(n) };
+        if (n < 0) message.exhausted = true;
+        out.push(message);
       }
       if (out.length > 0) return out;
       const block = options.blockMs > 0 ? ['BLOCK', options.blockMs] : [];
@@ -154,6 +158,13 @@ export class RedisBroker implements Broker {
   async ack(stream: string, group: string, id: string, effects?: Effects): Promise<boolean> {
     const e = encodeEffects(effects);
     return (await this.client.eval(ACK, 1 + e.keys.length, stream, ...e.keys, group, id, ...e.args)) === 1;
+  }
+
+  async deadLetter(stream: string, group: string, message: QueueMessage, effects?: Effects): Promise<boolean> {
+    const e = encodeEffects(effects);
+    const keys = [stream, deadLetterStream(stream), ...e.keys];
+    const args = [group, message.id, message.body, message.deliveries, ...e.args];
+    return (await this.client.eval(DEAD_LETTER, keys.length, ...keys, ...args)) === 1;
   }
 
   async depth(stream: string, group: string): Promise<QueueDepth> {

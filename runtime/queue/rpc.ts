@@ -12,6 +12,7 @@ const METHODS = [
   'touch',
   'release',
   'ack',
+  'deadLetter',
   'depth',
   'deadLetters',
   'deleteStream',
@@ -96,6 +97,9 @@ export class HttpBroker implements Broker {
   }
   ack(stream: string, group: string, id: string, effects?: Effects): Promise<boolean> {
     return this.call('ack', stream, group, id, effects);
+  }
+  deadLetter(stream: string, group: string, message: QueueMessage, effects?: Effects): Promise<boolean> {
+    return this.call('deadLetter', stream, group, message, effects);
   }
   depth(stream: string, group: string): Promise<QueueDepth> {
     return this.call('depth', stream, group);

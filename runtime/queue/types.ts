@@ -21,6 +21,11 @@ export interface QueueMessage {
   body: string;
   /** 1 on first delivery; each re-delivery after a consumer went idle adds one. */
   deliveries: number;
+  /**
+   * Past maxDeliveries, returned instead of dead-lettered because the read asked for it
+   * (ReadOptions.returnExhausted): the caller dead-letters it with `deadLetter`, with its effects.
+   */
+  exhausted?: boolean;
 }
 
 /** A message moved aside after too many deliveries. */
@@ -48,6 +53,11 @@ export interface ReadOptions {
   claimIdleMs: number;
   /** Deliveries after which a message goes to the dead-letter stream instead. */
   maxDeliveries: number;
+  /**
+   * Return a message past maxDeliveries (exhausted: true, claimed by this consumer) instead of
+   * dead-lettering it, so that the caller can record why along with the move (`deadLetter`).
+   */
+  returnExhausted?: boolean;
 }
 
 /** Messages waiting for a first delivery and messages delivered but not yet acked. */
@@ -70,6 +80,11 @@ export interface MessageQueue {
   release(stream: string, group: string, id: string): Promise<void>;
   /** Acks and removes the message and applies `effects`; false (and no effects) when it was not pending. */
   ack(stream: string, group: string, id: string, effects?: Effects): Promise<boolean>;
+  /**
+   * Moves a pending message to the dead-letter stream (with its delivery count), removing it from
+   * the queue, and applies `effects`, atomically; false (and nothing done) when it was not pending.
+   */
+  deadLetter(stream: string, group: string, message: QueueMessage, effects?: Effects): Promise<boolean>;
   depth(stream: string, group: string): Promise<QueueDepth>;
   /** The oldest `count` dead letters of a stream. */
   deadLetters(stream: string, count?: number): Promise<DeadLetter[]>;
