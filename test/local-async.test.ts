@@ -5,10 +5,28 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { copyProject, localEnv, type LocalEnv } from './helpers/local.ts';
+import { alive, copyProject, localEnv, type LocalEnv } from './helpers/local.ts';
 import { redisMissing } from './helpers/redis-server.ts';
 import { postJson } from './helpers/serve.ts';
 import { waitFor } from './helpers/wait.ts';
+
+async function submit(local: LocalEnv): Promise<string> {
+  const posted = await postJson(local.url('/text-stats'), { text: 'one more' });
+  assert.equal(posted.status, 200);
+  return ((await posted.json()) as { id: string }).id;
+}
+
+function result(local: LocalEnv, id: string) {
+  return waitFor(
+    `request ${id} to finish`,
+    async () => {
+      const res = await fetch(local.url(`/text-stats/${id}`));
+      const body = (await res.json()) as { status?: string };
+      return body.status === 'completed' || body.status === 'failed' ? body : undefined;
+    },
+    60_000,
+  );
+}
 
 for (const queue of ['redis-server', 'embedded'] as const) {
   describe(
@@ -61,6 +79,28 @@ for (const queue of ['redis-server', 'embedded'] as const) {
         const missing = await fetch(local.url('/text-stats/not-an-id'));
         assert.equal(missing.status, 404);
         assert.match(((await missing.json()) as { error: string }).error, /never queued here, or its result expired/);
+      });
+
+      test('a killed supervisor is replaced; the replica it left keeps working the queue', async () => {
+        const supervisor = local.supervisorPid()!;
+        const replicaPid = async () =>
+          (
+            JSON.parse((await local.cortex(['get', 'text-stats', '-o', 'json'])).stdout) as {
+              replicas: { pid: number }[];
+            }
+          ).replicas[0]?.pid;
+        const replica = await replicaPid();
+        // in progress in the replica while the supervisor (and, with Redis, the queue) goes and comes back
+        const before = await submit(local);
+        process.kill(supervisor, 'SIGKILL');
+        await waitFor('the supervisor to die', async () => (alive(supervisor) ? undefined : true));
+        // a new supervisor starts and takes the replica over: it keeps the queue URL it was given
+        assert.equal(await replicaPid(), replica, 'the replica was adopted, not restarted');
+        assert.notEqual(local.supervisorPid(), supervisor);
+        if (queue === 'redis-server') {
+          assert.equal((await result(local, before)).status, 'completed', 'the queue kept it (append-only file)');
+        }
+        assert.equal((await result(local, await submit(local))).status, 'completed');
       });
     },
   );

@@ -26,20 +26,17 @@ export interface LocalQueue {
 export async function startLocalQueue(home: string, log: Logger): Promise<LocalQueue> {
   const missing = process.env.CORTEX_LOCAL_QUEUE === 'embedded' ? 'CORTEX_LOCAL_QUEUE=embedded' : redisServerMissing();
   if (missing === undefined) {
-    const dir = path.join(home, 'queue');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const redis = new RedisProcess(dir, await anyFreePort());
-    const pidFile = path.join(dir, 'redis-server.pid');
+    const pidFile = path.join(queueDir(home), 'redis-server.pid');
     try {
       await stopLeftover(pidFile);
-      await redis.start();
+      const redis = await startOnPreviousPort(home);
       writeFileSync(pidFile, String(redis.pid));
       // the gateway's: a POST while Redis is away gets 503 at once and is not queued later
       const broker = new RedisBroker(redis.url, {
         failFast: true,
         onError: (e) => log.warn(`local queue: ${e.message}`),
       });
-      log.info(`AsyncAPI queue: redis-server on ${redis.url} (data in ${dir})`);
+      log.info(`AsyncAPI queue: redis-server on ${redis.url} (data in ${redis.dir})`);
       return {
         url: redis.url,
         broker,
@@ -55,7 +52,8 @@ export async function startLocalQueue(home: string, log: Logger): Promise<LocalQ
     }
   }
   const broker = new MemoryBroker();
-  const served = await serveBroker(broker);
+  const served = await serveBroker(broker, previousPort(home)).catch(() => serveBroker(broker));
+  writeFileSync(portFile(home), String(new URL(served.url).port));
   log.info(`AsyncAPI queue: embedded, on ${served.url} (${missing ?? 'redis-server failed to start'})`);
   return {
     url: served.url,
@@ -66,6 +64,40 @@ export async function startLocalQueue(home: string, log: Logger): Promise<LocalQ
       await broker.close();
     },
   };
+}
+
+// Replicas adopted from a supervisor that died (cli/local/supervisor.ts) keep the URL they were
+// started with: the queue comes back on the same port when it can, and they reconnect to it.
+const queueDir = (home: string) => {
+  const dir = path.join(home, 'queue');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+};
+const portFile = (home: string) => path.join(queueDir(home), 'port');
+
+function previousPort(home: string): number | undefined {
+  try {
+    return Number(readFileSync(portFile(home), 'utf8')) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function startOnPreviousPort(home: string): Promise<RedisProcess> {
+  const previous = previousPort(home);
+  if (previous !== undefined) {
+    const redis = new RedisProcess(queueDir(home), previous);
+    try {
+      await redis.start();
+      return redis;
+    } catch {
+      // the port is taken now: a new one (adopted replicas, if any, are restarted by the new version)
+    }
+  }
+  const redis = new RedisProcess(queueDir(home), await anyFreePort());
+  await redis.start();
+  writeFileSync(portFile(home), String(redis.port));
+  return redis;
 }
 
 /**

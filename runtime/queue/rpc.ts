@@ -24,8 +24,8 @@ const METHODS = [
 ] as const satisfies readonly (keyof Broker)[];
 type Method = (typeof METHODS)[number];
 
-/** Serves `broker` on a loopback port; resolves with its URL and a close. */
-export async function serveBroker(broker: Broker): Promise<{ url: string; close(): Promise<void> }> {
+/** Serves `broker` on a loopback port (`port`, default any free one); resolves with its URL and a close. */
+export async function serveBroker(broker: Broker, port = 0): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const method = req.url?.slice(1) as Method;
     const chunks: Buffer[] = [];
@@ -50,10 +50,12 @@ export async function serveBroker(broker: Broker): Promise<{ url: string; close(
       );
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
