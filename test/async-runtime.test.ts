@@ -159,6 +159,18 @@ describe('AsyncAPI replicas on a real Redis', { skip: redisMissing }, () => {
     assert.deepEqual(await broker.depth(names.stream, names.group), { waiting: 0, pending: 0 });
   });
 
+  test('Redis stopped for 10 s while requests run: every request completes, each once', async () => {
+    const ids: string[] = [];
+    for (let n = 10; n < 16; n++) ids.push(await submit({ n, sleep: 1 }));
+    await waitFor('the first requests to start', async () => marked('start', 10).length > 0);
+    await redis.stop();
+    await sleep(10_000);
+    await redis.start();
+    for (const id of ids) assert.equal((await completed(id)).status, 'completed');
+    for (let n = 10; n < 16; n++) assert.equal(marked('done', n).length, 1, `request ${n} done once`);
+    assert.deepEqual(await broker.depth(names.stream, names.group), { waiting: 0, pending: 0 });
+  });
+
   test('results expire after async.result_ttl', async () => {
     const id = await submit({ n: 5 });
     assert.equal((await completed(id)).status, 'completed');
