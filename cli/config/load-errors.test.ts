@@ -254,13 +254,13 @@ test('predictor type tensorflow is not supported: convert to ONNX', () => {
 });
 
 test('kinds Cortex had that are not supported yet', () => {
-  for (const kind of ['BatchAPI', 'TaskAPI', 'AsyncAPI']) {
+  for (const kind of ['BatchAPI', 'TaskAPI']) {
     const err = failing(`- name: a\n  kind: ${kind}\n  apis: []\n`);
     expectIssue(err, {
       line: 2,
       field: 'kind',
       api: 'a',
-      message: new RegExp(`^${kind} is not supported yet; supported kinds: RealtimeAPI, TrafficSplitter`),
+      message: new RegExp(`^${kind} is not supported yet; supported kinds: RealtimeAPI, AsyncAPI, TrafficSplitter`),
     });
     assert.equal(err.issues.length, 1);
   }
