@@ -13,6 +13,7 @@ import { mergeRules, operatorRules } from '../rbac.ts';
 import { cliUserRules } from '../../cli/cluster/rbac.ts';
 import { CRD_PATH, renderCrd } from './generate-crd.ts';
 import { SPLITTER_CRD_PATH, renderSplitterCrd } from './generate-splitter-crd.ts';
+import { jobCrdFiles } from './generate-jobs-crd.ts';
 
 export const CHART_DIR = 'charts/cortex';
 /** Helm installs everything in a chart's crds/ before the templates (and never templates it). */
@@ -49,6 +50,9 @@ export function chartFiles(): Record<string, string> {
   return {
     [CHART_CRD_PATH]: renderChartCrd(),
     [`${CHART_DIR}/crds/${path.basename(SPLITTER_CRD_PATH)}`]: renderSplitterCrd(),
+    ...Object.fromEntries(
+      Object.entries(jobCrdFiles()).map(([file, text]) => [`${CHART_DIR}/crds/${path.basename(file)}`, text]),
+    ),
     [CHART_RBAC_RULES_PATH]: renderRbacRules(),
     [CHART_USER_RULES_PATH]: renderUserRules(),
   };

@@ -24,3 +24,4 @@ export * from './realtimeapi-status.ts';
 export type { RealtimeApi } from './realtimeapi.ts';
 export * from './trafficsplitter-types.ts';
 export { isGrpcApi } from './check-grpc.ts';
+export * from './jobs-types.ts';
