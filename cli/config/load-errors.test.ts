@@ -254,13 +254,13 @@ test('predictor type tensorflow is not supported: convert to ONNX', () => {
 });
 
 test('kinds Cortex had that are not supported yet', () => {
-  for (const kind of ['BatchAPI', 'TaskAPI', 'AsyncAPI']) {
+  for (const kind of ['AsyncAPI']) {
     const err = failing(`- name: a\n  kind: ${kind}\n  apis: []\n`);
     expectIssue(err, {
       line: 2,
       field: 'kind',
       api: 'a',
-      message: new RegExp(`^${kind} is not supported yet; supported kinds: RealtimeAPI, TrafficSplitter`),
+      message: new RegExp(`^${kind} is not supported yet; supported kinds: RealtimeAPI, TrafficSplitter, BatchAPI, TaskAPI`),
     });
     assert.equal(err.issues.length, 1);
   }
@@ -334,7 +334,7 @@ test('every issue of every API is collected before failing', () => {
   const err = failing(
     api('a', '  compute:\n    cpu: lots\n  autoscaling:\n    min_replicas: 3\n    max_replicas: 2\n') +
       api('B') +
-      '- name: c\n  kind: TaskAPI\n' +
+      '- name: c\n  kind: AsyncAPI\n' +
       api(
         'd',
         '  update_strategy:\n    max_surge: 0\n    max_unavailable: 0\n  monitoring: {model_type: regression}\n',

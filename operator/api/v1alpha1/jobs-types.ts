@@ -226,3 +226,41 @@ export const JobApiStatusSchema = Type.Object(
   { description: 'What the operator observed of the API.' },
 );
 export type JobApiStatus = Static<typeof JobApiStatusSchema>;
+
+/** A job API as the CLI and the operator hold it. */
+export type JobApiSpec = BatchApiSpec | TaskApiSpec;
+
+/** A problem with a job API's spec: the field (camelCase path), what is wrong, how to fix it. */
+export interface JobApiIssue {
+  path: string[];
+  message: string;
+  fix: string;
+}
+
+/** The checks the CRDs' CEL rules make, with a fix each (the CLI runs them before anything is applied). */
+export function validateJobApi(kind: JobApiKind, spec: JobApiSpec): JobApiIssue[] {
+  const issues: JobApiIssue[] = [];
+  const p = spec.predictor;
+  if (p.type !== 'python') {
+    issues.push({
+      path: ['predictor', 'type'],
+      message: `a ${kind} runs a Python class; ${p.type} is not supported`,
+      fix: 'write type: python',
+    });
+  }
+  if (p.serverSideBatching !== undefined) {
+    issues.push({
+      path: ['predictor', 'serverSideBatching'],
+      message: `is for RealtimeAPIs: a ${kind} ${kind === BATCH_KIND ? 'gets whole batches already' : 'runs once'}`,
+      fix: 'remove server_side_batching (item_list.batch_size of a job sets the batch size)',
+    });
+  }
+  if (p.protobufPath !== undefined) {
+    issues.push({
+      path: ['predictor', 'protobufPath'],
+      message: `gRPC is for RealtimeAPIs, not a ${kind}`,
+      fix: 'remove protobuf_path',
+    });
+  }
+  return issues;
+}
