@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Installs what the image tests need when podman is missing: podman builds the images, buildah
+# Installs what the tests need from Debian when it is missing: podman builds the images, buildah
 # runs them, mmdebstrap makes their Debian base, strip (binutils) slims its node
-# (test/images/build.ts). Part of the README's test command and of .ci/run. Without root or
-# apt-get it says so and succeeds: the image tests then skip and print why.
+# (test/images/build.ts); redis-server backs the queue tests (runtime/queue, issue 18). Part of the
+# README's test command and of .ci/run. Without root or apt-get it says so and succeeds: the image
+# and queue tests then skip and print why.
 set -uo pipefail
-command -v podman >/dev/null && exit 0
+packages=()
+command -v podman >/dev/null || packages+=(podman buildah mmdebstrap binutils debian-archive-keyring)
+command -v redis-server >/dev/null || packages+=(redis-server)
+[ ${#packages[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
-  echo "install-podman: no podman, and no root apt-get to install it: the image tests will skip" >&2
+  echo "install-podman: no root apt-get to install ${packages[*]}: the tests that need them will skip" >&2
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq &&
-  apt-get install -y -qq --no-install-recommends podman buildah mmdebstrap binutils debian-archive-keyring >/dev/null ||
-  echo "install-podman: installing podman, buildah and mmdebstrap failed: the image tests will skip" >&2
+  apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null ||
+  echo "install-podman: installing ${packages[*]} failed: the tests that need them will skip" >&2
+# The package starts a system redis-server on 6379 where a service manager runs; the tests start
+# their own on free ports and need none.
 exit 0
