@@ -9,7 +9,8 @@ test('a BatchAPI is loaded as a job API with its predictor, compute and endpoint
   const dir = project({
     'cortex.yaml':
       '- name: sum\n  kind: BatchAPI\n  handler:\n    path: handler.py\n    config: {scale: 2}\n' +
-      '  compute:\n    cpu: 1\n- name: web\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: handler.py\n',
+      '  compute:\n    cpu: 1\n' +
+      '- name: web\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: handler.py\n',
     'handler.py': '',
   });
   const p = loadProject(dir);

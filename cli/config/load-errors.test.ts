@@ -260,7 +260,9 @@ test('kinds Cortex had that are not supported yet', () => {
       line: 2,
       field: 'kind',
       api: 'a',
-      message: new RegExp(`^${kind} is not supported yet; supported kinds: RealtimeAPI, TrafficSplitter, BatchAPI, TaskAPI`),
+      message: new RegExp(
+        `^${kind} is not supported yet; supported kinds: RealtimeAPI, TrafficSplitter, BatchAPI, TaskAPI`,
+      ),
     });
     assert.equal(err.issues.length, 1);
   }

@@ -41,7 +41,11 @@ export interface JobController {
 export function startJob(o: JobControllerOptions): JobController {
   let stopRequested = false;
   let wake: () => void = () => undefined;
-  const done = run(o, () => stopRequested, (w) => (wake = w));
+  const done = run(
+    o,
+    () => stopRequested,
+    (w) => (wake = w),
+  );
   return {
     done,
     stop() {
@@ -154,4 +158,3 @@ async function run(o: JobControllerOptions, stopped: () => boolean, onWake: (w: 
     });
   }
 }
-

@@ -6,7 +6,7 @@
 // writes <job_dir>/status.json after every look at the job, for `cortex get API JOB_ID`; all the
 // workers' logs go to <job_dir>/job.log; SIGTERM (cortex delete API JOB_ID) stops the job.
 import { spawn } from 'node:child_process';
-import { openSync, renameSync, writeFileSync } from 'node:fs';
+import { openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BatchApiSpec, BatchJobSpec } from '../../operator/api/v1alpha1/index.ts';
@@ -35,11 +35,12 @@ async function main(): Promise<number> {
     return 2;
   }
   const spec: BatchApiSpec = env.spec;
-  const logger = apiLogger(env.api, spec.predictor.logLevel);
+  const log = openSync(path.join(env.job_dir, LOG_FILE), 'a');
+  // the runner's own lines (restarts, the job's end) go with the workers' into the job's log
+  const logger = apiLogger(env.api, spec.predictor.logLevel, (chunk) => writeSync(log, chunk));
   const broker = openBroker(env.queue_url);
   const ref = { api: env.api, id: env.job_id };
   const inProcess = env.queue_url === 'memory:';
-  const log = openSync(path.join(env.job_dir, LOG_FILE), 'a');
   const startWorker = (index: number): WorkerHandle => {
     if (inProcess) {
       const abort = new AbortController();
@@ -103,4 +104,6 @@ async function main(): Promise<number> {
   return final.status === 'succeeded' ? 0 : 1;
 }
 
-process.exitCode = await main();
+// run as a script (imported for its constants by the runner and the tests: nothing runs)
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  process.exitCode = await main();

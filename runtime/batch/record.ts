@@ -42,7 +42,11 @@ export async function readRecord(broker: Broker, ref: JobRef): Promise<JobRecord
 }
 
 export async function writeRecord(broker: Broker, record: JobRecord): Promise<void> {
-  await broker.put(jobKey({ api: record.api_name, id: record.job_id }, 'record'), JSON.stringify(record), JOB_RECORD_TTL_MS);
+  await broker.put(
+    jobKey({ api: record.api_name, id: record.job_id }, 'record'),
+    JSON.stringify(record),
+    JOB_RECORD_TTL_MS,
+  );
 }
 
 export async function jobCounts(broker: Broker, ref: JobRef, total: number): Promise<BatchCounts> {

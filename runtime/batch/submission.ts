@@ -2,12 +2,7 @@
 // config, timeout, sqs_dead_letter_queue.max_receive_count; checked into a BatchJobSpec, with an
 // error naming the field and the fix. The same JSON comes from `cortex submit`, the HTTP endpoint
 // and (camelCase) a BatchJob resource.
-import {
-  JOB_LIMITS,
-  isPlainObject,
-  type BatchJobSpec,
-  type TaskJobSpec,
-} from '../../operator/api/v1alpha1/index.ts';
+import { JOB_LIMITS, isPlainObject, type BatchJobSpec, type TaskJobSpec } from '../../operator/api/v1alpha1/index.ts';
 
 export class SubmissionError extends Error {
   readonly field: string;
@@ -43,7 +38,8 @@ function common(body: Record<string, unknown>, known: string[]) {
     }
   }
   const config = body.config ?? {};
-  if (!isPlainObject(config)) throw new SubmissionError('config', 'must be an object', 'write "config": {"key": value}');
+  if (!isPlainObject(config))
+    throw new SubmissionError('config', 'must be an object', 'write "config": {"key": value}');
   const timeout =
     body.timeout === undefined || body.timeout === null
       ? undefined

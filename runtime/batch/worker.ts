@@ -166,4 +166,3 @@ async function watchEmpty(o: BatchWorkerOptions, stream: string, done: AbortCont
     }
   }
 }
-

@@ -20,19 +20,19 @@ from cortex_payload import JSON, PREDICT_FAILED, error_body
 
 PARAMS = ("payload", "batch_id")
 COMPLETE = "COMPLETE"
+CLASSES = (("Handler", "handle_batch"), ("PythonPredictor", "predict"))  # the class looked for, and its method
 
 
 def load_batch(module, path, cfg, build):
     """The object the host calls for every frame. build(cls, extra): the instance."""
-    for cls_name, method in (("Handler", "handle_batch"), ("PythonPredictor", "predict")):
-        cls = getattr(module, cls_name, None)
-        if inspect.isclass(cls):
-            break
-    else:
+    found = next((c for c in CLASSES if inspect.isclass(getattr(module, c[0], None))), None)
+    if found is None:
         raise PredictorError(
             f"{path} defines no class Handler (with handle_batch(self, payload, batch_id)) nor PythonPredictor"
             " (with predict(self, payload, batch_id), Cortex 0.19-0.33)"
         )
+    cls_name, method = found
+    cls = getattr(module, cls_name)
     if not callable(getattr(cls, method, None)):
         raise PredictorError(f"{cls_name} in {path} has no {method}(self, payload, batch_id) method for a BatchAPI")
     instance = build(cls, {"job_spec": cfg["batch_job"]})
