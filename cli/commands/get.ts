@@ -11,9 +11,12 @@ import { action, envOption, format, notFound, outputOption, type RunF, type Targ
 import { clusterGetText } from './get-cluster.ts';
 import { renderSplitter, renderSplitterList, splitterRates } from '../local/splitter-view.ts';
 import { weightsText } from '../../operator/routes/splitter-route.ts';
+import { jobGetText } from './jobs.ts';
 
 export const GetOptions = Type.Object({
   api: Type.Optional(Type.String()),
+  /** A job of a BatchAPI (cli/commands/jobs.ts). */
+  jobId: Type.Optional(Type.String()),
   env: Type.Optional(Type.String()),
   watch: Type.Optional(Type.Boolean()),
   output: Type.String(),
@@ -63,7 +66,8 @@ export async function runGet(options: GetOptions, f: Factory): Promise<void> {
     once = () => clusterGetText(cluster, name, fmt, watch, c);
   } else {
     const local = f.local(env);
-    once = () => localGetText(local, name, fmt, watch, c);
+    const jobs = name === undefined ? undefined : () => jobGetText(local.target.layout, name, options.jobId, fmt);
+    once = async () => jobs?.() ?? localGetText(local, name, fmt, watch, c);
   }
   if (!watch) {
     const text = await once();
@@ -89,11 +93,12 @@ export async function runGet(options: GetOptions, f: Factory): Promise<void> {
 export function getCommand(f: Factory, runF: RunF<GetOptions> = runGet): Command {
   return new Command('get')
     .description('show the deployed APIs (or one of them): status, replicas, requests, endpoint')
-    .argument('[api]', 'name of an API: show it in detail')
+    .argument('[api]', 'name of an API: show it in detail (a BatchAPI: its jobs)')
+    .argument('[job_id]', 'a job of a BatchAPI: its status and batch counts')
     .addOption(envOption())
     .option('-w, --watch', 'show again every 2 seconds, until interrupted')
     .addOption(outputOption())
-    .action(action(GetOptions, ['api'], (options) => runF(options, f)));
+    .action(action(GetOptions, ['api', 'jobId'], (options) => runF(options, f)));
 }
 
 function statusText(api: ApiView, c: ChalkInstance): string {

@@ -1,0 +1,138 @@
+// The jobs of BatchAPIs (docs/batch.md): `cortex submit API [FILE|-]` starts one from Cortex's
+// submission JSON; `cortex get API [JOB_ID]`, `cortex delete API JOB_ID` (stops it) and `cortex logs
+// API JOB_ID` reach here from their commands when API is a job API. Local environment only so far.
+import { readFileSync } from 'node:fs';
+import { Type, type Static } from '@sinclair/typebox';
+import { Command } from 'commander';
+import { CliError, ExitCode } from '../errors.ts';
+import type { Factory } from '../factory.ts';
+import { isTty, printOut } from '../io.ts';
+import { humanLines } from '../local/log-format.ts';
+import { deleteJobApi, jobApi, localJob, localJobLog, localJobs, stopLocalJob, submitLocalJob } from '../local/jobs.ts';
+import type { LocalJob } from '../local/jobs.ts';
+import type { Layout } from '../local/paths.ts';
+import { table, type OutputFormat } from '../output.ts';
+import { action, envOption, format, outputOption, type RunF } from './common.ts';
+import { readStdin } from './predict.ts';
+
+export const SubmitOptions = Type.Object({
+  api: Type.String(),
+  file: Type.Optional(Type.String()),
+  env: Type.Optional(Type.String()),
+  output: Type.String(),
+});
+export type SubmitOptions = Static<typeof SubmitOptions>;
+
+/** The layout of the local environment a job command runs in; a cluster is refused, saying so. */
+function localLayout(f: Factory, envName: string | undefined): Layout {
+  const env = f.environment(envName);
+  if (env.provider === 'kubernetes') {
+    throw new CliError(
+      `jobs of BatchAPIs run in the local environment only so far; in ${env.name}, create a BatchJob ` +
+        '(kubectl apply -f, see docs/batch.md)',
+      ExitCode.Usage,
+    );
+  }
+  return f.local(env).target.layout;
+}
+
+export async function runSubmit(options: SubmitOptions, f: Factory): Promise<void> {
+  const l = localLayout(f, options.env);
+  const api = jobApi(l, options.api);
+  if (api === undefined) throw new CliError(`no BatchAPI named ${options.api} is deployed`, ExitCode.NotFound);
+  let text: string;
+  if (options.file === undefined || options.file === '-') {
+    if (options.file === undefined && isTty(f.io.stdin)) {
+      throw new CliError('give the job: a file (cortex submit API job.json) or - to read stdin', ExitCode.Usage);
+    }
+    text = (await readStdin(f.io)).toString('utf8');
+  } else {
+    try {
+      text = readFileSync(options.file, 'utf8');
+    } catch (error) {
+      throw new CliError(`cannot read ${options.file}: ${(error as Error).message}`, ExitCode.Usage);
+    }
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(`the job is not JSON: ${(error as Error).message}`, ExitCode.Usage);
+  }
+  const record = await submitLocalJob(l, api, body);
+  if (format(options) === 'json') return printOut(f.io, JSON.stringify(record));
+  printOut(f.io, `submitted job ${record.job_id} to ${api.name}`);
+  printOut(f.io, `status: cortex get ${api.name} ${record.job_id}   logs: cortex logs ${api.name} ${record.job_id}`);
+}
+
+export function submitCommand(f: Factory, runF: RunF<SubmitOptions> = runSubmit): Command {
+  return new Command('submit')
+    .description("submit a job to a BatchAPI (Cortex's JSON: workers, item_list {items, batch_size}, config, timeout)")
+    .argument('<api>', 'name of the BatchAPI')
+    .argument('[file]', 'the job as JSON, or - for stdin')
+    .addOption(envOption())
+    .addOption(outputOption())
+    .action(action(SubmitOptions, ['api', 'file'], (options) => runF(options, f)));
+}
+
+const counts = (j: LocalJob) =>
+  j.batch_metrics
+    ? `${j.batch_metrics.succeeded} succeeded, ${j.batch_metrics.failed} failed, ${j.batch_metrics.enqueued} in queue` +
+      ` (of ${j.batch_metrics.total})`
+    : '-';
+
+function renderJob(j: LocalJob): string {
+  const rows = [
+    ['job', j.job_id],
+    ['api', j.api_name],
+    ['status', j.status],
+    ...(j.message ? [['message', j.message]] : []),
+    ['batches', counts(j)],
+    ['workers', String(j.workers)],
+    ['created', j.created_time],
+    ...(j.start_time ? [['started', j.start_time]] : []),
+    ...(j.end_time ? [['ended', j.end_time]] : []),
+  ];
+  return rows.map(([k, v]) => `${k.padEnd(9)}${v}`).join('\n') + '\n';
+}
+
+/** `cortex get API [JOB_ID]` for a job API (undefined: API is no job API here). */
+export function jobGetText(l: Layout, api: string, jobId: string | undefined, fmt: OutputFormat): string | undefined {
+  if (jobApi(l, api) === undefined) return undefined;
+  if (jobId !== undefined) {
+    const job = localJob(l, api, jobId);
+    if (job === undefined) throw new CliError(`${api} has no job ${jobId}`, ExitCode.NotFound);
+    return fmt === 'json' ? JSON.stringify(job, null, 2) + '\n' : renderJob(job);
+  }
+  const jobs = localJobs(l, api);
+  if (fmt === 'json') return JSON.stringify(jobs, null, 2) + '\n';
+  if (jobs.length === 0) return `${api} has no jobs; submit one with: cortex submit ${api} job.json\n`;
+  return table(
+    ['job', 'status', 'batches', 'created'],
+    jobs.map((j) => [j.job_id, j.status, counts(j), j.created_time]),
+  );
+}
+
+/** `cortex delete API [JOB_ID]` for a job API: stops the job, or removes the API (false: no job API). */
+export async function jobDelete(f: Factory, l: Layout, api: string, jobId: string | undefined): Promise<boolean> {
+  if (jobApi(l, api) === undefined) return false;
+  if (jobId === undefined) {
+    await deleteJobApi(l, api);
+    printOut(f.io, `deleted ${api}`);
+    return true;
+  }
+  if (localJob(l, api, jobId) === undefined) throw new CliError(`${api} has no job ${jobId}`, ExitCode.NotFound);
+  const status = await stopLocalJob(l, api, jobId);
+  printOut(f.io, status === 'stopped' ? `stopped job ${jobId}` : `job ${jobId} had ended: ${status}`);
+  return true;
+}
+
+/** `cortex logs API JOB_ID` for a job API (false: no job API). */
+export function jobLogs(f: Factory, l: Layout, api: string, jobId: string | undefined): boolean {
+  if (jobApi(l, api) === undefined) return false;
+  if (jobId === undefined) throw new CliError(`give the job: cortex logs ${api} JOB_ID (cortex get ${api} lists them)`);
+  if (localJob(l, api, jobId) === undefined) throw new CliError(`${api} has no job ${jobId}`, ExitCode.NotFound);
+  const lines = localJobLog(l, api, jobId).split('\n').filter(Boolean);
+  for (const line of humanLines(lines)) printOut(f.io, line);
+  return true;
+}
