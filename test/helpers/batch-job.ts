@@ -55,13 +55,15 @@ export function startBatchRun(opts: {
   queueUrl: string;
   job: Omit<BatchJobSpec, 'api' | 'config'> & { config?: Record<string, unknown> };
   claimIdleMs?: number;
+  /** handler.py's source (default: RECORDING_HANDLER). */
+  handler?: string;
 }): BatchRun {
   const dir = mkdtempSync(path.join(tmpdir(), 'cortex-batch-'));
   const out = path.join(dir, 'out');
   const jobDir = path.join(dir, 'job');
   mkdirSync(out);
   mkdirSync(jobDir);
-  writeFileSync(path.join(dir, 'handler.py'), RECORDING_HANDLER);
+  writeFileSync(path.join(dir, 'handler.py'), opts.handler ?? RECORDING_HANDLER);
   writeFileSync(
     path.join(dir, 'cortex.yaml'),
     '- name: recorder\n  kind: BatchAPI\n  handler:\n    path: handler.py\n',
