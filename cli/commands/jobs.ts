@@ -14,6 +14,7 @@ import type { Layout } from '../local/paths.ts';
 import { table, type OutputFormat } from '../output.ts';
 import { action, envOption, format, outputOption, type RunF } from './common.ts';
 import { readStdin } from './predict.ts';
+import { runWorkerFromEnv } from '../../runtime/batch/worker-main.ts';
 
 export const SubmitOptions = Type.Object({
   api: Type.String(),
@@ -135,4 +136,14 @@ export function jobLogs(f: Factory, l: Layout, api: string, jobId: string | unde
   const lines = localJobLog(l, api, jobId).split('\n').filter(Boolean);
   for (const line of humanLines(lines)) printOut(f.io, line);
   return true;
+}
+
+/** `cortex batch-worker` (hidden): one worker of a BatchAPI job, what its pods run (runtime/batch/worker-main.ts). */
+export function batchWorkerCommand(): Command {
+  return new Command('batch-worker')
+    .description('run one worker of a BatchAPI job, configured by CORTEX_BATCH_WORKER (what its pods run)')
+    .action(async () => {
+      const code = await runWorkerFromEnv();
+      if (code !== 0) throw new CliError('the batch worker failed (its log says why)', code);
+    });
 }

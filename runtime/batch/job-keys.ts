@@ -1,6 +1,22 @@
 // Where a job lives in the queue and the store (runtime/queue/): one stream of batches per job,
 // read by one consumer group (its workers); the job's record and counters beside it.
 
+import type { BatchApiSpec } from '../../operator/api/v1alpha1/index.ts';
+
+/** The environment variable that configures a worker (worker-main.ts), as JSON (WorkerEnv). */
+export const WORKER_ENV = 'CORTEX_BATCH_WORKER';
+
+export interface WorkerEnv {
+  queue_url: string;
+  api: string;
+  job_id: string;
+  /** The project folder (in a pod: /mnt/project). */
+  project_dir: string;
+  spec: BatchApiSpec;
+  /** A held batch idle this long is taken from its worker (default 30 s). */
+  claim_idle_ms?: number;
+}
+
 export interface JobRef {
   api: string;
   id: string;

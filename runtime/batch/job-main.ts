@@ -14,7 +14,7 @@ import { apiLogger } from '../../operator/util/log.ts';
 import { openBroker } from '../queue/open.ts';
 import { startJob, type WorkerHandle } from './controller.ts';
 import { runBatchWorker } from './worker.ts';
-import { WORKER_ENV, type WorkerEnv } from './worker-main.ts';
+import { WORKER_ENV, type WorkerEnv } from './job-keys.ts';
 
 export const JOB_ENV = 'CORTEX_BATCH_JOB';
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker-main.ts', import.meta.url));

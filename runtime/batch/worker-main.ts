@@ -1,4 +1,5 @@
-// The process of one BatchAPI worker: `node runtime/batch/worker-main.ts`, configured by the
+// The process of one BatchAPI worker: `node runtime/batch/worker-main.ts` (in a job's pods: the
+// hidden `cortex batch-worker`), configured by the
 // environment variable CORTEX_BATCH_WORKER (JSON: queue_url, api, job_id, project_dir, spec, and
 // optionally claim_idle_ms), as the job's pods and the local job runner start it. Exits 0 once the
 // job's queue is empty, 1 when the predictor cannot start or the job has no record.
@@ -6,24 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BatchApiSpec } from '../../operator/api/v1alpha1/index.ts';
 import { apiLogger } from '../../operator/util/log.ts';
 import { openBroker } from '../queue/open.ts';
 import { readRecord } from './record.ts';
 import { runBatchWorker } from './worker.ts';
+import { WORKER_ENV, type WorkerEnv } from './job-keys.ts';
 
-export const WORKER_ENV = 'CORTEX_BATCH_WORKER';
-
-export interface WorkerEnv {
-  queue_url: string;
-  api: string;
-  job_id: string;
-  project_dir: string;
-  spec: BatchApiSpec;
-  claim_idle_ms?: number;
-}
-
-async function main(): Promise<number> {
+/** Runs the worker CORTEX_BATCH_WORKER describes; resolves with the process's exit code. */
+export async function runWorkerFromEnv(): Promise<number> {
   const env = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerEnv | null;
   if (env === null) {
     process.stderr.write(`${WORKER_ENV} is not set: this process is started by a BatchAPI job\n`);
@@ -63,4 +54,4 @@ async function main(): Promise<number> {
 
 // run as a script (imported for its constants by the runner and the tests: nothing runs)
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url))
-  process.exitCode = await main();
+  process.exitCode = await runWorkerFromEnv();

@@ -58,7 +58,7 @@ const noRealtimeOnly = (what: string) => [
     rule: "self.predictor.type == 'python'",
     message: `a ${what} runs a Python class: predictor.type must be python`,
     fieldPath: '.predictor.type',
-    reason: 'FieldValueNotSupported',
+    reason: 'FieldValueInvalid',
   },
 ];
 

@@ -1,0 +1,288 @@
+// The BatchJob controller: a BatchJob (created with kubectl, GitOps or a submission) is owned by
+// its BatchAPI, its items are enqueued once (runtime/batch/enqueue.ts) with the job's record in the
+// store, and its workers are an Indexed Job (reconcilers/batch-job.ts). Its status follows the
+// queue: batch counts (enqueued, succeeded, failed) every few seconds, then succeeded or
+// completed_with_failures once nothing is waiting or held, timed_out past spec.timeout (the Job
+// is deleted), failed when its BatchAPI is missing or enqueuing failed; a Complete condition
+// with the status word as reason.
+import type { V1Job } from '@kubernetes/client-node';
+import {
+  BATCH_JOB_KIND,
+  BATCH_KIND,
+  GROUP,
+  JOB_DONE_WORDS,
+  JOB_NAMES,
+  VERSION,
+  type BatchApiSpec,
+  type BatchJobSpec,
+  type JobStatus,
+  type JobStatusWord,
+} from './api/v1alpha1/index.ts';
+import { Informer, listerWatcher, objectKey } from './controller/informer.ts';
+import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
+import { isNotFound, type KubeClient, type KubeObject, type ResourceType } from './kube/client.ts';
+import { JOBS } from './kube/resources.ts';
+import { selectPool } from './node-pools.ts';
+import type { NodePoolSource } from './node-pools-source.ts';
+import { FIELD_MANAGER } from './reconcilers/apply.ts';
+import { desiredBatchWorkers } from './reconcilers/batch-job.ts';
+import { ruleOn, type OperatorConfig, type PolicyRule } from './reconcilers/types.ts';
+import { STATUS_FIELD_MANAGER } from './realtimeapi-controller.ts';
+import { errorMessage } from './util/errors.ts';
+import type { Logger } from './util/log.ts';
+import type { Broker } from '../runtime/queue/types.ts';
+import { enqueueBatches } from '../runtime/batch/enqueue.ts';
+import { batchStream, type JobRef } from '../runtime/batch/job-keys.ts';
+import { jobCounts, readRecord, writeRecord, type JobRecord } from '../runtime/batch/record.ts';
+
+const resource = (kind: keyof typeof JOB_NAMES): ResourceType => ({
+  group: GROUP,
+  version: VERSION,
+  kind,
+  plural: JOB_NAMES[kind].plural,
+});
+export const BATCH_APIS = resource(BATCH_KIND);
+export const BATCH_JOBS = resource(BATCH_JOB_KIND);
+
+export const batchJobRbac: PolicyRule[] = [
+  { apiGroups: [GROUP], resources: [BATCH_APIS.plural], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [GROUP], resources: [BATCH_JOBS.plural], verbs: ['get', 'list', 'watch', 'patch'] },
+  { apiGroups: [GROUP], resources: [`${BATCH_JOBS.plural}/status`], verbs: ['get', 'patch', 'update'] },
+  ruleOn(JOBS, ['get', 'create', 'delete']),
+];
+
+/** How often a running job's counts are read from the queue. */
+const POLL_MS = 2000;
+
+type BatchJobObject = KubeObject & {
+  metadata: { name: string; namespace: string; uid: string; creationTimestamp?: string };
+  spec: BatchJobSpec;
+  status?: JobStatus;
+};
+type BatchApiObject = KubeObject & { metadata: { name: string; uid: string }; spec: BatchApiSpec };
+
+export interface BatchJobControllerOptions {
+  client: KubeClient;
+  log: Logger;
+  namespace?: string;
+  broker: Broker;
+  queueUrl: string;
+  config: OperatorConfig;
+  nodePools: Pick<NodePoolSource, 'current'>;
+}
+
+export class BatchJobController {
+  readonly jobs: Informer<BatchJobObject>;
+  private readonly queue = new WorkQueue();
+  private readonly stopping = new AbortController();
+  private workers: Promise<void> | undefined;
+  private readonly o: BatchJobControllerOptions;
+
+  constructor(options: BatchJobControllerOptions) {
+    this.o = options;
+    this.jobs = new Informer<BatchJobObject>({
+      name: BATCH_JOBS.plural,
+      source: listerWatcher(options.client, BATCH_JOBS, options.namespace),
+      resyncMs: 600_000,
+      log: options.log,
+    });
+    const enqueue = (o: KubeObject) => this.queue.add(objectKey(o));
+    this.jobs.on('add', enqueue).on('update', enqueue);
+  }
+
+  /** Starts the cache and its workers; returns at once (a cluster may lack the CRD until it is applied). */
+  start(): void {
+    this.jobs.start();
+    this.workers = this.jobs.waitForSync().then(() => {
+      if (this.stopping.signal.aborted) return;
+      return runWorkers(this.queue, {
+        workers: 2,
+        signal: this.stopping.signal,
+        reconcile: (key) => this.reconcile(key),
+        onError: (key, error, retryInMs) =>
+          this.o.log.warn('batch job reconcile failed', { job: key, error: errorMessage(error), retryInMs }),
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.queue.shutDown();
+    this.stopping.abort(new Error('the controller is stopping'));
+    await this.jobs.stop();
+    await this.workers;
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const bj = this.jobs.get(key);
+    if (!bj || bj.metadata.deletionTimestamp) return; // its Job goes with it (owner reference)
+    if (bj.status?.status !== undefined && JOB_DONE_WORDS.includes(bj.status.status)) return;
+    const { client, broker } = this.o;
+    const { namespace, name } = bj.metadata;
+    const ref: JobRef = { api: bj.spec.api, id: name };
+    let api: BatchApiObject;
+    try {
+      api = await client.get<BatchApiObject>(BATCH_APIS, namespace, bj.spec.api);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      return this.end(
+        bj,
+        'failed',
+        'NoBatchAPI',
+        `no BatchAPI ${bj.spec.api} in namespace ${namespace}: deploy it first`,
+      );
+    }
+    if (!(bj.metadata.ownerReferences ?? []).some((r) => r.uid === api.metadata.uid)) {
+      // the job is its API's: deleting the API deletes its jobs (and their workers)
+      await client.apply(
+        BATCH_JOBS,
+        {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: BATCH_JOB_KIND,
+          metadata: {
+            name,
+            namespace,
+            ownerReferences: [
+              { apiVersion: `${GROUP}/${VERSION}`, kind: BATCH_KIND, name: api.metadata.name, uid: api.metadata.uid },
+            ],
+          },
+        },
+        { fieldManager: FIELD_MANAGER, force: true },
+      );
+    }
+    let record = await readRecord(broker, ref);
+    if (record?.total_batches === undefined) {
+      record = {
+        job_id: name,
+        api_name: bj.spec.api,
+        kind: 'BatchAPI',
+        workers: bj.spec.workers,
+        config: bj.spec.config,
+        max_receive_count: bj.spec.maxReceiveCount,
+        status: 'enqueuing',
+        created_time: bj.metadata.creationTimestamp ?? new Date().toISOString(),
+      };
+      await this.writeStatus(bj, { status: 'enqueuing' });
+      await broker.deleteStream(batchStream(ref)); // a half-enqueued try before an operator restart
+      try {
+        record.total_batches = await enqueueBatches(broker, ref, bj.spec);
+      } catch (error) {
+        return this.end(bj, 'failed', 'EnqueueFailed', `failed while enqueuing: ${errorMessage(error)}`);
+      }
+      record.status = 'running';
+      record.start_time = new Date().toISOString();
+      await writeRecord(broker, record);
+    }
+    const total = record.total_batches!;
+    const started = Date.parse(record.created_time);
+    if (bj.spec.timeout !== undefined && Date.now() >= started + bj.spec.timeout * 1000) {
+      await this.deleteWorkers(bj);
+      await broker.deleteStream(batchStream(ref));
+      return this.end(bj, 'timed_out', 'TimedOut', `not finished within its timeout of ${bj.spec.timeout} s`, record);
+    }
+    const workers = await this.ensureWorkers(bj, api);
+    const counts = await jobCounts(broker, ref, total);
+    const batches = { total, enqueued: counts.enqueued, succeeded: counts.succeeded, failed: counts.failed };
+    if (counts.enqueued === 0 && counts.succeeded + counts.failed >= total) {
+      return counts.failed === 0
+        ? this.end(bj, 'succeeded', 'Succeeded', undefined, record, batches)
+        : this.end(
+            bj,
+            'completed_with_failures',
+            'CompletedWithFailures',
+            `${counts.failed} of ${total} batches failed every try`,
+            record,
+            batches,
+          );
+    }
+    const failed = workers.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
+    if (failed) {
+      return this.end(bj, 'failed', 'WorkerError', `worker error: ${failed.message ?? failed.reason}`, record, batches);
+    }
+    await this.writeStatus(bj, {
+      status: 'running',
+      startTime: record.start_time,
+      batches,
+      conditions: [this.condition(bj, 'False', 'Running', `${counts.succeeded} of ${total} batches done`)],
+    });
+    return { requeueAfterMs: POLL_MS };
+  }
+
+  private async ensureWorkers(bj: BatchJobObject, api: BatchApiObject): Promise<V1Job> {
+    const { namespace, name, uid } = bj.metadata;
+    try {
+      return await this.o.client.get<V1Job & KubeObject>(JOBS, namespace, name);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const needs = { gpu: api.spec.compute.gpu ?? 0, nodeGroups: api.spec.compute.nodeGroups };
+    const choice = selectPool(needs, this.o.nodePools.current());
+    const config = { ...this.o.config, placement: choice.placement ?? { pools: [], tolerations: [] } };
+    const desired = desiredBatchWorkers(
+      { name, namespace, uid, spec: bj.spec },
+      { name: api.metadata.name, spec: api.spec },
+      this.o.queueUrl,
+      config,
+    );
+    return this.o.client.create<V1Job & KubeObject>(JOBS, desired as V1Job & KubeObject, FIELD_MANAGER);
+  }
+
+  private async deleteWorkers(bj: BatchJobObject): Promise<void> {
+    try {
+      await this.o.client.delete(JOBS, bj.metadata.namespace, bj.metadata.name, 'Background');
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  private condition(bj: BatchJobObject, status: 'True' | 'False', reason: string, message: string) {
+    const old = bj.status?.conditions?.find((c) => c.type === 'Complete');
+    const same = old?.status === status && old.reason === reason;
+    return {
+      type: 'Complete',
+      status,
+      reason,
+      message,
+      lastTransitionTime: same ? old.lastTransitionTime : new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    };
+  }
+
+  private async end(
+    bj: BatchJobObject,
+    word: JobStatusWord,
+    reason: string,
+    message?: string,
+    record?: JobRecord,
+    batches?: JobStatus['batches'],
+  ): Promise<void> {
+    const endTime = new Date().toISOString();
+    if (record) {
+      await writeRecord(this.o.broker, { ...record, status: word, end_time: endTime, ...(message ? { message } : {}) });
+    }
+    this.o.log.info(`batch job ${objectKey(bj)} ${word}`, { ...(message ? { message } : {}) });
+    await this.writeStatus(bj, {
+      status: word,
+      ...(message ? { message } : {}),
+      ...(batches ? { batches } : {}),
+      ...(record?.start_time ? { startTime: record.start_time } : {}),
+      endTime,
+      conditions: [this.condition(bj, 'True', reason, message ?? word)],
+    });
+  }
+
+  private async writeStatus(bj: BatchJobObject, status: JobStatus): Promise<void> {
+    try {
+      await this.o.client.apply(
+        BATCH_JOBS,
+        {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: BATCH_JOB_KIND,
+          metadata: { name: bj.metadata.name, namespace: bj.metadata.namespace },
+          status,
+        },
+        { fieldManager: STATUS_FIELD_MANAGER, force: true, subresource: 'status' },
+      );
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+}

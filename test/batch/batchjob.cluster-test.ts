@@ -1,0 +1,160 @@
+// A BatchJob on the real control plane: a BatchAPI (image-only: predictor.image, its project a
+// folder here) and a BatchJob applied with kubectl; the operator (a local process with its
+// ServiceAccount's rights, and a real redis-server as its queue) owns the job to its API, enqueues
+// the batches and creates the Indexed Job of `workers` pods. kwok runs no containers, so each pod's
+// `cortex batch-worker` is started here with the pod's own command and env (its /mnt/project
+// mapped to the project folder), as the kubelet would. The BatchJob's status then follows the
+// queue to succeeded, with its batch counts; a BatchJob of a missing API fails saying so.
+// Not part of `npm test`: `npm run test:cluster`.
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { execa, type ResultPromise } from 'execa';
+import type { Cluster } from '../cluster/cluster.ts';
+import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import { RECORDING_HANDLER } from '../helpers/batch-job.ts';
+import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { cortexBin } from '../helpers/serve.ts';
+import { startTestCluster } from '../helpers/test-cluster.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { PROJECT_DIR } from '../../operator/reconcilers/deployment.ts';
+
+const NS = 'batch';
+const BUILD_TIMEOUT_MS = 60 * 60_000;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from kubectl, read field by field
+type Obj = any;
+
+describe('a BatchJob on the control plane', { skip: redisMissing, concurrency: false }, () => {
+  let dir: string;
+  let cluster: Cluster;
+  let redis: RedisServer;
+  let operator: OperatorProcess | undefined;
+  const workers: ResultPromise[] = [];
+  const workerLogs: string[] = [];
+  const json = (args: string[]): Promise<Obj> => cluster.kubectl.json<Obj>(args);
+
+  before(
+    async () => {
+      let poolsFile: string;
+      ({ dir, poolsFile, cluster } = await startTestCluster('cortex-batch-test', NS));
+      redis = await startRedis();
+      operator = await startOperator(cluster, dir, { nodePoolsFile: poolsFile, extraArgs: ['--queue-url', redis.url] });
+    },
+    { timeout: BUILD_TIMEOUT_MS },
+  );
+
+  after(async () => {
+    for (const w of workers) w.kill('SIGKILL');
+    await operator?.stop();
+    if (process.exitCode || process.env.CORTEX_TEST_OPERATOR_LOG) {
+      process.stderr.write(`--- operator log (last 60 lines) ---\n${operator?.logs.slice(-60).join('\n')}\n`);
+      process.stderr.write(`--- workers log (last 40 lines) ---\n${workerLogs.slice(-40).join('\n')}\n`);
+    }
+    await redis?.close();
+    await cluster?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the operator enqueues, runs the Indexed Job of workers, and the status follows the queue', async () => {
+    const project = path.join(dir, 'project');
+    const out = path.join(dir, 'out');
+    mkdirSync(project);
+    mkdirSync(out);
+    writeFileSync(path.join(project, 'handler.py'), RECORDING_HANDLER);
+    const api = {
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'BatchAPI',
+      metadata: { name: 'recorder', namespace: NS },
+      spec: { predictor: { type: 'python', path: 'handler.py', image: 'fake.invalid/recorder:1' } },
+    };
+    const job = {
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'BatchJob',
+      metadata: { name: 'nightly', namespace: NS },
+      spec: { api: 'recorder', workers: 2, itemList: { items: [1, 2, 3, 4, 5, 6, 7], batchSize: 2 }, config: { out } },
+    };
+    await cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({ kind: 'List', apiVersion: 'v1', items: [api, job] }),
+    });
+
+    const k8sJob = await waitFor(
+      'the Indexed Job',
+      () => json(['get', 'job', 'nightly', '-n', NS, '-o', 'json']),
+      30_000,
+    );
+    assert.equal(k8sJob.spec.completionMode, 'Indexed');
+    assert.equal(k8sJob.spec.parallelism, 2);
+    assert.equal(k8sJob.metadata.ownerReferences[0].kind, 'BatchJob');
+    const owned = await json(['get', 'batchjob', 'nightly', '-n', NS, '-o', 'json']);
+    assert.ok(owned.metadata.ownerReferences.some((r: Obj) => r.kind === 'BatchAPI' && r.name === 'recorder'));
+    const running = await json(['get', 'batchjob', 'nightly', '-n', NS, '-o', 'json']);
+    assert.ok(['running', 'enqueuing'].includes(running.status.status), JSON.stringify(running.status));
+
+    const pods = await waitFor(
+      'the workers’ pods',
+      async () => {
+        const list = await json(['get', 'pods', '-n', NS, '-l', 'cortex.dev/batch-job=nightly', '-o', 'json']);
+        return list.items.length === 2 && list.items;
+      },
+      60_000,
+    );
+    for (const pod of pods) {
+      const c = pod.spec.containers.find((x: Obj) => x.name === 'api');
+      assert.deepEqual(c.command, ['cortex', 'batch-worker']);
+      assert.equal(c.ports, undefined, 'a worker serves nothing');
+      assert.equal(pod.metadata.labels['cortex.dev/api'], undefined, "no RealtimeAPI's Service selects it");
+      const env: Record<string, string> = Object.fromEntries((c.env ?? []).map((e: Obj) => [e.name, String(e.value)]));
+      const spec = JSON.parse(env.CORTEX_BATCH_WORKER) as Record<string, unknown>;
+      assert.equal(spec.project_dir, PROJECT_DIR);
+      env.CORTEX_BATCH_WORKER = JSON.stringify({ ...spec, project_dir: project });
+      const proc = execa(process.execPath, [cortexBin, 'batch-worker'], {
+        reject: false,
+        all: true,
+        buffer: false,
+        env,
+      });
+      proc.all?.on('data', (d: Buffer) => workerLogs.push(...d.toString().split('\n').filter(Boolean)));
+      workers.push(proc);
+    }
+    const done = await waitFor(
+      'the BatchJob to succeed',
+      async () => {
+        const bj = await json(['get', 'batchjob', 'nightly', '-n', NS, '-o', 'json']);
+        return bj.status?.status === 'succeeded' && bj;
+      },
+      90_000,
+    );
+    assert.deepEqual(done.status.batches, { total: 4, enqueued: 0, succeeded: 4, failed: 0 });
+    const complete = done.status.conditions.find((c: Obj) => c.type === 'Complete');
+    assert.equal(complete.status, 'True');
+    assert.equal(complete.reason, 'Succeeded');
+    await Promise.all(workers.map((w) => w));
+    assert.deepEqual(
+      workers.map((w) => w.exitCode),
+      [0, 0],
+      'every worker exits 0 once the queue is empty',
+    );
+  });
+
+  test('a BatchJob of a BatchAPI that does not exist fails, naming it', async () => {
+    const job = {
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'BatchJob',
+      metadata: { name: 'orphan', namespace: NS },
+      spec: { api: 'nowhere', workers: 1, itemList: { items: [1], batchSize: 1 } },
+    };
+    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(job) });
+    const failed = await waitFor(
+      'the BatchJob to fail',
+      async () => {
+        const bj = await json(['get', 'batchjob', 'orphan', '-n', NS, '-o', 'json']);
+        return bj.status?.status === 'failed' && bj;
+      },
+      30_000,
+    );
+    assert.match(failed.status.message, /no BatchAPI nowhere in namespace batch/);
+    assert.equal(failed.status.conditions[0].reason, 'NoBatchAPI');
+  });
+});
