@@ -209,6 +209,26 @@ test('an invalid spec (that slipped past the CRD) is reported and nothing is app
   assert.equal(status.conditions[0].reason, 'InvalidSpec');
 });
 
+test('an AsyncAPI (spec.async) is reported as not run in a cluster yet, and nothing is applied', async () => {
+  const fake = new FakeKube();
+  fake.put(REALTIMEAPIS, apiObject('later', { async: {} }));
+  await run(fake, async () => {
+    await until(() => fake.calls.some((c) => c.subresource === 'status'), 'a status write');
+  });
+  assert.deepEqual(
+    fake.calls.filter((c) => c.verb !== 'get').map((c) => c.kind),
+    ['RealtimeAPI'],
+  );
+  const status = fake.calls.find((c) => c.subresource === 'status')!.body!.status as {
+    status: string;
+    message: string;
+    conditions: { reason: string }[];
+  };
+  assert.equal(status.status, 'error');
+  assert.match(status.message, /async: AsyncAPIs do not run in a cluster yet/);
+  assert.equal(status.conditions[0].reason, 'InvalidSpec');
+});
+
 test("a Service that is not the API's is left alone and the status says so", async () => {
   const fake = new FakeKube();
   fake.put(REALTIMEAPIS, apiObject('taken', {}));

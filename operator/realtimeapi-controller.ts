@@ -11,6 +11,7 @@ import {
   VERSION,
   applyDefaults,
   validateSpec,
+  ASYNC_IN_CLUSTER,
   type RealtimeApi,
   type RealtimeApiStatus,
   gpusPerReplica,
@@ -320,6 +321,10 @@ export class RealtimeApiController {
 
     const spec = applyDefaults(name, api.spec);
     const issues = validateSpec(spec);
+    if (issues.length === 0 && spec.async) {
+      // nothing half-made: no Deployment whose replicas would wait for a queue nobody fronts
+      issues.push({ path: ['async'], message: ASYNC_IN_CLUSTER.message, fix: ASYNC_IN_CLUSTER.fix });
+    }
     if (issues.length === 0 && isPredictorApi(spec) && !spec.predictor.bundle && !spec.predictor.image) {
       issues.push({
         path: ['predictor'],

@@ -4,13 +4,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AsyncSpec, PredictorSpec, RealtimeApiSpec } from '../operator/api/v1alpha1/index.ts';
 import { parseDurationMs, predictorOf } from '../operator/api/v1alpha1/index.ts';
 import { DependencyError, prepareDependencies, runsInPython } from './deps.ts';
 import { ModelSourceError, prepareModels } from './storage/prepare.ts';
 import { StorageError } from './storage/fetch-file.ts';
 import { Dispatcher } from './dispatcher.ts';
-import { apiLogger } from '../operator/util/log.ts';
+import { apiLogger, type JsonLogger } from '../operator/util/log.ts';
+import { openBroker } from './queue/open.ts';
+import { startAsyncWorker } from './async/worker.ts';
+import { asyncNames } from './async/records.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { CustomMetrics } from './custom-metrics.ts';
 import { withPreinstalledHint } from './preinstalled.ts';
@@ -49,6 +55,10 @@ export interface ReplicaOptions {
   apiKeysDir?: string;
   /** A gRPC API's HTTP port (/healthz, /readyz, /metrics; runtime/grpc/admin.ts). Default 15000. */
   adminPort?: number;
+  /** An AsyncAPI's queue: redis://HOST:PORT, or the local supervisor's http://127.0.0.1:PORT (runtime/queue). */
+  queueUrl?: string;
+  /** Where the API's queue is among others on that server: the namespace in a cluster. Default: local. */
+  queueScope?: string;
 }
 
 export interface Replica {
@@ -78,6 +88,11 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     writeTerminationMessage(options.terminationLogPath, message);
     process.exit(1);
   };
+  if (spec.async && !options.queueUrl) {
+    fatal(
+      `${name} is an AsyncAPI: it takes its requests from a queue; pass --queue redis://HOST:PORT (CORTEX_QUEUE_URL)`,
+    );
+  }
   const initFailed = (error: InitError): never =>
     fatal(`predictor failed to initialise: ${withPreinstalledHint(error.message)}`, error.detail);
 
@@ -216,6 +231,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     throw error;
   }
   grpcServing?.setServing(true);
+  const queue = spec.async && startQueueWork(spec.async, options, dispatcher, predictor, logger);
   // where a cold start's time went (bench/cold-start.ts reads it): a slow start shows which part
   const ms = (x: number) => Math.round(x);
   const ready = performance.now();
@@ -234,6 +250,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   const stop = () => {
     stopping ??= (async () => {
       logger.info(`draining (grace period ${options.gracePeriodMs} ms)`);
+      // first stop taking queued requests; one unfinished by then goes to another replica
+      if (queue) await queue.stop(options.gracePeriodMs);
       const finished = await (server ?? grpcServing!).drain(options.gracePeriodMs);
       if (!finished) logger.warn('grace period ended with requests still in flight');
       await pool.shutdown(Math.max(1000, options.gracePeriodMs / 10));
@@ -251,6 +269,56 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
 }
 
 export const DEFAULT_PREDICT_TIMEOUT_MS = 60_000;
+
+/** An AsyncAPI's replica takes its requests from the queue (runtime/async/worker.ts). */
+function startQueueWork(
+  settings: AsyncSpec,
+  options: ReplicaOptions,
+  dispatcher: Dispatcher,
+  predictor: PredictorSpec,
+  logger: JsonLogger,
+) {
+  let lastWarning = 0;
+  const url = options.queueUrl!;
+  const broker = openBroker(url, {
+    onError: (error) => {
+      // Redis down: ioredis retries every second; one line per 10 s says so
+      if (Date.now() - lastWarning < 10_000) return;
+      lastWarning = Date.now();
+      logger.warn(`queue ${redactUrl(url)}: ${error.message} (reconnecting)`);
+    },
+  });
+  const worker = startAsyncWorker({
+    broker,
+    names: asyncNames(options.queueScope ?? 'local', options.name),
+    dispatcher,
+    concurrency: predictor.processesPerReplica * predictor.threadsPerProcess,
+    settings: {
+      resultTtlMs: parseDurationMs(settings.resultTtl),
+      redeliverAfterMs: parseDurationMs(settings.redeliverAfter),
+      maxDeliveries: settings.maxDeliveries,
+    },
+    logger,
+    consumer: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+  });
+  logger.info(`taking ${options.name}'s requests from the queue at ${redactUrl(url)}`);
+  return {
+    async stop(graceMs: number) {
+      await Promise.race([worker.stop(), sleep(graceMs)]);
+      await broker.close();
+    },
+  };
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
 
 const shuttingDown = {
   status: 503,

@@ -30,6 +30,8 @@ export const ServeOptions = Type.Object({
   upstreamPort: Type.Optional(Type.String()),
   adminPort: Type.String(),
   containerPrefix: Type.Optional(Type.String()),
+  queue: Type.Optional(Type.String()),
+  queueScope: Type.Optional(Type.String()),
 });
 export type ServeOptions = Static<typeof ServeOptions>;
 
@@ -91,6 +93,17 @@ export function serveCommand(f: ServeFactory, runF: RunF<ServeOptions, ServeFact
       '15000',
     )
     .addOption(
+      new Option(
+        '--queue <url>',
+        "an AsyncAPI's request queue: redis://HOST:PORT (docs/async.md; the operator and the local environment set it)",
+      ).env('CORTEX_QUEUE_URL'),
+    )
+    .addOption(
+      new Option('--queue-scope <scope>', "where the API's queue is on that server (the namespace)")
+        .env('CORTEX_QUEUE_SCOPE')
+        .hideHelp(),
+    )
+    .addOption(
       new Option('--container-prefix <prefix>', "pod APIs: start of the containers' names (the supervisor's)")
         .env('CORTEX_CONTAINER_PREFIX')
         .hideHelp(),
@@ -147,6 +160,8 @@ export async function runServe(flags: ServeOptions, f: ServeFactory): Promise<vo
     terminationLogPath: process.env.CORTEX_TERMINATION_LOG ?? '/dev/termination-log',
     adminPort: portNumber(flags.adminPort, '--admin-port'),
     ...(flags.apiKeys !== undefined && flags.apiKeys !== '' ? { apiKeysDir: path.resolve(flags.apiKeys) } : {}),
+    ...(flags.queue ? { queueUrl: flags.queue } : {}),
+    ...(flags.queueScope ? { queueScope: flags.queueScope } : {}),
   };
   f.onTerminate(stop);
   try {

@@ -46,8 +46,3 @@ test('what only a RealtimeAPI has is refused in a BatchAPI, naming the field and
   expectIssue(err, { line: 9, field: 'networking.auth', api: 'sum', message: /networking/ });
   expectIssue(err, { line: 4, field: 'predictor.type', api: 'sum', message: /Python class/, fix: /python/ });
 });
-
-test('AsyncAPI stays unsupported; BatchAPI and TaskAPI are listed as supported kinds', () => {
-  const err = failing('- name: a\n  kind: AsyncAPI\n  predictor:\n    type: python\n    path: predictor.py\n');
-  expectIssue(err, { line: 2, field: 'kind', api: 'a', message: /supported kinds: .*BatchAPI, TaskAPI/ });
-});

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  ASYNC_KIND,
   KIND,
   SPLITTER_KIND,
   PREDICTOR_TYPES,
@@ -49,7 +50,8 @@ export type { LoadedSplitter } from './splitter-section.ts';
 
 export interface LoadedApi {
   name: string;
-  kind: typeof KIND;
+  /** AsyncAPI when the spec has its async section (cortex.yaml's kind: AsyncAPI), else RealtimeAPI. */
+  kind: typeof KIND | typeof ASYNC_KIND;
   /** The defaulted, validated spec, as a RealtimeAPI resource carries it. */
   spec: RealtimeApiSpec;
   /** Line of the API in the file (1-based). */
@@ -216,7 +218,7 @@ class Loader {
       dir: this.dir,
       apis: entries
         .filter((e) => e.kind === KIND)
-        .map((e) => ({ name: e.name!, kind: KIND, spec: e.spec, line: e.line })),
+        .map((e) => ({ name: e.name!, kind: e.spec.async ? ASYNC_KIND : KIND, spec: e.spec, line: e.line })),
       jobApis: entries.flatMap((e) =>
         e.kind === KIND ? [] : [{ name: e.name!, kind: e.kind, spec: jobSpecOf(e.spec), line: e.line }],
       ),
@@ -294,6 +296,10 @@ class Loader {
       handled.add('predictor.type');
     }
 
+    if (written.kind === ASYNC_KIND) (input as RealtimeApiSpecInput).async ??= {};
+    else if (fields.async !== undefined) {
+      this.issue(name, base, ['async'], 'is the section of an AsyncAPI', `write kind: ${ASYNC_KIND}`, 'key');
+    }
     const spec = applyDefaults(name ?? 'api', input as RealtimeApiSpecInput);
     const problems = validateSpec(spec, { rename: toSnakePath });
     // A default computed from a bad value is bad too; the first error names what the user wrote.
@@ -416,7 +422,7 @@ class Loader {
         `${kind} was renamed ${RENAMED_KINDS[kind]} in Cortex 0.17`,
         `write kind: ${RENAMED_KINDS[kind]}`,
       );
-    } else if (kind !== KIND) {
+    } else if (kind !== KIND && kind !== ASYNC_KIND) {
       const close = suggest(String(kind), [...SUPPORTED_KINDS, ...Object.keys(UNSUPPORTED_KINDS)]);
       this.issue(
         name,

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { isPodApi, type AuthMode } from '../../operator/api/v1alpha1/index.ts';
+import { isPodApi, type AsyncSpec, type AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import type { Logger } from '../../operator/util/log.ts';
 import { isInside, type Layout } from './paths.ts';
 import type { ApiStatus, DeployRequest, ReplicaStatus, RolloutAction, RolloutEvent } from './protocol.ts';
@@ -105,6 +105,12 @@ export class ApiRunner {
   get auth(): AuthMode {
     const version = this.current?.version ?? this.record.version;
     return version?.spec.networking.auth ?? 'none';
+  }
+
+  /** spec.async of the newest version: an AsyncAPI's requests are queued by the gateway (docs/async.md). */
+  get async(): AsyncSpec | undefined {
+    const version = this.next?.run.version ?? this.current?.version ?? this.record.version;
+    return version?.spec.async;
   }
 
   /** Whether replicas run (or should): false for an API whose only version failed. */

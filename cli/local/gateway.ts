@@ -19,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ShadowSender, pickWeighted, type Split } from './splitter.ts';
 import { isWebSocketUpgrade, responseFor, tunnel } from '../../operator/util/upgrade.ts';
+import { serveAsync, type AsyncFrontOptions } from '../../runtime/async/front.ts';
 
 export interface Backend {
   /** Unique per replica. */
@@ -63,6 +64,8 @@ export interface GatewayOptions {
   maxAttempts?: number;
   /** Checks API keys; absent: every API is open. */
   authorize?: Authorize;
+  /** An AsyncAPI's front (runtime/async/front.ts): its requests are queued, not proxied. */
+  asyncFront?: (api: string) => AsyncFrontOptions | undefined;
 }
 
 const hopByHop = new Set([
@@ -87,7 +90,8 @@ export function stripEndpoint(endpoint: string, pathname: string): string | unde
 
 export class Gateway {
   private readonly routes: RouteTable;
-  private readonly options: Required<Omit<GatewayOptions, 'authorize'>>;
+  private readonly options: Required<Omit<GatewayOptions, 'authorize' | 'asyncFront'>>;
+  private readonly asyncFront: GatewayOptions['asyncFront'];
   private readonly authorize: Authorize | undefined;
   private readonly server: http.Server;
   private readonly active = new Map<string, number>();
@@ -105,6 +109,7 @@ export class Gateway {
     this.routes = routes;
     this.options = { maxAttempts: 10, ...options };
     this.authorize = options.authorize;
+    this.asyncFront = options.asyncFront;
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) json(res, 502, { error: `gateway: ${(error as Error).message}` });
@@ -185,6 +190,12 @@ export class Gateway {
     // before anything about the API's state is told, and before its body is read
     const auth = this.authorize?.(route.api, req, res) ?? 'open';
     if (auth === 'refused') return;
+    // an AsyncAPI queues its requests whether or not a replica runs now: they wait in the queue
+    const asyncFront = this.asyncFront?.(route.api);
+    if (asyncFront) {
+      const rest = stripEndpoint(route.endpoint, pathname)!;
+      return serveAsync(asyncFront, req, res, rest === '/' ? '' : rest, q < 0 ? '' : url.slice(q + 1));
+    }
     const down = this.routes.down(route.api);
     if (down !== undefined) {
       req.resume();
@@ -266,6 +277,12 @@ export class Gateway {
     if (route === undefined) return json(res, 404, { error: `no API at ${pathname}` });
     const auth = this.authorize?.(route.api, req, res) ?? 'open';
     if (auth === 'refused') return;
+    // an AsyncAPI queues its requests whether or not a replica runs now: they wait in the queue
+    const asyncFront = this.asyncFront?.(route.api);
+    if (asyncFront) {
+      const rest = stripEndpoint(route.endpoint, pathname)!;
+      return serveAsync(asyncFront, req, res, rest === '/' ? '' : rest, q < 0 ? '' : url.slice(q + 1));
+    }
     const down = this.routes.down(route.api);
     if (down !== undefined) return json(res, 503, { error: `${route.api} has no ready replica: ${down}` });
     const headers: http.OutgoingHttpHeaders = {};

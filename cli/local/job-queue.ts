@@ -1,13 +1,17 @@
 // The queue of the local environment's jobs: $CORTEX_QUEUE_URL when set (a Redis of your own);
-// else a redis-server this environment starts once (when the Debian package or another
-// redis-server is on PATH) on a free loopback port, its data in $CORTEX_HOME/redis, left running
-// for later jobs; else memory: (each job runner's embedded store).
+// else a redis-server this environment starts once (when one is on PATH, and not
+// CORTEX_LOCAL_QUEUE=embedded) on a free loopback port, daemonized so that it outlives the CLI
+// and serves later jobs, its data in $CORTEX_HOME/redis; else memory: (each job runner's embedded
+// store). The supervisor's queue of AsyncAPIs (queue.ts) lives only while the supervisor runs,
+// which a job does not need.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { redisServerMissing } from '../../runtime/queue/redis-process.ts';
 import type { Layout } from './paths.ts';
+import { anyFreePort } from './pod-replicas.ts';
 
 export const QUEUE_URL_ENV = 'CORTEX_QUEUE_URL';
 
@@ -26,17 +30,6 @@ function redisAnswers(port: number): Promise<boolean> {
   });
 }
 
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export async function localQueueUrl(l: Layout): Promise<string> {
   const configured = process.env[QUEUE_URL_ENV];
   if (configured !== undefined && configured !== '') return configured;
@@ -46,9 +39,9 @@ export async function localQueueUrl(l: Layout): Promise<string> {
     const port = Number(readFileSync(portFile, 'utf8'));
     if (await redisAnswers(port)) return `redis://127.0.0.1:${port}`;
   }
-  if (spawnSync('redis-server', ['--version']).status !== 0) return 'memory:';
+  if (process.env.CORTEX_LOCAL_QUEUE === 'embedded' || redisServerMissing() !== undefined) return 'memory:';
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const port = await freeLoopbackPort();
+  const port = await anyFreePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'];
   args.push('--daemonize', 'yes', '--pidfile', path.join(dir, 'redis.pid'), '--logfile', path.join(dir, 'redis.log'));
   const started = spawnSync('redis-server', args, { encoding: 'utf8' });

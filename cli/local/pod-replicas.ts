@@ -22,7 +22,8 @@ function bindable(port: number): Promise<boolean> {
   });
 }
 
-async function anyFreePort(): Promise<number> {
+/** A port free on loopback now (also the local queue's redis-server's, cli/local/queue.ts). */
+export async function anyFreePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;

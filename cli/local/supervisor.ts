@@ -24,7 +24,9 @@ import { execa } from 'execa';
 import { apiLogger, type JsonLogger } from '../../operator/util/log.ts';
 import { ApiRunner, versionOf, type ReplicaRecord, type RunnerContext } from './api-runner.ts';
 import { processAlive, replicaReadyz } from './replica.ts';
-import { isPodApi } from '../../operator/api/v1alpha1/index.ts';
+import { isPodApi, parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
+import { asyncNames } from '../../runtime/async/records.ts';
+import { startLocalQueue, type LocalQueue } from './queue.ts';
 import { homePrefix } from './pod-replicas.ts';
 import { detectRunnerOnce } from './runners/runner.ts';
 import { CHILD_ENV, runWatchdog } from './watchdog.ts';
@@ -239,6 +241,8 @@ class Supervisor {
   private stopping = false;
 
   private readonly adoptable: ReplicaRecord[];
+  /** AsyncAPIs' queue (cli/local/queue.ts); started with the supervisor. */
+  private queue: LocalQueue | undefined;
 
   constructor(l: Layout, log: JsonLogger, state: StateFile, env: LocalEnvironment, adoptable: ReplicaRecord[] = []) {
     this.adoptable = adoptable;
@@ -252,6 +256,16 @@ class Supervisor {
       holdMs: HOLD_MS,
       maxBodyBytes: MAX_BODY_BYTES,
       authorize: this.auth.authorize,
+      asyncFront: (api) => {
+        const settings = this.runners.get(api)?.async;
+        if (!settings || !this.queue) return undefined;
+        return {
+          broker: this.queue.broker,
+          names: asyncNames('local', api),
+          resultTtlMs: parseDurationMs(settings.resultTtl),
+          maxBodyBytes: MAX_BODY_BYTES,
+        };
+      },
     });
     this.control = http.createServer((req, res) => {
       this.operations++;
@@ -271,6 +285,7 @@ class Supervisor {
   private context(): RunnerContext {
     const baseEnv: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !PRIVATE_ENV.includes(k)) baseEnv[k] = v;
+    if (this.queue) baseEnv.CORTEX_QUEUE_URL = this.queue.url;
     return {
       layout: this.l,
       log: this.log,
@@ -286,6 +301,8 @@ class Supervisor {
 
   async start(): Promise<void> {
     checkSocket(this.l.socket); // another user's socket is refused, not replaced
+    // before the socket takes a deploy and any replica starts: replicas are given the queue's URL
+    this.queue = await startLocalQueue(this.l.home, this.log);
     rmSync(this.l.socket, { force: true });
     // Whoever can write to the socket runs code as this user: 0600 from the start, whatever the umask.
     const umask = process.umask(0o177);
@@ -633,6 +650,7 @@ class Supervisor {
     this.heldSnapshots.clear(); // no deploy can follow: a failed one's snapshot goes now
     this.collectSnapshots();
     if (this.gateway.address) await this.gateway.close();
+    await this.queue?.stop();
     this.auth.stop();
     this.control.close();
     rmSync(this.l.socket, { force: true });

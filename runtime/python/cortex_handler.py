@@ -27,7 +27,7 @@ from cortex_payload import (
 )
 
 ALLOWED = ("payload", "query_params", "headers")
-VERBS = ("POST", "GET", "PUT", "PATCH", "DELETE")  # in Cortex's order
+VERBS = ("POST", "GET", "PUT", "PATCH", "DELETE", "ASYNC")  # in Cortex's order; ASYNC: an AsyncAPI's handle_async
 JSON_CT = "application/json"
 ALLOW_HDR = b'[["content-type","application/json"],["allow","%s"]]'
 

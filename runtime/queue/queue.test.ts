@@ -1,4 +1,5 @@
-// The queue's semantics, the same cases against a real redis-server and the in-process twin.
+// The queue's semantics, the same cases against a real redis-server, the in-process twin, and the
+// twin served over HTTP to another process's HttpBroker (the local environment without Redis).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -6,22 +7,28 @@ import { redisMissing, startRedis, type RedisServer } from '../../test/helpers/r
 import { consume } from './consume.ts';
 import { MemoryBroker } from './memory.ts';
 import { openBroker } from './open.ts';
+import { serveBroker } from './rpc.ts';
 import type { Broker, ReadOptions } from './types.ts';
 
 const opts: ReadOptions = { count: 10, blockMs: 0, claimIdleMs: 300, maxDeliveries: 3 };
 let n = 0;
 const fresh = () => `q${process.pid}-${n++}`;
 
-for (const kind of ['redis', 'memory'] as const) {
+for (const kind of ['redis', 'memory', 'rpc'] as const) {
   describe(`queue on ${kind}`, { skip: kind === 'redis' ? redisMissing : undefined }, () => {
     let server: RedisServer | undefined;
     let broker: Broker;
+    let served: { url: string; close(): Promise<void> } | undefined;
+    const memory = new MemoryBroker();
     before(async () => {
       if (kind === 'redis') server = await startRedis();
-      broker = server ? openBroker(server.url) : new MemoryBroker();
+      if (kind === 'rpc') served = await serveBroker(memory);
+      broker = server ? openBroker(server.url) : served ? openBroker(served.url) : memory;
     });
     after(async () => {
       await broker.close();
+      await served?.close();
+      await memory.close();
       await server?.close();
     });
 

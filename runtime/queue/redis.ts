@@ -20,6 +20,12 @@ import {
 export interface RedisBrokerOptions {
   /** Called with connection errors (Redis down, refused): ioredis keeps reconnecting after each. */
   onError?: (error: Error) => void;
+  /**
+   * Fail commands at once while Redis is away instead of holding them until it is back: for a
+   * front that answers a client (503, retry) rather than a worker that can wait. A command held
+   * and run later would queue a request whose client was already told it failed.
+   */
+  failFast?: boolean;
 }
 
 export class RedisBroker implements Broker {
@@ -38,12 +44,17 @@ export class RedisBroker implements Broker {
   }
 
   private connect(): Redis {
+    const failFast = this.options.failFast === true;
     const client = new Redis(this.url, {
-      maxRetriesPerRequest: null,
+      maxRetriesPerRequest: failFast ? 0 : null,
+      autoResendUnfulfilledCommands: !failFast,
       // Reconnect at once, then back off to 1 s: an outage of seconds costs at most ~1 s after it.
       retryStrategy: (times) => (this.closed ? null : Math.min(times * 100, 1000)),
     });
     client.on('error', (error: Error) => this.options.onError?.(error));
+    // failFast: commands issued before the first connection wait for it (the broker was just made);
+    // from then on, a command while Redis is away fails at once (ioredis reads the option per command)
+    if (failFast) client.once('ready', () => (client.options.enableOfflineQueue = false));
     return client;
   }
 

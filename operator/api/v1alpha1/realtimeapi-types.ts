@@ -17,6 +17,7 @@ import { LOG_LEVELS } from '../../util/log.ts';
 import { ModelsSchema, PREDICTOR_MODEL_RULES } from './models-types.ts';
 import { PodSchema } from './pod-types.ts';
 import { PREDICTOR_GRPC_RULES, SPEC_GRPC_RULES } from './check-grpc.ts';
+import { AsyncSchema, SPEC_ASYNC_RULES } from './async-types.ts';
 
 /**
  * Predictor types this project runs: python, typescript, and onnx (Cortex's ONNXPredictor, in a
@@ -482,6 +483,7 @@ export const RealtimeApiSpecSchema = Struct(
     autoscaling: AutoscalingSchema,
     updateStrategy: UpdateStrategySchema,
     networking: NetworkingSchema,
+    async: Type.Optional(AsyncSchema),
   },
   {
     description:
@@ -500,6 +502,7 @@ export const RealtimeApiSpecSchema = Struct(
         reason: 'FieldValueInvalid',
       },
       ...SPEC_GRPC_RULES,
+      ...SPEC_ASYNC_RULES,
     ],
   },
 );

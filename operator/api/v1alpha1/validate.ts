@@ -11,6 +11,7 @@ import { IssueCollector, type SpecIssue, type ValidateOptions } from './issues.t
 import { valueAt } from './schema-walk.ts';
 import { checkModels } from './models-types.ts';
 import { checkGrpc } from './check-grpc.ts';
+import { checkAsync } from './async-types.ts';
 
 export type { SpecIssue, ValidateOptions } from './issues.ts';
 
@@ -59,6 +60,7 @@ export function validateSpec(spec: unknown, options: ValidateOptions = {}): Spec
   checkModels(spec, ctx);
   checkPredictorOrPod(spec, ctx);
   checkGrpc(spec, ctx);
+  checkAsync(spec, ctx);
   // the specific checks speak for their field; the schema's finding there would repeat them
   const explained = new Set(ctx.issues.map((i) => i.path.join('\0')));
   return [...schemaIssues(spec, ctx).filter((i) => !explained.has(i.path.join('\0'))), ...ctx.issues];
