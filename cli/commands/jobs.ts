@@ -1,6 +1,7 @@
-// The jobs of BatchAPIs (docs/batch.md): `cortex submit API [FILE|-]` starts one from Cortex's
-// submission JSON; `cortex get API [JOB_ID]`, `cortex delete API JOB_ID` (stops it) and `cortex logs
-// API JOB_ID` reach here from their commands when API is a job API. Local environment only so far.
+// The jobs of BatchAPIs and TaskAPIs (docs/batch.md, docs/task.md): `cortex submit API [FILE|-]`
+// starts one from Cortex's submission JSON; `cortex get API [JOB_ID]`, `cortex delete API JOB_ID`
+// (stops it) and `cortex logs API JOB_ID` reach here from their commands when API is a job API.
+// Local environment only so far (in a cluster: a BatchJob resource, operator/batchjob-controller.ts).
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
@@ -14,7 +15,6 @@ import type { Layout } from '../local/paths.ts';
 import { table, type OutputFormat } from '../output.ts';
 import { action, envOption, format, outputOption, type RunF } from './common.ts';
 import { readStdin } from './predict.ts';
-import { runWorkerFromEnv } from '../../runtime/batch/worker-main.ts';
 
 export const SubmitOptions = Type.Object({
   api: Type.String(),
@@ -29,7 +29,7 @@ function localLayout(f: Factory, envName: string | undefined): Layout {
   const env = f.environment(envName);
   if (env.provider === 'kubernetes') {
     throw new CliError(
-      `jobs of BatchAPIs run in the local environment only so far; in ${env.name}, create a BatchJob ` +
+      `cortex submit runs jobs in the local environment only so far; in ${env.name}, create a BatchJob ` +
         '(kubectl apply -f, see docs/batch.md)',
       ExitCode.Usage,
     );
@@ -40,7 +40,9 @@ function localLayout(f: Factory, envName: string | undefined): Layout {
 export async function runSubmit(options: SubmitOptions, f: Factory): Promise<void> {
   const l = localLayout(f, options.env);
   const api = jobApi(l, options.api);
-  if (api === undefined) throw new CliError(`no BatchAPI named ${options.api} is deployed`, ExitCode.NotFound);
+  if (api === undefined) {
+    throw new CliError(`no BatchAPI or TaskAPI named ${options.api} is deployed`, ExitCode.NotFound);
+  }
   let text: string;
   if (options.file === undefined || options.file === '-') {
     if (options.file === undefined && isTty(f.io.stdin)) {
@@ -68,8 +70,11 @@ export async function runSubmit(options: SubmitOptions, f: Factory): Promise<voi
 
 export function submitCommand(f: Factory, runF: RunF<SubmitOptions> = runSubmit): Command {
   return new Command('submit')
-    .description("submit a job to a BatchAPI (Cortex's JSON: workers, item_list {items, batch_size}, config, timeout)")
-    .argument('<api>', 'name of the BatchAPI')
+    .description(
+      "submit a job to a BatchAPI (Cortex's JSON: workers, item_list {items, batch_size}, config, timeout) " +
+        'or a TaskAPI (config, timeout)',
+    )
+    .argument('<api>', 'name of the BatchAPI or TaskAPI')
     .argument('[file]', 'the job as JSON, or - for stdin')
     .addOption(envOption())
     .addOption(outputOption())
@@ -83,13 +88,14 @@ const counts = (j: LocalJob) =>
     : '-';
 
 function renderJob(j: LocalJob): string {
+  const batch = j.kind === 'BatchAPI';
   const rows = [
     ['job', j.job_id],
     ['api', j.api_name],
     ['status', j.status],
     ...(j.message ? [['message', j.message]] : []),
-    ['batches', counts(j)],
-    ['workers', String(j.workers)],
+    ...(batch ? [['batches', counts(j)]] : []),
+    ...(batch ? [['workers', String(j.workers)]] : []),
     ['created', j.created_time],
     ...(j.start_time ? [['started', j.start_time]] : []),
     ...(j.end_time ? [['ended', j.end_time]] : []),
@@ -143,7 +149,20 @@ export function batchWorkerCommand(): Command {
   return new Command('batch-worker')
     .description('run one worker of a BatchAPI job, configured by CORTEX_BATCH_WORKER (what its pods run)')
     .action(async () => {
+      // imported here: the worker's modules (pool, dispatcher) are not every command's
+      const { runWorkerFromEnv } = await import('../../runtime/batch/worker-main.ts');
       const code = await runWorkerFromEnv();
       if (code !== 0) throw new CliError('the batch worker failed (its log says why)', code);
+    });
+}
+
+/** `cortex task-runner` (hidden): one run of a TaskAPI, what a TaskJob's pod runs (runtime/task/task-main.ts). */
+export function taskRunnerCommand(): Command {
+  return new Command('task-runner')
+    .description('run a TaskAPI job once, configured by CORTEX_TASK (what its pod runs)')
+    .action(async () => {
+      const { runTaskFromEnv } = await import('../../runtime/task/task-main.ts');
+      const code = await runTaskFromEnv();
+      if (code !== 0) throw new CliError('the task failed (its log says why)', code);
     });
 }

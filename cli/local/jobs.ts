@@ -1,23 +1,29 @@
-// The local environment's BatchAPIs and their jobs (docs/batch.md). A deployed BatchAPI is a record
-// (job-apis/<name>.json: its spec and the snapshot of its project); each job is a detached job
-// runner (runtime/batch/job-main.ts) with its folder jobs/<api>/<job id>/ (status.json, job.log,
-// runner.pid). The queue is $CORTEX_QUEUE_URL, else a redis-server this environment starts when
-// one is installed (redis/, kept running for later jobs), else the embedded store of the runner.
+// The local environment's BatchAPIs and TaskAPIs and their jobs (docs/batch.md, docs/task.md). A
+// deployed one is a record (job-apis/<name>.json: its spec and the snapshot of its project); each
+// job is a detached runner (runtime/batch/job-main.ts, runtime/task/task-main.ts) with its folder
+// jobs/<api>/<job id>/ (status.json, job.log, runner.pid). A BatchAPI's queue: job-queue.ts.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BatchApiSpec, JobApiKind, JobApiSpec } from '../../operator/api/v1alpha1/index.ts';
+import type {
+  BatchApiSpec,
+  BatchJobSpec,
+  JobApiKind,
+  JobApiSpec,
+  TaskJobSpec,
+} from '../../operator/api/v1alpha1/index.ts';
 import { JOB_DONE_WORDS, type JobStatusWord } from '../../operator/api/v1alpha1/index.ts';
-import { newJobId } from '../../runtime/batch/job-keys.ts';
-import { JOB_ENV, LOG_FILE, STATUS_FILE, type JobEnv } from '../../runtime/batch/job-main.ts';
+import { JOB_ENV, LOG_FILE, STATUS_FILE, newJobId, type JobEnv } from '../../runtime/batch/job-keys.ts';
 import type { BatchCounts, JobRecord } from '../../runtime/batch/record.ts';
-import { parseBatchSubmission, SubmissionError } from '../../runtime/batch/submission.ts';
+import { parseBatchSubmission, parseTaskSubmission, SubmissionError } from '../../runtime/batch/submission.ts';
+import { TASK_ENV, type TaskEnv } from '../../runtime/task/task-main.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import type { Layout } from './paths.ts';
 import { localQueueUrl } from './job-queue.ts';
 
-const RUNNER = fileURLToPath(new URL('../../runtime/batch/job-main.ts', import.meta.url));
+const BATCH_RUNNER = fileURLToPath(new URL('../../runtime/batch/job-main.ts', import.meta.url));
+const TASK_RUNNER = fileURLToPath(new URL('../../runtime/task/task-main.ts', import.meta.url));
 
 export interface JobApiRecord {
   name: string;
@@ -55,14 +61,14 @@ export function jobApi(l: Layout, name: string): JobApiRecord | undefined {
   return jobApis(l).find((a) => a.name === name);
 }
 
-/** Starts a job of a BatchAPI from Cortex's submission JSON; returns its record as first written. */
+/** Starts a job of a BatchAPI or a run of a TaskAPI from Cortex's submission JSON; returns its first record. */
 export async function submitLocalJob(l: Layout, api: JobApiRecord, body: unknown): Promise<JobRecord> {
-  if (api.kind !== 'BatchAPI') {
-    throw new CliError(`${api.name} is a ${api.kind}: only BatchAPI jobs run locally so far`, ExitCode.Usage);
-  }
-  let job;
+  let job: { kind: 'BatchAPI'; spec: BatchJobSpec } | { kind: 'TaskAPI'; spec: TaskJobSpec };
   try {
-    job = parseBatchSubmission(api.name, body);
+    job =
+      api.kind === 'BatchAPI'
+        ? { kind: api.kind, spec: parseBatchSubmission(api.name, body) }
+        : { kind: api.kind, spec: parseTaskSubmission(api.name, body) };
   } catch (error) {
     if (error instanceof SubmissionError) throw new CliError(`job submission: ${error.message}`, ExitCode.Usage);
     throw error;
@@ -70,33 +76,37 @@ export async function submitLocalJob(l: Layout, api: JobApiRecord, body: unknown
   const id = newJobId();
   const dir = jobDir(l, api.name, id);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const env: JobEnv = {
-    queue_url: await localQueueUrl(l),
-    api: api.name,
-    job_id: id,
-    project_dir: api.snapshot,
-    spec: api.spec as BatchApiSpec,
-    job,
-    job_dir: dir,
-  };
+  const common = { api: api.name, job_id: id, project_dir: api.snapshot, job_dir: dir };
+  const [script, envName, value] =
+    job.kind === 'BatchAPI'
+      ? [
+          BATCH_RUNNER,
+          JOB_ENV,
+          {
+            ...common,
+            queue_url: await localQueueUrl(l),
+            spec: api.spec as BatchApiSpec,
+            job: job.spec,
+          } satisfies JobEnv,
+        ]
+      : [TASK_RUNNER, TASK_ENV, { ...common, spec: api.spec, job: job.spec } satisfies TaskEnv];
   const log = openSync(path.join(dir, LOG_FILE), 'a');
-  const runner = spawn(process.execPath, [RUNNER], {
+  const runner = spawn(process.execPath, [script], {
     stdio: ['ignore', log, log],
-    env: { ...process.env, [JOB_ENV]: JSON.stringify(env) },
+    env: { ...process.env, [envName]: JSON.stringify(value) },
     detached: true,
   });
   runner.unref();
   writeFileSync(path.join(dir, 'runner.pid'), String(runner.pid));
-  const record: JobRecord = {
+  return {
     job_id: id,
     api_name: api.name,
-    kind: 'BatchAPI',
-    workers: job.workers,
-    config: job.config,
+    kind: api.kind,
+    workers: job.kind === 'BatchAPI' ? job.spec.workers : 1,
+    config: job.spec.config,
     status: 'pending',
     created_time: new Date().toISOString(),
   };
-  return record;
 }
 
 function runnerAlive(dir: string): boolean {

@@ -1,7 +1,11 @@
 // Where a job lives in the queue and the store (runtime/queue/): one stream of batches per job,
 // read by one consumer group (its workers); the job's record and counters beside it.
 
-import type { BatchApiSpec } from '../../operator/api/v1alpha1/index.ts';
+import type { BatchApiSpec, BatchJobSpec } from '../../operator/api/v1alpha1/index.ts';
+
+/** A local job's folder: status.json (the record and the batch counts, for cortex get) and job.log. */
+export const STATUS_FILE = 'status.json';
+export const LOG_FILE = 'job.log';
 
 /** The environment variable that configures a worker (worker-main.ts), as JSON (WorkerEnv). */
 export const WORKER_ENV = 'CORTEX_BATCH_WORKER';
@@ -15,6 +19,15 @@ export interface WorkerEnv {
   spec: BatchApiSpec;
   /** A held batch idle this long is taken from its worker (default 30 s). */
   claim_idle_ms?: number;
+}
+
+/** The environment variable that configures a local job runner (job-main.ts), as JSON (JobEnv). */
+export const JOB_ENV = 'CORTEX_BATCH_JOB';
+
+export interface JobEnv extends WorkerEnv {
+  job: BatchJobSpec;
+  /** The job's folder (STATUS_FILE, LOG_FILE). */
+  job_dir: string;
 }
 
 export interface JobRef {

@@ -9,24 +9,14 @@ import { spawn } from 'node:child_process';
 import { openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BatchApiSpec, BatchJobSpec } from '../../operator/api/v1alpha1/index.ts';
+import type { BatchApiSpec } from '../../operator/api/v1alpha1/index.ts';
 import { apiLogger } from '../../operator/util/log.ts';
 import { openBroker } from '../queue/open.ts';
 import { startJob, type WorkerHandle } from './controller.ts';
 import { runBatchWorker } from './worker.ts';
-import { WORKER_ENV, type WorkerEnv } from './job-keys.ts';
+import { JOB_ENV, LOG_FILE, STATUS_FILE, WORKER_ENV, type JobEnv, type WorkerEnv } from './job-keys.ts';
 
-export const JOB_ENV = 'CORTEX_BATCH_JOB';
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
-
-export interface JobEnv extends WorkerEnv {
-  job: BatchJobSpec;
-  job_dir: string;
-}
-
-/** What status.json holds: the record and the batch counts. */
-export const STATUS_FILE = 'status.json';
-export const LOG_FILE = 'job.log';
 
 async function main(): Promise<number> {
   const env = JSON.parse(process.env[JOB_ENV] ?? 'null') as JobEnv | null;

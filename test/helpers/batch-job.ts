@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadProject } from '../../cli/config/load.ts';
 import type { BatchApiSpec, BatchJobSpec } from '../../operator/api/v1alpha1/index.ts';
-import { JOB_ENV, LOG_FILE, STATUS_FILE, type JobEnv } from '../../runtime/batch/job-main.ts';
+import { JOB_ENV, LOG_FILE, STATUS_FILE, type JobEnv } from '../../runtime/batch/job-keys.ts';
 import { repoRoot } from './serve.ts';
 import { waitFor } from './wait.ts';
 
