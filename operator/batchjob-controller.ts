@@ -7,12 +7,9 @@
 // with the status word as reason.
 import type { V1Job } from '@kubernetes/client-node';
 import {
-  BATCH_JOB_KIND,
   BATCH_KIND,
   GROUP,
   JOB_DONE_WORDS,
-  JOB_NAMES,
-  VERSION,
   type BatchApiSpec,
   type BatchJobSpec,
   type JobStatus,
@@ -20,29 +17,29 @@ import {
 } from './api/v1alpha1/index.ts';
 import { Informer, listerWatcher, objectKey } from './controller/informer.ts';
 import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
-import { isNotFound, type KubeClient, type KubeObject, type ResourceType } from './kube/client.ts';
+import { isNotFound, type KubeClient, type KubeObject } from './kube/client.ts';
+import {
+  BATCH_APIS,
+  BATCH_JOBS,
+  completeCondition,
+  deleteJob,
+  ensureJob,
+  jobConfig,
+  ownToApi,
+  writeJobStatus,
+  type JobApiObject,
+  type JobObject,
+} from './job-resources.ts';
 import { JOBS } from './kube/resources.ts';
-import { selectPool } from './node-pools.ts';
 import type { NodePoolSource } from './node-pools-source.ts';
-import { FIELD_MANAGER } from './reconcilers/apply.ts';
 import { desiredBatchWorkers } from './reconcilers/batch-job.ts';
 import { ruleOn, type OperatorConfig, type PolicyRule } from './reconcilers/types.ts';
-import { STATUS_FIELD_MANAGER } from './realtimeapi-controller.ts';
 import { errorMessage } from './util/errors.ts';
 import type { Logger } from './util/log.ts';
 import type { Broker } from '../runtime/queue/types.ts';
 import { enqueueBatches } from '../runtime/batch/enqueue.ts';
 import { batchStream, type JobRef } from '../runtime/batch/job-keys.ts';
 import { jobCounts, readRecord, writeRecord, type JobRecord } from '../runtime/batch/record.ts';
-
-const resource = (kind: keyof typeof JOB_NAMES): ResourceType => ({
-  group: GROUP,
-  version: VERSION,
-  kind,
-  plural: JOB_NAMES[kind].plural,
-});
-export const BATCH_APIS = resource(BATCH_KIND);
-export const BATCH_JOBS = resource(BATCH_JOB_KIND);
 
 export const batchJobRbac: PolicyRule[] = [
   { apiGroups: [GROUP], resources: [BATCH_APIS.plural], verbs: ['get', 'list', 'watch'] },
@@ -54,12 +51,8 @@ export const batchJobRbac: PolicyRule[] = [
 /** How often a running job's counts are read from the queue. */
 const POLL_MS = 2000;
 
-type BatchJobObject = KubeObject & {
-  metadata: { name: string; namespace: string; uid: string; creationTimestamp?: string };
-  spec: BatchJobSpec;
-  status?: JobStatus;
-};
-type BatchApiObject = KubeObject & { metadata: { name: string; uid: string }; spec: BatchApiSpec };
+type BatchJobObject = JobObject<BatchJobSpec>;
+type BatchApiObject = JobApiObject<BatchApiSpec>;
 
 export interface BatchJobControllerOptions {
   client: KubeClient;
@@ -131,24 +124,7 @@ export class BatchJobController {
         `no BatchAPI ${bj.spec.api} in namespace ${namespace}: deploy it first`,
       );
     }
-    if (!(bj.metadata.ownerReferences ?? []).some((r) => r.uid === api.metadata.uid)) {
-      // the job is its API's: deleting the API deletes its jobs (and their workers)
-      await client.apply(
-        BATCH_JOBS,
-        {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: BATCH_JOB_KIND,
-          metadata: {
-            name,
-            namespace,
-            ownerReferences: [
-              { apiVersion: `${GROUP}/${VERSION}`, kind: BATCH_KIND, name: api.metadata.name, uid: api.metadata.uid },
-            ],
-          },
-        },
-        { fieldManager: FIELD_MANAGER, force: true },
-      );
-    }
+    await ownToApi(client, BATCH_JOBS, bj, api, BATCH_KIND);
     let record = await readRecord(broker, ref);
     if (record?.total_batches === undefined) {
       record = {
@@ -202,48 +178,25 @@ export class BatchJobController {
       status: 'running',
       startTime: record.start_time,
       batches,
-      conditions: [this.condition(bj, 'False', 'Running', `${counts.succeeded} of ${total} batches done`)],
+      conditions: [completeCondition(bj, 'False', 'Running', `${counts.succeeded} of ${total} batches done`)],
     });
     return { requeueAfterMs: POLL_MS };
   }
 
-  private async ensureWorkers(bj: BatchJobObject, api: BatchApiObject): Promise<V1Job> {
+  private ensureWorkers(bj: BatchJobObject, api: BatchApiObject): Promise<V1Job> {
     const { namespace, name, uid } = bj.metadata;
-    try {
-      return await this.o.client.get<V1Job & KubeObject>(JOBS, namespace, name);
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-    const needs = { gpu: api.spec.compute.gpu ?? 0, nodeGroups: api.spec.compute.nodeGroups };
-    const choice = selectPool(needs, this.o.nodePools.current());
-    const config = { ...this.o.config, placement: choice.placement ?? { pools: [], tolerations: [] } };
-    const desired = desiredBatchWorkers(
-      { name, namespace, uid, spec: bj.spec },
-      { name: api.metadata.name, spec: api.spec },
-      this.o.queueUrl,
-      config,
+    return ensureJob(this.o.client, bj, () =>
+      desiredBatchWorkers(
+        { name, namespace, uid, spec: bj.spec },
+        { name: api.metadata.name, spec: api.spec },
+        this.o.queueUrl,
+        jobConfig(this.o, api.spec.compute),
+      ),
     );
-    return this.o.client.create<V1Job & KubeObject>(JOBS, desired as V1Job & KubeObject, FIELD_MANAGER);
   }
 
-  private async deleteWorkers(bj: BatchJobObject): Promise<void> {
-    try {
-      await this.o.client.delete(JOBS, bj.metadata.namespace, bj.metadata.name, 'Background');
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-  }
-
-  private condition(bj: BatchJobObject, status: 'True' | 'False', reason: string, message: string) {
-    const old = bj.status?.conditions?.find((c) => c.type === 'Complete');
-    const same = old?.status === status && old.reason === reason;
-    return {
-      type: 'Complete',
-      status,
-      reason,
-      message,
-      lastTransitionTime: same ? old.lastTransitionTime : new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    };
+  private deleteWorkers(bj: BatchJobObject): Promise<void> {
+    return deleteJob(this.o.client, bj);
   }
 
   private async end(
@@ -265,24 +218,11 @@ export class BatchJobController {
       ...(batches ? { batches } : {}),
       ...(record?.start_time ? { startTime: record.start_time } : {}),
       endTime,
-      conditions: [this.condition(bj, 'True', reason, message ?? word)],
+      conditions: [completeCondition(bj, 'True', reason, message ?? word)],
     });
   }
 
-  private async writeStatus(bj: BatchJobObject, status: JobStatus): Promise<void> {
-    try {
-      await this.o.client.apply(
-        BATCH_JOBS,
-        {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: BATCH_JOB_KIND,
-          metadata: { name: bj.metadata.name, namespace: bj.metadata.namespace },
-          status,
-        },
-        { fieldManager: STATUS_FIELD_MANAGER, force: true, subresource: 'status' },
-      );
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+  private writeStatus(bj: BatchJobObject, status: JobStatus): Promise<void> {
+    return writeJobStatus(this.o.client, BATCH_JOBS, bj, status);
   }
 }

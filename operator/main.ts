@@ -32,6 +32,7 @@ import type { ScaleToZeroStates } from './scale-to-zero/index.ts';
 import { addRouteOptions, routeConfigFromFlags, type RouteFlags } from './routes/flags.ts';
 import { TrafficSplitterController } from './trafficsplitter-controller.ts';
 import { BatchJobController } from './batchjob-controller.ts';
+import { TaskJobController } from './taskjob-controller.ts';
 import { openBroker } from '../runtime/queue/open.ts';
 
 /** The runtime image when neither predictor.image nor --runtime-image says otherwise. */
@@ -376,6 +377,14 @@ async function run(flags: Flags): Promise<void> {
     apis: controller.apis,
   });
   manager.add(startStop('traffic splitter controller', true, splitters, 'started'));
+  manager.add(
+    startStop(
+      'task job controller',
+      true,
+      new TaskJobController({ client, log, namespace: flags.namespace, config: childConfig, nodePools }),
+      'started',
+    ),
+  );
   // BatchJobs need the queue their batches go through (docs/batch.md); without one they wait
   if (flags.queueUrl !== undefined && flags.queueUrl !== '') {
     const broker = openBroker(flags.queueUrl, { onError: (e) => log.warn('queue', { error: e.message }) });

@@ -18,6 +18,7 @@ import { activatorRbac } from './activator/kube-backend.ts';
 import { routeRbac } from './routes/desired.ts';
 import { splitterRbac } from './trafficsplitter-controller.ts';
 import { batchJobRbac } from './batchjob-controller.ts';
+import { taskJobRbac } from './taskjob-controller.ts';
 
 /** The rules as declared next to their code. */
 export const DECLARED_RULES: PolicyRule[] = [
@@ -34,6 +35,7 @@ export const DECLARED_RULES: PolicyRule[] = [
   ...routeRbac,
   ...splitterRbac,
   ...batchJobRbac,
+  ...taskJobRbac,
 ];
 
 type Rule = Omit<PolicyRule, 'scope'>;

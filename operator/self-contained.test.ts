@@ -19,6 +19,7 @@ export const SHARED = [
   'runtime/batch/job-keys.ts',
   'runtime/batch/enqueue.ts',
   'runtime/batch/record.ts',
+  'runtime/task/task-keys.ts',
 ];
 const shared = (target: string) =>
   SHARED.some((s) => target === path.join(ROOT, s) || target.startsWith(path.join(ROOT, s) + path.sep));

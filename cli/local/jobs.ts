@@ -17,7 +17,7 @@ import { JOB_DONE_WORDS, type JobStatusWord } from '../../operator/api/v1alpha1/
 import { JOB_ENV, LOG_FILE, STATUS_FILE, newJobId, type JobEnv } from '../../runtime/batch/job-keys.ts';
 import type { BatchCounts, JobRecord } from '../../runtime/batch/record.ts';
 import { parseBatchSubmission, parseTaskSubmission, SubmissionError } from '../../runtime/batch/submission.ts';
-import { TASK_ENV, type TaskEnv } from '../../runtime/task/task-main.ts';
+import { TASK_ENV, type TaskEnv } from '../../runtime/task/task-keys.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import type { Layout } from './paths.ts';
 import { localQueueUrl } from './job-queue.ts';

@@ -8,24 +8,14 @@ import { spawn } from 'node:child_process';
 import { openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { JobStatusWord, TaskApiSpec, TaskJobSpec } from '../../operator/api/v1alpha1/index.ts';
+import type { JobStatusWord } from '../../operator/api/v1alpha1/index.ts';
+import { TASK_ENV, type TaskEnv } from './task-keys.ts';
 import { apiLogger, type Logger } from '../../operator/util/log.ts';
 import { DependencyError, prepareDependencies } from '../deps.ts';
 import type { JobRecord } from '../batch/record.ts';
 import { LOG_FILE, STATUS_FILE } from '../batch/job-keys.ts';
 
-export const TASK_ENV = 'CORTEX_TASK';
 const TASK_SCRIPT = fileURLToPath(new URL('../python/cortex_task.py', import.meta.url));
-
-export interface TaskEnv {
-  api: string;
-  job_id: string;
-  project_dir: string;
-  spec: TaskApiSpec;
-  job: TaskJobSpec;
-  /** Local runs: the job's folder (status.json, job.log). */
-  job_dir?: string;
-}
 
 /** Runs the task to its end; `stop` (aborted) ends it stopped. Resolves with the final record. */
 export async function runTask(

@@ -7,7 +7,7 @@
 // queue to succeeded, with its batch counts; a BatchJob of a missing API fails saying so.
 // Not part of `npm test`: `npm run test:cluster`.
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa, type ResultPromise } from 'execa';
@@ -26,7 +26,7 @@ const BUILD_TIMEOUT_MS = 60 * 60_000;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from kubectl, read field by field
 type Obj = any;
 
-describe('a BatchJob on the control plane', { skip: redisMissing, concurrency: false }, () => {
+describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, concurrency: false }, () => {
   let dir: string;
   let cluster: Cluster;
   let redis: RedisServer;
@@ -95,7 +95,7 @@ describe('a BatchJob on the control plane', { skip: redisMissing, concurrency: f
     const pods = await waitFor(
       'the workers’ pods',
       async () => {
-        const list = await json(['get', 'pods', '-n', NS, '-l', 'cortex.dev/batch-job=nightly', '-o', 'json']);
+        const list = await json(['get', 'pods', '-n', NS, '-l', 'cortex.dev/job=nightly', '-o', 'json']);
         return list.items.length === 2 && list.items;
       },
       60_000,
@@ -156,5 +156,60 @@ describe('a BatchJob on the control plane', { skip: redisMissing, concurrency: f
     );
     assert.match(failed.status.message, /no BatchAPI nowhere in namespace batch/);
     assert.equal(failed.status.conditions[0].reason, 'NoBatchAPI');
+  });
+
+  test('a TaskJob: owned by its TaskAPI, one pod of cortex task-runner running Task()(config), status from its Job', async () => {
+    const project = path.join(dir, 'task-project');
+    mkdirSync(project);
+    const output = path.join(dir, 'task-output.json');
+    writeFileSync(
+      path.join(project, 'task.py'),
+      'import json\n\nclass Task:\n    def __call__(self, config):\n' +
+        '        with open(config["output"], "w") as f:\n            json.dump(config, f)\n',
+    );
+    const api = {
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'TaskAPI',
+      metadata: { name: 'trainer', namespace: NS },
+      spec: { predictor: { type: 'python', path: 'task.py', image: 'fake.invalid/trainer:1', config: { a: 1 } } },
+    };
+    const job = {
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'TaskJob',
+      metadata: { name: 'retrain', namespace: NS },
+      spec: { api: 'trainer', config: { output, b: 2 }, timeout: 600 },
+    };
+    await cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({ kind: 'List', apiVersion: 'v1', items: [api, job] }),
+    });
+    const k8sJob = await waitFor(
+      "the task's Job",
+      () => json(['get', 'job', 'retrain', '-n', NS, '-o', 'json']),
+      30_000,
+    );
+    assert.equal(k8sJob.spec.parallelism, 1);
+    assert.equal(k8sJob.spec.backoffLimitPerIndex, 0, 'a task is not retried');
+    assert.equal(k8sJob.spec.activeDeadlineSeconds, 600);
+    const c = k8sJob.spec.template.spec.containers.find((x: Obj) => x.name === 'api');
+    assert.deepEqual(c.command, ['cortex', 'task-runner']);
+    const env: Record<string, string> = Object.fromEntries((c.env ?? []).map((e: Obj) => [e.name, String(e.value)]));
+    const spec = JSON.parse(env.CORTEX_TASK) as Record<string, unknown>;
+    env.CORTEX_TASK = JSON.stringify({ ...spec, project_dir: project });
+    const run = await execa(process.execPath, [cortexBin, 'task-runner'], { reject: false, all: true, env });
+    assert.equal(run.exitCode, 0, run.all);
+    assert.deepEqual(JSON.parse(readFileSync(output, 'utf8')), { a: 1, output, b: 2 });
+    const owned = await json(['get', 'taskjob', 'retrain', '-n', NS, '-o', 'json']);
+    assert.ok(owned.metadata.ownerReferences.some((r: Obj) => r.kind === 'TaskAPI' && r.name === 'trainer'));
+    // kwok completes the Job's pod by itself: the TaskJob follows the Job's Complete condition
+    const done = await waitFor(
+      'the TaskJob to end',
+      async () => {
+        const tj = await json(['get', 'taskjob', 'retrain', '-n', NS, '-o', 'json']);
+        return ['succeeded', 'failed', 'timed_out'].includes(tj.status?.status) && tj;
+      },
+      60_000,
+    );
+    assert.equal(done.status.status, 'succeeded', JSON.stringify(done.status));
+    assert.equal(done.status.conditions[0].reason, 'Succeeded');
   });
 });

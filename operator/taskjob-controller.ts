@@ -1,0 +1,150 @@
+// The TaskJob controller: a TaskJob is owned by its TaskAPI and runs as a Kubernetes Job of one
+// pod (`cortex task-runner`, reconcilers/batch-job.ts), not retried. Its status follows that Job:
+// running, then succeeded (Complete), timed_out (DeadlineExceeded: spec.timeout is the Job's
+// activeDeadlineSeconds) or failed (the task raised; its pod's log says why); failed at once when
+// its TaskAPI is missing.
+import type { V1Job } from '@kubernetes/client-node';
+import {
+  JOB_DONE_WORDS,
+  TASK_KIND,
+  type JobStatusWord,
+  type TaskApiSpec,
+  type TaskJobSpec,
+} from './api/v1alpha1/index.ts';
+import { Informer, listerWatcher, objectKey } from './controller/informer.ts';
+import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
+import { isNotFound, type KubeClient, type KubeObject } from './kube/client.ts';
+import {
+  TASK_APIS,
+  TASK_JOBS,
+  completeCondition,
+  ensureJob,
+  jobConfig,
+  ownToApi,
+  writeJobStatus,
+  type JobApiObject,
+  type JobObject,
+} from './job-resources.ts';
+import type { NodePoolSource } from './node-pools-source.ts';
+import { desiredTaskRun } from './reconcilers/batch-job.ts';
+import type { OperatorConfig, PolicyRule } from './reconcilers/types.ts';
+import { errorMessage } from './util/errors.ts';
+import type { Logger } from './util/log.ts';
+
+export const taskJobRbac: PolicyRule[] = [
+  { apiGroups: [TASK_APIS.group], resources: [TASK_APIS.plural], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [TASK_JOBS.group], resources: [TASK_JOBS.plural], verbs: ['get', 'list', 'watch', 'patch'] },
+  { apiGroups: [TASK_JOBS.group], resources: [`${TASK_JOBS.plural}/status`], verbs: ['get', 'patch', 'update'] },
+];
+
+/** How often a running task's Job is looked at. */
+const POLL_MS = 2000;
+
+type TaskJobObject = JobObject<TaskJobSpec>;
+
+export interface TaskJobControllerOptions {
+  client: KubeClient;
+  log: Logger;
+  namespace?: string;
+  config: OperatorConfig;
+  nodePools: Pick<NodePoolSource, 'current'>;
+}
+
+export class TaskJobController {
+  readonly jobs: Informer<TaskJobObject>;
+  private readonly queue = new WorkQueue();
+  private readonly stopping = new AbortController();
+  private workers: Promise<void> | undefined;
+  private readonly o: TaskJobControllerOptions;
+
+  constructor(options: TaskJobControllerOptions) {
+    this.o = options;
+    this.jobs = new Informer<TaskJobObject>({
+      name: TASK_JOBS.plural,
+      source: listerWatcher(options.client, TASK_JOBS, options.namespace),
+      resyncMs: 600_000,
+      log: options.log,
+    });
+    const enqueue = (o: KubeObject) => this.queue.add(objectKey(o));
+    this.jobs.on('add', enqueue).on('update', enqueue);
+  }
+
+  /** Starts the cache and its workers; returns at once (a cluster may lack the CRD until it is applied). */
+  start(): void {
+    this.jobs.start();
+    this.workers = this.jobs.waitForSync().then(() => {
+      if (this.stopping.signal.aborted) return;
+      return runWorkers(this.queue, {
+        workers: 1,
+        signal: this.stopping.signal,
+        reconcile: (key) => this.reconcile(key),
+        onError: (key, error, retryInMs) =>
+          this.o.log.warn('task job reconcile failed', { job: key, error: errorMessage(error), retryInMs }),
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.queue.shutDown();
+    this.stopping.abort(new Error('the controller is stopping'));
+    await this.jobs.stop();
+    await this.workers;
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const tj = this.jobs.get(key);
+    if (!tj || tj.metadata.deletionTimestamp) return;
+    if (tj.status?.status !== undefined && JOB_DONE_WORDS.includes(tj.status.status)) return;
+    const { client } = this.o;
+    const { namespace, name, uid } = tj.metadata;
+    let api: JobApiObject<TaskApiSpec>;
+    try {
+      api = await client.get<JobApiObject<TaskApiSpec>>(TASK_APIS, namespace, tj.spec.api);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      return this.end(
+        tj,
+        'failed',
+        'NoTaskAPI',
+        `no TaskAPI ${tj.spec.api} in namespace ${namespace}: deploy it first`,
+      );
+    }
+    await ownToApi(client, TASK_JOBS, tj, api, TASK_KIND);
+    const run: V1Job = await ensureJob(client, tj, () =>
+      desiredTaskRun(
+        { name, namespace, uid, spec: tj.spec },
+        { name: api.metadata.name, spec: api.spec },
+        jobConfig(this.o, api.spec.compute),
+      ),
+    );
+    const condition = (type: string) => run.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+    const failed = condition('Failed');
+    if (condition('Complete')) return this.end(tj, 'succeeded', 'Succeeded', undefined, run);
+    if (failed?.reason === 'DeadlineExceeded') {
+      return this.end(tj, 'timed_out', 'TimedOut', `not finished within its timeout of ${tj.spec.timeout} s`, run);
+    }
+    if (failed) {
+      const why = `the task failed (${failed.message ?? failed.reason}); see kubectl logs -n ${namespace} job/${name}`;
+      return this.end(tj, 'failed', 'TaskFailed', why, run);
+    }
+    const started = run.status?.startTime;
+    await writeJobStatus(client, TASK_JOBS, tj, {
+      status: (run.status?.active ?? 0) > 0 ? 'running' : 'pending',
+      ...(started ? { startTime: new Date(started).toISOString() } : {}),
+      conditions: [completeCondition(tj, 'False', 'Running', 'the task runs')],
+    });
+    return { requeueAfterMs: POLL_MS };
+  }
+
+  private async end(tj: TaskJobObject, word: JobStatusWord, reason: string, message?: string, run?: V1Job) {
+    this.o.log.info(`task job ${objectKey(tj)} ${word}`, { ...(message ? { message } : {}) });
+    const started = run?.status?.startTime;
+    await writeJobStatus(this.o.client, TASK_JOBS, tj, {
+      status: word,
+      ...(message ? { message } : {}),
+      ...(started ? { startTime: new Date(started).toISOString() } : {}),
+      endTime: new Date().toISOString(),
+      conditions: [completeCondition(tj, 'True', reason, message ?? word)],
+    });
+  }
+}
