@@ -158,7 +158,7 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
     assert.equal(failed.status.conditions[0].reason, 'NoBatchAPI');
   });
 
-  test('a TaskJob: owned by its TaskAPI, one pod of cortex task-runner running Task()(config), status from its Job', async () => {
+  test('a TaskJob: owned by its TaskAPI, one pod of cortex task-runner, status from its Job', async () => {
     const project = path.join(dir, 'task-project');
     mkdirSync(project);
     const output = path.join(dir, 'task-output.json');
