@@ -15,9 +15,10 @@ import {
   type JobStatus,
   type JobStatusWord,
 } from './api/v1alpha1/index.ts';
-import { Informer, listerWatcher, objectKey } from './controller/informer.ts';
-import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
-import { isNotFound, type KubeClient, type KubeObject } from './kube/client.ts';
+import { objectKey } from './controller/informer.ts';
+import { JobController } from './job-controller.ts';
+import type { ReconcileResult } from './controller/queue.ts';
+import { isNotFound, type KubeClient } from './kube/client.ts';
 import {
   BATCH_APIS,
   BATCH_JOBS,
@@ -64,45 +65,12 @@ export interface BatchJobControllerOptions {
   nodePools: Pick<NodePoolSource, 'current'>;
 }
 
-export class BatchJobController {
-  readonly jobs: Informer<BatchJobObject>;
-  private readonly queue = new WorkQueue();
-  private readonly stopping = new AbortController();
-  private workers: Promise<void> | undefined;
+export class BatchJobController extends JobController<BatchJobSpec> {
   private readonly o: BatchJobControllerOptions;
 
   constructor(options: BatchJobControllerOptions) {
+    super(options, BATCH_JOBS, 2);
     this.o = options;
-    this.jobs = new Informer<BatchJobObject>({
-      name: BATCH_JOBS.plural,
-      source: listerWatcher(options.client, BATCH_JOBS, options.namespace),
-      resyncMs: 600_000,
-      log: options.log,
-    });
-    const enqueue = (o: KubeObject) => this.queue.add(objectKey(o));
-    this.jobs.on('add', enqueue).on('update', enqueue);
-  }
-
-  /** Starts the cache and its workers; returns at once (a cluster may lack the CRD until it is applied). */
-  start(): void {
-    this.jobs.start();
-    this.workers = this.jobs.waitForSync().then(() => {
-      if (this.stopping.signal.aborted) return;
-      return runWorkers(this.queue, {
-        workers: 2,
-        signal: this.stopping.signal,
-        reconcile: (key) => this.reconcile(key),
-        onError: (key, error, retryInMs) =>
-          this.o.log.warn('batch job reconcile failed', { job: key, error: errorMessage(error), retryInMs }),
-      });
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.queue.shutDown();
-    this.stopping.abort(new Error('the controller is stopping'));
-    await this.jobs.stop();
-    await this.workers;
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {

@@ -11,9 +11,10 @@ import {
   type TaskApiSpec,
   type TaskJobSpec,
 } from './api/v1alpha1/index.ts';
-import { Informer, listerWatcher, objectKey } from './controller/informer.ts';
-import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
-import { isNotFound, type KubeClient, type KubeObject } from './kube/client.ts';
+import { objectKey } from './controller/informer.ts';
+import { JobController } from './job-controller.ts';
+import type { ReconcileResult } from './controller/queue.ts';
+import { isNotFound, type KubeClient } from './kube/client.ts';
 import {
   TASK_APIS,
   TASK_JOBS,
@@ -28,7 +29,6 @@ import {
 import type { NodePoolSource } from './node-pools-source.ts';
 import { desiredTaskRun } from './reconcilers/batch-job.ts';
 import type { OperatorConfig, PolicyRule } from './reconcilers/types.ts';
-import { errorMessage } from './util/errors.ts';
 import type { Logger } from './util/log.ts';
 
 export const taskJobRbac: PolicyRule[] = [
@@ -50,45 +50,12 @@ export interface TaskJobControllerOptions {
   nodePools: Pick<NodePoolSource, 'current'>;
 }
 
-export class TaskJobController {
-  readonly jobs: Informer<TaskJobObject>;
-  private readonly queue = new WorkQueue();
-  private readonly stopping = new AbortController();
-  private workers: Promise<void> | undefined;
+export class TaskJobController extends JobController<TaskJobSpec> {
   private readonly o: TaskJobControllerOptions;
 
   constructor(options: TaskJobControllerOptions) {
+    super(options, TASK_JOBS, 1);
     this.o = options;
-    this.jobs = new Informer<TaskJobObject>({
-      name: TASK_JOBS.plural,
-      source: listerWatcher(options.client, TASK_JOBS, options.namespace),
-      resyncMs: 600_000,
-      log: options.log,
-    });
-    const enqueue = (o: KubeObject) => this.queue.add(objectKey(o));
-    this.jobs.on('add', enqueue).on('update', enqueue);
-  }
-
-  /** Starts the cache and its workers; returns at once (a cluster may lack the CRD until it is applied). */
-  start(): void {
-    this.jobs.start();
-    this.workers = this.jobs.waitForSync().then(() => {
-      if (this.stopping.signal.aborted) return;
-      return runWorkers(this.queue, {
-        workers: 1,
-        signal: this.stopping.signal,
-        reconcile: (key) => this.reconcile(key),
-        onError: (key, error, retryInMs) =>
-          this.o.log.warn('task job reconcile failed', { job: key, error: errorMessage(error), retryInMs }),
-      });
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.queue.shutDown();
-    this.stopping.abort(new Error('the controller is stopping'));
-    await this.jobs.stop();
-    await this.workers;
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
