@@ -9,16 +9,15 @@ import type { V1Job } from '@kubernetes/client-node';
 import {
   BATCH_KIND,
   GROUP,
-  JOB_DONE_WORDS,
   type BatchApiSpec,
   type BatchJobSpec,
   type JobStatus,
   type JobStatusWord,
 } from './api/v1alpha1/index.ts';
 import { objectKey } from './controller/informer.ts';
-import { JobController } from './job-controller.ts';
+import { JobController, type JobControllerBase } from './job-controller.ts';
 import type { ReconcileResult } from './controller/queue.ts';
-import { isNotFound, type KubeClient } from './kube/client.ts';
+import { isNotFound } from './kube/client.ts';
 import {
   BATCH_APIS,
   BATCH_JOBS,
@@ -32,11 +31,9 @@ import {
   type JobObject,
 } from './job-resources.ts';
 import { JOBS } from './kube/resources.ts';
-import type { NodePoolSource } from './node-pools-source.ts';
 import { desiredBatchWorkers } from './reconcilers/batch-job.ts';
-import { ruleOn, type OperatorConfig, type PolicyRule } from './reconcilers/types.ts';
+import { ruleOn, type PolicyRule } from './reconcilers/types.ts';
 import { errorMessage } from './util/errors.ts';
-import type { Logger } from './util/log.ts';
 import type { Broker } from '../runtime/queue/types.ts';
 import { enqueueBatches } from '../runtime/batch/enqueue.ts';
 import { batchStream, type JobRef } from '../runtime/batch/job-keys.ts';
@@ -55,14 +52,9 @@ const POLL_MS = 2000;
 type BatchJobObject = JobObject<BatchJobSpec>;
 type BatchApiObject = JobApiObject<BatchApiSpec>;
 
-export interface BatchJobControllerOptions {
-  client: KubeClient;
-  log: Logger;
-  namespace?: string;
+export interface BatchJobControllerOptions extends JobControllerBase {
   broker: Broker;
   queueUrl: string;
-  config: OperatorConfig;
-  nodePools: Pick<NodePoolSource, 'current'>;
 }
 
 export class BatchJobController extends JobController<BatchJobSpec> {
@@ -74,9 +66,8 @@ export class BatchJobController extends JobController<BatchJobSpec> {
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
-    const bj = this.jobs.get(key);
-    if (!bj || bj.metadata.deletionTimestamp) return; // its Job goes with it (owner reference)
-    if (bj.status?.status !== undefined && JOB_DONE_WORDS.includes(bj.status.status)) return;
+    const bj = this.activeJob(key);
+    if (!bj) return;
     const { client, broker } = this.o;
     const { namespace, name } = bj.metadata;
     const ref: JobRef = { api: bj.spec.api, id: name };

@@ -5,6 +5,9 @@ import { Informer, listerWatcher, objectKey } from './controller/informer.ts';
 import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
 import type { KubeClient, KubeObject, ResourceType } from './kube/client.ts';
 import type { JobObject } from './job-resources.ts';
+import { JOB_DONE_WORDS } from './api/v1alpha1/index.ts';
+import type { NodePoolSource } from './node-pools-source.ts';
+import type { OperatorConfig } from './reconcilers/types.ts';
 import { errorMessage } from './util/errors.ts';
 import type { Logger } from './util/log.ts';
 
@@ -13,6 +16,9 @@ export interface JobControllerBase {
   log: Logger;
   /** Only this namespace (default: all). */
   namespace?: string;
+  /** What shapes the jobs' pods (the RealtimeAPI controller's too), and the node pools they go to. */
+  config: OperatorConfig;
+  nodePools: Pick<NodePoolSource, 'current'>;
 }
 
 export abstract class JobController<S> {
@@ -37,6 +43,14 @@ export abstract class JobController<S> {
   }
 
   abstract reconcile(key: string): Promise<ReconcileResult | void>;
+
+  /** The job at `key`, unless it is gone, being deleted (its Job goes with it) or ended. */
+  protected activeJob(key: string): JobObject<S> | undefined {
+    const job = this.jobs.get(key);
+    if (!job || job.metadata.deletionTimestamp) return undefined;
+    if (job.status?.status !== undefined && JOB_DONE_WORDS.includes(job.status.status)) return undefined;
+    return job;
+  }
 
   /** Starts the cache and its workers; returns at once (a cluster may lack the CRD until it is applied). */
   start(): void {

@@ -4,17 +4,11 @@
 // activeDeadlineSeconds) or failed (the task raised; its pod's log says why); failed at once when
 // its TaskAPI is missing.
 import type { V1Job } from '@kubernetes/client-node';
-import {
-  JOB_DONE_WORDS,
-  TASK_KIND,
-  type JobStatusWord,
-  type TaskApiSpec,
-  type TaskJobSpec,
-} from './api/v1alpha1/index.ts';
+import { TASK_KIND, type JobStatusWord, type TaskApiSpec, type TaskJobSpec } from './api/v1alpha1/index.ts';
 import { objectKey } from './controller/informer.ts';
-import { JobController } from './job-controller.ts';
+import { JobController, type JobControllerBase } from './job-controller.ts';
 import type { ReconcileResult } from './controller/queue.ts';
-import { isNotFound, type KubeClient } from './kube/client.ts';
+import { isNotFound } from './kube/client.ts';
 import {
   TASK_APIS,
   TASK_JOBS,
@@ -26,10 +20,8 @@ import {
   type JobApiObject,
   type JobObject,
 } from './job-resources.ts';
-import type { NodePoolSource } from './node-pools-source.ts';
 import { desiredTaskRun } from './reconcilers/batch-job.ts';
-import type { OperatorConfig, PolicyRule } from './reconcilers/types.ts';
-import type { Logger } from './util/log.ts';
+import type { PolicyRule } from './reconcilers/types.ts';
 
 export const taskJobRbac: PolicyRule[] = [
   { apiGroups: [TASK_APIS.group], resources: [TASK_APIS.plural], verbs: ['get', 'list', 'watch'] },
@@ -42,13 +34,7 @@ const POLL_MS = 2000;
 
 type TaskJobObject = JobObject<TaskJobSpec>;
 
-export interface TaskJobControllerOptions {
-  client: KubeClient;
-  log: Logger;
-  namespace?: string;
-  config: OperatorConfig;
-  nodePools: Pick<NodePoolSource, 'current'>;
-}
+export type TaskJobControllerOptions = JobControllerBase;
 
 export class TaskJobController extends JobController<TaskJobSpec> {
   private readonly o: TaskJobControllerOptions;
@@ -59,9 +45,8 @@ export class TaskJobController extends JobController<TaskJobSpec> {
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
-    const tj = this.jobs.get(key);
-    if (!tj || tj.metadata.deletionTimestamp) return;
-    if (tj.status?.status !== undefined && JOB_DONE_WORDS.includes(tj.status.status)) return;
+    const tj = this.activeJob(key);
+    if (!tj) return;
     const { client } = this.o;
     const { namespace, name, uid } = tj.metadata;
     let api: JobApiObject<TaskApiSpec>;
