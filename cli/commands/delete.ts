@@ -5,7 +5,8 @@ import { Command } from 'commander';
 import { CliError, ExitCode } from '../errors.ts';
 import type { Factory } from '../factory.ts';
 import { printOut } from '../io.ts';
-import { jobDelete } from './jobs.ts';
+import { clusterJobDelete, jobDelete } from './jobs.ts';
+import { connect } from '../cluster/connect.ts';
 import { action, confirm, envOption, format, notFound, outputOption, type RunF } from './common.ts';
 
 export const DeleteOptions = Type.Object({
@@ -36,6 +37,10 @@ export async function runDelete(flags: DeleteOptions, f: Factory): Promise<void>
   const io = f.io;
   const fmt = format(flags);
   const env = f.environment(flags.env);
+  if (env.provider === 'kubernetes' && flags.jobId !== undefined) {
+    if (await clusterJobDelete(f, connect(env), name, flags.jobId)) return;
+    throw new CliError(`${name} is no BatchAPI or TaskAPI in ${env.name}: it has no jobs`, ExitCode.NotFound);
+  }
   if (env.provider === 'kubernetes') {
     const conn = f.cluster(env);
     const question = `delete ${name} from ${env.name} (namespace ${conn.namespace})? its replicas stop`;

@@ -1,7 +1,8 @@
 // The jobs of BatchAPIs and TaskAPIs (docs/batch.md, docs/task.md): `cortex submit API [FILE|-]`
 // starts one from Cortex's submission JSON; `cortex get API [JOB_ID]`, `cortex delete API JOB_ID`
 // (stops it) and `cortex logs API JOB_ID` reach here from their commands when API is a job API.
-// Local environment only so far (in a cluster: a BatchJob resource, operator/batchjob-controller.ts).
+// In a cluster, submit creates a BatchJob or TaskJob (cli/cluster/jobs.ts), get reads them and
+// delete API JOB_ID deletes one; logs is local only.
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
@@ -15,6 +16,8 @@ import type { Layout } from '../local/paths.ts';
 import { table, type OutputFormat } from '../output.ts';
 import { action, envOption, format, outputOption, type RunF } from './common.ts';
 import { readStdin } from './predict.ts';
+import { connect, type Connection } from '../cluster/connect.ts';
+import { clusterJob, clusterJobApiKind, clusterJobs, deleteClusterJob, submitClusterJob } from '../cluster/jobs.ts';
 
 export const SubmitOptions = Type.Object({
   api: Type.String(),
@@ -24,23 +27,12 @@ export const SubmitOptions = Type.Object({
 });
 export type SubmitOptions = Static<typeof SubmitOptions>;
 
-/** The layout of the local environment a job command runs in; a cluster is refused, saying so. */
-function localLayout(f: Factory, envName: string | undefined): Layout {
-  const env = f.environment(envName);
-  if (env.provider === 'kubernetes') {
-    throw new CliError(
-      `cortex submit runs jobs in the local environment only so far; in ${env.name}, create a BatchJob ` +
-        '(kubectl apply -f, see docs/batch.md)',
-      ExitCode.Usage,
-    );
-  }
-  return f.local(env).target.layout;
-}
-
 export async function runSubmit(options: SubmitOptions, f: Factory): Promise<void> {
-  const l = localLayout(f, options.env);
-  const api = jobApi(l, options.api);
-  if (api === undefined) {
+  const env = f.environment(options.env);
+  const conn = env.provider === 'kubernetes' ? connect(env) : undefined;
+  const l = env.provider === 'kubernetes' ? undefined : f.local(env).target.layout;
+  const kind = conn ? await clusterJobApiKind(conn, options.api) : jobApi(l!, options.api)?.kind;
+  if (kind === undefined) {
     throw new CliError(`no BatchAPI or TaskAPI named ${options.api} is deployed`, ExitCode.NotFound);
   }
   let text: string;
@@ -62,10 +54,13 @@ export async function runSubmit(options: SubmitOptions, f: Factory): Promise<voi
   } catch (error) {
     throw new CliError(`the job is not JSON: ${(error as Error).message}`, ExitCode.Usage);
   }
-  const record = await submitLocalJob(l, api, body);
+  const record = conn
+    ? await submitClusterJob(conn, options.api, kind, body)
+    : await submitLocalJob(l!, jobApi(l!, options.api)!, body);
   if (format(options) === 'json') return printOut(f.io, JSON.stringify(record));
-  printOut(f.io, `submitted job ${record.job_id} to ${api.name}`);
-  printOut(f.io, `status: cortex get ${api.name} ${record.job_id}   logs: cortex logs ${api.name} ${record.job_id}`);
+  const api = options.api;
+  printOut(f.io, `submitted job ${record.job_id} to ${api}`);
+  printOut(f.io, `status: cortex get ${api} ${record.job_id}   logs: cortex logs ${api} ${record.job_id}`);
 }
 
 export function submitCommand(f: Factory, runF: RunF<SubmitOptions> = runSubmit): Command {
@@ -106,12 +101,45 @@ function renderJob(j: LocalJob): string {
 /** `cortex get API [JOB_ID]` for a job API (undefined: API is no job API here). */
 export function jobGetText(l: Layout, api: string, jobId: string | undefined, fmt: OutputFormat): string | undefined {
   if (jobApi(l, api) === undefined) return undefined;
-  if (jobId !== undefined) {
-    const job = localJob(l, api, jobId);
-    if (job === undefined) throw new CliError(`${api} has no job ${jobId}`, ExitCode.NotFound);
-    return fmt === 'json' ? JSON.stringify(job, null, 2) + '\n' : renderJob(job);
+  return jobsText(api, jobId, jobId === undefined ? undefined : localJob(l, api, jobId), localJobs(l, api), fmt);
+}
+
+/** The same in a cluster: the API's BatchJobs or TaskJobs. */
+export async function clusterJobGetText(
+  conn: Connection,
+  api: string,
+  jobId: string | undefined,
+  fmt: OutputFormat,
+): Promise<string | undefined> {
+  const kind = await clusterJobApiKind(conn, api);
+  if (kind === undefined) return undefined;
+  const one = jobId === undefined ? undefined : await clusterJob(conn, kind, jobId);
+  return jobsText(api, jobId, one, jobId === undefined ? await clusterJobs(conn, api, kind) : [], fmt);
+}
+
+/** `cortex delete API JOB_ID` in a cluster: the job resource is deleted, its pods with it (false: no job API). */
+export async function clusterJobDelete(f: Factory, conn: Connection, api: string, jobId: string): Promise<boolean> {
+  const kind = await clusterJobApiKind(conn, api);
+  if (kind === undefined) return false;
+  if ((await clusterJob(conn, kind, jobId)) === undefined) {
+    throw new CliError(`${api} has no job ${jobId}`, ExitCode.NotFound);
   }
-  const jobs = localJobs(l, api);
+  await deleteClusterJob(conn, kind, jobId);
+  printOut(f.io, `deleted job ${jobId}; its workers stop`);
+  return true;
+}
+
+function jobsText(
+  api: string,
+  jobId: string | undefined,
+  one: LocalJob | undefined,
+  jobs: LocalJob[],
+  fmt: OutputFormat,
+): string {
+  if (jobId !== undefined) {
+    if (one === undefined) throw new CliError(`${api} has no job ${jobId}`, ExitCode.NotFound);
+    return fmt === 'json' ? JSON.stringify(one, null, 2) + '\n' : renderJob(one);
+  }
   if (fmt === 'json') return JSON.stringify(jobs, null, 2) + '\n';
   if (jobs.length === 0) return `${api} has no jobs; submit one with: cortex submit ${api} job.json\n`;
   return table(

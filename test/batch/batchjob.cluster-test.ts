@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { execa, type ResultPromise } from 'execa';
 import type { Cluster } from '../cluster/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import { localEnv } from '../helpers/local.ts';
 import { RECORDING_HANDLER } from '../helpers/batch-job.ts';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.ts';
 import { cortexBin } from '../helpers/serve.ts';
@@ -211,5 +212,58 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
     );
     assert.equal(done.status.status, 'succeeded', JSON.stringify(done.status));
     assert.equal(done.status.conditions[0].reason, 'Succeeded');
+  });
+
+  test('cortex submit, get and delete API JOB_ID against the cluster: a BatchJob and a TaskJob', async () => {
+    const cli = await localEnv();
+    try {
+      const configured = await cli.cortex([
+        'env',
+        'configure',
+        'test',
+        '--kubeconfig',
+        cluster.kubeconfig,
+        '--namespace',
+        NS,
+      ]);
+      assert.equal(configured.code, 0, configured.stderr);
+      const job = { workers: 1, item_list: { items: [1, 2, 3], batch_size: 2 }, config: { out: dir } };
+      const submitted = await cli.cortex(['submit', 'recorder', '-', '-e', 'test'], { input: JSON.stringify(job) });
+      assert.equal(submitted.code, 0, submitted.stderr);
+      const id = /submitted job (recorder-\w+)/.exec(submitted.stdout)![1];
+      const bj = await json(['get', 'batchjob', id, '-n', NS, '-o', 'json']);
+      assert.deepEqual(bj.spec.itemList, { items: [1, 2, 3], batchSize: 2 });
+      const got = await waitFor('the job running', async () => {
+        const r = await cli.cortex(['get', 'recorder', id, '-e', 'test', '-o', 'json']);
+        const view = JSON.parse(r.stdout) as Obj;
+        return view.status === 'running' && view;
+      });
+      assert.equal(got.batch_metrics.total, 2);
+      const list = await cli.cortex(['get', 'recorder', '-e', 'test']);
+      assert.match(list.stdout, new RegExp(`${id}\\s+running`));
+      const deleted = await cli.cortex(['delete', 'recorder', id, '-e', 'test']);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      await waitFor(
+        'the BatchJob gone',
+        async () => (await cluster.kubectl(['get', 'batchjob', '-n', NS, '-o', 'name'])).includes(id) === false,
+      );
+
+      const bad = await cli.cortex(['submit', 'recorder', '-', '-e', 'test'], { input: '{"workers": 1}' });
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /item_list: is required/);
+      const task = await cli.cortex(['submit', 'trainer', '-', '-e', 'test'], {
+        input: JSON.stringify({ config: { output: path.join(dir, 'cli-task.json') } }),
+      });
+      assert.equal(task.code, 0, task.stderr);
+      const taskId = /submitted job (trainer-\w+)/.exec(task.stdout)![1];
+      const ended = await waitFor('the TaskJob to end', async () => {
+        const r = await cli.cortex(['get', 'trainer', taskId, '-e', 'test', '-o', 'json']);
+        const view = JSON.parse(r.stdout) as Obj;
+        return view.status === 'succeeded' && view;
+      });
+      assert.equal(ended.kind, 'TaskAPI');
+    } finally {
+      await cli.cleanup();
+    }
   });
 });
