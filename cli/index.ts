@@ -10,6 +10,7 @@ import { envCommand } from './commands/env.ts';
 import { getCommand } from './commands/get.ts';
 import { installDepsCommand } from './commands/install-deps.ts';
 import { logsCommand } from './commands/logs.ts';
+import { batchWorkerCommand, submitCommand, taskRunnerCommand } from './commands/jobs.ts';
 import { predictCommand } from './commands/predict.ts';
 import { refreshCommand } from './commands/refresh.ts';
 import { renderCommand } from './commands/render.ts';
@@ -28,6 +29,7 @@ export function buildProgram(f: Factory = systemFactory()): Command {
     .addCommand(getCommand(f))
     .addCommand(logsCommand(f))
     .addCommand(predictCommand(f))
+    .addCommand(submitCommand(f))
     .addCommand(refreshCommand(f))
     .addCommand(deleteCommand(f))
     .addCommand(apiKeyCommand(f))
@@ -39,7 +41,9 @@ export function buildProgram(f: Factory = systemFactory()): Command {
     .addCommand(completionCommand(f, () => program))
     .addCommand(supervisorCommand(f), { hidden: true })
     .addCommand(installDepsCommand(f), { hidden: true })
-    .addCommand(completeApisCommand(f), { hidden: true });
+    .addCommand(completeApisCommand(f), { hidden: true })
+    .addCommand(batchWorkerCommand(), { hidden: true })
+    .addCommand(taskRunnerCommand(), { hidden: true });
   return routeOutput(program, f);
 }
 

@@ -31,6 +31,9 @@ import { Manager, startStop } from './manager/manager.ts';
 import type { ScaleToZeroStates } from './scale-to-zero/index.ts';
 import { addRouteOptions, routeConfigFromFlags, type RouteFlags } from './routes/flags.ts';
 import { TrafficSplitterController } from './trafficsplitter-controller.ts';
+import { BatchJobController } from './batchjob-controller.ts';
+import { TaskJobController } from './taskjob-controller.ts';
+import { openBroker } from '../runtime/queue/open.ts';
 
 /** The runtime image when neither predictor.image nor --runtime-image says otherwise. */
 export const DEFAULT_RUNTIME_IMAGE = 'cortex-ts/runtime:0.1.0';
@@ -43,6 +46,7 @@ const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespa
 
 interface Flags extends RouteFlags {
   kubeconfig?: string;
+  queueUrl?: string;
   context?: string;
   namespace?: string;
   runtimeImage: string;
@@ -286,6 +290,15 @@ async function run(flags: Flags): Promise<void> {
   }
 
   const routes = routeConfigFromFlags(flags);
+  const childConfig = {
+    runtimeImage: flags.runtimeImage,
+    gpuRuntimeImage: flags.gpuRuntimeImage,
+    imagePullPolicy: flags.imagePullPolicy,
+    // HPAConfigurableTolerance: alpha (off) in 1.33–1.34, where the API server drops the field; beta (on) from 1.35
+    hpaTolerance: minor !== undefined && minor >= 35,
+    clusterDomain: flags.clusterDomain,
+    dependencyCache: dependencyCache(flags),
+  };
   const controller = new RealtimeApiController({
     client,
     log,
@@ -306,15 +319,7 @@ async function run(flags: Flags): Promise<void> {
       states: scaleToZeroStates,
     },
     routes,
-    config: {
-      runtimeImage: flags.runtimeImage,
-      gpuRuntimeImage: flags.gpuRuntimeImage,
-      imagePullPolicy: flags.imagePullPolicy,
-      // HPAConfigurableTolerance: alpha (off) in 1.33–1.34, where the API server drops the field; beta (on) from 1.35
-      hpaTolerance: minor !== undefined && minor >= 35,
-      clusterDomain: flags.clusterDomain,
-      dependencyCache: dependencyCache(flags),
-    },
+    config: childConfig,
   });
   reloadChanged = (ns, api) => controller.enqueueKey(`${ns}/${api}`);
 
@@ -372,6 +377,28 @@ async function run(flags: Flags): Promise<void> {
     apis: controller.apis,
   });
   manager.add(startStop('traffic splitter controller', true, splitters, 'started'));
+  manager.add(
+    startStop(
+      'task job controller',
+      true,
+      new TaskJobController({ client, log, namespace: flags.namespace, config: childConfig, nodePools }),
+      'started',
+    ),
+  );
+  // BatchJobs need the queue their batches go through (docs/batch.md); without one they wait
+  if (flags.queueUrl !== undefined && flags.queueUrl !== '') {
+    const broker = openBroker(flags.queueUrl, { onError: (e) => log.warn('queue', { error: e.message }) });
+    const batchJobs = new BatchJobController({
+      client,
+      log,
+      namespace: flags.namespace,
+      broker,
+      queueUrl: flags.queueUrl,
+      config: childConfig,
+      nodePools,
+    });
+    manager.add(startStop('batch job controller', true, batchJobs, 'started'));
+  }
 
   // a standby is ready (it can take over); the leader once its caches are synced
   // not ready while the metrics API does not serve: its Service must not send the API server here
@@ -506,6 +533,12 @@ export function operatorCommand(): Command {
       ).env('CORTEX_ACTIVATOR_ADDRESS'),
     )
     .option('--activator-bind-address <address>', 'address the activator listens on (default: all)')
+    .addOption(
+      new Option(
+        '--queue-url <url>',
+        "the queue of BatchJobs' batches, redis://HOST:PORT (default: none; BatchJobs are not reconciled)",
+      ).env('CORTEX_QUEUE_URL'),
+    )
     .option(
       '--activator-timeout <duration>',
       'how long the activator holds a request for an API that is not ready before answering 503',

@@ -17,6 +17,8 @@ import { scaleToZeroRbac } from './scale-to-zero/index.ts';
 import { activatorRbac } from './activator/kube-backend.ts';
 import { routeRbac } from './routes/desired.ts';
 import { splitterRbac } from './trafficsplitter-controller.ts';
+import { batchJobRbac } from './batchjob-controller.ts';
+import { taskJobRbac } from './taskjob-controller.ts';
 
 /** The rules as declared next to their code. */
 export const DECLARED_RULES: PolicyRule[] = [
@@ -32,6 +34,8 @@ export const DECLARED_RULES: PolicyRule[] = [
   ...activatorRbac,
   ...routeRbac,
   ...splitterRbac,
+  ...batchJobRbac,
+  ...taskJobRbac,
 ];
 
 type Rule = Omit<PolicyRule, 'scope'>;

@@ -8,6 +8,21 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const OPERATOR = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(OPERATOR);
+/**
+ * What the operator shares with the runtime, and the image copies too (operator/Dockerfile): the
+ * queue of batch jobs and the few batch modules the BatchJob controller runs. Each imports only
+ * from this list and operator/ (checked below).
+ */
+export const SHARED = [
+  'runtime/queue',
+  'runtime/batch/job-keys.ts',
+  'runtime/batch/enqueue.ts',
+  'runtime/batch/record.ts',
+  'runtime/task/task-keys.ts',
+];
+const shared = (target: string) =>
+  SHARED.some((s) => target === path.join(ROOT, s) || target.startsWith(path.join(ROOT, s) + path.sep));
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -19,13 +34,23 @@ function sources(dir: string): string[] {
   });
 }
 
-test('no module the operator runs imports a file outside operator/', () => {
+test('no module the operator runs imports a file outside operator/ and the modules it shares', () => {
   const outside: string[] = [];
-  for (const file of sources(OPERATOR)) {
+  const files = [
+    ...sources(OPERATOR),
+    ...SHARED.flatMap((s) => (s.endsWith('.ts') ? [path.join(ROOT, s)] : sources(path.join(ROOT, s)))),
+  ];
+  for (const file of files) {
     for (const m of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)) {
       const target = path.resolve(path.dirname(file), m[1]);
-      if (!target.startsWith(OPERATOR + path.sep)) outside.push(`${path.relative(OPERATOR, file)} → ${m[1]}`);
+      if (!target.startsWith(OPERATOR + path.sep) && !shared(target))
+        outside.push(`${path.relative(ROOT, file)} → ${m[1]}`);
     }
   }
   assert.deepEqual(outside, []);
+});
+
+test('the operator image copies the modules it shares with the runtime', () => {
+  const dockerfile = readFileSync(path.join(OPERATOR, 'Dockerfile'), 'utf8');
+  for (const s of SHARED) assert.match(dockerfile, new RegExp(`^COPY ${s}${s.endsWith('.ts') ? '' : '/'} `, 'm'), s);
 });

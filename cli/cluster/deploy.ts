@@ -69,6 +69,16 @@ export async function deployToCluster(
   const { client, namespace } = conn;
   const project = loadOrExplain(options.config);
   for (const w of project.warnings) reporter.warning(formatIssue(w));
+  const jobApi = project.jobApis[0];
+  if (jobApi) {
+    // not skipped in silence: the file's BatchAPIs and TaskAPIs would be missing from the cluster
+    throw new CliError(
+      `${project.file}:${jobApi.line}: api "${jobApi.name}": cortex deploy does not create ${jobApi.kind}s in a ` +
+        `cluster yet; fix: apply it with kubectl, with predictor.image holding the project in /mnt/project ` +
+        `(cortex build; docs/batch.md, docs/task.md); nothing was changed`,
+      ExitCode.Usage,
+    );
+  }
   const asyncApi = project.apis.find((a) => a.spec.async);
   if (asyncApi) {
     throw new CliError(

@@ -5,6 +5,7 @@
 import { CONFIG_MAPS, DEPLOYMENTS, PODS, REALTIME_APIS, SECRETS, SERVICES } from '../../operator/kube/resources.ts';
 import { ruleOn, type PolicyRule } from '../../operator/reconcilers/types.ts';
 import { TRAFFIC_SPLITTERS } from '../../operator/trafficsplitter-controller.ts';
+import { BATCH_APIS, BATCH_JOBS, TASK_APIS, TASK_JOBS } from '../../operator/job-resources.ts';
 
 export const cliUserRules: PolicyRule[] = [
   // deploy (server-side apply = patch, dry runs included), get, delete, the wait, env configure's check
@@ -24,4 +25,9 @@ export const cliUserRules: PolicyRule[] = [
   ruleOn(TRAFFIC_SPLITTERS, ['get', 'list', 'watch', 'create', 'patch', 'delete']),
   // api-key create/list/revoke: the API's keys Secret (hashes only), read and changed in one write
   ruleOn(SECRETS, ['get', 'create', 'patch']),
+  // submit, get API JOB_ID and delete API JOB_ID: the job APIs are read, their jobs created and deleted
+  ruleOn(BATCH_APIS, ['get']),
+  ruleOn(TASK_APIS, ['get']),
+  ruleOn(BATCH_JOBS, ['get', 'list', 'create', 'delete']),
+  ruleOn(TASK_JOBS, ['get', 'list', 'create', 'delete']),
 ];

@@ -5,10 +5,14 @@ import { Command } from 'commander';
 import { CliError, ExitCode } from '../errors.ts';
 import type { Factory } from '../factory.ts';
 import { printOut } from '../io.ts';
+import { clusterJobDelete, jobDelete } from './jobs.ts';
+import { connect } from '../cluster/connect.ts';
 import { action, confirm, envOption, format, notFound, outputOption, type RunF } from './common.ts';
 
 export const DeleteOptions = Type.Object({
   api: Type.String(),
+  /** A job of a BatchAPI: stopped (cli/commands/jobs.ts). */
+  jobId: Type.Optional(Type.String()),
   env: Type.Optional(Type.String()),
   yes: Type.Optional(Type.Boolean()),
   output: Type.String(),
@@ -21,10 +25,11 @@ export function deleteCommand(f: Factory, runF: RunF<DeleteOptions> = runDelete)
       'delete an API: stop its replicas and remove its files (in a cluster: the RealtimeAPI and everything it owns)',
     )
     .argument('<api>', 'name of the API')
+    .argument('[job_id]', 'a job of a BatchAPI: stop it')
     .addOption(envOption())
     .option('-y, --yes', 'do not ask for confirmation')
     .addOption(outputOption())
-    .action(action(DeleteOptions, ['api'], (options) => runF(options, f)));
+    .action(action(DeleteOptions, ['api', 'jobId'], (options) => runF(options, f)));
 }
 
 export async function runDelete(flags: DeleteOptions, f: Factory): Promise<void> {
@@ -32,6 +37,10 @@ export async function runDelete(flags: DeleteOptions, f: Factory): Promise<void>
   const io = f.io;
   const fmt = format(flags);
   const env = f.environment(flags.env);
+  if (env.provider === 'kubernetes' && flags.jobId !== undefined) {
+    if (await clusterJobDelete(f, connect(env), name, flags.jobId)) return;
+    throw new CliError(`${name} is no BatchAPI or TaskAPI in ${env.name}: it has no jobs`, ExitCode.NotFound);
+  }
   if (env.provider === 'kubernetes') {
     const conn = f.cluster(env);
     const question = `delete ${name} from ${env.name} (namespace ${conn.namespace})? its replicas stop`;
@@ -47,6 +56,7 @@ export async function runDelete(flags: DeleteOptions, f: Factory): Promise<void>
     return;
   }
   const local = f.local(env);
+  if (await jobDelete(f, local.target.layout, name, flags.jobId)) return;
   const running = await local.findSupervisor();
   const status = running ? await running.status() : undefined;
   // TrafficSplitters are deleted the same way (the APIs they split to stay)

@@ -118,6 +118,10 @@ function printResults(io: IOStreams, results: DeployResult[], base: string): voi
       continue;
     }
     if (r.action === 'superseded') continue;
+    if (r.kind !== undefined) {
+      printOut(io, `${r.api} (${r.kind}) is deployed; submit a job with: cortex submit ${r.api} job.json`);
+      continue;
+    }
     const verb = r.action === 'created' ? 'is live at' : r.action === 'up-to-date' ? 'serves at' : 'now serves at';
     printOut(io, `${r.api} ${verb} ${c.cyan(url)}`);
     printOut(io, curlExample(url, r.projectDir));

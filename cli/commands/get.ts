@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
 import type { ChalkInstance } from 'chalk';
+import { CliError, ExitCode } from '../errors.ts';
 import type { Factory, LocalSession } from '../factory.ts';
 import { colorsOf, isTty, printErr } from '../io.ts';
 import { curlExample } from '../local/examples.ts';
@@ -11,9 +12,13 @@ import { action, envOption, format, notFound, outputOption, type RunF, type Targ
 import { clusterGetText } from './get-cluster.ts';
 import { renderSplitter, renderSplitterList, splitterRates } from '../local/splitter-view.ts';
 import { weightsText } from '../../operator/routes/splitter-route.ts';
+import { clusterJobGetText, jobGetText } from './jobs.ts';
+import { connect } from '../cluster/connect.ts';
 
 export const GetOptions = Type.Object({
   api: Type.Optional(Type.String()),
+  /** A job of a BatchAPI (cli/commands/jobs.ts). */
+  jobId: Type.Optional(Type.String()),
   env: Type.Optional(Type.String()),
   watch: Type.Optional(Type.Boolean()),
   output: Type.String(),
@@ -60,10 +65,25 @@ export async function runGet(options: GetOptions, f: Factory): Promise<void> {
   let once: () => Promise<string>;
   if (env.provider === 'kubernetes') {
     const cluster = f.cluster(env);
-    once = () => clusterGetText(cluster, name, fmt, watch, c);
+    // a BatchAPI's or TaskAPI's jobs: asked for by JOB_ID, or the name is no RealtimeAPI
+    const jobs = async (api: string, jobId: string | undefined) => {
+      const text = await clusterJobGetText(connect(env), api, jobId, fmt);
+      if (text === undefined) throw notFound(api, []);
+      return text;
+    };
+    once = async () => {
+      if (name !== undefined && options.jobId !== undefined) return jobs(name, options.jobId);
+      try {
+        return await clusterGetText(cluster, name, fmt, watch, c);
+      } catch (error) {
+        if (name === undefined || !(error instanceof CliError) || error.exitCode !== ExitCode.NotFound) throw error;
+        return jobs(name, undefined).catch(() => Promise.reject(error));
+      }
+    };
   } else {
     const local = f.local(env);
-    once = () => localGetText(local, name, fmt, watch, c);
+    const jobs = name === undefined ? undefined : () => jobGetText(local.target.layout, name, options.jobId, fmt);
+    once = async () => jobs?.() ?? localGetText(local, name, fmt, watch, c);
   }
   if (!watch) {
     const text = await once();
@@ -89,11 +109,12 @@ export async function runGet(options: GetOptions, f: Factory): Promise<void> {
 export function getCommand(f: Factory, runF: RunF<GetOptions> = runGet): Command {
   return new Command('get')
     .description('show the deployed APIs (or one of them): status, replicas, requests, endpoint')
-    .argument('[api]', 'name of an API: show it in detail')
+    .argument('[api]', 'name of an API: show it in detail (a BatchAPI: its jobs)')
+    .argument('[job_id]', 'a job of a BatchAPI: its status and batch counts')
     .addOption(envOption())
     .option('-w, --watch', 'show again every 2 seconds, until interrupted')
     .addOption(outputOption())
-    .action(action(GetOptions, ['api'], (options) => runF(options, f)));
+    .action(action(GetOptions, ['api', 'jobId'], (options) => runF(options, f)));
 }
 
 function statusText(api: ApiView, c: ChalkInstance): string {

@@ -8,9 +8,12 @@ import type { ClusterSession, Factory } from '../factory.ts';
 import { colorsOf, printErr } from '../io.ts';
 import type { ReplicaStatus } from '../local/protocol.ts';
 import { action, envOption, notFound, type RunF } from './common.ts';
+import { jobLogs } from './jobs.ts';
 
 export const LogsOptions = Type.Object({
   api: Type.String(),
+  /** A job of a BatchAPI (cli/commands/jobs.ts). */
+  jobId: Type.Optional(Type.String()),
   env: Type.Optional(Type.String()),
   follow: Type.Optional(Type.Boolean()),
   tail: Type.Optional(Type.String()),
@@ -66,6 +69,7 @@ export async function runLogs(flags: LogsOptions, f: Factory): Promise<void> {
       "--pod is for cluster environments; locally every replica's log is shown with its name",
       ExitCode.Usage,
     );
+  if (jobLogs(f, f.local(env).target.layout, name, flags.jobId)) return;
   const local = f.local(env);
   const replicasOf = async (): Promise<ReplicaStatus[] | undefined> => {
     const status = await local.status();
@@ -127,11 +131,12 @@ export function logsCommand(f: Factory, runF: RunF<LogsOptions> = runLogs): Comm
   return new Command('logs')
     .description("print an API's logs (every replica's; prefixed with the replica when there are several)")
     .argument('<api>', 'name of the API')
+    .argument('[job_id]', 'a job of a BatchAPI: what its workers logged')
     .addOption(envOption())
     .option('-f, --follow', 'keep printing new lines (and those of replicas that start later), until interrupted')
     .option('--tail <lines>', 'begin with at most this many lines of each replica')
     .option('--pod <name>', 'cluster: only this pod')
-    .action(action(LogsOptions, ['api'], (options) => runF(options, f)));
+    .action(action(LogsOptions, ['api', 'jobId'], (options) => runF(options, f)));
 }
 
 async function clusterLogs(

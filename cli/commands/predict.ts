@@ -20,7 +20,7 @@ export const PredictOptions = Type.Object({
 });
 export type PredictOptions = Static<typeof PredictOptions>;
 
-async function readStdin(io: IOStreams): Promise<Buffer> {
+export async function readStdin(io: IOStreams): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks);

@@ -1,15 +1,12 @@
 // What Cortex accepted that this project does not: removed or unsupported settings, each with
 // the word the user gets about it. Paths are snake_case, relative to one API.
 
-import { ASYNC_KIND, KIND, SPLITTER_KIND } from '../../operator/api/v1alpha1/index.ts';
+import { ASYNC_KIND, BATCH_KIND, KIND, SPLITTER_KIND, TASK_KIND } from '../../operator/api/v1alpha1/index.ts';
 
-export const SUPPORTED_KINDS = [KIND, ASYNC_KIND, SPLITTER_KIND] as const;
+export const SUPPORTED_KINDS = [KIND, ASYNC_KIND, SPLITTER_KIND, BATCH_KIND, TASK_KIND] as const;
 
-/** Kinds Cortex had that are not implemented (yet). */
-export const UNSUPPORTED_KINDS: Record<string, string> = {
-  BatchAPI: 'run the job from a RealtimeAPI client, or wait for BatchAPI support',
-  TaskAPI: 'run the task as a Kubernetes Job, or wait for TaskAPI support',
-};
+/** Kinds Cortex had that are not implemented (yet): none left since AsyncAPI, BatchAPI and TaskAPI. */
+export const UNSUPPORTED_KINDS: Record<string, string> = {};
 
 /** Kinds renamed by Cortex before the versions this project reads. */
 export const RENAMED_KINDS: Record<string, string> = { SyncAPI: KIND };

@@ -253,17 +253,7 @@ test('predictor type tensorflow is not supported: convert to ONNX', () => {
   });
 });
 
-test('kinds Cortex had that are not supported yet', () => {
-  for (const kind of ['BatchAPI', 'TaskAPI']) {
-    const err = failing(`- name: a\n  kind: ${kind}\n  apis: []\n`);
-    expectIssue(err, {
-      line: 2,
-      field: 'kind',
-      api: 'a',
-      message: new RegExp(`^${kind} is not supported yet; supported kinds: RealtimeAPI, AsyncAPI, TrafficSplitter`),
-    });
-    assert.equal(err.issues.length, 1);
-  }
+test('a kind renamed by Cortex, and an unknown kind with the supported ones', () => {
   expectIssue(failing(api('a').replace('RealtimeAPI', 'SyncAPI')), {
     line: 2,
     field: 'kind',
@@ -276,6 +266,12 @@ test('kinds Cortex had that are not supported yet', () => {
     field: 'kind',
     api: 'a',
     message: /unknown kind "RealTimeApi"; did you mean RealtimeAPI\?/,
+  });
+  expectIssue(failing(api('a').replace('RealtimeAPI', 'PredictAPI')), {
+    line: 2,
+    field: 'kind',
+    api: 'a',
+    message: /supported kinds: RealtimeAPI, AsyncAPI, TrafficSplitter, BatchAPI, TaskAPI$/,
   });
 });
 
@@ -334,7 +330,7 @@ test('every issue of every API is collected before failing', () => {
   const err = failing(
     api('a', '  compute:\n    cpu: lots\n  autoscaling:\n    min_replicas: 3\n    max_replicas: 2\n') +
       api('B') +
-      '- name: c\n  kind: TaskAPI\n' +
+      '- name: c\n  kind: PredictAPI\n' +
       api(
         'd',
         '  update_strategy:\n    max_surge: 0\n    max_unavailable: 0\n  monitoring: {model_type: regression}\n',
@@ -346,16 +342,17 @@ test('every issue of every API is collected before failing', () => {
       [7, 'a', 'compute.cpu'],
       [9, 'a', 'autoscaling.min_replicas'],
       [11, 'B', 'name'],
+      [16, 'c', 'predictor'],
       [17, 'c', 'kind'],
       [25, 'd', 'update_strategy.max_unavailable'],
     ],
   );
-  assert.match(err.issues[4].message, /must not be 0 when max_surge is 0/);
+  assert.match(err.issues[5].message, /must not be 0 when max_surge is 0/);
   assert.deepEqual(
     err.warnings.map((w) => [w.line, w.field]),
     [[26, 'monitoring']],
   );
-  assert.equal(err.message.split('\n').length, 5);
+  assert.equal(err.message.split('\n').length, 6);
 });
 
 test('conda is refused: a conda list named in cortex.yaml, or a conda-packages.txt in the project', () => {

@@ -16,7 +16,11 @@ import {
   valueAt,
   type RealtimeApiSpec,
   type RealtimeApiSpecInput,
+  type JobApiKind,
+  type JobApiSpec,
+  validateJobApi,
 } from '../../operator/api/v1alpha1/index.ts';
+import { isJobKind, jobApiAsRealtime, jobSpecOf } from './job-section.ts';
 import { ConfigError, byPosition, type ConfigIssue, type ConfigWarning } from './errors.ts';
 import {
   CORTEX_ONLY_FIELDS,
@@ -54,12 +58,22 @@ export interface LoadedApi {
   line: number;
 }
 
+/** A BatchAPI or TaskAPI of the file (docs/batch.md, docs/task.md). */
+export interface LoadedJobApi {
+  name: string;
+  kind: JobApiKind;
+  spec: JobApiSpec;
+  line: number;
+}
+
 export interface LoadedProject {
   /** Absolute path of the config file. */
   file: string;
   /** Absolute path of the project folder (the folder of the config file). */
   dir: string;
   apis: LoadedApi[];
+  /** The BatchAPIs and TaskAPIs, in file order. */
+  jobApis: LoadedJobApi[];
   /** The TrafficSplitters (docs/routes.md#traffic-splitting); the APIs they name are in `apis` or deployed. */
   splitters: LoadedSplitter[];
   warnings: ConfigWarning[];
@@ -108,6 +122,7 @@ export function findConfigFile(fileOrDir: string): string {
 /** One API of the file, with what the checks across APIs need even when it has problems. */
 interface ApiEntry {
   name: string | undefined;
+  kind: typeof KIND | JobApiKind;
   spec: RealtimeApiSpec;
   line: number;
   base: (string | number)[];
@@ -201,7 +216,12 @@ class Loader {
     return {
       file: this.file,
       dir: this.dir,
-      apis: entries.map((e) => ({ name: e.name!, kind: e.spec.async ? ASYNC_KIND : KIND, spec: e.spec, line: e.line })),
+      apis: entries
+        .filter((e) => e.kind === KIND)
+        .map((e) => ({ name: e.name!, kind: e.spec.async ? ASYNC_KIND : KIND, spec: e.spec, line: e.line })),
+      jobApis: entries.flatMap((e) =>
+        e.kind === KIND ? [] : [{ name: e.name!, kind: e.kind, spec: jobSpecOf(e.spec), line: e.line }],
+      ),
       splitters: this.splitters.map(({ base: _base, ...s }) => s),
       warnings: this.warnings.sort(byPosition),
     };
@@ -214,6 +234,7 @@ class Loader {
     }
     this.section = 'predictor';
     try {
+      if (isPlainObject(written) && isJobKind(written.kind)) return this.readJobApi(written, written.kind, base);
       return this.readApi(written, base);
     } finally {
       this.section = 'predictor';
@@ -316,7 +337,20 @@ class Loader {
       // Cortex sourced .env when the API started, over the API's own env: its values win.
       spec.predictor.env = { ...(isPlainObject(spec.predictor.env) ? spec.predictor.env : {}), ...this.dotEnv };
     }
-    return { name, spec, line, base };
+    return { name, kind: KIND, spec, line, base };
+  }
+
+  /** A BatchAPI or TaskAPI: read as a RealtimeAPI's sections, less what only a RealtimeAPI has. */
+  private readJobApi(written: Record<string, unknown>, kind: JobApiKind, base: (string | number)[]) {
+    const { api, problems } = jobApiAsRealtime(written, kind);
+    const name = typeof written.name === 'string' ? written.name : undefined;
+    for (const p of problems) this.issue(name, base, p.field, p.message, p.fix, 'key');
+    const entry = this.readApi({ ...api, kind: KIND }, base);
+    if (!entry?.spec.predictor) return entry && { ...entry, kind };
+    for (const i of validateJobApi(kind, jobSpecOf(entry.spec))) {
+      this.issue(name, base, toSnakePath(i.path), i.message, i.fix);
+    }
+    return { ...entry, kind };
   }
 
   /**

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { JobApiKind } from '../../operator/api/v1alpha1/index.ts';
 import {
   ConfigError,
   displayPath,
@@ -22,6 +23,7 @@ import { readState } from './state.ts';
 import { localIgnoredWarnings } from './ignored.ts';
 import { checkPodApisLocally } from './pod-apis.ts';
 import type { Layout } from './paths.ts';
+import { jobApi, jobSnapshotsDir, saveJobApi } from './jobs.ts';
 import type { DeployRequest, RolloutAction, RolloutEvent } from './protocol.ts';
 import {
   PACK_LIMITS,
@@ -59,6 +61,8 @@ export interface DeployResult {
   projectDir: string;
   /** What was about to happen: creating (a new API), updating, or up to date. */
   plan: 'creating' | 'updating' | 'up to date';
+  /** A BatchAPI or TaskAPI: nothing serves it, jobs are submitted to it (cli/local/jobs.ts). */
+  kind?: JobApiKind;
 }
 
 /** Variables of the deploying shell that replicas get (they choose Python and its caches, and the container runner). */
@@ -150,6 +154,30 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
     // 3. Requirements: installed into the cached virtualenv the replicas will use.
     await installRequirements(project, snapshot, reporter);
 
+    // BatchAPIs and TaskAPIs: recorded with a snapshot of their own (the supervisor removes the
+    // snapshots none of its replicas use); nothing runs until a job is submitted
+    const jobSnapshot = project.jobApis.length > 0 ? createSnapshot(files, jobSnapshotsDir(l)) : undefined;
+    const jobResults = project.jobApis.map((api): DeployResult => {
+      const plan = jobApi(l, api.name) === undefined ? 'creating' : 'updating';
+      reporter.plan(api.name, plan);
+      saveJobApi(l, {
+        ...api,
+        snapshot: jobSnapshot!.dir,
+        source: project.dir,
+        deployedTime: new Date().toISOString(),
+      });
+      const action = plan === 'creating' ? 'created' : 'updated';
+      return {
+        api: api.name,
+        kind: api.kind,
+        endpoint: api.spec.networking.endpoint,
+        projectDir: project.dir,
+        plan,
+        action,
+      };
+    });
+    if (project.apis.length === 0 && project.splitters.length === 0) return jobResults;
+
     // 4. The supervisor runs the rollouts.
     let starting: StepHandle | undefined;
     const client = await ensureSupervisor(l, () => (starting = reporter.step('starting the local environment')));
@@ -203,7 +231,7 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
       results.push({ ...base, plan, ...result });
     }
     await applyLocalSplitters(client, project, reporter);
-    return results;
+    return [...jobResults, ...results];
   } finally {
     if (!handedOver) removeSnapshot(snapshot.dir);
   }

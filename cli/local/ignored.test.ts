@@ -13,6 +13,7 @@ test('a local deploy warns that predictor.image is ignored, naming the file, the
     dir: '/p',
     apis: [api('plain', 1), api('custom', 7, 'quay.io/me/predictor:1')],
     splitters: [],
+    jobApis: [],
     warnings: [],
   } as LoadedProject;
   const warnings = localIgnoredWarnings(project);

@@ -14,6 +14,7 @@ import { cliUserRules } from '../../cli/cluster/rbac.ts';
 import { CRD_PATH, renderCrd } from './generate-crd.ts';
 import { SPLITTER_CRD_PATH, renderSplitterCrd } from './generate-splitter-crd.ts';
 import { dashboardFiles } from '../dashboards/index.ts';
+import { jobCrdFiles } from './generate-jobs-crd.ts';
 
 export const CHART_DIR = 'charts/cortex';
 /** Helm installs everything in a chart's crds/ before the templates (and never templates it). */
@@ -50,6 +51,9 @@ export function chartFiles(): Record<string, string> {
   return {
     [CHART_CRD_PATH]: renderChartCrd(),
     [`${CHART_DIR}/crds/${path.basename(SPLITTER_CRD_PATH)}`]: renderSplitterCrd(),
+    ...Object.fromEntries(
+      Object.entries(jobCrdFiles()).map(([file, text]) => [`${CHART_DIR}/crds/${path.basename(file)}`, text]),
+    ),
     [CHART_RBAC_RULES_PATH]: renderRbacRules(),
     [CHART_USER_RULES_PATH]: renderUserRules(),
     ...Object.fromEntries(Object.entries(dashboardFiles()).map(([name, text]) => [`${CHART_DIR}/${name}`, text])),

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { SPLITTER_CRD_PATH, renderSplitterCrd } from './generate-splitter-crd.ts';
+import { jobCrdFiles } from './generate-jobs-crd.ts';
 import { customResourceDefinition } from './crd-object.ts';
 import {
   GROUP,
@@ -80,4 +81,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   process.stdout.write(`wrote ${CRD_PATH}\n`);
   writeFileSync(path.join(root, SPLITTER_CRD_PATH), renderSplitterCrd());
   process.stdout.write(`wrote ${SPLITTER_CRD_PATH}\n`);
+  for (const [file, text] of Object.entries(jobCrdFiles())) {
+    writeFileSync(path.join(root, file), text);
+    process.stdout.write(`wrote ${file}\n`);
+  }
 }

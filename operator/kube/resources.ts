@@ -12,6 +12,7 @@ export const SECRETS: ResourceType = { group: '', version: 'v1', kind: 'Secret',
 export const PODS: ResourceType = { group: '', version: 'v1', kind: 'Pod', plural: 'pods' };
 export const SERVICES: ResourceType = { group: '', version: 'v1', kind: 'Service', plural: 'services' };
 export const EVENTS: ResourceType = { group: '', version: 'v1', kind: 'Event', plural: 'events' };
+export const JOBS: ResourceType = { group: 'batch', version: 'v1', kind: 'Job', plural: 'jobs' };
 export const DEPLOYMENTS: ResourceType = { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments' };
 export const HPAS: ResourceType = {
   group: 'autoscaling',

@@ -106,6 +106,11 @@ def load_predictor(cfg):
 
         kind = lambda c: "handler" if c.__name__ == "Handler" else "python"  # noqa: E731
         return load_grpc(module, path, cfg, lambda c, extra: build_predictor(c, path, cfg, kind(c), extra)), [], None
+    if cfg.get("batch_job") is not None:  # a BatchAPI's worker (cortex_batch.py): every frame is a batch
+        from cortex_batch import load_batch
+
+        kind = lambda c: "handler" if c.__name__ == "Handler" else "python"  # noqa: E731
+        return load_batch(module, path, cfg, lambda c, extra: build_predictor(c, path, cfg, kind(c), extra)), [], None
     ptype = cfg.get("predictor_type") or "python"
     cls_name = CLASSES[ptype]
     cls = getattr(module, cls_name, None)
@@ -141,7 +146,7 @@ class Host:
         self.want_headers = "headers" in wanted
         if self.verbs is not None:  # a Handler: the method picks handle_<verb> (POST stays on call's path)
             self.call = call_handler.__get__(self)
-        if cfg.get("grpc"):  # every frame is an RPC (cortex_grpc.py)
+        if cfg.get("grpc") or cfg.get("batch_job") is not None:  # every frame is an RPC or a batch
             self.call = predictor.call
         self.batching = bool(cfg.get("batching"))
         self.threads = max(1, int(cfg.get("threads") or 1))

@@ -141,6 +141,7 @@ export class PythonWorker implements PredictorWorker {
         reloadIntervalSeconds: parseDurationMs(o.models.reloadInterval ?? DEFAULT_RELOAD_INTERVAL) / 1000,
       },
       grpc: o.grpc && { proto: o.grpc.proto, files: o.grpc.files, service: o.grpc.service, cache_dir: o.grpc.cacheDir },
+      batch_job: o.batchJob,
     };
     const python = o.python ?? 'python3';
     const log = this.#stdio;

@@ -153,6 +153,11 @@ export interface WorkerOptions {
   models?: ModelsSpec;
   /** predictor.protobufPath: the worker serves the RPCs of this service (Python workers). */
   grpc?: GrpcWorkerOptions;
+  /**
+   * A BatchAPI job (Python workers; runtime/batch/): every job sent is one batch, handed to
+   * handle_batch / predict(payload, batch_id); this is the job as submitted, the predictor's job_spec.
+   */
+  batchJob?: Record<string, unknown>;
 }
 
 /** A predictor's __init__ / constructor / init() failed. */

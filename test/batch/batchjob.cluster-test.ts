@@ -1,0 +1,269 @@
+// A BatchJob on the real control plane: a BatchAPI (image-only: predictor.image, its project a
+// folder here) and a BatchJob applied with kubectl; the operator (a local process with its
+// ServiceAccount's rights, and a real redis-server as its queue) owns the job to its API, enqueues
+// the batches and creates the Indexed Job of `workers` pods. kwok runs no containers, so each pod's
+// `cortex batch-worker` is started here with the pod's own command and env (its /mnt/project
+// mapped to the project folder), as the kubelet would. The BatchJob's status then follows the
+// queue to succeeded, with its batch counts; a BatchJob of a missing API fails saying so.
+// Not part of `npm test`: `npm run test:cluster`.
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { execa, type ResultPromise } from 'execa';
+import type { Cluster } from '../cluster/cluster.ts';
+import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import { localEnv } from '../helpers/local.ts';
+import { RECORDING_HANDLER } from '../helpers/batch-job.ts';
+import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { cortexBin } from '../helpers/serve.ts';
+import { startTestCluster } from '../helpers/test-cluster.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { PROJECT_DIR } from '../../operator/reconcilers/deployment.ts';
+
+const NS = 'batch';
+const BUILD_TIMEOUT_MS = 60 * 60_000;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from kubectl, read field by field
+type Obj = any;
+
+describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, concurrency: false }, () => {
+  let dir: string;
+  let cluster: Cluster;
+  let redis: RedisServer;
+  let operator: OperatorProcess | undefined;
+  const workers: ResultPromise[] = [];
+  const workerLogs: string[] = [];
+  const json = (args: string[]): Promise<Obj> => cluster.kubectl.json<Obj>(args);
+
+  before(
+    async () => {
+      let poolsFile: string;
+      ({ dir, poolsFile, cluster } = await startTestCluster('cortex-batch-test', NS));
+      redis = await startRedis();
+      operator = await startOperator(cluster, dir, { nodePoolsFile: poolsFile, extraArgs: ['--queue-url', redis.url] });
+    },
+    { timeout: BUILD_TIMEOUT_MS },
+  );
+
+  after(async () => {
+    for (const w of workers) w.kill('SIGKILL');
+    await operator?.stop();
+    if (process.exitCode || process.env.CORTEX_TEST_OPERATOR_LOG) {
+      process.stderr.write(`--- operator log (last 60 lines) ---\n${operator?.logs.slice(-60).join('\n')}\n`);
+      process.stderr.write(`--- workers log (last 40 lines) ---\n${workerLogs.slice(-40).join('\n')}\n`);
+    }
+    await redis?.close();
+    await cluster?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the operator enqueues, runs the Indexed Job of workers, and the status follows the queue', async () => {
+    const project = path.join(dir, 'project');
+    const out = path.join(dir, 'out');
+    mkdirSync(project);
+    mkdirSync(out);
+    writeFileSync(path.join(project, 'handler.py'), RECORDING_HANDLER);
+    const api = {
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'BatchAPI',
+      metadata: { name: 'recorder', namespace: NS },
+      spec: { predictor: { type: 'python', path: 'handler.py', image: 'fake.invalid/recorder:1' } },
+    };
+    const job = {
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'BatchJob',
+      metadata: { name: 'nightly', namespace: NS },
+      spec: { api: 'recorder', workers: 2, itemList: { items: [1, 2, 3, 4, 5, 6, 7], batchSize: 2 }, config: { out } },
+    };
+    await cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({ kind: 'List', apiVersion: 'v1', items: [api, job] }),
+    });
+
+    const k8sJob = await waitFor(
+      'the Indexed Job',
+      () => json(['get', 'job', 'nightly', '-n', NS, '-o', 'json']),
+      30_000,
+    );
+    assert.equal(k8sJob.spec.completionMode, 'Indexed');
+    assert.equal(k8sJob.spec.parallelism, 2);
+    assert.equal(k8sJob.metadata.ownerReferences[0].kind, 'BatchJob');
+    const owned = await json(['get', 'batchjob', 'nightly', '-n', NS, '-o', 'json']);
+    assert.ok(owned.metadata.ownerReferences.some((r: Obj) => r.kind === 'BatchAPI' && r.name === 'recorder'));
+    const running = await json(['get', 'batchjob', 'nightly', '-n', NS, '-o', 'json']);
+    assert.ok(['running', 'enqueuing'].includes(running.status.status), JSON.stringify(running.status));
+
+    const pods = await waitFor(
+      'the workers’ pods',
+      async () => {
+        const list = await json(['get', 'pods', '-n', NS, '-l', 'cortex.dev/job=nightly', '-o', 'json']);
+        return list.items.length === 2 && list.items;
+      },
+      60_000,
+    );
+    for (const pod of pods) {
+      const c = pod.spec.containers.find((x: Obj) => x.name === 'api');
+      assert.deepEqual(c.command, ['cortex', 'batch-worker']);
+      assert.equal(c.ports, undefined, 'a worker serves nothing');
+      assert.equal(pod.metadata.labels['cortex.dev/api'], undefined, "no RealtimeAPI's Service selects it");
+      const env: Record<string, string> = Object.fromEntries((c.env ?? []).map((e: Obj) => [e.name, String(e.value)]));
+      const spec = JSON.parse(env.CORTEX_BATCH_WORKER) as Record<string, unknown>;
+      assert.equal(spec.project_dir, PROJECT_DIR);
+      env.CORTEX_BATCH_WORKER = JSON.stringify({ ...spec, project_dir: project });
+      const proc = execa(process.execPath, [cortexBin, 'batch-worker'], {
+        reject: false,
+        all: true,
+        buffer: false,
+        env,
+      });
+      proc.all?.on('data', (d: Buffer) => workerLogs.push(...d.toString().split('\n').filter(Boolean)));
+      workers.push(proc);
+    }
+    const done = await waitFor(
+      'the BatchJob to succeed',
+      async () => {
+        const bj = await json(['get', 'batchjob', 'nightly', '-n', NS, '-o', 'json']);
+        return bj.status?.status === 'succeeded' && bj;
+      },
+      90_000,
+    );
+    assert.deepEqual(done.status.batches, { total: 4, enqueued: 0, succeeded: 4, failed: 0 });
+    const complete = done.status.conditions.find((c: Obj) => c.type === 'Complete');
+    assert.equal(complete.status, 'True');
+    assert.equal(complete.reason, 'Succeeded');
+    await Promise.all(workers.map((w) => w));
+    assert.deepEqual(
+      workers.map((w) => w.exitCode),
+      [0, 0],
+      'every worker exits 0 once the queue is empty',
+    );
+  });
+
+  test('a BatchJob of a BatchAPI that does not exist fails, naming it', async () => {
+    const job = {
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'BatchJob',
+      metadata: { name: 'orphan', namespace: NS },
+      spec: { api: 'nowhere', workers: 1, itemList: { items: [1], batchSize: 1 } },
+    };
+    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(job) });
+    const failed = await waitFor(
+      'the BatchJob to fail',
+      async () => {
+        const bj = await json(['get', 'batchjob', 'orphan', '-n', NS, '-o', 'json']);
+        return bj.status?.status === 'failed' && bj;
+      },
+      30_000,
+    );
+    assert.match(failed.status.message, /no BatchAPI nowhere in namespace batch/);
+    assert.equal(failed.status.conditions[0].reason, 'NoBatchAPI');
+  });
+
+  test('a TaskJob: owned by its TaskAPI, one pod of cortex task-runner, status from its Job', async () => {
+    const project = path.join(dir, 'task-project');
+    mkdirSync(project);
+    const output = path.join(dir, 'task-output.json');
+    writeFileSync(
+      path.join(project, 'task.py'),
+      'import json\n\nclass Task:\n    def __call__(self, config):\n' +
+        '        with open(config["output"], "w") as f:\n            json.dump(config, f)\n',
+    );
+    const api = {
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'TaskAPI',
+      metadata: { name: 'trainer', namespace: NS },
+      spec: { predictor: { type: 'python', path: 'task.py', image: 'fake.invalid/trainer:1', config: { a: 1 } } },
+    };
+    const job = {
+      apiVersion: 'cortex.dev/v1alpha1',
+      kind: 'TaskJob',
+      metadata: { name: 'retrain', namespace: NS },
+      spec: { api: 'trainer', config: { output, b: 2 }, timeout: 600 },
+    };
+    await cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({ kind: 'List', apiVersion: 'v1', items: [api, job] }),
+    });
+    const k8sJob = await waitFor(
+      "the task's Job",
+      () => json(['get', 'job', 'retrain', '-n', NS, '-o', 'json']),
+      30_000,
+    );
+    assert.equal(k8sJob.spec.parallelism, 1);
+    assert.equal(k8sJob.spec.backoffLimitPerIndex, 0, 'a task is not retried');
+    assert.equal(k8sJob.spec.activeDeadlineSeconds, 600);
+    const c = k8sJob.spec.template.spec.containers.find((x: Obj) => x.name === 'api');
+    assert.deepEqual(c.command, ['cortex', 'task-runner']);
+    const env: Record<string, string> = Object.fromEntries((c.env ?? []).map((e: Obj) => [e.name, String(e.value)]));
+    const spec = JSON.parse(env.CORTEX_TASK) as Record<string, unknown>;
+    env.CORTEX_TASK = JSON.stringify({ ...spec, project_dir: project });
+    const run = await execa(process.execPath, [cortexBin, 'task-runner'], { reject: false, all: true, env });
+    assert.equal(run.exitCode, 0, run.all);
+    assert.deepEqual(JSON.parse(readFileSync(output, 'utf8')), { a: 1, output, b: 2 });
+    const owned = await json(['get', 'taskjob', 'retrain', '-n', NS, '-o', 'json']);
+    assert.ok(owned.metadata.ownerReferences.some((r: Obj) => r.kind === 'TaskAPI' && r.name === 'trainer'));
+    // kwok completes the Job's pod by itself: the TaskJob follows the Job's Complete condition
+    const done = await waitFor(
+      'the TaskJob to end',
+      async () => {
+        const tj = await json(['get', 'taskjob', 'retrain', '-n', NS, '-o', 'json']);
+        return ['succeeded', 'failed', 'timed_out'].includes(tj.status?.status) && tj;
+      },
+      60_000,
+    );
+    assert.equal(done.status.status, 'succeeded', JSON.stringify(done.status));
+    assert.equal(done.status.conditions[0].reason, 'Succeeded');
+  });
+
+  test('cortex submit, get and delete API JOB_ID against the cluster: a BatchJob and a TaskJob', async () => {
+    const cli = await localEnv();
+    try {
+      const configured = await cli.cortex([
+        'env',
+        'configure',
+        'test',
+        '--kubeconfig',
+        cluster.kubeconfig,
+        '--namespace',
+        NS,
+      ]);
+      assert.equal(configured.code, 0, configured.stderr);
+      const job = { workers: 1, item_list: { items: [1, 2, 3], batch_size: 2 }, config: { out: dir } };
+      const submitted = await cli.cortex(['submit', 'recorder', '-', '-e', 'test'], { input: JSON.stringify(job) });
+      assert.equal(submitted.code, 0, submitted.stderr);
+      const id = /submitted job (recorder-\w+)/.exec(submitted.stdout)![1];
+      const bj = await json(['get', 'batchjob', id, '-n', NS, '-o', 'json']);
+      assert.deepEqual(bj.spec.itemList, { items: [1, 2, 3], batchSize: 2 });
+      const got = await waitFor('the job running', async () => {
+        const r = await cli.cortex(['get', 'recorder', id, '-e', 'test', '-o', 'json']);
+        const view = JSON.parse(r.stdout) as Obj;
+        return view.status === 'running' && view;
+      });
+      assert.equal(got.batch_metrics.total, 2);
+      const list = await cli.cortex(['get', 'recorder', '-e', 'test']);
+      assert.match(list.stdout, new RegExp(`${id}\\s+running`));
+      const deleted = await cli.cortex(['delete', 'recorder', id, '-e', 'test']);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      await waitFor(
+        'the BatchJob gone',
+        async () => (await cluster.kubectl(['get', 'batchjob', '-n', NS, '-o', 'name'])).includes(id) === false,
+      );
+
+      const bad = await cli.cortex(['submit', 'recorder', '-', '-e', 'test'], { input: '{"workers": 1}' });
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /item_list: is required/);
+      const task = await cli.cortex(['submit', 'trainer', '-', '-e', 'test'], {
+        input: JSON.stringify({ config: { output: path.join(dir, 'cli-task.json') } }),
+      });
+      assert.equal(task.code, 0, task.stderr);
+      const taskId = /submitted job (trainer-\w+)/.exec(task.stdout)![1];
+      const ended = await waitFor('the TaskJob to end', async () => {
+        const r = await cli.cortex(['get', 'trainer', taskId, '-e', 'test', '-o', 'json']);
+        const view = JSON.parse(r.stdout) as Obj;
+        return view.status === 'succeeded' && view;
+      });
+      assert.equal(ended.kind, 'TaskAPI');
+    } finally {
+      await cli.cleanup();
+    }
+  });
+});
