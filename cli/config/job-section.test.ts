@@ -46,3 +46,10 @@ test('what only a RealtimeAPI has is refused in a BatchAPI, naming the field and
   expectIssue(err, { line: 9, field: 'networking.auth', api: 'sum', message: /networking/ });
   expectIssue(err, { line: 4, field: 'predictor.type', api: 'sum', message: /Python class/, fix: /python/ });
 });
+
+test("a job API's predictor may not copy payloads (payload_logging is a RealtimeAPI's): refused, not ignored", () => {
+  const err = failing(
+    '- name: sum\n  kind: BatchAPI\n  handler:\n    path: handler.py\n    payload_logging:\n      url: http://sink/\n',
+  );
+  expectIssue(err, { line: 6, field: 'handler.payload_logging', api: 'sum', message: /RealtimeAPI/, fix: /remove/ });
+});

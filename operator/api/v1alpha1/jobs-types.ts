@@ -49,6 +49,12 @@ const noRealtimeOnly = (what: string) => [
     reason: 'FieldValueForbidden',
   },
   {
+    rule: '!has(self.predictor.payloadLogging)',
+    message: `predictor.payloadLogging copies a RealtimeAPI's requests and responses, not a ${what}'s work`,
+    fieldPath: '.predictor.payloadLogging',
+    reason: 'FieldValueForbidden',
+  },
+  {
     rule: '!has(self.predictor.protobufPath)',
     message: `predictor.protobufPath (gRPC) is for RealtimeAPIs, not a ${what}`,
     fieldPath: '.predictor.protobufPath',
@@ -253,6 +259,13 @@ export function validateJobApi(kind: JobApiKind, spec: JobApiSpec): JobApiIssue[
       path: ['predictor', 'serverSideBatching'],
       message: `is for RealtimeAPIs: a ${kind} ${kind === BATCH_KIND ? 'gets whole batches already' : 'runs once'}`,
       fix: 'remove server_side_batching (item_list.batch_size of a job sets the batch size)',
+    });
+  }
+  if (p.payloadLogging !== undefined) {
+    issues.push({
+      path: ['predictor', 'payloadLogging'],
+      message: `copies a RealtimeAPI's requests and responses, not a ${kind}'s work`,
+      fix: 'remove payload_logging',
     });
   }
   if (p.protobufPath !== undefined) {
