@@ -23,6 +23,7 @@ import { waitFor } from '../helpers/wait.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { KubeClient } from '../../operator/kube/client.ts';
 import { metricsApiObjects } from '../../operator/metrics-adapter/manifests.ts';
+import { REQUEST_METRICS } from '../../operator/metrics-adapter/request-metrics.ts';
 import { parseQuantity as parseMetricQuantity } from '../../operator/api/v1alpha1/quantity.ts';
 import { PodRuntimes, startLoad } from './runtimes.ts';
 
@@ -144,16 +145,23 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the API server serves discovery of custom.metrics.k8s.io from the operator (both versions)', async () => {
-    for (const v of ['v1beta2', 'v1beta1']) {
-      const list = JSON.parse(await k(['get', '--raw', `/apis/custom.metrics.k8s.io/${v}`]));
-      assert.deepEqual(
-        list.resources.map((r: Obj) => r.name),
-        ['pods/cortex_in_flight_requests'],
-        v,
-      );
-    }
-  });
+  test(
+    'the API server serves discovery of custom.metrics.k8s.io from the operator (both versions): ' +
+      'the pods metric and the RealtimeAPI ones',
+    async () => {
+      for (const v of ['v1beta2', 'v1beta1']) {
+        const list = JSON.parse(await k(['get', '--raw', `/apis/custom.metrics.k8s.io/${v}`]));
+        assert.deepEqual(
+          list.resources.map((r: Obj) => r.name),
+          [
+            'pods/cortex_in_flight_requests',
+            ...Object.keys(REQUEST_METRICS).map((m) => `realtimeapis.cortex.dev/${m}`),
+          ],
+          v,
+        );
+      }
+    },
+  );
 
   test(
     'under load the HPA scales the API up on the metric it reads through the APIService, ' +
