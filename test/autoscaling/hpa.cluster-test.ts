@@ -17,14 +17,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpMethod, KubeConfig } from '@kubernetes/client-node';
-import { LOOPBACK_POD_CIDR, OPERATOR_NAMESPACE, startCluster, type Cluster } from '../cluster/cluster.ts';
-import { freePort } from '../cluster/ports.ts';
+import { LOOPBACK_POD_CIDR, startCluster, type Cluster } from '../cluster/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import type { OperatorProcess } from '../helpers/operator.ts';
 import { KubeClient } from '../../operator/kube/client.ts';
-import { metricsApiObjects } from '../../operator/metrics-adapter/manifests.ts';
 import { REQUEST_METRICS } from '../../operator/metrics-adapter/request-metrics.ts';
 import { parseQuantity as parseMetricQuantity } from '../../operator/api/v1alpha1/quantity.ts';
+import { operatorWithMetricsApi } from './metrics-api.ts';
 import { PodRuntimes, startLoad } from './runtimes.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -53,7 +52,6 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
   let client: KubeClient;
   let operator: OperatorProcess | undefined;
   let runtimes: PodRuntimes | undefined;
-  let adapterPort: number;
 
   const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
   const get = (p: string): Promise<Obj> => client.request(HttpMethod.GET, p);
@@ -73,40 +71,7 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
         extraArgs: { 'kube-controller-manager': ['--horizontal-pod-autoscaler-sync-period=5s'] },
       });
       await k(['create', 'namespace', NS]);
-      adapterPort = await freePort();
-      // the metrics API on: this cluster's pod IPs are loopback addresses the test serves itself
-      operator = await startOperator(cluster, dir, {
-        nodePoolsFile: poolsFile,
-        extraArgs: [
-          '--metrics-api',
-          '--metrics-api-port',
-          String(adapterPort),
-          '--metrics-api-bind-address',
-          '127.0.0.1',
-          '--log-level',
-          'debug',
-        ],
-      });
-      await waitFor(
-        'the operator to serve the metrics API',
-        async () => operator!.logs.some((l) => l.includes('"metrics API serving"')),
-        60_000,
-      );
-
-      // what the chart installs, with the Service pointing at this local process instead of the operator's pods
-      const objects = metricsApiObjects({
-        namespace: OPERATOR_NAMESPACE,
-        externalName: 'localhost',
-        targetPort: adapterPort,
-      });
-      await k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
-      await k([
-        'wait',
-        '--for=condition=Available',
-        '--timeout=90s',
-        'apiservice/v1beta2.custom.metrics.k8s.io',
-        'apiservice/v1beta1.custom.metrics.k8s.io',
-      ]);
+      operator = await operatorWithMetricsApi(cluster, dir, poolsFile, ['--log-level', 'debug']);
 
       const kc = new KubeConfig();
       kc.loadFromFile(cluster.kubeconfig);

@@ -11,17 +11,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
-import { LOOPBACK_POD_CIDR, OPERATOR_NAMESPACE, startCluster, type Cluster } from '../cluster/cluster.ts';
-import { freePort } from '../cluster/ports.ts';
+import { LOOPBACK_POD_CIDR, startCluster, type Cluster } from '../cluster/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import type { OperatorProcess } from '../helpers/operator.ts';
 import { kubeconfigAs } from '../helpers/identity.ts';
 import { localEnv, type LocalEnv } from '../helpers/local.ts';
 import { cliUserRules } from '../../cli/cluster/rbac.ts';
 import { mergeRules } from '../../operator/rbac.ts';
 import { KubeClient } from '../../operator/kube/client.ts';
-import { metricsApiObjects } from '../../operator/metrics-adapter/manifests.ts';
 import { RUNTIME_PORT } from '../../operator/reconcilers/deployment.ts';
+import { operatorWithMetricsApi } from './metrics-api.ts';
 import { loopbackOnly, PodRuntimes } from './runtimes.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -51,29 +50,7 @@ describe("cortex get API shows the operator's window of requests, errors and lat
         podCidr: LOOPBACK_POD_CIDR,
       });
       await k(['create', 'namespace', NS]);
-      const adapterPort = await freePort();
-      operator = await startOperator(cluster, dir, {
-        nodePoolsFile: poolsFile,
-        extraArgs: [
-          '--metrics-api',
-          '--metrics-api-port',
-          String(adapterPort),
-          '--metrics-api-bind-address',
-          '127.0.0.1',
-        ],
-      });
-      await waitFor(
-        'the operator to serve the metrics API',
-        async () => operator!.logs.some((l) => l.includes('"metrics API serving"')),
-        60_000,
-      );
-      const objects = metricsApiObjects({
-        namespace: OPERATOR_NAMESPACE,
-        externalName: 'localhost',
-        targetPort: adapterPort,
-      });
-      await k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
-      await k(['wait', '--for=condition=Available', '--timeout=90s', 'apiservice/v1beta2.custom.metrics.k8s.io']);
+      operator = await operatorWithMetricsApi(cluster, dir, poolsFile);
       // the CLI as a person bound in the namespace to exactly the rules it declares
       await k(
         ['apply', '-f', '-'],
