@@ -14,9 +14,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HttpMethod, KubeConfig } from '@kubernetes/client-node';
+import { HttpMethod } from '@kubernetes/client-node';
 import { LOOPBACK_POD_CIDR, startCluster, type Cluster } from '../cluster/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
 import type { OperatorProcess } from '../helpers/operator.ts';
@@ -24,9 +23,9 @@ import { KubeClient } from '../../operator/kube/client.ts';
 import { REQUEST_METRICS } from '../../operator/metrics-adapter/request-metrics.ts';
 import { parseQuantity as parseMetricQuantity } from '../../operator/api/v1alpha1/quantity.ts';
 import { operatorWithMetricsApi } from './metrics-api.ts';
-import { PodRuntimes, startLoad } from './runtimes.ts';
+import { type PodRuntimes, startLoad } from './runtimes.ts';
+import { slowApi, slowRuntimes } from './slow-api.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 const NS = 'autoscaling';
 const API = 'slow';
@@ -73,17 +72,7 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
       await k(['create', 'namespace', NS]);
       operator = await operatorWithMetricsApi(cluster, dir, poolsFile, ['--log-level', 'debug']);
 
-      const kc = new KubeConfig();
-      kc.loadFromFile(cluster.kubeconfig);
-      client = new KubeClient(kc);
-      runtimes = new PodRuntimes({
-        client,
-        namespace: NS,
-        api: API,
-        project: path.join(here, 'fixtures', 'slow'),
-        tmpDir: dir,
-      });
-      await runtimes.start();
+      ({ client, runtimes } = await slowRuntimes(cluster, NS, API, dir));
     },
     { timeout: BUILD_TIMEOUT_MS },
   );
@@ -135,28 +124,16 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
     async (t) => {
       await k(
         ['apply', '--server-side', '--field-manager=test', '-f', '-'],
-        JSON.stringify({
-          apiVersion: 'cortex.dev/v1alpha1',
-          kind: 'RealtimeAPI',
-          metadata: { name: API, namespace: NS },
-          spec: {
-            predictor: {
-              type: 'typescript',
-              path: 'predictor.ts',
-              image: 'fake.invalid/slow:1',
-              threadsPerProcess: 16,
-            },
-            compute: { cpu: '100m' },
-            autoscaling: {
-              minReplicas: 1,
-              maxReplicas: MAX,
-              targetReplicaConcurrency: TARGET,
-              window: '10s',
-              upscaleStabilizationPeriod: '0s',
-              downscaleStabilizationPeriod: `${DOWNSCALE_STABILIZATION_S}s`,
-              maxUpscaleFactor: 4,
-              maxDownscaleFactor: 0.25,
-            },
+        slowApi(NS, API, {
+          autoscaling: {
+            minReplicas: 1,
+            maxReplicas: MAX,
+            targetReplicaConcurrency: TARGET,
+            window: '10s',
+            upscaleStabilizationPeriod: '0s',
+            downscaleStabilizationPeriod: `${DOWNSCALE_STABILIZATION_S}s`,
+            maxUpscaleFactor: 4,
+            maxDownscaleFactor: 0.25,
           },
         }),
       );

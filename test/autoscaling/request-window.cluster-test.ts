@@ -9,8 +9,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { KubeConfig } from '@kubernetes/client-node';
 import { LOOPBACK_POD_CIDR, startCluster, type Cluster } from '../cluster/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
 import type { OperatorProcess } from '../helpers/operator.ts';
@@ -18,12 +16,11 @@ import { kubeconfigAs } from '../helpers/identity.ts';
 import { localEnv, type LocalEnv } from '../helpers/local.ts';
 import { cliUserRules } from '../../cli/cluster/rbac.ts';
 import { mergeRules } from '../../operator/rbac.ts';
-import { KubeClient } from '../../operator/kube/client.ts';
 import { RUNTIME_PORT } from '../../operator/reconcilers/deployment.ts';
 import { operatorWithMetricsApi } from './metrics-api.ts';
-import { loopbackOnly, PodRuntimes } from './runtimes.ts';
+import { loopbackOnly, type PodRuntimes } from './runtimes.ts';
+import { slowApi, slowRuntimes } from './slow-api.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 const NS = 'window';
 const API = 'slow';
@@ -77,16 +74,7 @@ describe("cortex get API shows the operator's window of requests, errors and lat
       );
       assert.equal(env.code, 0, env.stderr);
 
-      const kc = new KubeConfig();
-      kc.loadFromFile(cluster.kubeconfig);
-      runtimes = new PodRuntimes({
-        client: new KubeClient(kc),
-        namespace: NS,
-        api: API,
-        project: path.join(here, 'fixtures', 'slow'),
-        tmpDir: dir,
-      });
-      await runtimes.start();
+      ({ runtimes } = await slowRuntimes(cluster, NS, API, dir));
     },
     { timeout: BUILD_TIMEOUT_MS },
   );
@@ -108,21 +96,7 @@ describe("cortex get API shows the operator's window of requests, errors and lat
     async () => {
       await k(
         ['apply', '--server-side', '--field-manager=test', '-f', '-'],
-        JSON.stringify({
-          apiVersion: 'cortex.dev/v1alpha1',
-          kind: 'RealtimeAPI',
-          metadata: { name: API, namespace: NS },
-          spec: {
-            predictor: {
-              type: 'typescript',
-              path: 'predictor.ts',
-              image: 'fake.invalid/slow:1',
-              threadsPerProcess: 16,
-            },
-            compute: { cpu: '100m' },
-            autoscaling: { minReplicas: 1, maxReplicas: 1 },
-          },
-        }),
+        slowApi(NS, API, { autoscaling: { minReplicas: 1, maxReplicas: 1 } }),
       );
       const rt = runtimes!;
       await waitFor("the replica's runtime to be ready", async () => rt.readyIps().length === 1, 120_000);
