@@ -19,6 +19,7 @@ import { deferred, untilAborted, type Runnable } from '../manager/runnable.ts';
 import { MetricsApi } from './api.ts';
 import { loadRequestHeaderConfig, type RequestHeaderConfig } from './authn.ts';
 import { subjectAccessReviewAuthorizer, type Authorizer } from './authz.ts';
+import { RequestWindows } from './request-window.ts';
 import { SampleStore, type ApiActivity } from './samples.ts';
 import { Scraper, type ApiObject, type PodObject } from './scraper.ts';
 import { createMetricsServer, selfSignedCert, type ServingCert } from './server.ts';
@@ -99,6 +100,7 @@ export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdap
     apis: Informer<ApiObject>;
   };
   const store = new SampleStore(options.onReloadChange);
+  const requestWindows = new RequestWindows();
   const registers = registry ? [registry] : [];
   const scrapes = new Counter({
     name: 'cortex_operator_metrics_scrapes_total',
@@ -122,6 +124,7 @@ export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdap
     pods,
     apis,
     store,
+    requests: requestWindows,
     log,
     intervalMs: options.scrapeIntervalMs,
     timeoutMs: options.scrapeTimeoutMs,
@@ -130,7 +133,13 @@ export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdap
       scrapeSeconds.observe(seconds);
     },
   });
-  const api = new MetricsApi({ pods: () => pods.list(), store, windowMs: (ns, name) => scraper.windowMs(ns, name) });
+  const api = new MetricsApi({
+    pods: () => pods.list(),
+    store,
+    windowMs: (ns, name) => scraper.windowMs(ns, name),
+    apis: () => apis.list(),
+    requests: requestWindows,
+  });
   const authorize = options.authorizer ?? subjectAccessReviewAuthorizer(client);
 
   if (own) {
