@@ -43,6 +43,7 @@ const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespa
 
 interface Flags extends RouteFlags {
   kubeconfig?: string;
+  queueUrl?: string;
   context?: string;
   namespace?: string;
   runtimeImage: string;
@@ -296,6 +297,8 @@ async function run(flags: Flags): Promise<void> {
     events: eventRecorder(client, { log, instance: identity, metrics }),
     resyncMs: parseDurationMs(flags.resync),
     bundleGracePeriodMs: parseDurationMs(flags.bundleGracePeriod),
+    // AsyncAPIs' replicas work this queue; without one an AsyncAPI's status says QueueMissing
+    queueUrl: flags.queueUrl || undefined,
     scaleToZero: {
       activator:
         flags.activatorAddress && activatorServer
@@ -401,6 +404,13 @@ export function operatorCommand(): Command {
       'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster ServiceAccount)',
     )
     .option('--context <name>', 'kubeconfig context')
+    .addOption(
+      new Option(
+        '--queue-url <url>',
+        "the queue of AsyncAPIs' requests and BatchJobs' batches, redis://HOST:PORT " +
+          '(default: none; AsyncAPIs and BatchJobs are then not run, and their status says so)',
+      ).env('CORTEX_QUEUE_URL'),
+    )
     .option('-n, --namespace <namespace>', 'watch only this namespace (default: all)')
     .addOption(
       new Option('--runtime-image <image>', 'image of the replicas when predictor.image is not set')

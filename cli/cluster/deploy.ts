@@ -3,7 +3,7 @@
 // then store the bundle and server-side apply the RealtimeAPIs. Nothing is half-applied: a bad
 // object stops the deploy before the first write.
 import { ConfigError, explainConfigError, formatIssue, loadProject, type LoadedProject } from '../config/index.ts';
-import { ASYNC_IN_CLUSTER, KIND } from '../../operator/api/v1alpha1/index.ts';
+import { KIND } from '../../operator/api/v1alpha1/index.ts';
 import { CONFIG_MAPS, REALTIME_APIS } from '../../operator/kube/resources.ts';
 import { KubeError, isConflict, isNotFound, type KubeObject } from '../../operator/kube/client.ts';
 import { CliError, ExitCode } from '../errors.ts';
@@ -69,15 +69,6 @@ export async function deployToCluster(
   const { client, namespace } = conn;
   const project = loadOrExplain(options.config);
   for (const w of project.warnings) reporter.warning(formatIssue(w));
-  const asyncApi = project.apis.find((a) => a.spec.async);
-  if (asyncApi) {
-    throw new CliError(
-      `${project.file}:${asyncApi.line}: api "${asyncApi.name}": ${ASYNC_IN_CLUSTER.message}; ` +
-        `fix: ${ASYNC_IN_CLUSTER.fix}; nothing was changed`,
-      ExitCode.Usage,
-    );
-  }
-
   let packed: PackedProject | undefined;
   // pod APIs run their own images: a project of only those has no code to upload
   if (!options.noBundle && needsBundle(project)) {

@@ -25,4 +25,4 @@ export * from './realtimeapi-status.ts';
 export type { RealtimeApi } from './realtimeapi.ts';
 export * from './trafficsplitter-types.ts';
 export { isGrpcApi } from './check-grpc.ts';
-export { ASYNC_IN_CLUSTER, ASYNC_KIND, AsyncSchema, type AsyncSpec } from './async-types.ts';
+export { ASYNC_NEEDS_QUEUE, ASYNC_KIND, AsyncSchema, type AsyncSpec } from './async-types.ts';
