@@ -168,6 +168,7 @@ function metricsAdapter(
     scrapeIntervalMs: Math.max(100, parseDurationMs(flags.metricsScrapeInterval)),
     informers,
     onReloadChange,
+    queueUrl: flags.queueUrl || undefined,
   });
 }
 

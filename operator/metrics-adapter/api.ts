@@ -11,6 +11,7 @@ import { API_LABEL } from '../reconcilers/types.ts';
 import type { ResourceAttributes } from './authz.ts';
 import { metricQuantity } from './quantity.ts';
 import type { SampleStore } from './samples.ts';
+import { QUEUE_DEPTH_METRIC, QUEUE_DEPTH_RESOURCE, answerQueueDepth, type QueueDepths } from './queue-depth.ts';
 import type { PodObject } from './scraper.ts';
 import { matches, parseSelector, type Selector } from './selector.ts';
 
@@ -85,6 +86,8 @@ export interface MetricsApiSource {
   store: SampleStore;
   /** The window of an API (autoscaling.window), ms. */
   windowMs(namespace: string, api: string): number;
+  /** AsyncAPIs' queue depths (queue-depth.ts); undefined: the operator has no queue. */
+  queueDepths?: QueueDepths;
   now?: () => number;
 }
 
@@ -122,6 +125,7 @@ export class MetricsApi {
               kind: 'MetricValueList',
               verbs: ['get'],
             },
+            ...(this.source.queueDepths ? [QUEUE_DEPTH_RESOURCE] : []),
           ],
         },
       };
@@ -130,6 +134,8 @@ export class MetricsApi {
   }
 
   private metric(r: Extract<Route, { kind: 'metric' }>, query: URLSearchParams): Answer {
+    if (r.metric === QUEUE_DEPTH_METRIC)
+      return answerQueueDepth(r, this.source.queueDepths, (what) => notFoundMetric(r.metric, what));
     if (r.resource !== 'pods' || r.metric !== IN_FLIGHT_METRIC) return notFoundMetric(r.metric, r.resource);
     if (r.namespace === undefined)
       return status(
