@@ -306,7 +306,9 @@ async function run(flags: Flags): Promise<void> {
           ? { address: flags.activatorAddress, port: activatorPort }
           : undefined,
       activity: adapter ? (ns, name) => adapter.activity(ns, name) : undefined,
-      held: activatorServer ? (ns, name) => activatorServer.held(ns, name) : undefined,
+      // an AsyncAPI's queued requests count as held: one with work queued is not idle, and at zero
+      // it is woken by it (docs/async.md, "Scale to zero")
+      held: (ns, name) => (activatorServer?.held(ns, name) ?? 0) + (adapter?.queueDepth(ns, name) ?? 0),
       states: scaleToZeroStates,
     },
     routes,

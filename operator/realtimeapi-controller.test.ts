@@ -7,6 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { KubeError, type KubeClient, type KubeObject, type ResourceType, type WatchHandle } from './kube/client.ts';
 import { REALTIME_APIS as REALTIMEAPIS, SERVICES } from './kube/resources.ts';
 import { RealtimeApiController } from './realtimeapi-controller.ts';
+import { parseRuntimeSpec } from './reconcilers/runtime-spec.ts';
 import { silentLogger } from './util/log.ts';
 import type { NodePoolSource } from './node-pools-source.ts';
 import type { NodePools } from './node-pools.ts';
@@ -245,6 +246,9 @@ test("an AsyncAPI with a queue: its replicas get the queue's URL and their names
   const env = deployment.spec!.template.spec!.containers[0]!.env!;
   assert.equal(env.find((e) => e.name === 'CORTEX_QUEUE_URL')?.value, 'redis://queue:6379');
   assert.equal(env.find((e) => e.name === 'CORTEX_QUEUE_SCOPE')?.value, 'ml');
+  // the replica must know it is an AsyncAPI (work the queue, serve the front), with its settings
+  const served = parseRuntimeSpec(env.find((e) => e.name === 'CORTEX_API_SPEC')!.value!);
+  assert.equal(served.spec.async?.maxDeliveries, 3);
 });
 
 test("a Service that is not the API's is left alone and the status says so", async () => {
