@@ -204,6 +204,7 @@ function activator(
     states,
     events: eventRecorder(client, { log, instance: identity, metrics }),
     informers,
+    queueUrl: flags.queueUrl || undefined,
   });
   running.listening.catch((error: unknown) => log.error('activator: not serving', { error: errorMessage(error) }));
   return running;
