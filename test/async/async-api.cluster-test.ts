@@ -14,18 +14,19 @@ import { HttpMethod, KubeConfig } from '@kubernetes/client-node';
 import { LOOPBACK_POD_CIDR, OPERATOR_NAMESPACE, startCluster, type Cluster } from '../cluster/cluster.ts';
 import { freePort } from '../cluster/ports.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import { ACTIVATOR_ADDRESS, startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.ts';
 import { KubeClient } from '../../operator/kube/client.ts';
 import { metricsApiObjects } from '../../operator/metrics-adapter/manifests.ts';
 import { RUNTIME_PORT } from '../../operator/reconcilers/deployment.ts';
 import { QUEUE_DEPTH_METRIC } from '../../operator/reconcilers/hpa.ts';
 import { parseQuantity } from '../../operator/api/v1alpha1/quantity.ts';
-import { PodRuntimes, loopbackOnly } from '../autoscaling/runtimes.ts';
+import { PodRuntimes, loopbackOnly, viaActivator } from '../autoscaling/runtimes.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const NS = 'async';
 const API = 'words';
+const LAZY = 'lazy'; // minReplicas 0
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from the API server
 type Obj = any;
@@ -37,6 +38,8 @@ describe('an AsyncAPI in a cluster', { concurrency: false, skip: redisMissing },
   let redis: RedisServer;
   let operator: OperatorProcess | undefined;
   let runtimes: PodRuntimes | undefined;
+  let lazyRuntimes: PodRuntimes | undefined;
+  let activatorPort: number;
 
   const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
   const get = (p: string): Promise<Obj> => client.request(HttpMethod.GET, p);
@@ -55,6 +58,7 @@ describe('an AsyncAPI in a cluster', { concurrency: false, skip: redisMissing },
       });
       await k(['create', 'namespace', NS]);
       const adapterPort = await freePort();
+      activatorPort = await freePort();
       operator = await startOperator(cluster, dir, {
         nodePoolsFile: poolsFile,
         extraArgs: [
@@ -65,6 +69,14 @@ describe('an AsyncAPI in a cluster', { concurrency: false, skip: redisMissing },
           '127.0.0.1',
           '--queue-url',
           redis.url,
+          '--activator-port',
+          String(activatorPort),
+          '--activator-bind-address',
+          '127.0.0.1',
+          '--activator-address',
+          ACTIVATOR_ADDRESS,
+          '--activator-timeout',
+          '60s',
         ],
       });
       const objects = metricsApiObjects({
@@ -86,12 +98,22 @@ describe('an AsyncAPI in a cluster', { concurrency: false, skip: redisMissing },
         fromPod: true,
       });
       await runtimes.start();
+      lazyRuntimes = new PodRuntimes({
+        client,
+        namespace: NS,
+        api: LAZY,
+        project: path.join(here, 'fixtures', 'words'),
+        tmpDir: dir,
+        fromPod: true,
+      });
+      await lazyRuntimes.start();
     },
     { timeout: 60 * 60_000 },
   );
 
   after(async () => {
     await runtimes?.stop();
+    await lazyRuntimes?.stop();
     await operator?.stop();
     if (process.exitCode || process.env.CORTEX_TEST_OPERATOR_LOG) {
       process.stderr.write(`--- operator log (last 60 lines) ---\n${operator?.logs.slice(-60).join('\n')}\n`);
@@ -177,6 +199,56 @@ describe('an AsyncAPI in a cluster', { concurrency: false, skip: redisMissing },
       const current = busy.status.currentMetrics.find((m: Obj) => m.type === 'Object');
       assert.equal(current.object.metric.name, QUEUE_DEPTH_METRIC);
       assert.ok(parseQuantity(current.object.current.averageValue) >= 2, JSON.stringify(current));
+    },
+  );
+
+  test(
+    'at zero, a POST through the activator is queued and answered at once; the API wakes, completes it, ' +
+      'and goes back to zero when its queue is empty and idle',
+    { timeout: 5 * 60_000 },
+    async () => {
+      await k(
+        ['apply', '--server-side', '--field-manager=test', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'cortex.dev/v1alpha1',
+          kind: 'RealtimeAPI',
+          metadata: { name: LAZY, namespace: NS },
+          spec: {
+            predictor: { type: 'python', path: 'handler.py', image: 'fake.invalid/words:1' },
+            compute: { cpu: '100m' },
+            async: {},
+            autoscaling: { minReplicas: 0, maxReplicas: 1, scaleToZeroAfter: '10s' },
+          },
+        }),
+      );
+      const replicas = async () =>
+        (await get(`/apis/apps/v1/namespaces/${NS}/deployments/${LAZY}`).catch(() => undefined))?.spec?.replicas;
+      await waitFor('the Deployment at 0 replicas', async () => (await replicas()) === 0, 60_000);
+      // the Service's endpoints are the activator's now; it answers the front itself
+      const queued = await waitFor(
+        'the activator to queue a POST',
+        async () => {
+          const a = await viaActivator(activatorPort, `${LAZY}.${NS}.svc`, { text: 'while at zero' });
+          return a.status === 200 && a;
+        },
+        60_000,
+      );
+      assert.ok(queued.ms < 5000, `answered in ${queued.ms} ms, without waiting for a replica`);
+      const { id } = JSON.parse(queued.body) as { id: string };
+      await waitFor('the API to wake', async () => (await replicas()) === 1, 30_000);
+      const rt = lazyRuntimes!;
+      await waitFor('a ready replica', async () => rt.readyIps().length >= 1, 4 * 60_000);
+      const base = `http://${loopbackOnly(rt.readyIps()[0])}:${RUNTIME_PORT}`;
+      const done = await waitFor(
+        'the request queued at zero to complete',
+        async () => {
+          const r = (await (await fetch(`${base}/${id}`)).json()) as Obj;
+          return r.status === 'completed' && r;
+        },
+        60_000,
+      );
+      assert.deepEqual(done.result, { words: 3 });
+      await waitFor('the API back at zero, its queue empty', async () => (await replicas()) === 0, 90_000);
     },
   );
 });
