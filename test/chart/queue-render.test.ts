@@ -2,35 +2,12 @@
 // operator as CORTEX_QUEUE_URL (what --queue-url reads), queue.install runs a Redis whose Service
 // is the URL the operator gets, and the two together are refused with the fix.
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
-import { parseAllDocuments } from 'yaml';
-import { ensureBinaries } from '../cluster/build.ts';
-
-const CHART = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'charts', 'cortex');
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered YAML, read field by field
-type Obj = any;
+import { describe, test } from 'node:test';
+import { helmOnChart, renderChart, type Rendered as Obj } from '../helpers/chart.ts';
 
 describe("the chart gives the operator the AsyncAPIs' queue", () => {
-  let helmBin: string;
-  before(async () => {
-    helmBin = (await ensureBinaries()).helm;
-  });
-  const helm = (args: string[]) =>
-    execa(helmBin, ['template', 'cortex', CHART, '-n', 'cortex-system', ...args], {
-      reject: false,
-      env: { HELM_CONFIG_HOME: '/nonexistent', KUBECONFIG: '/nonexistent' },
-    });
-  const render = async (...args: string[]): Promise<Obj[]> => {
-    const r = await helm(args);
-    assert.equal(r.exitCode, 0, r.stderr);
-    return parseAllDocuments(r.stdout)
-      .map((d) => d.toJS() as Obj)
-      .filter(Boolean);
-  };
+  const render = (...set: string[]) => renderChart(set);
+  const helm = (...set: string[]) => helmOnChart('template', set);
   const queueEnv = (objs: Obj[]) =>
     objs
       .find((o) => o.kind === 'Deployment' && o.metadata.name === 'cortex')
@@ -43,14 +20,14 @@ describe("the chart gives the operator the AsyncAPIs' queue", () => {
   });
 
   test("queue.url is the operator's CORTEX_QUEUE_URL", async () => {
-    assert.equal(queueEnv(await render('--set', 'queue.url=redis://redis.data:6379')), 'redis://redis.data:6379');
+    assert.equal(queueEnv(await render('queue.url=redis://redis.data:6379')), 'redis://redis.data:6379');
     // without the activator the env list is still there for the queue
-    const off = await render('--set', 'queue.url=redis://r:6379', '--set', 'activator.enabled=false');
+    const off = await render('queue.url=redis://r:6379', 'activator.enabled=false');
     assert.equal(queueEnv(off), 'redis://r:6379');
   });
 
   test("queue.install runs a Redis, and the operator's URL is its Service", async () => {
-    const objs = await render('--set', 'queue.install=true');
+    const objs = await render('queue.install=true');
     const deployment = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'cortex-queue');
     const service = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'cortex-queue');
     assert.equal(deployment.spec.template.spec.containers[0].image, 'redis:7.4-alpine');
@@ -63,13 +40,13 @@ describe("the chart gives the operator the AsyncAPIs' queue", () => {
   });
 
   test('queue.url and queue.install together are refused, naming both', async () => {
-    const r = await helm(['--set', 'queue.install=true', '--set', 'queue.url=redis://r:6379']);
+    const r = await helm('queue.install=true', 'queue.url=redis://r:6379');
     assert.notEqual(r.exitCode, 0);
     assert.match(r.stderr, /either queue\.url .* or queue\.install=true/);
   });
 
   test('a queue.url that is no redis:// URL is refused by the values schema', async () => {
-    const r = await helm(['--set', 'queue.url=http://r:6379']);
+    const r = await helm('queue.url=http://r:6379');
     assert.notEqual(r.exitCode, 0);
     assert.match(r.stderr, /queue\.url|queue\/url|pattern/);
   });
