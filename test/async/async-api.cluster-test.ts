@@ -14,7 +14,7 @@ import { HttpMethod, KubeConfig } from '@kubernetes/client-node';
 import { LOOPBACK_POD_CIDR, OPERATOR_NAMESPACE, startCluster, type Cluster } from '../cluster/cluster.ts';
 import { freePort } from '../cluster/ports.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { ACTIVATOR_ADDRESS, startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import { loopbackScalingArgs, startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.ts';
 import { KubeClient } from '../../operator/kube/client.ts';
 import { metricsApiObjects } from '../../operator/metrics-adapter/manifests.ts';
@@ -43,6 +43,22 @@ describe('an AsyncAPI in a cluster', { concurrency: false, skip: redisMissing },
 
   const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
   const get = (p: string): Promise<Obj> => client.request(HttpMethod.GET, p);
+  /** An AsyncAPI running test/async/fixtures/words (handler.py), its project standing in for the image. */
+  const applyAsyncApi = (name: string, settings: object, autoscaling: object) =>
+    k(
+      ['apply', '--server-side', '--field-manager=test', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'cortex.dev/v1alpha1',
+        kind: 'RealtimeAPI',
+        metadata: { name, namespace: NS },
+        spec: {
+          predictor: { type: 'python', path: 'handler.py', image: 'fake.invalid/words:1' },
+          compute: { cpu: '100m' },
+          async: settings,
+          autoscaling,
+        },
+      }),
+    );
   const hpa = () => get(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${API}`);
 
   before(
@@ -61,23 +77,7 @@ describe('an AsyncAPI in a cluster', { concurrency: false, skip: redisMissing },
       activatorPort = await freePort();
       operator = await startOperator(cluster, dir, {
         nodePoolsFile: poolsFile,
-        extraArgs: [
-          '--metrics-api',
-          '--metrics-api-port',
-          String(adapterPort),
-          '--metrics-api-bind-address',
-          '127.0.0.1',
-          '--queue-url',
-          redis.url,
-          '--activator-port',
-          String(activatorPort),
-          '--activator-bind-address',
-          '127.0.0.1',
-          '--activator-address',
-          ACTIVATOR_ADDRESS,
-          '--activator-timeout',
-          '60s',
-        ],
+        extraArgs: [...(await loopbackScalingArgs(activatorPort, '60s', adapterPort)), '--queue-url', redis.url],
       });
       const objects = metricsApiObjects({
         namespace: OPERATOR_NAMESPACE,
@@ -128,25 +128,16 @@ describe('an AsyncAPI in a cluster', { concurrency: false, skip: redisMissing },
     'a POST to a replica is queued, worked and completed; the HPA scales on the queue depth',
     { timeout: 5 * 60_000 },
     async () => {
-      await k(
-        ['apply', '--server-side', '--field-manager=test', '-f', '-'],
-        JSON.stringify({
-          apiVersion: 'cortex.dev/v1alpha1',
-          kind: 'RealtimeAPI',
-          metadata: { name: API, namespace: NS },
-          spec: {
-            predictor: { type: 'python', path: 'handler.py', image: 'fake.invalid/words:1' },
-            compute: { cpu: '100m' },
-            async: { resultTtl: '10m' },
-            autoscaling: {
-              minReplicas: 1,
-              maxReplicas: 3,
-              targetReplicaConcurrency: 2,
-              upscaleStabilizationPeriod: '0s',
-              maxUpscaleFactor: 4,
-            },
-          },
-        }),
+      await applyAsyncApi(
+        API,
+        { resultTtl: '10m' },
+        {
+          minReplicas: 1,
+          maxReplicas: 3,
+          targetReplicaConcurrency: 2,
+          upscaleStabilizationPeriod: '0s',
+          maxUpscaleFactor: 4,
+        },
       );
       const d: Obj = await waitFor(
         'the Deployment',
@@ -207,20 +198,7 @@ describe('an AsyncAPI in a cluster', { concurrency: false, skip: redisMissing },
       'and goes back to zero when its queue is empty and idle',
     { timeout: 5 * 60_000 },
     async () => {
-      await k(
-        ['apply', '--server-side', '--field-manager=test', '-f', '-'],
-        JSON.stringify({
-          apiVersion: 'cortex.dev/v1alpha1',
-          kind: 'RealtimeAPI',
-          metadata: { name: LAZY, namespace: NS },
-          spec: {
-            predictor: { type: 'python', path: 'handler.py', image: 'fake.invalid/words:1' },
-            compute: { cpu: '100m' },
-            async: {},
-            autoscaling: { minReplicas: 0, maxReplicas: 1, scaleToZeroAfter: '10s' },
-          },
-        }),
-      );
+      await applyAsyncApi(LAZY, {}, { minReplicas: 0, maxReplicas: 1, scaleToZeroAfter: '10s' });
       const replicas = async () =>
         (await get(`/apis/apps/v1/namespaces/${NS}/deployments/${LAZY}`).catch(() => undefined))?.spec?.replicas;
       await waitFor('the Deployment at 0 replicas', async () => (await replicas()) === 0, 60_000);
