@@ -15,6 +15,7 @@ import { metricQuantity } from './quantity.ts';
 import { objectMetricItems, REALTIME_API_RESOURCE, REQUEST_METRICS, rfc3339 } from './request-metrics.ts';
 import type { RequestWindows } from './request-window.ts';
 import type { SampleStore } from './samples.ts';
+import { QUEUE_DEPTH_METRIC, QUEUE_DEPTH_RESOURCE, answerQueueDepth, type QueueDepths } from './queue-depth.ts';
 import type { ApiObject, PodObject } from './scraper.ts';
 import { matches, parseSelector, type Selector } from './selector.ts';
 
@@ -92,6 +93,8 @@ export interface MetricsApiSource {
   /** The RealtimeAPIs known and their request windows: the object metrics are served with both. */
   apis?: () => ApiObject[];
   requests?: RequestWindows;
+  /** AsyncAPIs' queue depths (queue-depth.ts); undefined: the operator has no queue. */
+  queueDepths?: QueueDepths;
   now?: () => number;
 }
 
@@ -120,6 +123,7 @@ export class MetricsApi {
           resources: [
             `pods/${IN_FLIGHT_METRIC}`,
             ...(this.source.requests ? Object.keys(REQUEST_METRICS).map((m) => `${REALTIME_API_RESOURCE}/${m}`) : []),
+            ...(this.source.queueDepths ? [QUEUE_DEPTH_RESOURCE] : []),
           ].map((name) => ({ name, singularName: '', namespaced: true, kind: 'MetricValueList', verbs: ['get'] })),
         },
       };
@@ -131,6 +135,8 @@ export class MetricsApi {
     const { requests, apis } = this.source;
     if (r.resource === REALTIME_API_RESOURCE && r.metric in REQUEST_METRICS && requests && apis)
       return this.objectMetric(r, query, requests, apis());
+    if (r.metric === QUEUE_DEPTH_METRIC)
+      return answerQueueDepth(r, this.source.queueDepths, (what) => notFoundMetric(r.metric, what));
     if (r.resource !== 'pods' || r.metric !== IN_FLIGHT_METRIC) return notFoundMetric(r.metric, r.resource);
     if (r.namespace === undefined)
       return status(
