@@ -6,21 +6,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SHARED } from './shared-modules.ts';
 
 const OPERATOR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(OPERATOR);
-/**
- * What the operator shares with the runtime, and the image copies too (operator/Dockerfile): the
- * queue of batch jobs and the few batch modules the BatchJob controller runs. Each imports only
- * from this list and operator/ (checked below).
- */
-export const SHARED = [
-  'runtime/queue',
-  'runtime/batch/job-keys.ts',
-  'runtime/batch/enqueue.ts',
-  'runtime/batch/record.ts',
-  'runtime/task/task-keys.ts',
-];
 const shared = (target: string) =>
   SHARED.some((s) => target === path.join(ROOT, s) || target.startsWith(path.join(ROOT, s) + path.sep));
 

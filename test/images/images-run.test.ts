@@ -26,6 +26,7 @@ import { loadProject } from '../../cli/config/index.ts';
 import { freePort } from '../helpers/local.ts';
 import { waitForReadyz } from '../helpers/wait.ts';
 import { IMAGES, STAND_INS, buildImage, formatSteps, imageSize, repoRoot, type ImageName } from './build.ts';
+import { isShared } from '../../operator/shared-modules.ts';
 import { Containers, imageConfig, imagesUnavailable, signalCommand } from './containers.ts';
 
 const BUILD_TIMEOUT_MS = 30 * 60_000; // cold: mmdebstrap + three builds with npm ci
@@ -110,9 +111,27 @@ describe('the images, built with podman and run with buildah', { concurrency: fa
     const help = await containers.run(ctr, [...Entrypoint!, '--help']);
     assert.equal(help.exitCode, 0, help.all);
     assert.match(help.stdout, /--node-pools-configmap/);
-    // the CLI and the runtime stay out of the operator's image
+    // the CLI stays out of the operator's image, and of the runtime only what the operator shares
     const ls = await containers.run(ctr, ['ls', '/opt/cortex']);
-    assert.deepEqual(ls.stdout.split('\n').sort(), ['node_modules', 'operator', 'package.json']);
+    assert.deepEqual(ls.stdout.split('\n').sort(), ['node_modules', 'operator', 'package.json', 'runtime']);
+    const copied = await containers.run(ctr, [
+      'find',
+      '/opt/cortex/runtime',
+      '-name',
+      '*.ts',
+      '-not',
+      '-name',
+      '*.test.ts',
+    ]);
+    const files = copied.stdout
+      .trim()
+      .split('\n')
+      .map((f) => f.slice('/opt/cortex/'.length));
+    assert.deepEqual(
+      files.filter((f) => !isShared(f)),
+      [],
+      'only the modules operator/shared-modules.ts lists',
+    );
   });
 
   test(

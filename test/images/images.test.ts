@@ -15,6 +15,7 @@ import { parseAllDocuments } from 'yaml';
 import { operatorNodeFlags } from '../../operator/node-flags.ts';
 import { rbacManifests } from '../../operator/rbac.ts';
 import { DOCKERFILES, lintDockerfiles, repoRoot } from './hadolint.ts';
+import { isShared } from '../../operator/shared-modules.ts';
 import { layOut, readDockerfile, type Image } from './dockerfile.ts';
 
 const RUNTIME_DOCKERFILES = ['runtime/Dockerfile', 'runtime/Dockerfile.gpu'];
@@ -226,8 +227,17 @@ describe('the images', () => {
         (await run('--print-rbac', '--service-account', 'op', '--node-pools-namespace', 'cortex')).stdout,
       ).map((d) => d.toJS());
       assert.deepEqual(printed, rbacManifests({ namespace: 'cortex', serviceAccount: 'op' }));
-      // what the image does not copy is not there: the CLI and the runtime stay out of it
-      assert.deepEqual(readdirSync(path.join(root, 'opt/cortex')).sort(), ['node_modules', 'operator', 'package.json']);
+      // what the image does not copy is not there: the CLI stays out, and of the runtime all but what it shares
+      const top = path.join(root, 'opt/cortex');
+      assert.deepEqual(readdirSync(top).sort(), ['node_modules', 'operator', 'package.json', 'runtime']);
+      const copied = readdirSync(path.join(top, 'runtime'), { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => path.relative(top, path.join(e.parentPath, e.name)));
+      assert.deepEqual(
+        copied.filter((f) => !isShared(f)),
+        [],
+        'only the modules operator/shared-modules.ts lists',
+      );
     },
   );
 });
