@@ -139,7 +139,8 @@ export function localJob(l: Layout, api: string, id: string): LocalJob | undefin
     : {
         job_id: id,
         api_name: api,
-        kind: 'BatchAPI',
+        // before the runner's first record: the API's kind (a TaskAPI's job is no BatchAPI's)
+        kind: jobApi(l, api)?.kind ?? 'BatchAPI',
         workers: 0,
         config: {},
         status: 'pending',
