@@ -2,13 +2,13 @@
 // the job JSON (answers the job), GET ?jobID= (its status), DELETE ?jobID= (stops it); real
 // deploys, real job runners and workers, plain fetch as any HTTP client would.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stopLocalQueue } from '../cli/local/job-queue.ts';
 import { layout } from '../cli/local/paths.ts';
-import { RECORDING_HANDLER } from './helpers/batch-job.ts';
+import { writeRecorderProject } from './helpers/batch-job.ts';
 import { localEnv, type LocalEnv } from './helpers/local.ts';
 import { redisMissing } from './helpers/redis-server.ts';
 import { repoRoot } from './helpers/serve.ts';
@@ -78,14 +78,8 @@ describe('job APIs’ endpoints on the local gateway', { skip: redisMissing }, (
 
   test('BatchAPI: DELETE ?jobID= stops a running job', async () => {
     const dir = path.join(tmp, 'recorder');
-    mkdirSync(path.join(dir, 'out'), { recursive: true });
-    writeFileSync(path.join(dir, 'handler.py'), RECORDING_HANDLER);
-    writeFileSync(
-      path.join(dir, 'cortex.yaml'),
-      '- name: recorder\n  kind: BatchAPI\n  handler:\n    path: handler.py\n',
-    );
+    const out = writeRecorderProject(dir);
     assert.equal((await local.cortex(['deploy', dir])).code, 0);
-    const out = path.join(dir, 'out');
     const job = { workers: 1, item_list: { items: [1, 2, 3, 4, 5, 6], batch_size: 1 }, config: { out, slow: 2 } };
     const submitted = await call('POST', '/recorder', JSON.stringify(job));
     assert.equal(submitted.status, 200, JSON.stringify(submitted.body));
