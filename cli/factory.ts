@@ -15,8 +15,8 @@ import type { ClusterDeployResult } from './cluster/deploy.ts';
 import { streamLogs, type LogsOptions } from './cluster/logs.ts';
 import { deleteApi, predictThroughProxy, restartApi, type Prediction } from './cluster/operations.ts';
 import { apiPods, getApi, listApis } from './cluster/status.ts';
-import { sinceReplicasStarted } from './cluster/pod-metrics.ts';
-import type { RecentRequests } from './request-window.ts';
+import { recentRequests } from './cluster/window-metrics.ts';
+import type { RecentRequests } from '../operator/metrics-adapter/request-stats.ts';
 import { waitForRollout, type WaitOptions, type WaitOutcome } from './cluster/wait.ts';
 import {
   baseUrl,
@@ -81,8 +81,11 @@ export interface ClusterSession {
   listApis(): Promise<RealtimeApi[]>;
   getApi(name: string): Promise<RealtimeApi>;
   apiPods(name: string): Promise<V1Pod[]>;
-  /** Requests, 5xx share and p50/p99 of these pods' ready replicas since they started (their /metrics). */
-  requestsSinceStart(pods: V1Pod[]): Promise<RecentRequests | undefined>;
+  /**
+   * Requests, 5xx share and p50/p99 of the API over the operator's window (its metrics API), else
+   * of these pods' ready replicas since they started (their /metrics), saying why.
+   */
+  recentRequests(name: string, pods: V1Pod[]): Promise<RecentRequests | undefined>;
   streamLogs(options: LogsOptions): Promise<void>;
   /** Through the API's route when it serves, else the API server's proxy (no apiKey possible there). */
   predict(name: string, body: Buffer, contentType: string, apiKey?: string): Promise<Prediction>;
@@ -170,7 +173,7 @@ export function clusterSession(env: ClusterEnvironment): ClusterSession {
     listApis: () => listApis(conn),
     getApi: (name) => getApi(conn, name),
     apiPods: (name) => apiPods(conn, name),
-    requestsSinceStart: (pods) => sinceReplicasStarted(conn, pods),
+    recentRequests: (name, pods) => recentRequests(conn, name, pods),
     streamLogs: (options) => streamLogs(conn, options),
     predict: (name, body, contentType, apiKey) => predictThroughProxy(conn, name, body, contentType, apiKey),
     restart: (name) => restartApi(conn, name),

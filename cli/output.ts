@@ -1,7 +1,7 @@
 // Printing: data on stdout, diagnostics on stderr; colour and tables only on a terminal.
 import { Chalk, type ChalkInstance } from 'chalk';
 import { CliError, ExitCode } from './errors.ts';
-import type { RecentRequests } from './request-window.ts';
+import type { RecentRequests } from '../operator/metrics-adapter/request-stats.ts';
 
 export type OutputFormat = 'pretty' | 'json';
 

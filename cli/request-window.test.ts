@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { countsOf, histogramQuantile, increase, sum, summarize } from './request-window.ts';
+import { countsOf } from './request-window.ts';
+import { histogramQuantile, increase, sum, summarize } from '../operator/metrics-adapter/request-stats.ts';
 
 const scrape = (ok: number, failed: number, buckets: [string, number][]) =>
   [

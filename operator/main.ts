@@ -171,6 +171,7 @@ function metricsAdapter(
     scrapeIntervalMs: Math.max(100, parseDurationMs(flags.metricsScrapeInterval)),
     informers,
     onReloadChange,
+    queueUrl: flags.queueUrl || undefined,
   });
 }
 
@@ -206,6 +207,7 @@ function activator(
     states,
     events: eventRecorder(client, { log, instance: identity, metrics }),
     informers,
+    queueUrl: flags.queueUrl || undefined,
   });
   running.listening.catch((error: unknown) => log.error('activator: not serving', { error: errorMessage(error) }));
   return running;
@@ -309,13 +311,17 @@ async function run(flags: Flags): Promise<void> {
     events: eventRecorder(client, { log, instance: identity, metrics }),
     resyncMs: parseDurationMs(flags.resync),
     bundleGracePeriodMs: parseDurationMs(flags.bundleGracePeriod),
+    // AsyncAPIs' replicas work this queue; without one an AsyncAPI's status says QueueMissing
+    queueUrl: flags.queueUrl || undefined,
     scaleToZero: {
       activator:
         flags.activatorAddress && activatorServer
           ? { address: flags.activatorAddress, port: activatorPort }
           : undefined,
       activity: adapter ? (ns, name) => adapter.activity(ns, name) : undefined,
-      held: activatorServer ? (ns, name) => activatorServer.held(ns, name) : undefined,
+      // an AsyncAPI's queued requests count as held: one with work queued is not idle, and at zero
+      // it is woken by it (docs/async.md, "Scale to zero")
+      held: (ns, name) => (activatorServer?.held(ns, name) ?? 0) + (adapter?.queueDepth(ns, name) ?? 0),
       states: scaleToZeroStates,
     },
     routes,
@@ -428,6 +434,13 @@ export function operatorCommand(): Command {
       'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster ServiceAccount)',
     )
     .option('--context <name>', 'kubeconfig context')
+    .addOption(
+      new Option(
+        '--queue-url <url>',
+        "the queue of AsyncAPIs' requests and BatchJobs' batches, redis://HOST:PORT " +
+          '(default: none; AsyncAPIs and BatchJobs are then not run, and their status says so)',
+      ).env('CORTEX_QUEUE_URL'),
+    )
     .option('-n, --namespace <namespace>', 'watch only this namespace (default: all)')
     .addOption(
       new Option('--runtime-image <image>', 'image of the replicas when predictor.image is not set')
@@ -533,12 +546,6 @@ export function operatorCommand(): Command {
       ).env('CORTEX_ACTIVATOR_ADDRESS'),
     )
     .option('--activator-bind-address <address>', 'address the activator listens on (default: all)')
-    .addOption(
-      new Option(
-        '--queue-url <url>',
-        "the queue of BatchJobs' batches, redis://HOST:PORT (default: none; BatchJobs are not reconciled)",
-      ).env('CORTEX_QUEUE_URL'),
-    )
     .option(
       '--activator-timeout <duration>',
       'how long the activator holds a request for an API that is not ready before answering 503',

@@ -7,10 +7,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { KubeError, type KubeClient, type KubeObject, type ResourceType, type WatchHandle } from './kube/client.ts';
 import { REALTIME_APIS as REALTIMEAPIS, SERVICES } from './kube/resources.ts';
 import { RealtimeApiController } from './realtimeapi-controller.ts';
+import { parseRuntimeSpec } from './reconcilers/runtime-spec.ts';
 import { silentLogger } from './util/log.ts';
 import type { NodePoolSource } from './node-pools-source.ts';
 import type { NodePools } from './node-pools.ts';
 import { createMetrics, type OperatorMetrics } from './metrics.ts';
+import type { V1Deployment } from '@kubernetes/client-node';
 import type { EventRecorder } from './events.ts';
 
 interface Call {
@@ -107,7 +109,7 @@ function apiObject(name: string, spec: object, status?: object): KubeObject {
 async function run(
   fake: FakeKube,
   body: (c: RealtimeApiController) => Promise<void>,
-  extra: { metrics?: OperatorMetrics; events?: EventRecorder } = {},
+  extra: { metrics?: OperatorMetrics; events?: EventRecorder; queueUrl?: string } = {},
 ): Promise<void> {
   const c = new RealtimeApiController({
     ...extra,
@@ -209,7 +211,7 @@ test('an invalid spec (that slipped past the CRD) is reported and nothing is app
   assert.equal(status.conditions[0].reason, 'InvalidSpec');
 });
 
-test('an AsyncAPI (spec.async) is reported as not run in a cluster yet, and nothing is applied', async () => {
+test('an AsyncAPI without a queue (no --queue-url): error, QueueMissing with the fix, nothing applied', async () => {
   const fake = new FakeKube();
   fake.put(REALTIMEAPIS, apiObject('later', { async: {} }));
   await run(fake, async () => {
@@ -225,8 +227,28 @@ test('an AsyncAPI (spec.async) is reported as not run in a cluster yet, and noth
     conditions: { reason: string }[];
   };
   assert.equal(status.status, 'error');
-  assert.match(status.message, /async: AsyncAPIs do not run in a cluster yet/);
-  assert.equal(status.conditions[0].reason, 'InvalidSpec');
+  assert.match(status.message, /has none configured; fix: set the chart value queue\.url/);
+  assert.equal(status.conditions[0].reason, 'QueueMissing');
+});
+
+test("an AsyncAPI with a queue: its replicas get the queue's URL and their namespace as its scope", async () => {
+  const fake = new FakeKube();
+  fake.put(REALTIMEAPIS, apiObject('later', { async: {} }));
+  await run(
+    fake,
+    async () => {
+      await until(() => fake.calls.some((c) => c.kind === 'Deployment' && c.verb !== 'get'), 'the Deployment');
+    },
+    { queueUrl: 'redis://queue:6379' },
+  );
+  const deployment = fake.calls.find((c) => c.kind === 'Deployment' && c.verb !== 'get')!
+    .body as unknown as V1Deployment;
+  const env = deployment.spec!.template.spec!.containers[0]!.env!;
+  assert.equal(env.find((e) => e.name === 'CORTEX_QUEUE_URL')?.value, 'redis://queue:6379');
+  assert.equal(env.find((e) => e.name === 'CORTEX_QUEUE_SCOPE')?.value, 'ml');
+  // the replica must know it is an AsyncAPI (work the queue, serve the front), with its settings
+  const served = parseRuntimeSpec(env.find((e) => e.name === 'CORTEX_API_SPEC')!.value!);
+  assert.equal(served.spec.async?.maxDeliveries, 3);
 });
 
 test("a Service that is not the API's is left alone and the status says so", async () => {

@@ -11,7 +11,7 @@ import {
   VERSION,
   applyDefaults,
   validateSpec,
-  ASYNC_IN_CLUSTER,
+  ASYNC_NEEDS_QUEUE,
   type RealtimeApi,
   type RealtimeApiStatus,
   gpusPerReplica,
@@ -101,6 +101,8 @@ export interface ControllerOptions {
   events?: EventRecorder;
   /** How long a bundle ConfigMap no API refers to is kept. Default 1 h. */
   bundleGracePeriodMs?: number;
+  /** The queue AsyncAPIs' replicas work (--queue-url); undefined: AsyncAPIs get status error, QueueMissing. */
+  queueUrl?: string;
   /** minReplicas 0: the activator's address, the metrics adapter's activity (operator/scale-to-zero). */
   scaleToZero?: ScaleToZeroOptions;
   /** Each API's endpoint as an HTTPRoute or Ingress (operator/routes); undefined: none. */
@@ -321,10 +323,6 @@ export class RealtimeApiController {
 
     const spec = applyDefaults(name, api.spec);
     const issues = validateSpec(spec);
-    if (issues.length === 0 && spec.async) {
-      // nothing half-made: no Deployment whose replicas would wait for a queue nobody fronts
-      issues.push({ path: ['async'], message: ASYNC_IN_CLUSTER.message, fix: ASYNC_IN_CLUSTER.fix });
-    }
     if (issues.length === 0 && isPredictorApi(spec) && !spec.predictor.bundle && !spec.predictor.image) {
       issues.push({
         path: ['predictor'],
@@ -345,11 +343,19 @@ export class RealtimeApiController {
     if (issues.length > 0) {
       observed.invalidSpec = describeIssues(issues);
       observed.deployment = cachedDeployment;
+    } else if (spec.async && !this.options.queueUrl) {
+      // nothing half-made: no Deployment whose replicas would crash-loop without a queue
+      observed.queueMissing = `${ASYNC_NEEDS_QUEUE.message}; fix: ${ASYNC_NEEDS_QUEUE.fix}`;
+      observed.deployment = cachedDeployment;
     } else {
       instance = { name, namespace, uid, generation, spec };
       const needs = { gpu: gpusPerReplica(spec), nodeGroups: spec.compute.nodeGroups };
       const choice = selectPool(needs, this.options.nodePools.current());
-      const childConfig = { ...config, placement: choice.placement ?? { pools: [], tolerations: [] } };
+      const childConfig = {
+        ...config,
+        ...(this.options.queueUrl ? { queueUrl: this.options.queueUrl } : {}),
+        placement: choice.placement ?? { pools: [], tolerations: [] },
+      };
       const hooks = (r: Pick<ChildReconciler<unknown>, 'resource'>): ApplyHooks => ({
         wrote: (verb, field) => {
           this.options.metrics?.writes.inc({ kind: r.resource.kind, verb });

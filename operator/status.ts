@@ -30,6 +30,8 @@ export interface Observed {
   endpoint?: string;
   /** The spec is invalid: what is wrong with it. */
   invalidSpec?: string;
+  /** An AsyncAPI and the operator has no queue (--queue-url): what to do. */
+  queueMissing?: string;
   /** No node pool fits compute: which pools exist and why none fits. */
   computeUnavailable?: string;
   /** ConfigMaps of predictor.bundle do not exist: which, and what to do. */
@@ -219,6 +221,7 @@ export function deriveStatus(o: Observed): RealtimeApiStatus {
     finish(word, { ok: false, reason, message }, { ok: false, reason, message }, message);
 
   if (o.invalidSpec) return failed('error', 'InvalidSpec', o.invalidSpec);
+  if (o.queueMissing) return failed('error', 'QueueMissing', o.queueMissing);
   if (o.bundleMissing) return failed('error', 'BundleMissing', o.bundleMissing);
   if (o.computeUnavailable) return failed('compute unavailable', 'ComputeUnavailable', o.computeUnavailable);
   if (o.applyError) return failed('error', 'ApplyFailed', o.applyError);

@@ -15,7 +15,9 @@ import { StorageError } from './storage/fetch-file.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { apiLogger, type JsonLogger } from '../operator/util/log.ts';
 import { openBroker } from './queue/open.ts';
+import type http from 'node:http';
 import { startAsyncWorker } from './async/worker.ts';
+import { serveAsync, type AsyncFrontOptions } from './async/front.ts';
 import { asyncNames } from './async/records.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { CustomMetrics } from './custom-metrics.ts';
@@ -224,10 +226,14 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       port: options.port,
       adminPort: options.adminPort ?? 15000,
     }));
+  // an AsyncAPI's replica also answers POST / and GET /<id> (the Service in a cluster routes here);
+  // its broker fails fast: a POST while Redis is away gets 503, never queued later behind the client
+  const asyncFront = spec.async && startAsyncFront(spec.async, options, logger);
   const server = grpcServing
     ? undefined
     : new RuntimeServer({
         ...front,
+        ...(asyncFront ? { asyncFront: asyncFront.serve } : {}),
         requestTimeoutMs: options.requestTimeoutMs,
         headersTimeoutMs: Math.min(10_000, options.requestTimeoutMs),
         observer,
@@ -271,6 +277,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       logger.info(`draining (grace period ${options.gracePeriodMs} ms)`);
       // first stop taking queued requests; one unfinished by then goes to another replica
       if (queue) await queue.stop(options.gracePeriodMs);
+      await asyncFront?.close();
       const finished = await (server ?? grpcServing!).drain(options.gracePeriodMs);
       if (!finished) logger.warn('grace period ended with requests still in flight');
       await pool.shutdown(Math.max(1000, options.gracePeriodMs / 10));
@@ -327,6 +334,30 @@ function startQueueWork(
       await Promise.race([worker.stop(), sleep(graceMs)]);
       await broker.close();
     },
+  };
+}
+
+function startAsyncFront(settings: AsyncSpec, options: ReplicaOptions, logger: JsonLogger) {
+  const url = options.queueUrl!;
+  let lastWarning = 0;
+  const broker = openBroker(url, {
+    failFast: true,
+    onError: (error) => {
+      if (Date.now() - lastWarning < 10_000) return;
+      lastWarning = Date.now();
+      logger.warn(`async front: queue ${redactUrl(url)}: ${error.message}`);
+    },
+  });
+  const frontOptions: AsyncFrontOptions = {
+    broker,
+    names: asyncNames(options.queueScope ?? 'local', options.name),
+    resultTtlMs: parseDurationMs(settings.resultTtl),
+    maxBodyBytes: options.maxBodyBytes,
+  };
+  return {
+    serve: (req: http.IncomingMessage, res: http.ServerResponse, rest: string, query: string) =>
+      serveAsync(frontOptions, req, res, rest, query),
+    close: () => broker.close(),
   };
 }
 

@@ -40,6 +40,11 @@ export interface ServerOptions {
   auth?: { keys: KeyRing; metrics: AuthMetrics };
   /** Traces and payload logging (runtime/observer.ts); undefined when both are off. */
   observer?: RequestObserver;
+  /**
+   * An AsyncAPI's front (runtime/async/front.ts): POST / queues, GET /<id> answers the record, so the
+   * Service in front of a cluster's replicas answers Cortex's async API. `rest`: '' or '/<id>'.
+   */
+  asyncFront?: (req: http.IncomingMessage, res: http.ServerResponse, rest: string, query: string) => Promise<void>;
 }
 
 const contentTypes: Record<number, string> = {
@@ -165,6 +170,9 @@ export class RuntimeServer {
     const path = q < 0 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
     const verbs = this.options.dispatcher.verbs; // a Handler's methods; undefined: POST only
+    if (this.options.asyncFront !== undefined && !ADMIN_PATHS.has(path)) {
+      return this.async(req, res, path === '/' || path === '/predict' ? '' : path, q < 0 ? '' : url.slice(q + 1));
+    }
     if (method === 'POST' && verbs === undefined) {
       if (path === '/' || path === '/predict') return this.predict(req, res, q < 0 ? '' : url.slice(q + 1));
       return this.json(res, 404, { error: `no route POST ${path}; predictions go to POST / or POST /predict` });
@@ -198,6 +206,22 @@ export class RuntimeServer {
     if (verbs !== undefined) return this.json(res, 404, { error: `no route ${method} ${path}` });
     res.setHeader('Allow', 'GET, HEAD, POST');
     this.json(res, 405, { error: `method ${req.method} not allowed` });
+  }
+
+  private async(req: http.IncomingMessage, res: http.ServerResponse, rest: string, query: string): void {
+    if (this.draining) {
+      res.setHeader('Connection', 'close');
+      return this.json(res, 503, { error: 'this replica is shutting down; retry' });
+    }
+    const auth = this.options.auth;
+    if (auth !== undefined) {
+      const verdict = admit(auth.keys, this.options.api, auth.metrics, req, res);
+      if (!verdict.ok) return this.options.metrics.observeRequest(verdict.status, 0);
+    }
+    const started = performance.now();
+    void this.options.asyncFront!(req, res, rest, query).finally(() =>
+      this.options.metrics.observeRequest(res.statusCode, (performance.now() - started) / 1000),
+    );
   }
 
   /** `verb`: the HTTP method for a Handler's handle_<verb> (undefined: POST, the hot path). */
@@ -424,6 +448,9 @@ function asSmallText(result: PredictResult): Buffer | string {
 }
 
 /** The Allow header of a Handler's routes: its methods, and GET and HEAD always (the summary). */
+/** Served by the replica itself even when an AsyncAPI's front takes the other paths. */
+const ADMIN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
 function handlerAllow(verbs: ReadonlySet<string>): string {
   const allow = new Set(['GET', 'HEAD', ...verbs]);
   return ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => allow.has(m)).join(', ');

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { localEnv, type LocalEnv } from './helpers/local.ts';
 import { repoRoot } from './helpers/serve.ts';
-import type { RecentRequests } from '../cli/request-window.ts';
+import type { RecentRequests } from '../operator/metrics-adapter/request-stats.ts';
 
 const FIXTURE = path.join(repoRoot, 'test', 'fixtures', 'local', 'latency');
 

@@ -3,7 +3,7 @@
 // then store the bundle and server-side apply the RealtimeAPIs. Nothing is half-applied: a bad
 // object stops the deploy before the first write.
 import { ConfigError, explainConfigError, formatIssue, loadProject, type LoadedProject } from '../config/index.ts';
-import { ASYNC_IN_CLUSTER, KIND } from '../../operator/api/v1alpha1/index.ts';
+import { KIND } from '../../operator/api/v1alpha1/index.ts';
 import { CONFIG_MAPS, REALTIME_APIS } from '../../operator/kube/resources.ts';
 import { KubeError, isConflict, isNotFound, type KubeObject } from '../../operator/kube/client.ts';
 import { CliError, ExitCode } from '../errors.ts';
@@ -76,14 +76,6 @@ export async function deployToCluster(
       `${project.file}:${jobApi.line}: api "${jobApi.name}": cortex deploy does not create ${jobApi.kind}s in a ` +
         `cluster yet; fix: apply it with kubectl, with predictor.image holding the project in /mnt/project ` +
         `(cortex build; docs/batch.md, docs/task.md); nothing was changed`,
-      ExitCode.Usage,
-    );
-  }
-  const asyncApi = project.apis.find((a) => a.spec.async);
-  if (asyncApi) {
-    throw new CliError(
-      `${project.file}:${asyncApi.line}: api "${asyncApi.name}": ${ASYNC_IN_CLUSTER.message}; ` +
-        `fix: ${ASYNC_IN_CLUSTER.fix}; nothing was changed`,
       ExitCode.Usage,
     );
   }

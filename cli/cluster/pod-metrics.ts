@@ -4,7 +4,8 @@
 // cortex proxy's for an API of containers).
 import { HttpMethod, type V1Pod } from '@kubernetes/client-node';
 import { RUNTIME_PORT } from '../../operator/reconcilers/deployment.ts';
-import { countsOf, sum, summarize, type RecentRequests } from '../request-window.ts';
+import { countsOf } from '../request-window.ts';
+import { sum, summarize, type RecentRequests } from '../../operator/metrics-adapter/request-stats.ts';
 import type { Connection } from './connect.ts';
 
 export function isReady(pod: V1Pod): boolean {

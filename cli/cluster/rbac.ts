@@ -6,6 +6,7 @@ import { CONFIG_MAPS, DEPLOYMENTS, PODS, REALTIME_APIS, SECRETS, SERVICES } from
 import { ruleOn, type PolicyRule } from '../../operator/reconcilers/types.ts';
 import { TRAFFIC_SPLITTERS } from '../../operator/trafficsplitter-controller.ts';
 import { BATCH_APIS, BATCH_JOBS, TASK_APIS, TASK_JOBS } from '../../operator/job-resources.ts';
+import { REALTIME_API_RESOURCE, REQUEST_METRICS } from '../../operator/metrics-adapter/request-metrics.ts';
 
 export const cliUserRules: PolicyRule[] = [
   // deploy (server-side apply = patch, dry runs included), get, delete, the wait, env configure's check
@@ -15,6 +16,13 @@ export const cliUserRules: PolicyRule[] = [
   // get API shows the pods; logs lists them and reads their logs
   ruleOn(PODS, ['get', 'list', 'watch']),
   ruleOn(PODS, ['get'], { subresource: 'log' }),
+  // get API reads the last minutes' figures from the operator's metrics API, through the aggregator
+  // (RBAC matches resource/subresource exactly: one entry per metric)
+  {
+    apiGroups: ['custom.metrics.k8s.io'],
+    resources: Object.keys(REQUEST_METRICS).map((m) => `${REALTIME_API_RESOURCE}/${m}`),
+    verbs: ['get'],
+  },
   // get SPLITTER reads each replica's /metrics (request and error rates) through the pod proxy
   ruleOn(PODS, ['get'], { subresource: 'proxy' }),
   // predict POSTs through the API server's service proxy

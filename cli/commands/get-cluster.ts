@@ -7,7 +7,7 @@ import { ago, duration, plural, recentText, table, type OutputFormat } from '../
 import { CliError, ExitCode } from '../errors.ts';
 import { renderSplitter, renderSplitterList } from '../local/splitter-view.ts';
 import { weightsText } from '../../operator/routes/splitter-route.ts';
-import type { RecentRequests } from '../request-window.ts';
+import type { RecentRequests } from '../../operator/metrics-adapter/request-stats.ts';
 
 type Connection = Pick<ClusterSession, 'env' | 'namespace'>;
 
@@ -54,7 +54,7 @@ export async function clusterGetText(
   const view = viewOf(api);
   const podObjects = await conn.apiPods(name);
   const pods = podObjects.map(podView);
-  const recent = await conn.requestsSinceStart(podObjects);
+  const recent = await conn.recentRequests(name, podObjects);
   if (fmt === 'json')
     return (
       JSON.stringify(
@@ -64,6 +64,13 @@ export async function clusterGetText(
       ) + '\n'
     );
   return renderOne(view, pods, api.status?.conditions ?? [], conn, c, recent);
+}
+
+/** Where the last minutes come from: the operator's window, or the replicas' whole life and why. */
+function recentSource(r: RecentRequests): string {
+  if (r.source === 'metrics-api') return `the last ${duration(r.windowSeconds)}, from the operator's metrics API`;
+  // the CLI keeps no history between runs: the ready replicas' counters over their life
+  return `the last ${duration(r.windowSeconds)}, since the replicas started${r.fallback ? `: ${r.fallback}` : ''}`;
 }
 
 function renderList(apis: ClusterApiView[], conn: Connection, c: ChalkInstance): string {
@@ -109,15 +116,7 @@ function renderOne(
     ['endpoint', `${api.endpoint ?? '-'} (inside the cluster)`],
     ...(api.url ? [['url', `${api.url} (outside the cluster)`] as [string, string]] : []),
     ['environment', `${conn.env.name}, namespace ${conn.namespace}`],
-    // the ready replicas' counters over their life: the CLI keeps no history between runs
-    ...(recent
-      ? [
-          [
-            'requests',
-            `${recentText(recent)} (the last ${duration(recent.windowSeconds)}, since the replicas started)`,
-          ] as [string, string],
-        ]
-      : []),
+    ...(recent ? [['requests', `${recentText(recent)} (${recentSource(recent)})`] as [string, string]] : []),
   ];
   // The operator writes a failure's message in status.message and in its conditions too: it is
   // printed once, on the status line; a condition adds its message only when it says more.

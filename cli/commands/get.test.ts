@@ -241,16 +241,31 @@ test('get API: the requests, 5XX share and p50/p99 the environment collected, as
   );
   assert.deepEqual(JSON.parse((await cortex(local(), 'get', 'iris', '-o', 'json')).stdout).recent, recent);
 
-  const young = { windowSeconds: 95, requests: 0 };
-  const cluster = {
-    getApi: (name: string) => Promise.resolve(realtimeApi(name)),
-    apiPods: () => Promise.resolve([pod('iris-abc', true)]),
-    requestsSinceStart: () => Promise.resolve(young),
+  const windowed = { ...recent, source: 'metrics-api' as const };
+  const young = {
+    windowSeconds: 95,
+    requests: 0,
+    source: 'replicas' as const,
+    fallback: "the operator's metrics API did not give them (HTTP 503)",
   };
-  const f = () => testFactory({ environments: [prodEnv], cluster });
-  assert.match(
-    (await cortex(f(), 'get', 'iris', '-e', 'prod')).stdout,
-    /\nrequests: +no requests \(the last 1m35s, since the replicas started\)\n/,
-  );
-  assert.deepEqual(JSON.parse((await cortex(f(), 'get', 'iris', '-e', 'prod', '-o', 'json')).stdout).recent, young);
+  const cases: [object, RegExp][] = [
+    [
+      windowed,
+      /\nrequests: +40 requests, 2\.5% 5XX, p50 13 ms, p99 4\.25 ms \(the last 5m, from the operator's metrics API\)\n/,
+    ],
+    [
+      young,
+      /\nrequests: +no requests \(the last 1m35s, since the replicas started: the operator's metrics API did not give them \(HTTP 503\)\)\n/,
+    ],
+  ];
+  for (const [figures, line] of cases) {
+    const cluster = {
+      getApi: (name: string) => Promise.resolve(realtimeApi(name)),
+      apiPods: () => Promise.resolve([pod('iris-abc', true)]),
+      recentRequests: () => Promise.resolve(figures as typeof young),
+    };
+    const f = () => testFactory({ environments: [prodEnv], cluster });
+    assert.match((await cortex(f(), 'get', 'iris', '-e', 'prod')).stdout, line);
+    assert.deepEqual(JSON.parse((await cortex(f(), 'get', 'iris', '-e', 'prod', '-o', 'json')).stdout).recent, figures);
+  }
 });

@@ -101,7 +101,7 @@ export function testFactory(options: TestFactoryOptions = {}): TestFactory {
         listApis: notFaked('cluster listApis'),
         getApi: notFaked('cluster getApi'),
         apiPods: notFaked('cluster apiPods'),
-        requestsSinceStart: () => Promise.resolve(undefined),
+        recentRequests: () => Promise.resolve(undefined),
         streamLogs: notFaked('cluster streamLogs'),
         predict: notFaked('cluster predict'),
         restart: notFaked('cluster restart'),

@@ -10,7 +10,7 @@ import { Value } from '@sinclair/typebox/value';
 import { applyDefaults, validateApiName, validateSpec } from '../../operator/api/v1alpha1/index.ts';
 import type { RealtimeApiSpecInput } from '../../operator/api/v1alpha1/index.ts';
 import type { VersionRecord } from './state.ts';
-import type { RecentRequests } from '../request-window.ts';
+import type { RecentRequests } from '../../operator/metrics-adapter/request-stats.ts';
 
 export type ApiState = 'live' | 'updating' | 'error';
 

@@ -4,7 +4,14 @@
 // A replica that restarts or is replaced starts from zero again, which increase() accounts for.
 import { httpGet } from './http-util.ts';
 import type { ApiStatus } from './protocol.ts';
-import { countsOf, increase, sum, summarize, type Counts, type RecentRequests } from '../request-window.ts';
+import { countsOf } from '../request-window.ts';
+import {
+  increase,
+  sum,
+  summarize,
+  type Counts,
+  type RecentRequests,
+} from '../../operator/metrics-adapter/request-stats.ts';
 
 export const WINDOW_MS = 5 * 60_000;
 export const SAMPLE_MS = 10_000;

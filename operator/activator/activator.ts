@@ -13,6 +13,8 @@
 // Where the activator learns about APIs and replicas, and how it wakes them, is a Backend
 // (kube-backend.ts on informers; the unit tests use an in-memory one).
 
+import type { AsyncFrontHandler } from './async-front.ts';
+import type { AsyncSpec } from '../api/v1alpha1/index.ts';
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -38,7 +40,7 @@ export interface Backend {
   /** Resolves once the backend knows every API (its caches synced). */
   ready: Promise<void>;
   /** The API if it exists, with why it is not serving when its status says so. */
-  api(namespace: string, name: string): { reason?: string } | undefined;
+  api(namespace: string, name: string): { reason?: string; async?: AsyncSpec } | undefined;
   /**
    * The API's keys when its networking.auth is api_key (undefined: none, no key is asked for).
    * Checked before anything is held or woken (api-keys.ts says why).
@@ -61,6 +63,8 @@ export interface Backend {
 
 export interface ActivatorOptions {
   backend: Backend;
+  /** An AsyncAPI's front while it has no ready replica (async-front.ts); undefined: held like any request. */
+  asyncFront?: AsyncFrontHandler;
   log: Logger;
   /** How long a request is held before 503. Default 2 min. */
   timeoutMs?: number;
@@ -124,7 +128,8 @@ export class Activator {
         help:
           'Requests the activator received, by result: ' +
           'proxied, held_proxied (after waiting for a replica), timeout (503), not_found, client_gone, ' +
-          'unauthorized (401: no valid API key)',
+          'unauthorized (401: no valid API key), ' +
+          'async_queued (an AsyncAPI with no ready replica: queued by the activator)',
         labelNames: ['result'],
         registers,
       }),
@@ -218,6 +223,21 @@ export class Activator {
 
     // a ready replica: straight to it
     const ip = this.pick(namespace, name);
+    const settings = this.o.backend.api(namespace, name)?.async;
+    if (ip === undefined && settings && this.o.asyncFront) {
+      // an AsyncAPI at zero: queued now, the id answered now; the replica woken works the queue
+      this.metrics.requests.inc({ result: 'async_queued' });
+      await this.o.asyncFront(namespace, name, settings, req, res);
+      if (req.method === 'POST' && res.statusCode === 200) {
+        await this.o.backend.wake(namespace, name).catch((error: unknown) =>
+          this.o.log.warn('activator: waking an AsyncAPI failed; its queue depth wakes it', {
+            api: `${namespace}/${name}`,
+            error: errorMessage(error),
+          }),
+        );
+      }
+      return;
+    }
     if (ip !== undefined && (await forward(req, res, { host: ip, port })) === 'done') {
       this.metrics.requests.inc({ result: 'proxied' });
       return;

@@ -2,6 +2,7 @@
 // informers (kube-backend.ts). Every operator replica runs one; the Services of APIs without a
 // ready replica point at the leader's (operator/scale-to-zero/slice.ts).
 
+import { activatorAsyncFront } from './async-front.ts';
 import type { Registry } from 'prom-client';
 import type { EventRecorder } from '../events.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
@@ -38,6 +39,8 @@ export interface StartActivatorOptions {
   informer?: Pick<InformerOptions<KubeObject>, 'idleTimeoutMs' | 'watchTimeoutSeconds' | 'backoff'>;
   /** Caches shared with the rest of the process; their owner starts and stops them. Default: its own. */
   informers?: CortexInformers;
+  /** AsyncAPIs' queue (--queue-url): the activator queues their requests while they are at zero. */
+  queueUrl?: string;
 }
 
 export interface RunningActivator {
@@ -76,8 +79,10 @@ export function activatorRunnable(options: StartActivatorOptions): ActivatorRunn
 
 export function startActivator(options: StartActivatorOptions): RunningActivator {
   const backend = kubeBackend(options);
+  const asyncFront = options.queueUrl ? activatorAsyncFront(options.queueUrl) : undefined;
   const activator = new Activator({
     backend,
+    asyncFront: asyncFront?.serve,
     log: options.log,
     timeoutMs: options.timeoutMs,
     clusterDomain: options.clusterDomain,
@@ -93,6 +98,7 @@ export function startActivator(options: StartActivatorOptions): RunningActivator
     held: (ns, name) => activator.held(ns, name),
     async stop() {
       await activator.close();
+      await asyncFront?.close();
       await backend.stop();
     },
   };

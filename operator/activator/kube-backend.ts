@@ -6,7 +6,7 @@
 // wakeOnRequest gives, and records an Event on the API.
 
 import type { V1Pod } from '@kubernetes/client-node';
-import { GROUP, PLURAL, type RealtimeApi } from '../api/v1alpha1/index.ts';
+import { GROUP, PLURAL, applyDefaults, type RealtimeApi } from '../api/v1alpha1/index.ts';
 import { initialScaleToZeroState, observeActivity, wakeOnRequest } from '../autoscaling/scale-to-zero.ts';
 import type { InformerOptions } from '../controller/informer.ts';
 import { cortexInformers, type CortexInformers } from '../controller/cortex-informers.ts';
@@ -99,7 +99,7 @@ export function kubeBackend(options: KubeBackendOptions): Backend & { start(): v
     api(ns, name) {
       const a = apis.get(`${ns}/${name}`);
       if (!a || a.metadata.deletionTimestamp) return undefined;
-      return { reason: reasonOf(a) };
+      return { reason: reasonOf(a), ...(a.spec.async ? { async: applyDefaults(name, a.spec).async } : {}) };
     },
     keys(ns, name) {
       const a = apis.get(`${ns}/${name}`);

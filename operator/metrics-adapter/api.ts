@@ -1,6 +1,8 @@
 // The custom metrics API (custom.metrics.k8s.io, v1beta2 and v1beta1) for the one metric
 // Cortex scales on: pods/cortex_in_flight_requests, each pod's mean in-flight requests over its
-// API's autoscaling.window. The routes are those of k8s.io/metrics' custom metrics API:
+// API's autoscaling.window; and, for `cortex get API`, the last minutes' requests, error ratio
+// and latency as metrics of the RealtimeAPI object (request-metrics.ts). The routes are those of
+// k8s.io/metrics' custom metrics API:
 //   GET /apis/custom.metrics.k8s.io/{version}                                  discovery
 //   GET .../namespaces/{ns}/pods/*/{metric}?labelSelector=…&metricLabelSelector=…   every matching pod
 //   GET .../namespaces/{ns}/pods/{pod}/{metric}                                one pod
@@ -10,8 +12,11 @@ import { IN_FLIGHT_METRIC } from '../reconcilers/hpa.ts';
 import { API_LABEL } from '../reconcilers/types.ts';
 import type { ResourceAttributes } from './authz.ts';
 import { metricQuantity } from './quantity.ts';
+import { objectMetricItems, REALTIME_API_RESOURCE, REQUEST_METRICS, rfc3339 } from './request-metrics.ts';
+import type { RequestWindows } from './request-window.ts';
 import type { SampleStore } from './samples.ts';
-import type { PodObject } from './scraper.ts';
+import { QUEUE_DEPTH_METRIC, QUEUE_DEPTH_RESOURCE, answerQueueDepth, type QueueDepths } from './queue-depth.ts';
+import type { ApiObject, PodObject } from './scraper.ts';
 import { matches, parseSelector, type Selector } from './selector.ts';
 
 export const GROUP = 'custom.metrics.k8s.io';
@@ -85,11 +90,12 @@ export interface MetricsApiSource {
   store: SampleStore;
   /** The window of an API (autoscaling.window), ms. */
   windowMs(namespace: string, api: string): number;
+  /** The RealtimeAPIs known and their request windows: the object metrics are served with both. */
+  apis?: () => ApiObject[];
+  requests?: RequestWindows;
+  /** AsyncAPIs' queue depths (queue-depth.ts); undefined: the operator has no queue. */
+  queueDepths?: QueueDepths;
   now?: () => number;
-}
-
-function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export class MetricsApi {
@@ -115,14 +121,10 @@ export class MetricsApi {
           apiVersion: 'v1',
           groupVersion: `${GROUP}/${r.version}`,
           resources: [
-            {
-              name: `pods/${IN_FLIGHT_METRIC}`,
-              singularName: '',
-              namespaced: true,
-              kind: 'MetricValueList',
-              verbs: ['get'],
-            },
-          ],
+            `pods/${IN_FLIGHT_METRIC}`,
+            ...(this.source.requests ? Object.keys(REQUEST_METRICS).map((m) => `${REALTIME_API_RESOURCE}/${m}`) : []),
+            ...(this.source.queueDepths ? [QUEUE_DEPTH_RESOURCE] : []),
+          ].map((name) => ({ name, singularName: '', namespaced: true, kind: 'MetricValueList', verbs: ['get'] })),
         },
       };
     }
@@ -130,6 +132,11 @@ export class MetricsApi {
   }
 
   private metric(r: Extract<Route, { kind: 'metric' }>, query: URLSearchParams): Answer {
+    const { requests, apis } = this.source;
+    if (r.resource === REALTIME_API_RESOURCE && r.metric in REQUEST_METRICS && requests && apis)
+      return this.objectMetric(r, query, requests, apis());
+    if (r.metric === QUEUE_DEPTH_METRIC)
+      return answerQueueDepth(r, this.source.queueDepths, (what) => notFoundMetric(r.metric, what));
     if (r.resource !== 'pods' || r.metric !== IN_FLIGHT_METRIC) return notFoundMetric(r.metric, r.resource);
     if (r.namespace === undefined)
       return status(
@@ -185,6 +192,35 @@ export class MetricsApi {
         metadata: {},
         items: items.map((i) => i.item),
       },
+    };
+  }
+
+  private objectMetric(
+    r: Extract<Route, { kind: 'metric' }>,
+    query: URLSearchParams,
+    requests: RequestWindows,
+    apis: ApiObject[],
+  ): Answer {
+    if (r.namespace === undefined)
+      return status(404, 'NotFound', `${REALTIME_API_RESOURCE} are namespaced: ask under /namespaces/{namespace}/`);
+    let selector: Selector;
+    try {
+      selector = parseSelector(query.get('labelSelector') ?? '');
+      // the metrics have no labels of their own: a metric selector that requires one matches nothing
+      if (!matches(parseSelector(query.get('metricLabelSelector') ?? ''), {}))
+        return {
+          status: 200,
+          body: { kind: 'MetricValueList', apiVersion: `${GROUP}/${r.version}`, metadata: {}, items: [] },
+        };
+    } catch (error) {
+      return status(400, 'BadRequest', `invalid selector: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const now = (this.source.now ?? Date.now)();
+    const answer = objectMetricItems(r.version, r.namespace, r.name, r.metric, selector, apis, requests, now);
+    if ('notFound' in answer) return notFoundMetric(r.metric, answer.notFound);
+    return {
+      status: 200,
+      body: { kind: 'MetricValueList', apiVersion: `${GROUP}/${r.version}`, metadata: {}, items: answer.items },
     };
   }
 }

@@ -19,8 +19,11 @@ import { deferred, untilAborted, type Runnable } from '../manager/runnable.ts';
 import { MetricsApi } from './api.ts';
 import { loadRequestHeaderConfig, type RequestHeaderConfig } from './authn.ts';
 import { subjectAccessReviewAuthorizer, type Authorizer } from './authz.ts';
+import { RequestWindows } from './request-window.ts';
 import { SampleStore, type ApiActivity } from './samples.ts';
 import { Scraper, type ApiObject, type PodObject } from './scraper.ts';
+import { openBroker } from '../../runtime/queue/open.ts';
+import { QueueDepths } from './queue-depth.ts';
 import { createMetricsServer, selfSignedCert, type ServingCert } from './server.ts';
 
 export { metricsApiObjects, METRICS_API_SERVICE } from './manifests.ts';
@@ -53,6 +56,8 @@ export interface MetricsAdapterOptions {
   /** How often the front-proxy ConfigMap is read again (CA rotation). Default 1 min. */
   requestHeaderRefreshMs?: number;
   informer?: Pick<InformerOptions<KubeObject>, 'idleTimeoutMs' | 'watchTimeoutSeconds' | 'backoff'>;
+  /** The AsyncAPIs' queue (--queue-url): their depths are served too (queue-depth.ts). */
+  queueUrl?: string;
   /** Caches shared with the rest of the process; their owner starts and stops them. Default: its own. */
   informers?: CortexInformers;
 }
@@ -62,6 +67,8 @@ export interface MetricsAdapter {
   listening: Promise<number>;
   /** Requests and in-flight requests of one API as last scraped, and when it last served (scale to zero). */
   activity(namespace: string, api: string): ApiActivity | undefined;
+  /** An AsyncAPI's queue depth as last read (undefined: no queue, or not read yet). */
+  queueDepth(namespace: string, api: string): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -70,6 +77,7 @@ export interface MetricsAdapterRunnable extends Runnable {
   /** Resolves with the bound port once the server listens; rejects if it never will. */
   listening: Promise<number>;
   activity(namespace: string, api: string): ApiActivity | undefined;
+  queueDepth(namespace: string, api: string): number | undefined;
 }
 
 export function metricsAdapterRunnable(options: MetricsAdapterOptions): MetricsAdapterRunnable {
@@ -81,6 +89,7 @@ export function metricsAdapterRunnable(options: MetricsAdapterOptions): MetricsA
     needsLeader: false,
     listening: listening.promise,
     activity: (ns, name) => adapter?.activity(ns, name),
+    queueDepth: (ns, name) => adapter?.queueDepth(ns, name),
     async start(signal) {
       adapter = startMetricsAdapter(options);
       adapter.listening.then(listening.resolve, listening.reject);
@@ -99,6 +108,7 @@ export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdap
     apis: Informer<ApiObject>;
   };
   const store = new SampleStore(options.onReloadChange);
+  const requestWindows = new RequestWindows();
   const registers = registry ? [registry] : [];
   const scrapes = new Counter({
     name: 'cortex_operator_metrics_scrapes_total',
@@ -122,6 +132,7 @@ export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdap
     pods,
     apis,
     store,
+    requests: requestWindows,
     log,
     intervalMs: options.scrapeIntervalMs,
     timeoutMs: options.scrapeTimeoutMs,
@@ -130,7 +141,23 @@ export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdap
       scrapeSeconds.observe(seconds);
     },
   });
-  const api = new MetricsApi({ pods: () => pods.list(), store, windowMs: (ns, name) => scraper.windowMs(ns, name) });
+  const queueDepths =
+    options.queueUrl === undefined
+      ? undefined
+      : new QueueDepths({
+          broker: openBroker(options.queueUrl, { failFast: true }),
+          apis: () => apis.list(),
+          log,
+          intervalMs: options.scrapeIntervalMs,
+        });
+  const api = new MetricsApi({
+    pods: () => pods.list(),
+    store,
+    windowMs: (ns, name) => scraper.windowMs(ns, name),
+    apis: () => apis.list(),
+    requests: requestWindows,
+    queueDepths,
+  });
   const authorize = options.authorizer ?? subjectAccessReviewAuthorizer(client);
 
   if (own) {
@@ -138,6 +165,7 @@ export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdap
     apis.start();
   }
   scraper.start();
+  queueDepths?.start();
 
   let stopped = false;
   let server: ReturnType<typeof createMetricsServer> | undefined;
@@ -209,12 +237,14 @@ export function startMetricsAdapter(options: MetricsAdapterOptions): MetricsAdap
   return {
     listening,
     activity: (ns, name) => store.activity(ns, name),
+    queueDepth: (ns, name) => queueDepths?.get(ns, name)?.value,
     async stop() {
       stopped = true;
       if (refresh) clearInterval(refresh);
       await new Promise<void>((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
       await scraper.stop();
+      await queueDepths?.stop();
       if (own) await Promise.all([pods.stop(), apis.stop()]);
     },
   };

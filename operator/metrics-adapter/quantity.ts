@@ -9,3 +9,13 @@ export function metricQuantity(value: number): string {
   if (milli === 0) return '0';
   return milli % 1000 === 0 ? String(milli / 1000) : `${milli}m`;
 }
+
+/**
+ * metricQuantity with micro-units where milli-units would round (latencies, ratios): 0.0123456 →
+ * "12346u", 0.25 → "250m", 3 → "3".
+ */
+export function microQuantity(value: number): string {
+  if (!Number.isFinite(value)) throw new Error(`a metric value must be a finite number, got ${value}`);
+  const micro = Math.round(value * 1e6);
+  return micro % 1000 === 0 ? metricQuantity(micro / 1e6) : `${micro}u`;
+}

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RuntimeMetrics } from '../../runtime/metrics.ts';
+import { countsOf } from '../../cli/request-window.ts';
 import { parseScrape } from './scrape-parse.ts';
 
 test(
@@ -13,16 +14,28 @@ test(
       queueLength: () => 1,
       workersReady: () => 2,
     });
+    const { counts, ...idle } = parseScrape(await metrics.render());
     assert.deepEqual(
-      parseScrape(await metrics.render()),
+      idle,
       { inFlight: 3, requestsTotal: 0, reloadFailing: [] },
       'no request yet: the counter may be absent',
     );
+    assert.equal(counts.requests, 0);
     metrics.observeRequest(200, 0.01);
     metrics.observeRequest(200, 0.01);
-    metrics.observeRequest(500, 0.01);
+    metrics.observeRequest(500, 0.3);
     inFlight = 0;
-    assert.deepEqual(parseScrape(await metrics.render()), { inFlight: 0, requestsTotal: 3, reloadFailing: [] });
+    const text = await metrics.render();
+    const scraped = parseScrape(text);
+    assert.deepEqual(
+      { ...scraped, counts: undefined },
+      { inFlight: 0, requestsTotal: 3, reloadFailing: [], counts: undefined },
+    );
+    // requests by status and the latency buckets, read as the CLI's own parser reads them
+    assert.equal(scraped.counts.requests, 3);
+    assert.equal(scraped.counts.errors, 1);
+    assert.equal(scraped.counts.buckets.get(Infinity), 3);
+    assert.deepEqual(scraped.counts, countsOf(text));
   },
 );
 
@@ -44,7 +57,9 @@ test('fractional and exponent values are read; several series are summed', () =>
     'cortex_requests_total{api="a",status_code="200"} 10',
     '',
   ].join('\n');
-  assert.deepEqual(parseScrape(text), { inFlight: 3.5, requestsTotal: 10, reloadFailing: [] });
+  const { counts, ...rest } = parseScrape(text);
+  assert.deepEqual(rest, { inFlight: 3.5, requestsTotal: 10, reloadFailing: [] });
+  assert.deepEqual(counts, { requests: 10, errors: 0, buckets: new Map() });
 });
 
 test("an answer that is not a Cortex replica's metrics is an error, never a zero", () => {

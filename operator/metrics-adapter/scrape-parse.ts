@@ -5,8 +5,10 @@
 
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format';
 import { IN_FLIGHT_METRIC } from '../reconcilers/hpa.ts';
+import type { Counts } from './request-stats.ts';
 
 export const REQUESTS_METRIC = 'cortex_requests_total';
+export const DURATION_METRIC = 'cortex_request_duration_seconds';
 /** The runtime's gauge of a model whose new version failed to download or load (runtime/metrics.ts). */
 export const RELOAD_FAILING_METRIC = 'cortex_model_reload_failing';
 
@@ -15,6 +17,37 @@ export interface Scraped {
   requestsTotal: number;
   /** The models (the label model) whose new version failed and an older one serves, sorted. */
   reloadFailing: string[];
+  /** Requests, 5xx answers and latency buckets, summed over label sets (the request window's input). */
+  counts: Counts;
+}
+
+function number(family: MetricFamily, raw: string | undefined): number {
+  const v = Number(raw ?? '');
+  if ((raw ?? '').trim() === '' || Number.isNaN(v) || v < 0)
+    throw new Error(`${family.name} has the value "${raw ?? ''}", expected a number ≥ 0`);
+  return v;
+}
+
+/** The request counter by status and the latency histogram's buckets (le "+Inf" → Infinity). */
+function countsOf(requests: MetricFamily | undefined, durations: MetricFamily | undefined): Counts {
+  const counts: Counts = { requests: 0, errors: 0, buckets: new Map() };
+  if (requests !== undefined) {
+    const vs = values(requests, 'COUNTER');
+    requests.metrics.forEach((m, i) => {
+      counts.requests += vs[i];
+      if ((m.labels?.status_code ?? '').startsWith('5')) counts.errors += vs[i];
+    });
+  }
+  if (durations !== undefined && durations.type !== 'HISTOGRAM')
+    throw new Error(`${durations.name} is a ${durations.type.toLowerCase()}, expected a histogram`);
+  for (const m of durations?.metrics ?? []) {
+    const buckets = { '+Inf': m.count, ...m.buckets };
+    for (const [le, raw] of Object.entries(buckets)) {
+      const bound = le === '+Inf' ? Infinity : number(durations!, le);
+      counts.buckets.set(bound, (counts.buckets.get(bound) ?? 0) + number(durations!, raw));
+    }
+  }
+  return counts;
 }
 
 function values(family: MetricFamily, expectType: MetricFamily['type']): number[] {
@@ -52,6 +85,10 @@ export function parseScrape(text: string): Scraped {
     .sort();
   return {
     reloadFailing,
+    counts: countsOf(
+      requests,
+      families.find((f) => f.name === DURATION_METRIC),
+    ),
     inFlight: sum(values(inFlight, 'GAUGE')),
     // absent until the first request on runtimes that create the series lazily
     requestsTotal: requests === undefined ? 0 : sum(values(requests, 'COUNTER')),

@@ -15,6 +15,7 @@ import type { KubeObject } from '../kube/client.ts';
 import type { Logger } from '../util/log.ts';
 import { RUNTIME_PORT } from '../reconcilers/deployment.ts';
 import { API_LABEL } from '../reconcilers/types.ts';
+import type { RequestWindows } from './request-window.ts';
 import type { SampleStore } from './samples.ts';
 import { parseScrape } from './scrape-parse.ts';
 
@@ -28,6 +29,8 @@ export interface ScraperOptions {
   pods: Informer<PodObject>;
   apis: Informer<ApiObject>;
   store: SampleStore;
+  /** Where each scrape's request counters go (`cortex get API`'s last minutes). */
+  requests?: RequestWindows;
   log: Logger;
   /** Time between rounds. Default 1 s. */
   intervalMs?: number;
@@ -82,7 +85,10 @@ export class Scraper {
       if (p.metadata?.deletionTimestamp) store.forgetPod(p.metadata.namespace ?? '', p.metadata.name ?? '');
     });
     apis.on('add', (a) => store.track(a.metadata.namespace, a.metadata.name, this.now()));
-    apis.on('delete', (a) => store.forgetApi(a.metadata.namespace, a.metadata.name));
+    apis.on('delete', (a) => {
+      store.forgetApi(a.metadata.namespace, a.metadata.name);
+      options.requests?.forgetApi(a.metadata.namespace, a.metadata.name);
+    });
   }
 
   /** The API's autoscaling.window in ms (the default when the API or the field is unknown). */
@@ -153,7 +159,18 @@ export class Scraper {
       // a pod deleted, or terminating, while its scrape ran must not come back
       const current = this.options.pods.get(`${namespace}/${name}`);
       if (current === undefined || scrapeTarget(current) === undefined) return;
-      store.record(namespace, name, target.api, { at: this.now(), ...scraped }, this.windowMs(namespace, target.api));
+      const at = this.now();
+      const { counts, ...sample } = scraped;
+      store.record(namespace, name, target.api, { at, ...sample }, this.windowMs(namespace, target.api));
+      const startTime = current.status?.startTime;
+      this.options.requests?.record(
+        namespace,
+        target.api,
+        name,
+        at,
+        counts,
+        startTime ? new Date(startTime).getTime() : undefined,
+      );
       onScrape?.('success', seconds());
       if (state.failing) log.info('metrics scrape works again', { pod: `${namespace}/${name}`, url: target.url });
       state.failing = false;

@@ -117,6 +117,9 @@ function lastOfEachName(env: V1EnvVar[]): V1EnvVar[] {
   return env.filter((e) => last.get(e.name) === e);
 }
 
+/** Where `cortex serve` and the operator read the queue's URL from. */
+export const QUEUE_URL_ENV = 'CORTEX_QUEUE_URL';
+
 /** The RealtimeAPI as the replica's runtime reads it (CORTEX_API_SPEC), as JSON. */
 export function runtimeSpecJson(api: ApiInstance): string {
   // keys sorted: the API server's key order must not change the template (and roll the replicas)
@@ -140,6 +143,11 @@ export function desiredDeployment(api: ApiInstance, config: ChildConfig): V1Depl
   // what `cortex serve` runs (last, so that it wins over a predictor.env entry of the same name)
   const runtimeSpec = runtimeSpecJson(api);
   env.push({ name: RUNTIME_SPEC_ENV, value: runtimeSpec });
+  if (api.spec.async && config.queueUrl) {
+    // an AsyncAPI's replicas work its queue and answer its front (docs/async.md); its streams are
+    // named after the namespace, so two namespaces' APIs of one name never share a queue
+    env.push({ name: QUEUE_URL_ENV, value: config.queueUrl }, { name: 'CORTEX_QUEUE_SCOPE', value: api.namespace });
+  }
 
   const volumes: V1Volume[] = [];
   const mounts: V1VolumeMount[] = [];

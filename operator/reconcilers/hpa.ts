@@ -25,7 +25,7 @@
 //   cluster-wide 10%).
 // `window` (averaging of the metric) belongs to whatever serves the metric, not to the HPA.
 
-import type { V2HorizontalPodAutoscaler, V2HPAScalingRules } from '@kubernetes/client-node';
+import type { V2HorizontalPodAutoscaler, V2HPAScalingRules, V2MetricSpec } from '@kubernetes/client-node';
 import { parseDurationMs } from '../api/v1alpha1/index.ts';
 import { DEPLOYMENTS, HPAS } from '../kube/resources.ts';
 import {
@@ -37,6 +37,8 @@ import {
   type PolicyRule,
 } from './types.ts';
 
+/** An AsyncAPI's metric: its queue's depth (operator/metrics-adapter/queue-depth.ts). */
+export const QUEUE_DEPTH_METRIC = 'cortex_async_queue_depth';
 /** The metric every replica exports (runtime/metrics.ts) and the HPA scales on. */
 export const IN_FLIGHT_METRIC = 'cortex_in_flight_requests';
 /** Shortest period of the step limits: the HPA controller's default sync period. */
@@ -113,16 +115,34 @@ export function desiredHpa(api: ApiInstance, config: ChildConfig): V2HorizontalP
       scaleTargetRef: { apiVersion: 'apps/v1', kind: DEPLOYMENTS.kind, name: api.name },
       minReplicas: min,
       maxReplicas: Math.max(min, a.maxReplicas),
-      metrics: [
-        {
-          type: 'Pods',
-          pods: {
-            metric: { name: IN_FLIGHT_METRIC },
-            target: { type: 'AverageValue', averageValue: quantityOf(a.targetReplicaConcurrency) },
-          },
-        },
-      ],
+      metrics: [api.spec.async ? queueDepthMetric(api) : inFlightMetric(api)],
       behavior: behaviorOf(api, config),
+    },
+  };
+}
+
+function inFlightMetric(api: ApiInstance): V2MetricSpec {
+  return {
+    type: 'Pods',
+    pods: {
+      metric: { name: IN_FLIGHT_METRIC },
+      target: { type: 'AverageValue', averageValue: quantityOf(api.spec.autoscaling.targetReplicaConcurrency) },
+    },
+  };
+}
+
+/**
+ * An AsyncAPI scales on its queue's depth (requests not yet acked; operator/metrics-adapter/queue-depth.ts),
+ * an Object metric of its RealtimeAPI: AverageValue divides it by the current replicas, so the HPA
+ * keeps ⌈depth / targetReplicaConcurrency⌉ replicas, Cortex's AsyncAPI rule (queue length per replica).
+ */
+function queueDepthMetric(api: ApiInstance): V2MetricSpec {
+  return {
+    type: 'Object',
+    object: {
+      describedObject: { apiVersion: 'cortex.dev/v1alpha1', kind: 'RealtimeAPI', name: api.name },
+      metric: { name: QUEUE_DEPTH_METRIC },
+      target: { type: 'AverageValue', averageValue: quantityOf(api.spec.autoscaling.targetReplicaConcurrency) },
     },
   };
 }

@@ -40,6 +40,8 @@ export interface RuntimeApi {
   spec: {
     predictor: PredictorSpec;
     autoscaling: Pick<RealtimeApiSpec['autoscaling'], 'maxReplicaConcurrency'>;
+    /** An AsyncAPI's settings: the replica works the queue and serves the front (runtime/replica.ts). */
+    async?: RealtimeApiSpec['async'];
   };
 }
 
@@ -52,6 +54,7 @@ export function runtimeApi(name: string, spec: RealtimeApiSpec): RuntimeApi {
     spec: {
       predictor: predictorOf(spec, 'the runtime spec'),
       autoscaling: { maxReplicaConcurrency: spec.autoscaling.maxReplicaConcurrency },
+      ...(spec.async ? { async: spec.async } : {}),
     },
   };
 }

@@ -42,6 +42,11 @@ export interface OperatorConfig {
    * (runtime/venv-cache.ts), so that only a node's first replica of an API runs pip; undefined: none.
    */
   dependencyCache?: DependencyCacheConfig;
+  /**
+   * The queue of AsyncAPIs' requests (--queue-url, redis://HOST:PORT): an AsyncAPI's replicas get
+   * it in CORTEX_QUEUE_URL. Undefined: AsyncAPIs are not run (their status says why).
+   */
+  queueUrl?: string;
 }
 
 export interface DependencyCacheConfig {

@@ -14,19 +14,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HttpMethod, KubeConfig } from '@kubernetes/client-node';
-import { LOOPBACK_POD_CIDR, OPERATOR_NAMESPACE, startCluster, type Cluster } from '../cluster/cluster.ts';
-import { freePort } from '../cluster/ports.ts';
+import { HttpMethod } from '@kubernetes/client-node';
+import { LOOPBACK_POD_CIDR, startCluster, type Cluster } from '../cluster/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import type { OperatorProcess } from '../helpers/operator.ts';
 import { KubeClient } from '../../operator/kube/client.ts';
-import { metricsApiObjects } from '../../operator/metrics-adapter/manifests.ts';
+import { REQUEST_METRICS } from '../../operator/metrics-adapter/request-metrics.ts';
 import { parseQuantity as parseMetricQuantity } from '../../operator/api/v1alpha1/quantity.ts';
-import { PodRuntimes, startLoad } from './runtimes.ts';
+import { operatorWithMetricsApi } from './metrics-api.ts';
+import { type PodRuntimes, startLoad } from './runtimes.ts';
+import { slowApi, slowRuntimes } from './slow-api.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 const NS = 'autoscaling';
 const API = 'slow';
@@ -52,7 +51,6 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
   let client: KubeClient;
   let operator: OperatorProcess | undefined;
   let runtimes: PodRuntimes | undefined;
-  let adapterPort: number;
 
   const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
   const get = (p: string): Promise<Obj> => client.request(HttpMethod.GET, p);
@@ -72,52 +70,9 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
         extraArgs: { 'kube-controller-manager': ['--horizontal-pod-autoscaler-sync-period=5s'] },
       });
       await k(['create', 'namespace', NS]);
-      adapterPort = await freePort();
-      // the metrics API on: this cluster's pod IPs are loopback addresses the test serves itself
-      operator = await startOperator(cluster, dir, {
-        nodePoolsFile: poolsFile,
-        extraArgs: [
-          '--metrics-api',
-          '--metrics-api-port',
-          String(adapterPort),
-          '--metrics-api-bind-address',
-          '127.0.0.1',
-          '--log-level',
-          'debug',
-        ],
-      });
-      await waitFor(
-        'the operator to serve the metrics API',
-        async () => operator!.logs.some((l) => l.includes('"metrics API serving"')),
-        60_000,
-      );
+      operator = await operatorWithMetricsApi(cluster, dir, poolsFile, ['--log-level', 'debug']);
 
-      // what the chart installs, with the Service pointing at this local process instead of the operator's pods
-      const objects = metricsApiObjects({
-        namespace: OPERATOR_NAMESPACE,
-        externalName: 'localhost',
-        targetPort: adapterPort,
-      });
-      await k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
-      await k([
-        'wait',
-        '--for=condition=Available',
-        '--timeout=90s',
-        'apiservice/v1beta2.custom.metrics.k8s.io',
-        'apiservice/v1beta1.custom.metrics.k8s.io',
-      ]);
-
-      const kc = new KubeConfig();
-      kc.loadFromFile(cluster.kubeconfig);
-      client = new KubeClient(kc);
-      runtimes = new PodRuntimes({
-        client,
-        namespace: NS,
-        api: API,
-        project: path.join(here, 'fixtures', 'slow'),
-        tmpDir: dir,
-      });
-      await runtimes.start();
+      ({ client, runtimes } = await slowRuntimes(cluster, NS, API, dir));
     },
     { timeout: BUILD_TIMEOUT_MS },
   );
@@ -144,16 +99,23 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the API server serves discovery of custom.metrics.k8s.io from the operator (both versions)', async () => {
-    for (const v of ['v1beta2', 'v1beta1']) {
-      const list = JSON.parse(await k(['get', '--raw', `/apis/custom.metrics.k8s.io/${v}`]));
-      assert.deepEqual(
-        list.resources.map((r: Obj) => r.name),
-        ['pods/cortex_in_flight_requests'],
-        v,
-      );
-    }
-  });
+  test(
+    'the API server serves discovery of custom.metrics.k8s.io from the operator (both versions): ' +
+      'the pods metric and the RealtimeAPI ones',
+    async () => {
+      for (const v of ['v1beta2', 'v1beta1']) {
+        const list = JSON.parse(await k(['get', '--raw', `/apis/custom.metrics.k8s.io/${v}`]));
+        assert.deepEqual(
+          list.resources.map((r: Obj) => r.name),
+          [
+            'pods/cortex_in_flight_requests',
+            ...Object.keys(REQUEST_METRICS).map((m) => `realtimeapis.cortex.dev/${m}`),
+          ],
+          v,
+        );
+      }
+    },
+  );
 
   test(
     'under load the HPA scales the API up on the metric it reads through the APIService, ' +
@@ -162,28 +124,16 @@ describe('the HPA scales a RealtimeAPI on in-flight requests served by the opera
     async (t) => {
       await k(
         ['apply', '--server-side', '--field-manager=test', '-f', '-'],
-        JSON.stringify({
-          apiVersion: 'cortex.dev/v1alpha1',
-          kind: 'RealtimeAPI',
-          metadata: { name: API, namespace: NS },
-          spec: {
-            predictor: {
-              type: 'typescript',
-              path: 'predictor.ts',
-              image: 'fake.invalid/slow:1',
-              threadsPerProcess: 16,
-            },
-            compute: { cpu: '100m' },
-            autoscaling: {
-              minReplicas: 1,
-              maxReplicas: MAX,
-              targetReplicaConcurrency: TARGET,
-              window: '10s',
-              upscaleStabilizationPeriod: '0s',
-              downscaleStabilizationPeriod: `${DOWNSCALE_STABILIZATION_S}s`,
-              maxUpscaleFactor: 4,
-              maxDownscaleFactor: 0.25,
-            },
+        slowApi(NS, API, {
+          autoscaling: {
+            minReplicas: 1,
+            maxReplicas: MAX,
+            targetReplicaConcurrency: TARGET,
+            window: '10s',
+            upscaleStabilizationPeriod: '0s',
+            downscaleStabilizationPeriod: `${DOWNSCALE_STABILIZATION_S}s`,
+            maxUpscaleFactor: 4,
+            maxDownscaleFactor: 0.25,
           },
         }),
       );

@@ -15,9 +15,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HttpMethod, KubeConfig } from '@kubernetes/client-node';
+import { HttpMethod } from '@kubernetes/client-node';
 import { LOOPBACK_POD_CIDR, startCluster, type Cluster } from '../cluster/cluster.ts';
 import { freePort } from '../cluster/ports.ts';
 import { ACTIVATOR_ADDRESS, loopbackScalingArgs, startOperator, type OperatorProcess } from '../helpers/operator.ts';
@@ -26,8 +25,8 @@ import { KubeClient } from '../../operator/kube/client.ts';
 import { RUNTIME_PORT } from '../../operator/reconcilers/deployment.ts';
 import { SCALED_TO_ZERO_ANNOTATION } from '../../operator/scale-to-zero/index.ts';
 import { PodRuntimes, loopbackOnly, viaActivator } from './runtimes.ts';
+import { slowApi, slowRuntimes } from './slow-api.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 const NS = 'zero';
 const API = 'slow'; // test/autoscaling/fixtures/slow: answers {"slept_ms": n} after sleeping n ms
@@ -38,18 +37,7 @@ const HOLD_S = 25; // --activator-timeout
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from kubectl, read field by field
 type Obj = any;
 
-function realtimeApi(name: string, spec: { autoscaling: object; compute?: object }): string {
-  return JSON.stringify({
-    apiVersion: 'cortex.dev/v1alpha1',
-    kind: 'RealtimeAPI',
-    metadata: { name, namespace: NS },
-    spec: {
-      predictor: { type: 'typescript', path: 'predictor.ts', image: 'fake.invalid/slow:1', threadsPerProcess: 16 },
-      compute: spec.compute ?? { cpu: '100m' },
-      autoscaling: spec.autoscaling,
-    },
-  });
-}
+const realtimeApi = (name: string, spec: { autoscaling: object; compute?: object }) => slowApi(NS, name, spec);
 
 describe(
   'scale to zero: an idle API goes to zero and its next request wakes it through the activator',
@@ -99,17 +87,7 @@ describe(
           nodePoolsFile: poolsFile,
           extraArgs: [...(await loopbackScalingArgs(activatorPort, `${HOLD_S}s`)), '--log-level', 'debug'],
         });
-        const kc = new KubeConfig();
-        kc.loadFromFile(cluster.kubeconfig);
-        client = new KubeClient(kc);
-        runtimes = new PodRuntimes({
-          client,
-          namespace: NS,
-          api: API,
-          project: path.join(here, 'fixtures', 'slow'),
-          tmpDir: dir,
-        });
-        await runtimes.start();
+        ({ client, runtimes } = await slowRuntimes(cluster, NS, API, dir));
       },
       { timeout: BUILD_TIMEOUT_MS },
     );

@@ -105,13 +105,17 @@ export const ACTIVATOR_ADDRESS = '192.0.2.10';
 /**
  * Operator flags for scaling with replicas run as local processes: the custom metrics API and
  * the activator, both on loopback (the activator on `activatorPort`, holding requests up to
- * `activatorTimeout`).
+ * `activatorTimeout`; the metrics API on `metricsApiPort`, default a free port).
  */
-export async function loopbackScalingArgs(activatorPort: number, activatorTimeout: string): Promise<string[]> {
+export async function loopbackScalingArgs(
+  activatorPort: number,
+  activatorTimeout: string,
+  metricsApiPort?: number,
+): Promise<string[]> {
   return [
     '--metrics-api',
     '--metrics-api-port',
-    String(await freePort()),
+    String(metricsApiPort ?? (await freePort())),
     '--metrics-api-bind-address',
     '127.0.0.1',
     '--activator-port',

@@ -9,7 +9,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 export const PROMTOOL = (await execa('sh', ['-c', 'command -v promtool'], { reject: false })).stdout.trim();
 export const NO_PROMTOOL = PROMTOOL
   ? false
-  : 'promtool is not installed (Debian package prometheus; test/images/install-podman.sh installs it)';
+  : 'promtool is not installed (Debian package prometheus; test/install-system-packages.sh installs it)';
 
 /**
  * Grafana's `$__rate_interval` and the like become a duration; the dashboards' own variables

@@ -1,4 +1,4 @@
-// A real redis-server (the Debian package; test/images/install-podman.sh installs it) on a free
+// A real redis-server (the Debian package; test/install-system-packages.sh installs it) on a free
 // loopback port with its data in a temp dir, for the queue tests: runtime/queue/redis-process.ts,
 // plus the temp dir. `stop()` then `start()` is a Redis restart that keeps its streams; `pause()`
 // freezes it like a network partition.
@@ -10,7 +10,7 @@ import { freePort } from './local.ts';
 
 /** Why redis tests skip here, or undefined when redis-server is on PATH. */
 export const redisMissing: string | undefined = redisServerMissing()?.concat(
-  '; test/images/install-podman.sh installs it',
+  '; test/install-system-packages.sh installs it',
 );
 
 export interface RedisServer {

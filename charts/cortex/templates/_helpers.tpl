@@ -79,7 +79,26 @@ What values.schema.json cannot say: pool names are unique (the operator refuses 
 list otherwise, and every API would be "compute unavailable"); metricsApi.tls's secretName and
 caBundle come together.
 */}}
+{{/* The Redis of queue.install (templates/queue.yaml): its own component, not the operator's selector. */}}
+{{- define "cortex.queueLabels" -}}
+app.kubernetes.io/name: {{ include "cortex.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: queue
+{{- end }}
+
+{{/* The queue's URL the operator gets (queue.url, or the Redis of queue.install); empty: none. */}}
+{{- define "cortex.queueUrl" -}}
+{{- if .Values.queue.install -}}
+redis://{{ include "cortex.fullname" . }}-queue.{{ .Release.Namespace }}.svc.{{ .Values.clusterDomain }}:6379
+{{- else -}}
+{{ .Values.queue.url }}
+{{- end -}}
+{{- end }}
+
 {{- define "cortex.validate" -}}
+{{- if and .Values.queue.install .Values.queue.url }}
+{{- fail "queue: set either queue.url (an existing Redis) or queue.install=true (the chart runs one), not both" }}
+{{- end }}
 {{- $seen := dict }}
 {{- range $i, $pool := .Values.nodePools }}
 {{- if hasKey $seen $pool.name }}

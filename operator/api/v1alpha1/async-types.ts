@@ -80,8 +80,10 @@ export function checkAsync(spec: unknown, ctx: IssueCollector): void {
   }
 }
 
-/** Until the operator runs AsyncAPIs (a front, the queue URL, scaling on queue depth): what it and the CLI say. */
-export const ASYNC_IN_CLUSTER = {
-  message: 'AsyncAPIs do not run in a cluster yet: they run in the local environment (docs/async.md)',
-  fix: 'deploy it to the local environment (cortex deploy -e local), or make it a RealtimeAPI',
+/** An AsyncAPI where the operator has no queue: what its status and `cortex deploy` say. */
+export const ASYNC_NEEDS_QUEUE = {
+  message: "an AsyncAPI's requests go through a queue, and the operator has none configured",
+  fix:
+    'set the chart value queue.url (redis://HOST:PORT) or queue.install=true, or run the operator with ' +
+    '--queue-url / CORTEX_QUEUE_URL (docs/async.md)',
 };

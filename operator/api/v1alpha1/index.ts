@@ -26,4 +26,4 @@ export type { RealtimeApi } from './realtimeapi.ts';
 export * from './trafficsplitter-types.ts';
 export { isGrpcApi } from './check-grpc.ts';
 export * from './jobs-types.ts';
-export { ASYNC_IN_CLUSTER, ASYNC_KIND, AsyncSchema, type AsyncSpec } from './async-types.ts';
+export { ASYNC_NEEDS_QUEUE, ASYNC_KIND, AsyncSchema, type AsyncSpec } from './async-types.ts';

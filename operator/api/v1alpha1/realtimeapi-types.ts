@@ -295,7 +295,8 @@ export const AutoscalingSchema = Struct(
         minimum: 0,
         description:
           'In-flight requests per replica the autoscaler aims for (greater than 0; Cortex 0.42 called it ' +
-          'target_in_flight). Default: processesPerReplica × threadsPerProcess; with pod: pod.maxConcurrency.',
+          'target_in_flight). Default: processesPerReplica × threadsPerProcess; with pod: pod.maxConcurrency. ' +
+          'An AsyncAPI (async set): requests in its queue (waiting or being worked) per replica.',
       }),
     ),
     maxReplicaConcurrency: Type.Integer({

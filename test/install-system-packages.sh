@@ -12,13 +12,13 @@ command -v promtool >/dev/null || packages+=(prometheus)
 command -v redis-server >/dev/null || packages+=(redis-server)
 [ ${#packages[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
-  echo "install-podman: no root apt-get to install ${packages[*]}: the tests that need them will skip" >&2
+  echo "install-system-packages: no root apt-get to install ${packages[*]}: the tests that need them will skip" >&2
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq &&
   apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null ||
-  echo "install-podman: installing ${packages[*]} failed: the tests that need them will skip" >&2
+  echo "install-system-packages: installing ${packages[*]} failed: the tests that need them will skip" >&2
 # The redis-server package starts a system redis-server on 6379 where a service manager runs; the
 # tests start their own on free ports and need none. The same for prometheus.
 exit 0
