@@ -2,13 +2,13 @@
 // get, logs, delete (stop) and a job's timeout; on the environment's own redis-server (started on
 // the first submit when one is installed) and on the embedded store (CORTEX_QUEUE_URL=memory:).
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stopLocalQueue } from '../cli/local/job-queue.ts';
 import { layout } from '../cli/local/paths.ts';
-import { RECORDING_HANDLER } from './helpers/batch-job.ts';
+import { writeRecorderProject } from './helpers/batch-job.ts';
 import { localEnv, type LocalEnv } from './helpers/local.ts';
 import { redisMissing } from './helpers/redis-server.ts';
 import { repoRoot } from './helpers/serve.ts';
@@ -83,16 +83,10 @@ describe('BatchAPI in the local environment', { skip: redisMissing }, () => {
 
   test('on the embedded store: cortex delete API JOB_ID stops a job; a job past its timeout is timed_out', async () => {
     const dir = path.join(tmp, 'recorder');
-    mkdirSync(path.join(dir, 'out'), { recursive: true });
-    writeFileSync(path.join(dir, 'handler.py'), RECORDING_HANDLER);
-    writeFileSync(
-      path.join(dir, 'cortex.yaml'),
-      '- name: recorder\n  kind: BatchAPI\n  handler:\n    path: handler.py\n',
-    );
+    const out = writeRecorderProject(dir);
     assert.equal((await local.cortex(['deploy', dir])).code, 0);
     const memory = { CORTEX_QUEUE_URL: 'memory:' };
     const slow = { workers: 1, item_list: { items: [1, 2, 3, 4, 5, 6, 7, 8], batch_size: 1 } };
-    const out = path.join(dir, 'out');
     const id = await submit('recorder', { ...slow, config: { out, slow: 2 } }, memory);
     await waitFor('a batch to start', async () => readFileSync(path.join(out, 'started'), 'utf8').length > 0);
     const stop = await local.cortex(['delete', 'recorder', id]);

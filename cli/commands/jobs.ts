@@ -10,7 +10,16 @@ import { CliError, ExitCode } from '../errors.ts';
 import type { Factory } from '../factory.ts';
 import { isTty, printOut } from '../io.ts';
 import { humanLines } from '../local/log-format.ts';
-import { deleteJobApi, jobApi, localJob, localJobLog, localJobs, stopLocalJob, submitLocalJob } from '../local/jobs.ts';
+import {
+  deleteJobApi,
+  jobApi,
+  localJob,
+  localJobLog,
+  localJobs,
+  parseJobJson,
+  stopJobMessage,
+  submitLocalJob,
+} from '../local/jobs.ts';
 import type { LocalJob } from '../local/jobs.ts';
 import type { Layout } from '../local/paths.ts';
 import { table, type OutputFormat } from '../output.ts';
@@ -48,12 +57,7 @@ export async function runSubmit(options: SubmitOptions, f: Factory): Promise<voi
       throw new CliError(`cannot read ${options.file}: ${(error as Error).message}`, ExitCode.Usage);
     }
   }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (error) {
-    throw new CliError(`the job is not JSON: ${(error as Error).message}`, ExitCode.Usage);
-  }
+  const body = parseJobJson(text);
   const record = conn
     ? await submitClusterJob(conn, options.api, kind, body)
     : await submitLocalJob(l!, jobApi(l!, options.api)!, body);
@@ -157,8 +161,7 @@ export async function jobDelete(f: Factory, l: Layout, api: string, jobId: strin
     return true;
   }
   if (localJob(l, api, jobId) === undefined) throw new CliError(`${api} has no job ${jobId}`, ExitCode.NotFound);
-  const status = await stopLocalJob(l, api, jobId);
-  printOut(f.io, status === 'stopped' ? `stopped job ${jobId}` : `job ${jobId} had ended: ${status}`);
+  printOut(f.io, await stopJobMessage(l, api, jobId));
   return true;
 }
 

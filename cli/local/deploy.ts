@@ -176,8 +176,6 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
         action,
       };
     });
-    if (project.apis.length === 0 && project.splitters.length === 0) return jobResults;
-
     // 4. The supervisor runs the rollouts.
     let starting: StepHandle | undefined;
     const client = await ensureSupervisor(l, () => (starting = reporter.step('starting the local environment')));
@@ -187,6 +185,8 @@ export async function deployProject(options: DeployOptions, reporter: DeployRepo
     if (!status.gateway.listening && status.gateway.error) {
       throw new CliError(`${status.gateway.error}\nnothing was deployed`, ExitCode.Failed);
     }
+    // job APIs need the supervisor too: its gateway serves their endpoints (gateway-jobs.ts)
+    if (project.apis.length === 0 && project.splitters.length === 0) return jobResults;
     // a splitter naming an API that is neither in the file nor deployed stops the deploy here
     checkLocalSplitterTargets(
       project,

@@ -20,6 +20,7 @@ import type { Duplex } from 'node:stream';
 import { ShadowSender, pickWeighted, type Split } from './splitter.ts';
 import { isWebSocketUpgrade, responseFor, tunnel } from '../../operator/util/upgrade.ts';
 import { serveAsync, type AsyncFrontOptions } from '../../runtime/async/front.ts';
+import type { JobFront } from './gateway-jobs.ts';
 
 export interface Backend {
   /** Unique per replica. */
@@ -66,6 +67,8 @@ export interface GatewayOptions {
   authorize?: Authorize;
   /** An AsyncAPI's front (runtime/async/front.ts): its requests are queued, not proxied. */
   asyncFront?: (api: string) => AsyncFrontOptions | undefined;
+  /** BatchAPIs' and TaskAPIs' endpoints (cli/local/gateway-jobs.ts): submit, status and stop of jobs. */
+  jobs?: JobFront;
 }
 
 const hopByHop = new Set([
@@ -90,8 +93,9 @@ export function stripEndpoint(endpoint: string, pathname: string): string | unde
 
 export class Gateway {
   private readonly routes: RouteTable;
-  private readonly options: Required<Omit<GatewayOptions, 'authorize' | 'asyncFront'>>;
+  private readonly options: Required<Omit<GatewayOptions, 'authorize' | 'asyncFront' | 'jobs'>>;
   private readonly asyncFront: GatewayOptions['asyncFront'];
+  private readonly jobs: JobFront | undefined;
   private readonly authorize: Authorize | undefined;
   private readonly server: http.Server;
   private readonly active = new Map<string, number>();
@@ -110,6 +114,7 @@ export class Gateway {
     this.options = { maxAttempts: 10, ...options };
     this.authorize = options.authorize;
     this.asyncFront = options.asyncFront;
+    this.jobs = options.jobs;
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) json(res, 502, { error: `gateway: ${(error as Error).message}` });
@@ -174,8 +179,13 @@ export class Gateway {
     const matched = this.routes.match(pathname);
     // a splitter's request goes to one of its APIs, by weight
     const route = matched?.split ? { ...matched, api: pickWeighted(matched.split) } : matched;
+    // a job API's endpoint: jobs are submitted, read and stopped here, no replica serves it
+    const job = this.jobs?.match(pathname);
+    if (job && (route === undefined || job.endpoint.length >= route.endpoint.length)) {
+      return this.jobs!.serve(job.api, req, res, stripEndpoint(job.endpoint, pathname)!, q < 0 ? '' : url.slice(q + 1));
+    }
     if (route === undefined) {
-      const apis = this.routes.endpoints();
+      const apis = this.routes.endpoints().concat(this.jobs?.endpoints() ?? []);
       if (pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
         return json(res, 200, { apis: apis.map((a) => ({ name: a.api, endpoint: a.endpoint })) });
       }
@@ -433,7 +443,7 @@ export class Gateway {
   }
 }
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
+export function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? -1);
     if (declared > limit) {
@@ -453,7 +463,7 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | un
   });
 }
 
-function json(res: http.ServerResponse, status: number, value: unknown): void {
+export function json(res: http.ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);

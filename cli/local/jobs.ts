@@ -61,6 +61,15 @@ export function jobApi(l: Layout, name: string): JobApiRecord | undefined {
   return jobApis(l).find((a) => a.name === name);
 }
 
+/** The job's text as JSON (`cortex submit`'s file, the body of a POST to the API's endpoint). */
+export function parseJobJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new CliError(`the job is not JSON: ${(error as Error).message}`, ExitCode.Usage);
+  }
+}
+
 /** Starts a job of a BatchAPI or a run of a TaskAPI from Cortex's submission JSON; returns its first record. */
 export async function submitLocalJob(l: Layout, api: JobApiRecord, body: unknown): Promise<JobRecord> {
   let job: { kind: 'BatchAPI'; spec: BatchJobSpec } | { kind: 'TaskAPI'; spec: TaskJobSpec };
@@ -93,7 +102,8 @@ export async function submitLocalJob(l: Layout, api: JobApiRecord, body: unknown
   const log = openSync(path.join(dir, LOG_FILE), 'a');
   const runner = spawn(process.execPath, [script], {
     stdio: ['ignore', log, log],
-    env: { ...process.env, [envName]: JSON.stringify(value) },
+    // the supervisor's IPC channel and a test runner's context are not the runner's
+    env: { ...process.env, NODE_CHANNEL_FD: undefined, NODE_TEST_CONTEXT: undefined, [envName]: JSON.stringify(value) },
     detached: true,
   });
   runner.unref();
@@ -129,7 +139,8 @@ export function localJob(l: Layout, api: string, id: string): LocalJob | undefin
     : {
         job_id: id,
         api_name: api,
-        kind: 'BatchAPI',
+        // before the runner's first record: the API's kind (a TaskAPI's job is no BatchAPI's)
+        kind: jobApi(l, api)?.kind ?? 'BatchAPI',
         workers: 0,
         config: {},
         status: 'pending',
@@ -170,6 +181,12 @@ export async function stopLocalJob(l: Layout, api: string, id: string, timeoutMs
   const deadline = Date.now() + timeoutMs;
   while (runnerAlive(dir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   return localJob(l, api, id)?.status ?? 'stopped';
+}
+
+/** `cortex delete API JOB_ID` and DELETE <endpoint>?jobID=: stops the job; says how it ended. */
+export async function stopJobMessage(l: Layout, api: string, id: string): Promise<string> {
+  const status = await stopLocalJob(l, api, id);
+  return status === 'stopped' ? `stopped job ${id}` : `job ${id} had ended: ${status}`;
 }
 
 /** cortex delete API of a job API: its running jobs are stopped, its record and jobs removed. */

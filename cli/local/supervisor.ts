@@ -32,6 +32,8 @@ import { detectRunnerOnce } from './runners/runner.ts';
 import { CHILD_ENV, runWatchdog } from './watchdog.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
+import { localJobFront } from './gateway-jobs.ts';
+import { jobApis } from './jobs.ts';
 import { gatewayAuth } from './gateway-auth.ts';
 import { removeLocalKeys } from './keys.ts';
 import { checkSocket, isInside, layout, secureLayout, type Layout } from './paths.ts';
@@ -259,6 +261,7 @@ class Supervisor {
       holdMs: HOLD_MS,
       maxBodyBytes: MAX_BODY_BYTES,
       authorize: this.auth.authorize,
+      jobs: localJobFront(l, MAX_BODY_BYTES),
       asyncFront: (api) => {
         const settings = this.runners.get(api)?.async;
         if (!settings || !this.queue) return undefined;
@@ -341,7 +344,8 @@ class Supervisor {
 
   private anyActive(): boolean {
     for (const runner of this.runners.values()) if (runner.active) return true;
-    return false;
+    // a deployed BatchAPI or TaskAPI: its endpoint is served by the gateway
+    return jobApis(this.l).length > 0;
   }
 
   private exitWhenIdle(): void {

@@ -38,6 +38,17 @@ class Handler:
             f.write("complete\\n")
 `;
 
+/** A project of a BatchAPI named recorder with RECORDING_HANDLER in `dir`; returns its out folder. */
+export function writeRecorderProject(dir: string): string {
+  mkdirSync(path.join(dir, 'out'), { recursive: true });
+  writeFileSync(path.join(dir, 'handler.py'), RECORDING_HANDLER);
+  writeFileSync(
+    path.join(dir, 'cortex.yaml'),
+    '- name: recorder\n  kind: BatchAPI\n  handler:\n    path: handler.py\n',
+  );
+  return path.join(dir, 'out');
+}
+
 export interface BatchRun {
   dir: string;
   out: string;
