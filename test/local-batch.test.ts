@@ -81,6 +81,17 @@ describe('BatchAPI in the local environment', { skip: redisMissing }, () => {
     assert.ok(Number(redisPort) > 0, 'the job ran on the environment’s own redis-server');
   });
 
+  test('a job with more items than an environment variable holds (128 KiB) runs: 50,000 items', async () => {
+    const dir = path.join(tmp, 'many');
+    const out = writeRecorderProject(dir);
+    assert.equal((await local.cortex(['deploy', dir])).code, 0);
+    const items = Array.from({ length: 50_000 }, (_, i) => `item-${i}`);
+    const id = await submit('recorder', { workers: 2, item_list: { items, batch_size: 1000 }, config: { out } });
+    const done = await ended('recorder', id);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done));
+    assert.deepEqual(done.batch_metrics, { total: 50, enqueued: 0, succeeded: 50, failed: 0 });
+  });
+
   test('on the embedded store: cortex delete API JOB_ID stops a job; a job past its timeout is timed_out', async () => {
     const dir = path.join(tmp, 'recorder');
     const out = writeRecorderProject(dir);

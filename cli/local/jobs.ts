@@ -14,7 +14,7 @@ import type {
   TaskJobSpec,
 } from '../../operator/api/v1alpha1/index.ts';
 import { JOB_DONE_WORDS, type JobStatusWord } from '../../operator/api/v1alpha1/index.ts';
-import { JOB_ENV, LOG_FILE, STATUS_FILE, newJobId, type JobEnv } from '../../runtime/batch/job-keys.ts';
+import { JOB_ENV, LOG_FILE, RUNNER_FILE, STATUS_FILE, newJobId, type JobEnv } from '../../runtime/batch/job-keys.ts';
 import type { BatchCounts, JobRecord } from '../../runtime/batch/record.ts';
 import { parseBatchSubmission, parseTaskSubmission, SubmissionError } from '../../runtime/batch/submission.ts';
 import { TASK_ENV, type TaskEnv } from '../../runtime/task/task-keys.ts';
@@ -100,10 +100,16 @@ export async function submitLocalJob(l: Layout, api: JobApiRecord, body: unknown
         ]
       : [TASK_RUNNER, TASK_ENV, { ...common, spec: api.spec, job: job.spec } satisfies TaskEnv];
   const log = openSync(path.join(dir, LOG_FILE), 'a');
+  // a batch job's items go in a file (runner.json): an environment string holds at most 128 KiB
+  let setting = JSON.stringify(value);
+  if (envName === JOB_ENV) {
+    setting = path.join(dir, RUNNER_FILE);
+    writeFileSync(setting, JSON.stringify(value), { mode: 0o600 });
+  }
   const runner = spawn(process.execPath, [script], {
     stdio: ['ignore', log, log],
     // the supervisor's IPC channel and a test runner's context are not the runner's
-    env: { ...process.env, NODE_CHANNEL_FD: undefined, NODE_TEST_CONTEXT: undefined, [envName]: JSON.stringify(value) },
+    env: { ...process.env, NODE_CHANNEL_FD: undefined, NODE_TEST_CONTEXT: undefined, [envName]: setting },
     detached: true,
   });
   runner.unref();

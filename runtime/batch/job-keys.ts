@@ -21,8 +21,13 @@ export interface WorkerEnv {
   claim_idle_ms?: number;
 }
 
-/** The environment variable that configures a local job runner (job-main.ts), as JSON (JobEnv). */
-export const JOB_ENV = 'CORTEX_BATCH_JOB';
+/**
+ * The environment variable that names the file configuring a local job runner (job-main.ts): JSON
+ * (JobEnv), in the job's folder as RUNNER_FILE. A file, not the JSON itself, since a job carries
+ * its items and an environment string is limited to 128 KiB (spawn fails with E2BIG past it).
+ */
+export const JOB_ENV = 'CORTEX_BATCH_JOB_FILE';
+export const RUNNER_FILE = 'runner.json';
 
 export interface JobEnv extends WorkerEnv {
   job: BatchJobSpec;

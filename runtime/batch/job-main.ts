@@ -1,12 +1,12 @@
 // The local job runner of one BatchAPI job: `node runtime/batch/job-main.ts`, started detached by
-// `cortex submit` (cli/local/jobs.ts) with CORTEX_BATCH_JOB (JSON: queue_url, api, job_id,
-// project_dir, spec, job, job_dir, and optionally claim_idle_ms). It runs the job's controller,
+// `cortex submit` (cli/local/jobs.ts) with CORTEX_BATCH_JOB_FILE naming <job_dir>/runner.json (JSON:
+// queue_url, api, job_id, project_dir, spec, job, job_dir, and optionally claim_idle_ms). It runs the job's controller,
 // with each worker a process of its own (worker-main.ts) when the queue is a redis-server, or in
 // this process when it is the embedded store (memory:, which only this process can reach). It
 // writes <job_dir>/status.json after every look at the job, for `cortex get API JOB_ID`; all the
 // workers' logs go to <job_dir>/job.log; SIGTERM (cortex delete API JOB_ID) stops the job.
 import { spawn } from 'node:child_process';
-import { openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BatchApiSpec } from '../../operator/api/v1alpha1/index.ts';
@@ -19,11 +19,12 @@ import { JOB_ENV, LOG_FILE, STATUS_FILE, WORKER_ENV, type JobEnv, type WorkerEnv
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
 
 async function main(): Promise<number> {
-  const env = JSON.parse(process.env[JOB_ENV] ?? 'null') as JobEnv | null;
-  if (env === null) {
+  const file = process.env[JOB_ENV];
+  if (file === undefined) {
     process.stderr.write(`${JOB_ENV} is not set: this process is started by cortex submit\n`);
     return 2;
   }
+  const env = JSON.parse(readFileSync(file, 'utf8')) as JobEnv;
   const spec: BatchApiSpec = env.spec;
   const log = openSync(path.join(env.job_dir, LOG_FILE), 'a');
   // the runner's own lines (restarts, the job's end) go with the workers' into the job's log

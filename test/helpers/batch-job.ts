@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadProject } from '../../cli/config/load.ts';
 import type { BatchApiSpec, BatchJobSpec } from '../../operator/api/v1alpha1/index.ts';
-import { JOB_ENV, LOG_FILE, STATUS_FILE, type JobEnv } from '../../runtime/batch/job-keys.ts';
+import { JOB_ENV, LOG_FILE, RUNNER_FILE, STATUS_FILE, type JobEnv } from '../../runtime/batch/job-keys.ts';
 import { repoRoot } from './serve.ts';
 import { waitFor } from './wait.ts';
 
@@ -91,9 +91,11 @@ export function startBatchRun(opts: {
     job_dir: jobDir,
     ...(opts.claimIdleMs !== undefined ? { claim_idle_ms: opts.claimIdleMs } : {}),
   };
+  const runnerFile = path.join(jobDir, RUNNER_FILE);
+  writeFileSync(runnerFile, JSON.stringify(env));
   const runner = spawn(process.execPath, [path.join(repoRoot, 'runtime/batch/job-main.ts')], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, [JOB_ENV]: JSON.stringify(env) },
+    env: { ...process.env, [JOB_ENV]: runnerFile },
   });
   let output = '';
   runner.stdout!.on('data', (d: Buffer) => (output += d.toString()));
