@@ -6,7 +6,7 @@
 // the Deployment's own args, impersonating the chart's ServiceAccount: only the chart's RBAC and
 // the chart's node pools, a CPU and a GPU API go live. Finally helm uninstall cleans up.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -131,14 +131,16 @@ describe('the Helm chart on a real control plane', { concurrency: false }, () =>
   test(
     'helm template | kubectl apply --dry-run=server is accepted, ' + 'CRD included, with either metrics API provider',
     async () => {
-      // two ClusterRoles: the operator's and the user role (<release>-user); two CRDs: RealtimeAPI, TrafficSplitter
+      // two ClusterRoles: the operator's and the user role (<release>-user); a CRD per file of the
+      // chart's crds/ (RealtimeAPI, TrafficSplitter, BatchAPI, BatchJob, TaskAPI, TaskJob)
+      const crds = readdirSync(path.join(CHART, 'crds')).filter((f) => f.endsWith('.yaml'));
+      assert.equal(crds.length, 6, crds.join(' '));
       const common = [
         'ClusterRole',
         'ClusterRole',
         'ClusterRoleBinding',
         'ConfigMap',
-        'CustomResourceDefinition',
-        'CustomResourceDefinition',
+        ...crds.map(() => 'CustomResourceDefinition'),
         'Deployment',
         'Role',
         'RoleBinding',
