@@ -131,6 +131,12 @@ const JobCommon = {
       maximum: JOB_LIMITS.timeoutSeconds,
       description: 'Seconds from submission after which the job is stopped with status timed_out. Default: none.',
     }),
+  ),  stop: Type.Optional(
+    Type.Boolean({
+      description:
+        'true stops the job (cortex delete API JOB_ID, DELETE <endpoint>?jobID=): its workers are deleted, its ' +
+        'queued work dropped, and its status becomes stopped; the resource stays, for its status. Default: false.',
+    }),
   ),
 };
 
