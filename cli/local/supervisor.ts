@@ -3,32 +3,16 @@
 // rolling updates and keeps state.json. The CLI talks to it over a unix socket
 // (HTTP + JSON; deploys stream progress as JSON lines). It starts on the CLI's first need and
 // exits once no API runs. On start it restores the APIs recorded in state.json.
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { Type } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
-import { execa } from 'execa';
 import { apiLogger, type JsonLogger } from '../../operator/util/log.ts';
 import { ApiRunner, versionOf, type ReplicaRecord, type RunnerContext } from './api-runner.ts';
-import { processAlive, replicaReadyz } from './replica.ts';
-import { isPodApi, parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
+import { acquireLock, adoptableReplicas, killLeftovers, removeLeftoverContainers, safeList } from './leftovers.ts';
+import { readJson, sendJson, streamTo } from './control-http.ts';
+import { parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
 import { asyncNames } from '../../runtime/async/records.ts';
 import { startLocalQueue, type LocalQueue } from './queue.ts';
-import { homePrefix } from './pod-replicas.ts';
-import { detectRunnerOnce } from './runners/runner.ts';
 import { CHILD_ENV, runWatchdog } from './watchdog.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
@@ -42,7 +26,6 @@ import {
   parseDeployRequest,
   parseNameRequest,
   type DeployRequest,
-  type RolloutEvent,
   type SupervisorStatus,
 } from './protocol.ts';
 import { loadState, writeState, type StateFile } from './state.ts';
@@ -55,7 +38,6 @@ const IDLE_EXIT_MS = 3_000;
 const READY_TIMEOUT_MS = Number(process.env.CORTEX_READY_TIMEOUT_S ?? 600) * 1000;
 const GRACE_PERIOD_S = 30;
 const SNAPSHOT_HOLD_MS = 30_000;
-const MAX_CONTROL_BODY = 16 * 1024 * 1024;
 
 /** Environment variables of the supervisor that replicas must not inherit. */
 const PRIVATE_ENV = ['CORTEX_PORT', 'CORTEX_HOST', 'CORTEX_TERMINATION_LOG', 'NODE_TEST_CONTEXT', 'NODE_CHANNEL_FD'];
@@ -115,109 +97,6 @@ async function runSupervisorProcess(): Promise<void> {
   if (warning) supervisor.warnings.push(warning);
   await supervisor.start();
   process.send?.('started'); // the watchdog starts the next standby now
-}
-
-/** One supervisor per home: supervisor.pid, created exclusively; a dead owner's file is taken over. */
-function acquireLock(l: Layout): boolean {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(l.pidFile, 'wx');
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number(readFileSync(l.pidFile, 'utf8').trim());
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) return false;
-      rmSync(l.pidFile, { force: true });
-    }
-  }
-  return false;
-}
-
-/**
- * Replicas a supervisor that died left serving, which this one takes over instead of restarting:
- * recorded in run/<replica>.json, of the version state.json records for their API, running
- * `cortex serve` of that version's config file, and ready (/readyz answers 200).
- */
-async function adoptableReplicas(l: Layout, state: StateFile): Promise<ReplicaRecord[]> {
-  const found: ReplicaRecord[] = [];
-  for (const name of safeList(l.run)) {
-    if (!name.endsWith('.json')) continue;
-    let record: ReplicaRecord;
-    try {
-      record = JSON.parse(readFileSync(path.join(l.run, name), 'utf8')) as ReplicaRecord;
-    } catch {
-      continue;
-    }
-    if (!Value.Check(ReplicaRecordSchema, record)) continue;
-    const version = state.apis[record.api]?.version;
-    if (version?.hash !== record.hash || name !== `${record.id}.json` || !processAlive(record.pid)) continue;
-    let cmdline = '';
-    try {
-      cmdline = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').split('\0').join(' ');
-    } catch {
-      continue; // no /proc: cannot tell the process is that replica
-    }
-    if (!cmdline.includes(' serve ') || !cmdline.includes(version.configFile)) continue;
-    try {
-      if ((await replicaReadyz(record.port, 1000)).status === 200) found.push(record);
-    } catch {
-      // not answering: restarted instead
-    }
-  }
-  return found;
-}
-
-const ReplicaRecordSchema = Type.Object({
-  api: Type.String(),
-  id: Type.String({ pattern: '^[a-z0-9-]+$' }),
-  hash: Type.String(),
-  pid: Type.Integer({ minimum: 2 }),
-  port: Type.Integer({ minimum: 1, maximum: 65535 }),
-  startedAt: Type.String(),
-});
-
-/** Replicas of a supervisor that was killed outright (SIGKILL, OOM) and that are not taken over: end them. */
-async function killLeftovers(l: Layout, log: JsonLogger, keep: Set<number>): Promise<void> {
-  const { stdout } = await execa('ps', ['-eo', 'pid=,args='], { reject: false });
-  for (const line of (stdout ?? '').split('\n')) {
-    const match = /^\s*(\d+)\s+(.*)$/.exec(line);
-    if (!match || !match[2].includes(' serve ') || !match[2].includes(l.snapshots + path.sep)) continue;
-    const pid = Number(match[1]);
-    if (keep.has(pid)) continue;
-    log.warn(`ending replica ${pid} left over from a previous supervisor`);
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
-}
-
-/**
- * Containers of pod API replicas that a supervisor killed outright left (docker's and podman's
- * outlive their client; buildah's working containers stay): removed, except the adopted ones'.
- */
-async function removeLeftoverContainers(
-  l: Layout,
-  log: JsonLogger,
-  state: StateFile,
-  adopted: ReplicaRecord[],
-): Promise<void> {
-  if (!Object.values(state.apis).some((a) => a.version !== undefined && isPodApi(a.version.spec))) return;
-  const { runner } = await detectRunnerOnce();
-  if (runner === undefined) return;
-  const prefix = homePrefix(l.home);
-  const kept = adopted.map((a) => `${prefix}${a.id}-`);
-  const left = (await runner.list(prefix)).filter((name) => !kept.some((k) => name.startsWith(k)));
-  if (left.length === 0) return;
-  log.warn(`removing ${runner.name} containers left over from a previous supervisor: ${left.join(', ')}`);
-  await runner.remove(left);
 }
 
 class Supervisor {
@@ -676,48 +555,4 @@ class Supervisor {
     await leaveWatchdog();
     process.exit(code);
   }
-}
-
-function safeList(dir: string): string[] {
-  try {
-    return existsSync(dir) ? readdirSync(dir) : [];
-  } catch {
-    return [];
-  }
-}
-
-function readJson(req: http.IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => {
-      text += c;
-      if (text.length > MAX_CONTROL_BODY) {
-        reject(new ControlRequestError(`request body is larger than ${MAX_CONTROL_BODY} bytes`));
-        req.destroy();
-      }
-    });
-    req.on('end', () => {
-      try {
-        resolve(text === '' ? {} : JSON.parse(text));
-      } catch (error) {
-        reject(error);
-      }
-    });
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
-/** Progress events as JSON lines; a client that went away does not stop the work. */
-function streamTo(res: http.ServerResponse): (event: RolloutEvent) => void {
-  res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
-  return (event) => {
-    if (!res.writableEnded && !res.destroyed) res.write(JSON.stringify(event) + '\n');
-  };
 }
