@@ -22,14 +22,8 @@ import {
 } from '../../operator/api/v1alpha1/index.ts';
 import { isJobKind, jobApiAsRealtime, jobSpecOf } from './job-section.ts';
 import { ConfigError, byPosition, type ConfigIssue, type ConfigWarning } from './errors.ts';
-import {
-  CORTEX_ONLY_FIELDS,
-  RENAMED_KINDS,
-  SUPPORTED_KINDS,
-  UNSUPPORTED_KINDS,
-  UNSUPPORTED_PREDICTOR_TYPES,
-} from './compat.ts';
-import { FIELD_TABLE, fromSnakeCase, toSnakePath } from './snake-case.ts';
+import { UNSUPPORTED_PREDICTOR_TYPES } from './compat.ts';
+import { fromSnakeCase, toSnakePath } from './snake-case.ts';
 import { suggest } from './suggest.ts';
 import { YamlSource } from './yaml-source.ts';
 import { cortex042Fields } from './pod-section.ts';
@@ -44,6 +38,8 @@ import {
   type Section,
 } from './handler-section.ts';
 import { readSplitter, type LoadedSplitter } from './splitter-section.ts';
+import { checkAcrossApis, checkSplitters, type ApiEntry, type IssueSink, type SplitterEntry } from './file-checks.ts';
+import { checkKind, unknownField } from './field-checks.ts';
 import { ProtoError, inspectProto, type ProtoService } from '../../runtime/grpc/proto.ts';
 
 export type { LoadedSplitter } from './splitter-section.ts';
@@ -119,16 +115,7 @@ export function findConfigFile(fileOrDir: string): string {
   );
 }
 
-/** One API of the file, with what the checks across APIs need even when it has problems. */
-interface ApiEntry {
-  name: string | undefined;
-  kind: typeof KIND | JobApiKind;
-  spec: RealtimeApiSpec;
-  line: number;
-  base: (string | number)[];
-}
-
-class Loader {
+class Loader implements IssueSink {
   readonly file: string;
   readonly dir: string;
   readonly src: YamlSource;
@@ -139,7 +126,7 @@ class Loader {
   /** The project's .env variables (undefined: no .env file). */
   private dotEnv: Record<string, string> | undefined;
   /** The TrafficSplitters read so far, with where each is. */
-  private readonly splitters: (LoadedSplitter & { base: (string | number)[] })[] = [];
+  private readonly splitters: SplitterEntry[] = [];
   /** The current API's renamed model fields (models-section.ts). */
   private aliases = new Map<string, string[]>();
 
@@ -210,8 +197,8 @@ class Loader {
       const entry = this.loadApi(item.value, item.base);
       if (entry) entries.push(entry);
     }
-    this.checkAcrossApis(entries);
-    this.checkSplitters(entries);
+    checkAcrossApis(this, entries);
+    checkSplitters(this, entries, this.splitters);
     if (this.issues.length > 0) throw new ConfigError(this.issues, this.warnings.sort(byPosition));
     return {
       file: this.file,
@@ -260,7 +247,7 @@ class Loader {
       const bad = validateApiName(written.name);
       if (bad) this.issue(name, base, ['name'], bad.message, bad.fix);
     }
-    if (!this.checkKind(name, base, written.kind)) return undefined;
+    if (!checkKind(this, name, base, written.kind)) return undefined;
     // Cortex 0.34-0.35 renamed the predictor section handler (and the class Handler): same fields.
     const renamed = handlerAsPredictor(written);
     if (renamed.conflict) this.issue(name, base, ['handler'], BOTH_SECTIONS.message, BOTH_SECTIONS.fix, 'key');
@@ -280,7 +267,7 @@ class Loader {
     const predictorType = isPlainObject(raw.predictor) ? raw.predictor.type : undefined;
     const handled = new Set<string>();
     const input = fromSnakeCase(fields, RealtimeApiSpecSchema, [], (field, known) =>
-      this.unknownField(name, base, raw, field, known, predictorType),
+      unknownField(this, name, base, raw, field, known, predictorType),
     );
 
     const modelServer = typeof predictorType === 'string' && Object.hasOwn(UNSUPPORTED_PREDICTOR_TYPES, predictorType);
@@ -399,187 +386,6 @@ class Loader {
     );
     if (spec && name) this.splitters.push({ name, kind: SPLITTER_KIND, spec, line, base });
   }
-
-  /** Returns false when the rest of the API is not worth reading (a kind of another shape). */
-  private checkKind(name: string | undefined, base: (string | number)[], kind: unknown): boolean {
-    const supported = SUPPORTED_KINDS.join(', ');
-    if (kind === undefined || kind === null) {
-      this.issue(name, base, ['kind'], 'is required', `add kind: ${KIND}`, 'key');
-    } else if (typeof kind === 'string' && Object.hasOwn(UNSUPPORTED_KINDS, kind)) {
-      this.issue(
-        name,
-        base,
-        ['kind'],
-        `${kind} is not supported yet; supported kinds: ${supported}`,
-        UNSUPPORTED_KINDS[kind],
-      );
-      return false;
-    } else if (typeof kind === 'string' && Object.hasOwn(RENAMED_KINDS, kind)) {
-      this.issue(
-        name,
-        base,
-        ['kind'],
-        `${kind} was renamed ${RENAMED_KINDS[kind]} in Cortex 0.17`,
-        `write kind: ${RENAMED_KINDS[kind]}`,
-      );
-    } else if (kind !== KIND && kind !== ASYNC_KIND) {
-      const close = suggest(String(kind), [...SUPPORTED_KINDS, ...Object.keys(UNSUPPORTED_KINDS)]);
-      this.issue(
-        name,
-        base,
-        ['kind'],
-        `unknown kind ${JSON.stringify(kind)}${close ? `; did you mean ${close}?` : ''}; supported kinds: ${supported}`,
-        `write kind: ${KIND}`,
-      );
-    }
-    return true;
-  }
-
-  private unknownField(
-    name: string | undefined,
-    base: (string | number)[],
-    raw: Record<string, unknown>,
-    field: string[],
-    known: string[],
-    predictorType: unknown,
-  ): void {
-    const rule = Object.hasOwn(CORTEX_ONLY_FIELDS, field.join('.')) ? CORTEX_ONLY_FIELDS[field.join('.')] : undefined;
-    if (rule) {
-      const verdict = rule(valueAt(raw, field), predictorType);
-      if (verdict.level === 'warning') this.warn(name, base, field, verdict.message, verdict.fix);
-      if (verdict.level === 'error') this.issue(name, base, field, verdict.message, verdict.fix ?? 'remove it', 'key');
-      return;
-    }
-    const leaf = field[field.length - 1];
-    const here = field.length === 1 ? ['name', 'kind', ...known] : known;
-    const close = suggest(leaf, here);
-    const elsewhere = close ? undefined : [...FIELD_TABLE.keys()].find((f) => f.split('.').pop() === leaf);
-    const parent = field.length > 1 ? ` under ${field.slice(0, -1).join('.')}` : '';
-    if (close) {
-      this.issue(
-        name,
-        base,
-        field,
-        `unknown field "${leaf}"${parent}; did you mean "${close}"?`,
-        `rename it to ${close}`,
-        'key',
-      );
-    } else if (elsewhere) {
-      this.issue(
-        name,
-        base,
-        field,
-        `unknown field "${leaf}"${parent}; did you mean ${elsewhere}?`,
-        `move it to ${elsewhere}`,
-        'key',
-      );
-    } else {
-      this.issue(
-        name,
-        base,
-        field,
-        `unknown field "${leaf}"${parent}`,
-        `remove it; fields allowed here: ${here.join(', ')}`,
-        'key',
-      );
-    }
-  }
-
-  /** Splitter names and endpoints no API of the file has; a splitter never splits to a splitter. */
-  private checkSplitters(entries: ApiEntry[]): void {
-    const apis = new Map(entries.filter((e) => e.name !== undefined).map((e) => [e.name!, e]));
-    const endpoints = new Map<string, string>();
-    for (const e of entries)
-      if (e.name && typeof e.spec?.networking?.endpoint === 'string') endpoints.set(e.spec.networking.endpoint, e.name);
-    const names = new Set<string>();
-    for (const s of this.splitters) {
-      if (apis.has(s.name) || names.has(s.name))
-        this.issue(
-          s.name,
-          s.base,
-          ['name'],
-          `duplicate name "${s.name}" (an API or splitter of this file has it)`,
-          'give the splitter a name of its own',
-        );
-      names.add(s.name);
-      const taken = endpoints.get(s.spec.networking.endpoint);
-      if (taken !== undefined)
-        this.issue(
-          s.name,
-          s.base,
-          ['networking', 'endpoint'],
-          `endpoint ${s.spec.networking.endpoint} is already used by "${taken}"`,
-          'set networking.endpoint to a path no API or other splitter uses (default: /<name>)',
-        );
-      endpoints.set(s.spec.networking.endpoint, s.name);
-      s.spec.apis.forEach((a, i) => {
-        if (this.splitters.some((o) => o.name === a.name))
-          this.issue(
-            s.name,
-            s.base,
-            ['apis', String(i), 'name'],
-            `${a.name} is a TrafficSplitter`,
-            'name RealtimeAPIs only',
-          );
-      });
-    }
-  }
-
-  private checkAcrossApis(entries: ApiEntry[]): void {
-    const nameLine = (e: ApiEntry) => this.src.locate([...e.base, 'name']).line;
-    const byName = groupBy(
-      entries.filter((e) => e.name !== undefined),
-      (e) => e.name!,
-    );
-    for (const [apiName, group] of byName) {
-      if (group.length < 2) continue;
-      for (const e of group) {
-        const others = group.filter((o) => o !== e).map(nameLine);
-        this.issue(
-          apiName,
-          e.base,
-          ['name'],
-          `duplicate API name "${apiName}" (also at line${others.length > 1 ? 's' : ''} ${others.join(', ')})`,
-          'give each API a different name',
-        );
-      }
-    }
-    const unique = entries.filter(
-      (e) =>
-        e.name !== undefined &&
-        byName.get(e.name)!.length === 1 &&
-        isPlainObject(e.spec?.networking) &&
-        typeof e.spec.networking.endpoint === 'string',
-    );
-    for (const [endpoint, group] of groupBy(unique, (e) => e.spec.networking.endpoint)) {
-      for (const e of group.slice(1)) {
-        const first = group[0];
-        this.issue(
-          e.name,
-          e.base,
-          ['networking', 'endpoint'],
-          `endpoint ${endpoint} is already used by api "${first.name}" (line ${first.line})`,
-          'set networking.endpoint to a path no other API uses',
-        );
-      }
-    }
-  }
-}
-
-/** Where a splitter's apis[i].name is: for the error about an API that is neither in the file nor deployed. */
-export function splitterTargetField(splitter: LoadedSplitter, api: string): string[] {
-  return ['apis', String(splitter.spec.apis.findIndex((a) => a.name === api)), 'name'];
-}
-
-function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const group = groups.get(k);
-    if (group) group.push(item);
-    else groups.set(k, [item]);
-  }
-  return groups;
 }
 
 /**
