@@ -18,6 +18,7 @@ import {
   GROUP,
   JOB_DONE_WORDS,
   TASK_KIND,
+  VERSION,
   canonicalEndpoint,
   type JobApiKind,
 } from '../api/v1alpha1/index.ts';
@@ -27,6 +28,7 @@ import { BATCH_APIS, BATCH_JOBS, TASK_APIS, TASK_JOBS } from '../job-resources.t
 import { JobEndpointError, answer, jobPathRest, serveJobEndpoint, type JobStore } from '../job-endpoint.ts';
 import { jobResource, jobsOf, jobView, type JobResource } from '../job-view.ts';
 import type { PolicyRule } from '../reconcilers/types.ts';
+import { errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 
 /** Who wrote a job the endpoint created (its managedFields). */
@@ -34,6 +36,7 @@ export const JOB_ENDPOINT_FIELD_MANAGER = 'cortex-job-endpoint';
 
 export const jobFrontRbac: PolicyRule[] = [
   { apiGroups: [GROUP], resources: [BATCH_APIS.plural, TASK_APIS.plural], verbs: ['list', 'watch'] },
+  { apiGroups: [GROUP], resources: [`${BATCH_APIS.plural}/status`, `${TASK_APIS.plural}/status`], verbs: ['patch'] },
   { apiGroups: [GROUP], resources: [BATCH_JOBS.plural, TASK_JOBS.plural], verbs: ['create', 'get', 'patch'] },
 ];
 
@@ -123,7 +126,10 @@ export function jobFront(apis: JobApis, stores: JobStores): JobFront {
 type JobApiObject = KubeObject & {
   metadata: { name: string; namespace: string };
   spec: { networking?: { endpoint?: string } };
+  status?: { endpoint?: string };
 };
+
+const endpointOf = (a: JobApiObject) => canonicalEndpoint(a.spec.networking?.endpoint ?? `/${a.metadata.name}`);
 
 /** The BatchAPIs and TaskAPIs from informers of the activator's own (it runs on every replica). */
 export function kubeJobApis(options: {
@@ -150,6 +156,27 @@ export function kubeJobApis(options: {
         }),
       ] as const,
   );
+  // status.endpoint (kubectl get bapi's ENDPOINT): the path the activator serves the API at, written
+  // when it differs, so each replica writes a changed endpoint once and an unchanged one never
+  for (const [kind, inf] of informers) {
+    const r = kind === BATCH_KIND ? BATCH_APIS : TASK_APIS;
+    const publish = (a: JobApiObject) => {
+      const endpoint = endpointOf(a);
+      if (a.metadata.deletionTimestamp || a.status?.endpoint === endpoint) return;
+      const { name, namespace } = a.metadata;
+      const patch = { apiVersion: `${GROUP}/${VERSION}`, kind, metadata: { name, namespace }, status: { endpoint } };
+      options.client
+        .apply(r, patch, { fieldManager: JOB_ENDPOINT_FIELD_MANAGER, force: true, subresource: 'status' })
+        .catch((error: unknown) => {
+          if (!isNotFound(error))
+            options.log.warn('activator: could not write a job API status.endpoint', {
+              api: `${a.metadata.namespace}/${a.metadata.name}`,
+              error: errorMessage(error),
+            });
+        });
+    };
+    inf.on('add', publish).on('update', publish);
+  }
   let synced!: () => void;
   const ready = new Promise<void>((resolve) => (synced = resolve));
   return {
@@ -163,7 +190,7 @@ export function kubeJobApis(options: {
             namespace: a.metadata.namespace,
             name: a.metadata.name,
             kind,
-            endpoint: canonicalEndpoint(a.spec.networking?.endpoint ?? `/${a.metadata.name}`),
+            endpoint: endpointOf(a),
           })),
       ),
     start() {

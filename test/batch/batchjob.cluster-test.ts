@@ -306,6 +306,17 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
     assert.equal(running.job_status.batch_metrics.total, 2);
     assert.equal(running.job_status.api_name, 'recorder');
 
+    // the activator writes where it serves each job API (kubectl get bapi's ENDPOINT)
+    for (const [kind, name] of [
+      ['batchapi', 'recorder'],
+      ['taskapi', 'trainer'],
+    ]) {
+      await waitFor(`${kind} ${name}'s status.endpoint`, async () => {
+        const o = await json(['get', kind, name, '-n', NS, '-o', 'json']);
+        return o.status?.endpoint === `/${name}`;
+      });
+    }
+
     const stopped = await call('DELETE', `/?jobID=${id}`, named);
     assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
     assert.match(stopped.body.message, new RegExp(`^stopping job ${id}`));
