@@ -3,15 +3,17 @@
 
 /**
  * What the operator shares with the runtime, and the image copies too (operator/Dockerfile): the
- * queue of batch jobs and async requests, the few batch modules the BatchJob controller runs, and
- * the async front the activator answers for an AsyncAPI at zero. Each imports only from this list
- * and operator/ (checked below).
+ * queue of batch jobs and async requests, the few batch modules the BatchJob controller runs, the
+ * submission checks of the activator's job endpoint (job-view.ts), and the async front the
+ * activator answers for an AsyncAPI at zero. Each imports only from this list and operator/
+ * (checked below).
  */
 export const SHARED = [
   'runtime/queue',
   'runtime/batch/job-keys.ts',
   'runtime/batch/enqueue.ts',
   'runtime/batch/record.ts',
+  'runtime/batch/submission.ts',
   'runtime/task/task-keys.ts',
   'runtime/async/front.ts',
   'runtime/async/records.ts',

@@ -2,30 +2,14 @@
 // (named <api>-<id>) from Cortex's submission JSON, which the operator runs; `cortex get API
 // [JOB_ID]` reads them back in the local environment's shape; `cortex delete API JOB_ID` deletes
 // one (its Job and pods go with it).
-import {
-  BATCH_JOB_KIND,
-  BATCH_KIND,
-  GROUP,
-  TASK_JOB_KIND,
-  VERSION,
-  type BatchJobSpec,
-  type JobApiKind,
-  type JobStatus,
-  type TaskJobSpec,
-} from '../../operator/api/v1alpha1/index.ts';
-import { isNotFound, type KubeObject } from '../../operator/kube/client.ts';
-import { BATCH_APIS, BATCH_JOBS, TASK_APIS, TASK_JOBS } from '../../operator/job-resources.ts';
-import { newJobId } from '../../runtime/batch/job-keys.ts';
-import { parseBatchSubmission, parseTaskSubmission, SubmissionError } from '../../runtime/batch/submission.ts';
+import { BATCH_KIND, type JobApiKind } from '../../operator/api/v1alpha1/index.ts';
+import { isNotFound } from '../../operator/kube/client.ts';
+import { BATCH_APIS, TASK_APIS } from '../../operator/job-resources.ts';
+import { jobResource, jobsOf, jobView as view, type JobResource } from '../../operator/job-view.ts';
+import { SubmissionError } from '../../runtime/batch/submission.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import type { LocalJob } from '../local/jobs.ts';
 import { FIELD_MANAGER, talk, type Connection } from './connect.ts';
-
-type JobResource = KubeObject & {
-  metadata: { name: string; creationTimestamp?: string };
-  spec: Partial<BatchJobSpec> & TaskJobSpec;
-  status?: JobStatus;
-};
 
 /** BatchAPI or TaskAPI when `api` is one in the namespace, else undefined. */
 export async function clusterJobApiKind(conn: Connection, api: string): Promise<JobApiKind | undefined> {
@@ -43,55 +27,21 @@ export async function clusterJobApiKind(conn: Connection, api: string): Promise<
   return undefined;
 }
 
-const jobsOf = (kind: JobApiKind) => (kind === BATCH_KIND ? BATCH_JOBS : TASK_JOBS);
-
-function view(kind: JobApiKind, o: JobResource): LocalJob {
-  const s = o.status;
-  return {
-    job_id: o.metadata.name,
-    api_name: o.spec.api,
-    kind,
-    workers: o.spec.workers ?? 1,
-    config: o.spec.config ?? {},
-    ...(o.spec.timeout !== undefined ? { timeout: o.spec.timeout } : {}),
-    status: s?.status ?? 'pending',
-    ...(s?.message ? { message: s.message } : {}),
-    created_time: o.metadata.creationTimestamp ?? '',
-    ...(s?.startTime ? { start_time: s.startTime } : {}),
-    ...(s?.endTime ? { end_time: s.endTime } : {}),
-    batch_metrics:
-      kind === BATCH_KIND
-        ? {
-            total: s?.batches?.total ?? 0,
-            enqueued: s?.batches?.enqueued ?? 0,
-            succeeded: s?.batches?.succeeded ?? 0,
-            failed: s?.batches?.failed ?? 0,
-          }
-        : null,
-  };
-}
-
 export async function submitClusterJob(
   conn: Connection,
   api: string,
   kind: JobApiKind,
   body: unknown,
 ): Promise<LocalJob> {
-  let spec: BatchJobSpec | TaskJobSpec;
+  let resource: JobResource;
   try {
-    spec = kind === BATCH_KIND ? parseBatchSubmission(api, body) : parseTaskSubmission(api, body);
+    resource = jobResource(kind, api, conn.namespace, body);
   } catch (error) {
     if (error instanceof SubmissionError) throw new CliError(`job submission: ${error.message}`, ExitCode.Usage);
     throw error;
   }
-  const resource = {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: kind === BATCH_KIND ? BATCH_JOB_KIND : TASK_JOB_KIND,
-    metadata: { name: `${api}-${newJobId()}`, namespace: conn.namespace },
-    spec,
-  };
   const created = await talk(conn, `creating a ${resource.kind}`, () =>
-    conn.client.create<JobResource>(jobsOf(kind), resource as JobResource, FIELD_MANAGER),
+    conn.client.create<JobResource>(jobsOf(kind), resource, FIELD_MANAGER),
   );
   return view(kind, created);
 }

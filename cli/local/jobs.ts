@@ -18,6 +18,7 @@ import { JOB_ENV, LOG_FILE, RUNNER_FILE, STATUS_FILE, newJobId, type JobEnv } fr
 import type { BatchCounts, JobRecord } from '../../runtime/batch/record.ts';
 import { parseBatchSubmission, parseTaskSubmission, SubmissionError } from '../../runtime/batch/submission.ts';
 import { TASK_ENV, type TaskEnv } from '../../runtime/task/task-keys.ts';
+import { JobEndpointError, parseJobJson as parseJobText } from '../../operator/job-endpoint.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import type { Layout } from './paths.ts';
 import { localQueueUrl } from './job-queue.ts';
@@ -61,12 +62,13 @@ export function jobApi(l: Layout, name: string): JobApiRecord | undefined {
   return jobApis(l).find((a) => a.name === name);
 }
 
-/** The job's text as JSON (`cortex submit`'s file, the body of a POST to the API's endpoint). */
+/** The job's text as JSON (`cortex submit`'s file); the HTTP endpoint's check, as a usage error. */
 export function parseJobJson(text: string): unknown {
   try {
-    return JSON.parse(text) as unknown;
+    return parseJobText(text);
   } catch (error) {
-    throw new CliError(`the job is not JSON: ${(error as Error).message}`, ExitCode.Usage);
+    if (error instanceof JobEndpointError) throw new CliError(error.message, ExitCode.Usage);
+    throw error;
   }
 }
 

@@ -14,6 +14,7 @@
 // (kube-backend.ts on informers; the unit tests use an in-memory one).
 
 import type { AsyncFrontHandler } from './async-front.ts';
+import type { JobFront } from './job-front.ts';
 import type { AsyncSpec } from '../api/v1alpha1/index.ts';
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -65,6 +66,8 @@ export interface ActivatorOptions {
   backend: Backend;
   /** An AsyncAPI's front while it has no ready replica (async-front.ts); undefined: held like any request. */
   asyncFront?: AsyncFrontHandler;
+  /** BatchAPIs' and TaskAPIs' endpoints (job-front.ts); undefined: only RealtimeAPIs are served. */
+  jobs?: JobFront;
   log: Logger;
   /** How long a request is held before 503. Default 2 min. */
   timeoutMs?: number;
@@ -129,7 +132,8 @@ export class Activator {
           'Requests the activator received, by result: ' +
           'proxied, held_proxied (after waiting for a replica), timeout (503), not_found, client_gone, ' +
           'unauthorized (401: no valid API key), ' +
-          'async_queued (an AsyncAPI with no ready replica: queued by the activator)',
+          'async_queued (an AsyncAPI with no ready replica: queued by the activator), ' +
+          "job (a BatchAPI's or TaskAPI's endpoint: a job submitted, read or stopped)",
         labelNames: ['result'],
         registers,
       }),
@@ -194,12 +198,14 @@ export class Activator {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const arrived = Date.now();
     const route = routeOf(req.headers, this.o.clusterDomain ?? 'cluster.local');
+    const timeoutMs = this.o.timeoutMs ?? DEFAULT_ACTIVATOR_TIMEOUT_MS;
     if ('error' in route) {
+      // a job API's endpoint by its path (a client of the activator's own address)
+      if (await this.servedAsJob(req, res, timeoutMs)) return;
       this.metrics.requests.inc({ result: 'not_found' });
       return jsonError(res, 404, route.error);
     }
     const { namespace, name } = route;
-    const timeoutMs = this.o.timeoutMs ?? DEFAULT_ACTIVATOR_TIMEOUT_MS;
     if (!(await settlesWithin(this.o.backend.ready, timeoutMs))) {
       this.metrics.requests.inc({ result: 'timeout' });
       return jsonError(
@@ -211,6 +217,7 @@ export class Activator {
       );
     }
     if (!this.o.backend.api(namespace, name)) {
+      if (await this.servedAsJob(req, res, timeoutMs, route)) return;
       this.metrics.requests.inc({ result: 'not_found' });
       return jsonError(res, 404, `no RealtimeAPI ${name} in namespace ${namespace} (named by ${route.from})`);
     }
@@ -272,6 +279,33 @@ export class Activator {
       this.metrics.held.dec();
       this.o.backend.released?.(namespace, name);
     }
+  }
+
+  /** Whether the request was a job API's (job-front.ts), and so answered. */
+  private async servedAsJob(
+    req: IncomingMessage,
+    res: ServerResponse,
+    timeoutMs: number,
+    named?: { namespace: string; name: string },
+  ): Promise<boolean> {
+    const jobs = this.o.jobs;
+    if (jobs === undefined) return false;
+    if (!(await settlesWithin(jobs.ready, timeoutMs))) {
+      this.metrics.requests.inc({ result: 'timeout' });
+      jsonError(
+        res,
+        503,
+        `the activator could not list the BatchAPIs and TaskAPIs within ${seconds(timeoutMs)} ` +
+          "(are the chart's CRDs installed? see the operator's log); retry later",
+        { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+      );
+      return true;
+    }
+    const served = named
+      ? await jobs.serveNamed(named.namespace, named.name, req, res)
+      : await jobs.serveByPath(req, res);
+    if (served) this.metrics.requests.inc({ result: 'job' });
+    return served;
   }
 
   private timeoutMessage(namespace: string, name: string, problem: string): string {

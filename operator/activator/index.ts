@@ -1,8 +1,10 @@
 // The activator as the operator starts it: the HTTP server (activator.ts) on the cluster's
-// informers (kube-backend.ts). Every operator replica runs one; the Services of APIs without a
-// ready replica point at the leader's (operator/scale-to-zero/slice.ts).
+// informers (kube-backend.ts), and the endpoints of BatchAPIs and TaskAPIs (job-front.ts). Every
+// operator replica runs one; the Services of APIs without a ready replica point at the leader's
+// (operator/scale-to-zero/slice.ts).
 
 import { activatorAsyncFront } from './async-front.ts';
+import { jobFront, kubeJobApis, kubeJobStores } from './job-front.ts';
 import type { Registry } from 'prom-client';
 import type { EventRecorder } from '../events.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
@@ -80,15 +82,18 @@ export function activatorRunnable(options: StartActivatorOptions): ActivatorRunn
 export function startActivator(options: StartActivatorOptions): RunningActivator {
   const backend = kubeBackend(options);
   const asyncFront = options.queueUrl ? activatorAsyncFront(options.queueUrl) : undefined;
+  const jobApis = kubeJobApis(options);
   const activator = new Activator({
     backend,
     asyncFront: asyncFront?.serve,
+    jobs: jobFront(jobApis, kubeJobStores(options.client)),
     log: options.log,
     timeoutMs: options.timeoutMs,
     clusterDomain: options.clusterDomain,
     registry: options.registry,
   });
   backend.start();
+  jobApis.start();
   const listening = activator.listen(options.port, options.host).then((port) => {
     options.log.info('activator listening', { port, host: options.host ?? '(all)', timeoutMs: options.timeoutMs });
     return port;
@@ -99,7 +104,7 @@ export function startActivator(options: StartActivatorOptions): RunningActivator
     async stop() {
       await activator.close();
       await asyncFront?.close();
-      await backend.stop();
+      await Promise.all([backend.stop(), jobApis.stop()]);
     },
   };
 }

@@ -18,6 +18,7 @@ import type { ScaleToZeroStates } from '../scale-to-zero/loop.ts';
 import { replicasRbac, wake } from '../scale-to-zero/replicas.ts';
 import type { Backend } from './activator.ts';
 import { apiKeyRings, apiKeysRbac } from './api-keys.ts';
+import { jobFrontRbac } from './job-front.ts';
 
 type ApiObject = RealtimeApi & KubeObject;
 type Pod = V1Pod & KubeObject;
@@ -27,6 +28,7 @@ export const activatorRbac: PolicyRule[] = [
   { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
   ...replicasRbac,
   ...apiKeysRbac,
+  ...jobFrontRbac,
 ];
 
 export interface KubeBackendOptions {

@@ -4,7 +4,9 @@
 // the batches and creates the Indexed Job of `workers` pods. kwok runs no containers, so each pod's
 // `cortex batch-worker` is started here with the pod's own command and env (its /mnt/project
 // mapped to the project folder), as the kubelet would. The BatchJob's status then follows the
-// queue to succeeded, with its batch counts; a BatchJob of a missing API fails saying so.
+// queue to succeeded, with its batch counts; a BatchJob of a missing API fails saying so. The
+// activator (on loopback) serves the job APIs' HTTP endpoints: jobs submitted, read and stopped
+// over HTTP are the same resources.
 // Not part of `npm test`: `npm run test:cluster`.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { execa, type ResultPromise } from 'execa';
 import type { Cluster } from '../cluster/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
-import { localEnv } from '../helpers/local.ts';
+import { freePort, localEnv } from '../helpers/local.ts';
 import { RECORDING_HANDLER } from '../helpers/batch-job.ts';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.ts';
 import { cortexBin } from '../helpers/serve.ts';
@@ -32,6 +34,7 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
   let cluster: Cluster;
   let redis: RedisServer;
   let operator: OperatorProcess | undefined;
+  let activatorPort: number;
   const workers: ResultPromise[] = [];
   const workerLogs: string[] = [];
   const json = (args: string[]): Promise<Obj> => cluster.kubectl.json<Obj>(args);
@@ -41,7 +44,14 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
       let poolsFile: string;
       ({ dir, poolsFile, cluster } = await startTestCluster('cortex-batch-test', NS));
       redis = await startRedis();
-      operator = await startOperator(cluster, dir, { nodePoolsFile: poolsFile, extraArgs: ['--queue-url', redis.url] });
+      activatorPort = await freePort();
+      operator = await startOperator(cluster, dir, {
+        nodePoolsFile: poolsFile,
+        extraArgs: [
+          ...['--queue-url', redis.url],
+          ...['--activator-port', String(activatorPort), '--activator-bind-address', '127.0.0.1'],
+        ],
+      });
     },
     { timeout: BUILD_TIMEOUT_MS },
   );
@@ -265,5 +275,73 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
     } finally {
       await cli.cleanup();
     }
+  });
+
+  test('the activator serves the endpoints: POST creates the job, GET reads it, DELETE sets spec.stop', async () => {
+    const call = async (method: string, url: string, headers: Record<string, string> = {}, body?: string) => {
+      const r = await fetch(`http://127.0.0.1:${activatorPort}${url}`, { method, headers, body });
+      return { status: r.status, body: (await r.json()) as Obj };
+    };
+    const named = { 'x-cortex-api': `${NS}/recorder` };
+    const job = { workers: 1, item_list: { items: [1, 2, 3], batch_size: 2 }, config: { out: dir } };
+    // the informers may still be listing the APIs: the activator waits for them
+    const posted = await call('POST', '/recorder', named, JSON.stringify(job));
+    assert.equal(posted.status, 200, JSON.stringify(posted.body));
+    const id = String(posted.body.job_id);
+    assert.match(id, /^recorder-[0-9a-z]+$/);
+    assert.equal(posted.body.status, 'pending');
+    const bj = await json(['get', 'batchjob', id, '-n', NS, '-o', 'json', '--show-managed-fields']);
+    assert.deepEqual(bj.spec.itemList, { items: [1, 2, 3], batchSize: 2 });
+    assert.equal(bj.spec.workers, 1);
+    assert.deepEqual(bj.spec.config, { out: dir });
+    assert.ok(bj.metadata.managedFields.some((f: Obj) => f.manager === 'cortex-job-endpoint'));
+
+    // read back by the path alone (no header: a port-forward's Host), as the operator runs it
+    const running = await waitFor('the job running', async () => {
+      const r = await call('GET', `/recorder?jobID=${id}`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.job_status.status === 'running' && r.body;
+    });
+    assert.equal(running.endpoint, '/recorder');
+    assert.equal(running.job_status.batch_metrics.total, 2);
+    assert.equal(running.job_status.api_name, 'recorder');
+
+    // the activator writes where it serves each job API (kubectl get bapi's ENDPOINT)
+    for (const [kind, name] of [
+      ['batchapi', 'recorder'],
+      ['taskapi', 'trainer'],
+    ]) {
+      await waitFor(`${kind} ${name}'s status.endpoint`, async () => {
+        const o = await json(['get', kind, name, '-n', NS, '-o', 'json']);
+        return o.status?.endpoint === `/${name}`;
+      });
+    }
+
+    const stopped = await call('DELETE', `/?jobID=${id}`, named);
+    assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
+    assert.match(stopped.body.message, new RegExp(`^stopping job ${id}`));
+    assert.equal((await json(['get', 'batchjob', id, '-n', NS, '-o', 'json'])).spec.stop, true);
+
+    const notJson = await call('POST', '/recorder', named, '{"workers": 1,');
+    assert.equal(notJson.status, 400);
+    assert.match(notJson.body.error, /^the job is not JSON: /);
+    const bad = await call('POST', '/recorder', named, '{"workers": 1}');
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /^job submission: item_list: is required; fix: /);
+    const unknown = await call('GET', '/recorder?jobID=recorder-nosuchjob', named);
+    assert.deepEqual(unknown, { status: 404, body: { error: 'recorder has no job recorder-nosuchjob' } });
+    // another API's job is not this endpoint's
+    assert.equal((await call('GET', `/?jobID=${id}`, { 'x-cortex-api': `${NS}/trainer` })).status, 404);
+
+    const task = await call(
+      'POST',
+      '/trainer',
+      {},
+      JSON.stringify({ config: { output: path.join(dir, 'http.json') } }),
+    );
+    assert.equal(task.status, 200, JSON.stringify(task.body));
+    assert.equal(task.body.kind, 'TaskAPI');
+    const tj = await json(['get', 'taskjob', String(task.body.job_id), '-n', NS, '-o', 'json']);
+    assert.equal(tj.spec.api, 'trainer');
   });
 });
