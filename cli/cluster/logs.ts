@@ -166,7 +166,7 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
   const pods = await selected();
   const what = options.jobId === undefined ? options.name : `job ${options.jobId}`;
   if (options.pod !== undefined && pods.length === 0) options.note(`${what} has no pod named ${options.pod}`);
-  if (options.jobId !== undefined && pods.length === 0 && !options.follow) {
+  if (options.jobId !== undefined && options.pod === undefined && pods.length === 0 && !options.follow) {
     options.note(`job ${options.jobId} has no pods: its workers have not started, or were deleted when it ended`);
   }
   if (!options.follow) {
