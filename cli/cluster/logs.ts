@@ -123,12 +123,15 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
     const state = streams.get(pod) ?? { open: false };
     streams.set(pod, state);
     state.open = true;
+    const printedUpTo = state.since;
     const sink = new PassThrough();
     const lines = createInterface({ input: sink, crlfDelay: Infinity });
     const finished = new Promise<void>((resolve) => lines.once('close', resolve));
     lines.on('line', (raw) => {
       const [ts, text] = splitTimestamp(raw);
-      if (ts !== undefined && state.since !== undefined && ts <= state.since) return; // already printed before a reopen
+      // Lines up to the last one printed before a reopen were printed (sinceTime is whole seconds,
+      // so the server sends some again); not lines of one stream with the same timestamp.
+      if (ts !== undefined && printedUpTo !== undefined && ts <= printedUpTo) return;
       if (ts !== undefined) state.since = ts;
       options.print({ pod, text });
     });

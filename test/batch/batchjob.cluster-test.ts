@@ -381,7 +381,9 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
     await jobStatus('taskjob', id, ['running']);
     const logs = await c.cortex(['logs', 'trainer', id, '-e', 'test']);
     assert.equal(logs.code, 0, logs.stderr);
-    assert.ok(logs.stdout.includes(`[${pod.metadata.name}] task for ${path.join(dir, 'stopped.json')}`), logs.stdout);
+    const printed = `"message":"task for ${path.join(dir, 'stopped.json')}"`; // print() goes through the JSON log
+    const line = logs.stdout.split('\n').find((l) => l.includes(printed));
+    assert.ok(line?.startsWith(`[${pod.metadata.name}] {`), logs.stdout);
 
     const deleted = await c.cortex(['delete', 'trainer', id, '-e', 'test']);
     assert.equal(deleted.code, 0, deleted.stderr);
