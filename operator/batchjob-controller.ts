@@ -3,8 +3,9 @@
 // store, and its workers are an Indexed Job (reconcilers/batch-job.ts). Its status follows the
 // queue: batch counts (enqueued, succeeded, failed) every few seconds, then succeeded or
 // completed_with_failures once nothing is waiting or held, timed_out past spec.timeout (the Job
-// is deleted), failed when its BatchAPI is missing or enqueuing failed; a Complete condition
-// with the status word as reason.
+// is deleted), failed when its BatchAPI is missing or enqueuing failed, stopped once spec.stop is
+// true (cortex delete API JOB_ID, DELETE <endpoint>?jobID=: the Job is deleted and the queued
+// batches dropped, as at the timeout); a Complete condition with the status word as reason.
 import type { V1Job } from '@kubernetes/client-node';
 import {
   BATCH_KIND,
@@ -26,6 +27,7 @@ import {
   ensureJob,
   jobConfig,
   ownToApi,
+  STOP_MESSAGE,
   writeJobStatus,
   type JobApiObject,
   type JobObject,
@@ -71,6 +73,7 @@ export class BatchJobController extends JobController<BatchJobSpec> {
     const { client, broker } = this.o;
     const { namespace, name } = bj.metadata;
     const ref: JobRef = { api: bj.spec.api, id: name };
+    if (bj.spec.stop === true) return this.stopJob(bj, ref);
     let api: BatchApiObject;
     try {
       api = await client.get<BatchApiObject>(BATCH_APIS, namespace, bj.spec.api);
@@ -86,16 +89,7 @@ export class BatchJobController extends JobController<BatchJobSpec> {
     await ownToApi(client, BATCH_JOBS, bj, api, BATCH_KIND);
     let record = await readRecord(broker, ref);
     if (record?.total_batches === undefined) {
-      record = {
-        job_id: name,
-        api_name: bj.spec.api,
-        kind: 'BatchAPI',
-        workers: bj.spec.workers,
-        config: bj.spec.config,
-        max_receive_count: bj.spec.maxReceiveCount,
-        status: 'enqueuing',
-        created_time: bj.metadata.creationTimestamp ?? new Date().toISOString(),
-      };
+      record = newRecord(bj, 'enqueuing');
       await this.writeStatus(bj, { status: 'enqueuing' });
       await broker.deleteStream(batchStream(ref)); // a half-enqueued try before an operator restart
       try {
@@ -158,6 +152,21 @@ export class BatchJobController extends JobController<BatchJobSpec> {
     return deleteJob(this.o.client, bj);
   }
 
+  /**
+   * spec.stop: the workers go (their Job, and its pods with it), the batches still queued are
+   * dropped, and the record and the status say stopped, with the counts as they were.
+   */
+  private async stopJob(bj: BatchJobObject, ref: JobRef): Promise<void> {
+    const { broker } = this.o;
+    await this.deleteWorkers(bj);
+    const record = (await readRecord(broker, ref)) ?? newRecord(bj, 'pending');
+    const total = record.total_batches;
+    const counts = total === undefined ? undefined : await jobCounts(broker, ref, total);
+    await broker.deleteStream(batchStream(ref));
+    const batches = counts && { total: counts.total, enqueued: 0, succeeded: counts.succeeded, failed: counts.failed };
+    return this.end(bj, 'stopped', 'Stopped', STOP_MESSAGE, record, batches);
+  }
+
   private async end(
     bj: BatchJobObject,
     word: JobStatusWord,
@@ -184,4 +193,19 @@ export class BatchJobController extends JobController<BatchJobSpec> {
   private writeStatus(bj: BatchJobObject, status: JobStatus): Promise<void> {
     return writeJobStatus(this.o.client, BATCH_JOBS, bj, status);
   }
+}
+
+/** The job's record in the store before its batches are enqueued. */
+function newRecord(bj: BatchJobObject, status: JobStatusWord): JobRecord {
+  return {
+    job_id: bj.metadata.name,
+    api_name: bj.spec.api,
+    kind: 'BatchAPI',
+    workers: bj.spec.workers,
+    config: bj.spec.config,
+    ...(bj.spec.timeout !== undefined ? { timeout: bj.spec.timeout } : {}),
+    max_receive_count: bj.spec.maxReceiveCount,
+    status,
+    created_time: bj.metadata.creationTimestamp ?? new Date().toISOString(),
+  };
 }

@@ -1,6 +1,6 @@
 // What the BatchJob and TaskJob controllers share: their resource types, the owner reference that
-// makes a job its API's, the status they write to the /status subresource, and its Complete
-// condition.
+// makes a job its API's, the status they write to the /status subresource, its Complete
+// condition, and the Kubernetes Job that runs it.
 import {
   BATCH_JOB_KIND,
   BATCH_KIND,
@@ -37,6 +37,9 @@ export type JobObject<S> = KubeObject & {
   status?: JobStatus;
 };
 export type JobApiObject<S> = KubeObject & { metadata: { name: string; uid: string }; spec: S };
+
+/** A stopped job's message (the local job runner's words too). */
+export const STOP_MESSAGE = 'stopped by request (cortex delete API JOB_ID)';
 
 /** Makes `job` its API's (deleting the API deletes its jobs and their pods), when it is not yet. */
 export async function ownToApi(

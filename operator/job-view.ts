@@ -13,7 +13,8 @@ import {
   type JobStatus,
   type TaskJobSpec,
 } from './api/v1alpha1/index.ts';
-import type { KubeObject, ResourceType } from './kube/client.ts';
+import { HttpMethod } from '@kubernetes/client-node';
+import { resourcePath, type KubeClient, type KubeObject, type ResourceType } from './kube/client.ts';
 import { BATCH_JOBS, TASK_JOBS } from './job-resources.ts';
 import { newJobId } from '../runtime/batch/job-keys.ts';
 import type { BatchCounts, JobRecord } from '../runtime/batch/record.ts';
@@ -69,4 +70,19 @@ export function jobResource(kind: JobApiKind, api: string, namespace: string, bo
     metadata: { name: `${api}-${newJobId()}`, namespace },
     spec,
   };
+}
+
+/** Sets the job's spec.stop (a merge patch): its controller deletes its workers and writes status stopped. */
+export async function setJobStop(
+  client: KubeClient,
+  kind: JobApiKind,
+  namespace: string,
+  id: string,
+  fieldManager: string,
+): Promise<void> {
+  await client.request(HttpMethod.PATCH, resourcePath(jobsOf(kind), namespace, id), {
+    body: { spec: { stop: true } },
+    contentType: 'application/merge-patch+json',
+    query: { fieldManager },
+  });
 }

@@ -2,17 +2,21 @@
 // pod (`cortex task-runner`, reconcilers/batch-job.ts), not retried. Its status follows that Job:
 // running, then succeeded (Complete), timed_out (DeadlineExceeded: spec.timeout is the Job's
 // activeDeadlineSeconds) or failed (the task raised; its pod's log says why); failed at once when
-// its TaskAPI is missing.
+// its TaskAPI is missing; stopped once spec.stop is true (cortex delete API JOB_ID, DELETE
+// <endpoint>?jobID=): its Job, and the pod with it, is deleted.
 import type { V1Job } from '@kubernetes/client-node';
 import { TASK_KIND, type JobStatusWord, type TaskApiSpec, type TaskJobSpec } from './api/v1alpha1/index.ts';
 import { objectKey } from './controller/informer.ts';
 import { JobController, type JobControllerBase } from './job-controller.ts';
 import type { ReconcileResult } from './controller/queue.ts';
-import { isNotFound } from './kube/client.ts';
+import { isNotFound, type KubeObject } from './kube/client.ts';
+import { JOBS } from './kube/resources.ts';
 import {
   TASK_APIS,
   TASK_JOBS,
+  STOP_MESSAGE,
   completeCondition,
+  deleteJob,
   ensureJob,
   jobConfig,
   ownToApi,
@@ -49,6 +53,15 @@ export class TaskJobController extends JobController<TaskJobSpec> {
     if (!tj) return;
     const { client } = this.o;
     const { namespace, name, uid } = tj.metadata;
+    if (tj.spec.stop === true) {
+      // read before the delete: the run's start time is the job's
+      const run = await client.get<V1Job & KubeObject>(JOBS, namespace, name).catch((error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      });
+      await deleteJob(client, tj);
+      return this.end(tj, 'stopped', 'Stopped', STOP_MESSAGE, run);
+    }
     let api: JobApiObject<TaskApiSpec>;
     try {
       api = await client.get<JobApiObject<TaskApiSpec>>(TASK_APIS, namespace, tj.spec.api);
@@ -76,7 +89,7 @@ export class TaskJobController extends JobController<TaskJobSpec> {
       return this.end(tj, 'timed_out', 'TimedOut', `not finished within its timeout of ${tj.spec.timeout} s`, run);
     }
     if (failed) {
-      const why = `the task failed (${failed.message ?? failed.reason}); see kubectl logs -n ${namespace} job/${name}`;
+      const why = `the task failed (${failed.message ?? failed.reason}); see cortex logs ${tj.spec.api} ${name}`;
       return this.end(tj, 'failed', 'TaskFailed', why, run);
     }
     const started = run.status?.startTime;

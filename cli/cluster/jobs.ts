@@ -1,11 +1,14 @@
 // The jobs of BatchAPIs and TaskAPIs in a cluster: `cortex submit` creates a BatchJob or TaskJob
 // (named <api>-<id>) from Cortex's submission JSON, which the operator runs; `cortex get API
-// [JOB_ID]` reads them back in the local environment's shape; `cortex delete API JOB_ID` deletes
-// one (its Job and pods go with it).
-import { BATCH_KIND, type JobApiKind } from '../../operator/api/v1alpha1/index.ts';
+// [JOB_ID]` reads them back in the local environment's shape; `cortex delete API JOB_ID` stops
+// one: it sets spec.stop, and the operator deletes its workers (the Kubernetes Job and its pods),
+// drops its queued batches and writes status stopped. The resource stays, so `cortex get` still
+// shows how it ended (deleting the API deletes its jobs). `cortex logs API JOB_ID`:
+// cli/cluster/logs.ts, on the pods labelled with the job.
+import { BATCH_KIND, JOB_DONE_WORDS, type JobApiKind, type JobStatusWord } from '../../operator/api/v1alpha1/index.ts';
 import { isNotFound } from '../../operator/kube/client.ts';
 import { BATCH_APIS, TASK_APIS } from '../../operator/job-resources.ts';
-import { jobResource, jobsOf, jobView as view, type JobResource } from '../../operator/job-view.ts';
+import { jobResource, jobsOf, jobView as view, setJobStop, type JobResource } from '../../operator/job-view.ts';
 import { SubmissionError } from '../../runtime/batch/submission.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import type { LocalJob } from '../local/jobs.ts';
@@ -63,6 +66,18 @@ export async function clusterJobs(conn: Connection, api: string, kind: JobApiKin
     .sort((a, b) => (a.created_time < b.created_time ? 1 : -1));
 }
 
-export async function deleteClusterJob(conn: Connection, kind: JobApiKind, id: string): Promise<void> {
-  await talk(conn, `deleting job ${id}`, () => conn.client.delete(jobsOf(kind), conn.namespace, id, 'Background'));
+/**
+ * Stops the job (spec.stop=true, a merge patch the operator acts on); undefined: no such job. A job
+ * that had ended is left as it is: its status word is returned.
+ */
+export async function stopClusterJob(
+  conn: Connection,
+  kind: JobApiKind,
+  id: string,
+): Promise<{ stopping: boolean; status: JobStatusWord } | undefined> {
+  const job = await talk(conn, `reading job ${id}`, () => clusterJob(conn, kind, id));
+  if (job === undefined) return undefined;
+  if (JOB_DONE_WORDS.includes(job.status)) return { stopping: false, status: job.status };
+  await talk(conn, `stopping job ${id}`, () => setJobStop(conn.client, kind, conn.namespace, id, FIELD_MANAGER));
+  return { stopping: true, status: job.status };
 }

@@ -2,13 +2,20 @@
 // API server, each line prefixed with its pod when there are several. With follow, pods are
 // re-listed every 2 s: new replicas are picked up, and a stream that ends (a container restart,
 // a dropped connection) is reopened from the last line's timestamp, so nothing is printed twice.
+// `cortex logs API JOB_ID`: the same for the pods of a BatchJob's or TaskJob's Kubernetes Job
+// (labelled with the job and its API by the operator), whose `api` container runs the workers.
 import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
 import { Log } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { CONTAINER_NAME } from '../../operator/reconcilers/deployment.ts';
+import { JOB_API_LABEL, JOB_LABEL } from '../../operator/reconcilers/batch-job.ts';
+import { PODS } from '../../operator/kube/resources.ts';
+import type { KubeObject } from '../../operator/kube/client.ts';
+import { CliError, ExitCode } from '../errors.ts';
+import { clusterJob, clusterJobApiKind } from './jobs.ts';
 import type { RealtimeApi } from '../../operator/api/v1alpha1/index.ts';
-import { explain, type Connection } from './connect.ts';
+import { explain, talk, type Connection } from './connect.ts';
 import { apiPods, getApi } from './status.ts';
 
 export interface LogLine {
@@ -18,6 +25,8 @@ export interface LogLine {
 
 export interface LogsOptions {
   name: string;
+  /** A job of the BatchAPI or TaskAPI `name`: its workers' pods instead of the API's replicas. */
+  jobId?: string;
   follow: boolean;
   tailLines?: number;
   /** Only this pod. */
@@ -57,8 +66,54 @@ function running(pod: V1Pod, container: string): boolean {
   );
 }
 
+/** The pods of the job `id` of the job API `api` (its workers), sorted by name. */
+export async function jobPods(conn: Connection, api: string, id: string): Promise<V1Pod[]> {
+  const list = await talk(conn, `listing the pods of job ${id}`, () =>
+    conn.client.list<KubeObject>(PODS, conn.namespace, {
+      labelSelector: `${JOB_LABEL}=${id},${JOB_API_LABEL}=${api}`,
+    }),
+  );
+  return (list.items as unknown as V1Pod[]).sort((a, b) =>
+    String(a.metadata?.name).localeCompare(String(b.metadata?.name)),
+  );
+}
+
+/** Where the log of `options` comes from: the API's replicas, or the job's workers. */
+async function logSource(
+  conn: Connection,
+  options: Pick<LogsOptions, 'name' | 'jobId'>,
+): Promise<{ container: string; pods: () => Promise<V1Pod[]> }> {
+  const { name, jobId } = options;
+  if (jobId === undefined) {
+    let api: RealtimeApi;
+    try {
+      api = await getApi(conn, name);
+    } catch (error) {
+      const kind = await clusterJobApiKind(conn, name).catch(() => undefined);
+      if (kind === undefined) throw error;
+      throw new CliError(
+        `${name} is a ${kind}: give the job, cortex logs ${name} JOB_ID ` +
+          `(cortex get ${name} -e ${conn.env.name} lists them)`,
+        ExitCode.Usage,
+      );
+    }
+    return { container: logContainer(api), pods: () => apiPods(conn, name) };
+  }
+  const kind = await clusterJobApiKind(conn, name);
+  if (kind === undefined) {
+    throw new CliError(
+      `${name} is no BatchAPI or TaskAPI in namespace ${conn.namespace} of ${conn.env.name}: it has no jobs`,
+      ExitCode.NotFound,
+    );
+  }
+  if ((await clusterJob(conn, kind, jobId)) === undefined) {
+    throw new CliError(`${name} has no job ${jobId}`, ExitCode.NotFound);
+  }
+  return { container: CONTAINER_NAME, pods: () => jobPods(conn, name, jobId) };
+}
+
 export async function streamLogs(conn: Connection, options: LogsOptions): Promise<void> {
-  const container = logContainer(await getApi(conn, options.name));
+  const { container, pods: listPods } = await logSource(conn, options);
   const log = new Log(conn.client.kc);
   const streams = new Map<string, Stream>();
   let stopped = false;
@@ -68,12 +123,15 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
     const state = streams.get(pod) ?? { open: false };
     streams.set(pod, state);
     state.open = true;
+    const printedUpTo = state.since;
     const sink = new PassThrough();
     const lines = createInterface({ input: sink, crlfDelay: Infinity });
     const finished = new Promise<void>((resolve) => lines.once('close', resolve));
     lines.on('line', (raw) => {
       const [ts, text] = splitTimestamp(raw);
-      if (ts !== undefined && state.since !== undefined && ts <= state.since) return; // already printed before a reopen
+      // Lines up to the last one printed before a reopen were printed (sinceTime is whole seconds,
+      // so the server sends some again); not lines of one stream with the same timestamp.
+      if (ts !== undefined && printedUpTo !== undefined && ts <= printedUpTo) return;
       if (ts !== undefined) state.since = ts;
       options.print({ pod, text });
     });
@@ -102,16 +160,18 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
 
   const selected = async (): Promise<V1Pod[]> => {
     try {
-      return (await apiPods(conn, options.name)).filter(
-        (p) => options.pod === undefined || p.metadata?.name === options.pod,
-      );
+      return (await listPods()).filter((p) => options.pod === undefined || p.metadata?.name === options.pod);
     } catch (error) {
-      throw explain(conn, error, `listing the pods of ${options.name}`);
+      throw explain(conn, error, `listing the pods of ${options.jobId ?? options.name}`);
     }
   };
 
   const pods = await selected();
-  if (options.pod !== undefined && pods.length === 0) options.note(`${options.name} has no pod named ${options.pod}`);
+  const what = options.jobId === undefined ? options.name : `job ${options.jobId}`;
+  if (options.pod !== undefined && pods.length === 0) options.note(`${what} has no pod named ${options.pod}`);
+  if (options.jobId !== undefined && options.pod === undefined && pods.length === 0 && !options.follow) {
+    options.note(`job ${options.jobId} has no pods: its workers have not started, or were deleted when it ended`);
+  }
   if (!options.follow) {
     for (const pod of pods.filter((p) => running(p, container))) await await open(pod.metadata!.name!, true);
     return;

@@ -1,8 +1,9 @@
 // The jobs of BatchAPIs and TaskAPIs (docs/batch.md, docs/task.md): `cortex submit API [FILE|-]`
 // starts one from Cortex's submission JSON; `cortex get API [JOB_ID]`, `cortex delete API JOB_ID`
 // (stops it) and `cortex logs API JOB_ID` reach here from their commands when API is a job API.
-// In a cluster, submit creates a BatchJob or TaskJob (cli/cluster/jobs.ts), get reads them and
-// delete API JOB_ID deletes one; logs is local only.
+// In a cluster, submit creates a BatchJob or TaskJob (cli/cluster/jobs.ts), get reads them,
+// delete API JOB_ID sets the job's spec.stop (the operator deletes its workers and marks it
+// stopped; the resource stays) and logs API JOB_ID reads its pods' logs through the API server.
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
@@ -26,7 +27,7 @@ import { table, type OutputFormat } from '../output.ts';
 import { action, envOption, format, outputOption, type RunF } from './common.ts';
 import { readStdin } from './predict.ts';
 import { connect, type Connection } from '../cluster/connect.ts';
-import { clusterJob, clusterJobApiKind, clusterJobs, deleteClusterJob, submitClusterJob } from '../cluster/jobs.ts';
+import { clusterJob, clusterJobApiKind, clusterJobs, stopClusterJob, submitClusterJob } from '../cluster/jobs.ts';
 
 export const SubmitOptions = Type.Object({
   api: Type.String(),
@@ -121,15 +122,21 @@ export async function clusterJobGetText(
   return jobsText(api, jobId, one, jobId === undefined ? await clusterJobs(conn, api, kind) : [], fmt);
 }
 
-/** `cortex delete API JOB_ID` in a cluster: the job resource is deleted, its pods with it (false: no job API). */
+/**
+ * `cortex delete API JOB_ID` in a cluster: stops the job (its spec.stop; the operator deletes its
+ * workers), or says how it had ended, as locally (false: no job API).
+ */
 export async function clusterJobDelete(f: Factory, conn: Connection, api: string, jobId: string): Promise<boolean> {
   const kind = await clusterJobApiKind(conn, api);
   if (kind === undefined) return false;
-  if ((await clusterJob(conn, kind, jobId)) === undefined) {
-    throw new CliError(`${api} has no job ${jobId}`, ExitCode.NotFound);
-  }
-  await deleteClusterJob(conn, kind, jobId);
-  printOut(f.io, `deleted job ${jobId}; its workers stop`);
+  const stop = await stopClusterJob(conn, kind, jobId);
+  if (stop === undefined) throw new CliError(`${api} has no job ${jobId}`, ExitCode.NotFound);
+  printOut(
+    f.io,
+    stop.stopping
+      ? `stopping job ${jobId}: its workers are being deleted (cortex get ${api} ${jobId} says stopped once they are)`
+      : `job ${jobId} had ended: ${stop.status}`,
+  );
   return true;
 }
 

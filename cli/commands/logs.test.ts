@@ -125,3 +125,21 @@ test('logs -e CLUSTER: every pod, prefixed; --pod one of them, unprefixed; -f en
     { name: 'iris', follow: true },
   ]);
 });
+
+test('logs API JOB_ID -e CLUSTER reads the pods of that job', async () => {
+  const seen: Omit<ClusterLogsOptions, 'print' | 'note' | 'stop'>[] = [];
+  const streamLogs = (options: ClusterLogsOptions): Promise<void> => {
+    const { print, note: _n, stop: _s, ...rest } = options;
+    seen.push(rest);
+    print({ pod: 'nightly-0-abc', text: 'batch 0' });
+    print({ pod: 'nightly-1-def', text: 'batch 1' });
+    return Promise.resolve();
+  };
+  const f = testFactory({ environments: [prodEnv], cluster: { streamLogs } });
+  assert.deepEqual(await cortex(f, 'logs', 'recorder', 'nightly', '-e', 'prod'), {
+    code: 0,
+    stdout: '[nightly-0-abc] batch 0\n[nightly-1-def] batch 1\n',
+    stderr: '',
+  });
+  assert.deepEqual(seen, [{ name: 'recorder', jobId: 'nightly', follow: false }]);
+});

@@ -1,5 +1,6 @@
 // `cortex logs API [-f]`: what the API's replicas logged (JSON lines from the runtime), each
-// line prefixed with its replica when there are several.
+// line prefixed with its replica when there are several. `cortex logs API JOB_ID`: what a job's
+// workers logged (locally its job.log; in a cluster its pods', prefixed the same way).
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
@@ -12,7 +13,7 @@ import { jobLogs } from './jobs.ts';
 
 export const LogsOptions = Type.Object({
   api: Type.String(),
-  /** A job of a BatchAPI (cli/commands/jobs.ts). */
+  /** A job of a BatchAPI or TaskAPI (cli/commands/jobs.ts; in a cluster cli/cluster/logs.ts). */
   jobId: Type.Optional(Type.String()),
   env: Type.Optional(Type.String()),
   follow: Type.Optional(Type.Boolean()),
@@ -131,7 +132,7 @@ export function logsCommand(f: Factory, runF: RunF<LogsOptions> = runLogs): Comm
   return new Command('logs')
     .description("print an API's logs (every replica's; prefixed with the replica when there are several)")
     .argument('<api>', 'name of the API')
-    .argument('[job_id]', 'a job of a BatchAPI: what its workers logged')
+    .argument('[job_id]', 'a job of a BatchAPI or TaskAPI: what its workers logged')
     .addOption(envOption())
     .option('-f, --follow', 'keep printing new lines (and those of replicas that start later), until interrupted')
     .option('--tail <lines>', 'begin with at most this many lines of each replica')
@@ -155,6 +156,7 @@ async function clusterLogs(
   await conn
     .streamLogs({
       name,
+      ...(flags.jobId !== undefined ? { jobId: flags.jobId } : {}),
       follow: flags.follow === true,
       ...(tailLines !== undefined ? { tailLines } : {}),
       ...(flags.pod !== undefined ? { pod: flags.pod } : {}),

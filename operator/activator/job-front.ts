@@ -11,7 +11,6 @@
 //
 // No API key is asked for: job APIs have no networking.auth. Whoever reaches the activator can
 // submit jobs; it listens on the operator pod's IP, with no Service or route of its own.
-import { HttpMethod } from '@kubernetes/client-node';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   BATCH_KIND,
@@ -23,10 +22,10 @@ import {
   type JobApiKind,
 } from '../api/v1alpha1/index.ts';
 import { Informer, listerWatcher, type InformerOptions } from '../controller/informer.ts';
-import { isNotFound, resourcePath, type KubeClient, type KubeObject } from '../kube/client.ts';
+import { isNotFound, type KubeClient, type KubeObject } from '../kube/client.ts';
 import { BATCH_APIS, BATCH_JOBS, TASK_APIS, TASK_JOBS } from '../job-resources.ts';
 import { JobEndpointError, answer, jobPathRest, serveJobEndpoint, type JobStore } from '../job-endpoint.ts';
-import { jobResource, jobsOf, jobView, type JobResource } from '../job-view.ts';
+import { jobResource, jobsOf, jobView, setJobStop, type JobResource } from '../job-view.ts';
 import type { PolicyRule } from '../reconcilers/types.ts';
 import { errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
@@ -225,11 +224,7 @@ export function kubeJobStores(client: KubeClient): JobStores {
       async stop(id, job) {
         if (JOB_DONE_WORDS.includes(job.status)) return `job ${id} had ended: ${job.status}`;
         try {
-          await client.request(HttpMethod.PATCH, resourcePath(jobs, api.namespace, id), {
-            body: { spec: { stop: true } },
-            contentType: 'application/merge-patch+json',
-            query: { fieldManager: JOB_ENDPOINT_FIELD_MANAGER },
-          });
+          await setJobStop(client, api.kind, api.namespace, id, JOB_ENDPOINT_FIELD_MANAGER);
         } catch (error) {
           // deleted since it was read
           if (isNotFound(error)) throw new JobEndpointError(404, `${api.name} has no job ${id}`);

@@ -4,24 +4,31 @@
 // the batches and creates the Indexed Job of `workers` pods. kwok runs no containers, so each pod's
 // `cortex batch-worker` is started here with the pod's own command and env (its /mnt/project
 // mapped to the project folder), as the kubelet would. The BatchJob's status then follows the
-// queue to succeeded, with its batch counts; a BatchJob of a missing API fails saying so. The
-// activator (on loopback) serves the job APIs' HTTP endpoints: jobs submitted, read and stopped
-// over HTTP are the same resources.
+// queue to succeeded, with its batch counts; a BatchJob of a missing API fails saying so. A
+// TaskJob's pod is run the same way (helpers/job-pods.ts: kwok only makes pods Running, the test
+// reports their exit), so a task can succeed, fail, run past its timeout or be stopped; and
+// `cortex delete API JOB_ID` stops jobs (spec.stop), `cortex logs API JOB_ID` reads their pods'
+// logs (what the test's runs printed, served by kwok). The activator (on loopback) serves the job
+// APIs' HTTP endpoints: jobs submitted, read and stopped over HTTP are the same resources.
 // Not part of `npm test`: `npm run test:cluster`.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa, type ResultPromise } from 'execa';
 import type { Cluster } from '../cluster/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
-import { freePort, localEnv } from '../helpers/local.ts';
+import { freePort, localEnv, type LocalEnv } from '../helpers/local.ts';
+import { kwokJobConfig, runJobPod } from '../helpers/job-pods.ts';
 import { RECORDING_HANDLER } from '../helpers/batch-job.ts';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.ts';
 import { cortexBin } from '../helpers/serve.ts';
 import { startTestCluster } from '../helpers/test-cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { PROJECT_DIR } from '../../operator/reconcilers/deployment.ts';
+import { batchStream, jobKey } from '../../runtime/batch/job-keys.ts';
+import { Redis } from 'ioredis';
 
 const NS = 'batch';
 const BUILD_TIMEOUT_MS = 60 * 60_000;
@@ -35,14 +42,63 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
   let redis: RedisServer;
   let operator: OperatorProcess | undefined;
   let activatorPort: number;
+  let kwokDir: string;
+  let logFile: string;
+  let cli: LocalEnv | undefined;
   const workers: ResultPromise[] = [];
   const workerLogs: string[] = [];
   const json = (args: string[]): Promise<Obj> => cluster.kubectl.json<Obj>(args);
+  /** The CLI with environment `test` on the cluster's namespace. */
+  const cortexCli = async (): Promise<LocalEnv> => {
+    if (cli) return cli;
+    cli = await localEnv();
+    const configured = await cli.cortex([
+      'env',
+      'configure',
+      'test',
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '--namespace',
+      NS,
+    ]);
+    assert.equal(configured.code, 0, configured.stderr);
+    return cli;
+  };
+  /** The pod of a job, once it runs. */
+  const jobPod = (job: string): Promise<Obj> =>
+    waitFor(`the pod of ${job}`, async () => {
+      const list = await json(['get', 'pods', '-n', NS, '-l', `cortex.dev/job=${job}`]);
+      return list.items.find((p: Obj) => p.status?.phase === 'Running');
+    });
+  const jobStatus = (kind: string, name: string, words: string[], timeoutMs = 60_000): Promise<Obj> =>
+    waitFor(
+      `${kind} ${name} to be ${words.join(' or ')}`,
+      async () => {
+        const o = await json(['get', kind, name, '-n', NS]);
+        return words.includes(o.status?.status) && o;
+      },
+      timeoutMs,
+    );
 
   before(
     async () => {
       let poolsFile: string;
-      ({ dir, poolsFile, cluster } = await startTestCluster('cortex-batch-test', NS));
+      kwokDir = mkdtempSync(path.join(tmpdir(), 'cortex-batch-kwok-'));
+      logFile = path.join(kwokDir, 'pods.log');
+      writeFileSync(logFile, '');
+      writeFileSync(path.join(kwokDir, 'kwok.yaml'), kwokJobConfig(NS, logFile));
+      const kubeletPort = await freePort();
+      ({ dir, poolsFile, cluster } = await startTestCluster('cortex-batch-test', NS, {
+        extraArgs: {
+          kwok: [
+            `--server-address=127.0.0.1:${kubeletPort}`,
+            `--node-port=${kubeletPort}`,
+            `--config=${path.join(kwokDir, 'kwok.yaml')}`,
+          ],
+          // kwok nodes' InternalIP is 127.0.0.1 (their log server); their Hostname resolves nowhere
+          'kube-apiserver': ['--kubelet-preferred-address-types=InternalIP'],
+        },
+      }));
       redis = await startRedis();
       activatorPort = await freePort();
       operator = await startOperator(cluster, dir, {
@@ -63,9 +119,11 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
       process.stderr.write(`--- operator log (last 60 lines) ---\n${operator?.logs.slice(-60).join('\n')}\n`);
       process.stderr.write(`--- workers log (last 40 lines) ---\n${workerLogs.slice(-40).join('\n')}\n`);
     }
+    await cli?.cleanup();
     await redis?.close();
     await cluster?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (kwokDir) rmSync(kwokDir, { recursive: true, force: true });
   });
 
   test('the operator enqueues, runs the Indexed Job of workers, and the status follows the queue', async () => {
@@ -173,11 +231,7 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
     const project = path.join(dir, 'task-project');
     mkdirSync(project);
     const output = path.join(dir, 'task-output.json');
-    writeFileSync(
-      path.join(project, 'task.py'),
-      'import json\n\nclass Task:\n    def __call__(self, config):\n' +
-        '        with open(config["output"], "w") as f:\n            json.dump(config, f)\n',
-    );
+    writeFileSync(path.join(project, 'task.py'), TASK);
     const api = {
       apiVersion: 'cortex.dev/v1alpha1',
       kind: 'TaskAPI',
@@ -203,78 +257,159 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
     assert.equal(k8sJob.spec.activeDeadlineSeconds, 600);
     const c = k8sJob.spec.template.spec.containers.find((x: Obj) => x.name === 'api');
     assert.deepEqual(c.command, ['cortex', 'task-runner']);
-    const env: Record<string, string> = Object.fromEntries((c.env ?? []).map((e: Obj) => [e.name, String(e.value)]));
-    const spec = JSON.parse(env.CORTEX_TASK) as Record<string, unknown>;
-    env.CORTEX_TASK = JSON.stringify({ ...spec, project_dir: project });
-    const run = await execa(process.execPath, [cortexBin, 'task-runner'], { reject: false, all: true, env });
-    assert.equal(run.exitCode, 0, run.all);
+    const run = runJobPod(cluster.kubectl, await jobPod('retrain'), { project, envName: 'CORTEX_TASK', logFile });
+    assert.equal(await run.exited, 0, run.lines.join('\n'));
     assert.deepEqual(JSON.parse(readFileSync(output, 'utf8')), { a: 1, output, b: 2 });
     const owned = await json(['get', 'taskjob', 'retrain', '-n', NS, '-o', 'json']);
     assert.ok(owned.metadata.ownerReferences.some((r: Obj) => r.kind === 'TaskAPI' && r.name === 'trainer'));
-    // kwok completes the Job's pod by itself: the TaskJob follows the Job's Complete condition
-    const done = await waitFor(
-      'the TaskJob to end',
-      async () => {
-        const tj = await json(['get', 'taskjob', 'retrain', '-n', NS, '-o', 'json']);
-        return ['succeeded', 'failed', 'timed_out'].includes(tj.status?.status) && tj;
-      },
-      60_000,
-    );
+    // the pod's exit (written as the kubelet would) completes the Job; the TaskJob follows it
+    const done = await jobStatus('taskjob', 'retrain', ['succeeded', 'failed', 'timed_out']);
     assert.equal(done.status.status, 'succeeded', JSON.stringify(done.status));
     assert.equal(done.status.conditions[0].reason, 'Succeeded');
   });
 
-  test('cortex submit, get and delete API JOB_ID against the cluster: a BatchJob and a TaskJob', async () => {
-    const cli = await localEnv();
-    try {
-      const configured = await cli.cortex([
-        'env',
-        'configure',
-        'test',
-        '--kubeconfig',
-        cluster.kubeconfig,
-        '--namespace',
-        NS,
-      ]);
-      assert.equal(configured.code, 0, configured.stderr);
-      const job = { workers: 1, item_list: { items: [1, 2, 3], batch_size: 2 }, config: { out: dir } };
-      const submitted = await cli.cortex(['submit', 'recorder', '-', '-e', 'test'], { input: JSON.stringify(job) });
-      assert.equal(submitted.code, 0, submitted.stderr);
-      const id = /submitted job (recorder-\w+)/.exec(submitted.stdout)![1];
-      const bj = await json(['get', 'batchjob', id, '-n', NS, '-o', 'json']);
-      assert.deepEqual(bj.spec.itemList, { items: [1, 2, 3], batchSize: 2 });
-      const got = await waitFor('the job running', async () => {
-        const r = await cli.cortex(['get', 'recorder', id, '-e', 'test', '-o', 'json']);
-        const view = JSON.parse(r.stdout) as Obj;
-        return view.status === 'running' && view;
-      });
-      assert.equal(got.batch_metrics.total, 2);
-      const list = await cli.cortex(['get', 'recorder', '-e', 'test']);
-      assert.match(list.stdout, new RegExp(`${id}\\s+running`));
-      const deleted = await cli.cortex(['delete', 'recorder', id, '-e', 'test']);
-      assert.equal(deleted.code, 0, deleted.stderr);
-      await waitFor(
-        'the BatchJob gone',
-        async () => (await cluster.kubectl(['get', 'batchjob', '-n', NS, '-o', 'name'])).includes(id) === false,
-      );
+  test('a task that raises: the TaskJob fails saying so, and cortex logs API JOB_ID shows why', async () => {
+    const c = await cortexCli();
+    const output = path.join(dir, 'never.json');
+    const submitted = await c.cortex(['submit', 'trainer', '-', '-e', 'test'], {
+      input: JSON.stringify({ config: { output, fail: 'no data for the model' } }),
+    });
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const id = /submitted job (trainer-\w+)/.exec(submitted.stdout)![1];
+    const pod = await jobPod(id);
+    const run = runJobPod(cluster.kubectl, pod, {
+      project: path.join(dir, 'task-project'),
+      envName: 'CORTEX_TASK',
+      logFile,
+    });
+    assert.notEqual(await run.exited, 0);
+    const failed = await jobStatus('taskjob', id, ['succeeded', 'failed', 'timed_out']);
+    assert.equal(failed.status.status, 'failed', JSON.stringify(failed.status));
+    assert.match(failed.status.message, new RegExp(`the task failed .*; see cortex logs trainer ${id}`));
+    assert.equal(failed.status.conditions[0].reason, 'TaskFailed');
+    assert.ok(failed.status.endTime);
+    const view = JSON.parse((await c.cortex(['get', 'trainer', id, '-e', 'test', '-o', 'json'])).stdout) as Obj;
+    assert.deepEqual([view.kind, view.status], ['TaskAPI', 'failed']);
+    const logs = await c.cortex(['logs', 'trainer', id, '-e', 'test']);
+    assert.equal(logs.code, 0, logs.stderr);
+    const mine = logs.stdout.split('\n').filter((l) => l.startsWith(`[${pod.metadata.name}] `));
+    assert.ok(
+      mine.some((l) => l.includes('ValueError: no data for the model')),
+      logs.stdout,
+    );
+    assert.deepEqual(
+      logs.stdout.split('\n').filter((l) => l !== '' && !l.startsWith(`[${pod.metadata.name}] `)),
+      [],
+      "only the job's pod",
+    );
+  });
 
-      const bad = await cli.cortex(['submit', 'recorder', '-', '-e', 'test'], { input: '{"workers": 1}' });
-      assert.notEqual(bad.code, 0);
-      assert.match(bad.stderr, /item_list: is required/);
-      const task = await cli.cortex(['submit', 'trainer', '-', '-e', 'test'], {
-        input: JSON.stringify({ config: { output: path.join(dir, 'cli-task.json') } }),
+  test('a task past its timeout: timed_out, its pod deleted by the Job deadline', async () => {
+    const c = await cortexCli();
+    // nobody finishes its pod: the task runs on until the deadline (spec.timeout, the Job's activeDeadlineSeconds)
+    const submitted = await c.cortex(['submit', 'trainer', '-', '-e', 'test'], {
+      input: JSON.stringify({ config: { output: path.join(dir, 'slow.json') }, timeout: 3 }),
+    });
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const id = /submitted job (trainer-\w+)/.exec(submitted.stdout)![1];
+    await jobPod(id);
+    const ended = await jobStatus('taskjob', id, ['succeeded', 'failed', 'timed_out']);
+    assert.equal(ended.status.status, 'timed_out', JSON.stringify(ended.status));
+    assert.match(ended.status.message, /not finished within its timeout of 3 s/);
+    assert.equal(ended.status.conditions[0].reason, 'TimedOut');
+    await waitFor('its pod deleted', async () => {
+      const list = await json(['get', 'pods', '-n', NS, '-l', `cortex.dev/job=${id}`]);
+      return list.items.length === 0;
+    });
+  });
+
+  test('cortex delete API JOB_ID stops a running BatchJob: workers and queue gone, resource kept', async () => {
+    const c = await cortexCli();
+    const job = { workers: 1, item_list: { items: [1, 2, 3], batch_size: 2 }, config: { out: dir } };
+    const submitted = await c.cortex(['submit', 'recorder', '-', '-e', 'test'], { input: JSON.stringify(job) });
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const id = /submitted job (recorder-\w+)/.exec(submitted.stdout)![1];
+    const bj = await json(['get', 'batchjob', id, '-n', NS, '-o', 'json']);
+    assert.deepEqual(bj.spec.itemList, { items: [1, 2, 3], batchSize: 2 });
+    // no worker takes its batches: it runs until stopped
+    const got = await waitFor('the job running', async () => {
+      const r = await c.cortex(['get', 'recorder', id, '-e', 'test', '-o', 'json']);
+      const view = JSON.parse(r.stdout) as Obj;
+      return view.status === 'running' && view;
+    });
+    assert.equal(got.batch_metrics.total, 2);
+    assert.match((await c.cortex(['get', 'recorder', '-e', 'test'])).stdout, new RegExp(`${id}\\s+running`));
+    await jobPod(id);
+    const queue = new Redis(redis.url);
+    try {
+      assert.equal(await queue.exists(batchStream({ api: 'recorder', id })), 1);
+      const deleted = await c.cortex(['delete', 'recorder', id, '-e', 'test']);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      assert.match(deleted.stdout, new RegExp(`stopping job ${id}`));
+      const stopped = await jobStatus('batchjob', id, ['stopped']);
+      assert.equal(stopped.spec.stop, true);
+      assert.match(stopped.status.message, /stopped by request/);
+      assert.ok(stopped.status.endTime);
+      assert.deepEqual(stopped.status.batches, { total: 2, enqueued: 0, succeeded: 0, failed: 0 });
+      const complete = stopped.status.conditions.find((x: Obj) => x.type === 'Complete');
+      assert.deepEqual([complete.status, complete.reason], ['True', 'Stopped']);
+      assert.equal(await queue.exists(batchStream({ api: 'recorder', id })), 0, 'its queued batches are dropped');
+      const record = JSON.parse((await queue.get(jobKey({ api: 'recorder', id }, 'record')))!) as Obj;
+      assert.equal(record.status, 'stopped');
+      await waitFor('its Job and pods deleted', async () => {
+        const pods = await json(['get', 'pods', '-n', NS, '-l', `cortex.dev/job=${id}`]);
+        const jobs = await json(['get', 'jobs', '-n', NS]);
+        return pods.items.length === 0 && !jobs.items.some((j: Obj) => j.metadata.name === id);
       });
-      assert.equal(task.code, 0, task.stderr);
-      const taskId = /submitted job (trainer-\w+)/.exec(task.stdout)![1];
-      const ended = await waitFor('the TaskJob to end', async () => {
-        const r = await cli.cortex(['get', 'trainer', taskId, '-e', 'test', '-o', 'json']);
-        const view = JSON.parse(r.stdout) as Obj;
-        return view.status === 'succeeded' && view;
-      });
-      assert.equal(ended.kind, 'TaskAPI');
     } finally {
-      await cli.cleanup();
+      queue.disconnect();
     }
+    const view = JSON.parse((await c.cortex(['get', 'recorder', id, '-e', 'test', '-o', 'json'])).stdout) as Obj;
+    assert.equal(view.status, 'stopped', 'the BatchJob stays, for its status');
+    const again = await c.cortex(['delete', 'recorder', id, '-e', 'test']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout.trim(), `job ${id} had ended: stopped`);
+    // the CRD's transition rule: a stop is not taken back
+    const undo = cluster.kubectl(['patch', 'batchjob', id, '-n', NS, '--type=merge', '-p', '{"spec":{"stop":false}}']);
+    await assert.rejects(undo, /spec.stop cannot go back to false/);
+    const bad = await c.cortex(['submit', 'recorder', '-', '-e', 'test'], { input: '{"workers": 1}' });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /item_list: is required/);
+  });
+
+  test('cortex delete API JOB_ID stops a running TaskJob; cortex logs API JOB_ID shows what it printed', async () => {
+    const c = await cortexCli();
+    const submitted = await c.cortex(['submit', 'trainer', '-', '-e', 'test'], {
+      input: JSON.stringify({ config: { output: path.join(dir, 'stopped.json'), sleep: 600 } }),
+    });
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const id = /submitted job (trainer-\w+)/.exec(submitted.stdout)![1];
+    const pod = await jobPod(id);
+    const project = path.join(dir, 'task-project');
+    const run = runJobPod(cluster.kubectl, pod, { project, envName: 'CORTEX_TASK', logFile });
+    await waitFor('the task started', async () => run.lines.some((l) => l.includes('task for')), 60_000);
+    await jobStatus('taskjob', id, ['running']);
+    const logs = await c.cortex(['logs', 'trainer', id, '-e', 'test']);
+    assert.equal(logs.code, 0, logs.stderr);
+    const printed = `"message":"task for ${path.join(dir, 'stopped.json')}"`; // print() goes through the JSON log
+    const line = logs.stdout.split('\n').find((l) => l.includes(printed));
+    assert.ok(line?.startsWith(`[${pod.metadata.name}] {`), logs.stdout);
+
+    const deleted = await c.cortex(['delete', 'trainer', id, '-e', 'test']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.match(deleted.stdout, new RegExp(`stopping job ${id}`));
+    const stopped = await jobStatus('taskjob', id, ['stopped', 'failed', 'succeeded']);
+    assert.equal(stopped.status.status, 'stopped', JSON.stringify(stopped.status));
+    assert.deepEqual([stopped.status.conditions[0].reason, Boolean(stopped.status.endTime)], ['Stopped', true]);
+    await waitFor('its Job and pod deleted', async () => {
+      const pods = await json(['get', 'pods', '-n', NS, '-l', `cortex.dev/job=${id}`]);
+      const jobs = await json(['get', 'jobs', '-n', NS]);
+      return pods.items.length === 0 && !jobs.items.some((j: Obj) => j.metadata.name === id);
+    });
+    assert.notEqual(await run.exited, 0, 'the task was stopped (SIGTERM, as the kubelet does on a deleted pod)');
+    assert.equal((await json(['get', 'taskjob', id, '-n', NS])).status.status, 'stopped', 'the TaskJob stays');
+    const again = await c.cortex(['delete', 'trainer', id, '-e', 'test']);
+    assert.equal(again.stdout.trim(), `job ${id} had ended: stopped`);
   });
 
   test('the activator serves the endpoints: POST creates the job, GET reads it, DELETE sets spec.stop', async () => {
@@ -345,3 +480,16 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
     assert.equal(tj.spec.api, 'trainer');
   });
 });
+
+/** Writes config to config["output"]; raises config["fail"]; sleeps config["sleep"] seconds first. */
+const TASK = `import json, time
+
+class Task:
+    def __call__(self, config):
+        print(f"task for {config['output']}", flush=True)
+        if config.get("fail"):
+            raise ValueError(config["fail"])
+        time.sleep(config.get("sleep", 0))
+        with open(config["output"], "w") as f:
+            json.dump(config, f)
+`;

@@ -131,13 +131,23 @@ const JobCommon = {
       maximum: JOB_LIMITS.timeoutSeconds,
       description: 'Seconds from submission after which the job is stopped with status timed_out. Default: none.',
     }),
-  ),  stop: Type.Optional(
+  ),
+  stop: Type.Optional(
     Type.Boolean({
       description:
         'true stops the job (cortex delete API JOB_ID, DELETE <endpoint>?jobID=): its workers are deleted, its ' +
-        'queued work dropped, and its status becomes stopped; the resource stays, for its status. Default: false.',
+        'queued work dropped, and its status becomes stopped; the resource stays, for its status. Once true it ' +
+        'stays true. Default: false.',
     }),
   ),
+};
+
+/** A transition rule (oldSelf): a stop is not taken back, since the workers are gone by then. */
+const stopStays = {
+  rule: '!has(oldSelf.stop) || !oldSelf.stop || (has(self.stop) && self.stop)',
+  message: 'spec.stop cannot go back to false once true: a stopped job stays stopped; submit a new job instead',
+  fieldPath: '.stop',
+  reason: 'FieldValueForbidden',
 };
 
 export const BatchJobSpecSchema = Struct(
@@ -158,13 +168,16 @@ export const BatchJobSpecSchema = Struct(
         "record and the job's failed count (Cortex's sqs_dead_letter_queue.max_receive_count). Default: 3.",
     }),
   },
-  { description: 'One job of a BatchAPI: its items, batch size, workers and config.' },
+  {
+    description: 'One job of a BatchAPI: its items, batch size, workers and config.',
+    'x-kubernetes-validations': [stopStays],
+  },
 );
 export type BatchJobSpec = Static<typeof BatchJobSpecSchema>;
 
 export const TaskJobSpecSchema = Struct(
   { ...JobCommon },
-  { description: 'One run of a TaskAPI: Task()(config) in a pod of its own.' },
+  { description: 'One run of a TaskAPI: Task()(config) in a pod of its own.', 'x-kubernetes-validations': [stopStays] },
 );
 export type TaskJobSpec = Static<typeof TaskJobSpecSchema>;
 
