@@ -31,7 +31,11 @@ test('job APIs become BatchAPI and TaskAPI objects with the bundle the RealtimeA
   const [web] = realtimeApis(p, bundle, 'ml');
   assert.equal(batch.apiVersion, 'cortex.dev/v1alpha1');
   assert.equal(batch.kind, 'BatchAPI');
-  assert.deepEqual(batch.metadata, { name: 'nightly', namespace: 'ml', labels: { 'app.kubernetes.io/managed-by': 'cortex' } });
+  assert.deepEqual(batch.metadata, {
+    name: 'nightly',
+    namespace: 'ml',
+    labels: { 'app.kubernetes.io/managed-by': 'cortex' },
+  });
   assert.deepEqual(batch.metadata.labels, web.metadata.labels);
   assert.deepEqual(batch.spec.predictor.bundle, bundle);
   assert.deepEqual(batch.spec.predictor.bundle, web.spec.predictor?.bundle, 'one bundle for the whole project');

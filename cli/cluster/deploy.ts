@@ -62,7 +62,12 @@ function rejected(obj: KubeObject, error: unknown, file: string, conn: Connectio
       ExitCode.Failed,
     );
   }
-  if (error instanceof KubeError && error.code === 404 && obj.metadata?.name !== undefined && obj.kind !== 'ConfigMap') {
+  if (
+    error instanceof KubeError &&
+    error.code === 404 &&
+    obj.metadata?.name !== undefined &&
+    obj.kind !== 'ConfigMap'
+  ) {
     // the resource itself is unknown: the chart that installed the operator predates the kind
     return new CliError(
       `${file}: ${conn.env.name} has no ${obj.kind} resource (its CRD is not installed); ` +

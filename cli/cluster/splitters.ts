@@ -87,7 +87,9 @@ export async function deleteSplitter(conn: Connection, name: string): Promise<bo
  */
 export async function checkEndpointsFree(conn: Connection, project: LoadedProject): Promise<void> {
   const mine = new Set(
-    [...project.apis, ...project.jobApis, ...project.splitters].map((a) => `${a.kind === ASYNC_KIND ? KIND : a.kind}/${a.name}`),
+    [...project.apis, ...project.jobApis, ...project.splitters].map(
+      (a) => `${a.kind === ASYNC_KIND ? KIND : a.kind}/${a.name}`,
+    ),
   );
   const taken = new Map<string, string>();
   const kinds: [ResourceType, string][] = [
@@ -99,8 +101,9 @@ export async function checkEndpointsFree(conn: Connection, project: LoadedProjec
   for (const [resource, kind] of kinds) {
     let items: (KubeObject & { spec?: { networking?: { endpoint?: string } } })[];
     try {
-      items = (await conn.client.list<KubeObject & { spec?: { networking?: { endpoint?: string } } }>(resource, conn.namespace))
-        .items;
+      items = (
+        await conn.client.list<KubeObject & { spec?: { networking?: { endpoint?: string } } }>(resource, conn.namespace)
+      ).items;
     } catch (error) {
       // a cluster without that kind's CRD has none of it (the RealtimeAPI's is checked first by env configure)
       if (kind !== KIND && isNotFound(error)) continue;
