@@ -71,7 +71,8 @@ function rejected(obj: KubeObject, error: unknown, file: string, conn: Connectio
     // the resource itself is unknown: the chart that installed the operator predates the kind
     return new CliError(
       `${file}: ${conn.env.name} has no ${obj.kind} resource (its CRD is not installed); ` +
-        'upgrade the Cortex chart there (helm upgrade: its crds/ hold every kind), then deploy again; nothing was changed',
+        'upgrade the Cortex chart there (helm upgrade: its crds/ hold every kind), then deploy again; ' +
+        'nothing was changed',
       ExitCode.Failed,
     );
   }

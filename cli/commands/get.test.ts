@@ -270,7 +270,7 @@ test('get API: the requests, 5XX share and p50/p99 the environment collected, as
   }
 });
 
-test('get -e CLUSTER lists BatchAPIs and TaskAPIs too: kind, jobs not ended, endpoint; JSON has each kind', async () => {
+test('get -e CLUSTER lists BatchAPIs and TaskAPIs too: kind, jobs not ended, endpoint; JSON has kinds', async () => {
   const created = new Date(Date.now() - 120_000).toISOString();
   const jobApis = [
     { name: 'nightly', namespace: 'ml', kind: 'BatchAPI' as const, activeJobs: 2, path: '/nightly', created },
