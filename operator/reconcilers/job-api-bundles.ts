@@ -9,7 +9,7 @@
 import type { V1Job } from '@kubernetes/client-node';
 import { BATCH_KIND, TASK_KIND, type BundleSpec } from '../api/v1alpha1/index.ts';
 import { Informer, listerWatcher, objectKey } from '../controller/informer.ts';
-import { WorkQueue, runWorkers } from '../controller/queue.ts';
+import { WorkQueue, runWorkers, type ReconcileResult } from '../controller/queue.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { JOBS } from '../kube/resources.ts';
 import { BATCH_APIS, TASK_APIS } from '../job-resources.ts';
@@ -33,6 +33,8 @@ type JobApi = KubeObject & {
 
 /** Looked at again this often: a bundle held by a running job is given up after the job ends. */
 const RESYNC_MS = 5 * 60_000;
+/** How soon a job API whose bundle is missing is looked at again. */
+const MISSING_RETRY_MS = 15_000;
 
 export class JobApiBundles {
   private readonly caches: Record<typeof BATCH_KIND | typeof TASK_KIND, Informer<JobApi>>;
@@ -90,7 +92,7 @@ export class JobApiBundles {
     await this.workers;
   }
 
-  private async reconcile(key: string, signal: AbortSignal): Promise<void> {
+  private async reconcile(key: string, signal: AbortSignal): Promise<ReconcileResult | void> {
     const collector = this.collector;
     if (!collector) return;
     const [kind, ...rest] = key.split('/');
@@ -101,7 +103,11 @@ export class JobApiBundles {
     const bundle = api.spec?.predictor?.bundle;
     const user = { name, namespace, uid, bundle, kind };
     const missing = await collector.adopt(user, signal);
-    if (missing) this.o.log.warn('a job API refers to missing bundle ConfigMaps', { api: key, message: missing });
+    // uploaded after the apply (kubectl, GitOps): looked at again soon, not only at the resync
+    if (missing) {
+      this.o.log.warn('a job API refers to missing bundle ConfigMaps', { api: key, message: missing });
+      return { requeueAfterMs: MISSING_RETRY_MS };
+    }
     const jobs = await this.o.client.list<V1Job & KubeObject>(
       JOBS,
       namespace,
