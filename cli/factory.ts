@@ -13,7 +13,8 @@ import { deployToCluster, type ClusterDeployReporter } from './cluster/deploy.ts
 import { REALTIME_APIS } from '../operator/kube/resources.ts';
 import type { ClusterDeployResult } from './cluster/deploy.ts';
 import { streamLogs, type LogsOptions } from './cluster/logs.ts';
-import { deleteApi, predictThroughProxy, restartApi, type Prediction } from './cluster/operations.ts';
+import { deleteApi, predictThroughProxy, restartApi, type DeletedKind, type Prediction } from './cluster/operations.ts';
+import { listJobApis, type JobApiView } from './cluster/job-apis.ts';
 import { apiPods, getApi, listApis } from './cluster/status.ts';
 import { recentRequests } from './cluster/window-metrics.ts';
 import type { RecentRequests } from '../operator/metrics-adapter/request-stats.ts';
@@ -91,7 +92,10 @@ export interface ClusterSession {
   predict(name: string, body: Buffer, contentType: string, apiKey?: string): Promise<Prediction>;
   /** A rolling restart; the Deployment's new generation. */
   restart(name: string): Promise<number>;
-  delete(name: string): Promise<void>;
+  /** What it was (RealtimeAPI, TrafficSplitter, BatchAPI or TaskAPI); undefined from a test's fake. */
+  delete(name: string): Promise<DeletedKind | undefined>;
+  /** The namespace's BatchAPIs and TaskAPIs (cortex get's list). */
+  listJobApis(): Promise<JobApiView[]>;
   /** Throws a CliError saying why unless the cluster answers and has the RealtimeAPI resource. */
   check(): Promise<void>;
   /** The TrafficSplitter `name`, or undefined. */
@@ -180,6 +184,7 @@ export function clusterSession(env: ClusterEnvironment): ClusterSession {
     delete: (name) => deleteApi(conn, name),
     splitter: (name) => getSplitter(conn, name),
     listSplitters: () => listSplitters(conn),
+    listJobApis: () => listJobApis(conn),
     splitterRates: (splitter) => clusterSplitterRates(conn, splitter),
     apiKeys: (api) => clusterKeyStore(conn, api),
     async check() {

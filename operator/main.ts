@@ -33,6 +33,7 @@ import { addRouteOptions, routeConfigFromFlags, type RouteFlags } from './routes
 import { TrafficSplitterController } from './trafficsplitter-controller.ts';
 import { BatchJobController } from './batchjob-controller.ts';
 import { TaskJobController } from './taskjob-controller.ts';
+import { JobApiBundles } from './reconcilers/job-api-bundles.ts';
 import { openBroker } from '../runtime/queue/open.ts';
 
 /** The runtime image when neither predictor.image nor --runtime-image says otherwise. */
@@ -301,7 +302,10 @@ async function run(flags: Flags): Promise<void> {
     clusterDomain: flags.clusterDomain,
     dependencyCache: dependencyCache(flags),
   };
+  // BatchAPIs and TaskAPIs own the bundles they refer to, as RealtimeAPIs do
+  const jobApiBundles = new JobApiBundles({ client, log, namespace: flags.namespace });
   const controller = new RealtimeApiController({
+    jobApis: () => jobApiBundles.list(),
     client,
     log,
     nodePools,
@@ -327,6 +331,7 @@ async function run(flags: Flags): Promise<void> {
     routes,
     config: childConfig,
   });
+  jobApiBundles.collector = controller.bundles;
   reloadChanged = (ns, api) => controller.enqueueKey(`${ns}/${api}`);
 
   const port = wholeNumber('--health-port', flags.healthPort);
@@ -375,6 +380,7 @@ async function run(flags: Flags): Promise<void> {
   if (adapter) manager.add(adapter);
   if (activatorServer) manager.add(activatorServer);
   manager.add(startStop('controller', true, controller, 'started')).add(controller.scaleToZero);
+  manager.add(startStop('job API bundles', true, jobApiBundles, 'started'));
   const splitters = new TrafficSplitterController({
     client,
     log,

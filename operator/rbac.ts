@@ -19,6 +19,7 @@ import { routeRbac } from './routes/desired.ts';
 import { splitterRbac } from './trafficsplitter-controller.ts';
 import { batchJobRbac } from './batchjob-controller.ts';
 import { taskJobRbac } from './taskjob-controller.ts';
+import { jobApiBundleRbac } from './reconcilers/job-api-bundles.ts';
 
 /** The rules as declared next to their code. */
 export const DECLARED_RULES: PolicyRule[] = [
@@ -36,6 +37,7 @@ export const DECLARED_RULES: PolicyRule[] = [
   ...splitterRbac,
   ...batchJobRbac,
   ...taskJobRbac,
+  ...jobApiBundleRbac,
 ];
 
 type Rule = Omit<PolicyRule, 'scope'>;

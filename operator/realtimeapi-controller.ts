@@ -101,6 +101,8 @@ export interface ControllerOptions {
   events?: EventRecorder;
   /** How long a bundle ConfigMap no API refers to is kept. Default 1 h. */
   bundleGracePeriodMs?: number;
+  /** The BatchAPIs and TaskAPIs (their bundles are kept too: reconcilers/job-api-bundles.ts); undefined: not synced. */
+  jobApis?: () => KubeObject[] | undefined;
   /** The queue AsyncAPIs' replicas work (--queue-url); undefined: AsyncAPIs get status error, QueueMissing. */
   queueUrl?: string;
   /** minReplicas 0: the activator's address, the metrics adapter's activity (operator/scale-to-zero). */
@@ -196,6 +198,7 @@ export class RealtimeApiController {
         apis: () => this.apis.list(),
         pods: () => this.pods.list(),
         deployments: () => this.deployments.list() as V1Deployment[],
+        ...(options.jobApis ? { jobApis: options.jobApis } : {}),
       },
     });
     this.routes = options.routes ? new RouteReconciler(client, options.routes) : undefined;

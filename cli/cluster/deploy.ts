@@ -1,16 +1,23 @@
 // `cortex deploy` against a kubernetes environment, without the printing: validate and pack
 // everything first, have the API server validate every object (dry run) before writing any,
-// then store the bundle and server-side apply the RealtimeAPIs. Nothing is half-applied: a bad
-// object stops the deploy before the first write.
+// then store the bundle and server-side apply the RealtimeAPIs, BatchAPIs and TaskAPIs. Nothing
+// is half-applied: a bad object stops the deploy before the first write.
 import { ConfigError, explainConfigError, formatIssue, loadProject, type LoadedProject } from '../config/index.ts';
 import { KIND } from '../../operator/api/v1alpha1/index.ts';
-import { CONFIG_MAPS, REALTIME_APIS } from '../../operator/kube/resources.ts';
+import { CONFIG_MAPS } from '../../operator/kube/resources.ts';
 import { KubeError, isConflict, isNotFound, type KubeObject } from '../../operator/kube/client.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { bytes, plural } from '../output.ts';
 import { bundleObjects, packProject, type PackedProject } from './pack.ts';
 import { FIELD_MANAGER, talk, type Connection } from './connect.ts';
-import { needsBundle, realtimeApis, type RealtimeApiObject } from './manifests.ts';
+import {
+  jobApiObjects,
+  needsBundle,
+  realtimeApis,
+  resourceOf,
+  type JobApiObject,
+  type RealtimeApiObject,
+} from './manifests.ts';
 import type { DeployReporter } from '../local/deploy.ts';
 import {
   applySplitters,
@@ -27,6 +34,8 @@ export type Plan = 'creating' | 'updating' | 'up to date';
 
 export interface ClusterDeployResult {
   api: string;
+  /** RealtimeAPI, BatchAPI or TaskAPI: a job API has no replicas to wait for. */
+  kind: string;
   plan: Plan;
   /** metadata.generation after the apply: the status is current once observedGeneration reaches it. */
   generation: number;
@@ -53,6 +62,20 @@ function rejected(obj: KubeObject, error: unknown, file: string, conn: Connectio
       ExitCode.Failed,
     );
   }
+  if (
+    error instanceof KubeError &&
+    error.code === 404 &&
+    obj.metadata?.name !== undefined &&
+    obj.kind !== 'ConfigMap'
+  ) {
+    // the resource itself is unknown: the chart that installed the operator predates the kind
+    return new CliError(
+      `${file}: ${conn.env.name} has no ${obj.kind} resource (its CRD is not installed); ` +
+        'upgrade the Cortex chart there (helm upgrade: its crds/ hold every kind), then deploy again; ' +
+        'nothing was changed',
+      ExitCode.Failed,
+    );
+  }
   if (!(error instanceof KubeError) || (error.code !== 422 && error.code !== 400)) return undefined;
   const what = obj.kind === KIND ? `API ${obj.metadata?.name}` : `${obj.kind} ${obj.metadata?.name}`;
   return new CliError(
@@ -69,16 +92,6 @@ export async function deployToCluster(
   const { client, namespace } = conn;
   const project = loadOrExplain(options.config);
   for (const w of project.warnings) reporter.warning(formatIssue(w));
-  const jobApi = project.jobApis[0];
-  if (jobApi) {
-    // not skipped in silence: the file's BatchAPIs and TaskAPIs would be missing from the cluster
-    throw new CliError(
-      `${project.file}:${jobApi.line}: api "${jobApi.name}": cortex deploy does not create ${jobApi.kind}s in a ` +
-        `cluster yet; fix: apply it with kubectl, with predictor.image holding the project in /mnt/project ` +
-        `(cortex build; docs/batch.md, docs/task.md); nothing was changed`,
-      ExitCode.Usage,
-    );
-  }
 
   let packed: PackedProject | undefined;
   // pod APIs run their own images: a project of only those has no code to upload
@@ -90,7 +103,10 @@ export async function deployToCluster(
     });
     step.done(`${plural(packed.files, 'file')}, ${bytes(packed.size)}, sha256 ${packed.spec.sha256.slice(0, 12)}`);
   }
-  const apis = realtimeApis(project, packed?.spec, namespace);
+  const apis: (RealtimeApiObject | JobApiObject)[] = [
+    ...realtimeApis(project, packed?.spec, namespace),
+    ...jobApiObjects(project, packed?.spec, namespace),
+  ];
   const configMaps = packed ? bundleObjects(packed, namespace) : [];
   const splitters = trafficSplitters(project, namespace);
 
@@ -105,17 +121,17 @@ export async function deployToCluster(
         throw rejected(cm, error, project.file, conn) ?? error;
       }
     }
-    const result: { api: RealtimeApiObject; plan: Plan; current?: number }[] = [];
+    const result: { api: RealtimeApiObject | JobApiObject; plan: Plan; current?: number }[] = [];
     for (const api of apis) {
       let current: KubeObject | undefined;
       try {
-        current = await client.get(REALTIME_APIS, namespace, api.metadata.name);
+        current = await client.get(resourceOf(api), namespace, api.metadata.name);
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }
       let dry: KubeObject;
       try {
-        dry = await client.apply(REALTIME_APIS, api, { fieldManager: FIELD_MANAGER, force: true, dryRun: true });
+        dry = await client.apply(resourceOf(api), api, { fieldManager: FIELD_MANAGER, force: true, dryRun: true });
       } catch (error) {
         throw rejected(api, error, project.file, conn) ?? error;
       }
@@ -162,9 +178,9 @@ export async function deployToCluster(
     for (const { api, plan, current } of plans) {
       let generation = current ?? 1;
       if (plan !== 'up to date') {
-        const step = reporter.step(`${plan} ${api.metadata.name}`);
+        const step = reporter.step(`${plan} ${api.kind === KIND ? '' : `${api.kind} `}${api.metadata.name}`);
         const applied = await client
-          .apply<KubeObject>(REALTIME_APIS, api, { fieldManager: FIELD_MANAGER, force: true })
+          .apply<KubeObject>(resourceOf(api), api, { fieldManager: FIELD_MANAGER, force: true })
           .catch((error: unknown) => {
             step.fail();
             throw error;
@@ -174,6 +190,7 @@ export async function deployToCluster(
       }
       results.push({
         api: api.metadata.name,
+        kind: api.kind,
         plan,
         generation,
         endpoint: api.spec.networking.endpoint ?? `/${api.metadata.name}`,

@@ -9,18 +9,31 @@ import { CliError, ExitCode } from '../errors.ts';
 import { explain, talk, type Connection } from './connect.ts';
 import { getApi, routedUrl } from './status.ts';
 import { deleteSplitter } from './splitters.ts';
+import { deleteJobApi } from './job-apis.ts';
+import { KIND, SPLITTER_KIND, type JobApiKind } from '../../operator/api/v1alpha1/index.ts';
+
+/** What `cortex delete NAME` deleted. */
+export type DeletedKind = typeof KIND | typeof SPLITTER_KIND | JobApiKind;
 import { BUNDLE_LABEL } from '../../operator/reconcilers/bundle-names.ts';
 
 /** The annotation `kubectl rollout restart` sets: a new value rolls the pods. */
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
 /**
- * Deletes the API and waits until it is gone and no bundle ConfigMap still names it as an owner:
+ * Deletes the API (a TrafficSplitter, BatchAPI or TaskAPI of that name first) and waits until it
+ * is gone and no bundle ConfigMap still names it as an owner:
  * the cluster's garbage collector removes its Deployment, Service, HPA and the bundles only it
  * used. Waiting for the bundles means a deploy right after reuses none that is about to vanish.
  */
-export async function deleteApi(conn: Connection, name: string, options: { waitMs?: number } = {}): Promise<void> {
-  if (await deleteSplitter(conn, name)) return;
+export async function deleteApi(
+  conn: Connection,
+  name: string,
+  options: { waitMs?: number } = {},
+): Promise<DeletedKind> {
+  if (await deleteSplitter(conn, name)) return SPLITTER_KIND;
+  // a BatchAPI or TaskAPI: its jobs go with it (owner references)
+  const jobKind = await deleteJobApi(conn, name, options);
+  if (jobKind !== undefined) return jobKind;
   const { uid } = (await getApi(conn, name)).metadata; // a clear not-found listing what is there
   await talk(conn, `deleting ${name}`, async () => {
     try {
@@ -42,7 +55,7 @@ export async function deleteApi(conn: Connection, name: string, options: { waitM
       const bundles = await talk(conn, `deleting ${name}`, () =>
         conn.client.list(CONFIG_MAPS, conn.namespace, { labelSelector: BUNDLE_LABEL }),
       );
-      if (!bundles.items.some((cm) => (cm.metadata?.ownerReferences ?? []).some((o) => o.uid === uid))) return;
+      if (!bundles.items.some((cm) => (cm.metadata?.ownerReferences ?? []).some((o) => o.uid === uid))) return KIND;
     }
     if (Date.now() > deadline)
       throw new CliError(

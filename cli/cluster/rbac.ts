@@ -33,9 +33,10 @@ export const cliUserRules: PolicyRule[] = [
   ruleOn(TRAFFIC_SPLITTERS, ['get', 'list', 'watch', 'create', 'patch', 'delete']),
   // api-key create/list/revoke: the API's keys Secret (hashes only), read and changed in one write
   ruleOn(SECRETS, ['get', 'create', 'patch']),
-  // submit, get API JOB_ID and delete API JOB_ID: the job APIs are read, their jobs created and deleted
-  ruleOn(BATCH_APIS, ['get']),
-  ruleOn(TASK_APIS, ['get']),
+  // deploy applies BatchAPIs and TaskAPIs (and lists them for endpoint conflicts), get lists them,
+  // delete API deletes one; submit, get API JOB_ID and delete API JOB_ID read them
+  ruleOn(BATCH_APIS, ['get', 'list', 'create', 'patch', 'delete']),
+  ruleOn(TASK_APIS, ['get', 'list', 'create', 'patch', 'delete']),
   ruleOn(BATCH_JOBS, ['get', 'list', 'create', 'delete']),
   ruleOn(TASK_JOBS, ['get', 'list', 'create', 'delete']),
 ];

@@ -1,8 +1,17 @@
 // The TrafficSplitters of a cortex.yaml in a cluster: the objects (`cortex deploy` and `cortex
 // render` write the same), the check that every API a splitter names is in the file or already
 // in the namespace (before anything is written), the dry run and the apply.
-import { API_VERSION, SPLITTER_KIND, type TrafficSplitterSpec } from '../../operator/api/v1alpha1/index.ts';
-import { isNotFound, type KubeObject } from '../../operator/kube/client.ts';
+import {
+  API_VERSION,
+  ASYNC_KIND,
+  BATCH_KIND,
+  KIND,
+  SPLITTER_KIND,
+  TASK_KIND,
+  type TrafficSplitterSpec,
+} from '../../operator/api/v1alpha1/index.ts';
+import { isNotFound, type KubeObject, type ResourceType } from '../../operator/kube/client.ts';
+import { BATCH_APIS, TASK_APIS } from '../../operator/job-resources.ts';
 import { MANAGED_BY_LABEL, REALTIME_APIS } from '../../operator/kube/resources.ts';
 import { canonicalEndpoint } from '../../operator/api/v1alpha1/index.ts';
 import { TRAFFIC_SPLITTERS } from '../../operator/trafficsplitter-controller.ts';
@@ -74,36 +83,41 @@ export async function deleteSplitter(conn: Connection, name: string): Promise<bo
 /**
  * Refuses an API or splitter of the file whose endpoint another API or splitter of the namespace
  * (not one of the file's, which the deploy updates) already serves: on a shared Gateway only one
- * route can have it.
+ * route can have it. BatchAPIs and TaskAPIs count too: their endpoint is where jobs are submitted.
  */
 export async function checkEndpointsFree(conn: Connection, project: LoadedProject): Promise<void> {
-  const mine = new Set([...project.apis.map((a) => a.name), ...project.splitters.map((s) => s.name)]);
-  const taken = new Map<string, string>();
-  const apis = await conn.client.list<KubeObject & { spec?: { networking?: { endpoint?: string } } }>(
-    REALTIME_APIS,
-    conn.namespace,
+  const mine = new Set(
+    [...project.apis, ...project.jobApis, ...project.splitters].map(
+      (a) => `${a.kind === ASYNC_KIND ? KIND : a.kind}/${a.name}`,
+    ),
   );
-  for (const o of apis.items) {
-    const name = o.metadata?.name ?? '';
-    if (!mine.has(name))
-      taken.set(canonicalEndpoint(o.spec?.networking?.endpoint ?? `/${name}`), `RealtimeAPI ${name}`);
-  }
-  try {
-    const splitters = await conn.client.list<KubeObject & { spec?: { networking?: { endpoint?: string } } }>(
-      TRAFFIC_SPLITTERS,
-      conn.namespace,
-    );
-    for (const o of splitters.items) {
-      const name = o.metadata?.name ?? '';
-      if (!mine.has(name))
-        taken.set(canonicalEndpoint(o.spec?.networking?.endpoint ?? `/${name}`), `TrafficSplitter ${name}`);
+  const taken = new Map<string, string>();
+  const kinds: [ResourceType, string][] = [
+    [REALTIME_APIS, KIND],
+    [BATCH_APIS, BATCH_KIND],
+    [TASK_APIS, TASK_KIND],
+    [TRAFFIC_SPLITTERS, SPLITTER_KIND],
+  ];
+  for (const [resource, kind] of kinds) {
+    let items: (KubeObject & { spec?: { networking?: { endpoint?: string } } })[];
+    try {
+      items = (
+        await conn.client.list<KubeObject & { spec?: { networking?: { endpoint?: string } } }>(resource, conn.namespace)
+      ).items;
+    } catch (error) {
+      // a cluster without that kind's CRD has none of it (the RealtimeAPI's is checked first by env configure)
+      if (kind !== KIND && isNotFound(error)) continue;
+      throw error;
     }
-  } catch (error) {
-    if (!isNotFound(error)) throw error; // a cluster without the TrafficSplitter CRD has none
+    for (const o of items) {
+      const name = o.metadata?.name ?? '';
+      if (!mine.has(`${kind}/${name}`))
+        taken.set(canonicalEndpoint(o.spec?.networking?.endpoint ?? `/${name}`), `${kind} ${name}`);
+    }
   }
   const problems: string[] = [];
-  for (const item of [...project.apis, ...project.splitters]) {
-    const holder = taken.get(item.spec.networking.endpoint);
+  for (const item of [...project.apis, ...project.jobApis, ...project.splitters]) {
+    const holder = taken.get(item.spec.networking.endpoint ?? `/${item.name}`);
     if (holder)
       problems.push(
         `${project.file}:${item.line}: ${item.kind} ${item.name}: networking.endpoint: ` +

@@ -105,6 +105,7 @@ test('--no-bundle needs predictor.image on every API, and says which lack it', (
       { name: 'a', kind: 'RealtimeAPI', line: 1, spec: { predictor: { image: 'r/a:1' } } },
       { name: 'b', kind: 'RealtimeAPI', line: 5, spec: { predictor: {} } },
     ],
+    jobApis: [],
   } as unknown as LoadedProject;
   assert.throws(
     () => realtimeApis(project, undefined, 'ml'),

@@ -91,3 +91,19 @@ test('delete -e CLUSTER deletes the RealtimeAPI: text and JSON; "no" on a termin
   assert.deepEqual(no.io.questions, ['delete iris from prod (namespace ml)? its replicas stop [y/N] ']);
   assert.deepEqual(deleted, ['iris', 'iris']);
 });
+
+test('delete -e CLUSTER of a BatchAPI: says its jobs went with it; JSON names the kind', async () => {
+  const cluster = { delete: () => Promise.resolve('BatchAPI' as const) };
+  const text = await cortex(testFactory({ environments: [prodEnv], cluster }), 'delete', 'nightly', '-e', 'prod');
+  assert.equal(text.stdout, 'deleted BatchAPI nightly from prod; its jobs and their workers were deleted with it\n');
+  const json = await cortex(
+    testFactory({ environments: [prodEnv], cluster }),
+    'delete',
+    'nightly',
+    '-e',
+    'prod',
+    '-o',
+    'json',
+  );
+  assert.equal(json.stdout, '{"deleted":"nightly","kind":"BatchAPI","environment":"prod","namespace":"ml"}\n');
+});

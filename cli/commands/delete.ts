@@ -3,6 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
 import { CliError, ExitCode } from '../errors.ts';
+import { BATCH_KIND, TASK_KIND } from '../../operator/api/v1alpha1/index.ts';
 import type { Factory } from '../factory.ts';
 import { printOut } from '../io.ts';
 import { clusterJobDelete, jobDelete } from './jobs.ts';
@@ -22,7 +23,8 @@ export type DeleteOptions = Static<typeof DeleteOptions>;
 export function deleteCommand(f: Factory, runF: RunF<DeleteOptions> = runDelete): Command {
   return new Command('delete')
     .description(
-      'delete an API: stop its replicas and remove its files (in a cluster: the RealtimeAPI and everything it owns)',
+      'delete an API: stop its replicas and remove its files (in a cluster: the RealtimeAPI, BatchAPI or TaskAPI ' +
+        'and everything it owns, its jobs included)',
     )
     .argument('<api>', 'name of the API')
     .argument('[job_id]', 'a job of a BatchAPI: stop it')
@@ -45,9 +47,15 @@ export async function runDelete(flags: DeleteOptions, f: Factory): Promise<void>
     const conn = f.cluster(env);
     const question = `delete ${name} from ${env.name} (namespace ${conn.namespace})? its replicas stop`;
     if (!flags.yes && !(await confirm(io, question, true))) throw new CliError('not deleted', ExitCode.Failed);
-    await conn.delete(name);
+    const kind = await conn.delete(name);
+    const job = kind === BATCH_KIND || kind === TASK_KIND;
     if (fmt === 'json')
-      printOut(io, JSON.stringify({ deleted: name, environment: env.name, namespace: conn.namespace }));
+      printOut(
+        io,
+        JSON.stringify({ deleted: name, ...(job ? { kind } : {}), environment: env.name, namespace: conn.namespace }),
+      );
+    else if (job)
+      printOut(io, `deleted ${kind} ${name} from ${env.name}; its jobs and their workers were deleted with it`);
     else
       printOut(
         io,

@@ -2,7 +2,7 @@
 // cluster/wait.ts. Ctrl-C while waiting stops the waiting, not the deploy.
 import type { ClusterDeployResult } from '../cluster/deploy.ts';
 import type { WaitOutcome } from '../cluster/wait.ts';
-import { parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
+import { KIND, parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
 import type { ClusterEnvironment } from '../environments.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import type { ClusterSession, Factory } from '../factory.ts';
@@ -62,7 +62,8 @@ export async function deployToClusterCommand(
   if (wait) {
     const interrupt = f.onInterrupt();
     try {
-      for (const r of results) {
+      // a BatchAPI or TaskAPI has no replicas: it is ready once applied, its jobs start pods
+      for (const r of results.filter((x) => x.kind === KIND)) {
         const step = progress.step(`waiting for ${r.api}`);
         const outcome = await conn.waitForRollout({
           name: r.api,
@@ -91,6 +92,7 @@ export async function deployToClusterCommand(
           const o = outcomes.get(r.api);
           return {
             api: r.api,
+            kind: r.kind,
             action: r.plan === 'creating' ? 'created' : r.plan === 'updating' ? 'updated' : 'up-to-date',
             environment: env.name,
             namespace: conn.namespace,
@@ -143,6 +145,14 @@ function printResults(
   for (const r of results) {
     const o = outcomes.get(r.api);
     const verb = r.plan === 'creating' ? 'created' : r.plan === 'updating' ? 'updated' : 'is up to date';
+    if (r.kind !== KIND) {
+      printOut(
+        io,
+        `${r.kind} ${r.api} ${verb} in ${conn.env.name} (namespace ${conn.namespace}); ` +
+          `submit a job with: cortex submit ${r.api} job.json ${envArgs(conn)}`,
+      );
+      continue;
+    }
     if (o === undefined) {
       printOut(
         io,

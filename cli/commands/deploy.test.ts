@@ -129,7 +129,7 @@ test('deploy: flags become the options object (commander is only the boundary)',
 
 const applied = {
   projectDir: '/nonexistent',
-  results: [{ api: 'iris', plan: 'creating' as const, generation: 1, endpoint: '/iris' }],
+  results: [{ api: 'iris', kind: 'RealtimeAPI', plan: 'creating' as const, generation: 1, endpoint: '/iris' }],
 };
 
 test('deploy -e CLUSTER --no-wait: applied, and how to follow it', async () => {
@@ -150,8 +150,62 @@ test('deploy -e CLUSTER --no-wait: applied, and how to follow it', async () => {
   );
   assert.equal(json.code, 0, 'no terminal: no waiting');
   assert.deepEqual(JSON.parse(json.stdout), [
-    { api: 'iris', action: 'created', environment: 'prod', namespace: 'ml', generation: 1, status: 'applied' },
+    {
+      api: 'iris',
+      kind: 'RealtimeAPI',
+      action: 'created',
+      environment: 'prod',
+      namespace: 'ml',
+      generation: 1,
+      status: 'applied',
+    },
   ]);
+});
+
+test('deploy -e CLUSTER --wait of a BatchAPI: not waited for (no replicas), and how to submit a job', async () => {
+  const withJob = {
+    projectDir: '/nonexistent',
+    results: [
+      ...applied.results,
+      { api: 'nightly', kind: 'BatchAPI', plan: 'updating' as const, generation: 2, endpoint: '/nightly' },
+    ],
+  };
+  const waited: string[] = [];
+  const live = (o: WaitOptions): Promise<WaitOutcome> => {
+    waited.push(o.name);
+    return Promise.resolve({ kind: 'live', api: realtimeApi('iris') });
+  };
+  const f = testFactory({
+    environments: [prodEnv],
+    cluster: { deploy: () => Promise.resolve(withJob), waitForRollout: live },
+  });
+  const { code, stdout } = await cortex(f, 'deploy', '-e', 'prod', '--wait');
+  assert.equal(code, 0);
+  assert.deepEqual(waited, ['iris'], 'only the RealtimeAPI has a rollout');
+  assert.equal(
+    stdout,
+    'iris created and live in prod: http://iris.ml.svc.cluster.local/ (inside the cluster)\n' +
+      'BatchAPI nightly updated in prod (namespace ml); submit a job with: cortex submit nightly job.json -e prod\n',
+  );
+  const json = await cortex(
+    testFactory({ environments: [prodEnv], cluster: { deploy: () => Promise.resolve(withJob), waitForRollout: live } }),
+    'deploy',
+    '-e',
+    'prod',
+    '--wait',
+    '-o',
+    'json',
+  );
+  const nightly = (JSON.parse(json.stdout) as { api: string }[]).find((r) => r.api === 'nightly');
+  assert.deepEqual(nightly, {
+    api: 'nightly',
+    kind: 'BatchAPI',
+    action: 'updated',
+    environment: 'prod',
+    namespace: 'ml',
+    generation: 2,
+    status: 'applied',
+  });
 });
 
 test('deploy -e CLUSTER --wait: live with its in-cluster endpoint; not live exits 1', async () => {

@@ -1,8 +1,10 @@
 // `cortex get [API]` for a kubernetes environment: the RealtimeAPIs' status as the operator
-// wrote it, and for one API its pods.
+// wrote it (and the BatchAPIs and TaskAPIs with their jobs not ended), and for one API its pods.
 import type { ChalkInstance } from 'chalk';
 import { podView, viewOf, type ClusterApiView, type PodView } from '../cluster/status.ts';
 import type { ClusterSession } from '../factory.ts';
+import type { JobApiView } from '../cluster/job-apis.ts';
+import { KIND } from '../../operator/api/v1alpha1/index.ts';
 import { ago, duration, plural, recentText, table, type OutputFormat } from '../output.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { renderSplitter, renderSplitterList } from '../local/splitter-view.ts';
@@ -27,14 +29,18 @@ export async function clusterGetText(
 ): Promise<string> {
   if (name === undefined) {
     const views = (await conn.listApis()).map(viewOf);
-    if (fmt === 'json') return JSON.stringify(views, null, compact ? 0 : 2) + '\n';
+    const jobApis = await conn.listJobApis();
+    if (fmt === 'json')
+      return JSON.stringify([...views.map((v) => ({ kind: KIND, ...v })), ...jobApis], null, compact ? 0 : 2) + '\n';
     const splitters = (await conn.listSplitters()).map((s) => ({
       name: s.name,
       status: s.status?.status ?? 'updating',
       weights: weightsText(s.spec),
       endpoint: s.status?.url ?? s.spec.networking.endpoint,
     }));
-    return renderList(views, conn, c) + renderSplitterList(splitters, c);
+    if (views.length === 0 && jobApis.length > 0)
+      return renderJobApis(jobApis, conn, c) + renderSplitterList(splitters, c);
+    return renderList(views, conn, c) + renderJobApis(jobApis, conn, c) + renderSplitterList(splitters, c);
   }
   const api = await conn.getApi(name).catch(async (error: unknown) => {
     // a name that is no RealtimeAPI may be a TrafficSplitter
@@ -99,6 +105,18 @@ function renderList(apis: ClusterApiView[], conn: Connection, c: ChalkInstance):
     .map((a) => `${a.name}: ${statusText(a.status, c)}: ${a.message}`);
   if (notes.length > 0) text += '\n' + notes.join('\n') + '\n';
   return text;
+}
+
+/** The BatchAPIs and TaskAPIs: no replicas, their jobs not ended, where jobs are submitted. */
+function renderJobApis(apis: JobApiView[], conn: Connection, c: ChalkInstance): string {
+  if (apis.length === 0) return '';
+  const rows = apis.map((a) => [a.name, a.kind, String(a.activeJobs), ago(a.created), a.path]);
+  return (
+    '\n' +
+    table(['api', 'kind', 'active jobs', 'age', 'endpoint'], rows, c) +
+    `\nsubmit a job: cortex submit ${apis[0].name} job.json -e ${conn.env.name}; ` +
+    `its jobs: cortex get ${apis[0].name} -e ${conn.env.name}\n`
+  );
 }
 
 function renderOne(

@@ -269,3 +269,57 @@ test('get API: the requests, 5XX share and p50/p99 the environment collected, as
     assert.deepEqual(JSON.parse((await cortex(f(), 'get', 'iris', '-e', 'prod', '-o', 'json')).stdout).recent, figures);
   }
 });
+
+test('get -e CLUSTER lists BatchAPIs and TaskAPIs too: kind, jobs not ended, endpoint; JSON has kinds', async () => {
+  const created = new Date(Date.now() - 120_000).toISOString();
+  const jobApis = [
+    { name: 'nightly', namespace: 'ml', kind: 'BatchAPI' as const, activeJobs: 2, path: '/nightly', created },
+    { name: 'report', namespace: 'ml', kind: 'TaskAPI' as const, activeJobs: 0, path: '/reports', created },
+  ];
+  const cluster = {
+    listApis: () => Promise.resolve([realtimeApi('iris')]),
+    listJobApis: () => Promise.resolve(jobApis),
+  };
+  const { code, stdout } = await cortex(testFactory({ environments: [prodEnv], cluster }), 'get', '-e', 'prod');
+  assert.equal(code, 0);
+  assert.ok(
+    stdout.startsWith(
+      table(
+        ['api', 'status', 'replicas', 'up-to-date', 'last update', 'endpoint (in the cluster)'],
+        [['iris', 'live', '1/1', '1', '1m', 'http://iris.ml.svc.cluster.local/']],
+        plain,
+      ),
+    ),
+  );
+  assert.ok(
+    stdout.endsWith(
+      '\n' +
+        table(
+          ['api', 'kind', 'active jobs', 'age', 'endpoint'],
+          [
+            ['nightly', 'BatchAPI', '2', '2m', '/nightly'],
+            ['report', 'TaskAPI', '0', '2m', '/reports'],
+          ],
+          plain,
+        ) +
+        '\nsubmit a job: cortex submit nightly job.json -e prod; its jobs: cortex get nightly -e prod\n',
+    ),
+    stdout,
+  );
+  const json = await cortex(testFactory({ environments: [prodEnv], cluster }), 'get', '-e', 'prod', '-o', 'json');
+  assert.deepEqual(
+    (JSON.parse(json.stdout) as { name: string; kind: string }[]).map((v) => [v.name, v.kind]),
+    [
+      ['iris', 'RealtimeAPI'],
+      ['nightly', 'BatchAPI'],
+      ['report', 'TaskAPI'],
+    ],
+  );
+  const only = testFactory({
+    environments: [prodEnv],
+    cluster: { listApis: () => Promise.resolve([]), listJobApis: () => Promise.resolve(jobApis.slice(1)) },
+  });
+  const text = (await cortex(only, 'get', '-e', 'prod')).stdout;
+  assert.doesNotMatch(text, /no APIs in namespace/, 'a namespace with a job API is not empty');
+  assert.match(text, /report\s+TaskAPI\s+0/);
+});

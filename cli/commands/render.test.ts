@@ -88,3 +88,18 @@ test('render of a Cortex 0.42 pod API: the RealtimeAPI with spec.pod, no bundle 
     ['api'],
   );
 });
+
+test('render of a BatchAPI: the bundle and the BatchAPI pointing at it, as deploy applies them', async () => {
+  const batch = fileURLToDir('../../examples/word-count-batch');
+  const { code, stdout, stderr } = await cortex(testFactory(), 'render', batch, '-n', 'ml');
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(kindsAndNamespaces(stdout), [
+    ['ConfigMap', 'ml'],
+    ['BatchAPI', 'ml'],
+  ]);
+  const [cm, api] = YAML.parseAllDocuments(stdout).map((d) => d.toJS() as { metadata: { name: string }; spec: Obj });
+  assert.deepEqual(api.spec.predictor.bundle.configMaps, [cm.metadata.name]);
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML, read field by field
+type Obj = any;

@@ -1,5 +1,5 @@
 // `cortex render [CONFIG] [-o DIR]`: the manifests `cortex deploy` would apply to a cluster
-// (the bundle's ConfigMaps and the RealtimeAPIs), as YAML, for GitOps (commit them; Argo CD or
+// (the bundle's ConfigMaps, the RealtimeAPIs, BatchAPIs and TaskAPIs), as YAML, for GitOps (commit them; Argo CD or
 // Flux applies them) or `kubectl apply -f`. Same builder as deploy: same objects.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
 import YAML from 'yaml';
 import { loadOrExplain } from '../cluster/deploy.ts';
-import { needsBundle, realtimeApis } from '../cluster/manifests.ts';
+import { jobApiObjects, needsBundle, realtimeApis } from '../cluster/manifests.ts';
 import { trafficSplitters } from '../cluster/splitters.ts';
 import { bundleObjects, packProject } from '../cluster/pack.ts';
 import type { KubeObject } from '../../operator/kube/client.ts';
@@ -80,6 +80,7 @@ export async function runRender(flags: RenderOptions, f: Factory): Promise<void>
   const objects: KubeObject[] = [
     ...(packed ? bundleObjects(packed, namespace) : []),
     ...realtimeApis(project, packed?.spec, namespace),
+    ...jobApiObjects(project, packed?.spec, namespace),
     ...trafficSplitters(project, namespace),
   ];
   if (flags.outputDir === undefined) {

@@ -109,6 +109,7 @@ export function testFactory(options: TestFactoryOptions = {}): TestFactory {
         check: notFaked('cluster check'),
         splitter: notFaked('cluster splitter'),
         listSplitters: () => Promise.resolve([]),
+        listJobApis: () => Promise.resolve([]),
         splitterRates: notFaked('cluster splitterRates'),
         apiKeys: notFaked('cluster apiKeys'),
         ...options.cluster,

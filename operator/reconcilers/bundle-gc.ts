@@ -55,6 +55,11 @@ export interface BundleSources {
   pods(): V1Pod[];
   /** Every cached Deployment of an API. */
   deployments(): V1Deployment[];
+  /**
+   * Every cached BatchAPI and TaskAPI (their specs refer to bundles too: job-api-bundles.ts);
+   * undefined while that cache is not synced, when no bundle may be taken as unreferenced.
+   */
+  jobApis?(): KubeObject[] | undefined;
 }
 
 export interface BundleCollectorOptions {
@@ -90,7 +95,7 @@ function metadataListerWatcher(client: KubeClient, namespace: string | undefined
   };
 }
 
-/** The bundle ConfigMap names a raw RealtimeAPI's spec refers to. */
+/** The bundle ConfigMap names a raw RealtimeAPI's (or BatchAPI's, TaskAPI's: same predictor) spec refers to. */
 function referencedNames(api: KubeObject): string[] {
   const bundle = (api.spec as { predictor?: { bundle?: { configMaps?: unknown } } } | undefined)?.predictor?.bundle;
   return Array.isArray(bundle?.configMaps) ? bundle.configMaps.filter((n): n is string => typeof n === 'string') : [];
@@ -128,6 +133,7 @@ export class BundleCollector {
   private enqueueUsers(cm: ConfigMapMeta): void {
     const ns = cm.metadata.namespace;
     if (!ns) return;
+    // only RealtimeAPIs are reconciled here (a job API's owner reference names its own kind)
     for (const r of cm.metadata.ownerReferences ?? []) if (r.kind === KIND) this.options.enqueue(`${ns}/${r.name}`);
     for (const api of this.options.sources.apis()) {
       if (api.metadata?.namespace === ns && referencedNames(api).includes(cm.metadata.name!))
@@ -183,7 +189,11 @@ export class BundleCollector {
     pods: V1Pod[],
     signal?: AbortSignal,
   ): Promise<void> {
-    const inUse = bundlesInUse(api.bundle, deployment, pods);
+    await this.releaseUnused(api, bundlesInUse(api.bundle, deployment, pods), signal);
+  }
+
+  /** Gives up the bundles the API (a RealtimeAPI, BatchAPI or TaskAPI) owns that are not in `inUse`. */
+  async releaseUnused(api: BundleUser, inUse: Set<string>, signal?: AbortSignal): Promise<void> {
     const owned = this.informer
       .list()
       .filter(
@@ -191,9 +201,10 @@ export class BundleCollector {
           cm.metadata.namespace === api.namespace && (cm.metadata.ownerReferences ?? []).some((r) => r.uid === api.uid),
       );
     if (owned.length === 0) return;
+    const jobApis = this.options.sources.jobApis?.();
+    if (jobApis === undefined && this.options.sources.jobApis) return; // a job API may still refer to them: later
     const others = new Set(
-      this.options.sources
-        .apis()
+      [...this.options.sources.apis(), ...(jobApis ?? [])]
         .filter((a) => a.metadata?.namespace === api.namespace && a.metadata?.uid !== api.uid)
         .flatMap(referencedNames),
     );
@@ -214,8 +225,13 @@ export class BundleCollector {
 
   /** Deletes bundle ConfigMaps that nothing has owned, referred to or mounted for the grace period. */
   async sweep(now = Date.now()): Promise<void> {
+    const jobApis = this.options.sources.jobApis?.();
+    if (jobApis === undefined && this.options.sources.jobApis) {
+      this.options.log.info('bundle sweep skipped: the BatchAPIs and TaskAPIs are not listed yet');
+      return;
+    }
     const used = new Set<string>();
-    for (const api of this.options.sources.apis())
+    for (const api of [...this.options.sources.apis(), ...(jobApis ?? [])])
       for (const n of referencedNames(api)) used.add(`${api.metadata?.namespace}/${n}`);
     for (const d of this.options.sources.deployments())
       for (const n of bundlesInUse(undefined, d, [])) used.add(`${d.metadata?.namespace}/${n}`);

@@ -121,6 +121,23 @@ test('adopting: the API is added as a non-controller owner next to the others, o
   assert.equal(unusable(cm(A0)), false);
 });
 
+test('a BatchAPI sharing the bundle is an owner of its own kind: deleting the RealtimeAPI leaves the bundle', () => {
+  const nightly = { name: 'nightly', namespace: 'ml', uid: 'uid-nightly', kind: 'BatchAPI' };
+  const shared = cm(A0, { owners: [iris] });
+  assert.deepEqual(withOwner(shared, nightly), [
+    { apiVersion: 'cortex.dev/v1alpha1', kind: 'RealtimeAPI', name: 'iris', uid: 'uid-iris' },
+    { apiVersion: 'cortex.dev/v1alpha1', kind: 'BatchAPI', name: 'nightly', uid: 'uid-nightly' },
+  ]);
+  // the RealtimeAPI moving away from the bundle only removes itself: the BatchAPI still owns it
+  const both = cm(A0, { owners: [iris, nightly], rv: '7' });
+  assert.deepEqual(releaseWrite(both, iris, false), {
+    op: 'set-owners',
+    name: A0,
+    resourceVersion: '7',
+    ownerReferences: [bundleOwnerReference(nightly)],
+  });
+});
+
 test('releasing: the last owner deletes (guarded by uid and resourceVersion), otherwise only removes itself', () => {
   assert.deepEqual(releaseWrite(cm(A0, { owners: [iris], rv: '42' }), iris, false), {
     op: 'delete',

@@ -32,6 +32,8 @@ export interface BundleUser {
   namespace: string;
   uid: string;
   bundle?: BundleSpec;
+  /** RealtimeAPI unless said: a BatchAPI or TaskAPI owns the bundles its spec refers to too. */
+  kind?: string;
 }
 
 /** Whether the ConfigMap is a bundle (the CLI labels them): the only ConfigMaps ever given owners or deleted. */
@@ -43,8 +45,8 @@ export function isBundle(cm: KubeObject): boolean {
  * The API as an owner of its bundles: not a controller (several APIs share a bundle), not
  * blocking the API's deletion.
  */
-export function bundleOwnerReference(api: Pick<BundleUser, 'name' | 'uid'>): OwnerReference {
-  return { apiVersion: API_VERSION, kind: KIND, name: api.name, uid: api.uid };
+export function bundleOwnerReference(api: Pick<BundleUser, 'name' | 'uid' | 'kind'>): OwnerReference {
+  return { apiVersion: API_VERSION, kind: api.kind ?? KIND, name: api.name, uid: api.uid };
 }
 
 /** Names of the ConfigMaps a pod spec mounts (configMap volumes and projected sources). */
@@ -82,7 +84,10 @@ export type BundleWrite =
   | { op: 'delete'; name: string; resourceVersion: string; uid: string };
 
 /** The owners with `api` added, or undefined when it is one already. */
-export function withOwner(cm: ConfigMapMeta, api: Pick<BundleUser, 'name' | 'uid'>): OwnerReference[] | undefined {
+export function withOwner(
+  cm: ConfigMapMeta,
+  api: Pick<BundleUser, 'name' | 'uid' | 'kind'>,
+): OwnerReference[] | undefined {
   const owners = cm.metadata.ownerReferences ?? [];
   if (owners.some((r) => r.uid === api.uid)) return undefined;
   return [...owners, bundleOwnerReference(api)];

@@ -10,6 +10,10 @@
 // `cortex delete API JOB_ID` stops jobs (spec.stop), `cortex logs API JOB_ID` reads their pods'
 // logs (what the test's runs printed, served by kwok). The activator (on loopback) serves the job
 // APIs' HTTP endpoints: jobs submitted, read and stopped over HTTP are the same resources.
+// Last, the CLI end to end as a user bound to exactly its declared rules: cortex deploy -e of a
+// project with a BatchAPI from a bundle (shared with a RealtimeAPI, which is then deleted: the
+// bundle stays, owned by the BatchAPI), cortex submit, the workers started from the unpacked
+// bundle, and cortex delete API taking its jobs and bundle with it.
 // Not part of `npm test`: `npm run test:cluster`.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +33,10 @@ import { waitFor } from '../helpers/wait.ts';
 import { PROJECT_DIR } from '../../operator/reconcilers/deployment.ts';
 import { batchStream, jobKey } from '../../runtime/batch/job-keys.ts';
 import { Redis } from 'ioredis';
+import { cliUserRules } from '../../cli/cluster/rbac.ts';
+import { mergeRules } from '../../operator/rbac.ts';
+import { kubeconfigAs } from '../helpers/identity.ts';
+import { unpackBundle } from '../helpers/bundle-unpack.ts';
 
 const NS = 'batch';
 const BUILD_TIMEOUT_MS = 60 * 60_000;
@@ -478,6 +486,167 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
     assert.equal(task.body.kind, 'TaskAPI');
     const tj = await json(['get', 'taskjob', String(task.body.job_id), '-n', NS, '-o', 'json']);
     assert.equal(tj.spec.api, 'trainer');
+  });
+
+  test('cortex deploy -e of a BatchAPI from a bundle, submit, run from the unpacked bundle, delete', async () => {
+    await cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'cortex-user' },
+        rules: mergeRules(cliUserRules),
+      }),
+    });
+    await cluster.kubectl(['create', 'rolebinding', 'bob-cortex', '-n', NS, '--clusterrole=cortex-user', '--user=bob']);
+    const cli = await localEnv();
+    const project = path.join(dir, 'deployed');
+    const out = path.join(dir, 'deployed-out');
+    mkdirSync(project);
+    mkdirSync(out);
+    writeFileSync(path.join(project, 'handler.py'), RECORDING_HANDLER);
+    writeFileSync(
+      path.join(project, 'predictor.py'),
+      'class PythonPredictor:\n    def predict(self, payload):\n        return 1\n',
+    );
+    writeFileSync(
+      path.join(project, 'cortex.yaml'),
+      '- name: web\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n' +
+        `- name: counter\n  kind: BatchAPI\n  handler:\n    path: handler.py\n    config:\n      out: ${out}\n`,
+    );
+    const clash = path.join(dir, 'clash');
+    mkdirSync(clash);
+    writeFileSync(path.join(clash, 'predictor.py'), '');
+    writeFileSync(
+      path.join(clash, 'cortex.yaml'),
+      '- name: other\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n' +
+        '  networking:\n    endpoint: /counter\n',
+    );
+    const bundles = async (): Promise<Obj[]> =>
+      (await json(['get', 'configmaps', '-n', NS, '-l', 'cortex.dev/bundle', '-o', 'json'])).items;
+    const ownerKinds = (cm: Obj) => (cm.metadata.ownerReferences ?? []).map((r: Obj) => `${r.kind}/${r.name}`).sort();
+    try {
+      const kubeconfig = kubeconfigAs(cluster, 'bob', path.join(dir, 'bob.kubeconfig'));
+      const configured = await cli.cortex(['env', 'configure', 'test', '--kubeconfig', kubeconfig, '--namespace', NS]);
+      assert.equal(configured.code, 0, configured.stderr);
+
+      const deployed = await cli.cortex(['deploy', project, '-e', 'test', '--no-wait']);
+      assert.equal(deployed.code, 0, deployed.stderr);
+      assert.match(deployed.stderr, /uploading the bundle \(1 ConfigMap\)/);
+      assert.match(deployed.stderr, /creating BatchAPI counter/);
+      assert.match(
+        deployed.stdout,
+        /BatchAPI counter created in test \(namespace batch\); submit a job with: cortex submit counter job\.json -e test/,
+      );
+      const batchApi = await json(['get', 'batchapi', 'counter', '-n', NS, '-o', 'json']);
+      const web = await json(['get', 'realtimeapi', 'web', '-n', NS, '-o', 'json']);
+      assert.deepEqual(batchApi.spec.predictor.bundle, web.spec.predictor.bundle, 'one bundle for the project');
+      assert.equal(batchApi.metadata.labels['app.kubernetes.io/managed-by'], 'cortex');
+      // both APIs own the bundle (the operator adds them)
+      const [bundle] = await waitFor('both APIs to own the bundle', async () => {
+        const cms = await bundles();
+        return cms.length === 1 && ownerKinds(cms[0]).length === 2 && cms;
+      });
+      assert.deepEqual(ownerKinds(bundle), ['BatchAPI/counter', 'RealtimeAPI/web']);
+
+      const again = await cli.cortex(['deploy', project, '-e', 'test', '--no-wait', '-o', 'json']);
+      assert.equal(again.code, 0, again.stderr);
+      const plans = JSON.parse(again.stdout) as Obj[];
+      assert.deepEqual(
+        plans.map((r) => [r.api, r.kind, r.action, r.status]),
+        [
+          ['web', 'RealtimeAPI', 'up-to-date', 'applied'],
+          ['counter', 'BatchAPI', 'up-to-date', 'applied'],
+        ],
+      );
+      const clashed = await cli.cortex(['deploy', clash, '-e', 'test', '--no-wait']);
+      assert.equal(clashed.code, 2, clashed.stderr);
+      assert.match(
+        clashed.stderr,
+        /RealtimeAPI other: networking\.endpoint: \/counter is already served by BatchAPI counter/,
+      );
+
+      const listed = await cli.cortex(['get', '-e', 'test']);
+      assert.match(listed.stdout, /counter\s+BatchAPI\s+0\s+/);
+      assert.match(listed.stdout, /^web\s/m);
+
+      // the RealtimeAPI goes; the bundle stays, the BatchAPI's
+      const webDeleted = await cli.cortex(['delete', 'web', '-e', 'test', '-y']);
+      assert.equal(webDeleted.code, 0, webDeleted.stderr);
+      const [kept] = await bundles();
+      assert.equal(kept?.metadata.name, bundle.metadata.name);
+      assert.deepEqual(ownerKinds(kept), ['BatchAPI/counter']);
+
+      const job = { workers: 2, item_list: { items: [1, 2, 3, 4, 5], batch_size: 2 } };
+      const submitted = await cli.cortex(['submit', 'counter', '-', '-e', 'test'], { input: JSON.stringify(job) });
+      assert.equal(submitted.code, 0, submitted.stderr);
+      const id = /submitted job (counter-\w+)/.exec(submitted.stdout)![1];
+      const pods = await waitFor(
+        'the workers’ pods',
+        async () => {
+          const list = await json(['get', 'pods', '-n', NS, '-l', `cortex.dev/job=${id}`, '-o', 'json']);
+          return list.items.length === 2 && list.items;
+        },
+        60_000,
+      );
+      for (const [i, pod] of pods.entries()) {
+        const unpacked = await unpackBundle(
+          pod.spec,
+          (name) => json(['get', 'configmap', name, '-n', NS, '-o', 'json']),
+          path.join(dir, `worker-${i}`),
+        );
+        assert.equal(readFileSync(path.join(unpacked, 'handler.py'), 'utf8'), RECORDING_HANDLER);
+        const c = pod.spec.containers.find((x: Obj) => x.name === 'api');
+        const env: Record<string, string> = Object.fromEntries(
+          (c.env ?? []).map((e: Obj) => [e.name, String(e.value)]),
+        );
+        const spec = JSON.parse(env.CORTEX_BATCH_WORKER) as Record<string, unknown>;
+        env.CORTEX_BATCH_WORKER = JSON.stringify({ ...spec, project_dir: unpacked });
+        const proc = execa(process.execPath, [cortexBin, 'batch-worker'], {
+          reject: false,
+          all: true,
+          buffer: false,
+          env,
+        });
+        proc.all?.on('data', (d: Buffer) => workerLogs.push(...d.toString().split('\n').filter(Boolean)));
+        workers.push(proc);
+      }
+      const done = await waitFor(
+        'the deployed BatchAPI’s job to succeed',
+        async () => {
+          const r = await cli.cortex(['get', 'counter', id, '-e', 'test', '-o', 'json']);
+          const view = JSON.parse(r.stdout) as Obj;
+          return view.status === 'succeeded' && view;
+        },
+        90_000,
+      );
+      assert.deepEqual(done.batch_metrics, { total: 3, enqueued: 0, succeeded: 3, failed: 0 });
+      const items = readFileSync(path.join(out, 'done'), 'utf8')
+        .trim()
+        .split('\n')
+        .flatMap((l) => (JSON.parse(l) as { items: number[] }).items)
+        .sort();
+      assert.deepEqual(items, [1, 2, 3, 4, 5], 'the handler from the bundle ran every item once');
+
+      const deleted = await cli.cortex(['delete', 'counter', '-e', 'test', '-y']);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      assert.match(
+        deleted.stdout,
+        /deleted BatchAPI counter from test; its jobs and their workers were deleted with it/,
+      );
+      assert.equal(
+        (await cluster.kubectl(['get', 'batchapi,batchjob', '-n', NS, '-o', 'name'])).includes('counter'),
+        false,
+      );
+      await waitFor('the bundle deleted with its last owner', async () => (await bundles()).length === 0, 60_000);
+      // the earlier tests' job APIs (applied with kubectl) are still listed; counter and web are not
+      const listedAfter = await cli.cortex(['get', '-e', 'test']);
+      assert.equal(listedAfter.code, 0, listedAfter.stderr);
+      assert.match(listedAfter.stdout, /recorder\s+BatchAPI/);
+      assert.match(listedAfter.stdout, /trainer\s+TaskAPI/);
+      assert.doesNotMatch(listedAfter.stdout, /counter|^web\s/m);
+    } finally {
+      await cli.cleanup();
+    }
   });
 });
 
