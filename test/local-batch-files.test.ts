@@ -42,8 +42,9 @@ describe('BatchAPI jobs over files in a bucket (local environment, moto S3)', { 
     await moto.stop();
   });
 
-  const submit = async (job: unknown) => {
-    const r = await local.cortex(['submit', 'recorder', '-'], { input: JSON.stringify(job), env: s3env });
+  const submit = async (job: Record<string, unknown>) => {
+    const input = JSON.stringify({ ...job, config: { out } });
+    const r = await local.cortex(['submit', 'recorder', '-'], { input, env: s3env });
     assert.equal(r.code, 0, r.stderr);
     return /submitted job (\w+)/.exec(r.stdout)![1];
   };
@@ -104,13 +105,12 @@ describe('BatchAPI jobs over files in a bucket (local environment, moto S3)', { 
   });
 
   test('delimited_files: a line an item, batches across two files, blank lines and other files skipped', async () => {
-    const lines = (from: number, to: number) =>
-      Array.from({ length: to - from + 1 }, (_, i) => JSON.stringify({ n: from + i }));
+    const lines = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+    const big = '12345678901234567891'; // more digits than a JS number keeps
     await putS3(moto.s3, 'data', {
       // \r\n line ends, a blank line, no newline at the end
       'jobs/part-1.jsonl': `${lines(1, 3).join('\r\n')}\r\n\r\n${lines(4, 5).join('\r\n')}`,
-      // a 64-bit id keeps its digits (the line goes to the handler as written, not through a JS number)
-      'jobs/part-2.jsonl': `${lines(6, 8).join('\n')}\n{"n": 9, "id": 12345678901234567891}\n`,
+      'jobs/part-2.jsonl': `${lines(6, 8).join('\n')}\n${big}\n`,
       'jobs/skip-me.jsonl': `${lines(100, 101).join('\n')}\n`,
       'jobs/notes.txt': 'not json at all\n',
     });
@@ -126,13 +126,10 @@ describe('BatchAPI jobs over files in a bucket (local environment, moto S3)', { 
     const done = await ended(id);
     assert.equal(done.status, 'succeeded', JSON.stringify(done));
     assert.deepEqual(done.batch_metrics, { total: 3, enqueued: 0, succeeded: 3, failed: 0 });
-    const got = batches(id);
-    assert.deepEqual(
-      got.map((b) => b.map((item) => (item as { n: number }).n)),
-      [[1, 2, 3, 4], [5, 6, 7, 8], [9]],
-      'the second batch holds the last line of part-1 and the first three of part-2',
-    );
-    assert.match(readFileSync(path.join(out, 'done'), 'utf8'), /"id": 12345678901234567891/);
+    // the second batch holds the last line of part-1 and the first three of part-2
+    assert.deepEqual(batches(id), [[1, 2, 3, 4], [JSON.parse(big)], [5, 6, 7, 8]]);
+    // the line reaches the handler as written, not through a JS number
+    assert.match(readFileSync(path.join(out, 'done'), 'utf8'), new RegExp(`"items": \\[${big}\\]`));
     const logs = await local.cortex(['logs', 'recorder', id]);
     assert.match(logs.stdout, /enqueued 9 items from s3:\/\/data\/jobs\/ in 3 batches/);
   });
