@@ -170,7 +170,10 @@ describe(
         await submit({ workers: 1, file_path_lister: { s3_paths: ['s3://no-such-bucket/x/'], batch_size: 1 } }),
       );
       assert.equal(missing.status, 'failed');
-      assert.match(missing.message!, /s3:\/\/no-such-bucket\/x\/: the bucket does not exist \(NoSuchBucket/);
+      assert.match(
+        missing.message!,
+        /s3:\/\/no-such-bucket\/x\/: the bucket does not exist \(NoSuchBucket.*\); fix: check the bucket name/,
+      );
 
       const empty = await ended(
         await submit({ workers: 1, file_path_lister: { s3_paths: ['s3://broken/nothing/'], batch_size: 1 } }),

@@ -5,6 +5,7 @@
 // so neither a big bucket nor a big file is ever held whole (the operator runs this in 160 MiB).
 import { StringDecoder } from 'node:string_decoder';
 import type { BucketLister } from '../../operator/api/v1alpha1/index.ts';
+import { StorageError } from '../storage/fetch-file.ts';
 import type { BucketReader, Endpoints } from '../storage/sources.ts';
 import { compileGlob } from './glob.ts';
 
@@ -28,6 +29,19 @@ export function splitBucketPath(url: string): { scheme: 's3' | 'gs'; bucket: str
     );
   }
   return { scheme: m[1] as 's3' | 'gs', bucket: m[2], prefix: m[3] ?? '' };
+}
+
+/**
+ * runtime/storage's error with its fix in the message (the job's status shows only the message);
+ * credentials are the enqueuer's, not a model Secret's.
+ */
+function jobError(error: unknown): unknown {
+  if (!(error instanceof StorageError)) return error;
+  const fix = /access denied/.test(error.message)
+    ? "check the credentials of what enqueues the job (locally: cortex submit's environment, AWS_* or " +
+      "GOOGLE_*; in a cluster: the operator's) and that they may list and read the bucket"
+    : error.fix;
+  return new BucketItemsError(error.message, fix);
 }
 
 async function readerFor(scheme: 's3' | 'gs', bucket: string, endpoints: Endpoints): Promise<BucketReader> {
@@ -58,7 +72,16 @@ export async function* listedObjects(
     let reader = readers.get(id);
     if (reader === undefined) readers.set(id, (reader = await readerFor(scheme, bucket, endpoints)));
     let listed = 0;
-    for await (const object of reader.keys(prefix)) {
+    const keys = reader.keys(prefix)[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<{ name: string }>;
+      try {
+        next = await keys.next();
+      } catch (error) {
+        throw jobError(error);
+      }
+      if (next.done) break;
+      const object = next.value;
       listed++;
       const url = `${id}/${object.name}`;
       if (includes.length > 0 && !includes.some((m) => m(url))) continue;
@@ -112,7 +135,8 @@ export async function* lines(chunks: AsyncIterable<Uint8Array>, url: string): As
  */
 export async function* delimitedItems(lister: BucketLister, endpoints: Endpoints): AsyncGenerator<string> {
   for await (const { url, reader, key } of listedObjects(lister, endpoints, 'delimited_files')) {
-    for await (const [text, line] of lines(await reader.read(key), url)) {
+    const bytes = await reader.read(key).catch((error: unknown) => Promise.reject(jobError(error)));
+    for await (const [text, line] of lines(bytes, url)) {
       const item = text.trim();
       if (item === '') continue;
       try {
