@@ -10,6 +10,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stopLocalQueue } from '../cli/local/job-queue.ts';
 import { layout } from '../cli/local/paths.ts';
+import { BATCH_GROUP, batchStream } from '../runtime/batch/job-keys.ts';
+import { openBroker } from '../runtime/queue/open.ts';
 import { writeRecorderProject } from './helpers/batch-job.ts';
 import { localEnv, type LocalEnv } from './helpers/local.ts';
 import { redisMissing } from './helpers/redis-server.ts';
@@ -160,11 +162,22 @@ describe(
 
     test('a line that is not JSON fails the job with file and line; so do a missing bucket or prefix', async () => {
       await putS3(moto.s3, 'broken', { 'in/a.jsonl': '{"n": 1}\n{"n": 2}\n{"n": 3,}\n{"n": 4}\n' });
-      const bad = await ended(
-        await submit({ workers: 1, delimited_files: { s3_paths: ['s3://broken/in/a.jsonl'], batch_size: 1 } }),
-      );
+      const badId = await submit({
+        workers: 1,
+        delimited_files: { s3_paths: ['s3://broken/in/a.jsonl'], batch_size: 1 },
+      });
+      const bad = await ended(badId);
       assert.equal(bad.status, 'failed');
       assert.match(bad.message!, /failed while enqueuing: s3:\/\/broken\/in\/a\.jsonl:3: not JSON \(.+\); fix: /);
+      // the two batches enqueued before line 3 are not left in the environment's Redis
+      const port = readFileSync(path.join(local.home, 'redis', 'port'), 'utf8').trim();
+      const broker = openBroker(`redis://127.0.0.1:${port}`);
+      try {
+        const depth = await broker.depth(batchStream({ api: 'recorder', id: badId }), BATCH_GROUP);
+        assert.deepEqual(depth, { waiting: 0, pending: 0 });
+      } finally {
+        await broker.close();
+      }
 
       const missing = await ended(
         await submit({ workers: 1, file_path_lister: { s3_paths: ['s3://no-such-bucket/x/'], batch_size: 1 } }),

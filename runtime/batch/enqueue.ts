@@ -85,10 +85,14 @@ export async function enqueueBatches(
       if (batch.length === lister.batchSize) await send();
     }
     if (batch.length > 0) await send();
-  } finally {
-    await Promise.all(sends); // none left running after a failure
+    await flush();
+  } catch (error) {
+    // a bad line may come after thousands of batches: none of them stays in the queue of a job
+    // that never runs
+    await Promise.all(sends);
+    await broker.deleteStream(stream).catch(() => undefined);
+    throw error;
   }
-  await flush();
   options.log?.(`enqueued ${count} items from ${lister.s3Paths.join(', ')} in ${total} batches`);
   return total;
 }
