@@ -37,7 +37,7 @@ import { desiredBatchWorkers } from './reconcilers/batch-job.ts';
 import { ruleOn, type PolicyRule } from './reconcilers/types.ts';
 import { errorMessage } from './util/errors.ts';
 import type { Broker } from '../runtime/queue/types.ts';
-import { enqueueBatches } from '../runtime/batch/enqueue.ts';
+import { enqueueBatches, storageEndpoints } from '../runtime/batch/enqueue.ts';
 import { batchStream, type JobRef } from '../runtime/batch/job-keys.ts';
 import { jobCounts, readRecord, writeRecord, type JobRecord } from '../runtime/batch/record.ts';
 
@@ -93,7 +93,9 @@ export class BatchJobController extends JobController<BatchJobSpec> {
       await this.writeStatus(bj, { status: 'enqueuing' });
       await broker.deleteStream(batchStream(ref)); // a half-enqueued try before an operator restart
       try {
-        record.total_batches = await enqueueBatches(broker, ref, bj.spec);
+        record.total_batches = await enqueueBatches(broker, ref, bj.spec, {
+          endpoints: storageEndpoints(api.spec.predictor.models),
+        });
       } catch (error) {
         return this.end(bj, 'failed', 'EnqueueFailed', `failed while enqueuing: ${errorMessage(error)}`);
       }

@@ -3,7 +3,8 @@
 
 /**
  * What the operator shares with the runtime, and the image copies too (operator/Dockerfile): the
- * queue of batch jobs and async requests, the few batch modules the BatchJob controller runs, the
+ * queue of batch jobs and async requests, the few batch modules the BatchJob controller runs (with
+ * the storage clients that list and read a job's filePathLister / delimitedFiles objects), the
  * submission checks of the activator's job endpoint (job-view.ts), and the async front the
  * activator answers for an AsyncAPI at zero. Each imports only from this list and operator/
  * (checked below).
@@ -12,6 +13,11 @@ export const SHARED = [
   'runtime/queue',
   'runtime/batch/job-keys.ts',
   'runtime/batch/enqueue.ts',
+  'runtime/batch/bucket-items.ts',
+  'runtime/batch/glob.ts',
+  'runtime/storage/sources.ts',
+  'runtime/storage/s3.ts',
+  'runtime/storage/fetch-file.ts',
   'runtime/batch/record.ts',
   'runtime/batch/submission.ts',
   'runtime/task/task-keys.ts',

@@ -21,7 +21,13 @@ test('BatchJob: items of any JSON, status subresource, batch counts as printer c
   assert.deepEqual(columns, ['API', 'Status', 'Succeeded', 'Failed', 'Total', 'Age']);
   const schema = JSON.stringify(v.schema);
   assert.match(schema, /"items":\{"x-kubernetes-preserve-unknown-fields":true\}/);
-  assert.match(schema, /"required":\["api","workers","itemList"\]/);
+  assert.match(schema, /"required":\["api","workers"\]/);
+  // the items come from exactly one of the three (the submission's item_list, file_path_lister, delimited_files)
+  assert.match(
+    schema,
+    /"rule":"\[has\(self.itemList\), has\(self.filePathLister\), has\(self.delimitedFiles\)\].filter\(x, x\).size\(\) == 1"/,
+  );
+  assert.match(schema, /"filePathLister":\{.*"s3Paths":\{"minItems":1,"maxItems":1000/);
 });
 
 test('BatchAPI refuses the RealtimeAPI-only predictor fields in its CEL rules', () => {

@@ -9,6 +9,7 @@ import type { Logger } from '../../operator/util/log.ts';
 import type { Broker } from '../queue/types.ts';
 import { retrying } from './retry.ts';
 import { enqueueBatches } from './enqueue.ts';
+import type { Endpoints } from '../storage/sources.ts';
 import { batchStream, type JobRef } from './job-keys.ts';
 import { jobCounts, writeRecord, type BatchCounts, type JobRecord } from './record.ts';
 
@@ -23,6 +24,8 @@ export interface JobControllerOptions {
   ref: JobRef;
   job: BatchJobSpec;
   logger: Logger;
+  /** Where the job's s3:// and gs:// files are reached (filePathLister, delimitedFiles). */
+  endpoints?: Endpoints;
   startWorker(index: number): WorkerHandle;
   /** Called after every look at the job (the local runner writes it where `cortex get` reads it). */
   onStatus?(record: JobRecord, counts: BatchCounts | undefined): void;
@@ -84,7 +87,10 @@ async function run(o: JobControllerOptions, stopped: () => boolean, onWake: (w: 
   };
   await save();
   try {
-    record.total_batches = await enqueueBatches(broker, ref, job);
+    record.total_batches = await enqueueBatches(broker, ref, job, {
+      ...(o.endpoints ? { endpoints: o.endpoints } : {}),
+      log: (line) => logger.info(line),
+    });
   } catch (error) {
     return end('failed', `failed while enqueuing: ${error instanceof Error ? error.message : String(error)}`);
   }

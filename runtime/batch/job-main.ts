@@ -13,6 +13,7 @@ import type { BatchApiSpec } from '../../operator/api/v1alpha1/index.ts';
 import { apiLogger } from '../../operator/util/log.ts';
 import { openBroker } from '../queue/open.ts';
 import { startJob, type WorkerHandle } from './controller.ts';
+import { storageEndpoints } from './enqueue.ts';
 import { runBatchWorker } from './worker.ts';
 import { JOB_ENV, LOG_FILE, STATUS_FILE, WORKER_ENV, type JobEnv, type WorkerEnv } from './job-keys.ts';
 
@@ -79,6 +80,7 @@ async function main(): Promise<number> {
     ref,
     job: env.job,
     logger,
+    endpoints: storageEndpoints(spec.predictor.models),
     startWorker,
     onStatus: (record, counts) => {
       recordNow = { ...record };

@@ -40,7 +40,7 @@ test("Cortex's batch submission becomes the BatchJob spec, max_receive_count def
 test('a bad batch submission names the field and the fix', () => {
   refused(() => parseBatchSubmission('a', [1]), '(body)', /must be a JSON object/);
   refused(() => parseBatchSubmission('a', { item_list: { items: [1], batch_size: 1 } }), 'workers', /got undefined/);
-  refused(() => parseBatchSubmission('a', { workers: 1 }), 'item_list', /is required/);
+  refused(() => parseBatchSubmission('a', { workers: 1 }), 'item_list', /is required: .*file_path_lister/);
   refused(
     () => parseBatchSubmission('a', { workers: 1, item_list: { items: [], batch_size: 1 } }),
     'item_list.items',
@@ -54,7 +54,7 @@ test('a bad batch submission names the field and the fix', () => {
   refused(
     () => parseBatchSubmission('a', { workers: 1, delimited_files: {}, item_list: { items: [1], batch_size: 1 } }),
     'delimited_files',
-    /not supported yet/,
+    /conflicts with item_list: a job's items come from one of item_list, file_path_lister, delimited_files/,
   );
   refused(
     () =>
@@ -70,6 +70,65 @@ test('a bad batch submission names the field and the fix', () => {
     () => parseBatchSubmission('a', { workers: 1, item_list: { items: [1], batch_size: 1 }, timeout: -1 }),
     'timeout',
     /whole number from 1/,
+  );
+});
+
+test('file_path_lister and delimited_files become filePathLister and delimitedFiles', () => {
+  const lister = { s3_paths: ['s3://images/train/', 'gs://more-images'], includes: ['**.jpg'], batch_size: 8 };
+  assert.deepEqual(parseBatchSubmission('sum', { workers: 1, file_path_lister: lister }), {
+    api: 'sum',
+    workers: 1,
+    filePathLister: { s3Paths: ['s3://images/train/', 'gs://more-images'], includes: ['**.jpg'], batchSize: 8 },
+    maxReceiveCount: 3,
+    config: {},
+  });
+  const files = { s3_paths: ['s3://data/part-'], excludes: ['**.tmp', '**/_*'], batch_size: 100 };
+  assert.deepEqual(parseBatchSubmission('sum', { workers: 3, delimited_files: files }).delimitedFiles, {
+    s3Paths: ['s3://data/part-'],
+    excludes: ['**.tmp', '**/_*'],
+    batchSize: 100,
+  });
+});
+
+test('a bad file_path_lister or delimited_files names the field and the fix', () => {
+  const job =
+    (lister: unknown, key = 'file_path_lister') =>
+    () =>
+      parseBatchSubmission('a', { workers: 1, [key]: lister });
+  refused(job([]), 'file_path_lister', /must be an object/);
+  refused(job({ s3_paths: [], batch_size: 1 }), 'file_path_lister.s3_paths', /at least one path/);
+  refused(job({ s3_paths: 's3://b/x', batch_size: 1 }), 'file_path_lister.s3_paths', /list of strings/);
+  refused(
+    job({ s3_paths: ['s3://ok-bucket/a', 'https://host/x'], batch_size: 1 }, 'delimited_files'),
+    'delimited_files.s3_paths[1]',
+    /not s3:\/\/bucket\/prefix or gs:\/\/bucket\/prefix/,
+  );
+  refused(job({ s3_paths: ['s3://Upper/x'], batch_size: 1 }), 'file_path_lister.s3_paths[0]', /"s3:\/\/Upper\/x"/);
+  refused(
+    job({ s3_paths: ['s3://bucket/x'], includes: ['**.json', '[abc'], batch_size: 1 }),
+    'file_path_lister.includes[1]',
+    /"\[abc": \[ at 1 is not closed/,
+  );
+  refused(
+    job({ s3_paths: ['s3://bucket/x'], excludes: ['{a,b'], batch_size: 1 }),
+    'file_path_lister.excludes[0]',
+    /not closed by \}/,
+  );
+  refused(job({ s3_paths: ['s3://bucket/x'], batch_size: 0 }), 'file_path_lister.batch_size', /whole number/);
+  refused(
+    job({ s3_paths: ['s3://bucket/x'], batch_size: 1, max_results: 3 }),
+    'file_path_lister.max_results',
+    /not a field/,
+  );
+  refused(
+    () =>
+      parseBatchSubmission('a', {
+        workers: 1,
+        file_path_lister: { s3_paths: ['s3://bucket/x'], batch_size: 1 },
+        delimited_files: { s3_paths: ['s3://bucket/x'], batch_size: 1 },
+      }),
+    'delimited_files',
+    /conflicts with file_path_lister/,
   );
 });
 

@@ -16,7 +16,14 @@ import {
 } from '@aws-sdk/client-s3';
 import type { BucketUri } from '../../operator/api/v1alpha1/index.ts';
 import { StorageError, isDiskFull } from './fetch-file.ts';
-import { env, type Endpoints, type Listing, type RemoteFile, type StorageSource } from './sources.ts';
+import {
+  env,
+  type BucketReader,
+  type Endpoints,
+  type Listing,
+  type RemoteFile,
+  type StorageSource,
+} from './sources.ts';
 
 export const PART_BYTES = 8 * 2 ** 20;
 export const PARTS_AT_ONCE = 8;
@@ -69,13 +76,50 @@ function readLedger(ledger: string, part: string, etag: string | undefined, size
   return [];
 }
 
-export function s3Source(u: BucketUri, endpoints: Endpoints): StorageSource {
+function s3Client(endpoints: Endpoints): S3Client {
   const endpoint = endpoints.s3 ?? env('AWS_ENDPOINT_URL_S3') ?? env('AWS_ENDPOINT_URL');
-  const client = new S3Client({
+  return new S3Client({
     region: env('AWS_REGION') ?? env('AWS_DEFAULT_REGION') ?? 'us-east-1',
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     maxAttempts: 4,
   });
+}
+
+/** The objects whose keys start with `prefix`, a page (1,000) at a time; `uri` names them in errors. */
+async function* objects(client: S3Client, bucket: string, prefix: string, uri: string): AsyncGenerator<RemoteFile> {
+  let token: string | undefined;
+  do {
+    let page: ListObjectsV2CommandOutput;
+    try {
+      page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    } catch (error) {
+      throw s3Error(uri, error, 'listing the bucket');
+    }
+    for (const o of page.Contents ?? []) {
+      if (o.Key && !o.Key.endsWith('/')) yield { name: o.Key, size: o.Size, etag: o.ETag };
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+/** A bucket's keys and objects as a BatchJob's file lister reads them (runtime/batch/bucket-items.ts). */
+export function s3Bucket(bucket: string, endpoints: Endpoints): BucketReader {
+  const client = s3Client(endpoints);
+  return {
+    keys: (prefix) => objects(client, bucket, prefix, `s3://${bucket}/${prefix}`),
+    async read(key) {
+      try {
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return out.Body as AsyncIterable<Uint8Array>;
+      } catch (error) {
+        throw s3Error(`s3://${bucket}/${key}`, error, 'reading the object');
+      }
+    },
+  };
+}
+
+export function s3Source(u: BucketUri, endpoints: Endpoints): StorageSource {
+  const client = s3Client(endpoints);
   const keyOf = (file: RemoteFile) => (file.name === '' ? u.key : `${u.key === '' ? '' : `${u.key}/`}${file.name}`);
   return {
     async list(): Promise<Listing> {
@@ -94,22 +138,8 @@ export function s3Source(u: BucketUri, endpoints: Endpoints): StorageSource {
       }
       const prefix = u.key === '' ? '' : `${u.key}/`;
       const files: RemoteFile[] = [];
-      let token: string | undefined;
-      do {
-        let page: ListObjectsV2CommandOutput;
-        try {
-          page = await client.send(
-            new ListObjectsV2Command({ Bucket: u.bucket, Prefix: prefix, ContinuationToken: token }),
-          );
-        } catch (error) {
-          throw s3Error(u.uri, error, 'listing the bucket');
-        }
-        for (const o of page.Contents ?? []) {
-          if (o.Key && !o.Key.endsWith('/'))
-            files.push({ name: o.Key.slice(prefix.length), size: o.Size, etag: o.ETag });
-        }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
+      for await (const o of objects(client, u.bucket, prefix, u.uri))
+        files.push({ ...o, name: o.name.slice(prefix.length) });
       if (files.length === 0) {
         throw new StorageError(
           `${u.uri}: no object is named ${u.key || '(empty)'} or starts with ${prefix}`,

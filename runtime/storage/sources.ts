@@ -28,6 +28,16 @@ export interface StorageSource {
   download(file: RemoteFile, dest: string, onBytes: (n: number) => void): Promise<void>;
 }
 
+/**
+ * What a BatchJob's filePathLister and delimitedFiles read of an s3:// or gs:// bucket
+ * (runtime/batch/bucket-items.ts): the objects whose keys start with a prefix (RemoteFile.name is
+ * the whole key), listed page by page, and one object's bytes as they arrive.
+ */
+export interface BucketReader {
+  keys(prefix: string): AsyncIterable<RemoteFile>;
+  read(key: string): Promise<AsyncIterable<Uint8Array>>;
+}
+
 export interface Endpoints {
   s3?: string;
   gcs?: string;
@@ -153,13 +163,78 @@ async function gcsToken(uri: string): Promise<string | undefined> {
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
-export function gcsSource(u: BucketUri, endpoints: Endpoints): StorageSource {
+function gcsBase(endpoints: Endpoints): string {
   const emulator = env('STORAGE_EMULATOR_HOST');
-  const base = (
+  return (
     endpoints.gcs ??
     (emulator && (/^https?:\/\//.test(emulator) ? emulator : `http://${emulator}`)) ??
     'https://storage.googleapis.com'
   ).replace(/\/+$/, '');
+}
+
+type GcsItem = { name: string; size: string; generation: string; etag?: string };
+
+/** The objects whose names start with `prefix` (objects.list), a page at a time. */
+async function* gcsObjects(
+  base: string,
+  bucket: string,
+  prefix: string,
+  headers: Record<string, string>,
+  uri: string,
+): AsyncGenerator<GcsItem> {
+  let pageToken: string | undefined;
+  do {
+    const q = new URLSearchParams({ prefix, ...(pageToken ? { pageToken } : {}) });
+    const page = (await getJson(uri, `${base}/storage/v1/b/${bucket}/o?${q}`, headers, 'listing the bucket')) as {
+      items?: GcsItem[];
+      nextPageToken?: string;
+    };
+    for (const item of page.items ?? []) if (!item.name.endsWith('/')) yield item;
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+}
+
+/** A bucket's objects as a BatchJob's file lister reads them (runtime/batch/bucket-items.ts). */
+export function gcsBucket(bucket: string, endpoints: Endpoints): BucketReader {
+  const base = gcsBase(endpoints);
+  let headers: Record<string, string> | undefined;
+  const auth = async (uri: string) => {
+    if (headers === undefined) {
+      const token = await gcsToken(uri);
+      headers = token ? { authorization: `Bearer ${token}` } : {};
+    }
+    return headers;
+  };
+  return {
+    async *keys(prefix) {
+      const uri = `gs://${bucket}/${prefix}`;
+      for await (const item of gcsObjects(base, bucket, prefix, await auth(uri), uri)) {
+        yield { name: item.name, size: Number(item.size) };
+      }
+    },
+    async read(key) {
+      const uri = `gs://${bucket}/${key}`;
+      const url = `${base}/storage/v1/b/${bucket}/o/${encodeURIComponent(key)}?alt=media`;
+      let response: Response;
+      try {
+        response = await fetch(url, { headers: await auth(uri) });
+      } catch (error) {
+        throw new StorageError(
+          `${uri}: cannot reach ${base} (${(error as Error).cause ?? (error as Error).message})`,
+          'check the endpoint and the network',
+        );
+      }
+      if (!response.ok || response.body === null) {
+        await response.body?.cancel();
+        throw statusError(uri, response.status, 'reading the object');
+      }
+      return response.body;
+    },
+  };
+}
+
+export function gcsSource(u: BucketUri, endpoints: Endpoints): StorageSource {
+  const base = gcsBase(endpoints);
   const headers: Record<string, string> = {};
   const object = (name: string) => `${base}/storage/v1/b/${u.bucket}/o/${encodeURIComponent(name)}`;
   const generations = new Map<string, string>();
@@ -167,16 +242,15 @@ export function gcsSource(u: BucketUri, endpoints: Endpoints): StorageSource {
     async list() {
       const token = await gcsToken(u.uri);
       if (token) headers.authorization = `Bearer ${token}`;
-      type Item = { name: string; size: string; generation: string; etag?: string };
       const files: RemoteFile[] = [];
-      const keep = (item: Item, name: string) => {
+      const keep = (item: GcsItem, name: string) => {
         generations.set(name, item.generation);
         files.push({ name, size: Number(item.size) });
       };
       if (u.key !== '') {
         const response = await fetch(object(u.key), { headers });
         if (response.ok) {
-          const item = (await response.json()) as Item;
+          const item = (await response.json()) as GcsItem;
           keep(item, '');
           return { version: item.generation, single: true, files };
         }
@@ -184,21 +258,8 @@ export function gcsSource(u: BucketUri, endpoints: Endpoints): StorageSource {
         if (response.status !== 404) throw statusError(u.uri, response.status, 'reading the object');
       }
       const prefix = u.key === '' ? '' : `${u.key}/`;
-      let pageToken: string | undefined;
-      do {
-        const q = new URLSearchParams({ prefix, ...(pageToken ? { pageToken } : {}) });
-        const page = (await getJson(
-          u.uri,
-          `${base}/storage/v1/b/${u.bucket}/o?${q}`,
-          headers,
-          'listing the bucket',
-        )) as {
-          items?: Item[];
-          nextPageToken?: string;
-        };
-        for (const item of page.items ?? []) if (!item.name.endsWith('/')) keep(item, item.name.slice(prefix.length));
-        pageToken = page.nextPageToken;
-      } while (pageToken);
+      for await (const item of gcsObjects(base, u.bucket, prefix, headers, u.uri))
+        keep(item, item.name.slice(prefix.length));
       if (files.length === 0) {
         throw new StorageError(
           `${u.uri}: no object is named ${u.key} or starts with ${prefix}`,

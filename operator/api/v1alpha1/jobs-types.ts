@@ -114,6 +114,56 @@ export const ItemListSchema = Struct(
   { description: 'The data of the job, in the submission itself.' },
 );
 
+/** The shared fields of filePathLister and delimitedFiles: which objects of which buckets. */
+const bucketLister = (each: string, description: string) =>
+  Struct(
+    {
+      s3Paths: Type.Array(Type.String({ minLength: 6, maxLength: 2048, pattern: '^(s3|gs)://' }), {
+        minItems: 1,
+        maxItems: 1000,
+        description:
+          'Where the files are: s3://bucket/prefix or gs://bucket/prefix, each a key prefix as in Cortex ' +
+          '(s3://bucket/images/ is every object under images/, s3://bucket/images/img every key starting with ' +
+          'images/img, s3://bucket/a.json that object and any key that starts with it).',
+      }),
+      includes: Type.Optional(
+        Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), {
+          maxItems: 100,
+          description:
+            'Glob patterns matched against the whole URL (s3://bucket/key): when set, only the objects matching ' +
+            'one of them. * and ? stop at /, ** crosses it; [abc] and {a,b} as in Cortex. Default: every object.',
+        }),
+      ),
+      excludes: Type.Optional(
+        Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), {
+          maxItems: 100,
+          description: 'Glob patterns (as includes): the objects matching one of them are left out. Default: none.',
+        }),
+      ),
+      batchSize: Type.Integer({
+        minimum: 1,
+        maximum: JOB_LIMITS.batchSize,
+        description: `${each} per batch: handle_batch gets a list of at most this many.`,
+      }),
+    },
+    { description },
+  );
+
+export const FilePathListerSchema = bucketLister(
+  'Object URLs',
+  'The data of the job is a list of objects in buckets: each item is one URL (s3://bucket/key), listed and ' +
+    'filtered when the job is enqueued (Cortex file_path_lister).',
+);
+export const DelimitedFilesSchema = bucketLister(
+  'Lines',
+  'The data of the job is in newline-delimited JSON files in buckets: each line of each file is one item ' +
+    '(blank lines skipped), read as the job is enqueued; a batch may span two files (Cortex delimited_files).',
+);
+export type BucketLister = Static<typeof FilePathListerSchema>;
+
+/** The three places a BatchJob's items come from; exactly one is set. */
+export const BATCH_DATA_SOURCES = ['itemList', 'filePathLister', 'delimitedFiles'] as const;
+
 const JobCommon = {
   api: Type.String({
     minLength: 1,
@@ -158,7 +208,9 @@ export const BatchJobSpecSchema = Struct(
       maximum: JOB_LIMITS.workers,
       description: 'Worker pods (an Indexed Kubernetes Job of this parallelism) that take batches from the queue.',
     }),
-    itemList: ItemListSchema,
+    itemList: Type.Optional(ItemListSchema),
+    filePathLister: Type.Optional(FilePathListerSchema),
+    delimitedFiles: Type.Optional(DelimitedFilesSchema),
     maxReceiveCount: Type.Integer({
       minimum: 1,
       maximum: JOB_LIMITS.maxReceiveCount,
@@ -169,8 +221,16 @@ export const BatchJobSpecSchema = Struct(
     }),
   },
   {
-    description: 'One job of a BatchAPI: its items, batch size, workers and config.',
-    'x-kubernetes-validations': [stopStays],
+    description:
+      'One job of a BatchAPI: its items (itemList, filePathLister or delimitedFiles), batch size, workers and config.',
+    'x-kubernetes-validations': [
+      stopStays,
+      {
+        rule: `[${BATCH_DATA_SOURCES.map((f) => `has(self.${f})`).join(', ')}].filter(x, x).size() == 1`,
+        message: `exactly one of ${BATCH_DATA_SOURCES.join(', ')} must be set: where the job's items come from`,
+        reason: 'FieldValueInvalid',
+      },
+    ],
   },
 );
 export type BatchJobSpec = Static<typeof BatchJobSpecSchema>;
