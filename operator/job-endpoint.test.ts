@@ -77,7 +77,10 @@ describe('serveJobEndpoint', () => {
     assert.match(String(notJson.body.error), /^the job is not JSON: /);
     const bad = await call('POST', '/recorder', '{"workers": 1}');
     assert.equal(bad.status, 400);
-    assert.match(String(bad.body.error), /^job submission: item_list: is required; fix: send "item_list"/);
+    assert.match(
+      String(bad.body.error),
+      /^job submission: item_list: is required: the job's items are one of item_list, file_path_lister, delimited_files; fix: send "item_list"/,
+    );
     assert.equal((await call('POST', '/recorder?jobID=x', '{}')).status, 400);
     const noId = await call('GET', '/recorder');
     assert.deepEqual(noId.body, {

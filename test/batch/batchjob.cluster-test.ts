@@ -470,7 +470,7 @@ describe('BatchJobs and TaskJobs on the control plane', { skip: redisMissing, co
     assert.match(notJson.body.error, /^the job is not JSON: /);
     const bad = await call('POST', '/recorder', named, '{"workers": 1}');
     assert.equal(bad.status, 400);
-    assert.match(bad.body.error, /^job submission: item_list: is required; fix: /);
+    assert.match(bad.body.error, /^job submission: item_list: is required: the job's items are one of .*; fix: /);
     const unknown = await call('GET', '/recorder?jobID=recorder-nosuchjob', named);
     assert.deepEqual(unknown, { status: 404, body: { error: 'recorder has no job recorder-nosuchjob' } });
     // another API's job is not this endpoint's
