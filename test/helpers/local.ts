@@ -136,6 +136,20 @@ export async function localEnv(): Promise<LocalEnv> {
   return local;
 }
 
+/**
+ * The CLI (a private $CORTEX_HOME, as localEnv) with environment `name` on `namespace` of the
+ * cluster `kubeconfig` reaches, as a user configures it: `cortex env configure`.
+ */
+export async function clusterEnv(kubeconfig: string, namespace: string, name = 'test'): Promise<LocalEnv> {
+  const cli = await localEnv();
+  const configured = await cli.cortex(['env', 'configure', name, '--kubeconfig', kubeconfig, '--namespace', namespace]);
+  if (configured.code !== 0) {
+    await cli.cleanup();
+    throw new Error(`cortex env configure ${name} exited ${configured.code}: ${configured.stderr}`);
+  }
+  return cli;
+}
+
 /** A private copy of a project folder (examples/NAME or test/fixtures/local/NAME), to edit. */
 export function copyProject(from: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'cortex-project-'));

@@ -17,7 +17,7 @@ import { startTestCluster } from '../helpers/test-cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { loopbackOnly } from '../autoscaling/runtimes.ts';
 import { startPodApi, type PodApiProcesses } from '../helpers/pod-api-process.ts';
-import { copyProject, localEnv, type LocalEnv } from '../helpers/local.ts';
+import { clusterEnv, copyProject, type LocalEnv } from '../helpers/local.ts';
 import { PROXY_PROBE_HEADER } from '../../operator/api/v1alpha1/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -55,17 +55,7 @@ describe('pod APIs on the control plane', { concurrency: false }, () => {
       let poolsFile: string;
       ({ dir, poolsFile, cluster } = await startTestCluster('cortex-pod-api-test', NS, { podCidr: LOOPBACK_POD_CIDR }));
       operator = await startOperator(cluster, dir, { nodePoolsFile: poolsFile });
-      cli = await localEnv();
-      const configured = await cli.cortex([
-        'env',
-        'configure',
-        'test',
-        '--kubeconfig',
-        cluster.kubeconfig,
-        '--namespace',
-        NS,
-      ]);
-      assert.equal(configured.code, 0, configured.stderr);
+      cli = await clusterEnv(cluster.kubeconfig, NS);
     },
     { timeout: BUILD_TIMEOUT_MS },
   );
