@@ -1,6 +1,6 @@
 // The BatchAPIs and TaskAPIs a cluster deploy (and cortex render) writes: built from the file's
 // job APIs by the same code as its RealtimeAPIs, pointing at the same bundle, and applied to their
-// own resources. The deploy itself, against a real control plane: test/batch/batchjob.cluster-test.ts.
+// own resources. The deploy itself, against a real control plane: test/batch/job-cli.cluster-test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { project } from '../config/fixtures.ts';
