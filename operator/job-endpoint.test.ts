@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { jobPathRest, serveJobEndpoint, type JobStore } from './job-endpoint.ts';
 import { jobResource, jobView, type JobResource } from './job-view.ts';
+import { parseBatchSubmission } from '../runtime/batch/submission.ts';
 
 describe('serveJobEndpoint', () => {
   const jobs = new Map<string, JobResource>();
@@ -22,14 +23,19 @@ describe('serveJobEndpoint', () => {
       stopped.push(id);
       return `stopping job ${id}`;
     },
+    plan: (body) => ({ spec: parseBatchSubmission('recorder', body), endpoints: {} }),
   };
+  // a TaskAPI's store: no dry run
+  const taskStore: JobStore = { ...store, plan: undefined };
   let server: http.Server;
   let base: string;
   before(async () => {
     server = http.createServer((req, res) => {
       const [pathname, query = ''] = (req.url ?? '/').split('?');
-      const rest = jobPathRest('/recorder', pathname);
-      const e = { api: 'recorder', endpoint: '/recorder', store, maxBodyBytes: 1000 };
+      const task = pathname === '/task';
+      const endpoint = task ? '/task' : '/recorder';
+      const rest = jobPathRest(endpoint, pathname);
+      const e = { api: task ? 'task' : 'recorder', endpoint, store: task ? taskStore : store, maxBodyBytes: 1000 };
       void serveJobEndpoint(e, req, res, rest ?? '', query);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -107,6 +113,52 @@ describe('serveJobEndpoint', () => {
     assert.equal(put.allow, 'POST, GET, DELETE');
     assert.equal(jobs.size, 1); // only the first test's
     assert.equal(stopped.length, 1);
+  });
+
+  test('?dryRun=true checks the submission as POST does and creates no job', async () => {
+    const before = jobs.size;
+    const raw = async (url: string, body: string) => {
+      const r = await fetch(`${base}${url}`, { method: 'POST', body });
+      return { status: r.status, type: r.headers.get('content-type'), text: await r.text() };
+    };
+    // item_list: nothing to list; Cortex answered its last line alone
+    const items = JSON.stringify({ workers: 1, item_list: { items: [1, 2], batch_size: 1 } });
+    for (const value of ['true', '1', 'True']) {
+      assert.deepEqual(await raw(`/recorder?dryRun=${value}`, items), {
+        status: 200,
+        type: 'text/plain; charset=utf-8',
+        text: 'validations passed',
+      });
+    }
+    // a bad submission: the JSON 400 a real POST gets
+    const bad = await raw('/recorder?dryRun=true', '{"workers": 0}');
+    assert.equal(bad.status, 400);
+    assert.match(JSON.parse(bad.text).error as string, /^job submission: workers: must be a whole number from 1/);
+    const notJson = await raw('/recorder?dryRun=true', '{');
+    assert.equal(notJson.status, 400);
+    assert.match(JSON.parse(notJson.text).error as string, /^the job is not JSON: /);
+    const badPath = await raw(
+      '/recorder?dryRun=true',
+      JSON.stringify({ workers: 1, file_path_lister: { s3_paths: ['http://x/y'], batch_size: 1 } }),
+    );
+    assert.equal(badPath.status, 400);
+    assert.match(JSON.parse(badPath.text).error as string, /file_path_lister\.s3_paths.*is not s3:\/\/bucket\/prefix/);
+    // not a boolean (Go's ParseBool's words are)
+    const maybe = await call('POST', '/recorder?dryRun=maybe', items);
+    assert.deepEqual(
+      { status: maybe.status, body: maybe.body },
+      { status: 400, body: { error: "dryRun=maybe: write dryRun=true to list the job's files, or leave it out" } },
+    );
+    // false is a real submission
+    const real = await call('POST', '/recorder?dryRun=false', items);
+    assert.equal(real.status, 200);
+    assert.equal(jobs.size, before + 1);
+    jobs.delete(String(real.body.job_id));
+    // a TaskAPI has no files to list
+    const task = await call('POST', '/task?dryRun=true', '{"workers": 1}');
+    assert.equal(task.status, 400);
+    assert.match(String(task.body.error), /^dryRun lists the files of a BatchAPI job .*; task is a TaskAPI/);
+    assert.equal(jobs.size, before);
   });
 });
 

@@ -1,12 +1,17 @@
 // A BatchAPI's or TaskAPI's HTTP endpoint, Cortex's interface (docs/batch.md, docs/task.md):
 // POST <endpoint> submits a job from the JSON `cortex submit` reads and answers its record,
 // GET <endpoint>?jobID=<id> answers {job_status, endpoint}, DELETE <endpoint>?jobID=<id> stops it
-// and answers {message}. One handler for the local gateway (cli/local/gateway-jobs.ts: job
+// and answers {message}; POST <endpoint>?dryRun=true lists the files a BatchAPI job would read
+// (job-dry-run.ts) and creates nothing. One handler for the local gateway (cli/local/gateway-jobs.ts: job
 // runners) and the activator in a cluster (activator/job-front.ts: BatchJob and TaskJob
 // resources), each with its JobStore, so an HTTP client meets the same answers and errors in both.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SubmissionError } from '../runtime/batch/submission.ts';
 import type { JobRecord } from '../runtime/batch/record.ts';
+import { listJobFiles } from '../runtime/batch/bucket-items.ts';
+import type { Endpoints } from '../runtime/storage/sources.ts';
+import type { BatchJobSpec } from './api/v1alpha1/index.ts';
+import { answerDryRun, parseBool } from './job-dry-run.ts';
 import type { JobView } from './job-view.ts';
 
 /** A request the endpoint refuses: 400 (not a job, no job id), 404 (no such job), 413 (too large). */
@@ -26,6 +31,11 @@ export interface JobStore {
   job(id: string): Promise<JobView | undefined>;
   /** Stops the job (it exists); says what happened. */
   stop(id: string, job: JobView): Promise<string>;
+  /**
+   * For ?dryRun=true (a BatchAPI's store only): the job the submission would be (throws
+   * SubmissionError as submit does) and where its enqueuer would reach the buckets.
+   */
+  plan?(body: unknown): { spec: BatchJobSpec; endpoints: Endpoints };
 }
 
 export interface JobEndpoint {
@@ -109,12 +119,30 @@ export async function serveJobEndpoint(
 async function serve(e: JobEndpoint, req: IncomingMessage, res: ServerResponse, rest: string, query: string) {
   const { endpoint } = e;
   // Cortex's ?jobID=<id>, or <endpoint>/<id> as its docs' prose also says
-  const jobId = new URLSearchParams(query).get('jobID') ?? (rest.length > 1 ? rest.slice(1) : undefined);
+  const params = new URLSearchParams(query);
+  const jobId = params.get('jobID') ?? (rest.length > 1 ? rest.slice(1) : undefined);
   if (req.method === 'POST') {
     if (jobId !== undefined) throw new JobEndpointError(400, `POST ${endpoint} submits a job; it takes no job id`);
+    const dryRun = params.get('dryRun');
+    const dry = dryRun === null ? false : parseBool(dryRun);
+    if (dry === undefined) {
+      throw new JobEndpointError(400, `dryRun=${dryRun}: write dryRun=true to list the job's files, or leave it out`);
+    }
+    if (dry && e.store.plan === undefined) {
+      throw new JobEndpointError(
+        400,
+        `dryRun lists the files of a BatchAPI job (file_path_lister, delimited_files); ` +
+          `${e.api} is a TaskAPI: leave dryRun out`,
+      );
+    }
     const body = await readBody(req, e.maxBodyBytes);
     if (body === undefined) throw new JobEndpointError(413, `the job is larger than ${e.maxBodyBytes} bytes`);
-    return answer(res, 200, await e.store.submit(parseJobJson(body.toString('utf8'))));
+    const job = parseJobJson(body.toString('utf8'));
+    if (dry) {
+      const { spec, endpoints } = e.store.plan!(job);
+      return answerDryRun(res, listJobFiles(spec, endpoints));
+    }
+    return answer(res, 200, await e.store.submit(job));
   }
   req.resume();
   if (req.method !== 'GET' && req.method !== 'DELETE') {

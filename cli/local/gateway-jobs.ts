@@ -3,9 +3,14 @@
 // reads, GET <endpoint>?jobID=<id> answers its status, DELETE <endpoint>?jobID=<id> stops it.
 // The HTTP side is the activator's too (operator/job-endpoint.ts); the jobs go through the
 // functions the CLI's submit, get and delete call (cli/local/jobs.ts), so the two cannot disagree;
-// a CliError becomes 400 (bad submission) or 404 (no such API).
+// a CliError becomes 400 (bad submission) or 404 (no such API). A dry run (?dryRun=true) lists the
+// files with the gateway's environment and the API's models.storage endpoints, as the job's runner
+// started from here would (runtime/batch/job-main.ts).
 import type http from 'node:http';
 import { answer, jobPathRest, serveJobEndpoint } from '../../operator/job-endpoint.ts';
+import type { BatchApiSpec } from '../../operator/api/v1alpha1/index.ts';
+import { storageEndpoints } from '../../runtime/batch/enqueue.ts';
+import { parseBatchSubmission } from '../../runtime/batch/submission.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { jobApi, jobApis, localJob, stopJobMessage, submitLocalJob } from './jobs.ts';
 import type { Layout } from './paths.ts';
@@ -37,6 +42,14 @@ export function localJobFront(l: Layout, maxBodyBytes: number): JobFront {
               submit: (body) => submitLocalJob(l, api, body),
               job: async (id) => localJob(l, name, id),
               stop: (id) => stopJobMessage(l, name, id),
+              ...(api.kind === 'BatchAPI'
+                ? {
+                    plan: (body: unknown) => ({
+                      spec: parseBatchSubmission(name, body),
+                      endpoints: storageEndpoints((api.spec as BatchApiSpec).predictor.models),
+                    }),
+                  }
+                : {}),
             },
           },
           req,

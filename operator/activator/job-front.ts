@@ -20,7 +20,10 @@ import {
   VERSION,
   canonicalEndpoint,
   type JobApiKind,
+  type ModelsSpec,
 } from '../api/v1alpha1/index.ts';
+import { storageEndpoints } from '../../runtime/batch/enqueue.ts';
+import { parseBatchSubmission } from '../../runtime/batch/submission.ts';
 import { Informer, listerWatcher, type InformerOptions } from '../controller/informer.ts';
 import { isNotFound, type KubeClient, type KubeObject } from '../kube/client.ts';
 import { BATCH_APIS, BATCH_JOBS, TASK_APIS, TASK_JOBS } from '../job-resources.ts';
@@ -47,6 +50,8 @@ export interface JobApiRef {
   name: string;
   kind: JobApiKind;
   endpoint: string;
+  /** A BatchAPI's predictor.models: its storage endpoints are where its jobs' files are listed (dryRun). */
+  models?: ModelsSpec;
 }
 
 /** The job APIs the activator knows. */
@@ -124,7 +129,7 @@ export function jobFront(apis: JobApis, stores: JobStores): JobFront {
 
 type JobApiObject = KubeObject & {
   metadata: { name: string; namespace: string };
-  spec: { networking?: { endpoint?: string } };
+  spec: { networking?: { endpoint?: string }; predictor?: { models?: ModelsSpec } };
   status?: { endpoint?: string };
 };
 
@@ -190,6 +195,7 @@ export function kubeJobApis(options: {
             name: a.metadata.name,
             kind,
             endpoint: endpointOf(a),
+            models: a.spec.predictor?.models,
           })),
       ),
     start() {
@@ -232,6 +238,16 @@ export function kubeJobStores(client: KubeClient): JobStores {
         }
         return `stopping job ${id}: its workers are deleted and its status becomes stopped`;
       },
+      // a dry run lists with the operator's credentials (this process's), as its enqueuer does
+      // (batchjob-controller.ts), and creates nothing
+      ...(api.kind === BATCH_KIND
+        ? {
+            plan: (body: unknown) => ({
+              spec: parseBatchSubmission(api.name, body),
+              endpoints: storageEndpoints(api.models),
+            }),
+          }
+        : {}),
     };
   };
 }

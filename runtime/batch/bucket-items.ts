@@ -4,7 +4,7 @@
 // runtime/storage's clients; for delimitedFiles each object is read as it arrives, line by line,
 // so neither a big bucket nor a big file is ever held whole (the operator runs this in 160 MiB).
 import { StringDecoder } from 'node:string_decoder';
-import type { BucketLister } from '../../operator/api/v1alpha1/index.ts';
+import type { BatchJobSpec, BucketLister } from '../../operator/api/v1alpha1/index.ts';
 import { StorageError } from '../storage/fetch-file.ts';
 import type { BucketReader, Endpoints } from '../storage/sources.ts';
 import { compileGlob } from './glob.ts';
@@ -155,4 +155,19 @@ export async function* delimitedItems(lister: BucketLister, endpoints: Endpoints
 /** The items of a filePathLister job as JSON texts: each selected object's URL. */
 export async function* pathItems(lister: BucketLister, endpoints: Endpoints): AsyncGenerator<string> {
   for await (const { url } of listedObjects(lister, endpoints, 'file_path_lister')) yield JSON.stringify(url);
+}
+
+/**
+ * The URLs of the objects a job would read, in the order its items would be enqueued: the listing
+ * and includes/excludes the enqueuer uses, with its errors (Cortex's dryRun). None for itemList.
+ */
+export async function* listJobFiles(spec: BatchJobSpec, endpoints: Endpoints): AsyncGenerator<string> {
+  const [lister, field] =
+    spec.filePathLister !== undefined
+      ? [spec.filePathLister, 'file_path_lister']
+      : spec.delimitedFiles !== undefined
+        ? [spec.delimitedFiles, 'delimited_files']
+        : [undefined, ''];
+  if (lister === undefined) return;
+  for await (const { url } of listedObjects(lister, endpoints, field)) yield url;
 }
