@@ -3,6 +3,8 @@
 // loopback (the storage tests' servers): the job's runner lists the objects, filters them with includes/excludes,
 // reads newline-delimited JSON line by line and enqueues the batches; the recording handler shows
 // what each batch held. Credentials and endpoint come from the environment, as for models.
+// POST <endpoint>?dryRun=true through the gateway lists the same objects with the local
+// environment's (the gateway's) environment, and creates no job.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +41,8 @@ describe(
       [local, moto, gcs] = await Promise.all([localEnv(), startMoto(), startFakeGcs()]);
       s3env = { ...S3_CREDENTIALS, AWS_ENDPOINT_URL: moto.url, STORAGE_EMULATOR_HOST: gcs.url };
       out = writeRecorderProject(path.join(tmp, 'recorder'));
-      const deployed = await local.cortex(['deploy', path.join(tmp, 'recorder')]);
+      // the deploy starts the local environment: its gateway (dry runs) lists with this environment
+      const deployed = await local.cortex(['deploy', path.join(tmp, 'recorder')], { env: s3env });
       assert.equal(deployed.code, 0, deployed.stderr);
     });
     after(async () => {
@@ -202,6 +205,78 @@ describe(
       );
       assert.equal(filtered.status, 'failed');
       assert.match(filtered.message!, /includes\/excludes left none of the objects under s3:\/\/broken\/in\//);
+    });
+
+    test('?dryRun=true on the gateway: the files includes/excludes keep, a line each; no job is created', async () => {
+      await putS3(moto.s3, 'dry', {
+        'images/img_1.png': 'p',
+        'images/img_2.jpg': 'j',
+        'images/img_3.jpg': 'j',
+        'images/img_4.gif': 'g',
+        'images/deep/img_5.jpg': 'j',
+        'rows/a.jsonl': '1\n2\n',
+        'rows/b.jsonl': '3\n',
+        'rows/c.csv': 'x\n',
+      });
+      const jobIds = async () => {
+        const r = await local.cortex(['get', 'recorder', '-o', 'json']);
+        assert.equal(r.code, 0, r.stderr);
+        return (JSON.parse(r.stdout) as { job_id: string }[]).map((j) => j.job_id).sort();
+      };
+      const before = await jobIds();
+      const dryRun = async (job: Record<string, unknown>, query = 'dryRun=true') => {
+        const r = await fetch(local.url(`/recorder?${query}`), { method: 'POST', body: JSON.stringify(job) });
+        return { status: r.status, type: r.headers.get('content-type'), text: await r.text() };
+      };
+      const listed = await dryRun({
+        workers: 1,
+        file_path_lister: {
+          s3_paths: ['s3://dry/images/'],
+          includes: ['**.jpg'],
+          excludes: ['**_3.jpg'],
+          batch_size: 2,
+        },
+      });
+      assert.deepEqual(listed, {
+        status: 200,
+        type: 'text/plain; charset=utf-8',
+        text: 's3://dry/images/deep/img_5.jpg\ns3://dry/images/img_2.jpg\nvalidations passed',
+      });
+      // delimited_files: the files, not their lines
+      const files = await dryRun({
+        workers: 1,
+        delimited_files: { s3_paths: ['s3://dry/rows/'], excludes: ['**.csv'], batch_size: 1 },
+      });
+      assert.equal(files.text, 's3://dry/rows/a.jsonl\ns3://dry/rows/b.jsonl\nvalidations passed');
+      // item_list: nothing to list, as in Cortex
+      const items = await dryRun({ workers: 1, item_list: { items: [1], batch_size: 1 } }, 'dryRun=1');
+      assert.deepEqual([items.status, items.text], [200, 'validations passed']);
+
+      // the enqueuer's errors, as a 400
+      const missing = await dryRun({
+        workers: 1,
+        file_path_lister: { s3_paths: ['s3://no-such-bucket/x/'], batch_size: 1 },
+      });
+      assert.equal(missing.status, 400);
+      assert.match(
+        missing.text,
+        /^s3:\/\/no-such-bucket\/x\/: the bucket does not exist \(NoSuchBucket.*\); fix: check the bucket name/,
+      );
+      const none = await dryRun({
+        workers: 1,
+        file_path_lister: { s3_paths: ['s3://dry/images/'], includes: ['**.webp'], batch_size: 1 },
+      });
+      assert.equal(none.status, 400);
+      assert.match(
+        none.text,
+        /^file_path_lister: includes\/excludes left none of the objects under s3:\/\/dry\/images\//,
+      );
+      // a bad submission: the JSON 400 of a real POST
+      const bad = await dryRun({ workers: 0, item_list: { items: [1], batch_size: 1 } });
+      assert.equal(bad.status, 400);
+      assert.match((JSON.parse(bad.text) as { error: string }).error, /^job submission: workers: /);
+
+      assert.deepEqual(await jobIds(), before);
     });
   },
 );
