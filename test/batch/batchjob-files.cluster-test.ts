@@ -4,11 +4,14 @@
 // loopback as the bucket, reached with the operator's own environment) lists and reads the objects
 // and enqueues their batches (status.batches.total), or fails the job naming the bad line. The
 // workers' side is test/batch/batchjob.cluster-test.ts's (the same queue); kwok runs no pods.
+// The operator's activator (on loopback) answers POST /reader?dryRun=true with the same listing,
+// made with the operator's environment, and creates no BatchJob.
 // Not part of `npm test`: `npm run test:cluster`.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Cluster } from '../cluster/cluster.ts';
+import { freePort } from '../helpers/local.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.ts';
 import { S3_CREDENTIALS, putS3, startMoto } from '../helpers/storage-servers.ts';
@@ -26,6 +29,7 @@ describe('BatchJobs over bucket files on the control plane', { skip: redisMissin
   let redis: RedisServer;
   let moto: Awaited<ReturnType<typeof startMoto>>;
   let operator: OperatorProcess | undefined;
+  let activatorPort: number;
   const saved = { ...process.env };
 
   before(
@@ -35,7 +39,14 @@ describe('BatchJobs over bucket files on the control plane', { skip: redisMissin
       [redis, moto] = await Promise.all([startRedis(), startMoto()]);
       // the operator process inherits this environment: its credentials and endpoint for s3://
       Object.assign(process.env, S3_CREDENTIALS, { AWS_ENDPOINT_URL: moto.url });
-      operator = await startOperator(cluster, dir, { nodePoolsFile: poolsFile, extraArgs: ['--queue-url', redis.url] });
+      activatorPort = await freePort();
+      operator = await startOperator(cluster, dir, {
+        nodePoolsFile: poolsFile,
+        extraArgs: [
+          ...['--queue-url', redis.url],
+          ...['--activator-port', String(activatorPort), '--activator-bind-address', '127.0.0.1'],
+        ],
+      });
       await cluster.kubectl(['apply', '-f', '-'], {
         input: JSON.stringify({
           apiVersion: 'cortex.dev/v1alpha1',
@@ -126,5 +137,38 @@ describe('BatchJobs over bucket files on the control plane', { skip: redisMissin
     );
     const missing = await status('nobucket', (s) => s.status === 'failed', 'the BatchJob to fail');
     assert.match(missing.message, /s3:\/\/no-such-bucket\/: the bucket does not exist/);
+  });
+
+  test("the activator's ?dryRun=true lists with the operator's credentials and creates no BatchJob", async () => {
+    await putS3(moto.s3, 'dry', { 'in/a.jsonl': '1\n', 'in/b.jsonl': '2\n', 'in/c.txt': 'x\n' });
+    // the activator serves the API once its status.endpoint is written
+    await waitFor('the activator to serve reader', async () => {
+      const o = await cluster.kubectl.json<Obj>(['get', 'batchapi', 'reader', '-n', NS, '-o', 'json']);
+      return o.status?.endpoint === '/reader';
+    });
+    const jobs = async () =>
+      (await cluster.kubectl.json<Obj>(['get', 'batchjobs', '-n', NS, '-o', 'json'])).items.map(
+        (o: Obj) => o.metadata.name as string,
+      );
+    const before = await jobs();
+    const dryRun = async (job: unknown) => {
+      const r = await fetch(`http://127.0.0.1:${activatorPort}/reader?dryRun=true`, {
+        method: 'POST',
+        body: JSON.stringify(job),
+      });
+      return { status: r.status, text: await r.text() };
+    };
+    const lister = { s3_paths: ['s3://dry/in/'], excludes: ['**.txt'], batch_size: 1 };
+    assert.deepEqual(await dryRun({ workers: 1, delimited_files: lister }), {
+      status: 200,
+      text: 's3://dry/in/a.jsonl\ns3://dry/in/b.jsonl\nvalidations passed',
+    });
+    const missing = await dryRun({
+      workers: 1,
+      file_path_lister: { s3_paths: ['s3://no-such-bucket/'], batch_size: 1 },
+    });
+    assert.equal(missing.status, 400);
+    assert.match(missing.text, /^s3:\/\/no-such-bucket\/: the bucket does not exist/);
+    assert.deepEqual(await jobs(), before);
   });
 });
