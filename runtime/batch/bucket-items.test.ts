@@ -3,7 +3,8 @@
 // S3 server in test/local-batch-files.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BucketItemsError, MAX_LINE_CHARS, lines, splitBucketPath } from './bucket-items.ts';
+import { BucketItemsError, MAX_LINE_CHARS, lines, listJobFiles, splitBucketPath } from './bucket-items.ts';
+import { parseBatchSubmission } from './submission.ts';
 
 async function* chunks(text: string, size: number): AsyncGenerator<Uint8Array> {
   const bytes = Buffer.from(text);
@@ -46,4 +47,12 @@ test("s3_paths are Cortex's key prefixes: the trailing / kept, the bucket checke
   for (const bad of ['s3://B/x', 'https://bucket/x', 's3://ab/x', 's3:/bucket/x']) {
     assert.throws(() => splitBucketPath(bad), BucketItemsError, bad);
   }
+});
+
+test('listJobFiles (dryRun): an item_list job reads no file, and lists no bucket', async () => {
+  const spec = parseBatchSubmission('recorder', { workers: 1, item_list: { items: [1, 2], batch_size: 1 } });
+  const files: string[] = [];
+  // endpoints that reach nothing: a listing would fail
+  for await (const f of listJobFiles(spec, { s3: 'http://127.0.0.1:1', gcs: 'http://127.0.0.1:1' })) files.push(f);
+  assert.deepEqual(files, []);
 });
