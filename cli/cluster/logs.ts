@@ -7,7 +7,8 @@
 // Following a job ends by itself: once the job's status is final (JOB_DONE_WORDS) and its pods'
 // streams have ended or the pods are gone, `job <id> ended: <status>` goes to stderr and the
 // command exits 0, like `kubectl logs -f` when its container ends (the status is in that line and
-// in `cortex get API JOB_ID`). A pending job without pods is waited for, not ended.
+// in `cortex get API JOB_ID`). A pending job without pods is waited for, not ended. The stream of
+// a container that has exited is given DRAIN_MS after the job is over to end by itself.
 import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
 import { Log } from '@kubernetes/client-node';
@@ -82,6 +83,13 @@ export function splitTimestamp(line: string): [string | undefined, string] {
 export function logContainer(api: Pick<RealtimeApi, 'spec'>): string {
   const first = api.spec.pod?.containers?.[0]?.name;
   return first ?? CONTAINER_NAME;
+}
+
+/** How long, once a job is over, the open stream of a container that has terminated may take to end. */
+export const DRAIN_MS = 5000;
+
+function terminated(pod: V1Pod, container: string): boolean {
+  return (pod.status?.containerStatuses ?? []).some((c) => c.name === container && c.state?.terminated !== undefined);
 }
 
 function running(pod: V1Pod, container: string): boolean {
@@ -209,6 +217,7 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
   }
   let first = true;
   let saidWaiting = false;
+  let overSince: number | undefined;
   while (!stopped) {
     // A job's status is read before its pods are listed: once it is over, every pod that will
     // have logged is in the list, and a stream that ends is not reopened.
@@ -229,7 +238,15 @@ export async function streamLogs(conn: Connection, options: LogsOptions): Promis
     }
     let drained: Promise<unknown> | undefined;
     if (jobStatus !== undefined) {
-      const live = [...streams.values()].filter((s) => s.open);
+      overSince ??= over ? Date.now() : undefined;
+      // A kubelet ends the stream of a terminated container once it has sent the log; a log
+      // server that keeps following the file (kwok's) does not, so such a stream is given
+      // DRAIN_MS after the job is over and then left (the command exits).
+      const done = new Set(current.filter((p) => terminated(p, container)).map((p) => p.metadata!.name!));
+      const draining = overSince !== undefined && Date.now() - overSince < DRAIN_MS;
+      const live = [...streams.entries()]
+        .filter(([name, s]) => s.open && (draining || !done.has(name)))
+        .map(([, s]) => s);
       const step = jobFollowStep(options.jobId!, status, current.length, live.length);
       if (step.end) {
         if (first && current.length === 0 && status !== undefined && options.pod === undefined) options.note(noPods);
