@@ -1,5 +1,6 @@
 // A TaskAPI in the local environment, through the cortex CLI: deploy, submit, get and logs of a
-// task that succeeds, one that raises, and one stopped with cortex delete API JOB_ID.
+// task that succeeds, one that raises, and one stopped with cortex delete API JOB_ID (`cortex logs
+// API JOB_ID -f` following them ends with the job).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,11 @@ describe('TaskAPI in the local environment', () => {
     assert.match(deployed.stdout, /report \(TaskAPI\) is deployed/);
     const output = path.join(tmp, 'report.json');
     const id = await submit({ numbers: [3, 1, 4, 1, 5, 9, 2, 6], output });
+    // followed from the submit on: logs -f ends by itself with the task
+    const followed = await local.cortex(['logs', 'report', id, '-f'], { timeoutMs: 60_000 });
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.match(followed.stdout, new RegExp(`wrote ${output}`));
+    assert.equal(followed.stderr.trim(), `job ${id} ended: succeeded`);
     const done = await ended(id);
     assert.equal(done.status, 'succeeded', JSON.stringify(done));
     assert.equal(done.kind, 'TaskAPI');
@@ -61,9 +67,13 @@ describe('TaskAPI in the local environment', () => {
   test('cortex delete API JOB_ID stops a running task; a bad submission names the field', async () => {
     const id = await submit({ numbers: [1], output: path.join(tmp, 'never.json'), sleep: 60 });
     await waitFor('the task to run', async () => (await get(id)).status === 'running');
+    const following = local.cortex(['logs', 'report', id, '-f'], { timeoutMs: 60_000 });
     const stop = await local.cortex(['delete', 'report', id]);
     assert.equal(stop.code, 0, stop.stderr);
     assert.match(stop.stdout, new RegExp(`stopped job ${id}`));
+    const followed = await following;
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.equal(followed.stderr.trim().split('\n').at(-1), `job ${id} ended: stopped`, followed.stderr);
     assert.equal((await get(id)).status, 'stopped');
     const bad = await local.cortex(['submit', 'report', '-'], { input: '{"config": [1]}' });
     assert.notEqual(bad.code, 0);

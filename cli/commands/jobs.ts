@@ -9,13 +9,16 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
 import { CliError, ExitCode } from '../errors.ts';
 import type { Factory } from '../factory.ts';
-import { isTty, printOut } from '../io.ts';
+import { isTty, printErr, printOut } from '../io.ts';
+import { Tail } from '../local/log-tail.ts';
+import { JOB_DONE_WORDS } from '../../operator/api/v1alpha1/index.ts';
 import { humanLines } from '../local/log-format.ts';
 import {
   deleteJobApi,
   jobApi,
   localJob,
   localJobLog,
+  localJobLogFile,
   localJobs,
   parseJobJson,
   stopJobMessage,
@@ -172,14 +175,45 @@ export async function jobDelete(f: Factory, l: Layout, api: string, jobId: strin
   return true;
 }
 
-/** `cortex logs API JOB_ID` for a job API (false: no job API). */
-export function jobLogs(f: Factory, l: Layout, api: string, jobId: string | undefined): boolean {
+/**
+ * `cortex logs API JOB_ID [-f]` for a job API (false: no job API). With follow, job.log is read on
+ * until the job is over (its status one of JOB_DONE_WORDS, or its runner gone: failed), then
+ * `job <id> ended: <status>` goes to stderr, as in a cluster (cli/cluster/logs.ts).
+ */
+export async function jobLogs(
+  f: Factory,
+  l: Layout,
+  api: string,
+  jobId: string | undefined,
+  follow = false,
+): Promise<boolean> {
   if (jobApi(l, api) === undefined) return false;
   if (jobId === undefined) throw new CliError(`give the job: cortex logs ${api} JOB_ID (cortex get ${api} lists them)`);
   if (localJob(l, api, jobId) === undefined) throw new CliError(`${api} has no job ${jobId}`, ExitCode.NotFound);
-  const lines = localJobLog(l, api, jobId).split('\n').filter(Boolean);
-  for (const line of humanLines(lines)) printOut(f.io, line);
-  return true;
+  if (!follow) {
+    const lines = localJobLog(l, api, jobId).split('\n').filter(Boolean);
+    for (const line of humanLines(lines)) printOut(f.io, line);
+    return true;
+  }
+  const tail = new Tail(jobId, localJobLogFile(l, api, jobId));
+  const print = (lines: string[]) => {
+    for (const line of humanLines(lines.filter(Boolean))) printOut(f.io, line);
+  };
+  for (;;) {
+    // the status is read before the log: once over, what the log holds then is all of it
+    const job = localJob(l, api, jobId);
+    print(tail.read());
+    if (job === undefined) {
+      printErr(f.io, `job ${jobId} was deleted`);
+      return true;
+    }
+    if (JOB_DONE_WORDS.includes(job.status)) {
+      print(tail.rest());
+      printErr(f.io, `job ${jobId} ended: ${job.status}`);
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** `cortex batch-worker` (hidden): one worker of a BatchAPI job, what its pods run (runtime/batch/worker-main.ts). */

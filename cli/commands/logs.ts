@@ -1,13 +1,14 @@
 // `cortex logs API [-f]`: what the API's replicas logged (JSON lines from the runtime), each
 // line prefixed with its replica when there are several. `cortex logs API JOB_ID`: what a job's
-// workers logged (locally its job.log; in a cluster its pods', prefixed the same way).
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+// workers logged (locally its job.log; in a cluster its pods', prefixed the same way); -f on a job
+// ends by itself once the job has ended, with `job <id> ended: <status>` on stderr.
 import { Type, type Static } from '@sinclair/typebox';
 import { Command } from 'commander';
 import { CliError, ExitCode } from '../errors.ts';
 import type { ClusterSession, Factory } from '../factory.ts';
 import { colorsOf, printErr } from '../io.ts';
 import type { ReplicaStatus } from '../local/protocol.ts';
+import { Tail } from '../local/log-tail.ts';
 import { action, envOption, notFound, type RunF } from './common.ts';
 import { jobLogs } from './jobs.ts';
 
@@ -22,41 +23,6 @@ export const LogsOptions = Type.Object({
 });
 export type LogsOptions = Static<typeof LogsOptions>;
 
-class Tail {
-  readonly replica: string;
-  readonly file: string;
-  offset = 0;
-  private partial = '';
-  constructor(replica: string, file: string) {
-    this.replica = replica;
-    this.file = file;
-  }
-
-  /** Complete lines written since the last call. */
-  read(): string[] {
-    let size: number;
-    try {
-      size = statSync(this.file).size;
-    } catch {
-      return [];
-    }
-    if (size < this.offset) this.offset = 0;
-    if (size === this.offset) return [];
-    const fd = openSync(this.file, 'r');
-    try {
-      const buffer = Buffer.alloc(size - this.offset);
-      const n = readSync(fd, buffer, 0, buffer.length, this.offset);
-      this.offset += n;
-      const text = this.partial + buffer.subarray(0, n).toString('utf8');
-      const lines = text.split('\n');
-      this.partial = lines.pop() ?? '';
-      return lines;
-    } finally {
-      closeSync(fd);
-    }
-  }
-}
-
 export async function runLogs(flags: LogsOptions, f: Factory): Promise<void> {
   const name = flags.api;
   const io = f.io;
@@ -70,7 +36,7 @@ export async function runLogs(flags: LogsOptions, f: Factory): Promise<void> {
       "--pod is for cluster environments; locally every replica's log is shown with its name",
       ExitCode.Usage,
     );
-  if (jobLogs(f, f.local(env).target.layout, name, flags.jobId)) return;
+  if (await jobLogs(f, f.local(env).target.layout, name, flags.jobId, flags.follow === true)) return;
   const local = f.local(env);
   const replicasOf = async (): Promise<ReplicaStatus[] | undefined> => {
     const status = await local.status();
@@ -134,7 +100,11 @@ export function logsCommand(f: Factory, runF: RunF<LogsOptions> = runLogs): Comm
     .argument('<api>', 'name of the API')
     .argument('[job_id]', 'a job of a BatchAPI or TaskAPI: what its workers logged')
     .addOption(envOption())
-    .option('-f, --follow', 'keep printing new lines (and those of replicas that start later), until interrupted')
+    .option(
+      '-f, --follow',
+      'keep printing new lines (and those of replicas that start later), until interrupted; ' +
+        'for a job, until it has ended',
+    )
     .option('--tail <lines>', 'begin with at most this many lines of each replica')
     .option('--pod <name>', 'cluster: only this pod')
     .action(action(LogsOptions, ['api', 'jobId'], (options) => runF(options, f)));

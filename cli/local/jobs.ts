@@ -172,8 +172,11 @@ export function localJobs(l: Layout, api: string): LocalJob[] {
     .filter((j): j is LocalJob => j !== undefined);
 }
 
+/** The job's job.log: what its runner and workers print. */
+export const localJobLogFile = (l: Layout, api: string, id: string): string => path.join(jobDir(l, api, id), LOG_FILE);
+
 export function localJobLog(l: Layout, api: string, id: string): string {
-  const file = path.join(jobDir(l, api, id), LOG_FILE);
+  const file = localJobLogFile(l, api, id);
   return existsSync(file) ? readFileSync(file, 'utf8') : '';
 }
 

@@ -12,6 +12,7 @@
 // Not part of `npm test`: `npm run test:cluster`.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -20,7 +21,8 @@ import { unpackBundle } from '../helpers/bundle-unpack.ts';
 import { kubeconfigAs } from '../helpers/identity.ts';
 import { deployJobApis, jobProject, startJobCluster, type JobCluster } from '../helpers/job-cluster.ts';
 import { runJobPod } from '../helpers/job-pods.ts';
-import { clusterEnv } from '../helpers/local.ts';
+import { clusterEnv, type CliResult, type LocalEnv } from '../helpers/local.ts';
+import { cortexBin } from '../helpers/serve.ts';
 import { redisMissing } from '../helpers/redis-server.ts';
 import { CLUSTER_BUILD_TIMEOUT_MS } from '../helpers/test-cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -55,6 +57,8 @@ describe('the CLI with BatchJobs and TaskJobs on the control plane', { skip: red
     });
     assert.equal(submitted.code, 0, submitted.stderr);
     const id = /submitted job (trainer-\w+)/.exec(submitted.stdout)![1];
+    // followed from the submit on: through the time it has no pod, to its end
+    const following = c.cortex(['logs', 'trainer', id, '-e', 'test', '-f'], { timeoutMs: 120_000 });
     const pod = await jobPod(id);
     const run = runJobPod(cluster.kubectl, pod, {
       project: jobProject(suite(), 'trainer'),
@@ -62,6 +66,10 @@ describe('the CLI with BatchJobs and TaskJobs on the control plane', { skip: red
       logFile,
     });
     assert.notEqual(await run.exited, 0);
+    const followed = await following;
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.equal(followed.stderr.trim().split('\n').at(-1), `job ${id} ended: failed`, followed.stderr);
+    assert.ok(followed.stdout.includes('ValueError: no data for the model'), followed.stdout);
     const failed = await jobStatus('taskjob', id, ['succeeded', 'failed', 'timed_out']);
     assert.equal(failed.status.status, 'failed', JSON.stringify(failed.status));
     assert.match(failed.status.message, new RegExp(`the task failed .*; see cortex logs trainer ${id}`));
@@ -177,9 +185,16 @@ describe('the CLI with BatchJobs and TaskJobs on the control plane', { skip: red
     const line = logs.stdout.split('\n').find((l) => l.includes(printed));
     assert.ok(line?.startsWith(`[${pod.metadata.name}] {`), logs.stdout);
 
+    const following = followLogs(c, ['logs', 'trainer', id, '-e', 'test', '-f']);
+    await waitFor('logs -f printing the task', async () => following.stdout().includes(printed), 30_000);
     const deleted = await c.cortex(['delete', 'trainer', id, '-e', 'test']);
     assert.equal(deleted.code, 0, deleted.stderr);
     assert.match(deleted.stdout, new RegExp(`stopping job ${id}`));
+    // -f ends by itself once the job is stopped and its pod gone
+    const followed = await following.done;
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.equal(followed.stderr.trim().split('\n').at(-1), `job ${id} ended: stopped`, followed.stderr);
+    assert.ok(followed.stdout.includes(printed), followed.stdout);
     const stopped = await jobStatus('taskjob', id, ['stopped', 'failed', 'succeeded']);
     assert.equal(stopped.status.status, 'stopped', JSON.stringify(stopped.status));
     assert.deepEqual([stopped.status.conditions[0].reason, Boolean(stopped.status.endTime)], ['Stopped', true]);
@@ -340,3 +355,18 @@ describe('the CLI with BatchJobs and TaskJobs on the control plane', { skip: red
     }
   });
 });
+
+/** `cortex ARGS` of the env `c`, left running: what it printed so far, and how it ended (within 2 min). */
+function followLogs(c: LocalEnv, args: string[]): { stdout(): string; done: Promise<CliResult> } {
+  const env: Record<string, string | undefined> = { ...process.env, ...c.env, NODE_TEST_CONTEXT: undefined };
+  const proc = execa(process.execPath, [cortexBin, ...args], {
+    env,
+    extendEnv: false,
+    reject: false,
+    timeout: 120_000,
+  });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const done = proc.then((r) => ({ code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }));
+  return { stdout: () => out, done };
+}
