@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, s
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, beforeEach, test } from 'node:test';
-import { DEFAULT_GPU_RUNTIME_IMAGE, DEFAULT_RUNTIME_IMAGE } from '../../operator/main.ts';
+import { DEFAULT_GPU_RUNTIME_IMAGE, DEFAULT_RUNTIME_IMAGE } from '../../operator/flags.ts';
 import { buildArgs } from '../build/builders.ts';
 import { packBundle } from '../cluster/bundle.ts';
 import { containerfile, invalidTag } from '../build/context.ts';

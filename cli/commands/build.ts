@@ -67,8 +67,8 @@ export function buildCommand(f: Factory, runF: RunF<BuildOptions> = runBuild): C
 
 /** The default base: the runtime image, or its GPU variant when an API to bake uses a GPU. */
 async function defaultBase(apis: LoadedProject['apis']): Promise<string> {
-  // Imported here: the operator's module is large, and only build needs its two constants.
-  const { DEFAULT_GPU_RUNTIME_IMAGE, DEFAULT_RUNTIME_IMAGE } = await import('../../operator/main.ts');
+  // Imported here: only build needs the operator's two constants.
+  const { DEFAULT_GPU_RUNTIME_IMAGE, DEFAULT_RUNTIME_IMAGE } = await import('../../operator/flags.ts');
   return apis.some((a) => a.spec.compute.gpu > 0) ? DEFAULT_GPU_RUNTIME_IMAGE : DEFAULT_RUNTIME_IMAGE;
 }
 

@@ -12,7 +12,8 @@ import { Ajv } from 'ajv';
 import { parse, stringify } from 'yaml';
 import { mergeRules, operatorRules } from '../rbac.ts';
 import { parseNodePools } from '../node-pools.ts';
-import { DEFAULT_RUNTIME_IMAGE, DEFAULT_GPU_RUNTIME_IMAGE, operatorCommand } from '../main.ts';
+import { DEFAULT_RUNTIME_IMAGE, DEFAULT_GPU_RUNTIME_IMAGE } from '../flags.ts';
+import { operatorCommand } from '../main.ts';
 import { CRD_PATH } from './generate-crd.ts';
 import {
   CHART_CRD_PATH,

@@ -19,7 +19,7 @@ import { PROJECT_DIR, desiredDeployment } from '../../operator/reconcilers/deplo
 import type { ApiInstance, ChildConfig } from '../../operator/reconcilers/types.ts';
 import { realtimeApis } from '../../cli/cluster/manifests.ts';
 import { loadProject } from '../../cli/config/index.ts';
-import { DEFAULT_RUNTIME_IMAGE } from '../../operator/main.ts';
+import { DEFAULT_RUNTIME_IMAGE } from '../../operator/flags.ts';
 import { freePort } from '../helpers/local.ts';
 import { parseLogs } from '../helpers/serve.ts';
 import { waitForReadyz } from '../helpers/wait.ts';

@@ -19,7 +19,7 @@ import { startTestCluster } from '../helpers/test-cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { KubeClient } from '../../operator/kube/client.ts';
 import { RUNTIME_PORT } from '../../operator/reconcilers/deployment.ts';
-import { DEFAULT_DEPENDENCY_CACHE_DIR } from '../../operator/main.ts';
+import { DEFAULT_DEPENDENCY_CACHE_DIR } from '../../operator/flags.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_TIMEOUT_MS = 60 * 60_000;
