@@ -1,5 +1,6 @@
-// `cortex-operator`: runs the RealtimeAPI controller in a cluster (in-cluster config) or out of
-// it (KUBECONFIG / ~/.kube/config), until SIGTERM or SIGINT.
+// `cortex-operator`: runs the controllers (RealtimeAPIs, TrafficSplitters, BatchJobs, TaskJobs),
+// the custom metrics API and the activator, in a cluster (in-cluster config) or out of it
+// (KUBECONFIG / ~/.kube/config), until SIGTERM or SIGINT.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -382,7 +383,8 @@ async function run(flags: Flags): Promise<void> {
 export function operatorCommand(): Command {
   return addOperatorOptions(new Command('cortex-operator'))
     .description(
-      'the RealtimeAPI operator: turns RealtimeAPI resources into Deployments, Services and HorizontalPodAutoscalers',
+      'the Cortex operator: turns RealtimeAPIs into Deployments, Services and HorizontalPodAutoscalers, ' +
+        'and runs the jobs of BatchAPIs and TaskAPIs',
     )
     .action(async (flags: Flags) => {
       try {
