@@ -9,6 +9,10 @@
 // process tree, in rounds with the ratios taken within each round (bench/rounds.ts).
 // Goals (issue 16, docs/performance.md): TTFB p99 no worse than FastAPI's and at least 2×
 // FastAPI's chunks per CPU-second, for each cortex contender against FastAPI in the same format.
+// Two bounds run beside them, with no goal of their own: a bare node:http server streaming the
+// same lines with no Python (the least a Node front spends per chunk), and a bare asyncio server
+// on uvloop running the same generator (the least a Python process spends). Their ratios to
+// FastAPI say how much of the 2× any design could reach (docs/performance.md).
 // Exit 1: a FastAPI contender could not run; 3: a goal was missed.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -65,6 +69,16 @@ const fastapi = (id: string, label: string, path: string): Contender => ({
   paths: [path],
   startTimeoutMs: 30_000,
 });
+// The two bounds on what any server can spend per chunk of this answer (see their headers): a
+// bare node:http server with no Python, and a bare asyncio server on uvloop running the generator.
+const bare = (id: string, label: string, command: Contender['command'], unavailable: () => string | undefined) => ({
+  id,
+  label,
+  unavailable,
+  command,
+  paths: ['/'],
+  startTimeoutMs: 30_000,
+});
 const CONTENDERS: StreamContender[] = [
   streaming(cortexServe('serve-ndjson', '(a) cortex serve, JSON lines', 'streaming', 'streaming', 120_000), 'ndjson'),
   streaming(cortexServe('serve-sse', '(b) cortex serve, SSE', 'streaming', 'streaming', 120_000), 'sse'),
@@ -72,6 +86,24 @@ const CONTENDERS: StreamContender[] = [
   streaming(gateway('gateway-sse', '(d) local gateway + cortex serve, SSE'), 'sse'),
   streaming(fastapi('fastapi-stream', '(e) FastAPI StreamingResponse, JSON lines', '/'), 'ndjson'),
   streaming(fastapi('fastapi-sse', '(f) FastAPI sse-starlette EventSourceResponse', '/sse'), 'sse'),
+  streaming(
+    bare(
+      'bare-node',
+      '(g) bare node:http, no Python (ceiling)',
+      (port) => ({ cmd: process.execPath, args: [join(BENCH_DIR, 'bare-node-stream.ts'), String(port)] }),
+      () => undefined,
+    ),
+    'ndjson',
+  ),
+  streaming(
+    bare(
+      'bare-python',
+      '(h) bare asyncio + uvloop, the generator',
+      (port) => ({ cmd: VENV_PYTHON, args: [join(BENCH_DIR, 'bare_stream.py'), String(port)] }),
+      venvMissing,
+    ),
+    'ndjson',
+  ),
 ];
 
 const USAGE = `usage: npm run bench:streaming -- [options]
@@ -232,9 +264,13 @@ const comparisons = [
   ['cortex serve vs FastAPI, SSE', 'serve-sse', 'fastapi-sse'],
   ['gateway + serve vs FastAPI, JSON lines', 'gateway-ndjson', 'fastapi-stream'],
   ['gateway + serve vs FastAPI, SSE', 'gateway-sse', 'fastapi-sse'],
-].map(([name, a, b]) => {
+  // the bounds: how far from FastAPI the least possible server is (no goal)
+  ['bare node:http (no Python) vs FastAPI, JSON lines', 'bare-node', 'fastapi-stream', 'bound'],
+  ['bare asyncio+uvloop vs FastAPI, JSON lines', 'bare-python', 'fastapi-stream', 'bound'],
+].map(([name, a, b, bound]) => {
   const paired = pairedRatios(figuresOf(a), figuresOf(b));
   if (!paired) return { name, verdict: 'N/A' as const };
+  if (bound) return { name, ...paired, verdict: '(bound)' as const };
   const pass = paired.perCpuMedian >= GOAL.minPerCpu && paired.p99Median <= GOAL.maxP99;
   return { name, ...paired, verdict: pass ? ('PASS' as const) : ('MISS' as const) };
 });
@@ -247,7 +283,7 @@ for (const c of comparisons) {
       ? `${c.perCpuMedian.toFixed(2)}× chunks/CPU-s, TTFB p99 ${c.p99Median.toFixed(2)}×` +
         (opts.rounds > 1 ? `  [${list(c.perCpu)}; p99 ${list(c.p99)}]` : '')
       : 'n/a (a contender did not run)';
-  say(`${c.name.padEnd(40)} ${figures}  ${c.verdict}`);
+  say(`${c.name.padEnd(50)} ${figures}  ${c.verdict}`);
 }
 
 if (opts.json) {
