@@ -321,31 +321,14 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
   });
 
   test('deleting a RealtimeAPI garbage-collects its Deployment, Service, HPA and pods', async () => {
-    const children = await k([
-      'get',
-      'deployments,services,hpa,pods',
-      '-n',
-      NS,
-      '-l',
-      'cortex.dev/api=iris',
-      '-o',
-      'name',
-    ]);
+    const ofIris = (kinds: string) => k(['get', kinds, '-n', NS, '-l', 'cortex.dev/api=iris', '-o', 'name']);
+    const children = await ofIris('deployments,services,hpa,pods');
     assert.equal(children.trim().split('\n').length, 6, `before: ${children}`);
     await k(['delete', 'realtimeapi', 'iris', '-n', NS, '--wait=true']);
     await waitFor(
       'the children to be collected',
       async () => {
-        const left = await k([
-          'get',
-          'deployments,services,hpa,replicasets,pods',
-          '-n',
-          NS,
-          '-l',
-          'cortex.dev/api=iris',
-          '-o',
-          'name',
-        ]);
+        const left = await ofIris('deployments,services,hpa,replicasets,pods');
         return left.trim() === '';
       },
       90_000,
