@@ -1,5 +1,5 @@
 // The reconcile loop against an in-memory stand-in for the API server: which requests it makes,
-// with which field managers, and what status it writes. (test/operator/operator.cluster-test.ts
+// with which field managers, and what status it writes. (test/operator/reconcile.cluster-test.ts
 // runs the same against a real control plane.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

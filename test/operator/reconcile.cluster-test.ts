@@ -1,187 +1,22 @@
-// The operator against a real control plane (test/cluster: kube-apiserver, controller-manager,
-// scheduler, etcd, kwok's fake CPU and GPU nodes). The operator runs as a local process whose
-// every request impersonates a ServiceAccount bound to exactly the RBAC rules operator/rbac.ts
-// declares, and reads its node pools from a ConfigMap in its namespace.
+// What cortex-operator makes of RealtimeAPIs on a real control plane (operator-suite.ts): the
+// children and their fields, the status, a rollout that keeps the autoscaler's replicas, drift
+// put back, compute it cannot get, CEL admission, objects it must not take over, Events, garbage
+// collection, and that it needed no more than its declared RBAC rules for all of it. The tests
+// build on each other (iris is created, rolled out, drifted, then deleted), in this order.
 // Not part of `npm test` (a cold machine builds Kubernetes first): `npm run test:cluster`.
-import { waitFor } from '../helpers/wait.ts';
-import { freePort } from '../helpers/local.ts';
-import { operatorNodeFlags } from '../../operator/node-flags.ts';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { execa, type ResultPromise } from 'execa';
-import { startCluster, type Cluster } from '../cluster/cluster.ts';
-import { OPERATOR_NS, OPERATOR_USER, operatorIdentity } from '../helpers/identity.ts';
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BUILD_TIMEOUT_MS = 60 * 60_000;
-const NS = 'ml';
-
-/** The sum of a metric's samples whose labels contain every `labels` entry. */
-function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
-  }
-  return sum;
-}
-
-interface Operator {
-  name: string;
-  proc: ResultPromise;
-  port: number;
-  logs: string[];
-  metrics(): Promise<string>;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely-typed JSON from kubectl, read field by field
-type Obj = any;
-
-function realtimeApi(name: string, spec: Record<string, unknown>): Obj {
-  const predictor = {
-    type: 'python',
-    path: 'predictor.py',
-    image: 'fake.invalid/iris:1',
-    ...(spec.predictor as object),
-  };
-  return {
-    apiVersion: 'cortex.dev/v1alpha1',
-    kind: 'RealtimeAPI',
-    metadata: { name, namespace: NS },
-    spec: { ...spec, predictor },
-  };
-}
+import { before, describe, test } from 'node:test';
+import type { Cluster } from '../cluster/cluster.ts';
+import { OPERATOR_NS, OPERATOR_USER } from '../helpers/identity.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { NS, operatorSuite, realtimeApi, type Obj } from './operator-suite.ts';
 
 describe('cortex-operator on a real control plane', { concurrency: false }, () => {
-  let dir: string;
+  const suite = operatorSuite('cortex-operator-test');
+  const { k, get, apply, statusOf, waitStatus, events, logs } = suite;
   let cluster: Cluster;
-  let operatorKubeconfig: string;
-  const operators: Operator[] = [];
-  const logs: string[] = [];
-
-  /** An operator process (leader election on, a 3 s lease) with /metrics and /healthz on a free port. */
-  async function startOperator(name: string): Promise<Operator> {
-    const port = await freePort();
-    const proc = execa(
-      process.execPath,
-      [
-        ...operatorNodeFlags,
-        path.join(repo, 'operator', 'bin', 'cortex-operator.ts'),
-        '--kubeconfig',
-        operatorKubeconfig,
-        '--node-pools-configmap',
-        'cortex-node-pools',
-        '--node-pools-namespace',
-        OPERATOR_NS,
-        '--runtime-image',
-        'fake.invalid/cortex-runtime:test',
-        '--health-port',
-        String(port),
-        '--resync',
-        '30s',
-        '--log-level',
-        'debug',
-        '--lease-duration',
-        '3s',
-        '--renew-deadline',
-        '2s',
-        '--retry-period',
-        '500ms',
-        // its metrics API would scrape kwok's fake pod IPs, which nothing may connect to (test/autoscaling covers it)
-        '--no-metrics-api',
-        '--activator-port',
-        '0', // several operators run at once here
-      ],
-      { reject: false, all: true, buffer: false },
-    );
-    const own: string[] = [];
-    proc.all?.on('data', (chunk: Buffer) => {
-      const lines = chunk.toString().split('\n').filter(Boolean);
-      own.push(...lines);
-      logs.push(...lines.map((l) => `[${name}] ${l}`));
-    });
-    const op: Operator = {
-      name,
-      proc,
-      port,
-      logs: own,
-      metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
-    };
-    operators.push(op);
-    return op;
-  }
-  const running = (op: Operator) =>
-    waitFor(`${op.name} to sync its caches`, async () => op.logs.some((l) => l.includes('"running"')), 30_000);
-  const childWrites = (text: string) =>
-    ['Deployment', 'Service', 'HorizontalPodAutoscaler'].reduce(
-      (n, kind) => n + metricValue(text, 'cortex_operator_writes_total', { kind }),
-      0,
-    );
-  const reconciles = (text: string) => metricValue(text, 'cortex_operator_reconciles_total');
-  const events = async (name: string): Promise<Obj[]> =>
-    (
-      await cluster.kubectl.json<{ items: Obj[] }>([
-        'get',
-        'events',
-        '-n',
-        NS,
-        '--field-selector',
-        `involvedObject.kind=RealtimeAPI,involvedObject.name=${name}`,
-      ])
-    ).items;
-  let leader: Operator;
-
-  const k = (args: string[], input?: string) => cluster.kubectl(args, { input });
-  const get = (kind: string, name: string, ns = NS): Promise<Obj> =>
-    cluster.kubectl.json(['get', kind, name, '-n', ns]);
-  const apply = (obj: Obj) => k(['apply', '--server-side', '--field-manager=test', '-f', '-'], JSON.stringify(obj));
-  const statusOf = async (name: string) => (await get('realtimeapi', name)).status ?? {};
-  const waitStatus = (name: string, word: string, timeoutMs = 60_000) =>
-    waitFor(
-      `${name} to be ${word}`,
-      async () => {
-        const api = await get('realtimeapi', name);
-        return api.status?.status === word && api.status.observedGeneration === api.metadata.generation && api;
-      },
-      timeoutMs,
-    );
-
-  before(
-    async () => {
-      dir = mkdtempSync(path.join(tmpdir(), 'cortex-operator-test-'));
-      const poolsFile = path.join(dir, 'node-pools.yaml');
-      cluster = await startCluster({ stateDir: path.join(dir, 'state'), nodePoolsFile: poolsFile });
-      // The test cluster creates the operator's namespace itself (cortex-system); this test checks it is there.
-      await k(['get', 'namespace', OPERATOR_NS, '-o', 'name']);
-      await k(['create', 'namespace', NS]);
-      // its ServiceAccount bound to exactly the declared rules, its node pools as a ConfigMap in its namespace
-      operatorKubeconfig = await operatorIdentity(cluster, dir, poolsFile);
-
-      leader = await startOperator('a');
-      await running(leader);
-    },
-    { timeout: BUILD_TIMEOUT_MS },
-  );
-
-  after(async () => {
-    for (const op of operators) op.proc.kill('SIGTERM');
-    for (const op of operators) await op.proc.catch(() => undefined);
-    if (
-      process.exitCode ||
-      logs.some((l) => /"level":"(warning|error)"/.test(l)) ||
-      process.env.CORTEX_TEST_OPERATOR_LOG
-    ) {
-      process.stderr.write(`--- operator log (last 60 lines) ---\n${logs.slice(-60).join('\n')}\n`);
-    }
-    await cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
+  before(() => {
+    cluster = suite.cluster;
   });
 
   test('a CPU API gets its Deployment, Service and HPA with the right fields', async () => {
@@ -485,144 +320,15 @@ describe('cortex-operator on a real control plane', { concurrency: false }, () =
     assert.match(await k(['describe', 'realtimeapi', 'iris', '-n', NS]), /Created\s+.*created Deployment ml\/iris/);
   });
 
-  test(
-    '/metrics and /healthz on the health port: ' +
-      'reconciles by result, errors, duration, queue depth, watch restarts, leader',
-    async () => {
-      assert.equal((await fetch(`http://127.0.0.1:${leader.port}/healthz`)).status, 200);
-      assert.equal((await fetch(`http://127.0.0.1:${leader.port}/readyz`)).status, 200);
-      const text = await leader.metrics();
-      assert.ok(metricValue(text, 'cortex_operator_reconciles_total', { result: 'success' }) > 0);
-      assert.ok(metricValue(text, 'cortex_operator_reconciles_total', { result: 'requeue' }) > 0, 'taken: requeued');
-      assert.match(text, /# TYPE cortex_operator_reconcile_errors_total counter/);
-      assert.ok(metricValue(text, 'cortex_operator_reconcile_duration_seconds_count') > 0);
-      assert.match(text, /^cortex_operator_workqueue_depth \d+/m);
-      assert.match(text, /# TYPE cortex_operator_watch_restarts_total counter/);
-      assert.equal(metricValue(text, 'cortex_operator_leader'), 1);
-      assert.ok(metricValue(text, 'cortex_operator_writes_total', { kind: 'Service', verb: 'apply' }) > 0);
-      // logs are JSON lines naming the API
-      const line = leader.logs
-        .map((l) => {
-          try {
-            return JSON.parse(l);
-          } catch {
-            return undefined;
-          }
-        })
-        .find((l) => l?.message === 'status');
-      assert.ok(line && line.api && line.time && line.level, 'a structured status line with the API key');
-    },
-  );
-
-  test('a restarted operator does no duplicate work: everything up to date, no child is written', async () => {
-    const rvs = async () =>
-      (
-        await k([
-          'get',
-          'deployments,services,hpa',
-          '-n',
-          NS,
-          '-l',
-          'cortex.dev/api',
-          '-o',
-          'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.generation}{"\\n"}{end}',
-        ])
-      ).trim();
-    const before = await rvs();
-    leader.proc.kill('SIGTERM');
-    await leader.proc;
-    assert.ok(
-      leader.logs.some((l) => l.includes('released the lease')),
-      'a graceful stop gives the lease up',
-    );
-    const b = await startOperator('b');
-    leader = b;
-    await running(b);
-    const apis = (await cluster.kubectl.json<{ items: Obj[] }>(['get', 'realtimeapis', '-n', NS])).items.length;
-    await waitFor('every API reconciled once', async () => reconciles(await b.metrics()) >= apis, 20_000);
-    await sleep(1000);
-    const text = await b.metrics();
-    assert.equal(
-      childWrites(text),
-      0,
-      `no create/apply of children:\n${text
-        .split('\n')
-        .filter((l) => l.startsWith('cortex_operator_writes_total'))
-        .join('\n')}\n${b.logs.filter((l) => l.includes('differs')).join('\n')}`,
-    );
-    assert.equal(await rvs(), before, "no child's generation moved");
-    leader = b;
-  });
-
-  test(
-    'leader election: a standby does nothing; ' +
-      'when the leader dies it takes over within the lease and reconciles a new API',
-    async () => {
-      const standby = await startOperator('c');
-      const old = leader;
-      await waitFor(
-        'the standby to wait for the lease',
-        async () => standby.logs.some((l) => l.includes('waiting for the lease')),
-        20_000,
-      );
-      await sleep(2000);
-      let text = await standby.metrics();
-      assert.equal(metricValue(text, 'cortex_operator_leader'), 0);
-      assert.equal(reconciles(text), 0, 'the standby reconciles nothing');
-      assert.ok(!standby.logs.some((l) => l.includes('"running"')), 'no informers or workers on the standby');
-      const lease = await get('lease', 'cortex-operator', OPERATOR_NS);
-      assert.match(lease.spec.renewTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'MicroTime');
-      assert.equal(lease.spec.leaseDurationSeconds, 3);
-      assert.ok(lease.spec.holderIdentity && standby.logs.every((l) => !l.includes(`became the leader`)));
-
-      old.proc.kill('SIGKILL');
-      const killedAt = Date.now();
-      await apply(realtimeApi('after-failover', { compute: { cpu: '100m', mem: '64Mi' } }));
-      await waitFor(
-        'the standby to lead',
-        async () => standby.logs.some((l) => l.includes('became the leader')),
-        15_000,
-      );
-      const tookOver = Date.now() - killedAt;
-      assert.ok(tookOver < 3000 + 2000 + 2000, `took over after ${tookOver} ms (lease 3 s)`);
-      await waitFor("the new API's Deployment", () => get('deployment', 'after-failover'), 20_000);
-      await waitStatus('after-failover', 'live', 60_000);
-      text = await standby.metrics();
-      assert.equal(metricValue(text, 'cortex_operator_leader'), 1);
-      assert.ok(reconciles(text) > 0);
-      const taken = await get('lease', 'cortex-operator', OPERATOR_NS);
-      assert.ok(taken.spec.leaseTransitions >= 1);
-      leader = standby;
-      assert.ok(!old.logs.some((l) => l.includes('lost the lease')), 'killed, not stopped');
-    },
-  );
-
   test('deleting a RealtimeAPI garbage-collects its Deployment, Service, HPA and pods', async () => {
-    const children = await k([
-      'get',
-      'deployments,services,hpa,pods',
-      '-n',
-      NS,
-      '-l',
-      'cortex.dev/api=iris',
-      '-o',
-      'name',
-    ]);
+    const ofIris = (kinds: string) => k(['get', kinds, '-n', NS, '-l', 'cortex.dev/api=iris', '-o', 'name']);
+    const children = await ofIris('deployments,services,hpa,pods');
     assert.equal(children.trim().split('\n').length, 6, `before: ${children}`);
     await k(['delete', 'realtimeapi', 'iris', '-n', NS, '--wait=true']);
     await waitFor(
       'the children to be collected',
       async () => {
-        const left = await k([
-          'get',
-          'deployments,services,hpa,replicasets,pods',
-          '-n',
-          NS,
-          '-l',
-          'cortex.dev/api=iris',
-          '-o',
-          'name',
-        ]);
+        const left = await ofIris('deployments,services,hpa,replicasets,pods');
         return left.trim() === '';
       },
       90_000,
