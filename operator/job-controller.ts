@@ -2,7 +2,8 @@
 // by its adds and updates, and workers that call the controller's reconcile (which asks to be
 // called again while a job runs).
 import { Informer, listerWatcher, objectKey } from './controller/informer.ts';
-import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
+import type { ReconcileResult } from './controller/queue.ts';
+import { SyncedWorkers } from './controller/synced-workers.ts';
 import type { KubeClient, KubeObject, ResourceType } from './kube/client.ts';
 import type { JobObject } from './job-resources.ts';
 import { JOB_DONE_WORDS } from './api/v1alpha1/index.ts';
@@ -23,22 +24,26 @@ export interface JobControllerBase {
 
 export abstract class JobController<S> {
   readonly jobs: Informer<JobObject<S>>;
-  private readonly queue = new WorkQueue();
-  private readonly stopping = new AbortController();
-  private workers: Promise<void> | undefined;
-  private readonly base: JobControllerBase;
-  private readonly parallel: number;
+  private readonly loop: SyncedWorkers;
 
   protected constructor(base: JobControllerBase, resource: ResourceType, parallel: number) {
-    this.base = base;
-    this.parallel = parallel;
     this.jobs = new Informer<JobObject<S>>({
       name: resource.plural,
       source: listerWatcher(base.client, resource, base.namespace),
       resyncMs: 600_000,
       log: base.log,
     });
-    const enqueue = (o: KubeObject) => this.queue.add(objectKey(o));
+    this.loop = new SyncedWorkers(
+      [this.jobs],
+      {
+        workers: parallel,
+        reconcile: (key) => this.reconcile(key),
+        onError: (key, error, retryInMs) =>
+          base.log.warn('job reconcile failed', { job: key, error: errorMessage(error), retryInMs }),
+      },
+      'the controller is stopping',
+    );
+    const enqueue = (o: KubeObject) => this.loop.queue.add(objectKey(o));
     this.jobs.on('add', enqueue).on('update', enqueue);
   }
 
@@ -54,23 +59,10 @@ export abstract class JobController<S> {
 
   /** Starts the cache and its workers; returns at once (a cluster may lack the CRD until it is applied). */
   start(): void {
-    this.jobs.start();
-    this.workers = this.jobs.waitForSync().then(() => {
-      if (this.stopping.signal.aborted) return;
-      return runWorkers(this.queue, {
-        workers: this.parallel,
-        signal: this.stopping.signal,
-        reconcile: (key) => this.reconcile(key),
-        onError: (key, error, retryInMs) =>
-          this.base.log.warn('job reconcile failed', { job: key, error: errorMessage(error), retryInMs }),
-      });
-    });
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.queue.shutDown();
-    this.stopping.abort(new Error('the controller is stopping'));
-    await this.jobs.stop();
-    await this.workers;
+    await this.loop.stop();
   }
 }

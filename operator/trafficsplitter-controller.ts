@@ -16,7 +16,8 @@ import {
   type TrafficSplitterStatus,
 } from './api/v1alpha1/index.ts';
 import { Informer, listerWatcher, objectKey } from './controller/informer.ts';
-import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
+import type { ReconcileResult } from './controller/queue.ts';
+import { SyncedWorkers } from './controller/synced-workers.ts';
 import { isNotFound, type KubeClient, type KubeObject, type ResourceType } from './kube/client.ts';
 import { FIELD_MANAGER } from './reconcilers/apply.ts';
 import { isOwnedBy, canonicalJson, type PolicyRule } from './reconcilers/types.ts';
@@ -60,10 +61,8 @@ export interface SplitterControllerOptions {
 
 export class TrafficSplitterController {
   readonly splitters: Informer<SplitterObject>;
-  private readonly queue = new WorkQueue();
   private readonly options: SplitterControllerOptions;
-  private readonly stopping = new AbortController();
-  private workers: Promise<void> | undefined;
+  private readonly loop: SyncedWorkers;
 
   constructor(options: SplitterControllerOptions) {
     this.options = options;
@@ -73,7 +72,21 @@ export class TrafficSplitterController {
       resyncMs: 600_000,
       log: options.log,
     });
-    const enqueue = (o: KubeObject) => this.queue.add(objectKey(o));
+    this.loop = new SyncedWorkers(
+      [this.splitters],
+      {
+        workers: 1,
+        reconcile: (key, signal) => this.reconcile(key, signal),
+        onError: (key, error, retryInMs) =>
+          this.options.log.warn('traffic splitter reconcile failed', {
+            splitter: key,
+            error: errorMessage(error),
+            retryInMs,
+          }),
+      },
+      'the controller is stopping',
+    );
+    const enqueue = (o: KubeObject) => this.loop.queue.add(objectKey(o));
     this.splitters.on('add', enqueue).on('update', enqueue).on('delete', enqueue);
   }
 
@@ -83,29 +96,11 @@ export class TrafficSplitterController {
    * RealtimeAPIs must not wait for it; the cache retries until the CRD is applied.
    */
   start(): void {
-    this.splitters.start();
-    this.workers = this.splitters.waitForSync().then(() => {
-      if (this.stopping.signal.aborted) return;
-      return runWorkers(this.queue, {
-        workers: 1,
-        signal: this.stopping.signal,
-        reconcile: (key, signal) => this.reconcile(key, signal),
-        onError: (key, error, retryInMs) =>
-          this.options.log.warn('traffic splitter reconcile failed', {
-            splitter: key,
-            error: errorMessage(error),
-            retryInMs,
-          }),
-      });
-    });
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.queue.shutDown();
-    this.stopping.abort(new Error('the controller is stopping'));
-    // the cache first: a cache that never synced (no CRD) holds the workers' start until it stops
-    await this.splitters.stop();
-    await this.workers;
+    await this.loop.stop();
   }
 
   /** Why the splitter cannot have its route, or undefined. */

@@ -11,7 +11,8 @@
 // passed on at once (the Service may still point here for a moment after the wake).
 //
 // Where the activator learns about APIs and replicas, and how it wakes them, is a Backend
-// (kube-backend.ts on informers; the unit tests use an in-memory one).
+// (kube-backend.ts on informers; the unit tests use an in-memory one). The wake-up itself, shared
+// by an API's held requests, is wake.ts.
 
 import type { AsyncFrontHandler } from './async-front.ts';
 import type { JobFront } from './job-front.ts';
@@ -22,18 +23,16 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { RUNTIME_PORT } from '../reconcilers/deployment.ts';
-import { PROXY_PROBE_HEADER as PROBE_HEADER } from '../api/v1alpha1/pod-types.ts';
 import { forward, jsonError } from './proxy.ts';
 import { responseFor } from '../util/upgrade.ts';
 import type { Duplex } from 'node:stream';
 import { routeOf } from './route.ts';
 import type { KeyRing } from '../auth/keys.ts';
 import { AuthMetrics, admit } from '../auth/gate.ts';
+import { ClientGone, HoldTimeout, Wakes } from './wake.ts';
 
 export const DEFAULT_ACTIVATOR_PORT = 8889;
 export const DEFAULT_ACTIVATOR_TIMEOUT_MS = 120_000;
-/** How often a waking API's running replicas are asked whether they are ready. */
-const READY_POLL_MS = 50;
 /** Seconds a client is told to wait before retrying after a 503. */
 export const RETRY_AFTER_SECONDS = 10;
 
@@ -80,18 +79,6 @@ export interface ActivatorOptions {
   registry?: Registry;
 }
 
-interface Wake {
-  startedAt: number;
-  waiters: number;
-  /** Why the wake-up is not done yet, beyond what the API's status says. */
-  problem?: string;
-  /** A confirmed-ready replica, or undefined when nobody waited any longer. */
-  done: Promise<string | undefined>;
-}
-
-class HoldTimeout extends Error {}
-class ClientGone extends Error {}
-
 function seconds(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 100) / 10}s`;
 }
@@ -110,7 +97,7 @@ async function settlesWithin(p: Promise<void>, ms: number): Promise<boolean> {
 export class Activator {
   readonly server: Server;
   private readonly o: ActivatorOptions;
-  private readonly wakes = new Map<string, Wake>();
+  private readonly wakes: Wakes;
   private readonly heldBy = new Map<string, number>();
   private readonly next = new Map<string, number>();
   private readonly metrics;
@@ -154,6 +141,7 @@ export class Activator {
         registers,
       }),
     };
+    this.wakes = new Wakes(options, this.metrics);
     // no requestTimeout (Node's default is 5 min): a held request's body stays unread until a
     // replica is ready, and the hold has its own limit (timeoutMs)
     this.server = http.createServer({ requestTimeout: 0 }, (req, res) => {
@@ -259,7 +247,7 @@ export class Activator {
     this.metrics.held.inc();
     try {
       for (;;) {
-        const replica = await this.awaitReplica(namespace, name, deadline, gone.signal);
+        const replica = await this.wakes.awaitReplica(namespace, name, deadline, gone.signal);
         if ((await forward(req, res, { host: replica, port })) === 'done') {
           this.metrics.requests.inc({ result: 'held_proxied' });
           return;
@@ -323,118 +311,5 @@ export class Activator {
     const i = this.next.get(key) ?? 0;
     this.next.set(key, i + 1);
     return ips[i % ips.length];
-  }
-
-  /** Joins (or starts) the API's wake-up and waits for its replica, the deadline or the client's leaving. */
-  private async awaitReplica(namespace: string, name: string, deadline: number, gone: AbortSignal): Promise<string> {
-    const key = `${namespace}/${name}`;
-    for (;;) {
-      let wake = this.wakes.get(key);
-      if (!wake) {
-        wake = this.startWake(namespace, name);
-        this.wakes.set(key, wake);
-      }
-      const w = wake;
-      w.waiters++;
-      let timer: NodeJS.Timeout | undefined;
-      let onGone: (() => void) | undefined;
-      try {
-        const ip = await Promise.race([
-          w.done,
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new HoldTimeout(w.problem ?? '')), Math.max(0, deadline - Date.now()));
-          }),
-          new Promise<never>((_, reject) => {
-            onGone = () => reject(new ClientGone());
-            if (gone.aborted) onGone();
-            else gone.addEventListener('abort', onGone, { once: true });
-          }),
-        ]);
-        if (ip !== undefined) return ip;
-        // that wake-up ended as this request joined it: start another
-      } finally {
-        clearTimeout(timer);
-        if (onGone) gone.removeEventListener('abort', onGone);
-        w.waiters--;
-      }
-    }
-  }
-
-  private startWake(namespace: string, name: string): Wake {
-    const key = `${namespace}/${name}`;
-    const w: Wake = { startedAt: Date.now(), waiters: 0, done: Promise.resolve(undefined) };
-    w.done = (async () => {
-      let changed: (() => void) | undefined;
-      const unsubscribe = this.o.backend.watch(namespace, name, () => changed?.());
-      let scaled: { from: number; to: number } | undefined;
-      let tried = 0;
-      try {
-        // waiters join right after this starts; it runs while anyone waits
-        await Promise.resolve();
-        while (w.waiters > 0) {
-          if (!scaled && Date.now() - tried >= 2000) {
-            tried = Date.now();
-            try {
-              scaled = await this.o.backend.wake(namespace, name);
-              w.problem = undefined;
-              if (scaled.to > scaled.from) {
-                this.metrics.wakes.inc();
-                this.o.log.info('activator: waking the API', { api: key, replicas: scaled.to });
-              }
-            } catch (error) {
-              w.problem = `could not scale it up: ${errorMessage(error)}`;
-              this.o.log.warn('activator: could not scale the API up; retrying', {
-                api: key,
-                error: errorMessage(error),
-              });
-            }
-          }
-          // probed directly rather than waiting for the kubelet's next readiness probe (every 5 s)
-          for (const ip of this.o.backend.runningReplicas(namespace, name)) {
-            if (await this.confirm(ip)) {
-              const took = (Date.now() - w.startedAt) / 1000;
-              if (scaled && scaled.to > scaled.from) {
-                this.metrics.coldStart.observe(took);
-                this.o.log.info('activator: the API is ready; passing on the held requests', {
-                  api: key,
-                  coldStartSeconds: took,
-                  held: w.waiters,
-                });
-              }
-              return ip;
-            }
-          }
-          // look again when its pods change, or in a moment (a /readyz that did not answer yet):
-          // a short moment, since a waking replica's readiness is the request's wait (a refused
-          // or 503 /readyz costs the replica next to nothing, and only while requests are held)
-          await new Promise<void>((resolve) => {
-            changed = resolve;
-            setTimeout(resolve, READY_POLL_MS).unref();
-          });
-        }
-        return undefined;
-      } finally {
-        unsubscribe();
-        if (this.wakes.get(key) === w) this.wakes.delete(key);
-      }
-    })();
-    return w;
-  }
-
-  /** Whether the replica answers its readiness check (the runtime's /readyz, which the kubelet probes too). */
-  private async confirm(ip: string): Promise<boolean> {
-    if (this.o.confirmReady === false) return true;
-    const host = ip.includes(':') ? `[${ip}]` : ip;
-    try {
-      const res = await fetch(`http://${host}:${this.o.replicaPort ?? RUNTIME_PORT}/readyz`, {
-        signal: AbortSignal.timeout(1000),
-        // a pod API's proxy answers this probe itself instead of forwarding it (runtime/proxy.ts)
-        headers: { [PROBE_HEADER]: 'readiness' },
-      });
-      await res.arrayBuffer();
-      return res.ok;
-    } catch {
-      return false;
-    }
   }
 }

@@ -9,7 +9,8 @@
 import type { V1Job } from '@kubernetes/client-node';
 import { BATCH_KIND, TASK_KIND, type BundleSpec } from '../api/v1alpha1/index.ts';
 import { Informer, listerWatcher, objectKey } from '../controller/informer.ts';
-import { WorkQueue, runWorkers, type ReconcileResult } from '../controller/queue.ts';
+import type { ReconcileResult } from '../controller/queue.ts';
+import { SyncedWorkers } from '../controller/synced-workers.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { JOBS } from '../kube/resources.ts';
 import { BATCH_APIS, TASK_APIS } from '../job-resources.ts';
@@ -38,9 +39,7 @@ const MISSING_RETRY_MS = 15_000;
 
 export class JobApiBundles {
   private readonly caches: Record<typeof BATCH_KIND | typeof TASK_KIND, Informer<JobApi>>;
-  private readonly queue = new WorkQueue();
-  private readonly stopping = new AbortController();
-  private workers: Promise<void> | undefined;
+  private readonly loop: SyncedWorkers;
   /** Set by the RealtimeAPI controller once its collector exists. */
   collector: BundleCollector | undefined;
 
@@ -56,11 +55,21 @@ export class JobApiBundles {
         resyncMs: RESYNC_MS,
         log: o.log,
       });
-      const enqueue = (api: JobApi) => this.queue.add(`${kind}/${objectKey(api)}`);
+      const enqueue = (api: JobApi) => this.loop.queue.add(`${kind}/${objectKey(api)}`);
       inf.on('add', enqueue).on('update', enqueue);
       return inf;
     };
     this.caches = { [BATCH_KIND]: cache(BATCH_KIND), [TASK_KIND]: cache(TASK_KIND) };
+    this.loop = new SyncedWorkers(
+      Object.values(this.caches),
+      {
+        workers: 1,
+        reconcile: (key, signal) => this.reconcile(key, signal),
+        onError: (key, error, retryInMs) =>
+          this.o.log.warn('job API bundle reconcile failed', { api: key, error: errorMessage(error), retryInMs }),
+      },
+      'stopping',
+    );
   }
 
   /** Every cached job API; undefined until both caches have their first list. */
@@ -71,25 +80,11 @@ export class JobApiBundles {
 
   /** Starts the caches and, once they are synced, the worker; returns at once (the CRDs may come later). */
   start(): void {
-    const all = Object.values(this.caches);
-    for (const c of all) c.start();
-    this.workers = Promise.all(all.map((c) => c.waitForSync())).then(() => {
-      if (this.stopping.signal.aborted) return;
-      return runWorkers(this.queue, {
-        workers: 1,
-        signal: this.stopping.signal,
-        reconcile: (key, signal) => this.reconcile(key, signal),
-        onError: (key, error, retryInMs) =>
-          this.o.log.warn('job API bundle reconcile failed', { api: key, error: errorMessage(error), retryInMs }),
-      });
-    });
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.queue.shutDown();
-    this.stopping.abort(new Error('stopping'));
-    await Promise.all(Object.values(this.caches).map((c) => c.stop()));
-    await this.workers;
+    await this.loop.stop();
   }
 
   private async reconcile(key: string, signal: AbortSignal): Promise<ReconcileResult | void> {
