@@ -6,13 +6,14 @@
 // whose replica exits before it is ready (failed install, failed __init__, bad code) is
 // stopped; the old one never stopped serving.
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { isPodApi, type AsyncSpec, type AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import type { Logger } from '../../operator/util/log.ts';
 import { isInside, type Layout } from './paths.ts';
 import type { ApiStatus, DeployRequest, ReplicaStatus, RolloutAction, RolloutEvent } from './protocol.ts';
 import { ReplicaProcess, type ExitInfo } from './replica.ts';
+import { replicaRecordFile, writeReplicaRecord, type ReplicaRecord } from './replica-record.ts';
 import type { ApiRecord, VersionRecord } from './state.ts';
 
 export interface RunnerContext {
@@ -40,26 +41,6 @@ interface Run {
   cancelled: boolean;
   /** A rollout waiting on this run: told about readiness and exits. */
   waiter?: (replica: ReplicaProcess, info?: ExitInfo) => void;
-}
-
-/**
- * What run/<replica>.json records of a ready replica: enough for the next supervisor to take it
- * over (adopt) if this one dies, instead of restarting it.
- */
-export interface ReplicaRecord {
-  api: string;
-  id: string;
-  /** The version's hash. */
-  hash: string;
-  pid: number;
-  port: number;
-  /** A gRPC API's replica: its gRPC port (port is its admin port). */
-  grpcPort?: number;
-  startedAt: string;
-}
-
-export function replicaRecordFile(l: Layout, id: string): string {
-  return path.join(l.run, `${id}.json`);
 }
 
 export interface RolloutOutcome {
@@ -163,30 +144,11 @@ export class ApiRunner {
       const found = adopt.find((a) => a.id === r.id);
       if (found) {
         r.adopt(found.pid, found.port, new Date(found.startedAt), found.grpcPort);
-        this.recordReady(r, version);
+        writeReplicaRecord(this.ctx.layout, this.name, r, version.hash);
         this.ctx.log.info(`${this.name}: took over replica ${r.id} (pid ${found.pid}), still serving`);
       } else r.start();
     }
     if (adopt.length > 0) this.ctx.changed();
-  }
-
-  /** Writes run/<replica>.json (see ReplicaRecord). */
-  private recordReady(replica: ReplicaProcess, version: VersionRecord): void {
-    if (replica.pid === undefined || replica.port === undefined) return;
-    const record: ReplicaRecord = {
-      api: this.name,
-      id: replica.id,
-      hash: version.hash,
-      pid: replica.pid,
-      port: replica.port,
-      ...(replica.grpcPort !== undefined ? { grpcPort: replica.grpcPort } : {}),
-      startedAt: (replica.startedAt ?? new Date()).toISOString(),
-    };
-    try {
-      writeFileSync(replicaRecordFile(this.ctx.layout, replica.id), JSON.stringify(record) + '\n', { mode: 0o600 });
-    } catch {
-      // only a faster recovery is lost
-    }
   }
 
   rollout(version: VersionRecord, emit: (event: RolloutEvent) => void, refresh = false): Promise<RolloutOutcome> {
@@ -346,7 +308,7 @@ export class ApiRunner {
         ...(isPodApi(version.spec) ? { pod: { port: version.spec.pod.port, home: this.ctx.layout.home } } : {}),
       });
       replica.onReady = () => {
-        this.recordReady(replica, version);
+        writeReplicaRecord(this.ctx.layout, this.name, replica, version.hash);
         this.ctx.changed();
         run.waiter?.(replica);
       };

@@ -8,7 +8,7 @@ import { Value } from '@sinclair/typebox/value';
 import { execa } from 'execa';
 import type { JsonLogger } from '../../operator/util/log.ts';
 import { isPodApi } from '../../operator/api/v1alpha1/index.ts';
-import type { ReplicaRecord } from './api-runner.ts';
+import type { ReplicaRecord } from './replica-record.ts';
 import { processAlive, replicaReadyz } from './replica.ts';
 import { homePrefix } from './pod-replicas.ts';
 import { detectRunnerOnce } from './runners/runner.ts';

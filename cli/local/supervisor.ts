@@ -7,7 +7,8 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from
 import http from 'node:http';
 import path from 'node:path';
 import { apiLogger, type JsonLogger } from '../../operator/util/log.ts';
-import { ApiRunner, versionOf, type ReplicaRecord, type RunnerContext } from './api-runner.ts';
+import { ApiRunner, versionOf, type RunnerContext } from './api-runner.ts';
+import type { ReplicaRecord } from './replica-record.ts';
 import { acquireLock, adoptableReplicas, killLeftovers, removeLeftoverContainers, safeList } from './leftovers.ts';
 import { readJson, sendJson, streamTo } from './control-http.ts';
 import { parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
