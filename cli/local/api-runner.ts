@@ -13,6 +13,7 @@ import type { Logger } from '../../operator/util/log.ts';
 import { isInside, type Layout } from './paths.ts';
 import type { ApiStatus, DeployRequest, ReplicaStatus, RolloutAction, RolloutEvent } from './protocol.ts';
 import { ReplicaProcess, type ExitInfo } from './replica.ts';
+import { RestartBackoff } from './restart-backoff.ts';
 import { replicaRecordFile, writeReplicaRecord, type ReplicaRecord } from './replica-record.ts';
 import type { ApiRecord, VersionRecord } from './state.ts';
 
@@ -50,10 +51,6 @@ export interface RolloutOutcome {
   logTail?: string[];
 }
 
-const BACKOFF_START_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
-const BACKOFF_RESET_AFTER_MS = 60_000;
-
 export function requestedReplicas(version: VersionRecord): number {
   return Math.max(1, version.spec.autoscaling.initReplicas ?? version.spec.autoscaling.minReplicas);
 }
@@ -64,8 +61,8 @@ export class ApiRunner {
   private current: Run | undefined;
   private next: { run: Run; refresh: boolean; promise: Promise<RolloutOutcome> } | undefined;
   private readonly draining = new Map<ReplicaProcess, VersionRecord>();
-  private readonly failures = new Map<ReplicaProcess, number>();
-  private readonly restartTimers = new Map<ReplicaProcess, NodeJS.Timeout>();
+  /** Restarts of crashed serving replicas, each after its backoff. */
+  private readonly backoff = new RestartBackoff();
   private deleted = false;
 
   constructor(record: ApiRecord, ctx: RunnerContext) {
@@ -235,7 +232,7 @@ export class ApiRunner {
   /** Stops a run's replicas in the background, letting them finish their requests. */
   private drain(run: Run): void {
     for (const r of run.replicas) {
-      this.cancelRestart(r);
+      this.backoff.cancel(r);
       this.draining.set(r, run.version);
       // Deliberately not awaited: draining runs in the background.
       void r.stop().finally(() => {
@@ -257,7 +254,7 @@ export class ApiRunner {
   private async stopRun(run: Run, force: boolean): Promise<void> {
     await Promise.all(
       run.replicas.map(async (r) => {
-        this.cancelRestart(r);
+        this.backoff.cancel(r);
         await (force ? r.kill() : r.stop());
         this.ctx.forget(r.id);
         this.removeFiles(r);
@@ -288,7 +285,7 @@ export class ApiRunner {
   async shutdown(): Promise<void> {
     this.deleted = true;
     const replicas = [...(this.current?.replicas ?? []), ...(this.next?.run.replicas ?? []), ...this.draining.keys()];
-    for (const r of replicas) this.cancelRestart(r);
+    for (const r of replicas) this.backoff.cancel(r);
     await Promise.all(replicas.map((r) => r.stop()));
   }
 
@@ -329,28 +326,13 @@ export class ApiRunner {
     if (run.waiter) return run.waiter(replica, info);
     if (!run.supervised || this.current !== run) return;
     // A serving replica crashed: start it again, waiting longer after each failure in a row.
-    const servedLong = replica.readyAt !== undefined && Date.now() - replica.readyAt.getTime() > BACKOFF_RESET_AFTER_MS;
-    const failures = servedLong ? 0 : (this.failures.get(replica) ?? 0);
-    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** failures);
-    this.failures.set(replica, failures + 1);
     replica.state = 'restarting';
-    this.restartTimers.set(
-      replica,
-      setTimeout(() => {
-        this.restartTimers.delete(replica);
-        if (this.deleted || this.current !== run) return;
-        replica.restarts++;
-        replica.start();
-        this.ctx.changed();
-      }, delay),
-    );
-  }
-
-  private cancelRestart(replica: ReplicaProcess): void {
-    const timer = this.restartTimers.get(replica);
-    if (timer) clearTimeout(timer);
-    this.restartTimers.delete(replica);
-    this.failures.delete(replica);
+    this.backoff.schedule(replica, () => {
+      if (this.deleted || this.current !== run) return;
+      replica.restarts++;
+      replica.start();
+      this.ctx.changed();
+    });
   }
 
   private removeFiles(replica: ReplicaProcess): void {
