@@ -1,5 +1,6 @@
 // One API in the local environment: its serving version's replicas, a rollout's new ones,
-// old ones draining; restarts with backoff; its status, derived in one place (status()).
+// old ones draining; restarts with backoff (restart-backoff.ts); its status, derived in one
+// place (api-status.ts).
 //
 // Rollout: start every replica of the new version, wait until all are ready, switch the
 // gateway to them, then stop the old ones (SIGTERM: they finish what they hold). A new version
@@ -11,7 +12,8 @@ import path from 'node:path';
 import { isPodApi, type AsyncSpec, type AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import type { Logger } from '../../operator/util/log.ts';
 import { isInside, type Layout } from './paths.ts';
-import type { ApiStatus, DeployRequest, ReplicaStatus, RolloutAction, RolloutEvent } from './protocol.ts';
+import { apiStatus, publicReason, requestedReplicas, short, unsnap, type RunnerView } from './api-status.ts';
+import type { ApiStatus, DeployRequest, RolloutAction, RolloutEvent } from './protocol.ts';
 import { ReplicaProcess, type ExitInfo } from './replica.ts';
 import { RestartBackoff } from './restart-backoff.ts';
 import { replicaRecordFile, writeReplicaRecord, type ReplicaRecord } from './replica-record.ts';
@@ -49,10 +51,6 @@ export interface RolloutOutcome {
   reason?: string;
   replica?: string;
   logTail?: string[];
-}
-
-export function requestedReplicas(version: VersionRecord): number {
-  return Math.max(1, version.spec.autoscaling.initReplicas ?? version.spec.autoscaling.minReplicas);
 }
 
 export class ApiRunner {
@@ -341,114 +339,27 @@ export class ApiRunner {
     rmSync(replicaRecordFile(this.ctx.layout, replica.id), { force: true });
   }
 
-  /**
-   * Why no replica takes requests, as clients may read it: never a replica's error itself (an
-   * exception message can hold a password); that stays in `cortex get` and the logs.
-   */
-  publicReason(): string {
-    if (this.deleted) return 'it is being deleted';
-    const failed = `the API failed to start; see cortex logs ${this.name} / cortex get ${this.name}`;
-    if (this.current?.replicas.some((r) => r.state !== 'ready' && r.error !== undefined)) return failed;
-    if (this.current === undefined && this.next === undefined) {
-      return this.record.failure
-        ? `its first version failed to start; see cortex get ${this.name}`
-        : 'it is not running; deploy it again';
-    }
-    const starting = this.next?.run ?? this.current!;
-    const ready = starting.replicas.filter((r) => r.state === 'ready').length;
-    return `it is starting (${ready}/${starting.replicas.length} replicas ready)`;
-  }
-
-  status(): ApiStatus {
-    const current = this.current;
-    const next = this.next?.run;
-    const replicas: ReplicaStatus[] = [
-      ...(current?.replicas ?? []).map((r) => replicaStatus(r, 'current', current!.version)),
-      ...(next?.replicas ?? []).map((r) => replicaStatus(r, 'next', next!.version)),
-      ...[...this.draining].map(([r, version]) => replicaStatus(r, 'draining', version)),
-    ];
-    const ready = current?.replicas.filter((r) => r.state === 'ready').length ?? 0;
-    const newest = next ?? current;
-    const requested = newest
-      ? requestedReplicas(newest.version)
-      : this.record.version
-        ? requestedReplicas(this.record.version)
-        : 1;
-    const down = current?.replicas.find((r) => r.state !== 'ready' && r.error !== undefined);
-    let status: ApiStatus['status'];
-    let reason: string | undefined;
-    if (down) {
-      status = 'error';
-      reason = unsnap(down.error!, current!.version);
-    } else if (next) {
-      status = 'updating';
-      const nextReady = next.replicas.filter((r) => r.state === 'ready').length;
-      reason =
-        `${current ? 'updating to' : 'creating'} version ${short(next.version.hash)}: ` +
-        `${nextReady}/${next.replicas.length} replicas ready`;
-    } else if (!current) {
-      status = 'error';
-      reason = this.record.failure?.reason ?? 'not running';
-    } else if (ready < current.replicas.length) {
-      status = 'updating';
-      reason = `${ready}/${current.replicas.length} replicas ready`;
-    } else {
-      status = 'live';
-    }
-    const failure = this.record.failure;
+  /** The runner's state as api-status.ts derives the status from it. */
+  private view(): RunnerView {
     return {
       name: this.name,
       endpoint: this.endpoint,
-      status,
-      ...(reason !== undefined ? { reason } : {}),
-      requested,
-      ready,
-      upToDate: newest?.replicas.filter((r) => r.state === 'ready').length ?? 0,
-      restarts: current?.replicas.reduce((n, r) => n + r.restarts, 0) ?? 0,
-      createdAt: this.record.createdAt,
-      ...(this.record.liveSince && current ? { lastUpdate: this.record.liveSince } : {}),
-      ...(current ? { version: short(current.version.hash) } : {}),
-      ...(next ? { updatingTo: short(next.version.hash) } : {}),
-      ...(failure && (current || next)
-        ? { lastDeployError: { version: short(failure.hash), reason: failure.reason, at: failure.at } }
-        : {}),
-      ...(newest
-        ? { source: newest.version.source }
-        : this.record.version
-          ? { source: this.record.version.source }
-          : {}),
-      replicas,
+      record: this.record,
+      current: this.current,
+      next: this.next?.run,
+      draining: this.draining,
+      deleted: this.deleted,
     };
   }
-}
 
-/** A message about a version's replica names the project's files, not their snapshot copies. */
-export function unsnap(text: string, version: VersionRecord): string {
-  return version.snapshot !== '' ? text.replaceAll(version.snapshot, version.source) : text;
-}
+  /** Why no replica takes requests, as clients may read it (see api-status.ts). */
+  publicReason(): string {
+    return publicReason(this.view());
+  }
 
-export function short(hash: string): string {
-  return hash.slice(0, 8);
-}
-
-function replicaStatus(r: ReplicaProcess, role: ReplicaStatus['role'], version: VersionRecord): ReplicaStatus {
-  return {
-    id: r.id,
-    version: short(version.hash),
-    role,
-    state: r.state,
-    ...(r.pid !== undefined && r.state !== 'exited' && r.state !== 'restarting' ? { pid: r.pid } : {}),
-    ...(r.port !== undefined ? { port: r.port } : {}),
-    ...(r.grpcPort !== undefined ? { grpcPort: r.grpcPort } : {}),
-    restarts: r.restarts,
-    ...(r.error !== undefined ? { error: unsnap(r.error, version) } : {}),
-    ...(r.lastExit !== undefined ? { lastExit: unsnap(r.lastExit, version) } : {}),
-    ...(r.progress !== undefined ? { progress: r.progress } : {}),
-    ...(r.reloadErrors !== undefined ? { reloadErrors: r.reloadErrors } : {}),
-    ...(r.startedAt ? { startedAt: r.startedAt.toISOString() } : {}),
-    ...(r.readyAt ? { readyAt: r.readyAt.toISOString() } : {}),
-    logFile: r.options.logFile,
-  };
+  status(): ApiStatus {
+    return apiStatus(this.view());
+  }
 }
 
 /** The DeployRequest as the record a run keeps. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { unsnap } from './api-runner.ts';
+import { unsnap } from './api-status.ts';
 import type { VersionRecord } from './state.ts';
 
 test("a replica's error names the project's files, not the snapshot's (as cortex deploy's error did)", () => {
