@@ -15,6 +15,7 @@ import { parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
 import { asyncNames } from '../../runtime/async/records.ts';
 import { startLocalQueue, type LocalQueue } from './queue.ts';
 import { CHILD_ENV, runWatchdog } from './watchdog.ts';
+import { awaitTurn, leaveWatchdog } from './watchdog-child.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
 import { localJobFront } from './gateway-jobs.ts';
@@ -50,32 +51,6 @@ const PRIVATE_ENV = ['CORTEX_PORT', 'CORTEX_HOST', 'CORTEX_TERMINATION_LOG', 'NO
 export async function runSupervisor(): Promise<void> {
   if (process.env[CHILD_ENV] === '1') return runSupervisorProcess();
   await runWatchdog(layout().home);
-}
-
-/** Tells the watchdog this supervisor stops for good, and waits (2 s at most) until it has gone. */
-async function leaveWatchdog(): Promise<void> {
-  if (!process.connected || process.send === undefined) return;
-  const send = process.send.bind(process);
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 2000);
-    process.once('disconnect', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    send('stopping');
-  });
-}
-
-/** A standby started by the watchdog waits for its turn ('go'); it ends with its watchdog. */
-async function awaitTurn(): Promise<void> {
-  if (process.send === undefined) return;
-  const exit = () => process.exit(0);
-  process.once('disconnect', exit);
-  const turn = new Promise((resolve) => process.once('message', resolve));
-  process.send('standby');
-  await turn;
-  process.off('disconnect', exit);
-  process.channel?.unref(); // once running, it outlives its watchdog
 }
 
 async function runSupervisorProcess(): Promise<void> {
