@@ -33,6 +33,7 @@ import {
 import { loadState, writeState, type StateFile } from './state.ts';
 import { LocalSplitters, type SplitterRequest } from './splitters-local.ts';
 import { RecentMetrics, SAMPLE_MS } from './recent-metrics.ts';
+import { SnapshotCollector } from './snapshot-collector.ts';
 
 const HOLD_MS = 10_000;
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -90,10 +91,8 @@ class Supervisor {
   private gatewayError: string | undefined;
   private bindTimer: NodeJS.Timeout | undefined;
   private readonly control: http.Server;
-  private readonly knownSnapshots = new Set<string>();
-  /** Snapshots a deploy named recently: kept until then (ms), used or not. */
-  private readonly heldSnapshots = new Map<string, number>();
-  private collectTimer: NodeJS.Timeout | undefined;
+  /** Removes the snapshots no version uses (cli/local/snapshot-collector.ts). */
+  private readonly snapshots: SnapshotCollector;
   /** Said to every CLI that asks for the status (a corrupt state.json, ...). */
   readonly warnings: string[] = [];
   private operations = 0;
@@ -110,6 +109,7 @@ class Supervisor {
     this.log = log;
     this.state = state;
     this.splitters = new LocalSplitters(state.splitters);
+    this.snapshots = new SnapshotCollector(l.snapshots, () => this.usedSnapshots());
     this.env = env;
     this.auth = gatewayAuth({ layout: l, log, mode: (api) => this.runners.get(api)?.auth ?? 'none' });
     this.gateway = new Gateway(this.routeTable(), {
@@ -153,7 +153,7 @@ class Supervisor {
       changed: () => this.gateway.changed(),
       persist: () => this.persist(),
       forget: (id) => this.gateway.forget(id),
-      dropped: () => this.collectSnapshots(),
+      dropped: () => this.snapshots.collect(),
       baseEnv,
       readyTimeoutMs: READY_TIMEOUT_MS,
       gracePeriodS: GRACE_PERIOD_S,
@@ -180,7 +180,7 @@ class Supervisor {
     for (const record of Object.values(this.state.apis)) {
       const runner = new ApiRunner(record, ctx);
       this.runners.set(record.name, runner);
-      if (record.version) this.knownSnapshots.add(record.version.snapshot);
+      if (record.version) this.snapshots.know(record.version.snapshot);
     }
     this.removeStrays();
     // Bound at once: whoever started the supervisor is about to deploy, or it restores APIs.
@@ -353,10 +353,10 @@ class Supervisor {
     if (outside) return sendJson(res, 400, { error: outside });
     const emit = streamTo(res);
     const name = request.name;
-    this.knownSnapshots.add(request.snapshot);
+    this.snapshots.know(request.snapshot);
     // The CLI deploys a project's APIs one after another from one snapshot: a failed first one
     // must not take the snapshot from under the next.
-    this.heldSnapshots.set(request.snapshot, Date.now() + SNAPSHOT_HOLD_MS);
+    this.snapshots.hold(request.snapshot, SNAPSHOT_HOLD_MS);
     const endpoint = request.spec.networking.endpoint;
     const clash =
       [...this.runners.values()].find((r) => r.name !== name && r.active && r.endpoint === endpoint) ??
@@ -383,7 +383,7 @@ class Supervisor {
         action: 'failed',
         reason: this.gatewayError ?? 'the gateway is not listening',
       });
-      this.collectSnapshots();
+      this.snapshots.collect();
       return void res.end();
     }
     let runner = this.runners.get(name);
@@ -392,7 +392,7 @@ class Supervisor {
       this.runners.set(name, runner);
     }
     const outcome = await runner.rollout(versionOf(request), emit);
-    if (outcome.action === 'up-to-date') this.collectSnapshots();
+    if (outcome.action === 'up-to-date') this.snapshots.collect();
     emit({ type: 'result', api: name, ...outcome });
     res.end();
     await this.closeGatewayIfUnused();
@@ -444,7 +444,7 @@ class Supervisor {
     this.runners.delete(name);
     this.persist();
     removeLocalKeys(this.l, name); // a new API of the same name starts without the old keys
-    this.collectSnapshots();
+    this.snapshots.collect();
     await this.closeGatewayIfUnused();
     this.log.info(`deleted ${name}`);
     sendJson(res, 200, { deleted: name, portFreed: this.gateway.address === undefined });
@@ -461,37 +461,16 @@ class Supervisor {
     sendJson(res, 200, this.status().gateway);
   }
 
-  /** Removes snapshots no version uses any more. */
-  private collectSnapshots(): void {
+  /** The snapshot folders every version in use names. */
+  private usedSnapshots(): Set<string> {
     const used = new Set<string>();
     for (const runner of this.runners.values()) for (const s of runner.snapshots()) used.add(s);
-    const now = Date.now();
-    let retry = Infinity;
-    for (const dir of this.knownSnapshots) {
-      if (used.has(dir)) continue;
-      const held = this.heldSnapshots.get(dir) ?? 0;
-      if (held > now) {
-        retry = Math.min(retry, held - now);
-        continue;
-      }
-      this.heldSnapshots.delete(dir);
-      // Never anything outside $CORTEX_HOME/snapshots, whatever a request or state.json said.
-      if (isInside(this.l.snapshots, dir)) rmSync(dir, { recursive: true, force: true });
-      this.knownSnapshots.delete(dir);
-    }
-    if (retry !== Infinity && this.collectTimer === undefined) {
-      this.collectTimer = setTimeout(() => {
-        this.collectTimer = undefined;
-        this.collectSnapshots();
-      }, retry + 10);
-      this.collectTimer.unref();
-    }
+    return used;
   }
 
   /** At start: snapshots and files nothing refers to (a deploy interrupted long ago). */
   private removeStrays(): void {
-    const used = new Set<string>();
-    for (const runner of this.runners.values()) for (const s of runner.snapshots()) used.add(s);
+    const used = this.usedSnapshots();
     const hourAgo = Date.now() - 3600_000;
     for (const name of safeList(this.l.snapshots)) {
       const dir = path.join(this.l.snapshots, name);
@@ -514,8 +493,8 @@ class Supervisor {
     this.stopping = true;
     this.log.info('stopping every replica');
     await Promise.all([...this.runners.values()].map((r) => r.shutdown()));
-    this.heldSnapshots.clear(); // no deploy can follow: a failed one's snapshot goes now
-    this.collectSnapshots();
+    this.snapshots.releaseHolds(); // no deploy can follow: a failed one's snapshot goes now
+    this.snapshots.collect();
     if (this.gateway.address) await this.gateway.close();
     await this.queue?.stop();
     this.auth.stop();
