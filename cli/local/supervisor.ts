@@ -3,13 +3,13 @@
 // rolling updates and keeps state.json. The CLI talks to it over a unix socket
 // (HTTP + JSON; deploys stream progress as JSON lines). It starts on the CLI's first need and
 // exits once no API runs. On start it restores the APIs recorded in state.json.
-import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { apiLogger, type JsonLogger } from '../../operator/util/log.ts';
 import { ApiRunner, versionOf, type RunnerContext } from './api-runner.ts';
 import type { ReplicaRecord } from './replica-record.ts';
-import { acquireLock, adoptableReplicas, killLeftovers, removeLeftoverContainers, safeList } from './leftovers.ts';
+import { acquireLock, adoptableReplicas, killLeftovers, removeLeftoverContainers, removeStrays } from './leftovers.ts';
 import { readJson, sendJson, streamTo } from './control-http.ts';
 import { parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
 import { asyncNames } from '../../runtime/async/records.ts';
@@ -182,7 +182,7 @@ class Supervisor {
       this.runners.set(record.name, runner);
       if (record.version) this.snapshots.know(record.version.snapshot);
     }
-    this.removeStrays();
+    removeStrays(this.l, this.usedSnapshots(), new Set(this.runners.keys()), this.adoptable);
     // Bound at once: whoever started the supervisor is about to deploy, or it restores APIs.
     await this.bindGateway();
     for (const runner of this.runners.values()) runner.restore(this.adoptable);
@@ -466,26 +466,6 @@ class Supervisor {
     const used = new Set<string>();
     for (const runner of this.runners.values()) for (const s of runner.snapshots()) used.add(s);
     return used;
-  }
-
-  /** At start: snapshots and files nothing refers to (a deploy interrupted long ago). */
-  private removeStrays(): void {
-    const used = this.usedSnapshots();
-    const hourAgo = Date.now() - 3600_000;
-    for (const name of safeList(this.l.snapshots)) {
-      const dir = path.join(this.l.snapshots, name);
-      if (!used.has(dir) && statSync(dir).mtimeMs < hourAgo) rmSync(dir, { recursive: true, force: true });
-    }
-    // Files of replicas taken over stay: they still write their log.
-    const kept = new Set(this.adoptable.map((a) => a.id));
-    const keep = (file: string) => kept.has(file.slice(0, file.indexOf('.')));
-    for (const name of safeList(this.l.logs)) {
-      if (!this.runners.has(name)) rmSync(path.join(this.l.logs, name), { recursive: true, force: true });
-      else
-        for (const file of safeList(path.join(this.l.logs, name)))
-          if (!keep(file)) rmSync(path.join(this.l.logs, name, file), { force: true });
-    }
-    for (const name of safeList(this.l.run)) if (!keep(name)) rmSync(path.join(this.l.run, name), { force: true });
   }
 
   private async shutdown(code: number): Promise<void> {
