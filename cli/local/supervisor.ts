@@ -17,7 +17,8 @@ import { startLocalQueue, type LocalQueue } from './queue.ts';
 import { CHILD_ENV, runWatchdog } from './watchdog.ts';
 import { awaitTurn, leaveWatchdog } from './watchdog-child.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
-import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
+import { Gateway } from './gateway.ts';
+import { routeTable } from './route-table.ts';
 import { localJobFront } from './gateway-jobs.ts';
 import { jobApis } from './jobs.ts';
 import { gatewayAuth } from './gateway-auth.ts';
@@ -112,7 +113,7 @@ class Supervisor {
     this.snapshots = new SnapshotCollector(l.snapshots, () => this.usedSnapshots());
     this.env = env;
     this.auth = gatewayAuth({ layout: l, log, mode: (api) => this.runners.get(api)?.auth ?? 'none' });
-    this.gateway = new Gateway(this.routeTable(), {
+    this.gateway = new Gateway(routeTable(this.runners, this.splitters), {
       holdMs: HOLD_MS,
       maxBodyBytes: MAX_BODY_BYTES,
       authorize: this.auth.authorize,
@@ -235,50 +236,6 @@ class Supervisor {
     if (this.bindTimer) clearTimeout(this.bindTimer);
     this.bindTimer = undefined;
     if (this.gateway.address) await this.gateway.close();
-  }
-
-  /** The API serving `pathname` (longest endpoint). */
-  private matchApi(pathname: string): { api: string; endpoint: string } | undefined {
-    // APIs that run first; then one whose first version failed (answered 503, not 404).
-    for (const active of [true, false]) {
-      let best: { api: string; endpoint: string } | undefined;
-      for (const runner of this.runners.values()) {
-        if (runner.active !== active) continue;
-        const endpoint = runner.endpoint;
-        if (
-          stripEndpoint(endpoint, pathname) !== undefined &&
-          (best === undefined || endpoint.length > best.endpoint.length)
-        ) {
-          best = { api: runner.name, endpoint };
-        }
-      }
-      if (best) return best;
-    }
-    return undefined;
-  }
-
-  private routeTable(): RouteTable {
-    return {
-      match: (pathname) => {
-        const api = this.matchApi(pathname);
-        const splitter = this.splitters.match(pathname);
-        // the longer endpoint wins, an API's or a splitter's
-        return splitter && (!api || splitter.endpoint.length > api.endpoint.length) ? splitter : api;
-      },
-      backends: (api) => (this.runners.get(api)?.routable() ?? []).map((r) => ({ id: r.id, port: r.port! })),
-      isLeaving: (id) => [...this.runners.values()].some((r) => r.isDraining(id)),
-      unavailableReason: (api) => this.runners.get(api)?.publicReason() ?? 'it was deleted',
-      down: (api) => {
-        const runner = this.runners.get(api);
-        return runner === undefined || runner.active ? undefined : runner.publicReason();
-      },
-      endpoints: () =>
-        [...this.runners.values()]
-          .filter((r) => r.active)
-          .map((r) => ({ api: r.name, endpoint: r.endpoint }))
-          .concat(this.splitters.endpoints())
-          .sort((a, b) => a.endpoint.localeCompare(b.endpoint)),
-    };
   }
 
   status(): SupervisorStatus {
