@@ -18,6 +18,7 @@ import { CHILD_ENV, runWatchdog } from './watchdog.ts';
 import { awaitTurn, leaveWatchdog } from './watchdog-child.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway } from './gateway.ts';
+import { GatewayBinding } from './gateway-binding.ts';
 import { routeTable } from './route-table.ts';
 import { localJobFront } from './gateway-jobs.ts';
 import { jobApis } from './jobs.ts';
@@ -81,7 +82,6 @@ class Supervisor {
   private readonly l: Layout;
   private readonly log: JsonLogger;
   private readonly state: StateFile;
-  private env: LocalEnvironment;
   private readonly runners = new Map<string, ApiRunner>();
   /** Each API's requests over the last minutes, for `cortex get`. */
   private readonly recentMetrics = new RecentMetrics();
@@ -89,8 +89,8 @@ class Supervisor {
   private readonly splitters: LocalSplitters;
   private readonly gateway: Gateway;
   private readonly auth: ReturnType<typeof gatewayAuth>;
-  private gatewayError: string | undefined;
-  private bindTimer: NodeJS.Timeout | undefined;
+  /** The gateway's port: listening, retrying, moving (cli/local/gateway-binding.ts). */
+  private readonly binding: GatewayBinding;
   private readonly control: http.Server;
   /** Removes the snapshots no version uses (cli/local/snapshot-collector.ts). */
   private readonly snapshots: SnapshotCollector;
@@ -111,7 +111,6 @@ class Supervisor {
     this.state = state;
     this.splitters = new LocalSplitters(state.splitters);
     this.snapshots = new SnapshotCollector(l.snapshots, () => this.usedSnapshots());
-    this.env = env;
     this.auth = gatewayAuth({ layout: l, log, mode: (api) => this.runners.get(api)?.auth ?? 'none' });
     this.gateway = new Gateway(routeTable(this.runners, this.splitters), {
       holdMs: HOLD_MS,
@@ -129,6 +128,7 @@ class Supervisor {
         };
       },
     });
+    this.binding = new GatewayBinding(this.gateway, log, env, () => this.stopping);
     this.control = http.createServer((req, res) => {
       this.operations++;
       this.handle(req, res)
@@ -185,11 +185,11 @@ class Supervisor {
     }
     removeStrays(this.l, this.usedSnapshots(), new Set(this.runners.keys()), this.adoptable);
     // Bound at once: whoever started the supervisor is about to deploy, or it restores APIs.
-    await this.bindGateway();
+    await this.binding.bind();
     for (const runner of this.runners.values()) runner.restore(this.adoptable);
     this.log.info(`supervisor ${process.pid} started`, {
       home: this.l.home,
-      port: this.env.port,
+      port: this.binding.env.port,
       apis: [...this.runners.keys()],
     });
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void this.shutdown(0));
@@ -210,32 +210,9 @@ class Supervisor {
     void this.shutdown(0);
   }
 
-  private async bindGateway(): Promise<void> {
-    if (this.gateway.address || this.stopping) return;
-    if (this.bindTimer) clearTimeout(this.bindTimer);
-    this.bindTimer = undefined;
-    try {
-      await this.gateway.listen(this.env.port, this.env.host);
-      this.gatewayError = undefined;
-      this.log.info(`serving APIs on http://${this.env.host}:${this.env.port}`);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      this.gatewayError =
-        code === 'EADDRINUSE'
-          ? `port ${this.env.port} is in use by another program; ` +
-            'choose a free one with: cortex env configure local --port <port>'
-          : `cannot listen on ${this.env.host}:${this.env.port}: ${(error as Error).message}`;
-      this.log.error(this.gatewayError);
-      // Try again: the port may be freed.
-      this.bindTimer = setTimeout(() => void this.bindGateway(), 2000);
-    }
-  }
-
   private async closeGatewayIfUnused(): Promise<void> {
     if (this.anyActive()) return;
-    if (this.bindTimer) clearTimeout(this.bindTimer);
-    this.bindTimer = undefined;
-    if (this.gateway.address) await this.gateway.close();
+    await this.binding.close();
   }
 
   status(): SupervisorStatus {
@@ -245,10 +222,10 @@ class Supervisor {
       home: this.l.home,
       ...(this.warnings.length > 0 ? { warnings: [...this.warnings] } : {}),
       gateway: {
-        host: this.env.host,
-        port: address?.port ?? this.env.port,
+        host: this.binding.env.host,
+        port: address?.port ?? this.binding.env.port,
         listening: address !== undefined,
-        ...(this.gatewayError ? { error: this.gatewayError } : {}),
+        ...(this.binding.error ? { error: this.binding.error } : {}),
       },
       apis: [...this.runners.values()]
         .map((r) => ({ ...r.status(), recent: this.recentMetrics.recent(r.name) }))
@@ -332,13 +309,13 @@ class Supervisor {
       });
       return void res.end();
     }
-    await this.bindGateway();
+    await this.binding.bind();
     if (!this.gateway.address) {
       emit({
         type: 'result',
         api: name,
         action: 'failed',
-        reason: this.gatewayError ?? 'the gateway is not listening',
+        reason: this.binding.error ?? 'the gateway is not listening',
       });
       this.snapshots.collect();
       return void res.end();
@@ -408,13 +385,7 @@ class Supervisor {
   }
 
   private async reload(res: http.ServerResponse): Promise<void> {
-    const env = localEnvironment(this.l);
-    const moved = env.port !== this.env.port || env.host !== this.env.host;
-    this.env = env;
-    if (moved && (this.gateway.address || this.bindTimer)) {
-      if (this.gateway.address) await this.gateway.close();
-      await this.bindGateway();
-    }
+    await this.binding.move(localEnvironment(this.l));
     sendJson(res, 200, this.status().gateway);
   }
 
