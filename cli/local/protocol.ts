@@ -146,3 +146,18 @@ export function parseNameRequest(what: string, body: unknown): NameRequest {
   checkName(what, request.name);
   return request;
 }
+
+/**
+ * The body of a control request on `route` ('POST /deploy', ...), checked where the route takes
+ * one (deploy, refresh, delete); the others' as sent. Throws ControlRequestError.
+ */
+export function parseControlRequest(route: string, body: unknown): unknown {
+  switch (route) {
+    case 'POST /deploy':
+      return parseDeployRequest(body);
+    case 'POST /refresh':
+    case 'POST /delete':
+      return parseNameRequest(route.slice(6), body);
+  }
+  return body;
+}

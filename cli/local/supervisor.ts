@@ -25,13 +25,7 @@ import { jobApis } from './jobs.ts';
 import { gatewayAuth } from './gateway-auth.ts';
 import { removeLocalKeys } from './keys.ts';
 import { checkSocket, isInside, layout, secureLayout, type Layout } from './paths.ts';
-import {
-  ControlRequestError,
-  parseDeployRequest,
-  parseNameRequest,
-  type DeployRequest,
-  type SupervisorStatus,
-} from './protocol.ts';
+import { ControlRequestError, parseControlRequest, type DeployRequest, type SupervisorStatus } from './protocol.ts';
 import { loadState, writeState, type StateFile } from './state.ts';
 import { LocalSplitters, type SplitterRequest } from './splitters-local.ts';
 import { RecentMetrics, SAMPLE_MS } from './recent-metrics.ts';
@@ -245,16 +239,7 @@ class Supervisor {
     const route = `${req.method} ${(req.url ?? '/').split('?')[0]}`;
     let body: unknown;
     try {
-      body = req.method === 'POST' ? await readJson(req) : {};
-      switch (route) {
-        case 'POST /deploy':
-          body = parseDeployRequest(body);
-          break;
-        case 'POST /refresh':
-        case 'POST /delete':
-          body = parseNameRequest(route.slice(6), body);
-          break;
-      }
+      body = parseControlRequest(route, req.method === 'POST' ? await readJson(req) : {});
     } catch (error) {
       if (!(error instanceof ControlRequestError || error instanceof SyntaxError)) throw error;
       this.log.warn(`control ${route}: refused: ${error.message}`);
