@@ -1,7 +1,8 @@
 // Where the gateway sends a request in the local environment: the API or TrafficSplitter whose
-// endpoint is the longest prefix of its path, that API's ready replicas, and why none takes it.
-// Its own file because it only reads the supervisor's APIs and splitters, through the RouteTable
-// the gateway asks (gateway.ts).
+// endpoint is the longest prefix of its path, that API's ready replicas, and why none takes it;
+// and who already serves an endpoint a deploy asks for.
+// Its own file because it only reads the supervisor's APIs and splitters (the gateway asks
+// through its RouteTable, gateway.ts).
 import type { ApiRunner } from './api-runner.ts';
 import { stripEndpoint, type RouteTable } from './gateway.ts';
 import type { LocalSplitters } from './splitters-local.ts';
@@ -49,4 +50,23 @@ export function routeTable(runners: Map<string, ApiRunner>, splitters: LocalSpli
         .concat(splitters.endpoints())
         .sort((a, b) => a.endpoint.localeCompare(b.endpoint)),
   };
+}
+
+/**
+ * Who already serves `endpoint`, other than API `except` (which a deploy may move there): a running
+ * API, or a TrafficSplitter (named so). Undefined when none does.
+ */
+export function endpointOwner(
+  runners: Map<string, ApiRunner>,
+  splitters: LocalSplitters,
+  endpoint: string,
+  except: string,
+): { name: string; endpoint: string } | undefined {
+  return (
+    [...runners.values()].find((r) => r.name !== except && r.active && r.endpoint === endpoint) ??
+    splitters
+      .status()
+      .map((sp) => ({ name: `TrafficSplitter ${sp.name}`, endpoint: sp.endpoint }))
+      .find((sp) => sp.endpoint === endpoint)
+  );
 }

@@ -5,7 +5,6 @@
 // exits once no API runs. On start it restores the APIs recorded in state.json.
 import { chmodSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import { apiLogger, type JsonLogger } from '../../operator/util/log.ts';
 import { ApiRunner, versionOf, type RunnerContext } from './api-runner.ts';
 import type { ReplicaRecord } from './replica-record.ts';
@@ -19,13 +18,19 @@ import { awaitTurn, leaveWatchdog } from './watchdog-child.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
 import { Gateway } from './gateway.ts';
 import { GatewayBinding } from './gateway-binding.ts';
-import { routeTable } from './route-table.ts';
+import { endpointOwner, routeTable } from './route-table.ts';
 import { localJobFront } from './gateway-jobs.ts';
 import { jobApis } from './jobs.ts';
 import { gatewayAuth } from './gateway-auth.ts';
 import { removeLocalKeys } from './keys.ts';
-import { checkSocket, isInside, layout, secureLayout, type Layout } from './paths.ts';
-import { ControlRequestError, parseControlRequest, type DeployRequest, type SupervisorStatus } from './protocol.ts';
+import { checkSocket, layout, secureLayout, type Layout } from './paths.ts';
+import {
+  ControlRequestError,
+  outsideSnapshots,
+  parseControlRequest,
+  type DeployRequest,
+  type SupervisorStatus,
+} from './protocol.ts';
 import { loadState, writeState, type StateFile } from './state.ts';
 import { LocalSplitters, type SplitterRequest } from './splitters-local.ts';
 import { RecentMetrics, SAMPLE_MS } from './recent-metrics.ts';
@@ -268,7 +273,7 @@ class Supervisor {
   }
 
   private async deploy(request: DeployRequest, res: http.ServerResponse): Promise<void> {
-    const outside = this.outsideHome(request);
+    const outside = outsideSnapshots(request, this.l.snapshots);
     if (outside) return sendJson(res, 400, { error: outside });
     const emit = streamTo(res);
     const name = request.name;
@@ -277,12 +282,7 @@ class Supervisor {
     // must not take the snapshot from under the next.
     this.snapshots.hold(request.snapshot, SNAPSHOT_HOLD_MS);
     const endpoint = request.spec.networking.endpoint;
-    const clash =
-      [...this.runners.values()].find((r) => r.name !== name && r.active && r.endpoint === endpoint) ??
-      this.splitters
-        .status()
-        .map((sp) => ({ name: `TrafficSplitter ${sp.name}`, endpoint: sp.endpoint }))
-        .find((sp) => sp.endpoint === endpoint);
+    const clash = endpointOwner(this.runners, this.splitters, endpoint, name);
     if (clash) {
       emit({
         type: 'result',
@@ -315,15 +315,6 @@ class Supervisor {
     emit({ type: 'result', api: name, ...outcome });
     res.end();
     await this.closeGatewayIfUnused();
-  }
-
-  /** Why a deploy request's files are not a snapshot of this home (undefined when they are). */
-  private outsideHome(request: DeployRequest): string | undefined {
-    if (path.dirname(path.resolve(request.snapshot)) !== path.resolve(this.l.snapshots))
-      return `snapshot ${request.snapshot} is not a folder of ${this.l.snapshots}`;
-    if (!isInside(request.snapshot, request.configFile))
-      return `configFile ${request.configFile} is not inside the snapshot ${request.snapshot}`;
-    return undefined;
   }
 
   private async refresh(name: string, res: http.ServerResponse): Promise<void> {
