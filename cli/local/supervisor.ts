@@ -3,6 +3,9 @@
 // rolling updates and keeps state.json. The CLI talks to it over a unix socket
 // (HTTP + JSON; deploys stream progress as JSON lines). It starts on the CLI's first need and
 // exits once no API runs. On start it restores the APIs recorded in state.json.
+// This file wires the pieces that keep their own state: each API (api-runner.ts), the gateway's
+// port (gateway-binding.ts) and routes (route-table.ts), snapshot removal (snapshot-collector.ts),
+// what an earlier supervisor left (leftovers.ts), the watchdog handshake (watchdog-child.ts).
 import { chmodSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import { apiLogger, type JsonLogger } from '../../operator/util/log.ts';
