@@ -12,7 +12,15 @@ import path from 'node:path';
 import { isPodApi, type AsyncSpec, type AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import type { Logger } from '../../operator/util/log.ts';
 import { isInside, type Layout } from './paths.ts';
-import { apiStatus, publicReason, requestedReplicas, short, unsnap, type RunnerView } from './api-status.ts';
+import {
+  apiStatus,
+  publicReason,
+  requestedReplicas,
+  short,
+  unsnap,
+  type RunnerView,
+  type VersionReplicas,
+} from './api-status.ts';
 import type { ApiStatus, DeployRequest, RolloutAction, RolloutEvent } from './protocol.ts';
 import { ReplicaProcess, type ExitInfo } from './replica.ts';
 import { RestartBackoff } from './restart-backoff.ts';
@@ -36,9 +44,8 @@ export interface RunnerContext {
   gracePeriodS: number;
 }
 
-interface Run {
-  version: VersionRecord;
-  replicas: ReplicaProcess[];
+/** A version's replicas as the runner drives them (api-status.ts reads them as VersionReplicas). */
+interface Run extends VersionReplicas {
   /** Restart replicas that exit (true once the version has served). */
   supervised: boolean;
   cancelled: boolean;
