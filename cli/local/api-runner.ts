@@ -1,18 +1,30 @@
 // One API in the local environment: its serving version's replicas, a rollout's new ones,
-// old ones draining; restarts with backoff; its status, derived in one place (status()).
+// old ones draining; restarts with backoff (restart-backoff.ts); its status, derived in one
+// place (api-status.ts).
 //
 // Rollout: start every replica of the new version, wait until all are ready, switch the
 // gateway to them, then stop the old ones (SIGTERM: they finish what they hold). A new version
 // whose replica exits before it is ready (failed install, failed __init__, bad code) is
 // stopped; the old one never stopped serving.
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { isPodApi, type AsyncSpec, type AuthMode } from '../../operator/api/v1alpha1/index.ts';
 import type { Logger } from '../../operator/util/log.ts';
 import { isInside, type Layout } from './paths.ts';
-import type { ApiStatus, DeployRequest, ReplicaStatus, RolloutAction, RolloutEvent } from './protocol.ts';
+import {
+  apiStatus,
+  publicReason,
+  requestedReplicas,
+  short,
+  unsnap,
+  type RunnerView,
+  type VersionReplicas,
+} from './api-status.ts';
+import type { ApiStatus, DeployRequest, RolloutAction, RolloutEvent } from './protocol.ts';
 import { ReplicaProcess, type ExitInfo } from './replica.ts';
+import { RestartBackoff } from './restart-backoff.ts';
+import { replicaRecordFile, writeReplicaRecord, type ReplicaRecord } from './replica-record.ts';
 import type { ApiRecord, VersionRecord } from './state.ts';
 
 export interface RunnerContext {
@@ -32,34 +44,13 @@ export interface RunnerContext {
   gracePeriodS: number;
 }
 
-interface Run {
-  version: VersionRecord;
-  replicas: ReplicaProcess[];
+/** A version's replicas as the runner drives them (api-status.ts reads them as VersionReplicas). */
+interface Run extends VersionReplicas {
   /** Restart replicas that exit (true once the version has served). */
   supervised: boolean;
   cancelled: boolean;
   /** A rollout waiting on this run: told about readiness and exits. */
   waiter?: (replica: ReplicaProcess, info?: ExitInfo) => void;
-}
-
-/**
- * What run/<replica>.json records of a ready replica: enough for the next supervisor to take it
- * over (adopt) if this one dies, instead of restarting it.
- */
-export interface ReplicaRecord {
-  api: string;
-  id: string;
-  /** The version's hash. */
-  hash: string;
-  pid: number;
-  port: number;
-  /** A gRPC API's replica: its gRPC port (port is its admin port). */
-  grpcPort?: number;
-  startedAt: string;
-}
-
-export function replicaRecordFile(l: Layout, id: string): string {
-  return path.join(l.run, `${id}.json`);
 }
 
 export interface RolloutOutcome {
@@ -69,22 +60,14 @@ export interface RolloutOutcome {
   logTail?: string[];
 }
 
-const BACKOFF_START_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
-const BACKOFF_RESET_AFTER_MS = 60_000;
-
-export function requestedReplicas(version: VersionRecord): number {
-  return Math.max(1, version.spec.autoscaling.initReplicas ?? version.spec.autoscaling.minReplicas);
-}
-
 export class ApiRunner {
   readonly record: ApiRecord;
   private readonly ctx: RunnerContext;
   private current: Run | undefined;
   private next: { run: Run; refresh: boolean; promise: Promise<RolloutOutcome> } | undefined;
   private readonly draining = new Map<ReplicaProcess, VersionRecord>();
-  private readonly failures = new Map<ReplicaProcess, number>();
-  private readonly restartTimers = new Map<ReplicaProcess, NodeJS.Timeout>();
+  /** Restarts of crashed serving replicas, each after its backoff. */
+  private readonly backoff = new RestartBackoff();
   private deleted = false;
 
   constructor(record: ApiRecord, ctx: RunnerContext) {
@@ -163,30 +146,11 @@ export class ApiRunner {
       const found = adopt.find((a) => a.id === r.id);
       if (found) {
         r.adopt(found.pid, found.port, new Date(found.startedAt), found.grpcPort);
-        this.recordReady(r, version);
+        writeReplicaRecord(this.ctx.layout, this.name, r, version.hash);
         this.ctx.log.info(`${this.name}: took over replica ${r.id} (pid ${found.pid}), still serving`);
       } else r.start();
     }
     if (adopt.length > 0) this.ctx.changed();
-  }
-
-  /** Writes run/<replica>.json (see ReplicaRecord). */
-  private recordReady(replica: ReplicaProcess, version: VersionRecord): void {
-    if (replica.pid === undefined || replica.port === undefined) return;
-    const record: ReplicaRecord = {
-      api: this.name,
-      id: replica.id,
-      hash: version.hash,
-      pid: replica.pid,
-      port: replica.port,
-      ...(replica.grpcPort !== undefined ? { grpcPort: replica.grpcPort } : {}),
-      startedAt: (replica.startedAt ?? new Date()).toISOString(),
-    };
-    try {
-      writeFileSync(replicaRecordFile(this.ctx.layout, replica.id), JSON.stringify(record) + '\n', { mode: 0o600 });
-    } catch {
-      // only a faster recovery is lost
-    }
   }
 
   rollout(version: VersionRecord, emit: (event: RolloutEvent) => void, refresh = false): Promise<RolloutOutcome> {
@@ -273,7 +237,7 @@ export class ApiRunner {
   /** Stops a run's replicas in the background, letting them finish their requests. */
   private drain(run: Run): void {
     for (const r of run.replicas) {
-      this.cancelRestart(r);
+      this.backoff.cancel(r);
       this.draining.set(r, run.version);
       // Deliberately not awaited: draining runs in the background.
       void r.stop().finally(() => {
@@ -295,7 +259,7 @@ export class ApiRunner {
   private async stopRun(run: Run, force: boolean): Promise<void> {
     await Promise.all(
       run.replicas.map(async (r) => {
-        this.cancelRestart(r);
+        this.backoff.cancel(r);
         await (force ? r.kill() : r.stop());
         this.ctx.forget(r.id);
         this.removeFiles(r);
@@ -326,7 +290,7 @@ export class ApiRunner {
   async shutdown(): Promise<void> {
     this.deleted = true;
     const replicas = [...(this.current?.replicas ?? []), ...(this.next?.run.replicas ?? []), ...this.draining.keys()];
-    for (const r of replicas) this.cancelRestart(r);
+    for (const r of replicas) this.backoff.cancel(r);
     await Promise.all(replicas.map((r) => r.stop()));
   }
 
@@ -346,7 +310,7 @@ export class ApiRunner {
         ...(isPodApi(version.spec) ? { pod: { port: version.spec.pod.port, home: this.ctx.layout.home } } : {}),
       });
       replica.onReady = () => {
-        this.recordReady(replica, version);
+        writeReplicaRecord(this.ctx.layout, this.name, replica, version.hash);
         this.ctx.changed();
         run.waiter?.(replica);
       };
@@ -367,28 +331,13 @@ export class ApiRunner {
     if (run.waiter) return run.waiter(replica, info);
     if (!run.supervised || this.current !== run) return;
     // A serving replica crashed: start it again, waiting longer after each failure in a row.
-    const servedLong = replica.readyAt !== undefined && Date.now() - replica.readyAt.getTime() > BACKOFF_RESET_AFTER_MS;
-    const failures = servedLong ? 0 : (this.failures.get(replica) ?? 0);
-    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** failures);
-    this.failures.set(replica, failures + 1);
     replica.state = 'restarting';
-    this.restartTimers.set(
-      replica,
-      setTimeout(() => {
-        this.restartTimers.delete(replica);
-        if (this.deleted || this.current !== run) return;
-        replica.restarts++;
-        replica.start();
-        this.ctx.changed();
-      }, delay),
-    );
-  }
-
-  private cancelRestart(replica: ReplicaProcess): void {
-    const timer = this.restartTimers.get(replica);
-    if (timer) clearTimeout(timer);
-    this.restartTimers.delete(replica);
-    this.failures.delete(replica);
+    this.backoff.schedule(replica, () => {
+      if (this.deleted || this.current !== run) return;
+      replica.restarts++;
+      replica.start();
+      this.ctx.changed();
+    });
   }
 
   private removeFiles(replica: ReplicaProcess): void {
@@ -397,114 +346,27 @@ export class ApiRunner {
     rmSync(replicaRecordFile(this.ctx.layout, replica.id), { force: true });
   }
 
-  /**
-   * Why no replica takes requests, as clients may read it: never a replica's error itself (an
-   * exception message can hold a password); that stays in `cortex get` and the logs.
-   */
-  publicReason(): string {
-    if (this.deleted) return 'it is being deleted';
-    const failed = `the API failed to start; see cortex logs ${this.name} / cortex get ${this.name}`;
-    if (this.current?.replicas.some((r) => r.state !== 'ready' && r.error !== undefined)) return failed;
-    if (this.current === undefined && this.next === undefined) {
-      return this.record.failure
-        ? `its first version failed to start; see cortex get ${this.name}`
-        : 'it is not running; deploy it again';
-    }
-    const starting = this.next?.run ?? this.current!;
-    const ready = starting.replicas.filter((r) => r.state === 'ready').length;
-    return `it is starting (${ready}/${starting.replicas.length} replicas ready)`;
-  }
-
-  status(): ApiStatus {
-    const current = this.current;
-    const next = this.next?.run;
-    const replicas: ReplicaStatus[] = [
-      ...(current?.replicas ?? []).map((r) => replicaStatus(r, 'current', current!.version)),
-      ...(next?.replicas ?? []).map((r) => replicaStatus(r, 'next', next!.version)),
-      ...[...this.draining].map(([r, version]) => replicaStatus(r, 'draining', version)),
-    ];
-    const ready = current?.replicas.filter((r) => r.state === 'ready').length ?? 0;
-    const newest = next ?? current;
-    const requested = newest
-      ? requestedReplicas(newest.version)
-      : this.record.version
-        ? requestedReplicas(this.record.version)
-        : 1;
-    const down = current?.replicas.find((r) => r.state !== 'ready' && r.error !== undefined);
-    let status: ApiStatus['status'];
-    let reason: string | undefined;
-    if (down) {
-      status = 'error';
-      reason = unsnap(down.error!, current!.version);
-    } else if (next) {
-      status = 'updating';
-      const nextReady = next.replicas.filter((r) => r.state === 'ready').length;
-      reason =
-        `${current ? 'updating to' : 'creating'} version ${short(next.version.hash)}: ` +
-        `${nextReady}/${next.replicas.length} replicas ready`;
-    } else if (!current) {
-      status = 'error';
-      reason = this.record.failure?.reason ?? 'not running';
-    } else if (ready < current.replicas.length) {
-      status = 'updating';
-      reason = `${ready}/${current.replicas.length} replicas ready`;
-    } else {
-      status = 'live';
-    }
-    const failure = this.record.failure;
+  /** The runner's state as api-status.ts derives the status from it. */
+  private view(): RunnerView {
     return {
       name: this.name,
       endpoint: this.endpoint,
-      status,
-      ...(reason !== undefined ? { reason } : {}),
-      requested,
-      ready,
-      upToDate: newest?.replicas.filter((r) => r.state === 'ready').length ?? 0,
-      restarts: current?.replicas.reduce((n, r) => n + r.restarts, 0) ?? 0,
-      createdAt: this.record.createdAt,
-      ...(this.record.liveSince && current ? { lastUpdate: this.record.liveSince } : {}),
-      ...(current ? { version: short(current.version.hash) } : {}),
-      ...(next ? { updatingTo: short(next.version.hash) } : {}),
-      ...(failure && (current || next)
-        ? { lastDeployError: { version: short(failure.hash), reason: failure.reason, at: failure.at } }
-        : {}),
-      ...(newest
-        ? { source: newest.version.source }
-        : this.record.version
-          ? { source: this.record.version.source }
-          : {}),
-      replicas,
+      record: this.record,
+      current: this.current,
+      next: this.next?.run,
+      draining: this.draining,
+      deleted: this.deleted,
     };
   }
-}
 
-/** A message about a version's replica names the project's files, not their snapshot copies. */
-export function unsnap(text: string, version: VersionRecord): string {
-  return version.snapshot !== '' ? text.replaceAll(version.snapshot, version.source) : text;
-}
+  /** Why no replica takes requests, as clients may read it (see api-status.ts). */
+  publicReason(): string {
+    return publicReason(this.view());
+  }
 
-export function short(hash: string): string {
-  return hash.slice(0, 8);
-}
-
-function replicaStatus(r: ReplicaProcess, role: ReplicaStatus['role'], version: VersionRecord): ReplicaStatus {
-  return {
-    id: r.id,
-    version: short(version.hash),
-    role,
-    state: r.state,
-    ...(r.pid !== undefined && r.state !== 'exited' && r.state !== 'restarting' ? { pid: r.pid } : {}),
-    ...(r.port !== undefined ? { port: r.port } : {}),
-    ...(r.grpcPort !== undefined ? { grpcPort: r.grpcPort } : {}),
-    restarts: r.restarts,
-    ...(r.error !== undefined ? { error: unsnap(r.error, version) } : {}),
-    ...(r.lastExit !== undefined ? { lastExit: unsnap(r.lastExit, version) } : {}),
-    ...(r.progress !== undefined ? { progress: r.progress } : {}),
-    ...(r.reloadErrors !== undefined ? { reloadErrors: r.reloadErrors } : {}),
-    ...(r.startedAt ? { startedAt: r.startedAt.toISOString() } : {}),
-    ...(r.readyAt ? { readyAt: r.readyAt.toISOString() } : {}),
-    logFile: r.options.logFile,
-  };
+  status(): ApiStatus {
+    return apiStatus(this.view());
+  }
 }
 
 /** The DeployRequest as the record a run keeps. */

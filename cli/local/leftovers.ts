@@ -1,14 +1,14 @@
 // What a supervisor that died leaves behind, and what the next one does with it: the lock
 // (supervisor.pid), replicas still serving that it takes over, stray replica processes and
-// containers it ends.
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+// containers it ends, and files nothing refers to any more.
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { execa } from 'execa';
 import type { JsonLogger } from '../../operator/util/log.ts';
 import { isPodApi } from '../../operator/api/v1alpha1/index.ts';
-import type { ReplicaRecord } from './api-runner.ts';
+import type { ReplicaRecord } from './replica-record.ts';
 import { processAlive, replicaReadyz } from './replica.ts';
 import { homePrefix } from './pod-replicas.ts';
 import { detectRunnerOnce } from './runners/runner.ts';
@@ -116,6 +116,28 @@ export async function removeLeftoverContainers(
   if (left.length === 0) return;
   log.warn(`removing ${runner.name} containers left over from a previous supervisor: ${left.join(', ')}`);
   await runner.remove(left);
+}
+
+/**
+ * At start: snapshots and files nothing refers to (a deploy interrupted long ago). `used`: the
+ * snapshot folders the recorded versions use; `apis`: the recorded APIs (their log folders stay).
+ */
+export function removeStrays(l: Layout, used: Set<string>, apis: Set<string>, adopted: ReplicaRecord[]): void {
+  const hourAgo = Date.now() - 3600_000;
+  for (const name of safeList(l.snapshots)) {
+    const dir = path.join(l.snapshots, name);
+    if (!used.has(dir) && statSync(dir).mtimeMs < hourAgo) rmSync(dir, { recursive: true, force: true });
+  }
+  // Files of replicas taken over stay: they still write their log.
+  const kept = new Set(adopted.map((a) => a.id));
+  const keep = (file: string) => kept.has(file.slice(0, file.indexOf('.')));
+  for (const name of safeList(l.logs)) {
+    if (!apis.has(name)) rmSync(path.join(l.logs, name), { recursive: true, force: true });
+    else
+      for (const file of safeList(path.join(l.logs, name)))
+        if (!keep(file)) rmSync(path.join(l.logs, name, file), { force: true });
+  }
+  for (const name of safeList(l.run)) if (!keep(name)) rmSync(path.join(l.run, name), { force: true });
 }
 
 /** The names in `dir` (none when it is missing or unreadable). */

@@ -4,12 +4,14 @@
 // Every request the supervisor takes is checked first (parseControlRequest): the shape with
 // TypeBox, the name and spec as cortex.yaml's are (validateApiName, applyDefaults +
 // validateSpec). Anyone who can reach the socket could send anything; nothing unchecked is kept.
+import path from 'node:path';
 import type { SplitterStatus } from './splitters-local.ts';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { applyDefaults, validateApiName, validateSpec } from '../../operator/api/v1alpha1/index.ts';
 import type { RealtimeApiSpecInput } from '../../operator/api/v1alpha1/index.ts';
 import type { VersionRecord } from './state.ts';
+import { isInside } from './paths.ts';
 import type { RecentRequests } from '../../operator/metrics-adapter/request-stats.ts';
 
 export type ApiState = 'live' | 'updating' | 'error';
@@ -140,9 +142,36 @@ export function parseDeployRequest(body: unknown): DeployRequest {
   return { ...request, spec };
 }
 
+/**
+ * Why a deploy request's files are not a snapshot of this home, $CORTEX_HOME/snapshots being
+ * `snapshotsDir` (undefined when they are): the supervisor later removes that folder.
+ */
+export function outsideSnapshots(request: DeployRequest, snapshotsDir: string): string | undefined {
+  if (path.dirname(path.resolve(request.snapshot)) !== path.resolve(snapshotsDir))
+    return `snapshot ${request.snapshot} is not a folder of ${snapshotsDir}`;
+  if (!isInside(request.snapshot, request.configFile))
+    return `configFile ${request.configFile} is not inside the snapshot ${request.snapshot}`;
+  return undefined;
+}
+
 /** The body of refresh and delete: an API name. Throws ControlRequestError. */
 export function parseNameRequest(what: string, body: unknown): NameRequest {
   const request = shape(what, NameRequestSchema, body);
   checkName(what, request.name);
   return request;
+}
+
+/**
+ * The body of a control request on `route` ('POST /deploy', ...), checked where the route takes
+ * one (deploy, refresh, delete); the others' as sent. Throws ControlRequestError.
+ */
+export function parseControlRequest(route: string, body: unknown): unknown {
+  switch (route) {
+    case 'POST /deploy':
+      return parseDeployRequest(body);
+    case 'POST /refresh':
+    case 'POST /delete':
+      return parseNameRequest(route.slice(6), body);
+  }
+  return body;
 }

@@ -3,34 +3,41 @@
 // rolling updates and keeps state.json. The CLI talks to it over a unix socket
 // (HTTP + JSON; deploys stream progress as JSON lines). It starts on the CLI's first need and
 // exits once no API runs. On start it restores the APIs recorded in state.json.
-import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+// This file wires the pieces that keep their own state: each API (api-runner.ts), the gateway's
+// port (gateway-binding.ts) and routes (route-table.ts), snapshot removal (snapshot-collector.ts),
+// what an earlier supervisor left (leftovers.ts), the watchdog handshake (watchdog-child.ts).
+import { chmodSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import { apiLogger, type JsonLogger } from '../../operator/util/log.ts';
-import { ApiRunner, versionOf, type ReplicaRecord, type RunnerContext } from './api-runner.ts';
-import { acquireLock, adoptableReplicas, killLeftovers, removeLeftoverContainers, safeList } from './leftovers.ts';
+import { ApiRunner, versionOf, type RunnerContext } from './api-runner.ts';
+import type { ReplicaRecord } from './replica-record.ts';
+import { acquireLock, adoptableReplicas, killLeftovers, removeLeftoverContainers, removeStrays } from './leftovers.ts';
 import { readJson, sendJson, streamTo } from './control-http.ts';
 import { parseDurationMs } from '../../operator/api/v1alpha1/index.ts';
 import { asyncNames } from '../../runtime/async/records.ts';
 import { startLocalQueue, type LocalQueue } from './queue.ts';
 import { CHILD_ENV, runWatchdog } from './watchdog.ts';
+import { awaitTurn, leaveWatchdog } from './watchdog-child.ts';
 import { localEnvironment, type LocalEnvironment } from '../environments.ts';
-import { Gateway, stripEndpoint, type RouteTable } from './gateway.ts';
+import { Gateway } from './gateway.ts';
+import { GatewayBinding } from './gateway-binding.ts';
+import { endpointOwner, routeTable } from './route-table.ts';
 import { localJobFront } from './gateway-jobs.ts';
 import { jobApis } from './jobs.ts';
 import { gatewayAuth } from './gateway-auth.ts';
 import { removeLocalKeys } from './keys.ts';
-import { checkSocket, isInside, layout, secureLayout, type Layout } from './paths.ts';
+import { checkSocket, layout, secureLayout, type Layout } from './paths.ts';
 import {
   ControlRequestError,
-  parseDeployRequest,
-  parseNameRequest,
+  outsideSnapshots,
+  parseControlRequest,
   type DeployRequest,
   type SupervisorStatus,
 } from './protocol.ts';
 import { loadState, writeState, type StateFile } from './state.ts';
 import { LocalSplitters, type SplitterRequest } from './splitters-local.ts';
 import { RecentMetrics, SAMPLE_MS } from './recent-metrics.ts';
+import { SnapshotCollector } from './snapshot-collector.ts';
 
 const HOLD_MS = 10_000;
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -49,32 +56,6 @@ const PRIVATE_ENV = ['CORTEX_PORT', 'CORTEX_HOST', 'CORTEX_TERMINATION_LOG', 'NO
 export async function runSupervisor(): Promise<void> {
   if (process.env[CHILD_ENV] === '1') return runSupervisorProcess();
   await runWatchdog(layout().home);
-}
-
-/** Tells the watchdog this supervisor stops for good, and waits (2 s at most) until it has gone. */
-async function leaveWatchdog(): Promise<void> {
-  if (!process.connected || process.send === undefined) return;
-  const send = process.send.bind(process);
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 2000);
-    process.once('disconnect', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    send('stopping');
-  });
-}
-
-/** A standby started by the watchdog waits for its turn ('go'); it ends with its watchdog. */
-async function awaitTurn(): Promise<void> {
-  if (process.send === undefined) return;
-  const exit = () => process.exit(0);
-  process.once('disconnect', exit);
-  const turn = new Promise((resolve) => process.once('message', resolve));
-  process.send('standby');
-  await turn;
-  process.off('disconnect', exit);
-  process.channel?.unref(); // once running, it outlives its watchdog
 }
 
 async function runSupervisorProcess(): Promise<void> {
@@ -103,7 +84,6 @@ class Supervisor {
   private readonly l: Layout;
   private readonly log: JsonLogger;
   private readonly state: StateFile;
-  private env: LocalEnvironment;
   private readonly runners = new Map<string, ApiRunner>();
   /** Each API's requests over the last minutes, for `cortex get`. */
   private readonly recentMetrics = new RecentMetrics();
@@ -111,13 +91,11 @@ class Supervisor {
   private readonly splitters: LocalSplitters;
   private readonly gateway: Gateway;
   private readonly auth: ReturnType<typeof gatewayAuth>;
-  private gatewayError: string | undefined;
-  private bindTimer: NodeJS.Timeout | undefined;
+  /** The gateway's port: listening, retrying, moving (cli/local/gateway-binding.ts). */
+  private readonly binding: GatewayBinding;
   private readonly control: http.Server;
-  private readonly knownSnapshots = new Set<string>();
-  /** Snapshots a deploy named recently: kept until then (ms), used or not. */
-  private readonly heldSnapshots = new Map<string, number>();
-  private collectTimer: NodeJS.Timeout | undefined;
+  /** Removes the snapshots no version uses (cli/local/snapshot-collector.ts). */
+  private readonly snapshots: SnapshotCollector;
   /** Said to every CLI that asks for the status (a corrupt state.json, ...). */
   readonly warnings: string[] = [];
   private operations = 0;
@@ -134,9 +112,9 @@ class Supervisor {
     this.log = log;
     this.state = state;
     this.splitters = new LocalSplitters(state.splitters);
-    this.env = env;
+    this.snapshots = new SnapshotCollector(l.snapshots, () => this.usedSnapshots());
     this.auth = gatewayAuth({ layout: l, log, mode: (api) => this.runners.get(api)?.auth ?? 'none' });
-    this.gateway = new Gateway(this.routeTable(), {
+    this.gateway = new Gateway(routeTable(this.runners, this.splitters), {
       holdMs: HOLD_MS,
       maxBodyBytes: MAX_BODY_BYTES,
       authorize: this.auth.authorize,
@@ -152,6 +130,7 @@ class Supervisor {
         };
       },
     });
+    this.binding = new GatewayBinding(this.gateway, log, env, () => this.stopping);
     this.control = http.createServer((req, res) => {
       this.operations++;
       this.handle(req, res)
@@ -177,7 +156,7 @@ class Supervisor {
       changed: () => this.gateway.changed(),
       persist: () => this.persist(),
       forget: (id) => this.gateway.forget(id),
-      dropped: () => this.collectSnapshots(),
+      dropped: () => this.snapshots.collect(),
       baseEnv,
       readyTimeoutMs: READY_TIMEOUT_MS,
       gracePeriodS: GRACE_PERIOD_S,
@@ -204,15 +183,15 @@ class Supervisor {
     for (const record of Object.values(this.state.apis)) {
       const runner = new ApiRunner(record, ctx);
       this.runners.set(record.name, runner);
-      if (record.version) this.knownSnapshots.add(record.version.snapshot);
+      if (record.version) this.snapshots.know(record.version.snapshot);
     }
-    this.removeStrays();
+    removeStrays(this.l, this.usedSnapshots(), new Set(this.runners.keys()), this.adoptable);
     // Bound at once: whoever started the supervisor is about to deploy, or it restores APIs.
-    await this.bindGateway();
+    await this.binding.bind();
     for (const runner of this.runners.values()) runner.restore(this.adoptable);
     this.log.info(`supervisor ${process.pid} started`, {
       home: this.l.home,
-      port: this.env.port,
+      port: this.binding.env.port,
       apis: [...this.runners.keys()],
     });
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void this.shutdown(0));
@@ -233,76 +212,9 @@ class Supervisor {
     void this.shutdown(0);
   }
 
-  private async bindGateway(): Promise<void> {
-    if (this.gateway.address || this.stopping) return;
-    if (this.bindTimer) clearTimeout(this.bindTimer);
-    this.bindTimer = undefined;
-    try {
-      await this.gateway.listen(this.env.port, this.env.host);
-      this.gatewayError = undefined;
-      this.log.info(`serving APIs on http://${this.env.host}:${this.env.port}`);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      this.gatewayError =
-        code === 'EADDRINUSE'
-          ? `port ${this.env.port} is in use by another program; ` +
-            'choose a free one with: cortex env configure local --port <port>'
-          : `cannot listen on ${this.env.host}:${this.env.port}: ${(error as Error).message}`;
-      this.log.error(this.gatewayError);
-      // Try again: the port may be freed.
-      this.bindTimer = setTimeout(() => void this.bindGateway(), 2000);
-    }
-  }
-
   private async closeGatewayIfUnused(): Promise<void> {
     if (this.anyActive()) return;
-    if (this.bindTimer) clearTimeout(this.bindTimer);
-    this.bindTimer = undefined;
-    if (this.gateway.address) await this.gateway.close();
-  }
-
-  /** The API serving `pathname` (longest endpoint). */
-  private matchApi(pathname: string): { api: string; endpoint: string } | undefined {
-    // APIs that run first; then one whose first version failed (answered 503, not 404).
-    for (const active of [true, false]) {
-      let best: { api: string; endpoint: string } | undefined;
-      for (const runner of this.runners.values()) {
-        if (runner.active !== active) continue;
-        const endpoint = runner.endpoint;
-        if (
-          stripEndpoint(endpoint, pathname) !== undefined &&
-          (best === undefined || endpoint.length > best.endpoint.length)
-        ) {
-          best = { api: runner.name, endpoint };
-        }
-      }
-      if (best) return best;
-    }
-    return undefined;
-  }
-
-  private routeTable(): RouteTable {
-    return {
-      match: (pathname) => {
-        const api = this.matchApi(pathname);
-        const splitter = this.splitters.match(pathname);
-        // the longer endpoint wins, an API's or a splitter's
-        return splitter && (!api || splitter.endpoint.length > api.endpoint.length) ? splitter : api;
-      },
-      backends: (api) => (this.runners.get(api)?.routable() ?? []).map((r) => ({ id: r.id, port: r.port! })),
-      isLeaving: (id) => [...this.runners.values()].some((r) => r.isDraining(id)),
-      unavailableReason: (api) => this.runners.get(api)?.publicReason() ?? 'it was deleted',
-      down: (api) => {
-        const runner = this.runners.get(api);
-        return runner === undefined || runner.active ? undefined : runner.publicReason();
-      },
-      endpoints: () =>
-        [...this.runners.values()]
-          .filter((r) => r.active)
-          .map((r) => ({ api: r.name, endpoint: r.endpoint }))
-          .concat(this.splitters.endpoints())
-          .sort((a, b) => a.endpoint.localeCompare(b.endpoint)),
-    };
+    await this.binding.close();
   }
 
   status(): SupervisorStatus {
@@ -312,10 +224,10 @@ class Supervisor {
       home: this.l.home,
       ...(this.warnings.length > 0 ? { warnings: [...this.warnings] } : {}),
       gateway: {
-        host: this.env.host,
-        port: address?.port ?? this.env.port,
+        host: this.binding.env.host,
+        port: address?.port ?? this.binding.env.port,
         listening: address !== undefined,
-        ...(this.gatewayError ? { error: this.gatewayError } : {}),
+        ...(this.binding.error ? { error: this.binding.error } : {}),
       },
       apis: [...this.runners.values()]
         .map((r) => ({ ...r.status(), recent: this.recentMetrics.recent(r.name) }))
@@ -335,16 +247,7 @@ class Supervisor {
     const route = `${req.method} ${(req.url ?? '/').split('?')[0]}`;
     let body: unknown;
     try {
-      body = req.method === 'POST' ? await readJson(req) : {};
-      switch (route) {
-        case 'POST /deploy':
-          body = parseDeployRequest(body);
-          break;
-        case 'POST /refresh':
-        case 'POST /delete':
-          body = parseNameRequest(route.slice(6), body);
-          break;
-      }
+      body = parseControlRequest(route, req.method === 'POST' ? await readJson(req) : {});
     } catch (error) {
       if (!(error instanceof ControlRequestError || error instanceof SyntaxError)) throw error;
       this.log.warn(`control ${route}: refused: ${error.message}`);
@@ -373,21 +276,16 @@ class Supervisor {
   }
 
   private async deploy(request: DeployRequest, res: http.ServerResponse): Promise<void> {
-    const outside = this.outsideHome(request);
+    const outside = outsideSnapshots(request, this.l.snapshots);
     if (outside) return sendJson(res, 400, { error: outside });
     const emit = streamTo(res);
     const name = request.name;
-    this.knownSnapshots.add(request.snapshot);
+    this.snapshots.know(request.snapshot);
     // The CLI deploys a project's APIs one after another from one snapshot: a failed first one
     // must not take the snapshot from under the next.
-    this.heldSnapshots.set(request.snapshot, Date.now() + SNAPSHOT_HOLD_MS);
+    this.snapshots.hold(request.snapshot, SNAPSHOT_HOLD_MS);
     const endpoint = request.spec.networking.endpoint;
-    const clash =
-      [...this.runners.values()].find((r) => r.name !== name && r.active && r.endpoint === endpoint) ??
-      this.splitters
-        .status()
-        .map((sp) => ({ name: `TrafficSplitter ${sp.name}`, endpoint: sp.endpoint }))
-        .find((sp) => sp.endpoint === endpoint);
+    const clash = endpointOwner(this.runners, this.splitters, endpoint, name);
     if (clash) {
       emit({
         type: 'result',
@@ -399,15 +297,15 @@ class Supervisor {
       });
       return void res.end();
     }
-    await this.bindGateway();
+    await this.binding.bind();
     if (!this.gateway.address) {
       emit({
         type: 'result',
         api: name,
         action: 'failed',
-        reason: this.gatewayError ?? 'the gateway is not listening',
+        reason: this.binding.error ?? 'the gateway is not listening',
       });
-      this.collectSnapshots();
+      this.snapshots.collect();
       return void res.end();
     }
     let runner = this.runners.get(name);
@@ -416,19 +314,10 @@ class Supervisor {
       this.runners.set(name, runner);
     }
     const outcome = await runner.rollout(versionOf(request), emit);
-    if (outcome.action === 'up-to-date') this.collectSnapshots();
+    if (outcome.action === 'up-to-date') this.snapshots.collect();
     emit({ type: 'result', api: name, ...outcome });
     res.end();
     await this.closeGatewayIfUnused();
-  }
-
-  /** Why a deploy request's files are not a snapshot of this home (undefined when they are). */
-  private outsideHome(request: DeployRequest): string | undefined {
-    if (path.dirname(path.resolve(request.snapshot)) !== path.resolve(this.l.snapshots))
-      return `snapshot ${request.snapshot} is not a folder of ${this.l.snapshots}`;
-    if (!isInside(request.snapshot, request.configFile))
-      return `configFile ${request.configFile} is not inside the snapshot ${request.snapshot}`;
-    return undefined;
   }
 
   private async refresh(name: string, res: http.ServerResponse): Promise<void> {
@@ -468,69 +357,22 @@ class Supervisor {
     this.runners.delete(name);
     this.persist();
     removeLocalKeys(this.l, name); // a new API of the same name starts without the old keys
-    this.collectSnapshots();
+    this.snapshots.collect();
     await this.closeGatewayIfUnused();
     this.log.info(`deleted ${name}`);
     sendJson(res, 200, { deleted: name, portFreed: this.gateway.address === undefined });
   }
 
   private async reload(res: http.ServerResponse): Promise<void> {
-    const env = localEnvironment(this.l);
-    const moved = env.port !== this.env.port || env.host !== this.env.host;
-    this.env = env;
-    if (moved && (this.gateway.address || this.bindTimer)) {
-      if (this.gateway.address) await this.gateway.close();
-      await this.bindGateway();
-    }
+    await this.binding.move(localEnvironment(this.l));
     sendJson(res, 200, this.status().gateway);
   }
 
-  /** Removes snapshots no version uses any more. */
-  private collectSnapshots(): void {
+  /** The snapshot folders every version in use names. */
+  private usedSnapshots(): Set<string> {
     const used = new Set<string>();
     for (const runner of this.runners.values()) for (const s of runner.snapshots()) used.add(s);
-    const now = Date.now();
-    let retry = Infinity;
-    for (const dir of this.knownSnapshots) {
-      if (used.has(dir)) continue;
-      const held = this.heldSnapshots.get(dir) ?? 0;
-      if (held > now) {
-        retry = Math.min(retry, held - now);
-        continue;
-      }
-      this.heldSnapshots.delete(dir);
-      // Never anything outside $CORTEX_HOME/snapshots, whatever a request or state.json said.
-      if (isInside(this.l.snapshots, dir)) rmSync(dir, { recursive: true, force: true });
-      this.knownSnapshots.delete(dir);
-    }
-    if (retry !== Infinity && this.collectTimer === undefined) {
-      this.collectTimer = setTimeout(() => {
-        this.collectTimer = undefined;
-        this.collectSnapshots();
-      }, retry + 10);
-      this.collectTimer.unref();
-    }
-  }
-
-  /** At start: snapshots and files nothing refers to (a deploy interrupted long ago). */
-  private removeStrays(): void {
-    const used = new Set<string>();
-    for (const runner of this.runners.values()) for (const s of runner.snapshots()) used.add(s);
-    const hourAgo = Date.now() - 3600_000;
-    for (const name of safeList(this.l.snapshots)) {
-      const dir = path.join(this.l.snapshots, name);
-      if (!used.has(dir) && statSync(dir).mtimeMs < hourAgo) rmSync(dir, { recursive: true, force: true });
-    }
-    // Files of replicas taken over stay: they still write their log.
-    const kept = new Set(this.adoptable.map((a) => a.id));
-    const keep = (file: string) => kept.has(file.slice(0, file.indexOf('.')));
-    for (const name of safeList(this.l.logs)) {
-      if (!this.runners.has(name)) rmSync(path.join(this.l.logs, name), { recursive: true, force: true });
-      else
-        for (const file of safeList(path.join(this.l.logs, name)))
-          if (!keep(file)) rmSync(path.join(this.l.logs, name, file), { force: true });
-    }
-    for (const name of safeList(this.l.run)) if (!keep(name)) rmSync(path.join(this.l.run, name), { force: true });
+    return used;
   }
 
   private async shutdown(code: number): Promise<void> {
@@ -538,8 +380,8 @@ class Supervisor {
     this.stopping = true;
     this.log.info('stopping every replica');
     await Promise.all([...this.runners.values()].map((r) => r.shutdown()));
-    this.heldSnapshots.clear(); // no deploy can follow: a failed one's snapshot goes now
-    this.collectSnapshots();
+    this.snapshots.releaseHolds(); // no deploy can follow: a failed one's snapshot goes now
+    this.snapshots.collect();
     if (this.gateway.address) await this.gateway.close();
     await this.queue?.stop();
     this.auth.stop();
