@@ -13,7 +13,8 @@
 //   predictor's events reach the client as they are yielded), and a client that reads slowly
 //   slows the replica through TCP (pipe: nothing piles up here). A client that goes away closes
 //   the connection to the replica, which stops the predictor (docs/streaming-hops.md).
-// It knows nothing about processes: a RouteTable says where things are.
+// It knows nothing about processes: a RouteTable says where things are. Which replica takes a
+// request, and the proxying to it, are cli/local/replica-pool.ts.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -21,12 +22,12 @@ import { ShadowSender, pickWeighted, type Split } from './splitter.ts';
 import { isWebSocketUpgrade, responseFor, tunnel } from '../../operator/util/upgrade.ts';
 import { serveAsync, type AsyncFrontOptions } from '../../runtime/async/front.ts';
 import type { JobFront } from './gateway-jobs.ts';
+import { hopByHop, json, readBody } from './gateway-http.ts';
+import { ReplicaPool, type Backend } from './replica-pool.ts';
 
-export interface Backend {
-  /** Unique per replica. */
-  id: string;
-  port: number;
-}
+// Where they were before cli/local/replica-pool.ts and cli/local/gateway-http.ts took them.
+export type { Backend };
+export { json, readBody };
 
 export interface RouteTable {
   /**
@@ -71,18 +72,6 @@ export interface GatewayOptions {
   jobs?: JobFront;
 }
 
-const hopByHop = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'host',
-  'content-length',
-]);
-
 /** Matches `endpoint` against `pathname`: '/iris' serves '/iris', '/iris/', '/iris/predict', not '/irises'. */
 export function stripEndpoint(endpoint: string, pathname: string): string | undefined {
   if (endpoint === '/') return pathname;
@@ -98,11 +87,8 @@ export class Gateway {
   private readonly jobs: JobFront | undefined;
   private readonly authorize: Authorize | undefined;
   private readonly server: http.Server;
-  private readonly active = new Map<string, number>();
-  private readonly agents = new Map<string, http.Agent>();
-  /** Replicas that just refused or reset a connection: skipped until then (ms), or until they change. */
-  private readonly suspect = new Map<string, number>();
-  private waiters: (() => void)[] = [];
+  /** The replicas: which one takes a request, and the proxying to it. */
+  private readonly pool: ReplicaPool;
   /** Upgraded connections (WebSockets): Node's server no longer tracks them, close() ends them. */
   private readonly upgraded = new Set<Duplex>();
   private listening: AddressInfo | undefined;
@@ -111,6 +97,7 @@ export class Gateway {
 
   constructor(routes: RouteTable, options: GatewayOptions) {
     this.routes = routes;
+    this.pool = new ReplicaPool(routes);
     this.options = { maxAttempts: 10, ...options };
     this.authorize = options.authorize;
     this.asyncFront = options.asyncFront;
@@ -140,6 +127,7 @@ export class Gateway {
       this.server.listen(port, host, () => {
         this.server.off('error', onError);
         this.listening = this.server.address() as AddressInfo;
+        this.pool.serving = true;
         resolve(this.listening);
       });
     });
@@ -148,28 +136,24 @@ export class Gateway {
   /** Stops listening (the port is free when this resolves); open connections are closed. */
   close(): Promise<void> {
     this.listening = undefined;
+    this.pool.serving = false;
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
       for (const socket of this.upgraded) socket.destroy();
       this.shadows.close();
-      for (const wake of this.waiters) wake();
+      this.pool.wakeAll();
     });
   }
 
   /** Replicas came or went: held requests try again. */
   changed(): void {
-    this.suspect.clear();
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const wake of waiters) wake();
+    this.pool.changed();
   }
 
   /** A replica is gone for good: drop its idle connections. */
   forget(id: string): void {
-    this.agents.get(id)?.destroy();
-    this.agents.delete(id);
-    this.active.delete(id);
+    this.pool.forget(id);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -246,7 +230,7 @@ export class Gateway {
       upstream?.destroy();
     });
     for (let attempt = 1; ; attempt++) {
-      const backend = await this.pick(route.api, deadline, () => clientGone);
+      const backend = await this.pool.pick(route.api, deadline, () => clientGone);
       if (clientGone) return;
       if (backend === undefined) {
         res.setHeader('Retry-After', '1');
@@ -254,7 +238,7 @@ export class Gateway {
           error: `${route.api} has no ready replica: ${this.routes.unavailableReason(route.api)}`,
         });
       }
-      const outcome = await this.forward(
+      const outcome = await this.pool.forward(
         backend,
         req.method ?? 'GET',
         forwardPath,
@@ -307,7 +291,7 @@ export class Gateway {
     let gone = false;
     socket.once('close', () => (gone = true));
     for (let attempt = 1; attempt <= this.options.maxAttempts; attempt++) {
-      const backend = await this.pick(route.api, deadline, () => gone);
+      const backend = await this.pool.pick(route.api, deadline, () => gone);
       if (gone) return;
       if (backend === undefined) {
         res.setHeader('Retry-After', '1');
@@ -315,156 +299,13 @@ export class Gateway {
           error: `${route.api} has no ready replica: ${this.routes.unavailableReason(route.api)}`,
         });
       }
-      this.active.set(backend.id, (this.active.get(backend.id) ?? 0) + 1);
-      const release = () => {
-        if (this.agents.has(backend.id) || this.active.has(backend.id))
-          this.active.set(backend.id, Math.max(0, (this.active.get(backend.id) ?? 1) - 1));
-      };
+      const release = this.pool.openTunnel(backend);
       const outcome = await tunnel(req, res, { host: '127.0.0.1', port: backend.port, ...target }, release);
       if (outcome === 'upgraded') return;
       release();
       if (outcome === 'answered') return;
-      this.suspect.set(backend.id, Date.now() + 1000);
+      this.pool.setAside(backend.id);
     }
     json(res, 502, { error: `${route.api}: no replica could be reached for the upgrade; retry` });
   }
-
-  /** The least busy ready replica, waiting up to `deadline` for one. */
-  private async pick(api: string, deadline: number, gone: () => boolean): Promise<Backend | undefined> {
-    for (;;) {
-      let best: Backend | undefined;
-      let bestLoad = Infinity;
-      const now = Date.now();
-      for (const backend of this.routes.backends(api)) {
-        const until = this.suspect.get(backend.id);
-        if (until !== undefined && until > now) continue;
-        const load = this.active.get(backend.id) ?? 0;
-        if (load < bestLoad) {
-          best = backend;
-          bestLoad = load;
-        }
-      }
-      if (best !== undefined) return best;
-      const wait = deadline - Date.now();
-      if (wait <= 0 || gone() || this.listening === undefined) return undefined;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.min(wait, 250));
-        function done() {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.waiters.push(done);
-      });
-    }
-  }
-
-  /** 'done' when an answer (or a failure that must not be retried) went to the client; else why to retry. */
-  private forward(
-    backend: Backend,
-    method: string,
-    path: string,
-    headers: http.OutgoingHttpHeaders,
-    body: Buffer,
-    res: http.ServerResponse,
-    bind: (upstream: http.ClientRequest) => void,
-  ): Promise<'done' | string> {
-    let agent = this.agents.get(backend.id);
-    if (agent === undefined) {
-      // Idle connections are dropped after 3 s, before the runtime's keep-alive timeout (5 s)
-      // would close them under a request.
-      agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, scheduling: 'lifo', timeout: 3000 });
-      this.agents.set(backend.id, agent);
-    }
-    this.active.set(backend.id, (this.active.get(backend.id) ?? 0) + 1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      const n = (this.active.get(backend.id) ?? 1) - 1;
-      if (this.agents.has(backend.id)) this.active.set(backend.id, Math.max(0, n));
-    };
-    return new Promise((resolve) => {
-      const upstream = http.request(
-        { host: '127.0.0.1', port: backend.port, method, path, headers, agent },
-        (answer) => {
-          const status = answer.statusCode ?? 502;
-          if (status === 503 && this.routes.isLeaving(backend.id)) {
-            // A draining replica refused it before any predictor saw it: send it elsewhere.
-            answer.resume();
-            release();
-            this.suspect.set(backend.id, Date.now() + 1000);
-            return resolve('the replica is shutting down');
-          }
-          const out: http.OutgoingHttpHeaders = {};
-          for (const [name, value] of Object.entries(answer.headers)) {
-            if (value !== undefined && (!hopByHop.has(name) || name === 'content-length')) out[name] = value;
-          }
-          res.writeHead(status, out);
-          // A streamed answer (no length): its headers go now, not with its first chunk, which a
-          // generator may yield much later. An answer with a length goes in one write as before.
-          if (out['content-length'] === undefined) res.flushHeaders();
-          answer.pipe(res);
-          answer.on('end', release);
-          answer.on('error', () => {
-            release();
-            res.destroy();
-          });
-          answer.on('close', () => {
-            release();
-            resolve('done');
-          });
-        },
-      );
-      bind(upstream);
-      upstream.on('error', (error: NodeJS.ErrnoException) => {
-        release();
-        if (res.headersSent) {
-          res.destroy();
-          return resolve('done');
-        }
-        // Sent again only when no predictor can have seen it: the connection was refused, or a
-        // draining replica closed a kept-alive connection (it finishes what it holds, so the
-        // reset came before the request). Any other reset may come from a replica that crashed
-        // while its predictor ran the request (a killed `cortex serve` leaves the Python worker
-        // to finish it): sending it elsewhere would run it twice, so it gets 502.
-        const reset = error.code === 'ECONNRESET' || error.code === 'EPIPE';
-        const neverReached =
-          error.code === 'ECONNREFUSED' || (reset && upstream.reusedSocket && this.routes.isLeaving(backend.id));
-        if (neverReached) {
-          // Most likely gone: try the others (or wait for the supervisor to notice) first.
-          this.suspect.set(backend.id, Date.now() + 1000);
-          return resolve(`${error.code ?? error.message}`);
-        }
-        json(res, 502, { error: `replica ${backend.id} failed while answering: ${error.code ?? error.message}` });
-        resolve('done');
-      });
-      upstream.end(body);
-    });
-  }
-}
-
-export function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? -1);
-    if (declared > limit) {
-      req.resume();
-      return resolve(undefined);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-export function json(res: http.ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
 }
