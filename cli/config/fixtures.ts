@@ -56,3 +56,7 @@ export function expectIssue(
   assert.ok(err.message.split('\n').includes(rendered), `message lacks:\n${rendered}\ngot:\n${err.message}`);
   return issue;
 }
+
+/** One RealtimeAPI in cortex.yaml, with a python predictor at predictor.py; `extra` goes under it. */
+export const realtimeApi = (name: string, extra = '') =>
+  `- name: ${name}\n  kind: RealtimeAPI\n  predictor:\n    type: python\n    path: predictor.py\n${extra}`;
