@@ -2,11 +2,12 @@
 // work queue (handlers only enqueue "namespace/name"); workers reconcile a key at a time:
 // default and validate the spec, pick a node pool, apply the Service, Deployment and HPA,
 // derive the status from what was observed and write it when it changed.
+// Its parts live beside it: realtimeapi-children.ts (what is applied), realtimeapi-spec-check.ts,
+// realtimeapi-keys.ts (which API an event is about), realtimeapi-status-write.ts.
 
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import {
   GROUP,
-  KIND,
   PLURAL,
   applyDefaults,
   ASYNC_NEEDS_QUEUE,
@@ -38,6 +39,7 @@ import { ScaleToZero, type ScaleToZeroOptions } from './scale-to-zero/index.ts';
 import { HTTP_ROUTES, INGRESSES, type RouteConfig } from './routes/desired.ts';
 import { ROUTE_RECHECK_MS, RouteReconciler, withRoute, type RouteOutcome } from './routes/reconcile.ts';
 import { CHILDREN, type Holds } from './realtimeapi-children.ts';
+import { labelledApiKey, ownerApiKey } from './realtimeapi-keys.ts';
 import { invalidSpecReason } from './realtimeapi-spec-check.ts';
 import { statusEvent, writeStatus } from './realtimeapi-status-write.ts';
 
@@ -134,9 +136,9 @@ export class RealtimeApiController {
         ...common,
       });
       inf
-        .on('add', (o) => this.enqueueOwner(o))
-        .on('update', (o) => this.enqueueOwner(o))
-        .on('delete', (o) => this.enqueueOwner(o));
+        .on('add', (o) => this.enqueueIfKey(ownerApiKey(o)))
+        .on('update', (o) => this.enqueueIfKey(ownerApiKey(o)))
+        .on('delete', (o) => this.enqueueIfKey(ownerApiKey(o)));
       this.children.set(child.resource.kind, inf);
     }
     this.deployments = this.cacheOf(deploymentReconciler);
@@ -148,9 +150,9 @@ export class RealtimeApiController {
       ...common,
     });
     this.pods
-      .on('add', (o) => this.enqueueLabelled(o))
-      .on('update', (o) => this.enqueueLabelled(o))
-      .on('delete', (o) => this.enqueueLabelled(o));
+      .on('add', (o) => this.enqueueIfKey(labelledApiKey(o)))
+      .on('update', (o) => this.enqueueIfKey(labelledApiKey(o)))
+      .on('delete', (o) => this.enqueueIfKey(labelledApiKey(o)));
     this.bundles = new BundleCollector({
       client,
       namespace,
@@ -194,16 +196,9 @@ export class RealtimeApiController {
     this.queue.add(objectKey(obj));
   }
 
-  private enqueueOwner(obj: KubeObject): void {
-    const owner = (obj.metadata?.ownerReferences ?? []).find(
-      (r) => r.controller && r.kind === KIND && r.apiVersion.startsWith(`${GROUP}/`),
-    );
-    if (owner && obj.metadata?.namespace) this.queue.add(`${obj.metadata.namespace}/${owner.name}`);
-  }
-
-  private enqueueLabelled(obj: KubeObject): void {
-    const name = obj.metadata?.labels?.[API_LABEL];
-    if (name && obj.metadata?.namespace) this.queue.add(`${obj.metadata.namespace}/${name}`);
+  /** Queues the API a child or pod belongs to (realtimeapi-keys.ts), if any. */
+  private enqueueIfKey(key: string | undefined): void {
+    if (key) this.queue.add(key);
   }
 
   /** One API again, by namespace/name (a replica's failing model reloads changed). */
