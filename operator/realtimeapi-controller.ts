@@ -2,25 +2,22 @@
 // work queue (handlers only enqueue "namespace/name"); workers reconcile a key at a time:
 // default and validate the spec, pick a node pool, apply the Service, Deployment and HPA,
 // derive the status from what was observed and write it when it changed.
+// Its parts live beside it: realtimeapi-children.ts (what is applied), realtimeapi-spec-check.ts,
+// realtimeapi-keys.ts (which API an event is about), realtimeapi-status-write.ts.
 
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import {
   GROUP,
-  KIND,
   PLURAL,
-  VERSION,
   applyDefaults,
-  validateSpec,
   ASYNC_NEEDS_QUEUE,
   type RealtimeApi,
-  type RealtimeApiStatus,
   gpusPerReplica,
-  isPredictorApi,
 } from './api/v1alpha1/index.ts';
 import { Informer, listerWatcher, objectKey, type InformerOptions } from './controller/informer.ts';
 import { errorMessage } from './util/errors.ts';
 import { WorkQueue, runWorkers, type ReconcileResult } from './controller/queue.ts';
-import { isNotFound, type KubeClient, type KubeObject } from './kube/client.ts';
+import type { KubeClient, KubeObject } from './kube/client.ts';
 import { ENDPOINT_SLICES, PODS, REALTIME_APIS } from './kube/resources.ts';
 import type { Logger } from './util/log.ts';
 import type { NodePoolSource } from './node-pools-source.ts';
@@ -28,10 +25,7 @@ import { selectPool } from './node-pools.ts';
 import { NotOwnedError, applyChild, type ApplyHooks } from './reconcilers/apply.ts';
 import type { EventRecorder } from './events.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import { deploymentReconciler, runtimeSpecJson } from './reconcilers/deployment.ts';
-import { runtimeSpecIssue } from './reconcilers/runtime-spec.ts';
-import { hpaReconciler } from './reconcilers/hpa.ts';
-import { endpointOf, serviceReconciler } from './reconcilers/service.ts';
+import { deploymentReconciler } from './reconcilers/deployment.ts';
 import {
   API_LABEL,
   type ApiInstance,
@@ -44,41 +38,20 @@ import { deriveStatus, statusChanged, type Observed } from './status.ts';
 import { ScaleToZero, type ScaleToZeroOptions } from './scale-to-zero/index.ts';
 import { HTTP_ROUTES, INGRESSES, type RouteConfig } from './routes/desired.ts';
 import { ROUTE_RECHECK_MS, RouteReconciler, withRoute, type RouteOutcome } from './routes/reconcile.ts';
+import { CHILDREN, type Holds } from './realtimeapi-children.ts';
+import { labelledApiKey, ownerApiKey } from './realtimeapi-keys.ts';
+import { invalidSpecReason } from './realtimeapi-spec-check.ts';
+import { statusEvent, writeStatus } from './realtimeapi-status-write.ts';
 
-/** Field manager of status writes (the children's is cortex-operator). */
-export const STATUS_FIELD_MANAGER = 'cortex-operator-status';
+// still importable from here, where rbac.ts, job-resources.ts and trafficsplitter-controller.ts find them
+export { CHILDREN, type Child, type Holds } from './realtimeapi-children.ts';
+export { STATUS_FIELD_MANAGER } from './realtimeapi-status-write.ts';
 
 export const realtimeApiRbac: PolicyRule[] = [
   { apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'patch', 'update'] },
   // ownerReferences with blockOwnerDeletion need this where OwnerReferencesPermissionEnforcement is on
   { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ['update'] },
-];
-
-/** What holds the replicas back this time: new ones could not run, so the running ones are kept. */
-export interface Holds {
-  /** No node pool fits compute (the status says why). */
-  computeUnavailable?: string;
-  /** Bundle ConfigMaps the spec names do not exist: new replicas would be stuck in ContainerCreating. */
-  bundleMissing?: string;
-}
-
-/** One row of the apply sequence: a child reconciler, when it applies, what it tells the status. */
-export interface Child extends ChildReconciler<unknown> {
-  /** Whether to apply the child this time (default: always); false keeps the cached object as it is. */
-  gate?(holds: Holds): boolean;
-  /** Records the child as applied (or as cached, when gated off) for the status. */
-  observe?(observed: Observed, child: KubeObject | undefined, api: ApiInstance, config: OperatorConfig): void;
-}
-
-/** Only when new replicas can run: nothing to run the new spec on leaves the old ones as they are. */
-const replicasCanRun = (h: Holds) => h.computeUnavailable === undefined && h.bundleMissing === undefined;
-
-/** The children, in the order they are applied. */
-export const CHILDREN: Child[] = [
-  { ...serviceReconciler, observe: (o, _service, api, config) => (o.endpoint = endpointOf(api, config)) },
-  { ...deploymentReconciler, gate: replicasCanRun, observe: (o, d) => (o.deployment = d as V1Deployment) },
-  { ...hpaReconciler, gate: replicasCanRun },
 ];
 
 export interface ControllerOptions {
@@ -112,11 +85,6 @@ export interface ControllerOptions {
 }
 
 type ApiObject = RealtimeApi & KubeObject;
-
-/** A RealtimeAPI's issues as one line: "autoscaling.minReplicas: must be ≤ maxReplicas (2); …". */
-function describeIssues(issues: { path: string[]; message: string; fix?: string }[]): string {
-  return issues.map((i) => `${i.path.join('.')}: ${i.message}${i.fix ? ` (${i.fix})` : ''}`).join('; ');
-}
 
 export class RealtimeApiController {
   readonly queue: WorkQueue;
@@ -168,9 +136,9 @@ export class RealtimeApiController {
         ...common,
       });
       inf
-        .on('add', (o) => this.enqueueOwner(o))
-        .on('update', (o) => this.enqueueOwner(o))
-        .on('delete', (o) => this.enqueueOwner(o));
+        .on('add', (o) => this.enqueueIfKey(ownerApiKey(o)))
+        .on('update', (o) => this.enqueueIfKey(ownerApiKey(o)))
+        .on('delete', (o) => this.enqueueIfKey(ownerApiKey(o)));
       this.children.set(child.resource.kind, inf);
     }
     this.deployments = this.cacheOf(deploymentReconciler);
@@ -182,9 +150,9 @@ export class RealtimeApiController {
       ...common,
     });
     this.pods
-      .on('add', (o) => this.enqueueLabelled(o))
-      .on('update', (o) => this.enqueueLabelled(o))
-      .on('delete', (o) => this.enqueueLabelled(o));
+      .on('add', (o) => this.enqueueIfKey(labelledApiKey(o)))
+      .on('update', (o) => this.enqueueIfKey(labelledApiKey(o)))
+      .on('delete', (o) => this.enqueueIfKey(labelledApiKey(o)));
     this.bundles = new BundleCollector({
       client,
       namespace,
@@ -228,16 +196,9 @@ export class RealtimeApiController {
     this.queue.add(objectKey(obj));
   }
 
-  private enqueueOwner(obj: KubeObject): void {
-    const owner = (obj.metadata?.ownerReferences ?? []).find(
-      (r) => r.controller && r.kind === KIND && r.apiVersion.startsWith(`${GROUP}/`),
-    );
-    if (owner && obj.metadata?.namespace) this.queue.add(`${obj.metadata.namespace}/${owner.name}`);
-  }
-
-  private enqueueLabelled(obj: KubeObject): void {
-    const name = obj.metadata?.labels?.[API_LABEL];
-    if (name && obj.metadata?.namespace) this.queue.add(`${obj.metadata.namespace}/${name}`);
+  /** Queues the API a child or pod belongs to (realtimeapi-keys.ts), if any. */
+  private enqueueIfKey(key: string | undefined): void {
+    if (key) this.queue.add(key);
   }
 
   /** One API again, by namespace/name (a replica's failing model reloads changed). */
@@ -325,26 +286,12 @@ export class RealtimeApiController {
     let result: ReconcileResult | void = undefined;
 
     const spec = applyDefaults(name, api.spec);
-    const issues = validateSpec(spec);
-    if (issues.length === 0 && isPredictorApi(spec) && !spec.predictor.bundle && !spec.predictor.image) {
-      issues.push({
-        path: ['predictor'],
-        message: 'has neither a bundle nor an image',
-        fix:
-          'deploy with cortex deploy (it uploads the bundle) ' +
-          'or set predictor.image to an image with the project in /mnt/project',
-      });
-    }
-    if (issues.length === 0 && isPredictorApi(spec)) {
-      // the replicas get the runtime's part of the spec in an environment variable, which has a size limit
-      const tooBig = runtimeSpecIssue(runtimeSpecJson({ name, namespace, uid, generation, spec }));
-      if (tooBig) issues.push(tooBig);
-    }
     const cachedDeployment = this.deployments.get(key) as V1Deployment | undefined;
     let instance: ApiInstance | undefined;
     let route: RouteOutcome | undefined;
-    if (issues.length > 0) {
-      observed.invalidSpec = describeIssues(issues);
+    const invalidSpec = invalidSpecReason({ name, namespace, uid, generation, spec });
+    if (invalidSpec !== undefined) {
+      observed.invalidSpec = invalidSpec;
       observed.deployment = cachedDeployment;
     } else if (spec.async && !this.options.queueUrl) {
       // nothing half-made: no Deployment whose replicas would crash-loop without a queue
@@ -441,50 +388,10 @@ export class RealtimeApiController {
     let status = deriveStatus(observed);
     if (route) status = withRoute(status, route, generation, api.status, observed.now);
     if (statusChanged(api.status, status)) {
-      await this.writeStatus(api, status, signal);
-      this.statusEvent(api, status);
+      await writeStatus({ client, metrics: this.options.metrics, log: this.log }, api, status, signal);
+      statusEvent(this.options.events, api, status);
     }
     if (failure) throw failure;
     return result;
-  }
-
-  /** An Event when the status word changes to a failure (Warning, with the condition's reason) or to live. */
-  private statusEvent(api: ApiObject, status: RealtimeApiStatus): void {
-    const events = this.options.events;
-    if (!events) return;
-    const before = api.status?.status;
-    if (status.status === before && status.message === api.status?.message) return;
-    const reason = status.conditions?.find((c) => c.type === 'Ready')?.reason ?? 'Failed';
-    if (status.status === 'live') {
-      if (before !== 'live') events.event(api, 'Normal', 'Live', `every replica is ready (${status.ready ?? ''})`);
-    } else if (status.status !== 'updating') {
-      events.event(api, 'Warning', reason, `${status.status}: ${status.message ?? ''}`);
-    }
-  }
-
-  /** Server-side apply of the status subresource with its own field manager. */
-  private async writeStatus(api: ApiObject, status: RealtimeApiStatus, signal?: AbortSignal): Promise<void> {
-    try {
-      await this.options.client.apply(
-        REALTIME_APIS,
-        {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: KIND,
-          metadata: { name: api.metadata.name, namespace: api.metadata.namespace },
-          status,
-        },
-        { fieldManager: STATUS_FIELD_MANAGER, force: true, subresource: 'status', signal },
-      );
-      this.options.metrics?.writes.inc({ kind: KIND, verb: 'apply-status' });
-      this.log.info('status', {
-        api: `${api.metadata.namespace}/${api.metadata.name}`,
-        status: status.status,
-        ready: status.ready,
-        detail: status.message,
-      });
-    } catch (error) {
-      if (isNotFound(error)) return; // deleted meanwhile
-      throw error;
-    }
   }
 }
